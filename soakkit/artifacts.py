@@ -1,0 +1,200 @@
+"""Artifact layout, file-name grammar and readers (``docs/ARTIFACTS.md``).
+
+::
+
+    <artifacts>/
+      profiles/<name>.json              user profiles
+      runs/<run_id>/
+        RUN.json                        run metadata, resolved config, status, verdict
+        ITER_SUMMARY_<n>.json           one per iteration, n from 1 (schema v1)
+        TUNING_REPORT.json              one entry per iteration + guard summary
+        runtime_overrides.json          the tuner's live values
+        iterations.jsonl.gz             compact history of rotated ITER_SUMMARY files
+        .run.lock                       held (flock) while the run is active
+      latest -> runs/<run_id>           newest finished run
+      rotation/                         rotation log, manifest, lock
+      latest/ITER_SUMMARY_<n>.json      legacy layout (read, never written)
+      snapshots/*.json                  legacy snapshots (rotated)
+
+ITER_SUMMARY files may also be gzip-compressed in place (``.json.gz``) by rotation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from soakkit.errors import ArtifactError, JsonFormatError
+from soakkit.io import atomic_write_bytes, fsync_dir, loads_strict
+
+__all__ = [
+    "HISTORY_FILE",
+    "ITER_RE",
+    "LATEST",
+    "RUNS_DIR",
+    "RUN_FILE",
+    "RUN_LOCK",
+    "SCHEMA_DIR",
+    "TUNING_REPORT_FILE",
+    "IterationFile",
+    "iter_summary_name",
+    "iteration_files",
+    "list_runs",
+    "make_run_id",
+    "parse_iteration",
+    "read_history",
+    "read_json_maybe_gz",
+    "resolve_run_dir",
+    "update_latest",
+]
+
+RUNS_DIR = "runs"
+RUN_FILE = "RUN.json"
+TUNING_REPORT_FILE = "TUNING_REPORT.json"
+RUN_LOCK = ".run.lock"
+HISTORY_FILE = "iterations.jsonl.gz"
+LATEST = "latest"
+SCHEMA_DIR = Path(__file__).with_name("schemas")
+ITER_SUMMARY_SCHEMA = SCHEMA_DIR / "iter_summary.v1.schema.json"
+ITER_SCHEMA_VERSION = 1
+
+#: Canonical ITER_SUMMARY names only: no leading zeros, at most 18 digits, optional .gz.
+ITER_RE = re.compile(r"^ITER_SUMMARY_(0|[1-9][0-9]{0,17})\.json(\.gz)?$")
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def iter_summary_name(n: int) -> str:
+    """``ITER_SUMMARY_<n>.json``."""
+    return f"ITER_SUMMARY_{n}.json"
+
+
+def parse_iteration(name: str) -> int | None:
+    """Iteration number of a canonical ITER_SUMMARY name (plain or .gz), else ``None``."""
+    m = ITER_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+def make_run_id(started: datetime, profile: str, mode: str, seed: int) -> str:
+    """``20261124T042913Z-steady_safe-volatile-s7``: sortable by start time, readable."""
+    return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{mode}-s{seed}"
+
+
+def runs_root(artifacts: Path) -> Path:
+    return Path(artifacts) / RUNS_DIR
+
+
+def list_runs(artifacts: Path) -> list[Path]:
+    """Run folders under ``<artifacts>/runs`` (real directories only), sorted by name."""
+    root = runs_root(artifacts)
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)
+            and _RUN_ID_RE.match(e.name)]
+
+
+def resolve_run_dir(artifacts: Path, run: str) -> Path:
+    """The folder of run ``run`` (or ``latest``); a clear error lists what exists."""
+    artifacts = Path(artifacts)
+    if run == LATEST:
+        link = artifacts / LATEST
+        if link.is_symlink():
+            target = link.resolve()
+            if (target / RUN_FILE).exists():
+                return target
+        runs = list_runs(artifacts)
+        if not runs:
+            raise ArtifactError(f"no runs under {runs_root(artifacts)}")
+        return runs[-1]
+    if not _RUN_ID_RE.match(run):
+        raise ArtifactError(f"invalid run id {run!r}")
+    path = runs_root(artifacts) / run
+    if not (path / RUN_FILE).is_file():
+        known = [p.name for p in list_runs(artifacts)]
+        hint = f"; known runs: {', '.join(known[-5:])}" if known else "; there are no runs"
+        raise ArtifactError(f"unknown run id {run!r} under {runs_root(artifacts)}{hint}")
+    return path
+
+
+def update_latest(artifacts: Path, run_id: str) -> str | None:
+    """Point ``<artifacts>/latest`` at ``runs/<run_id>`` atomically.
+
+    A legacy ``latest/`` *folder* is never replaced; the returned warning says so.
+    """
+    link = Path(artifacts) / LATEST
+    if link.exists() and not link.is_symlink():
+        return (f"{link} is a legacy folder, left untouched; `latest` was not updated "
+                "(use --run to pick runs)")
+    tmp = link.with_name(f".{LATEST}.{os.getpid()}.tmp")
+    if tmp.is_symlink():
+        tmp.unlink()
+    os.symlink(f"{RUNS_DIR}/{run_id}", tmp)
+    os.replace(tmp, link)
+    fsync_dir(link.parent)
+    return None
+
+
+def read_json_maybe_gz(path: Path) -> Any:
+    """Read a JSON object from ``.json`` or ``.json.gz``; errors name the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if path.name.endswith(".gz"):
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise JsonFormatError(str(path), 0, 0, f"unreadable ({exc})") from None
+    return loads_strict(raw, str(path))
+
+
+@dataclass(frozen=True)
+class IterationFile:
+    """An ITER_SUMMARY file found in a folder."""
+
+    iteration: int
+    path: Path
+
+
+def iteration_files(folder: Path) -> list[IterationFile]:
+    """Canonical ITER_SUMMARY files of ``folder`` in numeric order (plain beats .gz)."""
+    found: dict[int, IterationFile] = {}
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    for entry in sorted(entries, key=lambda e: e.name):
+        n = parse_iteration(entry.name)
+        if n is None or not entry.is_file(follow_symlinks=False):
+            continue
+        if n not in found or not entry.name.endswith(".gz"):
+            found[n] = IterationFile(n, Path(entry.path))
+    return [found[n] for n in sorted(found)]
+
+
+def read_history(folder: Path) -> Iterator[dict[str, Any]]:
+    """Records of the compact history ``iterations.jsonl.gz`` (rotated ITER_SUMMARY files)."""
+    path = Path(folder) / HISTORY_FILE
+    if not path.exists():
+        return
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                record = loads_strict(line, f"{path}:{lineno}")
+                yield record
+
+
+def write_history(folder: Path, records: list[dict[str, Any]]) -> Path:
+    """Write the compact history atomically (gzip, mtime 0, so equal input → equal bytes)."""
+    lines = "".join(json.dumps(r, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
+                    for r in sorted(records, key=lambda r: int(r.get("iteration", 0))))
+    data = gzip.compress(lines.encode("utf-8"), compresslevel=6, mtime=0)
+    path = Path(folder) / HISTORY_FILE
+    atomic_write_bytes(path, data)
+    return path

@@ -1,0 +1,159 @@
+"""The one definition of every KPI soakkit reports (see ``docs/KPIS.md``).
+
+Sign convention: the edge components are signed P&L contributions in basis points of
+the total traded notional (maker + taker), positive = profit. For a fill of quantity
+``q`` on side ``s`` (+1 we bought, -1 we sold) at price ``p`` with mid ``m`` at the fill,
+mid ``m_h`` one markout horizon later and mid ``m_end`` at the end of the window::
+
+    gross      = s·q·(m − p)           spread captured against the mid at the fill
+    adverse    = s·q·(m_h − m)         mid move over the markout horizon after the fill
+    inventory  = s·q·(m_end − m_h)     holding the position from the horizon to the end
+    fees       = +rebate·q·p (maker), −fee·q·p (taker)
+
+so ``net = gross + fees + adverse + inventory`` holds exactly per fill and in total (net
+is computed separately from cash flows and the closing mark, and tests check the
+identity). Tail KPIs (``adverse_bps_p95``, ``slippage_bps_p95``) are *costs*: positive =
+loss, the 95th percentile over fills.
+
+Percentiles: one method everywhere, :data:`PERCENTILE_METHOD` (numpy's ``linear``,
+Hyndman–Fan type 7: linear interpolation between the closest ranks), unweighted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from soakkit.config.params import Value
+from soakkit.sim.market import MarketTape
+from soakkit.sim.regimes import MARKET, STRATEGY
+from soakkit.sim.strategy import StrategyResult
+
+__all__ = ["KPIS", "PERCENTILE_METHOD", "KpiSpec", "compute_kpis", "percentile"]
+
+PERCENTILE_METHOD: Literal["linear"] = "linear"
+
+
+@dataclass(frozen=True)
+class KpiSpec:
+    """Name, unit, which way is better, and the exact definition of one KPI."""
+
+    name: str
+    unit: str
+    better: str  # "higher" | "lower" | "n/a"
+    definition: str
+
+
+#: Every KPI in ITER_SUMMARY ``summary``, in report order.
+KPIS: Mapping[str, KpiSpec] = {
+    k.name: k for k in (
+        KpiSpec("net_bps", "bps", "higher",
+                "total P&L (cash flows + closing inventory marked at the final mid) / traded "
+                "notional × 1e4; equals gross + fees + adverse + inventory"),
+        KpiSpec("gross_bps", "bps", "higher", "Σ s·q·(mid at fill − price) / notional × 1e4"),
+        KpiSpec("fees_bps", "bps", "higher",
+                "(maker rebate on maker notional − taker fee on taker notional) / notional × 1e4"),
+        KpiSpec("adverse_bps", "bps", "higher",
+                "Σ s·q·(mid after markout_s − mid at fill) / notional × 1e4 (≤ 0 when picked off)"),
+        KpiSpec("inventory_bps", "bps", "higher",
+                "Σ s·q·(final mid − mid after markout_s) / notional × 1e4"),
+        KpiSpec("maker_taker_ratio", "ratio", "higher",
+                "maker notional / (maker + taker notional); null without fills"),
+        KpiSpec("risk_ratio", "ratio", "lower",
+                "p95 over a 1 s grid of |position × mid| / risk_budget_notional"),
+        KpiSpec("p95_latency_ms", "ms", "lower",
+                "p95 of request latencies (quote updates and taker orders)"),
+        KpiSpec("order_age_p95_ms", "ms", "lower",
+                "p95 of the lifetime of cancelled orders (live until replaced)"),
+        KpiSpec("cancel_ratio", "ratio", "lower",
+                "orders cancelled without any fill / orders cancelled"),
+        KpiSpec("adverse_bps_p95", "bps", "lower",
+                "p95 over fills of the adverse cost −s·(mid after markout − mid)/mid × 1e4"),
+        KpiSpec("slippage_bps_p95", "bps", "lower",
+                "p95 over fills of the cost s·(price − intended)/mid × 1e4; intended = the "
+                "quote the bot would post now (maker) or the touch (taker)"),
+        KpiSpec("fill_count", "fills", "n/a", "maker + taker fills"),
+        KpiSpec("volume_usd", "USD", "n/a", "maker + taker notional"),
+        KpiSpec("pnl_usd", "USD", "higher", "total P&L in USD (net_bps × volume_usd / 1e4)"),
+    )
+}
+
+
+def percentile(values: np.ndarray, q: float = 95.0) -> float | None:
+    """The ``q``-th percentile by :data:`PERCENTILE_METHOD`, or ``None`` for no values."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return None
+    return float(np.percentile(arr, q, method=PERCENTILE_METHOD))
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+def compute_kpis(tape: MarketTape, result: StrategyResult,
+                 params: Mapping[str, Value]) -> dict[str, Any]:
+    """Every KPI of one iteration, from the market and what the strategy did."""
+    f = result.fills
+    notional = f.qty * f.price
+    volume = float(notional.sum())
+    m_h = tape.mid_at(f.t + MARKET.markout_s)
+    m_h = np.where(f.t + MARKET.markout_s >= tape.duration_s, tape.mid_end, m_h)
+    gross = float((f.side * f.qty * (f.mid - f.price)).sum())
+    adverse = float((f.side * f.qty * (m_h - f.mid)).sum())
+    inventory = float((f.side * f.qty * (tape.mid_end - m_h)).sum())
+    fees = float(np.where(f.taker, -MARKET.taker_fee_bps, MARKET.maker_rebate_bps).dot(notional)
+                 / 1e4)
+    cash = float(-(f.side * notional).sum()) + fees
+    closing = float((f.side * f.qty).sum()) * tape.mid_end
+    pnl = cash + closing
+
+    def bps(x: float) -> float:
+        return x / volume * 1e4 if volume > 0 else 0.0
+
+    maker_volume = float(notional[~f.taker].sum())
+    taker_volume = float(notional[f.taker].sum())
+
+    grid = np.arange(0.0, tape.duration_s, STRATEGY.risk_sample_s)
+    idx = np.searchsorted(f.t, grid, side="right") - 1
+    held = np.where(idx >= 0, f.position[np.maximum(idx, 0)] if f.t.size else 0.0, 0.0)
+    exposure = np.abs(held * tape.mid_at(grid)) / float(params["risk_budget_notional"])
+
+    adverse_cost = -f.side * (m_h - f.mid) / f.mid * 1e4
+    slippage_cost = f.side * (f.price - f.intended) / f.mid * 1e4
+    cancelled_unfilled = float((~result.order_filled).sum())
+    return {
+        "net_bps": bps(pnl),
+        "gross_bps": bps(gross),
+        "fees_bps": bps(fees),
+        "adverse_bps": bps(adverse),
+        "inventory_bps": bps(inventory),
+        "maker_taker_ratio": _ratio(maker_volume, maker_volume + taker_volume),
+        "risk_ratio": percentile(exposure) or 0.0,
+        "p95_latency_ms": percentile(result.latencies_ms),
+        "order_age_p95_ms": percentile(result.order_lifetimes_ms),
+        "cancel_ratio": _ratio(cancelled_unfilled, float(result.order_filled.size)),
+        "adverse_bps_p95": percentile(adverse_cost),
+        "slippage_bps_p95": percentile(slippage_cost),
+        "fill_count": int(f.t.size),
+        "volume_usd": volume,
+        "pnl_usd": pnl,
+        "fills": {
+            "maker_count": int((~f.taker).sum()),
+            "taker_count": int(f.taker.sum()),
+            "maker_volume": maker_volume,
+            "taker_volume": taker_volume,
+        },
+        "activity": {
+            "market_events": tape.events,
+            "quote_updates": result.requotes,
+            "dropped_requotes": result.dropped_requotes,
+            "unloads": result.unloads,
+            "bursts": tape.bursts,
+            "jumps": tape.jumps,
+        },
+    }
+

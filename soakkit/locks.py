@@ -1,0 +1,65 @@
+"""Advisory file locks (``flock``): released by the kernel when a process dies.
+
+Used by the soak runner (an active run holds its run lock), by rotation (one rotation
+per tree; it skips runs whose lock is held) and by the runtime-overrides writer
+(compare-and-swap). No stale lock files ever need a manual unlock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from soakkit.errors import LockedError
+
+__all__ = ["exclusive_lock", "is_locked"]
+
+
+def _open_lock(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, what: str, *, wait_s: float = 0.0,
+                   poll_s: float = 0.05) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the ``with`` body.
+
+    Waits up to ``wait_s`` seconds for another holder, then raises
+    :class:`~soakkit.errors.LockedError` naming ``what``.
+    """
+    fd = _open_lock(Path(path))
+    try:
+        deadline = time.monotonic() + max(0.0, wait_s)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockedError(str(path), what) from None
+                time.sleep(poll_s)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def is_locked(path: Path) -> bool:
+    """True when another process holds ``path``'s lock (never creates the file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -1,0 +1,107 @@
+"""Project contracts: dependency lists agree, the README quick start drives CI, layers flow one way."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from .conftest import REPO
+
+_NAME_RE = re.compile(r"^([A-Za-z0-9_.-]+)")
+
+
+def _names(specs: list[str]) -> set[str]:
+    return {_NAME_RE.match(s.strip()).group(1).lower().replace("_", "-")  # type: ignore[union-attr]
+            for s in specs}
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = _names(project["dependencies"]) | _names(project["optional-dependencies"]["test"])
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    conda = _names([d for d in env["dependencies"] if isinstance(d, str)]) - {"python", "pip"}
+    assert conda == wanted, {"only in environment.yml": conda - wanted,
+                             "only in pyproject.toml": wanted - conda}
+
+
+def test_no_pandas_in_the_library() -> None:
+    for path in (REPO / "soakkit").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) \
+                    else [node.module or ""]
+                assert not any(n.split(".")[0] == "pandas" for n in names), path
+
+
+def _quick_start_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", section, flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def test_readme_quick_start_has_two_commands_and_ci_runs_the_second() -> None:
+    commands = _quick_start_commands()
+    assert len(commands) == 2, commands
+    ci = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.startswith("#")]
+    assert commands[1] in ci, (commands[1], ci)
+
+
+# one-way data flow: a module may import only from its own layer or lower ones
+LAYERS: list[tuple[str, ...]] = [
+    ("soakkit.errors", "soakkit.io", "soakkit.locks"),
+    ("soakkit.config",),
+    ("soakkit.sim",),
+    ("soakkit.kpi",),
+    ("soakkit.gate",),
+    ("soakkit.tuning",),
+    ("soakkit.artifacts",),
+    ("soakkit.soak",),
+    ("soakkit.rotation", "soakkit.catalog"),
+    ("soakkit.report", "soakkit.notebooks"),
+    ("soakkit.demo", "soakkit.cli", "soakkit.__main__"),
+]
+
+
+def _rank(module: str) -> int | None:
+    for rank, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return rank
+    return None
+
+
+def test_lower_layers_never_import_higher_ones() -> None:
+    offences = []
+    for path in sorted((REPO / "soakkit").rglob("*.py")):
+        rel = path.relative_to(REPO).with_suffix("")
+        module = ".".join(rel.parts).removesuffix(".__init__")
+        own = _rank(module)
+        if own is None:
+            continue  # the package root re-exports nothing
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            for target in targets:
+                rank = _rank(target)
+                if rank is not None and rank > own:
+                    offences.append(f"{module} (layer {own}) imports {target} (layer {rank})")
+    assert not offences, "\n".join(offences)
+
+
+def test_every_module_is_in_a_layer() -> None:
+    for path in (REPO / "soakkit").rglob("*.py"):
+        rel = path.relative_to(REPO).with_suffix("")
+        module = ".".join(rel.parts).removesuffix(".__init__")
+        if module == "soakkit":
+            continue
+        assert _rank(module) is not None, module
