@@ -14,7 +14,6 @@ A corrupt file is reported in :attr:`Catalog.problems` and skipped; the rest sti
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,6 +70,10 @@ class Catalog:
     problems: tuple[str, ...]
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _num(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -101,18 +104,18 @@ def _flag_count(value: Any) -> int:
 def normalise(doc: Mapping[str, Any], *, run_id: str, layout: str, source: str, path: str,
               run: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One catalog row from an ITER_SUMMARY document (new or legacy), tolerant of gaps."""
-    summary = doc.get("summary") if isinstance(doc.get("summary"), dict) else {}
-    tuning = doc.get("tuning") if isinstance(doc.get("tuning"), dict) else {}
-    gate = doc.get("gate") if isinstance(doc.get("gate"), dict) else {}
-    fills = summary.get("fills") if isinstance(summary.get("fills"), dict) else {}
-    params = doc.get("params") if isinstance(doc.get("params"), dict) else {}
-    mix = doc.get("regime_mix") if isinstance(doc.get("regime_mix"), dict) else {}
-    guards = tuning.get("guards") if isinstance(tuning.get("guards"), dict) else {}
-    applied = tuning.get("applied_deltas") if isinstance(tuning.get("applied_deltas"), dict) \
-        else (tuning.get("deltas") if tuning.get("applied") is True
-              and isinstance(tuning.get("deltas"), dict) else {})
-    options = (run or {}).get("options", {}) if isinstance((run or {}).get("options"), dict) \
-        else {}
+    summary = _obj(doc.get("summary"))
+    tuning = _obj(doc.get("tuning"))
+    gate = _obj(doc.get("gate"))
+    fills = _obj(summary.get("fills"))
+    params = _obj(doc.get("params"))
+    mix = _obj(doc.get("regime_mix"))
+    guards = _obj(tuning.get("guards"))
+    if "applied_deltas" in tuning:
+        applied = _obj(tuning.get("applied_deltas"))
+    else:  # legacy: `deltas` were applied when `applied` is true
+        applied = _obj(tuning.get("deltas")) if tuning.get("applied") is True else {}
+    options = _obj(_obj(run).get("options"))
     seed = doc.get("seed")
     row: dict[str, Any] = {
         "run_id": run_id, "iteration": _int(doc.get("iteration")), "layout": layout,
@@ -145,7 +148,7 @@ def normalise(doc: Mapping[str, Any], *, run_id: str, layout: str, source: str, 
     for k in PARAMS:
         entry = params.get(k)
         row[f"param_{k}"] = _num(entry.get("value") if isinstance(entry, dict) else entry)
-        row[f"delta_{k}"] = _num(applied.get(k)) if isinstance(applied, dict) else None
+        row[f"delta_{k}"] = _num(applied.get(k))
     for g in _GUARDS:
         row[f"guard_{g}"] = _flag_count(guards.get(g))
     return row
@@ -232,4 +235,4 @@ def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
         if isinstance(row.get("started_utc"), datetime):
             row["started_utc"] = row["started_utc"].isoformat().replace("+00:00", "Z")
         out.append(row)
-    return json.loads(json.dumps(out, default=str))
+    return out
