@@ -50,7 +50,7 @@ from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import MODES, REGIME_NAMES
 from soakkit.sim.strategy import run_strategy
 from soakkit.tuning.apply import apply_decision
-from soakkit.tuning.decide import Decision, HistoryEntry, decide
+from soakkit.tuning.engine import Decision, HistoryEntry, decide
 from soakkit.tuning.guards import SUMMARY_COUNTERS, TunerState
 
 __all__ = ["IterationReport", "SoakOptions", "SoakResult", "run_soak", "sleep_from_env"]

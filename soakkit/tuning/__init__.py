@@ -1,7 +1,7 @@
 """The live-apply tuner: one rule engine, additive clamped deltas, guards that fire."""
 
 from soakkit.tuning.apply import ApplyOutcome, apply_decision
-from soakkit.tuning.decide import Decision, HistoryEntry, decide
+from soakkit.tuning.engine import Decision, HistoryEntry, decide
 from soakkit.tuning.guards import GUARD_ORDER, GUARDS, GuardConfig, GuardFlags, TunerState
 from soakkit.tuning.rules import RELAX, RULES, Rule, evaluate_rules
 

@@ -21,7 +21,7 @@ from soakkit.config.runtime import (
     read_runtime_overrides,
     write_runtime_overrides,
 )
-from soakkit.tuning.decide import Decision
+from soakkit.tuning.engine import Decision
 
 __all__ = ["ApplyOutcome", "apply_decision", "effective_values"]
 

@@ -1,6 +1,6 @@
 """Guard constants, guard state and guard flags of the live-apply tuner.
 
-Evaluation order (:data:`GUARD_ORDER`, applied by :func:`soakkit.tuning.decide.decide`):
+Evaluation order (:data:`GUARD_ORDER`, applied by :func:`soakkit.tuning.engine.decide`):
 
 1. ``idempotency``  – a decision whose signature is already recorded in
    ``runtime_overrides.json`` is not applied again (checked when applying);

@@ -57,7 +57,7 @@ def _c(kpi: str, op: str, value: float) -> Condition:
 
 #: The rules, in evaluation order.
 RULES: tuple[Rule, ...] = (
-    Rule("risk_high", (_c("risk_ratio", ">", 0.46),),
+    Rule("risk_high", (_c("risk_ratio", ">", 0.42),),
          (("position_limit_notional", -500.0), ("impact_cap_ratio", -0.005)),
          "inventory uses too much of the risk budget: a lower limit unloads earlier and "
          "smaller quotes build inventory more slowly"),
