@@ -99,7 +99,7 @@ def decide(
     pinned: frozenset[str],
     history: Sequence[HistoryEntry],
     enabled: bool = True,
-    guards: GuardConfig = GUARDS,
+    guards: GuardConfig | None = None,
 ) -> Decision:
     """Decide this iteration's parameter changes.
 
@@ -121,7 +121,10 @@ def decide(
         Earlier iterations of this run, oldest first.
     enabled
         ``False`` for ``--no-tune``: nothing is proposed and the reason is recorded.
+    guards
+        Guard constants; :data:`~soakkit.tuning.guards.GUARDS` when ``None``.
     """
+    guards = GUARDS if guards is None else guards
     prev = history[-1].state if history else TunerState()
     before = {k: values[k] for k in TUNABLE}
     fail_streak = prev.fail_streak + 1 if failed else 0

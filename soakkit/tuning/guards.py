@@ -40,10 +40,10 @@ class GuardConfig:
     freeze_after_passes: int = 3
     freeze_iterations: int = 4
     oscillation_window: int = 4
-    cooldown_change_ratio: float = 0.10
+    cooldown_change_ratio: float = 0.08
     cooldown_iterations: int = 2
     velocity_horizon: int = 4
-    velocity_limit_ratio: float = 0.20
+    velocity_limit_ratio: float = 0.15
     panic_after_fails: int = 3
     panic_freeze_iterations: int = 4
 

@@ -1,0 +1,318 @@
+"""The live-apply tuner: every rule, every guard in isolation and for real, crash consistency."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from soakkit.config.layers import resolve
+from soakkit.config.params import PARAMS, TUNABLE
+from soakkit.config.runtime import read_runtime_overrides
+from soakkit.soak import SoakOptions, run_soak
+from soakkit.tuning import apply as apply_module
+from soakkit.tuning import rules as rules_module
+from soakkit.tuning.engine import HistoryEntry, decide
+from soakkit.tuning.guards import GUARDS, SUMMARY_COUNTERS, GuardFlags, TunerState
+from soakkit.tuning.rules import RELAX, RULES, Condition, Rule, evaluate_rules
+
+NOW = "2026-11-24T12:00:00Z"
+BASE = dict(resolve("steady_safe", env={}).values)
+GOOD = {"risk_ratio": 0.35, "net_bps": 2.8, "maker_taker_ratio": 0.99, "p95_latency_ms": 250.0,
+        "adverse_bps_p95": 3.0}
+
+
+def _triggering(rule: Rule) -> dict[str, Any]:
+    kpis = dict(GOOD)
+    for cond in rule.when:
+        step = {"<": -1e-3, "<=": 0.0, ">": 1e-3, ">=": 0.0}[cond.op]
+        kpis[cond.kpi] = cond.value + step * max(1.0, abs(cond.value))
+    return kpis
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
+def test_every_rule_fires_on_its_condition_and_proposes_its_deltas(rule: Rule) -> None:
+    proposal = evaluate_rules(_triggering(rule), BASE, BASE)
+    assert rule.name in proposal.fired
+    for param, delta in rule.deltas:
+        assert param in proposal.deltas
+        assert (proposal.deltas[param] > 0) == (delta > 0)
+    assert rule.rationale in proposal.rationale
+    assert all(p in TUNABLE for p, _ in rule.deltas)
+
+
+def test_no_rule_fires_on_good_kpis_and_missing_kpis_never_match() -> None:
+    assert evaluate_rules(GOOD, BASE, BASE).fired == ()
+    assert not Condition("risk_ratio", ">", 0.1).matches({"risk_ratio": None})
+
+
+def test_relax_moves_back_towards_the_profile_by_half_a_step() -> None:
+    tuned = dict(BASE, position_limit_notional=4000.0, min_interval_ms=95)
+    comfy = {"risk_ratio": 0.2, "net_bps": 3.5, "p95_latency_ms": 200.0,
+             "maker_taker_ratio": 1.0, "adverse_bps_p95": 2.0}
+    proposal = evaluate_rules(comfy, tuned, BASE)
+    assert proposal.fired == (RELAX.name,)
+    assert proposal.deltas == {"min_interval_ms": -10.0, "position_limit_notional": 250.0}
+
+
+def _decide(kpis: dict[str, Any], history: list[HistoryEntry], values: dict[str, Any] | None = None,
+            iteration: int | None = None, **kw: Any):  # type: ignore[no-untyped-def]
+    return decide(run_id="r", iteration=iteration or len(history) + 1, kpis=kpis,
+                  failed=kw.pop("failed", False), production_pass=kw.pop("production_pass", False),
+                  values=values or BASE, baseline=BASE, pinned=kw.pop("pinned", frozenset()),
+                  history=history, **kw)
+
+
+def _entry(decision) -> HistoryEntry:  # type: ignore[no-untyped-def]
+    return HistoryEntry(decision.iteration, decision.deltas, decision.state)
+
+
+def test_apply_is_additive_and_clamped_to_step_and_bounds() -> None:
+    risky = dict(GOOD, risk_ratio=0.6)
+    d = _decide(risky, [])
+    assert d.deltas == {"impact_cap_ratio": -0.005, "position_limit_notional": -500.0}
+    assert d.values_after["position_limit_notional"] == BASE["position_limit_notional"] - 500
+    low = dict(BASE, position_limit_notional=1200.0)
+    d = _decide(risky, [], values=low)
+    assert d.values_after["position_limit_notional"] == PARAMS["position_limit_notional"].lo
+    assert "position_limit_notional" in d.flags.clamped
+    floor = dict(BASE, position_limit_notional=1000.0, impact_cap_ratio=0.02)
+    d = _decide(risky, [], values=floor)
+    assert set(d.flags.no_op) == {"position_limit_notional", "impact_cap_ratio"}
+    assert d.deltas == {} and d.skip_reason
+
+
+def test_pinned_keys_are_suppressed() -> None:
+    d = _decide(dict(GOOD, risk_ratio=0.6), [], pinned=frozenset({"position_limit_notional"}))
+    assert d.flags.tuner_suppressed == ("position_limit_notional",)
+    assert "position_limit_notional" not in d.deltas
+
+
+def test_freeze_after_k_production_passes_for_f_iterations() -> None:
+    history: list[HistoryEntry] = []
+    for n in range(1, GUARDS.freeze_after_passes + 1):
+        d = _decide(dict(GOOD, net_bps=2.1), history, production_pass=True)
+        history.append(_entry(d))
+    assert d.flags.freeze_triggered and d.state.frozen_until == n + GUARDS.freeze_iterations - 1
+    for _ in range(GUARDS.freeze_iterations - 1):
+        d = _decide(dict(GOOD, risk_ratio=0.9), history)
+        assert d.flags.freeze and not d.deltas and d.skip_reason.startswith("frozen until")
+        history.append(_entry(d))
+    d = _decide(dict(GOOD, risk_ratio=0.9), history)
+    assert not d.flags.freeze and d.deltas
+
+
+def test_oscillation_a_b_a_locks_the_parameter() -> None:
+    up = Rule("up", (Condition("net_bps", ">", 0.0),), (("tail_age_ms", 50.0),), "")
+    down = Rule("down", (Condition("net_bps", "<=", 0.0),), (("tail_age_ms", -50.0),), "")
+    original = rules_module.RULES
+    rules_module.RULES = (up, down)
+    try:
+        history: list[HistoryEntry] = []
+        values = dict(BASE)
+        seen = []
+        for n, net in enumerate([1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0], start=1):
+            d = _decide(dict(GOOD, net_bps=net), history, values=values, iteration=n)
+            seen.append((d.deltas.get("tail_age_ms", 0), d.flags.oscillation))
+            values = dict(values, **d.values_after)
+            history.append(_entry(d))
+    finally:
+        rules_module.RULES = original
+    assert seen[0] == (50, ())
+    assert seen[1] == (0, ("tail_age_ms",))  # B→A blocked, locked for W iterations
+    assert all(osc == ("tail_age_ms",) for _, osc in seen[1:1 + GUARDS.oscillation_window])
+    assert seen[1 + GUARDS.oscillation_window][1] == ()  # lock expired
+
+
+def test_cooldown_after_a_large_change() -> None:
+    big = dict(GOOD, p95_latency_ms=400.0, maker_taker_ratio=0.5, risk_ratio=0.3)
+    d1 = _decide(big, [])  # two rules add up: replace_rate -40 → clipped to max step 30
+    assert d1.deltas["replace_rate_per_min"] == -30
+    assert "replace_rate_per_min" in d1.flags.clamped
+    assert d1.state.cooldown_until["replace_rate_per_min"] == 1 + GUARDS.cooldown_iterations
+    history = [_entry(d1)]
+    values = dict(BASE, **d1.values_after)
+    for n in range(2, 2 + GUARDS.cooldown_iterations):
+        d = _decide(big, history, values=values, iteration=n)
+        assert "replace_rate_per_min" in d.flags.cooldown
+        history.append(_entry(d))
+        values = dict(values, **d.values_after)
+    d = _decide(big, history, values=values, iteration=2 + GUARDS.cooldown_iterations)
+    assert "replace_rate_per_min" not in d.flags.cooldown
+
+
+def test_velocity_clips_cumulative_change() -> None:
+    thin = dict(GOOD, net_bps=1.0, adverse_bps_p95=2.0, risk_ratio=0.3)
+    history: list[HistoryEntry] = []
+    values = dict(BASE)
+    applied = []
+    for n in range(1, 6):
+        d = _decide(thin, history, values=values, iteration=n)
+        applied.append(d.deltas.get("base_spread_bps_delta", 0.0))
+        history.append(_entry(d))
+        values = dict(values, **d.values_after)
+    limit = GUARDS.velocity_limit_ratio * PARAMS["base_spread_bps_delta"].span
+    assert sum(abs(x) for x in applied[:4]) == pytest.approx(limit)
+    assert applied[3] < 0.15 - 1e-9  # the excess was clipped in iteration 4
+    assert "base_spread_bps_delta" in _decide(thin, history[:3], values=values, iteration=4).flags.velocity
+
+
+def test_panic_revert_after_p_fails_returns_to_baseline_and_freezes() -> None:
+    values = dict(BASE, position_limit_notional=3000.0, replace_rate_per_min=200)
+    history: list[HistoryEntry] = []
+    for n in range(1, GUARDS.panic_after_fails):
+        d = _decide(dict(GOOD, risk_ratio=0.9), history, values=values, failed=True, iteration=n)
+        history.append(_entry(d))
+        values = dict(values, **d.values_after)
+    d = _decide(dict(GOOD, risk_ratio=0.9), history, values=values, failed=True,
+                iteration=GUARDS.panic_after_fails)
+    assert d.flags.panic_revert
+    assert d.values_after == {k: BASE[k] for k in TUNABLE}
+    assert d.state.frozen_until == GUARDS.panic_after_fails + GUARDS.panic_freeze_iterations
+
+
+def test_no_tune_proposes_nothing_and_says_why() -> None:
+    d = _decide(dict(GOOD, risk_ratio=0.9), [], enabled=False)
+    assert d.deltas == {} and d.skip_reason == "tuning disabled (--no-tune)"
+
+
+def test_decision_signature_is_stable() -> None:
+    a = _decide(dict(GOOD, risk_ratio=0.6), [])
+    b = _decide(dict(GOOD, risk_ratio=0.6), [])
+    assert a.signature == b.signature and len(a.signature) == 64
+    assert _decide(dict(GOOD, risk_ratio=0.7), [], iteration=2).signature != a.signature
+
+
+# ---------------------------------------------------------------- end to end, for real
+def _docs(run_dir: Path) -> list[dict[str, Any]]:
+    files = sorted(run_dir.glob("ITER_SUMMARY_*.json"), key=lambda p: int(p.stem.split("_")[-1]))
+    return [json.loads(p.read_text()) for p in files]
+
+
+def _assert_report_matches_flags(run_dir: Path) -> dict[str, int]:
+    docs = _docs(run_dir)
+    report = json.loads((run_dir / "TUNING_REPORT.json").read_text())
+    assert [e["iteration"] for e in report["iterations"]] == [d["iteration"] for d in docs]
+    summary = report["summary"]
+    assert summary["count"] == len(docs)
+    assert summary["applied"] == sum(d["tuning"]["applied"] for d in docs)
+    for counter, flag in SUMMARY_COUNTERS.items():
+        assert summary[counter] == sum(1 for d in docs if d["tuning"]["guards"][flag]), counter
+    return summary
+
+
+def _soak(tmp_path: Path, **kw: Any):  # type: ignore[no-untyped-def]
+    options = SoakOptions(**{"iterations": 10, "sim_minutes": 10, "gate": "production",
+                             "artifacts": tmp_path, "now": NOW, **kw})
+    return run_soak(options, env=kw.pop("env", {}))
+
+
+def test_spike_run_triggers_panic_revert(tmp_path: Path) -> None:
+    result = _soak(tmp_path, mode="spike", seed=3)
+    docs = _docs(result.run_dir)
+    panic = [d for d in docs if d["tuning"]["guards"]["panic_revert"]]
+    assert panic, [d["gate"]["verdict"] for d in docs]
+    first = panic[0]
+    n = first["iteration"]
+    assert [d["gate"]["verdict"] for d in docs[n - GUARDS.panic_after_fails:n]] == ["FAIL"] * 3
+    assert first["tuning"]["values_after"] == {k: BASE[k] for k in TUNABLE}
+    after = docs[n]  # the next iteration runs on the profile baseline, frozen
+    assert {p: after["params"][p]["value"] for p in TUNABLE} == {k: BASE[k] for k in TUNABLE}
+    assert after["tuning"]["guards"]["freeze"]
+    assert _assert_report_matches_flags(result.run_dir)["panic_reverts"] >= 1
+
+
+def test_calm_run_reaches_freeze(tmp_path: Path) -> None:
+    result = _soak(tmp_path, mode="calm", seed=2, iterations=8)
+    docs = _docs(result.run_dir)
+    triggered = [d["iteration"] for d in docs if d["tuning"]["guards"]["freeze_triggered"]]
+    assert triggered
+    frozen = [d["iteration"] for d in docs if d["tuning"]["guards"]["freeze"]]
+    start = triggered[0]
+    assert frozen[:GUARDS.freeze_iterations] == list(range(start, start + GUARDS.freeze_iterations))
+    summary = _assert_report_matches_flags(result.run_dir)
+    assert summary["freeze_triggered"] >= 1 and summary["frozen"] >= GUARDS.freeze_iterations
+
+
+def test_volatile_run_fires_cooldown_velocity_and_suppression(tmp_path: Path) -> None:
+    result = _soak(tmp_path, mode="volatile", seed=5, iterations=12,
+                   sets=("tail_age_ms=740", "position_limit_notional=6000"))
+    summary = _assert_report_matches_flags(result.run_dir)
+    assert summary["cooldown_skips"] >= 1
+    assert summary["blocked_velocity"] >= 1
+    assert summary["tuner_suppressed"] >= 1
+    docs = _docs(result.run_dir)
+    assert all(d["params"]["position_limit_notional"]["value"] == 6000.0 for d in docs)
+
+
+def test_engineered_oscillation_in_a_real_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two rules that pull one parameter in opposite directions around the run's median net."""
+    up = Rule("wider", (Condition("net_bps", "<", 2.6),), (("base_spread_bps_delta", 0.1),), "")
+    down = Rule("tighter", (Condition("net_bps", ">=", 2.6),),
+                (("base_spread_bps_delta", -0.1),), "")
+    monkeypatch.setattr(rules_module, "RULES", (up, down))
+    monkeypatch.setattr("soakkit.tuning.engine.GUARDS",
+                        dataclasses.replace(GUARDS, freeze_after_passes=99))
+    result = _soak(tmp_path, mode="calm", seed=1, iterations=10, gate="smoke")
+    summary = _assert_report_matches_flags(result.run_dir)
+    assert summary["blocked_oscillation"] >= 1
+    docs = _docs(result.run_dir)
+    first = next(d for d in docs if d["tuning"]["guards"]["oscillation"])
+    assert first["tuning"]["applied_deltas"] == {}
+    assert first["tuning"]["state"]["locked_until"]["base_spread_bps_delta"] >= first["iteration"]
+
+
+def test_crash_between_write_and_verify_is_consistent_after_restart(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Crash(BaseException):
+        pass
+
+    real_verify = apply_module._verify
+    calls = {"n": 0}
+
+    def dying_verify(path, decision, baseline, pinned):  # type: ignore[no-untyped-def]
+        if decision.iteration == 2 and calls["n"] == 0 and decision.changes:
+            calls["n"] += 1
+            raise Crash  # the process dies after the write, before the read-back
+        return real_verify(path, decision, baseline, pinned)
+
+    monkeypatch.setattr(apply_module, "_verify", dying_verify)
+    options = dict(mode="volatile", seed=5, iterations=5)
+    with pytest.raises(Crash):
+        _soak(tmp_path / "a", **options)
+    run_dir = next((tmp_path / "a" / "runs").iterdir())
+    runtime = read_runtime_overrides(run_dir / "runtime_overrides.json")
+    assert runtime.applied is not None and runtime.applied.iteration == 2  # written...
+    assert not (run_dir / "ITER_SUMMARY_2.json").exists()  # ...but not recorded
+    assert json.loads((run_dir / "RUN.json").read_text())["status"] == "running"
+    revision_at_crash = runtime.revision
+
+    resumed = run_soak(SoakOptions(artifacts=tmp_path / "a", now=NOW), env={},
+                       resume=run_dir.name)
+    assert resumed.status == "finished" and resumed.iterations_done == 5
+    docs = _docs(run_dir)
+    second = docs[1]["tuning"]
+    assert second["guards"]["idempotent_skip"] and second["apply"]["status"] == "already_applied"
+    assert second["applied"] and second["apply"]["verified"]
+    summary = _assert_report_matches_flags(run_dir)
+    assert summary["idempotent_skips"] == 1
+
+    straight = _soak(tmp_path / "b", **options)
+    straight_docs = _docs(straight.run_dir)
+    for a, b in zip(docs, straight_docs, strict=True):  # same decisions, applied once each
+        assert a["tuning"]["values_after"] == b["tuning"]["values_after"]
+        assert a["summary"] == b["summary"]
+    final_a = read_runtime_overrides(run_dir / "runtime_overrides.json")
+    final_b = read_runtime_overrides(straight.run_dir / "runtime_overrides.json")
+    assert final_a.values == final_b.values and final_a.revision == final_b.revision
+    assert revision_at_crash <= final_a.revision
+
+
+def test_guard_flags_roundtrip() -> None:
+    flags = GuardFlags(freeze=True, oscillation=("a",), idempotent_skip=True)
+    assert GuardFlags.from_json(flags.to_json()) == flags
+    state = TunerState(3, "x", {"a": 4}, {"b": 5}, 1, 2)
+    assert TunerState.from_json(state.to_json()) == state
