@@ -93,10 +93,11 @@ def test_pinned_keys_are_suppressed() -> None:
 
 def test_freeze_after_k_production_passes_for_f_iterations() -> None:
     history: list[HistoryEntry] = []
-    for n in range(1, GUARDS.freeze_after_passes + 1):
+    for _ in range(GUARDS.freeze_after_passes):
         d = _decide(dict(GOOD, net_bps=2.1), history, production_pass=True)
         history.append(_entry(d))
-    assert d.flags.freeze_triggered and d.state.frozen_until == n + GUARDS.freeze_iterations - 1
+    k = GUARDS.freeze_after_passes
+    assert d.flags.freeze_triggered and d.state.frozen_until == k + GUARDS.freeze_iterations - 1
     for _ in range(GUARDS.freeze_iterations - 1):
         d = _decide(dict(GOOD, risk_ratio=0.9), history)
         assert d.flags.freeze and not d.deltas and d.skip_reason.startswith("frozen until")
