@@ -239,11 +239,43 @@ def _build_soak(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 # --------------------------------------------------------------------------------------
+# rotate
+# --------------------------------------------------------------------------------------
+def _cmd_rotate(args: argparse.Namespace) -> int:
+    from soakkit.rotation.command import run_restore, run_rotate
+
+    if getattr(args, "rotate_command", None) == "restore":
+        return run_restore(args)
+    return run_rotate(args)
+
+
+def _build_rotate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from soakkit.rotation.command import EPILOG, add_restore_arguments, add_rotate_arguments
+
+    p = sub.add_parser(
+        "rotate", help="free disk: keep the latest iterations, compress old files, watch the "
+                       "budget", formatter_class=_formatter, epilog=EPILOG,
+        description="Plan, then apply: one scan of --path and one captured --now give every file "
+                    "a decision\nwith a reason; --dry-run prints exactly what a real run would "
+                    "do. Deleted ITER_SUMMARY\nfiles are preserved in their run's "
+                    "iterations.jsonl.gz first; compression is crash-safe\nand recorded in "
+                    "rotation/MANIFEST.jsonl; every run appends one line to\n"
+                    "rotation/ROTATION_LOG.jsonl.\n\n  soakkit rotate restore FILE|RUN_ID --path "
+                    "DIR   decompress back and prove the hash")
+    rsub = p.add_subparsers(dest="rotate_command", metavar="restore", parser_class=_Parser)
+    restore = rsub.add_parser("restore", help="decompress a file or a run back, verifying sha256")
+    add_restore_arguments(restore)
+    add_rotate_arguments(p)
+    p.set_defaults(func=_cmd_rotate)
+
+
+# --------------------------------------------------------------------------------------
 # entry point
 # --------------------------------------------------------------------------------------
 _BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     _build_config,
     _build_soak,
+    _build_rotate,
 ]
 
 
@@ -268,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``soakkit`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # soakkit does no linear algebra; one BLAS thread keeps the process single-threaded,
+    # so `rotate` may fork scan workers safely (numpy is imported lazily, after this)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -1,0 +1,5 @@
+"""``python -m soakkit.rotation --path artifacts/soak --ttl-days 7 --max-size-mb 900 --keep-latest 100``."""
+
+from soakkit.rotation.command import legacy_main
+
+raise SystemExit(legacy_main())

@@ -1,0 +1,180 @@
+"""Command-line arguments and output of ``soakkit rotate`` and ``python -m soakkit.rotation``.
+
+Both spellings share these definitions; the legacy one keeps the legacy tool's flags and
+defaults (``--path`` required, ``--ttl-days 7``, ``--keep-latest 100``, no budget).
+Exit codes: 0 ok, 1 error, lock held or bad arguments, 2 over budget after rotation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from soakkit.errors import UsageError
+from soakkit.io import canonical_json, clock_from
+
+__all__ = ["add_restore_arguments", "add_rotate_arguments", "run_restore", "run_rotate"]
+
+EPILOG = """\
+decisions (restic-style reasons):
+  keep:latest(rank=3/100)            one of the N highest-numbered ITER_SUMMARY files of its folder
+  delete:beyond_keep_latest(...)     older iterations; their content goes to iterations.jsonl.gz first
+  compress:older_than_ttl(age_d=9.2) gzip in place (X.json -> X.json.gz), verified before X is removed
+  keep:younger_than_ttl, keep:active_run, keep:protected, keep:future_mtime, skip:symlink, ...
+
+exit codes: 0 ok, 1 error, lock held or bad arguments, 2 over --max-size-mb after rotation
+"""
+
+
+def _finite(flag: str, minimum: float, strict: bool = False) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected a finite number {'>' if strict else '>='} {minimum:g}")
+        return value
+    return parse
+
+
+def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) -> None:
+    """Rotation flags (``legacy`` only changes help text; defaults are the legacy tool's)."""
+    p.add_argument("--path", type=Path, required=legacy, metavar="DIR",
+                   help="artifacts folder to rotate, e.g. artifacts/soak (a real directory; "
+                        "required)")
+    p.add_argument("--keep-latest", type=int, default=100, metavar="N",
+                   help="ITER_SUMMARY files kept per run folder, highest numbers (default 100)")
+    p.add_argument("--ttl-days", type=_finite("--ttl-days", 0.0), default=7.0, metavar="D",
+                   help="compress files at least D days old (default 7)")
+    p.add_argument("--max-size-mb", type=_finite("--max-size-mb", 0.0, strict=True),
+                   default=None, metavar="M",
+                   help="disk budget in MiB of allocated blocks; exit 2 when over after rotation")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print exactly what a real run would do; change nothing")
+    if legacy:
+        return
+    p.add_argument("--explain", action="store_true",
+                   help="print every decision, kept files included")
+    p.add_argument("--now", metavar="ISO8601", help="the instant ages are measured against")
+    p.add_argument("--wait-lock", type=_finite("--wait-lock", 0.0), default=0.0,
+                   metavar="SECONDS", help="wait for a concurrent rotation (default: fail)")
+    p.add_argument("--json", action="store_true", help="print the log record as JSON")
+    p.add_argument("--delete-to-budget", action="store_true",
+                   help="opt in: delete the oldest compressed files until within the budget")
+    p.add_argument("--allow-delete-all", action="store_true",
+                   help="allow --keep-latest 0")
+    p.add_argument("--codec", choices=("gzip", "zstd"), default="gzip",
+                   help="compression codec (zstd needs soakkit[zstd]; default gzip)")
+    p.add_argument("--jobs", type=int, default=2, metavar="N",
+                   help="processes for scanning a large tree (default 2)")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1048576:.1f} MiB"
+
+
+def _render(record: dict[str, Any], explain_lines: list[str]) -> str:
+    dry = record["dry_run"]
+    out = [f"rotation at {record['now']}" + (" (dry run: nothing changed)" if dry else "")]
+    verb_width = 9
+    for a in record["actions"]:
+        result = "" if dry else f"  -> {a['result']}"
+        action = a["action"] if not dry else f"would {a['action']}"
+        out.append(f"  {action:<{verb_width + 6}} {a['path']}  {a['reason']}{result}")
+    if not record["actions"]:
+        out.append("  nothing to do")
+    out += explain_lines
+    if record["kept"]:
+        out.append("kept: " + ", ".join(f"{k} {v}" for k, v in record["kept"].items()))
+    b, a = record["before"], record["after"]
+    proj = " (projected; compression savings not counted)" if record["after_is_projection"] \
+        else ""
+    out.append(f"size: {b['files']} files, apparent {_mib(b['apparent_bytes'])} -> "
+               f"{_mib(a['apparent_bytes'])}, allocated {_mib(b['allocated_bytes'])} -> "
+               f"{_mib(a['allocated_bytes'])}{proj}")
+    if record["budget_bytes"] is not None:
+        state = "OVER BUDGET" if record["over_budget"] else "within budget"
+        out.append(f"budget: {_mib(record['budget_bytes'])} allocated: {state}")
+    out += [f"warning: {w}" for w in record["warnings"]]
+    out += [f"error: {e}" for e in record["scan_errors"] + record["errors"]]
+    return "\n".join(out) + "\n"
+
+
+def run_rotate(args: argparse.Namespace) -> int:
+    """Run a rotation from parsed arguments; prints the outcome; returns the exit code."""
+    from soakkit.rotation.apply import rotate
+    from soakkit.rotation.policy import RotationPolicy
+
+    if args.path is None:
+        raise UsageError("soakkit rotate: --path is required (the artifacts folder to rotate)")
+    policy = RotationPolicy(
+        keep_latest=args.keep_latest, ttl_days=args.ttl_days, max_size_mb=args.max_size_mb,
+        allow_delete_all=getattr(args, "allow_delete_all", False),
+        delete_to_budget=getattr(args, "delete_to_budget", False),
+        codec=getattr(args, "codec", "gzip")).validate()
+    jobs = getattr(args, "jobs", 2)
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: expected an integer >= 1")
+    now = clock_from(getattr(args, "now", None)).now()
+    result = rotate(args.path, policy, now=now, dry_run=args.dry_run,
+                    wait_lock=getattr(args, "wait_lock", 0.0), jobs=jobs)
+    if getattr(args, "json", False):
+        sys.stdout.write(canonical_json(result.record))
+        return result.exit_code
+    explain: list[str] = []
+    if getattr(args, "explain", False):
+        explain.append("every decision:")
+        explain += [f"  {d.reason:<44} {d.path}" for d in
+                    result.plan.decisions(include_keep=True)]
+    sys.stdout.write(_render(result.record, explain))
+    return result.exit_code
+
+
+def add_restore_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", help="a compressed file (either name) or a run id")
+    p.add_argument("--path", type=Path, required=True, metavar="DIR",
+                   help="the artifacts folder the file belongs to")
+    p.add_argument("--keep", action="store_true", help="keep the compressed file too")
+    p.add_argument("--wait-lock", type=float, default=0.0, metavar="SECONDS")
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    from soakkit.rotation.restore import restore
+
+    result = restore(args.path, args.target, keep=args.keep, wait_lock=args.wait_lock)
+    for path in result.restored:
+        print(f"restored {path} (sha256 verified against the manifest)")
+    for problem in result.errors:
+        print(f"soakkit: error: {problem}", file=sys.stderr)
+    return result.exit_code
+
+
+def legacy_main(argv: list[str] | None = None) -> int:
+    """``python -m soakkit.rotation``: the legacy tool's command line."""
+    from soakkit.errors import SoakkitError
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            raise UsageError(f"{self.prog}: {message}")
+
+    parser = _Parser(prog="python -m soakkit.rotation",
+                     description="Rotate soak artifacts (legacy spelling of `soakkit rotate`).",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_rotate_arguments(parser, legacy=True)
+    try:
+        args = parser.parse_args(argv)
+        return run_rotate(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except SoakkitError as exc:
+        print(f"soakkit: error: {exc}", file=sys.stderr)
+        return 1
+
