@@ -190,11 +190,12 @@ def read_history(folder: Path) -> Iterator[dict[str, Any]]:
                 yield record
 
 
-def write_history(folder: Path, records: list[dict[str, Any]]) -> Path:
+def write_history(folder: Path, records: list[dict[str, Any]], *,
+                  tmp_name: str | None = None) -> Path:
     """Write the compact history atomically (gzip, mtime 0, so equal input → equal bytes)."""
     lines = "".join(json.dumps(r, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
                     for r in sorted(records, key=lambda r: int(r.get("iteration", 0))))
     data = gzip.compress(lines.encode("utf-8"), compresslevel=6, mtime=0)
     path = Path(folder) / HISTORY_FILE
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, tmp_name=tmp_name)
     return path

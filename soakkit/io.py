@@ -62,15 +62,17 @@ def tmp_name_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{next(_TMP_COUNTER)}.tmp")
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644,
+                       tmp_name: str | None = None) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix.
 
     The bytes go to an exclusive temp file in the same folder (never following a
     symlink), are fsynced, renamed over ``path`` and the folder is fsynced. On any
-    failure the temp file is removed and ``path`` is untouched.
+    failure the temp file is removed and ``path`` is untouched. ``tmp_name`` lets a caller
+    that owns a lock use its own recognisable temp name (rotation cleans up its own).
     """
     path = Path(path)
-    tmp = tmp_name_for(path)
+    tmp = path.with_name(tmp_name) if tmp_name else tmp_name_for(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
         with os.fdopen(fd, "wb") as fh:

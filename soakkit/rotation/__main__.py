@@ -1,4 +1,7 @@
-"""``python -m soakkit.rotation --path artifacts/soak --ttl-days 7 --max-size-mb 900 --keep-latest 100``."""
+"""The legacy spelling of ``soakkit rotate``.
+
+``python -m soakkit.rotation --path artifacts/soak --ttl-days 7 --max-size-mb 900 --keep-latest 100``
+"""
 
 from soakkit.rotation.command import legacy_main
 

@@ -35,6 +35,7 @@ from soakkit.rotation.compress import (
     decompress_bytes,
     finish_interrupted,
     sha256_of_decompressed,
+    temp_name,
 )
 from soakkit.rotation.log import (
     append_line,
@@ -250,35 +251,47 @@ class _Executor:
             "compressed": key, "compressed_size": st.st_size, "compressed_sha256": csha,
             "codec": "gzip" if compressed.endswith(".gz") else "zstd"})
 
-    def history(self, d: Decision, doomed: list[tuple[int, Decision]]) -> bool:
-        """Preserve the content of ``doomed`` ITER_SUMMARY files; True when verified."""
+    def history(self, d: Decision, doomed: list[tuple[int, Decision]]) -> set[int]:
+        """Preserve the content of ``doomed`` ITER_SUMMARY files; returns what is safe to delete.
+
+        A file that changed since the scan or does not parse is left out (and so kept).
+        """
         rel, _ = self._split(d.path)
         folder = self.plan.root / rel if rel else self.plan.root
+        preserved: dict[int, dict[str, Any]] = {}
+        left_out: list[str] = []
         try:
             fd = self.dir_fd(rel)
             records = {int(r["iteration"]): r for r in read_history(folder)
                        if isinstance(r.get("iteration"), int)}
             for n, item in doomed:
                 _, name = self._split(item.path)
-                with os.fdopen(os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd),
-                               "rb") as fh:
-                    raw = fh.read()
-                if name.endswith((".gz", ".zst")):
-                    raw = decompress_bytes(raw, name)
-                doc = loads_strict(raw, item.path)
-                records[n] = {**doc, "iteration": n}
-            write_history(folder, list(records.values()))
-            back = {int(r["iteration"]): r for r in read_history(folder)}
-            for n, _ in doomed:
-                if canonical_json(back.get(n)) != canonical_json(records[n]):
-                    raise RotationError(f"history read-back differs for iteration {n}")
+                if not self.unchanged(fd, name, item):
+                    continue  # the delete step reports it as changed
+                try:
+                    with os.fdopen(os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd),
+                                   "rb") as fh:
+                        raw = fh.read()
+                    if name.endswith((".gz", ".zst")):
+                        raw = decompress_bytes(raw, name)
+                    preserved[n] = {**loads_strict(raw, item.path), "iteration": n}
+                except (OSError, JsonFormatError, EOFError, zlib.error, gzip.BadGzipFile):
+                    left_out.append(name)
+            records.update(preserved)
+            if preserved:
+                write_history(folder, list(records.values()), tmp_name=temp_name(HISTORY_FILE))
+                back = {int(r["iteration"]): r for r in read_history(folder)}
+                for n, doc in preserved.items():
+                    if canonical_json(back.get(n)) != canonical_json(doc):
+                        raise RotationError(f"history read-back differs for iteration {n}")
         except (OSError, JsonFormatError, RotationError, EOFError, zlib.error,
                 gzip.BadGzipFile) as exc:
             why = _errname(exc) if isinstance(exc, OSError) else str(exc)
             self.record(d, f"error:history_not_written({why}); nothing deleted in {rel or '.'}")
-            return False
-        self.record(d, "done")
-        return True
+            return set()
+        note = f"; kept unreadable: {', '.join(sorted(left_out))}" if left_out else ""
+        self.record(d, f"done(preserved={len(preserved)}){note}")
+        return set(preserved)
 
     def delete(self, d: Decision) -> None:
         rel, name = self._split(d.path)
@@ -317,22 +330,23 @@ class _Executor:
 
     def run(self) -> None:
         decisions = list(self.plan.decisions())
-        blocked: set[str] = set()
         doomed_by_dir: dict[str, list[tuple[int, Decision]]] = {}
         for d in decisions:
-            if d.phase == "delete" and d.iteration is not None:
+            if d.phase in ("delete", "budget") and d.iteration is not None:
                 doomed_by_dir.setdefault(self._split(d.path)[0], []).append((d.iteration, d))
+        safe: dict[str, set[int]] = {}
         synced: set[str] = set()
         for d in decisions:
             rel = self._split(d.path)[0]
             if d.phase == "recover":
                 self.recover(d)
             elif d.phase == "history":
-                if not self.history(d, doomed_by_dir.get(rel, [])):
-                    blocked.add(rel)
+                safe[rel] = self.history(d, doomed_by_dir.get(rel, []))
             elif d.phase in ("delete", "budget"):
-                if rel in blocked and d.iteration is not None:
-                    self.record(d, "skipped:history_not_written")
+                if d.iteration is not None and d.iteration not in safe.get(rel, set()):
+                    fd = self.dir_fd(rel)
+                    changed = not self.unchanged(fd, self._split(d.path)[1], d)
+                    self.record(d, "skipped:changed" if changed else "skipped:not_preserved")
                     continue
                 self.delete(d)
                 synced.add(rel)

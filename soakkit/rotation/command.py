@@ -22,8 +22,8 @@ __all__ = ["add_restore_arguments", "add_rotate_arguments", "run_restore", "run_
 EPILOG = """\
 decisions (restic-style reasons):
   keep:latest(rank=3/100)            one of the N highest-numbered ITER_SUMMARY files of its folder
-  delete:beyond_keep_latest(...)     older iterations; their content goes to iterations.jsonl.gz first
-  compress:older_than_ttl(age_d=9.2) gzip in place (X.json -> X.json.gz), verified before X is removed
+  delete:beyond_keep_latest(...)     older iterations; preserved in iterations.jsonl.gz first
+  compress:older_than_ttl(age_d=9.2) gzip in place (X.json -> X.json.gz), verified first
   keep:younger_than_ttl, keep:active_run, keep:protected, keep:future_mtime, skip:symlink, ...
 
 exit codes: 0 ok, 1 error, lock held or bad arguments, 2 over --max-size-mb after rotation

@@ -43,6 +43,12 @@ _CHUNK = 1 << 20
 EXTENSIONS = {"gzip": ".gz", "zstd": ".zst"}
 
 
+def temp_name(final: str) -> str:
+    """A short, hidden, fixed-length temp name for ``final`` (fits any file name length)."""
+    digest = hashlib.sha1(os.fsencode(final), usedforsecurity=False).hexdigest()[:16]
+    return f".{digest}{TMP_SUFFIX}"
+
+
 def checkpoint(stage: str, name: str) -> None:
     """A no-op between protocol steps; tests replace it to inject crashes and races."""
 
@@ -146,7 +152,7 @@ def compress_in_place(dir_fd: int, name: str, *, expect: tuple[int, int, int], c
     manifest line after the compressed file is durable and before the source goes.
     """
     final = name + EXTENSIONS[codec]
-    tmp = f".{final}{TMP_SUFFIX}"
+    tmp = temp_name(final)
     try:
         src_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
     except FileNotFoundError:
@@ -184,8 +190,12 @@ def compress_in_place(dir_fd: int, name: str, *, expect: tuple[int, int, int], c
                 return CompressOutcome("error:verify_mismatch")
             checkpoint("verified", name)
             after = os.fstat(src.fileno())
-            by_name = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-            if not _same(before, after) or not _same(before, by_name):
+            try:
+                by_name: os.stat_result | None = os.stat(name, dir_fd=dir_fd,
+                                                         follow_symlinks=False)
+            except FileNotFoundError:
+                by_name = None  # removed or renamed by another process meanwhile
+            if by_name is None or not _same(before, after) or not _same(before, by_name):
                 _unlink_quiet(dir_fd, tmp)
                 return CompressOutcome("skipped:modified_during_compress")
             tmp_st = os.stat(tmp, dir_fd=dir_fd, follow_symlinks=False)

@@ -22,8 +22,13 @@ from soakkit.errors import JsonFormatError, RotationError
 from soakkit.io import canonical_json, fsync_dir, loads_strict
 from soakkit.rotation.policy import LOG_FILE, LOG_KEEP, LOG_MAX_BYTES, MANIFEST_FILE, ROTATION_DIR
 
-__all__ = ["ensure_rotation_dir", "last_record", "open_log", "read_manifest",
-           "append_line"]
+__all__ = [
+    "append_line",
+    "ensure_rotation_dir",
+    "last_record",
+    "open_log",
+    "read_manifest",
+]
 
 
 def ensure_rotation_dir(root: Path) -> Path:
@@ -60,11 +65,15 @@ def _rotate_by_size(path: Path) -> None:
 
 
 def _open_append(path: Path, what: str) -> IO[bytes]:
+    """Open for appending; a torn last line (a crash mid-append) is terminated first."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         raise RotationError(f"cannot write {what} {path} ({exc.strerror}); nothing changed") \
             from None
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        os.write(fd, b"\n")
     return os.fdopen(fd, "ab")
 
 

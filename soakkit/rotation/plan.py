@@ -30,8 +30,9 @@ The planner reads nothing from disk: everything it needs is in the :class:`DirSc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import functools
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,10 +73,12 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("recover", "recover:remove_stale_temp"),  # 15
     ("recover", "recover:finish_compression"),  # 16
     ("budget", "delete:over_budget(oldest_compressed)"),  # 17
+    ("keep", "keep:name_too_long_to_compress"),  # 18
 )
 (R_LATEST, R_BEYOND, R_OLD, R_YOUNG, R_ACTIVE, R_SYMLINK, R_NOT_REGULAR, R_MULTI_LINK,
  R_OTHER_DEVICE, R_FUTURE, R_PROTECTED, R_PROTECTED_DIR, R_HIDDEN, R_COMPRESSED, R_EMPTY,
- R_TEMP, R_FINISH, R_BUDGET) = range(len(REASONS))
+ R_TEMP, R_FINISH, R_BUDGET, R_NAME_TOO_LONG) = range(len(REASONS))
+NAME_MAX = 255  # bytes; a compressed copy needs room for its extension
 #: Order of phases in logs and execution.
 PHASES = ("recover", "history", "delete", "compress", "budget", "skip", "keep")
 COMPRESSED_SUFFIXES = (".gz", ".zst")
@@ -175,8 +178,8 @@ class DirPlan:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _classify(name: str) -> tuple[int, bool, bool, bool, bool]:
-    """(ITER number or -1, hidden, rotation temp, compressed, protected) of a file name.
+def _classify(name: str) -> tuple[int, bool, bool, bool, bool, bool]:
+    """(ITER number or -1, hidden, rotation temp, compressed, protected, too long) of a name.
 
     Memoised: the same names (``ITER_SUMMARY_<n>.json``) recur in every run folder.
     """
@@ -187,7 +190,8 @@ def _classify(name: str) -> tuple[int, bool, bool, bool, bool]:
             number = int(m.group(1))
     hidden = name.startswith(".")
     return (number, hidden, hidden and name.endswith(TMP_SUFFIX),
-            name.endswith(COMPRESSED_SUFFIXES), name in PROTECTED_NAMES or name == HISTORY_FILE)
+            name.endswith(COMPRESSED_SUFFIXES), name in PROTECTED_NAMES or name == HISTORY_FILE,
+            len(os.fsencode(name)) + 4 > NAME_MAX)
 
 
 def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float) -> DirPlan:
@@ -200,9 +204,10 @@ def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float) -> DirPl
     kind = scan.kind
     age = now_s - scan.mtime_ns / 1e9
     rank = np.zeros(n, dtype=np.int64)
-    facts = np.array([_classify(s) for s in names], dtype=np.int64).reshape(-1, 5)
+    facts = np.array([_classify(s) for s in names], dtype=np.int64).reshape(-1, 6)
     iteration = facts[:, 0]
-    hidden, temp, compressed, protected = (facts[:, i].astype(bool) for i in range(1, 5))
+    hidden, temp, compressed, protected, too_long = (facts[:, i].astype(bool)
+                                                     for i in range(1, 6))
 
     def decide(mask: np.ndarray, v: int, r: int) -> None:
         sel = mask & ~decided
@@ -243,6 +248,7 @@ def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float) -> DirPl
     decide(compressed, KEEP, R_COMPRESSED)
     decide(scan.size == 0, KEEP, R_EMPTY)
     decide(age < -FUTURE_TOLERANCE_S, KEEP, R_FUTURE)
+    decide((age >= policy.ttl_s) & too_long, KEEP, R_NAME_TOO_LONG)
     decide(age >= policy.ttl_s, COMPRESS, R_OLD)
     decide(np.ones(n, dtype=bool), KEEP, R_YOUNG)
 

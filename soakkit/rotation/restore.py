@@ -22,9 +22,9 @@ from pathlib import Path
 from soakkit.artifacts import RUNS_DIR
 from soakkit.errors import RotationError
 from soakkit.locks import exclusive_lock
-from soakkit.rotation.compress import EXTENSIONS, codec_of, decompress_bytes
+from soakkit.rotation.compress import EXTENSIONS, codec_of, decompress_bytes, temp_name
 from soakkit.rotation.log import ensure_rotation_dir, read_manifest
-from soakkit.rotation.policy import LOCK_FILE, TMP_SUFFIX
+from soakkit.rotation.policy import LOCK_FILE
 from soakkit.rotation.scan import check_root, open_dir
 
 __all__ = ["RestoreResult", "restore"]
@@ -96,7 +96,7 @@ def _restore_one(root_fd: int, key: str, entry: dict[str, object], keep: bool) -
             if not same:
                 return f"{key}: {original} exists with different content; refusing to overwrite"
         else:
-            tmp = f".{original}{TMP_SUFFIX}"
+            tmp = temp_name(original)
             out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
                           dir_fd=fd)
             try:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soakkit.artifacts import RUN_LOCK, RUNS_DIR
+from soakkit.artifacts import RUN_LOCK
 from soakkit.errors import RotationError
 from soakkit.locks import is_locked
 from soakkit.rotation.plan import (
@@ -32,7 +32,7 @@ from soakkit.rotation.plan import (
     DirScan,
     plan_directory,
 )
-from soakkit.rotation.policy import PROTECTED_DIRS, RotationPolicy
+from soakkit.rotation.policy import PROTECTED_DIRS, ROTATION_DIR, RotationPolicy
 
 __all__ = ["Walk", "check_root", "natural_key", "open_dir", "walk"]
 
@@ -77,6 +77,8 @@ def _scan_one(root: str, job: _Job, root_dev: int) -> tuple[DirScan, list[_Job],
         if stat.S_ISREG(mode):
             kind = FILE
         elif stat.S_ISDIR(mode):
+            if not job.rel and entry.name == ROTATION_DIR:
+                continue  # rotation's own log, manifest and lock: never scanned or counted
             if st.st_dev == root_dev:
                 rel = f"{job.rel}/{entry.name}" if job.rel else entry.name
                 protected = job.protected or (not job.rel and entry.name in PROTECTED_DIRS)

@@ -1,0 +1,257 @@
+"""Crash-safe compression (C1–C9), restore, and kill -9 at random points of a rotation."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soakkit.rotation import RotationPolicy, rotate
+from soakkit.rotation import compress as compress_module
+
+from .rotation_helpers import NOW, assert_nothing_lost, make_tree, sha, write
+
+POLICY = RotationPolicy(keep_latest=5, ttl_days=7.0)
+
+
+def _compress_one(tmp_path: Path, data: bytes = b'{"a": 1}' * 200) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    path = tmp_path / "snapshots/s.json"
+    write(path, data, 30)
+    result = rotate(tmp_path, POLICY, now=NOW)
+    action = next(a for a in result.record["actions"] if a["path"] == "snapshots/s.json")
+    return path, action
+
+
+def test_compression_is_verified_manifested_and_readable_with_gzip(tmp_path: Path) -> None:
+    data = b'{"a": 1}' * 200
+    path, action = _compress_one(tmp_path, data)
+    assert action["result"] == "done"
+    gz = path.with_name("s.json.gz")
+    assert gzip.decompress(gz.read_bytes()) == data and not path.exists()
+    assert subprocess.run(["gzip", "-t", str(gz)], check=False).returncode == 0
+    assert gz.stat().st_mtime_ns == int((NOW.timestamp() - 30 * 86400) * 1e9) // 1000 * 1000
+    entry = json.loads((tmp_path / "rotation/MANIFEST.jsonl").read_text())
+    assert entry["sha256"] == sha(data) and entry["compressed_sha256"] == sha(gz.read_bytes())
+    assert entry["path"] == "snapshots/s.json" and entry["compressed"] == "snapshots/s.json.gz"
+
+
+def test_c1_file_appended_while_compressing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "snapshots/s.json"
+    write(path, b"x" * 300_000, 30)
+
+    def append(stage: str, name: str) -> None:
+        if stage == "tmp_synced":
+            with open(path, "ab") as fh:
+                fh.write(b"more")
+
+    monkeypatch.setattr(compress_module, "checkpoint", append)
+    result = rotate(tmp_path, POLICY, now=NOW)
+    assert result.record["actions"][0]["result"] == "skipped:modified_during_compress"
+    assert path.read_bytes().endswith(b"more") and not path.with_name("s.json.gz").exists()
+    assert [p for p in path.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_c2_file_removed_while_compressing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "snapshots/s.json"
+    write(path, b"x" * 3000, 30)
+    monkeypatch.setattr(compress_module, "checkpoint",
+                        lambda stage, name: path.unlink() if stage == "verified" else None)
+    result = rotate(tmp_path, POLICY, now=NOW)
+    assert result.record["actions"][0]["result"] == "skipped:modified_during_compress"
+    assert list(path.parent.iterdir()) == []
+
+
+def test_c4_disk_full_while_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "snapshots/s.json"
+    write(path, b"x" * 3000, 30)
+
+    def full(stage: str, name: str) -> None:
+        if stage == "writing":
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(compress_module, "checkpoint", full)
+    result = rotate(tmp_path, POLICY, now=NOW)
+    assert result.exit_code == 1 and result.record["actions"][0]["result"] == "error:ENOSPC"
+    assert path.read_bytes() == b"x" * 3000 and sorted(os.listdir(path.parent)) == ["s.json"]
+    monkeypatch.undo()
+    assert rotate(tmp_path, POLICY, now=NOW).exit_code == 0  # the next run retries
+    assert path.with_name("s.json.gz").exists()
+
+
+def test_c5_fsync_failure_keeps_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "snapshots/s.json"
+    write(path, b"x" * 3000, 30)
+    real_fsync = os.fsync
+
+    def failing(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".soakkit-tmp"):  # the temp file
+            raise OSError(errno.EIO, "I/O error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(compress_module.os, "fsync", failing)
+    result = rotate(tmp_path, POLICY, now=NOW)
+    assert result.record["actions"][0]["result"] == "error:EIO"
+    assert path.exists() and sorted(os.listdir(path.parent)) == ["s.json"]
+
+
+def test_c6_destination_already_exists(tmp_path: Path) -> None:
+    same = tmp_path / "snapshots/same.json"
+    other = tmp_path / "snapshots/other.json"
+    write(same, b"A" * 4000, 30)
+    write(other, b"B" * 4000, 30)
+    write(tmp_path / "snapshots/same.json.gz", gzip.compress(b"A" * 4000), 30)
+    write(tmp_path / "snapshots/other.json.gz", gzip.compress(b"C" * 4000), 30)
+    result = rotate(tmp_path, POLICY, now=NOW)
+    got = {a["path"]: (a["reason"], a["result"]) for a in result.record["actions"]}
+    assert got["snapshots/same.json"] == ("recover:finish_compression", "done")
+    assert got["snapshots/other.json"][1] == "error:compressed_copy_differs(kept both)"
+    assert not same.exists() and other.exists()
+    assert result.exit_code == 1
+
+
+def test_c7_unreadable_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "snapshots/locked.json", b"x" * 3000, 30)
+    write(tmp_path / "snapshots/fine.json", b"y" * 3000, 30)
+    real_open = os.open
+
+    def deny(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if path == "locked.json":
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(compress_module.os, "open", deny)
+    result = rotate(tmp_path, POLICY, now=NOW)
+    got = {a["path"]: a["result"] for a in result.record["actions"]}
+    assert got == {"snapshots/fine.json": "done", "snapshots/locked.json": "error:EACCES"}
+    assert result.exit_code == 1
+
+
+def test_c8_incompressible_and_empty_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    write(tmp_path / "snapshots/noise.bin", rng.bytes(5000), 30)
+    write(tmp_path / "snapshots/empty.json", b"", 30)
+    result = rotate(tmp_path, POLICY, now=NOW)
+    got = {a["path"]: a["result"] for a in result.record["actions"]}
+    assert got == {"snapshots/noise.bin": "skipped:incompressible"}
+    assert result.record["kept"]["keep:empty"] == 1
+    assert sorted(os.listdir(tmp_path / "snapshots")) == ["empty.json", "noise.bin"]
+
+
+def test_restore_file_and_run_prove_the_hash(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    originals = make_tree(tmp_path, runs={"runs/r1": 8}, snapshots=4)
+    rotate(tmp_path, RotationPolicy(keep_latest=10, ttl_days=2.0), now=NOW)
+    assert (tmp_path / "runs/r1/ITER_SUMMARY_1.json.gz").exists()
+    out = cli("rotate", "restore", "snapshots/snap_3.json", "--path", str(tmp_path))
+    assert out.code == 0, out.err  # either name works; relative to the cwd or to --path
+    assert (tmp_path / "snapshots/snap_3.json").read_bytes() == originals["snapshots/snap_3.json"]
+    assert not (tmp_path / "snapshots/snap_3.json.gz").exists()
+    out = cli("rotate", "restore", "r1", "--path", str(tmp_path), "--keep")
+    assert out.code == 0 and out.out.count("restored") == 4
+    for n in (1, 2, 3, 4):
+        rel = f"runs/r1/ITER_SUMMARY_{n}.json"
+        assert (tmp_path / rel).read_bytes() == originals[rel]
+        assert (tmp_path / (rel + ".gz")).exists()  # --keep
+
+
+def test_c9_corrupted_compressed_file_is_not_restored(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    make_tree(tmp_path, runs={}, snapshots=4)
+    rotate(tmp_path, POLICY, now=NOW)
+    gz = tmp_path / "snapshots/snap_3.json.gz"
+    data = bytearray(gz.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    gz.write_bytes(bytes(data))
+    out = cli("rotate", "restore", str(gz), "--path", str(tmp_path))
+    assert out.code == 1 and "corrupted" in out.err
+    assert not (tmp_path / "snapshots/snap_3.json").exists() and gz.exists()
+    write(tmp_path / "snapshots/snap_2.json", b"someone else's file", 1)
+    out = cli("rotate", "restore", "snapshots/snap_2.json.gz", "--path", str(tmp_path))
+    assert out.code == 1 and "refusing to overwrite" in out.err
+    assert (tmp_path / "snapshots/snap_2.json").read_bytes() == b"someone else's file"
+    out = cli("rotate", "restore", "snapshots/nope.json", "--path", str(tmp_path))
+    assert out.code == 1 and "not in the rotation manifest" in out.err
+
+
+_DRIVER = textwrap.dedent("""
+    import os, signal, sys
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from soakkit.rotation import RotationPolicy, rotate
+    from soakkit.rotation import compress
+    root, stage, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    calls = {"n": 0}
+
+    def hit():
+        calls["n"] += 1
+        if calls["n"] == nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    if stage == "unlink":
+        real_unlink = os.unlink
+        def unlink(*a, **k):
+            hit()
+            return real_unlink(*a, **k)
+        os.unlink = unlink
+    elif stage != "none":
+        def checkpoint(s, name):
+            if s == stage:
+                hit()
+        compress.checkpoint = checkpoint
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    rotate(Path(root), RotationPolicy(keep_latest=5, ttl_days=7.0), now=now, jobs=1)
+""")
+
+
+def _driver(tmp_path: Path) -> Path:
+    script = tmp_path / "driver.py"
+    script.write_text(_DRIVER)
+    return script
+
+
+@pytest.mark.parametrize("stage", ["writing", "tmp_synced", "verified", "linked", "published",
+                                   "unlink"])
+@pytest.mark.parametrize("nth", [1, 3])
+def test_c3_kill_at_each_stage_then_rerun_converges(tmp_path: Path, stage: str, nth: int) -> None:
+    root = tmp_path / "tree"
+    originals = make_tree(root)
+    proc = subprocess.run([sys.executable, str(_driver(tmp_path)), str(root), stage, str(nth)],
+                          check=False, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    result = rotate(root, POLICY, now=NOW)
+    assert result.exit_code == 0, result.record["errors"]
+    assert_nothing_lost(root, originals)
+    again = rotate(root, POLICY, now=NOW)
+    assert [a for a in again.record["actions"] if a["phase"] != "skip"] == []
+
+
+def test_kill_9_at_random_moments_many_times(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    script = _driver(tmp_path)
+    root = tmp_path / "tree"
+    originals = make_tree(root, runs={"runs/r1": 60, "runs/r2": 40, "latest": 30}, snapshots=30)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(script), str(root), "none", "0"], check=True)
+    full = time.perf_counter() - start
+    killed = 0
+    for _ in range(24):
+        root = tmp_path / f"tree{killed}"
+        originals = make_tree(root, runs={"runs/r1": 60, "runs/r2": 40, "latest": 30},
+                              snapshots=30)
+        proc = subprocess.Popen([sys.executable, str(script), str(root), "none", "0"])
+        time.sleep(float(rng.uniform(0.0, full)))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed += proc.returncode == -signal.SIGKILL
+        result = rotate(root, POLICY, now=NOW)
+        assert result.exit_code == 0, result.record["errors"]
+        assert_nothing_lost(root, originals)
+    assert killed >= 12  # most kills landed while the rotation was running
