@@ -1,6 +1,6 @@
 """The legacy spelling of ``soakkit rotate``.
 
-``python -m soakkit.rotation --path artifacts/soak --ttl-days 7 --max-size-mb 900 --keep-latest 100``
+    python -m soakkit.rotation --path artifacts/soak --ttl-days 7 --max-size-mb 900
 """
 
 from soakkit.rotation.command import legacy_main
