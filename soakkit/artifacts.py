@@ -65,8 +65,8 @@ SCHEMA_DIR = Path(__file__).with_name("schemas")
 ITER_SUMMARY_SCHEMA = SCHEMA_DIR / "iter_summary.v1.schema.json"
 ITER_SCHEMA_VERSION = 1
 
-#: Canonical ITER_SUMMARY names only: no leading zeros, at most 18 digits, optional .gz.
-ITER_RE = re.compile(r"^ITER_SUMMARY_(0|[1-9][0-9]{0,17})\.json(\.gz)?$")
+#: Canonical ITER_SUMMARY names only: no leading zeros, at most 17 digits, optional .gz.
+ITER_RE = re.compile(r"^ITER_SUMMARY_(0|[1-9][0-9]{0,16})\.json(\.gz)?$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 

@@ -177,21 +177,28 @@ class DirPlan:
                 yield i
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _classify(name: str) -> tuple[int, bool, bool, bool, bool, bool]:
-    """(ITER number or -1, hidden, rotation temp, compressed, protected, too long) of a name.
+_HIDDEN, _TEMP, _COMPRESSED, _PROTECTED, _TOO_LONG = 1, 2, 4, 8, 16
 
-    Memoised: the same names (``ITER_SUMMARY_<n>.json``) recur in every run folder.
+
+@functools.lru_cache(maxsize=1 << 16)
+def _classify(name: str) -> int:
+    """A name's facts packed in one int: ``(ITER number + 1) << 5 | flags``.
+
+    Flags: hidden, rotation temp, compressed, protected, too long to compress. Memoised:
+    the same names (``ITER_SUMMARY_<n>.json``) recur in every run folder, and one cached
+    int per name is what keeps planning 200,000 files close to ``find``.
     """
     number = -1
     if name.startswith("ITER_SUMMARY_"):
         m = ITER_RE.match(name)
         if m:
-            number = int(m.group(1))
+            number = int(m.group(1))  # at most 17 digits: fits in 58 bits
     hidden = name.startswith(".")
-    return (number, hidden, hidden and name.endswith(TMP_SUFFIX),
-            name.endswith(COMPRESSED_SUFFIXES), name in PROTECTED_NAMES or name == HISTORY_FILE,
-            len(os.fsencode(name)) + 4 > NAME_MAX)
+    flags = (_HIDDEN * hidden | _TEMP * (hidden and name.endswith(TMP_SUFFIX))
+             | _COMPRESSED * name.endswith(COMPRESSED_SUFFIXES)
+             | _PROTECTED * (name in PROTECTED_NAMES or name == HISTORY_FILE)
+             | _TOO_LONG * (len(os.fsencode(name)) + 4 > NAME_MAX))
+    return (number + 1) << 5 | flags
 
 
 def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float) -> DirPlan:
@@ -204,10 +211,10 @@ def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float) -> DirPl
     kind = scan.kind
     age = now_s - scan.mtime_ns / 1e9
     rank = np.zeros(n, dtype=np.int64)
-    facts = np.array([_classify(s) for s in names], dtype=np.int64).reshape(-1, 6)
-    iteration = facts[:, 0]
-    hidden, temp, compressed, protected, too_long = (facts[:, i].astype(bool)
-                                                     for i in range(1, 6))
+    facts = np.fromiter(map(_classify, names), dtype=np.int64, count=n)
+    iteration = (facts >> 5) - 1
+    hidden, temp, compressed, protected, too_long = (
+        (facts & bit).astype(bool) for bit in (_HIDDEN, _TEMP, _COMPRESSED, _PROTECTED, _TOO_LONG))
 
     def decide(mask: np.ndarray, v: int, r: int) -> None:
         sel = mask & ~decided

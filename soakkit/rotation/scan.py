@@ -37,6 +37,7 @@ from soakkit.rotation.policy import PROTECTED_DIRS, ROTATION_DIR, RotationPolicy
 __all__ = ["Walk", "check_root", "natural_key", "open_dir", "walk"]
 
 _NUM = re.compile(r"(\d+)")
+_S_IFMT, _S_IFREG, _S_IFDIR, _S_IFLNK = 0o170000, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
 
 
 def natural_key(path: str) -> tuple[tuple[int, int | str], ...]:
@@ -63,34 +64,36 @@ def _scan_one(root: str, job: _Job, root_dev: int) -> tuple[DirScan, list[_Job],
     except OSError as exc:
         errors.append(f"{job.rel or '.'}: cannot list ({exc.strerror})")
         return _empty_scan(job.rel), [], errors
+    has_lock = False
     with it:
-        entries = list(it)
-    active = job.active
-    if not active and any(e.name == RUN_LOCK for e in entries):
-        active = is_locked(Path(path) / RUN_LOCK)
-    for entry in entries:
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue  # vanished between listing and stat
-        mode = st.st_mode
-        if stat.S_ISREG(mode):
-            kind = FILE
-        elif stat.S_ISDIR(mode):
-            if not job.rel and entry.name == ROTATION_DIR:
-                continue  # rotation's own log, manifest and lock: never scanned or counted
-            if st.st_dev == root_dev:
-                rel = f"{job.rel}/{entry.name}" if job.rel else entry.name
-                protected = job.protected or (not job.rel and entry.name in PROTECTED_DIRS)
-                subdirs.append(_Job(rel, active, protected))
-                continue
-            kind = OTHER_DEVICE
-        elif stat.S_ISLNK(mode):
-            kind = SYMLINK
-        else:
-            kind = OTHER
-        names.append(entry.name)
-        flat += (kind, st.st_size, st.st_blocks, st.st_mtime_ns, st.st_nlink, st.st_ino)
+        for entry in it:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue  # vanished between listing and stat
+            fmt = st.st_mode & _S_IFMT  # inline S_ISREG/S_ISDIR: this loop runs per file
+            if fmt == _S_IFREG:
+                kind = FILE
+                if entry.name == RUN_LOCK:
+                    has_lock = True
+            elif fmt == _S_IFDIR:
+                if not job.rel and entry.name == ROTATION_DIR:
+                    continue  # rotation's own log, manifest and lock: never scanned or counted
+                if st.st_dev == root_dev:
+                    rel = f"{job.rel}/{entry.name}" if job.rel else entry.name
+                    protected = job.protected or (not job.rel and entry.name in PROTECTED_DIRS)
+                    subdirs.append(_Job(rel, job.active, protected))
+                    continue
+                kind = OTHER_DEVICE
+            elif fmt == _S_IFLNK:
+                kind = SYMLINK
+            else:
+                kind = OTHER
+            names.append(entry.name)
+            flat += (kind, st.st_size, st.st_blocks, st.st_mtime_ns, st.st_nlink, st.st_ino)
+    active = job.active or (has_lock and is_locked(Path(path) / RUN_LOCK))
+    if active and not job.active:  # the run is live: so is everything below it
+        subdirs = [_Job(j.rel, True, j.protected) for j in subdirs]
     table = np.array(flat, dtype=np.int64).reshape(-1, 6)
     scan = DirScan(job.rel, names, table[:, 0].astype(np.int8), table[:, 1], table[:, 2],
                    table[:, 3], table[:, 4], table[:, 5], active=active,
