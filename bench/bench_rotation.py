@@ -55,15 +55,17 @@ def make_tree(root: Path, files: int, per_dir: int = 1000) -> None:
         os.utime(path, (t, t))
 
 
-def timed(cmd: list[str], **kw: Any) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of a child process."""
+def timed(cmd: list[str], **kw: Any) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) and stdout of a child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, **kw)
     _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd} failed")
-    return time.perf_counter() - start, usage.ru_maxrss
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    return wall, usage.ru_maxrss, out
 
 
 def planning(files: int, reps: int) -> dict[str, Any]:
@@ -80,12 +82,10 @@ def planning(files: int, reps: int) -> dict[str, Any]:
         for _ in range(reps):
             finds.append(timed(["find", str(tree), "-type", "f", "-mtime", "+7"],
                                stdout=subprocess.DEVNULL)[0])
-            wall, peak = timed([*child, "2"], stdout=subprocess.PIPE)
-            out = subprocess.run([*child, "2"], capture_output=True, text=True, check=True)
-            plans.append(float(out.stdout.split()[0]))
+            _, peak, out = timed([*child, "2"], stdout=subprocess.PIPE)
+            plans.append(float(out.split()[0]))
             rss.append(peak)
-            out = subprocess.run([*child, "1"], capture_output=True, text=True, check=True)
-            plans1.append(float(out.stdout.split()[0]))
+            plans1.append(float(timed([*child, "1"], stdout=subprocess.PIPE)[2].split()[0]))
         find, plan = statistics.median(finds), statistics.median(plans)
         return {"files": files, "tree_creation_s": created, "find_s": find, "plan_s": plan,
                 "plan_over_find": plan / find, "plan_one_process_s": statistics.median(plans1),

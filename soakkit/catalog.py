@@ -1,20 +1,28 @@
-"""The run catalog: every run × iteration as one polars DataFrame.
+"""The run catalog: every run × iteration as one polars DataFrame, with an incremental cache.
 
-Sources, all normalised into :data:`CATALOG_SCHEMA`:
+Sources, all flattened into :data:`CATALOG_SCHEMA` by :mod:`soakkit.catalog_parse`:
 
-* new layout – ``runs/<run_id>/ITER_SUMMARY_<n>.json`` (or ``.json.gz`` after rotation)
-  and the run's compact history ``iterations.jsonl.gz`` (iterations whose files rotation
-  deleted);
+* new layout – ``runs/<run_id>/ITER_SUMMARY_<n>.json`` (or ``.json.gz`` after rotation) and
+  the run's compact history ``iterations.jsonl.gz`` (iterations rotation deleted);
 * legacy layout – ``latest/ITER_SUMMARY_<n>.json`` with ``{iteration, summary, tuning}``
-  (legacy brief §2.1), read in numeric order, tolerating gaps and missing fields, under the
-  run id ``legacy-latest``.
+  (legacy brief §2.1), in numeric order, tolerating gaps and missing fields, under the run id
+  ``legacy-latest``.
 
-A corrupt file is reported in :attr:`Catalog.problems` and skipped; the rest still load.
+A file wins over the history for the same iteration. A corrupt file is reported in
+:attr:`Catalog.problems` and skipped; the rest still load.
+
+**Cache.** ``<artifacts>/.soakkit-cache/catalog.parquet`` holds every row with the key of its
+source file (path, inode, size, mtime). A folder whose mtime is unchanged is reused without
+touching its files: soakkit writes every file by rename, and rotation adds and removes files,
+all of which change the folder's mtime. Changed folders are checked file by file and only
+new or changed files are parsed. ``refresh=True`` ignores the cache (for files edited in
+place by other tools). Cold loads parse through polars (:mod:`soakkit.catalog_parse`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import io
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,210 +30,202 @@ from typing import Any
 
 import polars as pl
 
+from soakkit import __version__
 from soakkit.artifacts import (
     HISTORY_FILE,
+    ITER_RE,
     LATEST,
     RUN_FILE,
-    iteration_files,
     list_runs,
-    read_history,
     read_json_maybe_gz,
 )
-from soakkit.config.params import PARAMS
+from soakkit.catalog_parse import (
+    CATALOG_SCHEMA,
+    Task,
+    frame_from_files,
+    parse_history,
+    rows_to_frame,
+)
 from soakkit.errors import ArtifactError, SoakkitError
-from soakkit.kpi import KPIS
-from soakkit.tuning.guards import SUMMARY_COUNTERS
+from soakkit.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
 
-__all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "Catalog", "load_catalog", "normalise"]
+__all__ = ["CACHE_DIR", "CATALOG_SCHEMA", "LEGACY_RUN_ID", "Catalog", "load_catalog",
+           "to_records"]
 
 LEGACY_RUN_ID = "legacy-latest"
-_FLOAT_KPIS = [k for k, spec in KPIS.items() if k != "fill_count"]
-_GUARDS = sorted(set(SUMMARY_COUNTERS.values()))
+CACHE_DIR = ".soakkit-cache"
+_CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
 
-#: Column → dtype of every catalog row (the one definition of the table's shape).
-CATALOG_SCHEMA: dict[str, pl.DataType] = {
-    "run_id": pl.String(), "iteration": pl.Int64(), "layout": pl.String(),
-    "source": pl.String(), "path": pl.String(),
-    "started_utc": pl.Datetime("ms", "UTC"), "duration_s": pl.Float64(),
-    "profile": pl.String(), "mode": pl.String(), "regime": pl.String(),
-    "regime_calm": pl.Float64(), "regime_volatile": pl.Float64(), "regime_spike": pl.Float64(),
-    "seed": pl.Int64(), "gate": pl.String(), "phase": pl.String(),
-    "verdict": pl.String(), "reasons": pl.List(pl.String()),
-    **{k: pl.Float64() for k in _FLOAT_KPIS},
-    "fill_count": pl.Int64(), "maker_count": pl.Int64(), "taker_count": pl.Int64(),
-    "maker_volume": pl.Float64(), "taker_volume": pl.Float64(),
-    **{f"param_{k}": pl.Float64() for k in PARAMS},
-    **{f"delta_{k}": pl.Float64() for k in PARAMS},
-    "tuning_applied": pl.Boolean(), "skip_reason": pl.String(),
-    "rules_fired": pl.List(pl.String()),
-    **{f"guard_{g}": pl.Int64() for g in _GUARDS},
-}
+_KEYS: dict[str, pl.DataType] = {"_dir": pl.String(), "_src": pl.String(), "_ino": pl.Int64(),
+                                 "_size": pl.Int64(), "_mtime": pl.Int64()}
+_SCHEMA_ID = sha256_bytes(canonical_json(
+    {"version": __version__, "columns": {k: str(v) for k, v in CATALOG_SCHEMA.items()}},
+    compact=True).encode())
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """The catalog table and the problems met while loading it."""
+    """The catalog table, the problems met while loading it, and how it was loaded."""
 
     frame: pl.DataFrame
     problems: tuple[str, ...]
+    parsed_files: int = 0
+    cached_rows: int = 0
 
 
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+@dataclass(frozen=True)
+class _Folder:
+    path: Path
+    rel: str
+    run_id: str
+    layout: str
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+def _folders(artifacts: Path) -> list[_Folder]:
+    out = [_Folder(p, f"runs/{p.name}", p.name, "runs") for p in list_runs(artifacts)]
+    legacy = artifacts / LATEST
+    if legacy.is_dir() and not legacy.is_symlink():
+        out.append(_Folder(legacy, LATEST, LEGACY_RUN_ID, "legacy"))
+    return out
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _sources(folder: Path) -> list[tuple[str, str, int | None, int, int, int]]:
+    """(path, kind, iteration, inode, size, mtime_ns) of ITER_SUMMARY files and history."""
+    out = []
+    with os.scandir(folder) as it:
+        for entry in it:
+            name = entry.name
+            n: int | None = None
+            if name == HISTORY_FILE:
+                kind = "history"
+            elif name.startswith("ITER_SUMMARY_") and (m := ITER_RE.match(name)):
+                kind, n = ("gz" if name.endswith(".gz") else "file"), int(m.group(1))
+            else:
+                continue
+            if entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                out.append((entry.path, kind, n, st.st_ino, st.st_size, st.st_mtime_ns))
+    return sorted(out)
 
 
-def _time(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
+def _options(folder: _Folder, problems: list[str]) -> dict[str, Any]:
+    if folder.layout != "runs":
+        return {}
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _flag_count(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, list):
-        return len(value)
-    return 0
-
-
-def normalise(doc: Mapping[str, Any], *, run_id: str, layout: str, source: str, path: str,
-              run: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """One catalog row from an ITER_SUMMARY document (new or legacy), tolerant of gaps."""
-    summary = _obj(doc.get("summary"))
-    tuning = _obj(doc.get("tuning"))
-    gate = _obj(doc.get("gate"))
-    fills = _obj(summary.get("fills"))
-    params = _obj(doc.get("params"))
-    mix = _obj(doc.get("regime_mix"))
-    guards = _obj(tuning.get("guards"))
-    if "applied_deltas" in tuning:
-        applied = _obj(tuning.get("applied_deltas"))
-    else:  # legacy: `deltas` were applied when `applied` is true
-        applied = _obj(tuning.get("deltas")) if tuning.get("applied") is True else {}
-    options = _obj(_obj(run).get("options"))
-    seed = doc.get("seed")
-    row: dict[str, Any] = {
-        "run_id": run_id, "iteration": _int(doc.get("iteration")), "layout": layout,
-        "source": source, "path": path,
-        "started_utc": _time(doc.get("started_utc") or summary.get("runtime_utc")),
-        "duration_s": _num(doc.get("duration_s")),
-        "profile": options.get("profile"), "mode": doc.get("mode") or options.get("mode"),
-        "regime": doc.get("regime"),
-        "regime_calm": _num(mix.get("calm")), "regime_volatile": _num(mix.get("volatile")),
-        "regime_spike": _num(mix.get("spike")),
-        "seed": _int(seed.get("run_seed")) if isinstance(seed, dict) else _int(seed),
-        "gate": gate.get("gate") or options.get("gate"), "phase": gate.get("phase"),
-        "verdict": gate.get("verdict") or summary.get("kpi_verdict"),
-        "reasons": [str(r) for r in (gate.get("reasons") or summary.get("kpi_reasons") or [])],
-        "fill_count": _int(summary.get("fill_count")),
-        "maker_count": _int(fills.get("maker_count")),
-        "taker_count": _int(fills.get("taker_count")),
-        "maker_volume": _num(fills.get("maker_volume")),
-        "taker_volume": _num(fills.get("taker_volume")),
-        "tuning_applied": tuning.get("applied") if isinstance(tuning.get("applied"), bool)
-        else None,
-        "skip_reason": tuning.get("skip_reason") if isinstance(tuning.get("skip_reason"), str)
-        else None,
-        "rules_fired": [str(r) for r in tuning.get("rules_fired", []) or []],
-    }
-    for k in _FLOAT_KPIS:
-        row[k] = _num(summary.get(k))
-    if row["fees_bps"] is None:  # legacy name
-        row["fees_bps"] = _num(summary.get("fees_eff_bps"))
-    for k in PARAMS:
-        entry = params.get(k)
-        row[f"param_{k}"] = _num(entry.get("value") if isinstance(entry, dict) else entry)
-        row[f"delta_{k}"] = _num(applied.get(k))
-    for g in _GUARDS:
-        row[f"guard_{g}"] = _flag_count(guards.get(g))
-    return row
-
-
-def _frame(rows: Iterable[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=CATALOG_SCHEMA, orient="row", strict=False)
-
-
-def _run_rows(run_dir: Path, problems: list[str]) -> list[dict[str, Any]]:
-    run_id = run_dir.name
-    try:
-        meta = read_json_maybe_gz(run_dir / RUN_FILE)
+        meta = read_json_maybe_gz(folder.path / RUN_FILE)
     except SoakkitError as exc:
-        problems.append(f"{run_id}: RUN.json unreadable ({exc}); iterations loaded without it")
-        meta = {}
-    rows: dict[int, dict[str, Any]] = {}
+        problems.append(f"{folder.run_id}: RUN.json unreadable ({exc}); iterations loaded "
+                        "without it")
+        return {}
+    options = meta.get("options") if isinstance(meta, dict) else None
+    return options if isinstance(options, dict) else {}
+
+
+def _read_cache(artifacts: Path) -> tuple[pl.DataFrame, dict[str, int]] | None:
+    folder = artifacts / CACHE_DIR
     try:
-        for record in read_history(run_dir):
-            row = normalise(record, run_id=run_id, layout="runs", source="history",
-                            path=str(run_dir / HISTORY_FILE), run=meta)
-            if row["iteration"] is not None:
-                rows[row["iteration"]] = row
-    except (SoakkitError, OSError, EOFError) as exc:
-        problems.append(f"{run_dir / HISTORY_FILE}: {exc}; history skipped")
-    for item in iteration_files(run_dir):
-        try:
-            doc = read_json_maybe_gz(item.path)
-        except SoakkitError as exc:
-            problems.append(f"{exc}; skipped")
-            continue
-        source = "gz" if item.path.name.endswith(".gz") else "file"
-        rows[item.iteration] = normalise(doc, run_id=run_id, layout="runs", source=source,
-                                         path=str(item.path), run=meta)
-    return [rows[n] for n in sorted(rows)]
+        meta = loads_strict((folder / _CACHE_META).read_bytes(), str(folder / _CACHE_META))
+        if meta.get("schema") != _SCHEMA_ID:
+            return None
+        frame = pl.read_parquet(folder / _CACHE_FILE)
+    except (OSError, SoakkitError, pl.exceptions.PolarsError):
+        return None
+    dirs = meta.get("dirs")
+    return (frame, dirs) if isinstance(dirs, dict) else None
 
 
-def _legacy_rows(folder: Path, problems: list[str]) -> list[dict[str, Any]]:
-    rows: dict[int, dict[str, Any]] = {}
+def _write_cache(artifacts: Path, frame: pl.DataFrame, dirs: dict[str, int]) -> None:
+    folder = artifacts / CACHE_DIR
     try:
-        for record in read_history(folder):
-            row = normalise(record, run_id=LEGACY_RUN_ID, layout="legacy", source="history",
-                            path=str(folder / HISTORY_FILE))
-            if row["iteration"] is not None:
-                rows[row["iteration"]] = row
-    except (SoakkitError, OSError, EOFError) as exc:
-        problems.append(f"{folder / HISTORY_FILE}: {exc}; history skipped")
-    for item in iteration_files(folder):
-        try:
-            doc = read_json_maybe_gz(item.path)
-        except SoakkitError as exc:
-            problems.append(f"{exc}; skipped")
-            continue
-        doc = {"iteration": item.iteration, **doc}
-        rows[item.iteration] = normalise(doc, run_id=LEGACY_RUN_ID, layout="legacy",
-                                         source="gz" if item.path.name.endswith(".gz")
-                                         else "file", path=str(item.path))
-    return [rows[n] for n in sorted(rows)]
+        folder.mkdir(exist_ok=True)
+        buf = io.BytesIO()
+        frame.write_parquet(buf, compression="zstd")
+        atomic_write_bytes(folder / _CACHE_FILE, buf.getvalue())
+        atomic_write_bytes(folder / _CACHE_META, canonical_json(
+            {"schema": _SCHEMA_ID, "dirs": dirs}).encode())
+    except OSError:
+        pass  # a read-only artifacts folder still loads, just without a cache
 
 
-def load_catalog(artifacts: Path) -> Catalog:
-    """Load every run × iteration under ``artifacts`` (new layout, legacy layout, history).
+def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) -> Catalog:
+    """Load every run × iteration under ``artifacts`` into one DataFrame.
 
-    Raises :class:`~soakkit.errors.ArtifactError` when ``artifacts`` is not a folder.
+    Parameters
+    ----------
+    artifacts
+        The artifacts root (``artifacts/soak``).
+    cache
+        Read and update ``<artifacts>/.soakkit-cache`` (incremental loads).
+    refresh
+        Ignore the cached rows and re-read every file (the cache is rewritten).
+
+    Raises
+    ------
+    ArtifactError
+        ``artifacts`` is not a folder.
     """
     artifacts = Path(artifacts)
     if not artifacts.is_dir():
         raise ArtifactError(f"{artifacts}: artifacts folder not found")
     problems: list[str] = []
-    rows: list[dict[str, Any]] = []
-    for run_dir in list_runs(artifacts):
-        rows += _run_rows(run_dir, problems)
-    legacy = artifacts / LATEST
-    if legacy.is_dir() and not legacy.is_symlink():
-        rows += _legacy_rows(legacy, problems)
-    frame = _frame(rows).sort(["run_id", "iteration"])
-    return Catalog(frame, tuple(problems))
+    cached = _read_cache(artifacts) if cache and not refresh else None
+    cached_frame, cached_dirs = cached if cached else (None, {})
+    by_dir: dict[str, pl.DataFrame] = {} if cached_frame is None else {
+        str(key[0]): part for key, part in cached_frame.partition_by(
+            "_dir", as_dict=True, maintain_order=True).items()}
+    keep: list[pl.DataFrame] = []
+    tasks: list[Task] = []
+    keys: dict[str, tuple[str, int, int, int]] = {}
+    history_rows: list[tuple[Any, ...]] = []
+    dirs: dict[str, int] = {}
+    for folder in _folders(artifacts):
+        try:
+            mtime = os.stat(folder.path).st_mtime_ns
+        except OSError:
+            continue
+        dirs[folder.rel] = mtime
+        mine = by_dir.get(folder.rel)
+        if mine is not None and cached_dirs.get(folder.rel) == mtime:
+            keep.append(mine)
+            continue
+        options = _options(folder, problems)
+        known = set() if mine is None else set(mine.select("_src", "_ino", "_size", "_mtime")
+                                               .iter_rows())
+        reuse: list[str] = []
+        for path, kind, n, ino, size, mtime_ns in _sources(folder.path):
+            if (path, ino, size, mtime_ns) in known:
+                reuse.append(path)
+                continue
+            keys[path] = (folder.rel, ino, size, mtime_ns)
+            if kind == "history":
+                rows, bad = parse_history(path, folder.run_id, folder.layout, options)
+                history_rows += rows
+                problems += bad
+            else:
+                tasks.append((path, folder.run_id, folder.layout, kind, options, n))
+        if mine is not None and reuse:
+            keep.append(mine.filter(pl.col("_src").is_in(reuse)))
+    parsed, bad = frame_from_files(tasks)
+    problems += bad
+    key_frame = pl.DataFrame(
+        [(p, *k) for p, k in keys.items()],
+        schema={"_src": pl.String, "_dir": pl.String, "_ino": pl.Int64, "_size": pl.Int64,
+                "_mtime": pl.Int64}, orient="row")
+    fresh = (pl.concat([parsed, rows_to_frame(history_rows)])
+             .with_columns(pl.col("path").alias("_src"))
+             .join(key_frame, on="_src", how="left")
+             .select(*CATALOG_SCHEMA, *_KEYS))
+    everything = pl.concat([*keep, fresh], how="vertical") if keep else fresh
+    everything = (everything
+                  .with_columns((pl.col("source") != "history").cast(pl.Int8).alias("_prio"))
+                  .sort(["run_id", "iteration", "_prio"], descending=[False, False, True],
+                        nulls_last=True)
+                  .unique(subset=["run_id", "iteration"], keep="first", maintain_order=True)
+                  .drop("_prio"))
+    if cache and (tasks or history_rows or dirs != cached_dirs or refresh):
+        _write_cache(artifacts, everything, dirs)
+    frame = everything.drop(list(_KEYS)).filter(pl.col("iteration").is_not_null())
+    return Catalog(frame, tuple(sorted(problems)), len(keys), sum(f.height for f in keep))
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:

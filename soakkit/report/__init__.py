@@ -1,0 +1,1 @@
+"""Report building blocks for the notebooks: data assembly, figures, display helpers."""

@@ -1,0 +1,188 @@
+"""Data of the KPI report: one run (or the latest), a window, a gate, an optional baseline.
+
+Everything comes from the run catalog (so rotated runs report every iteration) and the
+run's ``RUN.json``; every verdict is recomputed with :mod:`soakkit.gate` for the gate the
+report asks for. The notebook ``kpi_report.ipynb`` only displays what this returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from soakkit.artifacts import RUN_FILE, list_runs, read_json_maybe_gz, resolve_run_dir
+from soakkit.catalog import LEGACY_RUN_ID, load_catalog
+from soakkit.config.params import PARAMS, TUNABLE
+from soakkit.errors import ArtifactError, SoakkitError, UsageError
+from soakkit.gate import GATES, RUN_GATES, RunVerdict, Verdict, judge_iteration, judge_run
+from soakkit.kpi import KPIS
+
+__all__ = ["GATED_KPIS", "KpiReport", "load_kpi_report"]
+
+#: KPIs shown as trends (the ones the gates judge), in panel order.
+GATED_KPIS = ("net_bps", "risk_ratio", "maker_taker_ratio", "p95_latency_ms")
+_SUMMARY_KPIS = ("net_bps", "gross_bps", "adverse_bps", "inventory_bps", "risk_ratio",
+                 "maker_taker_ratio", "p95_latency_ms", "adverse_bps_p95", "cancel_ratio",
+                 "order_age_p95_ms")
+
+
+@dataclass(frozen=True)
+class KpiReport:
+    """Tables and verdict of a KPI report."""
+
+    run_id: str
+    gate: str
+    header: pl.DataFrame
+    provenance: pl.DataFrame
+    iterations: pl.DataFrame
+    verdicts: tuple[Verdict, ...]
+    verdict: RunVerdict
+    tuning: pl.DataFrame
+    comparison: pl.DataFrame | None
+    baseline: str | None
+    problems: tuple[str, ...]
+
+    def record(self) -> dict[str, Any]:
+        """The headline numbers written to ``kpis.json``."""
+        means = {k: _mean(self.iterations, k) for k in _SUMMARY_KPIS}
+        last = self.iterations.tail(1).to_dicts()[0] if self.iterations.height else {}
+        return {"run_id": self.run_id, "gate": self.gate, "verdict": self.verdict.verdict,
+                "reasons": list(self.verdict.reasons),
+                "iterations": self.iterations["iteration"].to_list(),
+                "mean": means, "last": {k: last.get(k) for k in _SUMMARY_KPIS},
+                "baseline": self.baseline}
+
+
+def _mean(frame: pl.DataFrame, column: str) -> float | None:
+    if frame.height == 0 or frame[column].null_count() == frame.height:
+        return None
+    value = frame[column].mean()
+    return round(float(value), 6) if isinstance(value, int | float) else None
+
+
+def _as_int(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _run_frame(catalog: pl.DataFrame, run_id: str, last_n: int) -> pl.DataFrame:
+    frame = catalog.filter(pl.col("run_id") == run_id).sort("iteration")
+    if frame.height == 0:
+        raise ArtifactError(f"run {run_id}: no readable iterations")
+    return frame.tail(last_n) if last_n > 0 else frame
+
+
+def _header(run_id: str, meta: dict[str, Any], frame: pl.DataFrame,
+            verdict: RunVerdict) -> pl.DataFrame:
+    options = meta.get("options", {}) if isinstance(meta.get("options"), dict) else {}
+    profile = meta.get("profile", {}) if isinstance(meta.get("profile"), dict) else {}
+    rows = [
+        ("run id", run_id),
+        ("profile", f"{profile.get('name', '?')} (sha256 {str(profile.get('sha256', '?'))[:12]})"),
+        ("seed", str(options.get("seed", "?"))),
+        ("mode", str(options.get("mode", frame["mode"].drop_nulls().head(1).to_list() or "?"))),
+        ("run gate", str(options.get("gate", "?"))),
+        ("status", str(meta.get("status", "legacy layout"))),
+        ("iterations", f"{_as_int(frame['iteration'].min())}-"
+                       f"{_as_int(frame['iteration'].max())} ({frame.height} shown)"),
+        ("started", str(meta.get("started_utc", "?"))),
+        ("verdict", verdict.verdict),
+    ]
+    return pl.DataFrame(rows, schema=["field", "value"], orient="row")
+
+
+def _provenance(meta: dict[str, Any]) -> pl.DataFrame:
+    params = meta.get("config", {}).get("params", {}) if isinstance(meta.get("config"),
+                                                                    dict) else {}
+    rows = []
+    for name in PARAMS:
+        entry = params.get(name, {})
+        origin = entry.get("origin", {}) if isinstance(entry, dict) else {}
+        shadowed = ", ".join(f"{s['origin']['source']}={s['value']}"
+                             for s in reversed(entry.get("shadowed", [])))
+        rows.append((name, str(entry.get("value", "")), PARAMS[name].unit,
+                     str(origin.get("source", "")), shadowed))
+    return pl.DataFrame(rows, schema=["parameter", "value", "unit", "origin", "shadows"],
+                        orient="row")
+
+
+def _tuning(frame: pl.DataFrame) -> pl.DataFrame:
+    deltas = [pl.col(f"delta_{k}").alias(k) for k in TUNABLE]
+    guards = [c for c in frame.columns if c.startswith("guard_")]
+    events = frame.select(
+        "iteration",
+        pl.col("rules_fired").list.join(", ").alias("rules"),
+        *deltas,
+        pl.concat_str([pl.when(pl.col(g) > 0).then(pl.lit(g.removeprefix("guard_") + " "))
+                       .otherwise(pl.lit("")) for g in guards]).str.strip_chars().alias(
+            "guards"),
+        pl.col("skip_reason"),
+    )
+    active = [k for k in TUNABLE if events[k].null_count() < events.height]
+    return events.select("iteration", "rules", *active, "guards", "skip_reason")
+
+
+def _comparison(frame: pl.DataFrame, other: pl.DataFrame, baseline: str) -> pl.DataFrame:
+    rows = []
+    for k in _SUMMARY_KPIS:
+        a, b = _mean(frame, k), _mean(other, k)
+        diff = None if a is None or b is None else round(a - b, 6)
+        better = KPIS[k].better
+        verdict = "" if diff is None or better == "n/a" else (
+            "better" if (diff > 0) == (better == "higher") and diff != 0 else
+            ("same" if diff == 0 else "worse"))
+        rows.append((k, a, b, diff, verdict))
+    return pl.DataFrame(rows, schema={"kpi": pl.String, "run": pl.Float64,
+                                      f"baseline {baseline}": pl.Float64,
+                                      "difference": pl.Float64, "": pl.String},
+                        orient="row")
+
+
+def load_kpi_report(artifacts: Path, run: str = "latest", *, last_n: int = 0,
+                    gate: str = "production", baseline: str | None = None) -> KpiReport:
+    """Assemble the KPI report of ``run`` (a run id, ``latest`` or ``legacy-latest``).
+
+    Raises
+    ------
+    ArtifactError
+        No runs, an unknown run id, or a run without readable iterations.
+    UsageError
+        An unknown gate or a negative window.
+    """
+    if gate not in RUN_GATES:
+        raise UsageError(f"gate {gate!r}: expected one of {', '.join(RUN_GATES)}")
+    if last_n < 0:
+        raise UsageError(f"last_n {last_n}: expected 0 (all) or a positive window")
+    artifacts = Path(artifacts)
+    catalog = load_catalog(artifacts)
+    if run == LEGACY_RUN_ID:
+        run_id, meta = LEGACY_RUN_ID, {}
+    else:
+        if not list_runs(artifacts) and catalog.frame.height == 0:
+            raise ArtifactError(f"no runs under {artifacts}: run `soakkit soak` first")
+        run_dir = resolve_run_dir(artifacts, run)
+        run_id = run_dir.name
+        try:
+            meta = read_json_maybe_gz(run_dir / RUN_FILE)
+        except SoakkitError as exc:
+            raise ArtifactError(f"run {run_id}: {exc}") from None
+    frame = _run_frame(catalog.frame, run_id, last_n)
+    verdicts = tuple(judge_iteration(row, gate, int(row["iteration"]))
+                     for row in frame.iter_rows(named=True))
+    frame = frame.with_columns(pl.Series("gate_verdict", [v.verdict for v in verdicts]))
+    verdict = judge_run(list(zip(frame["iteration"].to_list(), verdicts, strict=True)))
+    comparison = None
+    if baseline is not None:
+        base_id = resolve_run_dir(artifacts, baseline).name if baseline != LEGACY_RUN_ID \
+            else LEGACY_RUN_ID
+        comparison = _comparison(frame, _run_frame(catalog.frame, base_id, last_n), base_id)
+    return KpiReport(run_id, gate, _header(run_id, meta, frame, verdict), _provenance(meta),
+                     frame, verdicts, verdict, _tuning(frame), comparison, baseline,
+                     catalog.problems)
+
+
+def thresholds(gate: str) -> dict[str, tuple[str, float, float]]:
+    """KPI → (op, limit, warn margin) of a gate (for drawing bands)."""
+    return {t.kpi: (t.op, t.value, t.warn_margin) for t in GATES[gate].thresholds}
