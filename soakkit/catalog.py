@@ -11,8 +11,10 @@ Sources, all flattened into :data:`CATALOG_SCHEMA` by :mod:`soakkit.catalog_pars
 A file wins over the history for the same iteration. A corrupt file is reported in
 :attr:`Catalog.problems` and skipped; the rest still load.
 
-**Cache.** ``<artifacts>/.soakkit-cache/catalog.parquet`` holds every row with the key of its
-source file (path, inode, size, mtime). A folder whose mtime is unchanged is reused without
+**Cache.** A parquet file per artifacts folder under the user's cache directory
+(``$SOAKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/soakkit``, else ``~/.cache/soakkit``; never
+inside the artifacts, which stay pure data) holds every row with the key of its source file
+(path, inode, size, mtime). A folder whose mtime is unchanged is reused without
 touching its files: soakkit writes every file by rename, and rotation adds and removes files,
 all of which change the folder's mtime. Changed folders are checked file by file and only
 new or changed files are parsed. ``refresh=True`` ignores the cache (for files edited in
@@ -49,11 +51,10 @@ from soakkit.catalog_parse import (
 from soakkit.errors import ArtifactError, SoakkitError
 from soakkit.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
 
-__all__ = ["CACHE_DIR", "CATALOG_SCHEMA", "LEGACY_RUN_ID", "Catalog", "load_catalog",
+__all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "Catalog", "cache_dir", "load_catalog",
            "to_records"]
 
 LEGACY_RUN_ID = "legacy-latest"
-CACHE_DIR = ".soakkit-cache"
 _CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
 
 _KEYS: dict[str, pl.DataType] = {"_dir": pl.String(), "_src": pl.String(), "_ino": pl.Int64(),
@@ -121,8 +122,18 @@ def _options(folder: _Folder, problems: list[str]) -> dict[str, Any]:
     return options if isinstance(options, dict) else {}
 
 
+def cache_dir(artifacts: Path) -> Path:
+    """Where the catalog cache of ``artifacts`` lives (one folder per artifacts path)."""
+    root = os.environ.get("SOAKKIT_CACHE_DIR")
+    if not root:
+        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        root = str(Path(xdg) / "soakkit")
+    key = sha256_bytes(os.fsencode(os.path.realpath(artifacts)))[:16]
+    return Path(root) / f"catalog-{key}"
+
+
 def _read_cache(artifacts: Path) -> tuple[pl.DataFrame, dict[str, int]] | None:
-    folder = artifacts / CACHE_DIR
+    folder = cache_dir(artifacts)
     try:
         meta = loads_strict((folder / _CACHE_META).read_bytes(), str(folder / _CACHE_META))
         if meta.get("schema") != _SCHEMA_ID:
@@ -135,16 +146,16 @@ def _read_cache(artifacts: Path) -> tuple[pl.DataFrame, dict[str, int]] | None:
 
 
 def _write_cache(artifacts: Path, frame: pl.DataFrame, dirs: dict[str, int]) -> None:
-    folder = artifacts / CACHE_DIR
+    folder = cache_dir(artifacts)
     try:
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         frame.write_parquet(buf, compression="zstd")
         atomic_write_bytes(folder / _CACHE_FILE, buf.getvalue())
         atomic_write_bytes(folder / _CACHE_META, canonical_json(
             {"schema": _SCHEMA_ID, "dirs": dirs}).encode())
     except OSError:
-        pass  # a read-only artifacts folder still loads, just without a cache
+        pass  # an unwritable cache directory only costs speed
 
 
 def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) -> Catalog:

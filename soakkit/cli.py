@@ -270,12 +270,137 @@ def _build_rotate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 # --------------------------------------------------------------------------------------
+# report, catalog, demo
+# --------------------------------------------------------------------------------------
+def _report_line(result) -> str:  # type: ignore[no-untyped-def]
+    if result.status == "ok":
+        return f"report {result.name}: ok -> {result.html}"
+    where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
+    return (f"report {result.name} failed ({result.status}){where}: {result.ename}: "
+            f"{result.evalue} (notebook kept in {result.output_dir})")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from soakkit.io import clock_from
+    from soakkit.notebooks import run
+
+    params = dict(args.params or [])
+    result = run(args.name, params, args.out, params_are_text=True, kernel=args.kernel,
+                 cell_timeout=args.cell_timeout, clock=clock_from(args.now))
+    line = _report_line(result)
+    if result.exit_code:
+        print(f"soakkit: error: {line}", file=sys.stderr)
+    else:
+        print(line)
+    return result.exit_code
+
+
+def _build_report(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from soakkit.notebooks import NOTEBOOKS
+
+    p = sub.add_parser(
+        "report", help="run a report notebook with papermill (HTML, figures, kpis.json)",
+        formatter_class=_formatter,
+        description="Runs notebooks/<name>.ipynb with papermill after checking every -p against "
+                    "the notebook's\nparameters cell (unknown names are errors, values are cast "
+                    "to the annotated types),\nand writes <out>/<YYYY-MM-DD>/<name>-<run_id>/: "
+                    "report.ipynb, report.html, figures (PNG),\nkpis.json, manifest.json. "
+                    "<out>/latest/<name> points at the newest successful report.",
+        epilog="examples:\n  soakkit report kpi -p run latest -p gate production\n"
+               "  soakkit report disk -p artifacts artifacts/soak -p budget_mb 900\n"
+               "  soakkit report soak -p iterations 6 -p mode volatile\n\n"
+               "exit codes: 0 ok, 1 a cell failed, 2 bad parameters or missing kernel, "
+               "3 cell timeout, 4 dead kernel")
+    p.add_argument("name", choices=list(NOTEBOOKS), help="which report")
+    p.add_argument("-p", "--param", dest="params", nargs=2, action="append",
+                   metavar=("NAME", "VALUE"), help="a notebook parameter; repeatable")
+    p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                   help="reports root (default: %(default)s)")
+    p.add_argument("--kernel", default="python3", help="Jupyter kernel (default: %(default)s)")
+    p.add_argument("--cell-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="per-cell timeout (default: %(default)s)")
+    p.add_argument("--now", metavar="ISO8601", help="freeze the clock (run id, manifest times)")
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from soakkit.catalog import load_catalog, to_records
+
+    catalog = load_catalog(args.artifacts, cache=not args.no_cache, refresh=args.refresh)
+    for problem in catalog.problems:
+        print(f"soakkit: warning: {problem}", file=sys.stderr)
+    frame = catalog.frame
+    if args.csv:
+        import polars as pl
+
+        flat = frame.with_columns(pl.col(c).list.join(";") for c, t in frame.schema.items()
+                                  if isinstance(t, pl.List))
+        sys.stdout.write(flat.write_csv())
+    elif args.json:
+        sys.stdout.write(json.dumps(to_records(frame), indent=1, default=str) + "\n")
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=40, tbl_cols=10):
+            print(frame.select("run_id", "iteration", "source", "profile", "mode", "verdict",
+                               "net_bps", "risk_ratio", "maker_taker_ratio", "p95_latency_ms"))
+    return 0
+
+
+def _build_catalog(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "catalog", help="every run x iteration as one table (JSON or CSV for scripts)",
+        formatter_class=_formatter,
+        description="Loads new-layout runs, the legacy latest/ folder, compressed iteration files "
+                    "and rotated\nhistory into one table, with an incremental cache (see "
+                    "soakkit.catalog). Corrupt files\nare reported on stderr and skipped.")
+    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="a JSON array of rows")
+    fmt.add_argument("--csv", action="store_true", help="CSV (list columns joined with ';')")
+    p.add_argument("--refresh", action="store_true", help="re-read every file")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.set_defaults(func=_cmd_catalog)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from soakkit.demo import demo
+
+    result = demo(args.artifacts, args.out, seed=args.seed, iterations=args.iterations)
+    for report in result.reports:
+        line = _report_line(report)
+        print(line if report.exit_code == 0 else f"soakkit: error: {line}",
+              file=sys.stdout if report.exit_code == 0 else sys.stderr)
+    if result.exit_code == 0:
+        print(f"open the reports in a browser: {args.out}/latest/soak/report.html, "
+              f"{args.out}/latest/kpi/report.html, {args.out}/latest/disk/report.html")
+    return result.exit_code
+
+
+def _build_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "demo", help="short mini-soak, then the KPI and disk reports (about 10 s)",
+        formatter_class=_formatter,
+        description="Runs a tuned mini-soak with the soak notebook, the same market without the "
+                    "tuner as a\nbaseline, one rotation, then the KPI report (tuned vs untuned) "
+                    "and the disk report,\nand prints where the HTML reports are.")
+    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR")
+    p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--iterations", type=int, default=12)
+    p.set_defaults(func=_cmd_demo)
+
+
+# --------------------------------------------------------------------------------------
 # entry point
 # --------------------------------------------------------------------------------------
 _BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
-    _build_config,
+    _build_demo,
     _build_soak,
+    _build_report,
+    _build_catalog,
     _build_rotate,
+    _build_config,
 ]
 
 

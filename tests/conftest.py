@@ -23,11 +23,22 @@ class CliResult:
     err: str
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Isolate the catalog cache; build the goldens' deterministic artifacts before nbval."""
+    import tempfile
+
+    os.environ["SOAKKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="soakkit-cache-")
+    if session.config.getoption("nbval", default=False):
+        from tests.golden_support import build_golden_artifacts
+
+        build_golden_artifacts()
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No SOAKKIT_*/MM_*/SOAK_* variable leaks in from the developer's shell."""
     for name in list(os.environ):
-        if name.upper().startswith(("SOAKKIT_", "MM_", "SOAK_")):
+        if name.upper().startswith(("SOAKKIT_", "MM_", "SOAK_")) and name != "SOAKKIT_CACHE_DIR":
             monkeypatch.delenv(name)
     yield
 

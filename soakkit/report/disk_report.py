@@ -63,6 +63,8 @@ def _group(rel: str) -> str:
 
 
 def _kind(rel: str, name: str) -> str:
+    if name.startswith("."):
+        return "locks and hidden files"
     if name.startswith("ITER_SUMMARY_"):
         return "ITER_SUMMARY (gzip)" if name.endswith(".gz") else "ITER_SUMMARY"
     if name == HISTORY_FILE:

@@ -15,7 +15,7 @@ import json
 import os
 from typing import Any
 
-__all__ = ["FIGURE_DPI", "RECORD_MIME", "notebook_setup", "record", "show"]
+__all__ = ["FIGURE_DPI", "RECORD_MIME", "notebook_setup", "record", "show", "table"]
 
 RECORD_MIME = "application/vnd.soakkit.record+json"
 FIGURE_DPI = 100
@@ -63,4 +63,49 @@ def record(name: str, value: Any) -> None:
     from IPython.display import display
 
     payload = {"name": name, "value": json.loads(json.dumps(value, allow_nan=False))}
-    display({RECORD_MIME: payload, "text/plain": f"<soakkit record {name!r}>"}, raw=True)
+    display({RECORD_MIME: payload}, raw=True)  # no text form: reports do not show it
+
+
+def _cell(value: Any) -> tuple[str, str]:
+    """(text, css class) of one table cell."""
+    if value is None:
+        return "–", "none"
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), "text"
+    if isinstance(value, float):
+        return f"{value:.4g}", "num"
+    if isinstance(value, int):
+        return str(value), "num"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value), "text"
+    return str(value), "text"
+
+
+_TABLE_CSS = ("<style>table.soakkit-table{border-collapse:collapse;font-size:12px;margin:6px 0}"
+              "table.soakkit-table th,table.soakkit-table td{padding:3px 10px;"
+              "border-bottom:1px solid #ddd;text-align:left !important}"
+              "table.soakkit-table th{background:#f4f4f4}"
+              "table.soakkit-table td.num{text-align:right !important;"
+              "font-variant-numeric:tabular-nums}"
+              "table.soakkit-table td.none{color:#999;text-align:center !important}</style>")
+
+
+def table_html(frame: Any) -> str:
+    """A polars frame as a plain HTML table (escaped; numbers to 4 significant digits)."""
+    import html
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for row in frame.iter_rows():
+        cells = "".join(f'<td class="{cls}">{html.escape(text)}</td>'
+                        for text, cls in map(_cell, row))
+        rows.append(f"<tr>{cells}</tr>")
+    return (f'{_TABLE_CSS}<table class="soakkit-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def table(frame: Any) -> None:
+    """Display a polars frame as a readable table (its text form is polars' own)."""
+    from IPython.display import display
+
+    display({"text/html": table_html(frame), "text/plain": str(frame)}, raw=True)

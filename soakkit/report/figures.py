@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.report.kpi_report import GATED_KPIS, thresholds
@@ -83,6 +84,7 @@ def kpi_trends(frame: pl.DataFrame, gate: str) -> Figure:
                            zorder=3, marker="o" if verdict == "PASS" else "X")
         ax.set_ylabel(kpi, fontsize=8)
     axes[-1].set_xlabel("iteration")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     handles = [Patch(color=c, label=f"regime {r}") for r, c in REGIME_COLOURS.items()]
     handles += [Patch(color=BAD, label="fails the gate"), Patch(color=NEAR, label="warn margin"),
                 Patch(color=WARMUP, label="warm-up (relaxed gate)")]
@@ -107,6 +109,8 @@ def param_trajectories(frame: pl.DataFrame) -> Figure:
         ax.set_title(f"{name} ({spec.unit})", fontsize=8)
     for ax in axes[len(TUNABLE):]:
         ax.set_visible(False)
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle("Parameter trajectories (dotted: hard bounds)", fontsize=10)
     return fig
 
@@ -135,6 +139,7 @@ def tuning_events(frame: pl.DataFrame) -> Figure:
             ax.scatter(hits, np.full(len(hits), 1.35 + 0.12 * row), marker="v", color=colour,
                        label=f"guard: {label}", zorder=3)
     ax.axhline(0, color="black", lw=0.6)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(-1.3, 2.1)
     ax.set_ylabel("applied delta / max step")
     ax.set_xlabel("iteration")
@@ -143,45 +148,66 @@ def tuning_events(frame: pl.DataFrame) -> Figure:
     return fig
 
 
+def _unit(max_bytes: float) -> tuple[float, str]:
+    for scale, name in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if max_bytes >= scale:
+            return float(scale), name
+    return 1.0, "bytes"
+
+
+def _budget_note(budget_bytes: int | None, total: float) -> str:
+    if budget_bytes is None:
+        return ""
+    share = 100.0 * total / budget_bytes if budget_bytes else float("inf")
+    return f"budget {budget_bytes / 2**20:g} MiB, {share:.2g} % used"
+
+
 def disk_usage(usage: pl.DataFrame, budget_bytes: int | None) -> Figure:
-    """Apparent and allocated bytes per group, with the budget line."""
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    """Apparent and allocated bytes per group; the budget line when it is on the same scale."""
+    fig = Figure(figsize=(11, 0.9 + 0.45 * max(3, usage.height)), layout="constrained")
     ax = fig.subplots()
     labels = usage["group"].to_list()
+    allocated = np.asarray(usage["allocated_bytes"].to_list(), dtype=float)
+    apparent = np.asarray(usage["apparent_bytes"].to_list(), dtype=float)
+    top = float(max(allocated.max(initial=0.0), apparent.max(initial=0.0), 1.0))
+    scale, unit = _unit(top)
     y = np.arange(len(labels))
-    ax.barh(y - 0.2, np.asarray(usage["allocated_bytes"].to_list()) / 2**20, height=0.4,
-            label="allocated (st_blocks)", color="#2166ac")
-    ax.barh(y + 0.2, np.asarray(usage["apparent_bytes"].to_list()) / 2**20, height=0.4,
-            label="apparent (st_size)", color="#92c5de")
+    ax.barh(y - 0.2, allocated / scale, height=0.4, label="allocated (st_blocks)",
+            color="#2166ac")
+    ax.barh(y + 0.2, apparent / scale, height=0.4, label="apparent (st_size)", color="#92c5de")
     ax.set_yticks(y, labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("MiB")
-    total = float(sum(usage["allocated_bytes"].to_list())) / 2**20
-    if budget_bytes is not None:
-        ax.axvline(budget_bytes / 2**20, color="#b2182b", ls="--", lw=1,
-                   label=f"budget {budget_bytes / 2**20:g} MiB (total allocated {total:.2f} MiB)")
+    ax.set_xlabel(unit)
+    if budget_bytes is not None and budget_bytes <= 3 * top:
+        ax.axvline(budget_bytes / scale, color="#b2182b", ls="--", lw=1, label="budget")
     ax.legend(fontsize=7, loc="lower right", frameon=False)
-    ax.set_title("Disk usage by run and kind", fontsize=10)
+    note = _budget_note(budget_bytes, float(allocated.sum()))
+    ax.set_title("Disk usage by run and kind" + (f" ({note})" if note else ""), fontsize=10)
     return fig
 
 
 def disk_growth(history: pl.DataFrame, budget_bytes: int | None) -> Figure:
-    """Allocated bytes before and after each logged rotation, with the budget line."""
+    """Allocated bytes before and after each logged rotation; the budget when on scale."""
     fig = Figure(figsize=(11, 3.4), layout="constrained")
     ax = fig.subplots()
+    before = np.asarray(history["before_allocated"].to_list(), dtype=float)
+    after = np.asarray(history["after_allocated"].to_list(), dtype=float)
+    top = float(max(before.max(initial=0.0), 1.0))
+    scale, unit = _unit(top)
     if history.height:
         x = np.arange(history.height)
-        ax.plot(x, np.asarray(history["before_allocated"].to_list()) / 2**20, marker="o",
-                label="before rotation", color="#92c5de")
-        ax.plot(x, np.asarray(history["after_allocated"].to_list()) / 2**20, marker="o",
-                label="after rotation", color="#2166ac")
+        ax.plot(x, before / scale, marker="o", label="before rotation", color="#92c5de")
+        ax.plot(x, after / scale, marker="o", label="after rotation", color="#2166ac")
         ax.set_xticks(x, history["now"].to_list(), rotation=20, fontsize=6, ha="right")
+        ax.set_ylim(0, top / scale * 1.2)
     else:
         ax.text(0.5, 0.5, "no rotation logged yet", ha="center", va="center",
                 transform=ax.transAxes)
-    if budget_bytes is not None:
-        ax.axhline(budget_bytes / 2**20, color="#b2182b", ls="--", lw=1, label="budget")
-    ax.set_ylabel("allocated MiB")
+    if budget_bytes is not None and budget_bytes <= 3 * top:
+        ax.axhline(budget_bytes / scale, color="#b2182b", ls="--", lw=1, label="budget")
+    ax.set_ylabel(f"allocated {unit}")
     ax.legend(fontsize=7, frameon=False)
-    ax.set_title("Disk growth over time (rotation log)", fontsize=10)
+    note = _budget_note(budget_bytes, float(after[-1]) if after.size else 0.0)
+    ax.set_title("Disk growth over time (rotation log)" + (f" ({note})" if note else ""),
+                 fontsize=10)
     return fig

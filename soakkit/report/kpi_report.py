@@ -52,7 +52,7 @@ class KpiReport:
         return {"run_id": self.run_id, "gate": self.gate, "verdict": self.verdict.verdict,
                 "reasons": list(self.verdict.reasons),
                 "iterations": self.iterations["iteration"].to_list(),
-                "mean": means, "last": {k: last.get(k) for k in _SUMMARY_KPIS},
+                "mean": means, "last": {k: _round(last.get(k)) for k in _SUMMARY_KPIS},
                 "baseline": self.baseline}
 
 
@@ -61,6 +61,11 @@ def _mean(frame: pl.DataFrame, column: str) -> float | None:
         return None
     value = frame[column].mean()
     return round(float(value), 6) if isinstance(value, int | float) else None
+
+
+def _round(value: object) -> object:
+    """Six decimals: records stay comparable across machines (nbval goldens)."""
+    return round(value, 6) if isinstance(value, float) else value
 
 
 def _as_int(value: object) -> int:

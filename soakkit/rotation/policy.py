@@ -29,8 +29,8 @@ TMP_SUFFIX = ".soakkit-tmp"
 #: Files never touched, wherever they are.
 PROTECTED_NAMES: frozenset[str] = frozenset({"runtime_overrides.json", "RUN.json",
                                              "TUNING_REPORT.json"})
-#: Top-level folders never touched (rotation's own state, user profiles, the catalog cache).
-PROTECTED_DIRS: frozenset[str] = frozenset({ROTATION_DIR, "profiles", ".soakkit-cache"})
+#: Top-level folders never touched (rotation's own state, user profiles).
+PROTECTED_DIRS: frozenset[str] = frozenset({ROTATION_DIR, "profiles"})
 #: A file whose mtime is this far in the future is never compressed or deleted.
 FUTURE_TOLERANCE_S = 300.0
 #: ROTATION_LOG.jsonl rotates itself when it grows past this; older generations kept.
