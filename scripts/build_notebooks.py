@@ -60,16 +60,17 @@ mode: str = "mixed"  # market regime: calm, volatile, spike or mixed (Markov swi
 seed: int = 7  # seed of the simulated market: same seed, same market
 gate: str = "production"  # KPI gate that judges each iteration: smoke or production
 sim_minutes: int = 10  # simulated market minutes per iteration
-artifacts: str = "artifacts/soak"  # artifacts root; the run is written to <artifacts>/runs/<run_id>/
+artifacts: str = "artifacts/soak"  # artifacts root; the run goes to <artifacts>/runs/<run_id>/
 tune: bool = True  # let the live-apply tuner adjust the parameters between iterations
-now: str | None = None  # freeze the clock (ISO-8601 UTC) for reproducible files; None: real time''',
+now: str | None = None  # frozen clock (ISO-8601 UTC) for reproducible files; None: real time''',
          "parameters"),
     code(SETUP + "\nfrom soakkit.report.kpi_report import load_kpi_report\n"
                  "from soakkit.soak import SoakOptions, run_soak"),
     md("## Run"),
-    code('''result = run_soak(SoakOptions(profile=profile, iterations=iterations, mode=mode, seed=seed,
-                              gate=gate, sim_minutes=sim_minutes, artifacts=Path(artifacts),
-                              tune=tune, now=now), env={})
+    code('''options = SoakOptions(profile=profile, iterations=iterations, mode=mode, seed=seed,
+                      gate=gate, sim_minutes=sim_minutes, artifacts=Path(artifacts), tune=tune,
+                      now=now)
+result = run_soak(options, env={})
 print(f"run {result.run_id}: {result.status}, {result.iterations_done} iterations")'''),
     md("## KPIs per iteration\n\nThe gated KPIs of every iteration and the gate's verdict. In a "
        "`production` run the first two iterations are a warm-up judged by relaxed thresholds."),

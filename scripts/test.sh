@@ -21,6 +21,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 
-.venv/bin/ruff check soakkit tests bench
+.venv/bin/ruff check soakkit tests bench scripts examples
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -397,7 +397,8 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
     partial.mkdir()
     if progress is None:
         progress = sys.stderr.isatty() and not os.environ.get("CI")
-    status, error = "ok", (None, None, None)
+    status = "ok"
+    error: tuple[int | None, str | None, str | None] = (None, None, None)
     t0 = time.monotonic()
     loggers = [logging.getLogger(n) for n in ("papermill", "papermill.translators",
                                               "papermill.parameterize", "papermill.execute")]
@@ -436,7 +437,7 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
         "duration_s": round(duration, 3),
         "error": None if status == "ok" else {"cell_index": error[0], "ename": error[1],
                                               "evalue": error[2]},
-        "files": sorted(p.name for p in partial.iterdir()) + ["manifest.json"],
+        "files": [*sorted(p.name for p in partial.iterdir()), "manifest.json"],
     }
     atomic_write_json(partial / "manifest.json", manifest)
     done = final if status == "ok" else final.with_name(final.name + ".failed")
