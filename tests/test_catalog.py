@@ -1,0 +1,114 @@
+"""The run catalog: two parse paths that agree, an incremental cache that stays correct."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from soakkit.catalog import load_catalog
+from soakkit.catalog_parse import frame_from_files, parse_files, rows_to_frame
+from soakkit.rotation import RotationPolicy, rotate
+from soakkit.soak import SoakOptions, run_soak
+
+from .rotation_helpers import NOW
+
+
+def _runs(root: Path, count: int = 2, iterations: int = 5) -> list[str]:
+    ids = []
+    for seed in range(count):
+        result = run_soak(SoakOptions(iterations=iterations, sim_minutes=1, seed=seed,
+                                      mode="mixed", gate="production", artifacts=root,
+                                      now=f"2026-03-0{seed + 1}T00:00:00Z"), env={})
+        ids.append(result.run_id)
+    return ids
+
+
+def _tasks(root: Path) -> list[tuple]:  # type: ignore[type-arg]
+    return [(str(p), p.parent.name, "runs", "file", {"profile": "steady_safe"},
+             int(p.stem.split("_")[-1])) for p in sorted(root.glob("runs/*/ITER_SUMMARY_*.json"))]
+
+
+def test_fast_and_tolerant_paths_agree(tmp_path: Path) -> None:
+    _runs(tmp_path)
+    tasks = _tasks(tmp_path)
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    docs = [{"iteration": 1, "summary": {"net_bps": -1.5, "fees_eff_bps": -2.0,
+                                         "kpi_verdict": "FAIL", "kpi_reasons": ["EDGE"],
+                                         "runtime_utc": "2025-10-12T12:00:00Z"},
+             "tuning": {"deltas": {"min_interval_ms": 5}, "applied": True}},
+            {"summary": {"risk_ratio": 0.3}}, {}]
+    for n, doc in enumerate(docs, start=1):
+        (legacy / f"ITER_SUMMARY_{n}.json").write_text(json.dumps(doc, indent=2))
+        tasks.append((str(legacy / f"ITER_SUMMARY_{n}.json"), "legacy-latest", "legacy", "file",
+                      {}, n))
+    fast, problems = frame_from_files(tasks)
+    rows, problems2 = parse_files(tasks)
+    assert problems == problems2 == []
+    assert_frame_equal(fast, rows_to_frame(rows))
+    assert fast.height == 13 and fast["net_bps"].null_count() == 2
+
+
+def test_a_mistyped_legacy_document_falls_back_and_still_loads(tmp_path: Path) -> None:
+    folder = tmp_path / "latest"
+    folder.mkdir()
+    (folder / "ITER_SUMMARY_1.json").write_text('{"iteration": 1, "summary": {"net_bps": "1.5"}}')
+    (folder / "ITER_SUMMARY_2.json").write_text('{"iteration": 2, "summary": {"net_bps": 2.5}}')
+    (folder / "ITER_SUMMARY_3.json").write_text("not json")
+    catalog = load_catalog(tmp_path)
+    assert catalog.frame["iteration"].to_list() == [1, 2]
+    assert catalog.frame["net_bps"].to_list() == [None, 2.5]
+    assert len(catalog.problems) == 1 and "ITER_SUMMARY_3.json: not valid JSON" in \
+        catalog.problems[0]
+
+
+def test_cache_is_incremental_and_correct(tmp_path: Path) -> None:
+    first, second = _runs(tmp_path)
+    cold = load_catalog(tmp_path)
+    assert cold.parsed_files == 10 and cold.cached_rows == 0
+    warm = load_catalog(tmp_path)
+    assert warm.parsed_files == 0 and warm.cached_rows == 10
+    assert_frame_equal(warm.frame, cold.frame)
+
+    third = run_soak(SoakOptions(iterations=5, sim_minutes=1, seed=9, artifacts=tmp_path,
+                                 now="2026-03-09T00:00:00Z"), env={}).run_id  # only it is read
+    grown = load_catalog(tmp_path)
+    assert grown.parsed_files == 5 and grown.cached_rows == 10
+    assert sorted(set(grown.frame["run_id"].to_list())) == sorted([first, second, third])
+
+    doc_path = tmp_path / "runs" / first / "ITER_SUMMARY_3.json"  # rewritten by rename
+    doc = json.loads(doc_path.read_text())
+    doc["summary"]["net_bps"] = 123.0
+    tmp = doc_path.with_name(".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, doc_path)
+    changed = load_catalog(tmp_path)
+    assert changed.parsed_files == 1
+    row = changed.frame.filter((pl.col("run_id") == first) & (pl.col("iteration") == 3))
+    assert row["net_bps"].to_list() == [123.0]
+
+    for p in (tmp_path / "runs" / second).iterdir():
+        p.unlink()
+    (tmp_path / "runs" / second).rmdir()
+    shrunk = load_catalog(tmp_path)
+    assert second not in set(shrunk.frame["run_id"].to_list())
+    assert shrunk.frame.height == 10
+    assert_frame_equal(load_catalog(tmp_path, refresh=True).frame, shrunk.frame)
+    assert_frame_equal(load_catalog(tmp_path, cache=False).frame, shrunk.frame)
+
+
+def test_rotated_run_still_has_every_iteration(tmp_path: Path) -> None:
+    run_id = _runs(tmp_path, count=1, iterations=12)[0]
+    before = load_catalog(tmp_path).frame
+    rotate(tmp_path, RotationPolicy(keep_latest=4, ttl_days=0.0), now=NOW)
+    after = load_catalog(tmp_path)
+    assert after.problems == ()
+    assert after.frame["iteration"].to_list() == list(range(1, 13))
+    assert set(after.frame["source"].to_list()) == {"history", "gz"}
+    keep = [c for c in before.columns if c not in ("source", "path")]
+    assert_frame_equal(after.frame.select(keep), before.select(keep))
+    del run_id

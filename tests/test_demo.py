@@ -1,0 +1,21 @@
+"""`soakkit demo`, the README's main job, end to end."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .conftest import run_subprocess
+
+
+def test_demo_produces_browsable_reports(tmp_path: Path) -> None:
+    result = run_subprocess("demo", "--iterations", "6", cwd=tmp_path,
+                            env={"SOAKKIT_CACHE_DIR": os.environ["SOAKKIT_CACHE_DIR"]})
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err
+    for name in ("soak", "kpi", "disk"):
+        html = tmp_path / "reports" / "latest" / name / "report.html"
+        assert html.is_file() and html.stat().st_size > 50_000, name
+        assert f"reports/latest/{name}/report.html" in result.out
+    assert len(list((tmp_path / "artifacts" / "soak" / "runs").iterdir())) == 2
+    assert (tmp_path / "artifacts/soak/rotation/ROTATION_LOG.jsonl").is_file()
