@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import make_parser, save
 
 PLAN_CHILD = """
 import os, sys, time
@@ -148,12 +148,10 @@ def compression(count: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser(__doc__)
     parser.add_argument("--files", type=int, default=200_000)
     parser.add_argument("--compress-files", type=int, default=5_000)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     report = {"planning": planning(args.files, args.reps),
               "compression": compression(args.compress_files)}
@@ -168,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"in-process: gzip-6 {c['gzip6_inprocess_mb_s']:.0f} MB/s ratio "
               f"{c['gzip6_ratio']:.2f}; zstd-3 {c['zstd3_inprocess_mb_s']:.0f} MB/s ratio "
               f"{c['zstd3_ratio']:.2f}")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    save(args.out, report)
     return 0
 
 

@@ -15,8 +15,6 @@ Every figure is printed next to a baseline measured in the same run, as a ratio:
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import make_parser, save
 
 from soakkit.config.layers import resolve
 from soakkit.kpi import compute_kpis
@@ -92,10 +91,8 @@ def long_soak() -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser(__doc__)
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     report = {"throughput": throughput(args.reps), "smoke_soak": smoke_soak(args.reps),
               "long_soak": long_soak()}
@@ -107,9 +104,7 @@ def main(argv: list[str] | None = None) -> int:
           f"ratio {s['soak_over_floor']:.2f}x)")
     print(f"24 x 60 min     {lng['soak_s']:6.2f} s  (bare simulations {lng['bare_sim_s']:.2f} s, "
           f"ratio {lng['soak_over_bare']:.2f}x)")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    save(args.out, report)
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import make_parser, save
 
 from soakkit.gate import judge_iteration
 from soakkit.soak import SoakOptions, run_soak
@@ -56,14 +57,12 @@ def bootstrap_ci(diffs: np.ndarray, rng: np.random.Generator, n: int = 10_000
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser(__doc__)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--iterations", type=int, default=12)
     parser.add_argument("--sim-minutes", type=int, default=10)
     parser.add_argument("--modes", nargs="+", default=["volatile", "mixed"])
     parser.add_argument("--profile", default="steady_safe")
-    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -85,22 +84,20 @@ def main(argv: list[str] | None = None) -> int:
                 lo, hi = bootstrap_ci(d, rng)
                 summary[metric] = {"tuned_mean": float(t.mean()), "untuned_mean": float(u.mean()),
                                    "diff_mean": float(d.mean()), "ci95": [lo, hi],
-                                   "seeds_better": int((d > 0).sum()),
-                                   "seeds_worse": int((d < 0).sum())}
+                                   "seeds_up": int((d > 0).sum()),
+                                   "seeds_down": int((d < 0).sum())}
             report["modes"][mode] = {"summary": summary, "runs": rows}
     report["wall_s"] = round(time.perf_counter() - started, 1)
 
     print(f"{'mode':<9} {'metric':<11} {'untuned':>9} {'tuned':>9} {'diff':>9}  95% CI"
-          f"              better/worse")
+          f"              up/down")
     for mode, data in report["modes"].items():
         for metric, s in data["summary"].items():
             print(f"{mode:<9} {metric:<11} {s['untuned_mean']:>9.4f} {s['tuned_mean']:>9.4f} "
                   f"{s['diff_mean']:>+9.4f}  [{s['ci95'][0]:+.4f}, {s['ci95'][1]:+.4f}]  "
-                  f"{s['seeds_better']}/{s['seeds_worse']}")
+                  f"{s['seeds_up']}/{s['seeds_down']}")
     print(f"wall time {report['wall_s']} s")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    save(args.out, report)
     return 0
 
 

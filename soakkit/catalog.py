@@ -132,7 +132,14 @@ def cache_dir(artifacts: Path) -> Path:
     return Path(root) / f"catalog-{key}"
 
 
-def _read_cache(artifacts: Path) -> tuple[pl.DataFrame, dict[str, int]] | None:
+@dataclass(frozen=True)
+class _Cache:
+    frame: pl.DataFrame
+    dirs: dict[str, int]
+    problems: dict[str, list[str]]
+
+
+def _read_cache(artifacts: Path) -> _Cache | None:
     folder = cache_dir(artifacts)
     try:
         meta = loads_strict((folder / _CACHE_META).read_bytes(), str(folder / _CACHE_META))
@@ -141,21 +148,31 @@ def _read_cache(artifacts: Path) -> tuple[pl.DataFrame, dict[str, int]] | None:
         frame = pl.read_parquet(folder / _CACHE_FILE)
     except (OSError, SoakkitError, pl.exceptions.PolarsError):
         return None
-    dirs = meta.get("dirs")
-    return (frame, dirs) if isinstance(dirs, dict) else None
+    dirs, problems = meta.get("dirs"), meta.get("problems")
+    if not isinstance(dirs, dict) or not isinstance(problems, dict):
+        return None
+    return _Cache(frame, dirs, problems)
 
 
-def _write_cache(artifacts: Path, frame: pl.DataFrame, dirs: dict[str, int]) -> None:
+def _write_cache(artifacts: Path, cache: _Cache) -> None:
     folder = cache_dir(artifacts)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        frame.write_parquet(buf, compression="zstd")
+        cache.frame.write_parquet(buf, compression="zstd")
         atomic_write_bytes(folder / _CACHE_FILE, buf.getvalue())
         atomic_write_bytes(folder / _CACHE_META, canonical_json(
-            {"schema": _SCHEMA_ID, "dirs": dirs}).encode())
+            {"schema": _SCHEMA_ID, "dirs": cache.dirs, "problems": cache.problems}).encode())
     except OSError:
         pass  # an unwritable cache directory only costs speed
+
+
+def _public(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.drop(list(_KEYS)).filter(pl.col("iteration").is_not_null())
+
+
+def _flat(problems: dict[str, list[str]]) -> tuple[str, ...]:
+    return tuple(sorted(line for lines in problems.values() for line in lines))
 
 
 def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) -> Catalog:
@@ -166,7 +183,7 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
     artifacts
         The artifacts root (``artifacts/soak``).
     cache
-        Read and update ``<artifacts>/.soakkit-cache`` (incremental loads).
+        Read and update the cache in :func:`cache_dir` (incremental loads).
     refresh
         Ignore the cached rows and re-read every file (the cache is rewritten).
 
@@ -178,28 +195,33 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
     artifacts = Path(artifacts)
     if not artifacts.is_dir():
         raise ArtifactError(f"{artifacts}: artifacts folder not found")
-    problems: list[str] = []
+    folders: list[tuple[_Folder, int]] = []
+    for folder in _folders(artifacts):
+        try:
+            folders.append((folder, os.stat(folder.path).st_mtime_ns))
+        except OSError:
+            continue
+    dirs = {folder.rel: mtime for folder, mtime in folders}
     cached = _read_cache(artifacts) if cache and not refresh else None
-    cached_frame, cached_dirs = cached if cached else (None, {})
-    by_dir: dict[str, pl.DataFrame] = {} if cached_frame is None else {
-        str(key[0]): part for key, part in cached_frame.partition_by(
+    if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
+        return Catalog(_public(cached.frame), _flat(cached.problems), 0, cached.frame.height)
+    cached_dirs = cached.dirs if cached else {}
+    by_dir: dict[str, pl.DataFrame] = {} if cached is None else {
+        str(key[0]): part for key, part in cached.frame.partition_by(
             "_dir", as_dict=True, maintain_order=True).items()}
+    problems: dict[str, list[str]] = {}
     keep: list[pl.DataFrame] = []
     tasks: list[Task] = []
     keys: dict[str, tuple[str, int, int, int]] = {}
     history_rows: list[tuple[Any, ...]] = []
-    dirs: dict[str, int] = {}
-    for folder in _folders(artifacts):
-        try:
-            mtime = os.stat(folder.path).st_mtime_ns
-        except OSError:
-            continue
-        dirs[folder.rel] = mtime
+    for folder, mtime in folders:
         mine = by_dir.get(folder.rel)
-        if mine is not None and cached_dirs.get(folder.rel) == mtime:
-            keep.append(mine)
+        if cached is not None and cached_dirs.get(folder.rel) == mtime:
+            keep += [] if mine is None else [mine]
+            problems[folder.rel] = list(cached.problems.get(folder.rel, []))
             continue
-        options = _options(folder, problems)
+        mine_problems = problems.setdefault(folder.rel, [])
+        options = _options(folder, mine_problems)
         known = set() if mine is None else set(mine.select("_src", "_ino", "_size", "_mtime")
                                                .iter_rows())
         reuse: list[str] = []
@@ -211,13 +233,14 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
             if kind == "history":
                 rows, bad = parse_history(path, folder.run_id, folder.layout, options)
                 history_rows += rows
-                problems += bad
+                mine_problems += [line for _, line in bad]
             else:
                 tasks.append((path, folder.run_id, folder.layout, kind, options, n))
         if mine is not None and reuse:
             keep.append(mine.filter(pl.col("_src").is_in(reuse)))
     parsed, bad = frame_from_files(tasks)
-    problems += bad
+    for path, line in bad:
+        problems[keys[path][0]].append(line)
     key_frame = pl.DataFrame(
         [(p, *k) for p, k in keys.items()],
         schema={"_src": pl.String, "_dir": pl.String, "_ino": pl.Int64, "_size": pl.Int64,
@@ -233,10 +256,11 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
                         nulls_last=True)
                   .unique(subset=["run_id", "iteration"], keep="first", maintain_order=True)
                   .drop("_prio"))
-    if cache and (tasks or history_rows or dirs != cached_dirs or refresh):
-        _write_cache(artifacts, everything, dirs)
-    frame = everything.drop(list(_KEYS)).filter(pl.col("iteration").is_not_null())
-    return Catalog(frame, tuple(sorted(problems)), len(keys), sum(f.height for f in keep))
+    problems = {rel: lines for rel, lines in problems.items() if lines}
+    if cache:
+        _write_cache(artifacts, _Cache(everything, dirs, problems))
+    return Catalog(_public(everything), _flat(problems), len(keys),
+                   sum(f.height for f in keep))
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:

@@ -25,7 +25,8 @@ from soakkit.config.params import PARAMS
 from soakkit.kpi import KPIS
 from soakkit.tuning.guards import SUMMARY_COUNTERS
 
-__all__ = ["COLUMNS", "FLOAT_KPIS", "GUARDS", "Task", "extract_row", "parse_files"]
+__all__ = ["COLUMNS", "FLOAT_KPIS", "GUARDS", "FileProblem", "Task", "extract_row",
+           "parse_files"]
 
 FLOAT_KPIS: tuple[str, ...] = tuple(k for k in KPIS if k != "fill_count")
 GUARDS: tuple[str, ...] = tuple(sorted(set(SUMMARY_COUNTERS.values())))
@@ -77,6 +78,8 @@ _FEES = FLOAT_KPIS.index("fees_bps")
 
 #: (path, run_id, layout, source, options of the run, iteration from the file name)
 Task = tuple[str, str, str, str, dict[str, Any], int | None]
+#: (path of the file, one line saying what is wrong with it)
+FileProblem = tuple[str, str]
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -203,43 +206,44 @@ def _chunks(tasks: Sequence[Task], size: int) -> Iterator[Sequence[Task]]:
         yield tasks[start:start + size]
 
 
-def parse_files(tasks: Sequence[Task]) -> tuple[list[tuple[Any, ...]], list[str]]:
+def parse_files(tasks: Sequence[Task]) -> tuple[list[tuple[Any, ...]], list[FileProblem]]:
     """Rows of every readable ITER_SUMMARY in ``tasks``, and one problem line per bad file."""
     rows: list[tuple[Any, ...]] = []
-    problems: list[str] = []
+    problems: list[FileProblem] = []
     for chunk in _chunks(tasks, 256):
         for (path, run_id, layout, source, options, n), blob in zip(
                 chunk, _read_chunk(chunk), strict=True):
             if isinstance(blob, Exception):
-                problems.append(f"{path}: unreadable ({blob}); skipped")
+                problems.append((path, f"{path}: unreadable ({blob}); skipped"))
                 continue
             try:
                 doc = orjson.loads(blob)
             except orjson.JSONDecodeError as exc:
-                problems.append(f"{path}: not valid JSON ({exc}); skipped")
+                problems.append((path, f"{path}: not valid JSON ({exc}); skipped"))
                 continue
             if not isinstance(doc, dict):
-                problems.append(f"{path}: not a JSON object; skipped")
+                problems.append((path, f"{path}: not a JSON object; skipped"))
                 continue
             rows.append(extract_row(doc, run_id, layout, source, path, options, n))
     return rows, problems
 
 
 def parse_history(path: str, run_id: str, layout: str, options: dict[str, Any]
-                  ) -> tuple[list[tuple[Any, ...]], list[str]]:
+                  ) -> tuple[list[tuple[Any, ...]], list[FileProblem]]:
     """Rows of a compact history file (``iterations.jsonl.gz``)."""
     try:
         lines = _read(path).splitlines()
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        return [], [f"{path}: unreadable ({exc}); history skipped"]
-    rows, problems = [], []
+        return [], [(path, f"{path}: unreadable ({exc}); history skipped")]
+    rows: list[tuple[Any, ...]] = []
+    problems: list[FileProblem] = []
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             doc = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            problems.append(f"{path}:{lineno}: not valid JSON ({exc}); skipped")
+            problems.append((path, f"{path}:{lineno}: not valid JSON ({exc}); skipped"))
             continue
         if isinstance(doc, dict):
             rows.append(extract_row(doc, run_id, layout, "history", path, options))
@@ -313,14 +317,14 @@ def _flatten(raw: pl.DataFrame, tasks: Sequence[Task]) -> pl.DataFrame:
 _BATCH = 4000
 
 
-def frame_from_files(tasks: Sequence[Task]) -> tuple[pl.DataFrame, list[str]]:
+def frame_from_files(tasks: Sequence[Task]) -> tuple[pl.DataFrame, list[FileProblem]]:
     """The catalog frame of ``tasks`` (fast path, falling back batch by batch)."""
     frames: list[pl.DataFrame] = []
-    problems: list[str] = []
+    problems: list[FileProblem] = []
     for batch in _chunks(tasks, _BATCH):
         blobs = _read_chunk(batch)
         good = [(t, b) for t, b in zip(batch, blobs, strict=True) if isinstance(b, bytes)]
-        problems += [f"{t[0]}: unreadable ({b}); skipped"
+        problems += [(t[0], f"{t[0]}: unreadable ({b}); skipped")
                      for t, b in zip(batch, blobs, strict=True) if not isinstance(b, bytes)]
         if not good:
             continue

@@ -354,7 +354,8 @@ def _build_catalog(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         description="Loads new-layout runs, the legacy latest/ folder, compressed iteration files "
                     "and rotated\nhistory into one table, with an incremental cache (see "
                     "soakkit.catalog). Corrupt files\nare reported on stderr and skipped.")
-    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR")
+    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
+                   help="artifacts root (default: artifacts/soak)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="a JSON array of rows")
     fmt.add_argument("--csv", action="store_true", help="CSV (list columns joined with ';')")
@@ -384,10 +385,13 @@ def _build_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         description="Runs a tuned mini-soak with the soak notebook, the same market without the "
                     "tuner as a\nbaseline, one rotation, then the KPI report (tuned vs untuned) "
                     "and the disk report,\nand prints where the HTML reports are.")
-    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR")
-    p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--iterations", type=int, default=12)
+    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
+                   help="where the two runs are written (default: artifacts/soak)")
+    p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                   help="reports root (default: reports)")
+    p.add_argument("--seed", type=int, default=7, help="market seed (default: 7)")
+    p.add_argument("--iterations", type=int, default=12, metavar="N",
+                   help="iterations per run, 10 simulated minutes each (default: 12)")
     p.set_defaults(func=_cmd_demo)
 
 

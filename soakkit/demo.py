@@ -9,13 +9,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from soakkit.io import clock_from
 from soakkit.notebooks import RunResult, run
 from soakkit.rotation import RotationPolicy, rotate
-from soakkit.soak import SoakOptions, run_soak
+from soakkit.soak import SoakOptions, run_soak, validate_options
 
 __all__ = ["DemoResult", "demo"]
 
@@ -37,8 +37,11 @@ def demo(artifacts: Path = Path("artifacts/soak"), out: Path = Path("reports"), 
          seed: int = 7, iterations: int = 12,
          say: Callable[[str], None] = print) -> DemoResult:
     """Run the demo; ``say`` receives one line per step."""
-    params = {"profile": "steady_safe", "iterations": iterations, "mode": "mixed",
-              "seed": seed, "gate": "production", "sim_minutes": 10,
+    options = SoakOptions(profile="steady_safe", iterations=iterations, mode="mixed", seed=seed,
+                          gate="production", sim_minutes=10, artifacts=Path(artifacts))
+    validate_options(options)  # a bad flag fails here, before a kernel starts
+    params = {"profile": options.profile, "iterations": iterations, "mode": options.mode,
+              "seed": seed, "gate": options.gate, "sim_minutes": options.sim_minutes,
               "artifacts": str(artifacts)}
     say(f"1/4 mini-soak: {iterations} iterations of 10 simulated minutes, mixed market, "
         "live tuner on")
@@ -48,9 +51,7 @@ def demo(artifacts: Path = Path("artifacts/soak"), out: Path = Path("reports"), 
         return DemoResult(tuple(reports), None, None)
     tuned = str(soak.kpis["soak"]["run_id"])
     say("2/4 baseline: the same market without the tuner")
-    baseline = run_soak(SoakOptions(profile="steady_safe", iterations=iterations, mode="mixed",
-                                    seed=seed, gate="production", sim_minutes=10,
-                                    artifacts=Path(artifacts), tune=False), env={})
+    baseline = run_soak(replace(options, tune=False), env={})
     say("3/4 rotation (keep 100 iterations per run, compress after 7 days)")
     rotate(Path(artifacts), RotationPolicy(), now=clock_from(None).now())
     say("4/4 KPI report (tuned vs untuned) and disk report")

@@ -53,7 +53,8 @@ from soakkit.tuning.apply import apply_decision
 from soakkit.tuning.engine import Decision, HistoryEntry, decide
 from soakkit.tuning.guards import SUMMARY_COUNTERS, TunerState
 
-__all__ = ["IterationReport", "SoakOptions", "SoakResult", "run_soak", "sleep_from_env"]
+__all__ = ["IterationReport", "SoakOptions", "SoakResult", "run_soak", "sleep_from_env",
+           "validate_options"]
 
 SLEEP_ENV = "SOAK_SLEEP_SECONDS"
 
@@ -125,7 +126,8 @@ def sleep_from_env(env: Mapping[str, str]) -> float:
     return value
 
 
-def _validate(options: SoakOptions) -> None:
+def validate_options(options: SoakOptions) -> None:
+    """Raise :class:`UsageError` naming the first bad option (before anything runs)."""
     if options.iterations < 1:
         raise UsageError(f"--iterations {options.iterations}: expected an integer >= 1")
     if options.mode not in MODES:
@@ -407,7 +409,7 @@ def run_soak(
     clock = clock_from(options.now, env)
     pause = options.sleep_seconds if options.sleep_seconds is not None else sleep_from_env(env)
     if resume is None:
-        _validate(options)
+        validate_options(options)
         run = _start(options, env, clock)
     else:
         run = _reopen(options.artifacts, resume, env, clock)

@@ -64,6 +64,11 @@ def test_a_mistyped_legacy_document_falls_back_and_still_loads(tmp_path: Path) -
     assert catalog.frame["net_bps"].to_list() == [None, 2.5]
     assert len(catalog.problems) == 1 and "ITER_SUMMARY_3.json: not valid JSON" in \
         catalog.problems[0]
+    warm = load_catalog(tmp_path)  # a cached load still reports the bad file
+    assert warm.cached_rows == 2 and warm.problems == catalog.problems
+    (folder / "ITER_SUMMARY_4.json").write_text('{"iteration": 4}')
+    grown = load_catalog(tmp_path)  # and so does a load that re-reads the folder
+    assert grown.parsed_files == 2 and grown.problems == catalog.problems
 
 
 def test_cache_is_incremental_and_correct(tmp_path: Path) -> None:

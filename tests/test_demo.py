@@ -19,3 +19,10 @@ def test_demo_produces_browsable_reports(tmp_path: Path) -> None:
         assert f"reports/latest/{name}/report.html" in result.out
     assert len(list((tmp_path / "artifacts" / "soak" / "runs").iterdir())) == 2
     assert (tmp_path / "artifacts/soak/rotation/ROTATION_LOG.jsonl").is_file()
+
+
+def test_demo_rejects_a_bad_flag_before_starting_a_kernel(tmp_path: Path) -> None:
+    result = run_subprocess("demo", "--iterations", "0", cwd=tmp_path)
+    assert result.code == 2
+    assert result.err.strip() == "soakkit: error: --iterations 0: expected an integer >= 1"
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "artifacts").exists()

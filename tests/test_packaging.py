@@ -104,3 +104,23 @@ def test_every_module_is_in_a_layer() -> None:
         if module == "soakkit":
             continue
         assert _rank(module) is not None, module
+
+
+def test_airflow_example_passes_parameters_the_kpi_notebook_accepts() -> None:
+    from soakkit.notebooks import cast_parameters, notebook_parameters, template_path
+
+    tree = ast.parse((REPO / "examples" / "airflow_dag.py").read_text())
+    constants = {t.id: ast.literal_eval(node.value) for node in ast.walk(tree)
+                 if isinstance(node, ast.Assign) for t in node.targets
+                 if isinstance(t, ast.Name) and isinstance(node.value, ast.Constant)}
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Name) and node.func.id == "run"]
+    assert len(calls) == 1
+    name = ast.literal_eval(calls[0].args[0])
+    params_node = calls[0].args[1]
+    assert isinstance(params_node, ast.Dict)
+    params = {ast.literal_eval(k): constants[v.id] if isinstance(v, ast.Name)  # type: ignore[arg-type]
+              else ast.literal_eval(v) for k, v in zip(params_node.keys, params_node.values,
+                                                       strict=True)}
+    cast = cast_parameters(notebook_parameters(template_path(name)), params)
+    assert {k: cast[k] for k in params} == params

@@ -1,0 +1,44 @@
+"""The benchmarks run (at toy sizes) and record every figure docs/PERFORMANCE.md quotes.
+
+Nothing here is timed: the numbers are machine-dependent and live in docs/PERFORMANCE.md.
+This only keeps the benchmark scripts from rotting between the runs that produce them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+CASES = {
+    "bench_sim.py": (["--reps", "1"],
+                     {"throughput": "floor_over_sim", "smoke_soak": "soak_over_floor",
+                      "long_soak": "soak_over_bare"}),
+    "bench_tuning.py": (["--seeds", "3", "--iterations", "3", "--sim-minutes", "2",
+                         "--modes", "volatile"], {"modes": "volatile"}),
+    "bench_rotation.py": (["--files", "3000", "--compress-files", "60", "--reps", "1"],
+                          {"planning": "plan_over_find", "compression": "gzip6_cli_mb_s"}),
+    "bench_reports.py": (["--files", "1200", "--reps", "1"],
+                         {"catalog": "cold_speedup", "report": "above_floor_s"}),
+}
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_benchmark_runs_and_records_its_figures(script: str, tmp_path: Path) -> None:
+    args, expected = CASES[script]
+    out = tmp_path / "out.json"
+    env = {**os.environ, "SOAKKIT_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, str(REPO / "bench" / script), *args, "--out",
+                           str(out)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    data = json.loads(out.read_text())
+    for section, key in expected.items():
+        assert key in data[section], (section, key)
