@@ -79,9 +79,19 @@ def _mib(n: int) -> str:
     return f"{n / 1048576:.1f} MiB"
 
 
+def _policy_line(args: dict[str, Any]) -> str:
+    budget = "no disk budget" if args["max_size_mb"] is None else \
+        f"disk budget {args['max_size_mb']:g} MiB" + (
+            ", deleting compressed files to meet it" if args["delete_to_budget"] else "")
+    return (f"policy: keep the {args['keep_latest']} highest-numbered ITER_SUMMARY files of "
+            f"each run, compress ({args['codec']}) files at least {args['ttl_days']:g} days "
+            f"old, {budget}")
+
+
 def _render(record: dict[str, Any], explain_lines: list[str]) -> str:
     dry = record["dry_run"]
-    out = [f"rotation at {record['now']}" + (" (dry run: nothing changed)" if dry else "")]
+    out = [f"rotation at {record['now']}" + (" (dry run: nothing changed)" if dry else ""),
+           _policy_line(record["args"])]
     verb_width = 9
     for a in record["actions"]:
         result = "" if dry else f"  -> {a['result']}"
