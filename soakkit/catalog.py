@@ -205,7 +205,6 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
     cached = _read_cache(artifacts) if cache and not refresh else None
     if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
         return Catalog(_public(cached.frame), _flat(cached.problems), 0, cached.frame.height)
-    cached_dirs = cached.dirs if cached else {}
     by_dir: dict[str, pl.DataFrame] = {} if cached is None else {
         str(key[0]): part for key, part in cached.frame.partition_by(
             "_dir", as_dict=True, maintain_order=True).items()}
@@ -216,8 +215,9 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
     history_rows: list[tuple[Any, ...]] = []
     for folder, mtime in folders:
         mine = by_dir.get(folder.rel)
-        if cached is not None and cached_dirs.get(folder.rel) == mtime:
-            keep += [] if mine is None else [mine]
+        if cached is not None and cached.dirs.get(folder.rel) == mtime:
+            if mine is not None:
+                keep.append(mine)
             problems[folder.rel] = list(cached.problems.get(folder.rel, []))
             continue
         mine_problems = problems.setdefault(folder.rel, [])

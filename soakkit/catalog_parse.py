@@ -206,6 +206,20 @@ def _chunks(tasks: Sequence[Task], size: int) -> Iterator[Sequence[Task]]:
         yield tasks[start:start + size]
 
 
+def _document(blob: bytes, path: str, where: str,
+              problems: list[FileProblem]) -> dict[str, Any] | None:
+    """``blob`` parsed as a JSON object, or None with a problem line naming ``where``."""
+    try:
+        doc = orjson.loads(blob)
+    except orjson.JSONDecodeError as exc:
+        problems.append((path, f"{where}: not valid JSON ({exc}); skipped"))
+        return None
+    if not isinstance(doc, dict):
+        problems.append((path, f"{where}: not a JSON object; skipped"))
+        return None
+    return doc
+
+
 def parse_files(tasks: Sequence[Task]) -> tuple[list[tuple[Any, ...]], list[FileProblem]]:
     """Rows of every readable ITER_SUMMARY in ``tasks``, and one problem line per bad file."""
     rows: list[tuple[Any, ...]] = []
@@ -216,15 +230,9 @@ def parse_files(tasks: Sequence[Task]) -> tuple[list[tuple[Any, ...]], list[File
             if isinstance(blob, Exception):
                 problems.append((path, f"{path}: unreadable ({blob}); skipped"))
                 continue
-            try:
-                doc = orjson.loads(blob)
-            except orjson.JSONDecodeError as exc:
-                problems.append((path, f"{path}: not valid JSON ({exc}); skipped"))
-                continue
-            if not isinstance(doc, dict):
-                problems.append((path, f"{path}: not a JSON object; skipped"))
-                continue
-            rows.append(extract_row(doc, run_id, layout, source, path, options, n))
+            doc = _document(blob, path, path, problems)
+            if doc is not None:
+                rows.append(extract_row(doc, run_id, layout, source, path, options, n))
     return rows, problems
 
 
@@ -240,12 +248,8 @@ def parse_history(path: str, run_id: str, layout: str, options: dict[str, Any]
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            problems.append((path, f"{path}:{lineno}: not valid JSON ({exc}); skipped"))
-            continue
-        if isinstance(doc, dict):
+        doc = _document(line, path, f"{path}:{lineno}", problems)
+        if doc is not None:
             rows.append(extract_row(doc, run_id, layout, "history", path, options))
     return rows, problems
 

@@ -272,12 +272,15 @@ def _build_rotate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 # --------------------------------------------------------------------------------------
 # report, catalog, demo
 # --------------------------------------------------------------------------------------
-def _report_line(result) -> str:  # type: ignore[no-untyped-def]
+def _print_report(result) -> None:  # type: ignore[no-untyped-def]
+    """One line per report: where it is (stdout), or what failed and where (stderr)."""
     if result.status == "ok":
-        return f"report {result.name}: ok -> {result.html}"
+        print(f"report {result.name}: ok -> {result.html}")
+        return
     where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
-    return (f"report {result.name} failed ({result.status}){where}: {result.ename}: "
-            f"{result.evalue} (notebook kept in {result.output_dir})")
+    print(f"soakkit: error: report {result.name} failed ({result.status}){where}: "
+          f"{result.ename}: {result.evalue} (notebook kept in {result.output_dir})",
+          file=sys.stderr)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -287,11 +290,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     params = dict(args.params or [])
     result = run(args.name, params, args.out, params_are_text=True, kernel=args.kernel,
                  cell_timeout=args.cell_timeout, clock=clock_from(args.now))
-    line = _report_line(result)
-    if result.exit_code:
-        print(f"soakkit: error: {line}", file=sys.stderr)
-    else:
-        print(line)
+    _print_report(result)
     return result.exit_code
 
 
@@ -369,9 +368,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     result = demo(args.artifacts, args.out, seed=args.seed, iterations=args.iterations)
     for report in result.reports:
-        line = _report_line(report)
-        print(line if report.exit_code == 0 else f"soakkit: error: {line}",
-              file=sys.stdout if report.exit_code == 0 else sys.stderr)
+        _print_report(report)
     if result.exit_code == 0:
         print(f"open the reports in a browser: {args.out}/latest/soak/report.html, "
               f"{args.out}/latest/kpi/report.html, {args.out}/latest/disk/report.html")

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from soakkit.errors import UsageError
 
 __all__ = [
+    "COMPARISONS",
     "GATES",
     "RUN_WINDOW",
     "WARMUP_ITERATIONS",
@@ -39,7 +40,8 @@ __all__ = [
 ]
 
 VerdictName = Literal["PASS", "WARN", "FAIL"]
-_OPS: Mapping[str, Callable[[float, float], bool]] = {
+#: The comparisons a threshold or a tuning condition may use (``kpi op value``).
+COMPARISONS: Mapping[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, ">": operator.gt, "<": operator.lt}
 
 
@@ -53,7 +55,7 @@ class Threshold:
     warn_margin: float
 
     def holds(self, x: float) -> bool:
-        return _OPS[self.op](x, self.value)
+        return COMPARISONS[self.op](x, self.value)
 
     def near(self, x: float) -> bool:
         """On the good side but within the warn margin of the limit."""

@@ -12,17 +12,14 @@ The deltas were chosen by measuring each parameter's effect in the simulator
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from soakkit.config.params import PARAMS, TUNABLE, Value
+from soakkit.gate import COMPARISONS
 
 __all__ = ["RELAX", "RULES", "Condition", "Rule", "evaluate_rules"]
-
-_OPS: Mapping[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ class Condition:
 
     def matches(self, kpis: Mapping[str, Any]) -> bool:
         x = kpis.get(self.kpi)
-        return x is not None and _OPS[self.op](float(x), self.value)
+        return x is not None and COMPARISONS[self.op](float(x), self.value)
 
     def __str__(self) -> str:
         return f"{self.kpi} {self.op} {self.value:g}"
