@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # Install soakkit with its test extra into .venv and run the whole test suite:
-# ruff, mypy (strict) and pytest (unit, end-to-end, nbval goldens, headless-browser check).
-# The browser check needs Debian's `chromium`; it is installed with apt-get when missing
-# (as root, or through sudo). Extra arguments go to pytest.
+# ruff, mypy (strict) and pytest (unit, end-to-end, nbval goldens, headless-browser check),
+# then the goldens and the determinism tests again with numpy's AVX-512 kernels switched
+# off (what a CPU without them computes must give the same goldens).
+# Debian packages the tests start for real (chromium for the browser check) are installed
+# with apt-get when missing (as root, or through sudo). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "soakkit needs Python 3.11 or newer")'
 
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "scripts/test.sh: installing Debian's chromium for the browser check" >&2
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "scripts/test.sh: installing Debian packages the tests start: ${missing[*]}" >&2
   SUDO=""
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 fi
 
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
@@ -23,4 +28,16 @@ fi
 
 .venv/bin/ruff check soakkit tests bench scripts examples
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+
+# the suite runs with an empty HOME: nothing it writes may land in the user's home
+home=$(mktemp -d)
+trap 'rm -rf "$home"' EXIT
+HOME="$home" .venv/bin/python -m pytest "$@"
+HOME="$home" NPY_DISABLE_CPU_FEATURES="AVX512_ICL X86_V4" \
+  .venv/bin/python -m pytest -q -m determinism "$@"
+left=$(find "$home" -mindepth 1 -maxdepth 3 | head -20)
+if [ -n "$left" ]; then
+  echo "scripts/test.sh: the tests wrote into HOME (they must use temporary folders):" >&2
+  echo "$left" >&2
+  exit 1
+fi

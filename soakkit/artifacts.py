@@ -22,7 +22,6 @@ ITER_SUMMARY files may also be gzip-compressed in place (``.json.gz``) by rotati
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from soakkit.errors import ArtifactError, JsonFormatError
-from soakkit.io import atomic_write_bytes, fsync_dir, loads_strict
+from soakkit.io import atomic_write_bytes, canonical_json, fsync_dir, loads_strict
 
 __all__ = [
     "HISTORY_FILE",
@@ -193,7 +192,7 @@ def read_history(folder: Path) -> Iterator[dict[str, Any]]:
 def write_history(folder: Path, records: list[dict[str, Any]], *,
                   tmp_name: str | None = None) -> Path:
     """Write the compact history atomically (gzip, mtime 0, so equal input → equal bytes)."""
-    lines = "".join(json.dumps(r, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
+    lines = "".join(canonical_json(r, compact=True, digits=None)  # lossless copy
                     for r in sorted(records, key=lambda r: int(r.get("iteration", 0))))
     data = gzip.compress(lines.encode("utf-8"), compresslevel=6, mtime=0)
     path = Path(folder) / HISTORY_FILE

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from soakkit.errors import JsonFormatError, UsageError
 
 __all__ = [
+    "FLOAT_DIGITS",
     "Clock",
     "FixedClock",
     "SystemClock",
@@ -38,6 +39,7 @@ __all__ = [
     "load_json_file",
     "loads_strict",
     "parse_utc",
+    "round_floats",
     "sha256_bytes",
     "sha256_file",
 ]
@@ -63,13 +65,15 @@ def tmp_name_for(path: Path) -> Path:
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644,
-                       tmp_name: str | None = None) -> None:
+                       tmp_name: str | None = None, mtime: float | None = None) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix.
 
     The bytes go to an exclusive temp file in the same folder (never following a
     symlink), are fsynced, renamed over ``path`` and the folder is fsynced. On any
     failure the temp file is removed and ``path`` is untouched. ``tmp_name`` lets a caller
     that owns a lock use its own recognisable temp name (rotation cleans up its own).
+    ``mtime`` (epoch seconds) sets the file's modification time before the rename, so a
+    writer with an injected clock creates files whose age agrees with that clock.
     """
     path = Path(path)
     tmp = path.with_name(tmp_name) if tmp_name else tmp_name_for(path)
@@ -78,6 +82,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644,
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            if mtime is not None:
+                os.utime(fh.fileno(), (mtime, mtime))
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -87,25 +93,55 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644,
     fsync_dir(path.parent)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, mtime: float | None = None) -> None:
     """:func:`atomic_write_bytes` for UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"), mtime=mtime)
 
 
-def atomic_write_json(path: Path, obj: Any, *, compact: bool = False) -> None:
+def atomic_write_json(path: Path, obj: Any, *, compact: bool = False,
+                      mtime: float | None = None) -> None:
     """Write ``obj`` as canonical JSON (see :func:`canonical_json`), atomically."""
-    atomic_write_bytes(path, canonical_json(obj, compact=compact).encode("utf-8"))
+    atomic_write_bytes(path, canonical_json(obj, compact=compact).encode("utf-8"), mtime=mtime)
 
 
 # --------------------------------------------------------------------------------------
 # canonical and strict JSON
 # --------------------------------------------------------------------------------------
-def canonical_json(obj: Any, *, compact: bool = False) -> str:
+#: Significant digits of every float soakkit writes. numpy picks its SIMD kernels per CPU
+#: (AVX-512 or AVX2), and ``exp``/``log`` and sums may differ in the last one or two ulps
+#: between them; past about 12 digits a KPI is noise. Ten digits keep every value exact
+#: to far below anything a report shows, and make the files of one run agree across
+#: machines except in the rare value that sits on a rounding boundary (docs/ARTIFACTS.md).
+FLOAT_DIGITS = 10
+
+
+def round_floats(obj: Any, digits: int = FLOAT_DIGITS) -> Any:
+    """``obj`` with every float rounded to ``digits`` significant digits (ints untouched).
+
+    Idempotent: rounding a rounded value gives the same value, so the numbers a run
+    acts on in memory and the numbers it writes are the same.
+    """
+    if isinstance(obj, float):
+        return float(f"{obj:.{digits}g}") if math.isfinite(obj) else obj
+    if isinstance(obj, dict):
+        return {k: round_floats(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [round_floats(v, digits) for v in obj]
+    return obj
+
+
+def canonical_json(obj: Any, *, compact: bool = False,
+                   digits: int | None = FLOAT_DIGITS) -> str:
     """Encode ``obj`` deterministically: sorted keys, ASCII, no NaN/Infinity, final newline.
 
-    ``compact=True`` gives one line (for JSONL and signatures); otherwise two-space indent.
-    Raises :class:`ValueError` on NaN or Infinity instead of writing invalid JSON.
+    Floats carry ``digits`` significant digits (:func:`round_floats`); ``digits=None``
+    keeps every float exactly (for copies that must be lossless, such as the history
+    rotation keeps of the files it deletes). ``compact=True`` gives one line (for JSONL
+    and signatures); otherwise two-space indent. Raises :class:`ValueError` on NaN or
+    Infinity instead of writing invalid JSON.
     """
+    if digits is not None:
+        obj = round_floats(obj, digits)
     if compact:
         text = json.dumps(obj, sort_keys=True, ensure_ascii=True, allow_nan=False,
                           separators=(",", ":"))

@@ -43,7 +43,7 @@ from soakkit.config.runtime import (
 )
 from soakkit.errors import ConfigError, Problem, UsageError
 from soakkit.gate import RunVerdict, Verdict, check_gate_name, judge_iteration, judge_run
-from soakkit.io import Clock, atomic_write_json, clock_from, format_utc
+from soakkit.io import Clock, atomic_write_json, clock_from, format_utc, round_floats
 from soakkit.kpi import compute_kpis
 from soakkit.locks import exclusive_lock
 from soakkit.sim.market import simulate_market
@@ -208,12 +208,16 @@ class _Run:
     def runtime_path(self) -> Path:
         return self.run_dir / RUNTIME_FILE
 
+    def mtime(self) -> float:
+        """The run clock's now, as the modification time of the files the run writes."""
+        return self.clock.now().timestamp()
+
     def write_meta(self) -> None:
-        atomic_write_json(self.run_dir / RUN_FILE, self.meta)
+        atomic_write_json(self.run_dir / RUN_FILE, self.meta, mtime=self.mtime())
 
     def write_report(self) -> None:
         atomic_write_json(self.run_dir / TUNING_REPORT_FILE,
-                          _tuning_report(self.run_id, self.entries))
+                          _tuning_report(self.run_id, self.entries), mtime=self.mtime())
 
 
 def _resolve(run: _Run, runtime: RuntimeOverrides | None) -> ResolvedConfig:
@@ -240,7 +244,7 @@ def _iteration(run: _Run, n: int) -> IterationReport:
     market_seq, strategy_seq = np.random.SeedSequence(o.seed, spawn_key=(n,)).spawn(2)
     tape = simulate_market(o.mode, o.sim_minutes, np.random.default_rng(market_seq))
     outcome = run_strategy(tape, cfg.values, np.random.default_rng(strategy_seq))
-    kpis = compute_kpis(tape, outcome, cfg.values)
+    kpis = round_floats(compute_kpis(tape, outcome, cfg.values))  # as written: see FLOAT_DIGITS
     verdict = judge_iteration(kpis, o.gate, n)
     production = judge_iteration(kpis, "production", n + 10**6)
     decision = decide(run_id=run.run_id, iteration=n, kpis=kpis,
@@ -250,7 +254,8 @@ def _iteration(run: _Run, n: int) -> IterationReport:
                       history=_history([e for e in run.entries if e["iteration"] < n]),
                       enabled=o.tune)
     current = read_runtime_overrides(run.runtime_path)
-    applied = apply_decision(run.runtime_path, decision, current, cfg.baseline(), cfg.pinned)
+    applied = apply_decision(run.runtime_path, decision, current, cfg.baseline(), cfg.pinned,
+                             mtime=run.mtime())
     flags = decision.flags
     if applied.status == "already_applied":
         flags = replace(flags, idempotent_skip=True)
@@ -294,7 +299,7 @@ def _iteration(run: _Run, n: int) -> IterationReport:
         "gate": verdict.to_json(),
         "tuning": tuning,
     }
-    atomic_write_json(run.run_dir / iter_summary_name(n), doc)
+    atomic_write_json(run.run_dir / iter_summary_name(n), doc, mtime=ended.timestamp())
     entry = {"iteration": n, "started_utc": doc["started_utc"], "net_bps": kpis["net_bps"],
              "risk_ratio": kpis["risk_ratio"], "kpi_verdict": verdict.verdict,
              **{k: tuning[k] for k in ("proposed_deltas", "applied_deltas", "applied",
@@ -337,7 +342,8 @@ def _start(options: SoakOptions, env: Mapping[str, str], clock: Clock) -> _Run:
     run.write_meta()
     write_runtime_overrides(run.runtime_path, expected_revision=None,
                             base_profile=cfg.profile.name,
-                            base_profile_sha256=cfg.profile.sha256, values={}, applied=None)
+                            base_profile_sha256=cfg.profile.sha256, values={}, applied=None,
+                            mtime=run.mtime())
     run.write_report()
     return run
 

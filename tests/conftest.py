@@ -13,6 +13,9 @@ import pytest
 
 from soakkit.cli import main
 
+from .clock_guard import SESSION_START_ENV, kernel_now, write_sitecustomize
+from .clock_guard import install as install_clock_guard
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -23,11 +26,48 @@ class CliResult:
     err: str
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Isolate the catalog cache; build the goldens' deterministic artifacts before nbval."""
+#: Variables the test session itself sets; every other SOAKKIT_*/MM_*/SOAK_* is cleared.
+SESSION_ENV = ("SOAKKIT_CACHE_DIR", SESSION_START_ENV)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Everything the suite writes goes under one temporary folder, never the user's home.
+
+    Caches and settings of soakkit, matplotlib, Jupyter and IPython are redirected there
+    (child processes and notebook kernels inherit it), hypothesis keeps no database, and
+    the clock guard (tests/clock_guard.py) is installed here and in every child process.
+    """
     import tempfile
 
-    os.environ["SOAKKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="soakkit-cache-")
+    from hypothesis import settings
+
+    base = Path(tempfile.mkdtemp(prefix="soakkit-tests-"))
+    for name, sub in (("SOAKKIT_CACHE_DIR", "soakkit-cache"), ("XDG_CACHE_HOME", "cache"),
+                      ("XDG_CONFIG_HOME", "config"), ("MPLCONFIGDIR", "matplotlib"),
+                      ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+                      ("JUPYTER_CONFIG_DIR", "jupyter-config"), ("IPYTHONDIR", "ipython")):
+        (base / sub).mkdir()
+        os.environ[name] = str(base / sub)
+    guard = base / "site"
+    guard.mkdir()
+    write_sitecustomize(guard)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(guard), os.environ.get("PYTHONPATH", "")) if p)
+    os.environ[SESSION_START_ENV] = repr(kernel_now())
+    install_clock_guard()
+    settings.register_profile("soakkit-tests", database=None)
+    settings.load_profile("soakkit-tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Golden notebook cells are determinism tests too (CI reruns them without AVX-512)."""
+    for item in items:
+        if type(item).__name__ == "IPyNbCell":
+            item.add_marker(pytest.mark.determinism)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Build the goldens' deterministic artifacts before nbval runs them."""
     if session.config.getoption("nbval", default=False):
         from tests.golden_support import build_golden_artifacts
 
@@ -38,7 +78,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No SOAKKIT_*/MM_*/SOAK_* variable leaks in from the developer's shell."""
     for name in list(os.environ):
-        if name.upper().startswith(("SOAKKIT_", "MM_", "SOAK_")) and name != "SOAKKIT_CACHE_DIR":
+        if name.upper().startswith(("SOAKKIT_", "MM_", "SOAK_")) and name not in SESSION_ENV:
             monkeypatch.delenv(name)
     yield
 
@@ -66,7 +106,7 @@ def run_subprocess(*argv: str, env: dict[str, str] | None = None,
                    cwd: Path | None = None) -> CliResult:
     """Run ``python -m soakkit`` in a child process (to see exit codes and stderr as users do)."""
     full_env = {k: v for k, v in os.environ.items()
-                if not k.upper().startswith(("SOAKKIT_", "MM_", "SOAK_"))}
+                if not k.upper().startswith(("SOAKKIT_", "MM_", "SOAK_")) or k in SESSION_ENV}
     full_env.update(env or {})
     proc = subprocess.run([sys.executable, "-m", "soakkit", *argv], capture_output=True,
                           text=True, env=full_env, cwd=cwd, timeout=300)

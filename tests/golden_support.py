@@ -24,7 +24,7 @@ GOLDEN_PARAMS: dict[str, dict[str, Any]] = {
     "kpi_report": {"artifacts": ARTIFACTS, "run": TUNED_RUN, "gate": "production",
                    "baseline": BASELINE_RUN},
     "disk_report": {"artifacts": ARTIFACTS, "budget_mb": 50.0, "ttl_days": 7.0,
-                    "keep_latest": 5},
+                    "keep_latest": 5, "now": "2026-01-10T00:00:00Z"},
 }
 
 

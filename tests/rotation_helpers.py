@@ -12,15 +12,22 @@ from typing import Any
 
 from soakkit.artifacts import read_history
 
+#: The injected clock of rotation tests; every file they create is aged against it.
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
+NOW_ISO = "2026-11-24T12:00:00Z"
 DAY = 86_400.0
+
+
+def stamp(path: Path, age_days: float) -> None:
+    """Set ``path``'s mtime to ``age_days`` before the injected clock :data:`NOW`."""
+    t = NOW.timestamp() - age_days * DAY
+    os.utime(path, (t, t), follow_symlinks=False)
 
 
 def write(path: Path, data: bytes, age_days: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    t = NOW.timestamp() - age_days * DAY
-    os.utime(path, (t, t))
+    stamp(path, age_days)
 
 
 def iter_doc(run: str, n: int) -> bytes:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from .clock_guard import SESSION_START_ENV
 from .conftest import REPO
 
 CASES = {
@@ -33,7 +34,9 @@ CASES = {
 def test_benchmark_runs_and_records_its_figures(script: str, tmp_path: Path) -> None:
     args, expected = CASES[script]
     out = tmp_path / "out.json"
-    env = {**os.environ, "SOAKKIT_CACHE_DIR": str(tmp_path / "cache")}
+    # benchmarks age their trees against the real clock on purpose: no clock guard there
+    env = {k: v for k, v in os.environ.items() if k != SESSION_START_ENV}
+    env["SOAKKIT_CACHE_DIR"] = str(tmp_path / "cache")
     done = subprocess.run([sys.executable, str(REPO / "bench" / script), *args, "--out",
                            str(out)], cwd=tmp_path, env=env, capture_output=True, text=True,
                           check=False)

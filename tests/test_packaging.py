@@ -97,6 +97,24 @@ def test_lower_layers_never_import_higher_ones() -> None:
     assert not offences, "\n".join(offences)
 
 
+#: Reading the wall clock: only soakkit/io.py may (everything else takes an injected Clock).
+_WALL_CLOCK = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
+               ("date", "today"), ("time", "time"), ("time", "time_ns")}
+
+
+def test_only_the_io_module_reads_the_wall_clock() -> None:
+    offences = []
+    for path in sorted((REPO / "soakkit").rglob("*.py")):
+        if path == REPO / "soakkit" / "io.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and (node.value.id, node.attr) in _WALL_CLOCK):
+                offences.append(f"{path.relative_to(REPO)}:{node.lineno}: "
+                                f"{node.value.id}.{node.attr}")
+    assert not offences, "use soakkit.io.clock_from / Clock instead:\n" + "\n".join(offences)
+
+
 def test_every_module_is_in_a_layer() -> None:
     for path in (REPO / "soakkit").rglob("*.py"):
         rel = path.relative_to(REPO).with_suffix("")

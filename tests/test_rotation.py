@@ -23,7 +23,16 @@ from soakkit.rotation import scan as scan_module
 from soakkit.rotation.policy import LOG_MAX_BYTES
 
 from .conftest import run_subprocess
-from .rotation_helpers import DAY, NOW, assert_nothing_lost, make_tree, snapshot, write
+from .rotation_helpers import (
+    DAY,
+    NOW,
+    NOW_ISO,
+    assert_nothing_lost,
+    make_tree,
+    snapshot,
+    stamp,
+    write,
+)
 
 POLICY = RotationPolicy(keep_latest=5, ttl_days=7.0)
 
@@ -294,7 +303,7 @@ def test_r14_bad_arguments_exit_1(tmp_path: Path, cli, args: list[str], fragment
     assert fragment in result.err and "Traceback" not in result.err
     assert snapshot(tmp_path) == before
     assert cli("rotate", "--path", str(tmp_path), "--keep-latest", "0", "--allow-delete-all",
-               "--dry-run").code == 0
+               "--dry-run", "--now", NOW_ISO).code == 0
 
 
 def test_r15_ttl_boundary_is_inclusive(tmp_path: Path) -> None:
@@ -328,6 +337,7 @@ def test_r16_dry_run_fidelity_and_no_change(tmp_path: Path, cli) -> None:  # typ
                if a["phase"] != "skip")
 
 
+@pytest.mark.determinism
 def test_r17_same_tree_same_now_same_bytes(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     make_tree(a)
@@ -345,6 +355,7 @@ def test_r18_budget_on_allocated_bytes(tmp_path: Path) -> None:
     make_tree(tmp_path, runs={"runs/r1": 4}, snapshots=0)
     with open(tmp_path / "sparse.bin", "wb") as fh:  # 64 MiB apparent, ~0 allocated
         fh.truncate(64 * 1024 * 1024)
+    stamp(tmp_path / "sparse.bin", 1.0)
     plan = plan_rotation(tmp_path, POLICY, NOW)
     assert plan.before.apparent_bytes > 64 * 1024 * 1024 > plan.before.allocated_bytes
     allocated = plan.before.allocated_bytes
@@ -419,11 +430,12 @@ def test_legacy_spelling_and_json_output(tmp_path: Path) -> None:
 
     proc = subprocess.run([sys.executable, "-m", "soakkit.rotation", "--path", str(tmp_path),
                            "--ttl-days", "7", "--max-size-mb", "900", "--keep-latest", "100",
-                           "--dry-run"], capture_output=True, text=True, check=False)
+                           "--dry-run"], capture_output=True, text=True, check=False,
+                          env={**os.environ, "SOAKKIT_NOW": NOW_ISO})
     assert proc.returncode == 0, proc.stderr
     assert "dry run: nothing changed" in proc.stdout and "within budget" in proc.stdout
     out = run_subprocess("rotate", "--path", str(tmp_path), "--json", "--keep-latest", "5",
-                         "--now", "2026-11-24T12:00:00Z")
+                         "--now", NOW_ISO)
     record = json.loads(out.out)
     assert record["status"] == "ok" and record["now"] == "2026-11-24T12:00:00.000Z"
     del legacy

@@ -13,6 +13,7 @@ from soakkit.sim.regimes import MARKET, MODES, REGIME_NAMES, regime_schedule
 from .simhelp import kpi_mean, simulate
 
 
+@pytest.mark.determinism
 def test_same_seed_same_everything() -> None:
     a_tape, a_res, a_kpi = simulate("mixed", 3)
     b_tape, b_res, b_kpi = simulate("mixed", 3)
@@ -23,6 +24,7 @@ def test_same_seed_same_everything() -> None:
     assert simulate("mixed", 4)[2] != a_kpi
 
 
+@pytest.mark.determinism
 def test_global_random_state_is_never_used() -> None:
     np.random.seed(1)  # noqa: NPY002 - the point: legacy global state must not matter
     first = simulate("volatile", 5)[2]

@@ -51,6 +51,7 @@ def test_done_when_command_writes_a_valid_run(tmp_path: Path) -> None:
     assert [e["iteration"] for e in report["iterations"]] == [1, 2, 3]
 
 
+@pytest.mark.determinism
 def test_same_inputs_and_clock_give_byte_identical_files(tmp_path: Path) -> None:
     options = {"profile": "steady_safe", "iterations": 4, "mode": "mixed", "seed": 11,
                "sim_minutes": 5, "gate": "production", "now": NOW}

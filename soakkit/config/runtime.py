@@ -176,12 +176,13 @@ def write_runtime_overrides(
     base_profile_sha256: str,
     values: Mapping[str, Value],
     applied: AppliedRecord | None,
+    mtime: float | None = None,
 ) -> RuntimeOverrides:
     """Compare-and-swap write: succeeds only if the file is still at ``expected_revision``.
 
     ``expected_revision=None`` creates the file and fails if it already exists. The new
     file has ``revision = expected + 1`` (0 when created). Values are validated first;
-    nothing is written if anything is wrong.
+    nothing is written if anything is wrong. ``mtime``: the writer's clock (epoch seconds).
     """
     path = Path(path)
     good, problems = validate_runtime_values(dict(values), "values")
@@ -199,5 +200,5 @@ def write_runtime_overrides(
                 raise StaleRevisionError(str(path), expected_revision, -1)
             revision = 0
         doc = RuntimeOverrides(path, revision, base_profile, base_profile_sha256, good, applied)
-        atomic_write_json(path, doc.to_json())
+        atomic_write_json(path, doc.to_json(), mtime=mtime)
     return doc

@@ -19,6 +19,7 @@ import polars as pl
 
 from soakkit.artifacts import HISTORY_FILE, RUNS_DIR
 from soakkit.errors import ArtifactError
+from soakkit.io import clock_from
 from soakkit.rotation.apply import Plan, plan_rotation
 from soakkit.rotation.plan import FILE
 from soakkit.rotation.policy import LOG_FILE, ROTATION_DIR, RotationPolicy
@@ -126,21 +127,22 @@ def _history(root: Path) -> pl.DataFrame:
 
 def load_disk_report(artifacts: Path, *, budget_mb: float = 900.0, ttl_days: float = 7.0,
                      keep_latest: int = 100, now: datetime | None = None) -> DiskReport:
-    """Assemble the disk report of ``artifacts`` (nothing is changed)."""
-    from datetime import UTC
+    """Assemble the disk report of ``artifacts`` (nothing is changed).
 
+    Ages are measured from ``now`` (default: the clock of ``SOAKKIT_NOW``, else real time).
+    Tables are sorted by what is stable across machines (names and file counts), not by
+    sizes, which depend on the file system and on the last digits of the floats.
+    """
     artifacts = Path(artifacts)
     if not artifacts.is_dir():
         raise ArtifactError(f"{artifacts}: artifacts folder not found")
     policy = RotationPolicy(keep_latest=keep_latest, ttl_days=ttl_days, max_size_mb=budget_mb)
-    plan = plan_rotation(artifacts, policy, now or datetime.now(UTC))
+    plan = plan_rotation(artifacts, policy, now or clock_from(None).now())
     files = pl.concat([_files(plan), _rotation_files(artifacts)])
     sums = [pl.len().alias("files"), pl.col("apparent_bytes").sum(),
             pl.col("allocated_bytes").sum()]
-    usage = files.group_by("group").agg(sums).sort(["allocated_bytes", "group"],
-                                                   descending=[True, False])
-    by_kind = files.group_by("kind").agg(sums).sort(["allocated_bytes", "kind"],
-                                                    descending=[True, False])
+    usage = files.group_by("group").agg(sums).sort("group")
+    by_kind = files.group_by("kind").agg(sums).sort(["files", "kind"], descending=[True, False])
     reclaim = (files.filter(pl.col("phase").is_in(["delete", "compress", "budget"]))
                .group_by("phase").agg(sums).sort("phase")
                .rename({"phase": "action"}))

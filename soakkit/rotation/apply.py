@@ -282,7 +282,7 @@ class _Executor:
                 write_history(folder, list(records.values()), tmp_name=temp_name(HISTORY_FILE))
                 back = {int(r["iteration"]): r for r in read_history(folder)}
                 for n, doc in preserved.items():
-                    if canonical_json(back.get(n)) != canonical_json(doc):
+                    if canonical_json(back.get(n), digits=None) != canonical_json(doc, digits=None):
                         raise RotationError(f"history read-back differs for iteration {n}")
         except (OSError, JsonFormatError, RotationError, EOFError, zlib.error,
                 gzip.BadGzipFile) as exc:

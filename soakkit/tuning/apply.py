@@ -63,8 +63,11 @@ def _verify(path: Path, decision: Decision, baseline: Mapping[str, Value],
 
 
 def apply_decision(path: Path, decision: Decision, runtime: RuntimeOverrides,
-                   baseline: Mapping[str, Value], pinned: frozenset[str]) -> ApplyOutcome:
+                   baseline: Mapping[str, Value], pinned: frozenset[str], *,
+                   mtime: float | None = None) -> ApplyOutcome:
     """Write ``decision`` into ``path`` (currently ``runtime``) and verify it.
+
+    ``mtime`` is the writer's clock (epoch seconds) for the file it writes.
 
     Raises :class:`~soakkit.errors.StaleRevisionError` when another writer changed the
     file since ``runtime`` was read.
@@ -79,6 +82,7 @@ def apply_decision(path: Path, decision: Decision, runtime: RuntimeOverrides,
     write_runtime_overrides(
         path, expected_revision=runtime.revision, base_profile=runtime.base_profile,
         base_profile_sha256=runtime.base_profile_sha256, values=values,
-        applied=AppliedRecord(decision.iteration, decision.signature, dict(runtime.values)))
+        applied=AppliedRecord(decision.iteration, decision.signature, dict(runtime.values)),
+        mtime=mtime)
     revision, bad = _verify(path, decision, baseline, pinned)
     return ApplyOutcome("applied", not bad, revision, bad)

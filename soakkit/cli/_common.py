@@ -1,0 +1,34 @@
+"""What every ``soakkit`` command shares: the parser class, help layout and common flags."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from soakkit.errors import UsageError
+
+__all__ = ["DEFAULT_ARTIFACTS", "Parser", "add_common_config", "formatter"]
+
+DEFAULT_ARTIFACTS = Path("artifacts/soak")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` (one line) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def formatter(prog: str) -> argparse.HelpFormatter:
+    """Help text keeps its own line breaks (descriptions and epilogs are laid out by hand)."""
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def add_common_config(p: argparse.ArgumentParser, *, profile_required: bool) -> None:
+    """``--profile``, ``--set`` and ``--artifacts``, as every config-reading command takes them."""
+    p.add_argument("--profile", required=profile_required, metavar="NAME",
+                   help="profile to start from (see `soakkit config list-profiles`)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one parameter; repeatable; pins the key against the tuner")
+    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
+                   help="artifacts root holding profiles/ and runs/ (default: %(default)s)")
