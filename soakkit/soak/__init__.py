@@ -1,0 +1,13 @@
+"""The mini-soak: config → sim → kpi → gate → tuning → artifacts, once per iteration.
+
+* :mod:`soakkit.soak.options` – :class:`SoakOptions` and their validation;
+* :mod:`soakkit.soak.iteration` – one iteration in memory (:func:`run_iteration`);
+* :mod:`soakkit.soak.runner` – :func:`run_soak`: the iterations of a run, on disk.
+"""
+
+from soakkit.soak.iteration import IterationReport, Session, run_iteration
+from soakkit.soak.options import SLEEP_ENV, SoakOptions, sleep_from_env, validate_options
+from soakkit.soak.runner import SoakObserver, SoakResult, run_soak
+
+__all__ = ["SLEEP_ENV", "IterationReport", "Session", "SoakObserver", "SoakOptions",
+           "SoakResult", "run_iteration", "run_soak", "sleep_from_env", "validate_options"]

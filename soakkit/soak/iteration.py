@@ -1,0 +1,176 @@
+"""One mini-soak iteration, in memory: config → sim → kpi → gate → tuning.
+
+:func:`run_iteration` is the one definition of an iteration. The soak runner
+(:mod:`soakkit.soak.runner`) writes what it returns as ``ITER_SUMMARY_<n>.json`` and a
+``TUNING_REPORT.json`` entry; a sweep cell keeps it in memory. The tuner's live values
+come from a :class:`~soakkit.tuning.store.RuntimeStore` (a run's file, or memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from soakkit.artifacts import ITER_SCHEMA_VERSION
+from soakkit.config.layers import Layer, ResolvedConfig, resolve
+from soakkit.config.runtime import RuntimeOverrides
+from soakkit.errors import ConfigError, Problem
+from soakkit.gate import Verdict, judge_iteration
+from soakkit.io import Clock, format_utc, round_floats
+from soakkit.kpi import compute_kpis
+from soakkit.sim.market import simulate_market
+from soakkit.sim.regimes import REGIME_NAMES
+from soakkit.sim.strategy import run_strategy
+from soakkit.soak.options import SoakOptions
+from soakkit.tuning.engine import Decision, HistoryEntry, decide
+from soakkit.tuning.guards import SUMMARY_COUNTERS, TunerState
+from soakkit.tuning.store import RuntimeStore
+
+__all__ = ["IterationReport", "Session", "run_iteration", "tuning_report"]
+
+
+@dataclass
+class Session:
+    """A run in progress, in memory: what the next iteration needs from the earlier ones."""
+
+    options: SoakOptions
+    run_id: str
+    clock: Clock
+    env: Mapping[str, str]
+    profile_sha256: str  #: the profile the run started with (profiles are immutable)
+    entries: list[dict[str, Any]] = field(default_factory=list)  #: TUNING_REPORT entries
+    verdicts: list[tuple[int, Verdict]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IterationReport:
+    """One finished iteration: its ITER_SUMMARY document and TUNING_REPORT entry."""
+
+    iteration: int
+    total: int
+    verdict: Verdict
+    kpis: Mapping[str, Any]
+    decision: Decision
+    applied: bool
+    doc: Mapping[str, Any]  #: the ITER_SUMMARY document (schema v1)
+    entry: Mapping[str, Any]  #: the TUNING_REPORT entry
+
+
+def _params_snapshot(cfg: ResolvedConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, chain in cfg.chains.items():
+        origin = chain[-1].origin
+        out[key] = {"value": chain[-1].value, "origin": origin.source}
+        if origin.layer == Layer.RUNTIME and origin.revision is not None:
+            out[key]["revision"] = origin.revision
+    return out
+
+
+def tuning_report(run_id: str, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``TUNING_REPORT.json`` document of ``entries`` (one per iteration)."""
+    ordered = sorted(entries, key=lambda e: int(e["iteration"]))
+    summary = {"count": len(ordered),
+               "applied": sum(1 for e in ordered if e["applied"])}
+    for counter, flag in SUMMARY_COUNTERS.items():
+        summary[counter] = sum(1 for e in ordered if e["guards"].get(flag))
+    return {"schema_version": 1, "run_id": run_id, "iterations": ordered, "summary": summary}
+
+
+def _history(entries: Sequence[Mapping[str, Any]]) -> list[HistoryEntry]:
+    out = []
+    for e in sorted(entries, key=lambda e: int(e["iteration"])):
+        applied = {k: float(v) for k, v in e["applied_deltas"].items()} if e["applied"] else {}
+        out.append(HistoryEntry(int(e["iteration"]), applied, TunerState.from_json(e["state"])))
+    return out
+
+
+def _resolve(session: Session, runtime: RuntimeOverrides) -> ResolvedConfig:
+    o = session.options
+    cfg = resolve(o.profile, artifacts=o.artifacts, sets=o.sets, env=session.env,
+                  runtime=runtime)
+    expected = session.profile_sha256
+    if cfg.profile.sha256 != expected:
+        raise ConfigError([Problem("profile", cfg.profile.source, None,
+                                   f"{cfg.profile.path} changed during the run (sha256 "
+                                   f"{cfg.profile.sha256[:12]}, run started with "
+                                   f"{expected[:12]}); profiles are immutable")])
+    return cfg
+
+
+def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationReport:
+    """Run iteration ``n`` of ``session`` and record it in the session (not on disk)."""
+    o = session.options
+    started = session.clock.now()
+    runtime = store.read()
+    if runtime.applied is not None and runtime.applied.iteration == n:
+        # restart after a crash between applying iteration n and recording it: run it
+        # again with the values it started from; the tuner's decision is then the same
+        runtime = replace(runtime, values=dict(runtime.applied.values_before))
+    cfg = _resolve(session, runtime)
+    market_seq, strategy_seq = np.random.SeedSequence(o.seed, spawn_key=(n,)).spawn(2)
+    tape = simulate_market(o.mode, o.sim_minutes, np.random.default_rng(market_seq))
+    outcome = run_strategy(tape, cfg.values, np.random.default_rng(strategy_seq))
+    kpis = round_floats(compute_kpis(tape, outcome, cfg.values))  # as written: FLOAT_DIGITS
+    verdict = judge_iteration(kpis, o.gate, n)
+    production = judge_iteration(kpis, "production", n + 10**6)
+    decision = decide(run_id=session.run_id, iteration=n, kpis=kpis,
+                      failed=verdict.verdict == "FAIL",
+                      production_pass=production.verdict != "FAIL", values=cfg.values,
+                      baseline=cfg.baseline(), pinned=cfg.pinned,
+                      history=_history([e for e in session.entries if e["iteration"] < n]),
+                      enabled=o.tune)
+    applied = store.apply(decision, store.read(), cfg.baseline(), cfg.pinned)
+    flags = decision.flags
+    if applied.status == "already_applied":
+        flags = replace(flags, idempotent_skip=True)
+    ended = session.clock.now()
+    mix = tape.regime_mix()
+    applied_ok = applied.applied and decision.changes
+    tuning = {
+        "deltas": dict(decision.proposed),  # legacy name: the proposed deltas
+        "proposed_deltas": dict(decision.proposed),
+        "applied_deltas": dict(decision.deltas) if applied_ok else {},
+        "applied": applied_ok,
+        "apply": applied.to_json(),
+        "skip_reason": decision.skip_reason or ("" if applied_ok else
+                                                f"apply {applied.status}"),
+        "guards": flags.to_json(),
+        "rationale": decision.rationale,
+        "rules_fired": list(decision.rules_fired),
+        "values_before": dict(decision.values_before),
+        "values_after": dict(decision.values_after),
+        "state": decision.state.to_json(),
+        "signature": decision.signature,
+    }
+    summary = dict(kpis)
+    summary["kpi_verdict"] = verdict.verdict
+    summary["kpi_reasons"] = list(verdict.reasons)
+    doc = {
+        "schema_version": ITER_SCHEMA_VERSION,
+        "run_id": session.run_id,
+        "iteration": n,
+        "started_utc": format_utc(started),
+        "ended_utc": format_utc(ended),
+        "duration_s": round((ended - started).total_seconds(), 6),
+        "seed": {"run_seed": o.seed, "spawn_key": [n]},
+        "mode": o.mode,
+        "regime": max(REGIME_NAMES, key=lambda r: (mix[r], -REGIME_NAMES.index(r))),
+        "regime_mix": mix,
+        "regime_by_minute": [REGIME_NAMES[i] for i in tape.regime_by_minute.tolist()],
+        "sim_minutes": o.sim_minutes,
+        "params": _params_snapshot(cfg),
+        "summary": summary,
+        "gate": verdict.to_json(),
+        "tuning": tuning,
+    }
+    entry = {"iteration": n, "started_utc": doc["started_utc"], "net_bps": kpis["net_bps"],
+             "risk_ratio": kpis["risk_ratio"], "kpi_verdict": verdict.verdict,
+             **{k: tuning[k] for k in ("proposed_deltas", "applied_deltas", "applied",
+                                       "skip_reason", "guards", "rationale", "signature",
+                                       "state")}}
+    session.entries = [e for e in session.entries if e["iteration"] != n] + [entry]
+    session.verdicts = [v for v in session.verdicts if v[0] != n] + [(n, verdict)]
+    return IterationReport(n, o.iterations, verdict, kpis, decision, applied_ok, doc, entry)

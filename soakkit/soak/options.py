@@ -1,0 +1,70 @@
+"""What a mini-soak runs: :class:`SoakOptions`, their validation, and ``SOAK_SLEEP_SECONDS``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from soakkit.errors import UsageError
+from soakkit.gate import check_gate_name
+from soakkit.sim.regimes import MODES
+
+__all__ = ["SLEEP_ENV", "SoakOptions", "sleep_from_env", "validate_options"]
+
+SLEEP_ENV = "SOAK_SLEEP_SECONDS"
+
+
+@dataclass(frozen=True)
+class SoakOptions:
+    """What to run (mirrors ``soakkit soak``'s flags)."""
+
+    profile: str = "steady_safe"
+    iterations: int = 3
+    mode: str = "calm"
+    seed: int = 1
+    sim_minutes: int = 10
+    gate: str = "smoke"
+    sets: tuple[str, ...] = ()
+    artifacts: Path = Path("artifacts/soak")
+    tune: bool = True
+    sleep_seconds: float | None = None  #: None: take SOAK_SLEEP_SECONDS (default 0)
+    now: str | None = None  #: freeze the clock (ISO-8601); also SOAKKIT_NOW
+
+    def to_json(self) -> dict[str, Any]:
+        """The options that determine a run's results (stored in ``RUN.json``)."""
+        return {"profile": self.profile, "iterations": self.iterations, "mode": self.mode,
+                "seed": self.seed, "sim_minutes": self.sim_minutes, "gate": self.gate,
+                "sets": list(self.sets), "tune": self.tune}
+
+
+def sleep_from_env(env: Mapping[str, str]) -> float:
+    """``SOAK_SLEEP_SECONDS`` as a float >= 0 (default 0); a bad value names the variable."""
+    text = env.get(SLEEP_ENV)
+    if text is None:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{SLEEP_ENV}={text!r}: expected a number of seconds >= 0") from None
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"{SLEEP_ENV}={text!r}: expected a finite number of seconds >= 0")
+    return value
+
+
+def validate_options(options: SoakOptions) -> None:
+    """Raise :class:`UsageError` naming the first bad option (before anything runs)."""
+    if options.iterations < 1:
+        raise UsageError(f"--iterations {options.iterations}: expected an integer >= 1")
+    if options.mode not in MODES:
+        raise UsageError(f"--mode {options.mode!r}: expected one of {', '.join(MODES)}")
+    if not 1 <= options.sim_minutes <= 1440:
+        raise UsageError(f"--sim-minutes {options.sim_minutes}: expected 1..1440")
+    if options.sleep_seconds is not None and (not math.isfinite(options.sleep_seconds)
+                                              or options.sleep_seconds < 0):
+        raise UsageError(f"--sleep-seconds {options.sleep_seconds}: expected a number >= 0")
+    if options.seed < 0:
+        raise UsageError(f"--seed {options.seed}: expected an integer >= 0")
+    check_gate_name(options.gate)
