@@ -74,12 +74,14 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "and RUN.json\nunder <artifacts>/runs/<run_id>/.",
         epilog="examples:\n  soakkit soak --profile steady_safe --iterations 3 --mode volatile "
                "--seed 7\n  soakkit soak --profile aggressive --iterations 24 --mode mixed "
-               "--gate production\n\nenvironment: SOAK_SLEEP_SECONDS (pause between "
-               "iterations), SOAKKIT_NOW (frozen clock),\n  SOAKKIT_PARAM_<NAME>, "
+               "--gate production\n  soakkit soak --iterations 288 --sleep-seconds 300 "
+               "--metrics-dir /var/lib/prometheus/node-exporter\n\n"
+               "environment: SOAK_SLEEP_SECONDS (pause between iterations), SOAKKIT_NOW "
+               "(frozen clock),\n  SOAKKIT_PARAM_<NAME>, "
                "SOAKKIT_OVERRIDES_JSON (pinned overrides)\n\n--metrics-dir DIR rewrites "
                "DIR/soakkit_soak.prom after every iteration (node_exporter\n  textfile "
                "collector; see docs/METRICS.md). A write that fails later warns once and the\n"
-               "  soak goes on; RUN.json records it.\n"
+               "  soak goes on; RUN.json records it.\n\n"
                "exit codes: 0 PASS or WARN, 1 FAIL, 2 usage or configuration error (also a "
                "--metrics-dir\n  that is missing, a file or not writable; nothing is run), "
                "130 interrupted")
