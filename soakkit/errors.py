@@ -1,19 +1,32 @@
-"""soakkit's exception hierarchy: every user-facing failure is a :class:`SoakkitError`.
+"""Exit codes and the exception hierarchy: every user-facing failure is a :class:`SoakkitError`.
 
 Errors carry fields (papermill style), and ``str(error)`` is what the command line
-prints: one line per problem, never a traceback. ``exit_code`` is the conventional code
-for the error; a command may map it differently where its contract says so (rotation
-reports bad arguments with 1, as the legacy tool did).
+prints, each line as ``soakkit: error: <line>``: one line per problem, never a traceback.
+``exit_code`` is the conventional code for the error (:class:`ExitCode`, the one table the
+README, ``docs/ERRORS.md`` and every ``--help`` repeat); a command may map it differently
+where its contract says so (rotation reports bad arguments with 1, as the legacy tool did).
+
+An :class:`OSError` on a path the user gave becomes a :class:`FileSystemError`
+(:func:`fs_errors`, :func:`filesystem_error`): ``<path>: <what> (<errno name>)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import errno
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
 
 __all__ = [
+    "EXIT_CODE_MEANINGS",
+    "ROTATE_EXIT_CODES",
     "ArtifactError",
     "ConfigError",
+    "ExitCode",
+    "FileSystemError",
     "JsonFormatError",
     "LockedError",
     "NotebookRunError",
@@ -23,13 +36,81 @@ __all__ = [
     "SoakkitError",
     "StaleRevisionError",
     "UsageError",
+    "exit_codes_help",
+    "filesystem_error",
+    "fs_errors",
 ]
+
+
+class ExitCode(IntEnum):
+    """Every exit code of ``soakkit`` (README "Exit codes" and ``docs/ERRORS.md`` list them)."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    TIMEOUT = 3
+    DEAD_KERNEL = 4
+    PROBLEMS = 5
+    SIGINT = 130
+    SIGTERM = 143
+
+
+#: What each exit code means, in the words of the README table.
+EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
+    ExitCode.OK: "success (a PASS or WARN verdict)",
+    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, or a state file "
+                     "soakkit refuses to use",
+    ExitCode.USAGE: "usage, configuration or input error: a bad flag, value, file or run id, "
+                    "or a path the file system refuses; nothing was changed",
+    ExitCode.TIMEOUT: "a report cell ran longer than --cell-timeout",
+    ExitCode.DEAD_KERNEL: "a report's kernel died",
+    ExitCode.PROBLEMS: "ok, with problems: the output is complete, but input files were "
+                       "skipped; each one is a `soakkit: warning:` line on stderr",
+    ExitCode.SIGINT: "interrupted by Ctrl-C (SIGINT)",
+    ExitCode.SIGTERM: "terminated by SIGTERM",
+}
+
+#: ``soakkit rotate`` / ``python -m soakkit.rotation`` keep the legacy tool's codes.
+ROTATE_EXIT_CODES: Mapping[int, str] = {
+    0: "ok",
+    1: "error, lock held or bad arguments",
+    2: "over --max-size-mb after rotation",
+    ExitCode.SIGINT: "interrupted (SIGINT)",
+    ExitCode.SIGTERM: "terminated (SIGTERM)",
+}
+
+_SHORT: Mapping[ExitCode, str] = {
+    ExitCode.OK: "ok", ExitCode.FAILED: "failed", ExitCode.USAGE: "usage or input error",
+    ExitCode.TIMEOUT: "cell timeout", ExitCode.DEAD_KERNEL: "dead kernel",
+    ExitCode.PROBLEMS: "ok, with problems (listed on stderr)",
+    ExitCode.SIGINT: "interrupted (SIGINT)", ExitCode.SIGTERM: "terminated (SIGTERM)",
+}
+
+
+def exit_codes_help(codes: Sequence[int], meanings: Mapping[int, str] | None = None) -> str:
+    """The ``exit codes:`` paragraph of a command's ``--help``, from :class:`ExitCode`.
+
+    ``meanings`` gives a command's own wording for a code (``1``: "FAIL verdict"); the
+    interrupt codes 130 and 143 are always listed.
+    """
+    meanings = dict(meanings or {})
+    wanted = list(dict.fromkeys([*codes, ExitCode.SIGINT, ExitCode.SIGTERM]))
+    parts = [f"{int(c)} {meanings.get(c) or _SHORT[ExitCode(c)]}" for c in wanted]
+    lines, line = [], "exit codes:"
+    for part in parts:
+        piece = f" {part},"
+        if len(line) + len(piece) > 88:
+            lines.append(line)
+            line = " "
+        line += piece
+    lines.append(line.rstrip(","))
+    return "\n".join(lines)
 
 
 class SoakkitError(Exception):
     """Base class of every error soakkit reports to a user."""
 
-    exit_code: int = 2
+    exit_code: int = ExitCode.USAGE
 
 
 class UsageError(SoakkitError):
@@ -73,7 +154,7 @@ class JsonFormatError(SoakkitError):
 class RuntimeOverridesError(SoakkitError):
     """``runtime_overrides.json`` is corrupt or invalid; soakkit fails closed."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class StaleRevisionError(RuntimeOverridesError):
@@ -89,15 +170,15 @@ class StaleRevisionError(RuntimeOverridesError):
 
 
 class ArtifactError(SoakkitError):
-    """An artifact folder or file is missing, unknown or unreadable."""
+    """An artifact folder, run or file the user named is missing, unknown or unreadable."""
 
-    exit_code = 1
+    exit_code = ExitCode.USAGE
 
 
 class LockedError(SoakkitError):
     """Another process holds the lock (a rotation, or an active soak run)."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
     def __init__(self, path: str, what: str) -> None:
         self.path = path
@@ -108,13 +189,69 @@ class LockedError(SoakkitError):
 class RotationError(SoakkitError):
     """Rotation could not start or could not log; nothing was changed."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class NotebookRunError(SoakkitError):
     """A notebook could not be prepared or run (bad parameter, missing template or kernel)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
+
+
+class FileSystemError(SoakkitError):
+    """The file system refused an operation on a path: ``<path>: <what> (<errno name>)``."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, path: str, what: str, errno_name: str | None = None) -> None:
+        self.path = path
+        self.what = what
+        self.errno_name = errno_name
+        suffix = f" ({errno_name})" if errno_name else ""
+        super().__init__(f"{path}: {what}{suffix}")
+
+
+def _blocking_file(path: str) -> str | None:
+    """The nearest existing ancestor of ``path`` that is not a folder (a file in the way)."""
+    probe = Path(path)
+    for candidate in (probe, *probe.parents):
+        with contextlib.suppress(OSError, ValueError):
+            if os.path.lexists(candidate):
+                return None if candidate.is_dir() else str(candidate)
+    return None
+
+
+def filesystem_error(exc: OSError, path: str | os.PathLike[str] | None = None,
+                     action: str | None = None) -> FileSystemError:
+    """The one-line :class:`FileSystemError` for ``exc``.
+
+    The path is the one the operating system named (``exc.filename``), else ``path``;
+    ``action`` (``"cannot create the run folder"``) goes before the system's reason. A
+    "not a directory" names the file that stands where a folder belongs.
+    """
+    where = exc.filename if exc.filename is not None else path
+    where_text = os.fsdecode(where) if where is not None else "<unknown path>"
+    name = errno.errorcode.get(exc.errno or 0)
+    reason = (exc.strerror or str(exc) or type(exc).__name__).strip()
+    reason = reason[:1].lower() + reason[1:]
+    if exc.errno == errno.ENOTDIR and (blocker := _blocking_file(where_text)):
+        where_text, reason = blocker, "is a file where a folder belongs"
+    elif exc.errno == errno.ENAMETOOLONG:
+        reason = f"name too long ({len(where_text)} characters)"
+        if len(where_text) > 200:
+            where_text = where_text[:96] + "..." + where_text[-96:]
+    what = f"{action}: {reason}" if action else reason
+    return FileSystemError(where_text, what, name)
+
+
+@contextlib.contextmanager
+def fs_errors(path: str | os.PathLike[str] | None = None,
+              action: str | None = None) -> Iterator[None]:
+    """Turn an :class:`OSError` inside the ``with`` body into a :class:`FileSystemError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise filesystem_error(exc, path, action) from None
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:

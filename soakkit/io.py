@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from soakkit.errors import JsonFormatError, UsageError
+from soakkit.errors import JsonFormatError, UsageError, filesystem_error
+from soakkit.inputs import json_float, json_int
 
 __all__ = [
     "FLOAT_DIGITS",
@@ -39,6 +40,7 @@ __all__ = [
     "load_json_file",
     "loads_strict",
     "parse_utc",
+    "read_limited",
     "round_floats",
     "sha256_bytes",
     "sha256_file",
@@ -86,9 +88,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644,
                 os.utime(fh.fileno(), (mtime, mtime))
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.filename == os.fspath(tmp):
+            exc.filename = os.fspath(path)  # the user knows the file, not our temp name
         raise
     fsync_dir(path.parent)
 
@@ -156,6 +160,25 @@ class _BadConstant(ValueError):
         self.name = name
 
 
+class _BadNumber(ValueError):
+    pass
+
+
+def _number(parse: Any) -> Any:
+    def hook(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise _BadNumber(str(exc)) from None
+    return hook
+
+
+_JSON_INT = _number(json_int)
+_JSON_FLOAT = _number(json_float)
+#: Largest JSON document soakkit reads (a profile, RUN.json, an ITER_SUMMARY...).
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+
 class _DuplicateKey(ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(f"duplicate key {key!r}")
@@ -198,9 +221,10 @@ def _constant_position(text: str, name: str) -> tuple[int, int]:
 def loads_strict(text: str | bytes, source: str, *, require_object: bool = True) -> Any:
     """Parse JSON strictly; errors name ``source`` and the line and column.
 
-    Rejects NaN/Infinity, duplicate keys, a byte-order mark, non-UTF-8 bytes, integers
-    too long to convert, trailing garbage and (with ``require_object``) a top level that
-    is not an object. Raises :class:`~soakkit.errors.JsonFormatError`.
+    Rejects NaN/Infinity, duplicate keys, a byte-order mark, non-UTF-8 bytes, numbers
+    that are too long or overflow (:func:`soakkit.inputs.json_int`/``json_float``), nesting
+    deeper than Python can parse, trailing garbage and (with ``require_object``) a top level
+    that is not an object. Raises :class:`~soakkit.errors.JsonFormatError`.
     """
     if isinstance(text, bytes):
         try:
@@ -213,7 +237,12 @@ def loads_strict(text: str | bytes, source: str, *, require_object: bool = True)
         raise JsonFormatError(source, 1, 1, "empty document")
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates,
-                           parse_constant=_reject_constant)
+                           parse_constant=_reject_constant, parse_int=_JSON_INT,
+                           parse_float=_JSON_FLOAT)
+    except RecursionError:
+        raise JsonFormatError(source, 0, 0, "nested too deeply to read") from None
+    except _BadNumber as exc:
+        raise JsonFormatError(source, 0, 0, str(exc)) from None
     except json.JSONDecodeError as exc:
         raise JsonFormatError(source, exc.lineno, exc.colno, exc.msg) from None
     except _DuplicateKey as exc:
@@ -243,14 +272,31 @@ def _json_type(value: Any) -> str:
 def load_json_file(path: Path, *, require_object: bool = True) -> Any:
     """Read and strictly parse a JSON file; the error names the file."""
     try:
-        data = Path(path).read_bytes()
+        data = read_limited(Path(path))
     except FileNotFoundError:
         raise JsonFormatError(str(path), 0, 0, "file not found") from None
     except IsADirectoryError:
         raise JsonFormatError(str(path), 0, 0, "is a directory, not a file") from None
-    except PermissionError:
-        raise JsonFormatError(str(path), 0, 0, "permission denied") from None
     return loads_strict(data, str(path), require_object=require_object)
+
+
+def read_limited(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """A file's bytes, refusing (:class:`JsonFormatError`) one larger than ``limit``.
+
+    ``FileNotFoundError`` and ``IsADirectoryError`` pass through for the caller to word;
+    any other :class:`OSError` becomes a :class:`~soakkit.errors.FileSystemError`.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except (FileNotFoundError, IsADirectoryError):
+        raise
+    except OSError as exc:
+        raise filesystem_error(exc, path, "cannot read") from None
+    if len(data) > limit:
+        raise JsonFormatError(str(path), 0, 0, f"larger than {limit // 1048576} MiB; "
+                              "refusing to read it")
+    return data
 
 
 def is_finite_number(value: Any) -> bool:

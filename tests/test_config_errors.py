@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from soakkit.config.profiles import load_profile
 from soakkit.config.runtime import write_runtime_overrides
-from soakkit.io import sha256_bytes
 
 from .conftest import assert_one_line_error, run_subprocess
 
@@ -103,7 +103,7 @@ def test_env_bad_input(cli, artifacts: Path, monkeypatch: pytest.MonkeyPatch,  #
         ('{"schema_version": 1, "params": {}, "risk_limit": 0.4}', "risk_limit: unknown top-level"),
         ('{"schema_version": 1, "params": {}, "min_interval_ms": 70}',
          'parameters belong under "params"'),
-        ('{"schema_version": 2, "params": {}}', "schema_version: expected 1, got 2"),
+        ('{"schema_version": 2, "params": {}}', "schema_version: expected the integer 1, got 2 (written by a newer soakkit)"),
         ('{"schema_version": 1, "params": {"impact_cap_ratio": Infinity}}', "Infinity is not valid"),
         ("", "empty document"),
     ],
@@ -188,7 +188,7 @@ def test_subprocess_exit_code_and_no_traceback(artifacts: Path) -> None:
 def test_valid_runtime_file_is_a_layer(cli, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
     path = artifacts / "runtime_overrides.json"
     write_runtime_overrides(path, expected_revision=None, base_profile="steady_safe",
-                            base_profile_sha256=sha256_bytes(b""),
+                            base_profile_sha256=load_profile("steady_safe", None).sha256,
                             values={"tail_age_ms": 900}, applied=None)
     result = _show(cli, artifacts, "--runtime-overrides", str(path), "--json")
     assert result.code == 0, result.err

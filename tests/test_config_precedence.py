@@ -31,7 +31,7 @@ def _setup(root: Path, key: str, layers: dict[Layer, object]) -> tuple[dict[str,
     if runtime.exists():
         runtime.unlink()
     write_runtime_overrides(runtime, expected_revision=None, base_profile="matrix",
-                            base_profile_sha256=sha256_bytes(b"x"),
+                            base_profile_sha256=sha256_bytes(json.dumps(doc).encode()),
                             values={key: layers[Layer.RUNTIME]} if Layer.RUNTIME in layers
                             else {}, applied=None)
     env = {f"SOAKKIT_PARAM_{key.upper()}": str(layers[Layer.ENV])} if Layer.ENV in layers else {}

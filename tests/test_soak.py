@@ -111,10 +111,10 @@ def test_fail_verdict_exits_1(cli, tmp_path: Path) -> None:  # type: ignore[no-u
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--iterations", "0"], "--iterations 0"), (["--mode", "storm"], "invalid choice"),
+    [(["--iterations", "0"], "--iterations 0"), (["--mode", "storm"], "--mode 'storm': expected one of"),
      (["--sim-minutes", "0"], "--sim-minutes 0"), (["--profile", "../x"], "invalid profile"),
      (["--set", "tail_age_ms=abc"], "expected an integer"), (["--now", "yesterday"], "--now"),
-     (["--gate", "strict"], "invalid choice")],
+     (["--gate", "strict"], "--gate 'strict': expected one of")],
 )
 def test_usage_errors_exit_2_and_write_nothing(cli, tmp_path: Path, args: list[str],  # type: ignore[no-untyped-def]
                                                fragment: str) -> None:

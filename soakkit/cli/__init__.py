@@ -1,10 +1,13 @@
 """The ``soakkit`` command line: parses arguments, calls the Python API, maps errors to exit codes.
 
 One module per command (``soakkit/cli/<command>.py``), each with a ``build(sub)`` that adds
-its parser and a handler that calls the Python API. Exit codes: 0 success; 1 a failed
-verdict, a runtime error or a held lock; 2 bad usage or configuration. Commands document
-their own additions (``rotate``: 2 = over budget; ``report``: one code per notebook
-outcome). User errors print one line each on stderr, never a traceback.
+its parser and a handler that calls the Python API; a command may also set ``check``, a
+function returning every problem with its arguments, so they are reported together.
+Exit codes are :class:`soakkit.errors.ExitCode` (the README's table): 0 success; 1 a failed
+verdict, a runtime error or a held lock; 2 bad usage, configuration or input (a path the
+file system refuses included); 3/4 report timeout/dead kernel; 5 ok, with problems; 130
+Ctrl-C; 143 SIGTERM. ``rotate`` keeps the legacy tool's codes (2 = over budget). Every
+problem is one line ``soakkit: error: ...`` on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from collections.abc import Sequence
 from soakkit import __version__
 from soakkit.cli import catalog, config, demo, metrics, report, rotate, soak
 from soakkit.cli._common import Parser, formatter
-from soakkit.errors import SoakkitError, UsageError
+from soakkit.errors import ExitCode, SoakkitError, UsageError, exit_codes_help, filesystem_error
+from soakkit.signals import exit_code_for, signal_name, terminate_as_interrupt
 
 __all__ = ["build_parser", "main"]
 
-#: Commands whose contract reports bad arguments with another code than 2.
+#: Commands whose contract reports usage errors with another code than 2.
 USAGE_EXIT_CODES = {"rotate": 1}
 #: Command modules, in the order ``soakkit --help`` lists them.
 COMMANDS = (demo, soak, report, catalog, rotate, metrics, config)
@@ -35,8 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "crash-safe artifact rotation and papermill reports for a market-making "
                     "bot.",
         epilog="quick start:\n  soakkit demo                      short soak + KPI and disk "
-               "reports\n  soakkit config show --profile steady_safe\n\nexit codes: 0 ok, "
-               "1 FAIL verdict or runtime error, 2 usage or configuration error")
+               "reports\n  soakkit config show --profile steady_safe\n\n"
+               "errors: one line each, `soakkit: error: <what and where>` (docs/ERRORS.md)\n"
+               + exit_codes_help(list(ExitCode)) + "\n  (rotate keeps the legacy codes: "
+               "1 error or lock held, 2 over budget)")
     parser.add_argument("--version", action="version", version=f"soakkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=Parser)
@@ -45,33 +51,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def print_error(error: SoakkitError) -> None:
+    """Every line of ``error`` as ``soakkit: error: <line>`` on stderr."""
+    for line in str(error).splitlines() or [type(error).__name__]:
+        print(f"soakkit: error: {line}", file=sys.stderr)
+
+
+def _run(argv: list[str]) -> int:
+    parser = build_parser()
+    try:
+        args, extras = parser.parse_known_args(argv)
+        problems = [f"soakkit {args.command}: unrecognized arguments: {' '.join(extras)}"] \
+            if extras else []
+        if getattr(args, "profile", "x") is None and hasattr(args, "profile_default"):
+            args.profile = args.profile_default
+        check = getattr(args, "check", None)
+        if check is not None:
+            problems += check(args)
+        if problems:
+            raise UsageError("\n".join(problems))
+        return int(args.func(args))
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.FAILED
+    except SoakkitError as exc:
+        error = exc
+    except OSError as exc:  # a path the file system refused, wherever it surfaced
+        error = filesystem_error(exc)
+    except RecursionError:
+        error = UsageError("input nested too deeply to read")
+    print_error(error)
+    if error.exit_code == ExitCode.USAGE and argv and argv[0] in USAGE_EXIT_CODES:
+        return USAGE_EXIT_CODES[argv[0]]
+    return int(error.exit_code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``soakkit`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # soakkit does no linear algebra; one BLAS thread keeps the process single-threaded,
     # so `rotate` may fork scan workers safely (numpy is imported lazily, after this)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        if getattr(args, "profile", "x") is None and hasattr(args, "profile_default"):
-            args.profile = args.profile_default
-        code: int = args.func(args)
-    except SystemExit as exc:  # --help / --version
-        return exc.code if isinstance(exc.code, int) else 0
-    except SoakkitError as exc:
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            print(f"soakkit: error: {line}", file=sys.stderr)
-        if isinstance(exc, UsageError) and argv and argv[0] in USAGE_EXIT_CODES:
-            return USAGE_EXIT_CODES[argv[0]]
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("soakkit: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    return code
+    with terminate_as_interrupt():
+        try:
+            return _run(argv)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (soakkit.signals.Terminated)
+            print(f"soakkit: interrupted ({signal_name(exc)})", file=sys.stderr)
+            return exit_code_for(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from soakkit.cli._common import DEFAULT_ARTIFACTS, add_common_config, formatter
+from soakkit.cli._common import DEFAULT_ARTIFACTS, add_common_config, formatter, path_arg
+from soakkit.errors import ExitCode, exit_codes_help
 
 
 def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -71,7 +71,9 @@ def _cmd_config_migrate(args: argparse.Namespace) -> int:
     plan = plan_migration(args.path, base_profile=args.base_profile)
     sys.stdout.write(plan.render())
     if args.dry_run:
-        return 2 if plan.errors or plan.conflicts else 0
+        for problem in plan.problems():
+            print(f"soakkit: error: {problem}", file=sys.stderr)
+        return ExitCode.USAGE if plan.problems() else ExitCode.OK
     backup = apply_migration(plan, clock_from(None))
     if backup is not None:
         print(f"migrated; originals backed up under {backup}")
@@ -82,7 +84,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     config = sub.add_parser(
         "config", help="show, explain and migrate configuration", formatter_class=formatter,
         description="Inspect the layered configuration: defaults < profile < runtime "
-                    "overrides < env < --set.\nEvery value carries its origin.")
+                    "overrides < env < --set.\nEvery value carries its origin; every problem "
+                    "is one line naming its layer and source.",
+        epilog=exit_codes_help([ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE],
+                               {ExitCode.FAILED: "a runtime overrides file soakkit refuses"}))
     csub = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
 
     show = csub.add_parser("show", help="the resolved parameters and where each came from",
@@ -90,7 +95,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                            epilog="example:\n  soakkit config show --profile steady_safe "
                                   "--set min_interval_ms=78 --json")
     add_common_config(show, profile_required=True)
-    show.add_argument("--runtime-overrides", type=Path, metavar="FILE",
+    show.add_argument("--runtime-overrides", type=path_arg, metavar="FILE",
                       help="use this runtime_overrides.json as the runtime layer")
     show.add_argument("--run", metavar="RUN_ID",
                       help="use the runtime overrides of this run (or 'latest')")
@@ -101,12 +106,12 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                               formatter_class=formatter)
     explain.add_argument("key", help="parameter name, e.g. min_interval_ms")
     add_common_config(explain, profile_required=False)
-    explain.add_argument("--runtime-overrides", type=Path, metavar="FILE")
+    explain.add_argument("--runtime-overrides", type=path_arg, metavar="FILE")
     explain.add_argument("--run", metavar="RUN_ID")
     explain.set_defaults(func=_cmd_config_explain, profile_default="steady_safe")
 
     lp = csub.add_parser("list-profiles", help="built-in and user profiles")
-    lp.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR")
+    lp.add_argument("--artifacts", type=path_arg, default=DEFAULT_ARTIFACTS, metavar="DIR")
     lp.add_argument("--json", action="store_true")
     lp.set_defaults(func=_cmd_config_list)
 
@@ -119,8 +124,12 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "steady_overrides.json,\napplied_profile.json, legacy profiles/*.json and a "
                     "legacy runtime_overrides.json.\nPrints the plan as a diff first, backs up "
                     "every file it replaces or removes,\nrefuses to overwrite a differing "
-                    "profile, and does nothing on a second run.")
-    mig.add_argument("--path", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
+                    "profile, and does nothing on a second run.\nTwo legacy files for one "
+                    "profile with different values, or a file with an unknown\n(newer) "
+                    "schema_version, are refused and listed; nothing is changed.",
+        epilog=exit_codes_help([ExitCode.OK, ExitCode.USAGE], {
+            ExitCode.USAGE: "bad path, conflict or unreadable file (nothing changed)"}))
+    mig.add_argument("--path", type=path_arg, default=DEFAULT_ARTIFACTS, metavar="DIR",
                      help="legacy artifacts folder (default: %(default)s)")
     mig.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     mig.add_argument("--base-profile", default="steady_safe", metavar="NAME",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from soakkit.cli._common import add_common_config, formatter
+from soakkit.cli._common import add_common_config, formatter, path_arg
+from soakkit.errors import ExitCode, exit_codes_help
+from soakkit.soak.options import options_from_text
 
 if TYPE_CHECKING:
-    from soakkit.soak import IterationReport
+    from soakkit.soak import IterationReport, SoakOptions
 
 
 def _progress_printer(enabled: bool) -> Callable[[IterationReport], None]:
@@ -32,14 +33,70 @@ def _warn(line: str) -> None:
     print(f"soakkit: warning: {line}", file=sys.stderr, flush=True)
 
 
-def _cmd_soak(args: argparse.Namespace) -> int:
-    from soakkit.soak import SoakOptions, run_soak
+#: Flags whose value is checked by soakkit.soak.options (all problems reported together).
+_NUMBER_FLAGS = ("iterations", "seed", "sim_minutes", "sleep_seconds")
+#: Defaults of the options a resumed run takes from its RUN.json instead.
+_DEFAULTS = {"profile": "steady_safe", "iterations": 3, "mode": "calm", "seed": 1,
+             "sim_minutes": 10, "gate": "smoke"}
 
+
+def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], list[str]]:
+    """The options, those given explicitly, and every problem with their text."""
+    from soakkit.soak import SoakOptions
+
+    numbers, problems = options_from_text({k: getattr(args, k) for k in _NUMBER_FLAGS})
+    given: dict[str, Any] = {k: getattr(args, k) for k in ("profile", "mode", "gate")
+                             if getattr(args, k) is not None}
+    given.update(numbers)
+    if args.sets:
+        given["sets"] = list(args.sets)
+    if args.no_tune:
+        given["tune"] = False
+    values = {**_DEFAULTS, **given}
     options = SoakOptions(
-        profile=args.profile, iterations=args.iterations, mode=args.mode, seed=args.seed,
-        sim_minutes=args.sim_minutes, gate=args.gate, sets=tuple(args.sets),
-        artifacts=args.artifacts, tune=not args.no_tune, sleep_seconds=args.sleep_seconds,
-        now=args.now)
+        profile=values["profile"], iterations=values["iterations"], mode=values["mode"],
+        seed=values["seed"], sim_minutes=values["sim_minutes"], gate=values["gate"],
+        sets=tuple(args.sets), artifacts=args.artifacts, tune=not args.no_tune,
+        sleep_seconds=numbers.get("sleep_seconds"), now=args.now)
+    given.pop("sleep_seconds", None)
+    return options, given, problems
+
+
+def _check_soak(args: argparse.Namespace) -> list[str]:
+    """Every problem of the options and configuration, before anything runs."""
+    from soakkit.config.layers import resolve
+    from soakkit.errors import ConfigError, SoakkitError
+    from soakkit.io import clock_from
+    from soakkit.soak import option_problems
+
+    options, _, problems = _options(args)  # a bad number falls back to its valid default
+    if args.resume is not None:
+        return problems
+    problems += option_problems(options)
+    try:
+        resolve(options.profile, artifacts=options.artifacts, sets=options.sets)
+    except ConfigError as exc:
+        problems += [str(p) for p in exc.problems]
+    for check in (lambda: clock_from(args.now), _sleep_env):
+        try:
+            check()
+        except SoakkitError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _sleep_env() -> None:
+    import os
+
+    from soakkit.soak import sleep_from_env
+
+    sleep_from_env(os.environ)
+
+
+def _cmd_soak(args: argparse.Namespace) -> int:
+    from soakkit.soak import run_soak
+
+    options, given, _ = _options(args)
     interactive = sys.stderr.isatty() and not args.quiet
     observers = []
     if args.metrics_dir is not None:
@@ -49,10 +106,16 @@ def _cmd_soak(args: argparse.Namespace) -> int:
         folder = check_metrics_dir(args.metrics_dir)
         observers.append(SoakMetrics(folder, clock=clock_from(args.now), warn=_warn))
     result = run_soak(options, resume=args.resume, progress=_progress_printer(interactive),
-                      observers=observers)
+                      observers=observers, requested=given)
     for warning in result.warnings:
         print(f"soakkit: warning: {warning}", file=sys.stderr)
     v = result.verdict
+    if result.status == "interrupted":
+        print(f"soakkit: interrupted ({result.interrupted_by or 'SIGINT'})"
+              f": run {result.run_id} stopped after {result.iterations_done} iteration(s); "
+              f"RUN.json says interrupted; continue with: soakkit soak --resume "
+              f"{result.run_id} --artifacts {options.artifacts}", file=sys.stderr)
+        return result.exit_code
     print(f"run {result.run_id}: {result.status}, {result.iterations_done} iteration(s), "
           f"verdict {v.verdict}")
     for reason in v.reasons:
@@ -82,24 +145,34 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                "DIR/soakkit_soak.prom after every iteration (node_exporter\n  textfile "
                "collector; see docs/METRICS.md). A write that fails later warns once and the\n"
                "  soak goes on; RUN.json records it.\n\n"
-               "exit codes: 0 PASS or WARN, 1 FAIL, 2 usage or configuration error (also a "
-               "--metrics-dir\n  that is missing, a file or not writable; nothing is run), "
-               "130 interrupted")
+               "bounds: --iterations 1..100000, --seed 0..4294967295, --sim-minutes 1..1440, "
+               "--sleep-seconds\n  0..86400; every problem with the options and the "
+               "configuration is reported together.\n"
+               "--resume RUN_ID keeps the run's own options: giving another --iterations, "
+               "--mode, --seed,\n  --sim-minutes, --gate, --profile, --set or --no-tune is "
+               "refused, naming the conflict.\n\n"
+               + exit_codes_help([ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE], {
+                   ExitCode.OK: "PASS or WARN", ExitCode.FAILED: "FAIL verdict",
+                   ExitCode.USAGE: "usage, configuration or file-system error (nothing is "
+                                   "run, or the run stops resumable)",
+                   ExitCode.SIGINT: "interrupted (Ctrl-C; RUN.json says interrupted)"}))
     add_common_config(p, profile_required=False)
-    p.set_defaults(profile="steady_safe")
-    p.add_argument("--iterations", type=int, default=3, metavar="N", help="default: %(default)s")
-    p.add_argument("--mode", choices=MODES, default="calm", help="market regime (default: calm)")
-    p.add_argument("--seed", type=int, default=1, metavar="S", help="default: %(default)s")
-    p.add_argument("--sim-minutes", type=int, default=10, metavar="M",
-                   help="simulated market minutes per iteration (default: %(default)s)")
-    p.add_argument("--sleep-seconds", type=float, default=None, metavar="X",
+    p.set_defaults(profile=None)
+    p.add_argument("--iterations", metavar="N", help="default: 3")
+    p.add_argument("--mode", metavar="{" + ",".join(MODES) + "}",
+                   help="market regime (default: calm)")
+    p.add_argument("--seed", metavar="S", help="default: 1")
+    p.add_argument("--sim-minutes", metavar="M",
+                   help="simulated market minutes per iteration (default: 10)")
+    p.add_argument("--sleep-seconds", metavar="X",
                    help="pause between iterations (default: $SOAK_SLEEP_SECONDS or 0)")
-    p.add_argument("--gate", choices=RUN_GATES, default="smoke", help="default: smoke")
+    p.add_argument("--gate", metavar="{" + ",".join(RUN_GATES) + "}", help="default: smoke")
     p.add_argument("--no-tune", action="store_true", help="run without the live-apply tuner")
     p.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted or crashed run")
     p.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
-    p.add_argument("--metrics-dir", type=Path, default=None, metavar="DIR",
+    p.add_argument("--metrics-dir", type=path_arg, default=None, metavar="DIR",
                    help="write Prometheus metrics to DIR/soakkit_soak.prom (textfile collector)")
+    p.set_defaults(check=_check_soak)
     p.set_defaults(func=_cmd_soak)
 

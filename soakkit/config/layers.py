@@ -200,6 +200,17 @@ def _runtime(runtime: RuntimeOverrides) -> _Collected:
     return [(k, Setting(v, origin)) for k, v in runtime.values.items()], []
 
 
+def _runtime_mismatch(runtime: RuntimeOverrides, profile: Profile) -> list[Problem]:
+    """A runtime layer written for another profile (or another version of it) is refused."""
+    if runtime.base_profile == profile.name and runtime.base_profile_sha256 == profile.sha256:
+        return []
+    return [Problem("runtime", str(runtime.path), "base_profile",
+                    f"belongs to profile {runtime.base_profile!r} (sha256 "
+                    f"{runtime.base_profile_sha256[:12]}), not to profile {profile.name!r} "
+                    f"(sha256 {profile.sha256[:12]}) at {profile.path}; refusing to apply "
+                    "another profile's tuned values")]
+
+
 def _flatten_legacy(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Legacy nested sections (``{"engine": {"min_interval_ms": 70}}``) → flat names."""
     flat: dict[str, Any] = {}
@@ -348,12 +359,15 @@ def resolve(
         try:
             runtime = read_runtime_overrides(runtime_path)
         except RuntimeOverridesError as exc:
-            problems.append(Problem("runtime", str(runtime_path), None, str(exc)))
+            problems += [Problem("runtime", str(runtime_path), None, line)
+                         for line in str(exc).splitlines()]
         else:
             entries += _runtime(runtime)[0]
     for got, bad in (_env(env, warnings), _cli(sets)):
         entries += got
         problems += bad
+    if loaded is not None and runtime is not None:
+        problems += _runtime_mismatch(runtime, loaded)
     if problems or loaded is None:
         raise ConfigError(problems)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from soakkit.io import (
     format_utc,
     fsync_dir,
     loads_strict,
+    read_limited,
     sha256_bytes,
 )
 
@@ -68,6 +69,8 @@ class MigrationStep:
     remove_source: bool
     notes: tuple[str, ...]
     conflict: str | None = None
+    profile: str | None = None  #: the profile this source becomes (legacy profile sources)
+    params: Mapping[str, Value] | None = None  #: the values it carries
 
     @property
     def kind(self) -> str:
@@ -90,17 +93,19 @@ class MigrationPlan:
     def conflicts(self) -> tuple[MigrationStep, ...]:
         return tuple(s for s in self.steps if s.conflict)
 
+    def problems(self) -> list[str]:
+        """Every error and conflict, one line each (why the plan is refused)."""
+        return [*self.errors, *(f"conflict: {os.path.relpath(s.source, self.root)}: "
+                                f"{s.conflict}" for s in self.conflicts)]
+
     def render(self) -> str:
-        """The plan as text: notes and a unified diff per file."""
+        """The plan as text: notes and a unified diff per file (problems: :meth:`problems`)."""
         if not self.steps and not self.errors:
             return f"nothing to migrate under {self.root}\n"
         lines: list[str] = []
-        for err in self.errors:
-            lines.append(f"error: {err}\n")
         for step in self.steps:
             rel_src = os.path.relpath(step.source, self.root)
             if step.conflict:
-                lines.append(f"conflict: {rel_src}: {step.conflict}\n")
                 continue
             if step.target is not None and step.new_text is not None:
                 rel_dst = os.path.relpath(step.target, self.root)
@@ -184,13 +189,27 @@ def _profile_text(description: str, params: Mapping[str, Value]) -> str:
                            "description": description, "params": dict(params)})
 
 
-def _load(path: Path, errors: list[str]) -> dict[str, Any] | None:
+def _load(path: Path, errors: list[str], *, current: int | None = None) -> dict[str, Any] | None:
+    """A legacy document, or ``None`` (with the reason in ``errors``).
+
+    A legacy (v0) file has no ``schema_version``; ``current`` is the version soakkit
+    writes for this kind of file. Any other ``schema_version`` (a newer soakkit's file,
+    ``1.0``, ``"1"``) is refused: a migration never downgrades a file it does not know.
+    """
     try:
-        doc = loads_strict(path.read_bytes(), str(path))
-    except JsonFormatError as exc:
-        errors.append(str(exc))
+        doc = loads_strict(read_limited(path), str(path))
+    except (JsonFormatError, FileNotFoundError, IsADirectoryError) as exc:
+        errors.append(str(exc) if isinstance(exc, JsonFormatError) else f"{path}: unreadable")
         return None
     assert isinstance(doc, dict)
+    version = doc.get("schema_version", None)
+    known = version is None or (type(version) is int and version in (0, current))
+    if not known:
+        newer = type(version) is int and version > (current or 0)
+        errors.append(f"{path}: schema_version {version!r} is not a version this soakkit "
+                      f"migrates{' (written by a newer soakkit)' if newer else ''}; refusing "
+                      "to rewrite it")
+        return None
     return doc
 
 
@@ -209,27 +228,67 @@ def _profile_step(source: Path, name: str, params: dict[str, Value], description
     target = user_profiles_dir(root) / f"{name}.json"
     new_text = _profile_text(description, params)
     builtin = _builtin_params(name)
+    mine: dict[str, Any] = {"profile": name, "params": dict(params)}
     if builtin is not None and all(builtin.get(k) == v for k, v in params.items()):
         notes.append(f"values equal the built-in profile {name!r}: no user profile written")
-        return MigrationStep(source, None, old_text, None, True, tuple(notes))
+        return MigrationStep(source, None, old_text, None, True, tuple(notes), **mine)
     if target.exists() and target != source:
         existing = _read_text(target)
         if existing == new_text:
             notes.append(f"profiles/{name}.json already holds these values")
-            return MigrationStep(source, None, old_text, None, True, tuple(notes))
+            return MigrationStep(source, None, old_text, None, True, tuple(notes), **mine)
         return MigrationStep(source, target, old_text, new_text, False, tuple(notes),
                              conflict=f"profiles/{name}.json exists with different values; "
-                                      "refusing to overwrite it")
+                                      "refusing to overwrite it", **mine)
     if builtin is not None:
         notes.append(f"user profile {name!r} will shadow the built-in profile of that name")
-    return MigrationStep(source, target, old_text, new_text, remove_source, tuple(notes))
+    return MigrationStep(source, target, old_text, new_text, remove_source, tuple(notes),
+                         **mine)
+
+
+def _one_source_per_profile(steps: list[MigrationStep], root: Path) -> list[MigrationStep]:
+    """Two legacy sources of one profile: the same values are merged, different ones conflict.
+
+    Nothing is silently overwritten: every source of a conflicting profile is listed, with
+    the values that differ.
+    """
+    by_profile: dict[str, list[MigrationStep]] = {}
+    for step in steps:
+        if step.profile is not None:
+            by_profile.setdefault(step.profile, []).append(step)
+    out: list[MigrationStep] = []
+    for step in steps:
+        group = by_profile.get(step.profile or "", [step])
+        if step.profile is None or len(group) == 1:
+            out.append(step)
+            continue
+        first = group[0]
+        if all(s.params == first.params for s in group):
+            if step is first:
+                out.append(step)
+            else:
+                out.append(replace(step, target=None, new_text=None, remove_source=True,
+                                   notes=(*step.notes, f"same values as "
+                                          f"{os.path.relpath(first.source, root)}")))
+            continue
+        names = [os.path.relpath(s.source, root) for s in group]
+        differ = sorted({k for s in group for k in (s.params or {})
+                         if len({repr((t.params or {}).get(k)) for t in group}) > 1})
+        shown = "; ".join(f"{n}: " + ", ".join(f"{k}={(s.params or {}).get(k)!r}"
+                                               for k in differ) for n, s in zip(names, group,
+                                                                                strict=True))
+        out.append(replace(step, conflict=f"{len(group)} legacy files map to profile "
+                           f"{step.profile!r} with different values ({shown}); keep one, "
+                           "move the other out of the folder, and migrate again"))
+    return out
 
 
 def plan_migration(root: Path, *, base_profile: str = "steady_safe") -> MigrationPlan:
     """Plan the migration of the legacy files under ``root`` (pure: reads only)."""
     root = Path(root)
     if not root.is_dir():
-        raise UsageError(f"--path {root}: not a directory")
+        raise UsageError(f"--path {root}: not a folder" + (
+            "" if root.exists() else " (it does not exist)"))
     steps: list[MigrationStep] = []
     errors: list[str] = []
     for filename, name in LEGACY_PROFILE_FILES.items():
@@ -261,7 +320,7 @@ def plan_migration(root: Path, *, base_profile: str = "steady_safe") -> Migratio
     for entry in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         if entry.is_symlink() or not PROFILE_NAME_RE.match(entry.stem):
             continue
-        doc = _load(entry, errors)
+        doc = _load(entry, errors, current=PROFILE_SCHEMA_VERSION)
         if doc is None or doc.get("schema_version") == PROFILE_SCHEMA_VERSION:
             continue
         notes = []
@@ -272,8 +331,8 @@ def plan_migration(root: Path, *, base_profile: str = "steady_safe") -> Migratio
         steps.append(MigrationStep(entry, entry, _read_text(entry), new_text, False,
                                    tuple(notes)))
     runtime = root / RUNTIME_FILE
-    if runtime.is_file() and (doc := _load(runtime, errors)) is not None and \
-            doc.get("schema_version") != RUNTIME_SCHEMA_VERSION:
+    if runtime.is_file() and (doc := _load(runtime, errors, current=RUNTIME_SCHEMA_VERSION)) \
+            is not None and doc.get("schema_version") != RUNTIME_SCHEMA_VERSION:
         notes = []
         values = _extract_params(doc, tunable_only=True, notes=notes, errors=errors,
                                  where=RUNTIME_FILE)
@@ -288,7 +347,7 @@ def plan_migration(root: Path, *, base_profile: str = "steady_safe") -> Migratio
             notes.append(f"base profile set to {base_profile!r} (--base-profile)")
             steps.append(MigrationStep(runtime, runtime, _read_text(runtime),
                                        canonical_json(new), False, tuple(notes)))
-    return MigrationPlan(root, tuple(steps), tuple(errors))
+    return MigrationPlan(root, tuple(_one_source_per_profile(steps, root)), tuple(errors))
 
 
 def apply_migration(plan: MigrationPlan, clock: Clock) -> Path | None:
@@ -298,8 +357,7 @@ def apply_migration(plan: MigrationPlan, clock: Clock) -> Path | None:
     :class:`UsageError`) when the plan has errors or conflicts, before changing anything.
     """
     if plan.errors or plan.conflicts:
-        reasons = list(plan.errors) + [f"{s.source.name}: {s.conflict}" for s in plan.conflicts]
-        raise UsageError("migration refused, nothing changed: " + "; ".join(reasons))
+        raise UsageError("\n".join(["migration refused, nothing changed:", *plan.problems()]))
     if not plan.steps:
         return None
     stamp = format_utc(clock.now()).replace(":", "").replace(".", "")

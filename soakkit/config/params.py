@@ -12,11 +12,11 @@ profile and leave the tuner room on both sides (see ``docs/CONFIG.md`` for each 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from soakkit.inputs import parse_float, parse_int
 from soakkit.io import is_finite_number
 
 __all__ = [
@@ -132,28 +132,14 @@ def check_value(spec: ParamSpec, value: Any) -> str | None:
     return None
 
 
-_INT_RE = re.compile(r"^[+-]?[0-9]+$")
-_FLOAT_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
-
-
 def parse_text(spec: ParamSpec, text: str) -> Value:
     """Parse a value given as text (env var or ``--set``) by the parameter's type.
 
-    Raises :class:`ValueError` with a one-line reason: empty, padded, ``true``, ``nan``,
-    ``1.5`` for an int and the like are refused rather than coerced.
+    The one strict number parser (:mod:`soakkit.inputs`) reads it: ``0700``, ``+700``,
+    ``" 7 "``, ``true``, ``nan`` and ``1.5`` for an int are refused rather than coerced.
+    Raises :class:`ValueError` with a one-line reason.
     """
-    if text == "":
-        raise ValueError("empty value")
-    if text != text.strip():
-        raise ValueError(f"{text!r} has surrounding whitespace")
-    if spec.kind == "int":
-        if not _INT_RE.match(text) or len(text) > 30:
-            raise ValueError(f"expected an integer, got {text!r}")
-        value: Value = int(text)
-    else:
-        if not _FLOAT_RE.match(text) or len(text) > 60:
-            raise ValueError(f"expected a number, got {text!r}")
-        value = float(text)
+    value: Value = parse_int(text) if spec.kind == "int" else parse_float(text)
     problem = check_value(spec, value)
     if problem:
         raise ValueError(problem)

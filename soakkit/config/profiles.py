@@ -21,7 +21,7 @@ from typing import Any
 
 from soakkit.config.params import PARAMS, Value, check_value
 from soakkit.errors import ConfigError, JsonFormatError, Problem, did_you_mean
-from soakkit.io import loads_strict, sha256_bytes
+from soakkit.io import loads_strict, read_limited, sha256_bytes
 
 __all__ = [
     "BUILTIN_DIR",
@@ -132,7 +132,10 @@ def _read_profile_bytes(path: Path, source: str) -> bytes:
         raise _single(source, None, f"{path} is a dangling symlink") from None
     if not stat.S_ISREG(st.st_mode):
         raise _single(source, None, f"{path} is not a regular file")
-    return path.read_bytes()
+    try:
+        return read_limited(path)
+    except IsADirectoryError:
+        raise _single(source, None, f"{path} is a folder, not a profile file") from None
 
 
 def _single(source: str, key: str | None, message: str) -> ConfigError:
@@ -150,9 +153,11 @@ def parse_profile_document(doc: Any, source: str) -> tuple[str, dict[str, Value]
                                 f"unknown top-level key{hint}; expected schema_version, "
                                 "description, params"))
     version = doc.get("schema_version")
-    if version != PROFILE_SCHEMA_VERSION or isinstance(version, bool):
+    if version != PROFILE_SCHEMA_VERSION or type(version) is not int:
+        newer = type(version) is int and version > PROFILE_SCHEMA_VERSION
         problems.append(Problem("profile", source, "schema_version",
-                                f"expected {PROFILE_SCHEMA_VERSION}, got {version!r}"))
+                                f"expected the integer {PROFILE_SCHEMA_VERSION}, got {version!r}"
+                                + (" (written by a newer soakkit)" if newer else "")))
     description = doc.get("description", "")
     if not isinstance(description, str):
         problems.append(Problem("profile", source, "description", "must be a string"))

@@ -28,7 +28,7 @@ from soakkit.errors import (
     StaleRevisionError,
     did_you_mean,
 )
-from soakkit.io import atomic_write_json, loads_strict
+from soakkit.io import atomic_write_json, loads_strict, read_limited
 from soakkit.locks import exclusive_lock
 
 __all__ = [
@@ -142,8 +142,9 @@ def _parse(doc: dict[str, Any], path: Path) -> RuntimeOverrides:
             problems += before_problems
             applied = AppliedRecord(raw_applied["iteration"], raw_applied["signature"], before)
     if problems:
-        raise RuntimeOverridesError(f"{path}: invalid runtime overrides ({'; '.join(problems)}); "
-                                    "refusing to use or reset it")
+        raise RuntimeOverridesError("\n".join(
+            f"{path}: invalid runtime overrides: {p}; refusing to use or reset it"
+            for p in problems))
     return RuntimeOverrides(path, revision, base, sha, values, applied)
 
 
@@ -151,11 +152,12 @@ def read_runtime_overrides(path: Path) -> RuntimeOverrides:
     """Read and validate ``path``; raises :class:`RuntimeOverridesError` (fail closed)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_limited(path)
     except FileNotFoundError:
         raise RuntimeOverridesError(f"{path}: runtime overrides file not found") from None
-    except OSError as exc:
-        raise RuntimeOverridesError(f"{path}: cannot read ({exc.strerror})") from None
+    except IsADirectoryError:
+        raise RuntimeOverridesError(f"{path}: is a folder, not a runtime overrides file") \
+            from None
     try:
         doc = loads_strict(data, str(path))
     except JsonFormatError as exc:
@@ -187,7 +189,8 @@ def write_runtime_overrides(
     path = Path(path)
     good, problems = validate_runtime_values(dict(values), "values")
     if problems:
-        raise RuntimeOverridesError(f"{path}: refusing to write ({'; '.join(problems)})")
+        raise RuntimeOverridesError("\n".join(f"{path}: refusing to write: {p}"
+                                               for p in problems))
     with exclusive_lock(_lock_path(path), f"runtime overrides {path.name}", wait_s=10.0):
         if path.exists():
             current = read_runtime_overrides(path).revision

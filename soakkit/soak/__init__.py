@@ -6,8 +6,15 @@
 """
 
 from soakkit.soak.iteration import IterationReport, Session, run_iteration
-from soakkit.soak.options import SLEEP_ENV, SoakOptions, sleep_from_env, validate_options
+from soakkit.soak.options import (
+    SLEEP_ENV,
+    SoakOptions,
+    option_problems,
+    sleep_from_env,
+    validate_options,
+)
 from soakkit.soak.runner import SoakObserver, SoakResult, run_soak
 
 __all__ = ["SLEEP_ENV", "IterationReport", "Session", "SoakObserver", "SoakOptions",
-           "SoakResult", "run_iteration", "run_soak", "sleep_from_env", "validate_options"]
+           "SoakResult", "option_problems", "run_iteration", "run_soak", "sleep_from_env",
+           "validate_options"]

@@ -1,18 +1,26 @@
-"""What a mini-soak runs: :class:`SoakOptions`, their validation, and ``SOAK_SLEEP_SECONDS``."""
+"""What a mini-soak runs: :class:`SoakOptions`, their bounds and validation, ``SOAK_SLEEP_SECONDS``.
+
+:data:`NUMBER_OPTIONS` is the one table of the numeric options' bounds: the command line
+parses its text with it (:func:`options_from_text`, the strict parser of
+:mod:`soakkit.inputs`), and :func:`option_problems` checks typed values (the Python API,
+the ``soak`` report's parameters) against it. Every problem is reported, one per line.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from soakkit.errors import UsageError
-from soakkit.gate import check_gate_name
+from soakkit.gate import RUN_GATES
+from soakkit.inputs import MAX_ITERATIONS, MAX_SEED, parse_float, parse_int, show_value
 from soakkit.sim.regimes import MODES
 
-__all__ = ["SLEEP_ENV", "SoakOptions", "sleep_from_env", "validate_options"]
+__all__ = ["NUMBER_OPTIONS", "RESUME_KEEPS", "SLEEP_ENV", "NumberOption", "SoakOptions",
+           "option_problems", "options_from_text", "resume_conflicts", "sleep_from_env",
+           "validate_options"]
 
 SLEEP_ENV = "SOAK_SLEEP_SECONDS"
 
@@ -40,31 +48,102 @@ class SoakOptions:
                 "sets": list(self.sets), "tune": self.tune}
 
 
+@dataclass(frozen=True)
+class NumberOption:
+    """Type and bounds of a numeric option."""
+
+    flag: str
+    kind: Literal["int", "float"]
+    lo: float
+    hi: float
+
+    def parse(self, text: str) -> int | float:
+        """Strictly parse command-line text (:mod:`soakkit.inputs`)."""
+        if self.kind == "int":
+            return parse_int(text, lo=int(self.lo), hi=int(self.hi))
+        return parse_float(text, lo=self.lo, hi=self.hi)
+
+    def problem(self, value: Any) -> str | None:
+        """Why a typed value is not valid, or ``None``."""
+        ints = isinstance(value, int) and not isinstance(value, bool)
+        number = ints or (self.kind == "float" and isinstance(value, float))
+        if not number or not self.lo <= value <= self.hi:
+            kind = "an integer" if self.kind == "int" else "a number"
+            return f"{self.flag} {value!r}: expected {kind} in {self.lo:g}..{self.hi:g}"
+        return None
+
+
+#: Every numeric option of a soak and its bounds (documented in docs/ERRORS.md).
+NUMBER_OPTIONS: Mapping[str, NumberOption] = {
+    "iterations": NumberOption("--iterations", "int", 1, MAX_ITERATIONS),
+    "seed": NumberOption("--seed", "int", 0, MAX_SEED),
+    "sim_minutes": NumberOption("--sim-minutes", "int", 1, 1440),
+    "sleep_seconds": NumberOption("--sleep-seconds", "float", 0, 86_400),
+}
+#: Options a resumed run keeps from its ``RUN.json`` (asking for another value is refused).
+RESUME_KEEPS = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "sets", "tune")
+
+
 def sleep_from_env(env: Mapping[str, str]) -> float:
-    """``SOAK_SLEEP_SECONDS`` as a float >= 0 (default 0); a bad value names the variable."""
+    """``SOAK_SLEEP_SECONDS`` as a number of seconds (default 0); a bad value names the variable."""
     text = env.get(SLEEP_ENV)
     if text is None:
         return 0.0
+    option = NUMBER_OPTIONS["sleep_seconds"]
     try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{SLEEP_ENV}={text!r}: expected a number of seconds >= 0") from None
-    if not math.isfinite(value) or value < 0:
-        raise UsageError(f"{SLEEP_ENV}={text!r}: expected a finite number of seconds >= 0")
-    return value
+        return float(option.parse(text))
+    except ValueError as exc:
+        raise UsageError(f"{SLEEP_ENV}={show_value(text)}: {exc}") from None
+
+
+def options_from_text(raw: Mapping[str, str | None]) -> tuple[dict[str, Any], list[str]]:
+    """Parse the numeric options given as text; returns (values, every problem)."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, text in raw.items():
+        if text is None:
+            continue
+        option = NUMBER_OPTIONS[name]
+        try:
+            values[name] = option.parse(text)
+        except ValueError as exc:
+            problems.append(f"{option.flag} {show_value(text)}: {exc}")
+    return values, problems
+
+
+def option_problems(options: SoakOptions) -> list[str]:
+    """Every bad option of ``options``, one line each (empty when all are valid)."""
+    problems = []
+    for name, option in NUMBER_OPTIONS.items():
+        value = getattr(options, name)
+        if value is not None and (why := option.problem(value)):
+            problems.append(why)
+    if options.mode not in MODES:
+        problems.append(f"--mode {options.mode!r}: expected one of {', '.join(MODES)}")
+    if options.gate not in RUN_GATES:
+        problems.append(f"--gate {options.gate!r}: expected one of {', '.join(RUN_GATES)}")
+    return problems
 
 
 def validate_options(options: SoakOptions) -> None:
-    """Raise :class:`UsageError` naming the first bad option (before anything runs)."""
-    if options.iterations < 1:
-        raise UsageError(f"--iterations {options.iterations}: expected an integer >= 1")
-    if options.mode not in MODES:
-        raise UsageError(f"--mode {options.mode!r}: expected one of {', '.join(MODES)}")
-    if not 1 <= options.sim_minutes <= 1440:
-        raise UsageError(f"--sim-minutes {options.sim_minutes}: expected 1..1440")
-    if options.sleep_seconds is not None and (not math.isfinite(options.sleep_seconds)
-                                              or options.sleep_seconds < 0):
-        raise UsageError(f"--sleep-seconds {options.sleep_seconds}: expected a number >= 0")
-    if options.seed < 0:
-        raise UsageError(f"--seed {options.seed}: expected an integer >= 0")
-    check_gate_name(options.gate)
+    """Raise :class:`UsageError` listing every bad option (before anything runs)."""
+    problems = option_problems(options)
+    if problems:
+        raise UsageError("\n".join(problems))
+
+
+def resume_conflicts(run_id: str, recorded: Mapping[str, Any],
+                     requested: Mapping[str, Any]) -> list[str]:
+    """Options asked for on ``--resume`` that differ from the run's own, one line each."""
+    out = []
+    for name, asked in requested.items():
+        have = recorded.get(name)
+        value = list(asked) if name == "sets" else asked
+        if name == "sets":
+            have = list(have or [])
+        if value != have:
+            flag = "--no-tune" if name == "tune" else f"--{name.replace('_', '-')} {value!r}"
+            out.append(f"--resume {run_id}: {flag} conflicts with the run's own "
+                       f"{name} {have!r}; a resumed run keeps its options (leave the flag "
+                       "out, or start a new run)")
+    return out

@@ -10,6 +10,7 @@ run that :func:`run_soak` with ``resume=`` continues. Observers
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,14 +30,28 @@ from soakkit.artifacts import (
     runs_root,
     update_latest,
 )
-from soakkit.config.layers import resolve
+from soakkit.config.layers import ResolvedConfig, resolve
 from soakkit.config.runtime import RUNTIME_FILE
-from soakkit.errors import UsageError
+from soakkit.errors import (
+    ArtifactError,
+    ConfigError,
+    ExitCode,
+    SoakkitError,
+    UsageError,
+    filesystem_error,
+    fs_errors,
+)
 from soakkit.gate import RunVerdict, Verdict, judge_run
 from soakkit.io import Clock, atomic_write_json, clock_from, format_utc
 from soakkit.locks import exclusive_lock
+from soakkit.signals import deferred_signals, signal_name
 from soakkit.soak.iteration import IterationReport, Session, run_iteration, tuning_report
-from soakkit.soak.options import SoakOptions, sleep_from_env, validate_options
+from soakkit.soak.options import (
+    SoakOptions,
+    option_problems,
+    resume_conflicts,
+    sleep_from_env,
+)
 from soakkit.tuning.store import FileRuntimeStore
 
 __all__ = ["SoakObserver", "SoakResult", "run_soak"]
@@ -52,13 +67,14 @@ class SoakResult:
     verdict: RunVerdict
     iterations_done: int
     warnings: tuple[str, ...] = field(default=())
+    interrupted_by: str | None = None  #: SIGINT or SIGTERM when interrupted
 
     @property
     def exit_code(self) -> int:
-        """0 for PASS or WARN, 1 for FAIL, 130 when interrupted."""
+        """0 for PASS or WARN, 1 for FAIL, 130 (Ctrl-C) or 143 (SIGTERM) when interrupted."""
         if self.status == "interrupted":
-            return 130
-        return 1 if self.verdict.verdict == "FAIL" else 0
+            return ExitCode.SIGTERM if self.interrupted_by == "SIGTERM" else ExitCode.SIGINT
+        return ExitCode.FAILED if self.verdict.verdict == "FAIL" else ExitCode.OK
 
 
 class SoakObserver:
@@ -138,21 +154,41 @@ class _Run:
         self.write_meta()
 
 
-def _start(options: SoakOptions, env: Mapping[str, str], clock: Clock) -> _Run:
-    cfg = resolve(options.profile, artifacts=options.artifacts, sets=options.sets, env=env)
-    started = clock.now()
-    base_id = make_run_id(started, options.profile, options.mode, options.seed)
-    root = runs_root(options.artifacts)
-    root.mkdir(parents=True, exist_ok=True)
+def _checked_config(options: SoakOptions, env: Mapping[str, str]) -> ResolvedConfig:
+    """The run's configuration; every bad option and configuration problem, together."""
+    problems = option_problems(options)
+    cfg: ResolvedConfig | None = None
+    try:
+        cfg = resolve(options.profile, artifacts=options.artifacts, sets=options.sets, env=env)
+    except ConfigError as exc:
+        problems += [str(p) for p in exc.problems]
+    if problems or cfg is None:
+        raise UsageError("\n".join(problems))
+    return cfg
+
+
+def _new_run_dir(artifacts: Path, base_id: str) -> Path:
+    root = runs_root(artifacts)
+    with fs_errors(root, "cannot create the runs folder"):
+        root.mkdir(parents=True, exist_ok=True)
     run_id, k = base_id, 1
     while True:
         try:
             (root / run_id).mkdir()
-            break
+            return root / run_id
         except FileExistsError:
             k += 1
             run_id = f"{base_id}-{k}"
-    run_dir = root / run_id
+        except OSError as exc:
+            raise filesystem_error(exc, root / run_id, "cannot create the run folder") from None
+
+
+def _start(options: SoakOptions, cfg: ResolvedConfig, env: Mapping[str, str],
+           clock: Clock) -> _Run:
+    started = clock.now()
+    base_id = make_run_id(started, options.profile, options.mode, options.seed)
+    run_dir = _new_run_dir(options.artifacts, base_id)
+    run_id = run_dir.name
     meta = {
         "schema_version": 1, "run_id": run_id, "soakkit_version": __version__,
         "started_utc": format_utc(started), "ended_utc": None, "status": "running",
@@ -165,22 +201,51 @@ def _start(options: SoakOptions, env: Mapping[str, str], clock: Clock) -> _Run:
     }
     session = Session(options, run_id, clock, env, cfg.profile.sha256)
     run = _Run(session, run_dir, meta, list(cfg.warnings))
-    run.write_meta()
-    run.store().create(cfg.profile.name, cfg.profile.sha256)
-    run.write_report()
+    try:
+        with fs_errors(run_dir, "cannot start the run"):
+            run.write_meta()
+            run.store().create(cfg.profile.name, cfg.profile.sha256)
+            run.write_report()
+    except BaseException:  # a run that never started leaves no folder behind
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     return run
 
 
-def _reopen(artifacts: Path, run_id: str, env: Mapping[str, str], clock: Clock) -> _Run:
+_OPTION_FIELDS = {"profile": str, "iterations": int, "mode": str, "seed": int,
+                  "sim_minutes": int, "gate": str, "sets": list, "tune": bool}
+
+
+def _recorded_options(meta: Any, where: Path) -> dict[str, Any]:
+    """The options a run recorded in ``RUN.json``, checked (a damaged file is a clear error)."""
+    options = meta.get("options") if isinstance(meta, dict) else None
+    bad = [] if isinstance(options, dict) else ["options"]
+    if not bad:
+        assert isinstance(options, dict)
+        bad = [f"options.{k}" for k, kind in _OPTION_FIELDS.items()
+               if not isinstance(options.get(k), kind)
+               or (kind is int and isinstance(options.get(k), bool))]
+    if bad or not isinstance(meta.get("profile"), dict) \
+            or not isinstance(meta["profile"].get("sha256"), str):
+        raise ArtifactError(f"{where}: not a soak run's RUN.json (missing or invalid: "
+                            f"{', '.join(bad) or 'profile.sha256'}); cannot resume it")
+    assert isinstance(options, dict)
+    return options
+
+
+def _reopen(artifacts: Path, run_id: str, env: Mapping[str, str], clock: Clock,
+            requested: Mapping[str, Any]) -> _Run:
     run_dir = resolve_run_dir(artifacts, run_id)
     meta = read_json_maybe_gz(run_dir / RUN_FILE)
+    o = _recorded_options(meta, run_dir / RUN_FILE)
     if meta.get("status") == "finished":
         raise UsageError(f"run {run_id} already finished; nothing to resume")
-    o = meta["options"]
-    options = SoakOptions(profile=o["profile"], iterations=int(o["iterations"]), mode=o["mode"],
-                          seed=int(o["seed"]), sim_minutes=int(o["sim_minutes"]),
-                          gate=o["gate"], sets=tuple(o["sets"]), artifacts=Path(artifacts),
-                          tune=bool(o["tune"]))
+    conflicts = resume_conflicts(run_id, o, requested)
+    if conflicts:
+        raise UsageError("\n".join(conflicts))
+    options = SoakOptions(profile=o["profile"], iterations=o["iterations"], mode=o["mode"],
+                          seed=o["seed"], sim_minutes=o["sim_minutes"], gate=o["gate"],
+                          sets=tuple(o["sets"]), artifacts=Path(artifacts), tune=o["tune"])
     report = read_json_maybe_gz(run_dir / TUNING_REPORT_FILE)
     have = {f.iteration for f in iteration_files(run_dir)}
     entries = [e for e in report.get("iterations", []) if e["iteration"] in have]
@@ -189,16 +254,37 @@ def _reopen(artifacts: Path, run_id: str, env: Mapping[str, str], clock: Clock) 
         done += 1
     entries = [e for e in entries if e["iteration"] <= done]
     verdicts = []
+    revision = -1
     for e in entries:
-        doc = read_json_maybe_gz(run_dir / iter_summary_name(e["iteration"]))
-        g = doc["gate"]
-        verdicts.append((e["iteration"], Verdict(g["verdict"], tuple(g["reasons"]), g["gate"],
-                                                 g["phase"])))
+        path = run_dir / iter_summary_name(e["iteration"])
+        doc = read_json_maybe_gz(path)
+        try:
+            g = doc["gate"]
+            verdicts.append((e["iteration"], Verdict(g["verdict"], tuple(g["reasons"]),
+                                                     g["gate"], g["phase"])))
+            revision = max(revision, int(doc["tuning"]["apply"]["revision"]))
+        except (KeyError, TypeError, ValueError):
+            raise ArtifactError(f"{path}: not a valid ITER_SUMMARY (gate or tuning.apply "
+                                "missing); cannot resume the run") from None
     meta["status"] = "running"
     meta["iterations_done"] = done
     session = Session(options, meta["run_id"], clock, env, meta["profile"]["sha256"],
                       entries, verdicts)
-    return _Run(session, run_dir, meta, [])
+    run = _Run(session, run_dir, meta, [])
+    _check_revision(run, revision, done)
+    return run
+
+
+def _check_revision(run: _Run, recorded: int, done: int) -> None:
+    """Refuse to resume when ``runtime_overrides.json`` went back behind what the run recorded."""
+    if recorded < 0:
+        return
+    current = run.store().read().revision
+    if current < recorded:
+        raise UsageError(
+            f"{run.run_dir / RUNTIME_FILE}: revision {current} is behind revision {recorded} "
+            f"that iteration {done} recorded (the file was restored or replaced); resuming "
+            "would drop the tuned values, so the run is not resumed")
 
 
 def run_soak(
@@ -209,6 +295,7 @@ def run_soak(
     progress: Callable[[IterationReport], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     observers: Sequence[SoakObserver] = (),
+    requested: Mapping[str, Any] | None = None,
 ) -> SoakResult:
     """Run (or resume) a mini-soak and write its artifacts.
 
@@ -227,15 +314,23 @@ def run_soak(
         Sleeps between iterations (never after the last); injectable for tests.
     observers
         See the run start, every iteration (after its files are written) and the end.
+    requested
+        With ``resume``: options the caller asked for explicitly (``{"iterations": 60}``);
+        one that differs from the run's own is refused, naming both values.
 
     Returns
     -------
     SoakResult
+        ``status`` ``interrupted`` (exit code 130 or 143) after Ctrl-C or SIGTERM; the run's
+        ``RUN.json`` says so and the run resumes.
 
     Raises
     ------
     UsageError, ConfigError
-        Bad options or configuration (exit code 2); nothing is written.
+        Bad options or configuration, every problem listed (exit code 2); nothing is written.
+    FileSystemError
+        The file system refused a write (exit code 2); what was written is consistent, and
+        ``resume`` continues the run once the problem is fixed.
     LockedError
         The run to resume is still active.
     """
@@ -243,17 +338,16 @@ def run_soak(
     clock = clock_from(options.now, env)
     pause = options.sleep_seconds if options.sleep_seconds is not None else sleep_from_env(env)
     if resume is None:
-        validate_options(options)
-        run = _start(options, env, clock)
+        run = _start(options, _checked_config(options, env), env, clock)
     else:
-        run = _reopen(options.artifacts, resume, env, clock)
+        run = _reopen(options.artifacts, resume, env, clock, requested or {})
     session = run.session
     with exclusive_lock(run.run_dir / RUN_LOCK, f"soak run {session.run_id}"):
-        for observer in observers:
-            observer.started(run.meta, run.run_dir)
-        total = session.options.iterations
-        status = "finished"
+        status, stopped_by, failure = "finished", None, None
         try:
+            for observer in observers:
+                observer.started(run.meta, run.run_dir)
+            total = session.options.iterations
             for n in range(run.meta["iterations_done"] + 1, total + 1):
                 report = run_iteration(session, n, run.store())
                 run.write_iteration(report)
@@ -263,22 +357,55 @@ def run_soak(
                     progress(report)
                 if n < total and pause > 0:
                     sleep(pause)
-        except KeyboardInterrupt:
-            status = "interrupted"
-        verdict = judge_run(session.verdicts)
-        observed = [w for observer in observers for w in observer.warnings]
-        if observed:
-            run.meta["warnings"] = observed
-            run.warnings.extend(observed)
-        run.meta.update(status=status, ended_utc=format_utc(clock.now()),
-                        verdict=verdict.to_json())
-        run.write_meta()
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (soakkit.signals.Terminated)
+            status, stopped_by = "interrupted", signal_name(exc)
+        except (OSError, SoakkitError) as exc:
+            status, failure = "failed", exc
+        with deferred_signals():
+            verdict = _finish(run, observers, status, stopped_by, failure, clock)
+    if failure is not None:
+        raise _stopped(failure, session.run_id, int(run.meta["iterations_done"]))
     if status == "finished":
-        warning = update_latest(session.options.artifacts, session.run_id)
+        try:
+            warning = update_latest(session.options.artifacts, session.run_id)
+        except OSError as exc:
+            warning = (f"{filesystem_error(exc, action='cannot point latest at the run')}; "
+                       f"the run is complete: name it with --run {session.run_id}")
         if warning:
             run.warnings.append(warning)
     result = SoakResult(session.run_id, run.run_dir, status, verdict,
-                        int(run.meta["iterations_done"]), tuple(run.warnings))
+                        int(run.meta["iterations_done"]), tuple(run.warnings), stopped_by)
     for observer in observers:
         observer.finished(result)
     return result
+
+
+def _finish(run: _Run, observers: Sequence[SoakObserver], status: str, stopped_by: str | None,
+            failure: BaseException | None, clock: Clock) -> RunVerdict:
+    """Record how the run ended in ``RUN.json`` (best effort when the file system refuses)."""
+    verdict = judge_run(run.session.verdicts)
+    observed = [w for observer in observers for w in observer.warnings]
+    if observed:
+        run.meta["warnings"] = observed
+        run.warnings.extend(observed)
+    run.meta.update(status=status, ended_utc=format_utc(clock.now()), verdict=verdict.to_json())
+    if stopped_by is not None:
+        run.meta["interrupted_by"] = stopped_by
+    if failure is not None:
+        run.meta["error"] = str(filesystem_error(failure) if isinstance(failure, OSError)
+                                else failure)
+    try:
+        run.write_meta()
+    except OSError:
+        if failure is None:
+            raise
+    return verdict
+
+
+def _stopped(failure: BaseException, run_id: str, done: int) -> BaseException:
+    """The error a run that stopped on ``failure`` raises (with how to continue it)."""
+    action = f"run {run_id} stopped after iteration {done} (fix this, then --resume {run_id})"
+    if isinstance(failure, OSError):
+        return filesystem_error(failure, action=action)
+    return failure
+
