@@ -15,6 +15,7 @@ from pathlib import Path
 from soakkit.io import clock_from
 from soakkit.notebooks import RunResult, run
 from soakkit.rotation import RotationPolicy, rotate
+from soakkit.signals import Terminated
 from soakkit.soak import SoakOptions, run_soak, validate_options
 
 __all__ = ["DemoResult", "demo"]
@@ -36,7 +37,13 @@ class DemoResult:
 def demo(artifacts: Path = Path("artifacts/soak"), out: Path = Path("reports"), *,
          seed: int = 7, iterations: int = 12,
          say: Callable[[str], None] = print) -> DemoResult:
-    """Run the demo; ``say`` receives one line per step."""
+    """Run the demo; ``say`` receives one line per step.
+
+    Every option is checked before a kernel starts. Ctrl-C or SIGTERM stops it cleanly:
+    a report being written is kept as ``.failed`` (status ``interrupted``), a soak run says
+    ``interrupted`` in its ``RUN.json``, and :class:`KeyboardInterrupt` (or
+    :class:`~soakkit.signals.Terminated`) is raised.
+    """
     options = SoakOptions(profile="steady_safe", iterations=iterations, mode="mixed", seed=seed,
                           gate="production", sim_minutes=10, artifacts=Path(artifacts))
     validate_options(options)  # a bad flag fails here, before a kernel starts
@@ -52,6 +59,8 @@ def demo(artifacts: Path = Path("artifacts/soak"), out: Path = Path("reports"), 
     tuned = str(soak.kpis["soak"]["run_id"])
     say("2/4 baseline: the same market without the tuner")
     baseline = run_soak(replace(options, tune=False), env={})
+    if baseline.status == "interrupted":  # the runner recorded it; the demo stops here
+        raise Terminated() if baseline.interrupted_by == "SIGTERM" else KeyboardInterrupt()
     say("3/4 rotation (keep 100 iterations per run, compress after 7 days)")
     rotate(Path(artifacts), RotationPolicy(), now=clock_from(None).now())
     say("4/4 KPI report (tuned vs untuned) and disk report")

@@ -39,6 +39,7 @@ __all__ = [
     "exit_codes_help",
     "filesystem_error",
     "fs_errors",
+    "os_reason",
 ]
 
 
@@ -219,6 +220,13 @@ def _blocking_file(path: str) -> str | None:
             if os.path.lexists(candidate):
                 return None if candidate.is_dir() else str(candidate)
     return None
+
+
+def os_reason(exc: OSError) -> str:
+    """What the system said, as soakkit words it: ``permission denied (EACCES)``."""
+    reason = (exc.strerror or str(exc) or type(exc).__name__).strip()
+    name = errno.errorcode.get(exc.errno or 0)
+    return reason[:1].lower() + reason[1:] + (f" ({name})" if name else "")
 
 
 def filesystem_error(exc: OSError, path: str | os.PathLike[str] | None = None,

@@ -19,8 +19,11 @@ than the operating system allows (a clean message instead of ``ENAMETOOLONG``).
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 __all__ = [
     "MAX_DIGITS",
@@ -29,10 +32,13 @@ __all__ = [
     "MAX_PATH_BYTES",
     "MAX_SEED",
     "check_user_path",
+    "float_arg",
+    "int_arg",
     "json_float",
     "json_int",
     "parse_float",
     "parse_int",
+    "path_arg",
     "show_value",
 ]
 
@@ -68,19 +74,26 @@ def _why_not_number(text: str, integer: bool) -> str:
         return f"expected {kind} without leading zeros, got {text!r}"
     if integer and _FLOAT_RE.fullmatch(text):
         return f"expected an integer, got {text!r}"
+    if not integer and text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        return f"expected a finite number, got {text!r}"
     return f"expected {kind}, got {text!r}"
+
+
+def _num(x: float) -> str:
+    """A bound as people write it: ``1000000000``, ``0.5``."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _bounded(value: int | float, lo: float | None, hi: float | None, lo_open: bool) -> None:
     low = lo is not None and (value < lo or (lo_open and value == lo))
     if low or (hi is not None and value > hi):
         if lo is not None and hi is not None:
-            wanted = f"{lo:g}..{hi:g}" + (f" (more than {lo:g})" if lo_open else "")
+            wanted = f"{_num(lo)}..{_num(hi)}" + (f" (more than {_num(lo)})" if lo_open else "")
         elif lo is not None:
-            wanted = f"{'>' if lo_open else '>='} {lo:g}"
+            wanted = f"{'>' if lo_open else '>='} {_num(lo)}"
         else:
-            wanted = f"<= {hi:g}"
-        raise ValueError(f"expected a value {wanted}, got {value!r}")
+            wanted = f"<= {_num(hi or 0)}"
+        raise ValueError(f"expected a value {wanted}")
 
 
 def show_value(text: str) -> str:
@@ -154,3 +167,35 @@ def check_user_path(text: str) -> str | None:
         return (f"a name in the path is too long ({len(longest)} bytes; the limit is "
                 f"{MAX_NAME_BYTES})")
     return None
+
+
+# argparse types: every flag of every command reads its value through these
+def path_arg(text: str) -> Path:
+    """argparse type of every path flag: an empty path is an error, never the current folder."""
+    why = check_user_path(text)
+    if why:
+        raise argparse.ArgumentTypeError(why)
+    return Path(text)
+
+
+def int_arg(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
+    """argparse type: a strict integer (:func:`soakkit.inputs.parse_int`) within ``[lo, hi]``."""
+    def parse(text: str) -> int:
+        try:
+            return parse_int(text, lo=lo, hi=hi)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{show_value(text)}: {exc}") from None
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_arg(lo: float | None = None, hi: float | None = None, *,
+              lo_open: bool = False) -> Callable[[str], float]:
+    """argparse type: a strict finite number (:func:`soakkit.inputs.parse_float`)."""
+    def parse(text: str) -> float:
+        try:
+            return parse_float(text, lo=lo, hi=hi, lo_open=lo_open)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{show_value(text)}: {exc}") from None
+    parse.__name__ = "number"
+    return parse

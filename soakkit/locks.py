@@ -17,7 +17,7 @@ from pathlib import Path
 
 from soakkit.errors import LockedError
 
-__all__ = ["exclusive_lock", "is_locked"]
+__all__ = ["exclusive_lock", "folder_lock", "is_locked"]
 
 
 def _open_lock(path: Path) -> int:
@@ -51,7 +51,7 @@ def exclusive_lock(path: Path, what: str, *, wait_s: float = 0.0,
 
 
 def is_locked(path: Path) -> bool:
-    """True when another process holds ``path``'s lock (never creates the file)."""
+    """True when another process holds ``path``'s lock (a file or a folder; never creates it)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -63,3 +63,24 @@ def is_locked(path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+@contextlib.contextmanager
+def folder_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the folder ``path`` itself (it follows renames).
+
+    Marks a folder as being written by a live process (a report's ``.partial`` folder);
+    :func:`is_locked` asks. Raises :class:`~soakkit.errors.LockedError` if held.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            raise LockedError(str(path), "a folder being written") from None
+        yield
+    finally:
+        os.close(fd)
+

@@ -25,25 +25,23 @@ renamed when complete: ``report.ipynb`` (the executed notebook, the run's log),
 
 from __future__ import annotations
 
-import ast
 import base64
 import contextlib
 import logging
-import math
 import os
 import platform
 import re
-import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from soakkit import __version__
-from soakkit.errors import NotebookRunError, closest
+from soakkit.errors import NotebookRunError, SoakkitError, fs_errors
 from soakkit.io import (
     Clock,
     SystemClock,
@@ -54,8 +52,19 @@ from soakkit.io import (
     fsync_dir,
     sha256_bytes,
 )
+from soakkit.report.checks import report_problems
 from soakkit.report.display import RECORD_MIME
+from soakkit.report.folders import (
+    PARTIAL_SUFFIX,
+    create_partial,
+    failed_folder,
+    mark_failed,
+    prune_failed,
+    sweep_abandoned,
+)
 from soakkit.report.index import write_index
+from soakkit.report.parameters import ParamSpec, cast_parameters, notebook_parameters
+from soakkit.signals import deferred_signals, signal_name
 
 __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters",
            "notebook_parameters", "run", "run_template", "template_path"]
@@ -64,7 +73,10 @@ __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters
 NOTEBOOKS: Mapping[str, str] = {"soak": "mini_soak.ipynb", "kpi": "kpi_report.ipynb",
                                 "disk": "disk_report.ipynb"}
 EXIT_CODES: Mapping[str, int] = {"ok": 0, "error": 1, "timeout": 3, "dead_kernel": 4}
-_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "None": type(None)}
+#: Longest --cell-timeout (and kernel start timeout), in whole seconds: a day.
+MAX_CELL_TIMEOUT_S = 86_400
+#: The kernel's own stdout/stderr, kept in the report folder (never on the terminal).
+KERNEL_LOG = "kernel.log"
 
 
 def template_path(name: str) -> Path:
@@ -78,120 +90,6 @@ def template_path(name: str) -> Path:
         if candidate.is_file():
             return candidate
     raise NotebookRunError(f"template {NOTEBOOKS[name]} not found next to soakkit")
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter of a notebook's ``parameters`` cell."""
-
-    name: str
-    types: tuple[str, ...]  #: allowed type names: str, int, float, bool, None
-    default: Any
-    help: str
-
-    @property
-    def annotation(self) -> str:
-        return " | ".join(self.types)
-
-
-def _annotation_types(node: ast.expr, where: str) -> tuple[str, ...]:
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        return _annotation_types(node.left, where) + _annotation_types(node.right, where)
-    if isinstance(node, ast.Constant) and node.value is None:
-        return ("None",)
-    if isinstance(node, ast.Name) and node.id in _TYPES:
-        return (node.id,)
-    raise NotebookRunError(f"{where}: annotation {ast.unparse(node)!r} is not str, int, "
-                           "float, bool or a union with None")
-
-
-def notebook_parameters(path: Path) -> dict[str, ParamSpec]:
-    """Parse the cell tagged ``parameters``: ``name: type = default  # help`` per line."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])),
-                None)
-    if cell is None:
-        raise NotebookRunError(f"{path}: no cell tagged 'parameters'")
-    source = cell.source
-    lines = source.splitlines()
-    specs: dict[str, ParamSpec] = {}
-    for node in ast.parse(source).body:
-        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and node.value is not None):
-            raise NotebookRunError(f"{path}: parameters cell line {node.lineno}: expected "
-                                   "'name: type = value  # help'")
-        where = f"{path}: parameter {node.target.id}"
-        comment = lines[node.lineno - 1].partition("#")[2].strip()
-        specs[node.target.id] = ParamSpec(node.target.id,
-                                          _annotation_types(node.annotation, where),
-                                          ast.literal_eval(node.value), comment)
-    return specs
-
-
-_INT = re.compile(r"^[+-]?\d+$")
-_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-
-
-def _cast_text(spec: ParamSpec, text: str) -> Any:
-    if "None" in spec.types and text in ("None", "null"):
-        return None
-    for kind in spec.types:
-        if kind == "str":
-            return text
-        if kind == "int" and _INT.match(text.strip()):
-            return int(text)
-        if kind == "float":
-            with contextlib.suppress(ValueError):
-                value = float(text)
-                if math.isfinite(value):
-                    return value
-        if kind == "bool" and text.strip().lower() in _BOOLS:
-            return _BOOLS[text.strip().lower()]
-    raise ValueError(f"{text!r} is not {spec.annotation}")
-
-
-def _cast_value(spec: ParamSpec, value: Any) -> Any:
-    if value is None and "None" in spec.types:
-        return None
-    for kind in spec.types:
-        if kind == "bool" and isinstance(value, bool):
-            return value
-        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "float" and isinstance(value, int | float) and not isinstance(value, bool) \
-                and math.isfinite(value):
-            return float(value)
-        if kind == "str" and isinstance(value, str):
-            return value
-    raise ValueError(f"{value!r} ({type(value).__name__}) is not {spec.annotation}")
-
-
-def cast_parameters(specs: Mapping[str, ParamSpec], given: Mapping[str, Any], *,
-                    from_text: bool = False) -> dict[str, Any]:
-    """Validate ``given`` against ``specs``; returns every parameter, cast, defaults filled in.
-
-    Raises :class:`NotebookRunError` listing every problem (unknown names with a
-    did-you-mean, values that are not of the annotated type).
-    """
-    problems = []
-    values = {name: spec.default for name, spec in specs.items()}
-    for name, raw in given.items():
-        spec = specs.get(name)
-        if spec is None:
-            best = closest(name, specs)
-            hint = f" (did you mean {best!r}?)" if best else ""
-            problems.append(f"unknown parameter {name!r}{hint}; known: {', '.join(specs)}")
-            continue
-        try:
-            values[name] = _cast_text(spec, raw) if from_text and isinstance(raw, str) \
-                else _cast_value(spec, raw)
-        except ValueError as exc:
-            problems.append(f"parameter {name}: {exc}")
-    if problems:
-        raise NotebookRunError("; ".join(problems))
-    return values
 
 
 @dataclass(frozen=True)
@@ -331,14 +229,16 @@ def run(name: str, params: Mapping[str, Any] | None = None, out_dir: Path | str 
         result = soakkit.notebooks.run("kpi", {"run": "latest", "gate": "production"}, "reports")
         if result.exit_code: raise RuntimeError(f"{result.status}: {result.evalue}")
     """
+    options.setdefault("checks", lambda values: report_problems(name, values))
     return run_template(template_path(name), name, params, out_dir, **options)
 
 
 def run_template(template: Path, name: str, params: Mapping[str, Any] | None = None,
                  out_dir: Path | str = "reports", *, params_are_text: bool = False,
-                 kernel: str = "python3", cell_timeout: float = 600.0,
-                 start_timeout: float = 60.0, cwd: Path | None = None,
-                 progress: bool | None = None, clock: Clock | None = None) -> RunResult:
+                 kernel: str = "python3", cell_timeout: int = 600,
+                 start_timeout: int = 60, cwd: Path | None = None,
+                 progress: bool | None = None, clock: Clock | None = None,
+                 checks: Callable[[Mapping[str, Any]], list[str]] | None = None) -> RunResult:
     """Run any parameterized notebook the way :func:`run` runs soakkit's reports.
 
     Parameters
@@ -356,7 +256,7 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
     kernel
         Jupyter kernel name (the native ``python3`` runs this environment's interpreter).
     cell_timeout, start_timeout
-        Seconds a cell may run, and the kernel may take to start.
+        Whole seconds (1..86400) a cell may run, and the kernel may take to start.
     cwd
         Working directory of the kernel (default: the current one), so relative paths in
         parameters mean what they mean to the caller.
@@ -364,6 +264,9 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
         Show papermill's progress bar (default: only on a terminal and not under CI).
     clock
         Source of the run's timestamps (``SOAKKIT_NOW`` for reproducible run ids).
+    checks
+        Returns every problem with the cast values (value constraints, files that must
+        exist); checked with the types, before a kernel starts.
 
     Returns
     -------
@@ -372,82 +275,167 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
     Raises
     ------
     NotebookRunError
-        Unknown report, bad parameters or a missing kernel; nothing is written.
+        Unknown report, bad parameters or a missing kernel, every problem listed; nothing
+        is written.
+    FileSystemError
+        ``out_dir`` cannot be written; nothing is written.
+    KeyboardInterrupt
+        Ctrl-C or SIGTERM (:class:`soakkit.signals.Terminated`): the report folder is kept
+        as ``.failed`` (status ``interrupted``) and the kernel is shut down.
     """
     import nbformat
-    import papermill
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
 
     template = Path(template)
     values = cast_parameters(notebook_parameters(template), dict(params or {}),
                              from_text=params_are_text)
-    argv = _check_kernel(kernel)
+    problems = [*(checks(values) if checks is not None else []),
+                *_timeout_problems(cell_timeout, start_timeout)]
+    try:
+        argv = _check_kernel(kernel)
+    except NotebookRunError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise NotebookRunError("\n".join(problems))
     clock = clock or SystemClock()
     started = clock.now()
     run_id = f"{started.strftime('%Y%m%dT%H%M%SZ')}-" \
              f"{sha256_bytes(canonical_json(values, compact=True).encode())[:8]}"
-    day = Path(out_dir) / started.strftime("%Y-%m-%d")
-    day.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    day = out / started.strftime("%Y-%m-%d")
+    with fs_errors(day, "cannot create the reports folder"):
+        day.mkdir(parents=True, exist_ok=True)
+    sweep_abandoned(out)
     final = day / f"{name}-{run_id}"
     k = 1
-    while final.exists() or final.with_name(final.name + ".failed").exists():
+    while final.exists() or failed_folder(final).exists() or \
+            final.with_name(final.name + PARTIAL_SUFFIX).exists():
         k += 1
         final = day / f"{name}-{run_id}-{k}"
-    partial = final.with_name(final.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
     if progress is None:
         progress = sys.stderr.isatty() and not os.environ.get("CI")
-    status = "ok"
-    error: tuple[int | None, str | None, str | None] = (None, None, None)
     t0 = time.monotonic()
+    with create_partial(final) as partial:
+        try:
+            status, error = _execute(template, partial, values, kernel, cwd, progress,
+                                     start_timeout, cell_timeout)
+        except BaseException as exc:  # Ctrl-C, SIGTERM, or papermill itself failing
+            with deferred_signals():
+                _drop_if_empty(partial / KERNEL_LOG)
+                why = f"interrupted by {signal_name(exc)}" \
+                    if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+                state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "crashed"
+                with contextlib.suppress(OSError, SoakkitError):
+                    mark_failed(partial, state, why, _manifest(
+                        name, run_id, state, values, template, kernel, argv, started,
+                        clock.now(), time.monotonic() - t0, None, partial))
+                    write_index(out)
+            raise
+        with deferred_signals():
+            _drop_if_empty(partial / KERNEL_LOG)
+            duration = time.monotonic() - t0
+            nb = nbformat.read(partial / "report.ipynb", as_version=4) \
+                if (partial / "report.ipynb").exists() else nbformat.v4.new_notebook()
+            if status != "ok" and error[0] is None:
+                cell, ename, evalue = _failing_cell(nb)
+                error = (cell, error[1] or ename, error[2] or evalue)
+            figures, records = _collect(nb, partial)
+            atomic_write_bytes(partial / "report.html", render_html(nb))
+            atomic_write_json(partial / "kpis.json", records)
+            atomic_write_json(partial / "manifest.json", _manifest(
+                name, run_id, status, values, template, kernel, argv, started, clock.now(),
+                duration, error, partial))
+            done = final if status == "ok" else failed_folder(final)
+            partial.rename(done)
+            fsync_dir(day)
+    if status == "ok":
+        _update_latest(out, name, done)
+    prune_failed(out)
+    write_index(out)
+    return RunResult(name, status, run_id, done, values,
+                     tuple(done / p.name for p in figures), records, error[0], error[1],
+                     error[2], duration)
+
+
+_Error = tuple[int | None, str | None, str | None]
+
+
+def _drop_if_empty(path: Path) -> None:
+    """Remove the kernel's log when it said nothing (the usual case)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
+
+
+def _timeout_problems(cell_timeout: Any, start_timeout: Any) -> list[str]:
+    """``--cell-timeout`` is whole seconds (nbclient refuses fractions), as is the start."""
+    problems = []
+    for flag, value in (("--cell-timeout", cell_timeout), ("start_timeout", start_timeout)):
+        if type(value) is not int or not 1 <= value <= MAX_CELL_TIMEOUT_S:
+            problems.append(f"{flag} {value!r}: expected whole seconds in "
+                            f"1..{MAX_CELL_TIMEOUT_S}")
+    return problems
+
+
+def _quiet_kernel_manager(log: Any) -> type:
+    """A kernel manager whose kernel writes its stdout/stderr to ``log``, not the terminal.
+
+    A kernel stopped by a timeout, Ctrl-C or SIGTERM logs tracebacks (ZMQError,
+    DeadKernelError); they belong in the report folder's ``kernel.log``, not on screen.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            kw.setdefault("stdout", log)
+            kw.setdefault("stderr", log)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+def _execute(template: Path, partial: Path, values: Mapping[str, Any], kernel: str,
+             cwd: Path | None, progress: bool, start_timeout: int,
+             cell_timeout: int) -> tuple[str, _Error]:
+    """Run the notebook into ``partial``; its status and (cell, ename, evalue)."""
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
     loggers = [logging.getLogger(n) for n in ("papermill", "papermill.translators",
                                               "papermill.parameterize", "papermill.execute")]
     for logger in loggers:
         logger.addFilter(_NOISE)
     try:
-        papermill.execute_notebook(
-            str(template), str(partial / "report.ipynb"), parameters=values, kernel_name=kernel,
-            cwd=str(cwd or Path.cwd()), progress_bar=progress, report_mode=True,
-            log_output=False, start_timeout=start_timeout, execution_timeout=cell_timeout,
-            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        with (partial / KERNEL_LOG).open("wb") as log:
+            papermill.execute_notebook(
+                str(template), str(partial / "report.ipynb"), parameters=dict(values),
+                kernel_name=kernel, cwd=str(cwd or Path.cwd()), progress_bar=progress,
+                report_mode=True, log_output=False, start_timeout=start_timeout,
+                execution_timeout=cell_timeout,
+                kernel_manager_class=_quiet_kernel_manager(log),
+                extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as exc:
-        status, error = "error", (exc.cell_index, exc.ename, exc.evalue)
+        return "error", (exc.cell_index, exc.ename, exc.evalue)
     except CellTimeoutError as exc:
-        status, error = "timeout", (None, "CellTimeoutError", str(exc).splitlines()[0])
+        return "timeout", (None, "CellTimeoutError", str(exc).splitlines()[0])
     except DeadKernelError as exc:
-        status, error = "dead_kernel", (None, "DeadKernelError", str(exc).splitlines()[0])
+        return "dead_kernel", (None, "DeadKernelError", str(exc).splitlines()[0])
     finally:
         for logger in loggers:
             logger.removeFilter(_NOISE)
-    duration = time.monotonic() - t0
-    nb = nbformat.read(partial / "report.ipynb", as_version=4) \
-        if (partial / "report.ipynb").exists() else nbformat.v4.new_notebook()
-    if status != "ok" and error[0] is None:
-        cell, ename, evalue = _failing_cell(nb)
-        error = (cell, error[1] or ename, error[2] or evalue)
-    figures, records = _collect(nb, partial)
-    atomic_write_bytes(partial / "report.html", render_html(nb))
-    atomic_write_json(partial / "kpis.json", records)
-    ended = clock.now()
-    manifest = {
-        "name": name, "run_id": run_id, "status": status, "parameters": values,
+    return "ok", (None, None, None)
+
+
+def _manifest(name: str, run_id: str, status: str, values: Mapping[str, Any], template: Path,
+              kernel: str, argv: list[str], started: datetime, ended: datetime,
+              duration: float, error: _Error | None, partial: Path) -> dict[str, Any]:
+    return {
+        "name": name, "run_id": run_id, "status": status, "parameters": dict(values),
         "template": {"name": template.name, "sha256": sha256_bytes(template.read_bytes())},
         "kernel": {"name": kernel, "argv": argv}, "versions": _versions(),
         "started_utc": format_utc(started), "ended_utc": format_utc(ended),
         "duration_s": round(duration, 3),
-        "error": None if status == "ok" else {"cell_index": error[0], "ename": error[1],
-                                              "evalue": error[2]},
-        "files": [*sorted(p.name for p in partial.iterdir()), "manifest.json"],
+        "error": None if status == "ok" or error is None else {
+            "cell_index": error[0], "ename": error[1], "evalue": error[2]},
+        "files": sorted({*(p.name for p in partial.iterdir()), "manifest.json"}),
     }
-    atomic_write_json(partial / "manifest.json", manifest)
-    done = final if status == "ok" else final.with_name(final.name + ".failed")
-    partial.rename(done)
-    fsync_dir(day)
-    if status == "ok":
-        _update_latest(Path(out_dir), name, done)
-    write_index(Path(out_dir))
-    return RunResult(name, status, run_id, done, values,
-                     tuple(done / p.name for p in figures), records, error[0], error[1],
-                     error[2], duration)

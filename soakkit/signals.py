@@ -1,4 +1,9 @@
-"""Ctrl-C and SIGTERM: both end a command the same way, with exit code 130 or 143.
+"""How a command ends: Ctrl-C and SIGTERM (exit code 130 or 143) and every error (one line each).
+
+:func:`run_command` is the one wrapper both command lines use (``soakkit`` and the legacy
+``python -m soakkit.rotation``): a :class:`~soakkit.errors.SoakkitError`, an
+:class:`OSError` that escaped (a path the file system refused) or input nested too deeply
+become ``soakkit: error: ...`` lines and their exit code, never a traceback.
 
 SIGTERM (what cron, systemd, Airflow and ``kill`` send) raises :class:`Terminated`, a
 :class:`KeyboardInterrupt`, so every cleanup path that handles Ctrl-C handles it too: a
@@ -10,15 +15,17 @@ last files, so a second Ctrl-C cannot cut it short.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
-from soakkit.errors import ExitCode
+from soakkit.errors import ExitCode, SoakkitError, UsageError, filesystem_error
 
-__all__ = ["Terminated", "deferred_signals", "exit_code_for", "signal_name",
-           "terminate_as_interrupt"]
+__all__ = ["Terminated", "deferred_signals", "exit_code_for", "print_error", "run_command",
+           "signal_name", "terminate_as_interrupt"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -84,3 +91,38 @@ def deferred_signals() -> Iterator[None]:
             signal.signal(signum, handler)
     if pending:
         raise Terminated() if pending[0] == signal.SIGTERM else KeyboardInterrupt()
+
+
+def print_error(error: SoakkitError) -> None:
+    """Every line of ``error`` as ``soakkit: error: <line>`` on stderr."""
+    for line in str(error).splitlines() or [type(error).__name__]:
+        print(f"soakkit: error: {line}", file=sys.stderr)
+
+
+def run_command(command: Callable[[], int], *, usage_code: int = ExitCode.USAGE) -> int:
+    """Run ``command`` and return its exit code; errors and signals end it cleanly.
+
+    ``usage_code`` replaces 2 for errors of commands whose contract says otherwise
+    (rotation: 1, because its 2 means "over budget").
+    """
+    with terminate_as_interrupt():
+        try:
+            try:
+                return int(command())
+            except SystemExit as exc:  # --help / --version
+                return exc.code if isinstance(exc.code, int) else 0
+            except BrokenPipeError:  # `soakkit catalog | head`
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return ExitCode.FAILED
+            except SoakkitError as exc:
+                error = exc
+            except OSError as exc:  # a path the file system refused, wherever it surfaced
+                error = filesystem_error(exc)
+            except RecursionError:
+                error = UsageError("input nested too deeply to read")
+            print_error(error)
+            code = int(error.exit_code)
+            return usage_code if code == ExitCode.USAGE else code
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+            print(f"soakkit: interrupted ({signal_name(exc)})", file=sys.stderr)
+            return exit_code_for(exc)

@@ -24,5 +24,6 @@ def test_demo_produces_browsable_reports(tmp_path: Path) -> None:
 def test_demo_rejects_a_bad_flag_before_starting_a_kernel(tmp_path: Path) -> None:
     result = run_subprocess("demo", "--iterations", "0", cwd=tmp_path)
     assert result.code == 2
-    assert result.err.strip() == "soakkit: error: --iterations 0: expected an integer >= 1"
+    assert result.err.strip() == ("soakkit: error: soakkit demo: argument --iterations: 0: "
+                                  "expected a value 1..100000 (see --help)")
     assert not (tmp_path / "reports").exists() and not (tmp_path / "artifacts").exists()

@@ -111,25 +111,40 @@ def test_kpi_report_folder(soaked: Path, tmp_path: Path) -> None:
 def test_a_failing_report_keeps_the_good_one(soaked: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     good = run("kpi", {"artifacts": str(soaked)}, tmp_path)
     assert good.exit_code == 0
-    bad = run("kpi", {"artifacts": str(soaked), "run": "nope"}, tmp_path)
-    assert bad.status == "error" and bad.exit_code == 1
-    assert bad.ename == "ArtifactError" and "unknown run id 'nope'" in str(bad.evalue)
-    assert bad.failing_cell is not None
-    assert bad.output_dir.name.endswith(".failed")
-    assert json.loads((bad.output_dir / "manifest.json").read_text())["error"]["ename"] == \
-        "ArtifactError"
-    assert (tmp_path / "latest" / "kpi").resolve() == good.output_dir.resolve()
+    # a run folder whose iterations are all gone passes the checks but fails in the kernel
+    hollow = soaked / "runs" / "hollow"
+    hollow.mkdir()
+    shutil.copy(next((soaked / "runs").glob("*-s*")) / "RUN.json", hollow / "RUN.json")
+    try:
+        bad = run("kpi", {"artifacts": str(soaked), "run": "hollow"}, tmp_path)
+        assert bad.status == "error" and bad.exit_code == 1
+        assert bad.ename == "ArtifactError" and "no readable iterations" in str(bad.evalue)
+        assert bad.failing_cell is not None
+        assert bad.output_dir.name.endswith(".failed")
+        assert json.loads((bad.output_dir / "manifest.json").read_text())["error"]["ename"] \
+            == "ArtifactError"
+        assert (tmp_path / "latest" / "kpi").resolve() == good.output_dir.resolve()
+        out = cli("report", "kpi", "-p", "artifacts", str(soaked), "-p", "run", "hollow",
+                  "--out", str(tmp_path))
+        assert out.code == 1
+        assert_one_line_error(out, "ArtifactError", "no readable iterations")
+    finally:
+        shutil.rmtree(hollow)
+    # an unknown run id is refused before a kernel starts: exit 2, no report folder
+    folders = sorted(p.name for p in tmp_path.rglob("kpi-*"))
     out = cli("report", "kpi", "-p", "artifacts", str(soaked), "-p", "run", "nope", "--out",
               str(tmp_path))
-    assert out.code == 1
-    assert_one_line_error(out, "ArtifactError", "unknown run id 'nope'")
+    assert out.code == 2
+    assert_one_line_error(out, "-p run nope: unknown run id 'nope'")
+    assert sorted(p.name for p in tmp_path.rglob("kpi-*")) == folders
 
 
 def test_empty_artifacts_folder(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run("kpi", {"artifacts": str(empty)}, tmp_path / "reports")
-    assert result.exit_code == 1 and "no runs under" in str(result.evalue)
+    with pytest.raises(NotebookRunError, match="-p run latest: no runs under"):
+        run("kpi", {"artifacts": str(empty)}, tmp_path / "reports")
+    assert not (tmp_path / "reports").exists()
 
 
 def test_corrupt_iteration_is_reported_and_the_rest_shown(tmp_path: Path) -> None:
@@ -180,7 +195,7 @@ def test_catalog_command(soaked: Path, cli) -> None:  # type: ignore[no-untyped-
     csv = cli("catalog", "--artifacts", str(soaked), "--csv").out.splitlines()
     assert csv[0].startswith("run_id,iteration,") and len(csv) == 5
     missing = cli("catalog", "--artifacts", str(soaked / "nope"))
-    assert missing.code == 1 and "artifacts folder not found" in missing.err
+    assert missing.code == 2 and "artifacts folder not found" in missing.err
 
 
 def _nbval(folder: Path, notebook: str) -> subprocess.CompletedProcess[str]:

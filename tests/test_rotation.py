@@ -288,9 +288,12 @@ def test_r13_bad_root(tmp_path: Path, cli, kind: str) -> None:  # type: ignore[n
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--keep-latest", "0"], "--allow-delete-all"), (["--keep-latest", "-1"], "--keep-latest -1"),
-     (["--keep-latest", "1.5"], "invalid int value"), (["--keep-latest", "nan"], "invalid int"),
-     (["--keep-latest", str(10**20)], "--keep-latest"), (["--ttl-days", "-1"], ">= 0"),
+    [(["--keep-latest", "0"], "--allow-delete-all"),
+     (["--keep-latest", "-1"], "--keep-latest: -1: expected a value 0..1000000000"),
+     (["--keep-latest", "1.5"], "expected an integer, got '1.5'"),
+     (["--keep-latest", "nan"], "expected an integer, got 'nan'"),
+     (["--keep-latest", str(10**20)], "--keep-latest"),
+     (["--ttl-days", "-1"], "expected a value 0..36500"),
      (["--ttl-days", "nan"], "finite"), (["--ttl-days", "inf"], "finite"),
      (["--max-size-mb", "0"], "> 0"), (["--max-size-mb", "-5"], "> 0"),
      (["--delete-to-budget"], "needs --max-size-mb"), (["--now", "noon"], "--now")],

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from soakkit import __version__
 from soakkit.cli import catalog, config, demo, metrics, report, rotate, soak
 from soakkit.cli._common import Parser, formatter
-from soakkit.errors import ExitCode, SoakkitError, UsageError, exit_codes_help, filesystem_error
-from soakkit.signals import exit_code_for, signal_name, terminate_as_interrupt
+from soakkit.errors import ExitCode, UsageError, exit_codes_help
+from soakkit.signals import run_command
 
 __all__ = ["build_parser", "main"]
 
@@ -51,41 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def print_error(error: SoakkitError) -> None:
-    """Every line of ``error`` as ``soakkit: error: <line>`` on stderr."""
-    for line in str(error).splitlines() or [type(error).__name__]:
-        print(f"soakkit: error: {line}", file=sys.stderr)
-
-
 def _run(argv: list[str]) -> int:
     parser = build_parser()
-    try:
-        args, extras = parser.parse_known_args(argv)
-        problems = [f"soakkit {args.command}: unrecognized arguments: {' '.join(extras)}"] \
-            if extras else []
-        if getattr(args, "profile", "x") is None and hasattr(args, "profile_default"):
-            args.profile = args.profile_default
-        check = getattr(args, "check", None)
-        if check is not None:
-            problems += check(args)
-        if problems:
-            raise UsageError("\n".join(problems))
-        return int(args.func(args))
-    except SystemExit as exc:  # --help / --version
-        return exc.code if isinstance(exc.code, int) else 0
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return ExitCode.FAILED
-    except SoakkitError as exc:
-        error = exc
-    except OSError as exc:  # a path the file system refused, wherever it surfaced
-        error = filesystem_error(exc)
-    except RecursionError:
-        error = UsageError("input nested too deeply to read")
-    print_error(error)
-    if error.exit_code == ExitCode.USAGE and argv and argv[0] in USAGE_EXIT_CODES:
-        return USAGE_EXIT_CODES[argv[0]]
-    return int(error.exit_code)
+    args, extras = parser.parse_known_args(argv)
+    problems = [f"soakkit {args.command}: unrecognized arguments: {' '.join(extras)}"] \
+        if extras else []
+    if getattr(args, "profile", "x") is None and hasattr(args, "profile_default"):
+        args.profile = args.profile_default
+    check = getattr(args, "check", None)
+    if check is not None:
+        problems += check(args)
+    if problems:
+        raise UsageError("\n".join(problems))
+    return int(args.func(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,12 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # soakkit does no linear algebra; one BLAS thread keeps the process single-threaded,
     # so `rotate` may fork scan workers safely (numpy is imported lazily, after this)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    with terminate_as_interrupt():
-        try:
-            return _run(argv)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (soakkit.signals.Terminated)
-            print(f"soakkit: interrupted ({signal_name(exc)})", file=sys.stderr)
-            return exit_code_for(exc)
+    usage_code = USAGE_EXIT_CODES.get(argv[0], ExitCode.USAGE) if argv else ExitCode.USAGE
+    return run_command(lambda: _run(argv), usage_code=usage_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

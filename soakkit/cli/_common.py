@@ -4,11 +4,10 @@ argument types every flag uses (one strict number parser, one path check)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 from soakkit.errors import UsageError
-from soakkit.inputs import check_user_path, parse_float, parse_int, show_value
+from soakkit.inputs import float_arg, int_arg, path_arg
 
 __all__ = ["DEFAULT_ARTIFACTS", "Parser", "add_common_config", "float_arg", "formatter",
            "int_arg", "path_arg"]
@@ -26,37 +25,6 @@ class Parser(argparse.ArgumentParser):
 def formatter(prog: str) -> argparse.HelpFormatter:
     """Help text keeps its own line breaks (descriptions and epilogs are laid out by hand)."""
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
-
-
-def path_arg(text: str) -> Path:
-    """argparse type of every path flag: an empty path is an error, never the current folder."""
-    why = check_user_path(text)
-    if why:
-        raise argparse.ArgumentTypeError(why)
-    return Path(text)
-
-
-def int_arg(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
-    """argparse type: a strict integer (:func:`soakkit.inputs.parse_int`) within ``[lo, hi]``."""
-    def parse(text: str) -> int:
-        try:
-            return parse_int(text, lo=lo, hi=hi)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{show_value(text)}: {exc}") from None
-    parse.__name__ = "integer"
-    return parse
-
-
-def float_arg(lo: float | None = None, hi: float | None = None, *,
-              lo_open: bool = False) -> Callable[[str], float]:
-    """argparse type: a strict finite number (:func:`soakkit.inputs.parse_float`)."""
-    def parse(text: str) -> float:
-        try:
-            return parse_float(text, lo=lo, hi=hi, lo_open=lo_open)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{show_value(text)}: {exc}") from None
-    parse.__name__ = "number"
-    return parse
 
 
 def add_common_config(p: argparse.ArgumentParser, *, profile_required: bool) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter
+from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter, path_arg
+from soakkit.errors import ExitCode, exit_codes_help
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
@@ -40,8 +40,12 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=formatter,
         description="Loads new-layout runs, the legacy latest/ folder, compressed iteration files "
                     "and rotated\nhistory into one table, with an incremental cache (see "
-                    "soakkit.catalog). Corrupt files\nare reported on stderr and skipped.")
-    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
+                    "soakkit.catalog). Corrupt files\nare reported on stderr and skipped.",
+        epilog=exit_codes_help([ExitCode.OK, ExitCode.USAGE, ExitCode.PROBLEMS], {
+            ExitCode.USAGE: "usage error or an artifacts folder that does not exist",
+            ExitCode.PROBLEMS: "table printed, but files were skipped (one "
+                               "`soakkit: warning:` line each on stderr)"}))
+    p.add_argument("--artifacts", type=path_arg, default=DEFAULT_ARTIFACTS, metavar="DIR",
                    help="artifacts root (default: artifacts/soak)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="a JSON array of rows")

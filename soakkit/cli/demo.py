@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter
+from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter, int_arg, path_arg
 from soakkit.cli.report import print_report
+from soakkit.errors import ExitCode, exit_codes_help
+from soakkit.inputs import MAX_ITERATIONS, MAX_SEED
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -27,13 +29,17 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=formatter,
         description="Runs a tuned mini-soak with the soak notebook, the same market without the "
                     "tuner as a\nbaseline, one rotation, then the KPI report (tuned vs untuned) "
-                    "and the disk report,\nand prints where the HTML reports are.")
-    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
+                    "and the disk report,\nand prints where the HTML reports are.",
+        epilog=exit_codes_help(list(ExitCode)[:6], {
+            ExitCode.FAILED: "a report cell failed", ExitCode.USAGE: "bad flag or path "
+            "(checked before a kernel starts)"}))
+    p.add_argument("--artifacts", type=path_arg, default=DEFAULT_ARTIFACTS, metavar="DIR",
                    help="where the two runs are written (default: artifacts/soak)")
-    p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+    p.add_argument("--out", type=path_arg, default=Path("reports"), metavar="DIR",
                    help="reports root (default: reports)")
-    p.add_argument("--seed", type=int, default=7, help="market seed (default: 7)")
-    p.add_argument("--iterations", type=int, default=12, metavar="N",
+    p.add_argument("--seed", type=int_arg(0, MAX_SEED), default=7,
+                   help=f"market seed, 0..{MAX_SEED} (default: 7)")
+    p.add_argument("--iterations", type=int_arg(1, MAX_ITERATIONS), default=12, metavar="N",
                    help="iterations per run, 10 simulated minutes each (default: 12)")
     p.set_defaults(func=_cmd_demo)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter
+from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter, path_arg
+from soakkit.errors import ExitCode, exit_codes_help
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
@@ -19,7 +19,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     for problem in export.problems:
         print(f"soakkit: warning: {problem}", file=sys.stderr)
     print(f"{export.path}: {export.runs} run(s), {export.iterations} iteration(s)")
-    return 0
+    return ExitCode.PROBLEMS if export.problems else ExitCode.OK
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,11 +35,13 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                "/var/lib/prometheus/node-exporter\n"
                "  */5 * * * *  cd /srv/soak && .venv/bin/soakkit metrics --out "
                "/var/lib/prometheus/node-exporter\n\n"
-               "exit codes: 0 written, 2 usage error (--out missing, a file or not writable; "
-               "nothing written)")
-    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
+               + exit_codes_help([ExitCode.OK, ExitCode.USAGE, ExitCode.PROBLEMS], {
+                   ExitCode.OK: "written", ExitCode.USAGE: "usage error (--out missing, a file "
+                   "or not writable; nothing written)", ExitCode.PROBLEMS: "written, but "
+                   "catalog files were skipped (listed on stderr)"}))
+    p.add_argument("--artifacts", type=path_arg, default=DEFAULT_ARTIFACTS, metavar="DIR",
                    help="artifacts root (default: %(default)s)")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+    p.add_argument("--out", type=path_arg, required=True, metavar="DIR",
                    help="the textfile collector's folder (must exist and be writable)")
     p.add_argument("--now", metavar="ISO8601", help="freeze the clock (last-success time)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the "

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from soakkit.cli._common import formatter
+from soakkit.cli._common import formatter, int_arg, path_arg
+from soakkit.errors import ExitCode, exit_codes_help
 
 if TYPE_CHECKING:
     from soakkit.notebooks import RunResult
@@ -36,7 +37,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from soakkit.notebooks import NOTEBOOKS
+    from soakkit.notebooks import MAX_CELL_TIMEOUT_S, NOTEBOOKS
 
     p = sub.add_parser(
         "report", help="run a report notebook with papermill (HTML, figures, kpis.json)",
@@ -49,16 +50,25 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         epilog="examples:\n  soakkit report kpi -p run latest -p gate production\n"
                "  soakkit report disk -p artifacts artifacts/soak -p budget_mb 900\n"
                "  soakkit report soak -p iterations 6 -p mode volatile\n\n"
-               "exit codes: 0 ok, 1 a cell failed, 2 bad parameters or missing kernel, "
-               "3 cell timeout, 4 dead kernel")
+               "Every parameter is checked before a kernel starts (types, iterations >= 1, "
+               "gate names,\nrun ids and artifacts folders that exist). An interrupted or "
+               "failed report is kept as\n<folder>.failed with its reason (manifest.json); "
+               "only the newest failed folders per report\nare kept (docs/NOTEBOOKS.md).\n\n"
+               + exit_codes_help(list(ExitCode)[:6], {
+                   ExitCode.FAILED: "a cell failed",
+                   ExitCode.USAGE: "bad parameters, missing kernel or unusable --out",
+                   ExitCode.PROBLEMS: "report written, but input files were skipped "
+                                      "(listed on stderr)"}))
     p.add_argument("name", choices=list(NOTEBOOKS), help="which report")
     p.add_argument("-p", "--param", dest="params", nargs=2, action="append",
                    metavar=("NAME", "VALUE"), help="a notebook parameter; repeatable")
-    p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+    p.add_argument("--out", type=path_arg, default=Path("reports"), metavar="DIR",
                    help="reports root (default: %(default)s)")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel (default: %(default)s)")
-    p.add_argument("--cell-timeout", type=float, default=600.0, metavar="SECONDS",
-                   help="per-cell timeout (default: %(default)s)")
+    p.add_argument("--cell-timeout", type=int_arg(1, MAX_CELL_TIMEOUT_S), default=600,
+                   metavar="SECONDS",
+                   help=f"per-cell timeout, whole seconds 1..{MAX_CELL_TIMEOUT_S} (default: "
+                        "%(default)s)")
     p.add_argument("--now", metavar="ISO8601", help="freeze the clock (run id, manifest times)")
     p.set_defaults(func=_cmd_report)
 

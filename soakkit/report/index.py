@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from soakkit.artifacts import REPORT_INDEX_FILE, parse_run_id
-from soakkit.errors import ArtifactError, SoakkitError
+from soakkit.errors import SoakkitError, filesystem_error
 from soakkit.io import atomic_write_text, load_json_file
 
 __all__ = ["ReportEntry", "list_reports", "render_index", "write_index"]
@@ -163,5 +163,5 @@ def write_index(root: Path) -> Path:
     try:
         atomic_write_text(path, render_index(list_reports(root)))
     except OSError as exc:
-        raise ArtifactError(f"{path}: cannot write the report index: {exc.strerror}") from None
+        raise filesystem_error(exc, path, "cannot write the report index") from None
     return path

@@ -8,7 +8,6 @@ Exit codes: 0 ok, 1 error, lock held or bad arguments, 2 over budget after rotat
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -16,8 +15,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soakkit.errors import UsageError
+from soakkit.errors import ROTATE_EXIT_CODES, UsageError, exit_codes_help
+from soakkit.inputs import float_arg, int_arg, path_arg
 from soakkit.io import canonical_json, clock_from
+from soakkit.rotation.policy import MAX_KEEP_LATEST
+
+#: Bounds of rotate's numeric flags (docs/ERRORS.md): a TTL of a century, a day of waiting.
+MAX_TTL_DAYS = 36_500.0
+MAX_WAIT_S = 86_400.0
+MAX_JOBS = 64
 
 if TYPE_CHECKING:
     from soakkit.rotation.apply import RotationResult
@@ -35,34 +41,21 @@ decisions (restic-style reasons):
 metrics: --metrics-dir DIR writes DIR/soakkit_rotation.prom (node_exporter textfile collector;
   sizes before/after, budget, actions, errors, duration, last success; see docs/METRICS.md)
 
-exit codes: 0 ok, 1 error, lock held or bad arguments (also a --metrics-dir that is missing,
-  a file or not writable: checked before anything changes), 2 over --max-size-mb after rotation
-"""
-
-
-def _finite(flag: str, minimum: float, strict: bool = False) -> Any:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: expected a finite number {'>' if strict else '>='} {minimum:g}")
-        return value
-    return parse
+errors: a file rotation could not handle is a `soakkit: error:` line on stderr (exit 1); a
+  --metrics-dir that is missing, a file or not writable is checked before anything changes
+""" + exit_codes_help(list(ROTATE_EXIT_CODES), ROTATE_EXIT_CODES) + "\n"
 
 
 def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) -> None:
     """Rotation flags (``legacy`` only changes help text; defaults are the legacy tool's)."""
-    p.add_argument("--path", type=Path, required=legacy, metavar="DIR",
+    p.add_argument("--path", type=path_arg, required=legacy, metavar="DIR",
                    help="artifacts folder to rotate, e.g. artifacts/soak (a real directory; "
                         "required)")
-    p.add_argument("--keep-latest", type=int, default=100, metavar="N",
+    p.add_argument("--keep-latest", type=int_arg(0, MAX_KEEP_LATEST), default=100, metavar="N",
                    help="ITER_SUMMARY files kept per run folder, highest numbers (default 100)")
-    p.add_argument("--ttl-days", type=_finite("--ttl-days", 0.0), default=7.0, metavar="D",
+    p.add_argument("--ttl-days", type=float_arg(0.0, MAX_TTL_DAYS), default=7.0, metavar="D",
                    help="compress files at least D days old (default 7)")
-    p.add_argument("--max-size-mb", type=_finite("--max-size-mb", 0.0, strict=True),
+    p.add_argument("--max-size-mb", type=float_arg(0.0, lo_open=True),
                    default=None, metavar="M",
                    help="disk budget in MiB of allocated blocks; exit 2 when over after rotation")
     p.add_argument("--dry-run", action="store_true",
@@ -72,7 +65,7 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
     p.add_argument("--explain", action="store_true",
                    help="print every decision, kept files included")
     p.add_argument("--now", metavar="ISO8601", help="the instant ages are measured against")
-    p.add_argument("--wait-lock", type=_finite("--wait-lock", 0.0), default=0.0,
+    p.add_argument("--wait-lock", type=float_arg(0.0, MAX_WAIT_S), default=0.0,
                    metavar="SECONDS", help="wait for a concurrent rotation (default: fail)")
     p.add_argument("--json", action="store_true", help="print the log record as JSON")
     p.add_argument("--delete-to-budget", action="store_true",
@@ -81,9 +74,9 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
                    help="allow --keep-latest 0")
     p.add_argument("--codec", choices=("gzip", "zstd"), default="gzip",
                    help="compression codec (zstd needs soakkit[zstd]; default gzip)")
-    p.add_argument("--jobs", type=int, default=2, metavar="N",
+    p.add_argument("--jobs", type=int_arg(1, MAX_JOBS), default=2, metavar="N",
                    help="processes for scanning a large tree (default 2)")
-    p.add_argument("--metrics-dir", type=Path, default=None, metavar="DIR",
+    p.add_argument("--metrics-dir", type=path_arg, default=None, metavar="DIR",
                    help="write Prometheus metrics to DIR/soakkit_rotation.prom")
 
 
@@ -123,9 +116,15 @@ def _render(record: dict[str, Any], explain_lines: list[str]) -> str:
     if record["budget_bytes"] is not None:
         state = "OVER BUDGET" if record["over_budget"] else "within budget"
         out.append(f"budget: {_mib(record['budget_bytes'])} allocated: {state}")
-    out += [f"warning: {w}" for w in record["warnings"]]
-    out += [f"error: {e}" for e in record["scan_errors"] + record["errors"]]
     return "\n".join(out) + "\n"
+
+
+def _problems(record: dict[str, Any]) -> None:
+    """A rotation's warnings and per-file errors, one ``soakkit:`` line each, on stderr."""
+    for warning in record["warnings"]:
+        print(f"soakkit: warning: {warning}", file=sys.stderr)
+    for error in record["scan_errors"] + record["errors"]:
+        print(f"soakkit: error: {error}", file=sys.stderr)
 
 
 def run_rotate(args: argparse.Namespace) -> int:
@@ -155,7 +154,7 @@ def run_rotate(args: argparse.Namespace) -> int:
 def _rotate_with_metrics(args: argparse.Namespace, policy: RotationPolicy, now: datetime, jobs: int,
                          metrics_dir: Path) -> int:
     """Rotate, then write ``soakkit_rotation.prom`` (a rotation that cannot run is recorded)."""
-    from soakkit.errors import ArtifactError, RotationError
+    from soakkit.errors import RotationError, os_reason
     from soakkit.metrics import check_metrics_dir, export_rotation, export_rotation_failure
     from soakkit.rotation.apply import rotate
 
@@ -172,15 +171,15 @@ def _rotate_with_metrics(args: argparse.Namespace, policy: RotationPolicy, now: 
                                     mtime=now.timestamp())
         except OSError as exc:
             print(f"soakkit: error: --metrics-dir {metrics_dir}: cannot write the failure: "
-                  f"{exc.strerror}", file=sys.stderr)
+                  f"{os_reason(exc)}", file=sys.stderr)
         raise
     try:
         export_rotation(metrics_dir, result.record, duration_s=time.monotonic() - t0,
                         mtime=now.timestamp())
     except OSError as exc:
         code = _report(args, result)
-        raise ArtifactError(f"--metrics-dir {metrics_dir}: the rotation ran (exit code {code}) "
-                            f"but its metrics could not be written: {exc.strerror}") from None
+        raise RotationError(f"--metrics-dir {metrics_dir}: the rotation ran (exit code {code}) "
+                            f"but its metrics could not be written: {os_reason(exc)}") from None
     return _report(args, result)
 
 
@@ -188,6 +187,7 @@ def _report(args: argparse.Namespace, result: RotationResult) -> int:
     """Print a rotation's outcome (text or ``--json``); its exit code."""
     if getattr(args, "json", False):
         sys.stdout.write(canonical_json(result.record))
+        _problems(result.record)
         return result.exit_code
     explain: list[str] = []
     if getattr(args, "explain", False):
@@ -195,15 +195,17 @@ def _report(args: argparse.Namespace, result: RotationResult) -> int:
         explain += [f"  {d.reason:<44} {d.path}" for d in
                     result.plan.decisions(include_keep=True)]
     sys.stdout.write(_render(result.record, explain))
+    _problems(result.record)
     return result.exit_code
 
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", help="a compressed file (either name) or a run id")
-    p.add_argument("--path", type=Path, required=True, metavar="DIR",
+    p.add_argument("--path", type=path_arg, required=True, metavar="DIR",
                    help="the artifacts folder the file belongs to")
     p.add_argument("--keep", action="store_true", help="keep the compressed file too")
-    p.add_argument("--wait-lock", type=float, default=0.0, metavar="SECONDS")
+    p.add_argument("--wait-lock", type=float_arg(0.0, MAX_WAIT_S), default=0.0,
+                   metavar="SECONDS")
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -219,7 +221,7 @@ def run_restore(args: argparse.Namespace) -> int:
 
 def legacy_main(argv: list[str] | None = None) -> int:
     """``python -m soakkit.rotation``: the legacy tool's command line."""
-    from soakkit.errors import SoakkitError
+    from soakkit.signals import run_command
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -231,12 +233,5 @@ def legacy_main(argv: list[str] | None = None) -> int:
                      description="Rotate soak artifacts (legacy spelling of `soakkit rotate`).",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_rotate_arguments(parser, legacy=True)
-    try:
-        args = parser.parse_args(argv)
-        return run_rotate(args)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 0
-    except SoakkitError as exc:
-        print(f"soakkit: error: {exc}", file=sys.stderr)
-        return 1
+    return run_command(lambda: run_rotate(parser.parse_args(argv)), usage_code=1)
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from soakkit.errors import JsonFormatError, RotationError
+from soakkit.errors import JsonFormatError, RotationError, os_reason
 from soakkit.io import canonical_json, fsync_dir, loads_strict
 from soakkit.rotation.policy import LOG_FILE, LOG_KEEP, LOG_MAX_BYTES, MANIFEST_FILE, ROTATION_DIR
 
@@ -40,7 +40,7 @@ def ensure_rotation_dir(root: Path) -> Path:
         try:
             os.mkdir(folder, 0o755)
         except OSError as exc:
-            raise RotationError(f"cannot create {folder} ({exc.strerror}); nothing changed") \
+            raise RotationError(f"{folder}: cannot create: {os_reason(exc)}; nothing changed") \
                 from None
         fsync_dir(Path(root))
         return folder
@@ -69,7 +69,7 @@ def _open_append(path: Path, what: str) -> IO[bytes]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
-        raise RotationError(f"cannot write {what} {path} ({exc.strerror}); nothing changed") \
+        raise RotationError(f"{path}: cannot write {what}: {os_reason(exc)}; nothing changed") \
             from None
     size = os.fstat(fd).st_size
     if size and os.pread(fd, 1, size - 1) != b"\n":

@@ -11,7 +11,6 @@ removed (kept with ``keep=True``). Plain ``gunzip -k`` works on every file too.
 from __future__ import annotations
 
 import contextlib
-import errno
 import gzip
 import hashlib
 import os
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from soakkit.artifacts import RUNS_DIR
-from soakkit.errors import RotationError
+from soakkit.errors import RotationError, os_reason
 from soakkit.locks import exclusive_lock
 from soakkit.rotation.compress import EXTENSIONS, codec_of, decompress_bytes, temp_name
 from soakkit.rotation.log import ensure_rotation_dir, read_manifest
@@ -116,7 +115,7 @@ def _restore_one(root_fd: int, key: str, entry: dict[str, object], keep: bool) -
             os.fsync(fd)
         return None
     except OSError as exc:
-        return f"{key}: {errno.errorcode.get(exc.errno or 0, 'EIO')} ({exc.strerror})"
+        return f"{key}: {os_reason(exc)}"
     finally:
         os.close(fd)
 

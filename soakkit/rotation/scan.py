@@ -12,6 +12,7 @@ import errno
 import multiprocessing
 import os
 import re
+import signal
 import stat
 import threading
 from collections.abc import Iterable
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from soakkit.artifacts import RUN_LOCK
-from soakkit.errors import RotationError
+from soakkit.errors import RotationError, os_reason
 from soakkit.locks import is_locked
 from soakkit.rotation.plan import (
     FILE,
@@ -62,7 +63,7 @@ def _scan_one(root: str, job: _Job, root_dev: int) -> tuple[DirScan, list[_Job],
     try:
         it = os.scandir(path)
     except OSError as exc:
-        errors.append(f"{job.rel or '.'}: cannot list ({exc.strerror})")
+        errors.append(f"{job.rel or '.'}: cannot list: {os_reason(exc)}")
         return _empty_scan(job.rel), [], errors
     has_lock = False
     with it:
@@ -119,6 +120,12 @@ def _walk_jobs(root: str, jobs: Iterable[_Job], root_dev: int, policy: RotationP
     return plans, errors
 
 
+def _quiet_worker() -> None:
+    """Scan workers leave Ctrl-C to the parent and die silently when it terminates them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _single_threaded() -> bool:
     """True when forking is safe: no other Python or native thread in this process."""
     if threading.active_count() > 1:
@@ -164,7 +171,7 @@ def check_root(root: Path) -> os.stat_result:
     except FileNotFoundError:
         raise RotationError(f"--path {root}: no such directory") from None
     except OSError as exc:
-        raise RotationError(f"--path {root}: {exc.strerror}") from None
+        raise RotationError(f"--path {root}: {os_reason(exc)}") from None
     if stat.S_ISLNK(st.st_mode):
         raise RotationError(f"--path {root}: is a symlink; give the real directory")
     if not stat.S_ISDIR(st.st_mode):
@@ -199,7 +206,7 @@ def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1) -> Wal
         frontier.sort(key=lambda j: natural_key(j.rel))
         shares = [frontier[i::jobs] for i in range(jobs)]
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(jobs - 1) as pool:
+        with ctx.Pool(jobs - 1, initializer=_quiet_worker) as pool:
             pending = [pool.apply_async(_walk_jobs, (root_s, share, dev, policy, now_s))
                        for share in shares[1:]]
             mine, errs = _walk_jobs(root_s, shares[0], dev, policy, now_s)

@@ -16,6 +16,7 @@ import numpy as np
 
 from soakkit.artifacts import ITER_SCHEMA_VERSION
 from soakkit.config.layers import Layer, ResolvedConfig, resolve
+from soakkit.config.profiles import load_profile
 from soakkit.config.runtime import RuntimeOverrides
 from soakkit.errors import ConfigError, Problem
 from soakkit.gate import Verdict, judge_iteration
@@ -89,15 +90,15 @@ def _history(entries: Sequence[Mapping[str, Any]]) -> list[HistoryEntry]:
 
 def _resolve(session: Session, runtime: RuntimeOverrides) -> ResolvedConfig:
     o = session.options
-    cfg = resolve(o.profile, artifacts=o.artifacts, sets=o.sets, env=session.env,
-                  runtime=runtime)
+    profile = load_profile(o.profile, o.artifacts)
     expected = session.profile_sha256
-    if cfg.profile.sha256 != expected:
-        raise ConfigError([Problem("profile", cfg.profile.source, None,
-                                   f"{cfg.profile.path} changed during the run (sha256 "
-                                   f"{cfg.profile.sha256[:12]}, run started with "
+    if profile.sha256 != expected:
+        raise ConfigError([Problem("profile", profile.source, None,
+                                   f"{profile.path} changed during the run (sha256 "
+                                   f"{profile.sha256[:12]}, run started with "
                                    f"{expected[:12]}); profiles are immutable")])
-    return cfg
+    return resolve(o.profile, artifacts=o.artifacts, sets=o.sets, env=session.env,
+                   runtime=runtime)
 
 
 def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationReport:

@@ -8,7 +8,7 @@ the ``soak`` report's parameters) against it. Every problem is reported, one per
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -63,13 +63,14 @@ class NumberOption:
             return parse_int(text, lo=int(self.lo), hi=int(self.hi))
         return parse_float(text, lo=self.lo, hi=self.hi)
 
-    def problem(self, value: Any) -> str | None:
-        """Why a typed value is not valid, or ``None``."""
+    def problem(self, value: Any, label: str | None = None) -> str | None:
+        """Why a typed value is not valid, or ``None`` (``label`` replaces the flag)."""
         ints = isinstance(value, int) and not isinstance(value, bool)
         number = ints or (self.kind == "float" and isinstance(value, float))
         if not number or not self.lo <= value <= self.hi:
             kind = "an integer" if self.kind == "int" else "a number"
-            return f"{self.flag} {value!r}: expected {kind} in {self.lo:g}..{self.hi:g}"
+            return (f"{label or self.flag} {value!r}: expected {kind} in "
+                    f"{self.lo:g}..{self.hi:g}")
         return None
 
 
@@ -111,17 +112,25 @@ def options_from_text(raw: Mapping[str, str | None]) -> tuple[dict[str, Any], li
     return values, problems
 
 
-def option_problems(options: SoakOptions) -> list[str]:
-    """Every bad option of ``options``, one line each (empty when all are valid)."""
+def option_problems(options: SoakOptions, label: Callable[[str], str] | None = None
+                    ) -> list[str]:
+    """Every bad option of ``options``, one line each (empty when all are valid).
+
+    ``label`` names an option in the messages (default: its flag, ``--sim-minutes``; the
+    ``soak`` report passes ``-p sim_minutes``).
+    """
+    name_of = label or (lambda field: f"--{field.replace('_', '-')}")
     problems = []
     for name, option in NUMBER_OPTIONS.items():
         value = getattr(options, name)
-        if value is not None and (why := option.problem(value)):
+        if value is not None and (why := option.problem(value, name_of(name))):
             problems.append(why)
     if options.mode not in MODES:
-        problems.append(f"--mode {options.mode!r}: expected one of {', '.join(MODES)}")
+        problems.append(f"{name_of('mode')} {options.mode!r}: expected one of "
+                        f"{', '.join(MODES)}")
     if options.gate not in RUN_GATES:
-        problems.append(f"--gate {options.gate!r}: expected one of {', '.join(RUN_GATES)}")
+        problems.append(f"{name_of('gate')} {options.gate!r}: expected one of "
+                        f"{', '.join(RUN_GATES)}")
     return problems
 
 

@@ -1,0 +1,127 @@
+"""What each report's parameters must be, checked before a kernel starts.
+
+:func:`soakkit.notebooks.run` casts parameters to the types the notebook declares; the
+value constraints the library knows are here: a soak's options and profile, gate names,
+run ids and artifacts folders that exist, a positive budget, a valid clock. Each function
+returns every problem (one line each, naming the parameter), so nothing runs for seconds
+only to fail inside the kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from soakkit.artifacts import resolve_run_dir
+from soakkit.catalog import LEGACY_RUN_ID
+from soakkit.config.profiles import load_profile
+from soakkit.errors import ConfigError, SoakkitError
+from soakkit.gate import RUN_GATES
+from soakkit.inputs import MAX_ITERATIONS, check_user_path
+from soakkit.io import parse_utc
+from soakkit.rotation.policy import MAX_KEEP_LATEST
+from soakkit.soak.options import SoakOptions, option_problems
+
+__all__ = ["REPORT_CHECKS", "report_problems"]
+
+Checker = Callable[[Mapping[str, Any]], list[str]]
+
+
+def _label(name: str) -> str:
+    return f"-p {name}"
+
+
+def _folder(values: Mapping[str, Any], name: str, *, must_exist: bool) -> list[str]:
+    text = values.get(name)
+    if not isinstance(text, str):
+        return []
+    why = check_user_path(text)
+    if why:
+        return [f"{_label(name)}: {why}"]
+    if must_exist and not Path(text).is_dir():
+        state = "is not a folder" if Path(text).exists() else "does not exist"
+        return [f"{_label(name)} {text}: the artifacts folder {state}"]
+    return []
+
+
+def _now(values: Mapping[str, Any]) -> list[str]:
+    if values.get("now") is None:
+        return []
+    try:
+        parse_utc(str(values["now"]), _label("now"))
+    except SoakkitError as exc:
+        return [str(exc)]
+    return []
+
+
+def _gate(values: Mapping[str, Any]) -> list[str]:
+    gate = values.get("gate")
+    if gate is not None and gate not in RUN_GATES:
+        return [f"{_label('gate')} {gate!r}: expected one of {', '.join(RUN_GATES)}"]
+    return []
+
+
+def _run(artifacts: str, name: str, run: Any) -> list[str]:
+    if run is None or run == LEGACY_RUN_ID:
+        return []
+    try:
+        resolve_run_dir(Path(artifacts), str(run))
+    except SoakkitError as exc:
+        return [f"{_label(name)} {run}: {exc}"]
+    return []
+
+
+def _bounded(values: Mapping[str, Any], name: str, lo: float, hi: float | None,
+             *, lo_open: bool = False) -> list[str]:
+    value = values.get(name)
+    if value is None:
+        return []
+    low = value < lo or (lo_open and value == lo)
+    if low or (hi is not None and value > hi):
+        wanted = (f"> {lo:g}" if lo_open else f">= {lo:g}") + (
+            f" and <= {hi:g}" if hi is not None else "")
+        return [f"{_label(name)} {value!r}: expected a value {wanted}"]
+    return []
+
+
+def check_soak(values: Mapping[str, Any]) -> list[str]:
+    """The ``soak`` report runs a mini-soak: its options, profile, folder and clock."""
+    problems = _folder(values, "artifacts", must_exist=False)
+    options = SoakOptions(**{k: values[k] for k in ("profile", "iterations", "mode", "seed",
+                                                    "sim_minutes", "gate") if k in values})
+    problems += option_problems(options, _label)
+    try:
+        load_profile(options.profile, Path(values.get("artifacts") or "artifacts/soak"))
+    except ConfigError as exc:
+        problems += [f"{_label('profile')}: {p.message}" for p in exc.problems]
+    return problems + _now(values)
+
+
+def check_kpi(values: Mapping[str, Any]) -> list[str]:
+    """The ``kpi`` report: the artifacts folder, the run and baseline ids, gate and window."""
+    problems = _folder(values, "artifacts", must_exist=True)
+    problems += _gate(values) + _bounded(values, "last_n", 0, MAX_ITERATIONS)
+    if not problems and isinstance(values.get("artifacts"), str):
+        for name in ("run", "baseline"):
+            problems += _run(values["artifacts"], name, values.get(name))
+    return problems
+
+
+def check_disk(values: Mapping[str, Any]) -> list[str]:
+    """The ``disk`` report: the artifacts folder, the budget and the rotation policy."""
+    return (_folder(values, "artifacts", must_exist=True)
+            + _bounded(values, "budget_mb", 0, None, lo_open=True)
+            + _bounded(values, "ttl_days", 0, 36_500)
+            + _bounded(values, "keep_latest", 0, MAX_KEEP_LATEST) + _now(values))
+
+
+#: Report name → its check (reports without one are checked by type only).
+REPORT_CHECKS: Mapping[str, Checker] = {"soak": check_soak, "kpi": check_kpi,
+                                        "disk": check_disk}
+
+
+def report_problems(name: str, values: Mapping[str, Any]) -> list[str]:
+    """Every problem with the (already type-cast) parameters of report ``name``."""
+    check = REPORT_CHECKS.get(name)
+    return check(values) if check is not None else []
