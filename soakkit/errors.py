@@ -62,7 +62,7 @@ EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, or a state file "
                      "soakkit refuses to use",
     ExitCode.USAGE: "usage, configuration or input error: a bad flag, value, file or run id, "
-                    "or a path the file system refuses; nothing was changed",
+                    "or a path the file system refuses (nothing is left half-written)",
     ExitCode.TIMEOUT: "a report cell ran longer than --cell-timeout",
     ExitCode.DEAD_KERNEL: "a report's kernel died",
     ExitCode.PROBLEMS: "ok, with problems: the output is complete, but input files were "
