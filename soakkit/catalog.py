@@ -50,7 +50,7 @@ from soakkit.catalog_parse import (
     rows_to_frame,
 )
 from soakkit.errors import ArtifactError, SoakkitError
-from soakkit.gate import Verdict, judge_run
+from soakkit.gate import RUN_WINDOW, Verdict, judge_run
 from soakkit.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
 from soakkit.tables import table_html
 
@@ -101,16 +101,22 @@ RUN_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
 
 
 def _run_verdicts(frame: pl.DataFrame) -> pl.DataFrame:
-    """Each run's verdict from its iterations' recorded verdicts (as the soak runner judges)."""
+    """Each run's verdict from its iterations' recorded verdicts (as the soak runner judges).
+
+    :func:`soakkit.gate.judge_run` only looks at the last ``RUN_WINDOW`` steady iterations
+    (else the last ones), so polars selects those and Python judges a few rows per run.
+    """
+    steady = pl.col("phase").fill_null("steady") != "warmup"
+    windows = (frame.filter(pl.col("verdict").is_not_null())
+               .select("run_id", "iteration", "verdict", "gate", "phase")
+               .filter(steady | ~steady.any().over("run_id"))
+               .group_by("run_id")
+               .agg(pl.all().sort_by("iteration").tail(RUN_WINDOW)))
     rows = []
-    recorded = frame.filter(pl.col("verdict").is_not_null()).select(
-        "run_id", "iteration", "verdict", "gate", "phase")
-    for (run_id,), part in recorded.partition_by("run_id", as_dict=True,
-                                                maintain_order=True).items():
-        verdicts = [(n, Verdict(v, (), g or "", "warmup" if p == "warmup" else "steady"))
-                    for n, v, g, p in part.select("iteration", "verdict", "gate", "phase")
-                    .iter_rows()]
-        rows.append((run_id, judge_run(verdicts).verdict))
+    for run_id, numbers, verdicts, gates, phases in windows.iter_rows():
+        judged = [(n, Verdict(v, (), g or "", "warmup" if p == "warmup" else "steady"))
+                  for n, v, g, p in zip(numbers, verdicts, gates, phases, strict=True)]
+        rows.append((run_id, judge_run(judged).verdict))
     return pl.DataFrame(rows, schema={"run_id": pl.String, "verdict": pl.String}, orient="row")
 
 
