@@ -221,11 +221,11 @@ class RunResult:
         return self.output_dir / "report.html"
 
     @property
-    def verdict(self) -> str | None:
-        """The headline the notebook recorded: a gate verdict, or the disk budget state."""
+    def headline(self) -> str | None:
+        """What the notebook recorded, in a few words: ``verdict FAIL``, ``within budget``."""
         for value in self.kpis.values():
             if isinstance(value, dict) and isinstance(value.get("verdict"), str):
-                return str(value["verdict"])
+                return f"verdict {value['verdict']}"
             if isinstance(value, dict) and isinstance(value.get("over_budget"), bool):
                 return "OVER BUDGET" if value["over_budget"] else "within budget"
         return None

@@ -15,13 +15,13 @@ def test_demo_produces_browsable_reports(tmp_path: Path) -> None:
     assert "Traceback" not in result.err
     lines = result.out.splitlines()
     assert len(lines) == 3, lines  # one line per report, with its verdict
-    verdicts = ("PASS", "WARN", "FAIL", "within budget", "OVER BUDGET")
+    verdicts = ("verdict PASS", "verdict WARN", "verdict FAIL", "within budget",
+                "OVER BUDGET")
     for line, name in zip(lines, ("soak", "kpi", "disk"), strict=True):
         html = tmp_path / "reports" / "latest" / name / "report.html"
         assert html.is_file() and html.stat().st_size > 50_000, name
-        assert line.startswith(f"report {name}: ok, ") and line.endswith(
-            f"-> reports/latest/{name}/report.html"), line
-        assert any(f"ok, {v} ->" in line for v in verdicts), line
+        assert line.endswith(f" -> reports/latest/{name}/report.html"), line
+        assert any(line.startswith(f"report {name}: {v} ->") for v in verdicts), line
     assert len(list((tmp_path / "artifacts" / "soak" / "runs").iterdir())) == 2
     assert (tmp_path / "artifacts/soak/rotation/ROTATION_LOG.jsonl").is_file()
 

@@ -16,8 +16,7 @@ if TYPE_CHECKING:
 def print_report(result: RunResult, html: Path | None = None) -> None:
     """One line per report: its verdict and where it is (stdout), or what failed (stderr)."""
     if result.status == "ok":
-        verdict = f", {result.verdict}" if result.verdict else ""
-        print(f"report {result.name}: ok{verdict} -> {html or result.html}")
+        print(f"report {result.name}: {result.headline or 'ok'} -> {html or result.html}")
         return
     where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
     print(f"soakkit: error: report {result.name} failed ({result.status}){where}: "
