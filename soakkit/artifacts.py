@@ -17,6 +17,11 @@
       snapshots/*.json                  legacy snapshots (rotated)
 
 ITER_SUMMARY files may also be gzip-compressed in place (``.json.gz``) by rotation.
+
+Where ``<artifacts>`` is when nobody says: :func:`resolve_artifacts` (the CLI, the Python
+API and every notebook use it) takes ``$SOAKKIT_ARTIFACTS`` if set, else the nearest
+``artifacts/soak`` found walking up from the working directory, so a notebook opened in
+``notebooks/`` finds the repository's ``artifacts/soak``.
 """
 
 from __future__ import annotations
@@ -24,17 +29,20 @@ from __future__ import annotations
 import gzip
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from soakkit.errors import ArtifactError, JsonFormatError
+from soakkit.inputs import check_user_path, show_value
 from soakkit.io import atomic_write_bytes, canonical_json, fsync_dir, loads_strict
 from soakkit.sim.regimes import MODES
 
 __all__ = [
+    "ARTIFACTS_ENV",
+    "DEFAULT_ARTIFACTS",
     "HISTORY_FILE",
     "ITER_RE",
     "LATEST",
@@ -53,10 +61,15 @@ __all__ = [
     "parse_run_id",
     "read_history",
     "read_json_maybe_gz",
+    "resolve_artifacts",
     "resolve_run_dir",
     "update_latest",
 ]
 
+#: Environment variable naming the artifacts root (wins over the search).
+ARTIFACTS_ENV = "SOAKKIT_ARTIFACTS"
+#: The artifacts root relative to a project folder (what the search looks for).
+DEFAULT_ARTIFACTS = Path("artifacts/soak")
 RUNS_DIR = "runs"
 RUN_FILE = "RUN.json"
 TUNING_REPORT_FILE = "TUNING_REPORT.json"
@@ -98,6 +111,58 @@ def parse_run_id(run_id: str) -> tuple[str, str] | None:
     """``(profile, mode)`` of a :func:`make_run_id` id (``-2`` suffix allowed), else None."""
     m = _MADE_RUN_ID_RE.match(run_id)
     return (m.group("profile"), m.group("mode")) if m else None
+
+
+def resolve_artifacts(given: str | os.PathLike[str] | None = None, *, create: bool = False,
+                      cwd: Path | None = None,
+                      environ: Mapping[str, str] | None = None) -> Path:
+    """The artifacts root: ``given``, else ``$SOAKKIT_ARTIFACTS``, else the nearest
+    ``artifacts/soak`` in the working directory or one of its parents.
+
+    Parameters
+    ----------
+    given
+        An explicit root (a flag or a notebook parameter); returned as given.
+    create
+        For commands that write runs (``soakkit soak``, ``demo``): when nothing is found,
+        ``artifacts/soak`` under the working directory (created by the writer).
+    cwd, environ
+        The working directory and environment to resolve from (default: the process's).
+
+    Raises
+    ------
+    ArtifactError
+        Nothing found (and ``create`` is false), ``$SOAKKIT_ARTIFACTS`` names no folder, or a
+        path is empty or too long (an empty one never means "look elsewhere");
+        the message says how to point at the artifacts.
+    """
+    if given is not None:
+        if why := check_user_path(os.fspath(given)):  # "" would mean "look elsewhere"
+            raise ArtifactError(f"artifacts folder: {why}")
+        return Path(given)
+    env = os.environ if environ is None else environ
+    here = Path.cwd() if cwd is None else Path(cwd)
+    named = env.get(ARTIFACTS_ENV)
+    if named is not None and (why := check_user_path(named)):
+        raise ArtifactError(f"{ARTIFACTS_ENV}={show_value(named)}: {why}; unset it or name "
+                            "the artifacts folder")
+    if named:
+        root = here / Path(named).expanduser()  # an absolute value replaces ``here``
+        if not create and not root.is_dir():
+            raise ArtifactError(f"{ARTIFACTS_ENV}={named}: artifacts folder not found")
+        return root
+    # found right here, the root stays relative (short paths in messages, as typed)
+    local = DEFAULT_ARTIFACTS if cwd is None else here / DEFAULT_ARTIFACTS
+    if local.is_dir():
+        return local
+    for folder in here.parents:
+        if (folder / DEFAULT_ARTIFACTS).is_dir():
+            return folder / DEFAULT_ARTIFACTS
+    if create:
+        return local
+    raise ArtifactError(f"no {DEFAULT_ARTIFACTS} in {here} or its parents: set "
+                        f"{ARTIFACTS_ENV}=/path/to/artifacts/soak, or pass the folder "
+                        "(--artifacts DIR, -p artifacts DIR, artifacts=...)")
 
 
 def runs_root(artifacts: Path) -> Path:

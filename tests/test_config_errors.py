@@ -44,7 +44,7 @@ def test_cli_set_bad_value(cli, artifacts: Path, value: str, fragment: str) -> N
 
 @pytest.mark.parametrize(
     ("value", "fragment"),
-    [("inf", "expected a number, got 'inf'"), ("NaN", "expected a number, got 'NaN'"),
+    [("inf", "expected a finite number, got 'inf'"), ("NaN", "expected a finite number, got 'NaN'"),
      ("0.9", "out of bounds [0.02, 0.2]")],
 )
 def test_cli_set_bad_float(cli, artifacts: Path, value: str, fragment: str) -> None:  # type: ignore[no-untyped-def]

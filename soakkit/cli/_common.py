@@ -4,15 +4,15 @@ argument types every flag uses (one strict number parser, one path check)."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from soakkit.errors import UsageError
 from soakkit.inputs import float_arg, int_arg, path_arg
 
-__all__ = ["DEFAULT_ARTIFACTS", "Parser", "add_common_config", "float_arg", "formatter",
-           "int_arg", "path_arg"]
+__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "float_arg",
+           "formatter", "int_arg", "path_arg"]
 
-DEFAULT_ARTIFACTS = Path("artifacts/soak")
+#: How ``--artifacts`` defaults (soakkit.artifacts.resolve_artifacts).
+ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,5 +33,10 @@ def add_common_config(p: argparse.ArgumentParser, *, profile_required: bool) -> 
                    help="profile to start from (see `soakkit config list-profiles`)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="override one parameter; repeatable; pins the key against the tuner")
-    p.add_argument("--artifacts", type=path_arg, default=DEFAULT_ARTIFACTS, metavar="DIR",
-                   help="artifacts root holding profiles/ and runs/ (default: %(default)s)")
+    add_artifacts(p, "artifacts root holding profiles/ and runs/")
+
+
+def add_artifacts(p: argparse.ArgumentParser, what: str) -> None:
+    """``--artifacts DIR``; handlers resolve ``None`` with :func:`resolve_artifacts`."""
+    p.add_argument("--artifacts", type=path_arg, default=None, metavar="DIR",
+                   help=f"{what} ({ARTIFACTS_HELP})")

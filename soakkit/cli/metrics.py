@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter, path_arg
+from soakkit.cli._common import add_artifacts, formatter, path_arg
 from soakkit.errors import ExitCode, exit_codes_help
 
 
@@ -39,8 +39,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    ExitCode.OK: "written", ExitCode.USAGE: "usage error (--out missing, a file "
                    "or not writable; nothing written)", ExitCode.PROBLEMS: "written, but "
                    "catalog files were skipped (listed on stderr)"}))
-    p.add_argument("--artifacts", type=path_arg, default=DEFAULT_ARTIFACTS, metavar="DIR",
-                   help="artifacts root (default: %(default)s)")
+    add_artifacts(p, "artifacts root")
     p.add_argument("--out", type=path_arg, required=True, metavar="DIR",
                    help="the textfile collector's folder (must exist and be writable)")
     p.add_argument("--now", metavar="ISO8601", help="freeze the clock (last-success time)")

@@ -42,6 +42,7 @@ _DEFAULTS = {"profile": "steady_safe", "iterations": 3, "mode": "calm", "seed": 
 
 def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], list[str]]:
     """The options, those given explicitly, and every problem with their text."""
+    from soakkit.artifacts import resolve_artifacts
     from soakkit.soak import SoakOptions
 
     numbers, problems = options_from_text({k: getattr(args, k) for k in _NUMBER_FLAGS})
@@ -56,7 +57,8 @@ def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], lis
     options = SoakOptions(
         profile=values["profile"], iterations=values["iterations"], mode=values["mode"],
         seed=values["seed"], sim_minutes=values["sim_minutes"], gate=values["gate"],
-        sets=tuple(args.sets), artifacts=args.artifacts, tune=not args.no_tune,
+        sets=tuple(args.sets), artifacts=resolve_artifacts(args.artifacts, create=True),
+        tune=not args.no_tune,
         sleep_seconds=numbers.get("sleep_seconds"), now=args.now)
     given.pop("sleep_seconds", None)
     return options, given, problems

@@ -281,7 +281,7 @@ def _cli(sets: Sequence[str]) -> _Collected:
     out: list[tuple[str, Setting]] = []
     problems: list[Problem] = []
     for item in sets:
-        source = f"cli:--set {item}"
+        source = f"cli:--set {item if len(item) <= 80 else item[:60] + '...'}"
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:

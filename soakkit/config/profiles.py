@@ -187,7 +187,7 @@ def load_profile(name: str, artifacts: Path | None) -> Profile:
     The name is checked before the filesystem is touched; a missing profile is an error
     that lists the available ones (there is no fallback profile).
     """
-    source = f"profile:{name}"
+    source = f"profile:{name if len(name) <= 64 else name[:40] + '...'}"
     why = check_profile_name(name)
     if why:
         raise _single(source, None, why)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from soakkit.artifacts import resolve_run_dir
+from soakkit.artifacts import resolve_artifacts, resolve_run_dir
 from soakkit.catalog import LEGACY_RUN_ID
 from soakkit.config.profiles import load_profile
 from soakkit.errors import ConfigError, SoakkitError
@@ -33,16 +33,25 @@ def _label(name: str) -> str:
 
 
 def _folder(values: Mapping[str, Any], name: str, *, must_exist: bool) -> list[str]:
+    """The artifacts root: a usable path, and (``must_exist``) a folder that is there.
+
+    ``None`` resolves as the kernel will resolve it (:func:`resolve_artifacts`).
+    """
     text = values.get(name)
-    if not isinstance(text, str):
-        return []
-    why = check_user_path(text)
-    if why:
+    if isinstance(text, str) and (why := check_user_path(text)):
         return [f"{_label(name)}: {why}"]
-    if must_exist and not Path(text).is_dir():
-        state = "is not a folder" if Path(text).exists() else "does not exist"
-        return [f"{_label(name)} {text}: the artifacts folder {state}"]
+    try:
+        root = resolve_artifacts(text, create=not must_exist)
+    except SoakkitError as exc:
+        return [f"{_label(name)}: {exc}"]
+    if must_exist and not root.is_dir():
+        state = "is not a folder" if root.exists() else "does not exist"
+        return [f"{_label(name)} {root}: the artifacts folder {state}"]
     return []
+
+
+def _root(values: Mapping[str, Any]) -> Path:
+    return resolve_artifacts(values.get("artifacts"), create=True)
 
 
 def _now(values: Mapping[str, Any]) -> list[str]:
@@ -62,11 +71,11 @@ def _gate(values: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _run(artifacts: str, name: str, run: Any) -> list[str]:
+def _run(artifacts: Path, name: str, run: Any) -> list[str]:
     if run is None or run == LEGACY_RUN_ID:
         return []
     try:
-        resolve_run_dir(Path(artifacts), str(run))
+        resolve_run_dir(artifacts, str(run))
     except SoakkitError as exc:
         return [f"{_label(name)} {run}: {exc}"]
     return []
@@ -92,7 +101,7 @@ def check_soak(values: Mapping[str, Any]) -> list[str]:
                                                     "sim_minutes", "gate") if k in values})
     problems += option_problems(options, _label)
     try:
-        load_profile(options.profile, Path(values.get("artifacts") or "artifacts/soak"))
+        load_profile(options.profile, None if problems else _root(values))
     except ConfigError as exc:
         problems += [f"{_label('profile')}: {p.message}" for p in exc.problems]
     return problems + _now(values)
@@ -102,9 +111,18 @@ def check_kpi(values: Mapping[str, Any]) -> list[str]:
     """The ``kpi`` report: the artifacts folder, the run and baseline ids, gate and window."""
     problems = _folder(values, "artifacts", must_exist=True)
     problems += _gate(values) + _bounded(values, "last_n", 0, MAX_ITERATIONS)
-    if not problems and isinstance(values.get("artifacts"), str):
+    if not problems:
         for name in ("run", "baseline"):
-            problems += _run(values["artifacts"], name, values.get(name))
+            problems += _run(_root(values), name, values.get(name))
+    return problems
+
+
+def check_explore(values: Mapping[str, Any]) -> list[str]:
+    """The ``explore`` notebook: the artifacts folder, the window, the gate and the run."""
+    problems = _folder(values, "artifacts", must_exist=True)
+    problems += _gate(values) + _bounded(values, "days", 0, 36_500) + _now(values)
+    if not problems and values.get("run") != "latest":
+        problems += _run(_root(values), "run", values.get("run"))
     return problems
 
 
@@ -118,7 +136,7 @@ def check_disk(values: Mapping[str, Any]) -> list[str]:
 
 #: Report name → its check (reports without one are checked by type only).
 REPORT_CHECKS: Mapping[str, Checker] = {"soak": check_soak, "kpi": check_kpi,
-                                        "disk": check_disk}
+                                        "disk": check_disk, "explore": check_explore}
 
 
 def report_problems(name: str, values: Mapping[str, Any]) -> list[str]:

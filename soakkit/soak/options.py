@@ -9,10 +9,11 @@ the ``soak`` report's parameters) against it. Every problem is reported, one per
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from soakkit.artifacts import resolve_artifacts
 from soakkit.errors import UsageError
 from soakkit.gate import RUN_GATES
 from soakkit.inputs import MAX_ITERATIONS, MAX_SEED, parse_float, parse_int, show_value
@@ -36,7 +37,9 @@ class SoakOptions:
     sim_minutes: int = 10
     gate: str = "smoke"
     sets: tuple[str, ...] = ()
-    artifacts: Path = Path("artifacts/soak")
+    #: default: ``$SOAKKIT_ARTIFACTS``, else the nearest ``artifacts/soak`` (see
+    #: :func:`soakkit.artifacts.resolve_artifacts`), else ``./artifacts/soak``
+    artifacts: Path = field(default_factory=lambda: resolve_artifacts(create=True))
     tune: bool = True
     sleep_seconds: float | None = None  #: None: take SOAK_SLEEP_SECONDS (default 0)
     now: str | None = None  #: freeze the clock (ISO-8601); also SOAKKIT_NOW
