@@ -424,12 +424,18 @@ def _execute(template: Path, partial: Path, values: Mapping[str, Any], kernel: s
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
-    loggers = [logging.getLogger(n) for n in ("papermill", "papermill.translators",
-                                              "papermill.parameterize", "papermill.execute")]
-    for logger in loggers:
-        logger.addFilter(_NOISE)
+    # papermill's and nbclient's log lines ("Timeout waiting for execute reply") go to the
+    # kernel log with the kernel's own output; the outcome is one line of ours
+    logger = logging.getLogger("papermill")
+    propagate = logger.propagate
+    handler: logging.Handler | None = None
     try:
-        with (partial / KERNEL_LOG).open("wb") as log:
+        with (partial / KERNEL_LOG).open("ab") as log, \
+                (partial / KERNEL_LOG).open("a", encoding="utf-8") as text:
+            handler = logging.StreamHandler(text)
+            handler.addFilter(_NOISE)
+            logger.addHandler(handler)
+            logger.propagate = False
             papermill.execute_notebook(
                 str(template), str(partial / "report.ipynb"), parameters=dict(values),
                 kernel_name=kernel, cwd=str(cwd or Path.cwd()), progress_bar=progress,
@@ -444,8 +450,9 @@ def _execute(template: Path, partial: Path, values: Mapping[str, Any], kernel: s
     except DeadKernelError as exc:
         return "dead_kernel", (None, "DeadKernelError", str(exc).splitlines()[0])
     finally:
-        for logger in loggers:
-            logger.removeFilter(_NOISE)
+        logger.propagate = propagate
+        if handler is not None:
+            logger.removeHandler(handler)
     return "ok", (None, None, None)
 
 

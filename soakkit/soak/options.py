@@ -154,7 +154,8 @@ def resume_conflicts(run_id: str, recorded: Mapping[str, Any],
         if name == "sets":
             have = list(have or [])
         if value != have:
-            flag = "--no-tune" if name == "tune" else f"--{name.replace('_', '-')} {value!r}"
+            flag = "--no-tune" if name == "tune" else \
+                f"--{'set' if name == 'sets' else name.replace('_', '-')} {value!r}"
             out.append(f"--resume {run_id}: {flag} conflicts with the run's own "
                        f"{name} {have!r}; a resumed run keeps its options (leave the flag "
                        "out, or start a new run)")

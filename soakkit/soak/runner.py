@@ -145,13 +145,15 @@ class _Run:
                           mtime=self.mtime())
 
     def write_iteration(self, report: IterationReport) -> None:
+        """The iteration's three files; Ctrl-C/SIGTERM wait until all are written."""
         n = report.iteration
         ended = self.session.clock.now()
-        atomic_write_json(self.run_dir / iter_summary_name(n), report.doc,
-                          mtime=ended.timestamp())
-        self.write_report()
-        self.meta["iterations_done"] = n
-        self.write_meta()
+        with deferred_signals():
+            atomic_write_json(self.run_dir / iter_summary_name(n), report.doc,
+                              mtime=ended.timestamp())
+            self.write_report()
+            self.meta["iterations_done"] = n
+            self.write_meta()
 
 
 def _checked_config(options: SoakOptions, env: Mapping[str, str]) -> ResolvedConfig:
