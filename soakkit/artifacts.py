@@ -27,6 +27,7 @@ API and every notebook use it) takes ``$SOAKKIT_ARTIFACTS`` if set, else the nea
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -38,6 +39,7 @@ from typing import Any
 from soakkit.errors import ArtifactError, JsonFormatError
 from soakkit.inputs import check_user_path, show_value
 from soakkit.io import atomic_write_bytes, canonical_json, fsync_dir, loads_strict
+from soakkit.schema import schema_checker
 from soakkit.sim.regimes import MODES
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "TUNING_REPORT_FILE",
     "IterationFile",
     "iter_summary_name",
+    "iter_summary_problems",
     "iteration_files",
     "list_runs",
     "make_run_id",
@@ -219,6 +222,28 @@ def update_latest(artifacts: Path, run_id: str) -> str | None:
     os.replace(tmp, link)
     fsync_dir(link.parent)
     return None
+
+
+def iter_summary_problems(doc: Any, iteration: int | None) -> list[str]:
+    """Why an ``ITER_SUMMARY`` document cannot be used, one line each (empty: it can).
+
+    A v1 document is checked against ``schemas/iter_summary.v1.schema.json`` (compiled once,
+    :mod:`soakkit.schema`); a legacy one (no ``schema_version``) needs an object
+    ``summary``. Either way its ``iteration`` must be the number in its file name.
+    """
+    if not isinstance(doc, dict):
+        return ["not a JSON object"]
+    problems: list[str] = []
+    if "schema_version" in doc:
+        schema_checker(ITER_SUMMARY_SCHEMA)(doc, "$", problems)
+    elif not isinstance(doc.get("summary"), dict):
+        problems.append("$.summary: missing (not an ITER_SUMMARY)")
+    number = doc.get("iteration")
+    if iteration is not None and "iteration" in doc and (
+            type(number) is not int or number != iteration):
+        problems.append(f"$.iteration: {json.dumps(number)[:40]} does not match the file "
+                        f"name (iteration {iteration})")
+    return problems
 
 
 def read_json_maybe_gz(path: Path) -> Any:
