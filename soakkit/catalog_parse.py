@@ -12,7 +12,9 @@ Two paths give identical frames (a test holds them to it):
 
 from __future__ import annotations
 
+import functools
 import gzip
+import json
 import os
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -21,6 +23,7 @@ from typing import Any, cast
 import orjson
 import polars as pl
 
+from soakkit.artifacts import ITER_SUMMARY_SCHEMA, iter_summary_problems
 from soakkit.config.params import PARAMS
 from soakkit.kpi import KPIS
 from soakkit.tuning.guards import SUMMARY_COUNTERS
@@ -57,6 +60,7 @@ _F, _I, _S, _B = pl.Float64, pl.Int64, pl.String, pl.Boolean
 _PARAM_FLOATS = pl.Struct({k: _F for k in PARAMS})
 #: The fields of an ITER_SUMMARY the catalog reads (polars skips everything else).
 NARROW_SCHEMA: dict[str, Any] = {
+    "schema_version": _I, "run_id": _S,
     "iteration": _I, "started_utc": _S, "duration_s": _F, "mode": _S, "regime": _S,
     "regime_mix": pl.Struct({"calm": _F, "volatile": _F, "spike": _F}),
     "seed": pl.Struct({"run_seed": _I}),
@@ -206,18 +210,19 @@ def _chunks(tasks: Sequence[Task], size: int) -> Iterator[Sequence[Task]]:
         yield tasks[start:start + size]
 
 
-def _document(blob: bytes, path: str, where: str,
-              problems: list[FileProblem]) -> dict[str, Any] | None:
-    """``blob`` parsed as a JSON object, or None with a problem line naming ``where``."""
+def _document(blob: bytes, path: str, where: str, problems: list[FileProblem],
+              iteration: int | None = None) -> dict[str, Any] | None:
+    """``blob`` parsed as an ITER_SUMMARY that passes :func:`iter_summary_problems` (its
+    schema, and ``iteration`` the number of its file name), or None with one problem line
+    per finding, each naming ``where``."""
     try:
         doc = orjson.loads(blob)
     except orjson.JSONDecodeError as exc:
         problems.append((path, f"{where}: not valid JSON ({exc}); skipped"))
         return None
-    if not isinstance(doc, dict):
-        problems.append((path, f"{where}: not a JSON object; skipped"))
-        return None
-    return doc
+    found = iter_summary_problems(doc, iteration)
+    problems += [(path, f"{where}: {problem}; skipped") for problem in found]
+    return None if found else cast(dict[str, Any], doc)
 
 
 def parse_files(tasks: Sequence[Task]) -> tuple[list[tuple[Any, ...]], list[FileProblem]]:
@@ -230,7 +235,7 @@ def parse_files(tasks: Sequence[Task]) -> tuple[list[tuple[Any, ...]], list[File
             if isinstance(blob, Exception):
                 problems.append((path, f"{path}: unreadable ({blob}); skipped"))
                 continue
-            doc = _document(blob, path, path, problems)
+            doc = _document(blob, path, path, problems, n)
             if doc is not None:
                 rows.append(extract_row(doc, run_id, layout, source, path, options, n))
     return rows, problems
@@ -319,6 +324,38 @@ def _flatten(raw: pl.DataFrame, tasks: Sequence[Task]) -> pl.DataFrame:
 
 
 _BATCH = 4000
+_VERDICTS = ("PASS", "WARN", "FAIL")
+#: Fields a v1 ITER_SUMMARY must have that the narrow parse reads (the schema requires them).
+_V1_REQUIRED = ("run_id", "iteration", "started_utc", "duration_s", "mode", "regime",
+                "regime_mix", "seed", "params", "summary", "gate", "tuning")
+
+
+@functools.cache
+def _not_null_kpis() -> tuple[str, ...]:
+    """The float KPIs the ITER_SUMMARY schema does not allow to be null."""
+    schema = json.loads(ITER_SUMMARY_SCHEMA.read_text(encoding="utf-8"))
+    types = {k: v.get("type") for k, v in schema["properties"]["summary"]["properties"].items()}
+    return tuple(k for k in FLOAT_KPIS if types.get(k) == "number")
+
+
+def _suspects(raw: pl.DataFrame, numbers: Sequence[int | None]) -> pl.Series:
+    """Rows the full schema check must see (a cheap screen; a value of the wrong type has
+    already sent the whole batch to :func:`parse_files`): a missing required field or
+    verdict, an unknown schema version or verdict, an ``iteration`` that is not the file's."""
+    summary, gate = pl.col("summary"), pl.col("gate")
+    n = pl.Series("_n", numbers, dtype=_I)
+    v1 = pl.col("schema_version").is_not_null()
+    checks = [
+        summary.is_null(),
+        pl.col("iteration").is_not_null() & n.is_not_null() & (pl.col("iteration") != n),
+        v1 & ((pl.col("schema_version") != 1) | pl.any_horizontal(
+            *(pl.col(c).is_null() for c in _V1_REQUIRED),
+            summary.struct.field("kpi_verdict").is_null(),
+            *(summary.struct.field(k).is_null() for k in _not_null_kpis()),
+            ~gate.struct.field("verdict").is_in(_VERDICTS).fill_null(False))),
+        ~summary.struct.field("kpi_verdict").is_in(_VERDICTS).fill_null(True),
+    ]
+    return raw.select(pl.any_horizontal(*(c.fill_null(False) for c in checks))).to_series()
 
 
 def frame_from_files(tasks: Sequence[Task]) -> tuple[pl.DataFrame, list[FileProblem]]:
@@ -337,6 +374,13 @@ def frame_from_files(tasks: Sequence[Task]) -> tuple[pl.DataFrame, list[FileProb
                                  schema=NARROW_SCHEMA)
             if raw.height != len(good):
                 raise ValueError("document count mismatch")
+            suspect = _suspects(raw, [t[5] for t, _ in good])
+            if suspect.any():  # the full check decides: a row, or problem lines
+                rows, bad = parse_files([t for (t, _), s in zip(good, suspect, strict=True) if s])
+                frames.append(rows_to_frame(rows))
+                problems += bad
+                raw = raw.filter(~suspect)
+                good = [g for g, s in zip(good, suspect, strict=True) if not s]
             frames.append(_flatten(raw, [t for t, _ in good]))
         except (pl.exceptions.PolarsError, ValueError):
             rows, bad = parse_files([t for t, _ in good])

@@ -79,7 +79,12 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644,
     """
     path = Path(path)
     tmp = path.with_name(tmp_name) if tmp_name else tmp_name_for(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except OSError as exc:
+        if exc.filename == os.fspath(tmp):
+            exc.filename = os.fspath(path)  # the user knows the file, not our temp name
+        raise
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from soakkit import __version__
-from soakkit.errors import NotebookRunError, SoakkitError, fs_errors
+from soakkit.errors import ExitCode, NotebookRunError, SoakkitError, fs_errors
 from soakkit.io import (
     Clock,
     SystemClock,
@@ -110,7 +110,15 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
+        """:data:`EXIT_CODES` of the status; 5 (ok, with problems) when inputs were skipped."""
+        code = EXIT_CODES[self.status]
+        return ExitCode.PROBLEMS if code == ExitCode.OK and self.problems else code
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Input files the report skipped (unreadable, or failing their schema), as recorded."""
+        return tuple(str(p) for value in self.kpis.values() if isinstance(value, dict)
+                     for p in value.get("problems") or [] if isinstance(p, str))
 
     @property
     def notebook(self) -> Path:

@@ -48,9 +48,11 @@ def test_fast_and_tolerant_paths_agree(tmp_path: Path) -> None:
                       {}, n))
     fast, problems = frame_from_files(tasks)
     rows, problems2 = parse_files(tasks)
-    assert problems == problems2 == []
+    assert problems == problems2  # {} is no ITER_SUMMARY: a problem, not a row of nulls
+    assert [line.split(": ", 1)[1] for _, line in problems] == [
+        "$.summary: missing (not an ITER_SUMMARY); skipped"]
     assert_frame_equal(fast, rows_to_frame(rows))
-    assert fast.height == 13 and fast["net_bps"].null_count() == 2
+    assert fast.height == 12 and fast["net_bps"].null_count() == 1
 
 
 def test_a_mistyped_legacy_document_falls_back_and_still_loads(tmp_path: Path) -> None:
@@ -66,7 +68,7 @@ def test_a_mistyped_legacy_document_falls_back_and_still_loads(tmp_path: Path) -
         catalog.problems[0]
     warm = load_catalog(tmp_path)  # a cached load still reports the bad file
     assert warm.cached_rows == 2 and warm.problems == catalog.problems
-    (folder / "ITER_SUMMARY_4.json").write_text('{"iteration": 4}')
+    (folder / "ITER_SUMMARY_4.json").write_text('{"iteration": 4, "summary": {}}')
     grown = load_catalog(tmp_path)  # and so does a load that re-reads the folder
     assert grown.parsed_files == 2 and grown.problems == catalog.problems
 

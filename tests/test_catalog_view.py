@@ -86,7 +86,8 @@ def test_catalog_iterations_view_and_parquet(runs: tuple[Path, list[str]], tmp_p
     assert pl.read_parquet(target).equals(load_catalog(root).frame)
     nowhere = cli("catalog", "--artifacts", str(root), "--parquet", str(tmp_path / "no" / "x"))
     assert nowhere.code == 2 and "Traceback" not in nowhere.err
-    assert nowhere.err.startswith("soakkit: error: --parquet ") and "cannot write" in nowhere.err
+    assert nowhere.err == (f"soakkit: error: {tmp_path / 'no' / 'x'}: cannot write the Parquet "
+                           "file: no such file or directory (ENOENT)\n")
     bad = cli("catalog", "--artifacts", str(root), "--json", "--iterations")
     assert bad.code == 2 and "not allowed with" in bad.err
 

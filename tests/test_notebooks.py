@@ -153,7 +153,8 @@ def test_corrupt_iteration_is_reported_and_the_rest_shown(tmp_path: Path) -> Non
     res = run_soak(SoakOptions(iterations=4, sim_minutes=1, artifacts=root), env={})
     (res.run_dir / "ITER_SUMMARY_2.json").write_text('{"iteration": 2, "summary": ')
     result = run("kpi", {"artifacts": str(root), "gate": "smoke"}, tmp_path / "reports")
-    assert result.exit_code == 0
+    assert result.status == "ok" and result.exit_code == 5  # ok, with problems
+    assert [p for p in result.problems if "ITER_SUMMARY_2.json" in p]
     assert result.kpis["kpi"]["iterations"] == [1, 3, 4]
     nb = nbformat.read(result.notebook, as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from soakkit.artifacts import ITER_SUMMARY_SCHEMA, iter_summary_problems
+from soakkit.report.kpi_report import load_kpi_report
 from soakkit.schema import compile_schema, schema_checker
 from soakkit.soak import SoakOptions, run_soak
 
@@ -121,3 +122,37 @@ def test_problems_name_the_place_and_the_file_number(docs: list[dict[str, Any]])
 
 def test_the_check_is_compiled_once(tmp_path: Path) -> None:
     assert schema_checker(ITER_SUMMARY_SCHEMA) is schema_checker(ITER_SUMMARY_SCHEMA)
+
+
+def test_damaged_files_are_problems_with_exit_5_not_rows_or_a_changed_verdict(
+        tmp_path: Path, cli: Any) -> None:
+    """The issue's cases: an ITER_SUMMARY of only ``{"schema_version": 1}`` (once a row of
+    nulls that turned the verdict into FAIL) and a file whose ``iteration`` is not its name's.
+    ``soakkit catalog`` and ``soakkit report`` print each as a warning and exit 5."""
+    root = tmp_path / "soak"
+    res = run_soak(SoakOptions(iterations=3, sim_minutes=1, artifacts=root, now=NOW), env={})
+    before = cli("catalog", "--artifacts", str(root), "--json", "--no-cache")
+    assert before.code == 0 and before.err == ""
+    verdict = load_kpi_report(root, gate="smoke").verdict.verdict
+    (res.run_dir / "ITER_SUMMARY_4.json").write_text('{"schema_version": 1}')
+    moved = json.loads((res.run_dir / "ITER_SUMMARY_1.json").read_text())
+    moved["iteration"] = 99
+    (res.run_dir / "ITER_SUMMARY_11.json").write_text(json.dumps(moved))
+    after = cli("catalog", "--artifacts", str(root), "--json", "--no-cache")
+    assert after.code == 5 and json.loads(after.out) == json.loads(before.out)
+    warnings = after.err.splitlines()
+    assert len(warnings) == 2 and all(w.startswith("soakkit: warning: ") for w in warnings)
+    assert "ITER_SUMMARY_4.json" in after.err and "missing run_id" in after.err
+    assert "ITER_SUMMARY_11.json" in after.err and \
+        "$.iteration: 99 does not match the file name (iteration 11)" in after.err
+
+    report = cli("report", "kpi", "-p", "artifacts", str(root), "-p", "gate", "smoke",
+                 "--out", str(tmp_path / "reports"), "--now", NOW)
+    assert report.code == 5, report.err
+    lines = report.err.splitlines()
+    assert len(lines) == 2 and all(
+        line.startswith("soakkit: warning: report kpi: skipped ") for line in lines), lines
+    kpis = json.loads(next((tmp_path / "reports").rglob("kpis.json")).read_text())
+    record = kpis["kpi"]
+    assert record["iterations"] == [1, 2, 3] and len(record["problems"]) == 2
+    assert record["verdict"] == verdict

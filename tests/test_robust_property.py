@@ -20,6 +20,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from .rotation_helpers import NOW_ISO as NOW
 from .rotation_helpers import stamp
 
 DOCUMENTED = {int(c) for c in ExitCode}
+PARSER = build_parser()
 ROTATE_CODES = {int(c) for c in ROTATE_EXIT_CODES}
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -109,11 +111,28 @@ def _run_in_process(root: Path, argv: list[str], env: Mapping[str, str]) -> tupl
     return code, err.getvalue()
 
 
+def _help_codes(argv: list[str]) -> set[int]:
+    """The exit codes the ``--help`` of the command ``argv`` names lists (its own paragraph,
+    else its parent's): a code a command returns must be one its help documents."""
+    parser, codes = PARSER, set()
+    for word in ["", *argv]:
+        if word:
+            subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            if not subs or word not in subs[0].choices:
+                break
+            parser = subs[0].choices[word]
+        paragraph = (parser.epilog or "").partition("exit codes:")[2]
+        if paragraph:
+            codes = {int(c) for c in re.findall(r"(?:^|,)\s*(\d+) ", paragraph, re.M)}
+    return codes
+
+
 def _check(root: Path, argv: list[str], code: int, err: str,
            before: Mapping[str, bytes | None]) -> None:
     assert "Traceback" not in err, (argv, err)
     allowed = ROTATE_CODES if argv[:1] == ["rotate"] else DOCUMENTED
     assert code in allowed, (argv, code, err)
+    assert code in _help_codes(argv), (argv, code, err)
     lines = [line for line in err.splitlines() if line.strip()]
     assert all(line.startswith("soakkit: ") for line in lines), (argv, err)
     assert _outside(root) == before, argv

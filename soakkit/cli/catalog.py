@@ -31,7 +31,7 @@ def _width(args: argparse.Namespace) -> int:
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from soakkit.catalog import load_catalog, to_records
-    from soakkit.errors import UsageError
+    from soakkit.errors import UsageError, fs_errors
     from soakkit.tables import fit_text_table
 
     if args.width is not None and args.width < 20:
@@ -56,10 +56,8 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
         buf = io.BytesIO()
         frame.write_parquet(buf)
-        try:
+        with fs_errors(args.parquet, "cannot write the Parquet file"):
             atomic_write_bytes(args.parquet, buf.getvalue())
-        except OSError as exc:
-            raise UsageError(f"--parquet {args.parquet}: cannot write ({exc.strerror})") from None
         print(f"{frame.height} iteration row(s) of {frame['run_id'].n_unique()} run(s) "
               f"-> {args.parquet}")
     else:
@@ -75,7 +73,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
             note += (f"; hidden at {width} columns: {', '.join(hidden)} (--width N, --json, "
                      "--csv or --parquet show everything)")
         print(textwrap.fill(note, max(width, 20)))
-    return 0
+    return ExitCode.PROBLEMS if catalog.problems else ExitCode.OK
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 def print_report(result: RunResult, html: Path | None = None) -> None:
     """One line per report: its verdict and where it is (stdout), or what failed (stderr)."""
     if result.status == "ok":
+        for problem in result.problems:
+            print(f"soakkit: warning: report {result.name}: skipped {problem}", file=sys.stderr)
         print(f"report {result.name}: {result.headline or 'ok'} -> {html or result.html}")
         return
     where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""

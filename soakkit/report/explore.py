@@ -48,7 +48,8 @@ class Exploration:
         return {"runs": self.runs.height, "iterations": self.iterations.height,
                 "verdicts": counts, "failing": self.failing["run"].to_list(),
                 "selected": self.selected,
-                "since": None if self.since is None else self.since.isoformat()}
+                "since": None if self.since is None else self.since.isoformat(),
+                "problems": list(self.problems)}
 
     def _repr_html_(self) -> str:
         """Jupyter: the runs of the window in the reports' table style."""

@@ -75,7 +75,7 @@ class KpiReport:
                 "reasons": list(self.verdict.reasons),
                 "iterations": self.iterations["iteration"].to_list(),
                 "mean": means, "last": {k: _round(last.get(k)) for k in _SUMMARY_KPIS},
-                "baseline": self.baseline}
+                "baseline": self.baseline, "problems": list(self.problems)}
 
 
 def _mean(frame: pl.DataFrame, column: str) -> float | None:
