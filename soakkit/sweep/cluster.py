@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -99,16 +101,31 @@ def _connect_remote(spec: SweepSpec, env: Mapping[str, str]) -> tuple[Client, st
     return client, f"scheduler {address}"
 
 
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """Processes started in the block ignore SIGINT: a Ctrl-C on the terminal reaches the
+    whole process group, and the client, not each worker, decides what it means."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _start_local(workers: int) -> tuple[Client, object]:
     import dask
     from distributed import Client, LocalCluster
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}))
     environ.update(WORKER_THREAD_ENV)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+            _children_ignore_ctrl_c():
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                               silence_logs=logging.ERROR)
+                               silence_logs=logging.CRITICAL)
     return Client(cluster), cluster
 
 

@@ -38,6 +38,7 @@ __all__ = ["run_sweep"]
 
 _REFRESH_THREADS_S = 5.0
 _SHOWN_FAILURES = 10
+_POLL_S = 0.02
 
 
 def _failed_batch(grid: Grid, batch: Batch, exc: BaseException) -> Columns:
@@ -112,6 +113,8 @@ class _Execution:
                     self._submit(client, batch, queue)
                 if not self.pending:
                     return
+                while not queue.has_ready():  # a blocking wait would not see Ctrl-C
+                    time.sleep(_POLL_S)
                 future = next(queue)
                 _, batch = self.pending.pop(str(future.key))
                 try:

@@ -126,6 +126,7 @@ class SweepStore:
         """Write ``sweep.json`` if this is the sweep's first run."""
         if self.meta_path.exists():
             return
+        self.folder.mkdir(parents=True, exist_ok=True)
         doc = {"schema_version": 1, "sweep_id": grid.sweep_id, "created_utc": created_utc,
                "soakkit_version": __version__, **grid.identity(),
                "grid": {"columns": list(grid.columns), "cells": grid.size}}

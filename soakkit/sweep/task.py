@@ -23,6 +23,7 @@ from pathlib import Path
 from soakkit.artifacts import runs_root
 from soakkit.config.params import Value
 from soakkit.config.profiles import user_profiles_dir
+from soakkit.errors import ArtifactError
 from soakkit.gate import judge_run
 from soakkit.io import FixedClock, atomic_write_bytes, parse_utc, sha256_bytes
 from soakkit.sim.version import ENGINE_VERSION
@@ -62,6 +63,9 @@ def cell_run_id(profile: str, mode: str, tune: bool, seed: int, key: str) -> str
 
 def _materialise(folder: Path, name: str, sha256: str, data: bytes) -> None:
     """Write profile ``name`` into ``folder``/profiles unless the same bytes are there."""
+    if sha256_bytes(data) != sha256:
+        raise ArtifactError(f"profile {name}: the bytes sent do not have the sha256 "
+                            f"{sha256[:12]} the sweep recorded")
     path = user_profiles_dir(folder) / f"{name}.json"
     try:
         if sha256_bytes(path.read_bytes()) == sha256:
