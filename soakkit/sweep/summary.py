@@ -24,8 +24,16 @@ def configuration_axes(columns: Sequence[str], *, per_mode: bool = False) -> lis
 
 
 def cell_summary(rows: pl.DataFrame, axes: Sequence[str]) -> pl.DataFrame:
-    """One row per cell: its axes, error, iterations, pass rate, run verdict, KPI means."""
-    kpis = [k for k in kpi_columns() if k in rows.columns]
+    """One row per cell: its axes, error, iterations, pass rate, run verdict, KPI means.
+
+    Every numeric column of the rows that is not an axis is a KPI here, so a KPI a newer
+    soakkit wrote is summarised by an older reader too.
+    """
+    known = kpi_columns()
+    skip = {*axes, "seed", "iteration"}
+    extra = [c for c, t in rows.schema.items() if t.is_numeric() and c not in skip
+             and c not in known]
+    kpis = [k for k in known if k in rows.columns] + extra
     return (rows.group_by("cell_key", maintain_order=True)
             .agg(*[pl.col(a).first() for a in axes],
                  pl.col("error").drop_nulls().first(),
