@@ -323,7 +323,7 @@ def test_progress_on_a_terminal_is_a_bar_with_rate_and_eta() -> None:
     assert text.startswith("sweep sw-1: 100 cells, 20 done earlier, 80 to run in batches of "
                            "10 on the local cluster, 2 worker process(es)\n"
                            "dashboard: http://127.0.0.1:8787/status\n")
-    bar = "#" * 17 + "·" * 11  # 60 % of 28
+    bar = "#" * 17 + "." * 11  # 60 % of 28
     assert text.endswith(f"\r[{bar}] 60/100 cells  60%  10.0 cells/s  ETA 0:00:04  1 failed"
                          "\x1b[K")
 

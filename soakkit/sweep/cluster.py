@@ -26,7 +26,8 @@ from soakkit.sweep.spec import SweepSpec
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["SCHEDULER_ENV", "WORKER_THREAD_ENV", "Connection", "connect", "local_workers"]
+__all__ = ["SCHEDULER_ENV", "WORKER_THREAD_ENV", "Connection", "connect", "local_workers",
+           "start_local_cluster"]
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 #: Environment of every local worker: one thread for numpy's BLAS, OpenMP and polars.
@@ -115,7 +116,8 @@ def _children_ignore_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _start_local(workers: int) -> tuple[Client, object]:
+def start_local_cluster(workers: int) -> tuple[Client, object]:
+    """A client and the :class:`~distributed.LocalCluster` it runs on, as a sweep starts it."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -145,7 +147,7 @@ def connect(spec: SweepSpec, client: Client | None = None,
             remote.close()
         return
     workers = spec.workers or local_workers()
-    local, cluster = _start_local(workers)
+    local, cluster = start_local_cluster(workers)
     try:
         yield Connection(local, f"local cluster, {workers} worker process(es)",
                          _dashboard(local))

@@ -1,6 +1,6 @@
 """Progress of a sweep: a bar on a terminal, a line every so often otherwise.
 
-On a terminal: ``[#######·······]  80/160 cells  50%  12.3 cells/s  ETA 0:00:07  1 failed``,
+On a terminal: ``[#######.......]  80/160 cells  50%  12.3 cells/s  ETA 0:00:07  1 failed``,
 redrawn in place at most five times a second. Under cron or CI: the same figures as one
 line every ``interval_s`` seconds (and at the start and the end), so a log shows the
 sweep is alive without filling up.
@@ -97,7 +97,7 @@ class ProgressPrinter(SweepProgress):
         share = self.done / self.total if self.total else 1.0
         filled = round(share * _BAR)
         failed = f"  {self.failed} failed" if self.failed else ""
-        self._write(f"\r[{'#' * filled}{'·' * (_BAR - filled)}] {self.done}/{self.total} cells "
+        self._write(f"\r[{'#' * filled}{'.' * (_BAR - filled)}] {self.done}/{self.total} cells "
                     f"{share:4.0%}  {rate:.1f} cells/s  ETA {format_eta(eta)}{failed}\033[K")
 
     def _line(self) -> None:

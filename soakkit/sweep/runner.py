@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soakkit.config.layers import ENV_JSON, ENV_LEGACY_JSON, ENV_PARAM_PREFIX
+from soakkit.errors import ClusterError
 from soakkit.io import Clock, clock_from, format_utc
 from soakkit.sweep.cluster import Connection, connect
 from soakkit.sweep.grid import Grid, build_grid, set_column
@@ -188,6 +189,11 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, *,
             execution.run(batches(grid, done, size))
         except KeyboardInterrupt:
             status = "interrupted"
+        except (OSError, TimeoutError) as exc:  # the scheduler went away
+            raise ClusterError(f"sweep {grid.sweep_id}: lost the Dask cluster ({conn.where}): "
+                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                               f"; {execution.ran} cells stored now, rerun the same command "
+                               "to continue") from None
         progress.finish(status)
         if status == "finished":
             store.mark_latest()

@@ -135,7 +135,7 @@ class SweepStore:
     def remove_temp_files(self) -> None:
         """Remove temp files an interrupted writer left (callers hold the lock)."""
         for name in os.listdir(self.folder):
-            if name.startswith(".part-") and name.endswith(".tmp"):
+            if name.startswith((".part-", f".{SWEEP_FILE}.")) and name.endswith(".tmp"):
                 with contextlib.suppress(FileNotFoundError):
                     (self.folder / name).unlink()
 
