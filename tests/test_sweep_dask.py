@@ -259,3 +259,31 @@ def test_ctrl_c_on_the_terminal_stops_a_local_sweep_cleanly_and_the_rerun_finish
     assert rerun.code == 0, rerun.err
     assert f"{stored} done earlier, {160 - stored} run now, 0 failed, 0 missing" in rerun.out
     _assert_every_cell_once(art, 160, 4)
+
+
+def test_a_lost_scheduler_is_one_line_and_a_rerun_elsewhere_finishes(tmp_path: Path) -> None:
+    art = tmp_path / "a"
+    first = DaskCluster(tmp_path / "first").start(workers=1)
+    try:
+        proc = _start(*LONGER, "--scheduler", first.address, "--artifacts", str(art))
+        folder = wait_for(lambda: next(iter((art / "sweeps").glob("sw-*")), None), "the folder")
+        wait_for(lambda: _parts(folder), "the first batch")
+        first.kill("scheduler")
+        result = _finish(proc)
+    finally:
+        first.stop()
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err
+    assert result.err.splitlines()[-1].startswith(
+        f"soakkit: error: sweep {folder.name}: lost the Dask cluster (scheduler {first.address})")
+    assert "rerun the same command to continue" in result.err
+    stored = _keys_by_session(folder)
+    assert not [k for keys in stored.values() for k in keys if k is None]
+    second = DaskCluster(tmp_path / "second").start(workers=2)
+    try:
+        rerun = run_subprocess("sweep", *LONGER, "--scheduler", second.address,
+                               "--artifacts", str(art))
+    finally:
+        second.stop()
+    assert rerun.code == 0, rerun.err
+    _assert_every_cell_once(art, 160, 4)  # no cell of the lost batches is missing or failed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -26,7 +27,13 @@ exit codes: 0 every cell ran, 1 a cell failed (its error is in the results) or t
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    import distributed  # noqa: F401 - creates its loggers, which are quietened here
+
     from soakkit.sweep import ProgressPrinter, SweepProgress, SweepSpec, run_sweep
+
+    # Dask logs a lost connection with tracebacks; the sweep reports it in one line
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("distributed")]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
     spec = SweepSpec.from_text(
         profiles=args.profiles, modes=args.modes, seeds=args.seeds, tune=args.tune,

@@ -12,10 +12,13 @@ any work starts.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +33,7 @@ __all__ = ["SCHEDULER_ENV", "WORKER_THREAD_ENV", "Connection", "connect", "local
            "start_local_cluster"]
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+_DASHBOARD_PROBE_S = 3.0
 #: Environment of every local worker: one thread for numpy's BLAS, OpenMP and polars.
 WORKER_THREAD_ENV: Mapping[str, str] = {
     "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -64,7 +68,10 @@ def _address(client: Client) -> str:
     return str(getattr(client.scheduler, "address", "?"))
 
 
-def _dashboard(client: Client) -> str | None:
+def _dashboard(client: Client, *, local: bool = False) -> str | None:
+    """The dashboard's address when one is there (a local cluster's: when bokeh is)."""
+    if local:
+        return str(client.dashboard_link) if importlib.util.find_spec("bokeh") else None
     try:
         services = client.scheduler_info().get("services", {})
     except Exception:  # a dashboard is optional
@@ -72,7 +79,19 @@ def _dashboard(client: Client) -> str | None:
     if "dashboard" not in services:
         return None
     link = client.dashboard_link
-    return str(link) if link else None
+    if not link:
+        return None
+    # the scheduler's web server runs without a dashboard too (--no-dashboard, no bokeh):
+    # then /status is not found; a slow answer is still a dashboard
+    try:
+        with urllib.request.urlopen(str(link), timeout=_DASHBOARD_PROBE_S) as response:
+            return str(link) if response.status == 200 else None
+    except TimeoutError:
+        return str(link)
+    except urllib.error.URLError as exc:
+        return str(link) if isinstance(exc.reason, TimeoutError) else None
+    except (OSError, ValueError):
+        return None
 
 
 def _connect_remote(spec: SweepSpec, env: Mapping[str, str]) -> tuple[Client, str]:
@@ -150,7 +169,7 @@ def connect(spec: SweepSpec, client: Client | None = None,
     local, cluster = start_local_cluster(workers)
     try:
         yield Connection(local, f"local cluster, {workers} worker process(es)",
-                         _dashboard(local))
+                         _dashboard(local, local=True))
     finally:
         local.close()
         cluster.close()  # type: ignore[attr-defined]

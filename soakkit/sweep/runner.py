@@ -42,6 +42,10 @@ _SHOWN_FAILURES = 10
 _POLL_S = 0.02
 
 
+class _LostCluster(Exception):
+    """The client lost its scheduler: what is in flight will not come back."""
+
+
 def _failed_batch(grid: Grid, batch: Batch, exc: BaseException) -> Columns:
     """Rows recording every cell of ``batch`` as failed with ``exc``."""
     set_columns = tuple(map(set_column, grid.set_names))
@@ -74,10 +78,15 @@ class _Execution:
         self.pending: dict[str, tuple[Any, Batch]] = {}
 
     def _submit(self, client: Client, batch: Batch, queue: Any) -> None:
+        from distributed.client import ClosedClientError
+
         key = f"soakkit-sweep-{self.grid.sweep_id}-{self.session}-{batch.index}-" \
               f"{uuid.uuid4().hex[:8]}"
-        future = client.submit(run_batch, payload(self.grid, batch, self.now, self.runs_dir),
-                               key=key, pure=False)
+        try:
+            future = client.submit(run_batch, payload(self.grid, batch, self.now,
+                                                      self.runs_dir), key=key, pure=False)
+        except ClosedClientError as exc:
+            raise _LostCluster(str(exc)) from None
         self.pending[key] = (future, batch)
         queue.add(future)
 
@@ -118,6 +127,8 @@ class _Execution:
                     time.sleep(_POLL_S)
                 future = next(queue)
                 _, batch = self.pending.pop(str(future.key))
+                if future.status == "cancelled":  # not by us: the scheduler is gone
+                    raise _LostCluster("the scheduler cancelled the tasks in flight")
                 try:
                     columns = future.result()
                 except Exception as exc:  # the task died: its cells failed
@@ -189,7 +200,7 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, *,
             execution.run(batches(grid, done, size))
         except KeyboardInterrupt:
             status = "interrupted"
-        except (OSError, TimeoutError) as exc:  # the scheduler went away
+        except (_LostCluster, OSError, TimeoutError) as exc:  # the scheduler went away
             raise ClusterError(f"sweep {grid.sweep_id}: lost the Dask cluster ({conn.where}): "
                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                                f"; {execution.ran} cells stored now, rerun the same command "
