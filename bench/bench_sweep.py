@@ -264,9 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--big-cells", type=int, default=100_000)
     parser.add_argument("--big-seconds", type=float, default=20.0)
+    parser.add_argument("--only", type=lambda t: t.split(","), default=["scaling", "memory"],
+                        help="which parts to run: scaling (with overhead), memory")
     parser.add_argument("--plain-loop", action="store_true", help=argparse_hidden())
     parser.add_argument("--one-future-per-cell", nargs=4, help=argparse_hidden())
     args = parser.parse_args(argv)
+    # a shell starts background jobs with SIGINT ignored, and children inherit that; with a
+    # handler here, the sweeps this benchmark interrupts start with the default again
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.plain_loop:
         with tempfile.TemporaryDirectory() as tmp:
             plain_loop(grid_spec(args, Path(tmp), "loop"))
@@ -279,9 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"args": {k: (str(v) if isinstance(v, Path) else v)
                                        for k, v in vars(args).items()}}
     with tempfile.TemporaryDirectory() as tmp:
-        report["scaling"], report["overhead"] = scaling_and_overhead(args, Path(tmp))
-        report["big"] = memory(args.big_cells, args.big_seconds, Path(tmp))
-    s, o, b = report["scaling"], report["overhead"], report["big"]
+        if "scaling" in args.only:
+            report["scaling"], report["overhead"] = scaling_and_overhead(args, Path(tmp))
+            _print_scaling(args, report["scaling"], report["overhead"])
+            save(args.out, report)
+        if "memory" in args.only:
+            report["big"] = memory(args.big_cells, args.big_seconds, Path(tmp))
+            _print_memory(report["big"])
+    save(args.out, report)
+    return 0
+
+
+def _print_scaling(args: Any, s: dict[str, Any], o: dict[str, Any]) -> None:
     print(f"grid: {s['cells']} cells of {args.iterations} x {args.sim_minutes}-minute "
           f"iterations; median of {args.reps}")
     print(f"scaling, in process:   1 worker {s['one_worker_cells_s']:.1f} cells/s, 2 workers "
@@ -293,14 +307,16 @@ def main(argv: list[str] | None = None) -> int:
           f"{o['sweep_one_worker_s']:.2f} s: {100 * o['overhead']:+.1f} % (goal <= 10 %)")
     w = o["whole_process"]
     print(f"overhead, whole process: loop {w['loop_s']:.2f} s, soakkit sweep --workers 1 "
-          f"{w['sweep_one_worker_s']:.2f} s: {100 * w['overhead']:+.1f} %")
+          f"{w['sweep_one_worker_s']:.2f} s: {100 * w['overhead']:+.1f} %", flush=True)
+
+
+def _print_memory(b: dict[str, Any]) -> None:
     sw, nv = b["sweep"], b["one_future_per_cell"]
     print(f"{b['cells']} cells: soakkit sweep client {sw['client_peak_mib']:.0f} MiB, scheduler "
           f"{sw['scheduler_peak_mib']:.0f} MiB, first batch after {sw['first_batch_s']:.1f} s; "
           f"one future per cell: client {nv['client_peak_mib']:.0f} MiB, scheduler "
-          f"{nv['scheduler_peak_mib']:.0f} MiB after {nv['submit_s']:.1f} s of submitting")
-    save(args.out, report)
-    return 0
+          f"{nv['scheduler_peak_mib']:.0f} MiB after {nv['submit_s']:.1f} s of submitting",
+          flush=True)
 
 
 def argparse_hidden() -> str:

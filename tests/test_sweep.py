@@ -198,7 +198,7 @@ def test_batches_skip_done_cells_and_are_generated_lazily(tmp_path: Path) -> Non
 
 def test_batch_size_and_window(tmp_path: Path) -> None:
     big = build_grid(_spec(tmp_path, iterations=1, sim_minutes=1))
-    assert batch_size(big, 100_000, 2) == int(2.0 / (1.5e-3 + 1.1e-3))  # ~2 s per task
+    assert batch_size(big, 100_000, 2) == int(2.0 / (3.5e-3 + 1.1e-3))  # ~2 s per task
     assert batch_size(big, 40, 2) == 5  # at least four tasks per worker thread
     assert batch_size(build_grid(_spec(tmp_path, iterations=12, sim_minutes=1440)), 10**5, 2) == 1
     assert batch_size(build_grid(_spec(tmp_path, batch_size=7)), 10, 2) == 7

@@ -243,9 +243,15 @@ def test_ctrl_c_on_the_terminal_stops_a_local_sweep_cleanly_and_the_rerun_finish
         tmp_path: Path) -> None:
     art = tmp_path / "a"
     argv = [*LONGER, "--workers", "2", "--artifacts", str(art)]
-    proc = subprocess.Popen([sys.executable, "-m", "soakkit", "sweep", *argv], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
-                            start_new_session=True)
+    # a background shell starts jobs with SIGINT ignored, and children inherit that: with a
+    # handler here (as in a foreground shell) the sweep starts with the default
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "soakkit", "sweep", *argv], text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+                                start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     folder = wait_for(lambda: next(iter((art / "sweeps").glob("sw-*")), None), "the sweep folder")
     wait_for(lambda: len(_parts(folder)) >= 2, "two batches")
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole process group

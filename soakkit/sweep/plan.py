@@ -20,9 +20,9 @@ __all__ = ["TARGET_TASK_SECONDS", "Batch", "batch_size", "batches", "payload", "
 
 #: Aim for tasks of about this many seconds.
 TARGET_TASK_SECONDS = 2.0
-#: Rough cost of one iteration: a fixed part plus a part per simulated minute (measured
-#: on the benchmark machine: bench/bench_sweep.py); only used to size batches.
-_ITERATION_S, _SIM_MINUTE_S = 1.5e-3, 1.1e-3
+#: Rough cost of one iteration: a fixed part plus a part per simulated minute (measured in
+#: process on the 2-core development machine); only used to size batches.
+_ITERATION_S, _SIM_MINUTE_S = 3.5e-3, 1.1e-3
 _TASKS_PER_THREAD = 4
 MAX_BATCH = 5000
 MAX_WINDOW = 512
