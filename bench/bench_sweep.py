@@ -89,33 +89,35 @@ def _timed(argv: list[str]) -> float:
 
 
 def scaling_and_overhead(args: Any, tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every repetition measures each side once, in turn, so a change of the machine's load
+    during the run affects both sides of every ratio alike."""
     cells = build_grid(grid_spec(args, tmp, "x")).size
     inproc: dict[int, list[float]] = {1: [], 2: []}
     whole: dict[int, list[float]] = {1: [], 2: []}
     loops, loop_whole = [], []
-    for workers in (1, 2):
-        client, cluster = start_local_cluster(workers)
-        try:
-            for rep in range(args.reps):
+    clusters = {n: start_local_cluster(n) for n in (1, 2)}
+    try:
+        for rep in range(args.reps):
+            for workers, (client, _) in clusters.items():
                 spec = grid_spec(args, tmp / f"in-{workers}-{rep}", "s")
                 start = time.perf_counter()
                 run_sweep(spec, client)
                 inproc[workers].append(time.perf_counter() - start)
-        finally:
+            spec = grid_spec(args, tmp / f"loop-{rep}", "s")
+            start = time.perf_counter()
+            plain_loop(spec)
+            loops.append(time.perf_counter() - start)
+            loop_whole.append(_timed([sys.executable, __file__, "--plain-loop", "--seeds",
+                                      str(args.seeds), "--iterations", str(args.iterations),
+                                      "--sim-minutes", str(args.sim_minutes)]))
+            for workers in (1, 2):
+                spec = grid_spec(args, tmp / f"cli-{workers}-{rep}", "s")
+                whole[workers].append(_timed([sys.executable, "-m", "soakkit", "sweep",
+                                              *cli_args(spec), "--workers", str(workers)]))
+    finally:
+        for client, cluster in clusters.values():
             client.close()
             cluster.close()  # type: ignore[attr-defined]
-    for rep in range(args.reps):
-        spec = grid_spec(args, tmp / f"loop-{rep}", "s")
-        start = time.perf_counter()
-        plain_loop(spec)
-        loops.append(time.perf_counter() - start)
-        loop_whole.append(_timed([sys.executable, __file__, "--plain-loop", "--seeds",
-                                  str(args.seeds), "--iterations", str(args.iterations),
-                                  "--sim-minutes", str(args.sim_minutes)]))
-        for workers in (1, 2):
-            spec = grid_spec(args, tmp / f"cli-{workers}-{rep}", "s")
-            whole[workers].append(_timed([sys.executable, "-m", "soakkit", "sweep",
-                                          *cli_args(spec), "--workers", str(workers)]))
     one, two = statistics.median(inproc[1]), statistics.median(inproc[2])
     w1, w2 = statistics.median(whole[1]), statistics.median(whole[2])
     loop, loop_w = statistics.median(loops), statistics.median(loop_whole)

@@ -341,3 +341,19 @@ def test_progress_off_a_terminal_is_a_line_every_interval() -> None:
     assert lines[3:] == [
         "sweep sw-1: 80/100 cells (80%), 0 failed, 2.0 cells/s, ETA 0:00:10",
         "sweep sw-1: 100/100 cells (100%), 0 failed, 2.0 cells/s, ETA 0:00:00"]
+
+
+def test_a_refusing_file_system_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    from soakkit.errors import ArtifactError
+
+    grid = build_grid(_spec(tmp_path, name="s"))
+    (tmp_path / "sweeps").mkdir()
+    (tmp_path / "sweeps" / "s").write_text("a file where the sweep's folder goes\n")
+    store = SweepStore(tmp_path / "sweeps" / "s")
+    with pytest.raises(ArtifactError, match="cannot create"), store.lock():
+        pass
+    with pytest.raises(ArtifactError, match=r"sweep\.json: cannot write"):
+        store.create(grid, NOW_ISO, None)
+    frame = frame_of(run_batch(payload(grid, next(batches(grid, set(), 10)), NOW_ISO, None)))
+    with pytest.raises(ArtifactError, match=r"part-0001-000000.parquet: cannot write .*rerun"):
+        store.write_batch(1, 0, frame, None)

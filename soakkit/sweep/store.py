@@ -118,7 +118,10 @@ class SweepStore:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the sweep's lock (one client per sweep at a time)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArtifactError(f"{self.folder}: cannot create ({exc.strerror or exc})") from None
         with exclusive_lock(self.folder / SWEEP_LOCK, f"sweep {self.folder.name}"):
             yield
 
@@ -126,11 +129,15 @@ class SweepStore:
         """Write ``sweep.json`` if this is the sweep's first run."""
         if self.meta_path.exists():
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
         doc = {"schema_version": 1, "sweep_id": grid.sweep_id, "created_utc": created_utc,
                "soakkit_version": __version__, **grid.identity(),
                "grid": {"columns": list(grid.columns), "cells": grid.size}}
-        atomic_write_json(self.meta_path, doc, mtime=mtime)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.meta_path, doc, mtime=mtime)
+        except OSError as exc:
+            raise ArtifactError(f"{self.meta_path}: cannot write ({exc.strerror or exc})"
+                                ) from None
 
     def remove_temp_files(self) -> None:
         """Remove temp files an interrupted writer left (callers hold the lock)."""
@@ -162,7 +169,12 @@ class SweepStore:
         buf = io.BytesIO()
         frame.write_parquet(buf, compression="zstd", statistics=True)
         path = self.folder / sweep_part_name(session, batch)
-        atomic_write_bytes(path, buf.getvalue(), mtime=mtime)
+        try:
+            atomic_write_bytes(path, buf.getvalue(), mtime=mtime)
+        except OSError as exc:
+            raise ArtifactError(f"{path}: cannot write ({exc.strerror or exc}); the batches "
+                                "stored before stay, rerun the same command to continue"
+                                ) from None
         return path
 
     def mark_latest(self) -> None:
