@@ -13,6 +13,9 @@
         .run.lock                       held (flock) while the run is active
       latest -> runs/<run_id>           newest finished run
       rotation/                         rotation log, manifest, lock
+      sweeps/<sweep_id>/                a sweep (soakkit.sweep): sweep.json, part-*.parquet,
+                                        runs/ and profiles/ with --write-runs
+      sweeps/latest -> <sweep_id>       newest finished sweep
       latest/ITER_SUMMARY_<n>.json      legacy layout (read, never written)
       snapshots/*.json                  legacy snapshots (rotated)
 
@@ -50,6 +53,10 @@ __all__ = [
     "RUN_FILE",
     "RUN_LOCK",
     "SCHEMA_DIR",
+    "SWEEPS_DIR",
+    "SWEEP_FILE",
+    "SWEEP_LOCK",
+    "SWEEP_PART_RE",
     "TUNING_REPORT_FILE",
     "IterationFile",
     "iter_summary_name",
@@ -62,6 +69,7 @@ __all__ = [
     "read_json_maybe_gz",
     "resolve_artifacts",
     "resolve_run_dir",
+    "sweep_part_name",
     "update_latest",
 ]
 
@@ -77,6 +85,11 @@ HISTORY_FILE = "iterations.jsonl.gz"
 LATEST = "latest"
 #: The browsable table of every report folder, at the root of a reports folder.
 REPORT_INDEX_FILE = "index.html"
+SWEEPS_DIR = "sweeps"
+SWEEP_FILE = "sweep.json"
+SWEEP_LOCK = ".sweep.lock"
+#: One parquet file per batch of cells: ``part-<session>-<batch>.parquet``.
+SWEEP_PART_RE = re.compile(r"^part-([0-9]{4,})-([0-9]{6,})\.parquet$")
 SCHEMA_DIR = Path(__file__).with_name("schemas")
 ITER_SUMMARY_SCHEMA = SCHEMA_DIR / "iter_summary.v1.schema.json"
 ITER_SCHEMA_VERSION = 1
@@ -95,6 +108,11 @@ def parse_iteration(name: str) -> int | None:
     """Iteration number of a canonical ITER_SUMMARY name (plain or .gz), else ``None``."""
     m = ITER_RE.match(name)
     return int(m.group(1)) if m else None
+
+
+def sweep_part_name(session: int, batch: int) -> str:
+    """``part-0002-000017.parquet``: batch ``batch`` of the sweep's ``session``-th run."""
+    return f"part-{session:04d}-{batch:06d}.parquet"
 
 
 def make_run_id(started: datetime, profile: str, mode: str, seed: int) -> str:
