@@ -61,9 +61,10 @@ PREDICTIONS: Mapping[str, Mapping[str, Prediction]] = {
     "replace_rate_per_min": {"orders_placed": _p(_UP), "fill_probability": _p(_DOWN),
                              "order_age_p95_ms": _p(_DOWN), "p95_latency_ms": _p(_UP, _BUSY),
                              "rejects": _p(_UP, _BUSY)},
-    # a wider quote trades less, but earns more spread on what it trades
+    # a wider quote trades less, but earns more spread on what it trades (in spike, jumps
+    # run through quotes at any distance, so the spread captured depends on the jumps)
     "base_spread_bps_delta": {"fill_count": _p(_DOWN), "volume_usd": _p(_DOWN),
-                              "gross_bps": _p(_UP)},
+                              "gross_bps": _p(_UP, _STEADY)},
     # larger quotes: more volume, inventory builds faster
     "impact_cap_ratio": {"volume_usd": _p(_UP), "risk_ratio": _p(_UP)},
     "max_delta_ratio": {"volume_usd": _p(_UP), "risk_ratio": _p(_UP)},

@@ -70,8 +70,12 @@ def segmented_cummin(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def _bursts(market: MarketProfile, regimes: np.ndarray, rng: np.random.Generator
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Jump times and sizes, and the burst direction/activity signal on a fine grid."""
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Jumps (times, signed sizes), bursts (starts, lengths) and the burst direction signal.
+
+    Every jump starts a burst in its direction; the direction signal is sampled on a grid
+    of ``burst_grid_s`` (+1 buying, -1 selling, 0 none).
+    """
     minutes = regimes.size
     jump_t = _events_per_minute(market.column("jump_rate_per_min")[regimes], rng)
     jump_min = np.minimum((jump_t // 60).astype(np.int64), minutes - 1)
@@ -88,25 +92,31 @@ def _bursts(market: MarketProfile, regimes: np.ndarray, rng: np.random.Generator
     step = MARKET.burst_grid_s
     bins = int(np.ceil(minutes * 60.0 / step)) + 2
     direction = np.zeros(bins + 1)
-    active = np.zeros(bins + 1)
-    first = np.minimum((starts / step).astype(np.int64), bins)
-    last = np.minimum(((starts + lengths) / step).astype(np.int64), bins)
-    np.add.at(direction, first, dirs)
-    np.add.at(direction, last, -dirs)
-    np.add.at(active, first, 1.0)
-    np.add.at(active, last, -1.0)
-    return (jump_t, jump_bps, np.sign(np.cumsum(direction)), np.cumsum(active) > 0.5,
-            int(starts.size))
+    np.add.at(direction, np.minimum((starts / step).astype(np.int64), bins), dirs)
+    np.add.at(direction, np.minimum(((starts + lengths) / step).astype(np.int64), bins), -dirs)
+    return jump_t, jump_bps, starts, lengths, np.sign(np.cumsum(direction))
 
 
-def _thinned(rate_per_s: np.ndarray, boost: np.ndarray, in_burst: np.ndarray,
-             rng: np.random.Generator) -> np.ndarray:
-    """Times of a Poisson process with the minute's rate, ``boost`` times higher in bursts."""
-    t = _arrival_times(rng.poisson(rate_per_s * boost * 60.0), rng)
-    minute = np.minimum((t // 60).astype(np.int64), rate_per_s.size - 1)
-    grid = np.minimum((t / MARKET.burst_grid_s).astype(np.int64), in_burst.size - 1)
-    keep = in_burst[grid] | (rng.random(t.size) * boost[minute] < 1.0)
-    return np.asarray(t[keep])
+def _with_bursts(rate_per_s: np.ndarray, boost: np.ndarray, starts: np.ndarray,
+                 lengths: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Poisson times at the minute's rate, plus ``boost − 1`` times that rate inside bursts."""
+    base = _arrival_times(rng.poisson(rate_per_s * 60.0), rng)
+    minute = np.minimum((starts // 60).astype(np.int64), rate_per_s.size - 1)
+    count = rng.poisson(rate_per_s[minute] * (boost[minute] - 1.0) * lengths)
+    extra = np.repeat(starts, count) + rng.random(int(count.sum())) * np.repeat(lengths, count)
+    extra = np.sort(extra[extra < rate_per_s.size * 60.0])
+    return _merge(base, extra)[0]
+
+
+def _merge(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted arrays merged (``a`` first on ties), and where ``a``'s elements went."""
+    at_a = np.arange(a.size) + np.searchsorted(b, a, side="left")
+    out = np.empty(a.size + b.size, dtype=a.dtype)
+    from_b = np.ones(out.size, dtype=bool)
+    from_b[at_a] = False
+    out[at_a] = a
+    out[from_b] = b
+    return out, at_a
 
 
 def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
@@ -116,111 +126,110 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
         raise ValueError("minutes must be >= 1")
     regimes = regime_schedule(mode, minutes, rng, np.asarray(market.transitions))
     col = market.column
-    jump_t, jump_size, burst_dir, in_burst, bursts = _bursts(market, regimes, rng)
+    jump_t, jump_size, starts, lengths, burst_dir = _bursts(market, regimes, rng)
     boost = col("burst_activity")[regimes]
-    order_t = _thinned(col("order_rate_per_s")[regimes], boost, in_burst, rng)
-    book_t = _thinned(2.0 * col("book_rate_per_s")[regimes], boost, in_burst, rng)
-
-    # one merged event stream: market orders (kind 0) and other makers' adds/cancels (1)
-    n = order_t.size + book_t.size
-    at_order = np.arange(order_t.size) + np.searchsorted(book_t, order_t, side="left")
-    t = np.empty(n)
-    kind = np.ones(n, np.int8)
-    t[at_order] = order_t
-    kind[at_order] = 0
-    t[kind == 1] = book_t
-    reg = regimes[np.minimum((t // 60).astype(np.int64), minutes - 1)]
-    is_trade = kind == 0
+    order_t = _with_bursts(col("order_rate_per_s")[regimes], boost, starts, lengths, rng)
+    book_t = _with_bursts(2.0 * col("book_rate_per_s")[regimes], boost, starts, lengths, rng)
     usd_per_lot = market.mid0 * market.lot
+    last = minutes - 1
 
-    grid = np.minimum((t / MARKET.burst_grid_s).astype(np.int64), burst_dir.size - 1)
-    share = col("burst_side_share")[reg]
-    p_buy = np.where(burst_dir[grid] > 0, share, np.where(burst_dir[grid] < 0, 1.0 - share, 0.5))
-    side = np.where(rng.random(n) < p_buy, 1, -1).astype(np.int8)  # trades: aggressor side
-    usd = col("order_median_usd")[reg] * np.exp(col("order_size_sigma")[reg]
-                                                * rng.standard_normal(n))
-    book_usd = MARKET.book_size_ratio * col("depth_usd")[reg] * np.exp(
-        0.8 * rng.standard_normal(n))
-    qty = np.maximum(1, np.round(np.where(is_trade, usd, book_usd) / usd_per_lot)).astype(
-        np.int64)
-    add = rng.random(n) < 0.5  # book events: add or cancel
+    # market orders: aggressor side (bursts tilt it) and size
+    o_reg = regimes[np.minimum((order_t // 60).astype(np.int64), last)]
+    tilt = burst_dir[np.minimum((order_t / MARKET.burst_grid_s).astype(np.int64),
+                                burst_dir.size - 1)]
+    share = col("burst_side_share")[o_reg]
+    p_buy = np.where(tilt > 0, share, np.where(tilt < 0, 1.0 - share, 0.5))
+    o_side = np.where(rng.random(order_t.size) < p_buy, 1, -1).astype(np.int8)
+    o_qty = np.maximum(1, np.round(col("order_median_usd")[o_reg] / usd_per_lot * np.exp(
+        col("order_size_sigma")[o_reg] * rng.standard_normal(order_t.size)))).astype(np.int64)
+    # other makers: which side, add or cancel, how much
+    b_reg = regimes[np.minimum((book_t // 60).astype(np.int64), last)]
+    b_side = np.where(rng.random(book_t.size) < 0.5, 1, -1)
+    b_qty = np.maximum(1, np.round(MARKET.book_size_ratio * col("depth_usd")[b_reg]
+                                   / usd_per_lot * np.exp(0.8 * rng.standard_normal(
+                                       book_t.size)))).astype(np.int64)
+    b_signed = np.where(rng.random(book_t.size) < 0.5, b_qty, -b_qty)
+
+    # one merged event stream; quote row k + 1 is the book after event k
+    t, at_order = _merge(order_t, book_t)
+    n = t.size
+    is_trade = np.zeros(n, dtype=bool)
+    is_trade[at_order] = True
+    at_book = np.flatnonzero(~is_trade)
+    reg = np.empty(n, np.int64)
+    reg[at_order], reg[at_book] = o_reg, b_reg
 
     # mid path in log-bps: diffusion and jumps up to each event, then its impact
-    dt = np.diff(t, prepend=0.0)
-    shock = col("vol_bps_per_sqrt_s")[reg] * np.sqrt(dt) * rng.standard_normal(n)
+    shock = col("vol_bps_per_sqrt_s")[reg] * np.sqrt(np.diff(t, prepend=0.0)) * (
+        rng.standard_normal(n))
     if n:
         at = np.searchsorted(t, jump_t, side="left")
         inside = at < n
         np.add.at(shock, at[inside], jump_size[inside])
-    impact = np.where(is_trade, side * col("impact_bps_per_10k")[reg]
-                      * np.sqrt(qty * usd_per_lot / 10_000.0), 0.0)
-    mid = market.mid0 * np.exp(np.concatenate(([0.0], np.cumsum(shock + impact))) / 1e4)
+    shock[at_order] += o_side * col("impact_bps_per_10k")[o_reg] * np.sqrt(
+        o_qty * (usd_per_lot / 10_000.0))
+    mid = market.mid0 * np.exp(np.concatenate(([0.0], np.cumsum(shock))) / 1e4)
     # the market's spread breathes: a lognormal factor, redrawn at Poisson epochs
-    duration = minutes * 60.0
     epochs = np.cumsum(rng.exponential(MARKET.spread_epoch_s,
-                                       int(duration / MARKET.spread_epoch_s * 2) + 16))
+                                       int(minutes * 60.0 / MARKET.spread_epoch_s * 2) + 16))
     factor = np.exp(MARKET.spread_sigma * rng.standard_normal(epochs.size + 1))
-    width = factor[np.searchsorted(epochs, np.concatenate(([0.0], t)), side="right")]
-    half = width * np.concatenate((col("half_spread_bps")[regimes[:1]],
-                                   col("half_spread_bps")[reg]))
-    bid_px = np.round(mid * (1.0 - half / 1e4) / market.tick).astype(np.int64)
-    ask_px = np.maximum(np.round(mid * (1.0 + half / 1e4) / market.tick).astype(np.int64),
-                        bid_px + 1)
+    row_reg = np.concatenate((regimes[:1], reg))
+    half = factor[np.searchsorted(epochs, np.concatenate(([0.0], t)), side="right")] * col(
+        "half_spread_bps")[row_reg] / 1e4
+    bid_px = np.round(mid * (1.0 - half) / market.tick).astype(np.int64)
+    ask_px = np.maximum(np.round(mid * (1.0 + half) / market.tick).astype(np.int64), bid_px + 1)
 
-    depth_lots = np.concatenate((col("depth_usd")[regimes[:1]], col("depth_usd")[reg])
-                                ) / usd_per_lot
-    fresh = np.maximum(1, np.round(depth_lots * np.exp(
-        MARKET.depth_sigma * rng.standard_normal((2, n + 1))))).astype(np.int64)
-    refill = np.maximum(1, np.round(REFILL_RATIO * depth_lots)).astype(np.int64)
-    book_side = np.where(rng.random(n) < 0.5, 1, -1)
-    signed = np.where(add, qty, -qty)
+    typical = np.maximum(1, np.round(col("depth_usd") / usd_per_lot)).astype(np.int64)
+    refill = np.maximum(1, np.round(REFILL_RATIO * typical))[row_reg]
     depths = []
-    for k, (px, hit_by) in enumerate(((bid_px, -1), (ask_px, 1))):
+    for px, sign in ((bid_px, 1), (ask_px, -1)):
         flow = np.zeros(n + 1, np.int64)
-        flow[1:] = np.where(is_trade, np.where(side == hit_by, -qty, 0),
-                            np.where(book_side == -hit_by, signed, 0))
-        starts = np.ones(n + 1, dtype=bool)
-        starts[1:] = px[1:] != px[:-1]
-        flow[starts] = fresh[k][starts]  # a new best level starts from a fresh depth
-        seg = np.cumsum(starts) - 1
+        flow[at_order + 1] = np.where(o_side == -sign, -o_qty, 0)  # trades take depth
+        flow[at_book + 1] = np.where(b_side == sign, b_signed, 0)
+        new_level = np.ones(n + 1, dtype=bool)
+        new_level[1:] = px[1:] != px[:-1]
+        first = np.flatnonzero(new_level)
+        flow[first] = np.maximum(1, np.round(typical[row_reg[first]] * np.exp(
+            MARKET.depth_sigma * rng.standard_normal(first.size)))).astype(np.int64)
         level = np.cumsum(flow)
-        level -= (level - flow)[np.flatnonzero(starts)][seg]  # cumulative flow per level
-        low = segmented_cummin(level - refill, starts)
+        level -= np.repeat((level - flow)[first], np.diff(np.append(first, n + 1)))
+        low = segmented_cummin(level - refill, new_level)
         depths.append(np.asarray(level - np.minimum(low, 0), dtype=np.float64))
 
-    prints = _sweep(np.flatnonzero(is_trade), side, qty, bid_px, ask_px, depths,
-                    np.maximum(1, np.round(depth_lots[1:])).astype(np.int64))
+    trade_row = at_order  # the book a market order meets is row at_order (before it)
+    prints = _sweep(trade_row, o_side, o_qty, bid_px, ask_px, depths, typical[o_reg])
     ns = np.round(t * NS).astype(np.int64)
-    at, px, lots = prints
+    k, px, lots = prints
     return MarketTape(
         duration_s=minutes * 60.0, tick=market.tick, lot=market.lot,
         regime_by_minute=regimes,
-        trade_ns=ns[at], trade_side=side[at], trade_px=px, trade_qty=lots.astype(np.float64),
+        trade_ns=ns[at_order][k], trade_side=o_side[k], trade_px=px,
+        trade_qty=lots.astype(np.float64),
         quote_ns=np.concatenate(([0], ns)), bid_px=bid_px, bid_qty=depths[0],
-        ask_px=ask_px, ask_qty=depths[1], bursts=bursts, jumps=int(jump_t.size))
+        ask_px=ask_px, ask_qty=depths[1], bursts=int(starts.size), jumps=int(jump_t.size))
 
 
-def _sweep(trades: np.ndarray, side: np.ndarray, qty: np.ndarray, bid_px: np.ndarray,
+def _sweep(rows: np.ndarray, side: np.ndarray, qty: np.ndarray, bid_px: np.ndarray,
            ask_px: np.ndarray, depths: list[np.ndarray], deep: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Prints of each market order: the best level's depth first, then deeper levels.
 
     A market order larger than the displayed best level walks the book; every deeper
-    level holds the regime's typical depth (``deep``). Returns the event index, price
-    (ticks) and lots of each print, in time order (a sweep's prints share its time).
+    level holds the regime's typical depth (``deep``). ``rows`` is the quote row each
+    order meets. Returns the order index, price (ticks) and lots of each print, in time
+    order (a sweep's prints share its time).
     """
-    s = side[trades]
-    q = qty[trades]
-    touch_px = np.where(s > 0, ask_px[trades], bid_px[trades])  # row k = book before event k
-    shown = np.where(s > 0, depths[1][trades], depths[0][trades]).astype(np.int64)
-    first = np.minimum(q, np.maximum(shown, 1))
-    rest = q - first
-    d = deep[trades]
-    extra = np.minimum(-(-rest // d), _MAX_SWEEP)
+    touch_px = np.where(side > 0, ask_px[rows], bid_px[rows])
+    shown = np.where(side > 0, depths[1][rows], depths[0][rows]).astype(np.int64)
+    first = np.minimum(qty, np.maximum(shown, 1))
+    rest = qty - first
+    extra = np.minimum(-(-rest // deep), _MAX_SWEEP)
+    if not extra.any():
+        return np.arange(qty.size), touch_px, first
     n = 1 + extra
-    owner = np.repeat(np.arange(trades.size), n)
+    owner = np.repeat(np.arange(qty.size), n)
     level = np.arange(owner.size) - np.repeat(np.cumsum(n) - n, n)
-    left = rest[owner] - (level - 1) * d[owner]  # what remains for deeper level `level`
+    left = rest[owner] - (level - 1) * deep[owner]  # what remains for deeper level `level`
     lots = np.where(level == 0, first[owner],
-                    np.where(level == n[owner] - 1, left, np.minimum(left, d[owner])))
-    return trades[owner], touch_px[owner] + s[owner] * level, lots
+                    np.where(level == n[owner] - 1, left, np.minimum(left, deep[owner])))
+    return owner, touch_px[owner] + side[owner].astype(np.int64) * level, lots

@@ -195,10 +195,10 @@ def _advance(owner: np.ndarray, ev: np.ndarray, kind: np.ndarray, tl: SideTimeli
         front = front0[order].astype(np.float64)
         last_q = last_q0[order].astype(np.float64)
         seen = np.zeros(n)
-        active = n
-        for k in range(int(sorted_count[0])):
-            while active and sorted_count[active - 1] <= k:
-                active -= 1
+        steps = int(sorted_count[0])
+        actives = np.searchsorted(-sorted_count, -np.arange(steps), side="left").tolist()
+        for k in range(steps):
+            active = actives[k]  # orders with more than k depth updates
             e = at[base[:active] + k]
             cum = traded[e]
             moved = cum - seen[:active]

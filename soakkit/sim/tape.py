@@ -10,6 +10,7 @@ The first quote row is at time 0: the book as the window opens.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class MarketTape:
         """Trade times in seconds since the window's start."""
         return np.asarray(self.trade_ns / NS)
 
-    @property
+    @cached_property
     def mid_px(self) -> np.ndarray:
         """Mid price of every quote row."""
         return np.asarray((self.bid_px + self.ask_px) * (0.5 * self.tick))
@@ -84,10 +85,21 @@ class MarketTape:
         return {name: round(float(c) / total, 6) for name, c in zip(REGIME_NAMES, counts,
                                                                       strict=True)}
 
+    @cached_property
+    def _message_ns(self) -> np.ndarray:
+        """Times of every market message (trades and quote updates), sorted."""
+        quotes = self.quote_ns[1:]
+        at = np.arange(self.trade_ns.size) + np.searchsorted(quotes, self.trade_ns, side="left")
+        out = np.empty(self.trade_ns.size + quotes.size, dtype=np.int64)
+        mask = np.ones(out.size, dtype=bool)
+        mask[at] = False
+        out[at] = self.trade_ns
+        out[mask] = quotes
+        return out
+
     def message_rate(self, ns: np.ndarray, window_ns: int = NS) -> np.ndarray:
         """Market messages (trades + quote updates) per second in the window before each time."""
-        both = np.concatenate((self.trade_ns, self.quote_ns[1:]))
-        both.sort()
+        both = self._message_ns
         count = np.searchsorted(both, ns, side="right") - np.searchsorted(both, ns - window_ns,
                                                                           side="right")
         return np.asarray(count * (NS / window_ns), dtype=np.float64)
