@@ -4,6 +4,7 @@
 
     <artifacts>/
       profiles/<name>.json              user profiles
+      markets/<name>.json               market profiles written by ``soakkit calibrate``
       runs/<run_id>/
         RUN.json                        run metadata, resolved config, status, verdict
         ITER_SUMMARY_<n>.json           one per iteration, n from 1 (schema v1)
@@ -37,6 +38,7 @@ __all__ = [
     "HISTORY_FILE",
     "ITER_RE",
     "LATEST",
+    "MARKETS_DIR",
     "RUNS_DIR",
     "RUN_FILE",
     "RUN_LOCK",
@@ -47,6 +49,7 @@ __all__ = [
     "iteration_files",
     "list_runs",
     "make_run_id",
+    "market_profile_path",
     "parse_iteration",
     "read_history",
     "read_json_maybe_gz",
@@ -55,6 +58,7 @@ __all__ = [
 ]
 
 RUNS_DIR = "runs"
+MARKETS_DIR = "markets"
 RUN_FILE = "RUN.json"
 TUNING_REPORT_FILE = "TUNING_REPORT.json"
 RUN_LOCK = ".run.lock"
@@ -83,6 +87,11 @@ def parse_iteration(name: str) -> int | None:
 def make_run_id(started: datetime, profile: str, mode: str, seed: int) -> str:
     """``20261124T042913Z-steady_safe-volatile-s7``: sortable by start time, readable."""
     return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{mode}-s{seed}"
+
+
+def market_profile_path(artifacts: Path, name: str) -> Path:
+    """``<artifacts>/markets/<name>.json``: where ``soakkit calibrate --name`` writes."""
+    return Path(artifacts) / MARKETS_DIR / f"{name}.json"
 
 
 def runs_root(artifacts: Path) -> Path:

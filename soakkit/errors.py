@@ -22,6 +22,7 @@ __all__ = [
     "RuntimeOverridesError",
     "SoakkitError",
     "StaleRevisionError",
+    "TapeError",
     "UsageError",
 ]
 
@@ -109,6 +110,12 @@ class RotationError(SoakkitError):
     """Rotation could not start or could not log; nothing was changed."""
 
     exit_code = 1
+
+
+class TapeError(SoakkitError):
+    """A recorded market tape is missing, unreadable or invalid (names the file and row)."""
+
+    exit_code = 2
 
 
 class NotebookRunError(SoakkitError):
