@@ -14,7 +14,8 @@ constants of a regime are fitted on the minutes that carry its label:
   (side share and length taken from the default regime), hence their rate;
 * jumps: a minute with a jump is a spike minute, so the jump rate is the zero-truncated
   Poisson rate of the spike minutes' jump counts; the mean jump size uses the exponential's
-  memorylessness: mean detected size − detection threshold.
+  memorylessness (mean detected size − detection threshold), and the rate is scaled up by
+  the share of exponential jumps the threshold misses.
 
 Rates are corrected for the bursts' extra activity. A regime the tape never shows keeps
 the default constants; ``fit`` records what was observed. Regime switching is fitted
@@ -128,9 +129,13 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
         b2 = base.burst_activity**2
         burst_share = w / (b2 - w * (b2 - 1.0))
         boost = 1.0 + (base.burst_activity - 1.0) * burst_share
-        spike_counts = stats.jumps[mins]
-        jump_rate = _truncated_poisson(float(spike_counts.mean())) if regime == "spike" else 0.0
         sizes = stats.jump_bps[np.repeat(stats.labels, stats.jumps) == idx]
+        jump_mean = (max(float(sizes.mean()) - LABELS.jump_min_bps, 0.5) if sizes.size
+                     else base.jump_bps)
+        jump_rate = 0.0
+        if regime == "spike":  # detected jumps are those above the threshold: scale up
+            jump_rate = _truncated_poisson(float(stats.jumps[mins].mean())) * float(
+                np.exp(min(LABELS.jump_min_bps / jump_mean, 5.0)))
         x, y = flow[in_s], stats.returns.ravel()[in_s]
         lam = float((x * y).sum() / max((x * x).sum(), 1e-12))
         e = (y - lam * x).reshape(-1, 60)
@@ -148,8 +153,7 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
             impact_bps_per_10k=max(lam, 0.0),
             burst_rate_per_min=max(burst_share * 60.0 / base.burst_len_s - jump_rate, 0.0),
             jump_rate_per_min=jump_rate,
-            jump_bps=(max(float(sizes.mean()) - LABELS.jump_min_bps, 0.5) if sizes.size
-                      else base.jump_bps),
+            jump_bps=jump_mean,
             book_rate_per_s=float((in_q & book_row).sum()) / secs / 2.0 / boost)
     return MarketProfile(
         name=name, regimes=regimes, transitions=_transitions(stats.labels), mid0=float(mid[0]),

@@ -184,7 +184,7 @@ class LabelConstants:
 
     jump_sample_s: float = 0.1  #: jumps are looked for in mid returns over this step
     jump_sigmas: float = 6.0  #: a return this many robust sigmas out is a jump...
-    jump_min_bps: float = 4.0  #: ...and at least this large
+    jump_min_bps: float = 8.0  #: ...and at least this large
     volatile_vol_bps: float = 1.25  #: realised vol (bps/sqrt(s), jumps removed) above: volatile
 
 

@@ -178,6 +178,13 @@ def _on_grid(path: Path, values: np.ndarray, step: float, name: str, what: str) 
     return units
 
 
+def _lots(values: np.ndarray, lot: float) -> np.ndarray:
+    """Quantities in lots, snapped to whole lots where the decimals say they are."""
+    units = values / lot
+    near = np.round(units)
+    return np.asarray(np.where(np.abs(units - near) < 1e-6, near, units))
+
+
 def read_tape(folder: Path) -> RecordedTape:
     """Read and check a tape folder; see the module docstring for the format."""
     folder = Path(folder)
@@ -209,10 +216,10 @@ def read_tape(folder: Path) -> RecordedTape:
         path=folder, tick=tick, lot=lot, symbol=str(meta.get("symbol", "")),
         source=str(meta.get("source", "")),
         trade_ns=t["ts_ns"].astype(np.int64), trade_side=t["side"].astype(np.int8),
-        trade_px=np.round(px["price"]).astype(np.int64), trade_qty=t["qty"] / lot,
+        trade_px=np.round(px["price"]).astype(np.int64), trade_qty=_lots(t["qty"], lot),
         quote_ns=q["ts_ns"].astype(np.int64), bid_px=np.round(px["bid_px"]).astype(np.int64),
-        bid_qty=q["bid_qty"] / lot, ask_px=np.round(px["ask_px"]).astype(np.int64),
-        ask_qty=q["ask_qty"] / lot)
+        bid_qty=_lots(q["bid_qty"], lot), ask_px=np.round(px["ask_px"]).astype(np.int64),
+        ask_qty=_lots(q["ask_qty"], lot))
 
 
 def _parquet_bytes(frame: pl.DataFrame) -> bytes:
