@@ -38,7 +38,7 @@ from soakkit.sim.regimes import LATENCY, STRATEGY
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.sim.venue import Venue, default_venue
 
-__all__ = ["Fills", "StrategyResult", "run_strategy"]
+__all__ = ["Fills", "OrderLog", "StrategyResult", "run_strategy"]
 
 _MS = 1_000_000
 
@@ -59,10 +59,27 @@ class Fills:
     ticks: np.ndarray  #: int64 price in ticks (exact)
     position_lots: np.ndarray  #: int64 position in lots right after the fill (exact)
     order: np.ndarray  #: index of the maker order each fill belongs to (-1: taker unload)
+    ns: np.ndarray  #: int64 time, ns since the window's start
 
     @property
     def notional(self) -> np.ndarray:
         return np.asarray(self.qty * self.price)
+
+
+@dataclass(frozen=True)
+class OrderLog:
+    """Every request the bot sent, in the order it sent them (arrays aligned per request)."""
+
+    decide_ns: np.ndarray  #: when the bot decided (a loop tick)
+    side: np.ndarray  #: +1 bid, -1 ask
+    price: np.ndarray  #: int64 ticks
+    arrive_ns: np.ndarray  #: when the order reached the matching engine
+    end_ns: np.ndarray  #: when the cancel of its replacement arrived (or the window ended)
+    accepted: np.ndarray  #: False: rejected by the rate limit
+    expired: np.ndarray  #: post-only order that would have crossed on arrival
+    front0: np.ndarray  #: lots ahead on arrival (+inf: behind the best level, unknown)
+    size: np.ndarray  #: lots the bot asked for
+    filled: np.ndarray  #: lots it got
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,7 @@ class StrategyResult:
     orders_filled: int = 0  #: orders that rested and received at least one fill
     market_share: float = 0.0  #: our maker lots / all traded lots on the tape
     queue_ahead_usd_p50: float | None = None  #: median queue ahead when joining a level
+    orders: OrderLog | None = None  #: every request (for analysis; not in the KPIs)
 
 
 def _param(params: Mapping[str, Value], name: str) -> float:
@@ -261,7 +279,7 @@ def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Re
         price=ex.price * tape.tick, mid=mid,
         intended=np.where(ex.taker, ex.touch * tape.tick, mid * (1.0 - ex.side * half)),
         taker=ex.taker, position=position_lots * tape.lot, lots=ex.lots, ticks=ex.price,
-        position_lots=position_lots, order=ex.order)
+        position_lots=position_lots, order=ex.order, ns=ex.ns)
 
     # which orders rested, and how each ended: filled in full, cancelled, or still up
     ack_order = np.argsort(ex.ack_ns, kind="stable")
@@ -290,4 +308,6 @@ def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Re
         market_share=float(ex.lots[maker].sum() / traded) if traded > 0 else 0.0,
         queue_ahead_usd_p50=(float(np.median(front0[joined] * r.mid[joined])) * tape.lot
                              if joined.any() else None),
+        orders=OrderLog(r.decide_ns, r.side, r.price, r.arrive_ns, end, r.accepted, expired,
+                        front0, size, got.astype(np.int64)),
     )
