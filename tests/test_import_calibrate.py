@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,10 @@ def test_binance_futures_and_spot_files_import(tmp_path: Path) -> None:
     ticker2 = tmp_path / "t2.csv"
     ticker2.write_text(ticker.read_text().replace("42283", "94210").replace("170406720",
                                                                             "173568960"))
-    import_binance(spot, ticker2, tmp_path / "spot")
+    zipped = tmp_path / "spot-aggTrades.zip"  # as data.binance.vision ships them
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(spot, "spot-aggTrades.csv")
+    import_binance(zipped, ticker2, tmp_path / "spot")
     tape = read_tape(tmp_path / "spot")
     assert tape.trade_ns.tolist() == [1_735_689_600_010_866_000, 1_735_689_600_052_113_000]
     assert tape.trade_side.tolist() == [1, -1]

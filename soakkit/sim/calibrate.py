@@ -47,7 +47,6 @@ from soakkit.sim.tapefile import RecordedTape
 
 __all__ = ["calibrate", "read_market_profile", "write_market_profile"]
 
-_PRIOR_WEIGHT = 5.0  # pseudo-minutes of the default transition row
 
 
 def _robust(values: np.ndarray) -> tuple[float, float]:
@@ -166,7 +165,7 @@ def _transitions(labels: np.ndarray) -> tuple[tuple[float, ...], ...]:
     k = len(REGIME_NAMES)
     counts = np.zeros((k, k))
     np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
-    rows = counts + _PRIOR_WEIGHT * MIXED_TRANSITIONS
+    rows = counts + LABELS.transition_prior_minutes * MIXED_TRANSITIONS
     return tuple(tuple(float(x) for x in row / row.sum()) for row in rows)
 
 

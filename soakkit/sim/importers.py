@@ -4,7 +4,8 @@
   ``exchange,symbol,timestamp,local_timestamp,id,side,price,amount`` and
   ``exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount``;
   times in µs since the epoch (the exchange's ``timestamp``), ``side`` the taker's side.
-* **Binance public data** ``aggTrades`` + ``bookTicker`` CSV (data.binance.vision):
+* **Binance public data** ``aggTrades`` + ``bookTicker`` CSV, or the ``.zip`` they come in
+  (data.binance.vision):
   futures files with a header, spot aggTrades without one (8 columns); times in ms,
   spot aggTrades in µs from 2025 on (told apart by magnitude); ``is_buyer_maker`` true
   means the seller was the aggressor.
@@ -17,6 +18,7 @@ the number moved is reported too.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,9 +51,33 @@ class ImportReport:
         return out
 
 
+def _source(path: Path) -> Path | bytes:
+    """The CSV itself, or the one CSV inside a ``.zip`` (Binance ships them zipped)."""
+    if path.suffix != ".zip":
+        return path
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.endswith(".csv")]
+            if len(names) != 1:
+                raise TapeError(f"{path}: expected one .csv inside, found {len(names)}")
+            return archive.read(names[0])
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise TapeError(f"{path}: cannot read: {exc}") from None
+
+
+def _has_header(path: Path, first_column: str) -> bool:
+    data = _source(path)
+    if isinstance(data, bytes):
+        head = data[:200]
+    else:
+        with path.open("rb") as fh:
+            head = fh.read(200)
+    return head.decode("utf-8", "replace").strip().startswith(first_column)
+
+
 def _csv(path: Path, columns: list[str], header: bool = True) -> pl.DataFrame:
     try:
-        frame = pl.read_csv(path, has_header=header, infer_schema=False,
+        frame = pl.read_csv(_source(path), has_header=header, infer_schema=False,
                             new_columns=None if header else columns)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise TapeError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
@@ -153,8 +179,7 @@ def _to_ns(values: np.ndarray) -> np.ndarray:
 def import_binance(trades: Path, quotes: Path, out: Path, *, tick: float | None = None,
                    lot: float | None = None, symbol: str = "") -> ImportReport:
     """Convert Binance public ``aggTrades`` and ``bookTicker`` CSVs into a tape at ``out``."""
-    with trades.open("rb") as fh:
-        header = fh.readline().decode("utf-8", "replace").strip().startswith("agg_trade_id")
+    header = _has_header(trades, "agg_trade_id")
     t = _csv(trades, _AGG + ([] if header else ["is_best_match"]), header=header)
     q = _csv(quotes, _TICKER)
     tn = _numbers(t, trades, ["price", "quantity", "transact_time"], ("transact_time",),

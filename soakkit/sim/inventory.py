@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from soakkit.sim.regimes import MARKET
 from soakkit.sim.tape import MarketTape
 
 __all__ = ["Executions", "InventoryInputs", "run_inventory", "skewed_size"]
 
-_MAX_LEVELS = 50  # a taker order walks at most this many levels past the best
 
 
 def skewed_size(base: np.ndarray, side: np.ndarray, known_usd: np.ndarray, limit: float,
@@ -78,7 +78,7 @@ def _walk_book(tape: MarketTape, at_ns: int, side: int, lots: int
     out = []
     level = 0
     while lots > 0:
-        take = lots if level == _MAX_LEVELS else min(lots, depth)
+        take = lots if level == MARKET.max_taker_levels else min(lots, depth)
         out.append((touch + side * level, take, touch))
         lots -= take
         level += 1

@@ -12,7 +12,7 @@ Model (constants in :mod:`soakkit.sim.regimes`, one :class:`MarketProfile`):
   trades at the best price of its side as the book showed it, and one larger than the
   best level walks the book (every deeper level holds ``depth_usd``);
 * other makers add to and cancel from each side's best level (another Poisson process);
-  a level that trades or cancels away is refilled to :data:`REFILL_RATIO` of its typical
+  a level that trades or cancels away is refilled to ``MARKET.refill_ratio`` of its typical
   size at once, and every new best level starts with a fresh lognormal depth;
 * order sides are balanced, except during *informed bursts* (and after jumps), when a
   share of orders goes the burst's way;
@@ -28,12 +28,7 @@ import numpy as np
 from soakkit.sim.regimes import DEFAULT_MARKET, MARKET, MarketProfile, regime_schedule
 from soakkit.sim.tape import NS, MarketTape
 
-__all__ = ["REFILL_RATIO", "MarketTape", "segmented_cummin", "simulate_market"]
-
-#: A best level that trades or cancels away is refilled at once to this share of
-#: ``depth_usd`` (reason: other makers re-join a thin best level within a message or two).
-REFILL_RATIO = 0.2
-_MAX_SWEEP = 20  # a market order walks at most this many levels past the best
+__all__ = ["MarketTape", "segmented_cummin", "simulate_market"]
 
 
 def _arrival_times(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -180,7 +175,7 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
     ask_px = np.maximum(np.round(mid * (1.0 + half) / market.tick).astype(np.int64), bid_px + 1)
 
     typical = np.maximum(1, np.round(col("depth_usd") / usd_per_lot)).astype(np.int64)
-    refill = np.maximum(1, np.round(REFILL_RATIO * typical))[row_reg]
+    refill = np.maximum(1, np.round(MARKET.refill_ratio * typical))[row_reg]
     depths = []
     for px, sign in ((bid_px, 1), (ask_px, -1)):
         flow = np.zeros(n + 1, np.int64)
@@ -223,7 +218,7 @@ def _sweep(rows: np.ndarray, side: np.ndarray, qty: np.ndarray, bid_px: np.ndarr
     shown = np.where(side > 0, depths[1][rows], depths[0][rows]).astype(np.int64)
     first = np.minimum(qty, np.maximum(shown, 1))
     rest = qty - first
-    extra = np.minimum(-(-rest // deep), _MAX_SWEEP)
+    extra = np.minimum(-(-rest // deep), MARKET.max_sweep_levels)
     if not extra.any():
         return np.arange(qty.size), touch_px, first
     n = 1 + extra

@@ -113,6 +113,11 @@ class MarketConstants:
     book_size_ratio: float = 0.3  #: one add or cancel moves this share of depth_usd (median)
     depth_sigma: float = 0.5  #: lognormal sigma of a fresh best level's depth
     spread_sigma: float = 0.25  #: lognormal sigma of the spread's width factor
+    #: a best level that trades or cancels away is refilled at once to this share of
+    #: depth_usd (reason: other makers re-join a thin best level within a message or two)
+    refill_ratio: float = 0.2
+    max_sweep_levels: int = 20  #: a market order walks at most this many levels past the best
+    max_taker_levels: int = 50  #: so does the bot's taker unload (the rest at the last one)
     spread_epoch_s: float = 3.0  #: mean time between redraws of the width factor
     gap_report_s: float = 5.0  #: replay: a tape silent for longer than this is a reported gap
 
@@ -186,6 +191,8 @@ class LabelConstants:
     jump_sigmas: float = 6.0  #: a return this many robust sigmas out is a jump...
     jump_min_bps: float = 8.0  #: ...and at least this large
     volatile_vol_bps: float = 1.25  #: realised vol (bps/sqrt(s), jumps removed) above: volatile
+    #: calibration: the default regime-switching matrix weighs in as this many minutes
+    transition_prior_minutes: float = 5.0
 
 
 MARKET = MarketConstants()
