@@ -189,6 +189,28 @@ def test_done_when_replay_runs_on_the_sample_tape(tmp_path: Path) -> None:
     assert redo["summary"] == docs[1]["summary"]
 
 
+def test_an_interrupted_replay_resumes_on_the_next_window(tmp_path: Path) -> None:
+    def interrupt(_: float) -> None:
+        raise KeyboardInterrupt
+
+    options = SoakOptions(market_data=SAMPLE, iterations=2, sim_minutes=10,
+                          artifacts=tmp_path, now=NOW, sleep_seconds=1.0)
+    first = run_soak(options, env={}, sleep=interrupt)
+    assert first.status == "interrupted" and first.iterations_done == 1
+    done = run_soak(SoakOptions(artifacts=tmp_path, now=NOW), env={}, resume=first.run_id)
+    assert done.status == "finished" and done.iterations_done == 2
+    doc = json.loads((done.run_dir / "ITER_SUMMARY_2.json").read_text())
+    assert doc["mode"] == "replay"
+    assert doc["market"]["window_start_utc"] == "2023-11-14T22:23:20.000Z"
+
+
+def test_mode_and_market_data_exclude_each_other(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("soak", "--market-data", str(SAMPLE), "--mode", "spike", "--artifacts",
+                 str(tmp_path))
+    assert result.code == 2
+    assert_one_line_error(result, "--mode", "--market-data")
+
+
 def test_the_sample_tape_is_small_and_valid() -> None:
     size = sum(p.stat().st_size for p in SAMPLE.iterdir())
     assert size < 3 * 2**20

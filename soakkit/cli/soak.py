@@ -29,10 +29,15 @@ def _progress_printer(enabled: bool) -> Callable[[IterationReport], None]:
 
 
 def _cmd_soak(args: argparse.Namespace) -> int:
+    from soakkit.errors import UsageError
     from soakkit.soak import SoakOptions, run_soak
 
+    if args.mode is not None and args.market_data is not None:
+        raise UsageError("--mode and --market-data exclude each other: a replay's regimes "
+                         "come from the data")
     options = SoakOptions(
-        profile=args.profile, iterations=args.iterations, mode=args.mode, seed=args.seed,
+        profile=args.profile, iterations=args.iterations, mode=args.mode or "calm",
+        seed=args.seed,
         sim_minutes=args.sim_minutes, gate=args.gate, sets=tuple(args.sets),
         artifacts=args.artifacts, tune=not args.no_tune, sleep_seconds=args.sleep_seconds,
         now=args.now, market=args.market, market_data=args.market_data)
@@ -72,7 +77,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_common_config(p, profile_required=False)
     p.set_defaults(profile="steady_safe")
     p.add_argument("--iterations", type=int, default=3, metavar="N", help="default: %(default)s")
-    p.add_argument("--mode", choices=MODES, default="calm",
+    p.add_argument("--mode", choices=MODES, default=None,
                    help="synthetic market regime (default: calm)")
     p.add_argument("--market", default="default", metavar="NAME|FILE",
                    help="synthetic market profile: default, a NAME written by `soakkit "
