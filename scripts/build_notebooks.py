@@ -228,8 +228,68 @@ print(f"{report.verdict.verdict} under the {gate} gate: " + "; ".join(report.ver
     code('record("explore", explore.record())'),
 ])
 
+SWEEP_REPORT = notebook([
+    md("# Sweep report\n\nWhich configuration should the bot run, and how sure are we? A sweep "
+       "ran every configuration (profile, tuner on or off, `--set` values) on the same simulated "
+       "markets: the same seeds in the same market modes. This report compares each "
+       "configuration with a baseline **on the same markets** (paired), with intervals from a "
+       "seeded bootstrap and p-values corrected for the number of configurations compared."),
+    code(f'''{ARTIFACTS}
+sweep: str = "latest"  # sweep id (soakkit sweep --name), or "latest" for the newest finished one
+baseline: str = "profile:steady_safe,tune:off"  # configuration to compare with: axis:value pairs
+metric: str = "auto"  # what "better" means: auto (risk-adjusted P&L if the KPI exists, else P&L)
+alpha: float = 0.05  # family-wise error rate of the Holm correction
+per_mode: bool = False  # compare within each market mode instead of pooling the modes
+resamples: int = 10000  # bootstrap and permutation resamples
+seed: int = 12  # seed of the resampling Generator: same seed, same intervals and p-values''',
+         "parameters"),
+    code(SETUP + '''\nimport polars as pl
+
+from soakkit.report.sweep_figures import pnl_vs_risk
+from soakkit.report.sweep_report import load_sweep_report
+
+report = load_sweep_report(artifacts, sweep, baseline=baseline, metric=metric,
+                           alpha=alpha, per_mode=per_mode, resamples=resamples, seed=seed)
+for note in report.notes:
+    print(note)'''),
+    md("## Sweep"),
+    code("table(report.header)"),
+    md("## Configurations\n\nMean over the cells of each configuration (one cell per mode and "
+       "seed) and its 95 % percentile bootstrap interval. *Pass rate*: the share of iterations "
+       "the sweep's gate did not FAIL. *P&L*, *risk* and *volume*: means per iteration of "
+       "`pnl_usd`, `risk_ratio` and `volume_usd`."),
+    code("table(report.configs)"),
+    md("## Paired comparisons with the baseline\n\nFor every configuration and metric: the mean "
+       "difference to the baseline over the pairs of cells that saw the same market (same mode "
+       "and seed), its 95 % bootstrap interval, and the two-sided p-value of a sign-flip "
+       "permutation test (exact up to 12 pairs). **Multiple comparisons: Holm–Bonferroni**, "
+       "over the configurations compared with the baseline, separately for each metric; "
+       "*significant* means a Holm-adjusted p below `alpha`."),
+    code('''print(f"baseline: {report.baseline}; Holm-Bonferroni at alpha = {report.alpha:g}")
+table(report.comparisons)'''),
+    md("## P&L against risk\n\nUp and to the left is better. The Pareto front joins the "
+       "configurations that no other configuration beats on both (less risk *and* more P&L)."),
+    code('show(pnl_vs_risk(report.points), "pnl_vs_risk")'),
+    code('''front = report.points.filter(pl.col("pareto"))
+table(front.select("#", "configuration", "risk", "pnl"))'''),
+    md("## Better than the baseline?\n\n*Better with confidence*: the primary metric is better "
+       "and significant after Holm, and neither the pass rate nor the risk is significantly "
+       "worse. *Better, but less safe*: the same, except a guardrail is significantly worse. "
+       "*Only looks better*: the estimate is better, but not significant — more seeds might "
+       "tell. Ranked by category, then by the difference."),
+    code('''print(f"primary metric: {report.primary.label}")
+table(report.ranking)'''),
+    md("## Cells that failed\n\nA failed cell is left out of every figure above."),
+    code('''if report.failures.height:
+    table(report.failures)
+else:
+    print("none")
+record("sweep", report.record())'''),
+])
+
 TEMPLATES = {"mini_soak.ipynb": MINI_SOAK, "kpi_report.ipynb": KPI_REPORT,
-             "disk_report.ipynb": DISK_REPORT, "explore_runs.ipynb": EXPLORE_RUNS}
+             "disk_report.ipynb": DISK_REPORT, "explore_runs.ipynb": EXPLORE_RUNS,
+             "sweep_report.ipynb": SWEEP_REPORT}
 
 
 def main(argv: list[str] | None = None) -> int:

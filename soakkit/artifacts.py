@@ -4,6 +4,7 @@
 
     <artifacts>/
       profiles/<name>.json              user profiles
+      markets/<name>.json               market profiles written by ``soakkit calibrate``
       runs/<run_id>/
         RUN.json                        run metadata, resolved config, status, verdict
         ITER_SUMMARY_<n>.json           one per iteration, n from 1 (schema v1)
@@ -13,6 +14,9 @@
         .run.lock                       held (flock) while the run is active
       latest -> runs/<run_id>           newest finished run
       rotation/                         rotation log, manifest, lock
+      sweeps/<sweep_id>/                a sweep (soakkit.sweep): sweep.json, part-*.parquet,
+                                        runs/ and profiles/ with --write-runs
+      sweeps/latest -> <sweep_id>       newest finished sweep
       latest/ITER_SUMMARY_<n>.json      legacy layout (read, never written)
       snapshots/*.json                  legacy snapshots (rotated)
 
@@ -48,11 +52,16 @@ __all__ = [
     "HISTORY_FILE",
     "ITER_RE",
     "LATEST",
+    "MARKETS_DIR",
     "REPORT_INDEX_FILE",
     "RUNS_DIR",
     "RUN_FILE",
     "RUN_LOCK",
     "SCHEMA_DIR",
+    "SWEEPS_DIR",
+    "SWEEP_FILE",
+    "SWEEP_LOCK",
+    "SWEEP_PART_RE",
     "TUNING_REPORT_FILE",
     "IterationFile",
     "iter_summary_name",
@@ -60,12 +69,14 @@ __all__ = [
     "iteration_files",
     "list_runs",
     "make_run_id",
+    "market_profile_path",
     "parse_iteration",
     "parse_run_id",
     "read_history",
     "read_json_maybe_gz",
     "resolve_artifacts",
     "resolve_run_dir",
+    "sweep_part_name",
     "update_latest",
 ]
 
@@ -74,6 +85,7 @@ ARTIFACTS_ENV = "SOAKKIT_ARTIFACTS"
 #: The artifacts root relative to a project folder (what the search looks for).
 DEFAULT_ARTIFACTS = Path("artifacts/soak")
 RUNS_DIR = "runs"
+MARKETS_DIR = "markets"
 RUN_FILE = "RUN.json"
 TUNING_REPORT_FILE = "TUNING_REPORT.json"
 RUN_LOCK = ".run.lock"
@@ -81,6 +93,11 @@ HISTORY_FILE = "iterations.jsonl.gz"
 LATEST = "latest"
 #: The browsable table of every report folder, at the root of a reports folder.
 REPORT_INDEX_FILE = "index.html"
+SWEEPS_DIR = "sweeps"
+SWEEP_FILE = "sweep.json"
+SWEEP_LOCK = ".sweep.lock"
+#: One parquet file per batch of cells: ``part-<session>-<batch>.parquet``.
+SWEEP_PART_RE = re.compile(r"^part-([0-9]{4,})-([0-9]{6,})\.parquet$")
 SCHEMA_DIR = Path(__file__).with_name("schemas")
 ITER_SUMMARY_SCHEMA = SCHEMA_DIR / "iter_summary.v1.schema.json"
 ITER_SCHEMA_VERSION = 1
@@ -99,6 +116,11 @@ def parse_iteration(name: str) -> int | None:
     """Iteration number of a canonical ITER_SUMMARY name (plain or .gz), else ``None``."""
     m = ITER_RE.match(name)
     return int(m.group(1)) if m else None
+
+
+def sweep_part_name(session: int, batch: int) -> str:
+    """``part-0002-000017.parquet``: batch ``batch`` of the sweep's ``session``-th run."""
+    return f"part-{session:04d}-{batch:06d}.parquet"
 
 
 def make_run_id(started: datetime, profile: str, mode: str, seed: int) -> str:
@@ -166,6 +188,11 @@ def resolve_artifacts(given: str | os.PathLike[str] | None = None, *, create: bo
     raise ArtifactError(f"no {DEFAULT_ARTIFACTS} in {here} or its parents: set "
                         f"{ARTIFACTS_ENV}=/path/to/artifacts/soak, or pass the folder "
                         "(--artifacts DIR, -p artifacts DIR, artifacts=...)")
+
+
+def market_profile_path(artifacts: Path, name: str) -> Path:
+    """``<artifacts>/markets/<name>.json``: where ``soakkit calibrate --name`` writes."""
+    return Path(artifacts) / MARKETS_DIR / f"{name}.json"
 
 
 def runs_root(artifacts: Path) -> Path:

@@ -24,6 +24,7 @@ __all__ = [
     "EXIT_CODE_MEANINGS",
     "ROTATE_EXIT_CODES",
     "ArtifactError",
+    "ClusterError",
     "ConfigError",
     "ExitCode",
     "FileSystemError",
@@ -35,6 +36,7 @@ __all__ = [
     "RuntimeOverridesError",
     "SoakkitError",
     "StaleRevisionError",
+    "TapeError",
     "UsageError",
     "exit_codes_help",
     "filesystem_error",
@@ -191,6 +193,18 @@ class RotationError(SoakkitError):
     """Rotation could not start or could not log; nothing was changed."""
 
     exit_code = ExitCode.FAILED
+
+
+class ClusterError(SoakkitError):
+    """A sweep lost its Dask cluster mid-way; what was stored stays, a rerun continues."""
+
+    exit_code = 1
+
+
+class TapeError(SoakkitError):
+    """A recorded market tape is missing, unreadable or invalid (names the file and row)."""
+
+    exit_code = 2
 
 
 class NotebookRunError(SoakkitError):

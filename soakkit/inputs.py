@@ -31,6 +31,7 @@ __all__ = [
     "MAX_NAME_BYTES",
     "MAX_PATH_BYTES",
     "MAX_SEED",
+    "check_bounds",
     "check_user_path",
     "float_arg",
     "int_arg",
@@ -84,7 +85,10 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def _bounded(value: int | float, lo: float | None, hi: float | None, lo_open: bool) -> None:
+def check_bounds(value: int | float, lo: float | None, hi: float | None,
+                 lo_open: bool = False) -> None:
+    """Raise :class:`ValueError` (``expected a value 1..100000``) when ``value`` is out of
+    ``[lo, hi]`` (``lo_open``: ``(lo, hi]``); ``None`` is no bound."""
     low = lo is not None and (value < lo or (lo_open and value == lo))
     if low or (hi is not None and value > hi):
         if lo is not None and hi is not None:
@@ -112,7 +116,7 @@ def parse_int(text: str, *, lo: int | None = None, hi: int | None = None) -> int
     if len(text) > MAX_DIGITS or not _INT_RE.fullmatch(text):
         raise ValueError(_why_not_number(text, integer=True))
     value = int(text)
-    _bounded(value, lo, hi, False)
+    check_bounds(value, lo, hi)
     return value
 
 
@@ -124,7 +128,7 @@ def parse_float(text: str, *, lo: float | None = None, hi: float | None = None,
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"{show_value(text)} is out of the range of a number")
-    _bounded(value, lo, hi, lo_open)
+    check_bounds(value, lo, hi, lo_open)
     return value
 
 

@@ -71,7 +71,8 @@ __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters
 
 #: Report name → template file in ``notebooks/``.
 NOTEBOOKS: Mapping[str, str] = {"soak": "mini_soak.ipynb", "kpi": "kpi_report.ipynb",
-                                "disk": "disk_report.ipynb", "explore": "explore_runs.ipynb"}
+                                "disk": "disk_report.ipynb", "explore": "explore_runs.ipynb",
+                                "sweep": "sweep_report.ipynb"}
 EXIT_CODES: Mapping[str, int] = {"ok": 0, "error": 1, "timeout": 3, "dead_kernel": 4}
 #: Longest --cell-timeout (and kernel start timeout), in whole seconds: a day.
 MAX_CELL_TIMEOUT_S = 86_400

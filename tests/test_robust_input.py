@@ -114,10 +114,16 @@ def test_huge_and_deep_inputs_from_the_environment_and_flags(cli, artifacts: Pat
     (["report", "soak", "-p", "seed", "4294967296"], "-p seed 4294967296: expected an integer"),
     (["report", "soak", "-p", "iterations", "0"], "-p iterations 0: expected an integer in "
                                                   "1..100000"),
+    (["sweep", "--seeds", "1-4294967296"], "1-4294967296: seeds are 0..4294967295"),
+    (["sweep", "--seeds", "007"], "'007' is not a seed N or a range A-B"),
+    (["sweep", "--iterations", "0700"], "argument --iterations: 0700: "),
+    (["tape", "sample", "x", "--seed", "+7"], "argument --seed: +7: "),
+    (["report", "sweep", "-p", "seed", "-1"], "-p seed -1: expected a value 0..4294967295"),
 ])
 def test_seeds_and_iterations_are_bounded(cli, tmp_path: Path, argv: list[str],  # type: ignore[no-untyped-def]
                                           fragment: str) -> None:
-    extra = ["--artifacts", str(tmp_path / "a")] if argv[0] in ("soak", "demo") else \
+    extra = ["--artifacts", str(tmp_path / "a")] if argv[0] in ("soak", "demo", "sweep") else \
+        [] if argv[0] == "tape" else \
         ["-p", "artifacts", str(tmp_path / "a"), "--out", str(tmp_path / "r")]
     result = cli(*argv, *extra)
     assert result.code == ExitCode.USAGE
@@ -126,7 +132,8 @@ def test_seeds_and_iterations_are_bounded(cli, tmp_path: Path, argv: list[str], 
 
 
 def test_no_flag_parses_numbers_with_the_builtin_int_or_float() -> None:
-    """int('0700') and float(' 7 ') coerce; every numeric flag uses the strict types."""
+    """int('0700') and float(' 7 ') coerce, Path('') is the current folder: every numeric
+    flag uses the strict types, every path flag the path check."""
     offenders = []
 
     def visit(parser: argparse.ArgumentParser, words: list[str]) -> None:
@@ -134,7 +141,7 @@ def test_no_flag_parses_numbers_with_the_builtin_int_or_float() -> None:
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
                     visit(sub, [*words, name])
-            elif action.type in (int, float):
+            elif action.type in (int, float, Path):
                 offenders.append((words, action.option_strings))
     visit(build_parser(), [])
     assert offenders == []

@@ -23,7 +23,7 @@ def _progress_printer(enabled: bool) -> Callable[[IterationReport], None]:
         tuned = ", ".join(f"{p}{d:+g}" for p, d in report.decision.deltas.items()) \
             if report.applied else (report.decision.skip_reason or "no change")
         print(f"[{report.iteration}/{report.total}] {report.verdict.verdict:<4} "
-              f"net={k['net_bps']:+.2f}bps risk={k['risk_ratio']:.2f} "
+              f"net={k['net_bps']:+.2f}bps risk={k['risk_ratio']:.2f} rej={k['rejects']} "
               f"m/t={k['maker_taker_ratio'] or 0:.2f} p95={k['p95_latency_ms'] or 0:.0f}ms "
               f"| tune: {tuned}", file=sys.stderr, flush=True)
     return show
@@ -37,7 +37,7 @@ def _warn(line: str) -> None:
 _NUMBER_FLAGS = ("iterations", "seed", "sim_minutes", "sleep_seconds")
 #: Defaults of the options a resumed run takes from its RUN.json instead.
 _DEFAULTS = {"profile": "steady_safe", "iterations": 3, "mode": "calm", "seed": 1,
-             "sim_minutes": 10, "gate": "smoke"}
+             "sim_minutes": 10, "gate": "smoke", "market": "default"}
 
 
 def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], list[str]]:
@@ -46,8 +46,10 @@ def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], lis
     from soakkit.soak import SoakOptions
 
     numbers, problems = options_from_text({k: getattr(args, k) for k in _NUMBER_FLAGS})
-    given: dict[str, Any] = {k: getattr(args, k) for k in ("profile", "mode", "gate")
+    given: dict[str, Any] = {k: getattr(args, k) for k in ("profile", "mode", "gate", "market")
                              if getattr(args, k) is not None}
+    if args.market_data is not None:
+        given["market_data"] = str(args.market_data)
     given.update(numbers)
     if args.sets:
         given["sets"] = list(args.sets)
@@ -58,8 +60,8 @@ def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], lis
         profile=values["profile"], iterations=values["iterations"], mode=values["mode"],
         seed=values["seed"], sim_minutes=values["sim_minutes"], gate=values["gate"],
         sets=tuple(args.sets), artifacts=resolve_artifacts(args.artifacts, create=True),
-        tune=not args.no_tune,
-        sleep_seconds=numbers.get("sleep_seconds"), now=args.now)
+        tune=not args.no_tune, sleep_seconds=numbers.get("sleep_seconds"), now=args.now,
+        market=values["market"], market_data=args.market_data)
     given.pop("sleep_seconds", None)
     return options, given, problems
 
@@ -72,6 +74,9 @@ def _check_soak(args: argparse.Namespace) -> list[str]:
     from soakkit.soak import option_problems
 
     options, _, problems = _options(args)  # a bad number falls back to its valid default
+    if args.mode is not None and args.market_data is not None:
+        problems.append("--mode and --market-data exclude each other: a replay's regimes "
+                        "come from the data")
     if args.resume is not None:
         return problems
     problems += option_problems(options)
@@ -139,8 +144,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "and RUN.json\nunder <artifacts>/runs/<run_id>/.",
         epilog="examples:\n  soakkit soak --profile steady_safe --iterations 3 --mode volatile "
                "--seed 7\n  soakkit soak --profile aggressive --iterations 24 --mode mixed "
-               "--gate production\n  soakkit soak --iterations 288 --sleep-seconds 300 "
-               "--metrics-dir /var/lib/prometheus/node-exporter\n\n"
+               "--gate production\n  soakkit soak --market-data examples/tapes/sample "
+               "--iterations 2 --sim-minutes 10\n  soakkit soak --market binance-btc --mode "
+               "mixed   (a profile from `soakkit calibrate`)\n  soakkit soak --iterations 288 "
+               "--sleep-seconds 300 --metrics-dir /var/lib/prometheus/node-exporter\n\n"
                "environment: SOAK_SLEEP_SECONDS (pause between iterations), SOAKKIT_NOW "
                "(frozen clock),\n  SOAKKIT_PARAM_<NAME>, "
                "SOAKKIT_OVERRIDES_JSON (pinned overrides)\n\n--metrics-dir DIR rewrites "
@@ -151,8 +158,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                "--sleep-seconds\n  0..86400; every problem with the options and the "
                "configuration is reported together.\n"
                "--resume RUN_ID keeps the run's own options: giving another --iterations, "
-               "--mode, --seed,\n  --sim-minutes, --gate, --profile, --set or --no-tune is "
-               "refused, naming the conflict.\n\n"
+               "--mode, --seed,\n  --sim-minutes, --gate, --profile, --set, --no-tune, "
+               "--market or --market-data is\n  refused, naming the conflict.\n\n"
                + exit_codes_help([ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE], {
                    ExitCode.OK: "PASS or WARN", ExitCode.FAILED: "FAIL verdict",
                    ExitCode.USAGE: "usage, configuration or file-system error (nothing is "
@@ -162,7 +169,14 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(profile=None)
     p.add_argument("--iterations", metavar="N", help="default: 3")
     p.add_argument("--mode", metavar="{" + ",".join(MODES) + "}",
-                   help="market regime (default: calm)")
+                   help="synthetic market regime (default: calm)")
+    p.add_argument("--market", metavar="NAME|FILE",
+                   help="synthetic market profile: default, a NAME written by `soakkit "
+                        "calibrate` (ARTIFACTS/markets/NAME.json) or a JSON file")
+    p.add_argument("--market-data", type=path_arg, metavar="TAPE",
+                   help="replay this recorded tape instead (iteration n = minutes "
+                        "(n-1)*M..n*M of it; regimes labelled from the data; see `soakkit "
+                        "tape --help`)")
     p.add_argument("--seed", metavar="S", help="default: 1")
     p.add_argument("--sim-minutes", metavar="M",
                    help="simulated market minutes per iteration (default: 10)")

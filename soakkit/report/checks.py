@@ -18,10 +18,11 @@ from soakkit.catalog import LEGACY_RUN_ID
 from soakkit.config.profiles import load_profile
 from soakkit.errors import ConfigError, SoakkitError
 from soakkit.gate import RUN_GATES
-from soakkit.inputs import MAX_ITERATIONS, check_user_path
+from soakkit.inputs import MAX_ITERATIONS, MAX_SEED, check_bounds, check_user_path
 from soakkit.io import parse_utc
 from soakkit.rotation.policy import MAX_KEEP_LATEST
 from soakkit.soak.options import SoakOptions, option_problems
+from soakkit.sweep.store import resolve_sweep_dir
 
 __all__ = ["REPORT_CHECKS", "report_problems"]
 
@@ -84,13 +85,11 @@ def _run(artifacts: Path, name: str, run: Any) -> list[str]:
 def _bounded(values: Mapping[str, Any], name: str, lo: float, hi: float | None,
              *, lo_open: bool = False) -> list[str]:
     value = values.get(name)
-    if value is None:
-        return []
-    low = value < lo or (lo_open and value == lo)
-    if low or (hi is not None and value > hi):
-        wanted = (f"> {lo:g}" if lo_open else f">= {lo:g}") + (
-            f" and <= {hi:g}" if hi is not None else "")
-        return [f"{_label(name)} {value!r}: expected a value {wanted}"]
+    try:
+        if value is not None:
+            check_bounds(value, lo, hi, lo_open)
+    except ValueError as exc:
+        return [f"{_label(name)} {value!r}: {exc}"]
     return []
 
 
@@ -134,9 +133,29 @@ def check_disk(values: Mapping[str, Any]) -> list[str]:
             + _bounded(values, "keep_latest", 0, MAX_KEEP_LATEST) + _now(values))
 
 
+def check_sweep(values: Mapping[str, Any]) -> list[str]:
+    """The ``sweep`` report: the artifacts folder, the sweep, alpha, resamples and seed.
+
+    The baseline and the metric name values of the sweep's results; the report checks them
+    when it has read the results (a bad one is a one-line error from the kernel).
+    """
+    problems = (_folder(values, "artifacts", must_exist=True)
+                + _bounded(values, "resamples", 100, None) + _bounded(values, "seed", 0, MAX_SEED))
+    alpha = values.get("alpha")
+    if alpha is not None and not 0 < alpha < 1:
+        problems.append(f"{_label('alpha')} {alpha!r}: expected a value > 0 and < 1")
+    if not problems and values.get("sweep") is not None:
+        try:
+            resolve_sweep_dir(_root(values), str(values["sweep"]))
+        except SoakkitError as exc:
+            problems.append(f"{_label('sweep')}: {exc}")
+    return problems
+
+
 #: Report name → its check (reports without one are checked by type only).
 REPORT_CHECKS: Mapping[str, Checker] = {"soak": check_soak, "kpi": check_kpi,
-                                        "disk": check_disk, "explore": check_explore}
+                                        "disk": check_disk, "explore": check_explore,
+                                        "sweep": check_sweep}
 
 
 def report_problems(name: str, values: Mapping[str, Any]) -> list[str]:

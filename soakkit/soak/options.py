@@ -13,17 +13,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from soakkit.artifacts import resolve_artifacts
-from soakkit.errors import UsageError
+from soakkit.artifacts import market_profile_path, resolve_artifacts
+from soakkit.errors import SoakkitError, UsageError, fs_errors
 from soakkit.gate import RUN_GATES
 from soakkit.inputs import MAX_ITERATIONS, MAX_SEED, parse_float, parse_int, show_value
-from soakkit.sim.regimes import MODES
+from soakkit.sim.calibrate import read_market_profile
+from soakkit.sim.regimes import DEFAULT_MARKET, MODES, MarketProfile
+from soakkit.sim.replay import load_tape, windows_available
 
-__all__ = ["NUMBER_OPTIONS", "RESUME_KEEPS", "SLEEP_ENV", "NumberOption", "SoakOptions",
-           "option_problems", "options_from_text", "resume_conflicts", "sleep_from_env",
+__all__ = ["NUMBER_OPTIONS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV", "NumberOption",
+           "SoakOptions", "load_market", "option_problems", "options_from_text",
+           "resume_conflicts", "sleep_from_env",
            "validate_options"]
 
 SLEEP_ENV = "SOAK_SLEEP_SECONDS"
+#: The ``mode`` of a run that replays a recorded tape (``--market-data``).
+REPLAY_MODE = "replay"
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,33 @@ class SoakOptions:
     tune: bool = True
     sleep_seconds: float | None = None  #: None: take SOAK_SLEEP_SECONDS (default 0)
     now: str | None = None  #: freeze the clock (ISO-8601); also SOAKKIT_NOW
+    market: str = "default"  #: synthetic market profile: a name or a JSON file
+    market_data: Path | None = None  #: replay this recorded tape instead of a synthetic market
+
+    @property
+    def run_mode(self) -> str:
+        """``mode``, or ``replay`` when a recorded tape is replayed."""
+        return REPLAY_MODE if self.market_data is not None else self.mode
 
     def to_json(self) -> dict[str, Any]:
         """The options that determine a run's results (stored in ``RUN.json``)."""
-        return {"profile": self.profile, "iterations": self.iterations, "mode": self.mode,
+        return {"profile": self.profile, "iterations": self.iterations, "mode": self.run_mode,
                 "seed": self.seed, "sim_minutes": self.sim_minutes, "gate": self.gate,
-                "sets": list(self.sets), "tune": self.tune}
+                "sets": list(self.sets), "tune": self.tune, "market": self.market,
+                "market_data": str(self.market_data) if self.market_data else None}
+
+
+def load_market(name: str, artifacts: Path) -> MarketProfile:
+    """The synthetic market ``name``: ``default``, a JSON file, or ``<artifacts>/markets/``."""
+    if name == DEFAULT_MARKET.name:
+        return DEFAULT_MARKET
+    path = Path(name)
+    if not (path.suffix == ".json" or path.is_file()):
+        path = market_profile_path(artifacts, name)
+    if not path.is_file():
+        raise UsageError(f"--market {name}: no market profile at {path} (write one with "
+                         f"`soakkit calibrate TAPE --name {name}`)")
+    return read_market_profile(path)
 
 
 @dataclass(frozen=True)
@@ -85,7 +111,10 @@ NUMBER_OPTIONS: Mapping[str, NumberOption] = {
     "sleep_seconds": NumberOption("--sleep-seconds", "float", 0, 86_400),
 }
 #: Options a resumed run keeps from its ``RUN.json`` (asking for another value is refused).
-RESUME_KEEPS = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "sets", "tune")
+RESUME_KEEPS = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "sets", "tune",
+                "market", "market_data")
+#: What a ``RUN.json`` written before an option existed means by leaving it out.
+_RECORDED_DEFAULTS: Mapping[str, Any] = {"market": "default", "market_data": None}
 
 
 def sleep_from_env(env: Mapping[str, str]) -> float:
@@ -128,13 +157,31 @@ def option_problems(options: SoakOptions, label: Callable[[str], str] | None = N
         value = getattr(options, name)
         if value is not None and (why := option.problem(value, name_of(name))):
             problems.append(why)
-    if options.mode not in MODES:
+    if options.mode not in MODES and options.market_data is None:
         problems.append(f"{name_of('mode')} {options.mode!r}: expected one of "
                         f"{', '.join(MODES)}")
     if options.gate not in RUN_GATES:
         problems.append(f"{name_of('gate')} {options.gate!r}: expected one of "
                         f"{', '.join(RUN_GATES)}")
-    return problems
+    return problems + ([] if problems else _market_problems(options))
+
+
+def _market_problems(options: SoakOptions) -> list[str]:
+    """What is wrong with the market a run would use (its tape or profile file), if anything."""
+    try:
+        if options.market_data is None:
+            load_market(options.market, options.artifacts)
+            return []
+        with fs_errors(options.market_data, "cannot read the tape"):
+            tape = load_tape(options.market_data)  # a bad tape: TapeError naming file and row
+    except SoakkitError as exc:
+        return str(exc).splitlines()
+    have = windows_available(tape, options.sim_minutes)
+    if have >= options.iterations:
+        return []
+    return [f"--market-data {options.market_data}: the tape covers "
+            f"{tape.duration_s / 60:.1f} minutes: {have} window(s) of --sim-minutes "
+            f"{options.sim_minutes}, fewer than --iterations {options.iterations}"]
 
 
 def validate_options(options: SoakOptions) -> None:
@@ -149,7 +196,7 @@ def resume_conflicts(run_id: str, recorded: Mapping[str, Any],
     """Options asked for on ``--resume`` that differ from the run's own, one line each."""
     out = []
     for name, asked in requested.items():
-        have = recorded.get(name)
+        have = recorded.get(name, _RECORDED_DEFAULTS.get(name))
         value = list(asked) if name == "sets" else asked
         if name == "sets":
             have = list(have or [])

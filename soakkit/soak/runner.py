@@ -156,6 +156,14 @@ class _Run:
             self.write_meta()
 
 
+def _gap_warnings(report: IterationReport) -> list[str]:
+    """One line per silence in a replayed window (reported, never filled in)."""
+    market = report.doc.get("market", {})
+    return [f"iteration {report.iteration}: the tape is silent for {g['length_s']:.1f} s "
+            f"from {g['at_s']:.1f} s into the window ({market.get('window_start_utc')}); "
+            "the book stays as it was" for g in market.get("gaps", [])]
+
+
 def _checked_config(options: SoakOptions, env: Mapping[str, str]) -> ResolvedConfig:
     """The run's configuration; every bad option and configuration problem, together."""
     problems = option_problems(options)
@@ -169,7 +177,8 @@ def _checked_config(options: SoakOptions, env: Mapping[str, str]) -> ResolvedCon
     return cfg
 
 
-def _new_run_dir(artifacts: Path, base_id: str) -> Path:
+def _new_run_dir(artifacts: Path, base_id: str, given_id: str | None = None) -> Path:
+    """A new run folder: ``base_id``, else ``base_id-2``...; ``given_id`` must not exist."""
     root = runs_root(artifacts)
     with fs_errors(root, "cannot create the runs folder"):
         root.mkdir(parents=True, exist_ok=True)
@@ -179,6 +188,8 @@ def _new_run_dir(artifacts: Path, base_id: str) -> Path:
             (root / run_id).mkdir()
             return root / run_id
         except FileExistsError:
+            if given_id is not None:
+                raise ArtifactError(f"{root / run_id} already exists") from None
             k += 1
             run_id = f"{base_id}-{k}"
         except OSError as exc:
@@ -186,10 +197,10 @@ def _new_run_dir(artifacts: Path, base_id: str) -> Path:
 
 
 def _start(options: SoakOptions, cfg: ResolvedConfig, env: Mapping[str, str],
-           clock: Clock) -> _Run:
+           clock: Clock, given_id: str | None) -> _Run:
     started = clock.now()
-    base_id = make_run_id(started, options.profile, options.mode, options.seed)
-    run_dir = _new_run_dir(options.artifacts, base_id)
+    base_id = given_id or make_run_id(started, options.profile, options.run_mode, options.seed)
+    run_dir = _new_run_dir(options.artifacts, base_id, given_id)
     run_id = run_dir.name
     meta = {
         "schema_version": 1, "run_id": run_id, "soakkit_version": __version__,
@@ -245,9 +256,12 @@ def _reopen(artifacts: Path, run_id: str, env: Mapping[str, str], clock: Clock,
     conflicts = resume_conflicts(run_id, o, requested)
     if conflicts:
         raise UsageError("\n".join(conflicts))
+    replayed = o.get("market_data")
     options = SoakOptions(profile=o["profile"], iterations=o["iterations"], mode=o["mode"],
                           seed=o["seed"], sim_minutes=o["sim_minutes"], gate=o["gate"],
-                          sets=tuple(o["sets"]), artifacts=Path(artifacts), tune=o["tune"])
+                          sets=tuple(o["sets"]), artifacts=Path(artifacts), tune=o["tune"],
+                          market=str(o.get("market", "default")),
+                          market_data=Path(replayed) if replayed else None)
     report = read_json_maybe_gz(run_dir / TUNING_REPORT_FILE)
     have = {f.iteration for f in iteration_files(run_dir)}
     entries = [e for e in report.get("iterations", []) if e["iteration"] in have]
@@ -298,6 +312,7 @@ def run_soak(
     sleep: Callable[[float], None] = time.sleep,
     observers: Sequence[SoakObserver] = (),
     requested: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
 ) -> SoakResult:
     """Run (or resume) a mini-soak and write its artifacts.
 
@@ -319,6 +334,9 @@ def run_soak(
     requested
         With ``resume``: options the caller asked for explicitly (``{"iterations": 60}``);
         one that differs from the run's own is refused, naming both values.
+    run_id
+        Name of the new run's folder (default: start time, profile, mode and seed); a
+        sweep names its cells' runs. It must not exist yet.
 
     Returns
     -------
@@ -340,7 +358,7 @@ def run_soak(
     clock = clock_from(options.now, env)
     pause = options.sleep_seconds if options.sleep_seconds is not None else sleep_from_env(env)
     if resume is None:
-        run = _start(options, _checked_config(options, env), env, clock)
+        run = _start(options, _checked_config(options, env), env, clock, run_id)
     else:
         run = _reopen(options.artifacts, resume, env, clock, requested or {})
     session = run.session
@@ -353,6 +371,7 @@ def run_soak(
             for n in range(run.meta["iterations_done"] + 1, total + 1):
                 report = run_iteration(session, n, run.store())
                 run.write_iteration(report)
+                run.warnings += _gap_warnings(report)
                 for observer in observers:
                     observer.iteration(report)
                 if progress is not None:
