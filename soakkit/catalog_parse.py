@@ -60,7 +60,6 @@ _F, _I, _S, _B = pl.Float64, pl.Int64, pl.String, pl.Boolean
 _PARAM_FLOATS = pl.Struct({k: _F for k in PARAMS})
 #: The fields of an ITER_SUMMARY the catalog reads (polars skips everything else).
 NARROW_SCHEMA: dict[str, Any] = {
-    "schema_version": _I, "run_id": _S,
     "iteration": _I, "started_utc": _S, "duration_s": _F, "mode": _S, "regime": _S,
     "regime_mix": pl.Struct({"calm": _F, "volatile": _F, "spike": _F}),
     "seed": pl.Struct({"run_seed": _I}),
@@ -324,6 +323,8 @@ def _flatten(raw: pl.DataFrame, tasks: Sequence[Task]) -> pl.DataFrame:
 
 
 _BATCH = 4000
+#: The fast path reads two more fields, for :func:`_suspects`.
+_SCREEN_SCHEMA: dict[str, Any] = {"schema_version": _I, "run_id": _S}
 _VERDICTS = ("PASS", "WARN", "FAIL")
 #: Fields a v1 ITER_SUMMARY must have that the narrow parse reads (the schema requires them).
 _V1_REQUIRED = ("run_id", "iteration", "started_utc", "duration_s", "mode", "regime",
@@ -371,7 +372,7 @@ def frame_from_files(tasks: Sequence[Task]) -> tuple[pl.DataFrame, list[FileProb
             continue
         try:
             raw = pl.read_ndjson(b"\n".join(b.replace(b"\n", b" ") for _, b in good),
-                                 schema=NARROW_SCHEMA)
+                                 schema={**NARROW_SCHEMA, **_SCREEN_SCHEMA})
             if raw.height != len(good):
                 raise ValueError("document count mismatch")
             suspect = _suspects(raw, [t[5] for t, _ in good])

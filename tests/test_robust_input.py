@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,6 +87,31 @@ def test_json_documents_use_the_same_rules(cli, artifacts: Path) -> None:  # typ
                      str(artifacts))
         assert result.code == ExitCode.USAGE, name
         assert_one_line_error(result, fragment)
+
+
+@pytest.mark.parametrize(("transitions", "fit"), [
+    ([[1], [1, 2]], {}), ([["a", "b", "c"]] * 3, {}), ([[{"x": 1}] * 3] * 3, {}),
+    ([[1, 0, 0], [0, 1, 0], [0, 0, 1]], 5)])
+def test_a_damaged_market_profile_is_one_line(cli, artifacts: Path, transitions: Any,  # type: ignore[no-untyped-def]
+                                              fit: Any) -> None:
+    """Ragged or non-numeric transition rows (once a numpy ValueError), a ``fit`` that is
+    not an object (once a TypeError): one line naming the file, or the profile is used."""
+    from soakkit.sim.calibrate import _SPEC_FIELDS
+    from soakkit.sim.regimes import REGIME_NAMES
+
+    doc = {"regimes": {r: {f: 1.0 for f in _SPEC_FIELDS} for r in REGIME_NAMES},
+           "transitions": transitions, "mid0": 100.0, "tick": 0.1, "lot": 0.001, "fit": fit}
+    (artifacts / "markets").mkdir()
+    (artifacts / "markets" / "m.json").write_text(json.dumps(doc))
+    result = cli("soak", "--market", "m", "--artifacts", str(artifacts), "--iterations", "1",
+                 "--sim-minutes", "1", "--quiet", "--now", "2026-11-24T12:00:00Z")
+    if fit == {}:
+        assert result.code == ExitCode.USAGE
+        assert_one_line_error(result, "m.json: transitions: expected 3 rows of 3 probabilities")
+        assert not (artifacts / "runs").exists()
+    else:  # the profile is usable; its unreadable fit is left out
+        assert result.code in (ExitCode.OK, ExitCode.FAILED), result.err
+        assert "Traceback" not in result.err
 
 
 def test_huge_and_deep_inputs_from_the_environment_and_flags(cli, artifacts: Path,  # type: ignore[no-untyped-def]

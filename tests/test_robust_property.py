@@ -61,6 +61,7 @@ def _populate(root: Path) -> None:
     run = art / "runs" / "20261124T120000Z-steady_safe-calm-s1"
     run.mkdir(parents=True)
     (art / "profiles").mkdir()
+    (art / "markets").mkdir()
     (root / "target" / "file").write_text("not a folder")
     (root / "outside").mkdir()
     (root / "outside" / "keep.json").write_text('{"keep": 1}')
@@ -227,7 +228,9 @@ JSON = st.recursive(
                                        "base_profile", "base_profile_sha256", "applied",
                                        "iteration", "run_id", "summary", "gate", "options",
                                        "status", "tail_age_ms", "min_interval_ms", "engine",
-                                       "_sources", "profile"]) | st.text(max_size=6),
+                                       "_sources", "profile", "regimes", "transitions",
+                                       "calm", "mid0", "tick", "lot", "fit"])
+                      | st.text(max_size=6),
                       children, max_size=5),
     max_leaves=20)
 DOCUMENT = JSON.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=60) | st.sampled_from(
@@ -248,6 +251,10 @@ FILES = {  # where a document goes -> the commands that read it
     "target/art/runs/20261124T120000Z-steady_safe-calm-s1/ITER_SUMMARY_1.json": [
         ["catalog", "--json", "--no-cache"], ["metrics", "--out", "target/out", "--no-cache"],
         ["rotate", "--path", "target/art", "--dry-run", "--now", NOW]],
+    "target/art/markets/m.json": [["soak", "--market", "m", "--iterations", "1",
+                                   "--sim-minutes", "1", "--quiet"],
+                                  ["soak", "--market", "target/art/markets/m.json", "--quiet",
+                                   "--iterations", "1", "--sim-minutes", "1"]],
     "target/art/steady_safe_overrides.json": [["config", "migrate", "--path", "target/art",
                                                "--dry-run"],
                                               ["config", "migrate", "--path", "target/art"]],

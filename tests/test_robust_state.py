@@ -105,6 +105,10 @@ def test_a_revision_that_went_backwards_is_refused_on_resume(tmp_path: Path, cli
     (["--seed", "9"], "--seed 9 conflicts with the run's own seed 1"),
     (["--set", "tail_age_ms=700"], "--set ['tail_age_ms=700'] conflicts with the run's own sets []"),
     (["--no-tune"], "--no-tune conflicts with the run's own tune True"),
+    (["--market", "binance-btc"], "--market 'binance-btc' conflicts with the run's own market "
+                                  "'default'"),
+    (["--market-data", "tape"], "--market-data 'tape' conflicts with the run's own "
+                                "market_data None"),
 ])
 def test_resume_with_conflicting_options_is_refused(tmp_path: Path, cli, flags: list[str],  # type: ignore[no-untyped-def]
                                                     fragment: str) -> None:

@@ -207,7 +207,10 @@ def read_market_profile(path: Path) -> MarketProfile:
         specs[r] = RegimeSpec(**{f: _number(regimes[r], f, path, f"regimes.{r}.")
                                  for f in _SPEC_FIELDS})
     rows = doc.get("transitions")
-    matrix = np.asarray(rows, dtype=np.float64) if isinstance(rows, list) else np.zeros(0)
+    numbers = isinstance(rows, list) and all(
+        isinstance(row, list) and len(row) == 3 and all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in row) for row in rows)
+    matrix = np.asarray(rows, dtype=np.float64) if numbers else np.zeros(0)
     if matrix.shape != (3, 3) or (matrix < 0).any() or not np.allclose(matrix.sum(axis=1), 1):
         raise UsageError(f"{path}: transitions: expected 3 rows of 3 probabilities summing to 1")
     for key in ("mid0", "tick", "lot"):
@@ -217,4 +220,5 @@ def read_market_profile(path: Path) -> MarketProfile:
         name=str(doc.get("name", path.stem)), regimes=specs,
         transitions=tuple(tuple(float(x) for x in row) for row in matrix),
         mid0=float(doc["mid0"]), tick=float(doc["tick"]), lot=float(doc["lot"]),
-        source=str(doc.get("source", "")), fit=dict(doc.get("fit") or {}))
+        source=str(doc.get("source", "")),
+        fit=dict(fit) if isinstance(fit := doc.get("fit"), dict) else {})
