@@ -160,3 +160,22 @@ def test_abandoned_partials_are_swept_and_old_failures_pruned(tmp_path: Path) ->
     removed = prune_failed(tmp_path)
     assert sorted(removed) == sorted(failed[:2])  # the oldest kpi failures beyond 5
     assert all(p.exists() for p in [*failed[2:], disk, good, swept, live])
+
+
+@pytest.mark.slow
+def test_sweep_stops_on_sigterm_with_143(tmp_path: Path) -> None:
+    """SIGTERM to a sweep's client (a scheduler stopping the job): the sweep ends as
+    interrupted with 143, no traceback; its stored batches stay for the rerun."""
+    from soakkit.artifacts import SWEEP_PART_RE
+
+    art = tmp_path / "a"
+    proc = _start("sweep", "--profiles", "steady_safe", "--modes", "volatile", "--seeds", "1-60",
+                  "--tune", "off", "--iterations", "2", "--sim-minutes", "2", "--batch-size",
+                  "2", "--workers", "1", "--artifacts", str(art), "--now", NOW, cwd=tmp_path)
+    _when(lambda: any(SWEEP_PART_RE.match(p.name) for p in art.glob("sweeps/sw-*/*")), proc,
+          "the first stored batch")
+    code, out, err = _stop(proc, signal.SIGTERM)
+    assert code == ExitCode.SIGTERM, (out, err)
+    assert "Traceback" not in err
+    assert ": interrupted, 60 cells: 0 done earlier" in out
+    assert "rerun the same command to run the missing cells" in out

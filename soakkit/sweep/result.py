@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from soakkit.errors import ExitCode
 from soakkit.sweep.store import load_results
 from soakkit.sweep.summary import cell_summary, config_summary, configuration_axes
 from soakkit.tables import table_html
@@ -34,6 +35,7 @@ class SweepResult:
     columns: tuple[str, ...]
     failures: tuple[str, ...] = field(default=())  #: the first failed cells and their errors
     warnings: tuple[str, ...] = field(default=())
+    interrupted_by: str | None = None  #: SIGINT or SIGTERM when interrupted
 
     @property
     def missing(self) -> int:
@@ -41,9 +43,9 @@ class SweepResult:
 
     @property
     def exit_code(self) -> int:
-        """0 every cell ran, 1 a cell failed, 130 interrupted."""
+        """0 every cell ran, 1 a cell failed, 130 interrupted (143 by SIGTERM)."""
         if self.status == "interrupted":
-            return 130
+            return ExitCode.SIGTERM if self.interrupted_by == "SIGTERM" else ExitCode.SIGINT
         return 1 if self.failed else 0
 
     def frame(self) -> pl.DataFrame:

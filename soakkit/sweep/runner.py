@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from soakkit.config.layers import ENV_JSON, ENV_LEGACY_JSON, ENV_PARAM_PREFIX
 from soakkit.errors import ClusterError
 from soakkit.io import Clock, clock_from, format_utc
+from soakkit.signals import signal_name
 from soakkit.sweep.cluster import Connection, connect
 from soakkit.sweep.grid import Grid, build_grid, set_column
 from soakkit.sweep.plan import Batch, batch_size, batches, payload, window_size
@@ -195,11 +196,11 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, *,
                                clock, progress)
         progress.start(StartInfo(grid.sweep_id, grid.size, len(done), size, conn.where,
                                  conn.dashboard, str(store.folder)))
-        status = "finished"
+        status, stopped_by = "finished", None
         try:
             execution.run(batches(grid, done, size))
-        except KeyboardInterrupt:
-            status = "interrupted"
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (soakkit.signals.Terminated)
+            status, stopped_by = "interrupted", signal_name(exc)
         except (_LostCluster, OSError, TimeoutError) as exc:  # the scheduler went away
             raise ClusterError(f"sweep {grid.sweep_id}: lost the Dask cluster ({conn.where}): "
                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
@@ -210,4 +211,4 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, *,
             store.mark_latest()
     return SweepResult(grid.sweep_id, Path(store.folder), Path(spec.artifacts), status,
                        grid.size, len(done), execution.ran, execution.failed, grid.columns,
-                       tuple(execution.failures), tuple(_ignored_env(env)))
+                       tuple(execution.failures), tuple(_ignored_env(env)), stopped_by)
