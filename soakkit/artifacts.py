@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from soakkit.errors import ArtifactError, JsonFormatError
+from soakkit.errors import ArtifactError, JsonFormatError, UsageError
 from soakkit.inputs import check_user_path, show_value
 from soakkit.io import atomic_write_bytes, canonical_json, fsync_dir, loads_strict
 from soakkit.schema import schema_checker
@@ -105,6 +105,7 @@ ITER_SCHEMA_VERSION = 1
 #: Canonical ITER_SUMMARY names only: no leading zeros, at most 17 digits, optional .gz.
 ITER_RE = re.compile(r"^ITER_SUMMARY_(0|[1-9][0-9]{0,16})\.json(\.gz)?$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_MARKET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def iter_summary_name(n: int) -> str:
@@ -191,7 +192,14 @@ def resolve_artifacts(given: str | os.PathLike[str] | None = None, *, create: bo
 
 
 def market_profile_path(artifacts: Path, name: str) -> Path:
-    """``<artifacts>/markets/<name>.json``: where ``soakkit calibrate --name`` writes."""
+    """``<artifacts>/markets/<name>.json``: where ``soakkit calibrate --name`` writes.
+
+    ``name`` is a plain name (never a path that leaves ``markets/``); anything else is a
+    :class:`UsageError`.
+    """
+    if not _MARKET_NAME_RE.match(name):
+        raise UsageError(f"market name {name!r}: use 1-64 characters from A-Z, a-z, 0-9, '_', "
+                         "'.' and '-', starting with a letter or digit")
     return Path(artifacts) / MARKETS_DIR / f"{name}.json"
 
 

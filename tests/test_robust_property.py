@@ -9,8 +9,9 @@ number of examples, no deadline (the shared CI machine is slow, speed is not the
 
 Work is kept small without hiding anything: a report gets ``--kernel`` of a kernel that does
 not exist appended (every check runs, no kernel starts); ``demo`` gets an ``--out`` that is a
-file appended (its checks run, then it stops before a kernel); a soak's iteration count,
-minutes and sleep are capped.
+file appended (its checks run, then it stops before a kernel); a ``sweep`` gets a scheduler
+address where nothing listens (its checks run, then it stops before a cluster); a soak's
+iteration count, minutes and sleep are capped, and so are a sample tape's minutes.
 """
 
 from __future__ import annotations
@@ -183,7 +184,8 @@ def argv_strategy(draw: Any) -> list[str]:
         values = st.sampled_from(PATHS) if action.type is path_arg else VALUES
         for _ in range(nargs):
             argv.append(draw(st.sampled_from(choices) | values) if choices else draw(values))
-    if draw(st.booleans()):
+    positional_path = any(a.type is path_arg and not a.option_strings for a in actions)
+    if draw(st.booleans()) and not positional_path:  # a stray word there would be a path
         argv.insert(draw(st.integers(0, len(argv))), draw(VALUES))
     return _bounded(argv)
 
@@ -191,7 +193,7 @@ def argv_strategy(draw: Any) -> list[str]:
 def _bounded(argv: list[str]) -> list[str]:
     """Keep the work small (see the module docstring); every check still runs."""
     out = list(argv)
-    caps = {"--iterations": "2", "--sim-minutes": "1", "--sleep-seconds": "0"}
+    caps = {"--iterations": "2", "--sim-minutes": "1", "--sleep-seconds": "0", "--minutes": "1"}
     for i, token in enumerate(out[:-1]):
         if token in caps and out[:1] != ["catalog"]:
             text = out[i + 1]
@@ -205,6 +207,8 @@ def _bounded(argv: list[str]) -> list[str]:
         out += ["--kernel", "soakkit-no-such-kernel"]
     if out[:1] == ["demo"]:
         out += ["--out", "target/file"]
+    if out[:1] == ["sweep"]:  # every check runs, then no scheduler answers (no cluster starts)
+        out += ["--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "0.2"]
     if out[:1] == ["soak"]:
         out = ["soak", "--sim-minutes", "1", "--iterations", "2", "--quiet", *out[1:]]
     return out

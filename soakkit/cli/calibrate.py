@@ -14,9 +14,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from soakkit.sim.regimes import REGIME_NAMES
     from soakkit.sim.replay import load_tape
 
-    profile = calibrate(load_tape(args.tape), args.name)
-    out = args.out or market_profile_path(
+    out = args.out or market_profile_path(  # a bad --name is refused before any work
         resolve_artifacts(args.artifacts, create=True), args.name)
+    profile = calibrate(load_tape(args.tape), args.name)
     write_market_profile(out, profile)
     seen = profile.fit.get("observed_minutes", {})
     assert isinstance(seen, dict)
