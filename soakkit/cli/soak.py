@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from soakkit.cli._common import add_common_config, formatter, path_arg
 from soakkit.errors import ExitCode, exit_codes_help
-from soakkit.soak.options import options_from_text
 
 if TYPE_CHECKING:
     from soakkit.soak import IterationReport, SoakOptions
@@ -44,6 +43,7 @@ def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], lis
     """The options, those given explicitly, and every problem with their text."""
     from soakkit.artifacts import resolve_artifacts
     from soakkit.soak import SoakOptions
+    from soakkit.soak.options import options_from_text
 
     numbers, problems = options_from_text({k: getattr(args, k) for k in _NUMBER_FLAGS})
     given: dict[str, Any] = {k: getattr(args, k) for k in ("profile", "mode", "gate", "market")
