@@ -92,10 +92,10 @@ def _with(**changes: str) -> list[str]:
     ([*BASE, "--set", "tail_age_ms=500,9999"], ["--set tail_age_ms=500,9999", "out of bounds"]),
     ([*BASE, "--set", "tail_age_ms=500", "--set", "tail_age_ms=600"], ["given twice"]),
     ([*BASE, "--tune", "maybe"], ["--tune", "invalid choice"]),
-    ([*BASE, "--iterations", "0"], ["--iterations 0"]),
+    ([*BASE, "--iterations", "0"], ["argument --iterations: 0: expected a value 1..100000"]),
     ([*BASE, "--name", "latest"], ["--name 'latest'"]),
     ([*BASE, "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], ["--workers"]),
-    ([*BASE, "--batch-size", "0"], ["--batch-size 0"]),
+    ([*BASE, "--batch-size", "0"], ["argument --batch-size: 0: expected a value 1..1000000"]),
 ])
 def test_bad_input_is_one_line_and_exit_2_before_any_work(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                           argv: list[str],
