@@ -22,15 +22,11 @@ import orjson
 import polars as pl
 
 from soakkit.config.params import PARAMS
-from soakkit.kpi import KPIS
-from soakkit.tuning.guards import SUMMARY_COUNTERS
+from soakkit.iterlog_table import BOOL_GUARDS, FLOAT_KPIS, GUARDS, NARROW_SCHEMA
 
 __all__ = ["COLUMNS", "FLOAT_KPIS", "GUARDS", "FileProblem", "Task", "extract_row",
            "parse_files"]
 
-FLOAT_KPIS: tuple[str, ...] = tuple(k for k in KPIS if k != "fill_count")
-GUARDS: tuple[str, ...] = tuple(sorted(set(SUMMARY_COUNTERS.values())))
-_BOOL_GUARDS = frozenset({"freeze", "freeze_triggered", "panic_revert", "idempotent_skip"})
 
 #: Column → dtype of every catalog row (the one definition of the table's shape).
 CATALOG_SCHEMA: dict[str, pl.DataType] = {
@@ -53,25 +49,7 @@ CATALOG_SCHEMA: dict[str, pl.DataType] = {
 #: Column order of a row.
 COLUMNS: tuple[str, ...] = tuple(CATALOG_SCHEMA)
 
-_F, _I, _S, _B = pl.Float64, pl.Int64, pl.String, pl.Boolean
-_PARAM_FLOATS = pl.Struct({k: _F for k in PARAMS})
-#: The fields of an ITER_SUMMARY the catalog reads (polars skips everything else).
-NARROW_SCHEMA: dict[str, Any] = {
-    "iteration": _I, "started_utc": _S, "duration_s": _F, "mode": _S, "regime": _S,
-    "regime_mix": pl.Struct({"calm": _F, "volatile": _F, "spike": _F}),
-    "seed": pl.Struct({"run_seed": _I}),
-    "gate": pl.Struct({"gate": _S, "phase": _S, "verdict": _S, "reasons": pl.List(_S)}),
-    "summary": pl.Struct({
-        **{k: _F for k in FLOAT_KPIS}, "fees_eff_bps": _F, "runtime_utc": _S,
-        "kpi_verdict": _S, "kpi_reasons": pl.List(_S), "fill_count": _I,
-        "fills": pl.Struct({"maker_count": _I, "taker_count": _I, "maker_volume": _F,
-                            "taker_volume": _F})}),
-    "params": pl.Struct({k: pl.Struct({"value": _F}) for k in PARAMS}),
-    "tuning": pl.Struct({
-        "applied": _B, "skip_reason": _S, "rules_fired": pl.List(_S),
-        "applied_deltas": _PARAM_FLOATS, "deltas": _PARAM_FLOATS,
-        "guards": pl.Struct({g: (_B if g in _BOOL_GUARDS else pl.List(_S)) for g in GUARDS})}),
-}
+_F, _I, _S = pl.Float64, pl.Int64, pl.String
 _EMPTY: dict[str, Any] = {}
 _PARAM_NAMES = tuple(PARAMS)
 _FEES = FLOAT_KPIS.index("fees_bps")
@@ -311,7 +289,7 @@ def _flatten(raw: pl.DataFrame, tasks: Sequence[Task]) -> pl.DataFrame:
         tuning.struct.field("applied").alias("tuning_applied"),
         tuning.struct.field("skip_reason").alias("skip_reason"),
         pl.coalesce(tuning.struct.field("rules_fired"), empty).alias("rules_fired"),
-        *((guards.struct.field(g).cast(_I) if g in _BOOL_GUARDS
+        *((guards.struct.field(g).cast(_I) if g in BOOL_GUARDS
            else guards.struct.field(g).list.len().cast(_I)).fill_null(0).alias(f"guard_{g}")
           for g in GUARDS),
     )

@@ -61,7 +61,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("soakkit.kpi",),
     ("soakkit.gate",),
     ("soakkit.tuning",),
-    ("soakkit.artifacts",),
+    ("soakkit.artifacts", "soakkit.iterlog", "soakkit.iterlog_table"),
     ("soakkit.soak",),
     ("soakkit.rotation", "soakkit.catalog", "soakkit.catalog_parse"),
     ("soakkit.report", "soakkit.notebooks"),

@@ -49,7 +49,7 @@ def test_policy_reasons_on_a_soak_tree(tmp_path: Path) -> None:
     assert r["runs/r1/ITER_SUMMARY_26.json"] == "keep:latest(rank=5/5)"
     assert r["runs/r1/ITER_SUMMARY_25.json"] == "delete:beyond_keep_latest(rank=6/5)"
     assert r["latest/ITER_SUMMARY_7.json"] == "delete:beyond_keep_latest(rank=6/5)"  # legacy folder
-    assert r["runs/r1/iterations.jsonl.gz"] == "history:preserve(iterations=25)"
+    assert r["runs/r1/iterations.jsonl"] == "history:preserve(iterations=25)"
     assert r["snapshots/snap_2.json"] == "compress:older_than_ttl(age_d=8.0)"
     assert r["snapshots/snap_1.json"] == "keep:younger_than_ttl(age_d=5.0)"
     assert r["runs/r1/RUN.json"] == "keep:protected"

@@ -23,11 +23,12 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        "budget", formatter_class=formatter, epilog=EPILOG,
         description="Plan, then apply: one scan of --path and one captured --now give every file "
                     "a decision\nwith a reason; --dry-run prints exactly what a real run would "
-                    "do. Deleted ITER_SUMMARY\nfiles are preserved in their run's "
-                    "iterations.jsonl.gz first; compression is crash-safe\nand recorded in "
-                    "rotation/MANIFEST.jsonl; every run appends one line to\n"
-                    "rotation/ROTATION_LOG.jsonl.\n\n  soakkit rotate restore FILE|RUN_ID --path "
-                    "DIR   decompress back and prove the hash")
+                    "do. An ITER_SUMMARY\nfile is deleted only once its run's "
+                    "iteration log (iterations.jsonl) holds its exact\ncontent; compression is "
+                    "crash-safe and recorded in rotation/MANIFEST.jsonl;\nevery run appends one "
+                    "line to rotation/ROTATION_LOG.jsonl.\n\n"
+                    "  soakkit rotate restore FILE|RUN_ID --path DIR   "
+                    "decompress back and prove the hash")
     rsub = p.add_subparsers(dest="rotate_command", metavar="restore", parser_class=Parser)
     restore = rsub.add_parser("restore", help="decompress a file or a run back, verifying sha256")
     add_restore_arguments(restore)

@@ -11,14 +11,15 @@ Rules, in order (the first that applies decides):
    another filesystem is skipped and not entered;
 2. protected files are kept: everything under ``rotation/`` and ``profiles/``, everything
    in a run whose ``.run.lock`` is held (the active run), and ``runtime_overrides.json``,
-   ``RUN.json``, ``TUNING_REPORT.json`` and ``iterations.jsonl.gz`` anywhere;
+   ``RUN.json``, ``TUNING_REPORT.json`` and the iteration log files (``iterations.jsonl``,
+   ``iterations.parquet``, a legacy ``iterations.jsonl.gz``) anywhere;
 3. rotation's leftovers are recovered: ``.<name>.soakkit-tmp`` is removed; other hidden
    files (locks, other writers' temp files) are kept; ``X`` next to ``X.gz`` is the tail of an
    interrupted compression and is finished (once ``X.gz`` is verified to hold ``X``);
 4. files with several hard links and files on another filesystem are skipped;
 5. ``ITER_SUMMARY_<n>.json`` (or ``.json.gz``) files of a folder are ranked by ``n``
    (numerically, never by mtime): the ``keep_latest`` highest are kept, the rest deleted
-   (after rotation preserves their content in the folder's ``iterations.jsonl.gz``);
+   (once the folder's iteration log ``iterations.jsonl`` holds their exact content);
    a name that does not parse (``ITER_SUMMARY_007.json``, ``.json.bak``) is never deleted;
 6. already-compressed and empty files are kept; a file whose mtime is more than
    5 minutes in the future is kept;
@@ -38,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from soakkit.artifacts import HISTORY_FILE, ITER_RE
+from soakkit.artifacts import ITER_RE, LOG_FILES
 from soakkit.rotation.policy import (
     FUTURE_TOLERANCE_S,
     PROTECTED_NAMES,
@@ -196,7 +197,7 @@ def _classify(name: str) -> int:
     hidden = name.startswith(".")
     flags = (_HIDDEN * hidden | _TEMP * (hidden and name.endswith(TMP_SUFFIX))
              | _COMPRESSED * name.endswith(COMPRESSED_SUFFIXES)
-             | _PROTECTED * (name in PROTECTED_NAMES or name == HISTORY_FILE)
+             | _PROTECTED * (name in PROTECTED_NAMES or name in LOG_FILES)
              | _TOO_LONG * (len(os.fsencode(name)) + 4 > NAME_MAX))
     return (number + 1) << 5 | flags
 

@@ -34,6 +34,7 @@ from soakkit.config.runtime import RUNTIME_FILE
 from soakkit.errors import UsageError
 from soakkit.gate import RunVerdict, Verdict, judge_run
 from soakkit.io import Clock, atomic_write_json, clock_from, format_utc
+from soakkit.iterlog import write_iteration
 from soakkit.locks import exclusive_lock
 from soakkit.soak.iteration import IterationReport, Session, run_iteration, tuning_report
 from soakkit.soak.options import SoakOptions, sleep_from_env, validate_options
@@ -126,8 +127,7 @@ class _Run:
     def write_iteration(self, report: IterationReport) -> None:
         n = report.iteration
         ended = self.session.clock.now()
-        atomic_write_json(self.run_dir / iter_summary_name(n), report.doc,
-                          mtime=ended.timestamp())
+        write_iteration(self.run_dir, n, report.doc, mtime=ended.timestamp())
         self.write_report()
         self.meta["iterations_done"] = n
         self.write_meta()
@@ -264,6 +264,9 @@ def run_soak(
         run.meta.update(status=status, ended_utc=format_utc(clock.now()),
                         verdict=verdict.to_json())
         run.write_meta()
+        from soakkit.iterlog_table import compact  # polars: only once the run ends
+
+        compact(run.run_dir, mtime=run.mtime())
     if status == "finished":
         warning = update_latest(session.options.artifacts, session.run_id)
         if warning:
