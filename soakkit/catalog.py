@@ -35,15 +35,18 @@ import polars as pl
 from soakkit import __version__
 from soakkit.artifacts import (
     HISTORY_FILE,
+    ITER_LOG_FILE,
     ITER_RE,
     LATEST,
     RUN_FILE,
     list_runs,
     read_json_maybe_gz,
 )
+from soakkit.catalog_log import rows_from_log
 from soakkit.catalog_parse import (
     CATALOG_SCHEMA,
     Task,
+    flatten_narrow,
     frame_from_files,
     parse_history,
     rows_to_frame,
@@ -72,6 +75,8 @@ class Catalog:
     problems: tuple[str, ...]
     parsed_files: int = 0
     cached_rows: int = 0
+    notes: tuple[str, ...] = ()  #: where a run's iteration log could not be used, and why
+    logged_rows: int = 0  #: rows read from iteration logs (not from ITER_SUMMARY files)
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,8 @@ def _sources(folder: Path) -> list[tuple[str, str, int | None, int, int, int]]:
             n: int | None = None
             if name == HISTORY_FILE:
                 kind = "history"
+            elif name == ITER_LOG_FILE:
+                kind = "log"
             elif name.startswith("ITER_SUMMARY_") and (m := ITER_RE.match(name)):
                 kind, n = ("gz" if name.endswith(".gz") else "file"), int(m.group(1))
             else:
@@ -137,6 +144,7 @@ class _Cache:
     frame: pl.DataFrame
     dirs: dict[str, int]
     problems: dict[str, list[str]]
+    notes: dict[str, list[str]]
 
 
 def _read_cache(artifacts: Path) -> _Cache | None:
@@ -148,10 +156,11 @@ def _read_cache(artifacts: Path) -> _Cache | None:
         frame = pl.read_parquet(folder / _CACHE_FILE)
     except (OSError, SoakkitError, pl.exceptions.PolarsError):
         return None
-    dirs, problems = meta.get("dirs"), meta.get("problems")
-    if not isinstance(dirs, dict) or not isinstance(problems, dict):
+    dirs, problems, notes = meta.get("dirs"), meta.get("problems"), meta.get("notes", {})
+    if not isinstance(dirs, dict) or not isinstance(problems, dict) or \
+            not isinstance(notes, dict):
         return None
-    return _Cache(frame, dirs, problems)
+    return _Cache(frame, dirs, problems, notes)
 
 
 def _write_cache(artifacts: Path, cache: _Cache) -> None:
@@ -162,7 +171,8 @@ def _write_cache(artifacts: Path, cache: _Cache) -> None:
         cache.frame.write_parquet(buf, compression="zstd")
         atomic_write_bytes(folder / _CACHE_FILE, buf.getvalue())
         atomic_write_bytes(folder / _CACHE_META, canonical_json(
-            {"schema": _SCHEMA_ID, "dirs": cache.dirs, "problems": cache.problems}).encode())
+            {"schema": _SCHEMA_ID, "dirs": cache.dirs, "problems": cache.problems,
+             "notes": cache.notes}).encode())
     except OSError:
         pass  # an unwritable cache directory only costs speed
 
@@ -204,11 +214,18 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
     dirs = {folder.rel: mtime for folder, mtime in folders}
     cached = _read_cache(artifacts) if cache and not refresh else None
     if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
-        return Catalog(_public(cached.frame), _flat(cached.problems), 0, cached.frame.height)
+        return Catalog(_public(cached.frame), _flat(cached.problems), 0, cached.frame.height,
+                       _flat(cached.notes))
     by_dir: dict[str, pl.DataFrame] = {} if cached is None else {
         str(key[0]): part for key, part in cached.frame.partition_by(
             "_dir", as_dict=True, maintain_order=True).items()}
     problems: dict[str, list[str]] = {}
+    notes: dict[str, list[str]] = {}
+    log_raws: list[pl.DataFrame] = []
+    log_tasks: list[Task] = []
+    histories: list[str] = []
+    by_path = {str(folder.path): folder for folder, _ in folders}
+    options_of: dict[str, dict[str, Any]] = {}
     keep: list[pl.DataFrame] = []
     tasks: list[Task] = []
     keys: dict[str, tuple[str, int, int, int]] = {}
@@ -219,25 +236,52 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
             if mine is not None:
                 keep.append(mine)
             problems[folder.rel] = list(cached.problems.get(folder.rel, []))
+            notes[folder.rel] = list(cached.notes.get(folder.rel, []))
             continue
         mine_problems = problems.setdefault(folder.rel, [])
-        options = _options(folder, mine_problems)
+        options = options_of[folder.rel] = _options(folder, mine_problems)
         known = set() if mine is None else set(mine.select("_src", "_ino", "_size", "_mtime")
                                                .iter_rows())
         reuse: list[str] = []
-        for path, kind, n, ino, size, mtime_ns in _sources(folder.path):
+        sources = _sources(folder.path)
+        logged = None
+        if any((path, ino, size, mtime_ns) not in known
+               for path, _, _, ino, size, mtime_ns in sources):
+            logged = rows_from_log(folder.path, folder.rel, folder.run_id, folder.layout,
+                                   options, sources)
+        if logged is not None:  # one file for the whole run (and the files it lacks)
+            if logged.raw is not None:
+                log_raws.append(logged.raw)
+                log_tasks += logged.tasks
+            history_rows += logged.rows
+            mine_problems += logged.problems
+            notes[folder.rel] = logged.notes
+            for path, kind, n, ino, size, mtime_ns in sources:
+                keys[path] = (folder.rel, ino, size, mtime_ns)
+                if kind in ("file", "gz") and path not in logged.covered:
+                    tasks.append((path, folder.run_id, folder.layout, kind, options, n))
+                elif kind == "history":
+                    histories.append(path)
+            continue
+        for path, kind, n, ino, size, mtime_ns in sources:
+            if kind == "log":
+                continue
             if (path, ino, size, mtime_ns) in known:
                 reuse.append(path)
                 continue
             keys[path] = (folder.rel, ino, size, mtime_ns)
             if kind == "history":
-                rows, bad = parse_history(path, folder.run_id, folder.layout, options)
-                history_rows += rows
-                mine_problems += [line for _, line in bad]
+                histories.append(path)
             else:
                 tasks.append((path, folder.run_id, folder.layout, kind, options, n))
         if mine is not None and reuse:
             keep.append(mine.filter(pl.col("_src").is_in(reuse)))
+    for path in histories:  # legacy: iterations rotated before the iteration log existed
+        folder = by_path[str(Path(path).parent)]
+        rows, bad_lines = parse_history(path, folder.run_id, folder.layout,
+                                        options_of[folder.rel])
+        history_rows += rows
+        problems[folder.rel] += [line for _, line in bad_lines]
     parsed, bad = frame_from_files(tasks)
     for path, line in bad:
         problems[keys[path][0]].append(line)
@@ -245,7 +289,8 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
         [(p, *k) for p, k in keys.items()],
         schema={"_src": pl.String, "_dir": pl.String, "_ino": pl.Int64, "_size": pl.Int64,
                 "_mtime": pl.Int64}, orient="row")
-    fresh = (pl.concat([parsed, rows_to_frame(history_rows)])
+    from_logs = [flatten_narrow(pl.concat(log_raws), log_tasks)] if log_tasks else []
+    fresh = (pl.concat([parsed, *from_logs, rows_to_frame(history_rows)])
              .with_columns(pl.col("path").alias("_src"))
              .join(key_frame, on="_src", how="left")
              .select(*CATALOG_SCHEMA, *_KEYS))
@@ -257,10 +302,11 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
                   .unique(subset=["run_id", "iteration"], keep="first", maintain_order=True)
                   .drop("_prio"))
     problems = {rel: lines for rel, lines in problems.items() if lines}
+    notes = {rel: lines for rel, lines in notes.items() if lines}
     if cache:
-        _write_cache(artifacts, _Cache(everything, dirs, problems))
-    return Catalog(_public(everything), _flat(problems), len(keys),
-                   sum(f.height for f in keep))
+        _write_cache(artifacts, _Cache(everything, dirs, problems, notes))
+    return Catalog(_public(everything), _flat(problems), len(tasks) + len(histories),
+                   sum(f.height for f in keep), _flat(notes), len(log_tasks))
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:

@@ -240,7 +240,7 @@ def rows_to_frame(rows: Sequence[tuple[Any, ...]]) -> pl.DataFrame:
                                                        strict=True)])
 
 
-def _flatten(raw: pl.DataFrame, tasks: Sequence[Task]) -> pl.DataFrame:
+def flatten_narrow(raw: pl.DataFrame, tasks: Sequence[Task]) -> pl.DataFrame:
     """Narrow-parsed documents → catalog columns, with polars expressions only."""
     meta = pl.DataFrame({
         "_path": [t[0] for t in tasks], "_run_id": [t[1] for t in tasks],
@@ -315,7 +315,7 @@ def frame_from_files(tasks: Sequence[Task]) -> tuple[pl.DataFrame, list[FileProb
                                  schema=NARROW_SCHEMA)
             if raw.height != len(good):
                 raise ValueError("document count mismatch")
-            frames.append(_flatten(raw, [t for t, _ in good]))
+            frames.append(flatten_narrow(raw, [t for t, _ in good]))
         except (pl.exceptions.PolarsError, ValueError):
             rows, bad = parse_files([t for t, _ in good])
             frames.append(rows_to_frame(rows))

@@ -24,9 +24,10 @@ CASES = {
     "bench_tuning.py": (["--seeds", "3", "--iterations", "3", "--sim-minutes", "2",
                          "--modes", "volatile"], {"modes": "volatile"}),
     "bench_rotation.py": (["--files", "3000", "--compress-files", "60", "--reps", "1"],
-                          {"planning": "plan_over_find", "compression": "gzip6_cli_mb_s"}),
+                          {"planning": "dry_run_over_find", "startup": "help_s",
+                           "compression": "process_throughput_vs_gzip_cli"}),
     "bench_reports.py": (["--files", "1200", "--reps", "1"],
-                         {"catalog": "cold_speedup", "report": "above_floor_s"}),
+                         {"catalog": "legacy", "report": "above_floor_s"}),
 }
 
 

@@ -73,8 +73,8 @@ def test_a_mistyped_legacy_document_falls_back_and_still_loads(tmp_path: Path) -
 
 def test_cache_is_incremental_and_correct(tmp_path: Path) -> None:
     first, second = _runs(tmp_path)
-    cold = load_catalog(tmp_path)
-    assert cold.parsed_files == 10 and cold.cached_rows == 0
+    cold = load_catalog(tmp_path)  # one iteration log per run, no ITER_SUMMARY file read
+    assert (cold.parsed_files, cold.logged_rows, cold.cached_rows, cold.notes) == (0, 10, 0, ())
     warm = load_catalog(tmp_path)
     assert warm.parsed_files == 0 and warm.cached_rows == 10
     assert_frame_equal(warm.frame, cold.frame)
@@ -82,7 +82,7 @@ def test_cache_is_incremental_and_correct(tmp_path: Path) -> None:
     third = run_soak(SoakOptions(iterations=5, sim_minutes=1, seed=9, artifacts=tmp_path,
                                  now="2026-03-09T00:00:00Z"), env={}).run_id  # only it is read
     grown = load_catalog(tmp_path)
-    assert grown.parsed_files == 5 and grown.cached_rows == 10
+    assert grown.logged_rows == 5 and grown.cached_rows == 10
     assert sorted(set(grown.frame["run_id"].to_list())) == sorted([first, second, third])
 
     doc_path = tmp_path / "runs" / first / "ITER_SUMMARY_3.json"  # rewritten by rename
@@ -91,8 +91,11 @@ def test_cache_is_incremental_and_correct(tmp_path: Path) -> None:
     tmp = doc_path.with_name(".tmp")
     tmp.write_text(json.dumps(doc))
     os.replace(tmp, doc_path)
-    changed = load_catalog(tmp_path)
-    assert changed.parsed_files == 1
+    changed = load_catalog(tmp_path)  # the log no longer matches that file: the file wins
+    assert changed.parsed_files == 1 and changed.logged_rows == 4
+    assert changed.notes == (f"runs/{first}: 1 ITER_SUMMARY file(s) not in iterations.jsonl or "
+                             "changed since it was written (ITER_SUMMARY_3.json): read from the "
+                             "files",)
     row = changed.frame.filter((pl.col("run_id") == first) & (pl.col("iteration") == 3))
     assert row["net_bps"].to_list() == [123.0]
 
@@ -117,3 +120,36 @@ def test_rotated_run_still_has_every_iteration(tmp_path: Path) -> None:
     keep = [c for c in before.columns if c not in ("source", "path")]
     assert_frame_equal(after.frame.select(keep), before.select(keep))
     del run_id
+
+
+def test_the_iteration_log_and_the_files_give_the_same_catalog(tmp_path: Path) -> None:
+    ids = _runs(tmp_path, count=2, iterations=6)
+    from_logs = load_catalog(tmp_path, cache=False)
+    assert from_logs.logged_rows == 12 and from_logs.parsed_files == 0
+    for run_id in ids:  # a run written before the log existed: the same table from its files
+        (tmp_path / "runs" / run_id / "iterations.parquet").unlink()
+    from_jsonl = load_catalog(tmp_path, cache=False)
+    assert from_jsonl.logged_rows == 12
+    for run_id in ids:
+        (tmp_path / "runs" / run_id / "iterations.jsonl").unlink()
+    from_files = load_catalog(tmp_path, cache=False)
+    assert from_files.parsed_files == 12 and from_files.logged_rows == 0
+    assert_frame_equal(from_logs.frame, from_files.frame)
+    assert_frame_equal(from_jsonl.frame, from_files.frame)
+
+
+def test_a_torn_or_corrupt_log_falls_back_without_losing_rows(tmp_path: Path) -> None:
+    run_id = _runs(tmp_path, count=1, iterations=4)[0]
+    run_dir = tmp_path / "runs" / run_id
+    expected = load_catalog(tmp_path, cache=False).frame
+    (run_dir / "iterations.parquet").unlink()
+    log = run_dir / "iterations.jsonl"
+    log.write_bytes(log.read_bytes() + b'{"doc": {"iteration": 5')  # a crash mid-append
+    torn = load_catalog(tmp_path, cache=False)
+    assert torn.problems == () and torn.logged_rows == 4
+    assert_frame_equal(torn.frame, expected)
+    lines = log.read_bytes().splitlines()
+    log.write_bytes(b"\n".join([lines[0], b"garbage", *lines[1:4]]) + b"\n")
+    corrupt = load_catalog(tmp_path, cache=False)  # polars rejects it: line by line
+    assert len(corrupt.problems) == 1 and "iterations.jsonl:2" in corrupt.problems[0]
+    assert_frame_equal(corrupt.frame, expected)

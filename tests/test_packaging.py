@@ -63,7 +63,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("soakkit.tuning",),
     ("soakkit.artifacts", "soakkit.iterlog", "soakkit.iterlog_table"),
     ("soakkit.soak",),
-    ("soakkit.rotation", "soakkit.catalog", "soakkit.catalog_parse"),
+    ("soakkit.rotation", "soakkit.catalog", "soakkit.catalog_parse", "soakkit.catalog_log"),
     ("soakkit.report", "soakkit.notebooks"),
     ("soakkit.demo", "soakkit.cli", "soakkit.__main__"),
 ]

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "every run x iteration as one table (JSON or CSV for scripts)"
+
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from soakkit.catalog import load_catalog, to_records
@@ -36,7 +39,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "catalog", help="every run x iteration as one table (JSON or CSV for scripts)",
+        "catalog", help=HELP,
         formatter_class=formatter,
         description="Loads new-layout runs, the legacy latest/ folder, compressed iteration files "
                     "and rotated\nhistory into one table, with an incremental cache (see "

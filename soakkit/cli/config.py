@@ -9,6 +9,9 @@ from pathlib import Path
 
 from soakkit.cli._common import DEFAULT_ARTIFACTS, add_common_config, formatter
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "show, explain and migrate configuration"
+
 
 def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from soakkit.config.layers import resolve
@@ -80,7 +83,7 @@ def _cmd_config_migrate(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     config = sub.add_parser(
-        "config", help="show, explain and migrate configuration", formatter_class=formatter,
+        "config", help=HELP, formatter_class=formatter,
         description="Inspect the layered configuration: defaults < profile < runtime "
                     "overrides < env < --set.\nEvery value carries its origin.")
     csub = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")

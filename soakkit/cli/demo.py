@@ -8,6 +8,9 @@ from pathlib import Path
 from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter
 from soakkit.cli.report import print_report
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "short mini-soak, then the KPI and disk reports (about 10 s)"
+
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from soakkit.demo import demo
@@ -23,7 +26,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "demo", help="short mini-soak, then the KPI and disk reports (about 10 s)",
+        "demo", help=HELP,
         formatter_class=formatter,
         description="Runs a tuned mini-soak with the soak notebook, the same market without the "
                     "tuner as a\nbaseline, one rotation, then the KPI report (tuned vs untuned) "

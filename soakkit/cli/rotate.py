@@ -6,6 +6,9 @@ import argparse
 
 from soakkit.cli._common import Parser, formatter
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "free disk: keep the latest iterations, compress old files, watch the budget"
+
 
 def _cmd_rotate(args: argparse.Namespace) -> int:
     from soakkit.rotation.command import run_restore, run_rotate
@@ -19,8 +22,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from soakkit.rotation.command import EPILOG, add_restore_arguments, add_rotate_arguments
 
     p = sub.add_parser(
-        "rotate", help="free disk: keep the latest iterations, compress old files, watch the "
-                       "budget", formatter_class=formatter, epilog=EPILOG,
+        "rotate", help=HELP, formatter_class=formatter, epilog=EPILOG,
         description="Plan, then apply: one scan of --path and one captured --now give every file "
                     "a decision\nwith a reason; --dry-run prints exactly what a real run would "
                     "do. An ITER_SUMMARY\nfile is deleted only once its run's "
