@@ -40,13 +40,11 @@ class RotationResult:
 
 def _record(plan: Plan, dry_run: bool, after: Sizes, results: dict[tuple[str, str], str],
             errors: list[str], warnings: list[str]) -> dict[str, Any]:
-    actions = []
-    for d in plan.decisions():
-        entry = d.to_json()
-        if not dry_run:
-            entry["result"] = results.get((d.phase, d.path),
-                                          "skipped" if d.phase == "skip" else "not_run")
-        actions.append(entry)
+    actions = plan.actions()
+    if not dry_run:
+        for entry in actions:
+            entry["result"] = results.get((entry["phase"], entry["path"]),
+                                          "skipped" if entry["phase"] == "skip" else "not_run")
     budget = plan.policy.budget_bytes
     over = budget is not None and after.allocated_bytes > budget
     status = "error" if errors else ("over_budget" if over else "ok")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,14 +78,27 @@ class Plan:
                 yield from self.history_decisions()
             yield from by_phase[phase]
 
+    def actions(self) -> list[dict[str, Any]]:
+        """What :meth:`decisions` yields without the kept files, as log entries, in bulk."""
+        by_phase: dict[str, list[dict[str, Any]]] = {p: [] for p in PHASES}
+        for d in self.walk.dirs:
+            for phase, entry in d.actions():
+                by_phase[phase].append(entry)
+        out: list[dict[str, Any]] = []
+        for phase in PHASES:
+            if phase == "history":
+                out += [h.to_json() for h in self.history_decisions()]
+            out += by_phase[phase]
+        return out
+
     def history_decisions(self) -> Iterator[Decision]:
         """One ``history`` decision per folder losing ITER_SUMMARY files."""
         for d in self.walk.dirs:
-            doomed = [i for i in d.rows((DELETE,)) if d.iteration[i] >= 0]
+            doomed = int(((d.verb == DELETE) & (d.iteration >= 0)).sum())
             if doomed:
                 path = f"{d.rel}/{ITER_LOG_FILE}" if d.rel else ITER_LOG_FILE
                 yield Decision("history", "preserve", path,
-                               f"history:preserve(iterations={len(doomed)})", 0, 0, 0, 0, None)
+                               f"history:preserve(iterations={doomed})", 0, 0, 0, 0, None)
 
     def kept_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
