@@ -23,6 +23,7 @@ place by other tools). Cold loads parse through polars (:mod:`soakkit.catalog_pa
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from dataclasses import dataclass
@@ -42,11 +43,10 @@ from soakkit.artifacts import (
     list_runs,
     read_json_maybe_gz,
 )
-from soakkit.catalog_log import rows_from_log
+from soakkit.catalog_log import LogFolder, Source, rows_from_logs
 from soakkit.catalog_parse import (
     CATALOG_SCHEMA,
     Task,
-    flatten_narrow,
     frame_from_files,
     parse_history,
     rows_to_frame,
@@ -95,25 +95,30 @@ def _folders(artifacts: Path) -> list[_Folder]:
     return out
 
 
-def _sources(folder: Path) -> list[tuple[str, str, int | None, int, int, int]]:
-    """(path, kind, iteration, inode, size, mtime_ns) of ITER_SUMMARY files and history."""
+@functools.lru_cache(maxsize=1 << 16)
+def _kind(name: str) -> tuple[str, int | None] | None:
+    """What a file name is to the catalog (memoised: the same names recur in every run)."""
+    if name == HISTORY_FILE:
+        return "history", None
+    if name == ITER_LOG_FILE:
+        return "log", None
+    if name.startswith("ITER_SUMMARY_") and (m := ITER_RE.match(name)):
+        return ("gz" if name.endswith(".gz") else "file"), int(m.group(1))
+    return None
+
+
+def _sources(folder: Path) -> list[Source]:
+    """(path, kind, iteration, inode, size, mtime_ns, name) of ITER_SUMMARY files, the
+    iteration log and a legacy history."""
     out = []
     with os.scandir(folder) as it:
         for entry in it:
-            name = entry.name
-            n: int | None = None
-            if name == HISTORY_FILE:
-                kind = "history"
-            elif name == ITER_LOG_FILE:
-                kind = "log"
-            elif name.startswith("ITER_SUMMARY_") and (m := ITER_RE.match(name)):
-                kind, n = ("gz" if name.endswith(".gz") else "file"), int(m.group(1))
-            else:
-                continue
-            if entry.is_file(follow_symlinks=False):
+            what = _kind(entry.name)
+            if what is not None and entry.is_file(follow_symlinks=False):
                 st = entry.stat(follow_symlinks=False)
-                out.append((entry.path, kind, n, st.st_ino, st.st_size, st.st_mtime_ns))
-    return sorted(out)
+                out.append((entry.path, what[0], what[1], st.st_ino, st.st_size,
+                            st.st_mtime_ns, entry.name))
+    return out
 
 
 def _options(folder: _Folder, problems: list[str]) -> dict[str, Any]:
@@ -221,14 +226,13 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
             "_dir", as_dict=True, maintain_order=True).items()}
     problems: dict[str, list[str]] = {}
     notes: dict[str, list[str]] = {}
-    log_raws: list[pl.DataFrame] = []
-    log_tasks: list[Task] = []
+    logged: list[LogFolder] = []
     histories: list[str] = []
     by_path = {str(folder.path): folder for folder, _ in folders}
     options_of: dict[str, dict[str, Any]] = {}
     keep: list[pl.DataFrame] = []
     tasks: list[Task] = []
-    keys: dict[str, tuple[str, int, int, int]] = {}
+    keys: list[tuple[str, str, int, int, int]] = []  # (path, folder, inode, size, mtime)
     history_rows: list[tuple[Any, ...]] = []
     for folder, mtime in folders:
         mine = by_dir.get(folder.rel)
@@ -244,38 +248,34 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
                                                .iter_rows())
         reuse: list[str] = []
         sources = _sources(folder.path)
-        logged = None
-        if any((path, ino, size, mtime_ns) not in known
-               for path, _, _, ino, size, mtime_ns in sources):
-            logged = rows_from_log(folder.path, folder.rel, folder.run_id, folder.layout,
-                                   options, sources)
-        if logged is not None:  # one file for the whole run (and the files it lacks)
-            if logged.raw is not None:
-                log_raws.append(logged.raw)
-                log_tasks += logged.tasks
-            history_rows += logged.rows
-            mine_problems += logged.problems
-            notes[folder.rel] = logged.notes
-            for path, kind, n, ino, size, mtime_ns in sources:
-                keys[path] = (folder.rel, ino, size, mtime_ns)
-                if kind in ("file", "gz") and path not in logged.covered:
-                    tasks.append((path, folder.run_id, folder.layout, kind, options, n))
-                elif kind == "history":
-                    histories.append(path)
+        if any(s[1] == "log" for s in sources) and (not known or any(
+                (path, ino, size, mtime_ns) not in known
+                for path, _, _, ino, size, mtime_ns, _ in sources)):
+            # one file for the whole run (its files are read below only where it lacks them)
+            logged.append(LogFolder(folder.path, folder.rel, folder.run_id, folder.layout,
+                                    options, sources))
             continue
-        for path, kind, n, ino, size, mtime_ns in sources:
+        for path, kind, n, ino, size, mtime_ns, _ in sources:
             if kind == "log":
                 continue
             if (path, ino, size, mtime_ns) in known:
                 reuse.append(path)
                 continue
-            keys[path] = (folder.rel, ino, size, mtime_ns)
+            keys.append((path, folder.rel, ino, size, mtime_ns))
             if kind == "history":
                 histories.append(path)
             else:
                 tasks.append((path, folder.run_id, folder.layout, kind, options, n))
         if mine is not None and reuse:
             keep.append(mine.filter(pl.col("_src").is_in(reuse)))
+    from_logs = rows_from_logs(logged)
+    for f in logged:
+        problems[f.rel] += from_logs.problems.get(f.rel, [])
+        notes[f.rel] = from_logs.notes.get(f.rel, [])
+        keys += [(s[0], f.rel, s[3], s[4], s[5]) for s in f.sources]
+        tasks += [(s[0], f.run_id, f.layout, s[1], f.options, s[2]) for s in f.sources
+                  if s[2] is not None and s[0] not in from_logs.covered]
+        histories += [s[0] for s in f.sources if s[1] == "history"]
     for path in histories:  # legacy: iterations rotated before the iteration log existed
         folder = by_path[str(Path(path).parent)]
         rows, bad_lines = parse_history(path, folder.run_id, folder.layout,
@@ -284,13 +284,12 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
         problems[folder.rel] += [line for _, line in bad_lines]
     parsed, bad = frame_from_files(tasks)
     for path, line in bad:
-        problems[keys[path][0]].append(line)
+        problems[by_path[str(Path(path).parent)].rel].append(line)
     key_frame = pl.DataFrame(
-        [(p, *k) for p, k in keys.items()],
+        list(zip(*keys, strict=True)) or [(), (), (), (), ()],
         schema={"_src": pl.String, "_dir": pl.String, "_ino": pl.Int64, "_size": pl.Int64,
-                "_mtime": pl.Int64}, orient="row")
-    from_logs = [flatten_narrow(pl.concat(log_raws), log_tasks)] if log_tasks else []
-    fresh = (pl.concat([parsed, *from_logs, rows_to_frame(history_rows)])
+                "_mtime": pl.Int64}, orient="col")
+    fresh = (pl.concat([parsed, from_logs.frame, rows_to_frame(history_rows)])
              .with_columns(pl.col("path").alias("_src"))
              .join(key_frame, on="_src", how="left")
              .select(*CATALOG_SCHEMA, *_KEYS))
@@ -306,7 +305,7 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
     if cache:
         _write_cache(artifacts, _Cache(everything, dirs, problems, notes))
     return Catalog(_public(everything), _flat(problems), len(tasks) + len(histories),
-                   sum(f.height for f in keep), _flat(notes), len(log_tasks))
+                   sum(f.height for f in keep), _flat(notes), from_logs.frame.height)
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
