@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ from polars.testing import assert_frame_equal
 
 from soakkit.catalog import load_catalog
 from soakkit.catalog_parse import frame_from_files, parse_files, rows_to_frame
+from soakkit.iterlog import read_log
 from soakkit.rotation import RotationPolicy, rotate
 from soakkit.soak import SoakOptions, run_soak
 
@@ -153,3 +155,49 @@ def test_a_torn_or_corrupt_log_falls_back_without_losing_rows(tmp_path: Path) ->
     corrupt = load_catalog(tmp_path, cache=False)  # polars rejects it: line by line
     assert len(corrupt.problems) == 1 and "iterations.jsonl:2" in corrupt.problems[0]
     assert_frame_equal(corrupt.frame, expected)
+
+
+def test_runs_written_before_the_log_still_load_and_rotate(tmp_path: Path) -> None:
+    """A run without an iteration log (written before it existed): rotation logs each file it
+    deletes (losslessly), and the catalog still has every iteration, as before."""
+    run_id = _runs(tmp_path, count=1, iterations=12)[0]
+    run_dir = tmp_path / "runs" / run_id
+    for name in ("iterations.jsonl", "iterations.parquet"):
+        (run_dir / name).unlink()
+    before = load_catalog(tmp_path, cache=False)
+    assert before.parsed_files == 12 and before.logged_rows == 0
+    docs = {n: json.loads((run_dir / f"ITER_SUMMARY_{n}.json").read_text()) for n in range(1, 9)}
+    result = rotate(tmp_path, RotationPolicy(keep_latest=4, ttl_days=365.0), now=NOW)
+    assert result.exit_code == 0, result.record["errors"]
+    history = next(a for a in result.record["actions"] if a["phase"] == "history")
+    assert history["result"] == "done(logged=8, already_logged=0)"
+    log, problems = read_log(run_dir)
+    assert problems == [] and sorted(log) == list(range(1, 9))
+    assert all(log[n].holds(doc) for n, doc in docs.items())
+    after = load_catalog(tmp_path, cache=False)
+    assert after.logged_rows == 8 and after.parsed_files == 4  # kept files: not in the log
+    assert after.notes == (f"runs/{run_id}: 4 ITER_SUMMARY file(s) not in iterations.jsonl or "
+                           "changed since it was written (ITER_SUMMARY_10.json, "
+                           "ITER_SUMMARY_11.json, ITER_SUMMARY_12.json, ...): read from the "
+                           "files",)
+    keep = [c for c in before.frame.columns if c not in ("source", "path")]
+    assert_frame_equal(after.frame.select(keep), before.frame.select(keep))
+
+
+def test_a_legacy_rotation_history_still_loads(tmp_path: Path) -> None:
+    """Runs rotated before the log existed kept their content in iterations.jsonl.gz."""
+    run_id = _runs(tmp_path, count=1, iterations=6)[0]
+    run_dir = tmp_path / "runs" / run_id
+    expected = load_catalog(tmp_path, cache=False).frame
+    lines = []
+    for n in (1, 2, 3):
+        path = run_dir / f"ITER_SUMMARY_{n}.json"
+        lines.append(json.dumps(json.loads(path.read_text()), sort_keys=True))
+        path.unlink()
+    for name in ("iterations.jsonl", "iterations.parquet"):
+        (run_dir / name).unlink()
+    (run_dir / "iterations.jsonl.gz").write_bytes(gzip.compress("\n".join(lines).encode()))
+    legacy = load_catalog(tmp_path, cache=False)
+    assert legacy.problems == () and legacy.frame["source"].to_list()[:3] == ["history"] * 3
+    keep = [c for c in expected.columns if c not in ("source", "path")]
+    assert_frame_equal(legacy.frame.select(keep), expected.select(keep))

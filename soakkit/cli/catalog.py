@@ -19,6 +19,8 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.artifacts, cache=not args.no_cache, refresh=args.refresh)
     for problem in catalog.problems:
         print(f"soakkit: warning: {problem}", file=sys.stderr)
+    for note in catalog.notes:  # where a run's iteration log could not be used, and why
+        print(f"soakkit: note: {note}", file=sys.stderr)
     frame = catalog.frame
     if args.csv:
         import polars as pl
