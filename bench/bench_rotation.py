@@ -29,13 +29,47 @@ from _common import make_parser, save
 
 PLAN_CHILD = """
 import os, sys, time
+start = time.perf_counter()
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 from datetime import UTC, datetime
 from pathlib import Path
 from soakkit.rotation import RotationPolicy, plan_rotation
-start = time.perf_counter()
+from soakkit.rotation.apply import _record
+from soakkit.rotation.command import _render
+imported = time.perf_counter()
 plan = plan_rotation(Path(sys.argv[1]), RotationPolicy(), datetime.now(UTC), jobs=int(sys.argv[2]))
-print(time.perf_counter() - start, plan.before.files)
+planned = time.perf_counter()
+record = _record(plan, True, plan.projected_after(), {}, [], [])
+recorded = time.perf_counter()
+text = _render(record, [])
+with open(os.devnull, "w") as sink:
+    sink.write(text)
+rendered = time.perf_counter()
+print(planned - imported, plan.before.files, imported - start, recorded - planned,
+      rendered - recorded)
+"""
+#: The floor of any Python process that lstat()s every file: os.scandir + DirEntry.stat.
+FLOOR_CHILD = """
+import os, sys
+def walk(top):
+    stack = [top]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                e.stat(follow_symlinks=False)
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+root = sys.argv[1]
+if sys.argv[2] == "2":
+    runs = sorted(os.scandir(os.path.join(root, "runs")), key=lambda e: e.name)
+    pid = os.fork()
+    for e in runs[(pid == 0)::2]:
+        walk(e.path)
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+else:
+    walk(root)
 """
 
 
@@ -88,22 +122,31 @@ def planning(files: int, reps: int) -> dict[str, Any]:
         dry = [sys.executable, "-m", "soakkit", "rotate", "--path", str(tree), "--dry-run"]
         timed(find, stdout=subprocess.DEVNULL)  # warm the dentry cache for both
         timed(dry, stdout=subprocess.DEVNULL)
-        finds, drys, plans, plans1, rss = [], [], [], [], []
+        finds, drys, plans, plans1, rss, parts = [], [], [], [], [], []
+        floor1, floor2 = [], []
         for _ in range(reps):
             finds.append(timed(find, stdout=subprocess.DEVNULL)[0])
             wall, peak, _ = timed(dry, stdout=subprocess.DEVNULL)
             drys.append(wall)
             rss.append(peak)
             child = [sys.executable, "-c", PLAN_CHILD, str(tree)]
-            plans.append(float(timed([*child, "2"], stdout=subprocess.PIPE)[2].split()[0]))
+            fields = [float(x) for x in timed([*child, "2"], stdout=subprocess.PIPE)[2].split()]
+            plans.append(fields[0])
+            parts.append({"imports_s": fields[2], "scan_and_plan_s": fields[0],
+                          "record_s": fields[3], "render_s": fields[4]})
             plans1.append(float(timed([*child, "1"], stdout=subprocess.PIPE)[2].split()[0]))
+            for jobs, out in (("1", floor1), ("2", floor2)):
+                out.append(timed([sys.executable, "-c", FLOOR_CHILD, str(tree), jobs])[0])
         find_s, dry_s = min(finds), min(drys)
         return {"files": files, "tree_creation_s": created, "find_s": find_s,
                 "dry_run_process_s": dry_s, "dry_run_over_find": dry_s / find_s,
                 "dry_run_peak_rss_mib": max(rss) / 1024,
                 "plan_in_process_s": min(plans), "plan_over_find": min(plans) / find_s,
                 "plan_one_process_in_process_s": min(plans1), "finds": finds,
-                "dry_runs": drys}
+                "dry_runs": drys,
+                "dry_run_parts_in_process": min(parts, key=lambda p: sum(p.values())),
+                "python_lstat_floor_one_process_s": min(floor1),
+                "python_lstat_floor_two_processes_s": min(floor2)}
 
 
 def startup(reps: int) -> dict[str, Any]:
@@ -217,9 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"planning {p['files']} files, whole processes (best of {args.reps}): soakkit rotate "
           f"--dry-run {p['dry_run_process_s']:.3f} s vs find -mtime +7 {p['find_s']:.3f} s -> "
           f"{p['dry_run_over_find']:.2f}x; peak RSS {p['dry_run_peak_rss_mib']:.0f} MiB")
+    parts = ", ".join(f"{k.removesuffix('_s')} {v:.3f} s"
+                      for k, v in p["dry_run_parts_in_process"].items())
     print(f"planning, in-process (scan + plan only): {p['plan_in_process_s']:.3f} s "
           f"({p['plan_over_find']:.2f}x find); one process "
-          f"{p['plan_one_process_in_process_s']:.3f} s")
+          f"{p['plan_one_process_in_process_s']:.3f} s; dry run's parts: {parts}")
+    print(f"floor, whole processes: python scandir+lstat of every file, one process "
+          f"{p['python_lstat_floor_one_process_s']:.3f} s, two processes "
+          f"{p['python_lstat_floor_two_processes_s']:.3f} s")
     print(f"start-up, whole processes: soakkit --help {s['help_s']:.3f} s, soakkit rotate "
           f"--dry-run on an empty tree {s['rotate_empty_tree_s']:.3f} s, python -c pass "
           f"{s['python_pass_s']:.3f} s; largest imports: " + ", ".join(

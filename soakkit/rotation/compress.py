@@ -34,24 +34,28 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import gzip
 import hashlib
 import io
 import os
 import stat
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
 
+from soakkit.rotation.codec import (
+    EXTENSIONS,
+    VERIFY_ERRORS,
+    Writer,
+    digest_of,
+    file_sha256,
+    sha256_of_decompressed,
+)
 from soakkit.rotation.policy import TMP_SUFFIX
 from soakkit.rotation.workers import can_fork, fork_map
 
-__all__ = ["BATCH_BYTES", "BATCH_FILES", "CompressJob", "CompressOutcome", "checkpoint",
-           "compress_batch", "decompress_bytes", "sha256_of_decompressed"]
+__all__ = ["BATCH_BYTES", "BATCH_FILES", "CompressJob", "CompressOutcome", "batches",
+           "checkpoint", "compress_batch", "finish_interrupted", "temp_name"]
 
 _CHUNK = 1 << 20
-EXTENSIONS = {"gzip": ".gz", "zstd": ".zst"}
 #: A batch holds at most this many files or this many bytes of input.
 BATCH_FILES = 256
 BATCH_BYTES = 32 << 20
@@ -59,7 +63,6 @@ BATCH_BYTES = 32 << 20
 STREAM_BYTES = 4 << 20
 #: A batch with at least this many small files is shared with a forked second process.
 PARALLEL_MIN_FILES = 64
-VERIFY_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 def temp_name(final: str) -> str:
@@ -91,79 +94,6 @@ class CompressJob:
     dir_fd: int
     name: str
     expect: tuple[int, int, int]  #: (inode, size, mtime_ns)
-
-
-class _Writer:
-    """Streaming compressor for the chosen codec (the one encoder of every path)."""
-
-    def __init__(self, fh: IO[bytes], codec: str, level: int) -> None:
-        self._fh = fh
-        self._gz: Any = None
-        self._zs: Any = None
-        if codec == "gzip":
-            self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=fh, compresslevel=level,
-                                     mtime=0)
-        else:
-            import zstandard
-
-            self._zs = zstandard.ZstdCompressor(level=level, write_checksum=True).stream_writer(
-                fh, closefd=False)
-
-    def write(self, data: bytes) -> None:
-        (self._gz or self._zs).write(data)
-
-    def close(self) -> None:
-        (self._gz or self._zs).close()
-
-
-def _decompressed_chunks(fh: IO[bytes], codec: str) -> Iterator[bytes]:
-    if codec == "gzip":
-        with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
-            yield from iter(lambda: gz.read(_CHUNK), b"")
-    else:
-        import zstandard
-
-        reader = zstandard.ZstdDecompressor().stream_reader(fh, closefd=False)
-        yield from iter(lambda: reader.read(_CHUNK), b"")
-
-
-def codec_of(name: str) -> str | None:
-    """``gzip`` / ``zstd`` from a compressed file's extension, else ``None``."""
-    for codec, ext in EXTENSIONS.items():
-        if name.endswith(ext):
-            return codec
-    return None
-
-
-def _digest_of(fh: IO[bytes], codec: str) -> tuple[str, int]:
-    digest, length = hashlib.sha256(), 0
-    for chunk in _decompressed_chunks(fh, codec):
-        digest.update(chunk)
-        length += len(chunk)
-    return digest.hexdigest(), length
-
-
-def sha256_of_decompressed(dir_fd: int, name: str) -> tuple[str, int]:
-    """sha256 and length of what a compressed file decompresses to (raises on corruption)."""
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
-    with os.fdopen(fd, "rb") as fh:
-        return _digest_of(fh, codec_of(name) or "gzip")
-
-
-def decompress_bytes(data: bytes, name: str) -> bytes:
-    """Decompress a whole file's bytes according to its extension."""
-    codec = codec_of(name) or "gzip"
-    return b"".join(_decompressed_chunks(io.BytesIO(data), codec))
-
-
-def file_sha256(dir_fd: int, name: str) -> str:
-    """sha256 of a file's bytes (opened without following a symlink)."""
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
-    digest = hashlib.sha256()
-    with os.fdopen(fd, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _unlink_quiet(dir_fd: int, name: str) -> None:
@@ -204,7 +134,7 @@ def _compress_source(job: CompressJob, codec: str, level: int) -> _Compressed:
         except OSError as exc:
             return _errname(exc), None, "", 0, times, mode
     out = io.BytesIO()
-    writer = _Writer(out, codec, level)
+    writer = Writer(out, codec, level)
     writer.write(data)
     writer.close()
     return "ok", out.getvalue(), hashlib.sha256(data).hexdigest(), len(data), times, mode
@@ -267,7 +197,7 @@ def _write_temp(f: _File, blob: bytes | None, mode: int, codec: str, level: int)
         digest, length = hashlib.sha256(), 0
         src_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
         with os.fdopen(src_fd, "rb") as src:
-            writer = _Writer(out, codec, level)
+            writer = Writer(out, codec, level)
             for block in iter(lambda: src.read(_CHUNK), b""):
                 digest.update(block)
                 length += len(block)
@@ -297,7 +227,7 @@ def _verify(f: _File, codec: str) -> None:
     size = os.fstat(f.fd).st_size
     if size <= STREAM_BYTES:
         raw = os.pread(f.fd, size + 1, 0)
-        got = _digest_of(io.BytesIO(raw), codec)
+        got = digest_of(io.BytesIO(raw), codec)
         compressed_sha = hashlib.sha256(raw).hexdigest()
     else:
         got = sha256_of_decompressed(dir_fd, f.tmp)

@@ -18,16 +18,18 @@ from typing import Any
 from soakkit.errors import JsonFormatError, RotationError
 from soakkit.io import loads_strict
 from soakkit.iterlog import append_entries, entry_line, file_id, read_log
-from soakkit.rotation.compress import (
+from soakkit.rotation.codec import (
     VERIFY_ERRORS,
+    decompress_bytes,
+    file_sha256,
+    sha256_of_decompressed,
+)
+from soakkit.rotation.compress import (
     CompressJob,
     CompressOutcome,
     batches,
     compress_batch,
-    decompress_bytes,
-    file_sha256,
     finish_interrupted,
-    sha256_of_decompressed,
 )
 from soakkit.rotation.log import append_manifest, read_manifest
 from soakkit.rotation.plan import Decision
