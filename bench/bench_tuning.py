@@ -26,6 +26,7 @@ import numpy as np
 from _common import make_parser, save
 
 from soakkit.gate import judge_iteration
+from soakkit.report.stats import bootstrap_mean_ci
 from soakkit.soak import SoakOptions, run_soak
 
 METRICS = ("net_bps", "risk_ratio", "pass_rate")
@@ -47,14 +48,6 @@ def run_one(mode: str, seed: int, tune: bool, args: argparse.Namespace, root: Pa
         passes.append(judge_iteration(kpis, "production", 10**6).verdict != "FAIL")
     return {"net_bps": float(np.mean(nets)), "risk_ratio": float(np.mean(risks)),
             "pass_rate": float(np.mean(passes))}
-
-
-def bootstrap_ci(diffs: np.ndarray, rng: np.random.Generator, n: int = 10_000
-                 ) -> tuple[float, float]:
-    idx = rng.integers(0, diffs.size, size=(n, diffs.size))
-    means = diffs[idx].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(lo), float(hi)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 t = np.array([r["tuned"][metric] for r in rows])
                 u = np.array([r["untuned"][metric] for r in rows])
                 d = t - u
-                lo, hi = bootstrap_ci(d, rng)
+                lo, hi = bootstrap_mean_ci(d, rng)
                 summary[metric] = {"tuned_mean": float(t.mean()), "untuned_mean": float(u.mean()),
                                    "diff_mean": float(d.mean()), "ci95": [lo, hi],
                                    "seeds_up": int((d > 0).sum()),

@@ -66,12 +66,50 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.determinism)
 
 
+_GOLDEN_BASE = pytest.StashKey[Path]()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Build the goldens' deterministic artifacts before nbval runs them."""
+    """Build the goldens' deterministic artifacts (in a temporary folder) before nbval runs."""
     if session.config.getoption("nbval", default=False):
+        import tempfile
+
         from tests.golden_support import build_golden_artifacts
 
-        build_golden_artifacts()
+        base = Path(tempfile.mkdtemp(prefix="soakkit-goldens-"))
+        build_golden_artifacts(base)
+        session.config.stash[_GOLDEN_BASE] = base
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    import shutil
+
+    base = session.config.stash.get(_GOLDEN_BASE, None)
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """A golden's kernel (started when its first cell is set up) finds its artifacts through
+    ``SOAKKIT_ARTIFACTS``, as a notebook opened by an analyst does (tests/golden_support.py)."""
+    base = item.config.stash.get(_GOLDEN_BASE, None)
+    if type(item).__name__ != "IPyNbCell" or base is None:
+        yield
+        return
+    from tests.golden_support import golden_env
+
+    env = golden_env(base, Path(str(item.fspath)).stem)
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)
@@ -102,14 +140,22 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     return run
 
 
-def run_subprocess(*argv: str, env: dict[str, str] | None = None,
-                   cwd: Path | None = None) -> CliResult:
-    """Run ``python -m soakkit`` in a child process (to see exit codes and stderr as users do)."""
+def subprocess_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This session's environment without the developer's SOAKKIT_*/MM_*/SOAK_*, plus ``env``."""
     full_env = {k: v for k, v in os.environ.items()
                 if not k.upper().startswith(("SOAKKIT_", "MM_", "SOAK_")) or k in SESSION_ENV}
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "soakkit", *argv], capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=300)
+    return full_env
+
+
+def run_subprocess(*argv: str, env: dict[str, str] | None = None,
+                   cwd: Path | None = None, prefix: tuple[str, ...] = ()) -> CliResult:
+    """Run ``python -m soakkit`` in a child process (to see exit codes and stderr as users do).
+
+    ``prefix`` runs it through another command (``unshare ... --``).
+    """
+    proc = subprocess.run([*prefix, sys.executable, "-m", "soakkit", *argv], capture_output=True,
+                          text=True, env=subprocess_env(env), cwd=cwd, timeout=300)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 

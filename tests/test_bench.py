@@ -28,6 +28,9 @@ CASES = {
                            "compression": "process_throughput_vs_gzip_cli"}),
     "bench_reports.py": (["--files", "1200", "--reps", "1"],
                          {"catalog": "legacy", "report": "above_floor_s"}),
+    "bench_sweep.py": (["--seeds", "1", "--iterations", "1", "--sim-minutes", "1", "--reps", "1",
+                        "--big-cells", "500", "--big-seconds", "1"],
+                       {"scaling": "speedup", "overhead": "overhead", "big": "scheduler_ratio"}),
 }
 
 

@@ -13,12 +13,19 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts import RUN_FILE, list_runs, read_json_maybe_gz, resolve_run_dir
+from soakkit.artifacts import (
+    RUN_FILE,
+    list_runs,
+    read_json_maybe_gz,
+    resolve_artifacts,
+    resolve_run_dir,
+)
 from soakkit.catalog import LEGACY_RUN_ID, load_catalog
 from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.errors import ArtifactError, SoakkitError, UsageError
 from soakkit.gate import GATES, RUN_GATES, RunVerdict, Verdict, judge_iteration, judge_run
 from soakkit.kpi import KPIS
+from soakkit.tables import table_html
 
 __all__ = ["GATED_KPIS", "KpiReport", "load_kpi_report"]
 
@@ -44,6 +51,21 @@ class KpiReport:
     comparison: pl.DataFrame | None
     baseline: str | None
     problems: tuple[str, ...]
+
+    def kpi_table(self) -> pl.DataFrame:
+        """The gated KPIs, P&L and the gate's verdict per iteration."""
+        return self.iterations.select("iteration", "regime", *GATED_KPIS, "pnl_usd",
+                                      "gate_verdict")
+
+    def _repr_html_(self) -> str:
+        """Jupyter: run header, verdict and KPIs per iteration in the reports' table style."""
+        import html
+
+        verdict = html.escape(f"{self.verdict.verdict} under the {self.gate} gate: "
+                              + "; ".join(self.verdict.reasons))
+        return (table_html(self.header, caption=f"KPI report of {self.run_id}")
+                + f"<p><b>{verdict}</b></p>"
+                + table_html(self.kpi_table(), caption="KPIs per iteration"))
 
     def record(self) -> dict[str, Any]:
         """The headline numbers written to ``kpis.json``."""
@@ -145,9 +167,12 @@ def _comparison(frame: pl.DataFrame, other: pl.DataFrame, baseline: str) -> pl.D
                         orient="row")
 
 
-def load_kpi_report(artifacts: Path, run: str = "latest", *, last_n: int = 0,
-                    gate: str = "production", baseline: str | None = None) -> KpiReport:
+def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
+                    last_n: int = 0, gate: str = "production",
+                    baseline: str | None = None) -> KpiReport:
     """Assemble the KPI report of ``run`` (a run id, ``latest`` or ``legacy-latest``).
+
+    ``artifacts`` defaults to :func:`soakkit.artifacts.resolve_artifacts`.
 
     Raises
     ------
@@ -160,7 +185,7 @@ def load_kpi_report(artifacts: Path, run: str = "latest", *, last_n: int = 0,
         raise UsageError(f"gate {gate!r}: expected one of {', '.join(RUN_GATES)}")
     if last_n < 0:
         raise UsageError(f"last_n {last_n}: expected 0 (all) or a positive window")
-    artifacts = Path(artifacts)
+    artifacts = resolve_artifacts(artifacts)
     catalog = load_catalog(artifacts)
     if run == LEGACY_RUN_ID:
         run_id, meta = LEGACY_RUN_ID, {}
