@@ -239,20 +239,22 @@ def test_calm_run_reaches_freeze(tmp_path: Path) -> None:
 
 
 def test_volatile_run_fires_cooldown_velocity_and_suppression(tmp_path: Path) -> None:
+    # a slow gateway (latency_high) and a tight pinned limit (unloads: maker_share_low)
+    # make two rules move replace_rate_per_min together: a large change, then cooldown
     result = _soak(tmp_path, mode="volatile", seed=5, iterations=12,
-                   sets=("tail_age_ms=740", "position_limit_notional=6000"))
+                   sets=("concurrency_limit=2", "position_limit_notional=1500"))
     summary = _assert_report_matches_flags(result.run_dir)
     assert summary["cooldown_skips"] >= 1
     assert summary["blocked_velocity"] >= 1
     assert summary["tuner_suppressed"] >= 1
     docs = _docs(result.run_dir)
-    assert all(d["params"]["position_limit_notional"]["value"] == 6000.0 for d in docs)
+    assert all(d["params"]["position_limit_notional"]["value"] == 1500.0 for d in docs)
 
 
 def test_engineered_oscillation_in_a_real_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two rules that pull one parameter in opposite directions around the run's median net."""
-    up = Rule("wider", (Condition("net_bps", "<", 2.6),), (("base_spread_bps_delta", 0.1),), "")
-    down = Rule("tighter", (Condition("net_bps", ">=", 2.6),),
+    up = Rule("wider", (Condition("net_bps", "<", 3.1),), (("base_spread_bps_delta", 0.1),), "")
+    down = Rule("tighter", (Condition("net_bps", ">=", 3.1),),
                 (("base_spread_bps_delta", -0.1),), "")
     monkeypatch.setattr(rules_module, "RULES", (up, down))
     monkeypatch.setattr("soakkit.tuning.engine.GUARDS",
@@ -281,7 +283,7 @@ def test_crash_between_write_and_verify_is_consistent_after_restart(
         return real_verify(path, decision, baseline, pinned)
 
     monkeypatch.setattr(apply_module, "_verify", dying_verify)
-    options = dict(mode="volatile", seed=5, iterations=5)
+    options = dict(mode="volatile", seed=2, iterations=5)  # iteration 2 changes values
     with pytest.raises(Crash):
         _soak(tmp_path / "a", **options)
     run_dir = next((tmp_path / "a" / "runs").iterdir())
