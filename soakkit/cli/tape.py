@@ -7,6 +7,10 @@ from pathlib import Path
 
 from soakkit.cli._common import Parser, formatter
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "import, check or generate a market tape for replay"
+
+
 EPILOG = """\
 tape format (docs/SIMULATOR.md, "Replay"): a folder with
   trades.parquet|trades.csv[.gz]  ts_ns, price, qty, side (+1 buyer aggressor, -1 seller)
@@ -82,7 +86,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from soakkit.sim.importers import FORMATS
     from soakkit.sim.regimes import MODES
 
-    p = sub.add_parser("tape", help="import, check or generate a market tape for replay",
+    p = sub.add_parser("tape", help=HELP,
                        formatter_class=formatter, epilog=EPILOG,
                        description="Recorded market data for `soakkit soak --market-data` "
                                    "and `soakkit calibrate`.")
