@@ -86,12 +86,17 @@ def write_hour_tape(folder: Path) -> Path:
     return write_tape(folder, record(market, 1_700_000_000 * 10**9, "BENCH", "bench_sim"))
 
 
-def _wall(cmd: list[str], reps: int) -> float:
+def _wall(cmd: list[str], reps: int, verdict_exit: bool = False) -> float:
+    """Median wall time of ``cmd``; ``verdict_exit``: exit 1 with no error line is a FAIL
+    verdict (a soak that ran to its end), not a failure."""
     times = []
     for _ in range(reps):
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         times.append(time.perf_counter() - start)
+        failed_verdict = verdict_exit and done.returncode == 1 and "error:" not in done.stderr
+        if done.returncode != 0 and not failed_verdict:
+            raise SystemExit(f"{' '.join(cmd)}: exit {done.returncode}\n{done.stderr[-2000:]}")
     return statistics.median(times)
 
 
@@ -125,7 +130,7 @@ def long_soak() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         process = _wall([sys.executable, "-m", "soakkit", "soak", "--iterations", "24",
                          "--sim-minutes", "60", "--mode", "volatile", "--seed", "1", "--gate",
-                         "production", "--artifacts", tmp], 1)
+                         "production", "--artifacts", tmp], 1, verdict_exit=True)
     return {"soak_s": soak, "bare_sim_s": bare, "soak_over_bare": soak / bare,
             "soak_process_s": process, "process_over_bare": process / bare}
 
