@@ -1,8 +1,11 @@
 """Catalog and report speed, each next to its baseline measured in the same run.
 
-* catalog – ``load_catalog`` over ``--files`` generated ITER_SUMMARY files (real documents
-  from a mini-soak, renumbered, 1,000 per run folder), cold (no cache) and warm (cache
-  present), in files/s, next to a plain ``json.load`` loop over the same files;
+* catalog – ``load_catalog`` over ``--files`` iterations laid out as the soak runner writes
+  them (real documents from a mini-soak, renumbered, 1,000 per run; each run with its
+  iteration log and ``iterations.parquet``), then the same ITER_SUMMARY files alone (the
+  legacy layout): cold (no cache) and warm (cache present), next to a plain ``json.load``
+  loop over the same files, best of ``--reps``, both inside one process (in-process) and as
+  whole ``python`` processes (interpreter start and imports included);
 * KPI report – ``soakkit.notebooks.run("kpi", ...)`` on a 24-iteration run (papermill, a
   fresh kernel, HTML rendering) next to papermill running an empty notebook (the kernel
   start floor).
@@ -15,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,53 +30,118 @@ import papermill
 from _common import make_parser, save
 from nbformat.v4 import new_code_cell, new_notebook
 
+from soakkit.artifacts import ITER_LOG_FILE, iter_summary_name
 from soakkit.catalog import cache_dir, load_catalog
+from soakkit.io import canonical_json
+from soakkit.iterlog import entry_line, file_id
+from soakkit.iterlog_table import compact
 from soakkit.notebooks import run
 from soakkit.soak import SoakOptions, run_soak
 
 
 def make_catalog_tree(root: Path, files: int) -> None:
+    """``files`` iterations in runs of 1,000, laid out as the soak runner writes them.
+
+    Documents: the 12 of a real mini-soak, renumbered. Each run gets what the runner writes
+    (``soakkit.iterlog``): ``ITER_SUMMARY_<n>.json`` (canonical JSON), its line in
+    ``iterations.jsonl`` and, at the end, ``iterations.parquet`` (``iterlog_table.compact``);
+    only the fsyncs are left out, to build the tree in seconds.
+    """
     source = root / "source"
     run = run_soak(SoakOptions(iterations=12, sim_minutes=5, mode="mixed", gate="production",
                                artifacts=source, now="2026-01-01T00:00:00Z"), env={})
     docs = [json.loads((run.run_dir / f"ITER_SUMMARY_{n}.json").read_text())
             for n in range(1, 13)]
-    for k in range(files):
-        folder = root / "soak" / "runs" / f"run{k // 1000:04d}"
-        if k % 1000 == 0:
-            folder.mkdir(parents=True)
-            shutil.copy(run.run_dir / "RUN.json", folder / "RUN.json")
-        doc = dict(docs[k % len(docs)], iteration=k % 1000 + 1)
-        (folder / f"ITER_SUMMARY_{k % 1000 + 1}.json").write_text(
-            json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    for start in range(0, files, 1000):
+        folder = root / "soak" / "runs" / f"run{start // 1000:04d}"
+        folder.mkdir(parents=True)
+        shutil.copy(run.run_dir / "RUN.json", folder / "RUN.json")
+        lines = []
+        for k in range(start, min(files, start + 1000)):
+            n = k % 1000 + 1
+            doc = dict(docs[k % len(docs)], iteration=n)
+            data = canonical_json(doc).encode()
+            path = folder / iter_summary_name(n)
+            path.write_bytes(data)
+            lines.append(entry_line(n, file_id(path.name, data, path.stat().st_mtime_ns), doc))
+        (folder / ITER_LOG_FILE).write_bytes(b"".join(lines))
+        compact(folder)
+
+
+def _child_seconds(code: str, *args: str) -> tuple[float, float]:
+    """(wall seconds of the whole process, seconds it timed inside) of ``python -c code``."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          check=True)
+    return time.perf_counter() - start, float(done.stdout.split()[-1])
+
+
+_JSON_LOOP = """
+import json, sys, time, glob
+start = time.perf_counter()
+for path in sorted(glob.glob(sys.argv[1] + "/runs/*/ITER_SUMMARY_*.json")):
+    with open(path) as fh:
+        json.load(fh)
+print(time.perf_counter() - start)
+"""
+_LOAD = """
+import sys, time
+start = time.perf_counter()
+from soakkit.catalog import load_catalog
+catalog = load_catalog(sys.argv[1], cache=sys.argv[2] == "cache")
+assert catalog.frame.height > 0
+print(time.perf_counter() - start)
+"""
+
+
+def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
+    """In-process and whole-process timings of one layout (cold without cache, warm)."""
+    soak = root / "soak"
+    paths = sorted(str(p) for p in (soak / "runs").glob("*/ITER_SUMMARY_*.json"))
+    base, cold, warm, base_p, cold_p, warm_p = [], [], [], [], [], []
+    for _ in range(reps):
+        start = time.perf_counter()
+        for path in paths:
+            with open(path) as fh:
+                json.load(fh)
+        base.append(time.perf_counter() - start)
+        shutil.rmtree(cache_dir(soak), ignore_errors=True)
+        start = time.perf_counter()
+        loaded = load_catalog(soak)
+        cold.append(time.perf_counter() - start)
+        assert loaded.frame.height == files, loaded.frame.height
+        start = time.perf_counter()
+        again = load_catalog(soak)
+        warm.append(time.perf_counter() - start)
+        assert again.cached_rows == files
+        base_p.append(_child_seconds(_JSON_LOOP, str(soak))[0])
+        shutil.rmtree(cache_dir(soak), ignore_errors=True)
+        cold_p.append(_child_seconds(_LOAD, str(soak), "nocache")[0])
+        _child_seconds(_LOAD, str(soak), "cache")
+        warm_p.append(_child_seconds(_LOAD, str(soak), "cache")[0])
+    b, c, w = min(base), min(cold), min(warm)
+    bp, cp, wp = min(base_p), min(cold_p), min(warm_p)
+    return {"files": files, "logged_rows": loaded.logged_rows,
+            "in_process": {"json_load_s": b, "cold_s": c, "warm_s": w,
+                           "cold_speedup": b / c, "warm_speedup": b / w},
+            "whole_process": {"json_load_s": bp, "cold_s": cp, "warm_s": wp,
+                              "cold_speedup": bp / cp, "warm_speedup": bp / wp},
+            "json_load_files_per_s": files / b, "cold_files_per_s": files / c,
+            "warm_files_per_s": files / w, "cold_speedup": b / c, "warm_speedup": b / w}
 
 
 def catalog(files: int, reps: int) -> dict[str, Any]:
+    """The runner's layout (one iteration log per run), then the same files without logs."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_catalog_tree(root, files)
         os.sync()
-        paths = sorted(str(p) for p in (root / "soak" / "runs").glob("*/ITER_SUMMARY_*.json"))
-        base, cold, warm = [], [], []
-        for _ in range(reps):
-            start = time.perf_counter()
-            for path in paths:
-                with open(path) as fh:
-                    json.load(fh)
-            base.append(time.perf_counter() - start)
-            shutil.rmtree(cache_dir(root / "soak"), ignore_errors=True)
-            start = time.perf_counter()
-            loaded = load_catalog(root / "soak")
-            cold.append(time.perf_counter() - start)
-            assert loaded.frame.height == files, loaded.frame.height
-            start = time.perf_counter()
-            again = load_catalog(root / "soak")
-            warm.append(time.perf_counter() - start)
-            assert again.cached_rows == files
-        b, c, w = statistics.median(base), statistics.median(cold), statistics.median(warm)
-        return {"files": files, "json_load_s": b, "cold_s": c, "warm_s": w,
-                "json_load_files_per_s": files / b, "cold_files_per_s": files / c,
-                "warm_files_per_s": files / w, "cold_speedup": b / c, "warm_speedup": b / w}
+        out = _layout(root, reps, files)
+        for path in (root / "soak" / "runs").glob("*/iterations.*"):
+            path.unlink()  # the legacy layout: ITER_SUMMARY files only
+        os.sync()
+        out["legacy"] = _layout(root, reps, files)
+        return out
 
 
 def report(reps: int) -> dict[str, Any]:
@@ -98,7 +166,7 @@ def report(reps: int) -> dict[str, Any]:
                          root / "reports")
             reports.append(time.perf_counter() - start)
             assert result.exit_code == 0, result.evalue
-        f, r = statistics.median(floors), statistics.median(reports)
+        f, r = min(floors), min(reports)
         return {"iterations": 24, "empty_notebook_s": f, "kpi_report_s": r,
                 "above_floor_s": r - f}
 
@@ -110,9 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = {"catalog": catalog(args.files, args.reps), "report": report(args.reps)}
     c, r = data["catalog"], data["report"]
-    print(f"catalog {c['files']} files: json.load loop {c['json_load_files_per_s']:,.0f} files/s; "
-          f"cold {c['cold_files_per_s']:,.0f} files/s ({c['cold_speedup']:.1f}x); warm "
-          f"{c['warm_files_per_s']:,.0f} files/s ({c['warm_speedup']:.0f}x)")
+    for label, layout in (("runner layout (iteration logs)", c), ("legacy layout (files)",
+                                                                    c["legacy"])):
+        i, w = layout["in_process"], layout["whole_process"]
+        print(f"catalog {c['files']} iterations, {label}: in-process json.load loop "
+              f"{i['json_load_s']:.2f} s, cold {i['cold_s']:.3f} s ({i['cold_speedup']:.1f}x), "
+              f"warm {i['warm_s']:.3f} s ({i['warm_speedup']:.0f}x); whole process: json.load "
+              f"loop {w['json_load_s']:.2f} s, cold {w['cold_s']:.3f} s "
+              f"({w['cold_speedup']:.1f}x), warm {w['warm_s']:.3f} s ({w['warm_speedup']:.0f}x)")
     print(f"KPI report, 24 iterations: {r['kpi_report_s']:.2f} s vs empty notebook "
           f"{r['empty_notebook_s']:.2f} s -> {r['above_floor_s']:+.2f} s above the floor")
     save(args.out, data)

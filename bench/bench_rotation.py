@@ -1,23 +1,22 @@
-"""Rotation speed: planning a 200,000-file tree next to `find`, and compression next to `gzip -6`.
+"""Rotation speed, as a user meets it (whole processes) and inside the process (labelled).
 
-* planning – ``plan_rotation`` (one scan + the planner, in a fresh process, as
-  ``soakkit rotate --dry-run`` runs it) against
-  ``find TREE -type f -mtime +7 > /dev/null`` on the same tree in the same run; peak RSS of
-  the planning process. Tree: 200 run folders × 1,000 ``ITER_SUMMARY_<n>.json``, mtimes
-  spread over 30 days (seeded).
-* compression – a real rotation compressing ``--files`` ITER_SUMMARY-sized JSON documents
-  (crash-safe protocol: temp file, fsync, verify, manifest, unlink) in MB/s, against
-  ``gzip -6 -k`` on copies of the same files, and against zstd level 3 in-process.
+* planning – ``soakkit rotate --dry-run`` as a whole process against
+  ``find TREE -type f -mtime +7 > /dev/null`` on the same tree, best of ``--reps``,
+  alternating; plus the scan and plan alone timed inside a fresh process. Tree: 200 run
+  folders × 1,000 ``ITER_SUMMARY_<n>.json``, mtimes spread over 30 days (seeded);
+* start-up – ``soakkit --help`` and ``soakkit rotate --dry-run`` on an empty tree next to
+  ``python -c pass``, and the largest imports of the rotation path (``-X importtime``);
+* compression – ``soakkit rotate`` compressing ``--compress-files`` ITER_SUMMARY documents
+  (group commit, two processes) as a whole process and in-process, against ``gzip -6 -k``
+  on copies of the same files.
 
     python bench/bench_rotation.py --files 200000 --reps 3 --out bench/out/rotation.json
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,13 +29,47 @@ from _common import make_parser, save
 
 PLAN_CHILD = """
 import os, sys, time
+start = time.perf_counter()
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 from datetime import UTC, datetime
 from pathlib import Path
 from soakkit.rotation import RotationPolicy, plan_rotation
-start = time.perf_counter()
+from soakkit.rotation.apply import _record
+from soakkit.rotation.command import _render
+imported = time.perf_counter()
 plan = plan_rotation(Path(sys.argv[1]), RotationPolicy(), datetime.now(UTC), jobs=int(sys.argv[2]))
-print(time.perf_counter() - start, plan.before.files)
+planned = time.perf_counter()
+record = _record(plan, True, plan.projected_after(), {}, [], [])
+recorded = time.perf_counter()
+text = _render(record, [])
+with open(os.devnull, "w") as sink:
+    sink.write(text)
+rendered = time.perf_counter()
+print(planned - imported, plan.before.files, imported - start, recorded - planned,
+      rendered - recorded)
+"""
+#: The floor of any Python process that lstat()s every file: os.scandir + DirEntry.stat.
+FLOOR_CHILD = """
+import os, sys
+def walk(top):
+    stack = [top]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                e.stat(follow_symlinks=False)
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+root = sys.argv[1]
+if sys.argv[2] == "2":
+    runs = sorted(os.scandir(os.path.join(root, "runs")), key=lambda e: e.name)
+    pid = os.fork()
+    for e in runs[(pid == 0)::2]:
+        walk(e.path)
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+else:
+    walk(root)
 """
 
 
@@ -68,82 +101,181 @@ def timed(cmd: list[str], **kw: Any) -> tuple[float, int, str]:
     return wall, usage.ru_maxrss, out
 
 
+def _best(cmd: list[str], reps: int, **kw: Any) -> float:
+    return min(timed(cmd, stdout=subprocess.DEVNULL, **kw)[0] for _ in range(reps))
+
+
+_NOW = ["--now", "2026-11-24T12:00:00Z"]
+
+
 def planning(files: int, reps: int) -> dict[str, Any]:
+    """Whole processes, best of ``reps``, alternating: ``soakkit rotate --dry-run`` (what a
+    user runs: interpreter, imports, scan, plan, printing every action) against ``find``;
+    then the scan and plan alone, timed inside a fresh process (in-process)."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         start = time.perf_counter()
         make_tree(tree, files)
         created = time.perf_counter() - start
         os.sync()  # no writeback in flight while measuring
-        finds, plans, plans1, rss = [], [], [], []
-        child = [sys.executable, "-c", PLAN_CHILD, str(tree)]
-        timed(["find", str(tree), "-type", "f", "-mtime", "+7"], stdout=subprocess.DEVNULL)
-        subprocess.run([*child, "2"], capture_output=True, check=True)  # warm both up once
+        find = ["find", str(tree), "-type", "f", "-mtime", "+7"]
+        dry = [sys.executable, "-m", "soakkit", "rotate", "--path", str(tree), "--dry-run"]
+        timed(find, stdout=subprocess.DEVNULL)  # warm the dentry cache for both
+        timed(dry, stdout=subprocess.DEVNULL)
+        finds, drys, plans, plans1, rss, parts = [], [], [], [], [], []
+        floor1, floor2 = [], []
         for _ in range(reps):
-            finds.append(timed(["find", str(tree), "-type", "f", "-mtime", "+7"],
-                               stdout=subprocess.DEVNULL)[0])
-            _, peak, out = timed([*child, "2"], stdout=subprocess.PIPE)
-            plans.append(float(out.split()[0]))
+            finds.append(timed(find, stdout=subprocess.DEVNULL)[0])
+            wall, peak, _ = timed(dry, stdout=subprocess.DEVNULL)
+            drys.append(wall)
             rss.append(peak)
+            child = [sys.executable, "-c", PLAN_CHILD, str(tree)]
+            fields = [float(x) for x in timed([*child, "2"], stdout=subprocess.PIPE)[2].split()]
+            plans.append(fields[0])
+            parts.append({"imports_s": fields[2], "scan_and_plan_s": fields[0],
+                          "record_s": fields[3], "render_s": fields[4]})
             plans1.append(float(timed([*child, "1"], stdout=subprocess.PIPE)[2].split()[0]))
-        find, plan = statistics.median(finds), statistics.median(plans)
-        return {"files": files, "tree_creation_s": created, "find_s": find, "plan_s": plan,
-                "plan_over_find": plan / find, "plan_one_process_s": statistics.median(plans1),
-                "plan_peak_rss_mib": max(rss) / 1024, "finds": finds, "plans": plans}
+            for jobs, out in (("1", floor1), ("2", floor2)):
+                out.append(timed([sys.executable, "-c", FLOOR_CHILD, str(tree), jobs])[0])
+        find_s, dry_s = min(finds), min(drys)
+        return {"files": files, "tree_creation_s": created, "find_s": find_s,
+                "dry_run_process_s": dry_s, "dry_run_over_find": dry_s / find_s,
+                "dry_run_peak_rss_mib": max(rss) / 1024,
+                "plan_in_process_s": min(plans), "plan_over_find": min(plans) / find_s,
+                "plan_one_process_in_process_s": min(plans1), "finds": finds,
+                "dry_runs": drys,
+                "dry_run_parts_in_process": min(parts, key=lambda p: sum(p.values())),
+                "python_lstat_floor_one_process_s": min(floor1),
+                "python_lstat_floor_two_processes_s": min(floor2)}
 
 
-def compression(count: int) -> dict[str, Any]:
+def startup(reps: int) -> dict[str, Any]:
+    """``soakkit --help`` and ``soakkit rotate --dry-run`` on an empty tree, whole processes,
+    next to ``python -c pass``; the largest imports of the rotation path
+    (``python -X importtime``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "runs").mkdir()
+        bare = _best([sys.executable, "-c", "pass"], reps)
+        helps = _best([sys.executable, "-m", "soakkit", "--help"], reps)
+        rotate_empty = _best([sys.executable, "-m", "soakkit", "rotate", "--path", tmp,
+                              "--dry-run", *_NOW], reps)
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "soakkit", "rotate",
+                               "--path", tmp, "--dry-run", *_NOW], capture_output=True,
+                              text=True, check=True)
+    imports: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            name = parts[2].strip()
+            if name.split(".")[0] in ("numpy", "soakkit", "argparse", "ctypes") and \
+                    name.count(".") <= 1:
+                imports[name] = max(imports.get(name, 0.0), int(parts[1]) / 1e6)
+    top = dict(sorted(imports.items(), key=lambda kv: -kv[1])[:8])
+    return {"python_pass_s": bare, "help_s": helps, "rotate_empty_tree_s": rotate_empty,
+            "rotate_imports_cumulative_s": top}
+
+
+#: The durability floor of compression in place: write each file's compressed bytes to a new
+#: file and fsync it (write-back started for all first), then fsync the folder: what any
+#: crash-safe protocol pays at least, without compressing, verifying or unlinking anything.
+DURABLE_CHILD = """
+import ctypes, gzip, os, sys
+src, dst = sys.argv[1], sys.argv[2]
+os.mkdir(dst)
+blobs = [gzip.compress(open(os.path.join(src, n), "rb").read(), 6, mtime=0)
+         for n in sorted(os.listdir(src))]
+libc = ctypes.CDLL(None, use_errno=True)
+for start in range(0, len(blobs), 256):
+    fds = []
+    for k, blob in enumerate(blobs[start:start + 256]):
+        fd = os.open(os.path.join(dst, f"{start + k}.gz"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        os.write(fd, blob)
+        fds.append(fd)
+    for fd in fds:
+        libc.sync_file_range(fd, ctypes.c_longlong(0), ctypes.c_longlong(0), 2)
+    for fd in fds:
+        os.fsync(fd)
+        os.close(fd)
+    dfd = os.open(dst, os.O_RDONLY)
+    os.fsync(dfd)
+    os.close(dfd)
+"""
+
+
+def compression(count: int, reps: int) -> dict[str, Any]:
+    """``soakkit rotate`` compressing ``count`` ITER_SUMMARY-sized documents (real ones from
+    a mini-soak), as a whole process and timed inside (``rotate()``), against ``gzip -6 -k``
+    on copies of the same files (one process for all of them), best of ``reps``."""
     from datetime import UTC, datetime
 
     from soakkit.rotation import RotationPolicy, rotate
+    from soakkit.soak import SoakOptions, run_soak
 
-    rng = np.random.default_rng(2)
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "src" / "snapshots"
-        src.mkdir(parents=True)
-        total = 0
+        run = run_soak(SoakOptions(iterations=12, sim_minutes=5, mode="mixed",
+                                   gate="production", artifacts=Path(tmp) / "source",
+                                   now="2026-01-01T00:00:00Z"), env={})
+        docs = [(run.run_dir / f"ITER_SUMMARY_{n}.json").read_bytes() for n in range(1, 13)]
+        template = Path(tmp) / "template" / "snapshots"
+        template.mkdir(parents=True)
         old = time.time() - 30 * 86400
+        total = 0
         for k in range(count):
-            doc = {"iteration": k, "summary": {f"kpi_{j}": float(rng.normal()) for j in range(40)},
-                   "params": {f"p{j}": {"value": float(rng.uniform()), "origin": "profile:x"}
-                              for j in range(10)}, "regime_by_minute": ["volatile"] * 10}
-            data = json.dumps(doc, indent=2, sort_keys=True).encode()
-            (src / f"snap_{k}.json").write_bytes(data)
-            os.utime(src / f"snap_{k}.json", (old, old))
-            total += len(data)
-        cli_dir = Path(tmp) / "cli"
-        shutil.copytree(src, cli_dir)
-        files = sorted(str(p) for p in cli_dir.iterdir())
+            path = template / f"snap_{k}.json"
+            path.write_bytes(docs[k % 12])
+            os.utime(path, (old, old))
+            total += len(docs[k % 12])
+        cli_s, process_s, inproc_s, durable_s = [], [], [], []
+        for rep in range(reps):
+            cli_dir = Path(tmp) / f"cli{rep}"
+            shutil.copytree(template, cli_dir)
+            files = sorted(str(p) for p in cli_dir.iterdir())
+            os.sync()
+            start = time.perf_counter()
+            subprocess.run(["gzip", "-6", "-k", *files], check=True)
+            cli_s.append(time.perf_counter() - start)
+            proc_root = Path(tmp) / f"proc{rep}"
+            shutil.copytree(template.parent, proc_root)
+            os.sync()
+            process_s.append(timed([sys.executable, "-m", "soakkit", "rotate", "--path",
+                                    str(proc_root)], stdout=subprocess.DEVNULL)[0])
+            assert not list(proc_root.glob("snapshots/*.json")), "not all compressed"
+            durable_s.append(timed([sys.executable, "-c", DURABLE_CHILD, str(template),
+                                    str(Path(tmp) / f"durable{rep}")])[0])
+            in_root = Path(tmp) / f"inproc{rep}"
+            shutil.copytree(template.parent, in_root)
+            os.sync()
+            start = time.perf_counter()
+            result = rotate(in_root, RotationPolicy(), now=datetime.now(UTC), jobs=2)
+            inproc_s.append(time.perf_counter() - start)
+            assert result.exit_code == 0, result.record["errors"]
+        compressed = sum(p.stat().st_size for p in (Path(tmp) / "inproc0").rglob("*.gz"))
+        cli, proc, inproc = min(cli_s), min(process_s), min(inproc_s)
+        out: dict[str, Any] = {
+            "files": count, "input_mb": total / 1e6, "gzip6_cli_s": cli,
+            "gzip6_cli_mb_s": total / 1e6 / cli, "rotation_process_s": proc,
+            "rotation_process_mb_s": total / 1e6 / proc,
+            "process_throughput_vs_gzip_cli": cli / proc,
+            "rotation_in_process_s": inproc, "rotation_in_process_mb_s": total / 1e6 / inproc,
+            "in_process_throughput_vs_gzip_cli": cli / inproc,
+            "durable_floor_process_s": min(durable_s),
+            "durable_floor_vs_gzip_cli": cli / min(durable_s),
+            "gzip6_ratio": total / compressed}
+        import gzip
+
+        blobs = [p.read_bytes() for p in sorted(template.iterdir())]
         start = time.perf_counter()
-        for chunk in range(0, len(files), 500):
-            subprocess.run(["gzip", "-6", "-k", *files[chunk:chunk + 500]], check=True)
-        gzip_cli = time.perf_counter() - start
-        start = time.perf_counter()
-        result = rotate(src.parent, RotationPolicy(keep_latest=100, ttl_days=7.0),
-                        now=datetime.now(UTC), jobs=1)
-        ours = time.perf_counter() - start
-        assert result.exit_code == 0, result.record["errors"]
-        compressed = sum(p.stat().st_size for p in src.iterdir())
-        out: dict[str, Any] = {"files": count, "input_mb": total / 1e6,
-                               "rotation_gzip6_mb_s": total / 1e6 / ours,
-                               "gzip6_cli_mb_s": total / 1e6 / gzip_cli,
-                               "rotation_over_cli_time": ours / gzip_cli,
-                               "gzip6_ratio": total / compressed}
+        sizes = [len(gzip.compress(b, compresslevel=6, mtime=0)) for b in blobs]
+        out["gzip6_inprocess_codec_only_mb_s"] = total / 1e6 / (time.perf_counter() - start)
         try:
             import zstandard
         except ImportError:
             return out
-        blobs = [p.read_bytes() for p in sorted(cli_dir.glob("*.json"))]
         start = time.perf_counter()
         sizes = [len(zstandard.ZstdCompressor(level=3, write_checksum=True).compress(b))
                  for b in blobs]
-        out["zstd3_inprocess_mb_s"] = total / 1e6 / (time.perf_counter() - start)
+        out["zstd3_inprocess_codec_only_mb_s"] = total / 1e6 / (time.perf_counter() - start)
         out["zstd3_ratio"] = total / sum(sizes)
-        import gzip
-
-        start = time.perf_counter()
-        sizes = [len(gzip.compress(b, compresslevel=6, mtime=0)) for b in blobs]
-        out["gzip6_inprocess_mb_s"] = total / 1e6 / (time.perf_counter() - start)
         return out
 
 
@@ -152,22 +284,65 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=200_000)
     parser.add_argument("--compress-files", type=int, default=5_000)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS,
+                        help="which measurements (default: all)")
     args = parser.parse_args(argv)
-    report = {"planning": planning(args.files, args.reps),
-              "compression": compression(args.compress_files)}
-    p, c = report["planning"], report["compression"]
-    print(f"planning {p['files']} files: {p['plan_s']:.2f} s (2 processes; 1 process "
-          f"{p['plan_one_process_s']:.2f} s) vs find -mtime +7 {p['find_s']:.2f} s -> "
-          f"{p['plan_over_find']:.2f}x; peak RSS {p['plan_peak_rss_mib']:.0f} MiB")
-    print(f"compression {c['files']} files, {c['input_mb']:.1f} MB: rotation "
-          f"{c['rotation_gzip6_mb_s']:.1f} MB/s vs gzip -6 CLI {c['gzip6_cli_mb_s']:.1f} MB/s "
-          f"(time ratio {c['rotation_over_cli_time']:.2f}x), ratio {c['gzip6_ratio']:.2f}")
-    if "zstd3_ratio" in c:
-        print(f"in-process: gzip-6 {c['gzip6_inprocess_mb_s']:.0f} MB/s ratio "
-              f"{c['gzip6_ratio']:.2f}; zstd-3 {c['zstd3_inprocess_mb_s']:.0f} MB/s ratio "
-              f"{c['zstd3_ratio']:.2f}")
+    report: dict[str, Any] = {}
+    if "planning" in args.parts:
+        report["planning"] = planning(args.files, args.reps)
+    if "startup" in args.parts:
+        report["startup"] = startup(args.reps)
+    if "compression" in args.parts:
+        report["compression"] = compression(args.compress_files, args.reps)
+    _print(report, args.reps)
     save(args.out, report)
     return 0
+
+
+PARTS = ("planning", "startup", "compression")
+
+
+def _print(report: dict[str, Any], reps: int) -> None:
+    p, s, c = (report.get(k, {}) for k in PARTS)
+    if p:
+        _print_planning(p, reps)
+    if s:
+        _print_startup(s)
+    if c:
+        _print_compression(c)
+
+
+def _print_planning(p: dict[str, Any], reps: int) -> None:
+    print(f"planning {p['files']} files, whole processes (best of {reps}): soakkit rotate "
+          f"--dry-run {p['dry_run_process_s']:.3f} s vs find -mtime +7 {p['find_s']:.3f} s -> "
+          f"{p['dry_run_over_find']:.2f}x; peak RSS {p['dry_run_peak_rss_mib']:.0f} MiB")
+    parts = ", ".join(f"{k.removesuffix('_s')} {v:.3f} s"
+                      for k, v in p["dry_run_parts_in_process"].items())
+    print(f"planning, in-process (scan + plan only): {p['plan_in_process_s']:.3f} s "
+          f"({p['plan_over_find']:.2f}x find); one process "
+          f"{p['plan_one_process_in_process_s']:.3f} s; dry run's parts: {parts}")
+    print(f"floor, whole processes: python scandir+lstat of every file, one process "
+          f"{p['python_lstat_floor_one_process_s']:.3f} s, two processes "
+          f"{p['python_lstat_floor_two_processes_s']:.3f} s")
+
+
+def _print_startup(s: dict[str, Any]) -> None:
+    print(f"start-up, whole processes: soakkit --help {s['help_s']:.3f} s, soakkit rotate "
+          f"--dry-run on an empty tree {s['rotate_empty_tree_s']:.3f} s, python -c pass "
+          f"{s['python_pass_s']:.3f} s; largest imports: " + ", ".join(
+              f"{k} {v * 1000:.0f} ms" for k, v in s["rotate_imports_cumulative_s"].items()))
+
+
+def _print_compression(c: dict[str, Any]) -> None:
+    print(f"compression {c['files']} files, {c['input_mb']:.1f} MB: soakkit rotate process "
+          f"{c['rotation_process_s']:.2f} s vs gzip -6 -k CLI {c['gzip6_cli_s']:.2f} s -> "
+          f"{c['process_throughput_vs_gzip_cli']:.2f}x gzip's throughput; in-process rotate() "
+          f"{c['rotation_in_process_s']:.2f} s ({c['in_process_throughput_vs_gzip_cli']:.2f}x); "
+          f"ratio {c['gzip6_ratio']:.2f}")
+    print(f"compression floor, whole process: gzip each file in memory, write it to a new file, "
+          f"fsync each (write-back started first) and the folder per 256 files: "
+          f"{c['durable_floor_process_s']:.2f} s ({c['durable_floor_vs_gzip_cli']:.2f}x gzip's "
+          "throughput)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@
         ITER_SUMMARY_<n>.json           one per iteration, n from 1 (schema v1)
         TUNING_REPORT.json              one entry per iteration + guard summary
         runtime_overrides.json          the tuner's live values
-        iterations.jsonl.gz             compact history of rotated ITER_SUMMARY files
+        iterations.jsonl                the run's iteration log: every ITER_SUMMARY document
+        iterations.parquet              the log as a table, written when the run ends
+        iterations.jsonl.gz             legacy: history of ITER_SUMMARY files rotated before
+                                        the log existed (read, never written)
         .run.lock                       held (flock) while the run is active
       latest -> runs/<run_id>           newest finished run
       rotation/                         rotation log, manifest, lock
@@ -42,7 +45,7 @@ from typing import Any
 
 from soakkit.errors import ArtifactError, JsonFormatError, UsageError
 from soakkit.inputs import check_user_path, show_value
-from soakkit.io import atomic_write_bytes, canonical_json, fsync_dir, loads_strict
+from soakkit.io import fsync_dir, loads_strict
 from soakkit.schema import schema_checker
 from soakkit.sim.regimes import MODES
 
@@ -50,8 +53,11 @@ __all__ = [
     "ARTIFACTS_ENV",
     "DEFAULT_ARTIFACTS",
     "HISTORY_FILE",
+    "ITER_LOG_FILE",
     "ITER_RE",
+    "ITER_TABLE_FILE",
     "LATEST",
+    "LOG_FILES",
     "MARKETS_DIR",
     "REPORT_INDEX_FILE",
     "RUNS_DIR",
@@ -90,6 +96,10 @@ RUN_FILE = "RUN.json"
 TUNING_REPORT_FILE = "TUNING_REPORT.json"
 RUN_LOCK = ".run.lock"
 HISTORY_FILE = "iterations.jsonl.gz"
+ITER_LOG_FILE = "iterations.jsonl"
+ITER_TABLE_FILE = "iterations.parquet"
+#: Files rotation never touches: they hold the content of the run's iterations.
+LOG_FILES: frozenset[str] = frozenset({HISTORY_FILE, ITER_LOG_FILE, ITER_TABLE_FILE})
 LATEST = "latest"
 #: The browsable table of every report folder, at the root of a reports folder.
 REPORT_INDEX_FILE = "index.html"
@@ -318,7 +328,8 @@ def iteration_files(folder: Path) -> list[IterationFile]:
 
 
 def read_history(folder: Path) -> Iterator[dict[str, Any]]:
-    """Records of the compact history ``iterations.jsonl.gz`` (rotated ITER_SUMMARY files)."""
+    """Records of a legacy ``iterations.jsonl.gz`` (ITER_SUMMARY files rotated before the
+    iteration log existed; see :mod:`soakkit.iterlog`)."""
     path = Path(folder) / HISTORY_FILE
     if not path.exists():
         return
@@ -327,14 +338,3 @@ def read_history(folder: Path) -> Iterator[dict[str, Any]]:
             if line.strip():
                 record = loads_strict(line, f"{path}:{lineno}")
                 yield record
-
-
-def write_history(folder: Path, records: list[dict[str, Any]], *,
-                  tmp_name: str | None = None) -> Path:
-    """Write the compact history atomically (gzip, mtime 0, so equal input → equal bytes)."""
-    lines = "".join(canonical_json(r, compact=True, digits=None)  # lossless copy
-                    for r in sorted(records, key=lambda r: int(r.get("iteration", 0))))
-    data = gzip.compress(lines.encode("utf-8"), compresslevel=6, mtime=0)
-    path = Path(folder) / HISTORY_FILE
-    atomic_write_bytes(path, data, tmp_name=tmp_name)
-    return path

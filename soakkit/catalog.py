@@ -23,6 +23,7 @@ place by other tools). Cold loads parse through polars (:mod:`soakkit.catalog_pa
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ import polars as pl
 from soakkit import __version__
 from soakkit.artifacts import (
     HISTORY_FILE,
+    ITER_LOG_FILE,
     ITER_RE,
     LATEST,
     RUN_FILE,
@@ -42,6 +44,7 @@ from soakkit.artifacts import (
     read_json_maybe_gz,
     resolve_artifacts,
 )
+from soakkit.catalog_log import LogFolder, Source, rows_from_logs
 from soakkit.catalog_parse import (
     CATALOG_SCHEMA,
     Task,
@@ -75,6 +78,8 @@ class Catalog:
     problems: tuple[str, ...]
     parsed_files: int = 0
     cached_rows: int = 0
+    notes: tuple[str, ...] = ()  #: where a run's iteration log could not be used, and why
+    logged_rows: int = 0  #: rows read from iteration logs (not from ITER_SUMMARY files)
 
     def runs(self) -> pl.DataFrame:
         """One row per run (:func:`run_summary`)."""
@@ -159,23 +164,30 @@ def _folders(artifacts: Path) -> list[_Folder]:
     return out
 
 
-def _sources(folder: Path) -> list[tuple[str, str, int | None, int, int, int]]:
-    """(path, kind, iteration, inode, size, mtime_ns) of ITER_SUMMARY files and history."""
+@functools.lru_cache(maxsize=1 << 16)
+def _kind(name: str) -> tuple[str, int | None] | None:
+    """What a file name is to the catalog (memoised: the same names recur in every run)."""
+    if name == HISTORY_FILE:
+        return "history", None
+    if name == ITER_LOG_FILE:
+        return "log", None
+    if name.startswith("ITER_SUMMARY_") and (m := ITER_RE.match(name)):
+        return ("gz" if name.endswith(".gz") else "file"), int(m.group(1))
+    return None
+
+
+def _sources(folder: Path) -> list[Source]:
+    """(path, kind, iteration, inode, size, mtime_ns, name) of ITER_SUMMARY files, the
+    iteration log and a legacy history."""
     out = []
     with os.scandir(folder) as it:
         for entry in it:
-            name = entry.name
-            n: int | None = None
-            if name == HISTORY_FILE:
-                kind = "history"
-            elif name.startswith("ITER_SUMMARY_") and (m := ITER_RE.match(name)):
-                kind, n = ("gz" if name.endswith(".gz") else "file"), int(m.group(1))
-            else:
-                continue
-            if entry.is_file(follow_symlinks=False):
+            what = _kind(entry.name)
+            if what is not None and entry.is_file(follow_symlinks=False):
                 st = entry.stat(follow_symlinks=False)
-                out.append((entry.path, kind, n, st.st_ino, st.st_size, st.st_mtime_ns))
-    return sorted(out)
+                out.append((entry.path, what[0], what[1], st.st_ino, st.st_size,
+                            st.st_mtime_ns, entry.name))
+    return out
 
 
 def _options(folder: _Folder, problems: list[str]) -> dict[str, Any]:
@@ -206,6 +218,7 @@ class _Cache:
     frame: pl.DataFrame
     dirs: dict[str, int]
     problems: dict[str, list[str]]
+    notes: dict[str, list[str]]
 
 
 def _read_cache(artifacts: Path) -> _Cache | None:
@@ -217,10 +230,11 @@ def _read_cache(artifacts: Path) -> _Cache | None:
         frame = pl.read_parquet(folder / _CACHE_FILE)
     except (OSError, SoakkitError, pl.exceptions.PolarsError):
         return None
-    dirs, problems = meta.get("dirs"), meta.get("problems")
-    if not isinstance(dirs, dict) or not isinstance(problems, dict):
+    dirs, problems, notes = meta.get("dirs"), meta.get("problems"), meta.get("notes", {})
+    if not isinstance(dirs, dict) or not isinstance(problems, dict) or \
+            not isinstance(notes, dict):
         return None
-    return _Cache(frame, dirs, problems)
+    return _Cache(frame, dirs, problems, notes)
 
 
 def _write_cache(artifacts: Path, cache: _Cache) -> None:
@@ -231,7 +245,8 @@ def _write_cache(artifacts: Path, cache: _Cache) -> None:
         cache.frame.write_parquet(buf, compression="zstd")
         atomic_write_bytes(folder / _CACHE_FILE, buf.getvalue())
         atomic_write_bytes(folder / _CACHE_META, canonical_json(
-            {"schema": _SCHEMA_ID, "dirs": cache.dirs, "problems": cache.problems}).encode())
+            {"schema": _SCHEMA_ID, "dirs": cache.dirs, "problems": cache.problems,
+             "notes": cache.notes}).encode())
     except OSError:
         pass  # an unwritable cache directory only costs speed
 
@@ -275,14 +290,20 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     dirs = {folder.rel: mtime for folder, mtime in folders}
     cached = _read_cache(artifacts) if cache and not refresh else None
     if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
-        return Catalog(_public(cached.frame), _flat(cached.problems), 0, cached.frame.height)
+        return Catalog(_public(cached.frame), _flat(cached.problems), 0, cached.frame.height,
+                       _flat(cached.notes))
     by_dir: dict[str, pl.DataFrame] = {} if cached is None else {
         str(key[0]): part for key, part in cached.frame.partition_by(
             "_dir", as_dict=True, maintain_order=True).items()}
     problems: dict[str, list[str]] = {}
+    notes: dict[str, list[str]] = {}
+    logged: list[LogFolder] = []
+    histories: list[str] = []
+    by_path = {str(folder.path): folder for folder, _ in folders}
+    options_of: dict[str, dict[str, Any]] = {}
     keep: list[pl.DataFrame] = []
     tasks: list[Task] = []
-    keys: dict[str, tuple[str, int, int, int]] = {}
+    keys: list[tuple[str, str, int, int, int]] = []  # (path, folder, inode, size, mtime)
     history_rows: list[tuple[Any, ...]] = []
     for folder, mtime in folders:
         mine = by_dir.get(folder.rel)
@@ -290,33 +311,56 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
             if mine is not None:
                 keep.append(mine)
             problems[folder.rel] = list(cached.problems.get(folder.rel, []))
+            notes[folder.rel] = list(cached.notes.get(folder.rel, []))
             continue
         mine_problems = problems.setdefault(folder.rel, [])
-        options = _options(folder, mine_problems)
+        options = options_of[folder.rel] = _options(folder, mine_problems)
         known = set() if mine is None else set(mine.select("_src", "_ino", "_size", "_mtime")
                                                .iter_rows())
         reuse: list[str] = []
-        for path, kind, n, ino, size, mtime_ns in _sources(folder.path):
+        sources = _sources(folder.path)
+        if any(s[1] == "log" for s in sources) and (not known or any(
+                (path, ino, size, mtime_ns) not in known
+                for path, _, _, ino, size, mtime_ns, _ in sources)):
+            # one file for the whole run (its files are read below only where it lacks them)
+            logged.append(LogFolder(folder.path, folder.rel, folder.run_id, folder.layout,
+                                    options, sources))
+            continue
+        for path, kind, n, ino, size, mtime_ns, _ in sources:
+            if kind == "log":
+                continue
             if (path, ino, size, mtime_ns) in known:
                 reuse.append(path)
                 continue
-            keys[path] = (folder.rel, ino, size, mtime_ns)
+            keys.append((path, folder.rel, ino, size, mtime_ns))
             if kind == "history":
-                rows, bad = parse_history(path, folder.run_id, folder.layout, options)
-                history_rows += rows
-                mine_problems += [line for _, line in bad]
+                histories.append(path)
             else:
                 tasks.append((path, folder.run_id, folder.layout, kind, options, n))
         if mine is not None and reuse:
             keep.append(mine.filter(pl.col("_src").is_in(reuse)))
+    from_logs = rows_from_logs(logged)
+    for f in logged:
+        problems[f.rel] += from_logs.problems.get(f.rel, [])
+        notes[f.rel] = from_logs.notes.get(f.rel, [])
+        keys += [(s[0], f.rel, s[3], s[4], s[5]) for s in f.sources]
+        tasks += [(s[0], f.run_id, f.layout, s[1], f.options, s[2]) for s in f.sources
+                  if s[2] is not None and s[0] not in from_logs.covered]
+        histories += [s[0] for s in f.sources if s[1] == "history"]
+    for path in histories:  # legacy: iterations rotated before the iteration log existed
+        folder = by_path[str(Path(path).parent)]
+        rows, bad_lines = parse_history(path, folder.run_id, folder.layout,
+                                        options_of[folder.rel])
+        history_rows += rows
+        problems[folder.rel] += [line for _, line in bad_lines]
     parsed, bad = frame_from_files(tasks)
     for path, line in bad:
-        problems[keys[path][0]].append(line)
+        problems[by_path[str(Path(path).parent)].rel].append(line)
     key_frame = pl.DataFrame(
-        [(p, *k) for p, k in keys.items()],
+        list(zip(*keys, strict=True)) or [(), (), (), (), ()],
         schema={"_src": pl.String, "_dir": pl.String, "_ino": pl.Int64, "_size": pl.Int64,
-                "_mtime": pl.Int64}, orient="row")
-    fresh = (pl.concat([parsed, rows_to_frame(history_rows)])
+                "_mtime": pl.Int64}, orient="col")
+    fresh = (pl.concat([parsed, from_logs.frame, rows_to_frame(history_rows)])
              .with_columns(pl.col("path").alias("_src"))
              .join(key_frame, on="_src", how="left")
              .select(*CATALOG_SCHEMA, *_KEYS))
@@ -328,10 +372,11 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
                   .unique(subset=["run_id", "iteration"], keep="first", maintain_order=True)
                   .drop("_prio"))
     problems = {rel: lines for rel, lines in problems.items() if lines}
+    notes = {rel: lines for rel, lines in notes.items() if lines}
     if cache:
-        _write_cache(artifacts, _Cache(everything, dirs, problems))
-    return Catalog(_public(everything), _flat(problems), len(keys),
-                   sum(f.height for f in keep))
+        _write_cache(artifacts, _Cache(everything, dirs, problems, notes))
+    return Catalog(_public(everything), _flat(problems), len(tasks) + len(histories),
+                   sum(f.height for f in keep), _flat(notes), from_logs.frame.height)
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:

@@ -25,56 +25,30 @@ import polars as pl
 
 from soakkit.artifacts import ITER_SUMMARY_SCHEMA, iter_summary_problems
 from soakkit.config.params import PARAMS
-from soakkit.kpi import KPIS
-from soakkit.tuning.guards import SUMMARY_COUNTERS
+from soakkit.iterlog_table import DOC_SCHEMA, FLOAT_KPIS, GUARDS, NARROW_SCHEMA, doc_columns
 
 __all__ = ["COLUMNS", "FLOAT_KPIS", "GUARDS", "FileProblem", "Task", "extract_row",
            "parse_files"]
 
-FLOAT_KPIS: tuple[str, ...] = tuple(k for k in KPIS if k != "fill_count")
-GUARDS: tuple[str, ...] = tuple(sorted(set(SUMMARY_COUNTERS.values())))
-_BOOL_GUARDS = frozenset({"freeze", "freeze_triggered", "panic_revert", "idempotent_skip"})
 
-#: Column → dtype of every catalog row (the one definition of the table's shape).
-CATALOG_SCHEMA: dict[str, pl.DataType] = {
-    "run_id": pl.String(), "iteration": pl.Int64(), "layout": pl.String(),
-    "source": pl.String(), "path": pl.String(),
-    "started_utc": pl.Datetime("us", "UTC"), "duration_s": pl.Float64(),
-    "profile": pl.String(), "mode": pl.String(), "regime": pl.String(),
-    "regime_calm": pl.Float64(), "regime_volatile": pl.Float64(), "regime_spike": pl.Float64(),
-    "seed": pl.Int64(), "gate": pl.String(), "phase": pl.String(),
-    "verdict": pl.String(), "reasons": pl.List(pl.String()),
-    **{k: pl.Float64() for k in FLOAT_KPIS},
-    "fill_count": pl.Int64(), "maker_count": pl.Int64(), "taker_count": pl.Int64(),
-    "maker_volume": pl.Float64(), "taker_volume": pl.Float64(),
-    **{f"param_{k}": pl.Float64() for k in PARAMS},
-    **{f"delta_{k}": pl.Float64() for k in PARAMS},
-    "tuning_applied": pl.Boolean(), "skip_reason": pl.String(),
-    "rules_fired": pl.List(pl.String()),
-    **{f"guard_{g}": pl.Int64() for g in GUARDS},
-}
+def _catalog_schema() -> dict[str, pl.DataType]:
+    out: dict[str, pl.DataType] = {"run_id": pl.String(), "iteration": pl.Int64(),
+                                   "layout": pl.String(), "source": pl.String(),
+                                   "path": pl.String()}
+    for name, dtype in DOC_SCHEMA.items():
+        if name == "doc_mode":
+            out.update(profile=pl.String(), mode=pl.String())
+        elif name != "doc_iteration":
+            out[name.removeprefix("doc_")] = dtype
+    return out
+
+
+#: Column → dtype of every catalog row: where the row came from, then :data:`DOC_SCHEMA`.
+CATALOG_SCHEMA: dict[str, pl.DataType] = _catalog_schema()
 #: Column order of a row.
 COLUMNS: tuple[str, ...] = tuple(CATALOG_SCHEMA)
 
-_F, _I, _S, _B = pl.Float64, pl.Int64, pl.String, pl.Boolean
-_PARAM_FLOATS = pl.Struct({k: _F for k in PARAMS})
-#: The fields of an ITER_SUMMARY the catalog reads (polars skips everything else).
-NARROW_SCHEMA: dict[str, Any] = {
-    "iteration": _I, "started_utc": _S, "duration_s": _F, "mode": _S, "regime": _S,
-    "regime_mix": pl.Struct({"calm": _F, "volatile": _F, "spike": _F}),
-    "seed": pl.Struct({"run_seed": _I}),
-    "gate": pl.Struct({"gate": _S, "phase": _S, "verdict": _S, "reasons": pl.List(_S)}),
-    "summary": pl.Struct({
-        **{k: _F for k in FLOAT_KPIS}, "fees_eff_bps": _F, "runtime_utc": _S,
-        "kpi_verdict": _S, "kpi_reasons": pl.List(_S), "fill_count": _I,
-        "fills": pl.Struct({"maker_count": _I, "taker_count": _I, "maker_volume": _F,
-                            "taker_volume": _F})}),
-    "params": pl.Struct({k: pl.Struct({"value": _F}) for k in PARAMS}),
-    "tuning": pl.Struct({
-        "applied": _B, "skip_reason": _S, "rules_fired": pl.List(_S),
-        "applied_deltas": _PARAM_FLOATS, "deltas": _PARAM_FLOATS,
-        "guards": pl.Struct({g: (_B if g in _BOOL_GUARDS else pl.List(_S)) for g in GUARDS})}),
-}
+_F, _I, _S = pl.Float64, pl.Int64, pl.String
 _EMPTY: dict[str, Any] = {}
 _PARAM_NAMES = tuple(PARAMS)
 _FEES = FLOAT_KPIS.index("fees_bps")
@@ -266,60 +240,38 @@ def rows_to_frame(rows: Sequence[tuple[Any, ...]]) -> pl.DataFrame:
                                                        strict=True)])
 
 
-def _flatten(raw: pl.DataFrame, tasks: Sequence[Task]) -> pl.DataFrame:
-    """Narrow-parsed documents → catalog columns, with polars expressions only."""
-    meta = pl.DataFrame({
-        "_path": [t[0] for t in tasks], "_run_id": [t[1] for t in tasks],
-        "_layout": [t[2] for t in tasks], "_source": [t[3] for t in tasks],
-        "_n": pl.Series([t[5] for t in tasks], dtype=_I),
-        "_profile": pl.Series([_str(t[4].get("profile")) for t in tasks], dtype=_S),
-        "_mode": pl.Series([_str(t[4].get("mode")) for t in tasks], dtype=_S),
-        "_gate": pl.Series([_str(t[4].get("gate")) for t in tasks], dtype=_S)})
-    df = pl.concat([raw, meta], how="horizontal")
-    summary, tuning, gate = pl.col("summary"), pl.col("tuning"), pl.col("gate")
-    fills = summary.struct.field("fills")
-    deltas = pl.when(tuning.struct.field("applied_deltas").is_not_null()).then(
-        tuning.struct.field("applied_deltas")).when(tuning.struct.field("applied")).then(
-        tuning.struct.field("deltas"))
-    guards = tuning.struct.field("guards")
-    kpis = [summary.struct.field(k).alias(k) for k in FLOAT_KPIS]
-    kpis[_FEES] = pl.coalesce(summary.struct.field("fees_bps"),
-                              summary.struct.field("fees_eff_bps")).alias("fees_bps")
-    empty = pl.lit([], dtype=pl.List(_S))
-    out = df.select(
-        pl.col("_run_id").alias("run_id"),
-        pl.coalesce(pl.col("iteration"), pl.col("_n")).alias("iteration"),
-        pl.col("_layout").alias("layout"), pl.col("_source").alias("source"),
-        pl.col("_path").alias("path"),
-        pl.coalesce(pl.col("started_utc"), summary.struct.field("runtime_utc"))
-        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", strict=False)
-        .alias("started_utc"),
-        pl.col("duration_s"), pl.col("_profile").alias("profile"),
-        pl.coalesce(pl.col("mode"), pl.col("_mode")).alias("mode"), pl.col("regime"),
-        *(pl.col("regime_mix").struct.field(r).alias(f"regime_{r}")
-          for r in ("calm", "volatile", "spike")),
-        pl.col("seed").struct.field("run_seed").alias("seed"),
-        pl.coalesce(gate.struct.field("gate"), pl.col("_gate")).alias("gate"),
-        gate.struct.field("phase").alias("phase"),
-        pl.coalesce(gate.struct.field("verdict"), summary.struct.field("kpi_verdict"))
-        .alias("verdict"),
-        pl.coalesce(gate.struct.field("reasons"), summary.struct.field("kpi_reasons"), empty)
-        .alias("reasons"),
-        *kpis,
-        summary.struct.field("fill_count").alias("fill_count"),
-        *(fills.struct.field(k).alias(k) for k in ("maker_count", "taker_count",
-                                                    "maker_volume", "taker_volume")),
-        *(pl.col("params").struct.field(k).struct.field("value").alias(f"param_{k}")
-          for k in PARAMS),
-        *(deltas.struct.field(k).alias(f"delta_{k}") for k in PARAMS),
-        tuning.struct.field("applied").alias("tuning_applied"),
-        tuning.struct.field("skip_reason").alias("skip_reason"),
-        pl.coalesce(tuning.struct.field("rules_fired"), empty).alias("rules_fired"),
-        *((guards.struct.field(g).cast(_I) if g in _BOOL_GUARDS
-           else guards.struct.field(g).list.len().cast(_I)).fill_null(0).alias(f"guard_{g}")
-          for g in GUARDS),
-    )
+#: Where each document came from, next to it: the columns :func:`flatten_narrow` reads.
+META_SCHEMA: dict[str, Any] = {"_path": _S, "_run_id": _S, "_layout": _S, "_source": _S,
+                               "_n": _I, "_profile": _S, "_mode": _S, "_gate": _S}
+
+
+def meta_columns(tasks: Sequence[Task]) -> dict[str, list[Any]]:
+    """:data:`META_SCHEMA` columns of ``tasks`` (as lists)."""
+    return {"_path": [t[0] for t in tasks], "_run_id": [t[1] for t in tasks],
+            "_layout": [t[2] for t in tasks], "_source": [t[3] for t in tasks],
+            "_n": [t[5] for t in tasks],
+            "_profile": [_str(t[4].get("profile")) for t in tasks],
+            "_mode": [_str(t[4].get("mode")) for t in tasks],
+            "_gate": [_str(t[4].get("gate")) for t in tasks]}
+
+
+def with_meta(flat: pl.DataFrame) -> pl.DataFrame:
+    """:data:`DOC_SCHEMA` columns with their :data:`META_SCHEMA` columns → catalog rows."""
+    completed = {
+        "run_id": pl.col("_run_id"), "layout": pl.col("_layout"),
+        "source": pl.col("_source"), "path": pl.col("_path"), "profile": pl.col("_profile"),
+        "iteration": pl.coalesce(pl.col("doc_iteration"), pl.col("_n")),
+        "mode": pl.coalesce(pl.col("doc_mode"), pl.col("_mode")),
+        "gate": pl.coalesce(pl.col("doc_gate"), pl.col("_gate")),
+    }
+    out = flat.select(completed.get(name, pl.col(name)).alias(name) for name in CATALOG_SCHEMA)
     return out.cast(CATALOG_SCHEMA)  # type: ignore[arg-type]
+
+
+def flatten_narrow(df: pl.DataFrame) -> pl.DataFrame:
+    """Narrow-parsed documents with their :data:`META_SCHEMA` columns → catalog rows,
+    with polars expressions only."""
+    return with_meta(df.select(*doc_columns(), *META_SCHEMA))
 
 
 _BATCH = 4000
@@ -382,7 +334,8 @@ def frame_from_files(tasks: Sequence[Task]) -> tuple[pl.DataFrame, list[FileProb
                 problems += bad
                 raw = raw.filter(~suspect)
                 good = [g for g, s in zip(good, suspect, strict=True) if not s]
-            frames.append(_flatten(raw, [t for t, _ in good]))
+            meta = pl.DataFrame(meta_columns([t for t, _ in good]), schema=META_SCHEMA)
+            frames.append(flatten_narrow(pl.concat([raw, meta], how="horizontal")))
         except (pl.exceptions.PolarsError, ValueError):
             rows, bad = parse_files([t for t, _ in good])
             frames.append(rows_to_frame(rows))

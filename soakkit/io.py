@@ -16,7 +16,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ __all__ = [
     "Clock",
     "FixedClock",
     "SystemClock",
+    "append_durably",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
@@ -39,6 +40,7 @@ __all__ = [
     "fsync_dir",
     "load_json_file",
     "loads_strict",
+    "open_append",
     "parse_utc",
     "read_limited",
     "round_floats",
@@ -403,11 +405,36 @@ def clock_from(now: str | None, env: Mapping[str, str] | None = None) -> Clock:
     return SystemClock()
 
 
-@contextlib.contextmanager
-def open_append_fsync(path: Path) -> Iterator[Any]:
-    """Open a file for appending; flushed and fsynced on close (used for JSONL logs)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "ab") as fh:
-        yield fh
-        fh.flush()
-        os.fsync(fh.fileno())
+def open_append(path: Path) -> int:
+    """Open ``path`` for appending lines (created if missing, never through a symlink).
+
+    A torn last line (a crash in the middle of an append) is terminated first, so the
+    next line starts on a line of its own. Returns the descriptor.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o644)
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        os.write(fd, b"\n")
+    return fd
+
+
+def append_durably(path: Path, data: bytes, *, mtime: float | None = None) -> None:
+    """Append whole lines with one write and one fsync (and the folder's, for a new file).
+
+    ``mtime`` (epoch seconds) stamps the file, as :func:`atomic_write_bytes` does.
+    """
+    path = Path(path)
+    created = not os.path.lexists(path)
+    fd = open_append(path)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if mtime is not None:
+            os.utime(fd, (mtime, mtime))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        fsync_dir(path.parent)

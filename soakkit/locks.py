@@ -17,7 +17,10 @@ from pathlib import Path
 
 from soakkit.errors import LockedError
 
-__all__ = ["exclusive_lock", "folder_lock", "is_locked"]
+__all__ = ["close_inherited_locks", "exclusive_lock", "folder_lock", "is_locked"]
+
+#: Descriptors of the locks this process holds (a forked child closes its copies).
+_HELD: set[int] = set()
 
 
 def _open_lock(path: Path) -> int:
@@ -45,9 +48,23 @@ def exclusive_lock(path: Path, what: str, *, wait_s: float = 0.0,
                 if time.monotonic() >= deadline:
                     raise LockedError(str(path), what) from None
                 time.sleep(poll_s)
+        _HELD.add(fd)
         yield
     finally:
+        _HELD.discard(fd)
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def close_inherited_locks() -> None:
+    """In a forked child: close the copies of the parent's lock descriptors.
+
+    The parent keeps its locks (an ``flock`` lives until every descriptor of it is
+    closed), and a child that outlives a killed parent no longer holds them.
+    """
+    for fd in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
 
 
 def is_locked(path: Path) -> bool:

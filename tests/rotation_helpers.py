@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from soakkit.artifacts import read_history
+from soakkit.iterlog import preserved_documents
 
 #: The injected clock of rotation tests; every file they create is aged against it.
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
@@ -75,7 +75,8 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def assert_nothing_lost(root: Path, originals: dict[str, bytes]) -> None:
-    """Every original is present as itself, compressed with the same bytes, or in history."""
+    """Every original is present as itself, compressed with the same bytes, or in the run's
+    iteration log (or a legacy history) with exactly its content."""
     histories: dict[str, dict[int, dict[str, Any]]] = {}
     for rel, data in originals.items():
         path = root / rel
@@ -88,7 +89,7 @@ def assert_nothing_lost(root: Path, originals: dict[str, bytes]) -> None:
             continue
         folder = str(path.parent)
         if folder not in histories:
-            histories[folder] = {int(r["iteration"]): r for r in read_history(path.parent)}
+            histories[folder] = preserved_documents(path.parent)
         n = int(path.name.split("_")[-1].split(".")[0])
         assert histories[folder].get(n) == json.loads(data), f"{rel} lost"
     temps = [p for p in root.rglob("*") if p.name.endswith(".soakkit-tmp")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ from polars.testing import assert_frame_equal
 
 from soakkit.catalog import load_catalog
 from soakkit.catalog_parse import frame_from_files, parse_files, rows_to_frame
+from soakkit.iterlog import read_log
 from soakkit.rotation import RotationPolicy, rotate
 from soakkit.soak import SoakOptions, run_soak
 
@@ -75,8 +77,8 @@ def test_a_mistyped_legacy_document_falls_back_and_still_loads(tmp_path: Path) -
 
 def test_cache_is_incremental_and_correct(tmp_path: Path) -> None:
     first, second = _runs(tmp_path)
-    cold = load_catalog(tmp_path)
-    assert cold.parsed_files == 10 and cold.cached_rows == 0
+    cold = load_catalog(tmp_path)  # one iteration log per run, no ITER_SUMMARY file read
+    assert (cold.parsed_files, cold.logged_rows, cold.cached_rows, cold.notes) == (0, 10, 0, ())
     warm = load_catalog(tmp_path)
     assert warm.parsed_files == 0 and warm.cached_rows == 10
     assert_frame_equal(warm.frame, cold.frame)
@@ -84,7 +86,7 @@ def test_cache_is_incremental_and_correct(tmp_path: Path) -> None:
     third = run_soak(SoakOptions(iterations=5, sim_minutes=1, seed=9, artifacts=tmp_path,
                                  now="2026-03-09T00:00:00Z"), env={}).run_id  # only it is read
     grown = load_catalog(tmp_path)
-    assert grown.parsed_files == 5 and grown.cached_rows == 10
+    assert grown.logged_rows == 5 and grown.cached_rows == 10
     assert sorted(set(grown.frame["run_id"].to_list())) == sorted([first, second, third])
 
     doc_path = tmp_path / "runs" / first / "ITER_SUMMARY_3.json"  # rewritten by rename
@@ -93,8 +95,11 @@ def test_cache_is_incremental_and_correct(tmp_path: Path) -> None:
     tmp = doc_path.with_name(".tmp")
     tmp.write_text(json.dumps(doc))
     os.replace(tmp, doc_path)
-    changed = load_catalog(tmp_path)
-    assert changed.parsed_files == 1
+    changed = load_catalog(tmp_path)  # the log no longer matches that file: the file wins
+    assert changed.parsed_files == 1 and changed.logged_rows == 4
+    assert changed.notes == (f"runs/{first}: 1 ITER_SUMMARY file(s) not in iterations.jsonl or "
+                             "changed since it was written (ITER_SUMMARY_3.json): read from the "
+                             "files",)
     row = changed.frame.filter((pl.col("run_id") == first) & (pl.col("iteration") == 3))
     assert row["net_bps"].to_list() == [123.0]
 
@@ -119,3 +124,82 @@ def test_rotated_run_still_has_every_iteration(tmp_path: Path) -> None:
     keep = [c for c in before.columns if c not in ("source", "path")]
     assert_frame_equal(after.frame.select(keep), before.select(keep))
     del run_id
+
+
+def test_the_iteration_log_and_the_files_give_the_same_catalog(tmp_path: Path) -> None:
+    ids = _runs(tmp_path, count=2, iterations=6)
+    from_logs = load_catalog(tmp_path, cache=False)
+    assert from_logs.logged_rows == 12 and from_logs.parsed_files == 0
+    for run_id in ids:  # a run written before the log existed: the same table from its files
+        (tmp_path / "runs" / run_id / "iterations.parquet").unlink()
+    from_jsonl = load_catalog(tmp_path, cache=False)
+    assert from_jsonl.logged_rows == 12
+    for run_id in ids:
+        (tmp_path / "runs" / run_id / "iterations.jsonl").unlink()
+    from_files = load_catalog(tmp_path, cache=False)
+    assert from_files.parsed_files == 12 and from_files.logged_rows == 0
+    assert_frame_equal(from_logs.frame, from_files.frame)
+    assert_frame_equal(from_jsonl.frame, from_files.frame)
+
+
+def test_a_torn_or_corrupt_log_falls_back_without_losing_rows(tmp_path: Path) -> None:
+    run_id = _runs(tmp_path, count=1, iterations=4)[0]
+    run_dir = tmp_path / "runs" / run_id
+    expected = load_catalog(tmp_path, cache=False).frame
+    (run_dir / "iterations.parquet").unlink()
+    log = run_dir / "iterations.jsonl"
+    log.write_bytes(log.read_bytes() + b'{"doc": {"iteration": 5')  # a crash mid-append
+    torn = load_catalog(tmp_path, cache=False)
+    assert torn.problems == () and torn.logged_rows == 4
+    assert_frame_equal(torn.frame, expected)
+    lines = log.read_bytes().splitlines()
+    log.write_bytes(b"\n".join([lines[0], b"garbage", *lines[1:4]]) + b"\n")
+    corrupt = load_catalog(tmp_path, cache=False)  # polars rejects it: line by line
+    assert len(corrupt.problems) == 1 and "iterations.jsonl:2" in corrupt.problems[0]
+    assert_frame_equal(corrupt.frame, expected)
+
+
+def test_runs_written_before_the_log_still_load_and_rotate(tmp_path: Path) -> None:
+    """A run without an iteration log (written before it existed): rotation logs each file it
+    deletes (losslessly), and the catalog still has every iteration, as before."""
+    run_id = _runs(tmp_path, count=1, iterations=12)[0]
+    run_dir = tmp_path / "runs" / run_id
+    for name in ("iterations.jsonl", "iterations.parquet"):
+        (run_dir / name).unlink()
+    before = load_catalog(tmp_path, cache=False)
+    assert before.parsed_files == 12 and before.logged_rows == 0
+    docs = {n: json.loads((run_dir / f"ITER_SUMMARY_{n}.json").read_text()) for n in range(1, 9)}
+    result = rotate(tmp_path, RotationPolicy(keep_latest=4, ttl_days=365.0), now=NOW)
+    assert result.exit_code == 0, result.record["errors"]
+    history = next(a for a in result.record["actions"] if a["phase"] == "history")
+    assert history["result"] == "done(logged=8, already_logged=0)"
+    log, problems = read_log(run_dir)
+    assert problems == [] and sorted(log) == list(range(1, 9))
+    assert all(log[n].holds(doc) for n, doc in docs.items())
+    after = load_catalog(tmp_path, cache=False)
+    assert after.logged_rows == 8 and after.parsed_files == 4  # kept files: not in the log
+    assert after.notes == (f"runs/{run_id}: 4 ITER_SUMMARY file(s) not in iterations.jsonl or "
+                           "changed since it was written (ITER_SUMMARY_10.json, "
+                           "ITER_SUMMARY_11.json, ITER_SUMMARY_12.json, ...): read from the "
+                           "files",)
+    keep = [c for c in before.frame.columns if c not in ("source", "path")]
+    assert_frame_equal(after.frame.select(keep), before.frame.select(keep))
+
+
+def test_a_legacy_rotation_history_still_loads(tmp_path: Path) -> None:
+    """Runs rotated before the log existed kept their content in iterations.jsonl.gz."""
+    run_id = _runs(tmp_path, count=1, iterations=6)[0]
+    run_dir = tmp_path / "runs" / run_id
+    expected = load_catalog(tmp_path, cache=False).frame
+    lines = []
+    for n in (1, 2, 3):
+        path = run_dir / f"ITER_SUMMARY_{n}.json"
+        lines.append(json.dumps(json.loads(path.read_text()), sort_keys=True))
+        path.unlink()
+    for name in ("iterations.jsonl", "iterations.parquet"):
+        (run_dir / name).unlink()
+    (run_dir / "iterations.jsonl.gz").write_bytes(gzip.compress("\n".join(lines).encode()))
+    legacy = load_catalog(tmp_path, cache=False)
+    assert legacy.problems == () and legacy.frame["source"].to_list()[:3] == ["history"] * 3
+    keep = [c for c in expected.columns if c not in ("source", "path")]
+    assert_frame_equal(legacy.frame.select(keep), expected.select(keep))

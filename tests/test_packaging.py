@@ -62,10 +62,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("soakkit.kpi", "soakkit.causality"),
     ("soakkit.gate",),
     ("soakkit.tuning",),
-    ("soakkit.artifacts",),
+    ("soakkit.artifacts", "soakkit.iterlog", "soakkit.iterlog_table"),
     ("soakkit.soak",),
-    ("soakkit.rotation", "soakkit.catalog", "soakkit.catalog_parse", "soakkit.metrics",
-     "soakkit.sweep"),
+    ("soakkit.rotation", "soakkit.catalog", "soakkit.catalog_parse", "soakkit.catalog_log",
+     "soakkit.metrics", "soakkit.sweep"),
     ("soakkit.report", "soakkit.notebooks"),
     ("soakkit.demo", "soakkit.cli", "soakkit.__main__"),
 ]

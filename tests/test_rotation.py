@@ -49,7 +49,7 @@ def test_policy_reasons_on_a_soak_tree(tmp_path: Path) -> None:
     assert r["runs/r1/ITER_SUMMARY_26.json"] == "keep:latest(rank=5/5)"
     assert r["runs/r1/ITER_SUMMARY_25.json"] == "delete:beyond_keep_latest(rank=6/5)"
     assert r["latest/ITER_SUMMARY_7.json"] == "delete:beyond_keep_latest(rank=6/5)"  # legacy folder
-    assert r["runs/r1/iterations.jsonl.gz"] == "history:preserve(iterations=25)"
+    assert r["runs/r1/iterations.jsonl"] == "history:preserve(iterations=25)"
     assert r["snapshots/snap_2.json"] == "compress:older_than_ttl(age_d=8.0)"
     assert r["snapshots/snap_1.json"] == "keep:younger_than_ttl(age_d=5.0)"
     assert r["runs/r1/RUN.json"] == "keep:protected"
@@ -442,3 +442,44 @@ def test_legacy_spelling_and_json_output(tmp_path: Path) -> None:
     record = json.loads(out.out)
     assert record["status"] == "ok" and record["now"] == "2026-11-24T12:00:00.000Z"
     del legacy
+
+
+_HEAVY = ("polars", "matplotlib", "nbformat", "nbconvert", "papermill", "pandas", "jupyter_client",
+          "IPython", "orjson", "multiprocessing")
+
+
+def _imported_by(tmp_path: Path, *argv: str) -> list[str]:
+    code = ("import sys\nfrom soakkit.cli import main\n"
+            f"code = main({list(argv)!r})\n"
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {_HEAVY!r}))\n")
+    done = run_subprocess_code(code, tmp_path)
+    return json.loads(done.replace("'", '"'))
+
+
+def run_subprocess_code(code: str, cwd: Path) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True,
+                          text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_light_commands_do_not_import_the_heavy_libraries(tmp_path: Path) -> None:
+    """`soakkit rotate` (and the legacy spelling) and `soakkit --help` start fast: they never
+    import polars, matplotlib, the notebook stack or multiprocessing (behaviour, not timing)."""
+    make_tree(tmp_path / "tree")
+    tree = str(tmp_path / "tree")
+    assert _imported_by(tmp_path, "rotate", "--path", tree, "--dry-run", "--now", NOW_ISO) == []
+    assert _imported_by(tmp_path, "rotate", "--path", tree, "--now", NOW_ISO) == []
+    assert _imported_by(tmp_path, "--help") == []
+    (tmp_path / "empty").mkdir()  # the legacy spelling has no --now: a tree without ages
+    legacy = run_subprocess_code(
+        "import sys\nfrom soakkit.rotation.command import legacy_main\n"
+        f"legacy_main(['--path', {str(tmp_path / 'empty')!r}, '--dry-run'])\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {_HEAVY!r}))", tmp_path)
+    assert legacy == "[]"
+    help_imports = run_subprocess_code(
+        "import sys\nfrom soakkit.cli import main\nmain(['--help'])\n"
+        "print('numpy' in sys.modules)", tmp_path)
+    assert help_imports == "False"

@@ -11,11 +11,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from soakkit.iterlog import preserved_documents
 from soakkit.rotation import RotationPolicy, rotate
 from soakkit.rotation import compress as compress_module
 
@@ -255,3 +257,109 @@ def test_kill_9_at_random_moments_many_times(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.record["errors"]
         assert_nothing_lost(root, originals)
     assert killed >= 12  # most kills landed while the rotation was running
+
+
+_LOOP_DRIVER = textwrap.dedent("""
+    import os, signal, sys
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+    from soakkit.rotation import RotationPolicy, rotate
+    from soakkit.rotation import compress
+    root, day, stage, nth = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    compress.BATCH_FILES = 16  # many batch boundaries in one day's work
+    compress.PARALLEL_MIN_FILES = 8  # and the second process in most batches
+    calls = {"n": 0}
+
+    def hit():
+        calls["n"] += 1
+        if calls["n"] == nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def wrap(name):
+        real = getattr(os, name)
+        def call(*a, **k):
+            hit()
+            return real(*a, **k)
+        setattr(os, name, call)
+
+    if stage in ("unlink", "fsync", "link", "write"):
+        wrap(stage)
+    elif stage != "time":
+        compress.checkpoint = lambda s, name: hit() if s == stage else None
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC) + timedelta(days=day)
+    print("go", flush=True)
+    rotate(Path(root), RotationPolicy(keep_latest=5, ttl_days=7.0), now=now, jobs=2)
+""")
+_STAGES = ("time", "time", "time", "writing", "tmp_synced", "verified", "linked", "published",
+           "unlink", "fsync", "link", "write")
+
+
+def _crash_tree(root: Path, per_day: int) -> dict[str, bytes]:
+    """5,000 files: 3 folders of 100 ITER_SUMMARY and 4,700 snapshots turning 7 days old
+    ``per_day`` at a time as the injected clock advances a day per rotation."""
+    originals = make_tree(root, runs={"runs/r1": 100, "runs/r2": 100, "latest": 100},
+                          snapshots=0)
+    for k in range(4700):
+        rel = f"snapshots/d{k // 500}/snap_{k}.json"
+        data = json.dumps({"k": k, "v": "y" * (300 + k % 700)}).encode()
+        write(root / rel, data, 7.0 - (k // per_day) - 0.5)
+        originals[rel] = data
+    return originals
+
+
+def _assert_exactly_one(root: Path, originals: dict[str, bytes], where: object) -> None:
+    """Each original: exactly one of itself or its compressed copy, with its exact bytes, or
+    (a deleted ITER_SUMMARY) its exact content in the run's log; no temp file anywhere."""
+    listing = {os.path.relpath(d, root): set(names) for d, _, names in os.walk(root)}
+    temps = [n for names in listing.values() for n in names if n.endswith(".soakkit-tmp")]
+    assert temps == [], (where, temps)
+    logged: dict[str, dict[int, object]] = {}
+    for rel, data in originals.items():
+        folder, name = os.path.split(rel)
+        names = listing.get(folder, set())
+        plain, packed = name in names, name + ".gz" in names
+        assert not (plain and packed), (where, rel, "both")
+        if plain:
+            assert (root / rel).read_bytes() == data, (where, rel)
+        elif packed:
+            assert gzip.decompress((root / (rel + ".gz")).read_bytes()) == data, (where, rel)
+        else:
+            if folder not in logged:
+                logged[folder] = preserved_documents(root / folder)  # type: ignore[assignment]
+            n = int(name.split("_")[-1].split(".")[0])
+            assert logged[folder].get(n) == json.loads(data), (where, rel, "lost")
+
+
+@pytest.mark.slow
+def test_kill_9_loop_100_times_on_a_5000_file_tree(tmp_path: Path) -> None:
+    """Each day a rotation (two processes, small batches) is killed at a random moment or
+    protocol step; the next rotation recovers; exactly one of source or compressed copy
+    remains with the original's hash, iterations are in the log, and no temp is left."""
+    rng = np.random.default_rng(14)
+    script = tmp_path / "loop_driver.py"
+    script.write_text(_LOOP_DRIVER)
+    root = tmp_path / "tree"
+    originals = _crash_tree(root, per_day=36)
+    assert len(originals) == 5000 + 7  # + RUN.json etc. of the two runs, a profile
+    killed = day = 0
+    while killed < 100 and day < 140:
+        day += 1
+        stage = str(rng.choice(_STAGES))
+        nth = int(rng.integers(1, 30))
+        proc = subprocess.Popen([sys.executable, str(script), str(root), str(day), stage,
+                                 str(nth)], stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        with proc.stdout:
+            assert proc.stdout.readline() == b"go\n"
+            if stage == "time":
+                time.sleep(float(rng.uniform(0.0, 0.2)))
+                proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        killed += proc.returncode == -signal.SIGKILL
+        result = rotate(root, POLICY, now=NOW + timedelta(days=day))  # recovers, finishes
+        assert result.exit_code == 0, (day, stage, result.record["errors"])
+        _assert_exactly_one(root, originals, (day, stage, nth))
+        if day % 10 == 0:
+            assert_nothing_lost(root, originals)  # the shared helper, now and then
+    compressed = sum(1 for rel in originals if not (root / rel).exists())
+    assert killed >= 100 and compressed >= 3500, (killed, day, compressed)

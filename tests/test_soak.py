@@ -10,6 +10,8 @@ import pytest
 
 from soakkit.artifacts import ITER_SUMMARY_SCHEMA, iter_summary_name
 from soakkit.catalog import LEGACY_RUN_ID, load_catalog
+from soakkit.iterlog import file_id, read_log
+from soakkit.iterlog_table import table_is_current
 from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import assert_one_line_error, run_subprocess
@@ -36,12 +38,17 @@ def test_done_when_command_writes_a_valid_run(tmp_path: Path) -> None:
     names = sorted(p.name for p in run_dir.iterdir())
     assert [n for n in names if not n.startswith(".")] == [
         "ITER_SUMMARY_1.json", "ITER_SUMMARY_2.json", "ITER_SUMMARY_3.json", "RUN.json",
-        "TUNING_REPORT.json", "runtime_overrides.json"]
+        "TUNING_REPORT.json", "iterations.jsonl", "iterations.parquet", "runtime_overrides.json"]
     validator = _validator()
+    log, problems = read_log(run_dir)
+    assert problems == [] and sorted(log) == [1, 2, 3] and table_is_current(run_dir)
     for n in (1, 2, 3):
-        doc = json.loads((run_dir / iter_summary_name(n)).read_text())
+        path = run_dir / iter_summary_name(n)
+        doc = json.loads(path.read_text())
         assert list(validator.iter_errors(doc)) == []
         assert doc["iteration"] == n and doc["mode"] == "volatile"
+        assert log[n].holds(doc)  # the log copies every file exactly, and says which file
+        assert log[n].file == file_id(path.name, path.read_bytes(), path.stat().st_mtime_ns)
     run = json.loads((run_dir / "RUN.json").read_text())
     assert run["status"] == "finished" and run["iterations_done"] == 3
     assert run["profile"]["name"] == "steady_safe" and len(run["profile"]["sha256"]) == 64

@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from soakkit import __version__
 from soakkit.cli import (
@@ -42,8 +43,18 @@ USAGE_EXIT_CODES = {"rotate": 1}
 COMMANDS = (demo, soak, sweep, report, catalog, rotate, metrics, config, tape, calibrate)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full ``soakkit`` argument parser."""
+def _name(command: ModuleType) -> str:
+    return command.__name__.rpartition(".")[2]
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``soakkit`` argument parser.
+
+    ``only`` names the command being run: only its sub-parser is built in full (building
+    one imports what its options list, e.g. the market modes), so a light command such as
+    ``rotate`` starts without the heavy modules of the others; the rest get a one-line entry
+    from their module's ``HELP`` (a module without one is built in full).
+    """
     parser = Parser(
         prog="soakkit", formatter_class=formatter,
         description="soakkit: seeded mini-soaks, one KPI gate, a guarded live-apply tuner,\n"
@@ -58,12 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=Parser)
     for command in COMMANDS:
-        command.build(sub)
+        summary = getattr(command, "HELP", None)
+        if only in (None, _name(command)) or summary is None:
+            command.build(sub)
+        else:
+            sub.add_parser(_name(command), help=summary)
     return parser
 
 
 def _run(argv: list[str]) -> int:
-    parser = build_parser()
+    names = {_name(c) for c in COMMANDS}
+    parser = build_parser(next((a for a in argv if a in names), ""))
     args, extras = parser.parse_known_args(argv)
     problems = [f"soakkit {args.command}: unrecognized arguments: {' '.join(extras)}"] \
         if extras else []

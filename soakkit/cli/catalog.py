@@ -28,6 +28,9 @@ def _width(args: argparse.Namespace) -> int:
     """``--width``, else the terminal's (``$COLUMNS``; 80 when stdout is not a terminal)."""
     return args.width if args.width is not None else shutil.get_terminal_size((80, 24)).columns
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "every run at a glance (per iteration, JSON, CSV, Parquet for scripts)"
+
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from soakkit.catalog import load_catalog, to_records
@@ -40,6 +43,8 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.artifacts, cache=not args.no_cache, refresh=args.refresh)
     for problem in catalog.problems:
         print(f"soakkit: warning: {problem}", file=sys.stderr)
+    for note in catalog.notes:  # where a run's iteration log could not be used, and why
+        print(f"soakkit: note: {note}", file=sys.stderr)
     frame = catalog.frame
     if args.csv:
         import polars as pl
@@ -78,7 +83,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "catalog", help="every run at a glance (per iteration, JSON, CSV, Parquet for scripts)",
+        "catalog", help=HELP,
         formatter_class=formatter,
         description="Loads new-layout runs, the legacy latest/ folder, compressed iteration files "
                     "and rotated\nhistory, with an incremental cache (see soakkit.catalog). "

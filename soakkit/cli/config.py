@@ -23,6 +23,9 @@ def _artifacts(given: Path | None) -> Path:
 
     return resolve_artifacts(given, create=True)
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "show, explain and migrate configuration"
+
 
 def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from soakkit.config.layers import resolve
@@ -96,7 +99,7 @@ def _cmd_config_migrate(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     config = sub.add_parser(
-        "config", help="show, explain and migrate configuration", formatter_class=formatter,
+        "config", help=HELP, formatter_class=formatter,
         description="Inspect the layered configuration: defaults < profile < runtime "
                     "overrides < env < --set.\nEvery value carries its origin; every problem "
                     "is one line naming its layer and source.",

@@ -11,6 +11,9 @@ from soakkit.cli.report import print_report
 from soakkit.errors import ExitCode, exit_codes_help
 from soakkit.inputs import MAX_ITERATIONS, MAX_SEED
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "short mini-soak, then the KPI and disk reports (about 10 s)"
+
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from soakkit.demo import demo
@@ -28,7 +31,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "demo", help="short mini-soak, then the KPI and disk reports (about 10 s)",
+        "demo", help=HELP,
         formatter_class=formatter,
         description="Runs a tuned mini-soak with the soak notebook, the same market without the "
                     "tuner as a\nbaseline, one rotation, then the KPI report (tuned vs untuned) "

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from soakkit.notebooks import RunResult
 
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "run a report notebook with papermill (HTML, figures, kpis.json)"
+
+
 def print_report(result: RunResult, html: Path | None = None) -> None:
     """One line per report: its verdict and where it is (stdout), or what failed (stderr)."""
     if result.status == "ok":
@@ -42,7 +46,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from soakkit.notebooks import MAX_CELL_TIMEOUT_S, NOTEBOOKS
 
     p = sub.add_parser(
-        "report", help="run a report notebook with papermill (HTML, figures, kpis.json)",
+        "report", help=HELP,
         formatter_class=formatter,
         description="Runs notebooks/<name>.ipynb with papermill after checking every -p against "
                     "the notebook's\nparameters cell (unknown names are errors, values are cast "

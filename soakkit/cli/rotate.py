@@ -6,6 +6,9 @@ import argparse
 
 from soakkit.cli._common import Parser, formatter
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "free disk: keep the latest iterations, compress old files, watch the budget"
+
 
 def _cmd_rotate(args: argparse.Namespace) -> int:
     from soakkit.rotation.command import run_restore, run_rotate
@@ -19,15 +22,15 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from soakkit.rotation.command import EPILOG, add_restore_arguments, add_rotate_arguments
 
     p = sub.add_parser(
-        "rotate", help="free disk: keep the latest iterations, compress old files, watch the "
-                       "budget", formatter_class=formatter, epilog=EPILOG,
+        "rotate", help=HELP, formatter_class=formatter, epilog=EPILOG,
         description="Plan, then apply: one scan of --path and one captured --now give every file "
                     "a decision\nwith a reason; --dry-run prints exactly what a real run would "
-                    "do. Deleted ITER_SUMMARY\nfiles are preserved in their run's "
-                    "iterations.jsonl.gz first; compression is crash-safe\nand recorded in "
-                    "rotation/MANIFEST.jsonl; every run appends one line to\n"
-                    "rotation/ROTATION_LOG.jsonl.\n\n  soakkit rotate restore FILE|RUN_ID --path "
-                    "DIR   decompress back and prove the hash")
+                    "do. An ITER_SUMMARY\nfile is deleted only once its run's "
+                    "iteration log (iterations.jsonl) holds its exact\ncontent; compression is "
+                    "crash-safe and recorded in rotation/MANIFEST.jsonl;\nevery run appends one "
+                    "line to rotation/ROTATION_LOG.jsonl.\n\n"
+                    "  soakkit rotate restore FILE|RUN_ID --path DIR   "
+                    "decompress back and prove the hash")
     rsub = p.add_subparsers(dest="rotate_command", metavar="restore", parser_class=Parser)
     restore = rsub.add_parser("restore", help="decompress a file or a run back, verifying sha256")
     add_restore_arguments(restore)

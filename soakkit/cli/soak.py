@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from soakkit.soak import IterationReport, SoakOptions
 
 
+#: One line for ``soakkit --help`` (lets it list this command without building it).
+HELP = "run a seeded mini-soak (simulated market, real KPIs, live tuner)"
+
+
 def _progress_printer(enabled: bool) -> Callable[[IterationReport], None]:
     def show(report: IterationReport) -> None:
         if not enabled:
@@ -136,7 +140,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from soakkit.sim.regimes import MODES
 
     p = sub.add_parser(
-        "soak", help="run a seeded mini-soak (simulated market, real KPIs, live tuner)",
+        "soak", help=HELP,
         formatter_class=formatter,
         description="Each iteration simulates --sim-minutes of market with the current "
                     "parameters,\ncomputes the KPIs, judges them with --gate, lets the tuner "

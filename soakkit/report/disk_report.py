@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from soakkit.artifacts import HISTORY_FILE, RUNS_DIR, resolve_artifacts
+from soakkit.artifacts import HISTORY_FILE, LOG_FILES, RUNS_DIR, resolve_artifacts
 from soakkit.errors import ArtifactError
 from soakkit.io import clock_from
 from soakkit.rotation.apply import Plan, plan_rotation
@@ -76,8 +76,8 @@ def _kind(rel: str, name: str) -> str:
         return "locks and hidden files"
     if name.startswith("ITER_SUMMARY_"):
         return "ITER_SUMMARY (gzip)" if name.endswith(".gz") else "ITER_SUMMARY"
-    if name == HISTORY_FILE:
-        return "history (iterations.jsonl.gz)"
+    if name in LOG_FILES:
+        return "iteration log" if name != HISTORY_FILE else "history (iterations.jsonl.gz)"
     if name in _META:
         return "run metadata"
     if rel.startswith("snapshots"):

@@ -34,7 +34,7 @@ __all__ = ["add_restore_arguments", "add_rotate_arguments", "run_restore", "run_
 EPILOG = """\
 decisions (restic-style reasons):
   keep:latest(rank=3/100)            one of the N highest-numbered ITER_SUMMARY files of its folder
-  delete:beyond_keep_latest(...)     older iterations; preserved in iterations.jsonl.gz first
+  delete:beyond_keep_latest(...)     older iterations; their run's iterations.jsonl holds them first
   compress:older_than_ttl(age_d=9.2) gzip in place (X.json -> X.json.gz), verified first
   keep:younger_than_ttl, keep:active_run, keep:protected, keep:future_mtime, skip:symlink, ...
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from soakkit.errors import JsonFormatError, RotationError, os_reason
-from soakkit.io import canonical_json, fsync_dir, loads_strict
+from soakkit.io import canonical_json, fsync_dir, loads_strict, open_append
 from soakkit.rotation.policy import LOG_FILE, LOG_KEEP, LOG_MAX_BYTES, MANIFEST_FILE, ROTATION_DIR
 
 __all__ = [
@@ -67,13 +67,10 @@ def _rotate_by_size(path: Path) -> None:
 def _open_append(path: Path, what: str) -> IO[bytes]:
     """Open for appending; a torn last line (a crash mid-append) is terminated first."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fd = open_append(path)
     except OSError as exc:
         raise RotationError(f"{path}: cannot write {what}: {os_reason(exc)}; nothing changed") \
             from None
-    size = os.fstat(fd).st_size
-    if size and os.pread(fd, 1, size - 1) != b"\n":
-        os.write(fd, b"\n")
     return os.fdopen(fd, "ab")
 
 
@@ -91,15 +88,20 @@ def open_log(folder: Path) -> Iterator[IO[bytes]]:
 
 def append_line(fh: IO[bytes], record: dict[str, Any]) -> None:
     """Append one canonical JSON line and fsync it."""
-    fh.write(canonical_json(record, compact=True).encode("ascii"))
+    append_lines(fh, [record])
+
+
+def append_lines(fh: IO[bytes], records: list[dict[str, Any]]) -> None:
+    """Append canonical JSON lines with one write and one fsync."""
+    fh.write("".join(canonical_json(r, compact=True) for r in records).encode("ascii"))
     fh.flush()
     os.fsync(fh.fileno())
 
 
-def append_manifest(folder: Path, entry: dict[str, Any]) -> None:
-    """Append one manifest line (fsynced)."""
+def append_manifest(folder: Path, entries: list[dict[str, Any]]) -> None:
+    """Append manifest lines with one write and one fsync."""
     with _open_append(folder / MANIFEST_FILE, "manifest") as fh:
-        append_line(fh, entry)
+        append_lines(fh, entries)
 
 
 def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:

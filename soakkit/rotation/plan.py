@@ -11,15 +11,16 @@ Rules, in order (the first that applies decides):
    another filesystem is skipped and not entered;
 2. protected files are kept: everything under ``rotation/``, ``profiles/`` and ``sweeps/``,
    everything in a run whose ``.run.lock`` is held (the active run), and
-   ``runtime_overrides.json``, ``RUN.json``, ``TUNING_REPORT.json`` and
-   ``iterations.jsonl.gz`` anywhere;
+   ``runtime_overrides.json``, ``RUN.json``, ``TUNING_REPORT.json`` and the iteration log
+   files (``iterations.jsonl``, ``iterations.parquet``, a legacy ``iterations.jsonl.gz``)
+   anywhere;
 3. rotation's leftovers are recovered: ``.<name>.soakkit-tmp`` is removed; other hidden
    files (locks, other writers' temp files) are kept; ``X`` next to ``X.gz`` is the tail of an
    interrupted compression and is finished (once ``X.gz`` is verified to hold ``X``);
 4. files with several hard links and files on another filesystem are skipped;
 5. ``ITER_SUMMARY_<n>.json`` (or ``.json.gz``) files of a folder are ranked by ``n``
    (numerically, never by mtime): the ``keep_latest`` highest are kept, the rest deleted
-   (after rotation preserves their content in the folder's ``iterations.jsonl.gz``);
+   (once the folder's iteration log ``iterations.jsonl`` holds their exact content);
    a name that does not parse (``ITER_SUMMARY_007.json``, ``.json.bak``) is never deleted;
 6. already-compressed and empty files are kept; a file whose mtime is more than
    5 minutes in the future is kept;
@@ -39,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from soakkit.artifacts import HISTORY_FILE, ITER_RE
+from soakkit.artifacts import ITER_RE, LOG_FILES
 from soakkit.rotation.policy import (
     FUTURE_TOLERANCE_S,
     PROTECTED_NAMES,
@@ -76,6 +77,10 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("budget", "delete:over_budget(oldest_compressed)"),  # 17
     ("keep", "keep:name_too_long_to_compress"),  # 18
 )
+#: The reasons that have no fields, as text (the others are formatted per row).
+_FIXED: tuple[str | None, ...] = tuple(None if "{" in t else t for _, t in REASONS)
+_AGELESS = frozenset(k for k, (_, t) in enumerate(REASONS) if "{" in t and "age" not in t
+                     and "ahead" not in t)
 (R_LATEST, R_BEYOND, R_OLD, R_YOUNG, R_ACTIVE, R_SYMLINK, R_NOT_REGULAR, R_MULTI_LINK,
  R_OTHER_DEVICE, R_FUTURE, R_PROTECTED, R_PROTECTED_DIR, R_HIDDEN, R_COMPRESSED, R_EMPTY,
  R_TEMP, R_FINISH, R_BUDGET, R_NAME_TOO_LONG) = range(len(REASONS))
@@ -118,14 +123,34 @@ class Decision:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"phase": self.phase, "action": self.verb, "path": self.path,
                                "reason": self.reason, "bytes": self.size}
-        try:
-            self.path.encode("utf-8")
-        except UnicodeEncodeError:
-            import base64
-            import os
-
-            out["path_b64"] = base64.b64encode(os.fsencode(self.path)).decode("ascii")
+        _add_b64(out, self.path)
         return out
+
+
+def _reason(code: int, rank: int, keep: int, age_s: float, nlink: int) -> str:
+    """The readable reason of a row (:data:`REASONS` with the row's numbers)."""
+    text = _FIXED[code]
+    if text is not None:
+        return text
+    if code in _AGELESS:  # the same few texts in every folder: formatted once
+        return _ageless_reason(code, rank, keep, nlink)
+    return REASONS[code][1].format(rank=rank, keep=keep, age_d=age_s / 86_400.0,
+                                   ahead_s=-age_s, nlink=nlink)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _ageless_reason(code: int, rank: int, keep: int, nlink: int) -> str:
+    return REASONS[code][1].format(rank=rank, keep=keep, nlink=nlink)
+
+
+def _add_b64(entry: dict[str, Any], path: str) -> None:
+    """A path that is not valid UTF-8 (an undecodable file name) also goes base64-encoded."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        import base64
+
+        entry["path_b64"] = base64.b64encode(os.fsencode(path)).decode("ascii")
 
 
 @dataclass
@@ -153,8 +178,9 @@ class DirPlan:
         """Row indices in output order: ITER_SUMMARY by number, then other names."""
         if self._order is None:
             big = np.iinfo(np.int64).max
-            self._order = sorted(range(len(self.names)), key=lambda i: (
-                int(self.iteration[i]) if self.iteration[i] >= 0 else big, self.names[i]))
+            numbers, names = self.iteration.tolist(), self.names
+            self._order = sorted(range(len(names)), key=lambda i: (
+                numbers[i] if numbers[i] >= 0 else big, names[i]))
         return self._order
 
     def path(self, i: int) -> str:
@@ -162,14 +188,35 @@ class DirPlan:
 
     def decision(self, i: int) -> Decision:
         code = int(self.reason[i])
-        phase, template = REASONS[code]
-        age = float(self.age_s[i])
-        reason = template.format(rank=int(self.rank[i]), keep=self.keep_latest,
-                                 age_d=age / 86_400.0, ahead_s=-age, nlink=int(self.nlink[i]))
         n = int(self.iteration[i])
-        return Decision(phase, VERBS[int(self.verb[i])], self.path(i), reason,
+        reason = _reason(code, int(self.rank[i]), self.keep_latest, float(self.age_s[i]),
+                         int(self.nlink[i]))
+        return Decision(REASONS[code][0], VERBS[int(self.verb[i])], self.path(i), reason,
                         int(self.size[i]), int(self.blocks[i]), int(self.mtime_ns[i]),
                         int(self.ino[i]), n if n >= 0 else None)
+
+    def actions(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(phase, log entry) of every row that is not kept, in output order, built from
+        the arrays in bulk (what ``--dry-run`` prints and the log records for 200,000
+        files; :meth:`decision` is the same, one row at a time)."""
+        acting = set(np.flatnonzero(self.verb != KEEP).tolist())
+        if not acting:
+            return
+        verbs, codes, sizes = self.verb.tolist(), self.reason.tolist(), self.size.tolist()
+        ranks, ages, links = self.rank.tolist(), self.age_s.tolist(), self.nlink.tolist()
+        keep, prefix = self.keep_latest, f"{self.rel}/" if self.rel else ""
+        for i in self.order:
+            if i not in acting:
+                continue
+            code = codes[i]
+            phase = REASONS[code][0]
+            path = prefix + self.names[i]
+            text = _FIXED[code] or _reason(code, ranks[i], keep, ages[i], links[i])
+            entry: dict[str, Any] = {"phase": phase, "action": VERBS[verbs[i]], "path": path,
+                                     "reason": text, "bytes": sizes[i]}
+            if not path.isascii():
+                _add_b64(entry, path)
+            yield phase, entry
 
     def rows(self, verbs: tuple[int, ...] | None = None) -> Iterator[int]:
         """Row indices in output order, optionally only some verbs."""
@@ -197,7 +244,7 @@ def _classify(name: str) -> int:
     hidden = name.startswith(".")
     flags = (_HIDDEN * hidden | _TEMP * (hidden and name.endswith(TMP_SUFFIX))
              | _COMPRESSED * name.endswith(COMPRESSED_SUFFIXES)
-             | _PROTECTED * (name in PROTECTED_NAMES or name == HISTORY_FILE)
+             | _PROTECTED * (name in PROTECTED_NAMES or name in LOG_FILES)
              | _TOO_LONG * (len(os.fsencode(name)) + 4 > NAME_MAX))
     return (number + 1) << 5 | flags
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from soakkit.artifacts import RUNS_DIR
 from soakkit.errors import RotationError, os_reason
 from soakkit.locks import exclusive_lock
-from soakkit.rotation.compress import EXTENSIONS, codec_of, decompress_bytes, temp_name
+from soakkit.rotation.codec import EXTENSIONS, codec_of, decompress_bytes
+from soakkit.rotation.compress import temp_name
 from soakkit.rotation.log import ensure_rotation_dir, read_manifest
 from soakkit.rotation.policy import LOCK_FILE
 from soakkit.rotation.scan import check_root, open_dir

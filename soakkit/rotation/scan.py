@@ -2,19 +2,17 @@
 
 :func:`walk` scans and plans every folder (the planner is pure and per folder, so both run
 together). On a large tree it splits the folders between the calling process and forked
-workers (``jobs``), which is how a Python walk keeps pace with ``find`` on 2 cores; the
-merged result is sorted, so it does not depend on how the work was split.
+children (``jobs``, :mod:`soakkit.rotation.workers`), which is how a Python walk keeps pace
+with ``find`` on 2 cores; the merged result is sorted, so it does not depend on how the work
+was split.
 """
 
 from __future__ import annotations
 
 import errno
-import multiprocessing
 import os
 import re
-import signal
 import stat
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from soakkit.rotation.plan import (
     plan_directory,
 )
 from soakkit.rotation.policy import PROTECTED_DIRS, ROTATION_DIR, RotationPolicy
+from soakkit.rotation.workers import can_fork, fork_map
 
 __all__ = ["Walk", "check_root", "natural_key", "open_dir", "walk"]
 
@@ -120,26 +119,6 @@ def _walk_jobs(root: str, jobs: Iterable[_Job], root_dev: int, policy: RotationP
     return plans, errors
 
 
-def _quiet_worker() -> None:
-    """Scan workers leave Ctrl-C to the parent and die silently when it terminates them."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _single_threaded() -> bool:
-    """True when forking is safe: no other Python or native thread in this process."""
-    if threading.active_count() > 1:
-        return False
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Threads:"):
-                    return int(line.split()[1]) == 1
-    except OSError:
-        return False
-    return False
-
-
 @dataclass(frozen=True)
 class Walk:
     """Every folder's plan (sorted by path, numeric-aware) and the folders that failed."""
@@ -187,7 +166,7 @@ def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1) -> Wal
     plans: list[DirPlan] = []
     errors: list[str] = []
     frontier = [_Job("", False, False)]
-    parallel = jobs > 1 and _single_threaded() and hasattr(os, "fork")
+    parallel = jobs > 1 and can_fork()
     # expand breadth-first until there is enough work to share
     while frontier and (not parallel or len(frontier) < 8 * jobs):
         level: list[_Job] = []
@@ -205,16 +184,9 @@ def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1) -> Wal
     if frontier:
         frontier.sort(key=lambda j: natural_key(j.rel))
         shares = [frontier[i::jobs] for i in range(jobs)]
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(jobs - 1, initializer=_quiet_worker) as pool:
-            pending = [pool.apply_async(_walk_jobs, (root_s, share, dev, policy, now_s))
-                       for share in shares[1:]]
-            mine, errs = _walk_jobs(root_s, shares[0], dev, policy, now_s)
-            plans += mine
+        for more, errs in fork_map(
+                lambda share: _walk_jobs(root_s, share, dev, policy, now_s), shares):
+            plans += more
             errors += errs
-            for result in pending:
-                more, errs = result.get()
-                plans += more
-                errors += errs
     plans.sort(key=lambda p: natural_key(p.rel))
     return Walk(dev, tuple(plans), tuple(sorted(errors)))

@@ -43,6 +43,7 @@ from soakkit.errors import (
 )
 from soakkit.gate import RunVerdict, Verdict, judge_run
 from soakkit.io import Clock, atomic_write_json, clock_from, format_utc
+from soakkit.iterlog import write_iteration
 from soakkit.locks import exclusive_lock
 from soakkit.signals import deferred_signals, signal_name
 from soakkit.soak.iteration import IterationReport, Session, run_iteration, tuning_report
@@ -149,8 +150,7 @@ class _Run:
         n = report.iteration
         ended = self.session.clock.now()
         with deferred_signals():
-            atomic_write_json(self.run_dir / iter_summary_name(n), report.doc,
-                              mtime=ended.timestamp())
+            write_iteration(self.run_dir, n, report.doc, mtime=ended.timestamp())
             self.write_report()
             self.meta["iterations_done"] = n
             self.write_meta()
@@ -384,6 +384,8 @@ def run_soak(
             status, failure = "failed", exc
         with deferred_signals():
             verdict = _finish(run, observers, status, stopped_by, failure, clock)
+        if failure is None:
+            _compact(run)
     if failure is not None:
         raise _stopped(failure, session.run_id, int(run.meta["iterations_done"]))
     if status == "finished":
@@ -421,6 +423,17 @@ def _finish(run: _Run, observers: Sequence[SoakObserver], status: str, stopped_b
         if failure is None:
             raise
     return verdict
+
+
+def _compact(run: _Run) -> None:
+    """``iterations.parquet`` for readers; a file system that refuses it costs a warning."""
+    from soakkit.iterlog_table import compact  # polars: only once the run ends
+
+    try:
+        compact(run.run_dir, mtime=run.mtime())
+    except OSError as exc:
+        run.warnings.append(f"{filesystem_error(exc, action='cannot write the iteration table')}"
+                            "; readers use the iteration log")
 
 
 def _stopped(failure: BaseException, run_id: str, done: int) -> BaseException:

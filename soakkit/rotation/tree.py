@@ -1,0 +1,153 @@
+"""The plan of a whole tree: every folder's decisions, sizes before and after, the budget.
+
+:func:`plan_rotation` scans the tree once and plans every folder (pure apart from the
+scan); ``soakkit rotate --dry-run`` prints it, a real rotation executes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from soakkit.artifacts import ITER_LOG_FILE
+from soakkit.rotation.plan import (
+    DELETE,
+    FILE,
+    KEEP,
+    PHASES,
+    R_BUDGET,
+    R_COMPRESSED,
+    Decision,
+    DirPlan,
+)
+from soakkit.rotation.policy import RotationPolicy
+from soakkit.rotation.scan import Walk, walk
+
+__all__ = ["Plan", "Sizes", "plan_rotation", "sizes_of"]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Regular files under the root: count, apparent bytes (st_size), allocated (st_blocks)."""
+
+    files: int
+    apparent_bytes: int
+    allocated_bytes: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"files": self.files, "apparent_bytes": self.apparent_bytes,
+                "allocated_bytes": self.allocated_bytes}
+
+
+def sizes_of(dirs: tuple[DirPlan, ...]) -> Sizes:
+    files = apparent = blocks = 0
+    for d in dirs:
+        regular = d.kind == FILE
+        files += int(regular.sum())
+        apparent += int(d.size[regular].sum())
+        blocks += int(d.blocks[regular].sum())
+    return Sizes(files, apparent, blocks * 512)
+
+
+@dataclass
+class Plan:
+    """Every decision for the tree, in execution order."""
+
+    root: Path
+    now: datetime
+    policy: RotationPolicy
+    walk: Walk
+    before: Sizes
+
+    def decisions(self, *, include_keep: bool = False) -> Iterator[Decision]:
+        """Decisions in (phase, folder, numeric file) order; keeps only when asked."""
+        by_phase: dict[str, list[Decision]] = {p: [] for p in PHASES}
+        for d in self.walk.dirs:
+            for i in d.order:
+                if not include_keep and int(d.verb[i]) == KEEP:
+                    continue
+                decision = d.decision(i)
+                by_phase[decision.phase].append(decision)
+        for phase in PHASES:
+            if phase == "history":
+                yield from self.history_decisions()
+            yield from by_phase[phase]
+
+    def actions(self) -> list[dict[str, Any]]:
+        """What :meth:`decisions` yields without the kept files, as log entries, in bulk."""
+        by_phase: dict[str, list[dict[str, Any]]] = {p: [] for p in PHASES}
+        for d in self.walk.dirs:
+            for phase, entry in d.actions():
+                by_phase[phase].append(entry)
+        out: list[dict[str, Any]] = []
+        for phase in PHASES:
+            if phase == "history":
+                out += [h.to_json() for h in self.history_decisions()]
+            out += by_phase[phase]
+        return out
+
+    def history_decisions(self) -> Iterator[Decision]:
+        """One ``history`` decision per folder losing ITER_SUMMARY files."""
+        for d in self.walk.dirs:
+            doomed = int(((d.verb == DELETE) & (d.iteration >= 0)).sum())
+            if doomed:
+                path = f"{d.rel}/{ITER_LOG_FILE}" if d.rel else ITER_LOG_FILE
+                yield Decision("history", "preserve", path,
+                               f"history:preserve(iterations={doomed})", 0, 0, 0, 0, None)
+
+    def kept_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for d in self.walk.dirs:
+            for code in np.unique(d.reason[d.verb == KEEP]).tolist():
+                label = d.decision(int(np.flatnonzero((d.verb == KEEP)
+                                                       & (d.reason == code))[0])).reason
+                key = label.split("(")[0]
+                counts[key] = counts.get(key, 0) + int(((d.verb == KEEP)
+                                                        & (d.reason == code)).sum())
+        return dict(sorted(counts.items()))
+
+    def projected_after(self) -> Sizes:
+        """Sizes after the plan's deletions (compression savings are not projected)."""
+        files, apparent, blocks = self.before.files, self.before.apparent_bytes, 0
+        for d in self.walk.dirs:
+            gone = d.verb == DELETE
+            files -= int(gone.sum())
+            apparent -= int(d.size[gone].sum())
+            blocks += int(d.blocks[gone].sum())
+        return Sizes(files, apparent, self.before.allocated_bytes - blocks * 512)
+
+
+def _apply_budget(plan: Plan) -> None:
+    """With ``--delete-to-budget``: delete the oldest compressed files until within budget."""
+    budget = plan.policy.budget_bytes
+    if not plan.policy.delete_to_budget or budget is None:
+        return
+    over = plan.projected_after().allocated_bytes - budget
+    if over <= 0:
+        return
+    candidates = []
+    for k, d in enumerate(plan.walk.dirs):
+        for i in np.flatnonzero((d.verb == KEEP) & (d.reason == R_COMPRESSED)
+                                & (d.iteration < 0)).tolist():
+            candidates.append((int(d.mtime_ns[i]), d.rel, d.names[i], k, i))
+    for _, _, _, k, i in sorted(candidates):
+        if over <= 0:
+            break
+        d = plan.walk.dirs[k]
+        d.verb[i] = DELETE
+        d.reason[i] = R_BUDGET
+        over -= int(d.blocks[i]) * 512
+
+
+def plan_rotation(root: Path, policy: RotationPolicy, now: datetime, *, jobs: int = 1) -> Plan:
+    """Scan ``root`` once and plan every action (pure apart from the scan; changes nothing)."""
+    policy.validate()
+    found = walk(Path(root), policy, now.timestamp(), jobs=jobs)
+    plan = Plan(Path(root), now, policy, found, sizes_of(found.dirs))
+    _apply_budget(plan)
+    return plan
