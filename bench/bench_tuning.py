@@ -1,104 +1,231 @@
-"""Does the live-apply tuner help? Tuned vs untuned mini-soaks of the same seeds, paired.
+"""Does the tuner earn its gate passes? Tuned vs untuned vs a static grid, out of sample.
 
-For every mode and seed, one soak runs with the tuner and one with ``--no-tune``; both see
-the same simulated market (the market's randomness does not depend on the parameters).
-Per run: mean net_bps and mean risk_ratio over its iterations, and the production pass rate
-(share of iterations whose KPIs hold the steady production thresholds: PASS or WARN).
-The report gives the mean paired difference (tuned − untuned) with a 95 % percentile
-bootstrap confidence interval (10,000 resamples of the seeds, fixed seed).
+Cells: every shipped profile × mode. For each cell and seed, an in-memory mini-soak runs
+with the tuner and one without (``--no-tune``); both see the same simulated markets. Per
+run: production pass rate (share of iterations holding the steady production gate,
+floors included), and the means of pnl_usd, risk_adjusted_pnl, volume_usd, net_bps and
+risk_ratio. Tuned − untuned is reported as the paired mean over seeds with a 95 %
+percentile bootstrap interval (10,000 resamples, fixed seed).
 
-    python bench/bench_tuning.py --seeds 20 --iterations 12 --sim-minutes 10 \\
-        --modes volatile mixed --out bench/out/tuning.json
+Seeds (``soakkit.soak.study``): the static grid is searched on CALIBRATION_SEEDS (the
+first ``--grid-seeds``); tuned vs untuned and the frontier are reported on the set named
+by ``--set`` — ``evaluation`` (EVALUATION_SEEDS, disjoint, never used for calibration) for
+the evidence, ``calibration`` while calibrating rules, guards and rollback constants.
+
+Static comparison: per profile, a grid of fixed settings (position limit, spread delta,
+loop interval, quote size) runs untuned; per cell, the settings on the calibration
+pass-rate/P&L Pareto frontier are re-run on the reported seeds and compared with the
+tuner, paired by seed. A static setting *dominates* the tuner when both its pass rate and
+its P&L are higher with 95 % intervals above zero.
+
+Goals checked per cell: the tuner does not lower the pass rate (upper bound ≥ 0) nor
+risk-adjusted P&L (upper bound ≥ 0); it raises the pass rate of steady_safe in volatile and
+mixed (lower bound > 0); where the untuned profile passes (pass rate ≥ 0.9) it does not
+lower pnl_usd (upper bound ≥ 0); no frontier setting dominates it.
+
+    python bench/bench_tuning.py --set evaluation --jobs 2 --out bench/out/tuning.json
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import itertools
 import sys
-import tempfile
 import time
+from collections.abc import Iterable, Sequence
+from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from _common import make_parser, save
 
-from soakkit.gate import judge_iteration
-from soakkit.soak import SoakOptions, run_soak
+from soakkit.config.layers import resolve
+from soakkit.config.profiles import list_profiles
+from soakkit.soak.study import (
+    CALIBRATION_SEEDS,
+    EVALUATION_SEEDS,
+    PairedDiff,
+    paired_ci,
+    run_metrics,
+    static_kpis,
+)
 
-METRICS = ("net_bps", "risk_ratio", "pass_rate")
+COMPARED = ("pass_rate", "pnl_usd", "risk_adjusted_pnl", "volume_usd", "net_bps")
+PASS_UP_CELLS = (("steady_safe", "volatile"), ("steady_safe", "mixed"))
+PASSING = 0.9  #: untuned pass rate from which the tuner must not cost money
 
-
-def run_one(mode: str, seed: int, tune: bool, args: argparse.Namespace, root: Path
-            ) -> dict[str, float]:
-    options = SoakOptions(profile=args.profile, iterations=args.iterations, mode=mode,
-                          seed=seed, sim_minutes=args.sim_minutes, gate="production",
-                          artifacts=root / f"{mode}-{seed}-{int(tune)}", tune=tune,
-                          now="2026-01-01T00:00:00Z")
-    result = run_soak(options, env={})
-    nets, risks, passes = [], [], []
-    for n in range(1, args.iterations + 1):
-        doc = json.loads((result.run_dir / f"ITER_SUMMARY_{n}.json").read_text())
-        kpis = doc["summary"]
-        nets.append(kpis["net_bps"])
-        risks.append(kpis["risk_ratio"])
-        passes.append(judge_iteration(kpis, "production", 10**6).verdict != "FAIL")
-    return {"net_bps": float(np.mean(nets)), "risk_ratio": float(np.mean(risks)),
-            "pass_rate": float(np.mean(passes))}
+#: One run: (profile, mode, seed, sets, tune, iterations, sim_minutes).
+Job = tuple[str, str, int, tuple[str, ...], bool, int, int]
 
 
-def bootstrap_ci(diffs: np.ndarray, rng: np.random.Generator, n: int = 10_000
-                 ) -> tuple[float, float]:
-    idx = rng.integers(0, diffs.size, size=(n, diffs.size))
-    means = diffs[idx].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(lo), float(hi)
+def _run(job: Job) -> dict[str, float]:
+    profile, mode, seed, sets, tune, iterations, minutes = job
+    return run_metrics(static_kpis(profile, mode, seed, iterations=iterations,
+                                   sim_minutes=minutes, sets=sets, tune=tune))
+
+
+def run_all(jobs: Sequence[Job], workers: int) -> dict[Job, dict[str, float]]:
+    """Every job's run metrics (in parallel over ``workers`` processes; order-independent)."""
+    if workers <= 1:
+        return {job: _run(job) for job in jobs}
+    with Pool(workers) as pool:
+        return dict(zip(jobs, pool.map(_run, jobs, chunksize=2), strict=True))
+
+
+def static_grid(profile: str, size: str) -> list[tuple[str, ...]]:
+    """The static settings searched for ``profile`` (``--set`` lists; the profile included)."""
+    base = resolve(profile, env={}).values
+    limits = {3000.0, 4000.0, 5000.0, 6000.0, float(base["position_limit_notional"])}
+    axes: dict[str, Iterable[float]] = {
+        "position_limit_notional": sorted(limits | ({7000.0} if size == "full" else set())),
+        "base_spread_bps_delta": (0.0, float(base["base_spread_bps_delta"])),
+        "min_interval_ms": (float(base["min_interval_ms"]), 150.0),
+        "impact_cap_ratio": (float(base["impact_cap_ratio"]), 0.12),
+    }
+    if size == "small":
+        axes = {"position_limit_notional": sorted(limits)}
+    grid = []
+    for combo in itertools.product(*axes.values()):
+        sets = []
+        for key, value in zip(axes, combo, strict=True):
+            typed = int(value) if key == "min_interval_ms" else value
+            sets.append(f"{key}={typed}")
+        grid.append(tuple(sets))
+    return grid
+
+
+def frontier(points: dict[tuple[str, ...], dict[str, float]]) -> list[tuple[str, ...]]:
+    """Settings no other setting beats on both pass rate and P&L (the Pareto frontier)."""
+    out = []
+    for s, m in points.items():
+        beaten = any(o["pass_rate"] >= m["pass_rate"] and o["pnl_usd"] >= m["pnl_usd"]
+                     and (o["pass_rate"] > m["pass_rate"] or o["pnl_usd"] > m["pnl_usd"])
+                     for t, o in points.items() if t != s)
+        if not beaten:
+            out.append(s)
+    return sorted(out, key=lambda s: (points[s]["pass_rate"], -points[s]["pnl_usd"]))
+
+
+def _mean(rows: Sequence[dict[str, float]], key: str) -> float:
+    return sum(r[key] for r in rows) / len(rows)
+
+
+def _goals(profile: str, mode: str, diffs: dict[str, PairedDiff], dominated: list[str]
+           ) -> dict[str, bool | None]:
+    passing = diffs["pass_rate"].mean_b >= PASSING
+    return {
+        "pass_rate_not_lowered": diffs["pass_rate"].hi >= 0,
+        "pass_rate_raised": diffs["pass_rate"].lo > 0 if (profile, mode) in PASS_UP_CELLS
+        else None,
+        "risk_adjusted_pnl_not_lowered": diffs["risk_adjusted_pnl"].hi >= 0,
+        "pnl_not_lowered_where_passing": diffs["pnl_usd"].hi >= 0 if passing else None,
+        "not_dominated": not dominated,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser(__doc__)
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--set", choices=("evaluation", "calibration"), default="evaluation",
+                        dest="seed_set", help="seeds to report tuned vs untuned on")
+    parser.add_argument("--seeds", type=int, default=24, help="how many of that set")
+    parser.add_argument("--grid-seeds", type=int, default=8,
+                        help="calibration seeds the static grid is searched on")
+    parser.add_argument("--grid", choices=("full", "small", "none"), default="full")
     parser.add_argument("--iterations", type=int, default=12)
     parser.add_argument("--sim-minutes", type=int, default=10)
-    parser.add_argument("--modes", nargs="+", default=["volatile", "mixed"])
-    parser.add_argument("--profile", default="steady_safe")
+    parser.add_argument("--profiles", nargs="+", default=[p.name for p in list_profiles(None)])
+    parser.add_argument("--modes", nargs="+", default=["volatile", "mixed", "calm", "spike"])
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    report: dict[str, Any] = {"args": {k: (str(v) if isinstance(v, Path) else v)
-                                       for k, v in vars(args).items()}, "modes": {}}
-    rng = np.random.default_rng(20261124)
-    with tempfile.TemporaryDirectory() as tmp:
-        for mode in args.modes:
-            rows = []
-            for seed in range(1, args.seeds + 1):
-                tuned = run_one(mode, seed, True, args, Path(tmp))
-                untuned = run_one(mode, seed, False, args, Path(tmp))
-                rows.append({"seed": seed, "tuned": tuned, "untuned": untuned})
-            summary = {}
-            for metric in METRICS:
-                t = np.array([r["tuned"][metric] for r in rows])
-                u = np.array([r["untuned"][metric] for r in rows])
-                d = t - u
-                lo, hi = bootstrap_ci(d, rng)
-                summary[metric] = {"tuned_mean": float(t.mean()), "untuned_mean": float(u.mean()),
-                                   "diff_mean": float(d.mean()), "ci95": [lo, hi],
-                                   "seeds_up": int((d > 0).sum()),
-                                   "seeds_down": int((d < 0).sum())}
-            report["modes"][mode] = {"summary": summary, "runs": rows}
-    report["wall_s"] = round(time.perf_counter() - started, 1)
+    seeds = (EVALUATION_SEEDS if args.seed_set == "evaluation" else CALIBRATION_SEEDS)
+    seeds = seeds[:args.seeds]
+    grid_seeds = CALIBRATION_SEEDS[:args.grid_seeds]
+    cells = [(p, m) for p in args.profiles for m in args.modes]
+    it, mins = args.iterations, args.sim_minutes
 
-    print(f"{'mode':<9} {'metric':<11} {'untuned':>9} {'tuned':>9} {'diff':>9}  95% CI"
-          f"              up/down")
-    for mode, data in report["modes"].items():
-        for metric, s in data["summary"].items():
-            print(f"{mode:<9} {metric:<11} {s['untuned_mean']:>9.4f} {s['tuned_mean']:>9.4f} "
-                  f"{s['diff_mean']:>+9.4f}  [{s['ci95'][0]:+.4f}, {s['ci95'][1]:+.4f}]  "
-                  f"{s['seeds_up']}/{s['seeds_down']}")
-    print(f"wall time {report['wall_s']} s")
+    # 1. tuned vs untuned, and the static grid on calibration seeds
+    main_jobs: list[Job] = [(p, m, s, (), tune, it, mins) for p, m in cells for s in seeds
+                            for tune in (True, False)]
+    grids = {p: static_grid(p, args.grid) for p in args.profiles} if args.grid != "none" \
+        else {p: [] for p in args.profiles}
+    grid_jobs: list[Job] = [(p, m, s, sets, False, it, mins) for p, m in cells
+                            for sets in grids[p] for s in grid_seeds]
+    results = run_all(main_jobs + grid_jobs, args.jobs)
+
+    # 2. per cell: the calibration frontier, re-run on the reported seeds
+    fronts: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    for p, m in cells:
+        points = {sets: {k: _mean([results[(p, m, s, sets, False, it, mins)]
+                                   for s in grid_seeds], k) for k in ("pass_rate", "pnl_usd")}
+                  for sets in grids[p]}
+        fronts[(p, m)] = frontier(points) if points else []
+    front_jobs: list[Job] = [(p, m, s, sets, False, it, mins) for (p, m), f in fronts.items()
+                             for sets in f for s in seeds]
+    results.update(run_all([j for j in front_jobs if j not in results], args.jobs))
+
+    report: dict[str, Any] = {
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "seeds": {"reported": list(seeds), "set": args.seed_set,
+                  "grid_calibration": list(grid_seeds)},
+        "cells": {}}
+    for p, m in cells:
+        tuned = [results[(p, m, s, (), True, it, mins)] for s in seeds]
+        untuned = [results[(p, m, s, (), False, it, mins)] for s in seeds]
+        diffs = {k: paired_ci([r[k] for r in tuned], [r[k] for r in untuned]) for k in COMPARED}
+        statics, dominated = [], []
+        for sets in fronts[(p, m)]:
+            rows = [results[(p, m, s, sets, False, it, mins)] for s in seeds]
+            d_pass = paired_ci([r["pass_rate"] for r in rows], [r["pass_rate"] for r in tuned])
+            d_pnl = paired_ci([r["pnl_usd"] for r in rows], [r["pnl_usd"] for r in tuned])
+            dom = d_pass.lo > 0 and d_pnl.lo > 0
+            if dom:
+                dominated.append(" ".join(sets))
+            statics.append({"sets": list(sets), "pass_rate": d_pass.mean_a,
+                            "pnl_usd": d_pnl.mean_a, "minus_tuned": {
+                                "pass_rate": d_pass.to_json(), "pnl_usd": d_pnl.to_json()},
+                            "dominates_tuner": dom})
+        report["cells"][f"{p}/{m}"] = {
+            "tuned_minus_untuned": {k: d.to_json() for k, d in diffs.items()},
+            "static_frontier": statics,
+            "goals": _goals(p, m, diffs, dominated),
+            "net_bps_up_dollars_down": diffs["net_bps"].lo > 0 and diffs["pnl_usd"].hi < 0,
+        }
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    _print(report)
     save(args.out, report)
     return 0
+
+
+def _fmt(d: dict[str, Any], digits: int) -> str:
+    lo, hi = d["ci95"]
+    return (f"{d['mean_b']:.{digits}f} → {d['mean_a']:.{digits}f} "
+            f"({d['diff']:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}])")
+
+
+def _print(report: dict[str, Any]) -> None:
+    digits = {"pass_rate": 3, "pnl_usd": 1, "risk_adjusted_pnl": 4, "volume_usd": 0,
+              "net_bps": 3}
+    print(f"seeds: {report['seeds']['set']} {report['seeds']['reported'][0]}.."
+          f"{report['seeds']['reported'][-1]} ({len(report['seeds']['reported'])}); "
+          f"static grid on calibration {report['seeds']['grid_calibration']}")
+    for cell, data in report["cells"].items():
+        print(f"\n{cell}: untuned → tuned (difference [95 % CI])")
+        for k, d in data["tuned_minus_untuned"].items():
+            print(f"  {k:<18} {_fmt(d, digits[k])}")
+        for st in data["static_frontier"]:
+            mt = st["minus_tuned"]
+            print(f"  static {' '.join(st['sets'])}: pass {st['pass_rate']:.3f} "
+                  f"({mt['pass_rate']['diff']:+.3f} [{mt['pass_rate']['ci95'][0]:+.3f}, "
+                  f"{mt['pass_rate']['ci95'][1]:+.3f}]) pnl {st['pnl_usd']:.1f} "
+                  f"({mt['pnl_usd']['diff']:+.1f} [{mt['pnl_usd']['ci95'][0]:+.1f}, "
+                  f"{mt['pnl_usd']['ci95'][1]:+.1f}]){' DOMINATES' * st['dominates_tuner']}")
+        goals = ", ".join(f"{k} {'✔' if v else '✘'}" for k, v in data["goals"].items()
+                          if v is not None)
+        print(f"  goals: {goals}")
+        if data["net_bps_up_dollars_down"]:
+            print("  WARNING: net_bps up, dollars down")
+    print(f"\nwall time {report['wall_s']} s")
 
 
 if __name__ == "__main__":

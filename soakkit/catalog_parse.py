@@ -29,8 +29,11 @@ __all__ = ["COLUMNS", "FLOAT_KPIS", "GUARDS", "FileProblem", "Task", "extract_ro
            "parse_files"]
 
 FLOAT_KPIS: tuple[str, ...] = tuple(k for k in KPIS if k != "fill_count")
+#: ``summary.untuned`` fields the catalog keeps (as ``untuned_<field>``).
+UNTUNED_COLUMNS: tuple[str, ...] = ("pnl_usd", "volume_usd", "risk_adjusted_pnl")
 GUARDS: tuple[str, ...] = tuple(sorted(set(SUMMARY_COUNTERS.values())))
-_BOOL_GUARDS = frozenset({"freeze", "freeze_triggered", "panic_revert", "idempotent_skip"})
+_BOOL_GUARDS = frozenset({"freeze", "freeze_triggered", "panic_revert", "idempotent_skip",
+                          "canary_rollback"})
 
 #: Column → dtype of every catalog row (the one definition of the table's shape).
 CATALOG_SCHEMA: dict[str, pl.DataType] = {
@@ -44,6 +47,7 @@ CATALOG_SCHEMA: dict[str, pl.DataType] = {
     **{k: pl.Float64() for k in FLOAT_KPIS},
     "fill_count": pl.Int64(), "maker_count": pl.Int64(), "taker_count": pl.Int64(),
     "maker_volume": pl.Float64(), "taker_volume": pl.Float64(),
+    **{f"untuned_{k}": pl.Float64() for k in UNTUNED_COLUMNS},
     **{f"param_{k}": pl.Float64() for k in PARAMS},
     **{f"delta_{k}": pl.Float64() for k in PARAMS},
     "tuning_applied": pl.Boolean(), "skip_reason": pl.String(),
@@ -65,7 +69,8 @@ NARROW_SCHEMA: dict[str, Any] = {
         **{k: _F for k in FLOAT_KPIS}, "fees_eff_bps": _F, "runtime_utc": _S,
         "kpi_verdict": _S, "kpi_reasons": pl.List(_S), "fill_count": _I,
         "fills": pl.Struct({"maker_count": _I, "taker_count": _I, "maker_volume": _F,
-                            "taker_volume": _F})}),
+                            "taker_volume": _F}),
+        "untuned": pl.Struct({k: _F for k in UNTUNED_COLUMNS})}),
     "params": pl.Struct({k: pl.Struct({"value": _F}) for k in PARAMS}),
     "tuning": pl.Struct({
         "applied": _B, "skip_reason": _S, "rules_fired": pl.List(_S),
@@ -147,6 +152,7 @@ def extract_row(doc: dict[str, Any], run_id: str, layout: str, source: str, path
     tuning = _obj(doc.get("tuning"))
     gate = _obj(doc.get("gate"))
     fills = _obj(summary.get("fills"))
+    untuned = _obj(summary.get("untuned"))
     params = _obj(doc.get("params"))
     mix = _obj(doc.get("regime_mix"))
     guards = _obj(tuning.get("guards"))
@@ -175,7 +181,8 @@ def extract_row(doc: dict[str, Any], run_id: str, layout: str, source: str, path
         _strs(_first(gate.get("reasons"), summary.get("kpi_reasons"))),
         *kpis, _int(summary.get("fill_count")), _int(fills.get("maker_count")),
         _int(fills.get("taker_count")), _num(fills.get("maker_volume")),
-        _num(fills.get("taker_volume")), *param_values, *_nums(applied, _PARAM_NAMES),
+        _num(fills.get("taker_volume")), *_nums(untuned, UNTUNED_COLUMNS), *param_values,
+        *_nums(applied, _PARAM_NAMES),
         applied_flag if isinstance(applied_flag, bool) else None, _str(skip),
         _strs(tuning.get("rules_fired")),
         *[_count(guards.get(g)) for g in GUARDS],
@@ -305,6 +312,8 @@ def _flatten(raw: pl.DataFrame, tasks: Sequence[Task]) -> pl.DataFrame:
         summary.struct.field("fill_count").alias("fill_count"),
         *(fills.struct.field(k).alias(k) for k in ("maker_count", "taker_count",
                                                     "maker_volume", "taker_volume")),
+        *(summary.struct.field("untuned").struct.field(k).alias(f"untuned_{k}")
+          for k in UNTUNED_COLUMNS),
         *(pl.col("params").struct.field(k).struct.field("value").alias(f"param_{k}")
           for k in PARAMS),
         *(deltas.struct.field(k).alias(f"delta_{k}") for k in PARAMS),

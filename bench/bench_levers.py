@@ -1,0 +1,94 @@
+"""Lever tests with their costs: does each rule's delta move its target KPI the right way?
+
+For every rule in the table (and ``relax``), and for every lever dropped from it, the delta
+is applied in the rule's lever cell (``soakkit.soak.study.LEVER_CASES``) and both settings
+run untuned on the same calibration seeds. Reported per lever: the mean paired change of the
+target KPI with its 95 % bootstrap interval, and what the lever does to pnl_usd,
+risk_adjusted_pnl and volume_vs_untuned (the canary's objective and the gate's floor).
+
+    python bench/bench_levers.py --seeds 16 --iterations 6 --out bench/out/levers.json
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+from _common import make_parser, save
+
+from soakkit.soak.study import CALIBRATION_SEEDS, LEVER_CASES, lever_effects, paired_ci, rule_deltas
+from soakkit.tuning.rules import RELAX, RULES
+
+COSTS = ("pnl_usd", "risk_adjusted_pnl", "volume_vs_untuned")
+
+#: Levers removed from the rule table, measured where their rule fired (docs/TUNING.md).
+DROPPED: tuple[tuple[str, str, str, str, dict[str, float], str, str], ...] = (
+    # (former rule, lever, profile, mode, delta, target KPI, better)
+    ("risk_high", "impact_cap_ratio -0.005", "steady_safe", "volatile",
+     {"impact_cap_ratio": -0.005}, "risk_ratio", "lower"),
+    ("adverse_high", "max_delta_ratio -0.01", "steady_safe", "spike",
+     {"max_delta_ratio": -0.01}, "adverse_bps_p95", "lower"),
+    ("adverse_high", "base_spread_bps_delta +0.1", "steady_safe", "spike",
+     {"base_spread_bps_delta": 0.1}, "adverse_bps_p95", "lower"),
+    ("adverse_high", "impact_cap_ratio -0.005 (on the USD tail)", "steady_safe", "spike",
+     {"impact_cap_ratio": -0.005}, "adverse_cost_usd_p95", "lower"),
+    ("edge_thin", "base_spread_bps_delta +0.15", "steady_safe", "mixed",
+     {"base_spread_bps_delta": 0.15}, "net_bps", "higher"),
+    ("edge_thin", "base_spread_bps_delta +0.15", "aggressive", "calm",
+     {"base_spread_bps_delta": 0.15}, "net_bps", "higher"),
+    ("maker_share_low", "replace_rate_per_min -20", "aggressive", "spike",
+     {"replace_rate_per_min": -20.0}, "maker_taker_ratio", "higher"),
+)
+
+
+def _measure(job: tuple[Any, ...]) -> dict[str, Any]:
+    label, profile, mode, start, deltas, target, better, seeds, iterations = job
+    effects = lever_effects(profile, mode, start, deltas, seeds, iterations=iterations,
+                            sim_minutes=10, kpis=tuple(dict.fromkeys((target, *COSTS))))
+    zero = [0.0] * len(seeds)
+    moved = paired_ci(effects[target], zero)
+    ok = moved.hi < 0 if better == "lower" else moved.lo > 0
+    return {"lever": label, "cell": f"{profile}/{mode}", "start": start, "deltas": deltas,
+            "target": target, "better": better, "change": moved.to_json(), "passes": ok,
+            "costs": {k: paired_ci(effects[k], zero).to_json() for k in COSTS}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser(__doc__)
+    parser.add_argument("--seeds", type=int, default=16)
+    parser.add_argument("--iterations", type=int, default=6)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    seeds = CALIBRATION_SEEDS[:args.seeds]
+    jobs = []
+    for rule in (*RULES, RELAX):
+        case = LEVER_CASES[rule.name]
+        deltas = rule_deltas(rule.name, case.profile, case.start)
+        jobs.append((rule.name, case.profile, case.mode, dict(case.start), deltas, rule.target,
+                     rule.better, seeds, args.iterations))
+    for former, lever, profile, mode, deltas, target, better in DROPPED:
+        jobs.append((f"{former} (dropped): {lever}", profile, mode, {}, deltas, target, better,
+                     seeds, args.iterations))
+    with Pool(max(1, args.jobs)) as pool:
+        rows = pool.map(_measure, jobs)
+    report = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              "seeds": list(seeds), "levers": rows,
+              "wall_s": round(time.perf_counter() - started, 1)}
+    for r in rows:
+        c = r["change"]
+        costs = "  ".join(f"{k} {v['diff']:+.4g} [{v['ci95'][0]:+.3g}, {v['ci95'][1]:+.3g}]"
+                          for k, v in r["costs"].items())
+        print(f"{'PASS' if r['passes'] else 'FAIL'} {r['lever']} in {r['cell']}: {r['target']} "
+              f"{c['diff']:+.4g} [{c['ci95'][0]:+.4g}, {c['ci95'][1]:+.4g}] "
+              f"({c['seeds_up']} up / {c['seeds_down']} down)\n     {costs}")
+    print(f"wall time {report['wall_s']} s")
+    save(args.out, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
