@@ -3,8 +3,9 @@
 # ruff, mypy (strict) and pytest (unit, end-to-end, nbval goldens, headless-browser check),
 # then the goldens and the determinism tests again with numpy's AVX-512 kernels switched
 # off (what a CPU without them computes must give the same goldens).
-# Debian packages the tests start for real (chromium for the browser check) are installed
-# with apt-get when missing (as root, or through sudo). Extra arguments go to pytest.
+# Debian packages the tests start for real (chromium for the browser check, prometheus with
+# promtool and prometheus-node-exporter for the metrics tests) are installed with apt-get
+# when missing (as root, or through sudo). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,8 @@ PY=${PYTHON:-python3}
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-node-exporter >/dev/null 2>&1 || missing+=(prometheus-node-exporter)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing Debian packages the tests start: ${missing[*]}" >&2
   SUDO=""

@@ -32,11 +32,13 @@ from typing import Any
 
 from soakkit.errors import ArtifactError, JsonFormatError
 from soakkit.io import atomic_write_bytes, canonical_json, fsync_dir, loads_strict
+from soakkit.sim.regimes import MODES
 
 __all__ = [
     "HISTORY_FILE",
     "ITER_RE",
     "LATEST",
+    "REPORT_INDEX_FILE",
     "RUNS_DIR",
     "RUN_FILE",
     "RUN_LOCK",
@@ -48,6 +50,7 @@ __all__ = [
     "list_runs",
     "make_run_id",
     "parse_iteration",
+    "parse_run_id",
     "read_history",
     "read_json_maybe_gz",
     "resolve_run_dir",
@@ -60,6 +63,8 @@ TUNING_REPORT_FILE = "TUNING_REPORT.json"
 RUN_LOCK = ".run.lock"
 HISTORY_FILE = "iterations.jsonl.gz"
 LATEST = "latest"
+#: The browsable table of every report folder, at the root of a reports folder.
+REPORT_INDEX_FILE = "index.html"
 SCHEMA_DIR = Path(__file__).with_name("schemas")
 ITER_SUMMARY_SCHEMA = SCHEMA_DIR / "iter_summary.v1.schema.json"
 ITER_SCHEMA_VERSION = 1
@@ -83,6 +88,16 @@ def parse_iteration(name: str) -> int | None:
 def make_run_id(started: datetime, profile: str, mode: str, seed: int) -> str:
     """``20261124T042913Z-steady_safe-volatile-s7``: sortable by start time, readable."""
     return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{mode}-s{seed}"
+
+
+_MADE_RUN_ID_RE = re.compile(
+    rf"^\d{{8}}T\d{{6}}Z-(?P<profile>.+)-(?P<mode>{'|'.join(MODES)})-s\d+(?:-\d+)?$")
+
+
+def parse_run_id(run_id: str) -> tuple[str, str] | None:
+    """``(profile, mode)`` of a :func:`make_run_id` id (``-2`` suffix allowed), else None."""
+    m = _MADE_RUN_ID_RE.match(run_id)
+    return (m.group("profile"), m.group("mode")) if m else None
 
 
 def runs_root(artifacts: Path) -> Path:

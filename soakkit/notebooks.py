@@ -19,7 +19,8 @@ Output goes to ``<out>/<YYYY-MM-DD>/<name>-<run_id>/``, written as ``….partial
 renamed when complete: ``report.ipynb`` (the executed notebook, the run's log),
 ``report.html`` (no code, no CDN assets), every figure as PNG, ``kpis.json`` and
 ``manifest.json``. A failed run is renamed ``….failed`` and never replaces a good report;
-``<out>/latest/<name>`` points at the newest successful one.
+``<out>/latest/<name>`` points at the newest successful one, and ``<out>/index.html``
+(:mod:`soakkit.report.index`) lists every report folder.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from soakkit.io import (
     sha256_bytes,
 )
 from soakkit.report.display import RECORD_MIME
+from soakkit.report.index import write_index
 
 __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters",
            "notebook_parameters", "run", "run_template", "template_path"]
@@ -445,6 +447,7 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
     fsync_dir(day)
     if status == "ok":
         _update_latest(Path(out_dir), name, done)
+    write_index(Path(out_dir))
     return RunResult(name, status, run_id, done, values,
                      tuple(done / p.name for p in figures), records, error[0], error[1],
                      error[2], duration)

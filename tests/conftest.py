@@ -102,14 +102,22 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     return run
 
 
-def run_subprocess(*argv: str, env: dict[str, str] | None = None,
-                   cwd: Path | None = None) -> CliResult:
-    """Run ``python -m soakkit`` in a child process (to see exit codes and stderr as users do)."""
+def subprocess_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This session's environment without the developer's SOAKKIT_*/MM_*/SOAK_*, plus ``env``."""
     full_env = {k: v for k, v in os.environ.items()
                 if not k.upper().startswith(("SOAKKIT_", "MM_", "SOAK_")) or k in SESSION_ENV}
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "soakkit", *argv], capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=300)
+    return full_env
+
+
+def run_subprocess(*argv: str, env: dict[str, str] | None = None,
+                   cwd: Path | None = None, prefix: tuple[str, ...] = ()) -> CliResult:
+    """Run ``python -m soakkit`` in a child process (to see exit codes and stderr as users do).
+
+    ``prefix`` runs it through another command (``unshare ... --``).
+    """
+    proc = subprocess.run([*prefix, sys.executable, "-m", "soakkit", *argv], capture_output=True,
+                          text=True, env=subprocess_env(env), cwd=cwd, timeout=300)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 

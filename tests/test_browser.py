@@ -88,3 +88,79 @@ def test_a_failed_report_shows_its_error_banner(reports: dict[str, RunResult]) -
     assert report.exit_code == 1
     page = check_report(report.html, report.output_dir / "screenshot.png")
     assert page.error_banner
+
+
+@dataclass
+class IndexPage:
+    rows: list[dict[str, str]]
+    links: list[str]  #: absolute URLs of the report links
+    opened: dict[str, str]  #: link -> title of the page it opened
+    external_requests: list[str]
+    console_errors: list[str]
+
+
+def open_index(index: Path) -> IndexPage:
+    """Open reports/index.html offline, read its table, then follow every link."""
+    requests: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("request", lambda r: requests.append(r.url)
+                if not r.url.startswith(("file:", "data:", "about:")) else None)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(index.resolve().as_uri())
+        headers = page.eval_on_selector_all("#reports thead th", "els => els.map(e => e.innerText)")
+        cells = page.eval_on_selector_all(
+            "#reports tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+        links = page.eval_on_selector_all("#reports tbody a", "els => els.map(e => e.href)")
+        opened = {}
+        for link in links:
+            page.goto(link)  # raises for a link that does not resolve (ERR_FILE_NOT_FOUND)
+            page.wait_for_load_state("load")
+            opened[link] = page.title()
+        browser.close()
+    rows = [dict(zip(headers, row, strict=True)) for row in cells]
+    return IndexPage(rows, links, opened, requests, errors)
+
+
+@pytest.fixture(scope="module")
+def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from soakkit.demo import demo
+
+    root = tmp_path_factory.mktemp("demo")
+    result = demo(root / "artifacts", root / "reports", iterations=4, say=lambda _: None)
+    assert result.exit_code == 0, [r.evalue for r in result.reports]
+    return root / "reports"
+
+
+def test_the_report_index_lists_the_demos_reports_and_its_links_open(demo_reports: Path) -> None:
+    from soakkit.notebooks import NOTEBOOKS
+
+    page = open_index(demo_reports / "index.html")
+    assert sorted(row["report"] for row in page.rows) == sorted(NOTEBOOKS)
+    for row in page.rows:
+        assert row["status"] == "ok" and row["reason"] == ""
+        assert row["when (UTC)"].endswith("Z")
+    folders = [m.parent for m in demo_reports.glob("*/*/manifest.json")
+               if m.parent.parent.name != "latest"]
+    assert sorted(page.links) == sorted((f / "report.html").resolve().as_uri() for f in folders)
+    assert len(page.links) == 3
+    assert len(page.opened) == 3 and all(page.opened.values())
+    tuned = next(row for row in page.rows if row["report"] == "kpi")
+    assert (tuned["profile"], tuned["mode"]) == ("steady_safe", "mixed")
+    assert tuned["verdict"] in ("PASS", "WARN", "FAIL")
+    assert tuned["run"] in {p.name for p in (demo_reports.parent / "artifacts/runs").iterdir()}
+    disk = next(row for row in page.rows if row["report"] == "disk")
+    assert disk["verdict"] in ("within budget", "over budget")
+    assert page.external_requests == [] and page.console_errors == []
+
+
+def test_the_report_index_lists_a_failed_report_with_its_reason(
+        reports: dict[str, RunResult]) -> None:
+    failed = reports["failed"]
+    page = open_index(failed.output_dir.parent.parent / "index.html")
+    row = next(r for r in page.rows if r["status"] == "error")
+    assert row["report"] == "kpi"
+    assert failed.ename and failed.ename in row["reason"]
+    assert len(page.rows) == 3 and len(page.links) == 3  # kpi, disk, and the failed notebook

@@ -63,7 +63,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("soakkit.tuning",),
     ("soakkit.artifacts",),
     ("soakkit.soak",),
-    ("soakkit.rotation", "soakkit.catalog", "soakkit.catalog_parse"),
+    ("soakkit.rotation", "soakkit.catalog", "soakkit.catalog_parse", "soakkit.metrics"),
     ("soakkit.report", "soakkit.notebooks"),
     ("soakkit.demo", "soakkit.cli", "soakkit.__main__"),
 ]

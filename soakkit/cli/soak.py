@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soakkit.cli._common import add_common_config, formatter
@@ -27,6 +28,10 @@ def _progress_printer(enabled: bool) -> Callable[[IterationReport], None]:
     return show
 
 
+def _warn(line: str) -> None:
+    print(f"soakkit: warning: {line}", file=sys.stderr, flush=True)
+
+
 def _cmd_soak(args: argparse.Namespace) -> int:
     from soakkit.soak import SoakOptions, run_soak
 
@@ -36,7 +41,15 @@ def _cmd_soak(args: argparse.Namespace) -> int:
         artifacts=args.artifacts, tune=not args.no_tune, sleep_seconds=args.sleep_seconds,
         now=args.now)
     interactive = sys.stderr.isatty() and not args.quiet
-    result = run_soak(options, resume=args.resume, progress=_progress_printer(interactive))
+    observers = []
+    if args.metrics_dir is not None:
+        from soakkit.io import clock_from
+        from soakkit.metrics import SoakMetrics, check_metrics_dir
+
+        folder = check_metrics_dir(args.metrics_dir)
+        observers.append(SoakMetrics(folder, clock=clock_from(args.now), warn=_warn))
+    result = run_soak(options, resume=args.resume, progress=_progress_printer(interactive),
+                      observers=observers)
     for warning in result.warnings:
         print(f"soakkit: warning: {warning}", file=sys.stderr)
     v = result.verdict
@@ -61,10 +74,17 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "and RUN.json\nunder <artifacts>/runs/<run_id>/.",
         epilog="examples:\n  soakkit soak --profile steady_safe --iterations 3 --mode volatile "
                "--seed 7\n  soakkit soak --profile aggressive --iterations 24 --mode mixed "
-               "--gate production\n\nenvironment: SOAK_SLEEP_SECONDS (pause between "
-               "iterations), SOAKKIT_NOW (frozen clock),\n  SOAKKIT_PARAM_<NAME>, "
-               "SOAKKIT_OVERRIDES_JSON (pinned overrides)\nexit codes: 0 PASS or WARN, 1 FAIL, "
-               "2 usage or configuration error, 130 interrupted")
+               "--gate production\n  soakkit soak --iterations 288 --sleep-seconds 300 "
+               "--metrics-dir /var/lib/prometheus/node-exporter\n\n"
+               "environment: SOAK_SLEEP_SECONDS (pause between iterations), SOAKKIT_NOW "
+               "(frozen clock),\n  SOAKKIT_PARAM_<NAME>, "
+               "SOAKKIT_OVERRIDES_JSON (pinned overrides)\n\n--metrics-dir DIR rewrites "
+               "DIR/soakkit_soak.prom after every iteration (node_exporter\n  textfile "
+               "collector; see docs/METRICS.md). A write that fails later warns once and the\n"
+               "  soak goes on; RUN.json records it.\n\n"
+               "exit codes: 0 PASS or WARN, 1 FAIL, 2 usage or configuration error (also a "
+               "--metrics-dir\n  that is missing, a file or not writable; nothing is run), "
+               "130 interrupted")
     add_common_config(p, profile_required=False)
     p.set_defaults(profile="steady_safe")
     p.add_argument("--iterations", type=int, default=3, metavar="N", help="default: %(default)s")
@@ -79,5 +99,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted or crashed run")
     p.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
+    p.add_argument("--metrics-dir", type=Path, default=None, metavar="DIR",
+                   help="write Prometheus metrics to DIR/soakkit_soak.prom (textfile collector)")
     p.set_defaults(func=_cmd_soak)
 

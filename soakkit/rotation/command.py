@@ -11,11 +11,17 @@ import argparse
 import math
 import os
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from soakkit.errors import UsageError
 from soakkit.io import canonical_json, clock_from
+
+if TYPE_CHECKING:
+    from soakkit.rotation.apply import RotationResult
+    from soakkit.rotation.policy import RotationPolicy
 
 __all__ = ["add_restore_arguments", "add_rotate_arguments", "run_restore", "run_rotate"]
 
@@ -26,7 +32,11 @@ decisions (restic-style reasons):
   compress:older_than_ttl(age_d=9.2) gzip in place (X.json -> X.json.gz), verified first
   keep:younger_than_ttl, keep:active_run, keep:protected, keep:future_mtime, skip:symlink, ...
 
-exit codes: 0 ok, 1 error, lock held or bad arguments, 2 over --max-size-mb after rotation
+metrics: --metrics-dir DIR writes DIR/soakkit_rotation.prom (node_exporter textfile collector;
+  sizes before/after, budget, actions, errors, duration, last success; see docs/METRICS.md)
+
+exit codes: 0 ok, 1 error, lock held or bad arguments (also a --metrics-dir that is missing,
+  a file or not writable: checked before anything changes), 2 over --max-size-mb after rotation
 """
 
 
@@ -73,6 +83,8 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
                    help="compression codec (zstd needs soakkit[zstd]; default gzip)")
     p.add_argument("--jobs", type=int, default=2, metavar="N",
                    help="processes for scanning a large tree (default 2)")
+    p.add_argument("--metrics-dir", type=Path, default=None, metavar="DIR",
+                   help="write Prometheus metrics to DIR/soakkit_rotation.prom")
 
 
 def _mib(n: int) -> str:
@@ -132,8 +144,48 @@ def run_rotate(args: argparse.Namespace) -> int:
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: expected an integer >= 1")
     now = clock_from(getattr(args, "now", None)).now()
+    metrics_dir = getattr(args, "metrics_dir", None)
+    if metrics_dir is not None:
+        return _rotate_with_metrics(args, policy, now, jobs, metrics_dir)
     result = rotate(args.path, policy, now=now, dry_run=args.dry_run,
                     wait_lock=getattr(args, "wait_lock", 0.0), jobs=jobs)
+    return _report(args, result)
+
+
+def _rotate_with_metrics(args: argparse.Namespace, policy: RotationPolicy, now: datetime, jobs: int,
+                         metrics_dir: Path) -> int:
+    """Rotate, then write ``soakkit_rotation.prom`` (a rotation that cannot run is recorded)."""
+    from soakkit.errors import ArtifactError, RotationError
+    from soakkit.metrics import check_metrics_dir, export_rotation, export_rotation_failure
+    from soakkit.rotation.apply import rotate
+
+    if args.dry_run:
+        raise UsageError("--metrics-dir with --dry-run: a dry run changes nothing and exports "
+                         "no metrics")
+    check_metrics_dir(metrics_dir)
+    t0 = time.monotonic()
+    try:
+        result = rotate(args.path, policy, now=now, wait_lock=args.wait_lock, jobs=jobs)
+    except RotationError:
+        try:
+            export_rotation_failure(metrics_dir, now, duration_s=time.monotonic() - t0,
+                                    mtime=now.timestamp())
+        except OSError as exc:
+            print(f"soakkit: error: --metrics-dir {metrics_dir}: cannot write the failure: "
+                  f"{exc.strerror}", file=sys.stderr)
+        raise
+    try:
+        export_rotation(metrics_dir, result.record, duration_s=time.monotonic() - t0,
+                        mtime=now.timestamp())
+    except OSError as exc:
+        code = _report(args, result)
+        raise ArtifactError(f"--metrics-dir {metrics_dir}: the rotation ran (exit code {code}) "
+                            f"but its metrics could not be written: {exc.strerror}") from None
+    return _report(args, result)
+
+
+def _report(args: argparse.Namespace, result: RotationResult) -> int:
+    """Print a rotation's outcome (text or ``--json``); its exit code."""
     if getattr(args, "json", False):
         sys.stdout.write(canonical_json(result.record))
         return result.exit_code

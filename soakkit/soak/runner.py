@@ -77,6 +77,11 @@ class SoakObserver:
     def finished(self, result: SoakResult) -> None:
         """The run ended (finished or interrupted)."""
 
+    @property
+    def warnings(self) -> Sequence[str]:
+        """Problems the run records in ``RUN.json`` ``warnings`` (read before the last write)."""
+        return ()
+
 
 def _portable(value: Any, artifacts: Path) -> Any:
     """Provenance with paths made relative to the artifacts root or the package."""
@@ -261,6 +266,10 @@ def run_soak(
         except KeyboardInterrupt:
             status = "interrupted"
         verdict = judge_run(session.verdicts)
+        observed = [w for observer in observers for w in observer.warnings]
+        if observed:
+            run.meta["warnings"] = observed
+            run.warnings.extend(observed)
         run.meta.update(status=status, ended_utc=format_utc(clock.now()),
                         verdict=verdict.to_json())
         run.write_meta()

@@ -1,0 +1,47 @@
+"""`soakkit metrics`: export catalog-level gauges for the node_exporter textfile collector."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from soakkit.io import clock_from
+    from soakkit.metrics import check_metrics_dir, export_catalog
+
+    out = check_metrics_dir(args.out, "--out")
+    export = export_catalog(args.artifacts, out, clock=clock_from(args.now),
+                            cache=not args.no_cache)
+    for problem in export.problems:
+        print(f"soakkit: warning: {problem}", file=sys.stderr)
+    print(f"{export.path}: {export.runs} run(s), {export.iterations} iteration(s)")
+    return 0
+
+
+def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "metrics", help="export catalog gauges (runs, iterations, verdicts) as Prometheus text",
+        formatter_class=formatter,
+        description="Loads the run catalog of --artifacts and writes --out/soakkit_catalog.prom "
+                    "atomically:\nruns and iterations by profile and mode, iterations by "
+                    "verdict, skipped files and the\nexport's time, for the node_exporter "
+                    "textfile collector (docs/METRICS.md lists every\nmetric). Live soaks and "
+                    "rotations export their own files: soakkit soak|rotate --metrics-dir.",
+        epilog="examples:\n  soakkit metrics --artifacts artifacts/soak --out "
+               "/var/lib/prometheus/node-exporter\n"
+               "  */5 * * * *  cd /srv/soak && .venv/bin/soakkit metrics --out "
+               "/var/lib/prometheus/node-exporter\n\n"
+               "exit codes: 0 written, 2 usage error (--out missing, a file or not writable; "
+               "nothing written)")
+    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
+                   help="artifacts root (default: %(default)s)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="the textfile collector's folder (must exist and be writable)")
+    p.add_argument("--now", metavar="ISO8601", help="freeze the clock (last-success time)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the "
+                   "catalog cache")
+    p.set_defaults(func=_cmd_metrics)
