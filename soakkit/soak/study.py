@@ -29,7 +29,7 @@ from soakkit.tuning.rules import RELAX, RULES, evaluate_rules
 
 __all__ = ["CALIBRATION_SEEDS", "EVALUATION_SEEDS", "LEVER_CASES", "RUN_METRICS", "LeverCase",
            "PairedDiff", "lever_effects", "paired_ci", "production_pass", "rule_deltas",
-           "run_metrics", "shifted_sets", "static_kpis"]
+           "run_metrics", "schedule_of", "shifted_sets", "static_kpis"]
 
 #: Seeds the rules, guards, rollback constants and static grids are calibrated on.
 CALIBRATION_SEEDS: tuple[int, ...] = tuple(range(1, 31))
@@ -59,12 +59,32 @@ def run_metrics(kpis: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return out
 
 
+def schedule_of(mode: str, iterations: int) -> tuple[str, ...]:
+    """``calm>volatile``: the first half of the iterations calm, the rest volatile (and so on
+    for more modes, in equal parts); a plain mode: no schedule."""
+    modes = mode.split(SHIFT)
+    if len(modes) == 1:
+        return ()
+    return tuple(modes[min(len(modes) - 1, i * len(modes) // iterations)]
+                 for i in range(iterations))
+
+
+#: Separates the modes of a regime change within a run (``calm>volatile``).
+SHIFT = ">"
+
+
 def static_kpis(profile: str, mode: str, seed: int, *, iterations: int, sim_minutes: int,
                 sets: Sequence[str] = (), tune: bool = False) -> list[dict[str, Any]]:
-    """Every iteration's KPIs of one in-memory soak (``sets`` are ``key=value``)."""
+    """Every iteration's KPIs of one in-memory soak (``sets`` are ``key=value``).
+
+    ``mode`` may be a regime change within the run, such as ``calm>volatile``
+    (:func:`schedule_of`).
+    """
+    schedule = schedule_of(mode, iterations)
     reports: list[IterationReport] = run_in_memory(SoakOptions(
-        profile=profile, iterations=iterations, mode=mode, seed=seed, sim_minutes=sim_minutes,
-        gate="production", sets=tuple(sets), tune=tune))
+        profile=profile, iterations=iterations, mode=schedule[0] if schedule else mode,
+        seed=seed, sim_minutes=sim_minutes, gate="production", sets=tuple(sets), tune=tune),
+        schedule=schedule)
     return [dict(r.kpis) for r in reports]
 
 
