@@ -6,7 +6,8 @@ run untuned on the same calibration seeds. Reported per lever: the mean paired c
 target KPI with its 95 % bootstrap interval, and what the lever does to pnl_usd,
 risk_adjusted_pnl and volume_vs_untuned (the canary's objective and the gate's floor).
 
-    python bench/bench_levers.py --seeds 16 --iterations 6 --out bench/out/levers.json
+    python bench/bench_levers.py --seeds 16 --iterations 6 --out bench/out/levers.json \\
+        --markdown bench/out/levers.md
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from _common import make_parser, save
 
+from soakkit.io import atomic_write_text
 from soakkit.soak.study import CALIBRATION_SEEDS, LEVER_CASES, lever_effects, paired_ci, rule_deltas
 from soakkit.tuning.rules import RELAX, RULES
 
@@ -41,6 +43,8 @@ DROPPED: tuple[tuple[str, str, str, str, dict[str, float], str, str], ...] = (
      {"base_spread_bps_delta": 0.15}, "net_bps", "higher"),
     ("maker_share_low", "replace_rate_per_min -20", "aggressive", "spike",
      {"replace_rate_per_min": -20.0}, "maker_taker_ratio", "higher"),
+    ("maker_share_low", "replace_rate_per_min -20", "steady_safe", "spike",
+     {"replace_rate_per_min": -20.0}, "maker_taker_ratio", "higher"),
 )
 
 
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=16)
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--markdown", type=Path, help="also write the lever tables here")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     seeds = CALIBRATION_SEEDS[:args.seeds]
@@ -87,7 +92,30 @@ def main(argv: list[str] | None = None) -> int:
               f"({c['seeds_up']} up / {c['seeds_down']} down)\n     {costs}")
     print(f"wall time {report['wall_s']} s")
     save(args.out, report)
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.markdown, markdown(rows))
     return 0
+
+
+def _ci(d: dict[str, Any]) -> str:
+    return f"{d['diff']:+.4g} [{d['ci95'][0]:+.3g}, {d['ci95'][1]:+.3g}]"
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The lever tables of docs/TUNING.md (kept levers, then dropped ones)."""
+    out = ["| rule | cell (start) | deltas | target: paired change [95 % CI] (seeds up/down) "
+           "| test | pnl_usd | risk_adjusted_pnl | volume_vs_untuned |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        c = r["change"]
+        start = ", ".join(f"{k} {v:g}" for k, v in r["start"].items())
+        deltas = ", ".join(f"{k} {v:+g}" for k, v in r["deltas"].items())
+        out.append(f"| {r['lever']} | {r['cell']}{f' ({start})' if start else ''} | {deltas} | "
+                   f"{r['target']} {_ci(c)} ({c['seeds_up']}/{c['seeds_down']}) | "
+                   f"{'pass' if r['passes'] else '**fail**'} | "
+                   + " | ".join(_ci(r["costs"][k]) for k in COSTS) + " |")
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":
