@@ -19,12 +19,17 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 OUT = Path(__file__).resolve().parent.parent / "notebooks"
 
-SETUP = """from pathlib import Path
-
-from soakkit.report import figures
-from soakkit.report.display import notebook_setup, record, show, table
+SETUP = """from soakkit.report import charts, figures
+from soakkit.report.display import notebook_setup, record, show, show_chart, table
 
 notebook_setup()"""
+#: The artifacts parameter of every notebook (soakkit.artifacts.resolve_artifacts).
+ARTIFACTS = ("artifacts: str | None = None  # artifacts root; None: $SOAKKIT_ARTIFACTS, else "
+             "the nearest artifacts/soak above the working folder")
+CHART_NOTE = ("The interactive version: hover a point for that iteration's KPI values, regime, "
+              "verdict and the tuner's action; drag or turn the mouse wheel over the top panel "
+              "to zoom (double-click resets). It renders in JupyterLab and in the HTML report, "
+              "offline.")
 
 
 def code(source: str, *tags: str) -> nbformat.NotebookNode:
@@ -54,31 +59,32 @@ MINI_SOAK = notebook([
        "KPIs, judges them with the gate and lets the live-apply tuner adjust the parameters for "
        "the next iteration. Every number below is a consequence of the parameters and the "
        "simulated market; the same seed gives the same market."),
-    code('''profile: str = "steady_safe"  # profile to start from (soakkit config list-profiles)
+    code(f'''profile: str = "steady_safe"  # profile to start from (soakkit config list-profiles)
 iterations: int = 12  # mini-soak iterations
 mode: str = "mixed"  # market regime: calm, volatile, spike or mixed (Markov switching)
 seed: int = 7  # seed of the simulated market: same seed, same market
 gate: str = "production"  # KPI gate that judges each iteration: smoke or production
 sim_minutes: int = 10  # simulated market minutes per iteration
-artifacts: str = "artifacts/soak"  # artifacts root; the run goes to <artifacts>/runs/<run_id>/
+{ARTIFACTS}; the run goes to <artifacts>/runs/<run_id>/
 tune: bool = True  # let the live-apply tuner adjust the parameters between iterations
 now: str | None = None  # frozen clock (ISO-8601 UTC) for reproducible files; None: real time''',
          "parameters"),
-    code(SETUP + "\nfrom soakkit.report.kpi_report import load_kpi_report\n"
+    code(SETUP + "\nfrom soakkit.artifacts import resolve_artifacts\n"
+                 "from soakkit.report.kpi_report import load_kpi_report\n"
                  "from soakkit.soak import SoakOptions, run_soak"),
     md("## Run"),
     code('''options = SoakOptions(profile=profile, iterations=iterations, mode=mode, seed=seed,
-                      gate=gate, sim_minutes=sim_minutes, artifacts=Path(artifacts), tune=tune,
-                      now=now)
+                      gate=gate, sim_minutes=sim_minutes, tune=tune, now=now,
+                      artifacts=resolve_artifacts(artifacts, create=True))
 result = run_soak(options, env={})
 print(f"run {result.run_id}: {result.status}, {result.iterations_done} iterations")'''),
     md("## KPIs per iteration\n\nThe gated KPIs of every iteration and the gate's verdict. In a "
        "`production` run the first two iterations are a warm-up judged by relaxed thresholds."),
-    code('''report = load_kpi_report(Path(artifacts), result.run_id, gate=gate)
-table(report.iterations.select("iteration", "regime", "net_bps", "pnl_usd", "volume_usd",
-                               "volume_vs_untuned", "risk_adjusted_pnl", "risk_ratio",
-                               "maker_taker_ratio", "p95_latency_ms", "gate_verdict"))'''),
+    code('''report = load_kpi_report(options.artifacts, result.run_id, gate=gate)
+table(report.kpi_table())'''),
     code('show(figures.kpi_trends(report.iterations, gate), "kpi_trends")'),
+    md(CHART_NOTE),
+    code('show_chart(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
     md("## What the tuner did"),
     code('show(figures.tuning_events(report.iterations), "tuning_events")'),
     md("## Verdict"),
@@ -91,14 +97,14 @@ KPI_REPORT = notebook([
        "configuration, how every gated KPI moved against its thresholds, what the tuner changed "
        "and why, and the final verdict. Rotated runs report every iteration: rotation keeps the "
        "content of deleted iteration files in the run's history."),
-    code('''artifacts: str = "artifacts/soak"  # artifacts root holding runs/ (and a legacy latest/)
+    code(f'''{ARTIFACTS}
 run: str = "latest"  # run id to report, "latest", or "legacy-latest" for the legacy layout
 last_n: int = 0  # report only the last N iterations (0: every iteration)
 gate: str = "production"  # gate whose thresholds are drawn and judged: smoke or production
 baseline: str | None = None  # run id to compare with; None: no comparison''', "parameters"),
     code(SETUP + '''\nfrom soakkit.report.kpi_report import load_kpi_report
 
-report = load_kpi_report(Path(artifacts), run, last_n=last_n, gate=gate, baseline=baseline)
+report = load_kpi_report(artifacts, run, last_n=last_n, gate=gate, baseline=baseline)
 for problem in report.problems:
     print("skipped:", problem)'''),
     md("## Run"),
@@ -111,6 +117,8 @@ for problem in report.problems:
        "warm-up iterations (judged by relaxed thresholds). The strip on top shows the market "
        "regimes of each iteration. Crosses mark WARN and FAIL iterations."),
     code('show(figures.kpi_trends(report.iterations, gate), "kpi_trends")'),
+    md(CHART_NOTE),
+    code('show_chart(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
     md("## Money and activity\n\nWhat the ratios above earned in dollars, per iteration: P&L "
        "and volume beside the same market traded by the profile untuned (`*_untuned`), the "
        "activity share the gate's floor judges (`volume_vs_untuned`), P&L per USD of "
@@ -147,7 +155,7 @@ DISK_REPORT = notebook([
     md("# Disk report\n\nWhere the soak artifacts' disk goes, how it grew, and what the rotation "
        "policy would reclaim now (from a dry-run plan: nothing is changed). Allocated bytes "
        "(`st_blocks`) are what fills a disk; apparent bytes (`st_size`) are what the files hold."),
-    code('''artifacts: str = "artifacts/soak"  # artifacts root to inspect (nothing is changed)
+    code(f'''{ARTIFACTS} (nothing is changed)
 budget_mb: float = 900.0  # disk budget in MiB of allocated blocks
 ttl_days: float = 7.0  # rotation TTL: files at least this many days old would be compressed
 keep_latest: int = 100  # rotation keeps this many ITER_SUMMARY files per run folder
@@ -156,7 +164,7 @@ now: str | None = None  # the rotation's "now" (ISO-8601 UTC) for file ages; Non
     code(SETUP + '''\nfrom soakkit.io import clock_from
 from soakkit.report.disk_report import load_disk_report
 
-disk = load_disk_report(Path(artifacts), budget_mb=budget_mb, ttl_days=ttl_days,
+disk = load_disk_report(artifacts, budget_mb=budget_mb, ttl_days=ttl_days,
                         keep_latest=keep_latest, now=clock_from(now).now())'''),
     md("## Usage by run"),
     code("table(disk.usage)"),
@@ -185,8 +193,117 @@ else:
     code('record("disk", disk.record())', "nbval-ignore-output"),
 ])
 
+EXPLORE_RUNS = notebook([
+    md("# Explore the runs\n\nEvery soak run of a time window at a glance: verdicts by profile "
+       "and mode over time, KPI and P&L distributions per profile, the slowest and the failing "
+       "runs, then one run drilled into with the figures of the KPI report. Change `days` to "
+       "widen the window and `run` to drill into another run (its id is in the first table)."),
+    code(f'''{ARTIFACTS}
+days: float = 7.0  # runs that started in the N days before `now` (0: every run)
+now: str | None = None  # end of the window (ISO-8601 UTC); None: real time
+run: str = "latest"  # run to drill into: a run id, or "latest" (the newest run of the window)
+gate: str = "production"  # gate the drilled-into run is judged by: smoke or production''',
+         "parameters"),
+    code(SETUP + '''\nfrom soakkit.io import clock_from
+from soakkit.report.explore import load_exploration
+from soakkit.report.kpi_report import load_kpi_report
+
+explore = load_exploration(artifacts, days=days, now=clock_from(now).now(), run=run)
+for problem in explore.problems:
+    print("skipped:", problem)'''),
+    md("## Every run\n\nOne line per run: total P&L, the worst iteration's risk ratio, the run "
+       "verdict as the soak runner judged it. Hover a point of the chart for the run's details."),
+    code("table(explore.runs)"),
+    code('show_chart(charts.runs_chart(explore.runs), "runs")'),
+    md("## Verdicts by profile and mode over time"),
+    code("table(explore.verdicts)"),
+    code('show(figures.verdict_timeline(explore.runs), "verdict_timeline")'),
+    md("## KPI and P&L distributions per profile\n\nMedians and 95th percentiles over every "
+       "iteration of the window; P&L per run."),
+    code("table(explore.profiles)"),
+    code('show(figures.profile_distributions(explore.iterations, explore.runs), '
+         '"profile_distributions")'),
+    md("## The slowest runs\n\nTotal iteration time (a run with a frozen clock takes 0 s)."),
+    code("table(explore.slowest)"),
+    md("## The failing runs\n\nRuns whose verdict is FAIL or with at least one FAIL iteration."),
+    code('''if explore.failing.height:
+    table(explore.failing)
+else:
+    print("no failing run in the window")'''),
+    md("## Drill-down: one run\n\nThe run selected by `run`, with the figures of the KPI report."),
+    code('''report = load_kpi_report(artifacts, explore.selected, gate=gate)
+table(report.header)
+print(f"{report.verdict.verdict} under the {gate} gate: " + "; ".join(report.verdict.reasons))'''),
+    code('show(figures.kpi_trends(report.iterations, gate), "kpi_trends")'),
+    md(CHART_NOTE),
+    code('show_chart(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
+    code('show(figures.tuning_events(report.iterations), "tuning_events")'),
+    code('show(figures.param_trajectories(report.iterations), "param_trajectories")'),
+    code('record("explore", explore.record())'),
+])
+
+SWEEP_REPORT = notebook([
+    md("# Sweep report\n\nWhich configuration should the bot run, and how sure are we? A sweep "
+       "ran every configuration (profile, tuner on or off, `--set` values) on the same simulated "
+       "markets: the same seeds in the same market modes. This report compares each "
+       "configuration with a baseline **on the same markets** (paired), with intervals from a "
+       "seeded bootstrap and p-values corrected for the number of configurations compared."),
+    code(f'''{ARTIFACTS}
+sweep: str = "latest"  # sweep id (soakkit sweep --name), or "latest" for the newest finished one
+baseline: str = "profile:steady_safe,tune:off"  # configuration to compare with: axis:value pairs
+metric: str = "auto"  # what "better" means: auto (risk-adjusted P&L if the KPI exists, else P&L)
+alpha: float = 0.05  # family-wise error rate of the Holm correction
+per_mode: bool = False  # compare within each market mode instead of pooling the modes
+resamples: int = 10000  # bootstrap and permutation resamples
+seed: int = 12  # seed of the resampling Generator: same seed, same intervals and p-values''',
+         "parameters"),
+    code(SETUP + '''\nimport polars as pl
+
+from soakkit.report.sweep_figures import pnl_vs_risk
+from soakkit.report.sweep_report import load_sweep_report
+
+report = load_sweep_report(artifacts, sweep, baseline=baseline, metric=metric,
+                           alpha=alpha, per_mode=per_mode, resamples=resamples, seed=seed)
+for note in report.notes:
+    print(note)'''),
+    md("## Sweep"),
+    code("table(report.header)"),
+    md("## Configurations\n\nMean over the cells of each configuration (one cell per mode and "
+       "seed) and its 95 % percentile bootstrap interval. *Pass rate*: the share of iterations "
+       "the sweep's gate did not FAIL. *P&L*, *risk* and *volume*: means per iteration of "
+       "`pnl_usd`, `risk_ratio` and `volume_usd`."),
+    code("table(report.configs)"),
+    md("## Paired comparisons with the baseline\n\nFor every configuration and metric: the mean "
+       "difference to the baseline over the pairs of cells that saw the same market (same mode "
+       "and seed), its 95 % bootstrap interval, and the two-sided p-value of a sign-flip "
+       "permutation test (exact up to 12 pairs). **Multiple comparisons: Holm–Bonferroni**, "
+       "over the configurations compared with the baseline, separately for each metric; "
+       "*significant* means a Holm-adjusted p below `alpha`."),
+    code('''print(f"baseline: {report.baseline}; Holm-Bonferroni at alpha = {report.alpha:g}")
+table(report.comparisons)'''),
+    md("## P&L against risk\n\nUp and to the left is better. The Pareto front joins the "
+       "configurations that no other configuration beats on both (less risk *and* more P&L)."),
+    code('show(pnl_vs_risk(report.points), "pnl_vs_risk")'),
+    code('''front = report.points.filter(pl.col("pareto"))
+table(front.select("#", "configuration", "risk", "pnl"))'''),
+    md("## Better than the baseline?\n\n*Better with confidence*: the primary metric is better "
+       "and significant after Holm, and neither the pass rate nor the risk is significantly "
+       "worse. *Better, but less safe*: the same, except a guardrail is significantly worse. "
+       "*Only looks better*: the estimate is better, but not significant — more seeds might "
+       "tell. Ranked by category, then by the difference."),
+    code('''print(f"primary metric: {report.primary.label}")
+table(report.ranking)'''),
+    md("## Cells that failed\n\nA failed cell is left out of every figure above."),
+    code('''if report.failures.height:
+    table(report.failures)
+else:
+    print("none")
+record("sweep", report.record())'''),
+])
+
 TEMPLATES = {"mini_soak.ipynb": MINI_SOAK, "kpi_report.ipynb": KPI_REPORT,
-             "disk_report.ipynb": DISK_REPORT}
+             "disk_report.ipynb": DISK_REPORT, "explore_runs.ipynb": EXPLORE_RUNS,
+             "sweep_report.ipynb": SWEEP_REPORT}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,10 +13,18 @@
         .run.lock                       held (flock) while the run is active
       latest -> runs/<run_id>           newest finished run
       rotation/                         rotation log, manifest, lock
+      sweeps/<sweep_id>/                a sweep (soakkit.sweep): sweep.json, part-*.parquet,
+                                        runs/ and profiles/ with --write-runs
+      sweeps/latest -> <sweep_id>       newest finished sweep
       latest/ITER_SUMMARY_<n>.json      legacy layout (read, never written)
       snapshots/*.json                  legacy snapshots (rotated)
 
 ITER_SUMMARY files may also be gzip-compressed in place (``.json.gz``) by rotation.
+
+Where ``<artifacts>`` is when nobody says: :func:`resolve_artifacts` (the CLI, the Python
+API and every notebook use it) takes ``$SOAKKIT_ARTIFACTS`` if set, else the nearest
+``artifacts/soak`` found walking up from the working directory, so a notebook opened in
+``notebooks/`` finds the repository's ``artifacts/soak``.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +43,8 @@ from soakkit.io import atomic_write_bytes, canonical_json, fsync_dir, loads_stri
 from soakkit.sim.regimes import MODES
 
 __all__ = [
+    "ARTIFACTS_ENV",
+    "DEFAULT_ARTIFACTS",
     "HISTORY_FILE",
     "ITER_RE",
     "LATEST",
@@ -43,6 +53,10 @@ __all__ = [
     "RUN_FILE",
     "RUN_LOCK",
     "SCHEMA_DIR",
+    "SWEEPS_DIR",
+    "SWEEP_FILE",
+    "SWEEP_LOCK",
+    "SWEEP_PART_RE",
     "TUNING_REPORT_FILE",
     "IterationFile",
     "iter_summary_name",
@@ -53,10 +67,16 @@ __all__ = [
     "parse_run_id",
     "read_history",
     "read_json_maybe_gz",
+    "resolve_artifacts",
     "resolve_run_dir",
+    "sweep_part_name",
     "update_latest",
 ]
 
+#: Environment variable naming the artifacts root (wins over the search).
+ARTIFACTS_ENV = "SOAKKIT_ARTIFACTS"
+#: The artifacts root relative to a project folder (what the search looks for).
+DEFAULT_ARTIFACTS = Path("artifacts/soak")
 RUNS_DIR = "runs"
 RUN_FILE = "RUN.json"
 TUNING_REPORT_FILE = "TUNING_REPORT.json"
@@ -65,6 +85,11 @@ HISTORY_FILE = "iterations.jsonl.gz"
 LATEST = "latest"
 #: The browsable table of every report folder, at the root of a reports folder.
 REPORT_INDEX_FILE = "index.html"
+SWEEPS_DIR = "sweeps"
+SWEEP_FILE = "sweep.json"
+SWEEP_LOCK = ".sweep.lock"
+#: One parquet file per batch of cells: ``part-<session>-<batch>.parquet``.
+SWEEP_PART_RE = re.compile(r"^part-([0-9]{4,})-([0-9]{6,})\.parquet$")
 SCHEMA_DIR = Path(__file__).with_name("schemas")
 ITER_SUMMARY_SCHEMA = SCHEMA_DIR / "iter_summary.v1.schema.json"
 ITER_SCHEMA_VERSION = 1
@@ -85,6 +110,11 @@ def parse_iteration(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def sweep_part_name(session: int, batch: int) -> str:
+    """``part-0002-000017.parquet``: batch ``batch`` of the sweep's ``session``-th run."""
+    return f"part-{session:04d}-{batch:06d}.parquet"
+
+
 def make_run_id(started: datetime, profile: str, mode: str, seed: int) -> str:
     """``20261124T042913Z-steady_safe-volatile-s7``: sortable by start time, readable."""
     return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{mode}-s{seed}"
@@ -98,6 +128,52 @@ def parse_run_id(run_id: str) -> tuple[str, str] | None:
     """``(profile, mode)`` of a :func:`make_run_id` id (``-2`` suffix allowed), else None."""
     m = _MADE_RUN_ID_RE.match(run_id)
     return (m.group("profile"), m.group("mode")) if m else None
+
+
+def resolve_artifacts(given: str | os.PathLike[str] | None = None, *, create: bool = False,
+                      cwd: Path | None = None,
+                      environ: Mapping[str, str] | None = None) -> Path:
+    """The artifacts root: ``given``, else ``$SOAKKIT_ARTIFACTS``, else the nearest
+    ``artifacts/soak`` in the working directory or one of its parents.
+
+    Parameters
+    ----------
+    given
+        An explicit root (a flag or a notebook parameter); returned as given.
+    create
+        For commands that write runs (``soakkit soak``, ``demo``): when nothing is found,
+        ``artifacts/soak`` under the working directory (created by the writer).
+    cwd, environ
+        The working directory and environment to resolve from (default: the process's).
+
+    Raises
+    ------
+    ArtifactError
+        Nothing found (and ``create`` is false), or ``$SOAKKIT_ARTIFACTS`` names no folder;
+        the message says how to point at the artifacts.
+    """
+    if given is not None and str(given) != "":
+        return Path(given)
+    env = os.environ if environ is None else environ
+    here = Path.cwd() if cwd is None else Path(cwd)
+    named = env.get(ARTIFACTS_ENV, "")
+    if named:
+        root = here / Path(named).expanduser()  # an absolute value replaces ``here``
+        if not create and not root.is_dir():
+            raise ArtifactError(f"{ARTIFACTS_ENV}={named}: artifacts folder not found")
+        return root
+    # found right here, the root stays relative (short paths in messages, as typed)
+    local = DEFAULT_ARTIFACTS if cwd is None else here / DEFAULT_ARTIFACTS
+    if local.is_dir():
+        return local
+    for folder in here.parents:
+        if (folder / DEFAULT_ARTIFACTS).is_dir():
+            return folder / DEFAULT_ARTIFACTS
+    if create:
+        return local
+    raise ArtifactError(f"no {DEFAULT_ARTIFACTS} in {here} or its parents: set "
+                        f"{ARTIFACTS_ENV}=/path/to/artifacts/soak, or pass the folder "
+                        "(--artifacts DIR, -p artifacts DIR, artifacts=...)")
 
 
 def runs_root(artifacts: Path) -> Path:

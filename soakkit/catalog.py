@@ -40,6 +40,7 @@ from soakkit.artifacts import (
     RUN_FILE,
     list_runs,
     read_json_maybe_gz,
+    resolve_artifacts,
 )
 from soakkit.catalog_parse import (
     CATALOG_SCHEMA,
@@ -49,10 +50,12 @@ from soakkit.catalog_parse import (
     rows_to_frame,
 )
 from soakkit.errors import ArtifactError, SoakkitError
+from soakkit.gate import RUN_WINDOW, Verdict, judge_run
 from soakkit.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
+from soakkit.tables import table_html
 
-__all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "Catalog", "cache_dir", "load_catalog",
-           "to_records"]
+__all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "cache_dir",
+           "load_catalog", "run_summary", "to_records"]
 
 LEGACY_RUN_ID = "legacy-latest"
 _CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
@@ -72,6 +75,72 @@ class Catalog:
     problems: tuple[str, ...]
     parsed_files: int = 0
     cached_rows: int = 0
+
+    def runs(self) -> pl.DataFrame:
+        """One row per run (:func:`run_summary`)."""
+        return run_summary(self.frame)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the per-run summary in the reports' table style, then the problems."""
+        import html
+
+        runs = self.runs()
+        caption = (f"{runs.height} run(s), {self.frame.height} iteration(s)"
+                   f"{f', {len(self.problems)} problem(s) below' if self.problems else ''}")
+        problems = "".join(f"<li>{html.escape(p)}</li>" for p in self.problems)
+        return table_html(runs, caption=caption) + (f"<ul>{problems}</ul>" if problems else "")
+
+
+#: Columns of :func:`run_summary` (one row per run).
+RUN_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(), "started_utc": pl.Datetime("us", "UTC"), "profile": pl.String(),
+    "mode": pl.String(), "seed": pl.Int64(), "gate": pl.String(), "iterations": pl.UInt32(),
+    "verdict": pl.String(), "fail_iterations": pl.UInt32(), "pnl_usd": pl.Float64(),
+    "net_bps": pl.Float64(), "risk_ratio_max": pl.Float64(), "duration_s": pl.Float64(),
+}
+
+
+def _run_verdicts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each run's verdict from its iterations' recorded verdicts (as the soak runner judges).
+
+    :func:`soakkit.gate.judge_run` only looks at the last ``RUN_WINDOW`` steady iterations
+    (else the last ones), so polars selects those and Python judges a few rows per run.
+    """
+    steady = pl.col("phase").fill_null("steady") != "warmup"
+    windows = (frame.filter(pl.col("verdict").is_not_null())
+               .select("run_id", "iteration", "verdict", "gate", "phase")
+               .filter(steady | ~steady.any().over("run_id"))
+               .group_by("run_id")
+               .agg(pl.all().sort_by("iteration").tail(RUN_WINDOW)))
+    rows = []
+    for run_id, numbers, verdicts, gates, phases in windows.iter_rows():
+        judged = [(n, Verdict(v, (), g or "", "warmup" if p == "warmup" else "steady"))
+                  for n, v, g, p in zip(numbers, verdicts, gates, phases, strict=True)]
+        rows.append((run_id, judge_run(judged).verdict))
+    return pl.DataFrame(rows, schema={"run_id": pl.String, "verdict": pl.String}, orient="row")
+
+
+def run_summary(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per run of a catalog frame, sorted by start time then run id.
+
+    ``verdict`` is the run verdict of the iterations' recorded verdicts (as the soak runner
+    judges it), ``pnl_usd`` the total P&L, ``net_bps`` the mean per iteration,
+    ``risk_ratio_max`` the worst iteration's risk ratio, ``duration_s`` the total
+    iteration time, ``gate`` the gate of the last iteration. Columns:
+    :data:`RUN_SUMMARY_SCHEMA`.
+    """
+    first = [pl.col(c).drop_nulls().first().alias(c) for c in ("profile", "mode", "seed")]
+    gate = pl.col("gate").drop_nulls().last().alias("gate")  # warm-up iterations say "warmup"
+    summary = (frame.group_by("run_id", maintain_order=True)
+               .agg(pl.col("started_utc").min(), *first, gate,
+                    pl.len().alias("iterations"),
+                    (pl.col("verdict") == "FAIL").sum().alias("fail_iterations"),
+                    pl.col("pnl_usd").sum(), pl.col("net_bps").mean(),
+                    pl.col("risk_ratio").max().alias("risk_ratio_max"),
+                    pl.col("duration_s").sum())
+               .join(_run_verdicts(frame), on="run_id", how="left"))
+    return (summary.select([pl.col(c).cast(t) for c, t in RUN_SUMMARY_SCHEMA.items()])
+            .sort(["started_utc", "run_id"], nulls_last=True))
 
 
 @dataclass(frozen=True)
@@ -175,13 +244,15 @@ def _flat(problems: dict[str, list[str]]) -> tuple[str, ...]:
     return tuple(sorted(line for lines in problems.values() for line in lines))
 
 
-def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) -> Catalog:
+def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
+                 refresh: bool = False) -> Catalog:
     """Load every run × iteration under ``artifacts`` into one DataFrame.
 
     Parameters
     ----------
     artifacts
-        The artifacts root (``artifacts/soak``).
+        The artifacts root; ``None``: ``$SOAKKIT_ARTIFACTS``, else the nearest
+        ``artifacts/soak`` (:func:`soakkit.artifacts.resolve_artifacts`).
     cache
         Read and update the cache in :func:`cache_dir` (incremental loads).
     refresh
@@ -190,9 +261,9 @@ def load_catalog(artifacts: Path, *, cache: bool = True, refresh: bool = False) 
     Raises
     ------
     ArtifactError
-        ``artifacts`` is not a folder.
+        ``artifacts`` is not a folder, or none was given and none is found.
     """
-    artifacts = Path(artifacts)
+    artifacts = resolve_artifacts(artifacts)
     if not artifacts.is_dir():
         raise ArtifactError(f"{artifacts}: artifacts folder not found")
     folders: list[tuple[_Folder, int]] = []

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from soakkit.artifacts import resolve_artifacts
 from soakkit.io import clock_from
 from soakkit.notebooks import RunResult, run
 from soakkit.rotation import RotationPolicy, rotate
@@ -33,10 +34,15 @@ class DemoResult:
         return max((r.exit_code for r in self.reports), default=0)
 
 
-def demo(artifacts: Path = Path("artifacts/soak"), out: Path = Path("reports"), *,
+def demo(artifacts: Path | None = None, out: Path = Path("reports"), *,
          seed: int = 7, iterations: int = 12,
          say: Callable[[str], None] = print) -> DemoResult:
-    """Run the demo; ``say`` receives one line per step."""
+    """Run the demo; ``say`` receives one line per step.
+
+    ``artifacts`` defaults to :func:`soakkit.artifacts.resolve_artifacts` (else
+    ``./artifacts/soak``).
+    """
+    artifacts = resolve_artifacts(artifacts, create=True)
     options = SoakOptions(profile="steady_safe", iterations=iterations, mode="mixed", seed=seed,
                           gate="production", sim_minutes=10, artifacts=Path(artifacts))
     validate_options(options)  # a bad flag fails here, before a kernel starts

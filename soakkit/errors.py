@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ArtifactError",
+    "ClusterError",
     "ConfigError",
     "JsonFormatError",
     "LockedError",
@@ -107,6 +108,12 @@ class LockedError(SoakkitError):
 
 class RotationError(SoakkitError):
     """Rotation could not start or could not log; nothing was changed."""
+
+    exit_code = 1
+
+
+class ClusterError(SoakkitError):
+    """A sweep lost its Dask cluster mid-way; what was stored stays, a rerun continues."""
 
     exit_code = 1
 

@@ -62,7 +62,8 @@ __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters
 
 #: Report name → template file in ``notebooks/``.
 NOTEBOOKS: Mapping[str, str] = {"soak": "mini_soak.ipynb", "kpi": "kpi_report.ipynb",
-                                "disk": "disk_report.ipynb"}
+                                "disk": "disk_report.ipynb", "explore": "explore_runs.ipynb",
+                                "sweep": "sweep_report.ipynb"}
 EXIT_CODES: Mapping[str, int] = {"ok": 0, "error": 1, "timeout": 3, "dead_kernel": 4}
 _TYPES = {"str": str, "int": int, "float": float, "bool": bool, "None": type(None)}
 
@@ -222,6 +223,16 @@ class RunResult:
     def html(self) -> Path:
         return self.output_dir / "report.html"
 
+    @property
+    def headline(self) -> str | None:
+        """What the notebook recorded, in a few words: ``verdict FAIL``, ``within budget``."""
+        for value in self.kpis.values():
+            if isinstance(value, dict) and isinstance(value.get("verdict"), str):
+                return f"verdict {value['verdict']}"
+            if isinstance(value, dict) and isinstance(value.get("over_budget"), bool):
+                return "OVER BUDGET" if value["over_budget"] else "within budget"
+        return None
+
 
 def _versions() -> dict[str, str]:
     out = {"soakkit": __version__, "python": platform.python_version()}
@@ -275,16 +286,29 @@ def _collect(nb: Any, folder: Path) -> tuple[list[Path], dict[str, Any]]:
 
 
 def render_html(nb: Any) -> bytes:
-    """The executed notebook as HTML: no code, no prompts, no CDN assets (works offline)."""
+    """The executed notebook as HTML: no code, no prompts, no CDN assets (works offline).
+
+    Interactive charts (:data:`~soakkit.report.charts.VEGALITE_MIME` outputs) become
+    :func:`~soakkit.report.charts.embed_html`; their JavaScript library is inlined once.
+    """
     import copy
 
     from nbconvert import HTMLExporter
 
+    from soakkit.report.charts import VEGALITE_MIME, embed_html
+
     nb = copy.deepcopy(nb)
+    charts = 0
     for cell in nb.cells:  # records are machine data (kpis.json), not for readers
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs
                             if set(o.get("data", {})) != {RECORD_MIME}]
+        for output in cell.get("outputs", []):  # charts: interactive, offline (library once)
+            spec = output.get("data", {}).get(VEGALITE_MIME)
+            if isinstance(spec, dict):
+                charts += 1
+                output["data"] = {"text/html": embed_html(spec, f"soakkit-chart-{charts}",
+                                                          with_library=charts == 1)}
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True

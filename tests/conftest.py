@@ -66,12 +66,50 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.determinism)
 
 
+_GOLDEN_BASE = pytest.StashKey[Path]()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Build the goldens' deterministic artifacts before nbval runs them."""
+    """Build the goldens' deterministic artifacts (in a temporary folder) before nbval runs."""
     if session.config.getoption("nbval", default=False):
+        import tempfile
+
         from tests.golden_support import build_golden_artifacts
 
-        build_golden_artifacts()
+        base = Path(tempfile.mkdtemp(prefix="soakkit-goldens-"))
+        build_golden_artifacts(base)
+        session.config.stash[_GOLDEN_BASE] = base
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    import shutil
+
+    base = session.config.stash.get(_GOLDEN_BASE, None)
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """A golden's kernel (started when its first cell is set up) finds its artifacts through
+    ``SOAKKIT_ARTIFACTS``, as a notebook opened by an analyst does (tests/golden_support.py)."""
+    base = item.config.stash.get(_GOLDEN_BASE, None)
+    if type(item).__name__ != "IPyNbCell" or base is None:
+        yield
+        return
+    from tests.golden_support import golden_env
+
+    env = golden_env(base, Path(str(item.fspath)).stem)
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)

@@ -31,6 +31,9 @@ CASES = {
                           {"planning": "plan_over_find", "compression": "gzip6_cli_mb_s"}),
     "bench_reports.py": (["--files", "1200", "--reps", "1"],
                          {"catalog": "cold_speedup", "report": "above_floor_s"}),
+    "bench_sweep.py": (["--seeds", "1", "--iterations", "1", "--sim-minutes", "1", "--reps", "1",
+                        "--big-cells", "500", "--big-seconds", "1"],
+                       {"scaling": "speedup", "overhead": "overhead", "big": "scheduler_ratio"}),
 }
 
 

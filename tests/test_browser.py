@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from soakkit.notebooks import RunResult, run
 from soakkit.soak import SoakOptions, run_soak
@@ -34,26 +36,38 @@ class PageCheck:
     external_requests: list[str] = field(default_factory=list)
 
 
-def check_report(html: Path, screenshot: Path) -> PageCheck:
-    """Open ``html`` offline; collect images, tables, error banner, console errors, requests."""
-    result = PageCheck()
+@contextmanager
+def offline_page(html: Path, console_errors: list[str],
+                 external_requests: list[str]) -> Iterator[Page]:
+    """``html`` in headless Chromium with the network off; console errors and every request
+    that leaves the file are collected."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("console", lambda m: result.console_errors.append(m.text)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, offline=True)
+        page = context.new_page()
+        page.on("console", lambda m: console_errors.append(m.text)
                 if m.type == "error" else None)
-        page.on("pageerror", lambda e: result.console_errors.append(str(e)))
-        page.on("request", lambda r: result.external_requests.append(r.url)
+        page.on("pageerror", lambda e: console_errors.append(str(e)))
+        page.on("request", lambda r: external_requests.append(r.url)
                 if not r.url.startswith(("file:", "data:", "about:")) else None)
         page.goto(html.resolve().as_uri())
         page.wait_for_load_state("load")
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def check_report(html: Path, screenshot: Path) -> PageCheck:
+    """Open ``html`` offline; collect images, tables, error banner, console errors, requests."""
+    result = PageCheck()
+    with offline_page(html, result.console_errors, result.external_requests) as page:
         result.images = [tuple(x) for x in page.eval_on_selector_all(
             "img", "els => els.map(e => [e.complete, e.naturalWidth])")]
         result.tables = page.locator("table").count()
         result.error_banner = page.locator("#papermill-error-cell").count() > 0 or \
             "An Exception was encountered" in page.content()
         page.screenshot(path=str(screenshot), full_page=True)
-        browser.close()
     return result
 
 
@@ -63,13 +77,16 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunResult]:
     artifacts = root / "artifacts"
     run_soak(SoakOptions(iterations=6, sim_minutes=2, mode="mixed", gate="production",
                          artifacts=artifacts), env={})
+    run_soak(SoakOptions(profile="aggressive", iterations=4, sim_minutes=2, mode="volatile",
+                         seed=2, gate="production", artifacts=artifacts), env={})
     out = root / "reports"
     return {"kpi": run("kpi", {"artifacts": str(artifacts)}, out),
             "disk": run("disk", {"artifacts": str(artifacts)}, out),
+            "explore": run("explore", {"artifacts": str(artifacts)}, out),
             "failed": run("kpi", {"artifacts": str(artifacts), "run": "missing"}, out)}
 
 
-@pytest.mark.parametrize("name", ["kpi", "disk"])
+@pytest.mark.parametrize("name", ["kpi", "disk", "explore"])
 def test_report_renders_in_a_real_browser(reports: dict[str, RunResult], name: str) -> None:
     report = reports[name]
     assert report.exit_code == 0, report.evalue
@@ -88,6 +105,61 @@ def test_a_failed_report_shows_its_error_banner(reports: dict[str, RunResult]) -
     assert report.exit_code == 1
     page = check_report(report.html, report.output_dir / "screenshot.png")
     assert page.error_banner
+
+
+@dataclass
+class ChartCheck:
+    charts: int = 0
+    points: int = 0
+    tooltip: str = ""
+    axis_before: list[str] = field(default_factory=list)
+    axis_after: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+
+
+def check_chart(html: Path, screenshot: Path) -> ChartCheck:
+    """Open ``html`` offline; hover a KPI trend point, then zoom the top panel with the wheel."""
+    result = ChartCheck()
+    with offline_page(html, result.console_errors, result.external_requests) as page:
+        page.wait_for_selector(".soakkit-chart svg.marks", timeout=20_000)
+        result.charts = page.locator(".soakkit-chart svg.marks").count()
+        chart = page.locator(".soakkit-chart").filter(has_text="net_bps").first
+        points = chart.locator("svg.marks .mark-symbol path")
+        result.points = points.count()
+        points.nth(2).hover()
+        page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
+        result.tooltip = page.inner_text("#vg-tooltip-element")
+        labels = "els => els.map(e => e.textContent)"
+        axis = chart.locator("svg.marks .role-axis-label text")
+        result.axis_before = axis.evaluate_all(labels)
+        box = chart.locator("svg.marks").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 80)
+        page.mouse.wheel(0, -500)
+        page.wait_for_timeout(500)
+        result.axis_after = axis.evaluate_all(labels)
+        page.screenshot(path=str(screenshot), full_page=True)
+    return result
+
+
+@pytest.mark.parametrize("name", ["kpi", "explore"])
+def test_interactive_kpi_chart_works_offline(reports: dict[str, RunResult], name: str) -> None:
+    """Hovering a KPI trend point shows its values, regime, verdict and the tuner's action;
+    the wheel zooms; the chart library is inline (no request leaves the file)."""
+    report = reports[name]
+    assert report.exit_code == 0, report.evalue
+    check = check_chart(report.html, report.output_dir / "chart.png")
+    assert check.charts >= 1 + (name == "explore")  # explore: the runs chart too
+    assert check.points >= 6
+    for field_name in ("iteration", "regime", "verdict", "net_bps", "risk_ratio",
+                       "tuner action"):
+        assert field_name in check.tooltip, check.tooltip
+    assert check.axis_after != check.axis_before  # zoomed
+    assert check.console_errors == []
+    assert check.external_requests == []
+    html = report.html.read_text()
+    assert html.count("window.vegaEmbed=") == 1  # the library once, however many charts
 
 
 @dataclass
@@ -135,10 +207,8 @@ def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_report_index_lists_the_demos_reports_and_its_links_open(demo_reports: Path) -> None:
-    from soakkit.notebooks import NOTEBOOKS
-
     page = open_index(demo_reports / "index.html")
-    assert sorted(row["report"] for row in page.rows) == sorted(NOTEBOOKS)
+    assert sorted(row["report"] for row in page.rows) == ["disk", "kpi", "soak"]
     for row in page.rows:
         assert row["status"] == "ok" and row["reason"] == ""
         assert row["when (UTC)"].endswith("Z")
@@ -163,4 +233,4 @@ def test_the_report_index_lists_a_failed_report_with_its_reason(
     row = next(r for r in page.rows if r["status"] == "error")
     assert row["report"] == "kpi"
     assert failed.ename and failed.ename in row["reason"]
-    assert len(page.rows) == 3 and len(page.links) == 3  # kpi, disk, and the failed notebook
+    assert len(page.rows) == 4 and len(page.links) == 4  # kpi, disk, explore, the failed one

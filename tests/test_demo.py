@@ -13,10 +13,15 @@ def test_demo_produces_browsable_reports(tmp_path: Path) -> None:
                             env={"SOAKKIT_CACHE_DIR": os.environ["SOAKKIT_CACHE_DIR"]})
     assert result.code == 0, result.err
     assert "Traceback" not in result.err
-    for name in ("soak", "kpi", "disk"):
+    lines = result.out.splitlines()
+    assert len(lines) == 3, lines  # one line per report, with its verdict
+    verdicts = ("verdict PASS", "verdict WARN", "verdict FAIL", "within budget",
+                "OVER BUDGET")
+    for line, name in zip(lines, ("soak", "kpi", "disk"), strict=True):
         html = tmp_path / "reports" / "latest" / name / "report.html"
         assert html.is_file() and html.stat().st_size > 50_000, name
-        assert f"reports/latest/{name}/report.html" in result.out
+        assert line.endswith(f" -> reports/latest/{name}/report.html"), line
+        assert any(line.startswith(f"report {name}: {v} ->") for v in verdicts), line
     assert len(list((tmp_path / "artifacts" / "soak" / "runs").iterdir())) == 2
     assert (tmp_path / "artifacts/soak/rotation/ROTATION_LOG.jsonl").is_file()
 

@@ -26,6 +26,7 @@ from soakkit.notebooks import (
 from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import REPO, assert_one_line_error
+from .golden_support import build_golden_artifacts, golden_env
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -183,17 +184,19 @@ def test_catalog_command(soaked: Path, cli) -> None:  # type: ignore[no-untyped-
     assert missing.code == 1 and "artifacts folder not found" in missing.err
 
 
-def _nbval(folder: Path, notebook: str) -> subprocess.CompletedProcess[str]:
+def _nbval(folder: Path, notebook: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
                            "--nbval-sanitize-with", "nbval_sanitize.cfg", "-p",
                            "no:cacheprovider", "-q", notebook],
-                          cwd=folder, capture_output=True, text=True, check=False)
+                          cwd=folder, capture_output=True, text=True, check=False,
+                          env={**os.environ, **env})
 
 
 def test_nbval_really_compares_outputs(tmp_path: Path) -> None:
     """The golden passes as stored; with one stored output changed, nbval fails that cell."""
     golden = REPO / "tests" / "golden"
-    os.symlink(golden / "_artifacts", tmp_path / "_artifacts")
+    build_golden_artifacts(tmp_path / "artifacts")
+    env = golden_env(tmp_path / "artifacts", "kpi_report")
     shutil.copy(golden / "nbval_sanitize.cfg", tmp_path)
     nb = nbformat.read(golden / "kpi_report.ipynb", as_version=4)
     nbformat.write(nb, tmp_path / "control.ipynb")
@@ -202,9 +205,9 @@ def test_nbval_really_compares_outputs(tmp_path: Path) -> None:
     html = nb.cells[index].outputs[0]["data"]["text/html"]
     nb.cells[index].outputs[0]["data"]["text/html"] = html.replace("steady_safe", "tampered", 1)
     nbformat.write(nb, tmp_path / "tampered.ipynb")
-    control = _nbval(tmp_path, "control.ipynb")
+    control = _nbval(tmp_path, "control.ipynb", env)
     assert control.returncode == 0, control.stdout[-3000:]
-    tampered = _nbval(tmp_path, "tampered.ipynb")
+    tampered = _nbval(tmp_path, "tampered.ipynb", env)
     assert tampered.returncode == 1
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     assert f"tampered.ipynb::Cell {code_cells.index(index)} " in tampered.stdout

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from soakkit.errors import UsageError
 
-__all__ = ["DEFAULT_ARTIFACTS", "Parser", "add_common_config", "formatter"]
+__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "formatter"]
 
-DEFAULT_ARTIFACTS = Path("artifacts/soak")
+#: How ``--artifacts`` defaults (soakkit.artifacts.resolve_artifacts).
+ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,5 +31,10 @@ def add_common_config(p: argparse.ArgumentParser, *, profile_required: bool) -> 
                    help="profile to start from (see `soakkit config list-profiles`)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="override one parameter; repeatable; pins the key against the tuner")
-    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
-                   help="artifacts root holding profiles/ and runs/ (default: %(default)s)")
+    add_artifacts(p, "artifacts root holding profiles/ and runs/")
+
+
+def add_artifacts(p: argparse.ArgumentParser, what: str) -> None:
+    """``--artifacts DIR``; handlers resolve ``None`` with :func:`resolve_artifacts`."""
+    p.add_argument("--artifacts", type=Path, default=None, metavar="DIR",
+                   help=f"{what} ({ARTIFACTS_HELP})")

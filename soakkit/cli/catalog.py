@@ -1,17 +1,41 @@
-"""`soakkit catalog`: every run x iteration as one table."""
+"""`soakkit catalog`: a per-run summary sized to the terminal, or every run x iteration."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 
-from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter
+from soakkit.cli._common import add_artifacts, formatter
+
+#: Per-run view: catalog summary column → header, in display order.
+RUN_VIEW = {"run_id": "run", "profile": "profile", "mode": "mode", "iterations": "iter",
+            "verdict": "verdict", "pnl_usd": "pnl_usd", "risk_ratio_max": "risk",
+            "duration_s": "time_s", "started_utc": "started"}
+#: Per-iteration view: catalog column → header, in display order.
+ITERATION_VIEW = {"run_id": "run", "iteration": "iter", "regime": "regime",
+                  "verdict": "verdict", "pnl_usd": "pnl_usd", "net_bps": "net_bps",
+                  "risk_ratio": "risk", "maker_taker_ratio": "m/t",
+                  "p95_latency_ms": "p95_ms", "rules_fired": "tuner"}
+#: Headers hidden first when a view does not fit (run ids carry profile and mode).
+HIDE_ORDER = ("started", "tuner", "p95_ms", "m/t", "regime", "profile", "mode")
+
+
+def _width(args: argparse.Namespace) -> int:
+    """``--width``, else the terminal's (``$COLUMNS``; 80 when stdout is not a terminal)."""
+    return args.width if args.width is not None else shutil.get_terminal_size((80, 24)).columns
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from soakkit.catalog import load_catalog, to_records
+    from soakkit.errors import UsageError
+    from soakkit.tables import fit_text_table
+
+    if args.width is not None and args.width < 20:
+        raise UsageError(f"--width {args.width}: expected at least 20 characters")
 
     catalog = load_catalog(args.artifacts, cache=not args.no_cache, refresh=args.refresh)
     for problem in catalog.problems:
@@ -25,29 +49,57 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
         sys.stdout.write(flat.write_csv())
     elif args.json:
         sys.stdout.write(json.dumps(to_records(frame), indent=1, default=str) + "\n")
-    else:
-        import polars as pl
+    elif args.parquet is not None:
+        import io
 
-        with pl.Config(tbl_rows=40, tbl_cols=10):
-            print(frame.select("run_id", "iteration", "source", "profile", "mode", "verdict",
-                               "net_bps", "risk_ratio", "maker_taker_ratio", "p95_latency_ms"))
+        from soakkit.io import atomic_write_bytes
+
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        try:
+            atomic_write_bytes(args.parquet, buf.getvalue())
+        except OSError as exc:
+            raise UsageError(f"--parquet {args.parquet}: cannot write ({exc.strerror})") from None
+        print(f"{frame.height} iteration row(s) of {frame['run_id'].n_unique()} run(s) "
+              f"-> {args.parquet}")
+    else:
+        view = ITERATION_VIEW if args.iterations else RUN_VIEW
+        source = frame.sort(["run_id", "iteration"]) if args.iterations else catalog.runs()
+        table = source.select([source[c].alias(h) for c, h in view.items()])
+        width = _width(args)
+        text, hidden = fit_text_table(table, width, whole=("run",), optional=HIDE_ORDER)
+        print(text)
+        kind = "iteration(s)" if args.iterations else "run(s)"
+        note = f"{table.height} {kind}"
+        if hidden:
+            note += (f"; hidden at {width} columns: {', '.join(hidden)} (--width N, --json, "
+                     "--csv or --parquet show everything)")
+        print(textwrap.fill(note, max(width, 20)))
     return 0
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "catalog", help="every run x iteration as one table (JSON or CSV for scripts)",
+        "catalog", help="every run at a glance (per iteration, JSON, CSV, Parquet for scripts)",
         formatter_class=formatter,
         description="Loads new-layout runs, the legacy latest/ folder, compressed iteration files "
-                    "and rotated\nhistory into one table, with an incremental cache (see "
-                    "soakkit.catalog). Corrupt files\nare reported on stderr and skipped.")
-    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
-                   help="artifacts root (default: artifacts/soak)")
+                    "and rotated\nhistory, with an incremental cache (see soakkit.catalog). "
+                    "Prints one line per run\n(run, profile, mode, iterations, verdict, P&L, "
+                    "worst risk ratio, time) sized to the\nterminal, never wrapped; "
+                    "--iterations prints one line per iteration. --json, --csv\nand --parquet "
+                    "give every column of every iteration, for scripts. Corrupt files are\n"
+                    "reported on stderr and skipped.",
+        epilog="examples:\n  soakkit catalog\n  soakkit catalog --iterations --width 120\n"
+               "  soakkit catalog --parquet runs.parquet\n\n"
+               "exit codes: 0 ok, 1 artifacts folder not found, 2 usage error")
+    add_artifacts(p, "artifacts root")
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="a JSON array of rows")
+    fmt.add_argument("--iterations", action="store_true", help="one line per run x iteration")
+    fmt.add_argument("--json", action="store_true", help="every row and column as a JSON array")
     fmt.add_argument("--csv", action="store_true", help="CSV (list columns joined with ';')")
+    fmt.add_argument("--parquet", type=Path, metavar="OUT", help="write a Parquet file")
+    p.add_argument("--width", type=int, metavar="N",
+                   help="characters per line (default: the terminal's, 80 when not a terminal)")
     p.add_argument("--refresh", action="store_true", help="re-read every file")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.set_defaults(func=_cmd_catalog)
-
-

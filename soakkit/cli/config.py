@@ -7,7 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from soakkit.cli._common import DEFAULT_ARTIFACTS, add_common_config, formatter
+from soakkit.cli._common import ARTIFACTS_HELP, add_artifacts, add_common_config, formatter
+
+
+def _artifacts(given: Path | None) -> Path:
+    """``given``, else the resolved root; config works without one (built-in profiles)."""
+    from soakkit.artifacts import resolve_artifacts
+
+    return resolve_artifacts(given, create=True)
 
 
 def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -18,8 +25,8 @@ def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from soakkit.artifacts import resolve_run_dir
         from soakkit.config.runtime import RUNTIME_FILE
 
-        runtime = resolve_run_dir(args.artifacts, args.run) / RUNTIME_FILE
-    cfg = resolve(args.profile, artifacts=args.artifacts, sets=args.sets,
+        runtime = resolve_run_dir(_artifacts(args.artifacts), args.run) / RUNTIME_FILE
+    cfg = resolve(args.profile, artifacts=_artifacts(args.artifacts), sets=args.sets,
                   runtime_path=runtime)
     for warning in cfg.warnings:
         print(f"soakkit: warning: {warning}", file=sys.stderr)
@@ -47,7 +54,7 @@ def _cmd_config_list(args: argparse.Namespace) -> int:
     from soakkit.config.explain import render_profiles
     from soakkit.config.profiles import list_profiles
 
-    infos = list_profiles(args.artifacts)
+    infos = list_profiles(_artifacts(args.artifacts))
     if args.json:
         payload = [{"name": i.name, "builtin": i.builtin, "path": str(i.path),
                     "shadows_builtin": i.shadows_builtin} for i in infos]
@@ -68,7 +75,7 @@ def _cmd_config_migrate(args: argparse.Namespace) -> int:
     from soakkit.config.migrate import apply_migration, plan_migration
     from soakkit.io import clock_from
 
-    plan = plan_migration(args.path, base_profile=args.base_profile)
+    plan = plan_migration(_artifacts(args.path), base_profile=args.base_profile)
     sys.stdout.write(plan.render())
     if args.dry_run:
         return 2 if plan.errors or plan.conflicts else 0
@@ -106,7 +113,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     explain.set_defaults(func=_cmd_config_explain, profile_default="steady_safe")
 
     lp = csub.add_parser("list-profiles", help="built-in and user profiles")
-    lp.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR")
+    add_artifacts(lp, "artifacts root holding profiles/")
     lp.add_argument("--json", action="store_true")
     lp.set_defaults(func=_cmd_config_list)
 
@@ -120,8 +127,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "legacy runtime_overrides.json.\nPrints the plan as a diff first, backs up "
                     "every file it replaces or removes,\nrefuses to overwrite a differing "
                     "profile, and does nothing on a second run.")
-    mig.add_argument("--path", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
-                     help="legacy artifacts folder (default: %(default)s)")
+    mig.add_argument("--path", type=Path, default=None, metavar="DIR",
+                     help=f"legacy artifacts folder ({ARTIFACTS_HELP})")
     mig.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     mig.add_argument("--base-profile", default="steady_safe", metavar="NAME",
                      help="built-in profile a legacy runtime_overrides.json was based on")

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter
+from soakkit.cli._common import add_artifacts, formatter
 from soakkit.cli.report import print_report
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from soakkit.demo import demo
 
-    result = demo(args.artifacts, args.out, seed=args.seed, iterations=args.iterations)
-    for report in result.reports:
-        print_report(report)
-    if result.exit_code == 0:
-        print(f"open the reports in a browser: {args.out}/latest/soak/report.html, "
-              f"{args.out}/latest/kpi/report.html, {args.out}/latest/disk/report.html")
+    def progress(line: str) -> None:  # steps on a terminal; stdout is one line per report
+        if sys.stderr.isatty():
+            print(line, file=sys.stderr, flush=True)
+
+    result = demo(args.artifacts, args.out, seed=args.seed, iterations=args.iterations,
+                  say=progress)
+    for report in result.reports:  # one line each: verdict and the report to open
+        print_report(report, args.out / "latest" / report.name / "report.html")
     return result.exit_code
 
 
@@ -27,9 +30,9 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=formatter,
         description="Runs a tuned mini-soak with the soak notebook, the same market without the "
                     "tuner as a\nbaseline, one rotation, then the KPI report (tuned vs untuned) "
-                    "and the disk report,\nand prints where the HTML reports are.")
-    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
-                   help="where the two runs are written (default: artifacts/soak)")
+                    "and the disk report,\nand prints one line per report: its verdict and "
+                    "the HTML to open.")
+    add_artifacts(p, "where the two runs are written; else ./artifacts/soak")
     p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
                    help="reports root (default: reports)")
     p.add_argument("--seed", type=int, default=7, help="market seed (default: 7)")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from soakkit.cli._common import DEFAULT_ARTIFACTS, formatter
+from soakkit.cli._common import add_artifacts, formatter
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
@@ -37,8 +37,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                "/var/lib/prometheus/node-exporter\n\n"
                "exit codes: 0 written, 2 usage error (--out missing, a file or not writable; "
                "nothing written)")
-    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
-                   help="artifacts root (default: %(default)s)")
+    add_artifacts(p, "artifacts root")
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
                    help="the textfile collector's folder (must exist and be writable)")
     p.add_argument("--now", metavar="ISO8601", help="freeze the clock (last-success time)")

@@ -13,10 +13,10 @@ if TYPE_CHECKING:
     from soakkit.notebooks import RunResult
 
 
-def print_report(result: RunResult) -> None:
-    """One line per report: where it is (stdout), or what failed and where (stderr)."""
+def print_report(result: RunResult, html: Path | None = None) -> None:
+    """One line per report: its verdict and where it is (stdout), or what failed (stderr)."""
     if result.status == "ok":
-        print(f"report {result.name}: ok -> {result.html}")
+        print(f"report {result.name}: {result.headline or 'ok'} -> {html or result.html}")
         return
     where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
     print(f"soakkit: error: report {result.name} failed ({result.status}){where}: "
@@ -48,7 +48,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "<out>/latest/<name> points at the newest successful report.",
         epilog="examples:\n  soakkit report kpi -p run latest -p gate production\n"
                "  soakkit report disk -p artifacts artifacts/soak -p budget_mb 900\n"
-               "  soakkit report soak -p iterations 6 -p mode volatile\n\n"
+               "  soakkit report soak -p iterations 6 -p mode volatile\n"
+               "  soakkit report explore -p days 30\n\n"
+               "artifacts: without -p artifacts, $SOAKKIT_ARTIFACTS, else the nearest "
+               "artifacts/soak above\nthe working directory.\n\n"
                "exit codes: 0 ok, 1 a cell failed, 2 bad parameters or missing kernel, "
                "3 cell timeout, 4 dead kernel")
     p.add_argument("name", choices=list(NOTEBOOKS), help="which report")

@@ -33,13 +33,14 @@ def _warn(line: str) -> None:
 
 
 def _cmd_soak(args: argparse.Namespace) -> int:
+    from soakkit.artifacts import resolve_artifacts
     from soakkit.soak import SoakOptions, run_soak
 
     options = SoakOptions(
         profile=args.profile, iterations=args.iterations, mode=args.mode, seed=args.seed,
         sim_minutes=args.sim_minutes, gate=args.gate, sets=tuple(args.sets),
-        artifacts=args.artifacts, tune=not args.no_tune, sleep_seconds=args.sleep_seconds,
-        now=args.now)
+        artifacts=resolve_artifacts(args.artifacts, create=True), tune=not args.no_tune,
+        sleep_seconds=args.sleep_seconds, now=args.now)
     interactive = sys.stderr.isatty() and not args.quiet
     observers = []
     if args.metrics_dir is not None:

@@ -54,14 +54,15 @@ def render_catalog(frame: pl.DataFrame, problems: int, now: float) -> Exposition
     return out
 
 
-def export_catalog(artifacts: Path, out_dir: Path, *, clock: Clock | None = None,
+def export_catalog(artifacts: Path | None, out_dir: Path, *, clock: Clock | None = None,
                    cache: bool = True) -> CatalogExport:
     """Load the catalog of ``artifacts`` and write ``<out_dir>/soakkit_catalog.prom``.
 
     Parameters
     ----------
     artifacts
-        The artifacts root (``runs/``, legacy ``latest/``).
+        The artifacts root (``runs/``, legacy ``latest/``); ``None``: resolved by
+        :func:`soakkit.artifacts.resolve_artifacts`.
     out_dir
         The textfile collector's folder (must exist and be writable).
     clock
@@ -74,7 +75,7 @@ def export_catalog(artifacts: Path, out_dir: Path, *, clock: Clock | None = None
     CatalogExport
     """
     clock = clock or clock_from(None)
-    catalog = load_catalog(Path(artifacts), cache=cache)
+    catalog = load_catalog(artifacts, cache=cache)
     now = clock.now().timestamp()
     path = write_textfile(out_dir, N.CATALOG_FILE,
                           render_catalog(catalog.frame, len(catalog.problems), now), mtime=now)

@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from soakkit.artifacts import HISTORY_FILE, RUNS_DIR
+from soakkit.artifacts import HISTORY_FILE, RUNS_DIR, resolve_artifacts
 from soakkit.errors import ArtifactError
 from soakkit.io import clock_from
 from soakkit.rotation.apply import Plan, plan_rotation
 from soakkit.rotation.plan import FILE
 from soakkit.rotation.policy import LOG_FILE, ROTATION_DIR, RotationPolicy
+from soakkit.tables import table_html
 
 __all__ = ["DiskReport", "load_disk_report"]
 
@@ -45,6 +46,13 @@ class DiskReport:
     @property
     def over_budget(self) -> bool:
         return self.total_allocated > self.budget_bytes
+
+    def _repr_html_(self) -> str:
+        """Jupyter: usage by run against the budget, in the reports' table style."""
+        state = "OVER BUDGET" if self.over_budget else "within budget"
+        caption = (f"allocated {self.total_allocated / 2**20:.2f} MiB of "
+                   f"{self.budget_bytes / 2**20:g} MiB: {state}")
+        return table_html(self.usage, caption=caption)
 
     def record(self) -> dict[str, Any]:
         """Headline numbers written to ``kpis.json``."""
@@ -125,15 +133,18 @@ def _history(root: Path) -> pl.DataFrame:
                                       "status": pl.String}, orient="row")
 
 
-def load_disk_report(artifacts: Path, *, budget_mb: float = 900.0, ttl_days: float = 7.0,
-                     keep_latest: int = 100, now: datetime | None = None) -> DiskReport:
+def load_disk_report(artifacts: Path | str | None = None, *, budget_mb: float = 900.0,
+                     ttl_days: float = 7.0, keep_latest: int = 100,
+                     now: datetime | None = None) -> DiskReport:
     """Assemble the disk report of ``artifacts`` (nothing is changed).
+
+    ``artifacts`` defaults to :func:`soakkit.artifacts.resolve_artifacts`.
 
     Ages are measured from ``now`` (default: the clock of ``SOAKKIT_NOW``, else real time).
     Tables are sorted by what is stable across machines (names and file counts), not by
     sizes, which depend on the file system and on the last digits of the floats.
     """
-    artifacts = Path(artifacts)
+    artifacts = resolve_artifacts(artifacts)
     if not artifacts.is_dir():
         raise ArtifactError(f"{artifacts}: artifacts folder not found")
     policy = RotationPolicy(keep_latest=keep_latest, ttl_days=ttl_days, max_size_mb=budget_mb)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
@@ -17,7 +18,8 @@ from matplotlib.ticker import MaxNLocator
 from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.report.kpi_report import GATED_KPIS, thresholds
 
-__all__ = ["disk_growth", "disk_usage", "kpi_trends", "param_trajectories", "tuning_events"]
+__all__ = ["disk_growth", "disk_usage", "kpi_trends", "param_trajectories",
+           "profile_distributions", "tuning_events", "verdict_timeline"]
 
 REGIME_COLOURS = {"calm": "#a6dba0", "volatile": "#fdb863", "spike": "#9e9ac8"}
 VERDICT_COLOURS = {"PASS": "#1b7837", "WARN": "#e08214", "FAIL": "#c51b7d"}
@@ -210,4 +212,49 @@ def disk_growth(history: pl.DataFrame, budget_bytes: int | None) -> Figure:
     note = _budget_note(budget_bytes, float(after[-1]) if after.size else 0.0)
     ax.set_title("Disk growth over time (rotation log)" + (f" ({note})" if note else ""),
                  fontsize=10)
+    return fig
+
+
+def verdict_timeline(runs: pl.DataFrame) -> Figure:
+    """Each run's verdict by start time, one row per profile × mode."""
+    groups = runs.select("profile", "mode").unique().sort("profile", "mode", nulls_last=True)
+    labels = [f"{p} · {m}" for p, m in groups.iter_rows()]
+    fig = Figure(figsize=(11, 1.2 + 0.45 * max(3, len(labels))), layout="constrained")
+    ax = fig.subplots()
+    rows = {label: i for i, label in enumerate(labels)}
+    for verdict, colour in VERDICT_COLOURS.items():
+        sel = runs.filter(pl.col("verdict") == verdict)
+        if sel.height:
+            ys = [rows[f"{p} · {m}"] for p, m in sel.select("profile", "mode").iter_rows()]
+            ax.scatter(sel["started_utc"].to_list(), ys, s=60, color=colour, label=verdict,
+                       marker="o" if verdict == "PASS" else "X", zorder=3)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(-0.6, len(labels) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlabel("run start (UTC)")
+    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    ax.legend(fontsize=7, ncols=3, loc="upper right", frameon=False)
+    ax.set_title("Run verdicts by profile and mode over time", fontsize=10)
+    return fig
+
+
+def profile_distributions(iterations: pl.DataFrame, runs: pl.DataFrame) -> Figure:
+    """Per profile: KPI distributions over iterations, and P&L per run (box plots)."""
+    profiles = sorted({p for p in runs["profile"].to_list() if p is not None})
+    panels = [("net_bps", "net bps per iteration", iterations),
+              ("risk_ratio", "risk ratio per iteration", iterations),
+              ("p95_latency_ms", "p95 latency (ms) per iteration", iterations),
+              ("pnl_usd", "P&L (USD) per run", runs)]
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    axes = fig.subplots(1, len(panels))
+    for ax, (column, title, frame) in zip(axes, panels, strict=True):
+        data = [[v for v in frame.filter(pl.col("profile") == p)[column].to_list()
+                 if v is not None] for p in profiles]
+        ax.boxplot(data, widths=0.6, showfliers=True)
+        ax.set_xticks(range(1, len(profiles) + 1), profiles)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="x", labelsize=7, rotation=20)
+    fig.suptitle("KPI and P&L distributions per profile", fontsize=10)
     return fig

@@ -13,13 +13,20 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts import RUN_FILE, list_runs, read_json_maybe_gz, resolve_run_dir
+from soakkit.artifacts import (
+    RUN_FILE,
+    list_runs,
+    read_json_maybe_gz,
+    resolve_artifacts,
+    resolve_run_dir,
+)
 from soakkit.catalog import LEGACY_RUN_ID, load_catalog
 from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.errors import ArtifactError, SoakkitError, UsageError
 from soakkit.gate import GATES, RUN_GATES, RunVerdict, Verdict, judge_iteration, judge_run
 from soakkit.kpi import KPIS
 from soakkit.report.money import MONEY_KPIS, dollar_warnings, gate_table, money_table
+from soakkit.tables import table_html
 
 __all__ = ["GATED_KPIS", "KpiReport", "load_kpi_report"]
 
@@ -49,6 +56,22 @@ class KpiReport:
     money: pl.DataFrame  #: dollars and activity per iteration, beside net_bps
     gate_table: pl.DataFrame  #: the gate's thresholds (floors included) against the run
     warnings: tuple[str, ...] = ()  #: the comparison's "net_bps up, dollars down" lines
+
+    def kpi_table(self) -> pl.DataFrame:
+        """The gated KPIs, the dollars beside them and the gate's verdict per iteration."""
+        return self.iterations.select("iteration", "regime", *GATED_KPIS, "pnl_usd",
+                                      "volume_usd", "volume_vs_untuned", "risk_adjusted_pnl",
+                                      "gate_verdict")
+
+    def _repr_html_(self) -> str:
+        """Jupyter: run header, verdict and KPIs per iteration in the reports' table style."""
+        import html
+
+        verdict = html.escape(f"{self.verdict.verdict} under the {self.gate} gate: "
+                              + "; ".join(self.verdict.reasons))
+        return (table_html(self.header, caption=f"KPI report of {self.run_id}")
+                + f"<p><b>{verdict}</b></p>"
+                + table_html(self.kpi_table(), caption="KPIs per iteration"))
 
     def record(self) -> dict[str, Any]:
         """The headline numbers written to ``kpis.json``."""
@@ -150,9 +173,12 @@ def _comparison(frame: pl.DataFrame, other: pl.DataFrame, baseline: str) -> pl.D
                         orient="row")
 
 
-def load_kpi_report(artifacts: Path, run: str = "latest", *, last_n: int = 0,
-                    gate: str = "production", baseline: str | None = None) -> KpiReport:
+def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
+                    last_n: int = 0, gate: str = "production",
+                    baseline: str | None = None) -> KpiReport:
     """Assemble the KPI report of ``run`` (a run id, ``latest`` or ``legacy-latest``).
+
+    ``artifacts`` defaults to :func:`soakkit.artifacts.resolve_artifacts`.
 
     Raises
     ------
@@ -165,7 +191,7 @@ def load_kpi_report(artifacts: Path, run: str = "latest", *, last_n: int = 0,
         raise UsageError(f"gate {gate!r}: expected one of {', '.join(RUN_GATES)}")
     if last_n < 0:
         raise UsageError(f"last_n {last_n}: expected 0 (all) or a positive window")
-    artifacts = Path(artifacts)
+    artifacts = resolve_artifacts(artifacts)
     catalog = load_catalog(artifacts)
     if run == LEGACY_RUN_ID:
         run_id, meta = LEGACY_RUN_ID, {}

@@ -9,9 +9,10 @@ Rules, in order (the first that applies decides):
 
 1. symlinks are skipped (never followed); other non-regular files are skipped; a folder on
    another filesystem is skipped and not entered;
-2. protected files are kept: everything under ``rotation/`` and ``profiles/``, everything
-   in a run whose ``.run.lock`` is held (the active run), and ``runtime_overrides.json``,
-   ``RUN.json``, ``TUNING_REPORT.json`` and ``iterations.jsonl.gz`` anywhere;
+2. protected files are kept: everything under ``rotation/``, ``profiles/`` and ``sweeps/``,
+   everything in a run whose ``.run.lock`` is held (the active run), and
+   ``runtime_overrides.json``, ``RUN.json``, ``TUNING_REPORT.json`` and
+   ``iterations.jsonl.gz`` anywhere;
 3. rotation's leftovers are recovered: ``.<name>.soakkit-tmp`` is removed; other hidden
    files (locks, other writers' temp files) are kept; ``X`` next to ``X.gz`` is the tail of an
    interrupted compression and is finished (once ``X.gz`` is verified to hold ``X``);

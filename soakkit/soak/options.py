@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from soakkit.artifacts import resolve_artifacts
 from soakkit.errors import UsageError
 from soakkit.gate import check_gate_name
 from soakkit.sim.regimes import MODES
@@ -28,7 +29,9 @@ class SoakOptions:
     sim_minutes: int = 10
     gate: str = "smoke"
     sets: tuple[str, ...] = ()
-    artifacts: Path = Path("artifacts/soak")
+    #: default: ``$SOAKKIT_ARTIFACTS``, else the nearest ``artifacts/soak`` (see
+    #: :func:`soakkit.artifacts.resolve_artifacts`), else ``./artifacts/soak``
+    artifacts: Path = field(default_factory=lambda: resolve_artifacts(create=True))
     tune: bool = True
     sleep_seconds: float | None = None  #: None: take SOAK_SLEEP_SECONDS (default 0)
     now: str | None = None  #: freeze the clock (ISO-8601); also SOAKKIT_NOW

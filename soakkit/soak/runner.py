@@ -31,7 +31,7 @@ from soakkit.artifacts import (
 )
 from soakkit.config.layers import resolve
 from soakkit.config.runtime import RUNTIME_FILE
-from soakkit.errors import UsageError
+from soakkit.errors import ArtifactError, UsageError
 from soakkit.gate import RunVerdict, Verdict, judge_run
 from soakkit.io import Clock, atomic_write_json, clock_from, format_utc
 from soakkit.locks import exclusive_lock
@@ -138,10 +138,11 @@ class _Run:
         self.write_meta()
 
 
-def _start(options: SoakOptions, env: Mapping[str, str], clock: Clock) -> _Run:
+def _start(options: SoakOptions, env: Mapping[str, str], clock: Clock,
+           given_id: str | None) -> _Run:
     cfg = resolve(options.profile, artifacts=options.artifacts, sets=options.sets, env=env)
     started = clock.now()
-    base_id = make_run_id(started, options.profile, options.mode, options.seed)
+    base_id = given_id or make_run_id(started, options.profile, options.mode, options.seed)
     root = runs_root(options.artifacts)
     root.mkdir(parents=True, exist_ok=True)
     run_id, k = base_id, 1
@@ -150,6 +151,8 @@ def _start(options: SoakOptions, env: Mapping[str, str], clock: Clock) -> _Run:
             (root / run_id).mkdir()
             break
         except FileExistsError:
+            if given_id is not None:
+                raise ArtifactError(f"{root / run_id} already exists") from None
             k += 1
             run_id = f"{base_id}-{k}"
     run_dir = root / run_id
@@ -209,6 +212,7 @@ def run_soak(
     progress: Callable[[IterationReport], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     observers: Sequence[SoakObserver] = (),
+    run_id: str | None = None,
 ) -> SoakResult:
     """Run (or resume) a mini-soak and write its artifacts.
 
@@ -227,6 +231,9 @@ def run_soak(
         Sleeps between iterations (never after the last); injectable for tests.
     observers
         See the run start, every iteration (after its files are written) and the end.
+    run_id
+        Name of the new run's folder (default: start time, profile, mode and seed); a
+        sweep names its cells' runs. It must not exist yet.
 
     Returns
     -------
@@ -244,7 +251,7 @@ def run_soak(
     pause = options.sleep_seconds if options.sleep_seconds is not None else sleep_from_env(env)
     if resume is None:
         validate_options(options)
-        run = _start(options, env, clock)
+        run = _start(options, env, clock, run_id)
     else:
         run = _reopen(options.artifacts, resume, env, clock)
     session = run.session

@@ -22,6 +22,7 @@ import numpy as np
 from soakkit.config.layers import resolve
 from soakkit.config.params import PARAMS
 from soakkit.gate import judge_iteration
+from soakkit.report.stats import bootstrap_mean_ci
 from soakkit.soak.iteration import IterationReport
 from soakkit.soak.memory import run_in_memory
 from soakkit.soak.options import SoakOptions
@@ -110,9 +111,7 @@ def paired_ci(a: Sequence[float], b: Sequence[float], *, seed: int = 20261124,
     """Paired mean difference ``a − b`` with a 95 % percentile bootstrap over seeds."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     d = x - y
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(resamples, d.size))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
+    lo, hi = bootstrap_mean_ci(d, np.random.default_rng(seed), resamples=resamples)
     return PairedDiff(float(x.mean()), float(y.mean()), float(d.mean()), float(lo), float(hi),
                       int((d > 0).sum()), int((d < 0).sum()))
 

@@ -1,0 +1,19 @@
+"""The engine version: what a sweep cell's result depends on besides its inputs.
+
+A sweep keys every cell by a hash of its inputs *and* :data:`ENGINE_VERSION`
+(:mod:`soakkit.sweep.keys`), so a rerun reuses a cell's stored result only while the
+engine that produced it is the same. **Bump it** in any change that can alter an
+iteration's numbers or verdicts for the same inputs: the simulator (:mod:`soakkit.sim`),
+the strategy, a KPI's definition or the set of KPIs (:mod:`soakkit.kpi`), a gate threshold
+or rule (:mod:`soakkit.gate`), the tuner (:mod:`soakkit.tuning`), the parameter table's
+defaults (:mod:`soakkit.config.params`) or :func:`soakkit.soak.iteration.run_iteration`.
+Forgetting to bump it makes a rerun of an existing sweep keep cells the old engine
+computed as if the new one had.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ENGINE_VERSION"]
+
+#: Version of the mini-soak engine (sim, strategy, KPIs, gate, tuner, iteration loop).
+ENGINE_VERSION = 1

@@ -1,0 +1,232 @@
+"""The grid of a sweep: validation of a :class:`~.spec.SweepSpec`, its cells, their keys.
+
+:func:`build_grid` checks everything a sweep needs *before* any work starts (profiles
+load, modes and ``--set`` names exist, values are in bounds) and returns a :class:`Grid`
+whose cells are enumerated lazily, so a 100,000-cell grid costs no memory until it runs.
+
+**Cell key.** A cell is keyed by everything that determines its result::
+
+    config = signature({engine_version, profile, profile_sha256, mode, tune, sets,
+                        iterations, sim_minutes, gate})
+    key    = sha256(f"{config}:{seed}")
+
+(:func:`soakkit.io.signature` is the sha256 of canonical JSON; ``sets`` are the typed
+``--set`` values). A rerun finds a cell's stored result by its key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from soakkit.config.params import PARAMS, Value, parse_text
+from soakkit.config.profiles import load_profile
+from soakkit.errors import ConfigError, UsageError, did_you_mean
+from soakkit.io import sha256_bytes, signature
+from soakkit.sim.regimes import MODES
+from soakkit.sim.version import ENGINE_VERSION
+from soakkit.soak.options import SoakOptions, validate_options
+from soakkit.sweep.spec import SweepSpec, format_seeds
+
+__all__ = ["AXES", "SET_PREFIX", "Cell", "Grid", "ProfileRef", "build_grid", "check_sweep_name",
+           "set_column"]
+
+#: Column prefix of a ``--set`` axis in the results (``set_tail_age_ms``).
+SET_PREFIX = "set_"
+#: The fixed axes of every grid, in the results' column order (``set_*`` axes follow tune).
+AXES = ("profile", "mode", "tune", "seed")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_RESERVED = frozenset({"latest"})
+
+
+def set_column(name: str) -> str:
+    """The results column of ``--set`` axis ``name``."""
+    return SET_PREFIX + name
+
+
+def check_sweep_name(name: str) -> None:
+    """Raise :class:`UsageError` unless ``name`` is a valid sweep id."""
+    if not _NAME_RE.match(name) or name in _RESERVED:
+        raise UsageError(f"--name {name!r}: use 1-64 characters from A-Z, a-z, 0-9, '_', '.' "
+                         "and '-', starting with a letter or digit (not 'latest')")
+
+
+@dataclass(frozen=True)
+class ProfileRef:
+    """A profile as the sweep ships it to workers: its bytes and their sha256."""
+
+    name: str
+    sha256: str
+    data: bytes
+    builtin: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "source": "builtin" if self.builtin else "user"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One mini-soak of the grid."""
+
+    index: int
+    profile: str
+    mode: str
+    tune: bool
+    sets: tuple[Value, ...]  #: values of the grid's ``--set`` axes, in axis order
+    seed: int
+    key: str
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A validated sweep: its axes, the profiles it ships, and its cells (lazily)."""
+
+    spec: SweepSpec
+    profiles: Mapping[str, ProfileRef]
+    set_names: tuple[str, ...]
+    set_values: tuple[tuple[Value, ...], ...]
+
+    @property
+    def size(self) -> int:
+        """Number of cells."""
+        return (len(self.spec.profiles) * len(self.spec.modes) * len(self.spec.tune)
+                * math.prod(len(v) for v in self.set_values) * len(self.spec.seeds))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Axis columns of the results, in order."""
+        return ("profile", "mode", "tune", *map(set_column, self.set_names), "seed")
+
+    def config_signature(self, profile: str, mode: str, tune: bool,
+                         sets: tuple[Value, ...]) -> str:
+        """Signature of everything that determines a cell's result except its seed."""
+        s = self.spec
+        return signature({"engine_version": ENGINE_VERSION, "profile": profile,
+                          "profile_sha256": self.profiles[profile].sha256, "mode": mode,
+                          "tune": tune, "sets": dict(zip(self.set_names, sets, strict=True)),
+                          "iterations": s.iterations, "sim_minutes": s.sim_minutes,
+                          "gate": s.gate})
+
+    def cells(self) -> Iterator[Cell]:
+        """Every cell, in grid order (profile, mode, tune, sets, seed), computed lazily."""
+        s = self.spec
+        index = 0
+        for profile, mode, tune in itertools.product(s.profiles, s.modes, s.tune):
+            for values in itertools.product(*self.set_values):
+                yield from self._cells_of(profile, mode, tune, values, index)
+                index += len(s.seeds)
+
+    def _cells_of(self, profile: str, mode: str, tune: bool, values: tuple[Value, ...],
+                  index: int) -> Iterator[Cell]:
+        prefix = self.config_signature(profile, mode, tune, values) + ":"
+        for offset, seed in enumerate(self.spec.seeds):
+            key = hashlib.sha256(f"{prefix}{seed}".encode("ascii")).hexdigest()
+            yield Cell(index + offset, profile, mode, tune, values, seed, key)
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two sweeps the same (``sweep.json``; the default id hashes it)."""
+        s = self.spec
+        return {
+            "engine_version": ENGINE_VERSION,
+            "spec": {"profiles": list(s.profiles), "modes": list(s.modes),
+                     "seeds": format_seeds(s.seeds), "tune": list(s.tune),
+                     "sets": {n: list(v) for n, v in zip(self.set_names, self.set_values,
+                                                         strict=True)},
+                     "iterations": s.iterations, "sim_minutes": s.sim_minutes, "gate": s.gate},
+            "profiles": {n: p.to_json() for n, p in sorted(self.profiles.items())},
+        }
+
+    @property
+    def sweep_id(self) -> str:
+        """``--name``, or ``sw-`` and 12 hex digits of the identity's signature."""
+        return self.spec.name or f"sw-{signature(self.identity())[:12]}"
+
+
+def _profile(name: str, spec: SweepSpec) -> ProfileRef:
+    try:
+        profile = load_profile(name, spec.artifacts)
+    except ConfigError as exc:
+        reasons = "; ".join(p.message if p.key is None else f"{p.key}: {p.message}"
+                            for p in exc.problems)
+        raise UsageError(f"--profiles {name!r}: {reasons}") from None
+    try:
+        data = profile.path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--profiles {name!r}: {profile.path}: {exc.strerror}") from None
+    if sha256_bytes(data) != profile.sha256:
+        raise UsageError(f"--profiles {name!r}: {profile.path} changed while it was read")
+    return ProfileRef(name, profile.sha256, data, profile.builtin)
+
+
+def _set_axis(name: str, texts: tuple[str, ...]) -> tuple[Value, ...]:
+    spec = PARAMS.get(name)
+    shown = f"{name}={','.join(texts)}"
+    if spec is None:
+        raise UsageError(f"--set {shown}: unknown parameter {name!r}"
+                         + did_you_mean(name, list(PARAMS)))
+    if not texts:
+        raise UsageError(f"--set {shown}: empty grid (give at least one value)")
+    values: dict[Value, None] = {}
+    for text in texts:
+        try:
+            values[parse_text(spec, text)] = None
+        except ValueError as exc:
+            raise UsageError(f"--set {shown}: {name}: {exc}") from None
+    return tuple(values)
+
+
+def _check_execution(spec: SweepSpec) -> None:
+    for flag, value in (("--workers", spec.workers), ("--batch-size", spec.batch_size),
+                        ("--window", spec.window)):
+        if value is not None and (isinstance(value, bool) or value < 1):
+            raise UsageError(f"{flag} {value}: expected an integer >= 1")
+    if spec.scheduler is not None and spec.scheduler_file is not None:
+        raise UsageError("--scheduler and --scheduler-file: give one of them")
+    if spec.workers is not None and (spec.scheduler or spec.scheduler_file):
+        raise UsageError("--workers: only for the local cluster (an existing cluster has "
+                         "its own workers)")
+    if not (math.isfinite(spec.connect_timeout_s) and spec.connect_timeout_s > 0):
+        raise UsageError(f"--connect-timeout {spec.connect_timeout_s}: expected seconds > 0")
+
+
+def build_grid(spec: SweepSpec) -> Grid:
+    """Validate ``spec`` and return its grid; nothing is run or written.
+
+    Raises
+    ------
+    UsageError
+        One line naming the flag and the value that is wrong (exit code 2).
+    """
+    if spec.name is not None:
+        check_sweep_name(spec.name)
+    validate_options(SoakOptions(iterations=spec.iterations, sim_minutes=spec.sim_minutes,
+                                 gate=spec.gate))
+    for flag, axis in (("--profiles", spec.profiles), ("--modes", spec.modes),
+                       ("--seeds", spec.seeds), ("--tune", spec.tune)):
+        if len(axis) == 0:
+            raise UsageError(f"{flag}: empty grid (give at least one value)")
+        if len(set(axis)) != len(axis):
+            raise UsageError(f"{flag}: a value is listed twice ({list(axis)!r})")
+    for mode in spec.modes:
+        if mode not in MODES:
+            raise UsageError(f"--modes {mode!r}: unknown mode; expected one of "
+                             f"{', '.join(MODES)}" + did_you_mean(mode, MODES))
+    for seed in spec.seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise UsageError(f"--seeds: {seed!r} is not an integer >= 0")
+    if any(not isinstance(t, bool) for t in spec.tune):
+        raise UsageError(f"--tune: {spec.tune!r}: expected True (on) and/or False (off)")
+    _check_execution(spec)
+    names = [name for name, _ in spec.sets]
+    for name in names:
+        if names.count(name) > 1:
+            raise UsageError(f"--set {name}: given twice; list every value in one --set "
+                             f"{name}=V1,V2")
+    set_values = tuple(_set_axis(name, tuple(texts)) for name, texts in spec.sets)
+    profiles = {name: _profile(name, spec) for name in dict.fromkeys(spec.profiles)}
+    return Grid(spec, profiles, tuple(names), set_values)

@@ -1,0 +1,81 @@
+"""Planning: which cells still need to run, in batches, and how many tasks may be in flight.
+
+Batches are generated lazily from the grid (cells whose key is done are skipped), so the
+client holds one window of batches at a time, never the whole grid. A batch is sized so
+that a task runs for about :data:`TARGET_TASK_SECONDS` (few, larger tasks keep the
+scheduler's bookkeeping small) but every worker thread still gets several tasks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Container, Iterator
+from dataclasses import dataclass
+
+from soakkit.sim.version import ENGINE_VERSION
+from soakkit.sweep.grid import Cell, Grid, set_column
+from soakkit.sweep.task import BatchPayload
+
+__all__ = ["TARGET_TASK_SECONDS", "Batch", "batch_size", "batches", "payload", "window_size"]
+
+#: Aim for tasks of about this many seconds.
+TARGET_TASK_SECONDS = 2.0
+#: Rough cost of one iteration: a fixed part plus a part per simulated minute (measured in
+#: process on the 2-core development machine); only used to size batches.
+_ITERATION_S, _SIM_MINUTE_S = 3.5e-3, 1.1e-3
+_TASKS_PER_THREAD = 4
+MAX_BATCH = 5000
+MAX_WINDOW = 512
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Cells that run as one task; ``index`` numbers the batches of one session."""
+
+    index: int
+    cells: tuple[Cell, ...]
+
+
+def batch_size(grid: Grid, todo: int, threads: int) -> int:
+    """Cells per task: ``--batch-size``, else about :data:`TARGET_TASK_SECONDS` of work."""
+    if grid.spec.batch_size is not None:
+        return grid.spec.batch_size
+    cell_s = grid.spec.iterations * (_ITERATION_S + _SIM_MINUTE_S * grid.spec.sim_minutes)
+    by_time = max(1, int(TARGET_TASK_SECONDS / cell_s))
+    by_balance = max(1, math.ceil(todo / (_TASKS_PER_THREAD * max(threads, 1))))
+    return min(by_time, by_balance, MAX_BATCH)
+
+
+def window_size(grid: Grid, threads: int) -> int:
+    """Tasks in flight: ``--window``, else two per worker thread plus one."""
+    if grid.spec.window is not None:
+        return grid.spec.window
+    return min(2 * max(threads, 1) + 1, MAX_WINDOW)
+
+
+def batches(grid: Grid, done: Container[str], size: int) -> Iterator[Batch]:
+    """The cells not in ``done``, ``size`` at a time, in grid order."""
+    chunk: list[Cell] = []
+    index = 0
+    for cell in grid.cells():
+        if cell.key in done:
+            continue
+        chunk.append(cell)
+        if len(chunk) == size:
+            yield Batch(index, tuple(chunk))
+            index += 1
+            chunk = []
+    if chunk:
+        yield Batch(index, tuple(chunk))
+
+
+def payload(grid: Grid, batch: Batch, now: str, runs_dir: str | None) -> BatchPayload:
+    """What the worker gets for ``batch``: its cells and the bytes of their profiles."""
+    used = dict.fromkeys(c.profile for c in batch.cells)
+    return BatchPayload(
+        engine_version=ENGINE_VERSION, iterations=grid.spec.iterations,
+        sim_minutes=grid.spec.sim_minutes, gate=grid.spec.gate, now=now,
+        set_names=grid.set_names, set_columns=tuple(map(set_column, grid.set_names)),
+        profiles={n: (grid.profiles[n].sha256, grid.profiles[n].data) for n in used},
+        cells=tuple((c.key, c.profile, c.mode, c.tune, c.sets, c.seed) for c in batch.cells),
+        runs_dir=runs_dir)

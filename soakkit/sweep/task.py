@@ -1,0 +1,134 @@
+"""What a Dask worker runs: a batch of cells, each one mini-soak, and compact rows back.
+
+A cell is the same mini-soak as ``soakkit soak``: :func:`soakkit.soak.iteration.run_iteration`
+once per iteration, with the tuner's live values in a
+:class:`~soakkit.tuning.store.MemoryRuntimeStore` (nothing is written), or, with
+``write_runs``, :func:`soakkit.soak.run_soak` writing the cell's run folder under the
+sweep (the workers then share the client's file system). Workers need no file of the
+client: the payload carries the profiles' bytes, which each worker writes once into a
+private temporary folder and resolves like any user profile (their sha256 is checked).
+
+A cell that raises is returned as one error row; the batch goes on with the next cell.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from soakkit.artifacts import runs_root
+from soakkit.config.params import Value
+from soakkit.config.profiles import user_profiles_dir
+from soakkit.errors import ArtifactError
+from soakkit.gate import judge_run
+from soakkit.io import FixedClock, atomic_write_bytes, parse_utc, sha256_bytes
+from soakkit.sim.version import ENGINE_VERSION
+from soakkit.soak.iteration import IterationReport, Session, run_iteration
+from soakkit.soak.options import SoakOptions
+from soakkit.soak.runner import run_soak
+from soakkit.sweep.rows import Columns, add_cell, new_columns
+from soakkit.tuning.store import MemoryRuntimeStore
+
+__all__ = ["BatchPayload", "CellSpec", "cell_run_id", "run_batch"]
+
+#: (key, profile, mode, tune, set values, seed): one cell, as plain data.
+CellSpec = tuple[str, str, str, bool, tuple[Value, ...], int]
+_ERROR_CHARS = 600
+
+
+@dataclass(frozen=True)
+class BatchPayload:
+    """Everything a worker needs to run a batch (plain data, small to pickle)."""
+
+    engine_version: int
+    iterations: int
+    sim_minutes: int
+    gate: str
+    now: str  #: the sweep's clock (ISO-8601): every cell runs with this frozen time
+    set_names: tuple[str, ...]
+    set_columns: tuple[str, ...]
+    profiles: dict[str, tuple[str, bytes]]  #: name → (sha256, bytes)
+    cells: tuple[CellSpec, ...]
+    runs_dir: str | None = None  #: ``write_runs``: the sweep folder (shared file system)
+
+
+def cell_run_id(profile: str, mode: str, tune: bool, seed: int, key: str) -> str:
+    """``steady_safe-mixed-s7-tuned-1a2b3c4d5e6f``: the run id of a cell."""
+    return f"{profile}-{mode}-s{seed}-{'tuned' if tune else 'untuned'}-{key[:12]}"
+
+
+def _materialise(folder: Path, name: str, sha256: str, data: bytes) -> None:
+    """Write profile ``name`` into ``folder``/profiles unless the same bytes are there."""
+    if sha256_bytes(data) != sha256:
+        raise ArtifactError(f"profile {name}: the bytes sent do not have the sha256 "
+                            f"{sha256[:12]} the sweep recorded")
+    path = user_profiles_dir(folder) / f"{name}.json"
+    try:
+        if sha256_bytes(path.read_bytes()) == sha256:
+            return
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
+
+
+def _private_root(sha256: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"soakkit-sweep-{os.getuid()}" / sha256
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    text = f"{type(exc).__name__}: {exc}".replace("\n", " ") + where
+    return text[:_ERROR_CHARS]
+
+
+def _run_in_memory(options: SoakOptions, run_id: str, sha256: str
+                   ) -> tuple[list[IterationReport], str]:
+    clock = FixedClock(parse_utc(options.now or "", "sweep clock"))
+    session = Session(options, run_id, clock, {}, sha256)
+    store = MemoryRuntimeStore.new(options.profile, sha256)
+    reports = [run_iteration(session, n, store) for n in range(1, options.iterations + 1)]
+    return reports, judge_run(session.verdicts).verdict
+
+
+def _run_on_disk(options: SoakOptions, run_id: str) -> tuple[list[IterationReport], str]:
+    stale = runs_root(options.artifacts) / run_id
+    if stale.is_dir() and not stale.is_symlink():  # left by an earlier, interrupted sweep
+        shutil.rmtree(stale)
+    reports: list[IterationReport] = []
+    result = run_soak(options, env={}, progress=reports.append, run_id=run_id)
+    return reports, result.verdict.verdict
+
+
+def run_batch(payload: BatchPayload) -> Columns:
+    """Run every cell of ``payload``; returns the rows as columns (see :mod:`.rows`)."""
+    if payload.engine_version != ENGINE_VERSION:
+        raise RuntimeError(f"this worker's soakkit runs engine version {ENGINE_VERSION}, the "
+                           f"sweep needs {payload.engine_version}: install the client's "
+                           "soakkit on every worker")
+    columns = new_columns(payload.set_columns)
+    for key, profile, mode, tune, sets, seed in payload.cells:
+        identity = {"cell_key": key, "profile": profile, "mode": mode, "tune": tune,
+                    **dict(zip(payload.set_columns, sets, strict=True)), "seed": seed}
+        sha256, data = payload.profiles[profile]
+        run_id = cell_run_id(profile, mode, tune, seed, key)
+        try:
+            root = Path(payload.runs_dir) if payload.runs_dir else _private_root(sha256)
+            _materialise(root, profile, sha256, data)
+            options = SoakOptions(
+                profile=profile, iterations=payload.iterations, mode=mode, seed=seed,
+                sim_minutes=payload.sim_minutes, gate=payload.gate, tune=tune,
+                sets=tuple(f"{n}={v!r}" for n, v in zip(payload.set_names, sets, strict=True)),
+                artifacts=root, sleep_seconds=0.0, now=payload.now)
+            reports, verdict = (_run_on_disk(options, run_id) if payload.runs_dir
+                                else _run_in_memory(options, run_id, sha256))
+        except Exception as exc:  # a failing cell is a result, not the end of the batch
+            add_cell(columns, identity, [], None, _describe(exc))
+            continue
+        add_cell(columns, identity, reports, verdict)
+    return columns
