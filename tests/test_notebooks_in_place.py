@@ -18,16 +18,19 @@ from soakkit.notebooks import NOTEBOOKS
 from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import REPO
+from .test_sweep_report import write_small_sweep
 
 
 @pytest.fixture(scope="module")
 def real_clock_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two runs stamped by the real clock (the notebooks' defaults use real time)."""
+    """Two runs stamped by the real clock (the notebooks' defaults use real time), and a
+    small sweep tuned and untuned (the sweep report's defaults: the latest sweep, its
+    untuned steady_safe as the baseline)."""
     root = tmp_path_factory.mktemp("opened") / "artifacts" / "soak"
     for seed, profile in ((1, "steady_safe"), (2, "aggressive")):
         run_soak(SoakOptions(profile=profile, iterations=3, sim_minutes=2, mode="mixed",
                              seed=seed, gate="production", artifacts=root), env={})
-    return root
+    return write_small_sweep(root, tune=(False, True), sets=())
 
 
 def _execute(path: Path, cwd: Path) -> nbformat.NotebookNode:

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from soakkit.errors import UsageError
-from soakkit.kpi import KPIS, KpiSpec
+from soakkit.kpi import KPIS
 from soakkit.report import sweep_report
 from soakkit.report.stats import bootstrap_mean_ci, holm, paired_sign_flip_p, pareto_front
 from soakkit.report.sweep_report import load_sweep_report
@@ -25,6 +25,7 @@ from .conftest import run_subprocess
 
 NOW_ISO = "2026-01-01T00:00:00.000Z"
 BASELINE = "profile=steady_safe,base_spread_bps_delta=0.14"
+SPREADS = (("base_spread_bps_delta", ("0.0", "0.14", "0.16")),)
 
 
 # --------------------------------------------------------------------------------------
@@ -63,11 +64,13 @@ def test_holm_and_pareto() -> None:
 # --------------------------------------------------------------------------------------
 # a small sweep, run by the real worker function (no scheduler needed for the report)
 # --------------------------------------------------------------------------------------
-def _sweep(root: Path, fail_seed: int | None = None) -> Path:
+def write_small_sweep(root: Path, fail_seed: int | None = None, *,
+                      tune: tuple[bool, ...] = (False,),
+                      sets: tuple[tuple[str, tuple[str, ...]], ...] = SPREADS) -> Path:
+    """A finished sweep named ``small`` under ``root/sweeps`` (no Dask: batches in process)."""
     spec = SweepSpec(profiles=("steady_safe", "aggressive"), modes=("volatile", "mixed"),
-                     seeds=tuple(range(1, 7)), tune=(False,), iterations=3, sim_minutes=2,
-                     sets=(("base_spread_bps_delta", ("0.0", "0.14", "0.16")),),
-                     artifacts=root, name="small")
+                     seeds=tuple(range(1, 7)), tune=tune, iterations=3, sim_minutes=2,
+                     sets=sets, artifacts=root, name="small")
     grid = build_grid(spec)
     store = SweepStore(root / "sweeps" / "small")
     store.create(grid, NOW_ISO, None)
@@ -88,7 +91,7 @@ def _sweep(root: Path, fail_seed: int | None = None) -> Path:
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _sweep(tmp_path_factory.mktemp("sweep"))
+    return write_small_sweep(tmp_path_factory.mktemp("sweep"))
 
 
 @pytest.mark.determinism
@@ -104,16 +107,14 @@ def test_report_compares_every_configuration_with_the_baseline(small: Path) -> N
         ["profile=steady_safe,base_spread_bps_delta=0.14"]
     assert report.configs["cells"].to_list() == [12] * 6  # 2 modes x 6 seeds
     assert [c for c in report.configs.columns if "(" in c or c == "pass rate"] == \
-        ["pass rate", "P&L (USD)", "risk (ratio)", "volume (USD)"]
-    assert report.primary.column == "pnl_usd"
-    assert report.notes == ('Risk-adjusted P&L is not available: this soakkit defines no such '
-                            'KPI. "Better" is judged on P&L instead.',)
-    assert report.comparisons.height == 5 * 4 and set(report.comparisons["pairs"]) == {12}
-    # categories follow from the comparisons: recompute them from the table
+        ["pass rate", "P&L (USD)", "risk-adjusted P&L (ratio)", "risk (ratio)", "volume (USD)"]
+    assert report.primary.column == "risk_adjusted_pnl" and report.notes == ()
+    assert report.comparisons.height == 5 * 5 and set(report.comparisons["pairs"]) == {12}
+    # categories follow from the comparisons of the primary metric: recompute them
     table = report.comparisons.to_dicts()
     for row in report.ranking.to_dicts():
         pnl = next(r for r in table if r["configuration"] == row["configuration"]
-                   and r["metric"] == "P&L (USD)")
+                   and r["metric"] == report.primary.label)
         diff = float(pnl["difference [95% CI]"].split(" ")[0])
         if row["category"] == "better with confidence":
             assert diff > 0 and pnl["significant"]
@@ -159,7 +160,7 @@ def test_a_bad_baseline_is_one_clear_error(small: Path, baseline: str, fragment:
 
 
 def test_failed_cells_are_listed_and_left_out(tmp_path: Path) -> None:
-    root = _sweep(tmp_path, fail_seed=2)
+    root = write_small_sweep(tmp_path, fail_seed=2)
     report = load_sweep_report(root, baseline=BASELINE, resamples=200)
     assert report.failures.height == 6  # seed 2 in mode mixed, every configuration
     assert set(report.failures["error"]) == {"RuntimeError: poisoned"}
@@ -168,26 +169,27 @@ def test_failed_cells_are_listed_and_left_out(tmp_path: Path) -> None:
     assert report.record()["failed_cells"] == 6
 
 
-def test_risk_adjusted_pnl_is_the_primary_metric_when_it_exists(
+def test_pnl_is_the_primary_metric_when_risk_adjusted_pnl_is_missing(
         small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = KpiSpec("risk_adjusted_pnl", "USD", "higher", "test: P&L per unit of risk")
-    monkeypatch.setattr(sweep_report, "KPIS", {**KPIS, "risk_adjusted_pnl": spec})
-    report = load_sweep_report(small, baseline=BASELINE, resamples=200)
-    assert report.primary.column == "pnl_usd"  # this sweep's rows do not carry the KPI
-    assert "this sweep's rows do not carry it" in report.notes[0]
-    # a sweep whose rows carry it (as a sweep by a soakkit defining it would)
+    # a sweep stored by an older soakkit: its rows do not carry risk_adjusted_pnl
     copy = tmp_path / "sweeps" / "small"
     copy.mkdir(parents=True)
     for part in (small / "sweeps" / "small").iterdir():
         if part.suffix == ".parquet":
-            frame = pl.read_parquet(part)
-            frame.with_columns((pl.col("pnl_usd") / (pl.col("risk_ratio") + 0.1))
-                               .alias("risk_adjusted_pnl")).write_parquet(copy / part.name)
+            pl.read_parquet(part).drop("risk_adjusted_pnl").write_parquet(copy / part.name)
         elif part.name == "sweep.json":
             (copy / part.name).write_bytes(part.read_bytes())
     report = load_sweep_report(tmp_path, "small", baseline=BASELINE, resamples=200)
-    assert report.primary.column == "risk_adjusted_pnl" and report.notes == ()
-    assert "risk-adjusted P&L (USD)" in report.configs.columns
+    assert report.primary.column == "pnl_usd"
+    assert "this sweep's rows do not carry it" in report.notes[0]
+    assert "risk-adjusted P&L (ratio)" not in report.configs.columns
+    # a soakkit that defines no such KPI judges on P&L too, and says why
+    monkeypatch.setattr(sweep_report, "KPIS", {k: v for k, v in KPIS.items()
+                                               if k != "risk_adjusted_pnl"})
+    report = load_sweep_report(small, baseline=BASELINE, resamples=200)
+    assert report.primary.column == "pnl_usd"
+    assert report.notes == ('Risk-adjusted P&L is not available: this soakkit defines no such '
+                            'KPI. "Better" is judged on P&L instead.',)
 
 
 def test_soakkit_report_sweep_renders_the_notebook(small: Path, tmp_path: Path) -> None:
