@@ -1,12 +1,15 @@
-"""Mini-soak speed: simulator throughput, the smoke soak's wall time, a 24 × 60-minute soak.
+"""Mini-soak speed: engine throughput (synthetic and replay), soak wall times, a long soak.
 
 Every figure is printed next to a baseline measured in the same run, as a ratio:
 
-* throughput – simulate + strategy + KPIs of 60-minute volatile iterations, in market
-  events per second, against the floor of touching each event once (one normal draw and a
-  cumulative sum per event with numpy);
-* smoke soak – ``soakkit soak --profile steady_safe --iterations 3 --mode volatile --seed 7``
-  as a subprocess, against ``python -m soakkit --version`` (interpreter and import floor);
+* throughput, in process – simulate + strategy + KPIs of 60-minute volatile iterations,
+  and replay (window + strategy + KPIs) of a 60-minute recorded tape, in market events
+  (trades + quote updates) per second, against the floor of touching each event once (one
+  normal draw and a cumulative sum per event with numpy);
+* smoke soak, whole process – ``soakkit soak --profile steady_safe --iterations 3 --mode
+  volatile --seed 7`` as a subprocess, against ``python -m soakkit --version``;
+* replay soak, whole process – ``soakkit soak --market-data TAPE --iterations 1
+  --sim-minutes 60`` (reading and checking the tape included), against the same floor;
 * long soak – 24 iterations × 60 simulated minutes through :func:`soakkit.soak.run_soak`
   (config, tuner, atomic artifacts), against the same 24 simulations alone.
 
@@ -29,33 +32,57 @@ from _common import make_parser, save
 from soakkit.config.layers import resolve
 from soakkit.kpi import compute_kpis
 from soakkit.sim.market import simulate_market
+from soakkit.sim.replay import load_tape, record, replay_window
 from soakkit.sim.strategy import run_strategy
+from soakkit.sim.tape import MarketTape
+from soakkit.sim.tapefile import write_tape
 from soakkit.soak import SoakOptions, run_soak
 
 
 def _iteration(seed: int, minutes: int, values: dict[str, Any]) -> int:
     market, strategy = np.random.SeedSequence(seed).spawn(2)
     tape = simulate_market("volatile", minutes, np.random.default_rng(market))
-    result = run_strategy(tape, values, np.random.default_rng(strategy))
+    return _run(tape, values, strategy)
+
+
+def _run(tape: MarketTape, values: dict[str, Any], seed: Any) -> int:
+    result = run_strategy(tape, values, np.random.default_rng(seed))
     compute_kpis(tape, result, values)
     return tape.events
 
 
-def throughput(reps: int) -> dict[str, float]:
+def _floor(events: int, rep: int) -> float:
+    rng = np.random.default_rng(rep)
+    start = time.perf_counter()
+    np.cumsum(rng.standard_normal(events))
+    return events / (time.perf_counter() - start)
+
+
+def throughput(reps: int, tape_dir: Path) -> dict[str, float]:
     values = dict(resolve("steady_safe", env={}).values)
     _iteration(0, 60, values)  # warm up imports and caches
-    sim_rates, floor_rates = [], []
+    recorded = load_tape(tape_dir)
+    sim_rates, replay_rates, floor_rates = [], [], []
+    events = 0
     for rep in range(reps):
         start = time.perf_counter()
         events = _iteration(rep + 1, 60, values)
         sim_rates.append(events / (time.perf_counter() - start))
-        rng = np.random.default_rng(rep)
+        floor_rates.append(_floor(events, rep))
         start = time.perf_counter()
-        np.cumsum(rng.standard_normal(events))
-        floor_rates.append(events / (time.perf_counter() - start))
+        n = _run(replay_window(recorded, 1, 60), values, rep)
+        replay_rates.append(n / (time.perf_counter() - start))
     sim, floor = statistics.median(sim_rates), statistics.median(floor_rates)
+    replay = statistics.median(replay_rates)
     return {"events_per_iteration": float(events), "sim_events_per_s": sim,
-            "floor_events_per_s": floor, "floor_over_sim": floor / sim}
+            "replay_events_per_s": replay, "floor_events_per_s": floor,
+            "floor_over_sim": floor / sim, "floor_over_replay": floor / replay}
+
+
+def write_hour_tape(folder: Path) -> Path:
+    """A 60-minute mixed synthetic tape written in the tape format (what replay reads)."""
+    market = simulate_market("mixed", 61, np.random.default_rng(11))
+    return write_tape(folder, record(market, 1_700_000_000 * 10**9, "BENCH", "bench_sim"))
 
 
 def _wall(cmd: list[str], reps: int) -> float:
@@ -67,13 +94,20 @@ def _wall(cmd: list[str], reps: int) -> float:
     return statistics.median(times)
 
 
-def smoke_soak(reps: int) -> dict[str, float]:
+def smoke_soak(reps: int, tape_dir: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         soak = _wall([sys.executable, "-m", "soakkit", "soak", "--profile", "steady_safe",
                       "--iterations", "3", "--mode", "volatile", "--seed", "7",
                       "--artifacts", tmp], reps)
+        replay = _wall([sys.executable, "-m", "soakkit", "soak", "--market-data",
+                        str(tape_dir), "--iterations", "1", "--sim-minutes", "60",
+                        "--artifacts", tmp], reps)
     floor = _wall([sys.executable, "-m", "soakkit", "--version"], reps)
-    return {"soak_s": soak, "floor_s": floor, "soak_over_floor": soak / floor}
+    events = replay_window(load_tape(tape_dir), 1, 60).events
+    return {"soak_s": soak, "floor_s": floor, "soak_over_floor": soak / floor,
+            "replay_soak_s": replay, "replay_events": float(events),
+            "replay_over_floor": replay / floor,
+            "replay_whole_process_events_per_s": events / replay}
 
 
 def long_soak() -> dict[str, float]:
@@ -94,14 +128,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser(__doc__)
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args(argv)
-    report = {"throughput": throughput(args.reps), "smoke_soak": smoke_soak(args.reps),
-              "long_soak": long_soak()}
+    with tempfile.TemporaryDirectory() as tmp:
+        tape_dir = write_hour_tape(Path(tmp) / "tape")
+        report = {"throughput": throughput(args.reps, tape_dir),
+                  "smoke_soak": smoke_soak(args.reps, tape_dir), "long_soak": long_soak()}
     t, s, lng = report["throughput"], report["smoke_soak"], report["long_soak"]
-    print(f"throughput      {t['sim_events_per_s'] / 1e6:6.2f} M events/s  "
+    print(f"synthetic       {t['sim_events_per_s'] / 1e6:6.2f} M events/s in process "
           f"(floor {t['floor_events_per_s'] / 1e6:.1f} M/s, floor/sim {t['floor_over_sim']:.1f}x, "
           f"{t['events_per_iteration']:.0f} events per 60-min iteration)")
-    print(f"smoke soak      {s['soak_s']:6.2f} s  (floor `soakkit --version` {s['floor_s']:.2f} s, "
-          f"ratio {s['soak_over_floor']:.2f}x)")
+    print(f"replay          {t['replay_events_per_s'] / 1e6:6.2f} M events/s in process "
+          f"(floor/replay {t['floor_over_replay']:.1f}x)")
+    print(f"smoke soak      {s['soak_s']:6.2f} s whole process (floor `soakkit --version` "
+          f"{s['floor_s']:.2f} s, ratio {s['soak_over_floor']:.2f}x)")
+    print(f"replay soak     {s['replay_soak_s']:6.2f} s whole process for "
+          f"{s['replay_events']:.0f} events, {s['replay_whole_process_events_per_s'] / 1e6:.2f} "
+          f"M events/s (ratio to floor {s['replay_over_floor']:.2f}x)")
     print(f"24 x 60 min     {lng['soak_s']:6.2f} s  (bare simulations {lng['bare_sim_s']:.2f} s, "
           f"ratio {lng['soak_over_bare']:.2f}x)")
     save(args.out, report)

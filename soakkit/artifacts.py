@@ -4,6 +4,7 @@
 
     <artifacts>/
       profiles/<name>.json              user profiles
+      markets/<name>.json               market profiles written by ``soakkit calibrate``
       runs/<run_id>/
         RUN.json                        run metadata, resolved config, status, verdict
         ITER_SUMMARY_<n>.json           one per iteration, n from 1 (schema v1)
@@ -48,6 +49,7 @@ __all__ = [
     "HISTORY_FILE",
     "ITER_RE",
     "LATEST",
+    "MARKETS_DIR",
     "REPORT_INDEX_FILE",
     "RUNS_DIR",
     "RUN_FILE",
@@ -63,6 +65,7 @@ __all__ = [
     "iteration_files",
     "list_runs",
     "make_run_id",
+    "market_profile_path",
     "parse_iteration",
     "parse_run_id",
     "read_history",
@@ -78,6 +81,7 @@ ARTIFACTS_ENV = "SOAKKIT_ARTIFACTS"
 #: The artifacts root relative to a project folder (what the search looks for).
 DEFAULT_ARTIFACTS = Path("artifacts/soak")
 RUNS_DIR = "runs"
+MARKETS_DIR = "markets"
 RUN_FILE = "RUN.json"
 TUNING_REPORT_FILE = "TUNING_REPORT.json"
 RUN_LOCK = ".run.lock"
@@ -174,6 +178,11 @@ def resolve_artifacts(given: str | os.PathLike[str] | None = None, *, create: bo
     raise ArtifactError(f"no {DEFAULT_ARTIFACTS} in {here} or its parents: set "
                         f"{ARTIFACTS_ENV}=/path/to/artifacts/soak, or pass the folder "
                         "(--artifacts DIR, -p artifacts DIR, artifacts=...)")
+
+
+def market_profile_path(artifacts: Path, name: str) -> Path:
+    """``<artifacts>/markets/<name>.json``: where ``soakkit calibrate --name`` writes."""
+    return Path(artifacts) / MARKETS_DIR / f"{name}.json"
 
 
 def runs_root(artifacts: Path) -> Path:

@@ -23,6 +23,7 @@ __all__ = [
     "RuntimeOverridesError",
     "SoakkitError",
     "StaleRevisionError",
+    "TapeError",
     "UsageError",
 ]
 
@@ -116,6 +117,12 @@ class ClusterError(SoakkitError):
     """A sweep lost its Dask cluster mid-way; what was stored stays, a rerun continues."""
 
     exit_code = 1
+
+
+class TapeError(SoakkitError):
+    """A recorded market tape is missing, unreadable or invalid (names the file and row)."""
+
+    exit_code = 2
 
 
 class NotebookRunError(SoakkitError):

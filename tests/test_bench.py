@@ -19,8 +19,12 @@ from .conftest import REPO
 
 CASES = {
     "bench_sim.py": (["--reps", "1"],
-                     {"throughput": "floor_over_sim", "smoke_soak": "soak_over_floor",
+                     {"throughput": "floor_over_replay", "smoke_soak": "replay_over_floor",
                       "long_soak": "soak_over_bare"}),
+    "bench_causality.py": (["--seeds", "2", "--minutes", "1", "--modes", "calm"],
+                           {"table": "calm"}),
+    # hftbacktest is not a dependency: CI runs soakkit's side of the comparison only
+    "bench_hftbacktest.py": (["--minutes", "1", "--soakkit-only"], {"queues": "risk_averse"}),
     "bench_tuning.py": (["--seeds", "2", "--grid-seeds", "1", "--grid", "small",
                          "--iterations", "2", "--sim-minutes", "2", "--profiles", "steady_safe",
                          "--modes", "volatile", "--jobs", "1"],

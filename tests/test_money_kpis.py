@@ -75,7 +75,7 @@ def test_untuned_reference_sets_the_activity_share() -> None:
     wider = simulate("calm", 5, base_spread_bps_delta=1.0)[2]
     out = untuned_reference(wider, untuned)
     assert out["volume_vs_untuned"] == pytest.approx(wider["volume_usd"] / untuned["volume_usd"])
-    assert out["volume_vs_untuned"] < 0.5  # wider quotes trade much less
+    assert out["volume_vs_untuned"] < 0.75  # wider quotes trade less: below the activity floor
     assert out["untuned"]["pnl_usd"] == untuned["pnl_usd"]
     assert untuned_reference(untuned, untuned)["volume_vs_untuned"] == 1.0
     assert set(KPIS) <= set(out)

@@ -8,6 +8,8 @@ are temporary; nothing is written into the repository.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -18,19 +20,23 @@ from soakkit.notebooks import NOTEBOOKS
 from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import REPO
-from .test_sweep_report import write_small_sweep
 
 
 @pytest.fixture(scope="module")
 def real_clock_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two runs stamped by the real clock (the notebooks' defaults use real time), and a
-    small sweep tuned and untuned (the sweep report's defaults: the latest sweep, its
-    untuned steady_safe as the baseline)."""
+    small sweep holding the sweep report's default baseline (steady_safe, tuner off)."""
     root = tmp_path_factory.mktemp("opened") / "artifacts" / "soak"
     for seed, profile in ((1, "steady_safe"), (2, "aggressive")):
         run_soak(SoakOptions(profile=profile, iterations=3, sim_minutes=2, mode="mixed",
                              seed=seed, gate="production", artifacts=root), env={})
-    return write_small_sweep(root, tune=(False, True), sets=())
+    sweep = subprocess.run(
+        [sys.executable, "-m", "soakkit", "sweep", "--profiles", "steady_safe", "--modes",
+         "mixed", "--seeds", "1-4", "--tune", "both", "--iterations", "2", "--sim-minutes", "2",
+         "--workers", "1", "--quiet", "--artifacts", str(root)],
+        capture_output=True, text=True, check=False)
+    assert sweep.returncode == 0, sweep.stderr[-2000:]
+    return root
 
 
 def _execute(path: Path, cwd: Path) -> nbformat.NotebookNode:

@@ -58,7 +58,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("soakkit.errors", "soakkit.io", "soakkit.locks", "soakkit.tables"),
     ("soakkit.config",),
     ("soakkit.sim",),
-    ("soakkit.kpi",),
+    ("soakkit.kpi", "soakkit.causality"),
     ("soakkit.gate",),
     ("soakkit.tuning",),
     ("soakkit.artifacts",),

@@ -44,7 +44,7 @@ DASHBOARD = REPO / "examples" / "grafana" / "soakkit.json"
 #: soakkit unit -> factor to the exported base unit (the Prometheus naming conventions).
 TO_BASE = {"bps": 1e-4, "ms": 1e-3, "ratio": 1.0, "1/min": 1 / 60, "USD": 1.0,
            "USD/h": 1 / 3600}
-SOAK = ["soak", "--profile", "steady_safe", "--mode", "volatile", "--seed", "7",
+SOAK = ["soak", "--profile", "steady_safe", "--mode", "mixed", "--seed", "3",
         "--sim-minutes", "2", "--gate", "production", "--quiet"]
 ITERATIONS = 3
 
@@ -187,7 +187,7 @@ def test_prometheus_shows_each_iteration_of_the_live_soak(scenario: Scenario, n:
     assert _one(obs, N.SOAK_PROGRESS) == pytest.approx(n / ITERATIONS)
     sample = obs.series[N.SOAK_COMPLETED.name][0]["metric"]
     assert {k: sample[k] for k in ("profile", "mode", "gate")} == \
-        {"profile": "steady_safe", "mode": "volatile", "gate": "production"}
+        {"profile": "steady_safe", "mode": "mixed", "gate": "production"}
     # the KPIs, with the right values, in base units
     gated = {t.kpi for g in GATES.values() for t in g.thresholds}
     assert gated == set(N.GATED_KPIS)
@@ -251,7 +251,7 @@ def test_prometheus_sees_the_rotation_and_the_catalog(scenario: Scenario) -> Non
     assert _value(seen[N.ROT_BUDGET.name][0]) == 900 * 1024 * 1024
     runs = {(s["metric"]["profile"], s["metric"]["mode"]): _value(s)
             for s in scenario.catalog_seen}
-    assert runs == {("steady_safe", "volatile"): 1.0}
+    assert runs == {("steady_safe", "mixed"): 1.0}
     # node_exporter read every file without error
     assert [_value(s) for s in scenario.scrape_errors] == [0.0]
 

@@ -25,7 +25,6 @@ from .conftest import run_subprocess
 
 NOW_ISO = "2026-01-01T00:00:00.000Z"
 BASELINE = "profile=steady_safe,base_spread_bps_delta=0.14"
-SPREADS = (("base_spread_bps_delta", ("0.0", "0.14", "0.16")),)
 
 
 # --------------------------------------------------------------------------------------
@@ -64,13 +63,11 @@ def test_holm_and_pareto() -> None:
 # --------------------------------------------------------------------------------------
 # a small sweep, run by the real worker function (no scheduler needed for the report)
 # --------------------------------------------------------------------------------------
-def write_small_sweep(root: Path, fail_seed: int | None = None, *,
-                      tune: tuple[bool, ...] = (False,),
-                      sets: tuple[tuple[str, tuple[str, ...]], ...] = SPREADS) -> Path:
-    """A finished sweep named ``small`` under ``root/sweeps`` (no Dask: batches in process)."""
+def _sweep(root: Path, fail_seed: int | None = None) -> Path:
     spec = SweepSpec(profiles=("steady_safe", "aggressive"), modes=("volatile", "mixed"),
-                     seeds=tuple(range(1, 7)), tune=tune, iterations=3, sim_minutes=2,
-                     sets=sets, artifacts=root, name="small")
+                     seeds=tuple(range(1, 7)), tune=(False,), iterations=3, sim_minutes=2,
+                     sets=(("base_spread_bps_delta", ("0.0", "0.14", "0.16")),),
+                     artifacts=root, name="small")
     grid = build_grid(spec)
     store = SweepStore(root / "sweeps" / "small")
     store.create(grid, NOW_ISO, None)
@@ -91,7 +88,7 @@ def write_small_sweep(root: Path, fail_seed: int | None = None, *,
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_small_sweep(tmp_path_factory.mktemp("sweep"))
+    return _sweep(tmp_path_factory.mktemp("sweep"))
 
 
 @pytest.mark.determinism
@@ -160,7 +157,7 @@ def test_a_bad_baseline_is_one_clear_error(small: Path, baseline: str, fragment:
 
 
 def test_failed_cells_are_listed_and_left_out(tmp_path: Path) -> None:
-    root = write_small_sweep(tmp_path, fail_seed=2)
+    root = _sweep(tmp_path, fail_seed=2)
     report = load_sweep_report(root, baseline=BASELINE, resamples=200)
     assert report.failures.height == 6  # seed 2 in mode mixed, every configuration
     assert set(report.failures["error"]) == {"RuntimeError: poisoned"}

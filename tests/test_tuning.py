@@ -289,8 +289,8 @@ def test_volatile_run_fires_cooldown_velocity_suppression_and_rollback(tmp_path:
 
 def test_engineered_oscillation_in_a_real_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two rules that pull one parameter in opposite directions around the run's median net."""
-    up = Rule("wider", (Condition("net_bps", "<", 2.6),), (("base_spread_bps_delta", 0.1),), "")
-    down = Rule("tighter", (Condition("net_bps", ">=", 2.6),),
+    up = Rule("wider", (Condition("net_bps", "<", 3.1),), (("base_spread_bps_delta", 0.1),), "")
+    down = Rule("tighter", (Condition("net_bps", ">=", 3.1),),
                 (("base_spread_bps_delta", -0.1),), "")
     monkeypatch.setattr(rules_module, "RULES", (up, down))
     monkeypatch.setattr("soakkit.tuning.engine.GUARDS",
@@ -319,7 +319,7 @@ def test_crash_between_write_and_verify_is_consistent_after_restart(
         return real_verify(path, decision, baseline, pinned)
 
     monkeypatch.setattr(apply_module, "_verify", dying_verify)
-    options = dict(mode="volatile", seed=5, iterations=5)
+    options = dict(mode="volatile", seed=2, iterations=5)  # iteration 2 changes values
     with pytest.raises(Crash):
         _soak(tmp_path / "a", **options)
     run_dir = next((tmp_path / "a" / "runs").iterdir())

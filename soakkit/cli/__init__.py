@@ -15,7 +15,18 @@ import sys
 from collections.abc import Sequence
 
 from soakkit import __version__
-from soakkit.cli import catalog, config, demo, metrics, report, rotate, soak, sweep
+from soakkit.cli import (
+    calibrate,
+    catalog,
+    config,
+    demo,
+    metrics,
+    report,
+    rotate,
+    soak,
+    sweep,
+    tape,
+)
 from soakkit.cli._common import Parser, formatter
 from soakkit.errors import SoakkitError, UsageError
 
@@ -24,7 +35,7 @@ __all__ = ["build_parser", "main"]
 #: Commands whose contract reports bad arguments with another code than 2.
 USAGE_EXIT_CODES = {"rotate": 1}
 #: Command modules, in the order ``soakkit --help`` lists them.
-COMMANDS = (demo, soak, sweep, report, catalog, rotate, metrics, config)
+COMMANDS = (demo, soak, sweep, report, catalog, rotate, metrics, config, tape, calibrate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ def _progress_printer(enabled: bool) -> Callable[[IterationReport], None]:
         tuned = ", ".join(f"{p}{d:+g}" for p, d in report.decision.deltas.items()) \
             if report.applied else (report.decision.skip_reason or "no change")
         print(f"[{report.iteration}/{report.total}] {report.verdict.verdict:<4} "
-              f"net={k['net_bps']:+.2f}bps risk={k['risk_ratio']:.2f} "
+              f"net={k['net_bps']:+.2f}bps risk={k['risk_ratio']:.2f} rej={k['rejects']} "
               f"m/t={k['maker_taker_ratio'] or 0:.2f} p95={k['p95_latency_ms'] or 0:.0f}ms "
               f"| tune: {tuned}", file=sys.stderr, flush=True)
     return show
@@ -34,13 +34,19 @@ def _warn(line: str) -> None:
 
 def _cmd_soak(args: argparse.Namespace) -> int:
     from soakkit.artifacts import resolve_artifacts
+    from soakkit.errors import UsageError
     from soakkit.soak import SoakOptions, run_soak
 
+    if args.mode is not None and args.market_data is not None:
+        raise UsageError("--mode and --market-data exclude each other: a replay's regimes "
+                         "come from the data")
     options = SoakOptions(
-        profile=args.profile, iterations=args.iterations, mode=args.mode, seed=args.seed,
+        profile=args.profile, iterations=args.iterations, mode=args.mode or "calm",
+        seed=args.seed,
         sim_minutes=args.sim_minutes, gate=args.gate, sets=tuple(args.sets),
         artifacts=resolve_artifacts(args.artifacts, create=True), tune=not args.no_tune,
-        sleep_seconds=args.sleep_seconds, now=args.now)
+        sleep_seconds=args.sleep_seconds, now=args.now, market=args.market,
+        market_data=args.market_data)
     interactive = sys.stderr.isatty() and not args.quiet
     observers = []
     if args.metrics_dir is not None:
@@ -75,8 +81,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "and RUN.json\nunder <artifacts>/runs/<run_id>/.",
         epilog="examples:\n  soakkit soak --profile steady_safe --iterations 3 --mode volatile "
                "--seed 7\n  soakkit soak --profile aggressive --iterations 24 --mode mixed "
-               "--gate production\n  soakkit soak --iterations 288 --sleep-seconds 300 "
-               "--metrics-dir /var/lib/prometheus/node-exporter\n\n"
+               "--gate production\n  soakkit soak --market-data examples/tapes/sample "
+               "--iterations 2 --sim-minutes 10\n  soakkit soak --market binance-btc --mode "
+               "mixed   (a profile from `soakkit calibrate`)\n  soakkit soak --iterations 288 "
+               "--sleep-seconds 300 --metrics-dir /var/lib/prometheus/node-exporter\n\n"
                "environment: SOAK_SLEEP_SECONDS (pause between iterations), SOAKKIT_NOW "
                "(frozen clock),\n  SOAKKIT_PARAM_<NAME>, "
                "SOAKKIT_OVERRIDES_JSON (pinned overrides)\n\n--metrics-dir DIR rewrites "
@@ -89,7 +97,15 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_common_config(p, profile_required=False)
     p.set_defaults(profile="steady_safe")
     p.add_argument("--iterations", type=int, default=3, metavar="N", help="default: %(default)s")
-    p.add_argument("--mode", choices=MODES, default="calm", help="market regime (default: calm)")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="synthetic market regime (default: calm)")
+    p.add_argument("--market", default="default", metavar="NAME|FILE",
+                   help="synthetic market profile: default, a NAME written by `soakkit "
+                        "calibrate` (ARTIFACTS/markets/NAME.json) or a JSON file")
+    p.add_argument("--market-data", type=Path, metavar="TAPE",
+                   help="replay this recorded tape instead (iteration n = minutes "
+                        "(n-1)*M..n*M of it; regimes labelled from the data; see `soakkit "
+                        "tape --help`)")
     p.add_argument("--seed", type=int, default=1, metavar="S", help="default: %(default)s")
     p.add_argument("--sim-minutes", type=int, default=10, metavar="M",
                    help="simulated market minutes per iteration (default: %(default)s)")

@@ -111,9 +111,12 @@ def _parse_selector(text: str, axes: Sequence[str], cells: pl.DataFrame) -> dict
     """
     wanted: dict[str, Any] = {}
     names = {a.removeprefix(SET_PREFIX): a for a in axes}
+    # a grid dimension with one value (one profile, say) is no axis, but may be named
+    fixed = {c.removeprefix(SET_PREFIX): c for c in cells.columns if c not in axes
+             and (c in ("profile", "tune") or c.startswith(SET_PREFIX))}
     for item in [i.strip() for i in text.split(",") if i.strip()]:
         key, sep, raw = item.partition("=") if "=" in item else item.partition(":")
-        column = names.get(key.strip())
+        column = names.get(key.strip()) or fixed.get(key.strip())
         if not sep or column is None:
             raise UsageError(f"baseline {text!r}: {item!r} is not AXIS=VALUE (or AXIS:VALUE) "
                              f"with AXIS one of {', '.join(names)}")
@@ -122,7 +125,8 @@ def _parse_selector(text: str, axes: Sequence[str], cells: pl.DataFrame) -> dict
         if raw.strip() not in texts:
             raise UsageError(f"baseline {text!r}: {key.strip()}={raw.strip()} is not in the "
                              f"sweep (values: {', '.join(texts)})")
-        wanted[column] = texts[raw.strip()]
+        if column in axes:
+            wanted[column] = texts[raw.strip()]
     for column in axes:
         values = cells[column].unique().to_list()
         if column not in wanted:

@@ -1,20 +1,7 @@
-"""Seeded market simulator and market-making strategy for mini-soaks."""
+"""Seeded market simulator, venue models and market-making strategy for mini-soaks.
 
-from soakkit.sim.market import MarketTape, simulate_market
-from soakkit.sim.regimes import MARKET, MODES, REGIME_NAMES, REGIMES, STRATEGY
-from soakkit.sim.strategy import Fills, StrategyResult, run_strategy
-from soakkit.sim.version import ENGINE_VERSION
-
-__all__ = [
-    "ENGINE_VERSION",
-    "MARKET",
-    "MODES",
-    "REGIMES",
-    "REGIME_NAMES",
-    "STRATEGY",
-    "Fills",
-    "MarketTape",
-    "StrategyResult",
-    "run_strategy",
-    "simulate_market",
-]
+``tape`` (the L1 tape every part runs on), ``market`` (synthetic tapes), ``queue``,
+``latency`` and ``venue`` (the simulated venue), ``matching`` (where orders could fill),
+``inventory`` (sizes, fills and unloads in time order), ``strategy`` (the bot),
+``regimes`` (the one table of constants), ``version`` (the engine version results carry).
+"""

@@ -1,33 +1,26 @@
-"""A two-sided market-making strategy driven by the tunable parameters, vectorised.
+"""A two-sided market-making strategy driven by the tunable parameters, on a simulated venue.
 
-How each parameter acts (constants in :mod:`soakkit.sim.regimes`):
+How each parameter acts (constants in :mod:`soakkit.sim.regimes`; ``docs/SIMULATOR.md``):
 
-* ``min_interval_ms`` – the bot's loop runs on a grid of this period; it can requote only
-  on a tick, so a longer interval means staler quotes, fewer requests and older orders.
-* the bot requotes when the mid crosses a line of a grid of ``requote_threshold_bps``
-  since the previous tick; ``replace_rate_per_min`` caps those requotes per second
-  (⌊R(s+1)/60⌋ − ⌊Rs/60⌋ in second s, so any minute allows exactly R); the excess is
-  dropped and the stale quote stays up;
-* ``tail_age_ms`` – an order that has not been replaced for this long is cancelled and
-  re-placed at the next tick;
-* quotes sit ``base_spread_bps + base_spread_bps_delta`` from the mid the bot saw, and go
-  live one request latency later;
-* a market order on our side trades with us with probability ``touch_fill_prob`` when
-  our quote is exactly at the market's touch, rising or decaying by a factor
-  e^``reach_decay_per_bps`` per bp inside or beyond it (capped at 1): a stale quote that the
-  mid has run through is picked off with certainty;
-* a fill takes min(order, quote size, cap): the quote size is ``impact_cap_ratio`` × the
-  touch depth and the cap is ``max_delta_ratio`` × ``position_limit_notional``;
-* quote sizes are skewed against inventory (``skew_strength``), which makes inventory a
-  linear recurrence, solved in blocks without a per-fill loop;
-* when |position| exceeds ``position_limit_notional`` the bot unloads with a taker order
-  back to ``unload_target_ratio`` × the limit (paying the touch, slippage and the fee);
-* request latency grows with the request load per second relative to
-  ``concurrency_limit`` × ``gateway_rps_per_slot``.
+* ``min_interval_ms`` – the bot's loop runs on a grid of this period and sees the book one
+  feed latency late; it can requote only on a tick;
+* it requotes when the mid it sees crosses a line of a ``requote_threshold_bps`` grid;
+  ``replace_rate_per_min`` caps those requotes per second (⌊R(s+1)/60⌋ − ⌊Rs/60⌋ in
+  second s); the excess is dropped and the stale quote stays up;
+* ``tail_age_ms`` – after this long without a requote the bot cancels and re-places both
+  quotes (which also replenishes a side that filled);
+* quotes sit ``base_spread_bps + base_spread_bps_delta`` from the mid the bot saw, rounded
+  outward to the tick; a requote that leaves a side's price unchanged keeps that order
+  (and its queue priority); a new price goes to the back of the new level's queue;
+* quote size: ``impact_cap_ratio`` × the best levels' depth, capped at ``max_delta_ratio`` ×
+  ``position_limit_notional``, skewed against the known position; past the limit the bot
+  unloads with a taker order back to ``unload_target_ratio`` × the limit;
+* requests pass the bot's gateway (``concurrency_limit``) and the venue's rate limit, which
+  rejects what goes over it: a rejected requote leaves the old order in the book.
 
-Simplifications (documented in ``docs/SIMULATOR.md``): the bot's own taker orders do
-not move the simulated mid; quotes are replenished after partial fills; each iteration
-starts flat and its closing inventory is marked at the final mid.
+Fills come from queue position (:mod:`soakkit.sim.matching`) and sizes from the inventory
+walk (:mod:`soakkit.sim.inventory`). Each iteration starts flat; its closing inventory is
+marked at the final mid.
 """
 
 from __future__ import annotations
@@ -38,12 +31,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from soakkit.config.params import Value
-from soakkit.sim.market import MarketTape, regime_column
-from soakkit.sim.regimes import MARKET, STRATEGY
+from soakkit.sim.inventory import Executions, InventoryInputs, run_inventory, skewed_size
+from soakkit.sim.latency import gateway_wait_ns
+from soakkit.sim.matching import find_opportunities, side_timeline
+from soakkit.sim.regimes import LATENCY, STRATEGY
+from soakkit.sim.tape import NS, MarketTape
+from soakkit.sim.venue import Venue, default_venue
 
-__all__ = ["Fills", "StrategyResult", "run_strategy"]
+__all__ = ["Fills", "OrderLog", "StrategyResult", "run_strategy"]
 
-_BLOCK_MIN, _BLOCK_MAX = 32, 4096  # fills per block of the inventory recurrence
+_MS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -54,14 +51,35 @@ class Fills:
     side: np.ndarray  #: +1 we bought, -1 we sold
     qty: np.ndarray  #: base quantity (> 0)
     price: np.ndarray  #: execution price
-    mid: np.ndarray  #: mid at the fill
+    mid: np.ndarray  #: mid just before the fill
     intended: np.ndarray  #: price the bot would have quoted or expected at that instant
     taker: np.ndarray  #: True for taker (unload) fills
     position: np.ndarray  #: position (base units) right after the fill
+    lots: np.ndarray  #: int64 quantity in lots (exact)
+    ticks: np.ndarray  #: int64 price in ticks (exact)
+    position_lots: np.ndarray  #: int64 position in lots right after the fill (exact)
+    order: np.ndarray  #: index of the maker order each fill belongs to (-1: taker unload)
+    ns: np.ndarray  #: int64 time, ns since the window's start
 
     @property
     def notional(self) -> np.ndarray:
         return np.asarray(self.qty * self.price)
+
+
+@dataclass(frozen=True)
+class OrderLog:
+    """Every request the bot sent, in the order it sent them (arrays aligned per request)."""
+
+    decide_ns: np.ndarray  #: when the bot decided (a loop tick)
+    side: np.ndarray  #: +1 bid, -1 ask
+    price: np.ndarray  #: int64 ticks
+    arrive_ns: np.ndarray  #: when the order reached the matching engine
+    end_ns: np.ndarray  #: when the cancel of its replacement arrived (or the window ended)
+    accepted: np.ndarray  #: False: rejected by the rate limit
+    expired: np.ndarray  #: post-only order that would have crossed on arrival
+    front0: np.ndarray  #: lots ahead on arrival (+inf: behind the best level, unknown)
+    size: np.ndarray  #: lots the bot asked for
+    filled: np.ndarray  #: lots it got
 
 
 @dataclass(frozen=True)
@@ -71,27 +89,48 @@ class StrategyResult:
     fills: Fills
     order_lifetimes_ms: np.ndarray  #: lifetime of every order that was cancelled
     order_filled: np.ndarray  #: whether each of those orders received a fill
-    latencies_ms: np.ndarray  #: latency of every request batch (quote update or taker order)
-    requotes: dict[str, int]  #: quote updates by cause: initial, move, refresh
+    latencies_ms: np.ndarray  #: request round trips (gateway + entry + ack)
+    requotes: dict[str, int]  #: quote decisions by cause: initial, move, refresh
     dropped_requotes: int  #: move requotes dropped by the replace budget
     unloads: int  #: taker unloads
+    rejects: int = 0  #: requests the venue's rate limit rejected
+    post_only_expired: int = 0  #: orders that would have crossed the book on arrival
+    orders_placed: int = 0  #: orders that rested in the book
+    orders_filled: int = 0  #: orders that rested and received at least one fill
+    market_share: float = 0.0  #: our maker lots / all traded lots on the tape
+    queue_ahead_usd_p50: float | None = None  #: median queue ahead when joining a level
+    orders: OrderLog | None = None  #: every request (for analysis; not in the KPIs)
 
 
 def _param(params: Mapping[str, Value], name: str) -> float:
     return float(params[name])
 
 
-def _requote_slots(tape: MarketTape, params: Mapping[str, Value]
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Loop ticks, chosen requote ticks and their cause (0 initial, 1 move, 2 refresh)."""
-    dt = _param(params, "min_interval_ms") / 1000.0
-    ticks = np.arange(int(np.ceil(tape.duration_s / dt))) * dt
-    log_mid = np.log(tape.mid_at(ticks) / MARKET.mid0) * 1e4
-    grid = np.floor(log_mid / STRATEGY.requote_threshold_bps)
+@dataclass(frozen=True)
+class _Decisions:
+    ns: np.ndarray  #: decision times
+    cause: np.ndarray  #: 0 initial, 1 move, 2 refresh
+    bid: np.ndarray  #: desired prices (ticks)
+    ask: np.ndarray
+    base: np.ndarray  #: unskewed size (lots)
+    mid: np.ndarray  #: seen mid
+    dropped: int
+
+
+def _decisions(tape: MarketTape, params: Mapping[str, Value], venue: Venue,
+               rng: np.random.Generator) -> _Decisions:
+    """Loop ticks the bot acts on, what it saw (one feed delay late) and what it wants."""
+    dt = round(_param(params, "min_interval_ms") * _MS)
+    ticks = np.arange(int(np.ceil(tape.duration_s * NS / dt)), dtype=np.int64) * dt
+    activity = tape.message_rate(ticks) / LATENCY.activity_ref_per_s
+    seen = tape.quote_index(np.maximum(ticks - venue.latency.draw("feed", activity, rng), 0))
+    seen = np.maximum(seen, 0)
+    mid = tape.mid_px[seen]
+    grid = np.floor(np.log(mid / tape.mid_start) * 1e4 / STRATEGY.requote_threshold_bps)
     move = np.zeros(ticks.size, dtype=bool)
     move[1:] = grid[1:] != grid[:-1]
     # replace budget: keep the first cap(s) move requotes of each second s
-    second = ticks.astype(np.int64)
+    second = ticks // NS
     rate = _param(params, "replace_rate_per_min")
     cap = np.floor(rate * (second + 1) / 60.0) - np.floor(rate * second / 60.0)
     count = np.cumsum(move)
@@ -100,134 +139,175 @@ def _requote_slots(tape: MarketTape, params: Mapping[str, Value]
     kept = move & (rank <= cap)
     chosen = np.concatenate(([0], np.flatnonzero(kept)))
     # tail-age refresh: in every gap longer than tail_age, re-place each tail_age
-    age_ticks = max(1, int(np.ceil(_param(params, "tail_age_ms") / _param(params,
-                                                                           "min_interval_ms"))))
+    age_ticks = max(1, int(np.ceil(_param(params, "tail_age_ms") * _MS / dt)))
     gaps = np.append(chosen[1:], ticks.size) - chosen
     inserts = np.maximum((gaps - 1) // age_ticks, 0)
     offset = np.arange(int(inserts.sum())) - np.repeat(np.cumsum(inserts) - inserts, inserts)
     refresh = np.repeat(chosen, inserts) + age_ticks * (offset + 1)
     slots = np.concatenate((chosen, refresh))
-    cause = np.concatenate((np.ones(chosen.size, dtype=np.int8),
-                            np.full(refresh.size, 2, dtype=np.int8)))
+    cause = np.concatenate((np.ones(chosen.size, np.int8), np.full(refresh.size, 2, np.int8)))
     cause[0] = 0
     order = np.argsort(slots, kind="stable")
-    return ticks, slots[order], cause[order], int(move.sum() - kept.sum())
+    slots, cause = slots[order], cause[order]
 
-
-def _latencies(times: np.ndarray, requests: np.ndarray, duration_s: float,
-               params: Mapping[str, Value], rng: np.random.Generator) -> np.ndarray:
-    """Latency (ms) of request batches sent at ``times``, growing with load per second."""
-    seconds = int(np.ceil(duration_s)) + 1
-    second_of = np.minimum(times.astype(np.int64), seconds - 1)
-    load = np.bincount(second_of, weights=requests, minlength=seconds)[second_of]
-    capacity = _param(params, "concurrency_limit") * STRATEGY.gateway_rps_per_slot
-    factor = 1.0 + (load / capacity) ** STRATEGY.latency_load_exponent
-    noise = np.exp(STRATEGY.latency_sigma * rng.standard_normal(times.size))
-    return np.asarray(STRATEGY.latency_base_ms * factor * noise)
-
-
-def _inventory(coef: np.ndarray, step: np.ndarray, mid: np.ndarray, limit: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Solve y_i = coef_i * y_{i-1} + step_i with unloads when |y_i * mid_i| > limit.
-
-    Returns the position before any unload, the position after it, and the indices of
-    the fills that triggered an unload. Blocks are solved in closed form
-    (y = P * (y0 + cumsum(step / P)), P = cumprod(coef)); the Python loop runs once per
-    block or unload, never once per fill (blocks shrink after an unload and grow again).
-    """
-    n = coef.size
-    before = np.empty(n)
-    after = np.empty(n)
-    unload_at: list[int] = []
-    target = STRATEGY.unload_target_ratio * limit
-    y, i, block = 0.0, 0, _BLOCK_MIN
-    log_coef = np.log(coef)
-    while i < n:
-        j = min(n, i + block)
-        prod = np.exp(np.cumsum(log_coef[i:j]))
-        seg = prod * (y + np.cumsum(step[i:j] / prod))
-        over = np.abs(seg * mid[i:j]) > limit
-        k = int(np.argmax(over)) if over.any() else j - i
-        before[i:i + k] = seg[:k]
-        after[i:i + k] = seg[:k]
-        if k == j - i:
-            y, i, block = float(seg[-1]), j, min(2 * block, _BLOCK_MAX)
-            continue
-        block = _BLOCK_MIN
-        before[i + k] = seg[k]
-        y = float(np.sign(seg[k]) * target / mid[i + k])
-        after[i + k] = y
-        unload_at.append(i + k)
-        i += k + 1
-    return before, after, np.asarray(unload_at, dtype=np.int64)
-
-
-def run_strategy(tape: MarketTape, params: Mapping[str, Value],
-                 rng: np.random.Generator) -> StrategyResult:
-    """Run the strategy with ``params`` against ``tape``; ``rng`` draws latencies only."""
-    ticks, slots, cause, dropped = _requote_slots(tape, params)
-    sent = ticks[slots]
-    batch = np.where(cause == 0, 2.0, 4.0)  # cancel + place per side (initial: place only)
-    latency = _latencies(sent, batch, tape.duration_s, params, rng)
-    live_from = np.maximum.accumulate(sent + latency / 1000.0)
-    center = tape.mid_at(sent)
+    q = seen[slots]
+    m = mid[slots]
     half = (_param(params, "base_spread_bps") + _param(params, "base_spread_bps_delta")) / 1e4
+    bid = np.minimum(np.floor(m * (1.0 - half) / tape.tick).astype(np.int64), tape.ask_px[q] - 1)
+    ask = np.maximum(np.ceil(m * (1.0 + half) / tape.tick).astype(np.int64), tape.bid_px[q] + 1)
+    depth_usd = 0.5 * (tape.bid_qty[q] + tape.ask_qty[q]) * tape.lot * m
     limit = _param(params, "position_limit_notional")
+    base_usd = np.minimum(_param(params, "impact_cap_ratio") * depth_usd,
+                          _param(params, "max_delta_ratio") * limit)
+    base = np.maximum(np.floor(base_usd / (m * tape.lot)), 1.0)
+    return _Decisions(ticks[slots], cause, bid, ask, base, m, int(move.sum() - kept.sum()))
 
-    # which market orders reach a live quote
-    seg = np.searchsorted(live_from, tape.t, side="right") - 1
-    ours = -tape.side.astype(np.float64)  # a market buy makes us sell
-    price = center[np.maximum(seg, 0)] * (1.0 - ours * half)
-    mid = tape.mid_before
-    distance = ours * (mid - price) / mid * 1e4
-    touch = regime_column("half_spread_bps")[tape.regime]
-    depth = regime_column("depth_usd")[tape.regime]
-    reach = STRATEGY.touch_fill_prob * np.exp(-STRATEGY.reach_decay_per_bps * (distance - touch))
-    hit = np.flatnonzero((seg >= 0) & (tape.fill_u < reach))
 
-    q0 = _param(params, "impact_cap_ratio") * depth[hit]
-    cap = _param(params, "max_delta_ratio") * limit
-    base = np.minimum(np.minimum(tape.size[hit], q0), cap)
-    coef = 1.0 - base * STRATEGY.skew_strength / limit
-    step = ours[hit] * base / mid[hit]
-    pos_before, pos_after, unload_idx = _inventory(coef, step, mid[hit], limit)
-    maker_qty = np.abs(pos_before - np.concatenate(([0.0], pos_after[:-1])))
+@dataclass(frozen=True)
+class _Requests:
+    decide_ns: np.ndarray
+    side: np.ndarray
+    price: np.ndarray
+    base: np.ndarray
+    mid: np.ndarray
+    weight: np.ndarray
+    accepted: np.ndarray
+    arrive_ns: np.ndarray
+    cancel_ns: np.ndarray  #: when this request's cancel leg reaches the venue
+    latency_ms: np.ndarray
 
-    # taker unloads, executed at the touch plus size-dependent slippage
-    u_hit = hit[unload_idx]
-    u_side = -np.sign(pos_before[unload_idx])
-    u_qty = np.abs(pos_before[unload_idx] - pos_after[unload_idx])
-    u_mid = tape.mid_after[u_hit]
-    u_touch = u_mid * (1.0 + u_side * touch[u_hit] / 1e4)
-    u_slip = STRATEGY.taker_slippage_bps * u_qty * u_mid / depth[u_hit]
-    u_price = u_touch * (1.0 + u_side * u_slip / 1e4)
 
-    columns = {
-        "t": np.concatenate((tape.t[hit], tape.t[u_hit])),
-        "side": np.concatenate((ours[hit], u_side)),
-        "qty": np.concatenate((maker_qty, u_qty)),
-        "price": np.concatenate((price[hit], u_price)),
-        "mid": np.concatenate((mid[hit], u_mid)),
-        "intended": np.concatenate((mid[hit] * (1.0 - ours[hit] * half), u_touch)),
-        "taker": np.concatenate((np.zeros(hit.size, dtype=bool), np.ones(u_hit.size, dtype=bool))),
-        "position": np.concatenate((pos_before, pos_after[unload_idx])),
-    }
-    order = np.argsort(columns["t"], kind="stable")
-    fills = Fills(**{name: values[order] for name, values in columns.items()})
+def _requests(tape: MarketTape, d: _Decisions, params: Mapping[str, Value], venue: Venue,
+              rng: np.random.Generator) -> tuple[_Requests, np.ndarray]:
+    """Per-side requests (a changed price, a refresh, the initial quote), gated and delayed."""
+    parts = []
+    for k, (sign, desired) in enumerate(((1, d.bid), (-1, d.ask))):
+        changed = np.ones(desired.size, dtype=bool)
+        changed[1:] = desired[1:] != desired[:-1]
+        send = np.flatnonzero(changed | (d.cause != 1))
+        parts.append((send * 2 + k, send, sign, desired[send]))
+    key = np.concatenate([p[0] for p in parts])
+    order = np.argsort(key, kind="stable")
+    j = np.concatenate([p[1] for p in parts])[order]
+    side = np.concatenate([np.full(p[1].size, p[2], np.int64) for p in parts])[order]
+    price = np.concatenate([p[3] for p in parts])[order]
+    weight = np.where(d.cause[j] == 0, 1.0, 2.0)
+    decide = d.ns[j]
+    wait = gateway_wait_ns(decide, weight, _param(params, "concurrency_limit"),
+                           venue.latency.round_trip_ms())
+    sent = decide + wait
+    by_sent = np.argsort(sent, kind="stable")
+    accepted = np.ones(sent.size, dtype=bool)
+    used: np.ndarray = np.zeros(0)
+    if venue.rate_limit is not None:
+        accepted[by_sent] = venue.rate_limit.accept(sent[by_sent], weight[by_sent])
+        window_ns = round(venue.rate_limit.window_s * NS)
+        used = np.bincount(sent // window_ns, weights=weight,
+                           minlength=int(tape.duration_s * NS // window_ns) + 2)
+    activity = tape.message_rate(sent) / LATENCY.activity_ref_per_s
+    entry = venue.latency.draw("entry", activity, rng)
+    cancel = venue.latency.draw("cancel", activity, rng)
+    ack = venue.latency.draw("ack", activity, rng)
+    return _Requests(decide, side, price, d.base[j], d.mid[j], weight, accepted,
+                     sent + entry, sent + cancel, (wait + entry + ack) / _MS), used
 
-    # order bookkeeping: every quote update cancels the two orders of the previous one
-    lifetimes = np.diff(live_from) * 1000.0
-    filled = np.zeros((slots.size, 2), dtype=bool)
-    filled[seg[hit], (ours[hit] > 0).astype(np.int64)] = True
-    ended = filled[:-1].reshape(-1)
-    u_lat = _latencies(tape.t[u_hit], np.ones(u_hit.size), tape.duration_s, params, rng)
+
+def _orders_end(r: _Requests, end_ns: int) -> np.ndarray:
+    """Each accepted request's order lives until the next accepted one on its side cancels it."""
+    end = np.full(r.side.size, end_ns, dtype=np.int64)
+    for side in (1, -1):
+        idx = np.flatnonzero(r.accepted & (r.side == side))
+        end[idx[:-1]] = r.cancel_ns[idx[1:]]
+    return np.minimum(end, end_ns)
+
+
+def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.Generator,
+                 venue: Venue | None = None) -> StrategyResult:
+    """Run the strategy with ``params`` against ``tape``; ``rng`` draws latencies only."""
+    venue = venue or default_venue()
+    d = _decisions(tape, params, venue, rng)
+    r, used = _requests(tape, d, params, venue, rng)
+    end_ns = round(tape.duration_s * NS)
+    end = _orders_end(r, end_ns)
+    live = np.flatnonzero(r.accepted)
+    expired = np.zeros(r.side.size, dtype=bool)
+    front0 = np.full(r.side.size, np.inf)
+    owners, opp_ns, opp_avail = [], [], []
+    for side in (1, -1):
+        idx = live[r.side[live] == side]
+        opp = find_opportunities(tape, side_timeline(tape, side), side, r.price[idx],
+                                 r.arrive_ns[idx], end[idx], venue.queue,
+                                 venue.fill_model == "whole")
+        expired[idx] = opp.expired
+        front0[idx] = opp.front0
+        owners.append(np.repeat(idx, np.diff(opp.ptr)))
+        opp_ns.append(opp.ns)
+        opp_avail.append(opp.avail)
+    owner = np.concatenate(owners)
+    by_owner = np.argsort(owner, kind="stable")
+    owner = owner[by_owner]
+    ptr = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=r.side.size))))
+    o_ns = np.concatenate(opp_ns)[by_owner]
+    activity = tape.message_rate(o_ns) / LATENCY.activity_ref_per_s
+    pool_activity = np.full(64, float(tape.events / max(tape.duration_s, 1e-9))
+                            / LATENCY.activity_ref_per_s)
+    window_ns = round((venue.rate_limit.window_s if venue.rate_limit else 1.0) * NS)
+    free = (np.maximum(venue.rate_limit.requests - used, 0.0) if venue.rate_limit
+            else np.full(int(tape.duration_s * NS // window_ns) + 2, 1e18))
+    limit = _param(params, "position_limit_notional")
+    ex = run_inventory(tape, InventoryInputs(
+        decide_ns=r.decide_ns, side=r.side, price=r.price, base=r.base, mid=r.mid, ptr=ptr,
+        opp_ns=o_ns, opp_avail=np.concatenate(opp_avail)[by_owner],
+        opp_ack_ns=venue.latency.draw("ack", activity, rng),
+        tick_ns=round(_param(params, "min_interval_ms") * _MS),
+        unload_entry_ns=venue.latency.draw("entry", pool_activity, rng),
+        unload_ack_ns=venue.latency.draw("ack", pool_activity, rng),
+        window_ns=window_ns, window_free=free), limit, STRATEGY.skew_strength,
+        STRATEGY.unload_target_ratio)
+    return _result(tape, params, d, r, end, expired, front0, ex, limit)
+
+
+def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Requests,
+            end: np.ndarray, expired: np.ndarray, front0: np.ndarray, ex: Executions,
+            limit: float) -> StrategyResult:
+    half = (_param(params, "base_spread_bps") + _param(params, "base_spread_bps_delta")) / 1e4
+    position_lots = np.cumsum(ex.side * ex.lots)
+    before = tape.quote_index(ex.ns - 1)
+    mid = tape.mid_px[np.maximum(before, 0)]
+    fills = Fills(
+        t=ex.ns / NS, side=ex.side.astype(np.float64), qty=ex.lots * tape.lot,
+        price=ex.price * tape.tick, mid=mid,
+        intended=np.where(ex.taker, ex.touch * tape.tick, mid * (1.0 - ex.side * half)),
+        taker=ex.taker, position=position_lots * tape.lot, lots=ex.lots, ticks=ex.price,
+        position_lots=position_lots, order=ex.order, ns=ex.ns)
+
+    # which orders rested, and how each ended: filled in full, cancelled, or still up
+    ack_order = np.argsort(ex.ack_ns, kind="stable")
+    heard = np.concatenate(([0], np.cumsum((ex.side * ex.lots)[ack_order])))
+    known = heard[np.searchsorted(ex.ack_ns[ack_order], r.decide_ns, side="right")]
+    size = skewed_size(r.base, r.side, known * tape.lot * r.mid, limit, STRATEGY.skew_strength)
+    maker = ~ex.taker
+    got = np.bincount(ex.order[maker], weights=ex.lots[maker], minlength=r.side.size)
+    placed = r.accepted & ~expired & (end > r.arrive_ns) & ((size > 0) | (got > 0))
+    cancelled = placed & (got < size) & (end < round(tape.duration_s * NS))
+    joined = placed & np.isfinite(front0) & (front0 > 0)
+    traded = float(tape.trade_qty.sum())
     return StrategyResult(
         fills=fills,
-        order_lifetimes_ms=np.repeat(np.maximum(lifetimes, 0.0), 2),
-        order_filled=ended,
-        latencies_ms=np.concatenate((latency, u_lat)),
-        requotes={"initial": int((cause == 0).sum()), "move": int((cause == 1).sum()),
-                  "refresh": int((cause == 2).sum())},
-        dropped_requotes=dropped,
-        unloads=int(u_hit.size),
+        order_lifetimes_ms=(end[cancelled] - r.arrive_ns[cancelled]) / _MS,
+        order_filled=got[cancelled] > 0,
+        latencies_ms=np.concatenate((r.latency_ms, ex.unload_latency_ms)),
+        requotes={"initial": int((d.cause == 0).sum()), "move": int((d.cause == 1).sum()),
+                  "refresh": int((d.cause == 2).sum())},
+        dropped_requotes=d.dropped,
+        unloads=ex.unloads,
+        rejects=int((~r.accepted).sum()) + ex.unload_rejects,
+        post_only_expired=int((r.accepted & expired).sum()),
+        orders_placed=int(placed.sum()),
+        orders_filled=int((placed & (got > 0)).sum()),
+        market_share=float(ex.lots[maker].sum() / traded) if traded > 0 else 0.0,
+        queue_ahead_usd_p50=(float(np.median(front0[joined] * r.mid[joined])) * tape.lot
+                             if joined.any() else None),
+        orders=OrderLog(r.decide_ns, r.side, r.price, r.arrive_ns, end, r.accepted, expired,
+                        front0, size, got.astype(np.int64)),
     )

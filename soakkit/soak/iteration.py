@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,12 @@ from soakkit.errors import ConfigError, Problem
 from soakkit.gate import Verdict, judge_iteration, violation
 from soakkit.io import Clock, format_utc, round_floats
 from soakkit.kpi import compute_kpis, untuned_reference
-from soakkit.sim.market import MarketTape, simulate_market
+from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import REGIME_NAMES
+from soakkit.sim.replay import load_tape, replay_window
 from soakkit.sim.strategy import run_strategy
-from soakkit.soak.options import SoakOptions
+from soakkit.sim.tape import NS, MarketTape
+from soakkit.soak.options import SoakOptions, load_market
 from soakkit.tuning.canary import CanaryEvidence, CanaryGroup
 from soakkit.tuning.engine import Decision, HistoryEntry, decide
 from soakkit.tuning.guards import SUMMARY_COUNTERS, TunerState
@@ -141,6 +144,18 @@ def _canary_record(decision: Decision, applied: bool) -> dict[str, Any]:
             "pending": [{"name": k, **v} for k, v in sorted(groups.items())]}
 
 
+def market_record(tape: MarketTape, options: SoakOptions) -> dict[str, Any]:
+    """What market an iteration ran on: a synthetic profile, or a window of a tape."""
+    if options.market_data is None:
+        return {"source": "synthetic", "profile": options.market, "gaps": []}
+    start = datetime.fromtimestamp(tape.origin_ns / NS, UTC)
+    return {"source": "replay", "tape": str(options.market_data),
+            "window_start_utc": format_utc(start),
+            "window_minutes": round(tape.duration_s / 60.0, 6),
+            "gaps": [{"at_s": round(at, 3), "length_s": round(length, 3)}
+                     for at, length in tape.gaps]}
+
+
 def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationReport:
     """Run iteration ``n`` of ``session`` and record it in the session (not on disk)."""
     o = session.options
@@ -152,7 +167,11 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
         runtime = replace(runtime, values=dict(runtime.applied.values_before))
     cfg = _resolve(session, runtime)
     market_seq, strategy_seq = np.random.SeedSequence(o.seed, spawn_key=(n,)).spawn(2)
-    tape = simulate_market(o.mode, o.sim_minutes, np.random.default_rng(market_seq))
+    if o.market_data is not None:
+        tape = replay_window(load_tape(o.market_data), n, o.sim_minutes)
+    else:
+        tape = simulate_market(o.mode, o.sim_minutes, np.random.default_rng(market_seq),
+                               load_market(o.market, o.artifacts))
     # the run's values, and the profile untuned on the same market (the activity floor's
     # reference: defaults < profile, without runtime overrides, env or CLI)
     baseline = cfg.baseline()
@@ -212,7 +231,8 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
         "ended_utc": format_utc(ended),
         "duration_s": round((ended - started).total_seconds(), 6),
         "seed": {"run_seed": o.seed, "spawn_key": [n]},
-        "mode": o.mode,
+        "mode": o.run_mode,
+        "market": market_record(tape, o),
         "regime": max(REGIME_NAMES, key=lambda r: (mix[r], -REGIME_NAMES.index(r))),
         "regime_mix": mix,
         "regime_by_minute": [REGIME_NAMES[i] for i in tape.regime_by_minute.tolist()],

@@ -8,14 +8,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from soakkit.artifacts import resolve_artifacts
+from soakkit.artifacts import market_profile_path, resolve_artifacts
 from soakkit.errors import UsageError
 from soakkit.gate import check_gate_name
-from soakkit.sim.regimes import MODES
+from soakkit.sim.calibrate import read_market_profile
+from soakkit.sim.regimes import DEFAULT_MARKET, MODES, MarketProfile
+from soakkit.sim.replay import load_tape, windows_available
 
-__all__ = ["SLEEP_ENV", "SoakOptions", "sleep_from_env", "validate_options"]
+__all__ = ["REPLAY_MODE", "SLEEP_ENV", "SoakOptions", "load_market", "sleep_from_env",
+           "validate_options"]
 
 SLEEP_ENV = "SOAK_SLEEP_SECONDS"
+#: The ``mode`` of a run that replays a recorded tape (``--market-data``).
+REPLAY_MODE = "replay"
 
 
 @dataclass(frozen=True)
@@ -35,12 +40,33 @@ class SoakOptions:
     tune: bool = True
     sleep_seconds: float | None = None  #: None: take SOAK_SLEEP_SECONDS (default 0)
     now: str | None = None  #: freeze the clock (ISO-8601); also SOAKKIT_NOW
+    market: str = "default"  #: synthetic market profile: a name or a JSON file
+    market_data: Path | None = None  #: replay this recorded tape instead of a synthetic market
+
+    @property
+    def run_mode(self) -> str:
+        """``mode``, or ``replay`` when a recorded tape is replayed."""
+        return REPLAY_MODE if self.market_data is not None else self.mode
 
     def to_json(self) -> dict[str, Any]:
         """The options that determine a run's results (stored in ``RUN.json``)."""
-        return {"profile": self.profile, "iterations": self.iterations, "mode": self.mode,
+        return {"profile": self.profile, "iterations": self.iterations, "mode": self.run_mode,
                 "seed": self.seed, "sim_minutes": self.sim_minutes, "gate": self.gate,
-                "sets": list(self.sets), "tune": self.tune}
+                "sets": list(self.sets), "tune": self.tune, "market": self.market,
+                "market_data": str(self.market_data) if self.market_data else None}
+
+
+def load_market(name: str, artifacts: Path) -> MarketProfile:
+    """The synthetic market ``name``: ``default``, a JSON file, or ``<artifacts>/markets/``."""
+    if name == DEFAULT_MARKET.name:
+        return DEFAULT_MARKET
+    path = Path(name)
+    if not (path.suffix == ".json" or path.is_file()):
+        path = market_profile_path(artifacts, name)
+    if not path.is_file():
+        raise UsageError(f"--market {name}: no market profile at {path} (write one with "
+                         f"`soakkit calibrate TAPE --name {name}`)")
+    return read_market_profile(path)
 
 
 def sleep_from_env(env: Mapping[str, str]) -> float:
@@ -61,7 +87,7 @@ def validate_options(options: SoakOptions) -> None:
     """Raise :class:`UsageError` naming the first bad option (before anything runs)."""
     if options.iterations < 1:
         raise UsageError(f"--iterations {options.iterations}: expected an integer >= 1")
-    if options.mode not in MODES:
+    if options.mode not in MODES and options.market_data is None:
         raise UsageError(f"--mode {options.mode!r}: expected one of {', '.join(MODES)}")
     if not 1 <= options.sim_minutes <= 1440:
         raise UsageError(f"--sim-minutes {options.sim_minutes}: expected 1..1440")
@@ -71,3 +97,13 @@ def validate_options(options: SoakOptions) -> None:
     if options.seed < 0:
         raise UsageError(f"--seed {options.seed}: expected an integer >= 0")
     check_gate_name(options.gate)
+    if options.market_data is not None:
+        tape = load_tape(options.market_data)  # a bad tape is a TapeError naming file and row
+        have = windows_available(tape, options.sim_minutes)
+        if have < options.iterations:
+            raise UsageError(
+                f"--market-data {options.market_data}: the tape covers "
+                f"{tape.duration_s / 60:.1f} minutes: {have} window(s) of --sim-minutes "
+                f"{options.sim_minutes}, fewer than --iterations {options.iterations}")
+    else:
+        load_market(options.market, options.artifacts)

@@ -138,11 +138,19 @@ class _Run:
         self.write_meta()
 
 
+def _gap_warnings(report: IterationReport) -> list[str]:
+    """One line per silence in a replayed window (reported, never filled in)."""
+    market = report.doc.get("market", {})
+    return [f"iteration {report.iteration}: the tape is silent for {g['length_s']:.1f} s "
+            f"from {g['at_s']:.1f} s into the window ({market.get('window_start_utc')}); "
+            "the book stays as it was" for g in market.get("gaps", [])]
+
+
 def _start(options: SoakOptions, env: Mapping[str, str], clock: Clock,
            given_id: str | None) -> _Run:
     cfg = resolve(options.profile, artifacts=options.artifacts, sets=options.sets, env=env)
     started = clock.now()
-    base_id = given_id or make_run_id(started, options.profile, options.mode, options.seed)
+    base_id = given_id or make_run_id(started, options.profile, options.run_mode, options.seed)
     root = runs_root(options.artifacts)
     root.mkdir(parents=True, exist_ok=True)
     run_id, k = base_id, 1
@@ -180,10 +188,12 @@ def _reopen(artifacts: Path, run_id: str, env: Mapping[str, str], clock: Clock) 
     if meta.get("status") == "finished":
         raise UsageError(f"run {run_id} already finished; nothing to resume")
     o = meta["options"]
+    replayed = o.get("market_data")
     options = SoakOptions(profile=o["profile"], iterations=int(o["iterations"]), mode=o["mode"],
                           seed=int(o["seed"]), sim_minutes=int(o["sim_minutes"]),
                           gate=o["gate"], sets=tuple(o["sets"]), artifacts=Path(artifacts),
-                          tune=bool(o["tune"]))
+                          tune=bool(o["tune"]), market=str(o.get("market", "default")),
+                          market_data=Path(replayed) if replayed else None)
     report = read_json_maybe_gz(run_dir / TUNING_REPORT_FILE)
     have = {f.iteration for f in iteration_files(run_dir)}
     entries = [e for e in report.get("iterations", []) if e["iteration"] in have]
@@ -264,6 +274,7 @@ def run_soak(
             for n in range(run.meta["iterations_done"] + 1, total + 1):
                 report = run_iteration(session, n, run.store())
                 run.write_iteration(report)
+                run.warnings += _gap_warnings(report)
                 for observer in observers:
                     observer.iteration(report)
                 if progress is not None:

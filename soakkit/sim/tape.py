@@ -1,0 +1,105 @@
+"""An L1 market tape: trades and top-of-book quotes, synthetic or recorded.
+
+The strategy, the queue and the latency models see only this: the same code runs on the
+synthetic market (:func:`soakkit.sim.market.simulate_market`) and on a recorded tape
+(:mod:`soakkit.sim.replay`). Prices are integer ticks and quantities float lots of the
+tape's grid (``tick``, ``lot``); times are integer nanoseconds since the window's start.
+The first quote row is at time 0: the book as the window opens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from soakkit.sim.regimes import REGIME_NAMES
+
+__all__ = ["NS", "MarketTape"]
+
+NS = 1_000_000_000  #: nanoseconds per second
+
+
+@dataclass(frozen=True)
+class MarketTape:
+    """The market of one iteration (arrays aligned per trade and per quote row)."""
+
+    duration_s: float
+    tick: float  #: price of one tick
+    lot: float  #: quantity of one lot, base units
+    regime_by_minute: np.ndarray  #: regime index of each minute (generated, or labelled)
+    trade_ns: np.ndarray  #: int64, sorted
+    trade_side: np.ndarray  #: int8, +1 buyer was the aggressor (lifts asks), -1 seller
+    trade_px: np.ndarray  #: int64 ticks
+    trade_qty: np.ndarray  #: float64 lots (> 0)
+    quote_ns: np.ndarray  #: int64, sorted, quote_ns[0] == 0
+    bid_px: np.ndarray  #: int64 ticks
+    bid_qty: np.ndarray  #: float64 lots
+    ask_px: np.ndarray  #: int64 ticks (> bid_px)
+    ask_qty: np.ndarray  #: float64 lots
+    bursts: int  #: informed bursts (synthetic; 0 for a recorded tape)
+    jumps: int  #: price jumps (generated, or detected in a recorded tape)
+    source: str = "synthetic"  #: "synthetic" or the recorded tape's path
+    origin_ns: int = 0  #: absolute time of the window's start (recorded tapes)
+    gaps: tuple[tuple[float, float], ...] = field(default=())  #: (start_s, length_s)
+
+    @property
+    def events(self) -> int:
+        """Market events: trades plus quote updates (the opening book row excluded)."""
+        return int(self.trade_ns.size + self.quote_ns.size - 1)
+
+    @property
+    def t(self) -> np.ndarray:
+        """Trade times in seconds since the window's start."""
+        return np.asarray(self.trade_ns / NS)
+
+    @cached_property
+    def mid_px(self) -> np.ndarray:
+        """Mid price of every quote row."""
+        return np.asarray((self.bid_px + self.ask_px) * (0.5 * self.tick))
+
+    def quote_index(self, ns: np.ndarray) -> np.ndarray:
+        """Index of the quote row in force at each time (the last one at or before it)."""
+        return np.asarray(np.searchsorted(self.quote_ns, ns, side="right") - 1)
+
+    def mid_at(self, times: np.ndarray) -> np.ndarray:
+        """Mid price at arbitrary times (seconds): the book's mid at or before each time."""
+        ns = np.asarray(np.round(np.asarray(times, dtype=np.float64) * NS), dtype=np.int64)
+        return np.asarray(self.mid_px[np.maximum(self.quote_index(ns), 0)])
+
+    @property
+    def mid_end(self) -> float:
+        """The mid at the end of the window."""
+        return float(self.mid_px[-1])
+
+    @property
+    def mid_start(self) -> float:
+        """The mid as the window opens."""
+        return float(self.mid_px[0])
+
+    def regime_mix(self) -> dict[str, float]:
+        """Share of minutes spent in each regime."""
+        counts = np.bincount(self.regime_by_minute, minlength=len(REGIME_NAMES))
+        total = max(1, int(counts.sum()))
+        return {name: round(float(c) / total, 6) for name, c in zip(REGIME_NAMES, counts,
+                                                                      strict=True)}
+
+    @cached_property
+    def _message_ns(self) -> np.ndarray:
+        """Times of every market message (trades and quote updates), sorted."""
+        quotes = self.quote_ns[1:]
+        at = np.arange(self.trade_ns.size) + np.searchsorted(quotes, self.trade_ns, side="left")
+        out = np.empty(self.trade_ns.size + quotes.size, dtype=np.int64)
+        mask = np.ones(out.size, dtype=bool)
+        mask[at] = False
+        out[at] = self.trade_ns
+        out[mask] = quotes
+        return out
+
+    def message_rate(self, ns: np.ndarray, window_ns: int = NS) -> np.ndarray:
+        """Market messages (trades + quote updates) per second in the window before each time."""
+        both = self._message_ns
+        count = np.searchsorted(both, ns, side="right") - np.searchsorted(both, ns - window_ns,
+                                                                          side="right")
+        return np.asarray(count * (NS / window_ns), dtype=np.float64)

@@ -1,0 +1,66 @@
+"""The simulated venue: queue model, latency model, rate limit and fill model together.
+
+:func:`default_venue` builds it from the one regimes table; a test or the hftbacktest
+comparison (``bench/bench_hftbacktest.py``) passes another :class:`Venue` to
+:func:`soakkit.sim.strategy.run_strategy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from soakkit.sim.latency import LatencyModel, VenueLatency
+from soakkit.sim.queue import QueueModel, queue_model
+from soakkit.sim.regimes import RATE_LIMIT, STRATEGY
+
+__all__ = ["FILL_MODELS", "RateLimit", "Venue", "default_venue"]
+
+#: ``partial``: a fill takes what the market leaves beyond the queue ahead (any size);
+#: ``whole``: once anything is left, the whole order fills (hftbacktest NoPartialFillExchange).
+FILL_MODELS = ("partial", "whole")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A fixed-window request limit that rejects what goes over it.
+
+    Windows start at the iteration's start. Every request counts, rejected ones too; a
+    request (or batch) is accepted when the window's running count including it is at
+    most ``requests``.
+    """
+
+    requests: int = RATE_LIMIT.requests
+    window_s: float = RATE_LIMIT.window_s
+
+    def accept(self, send_ns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Which requests (sent at ``send_ns``, sorted; ``weights`` each) are accepted."""
+        if send_ns.size == 0:
+            return np.zeros(0, dtype=bool)
+        window = (send_ns // round(self.window_s * 1e9)).astype(np.int64)
+        total = np.cumsum(weights)
+        first = np.searchsorted(window, window, side="left")
+        running = total - np.concatenate(([0], total))[first]
+        return np.asarray(running <= self.requests)
+
+
+@dataclass(frozen=True)
+class Venue:
+    """Everything about the venue the strategy runs against."""
+
+    queue: QueueModel
+    latency: LatencyModel
+    rate_limit: RateLimit | None
+    fill_model: str = STRATEGY.fill_model
+
+    def __post_init__(self) -> None:
+        if self.fill_model not in FILL_MODELS:
+            raise ValueError(f"unknown fill model {self.fill_model!r}; expected one of "
+                             f"{', '.join(FILL_MODELS)}")
+
+
+def default_venue() -> Venue:
+    """The venue of the regimes table: its queue model, latency and rate limit."""
+    return Venue(queue_model(STRATEGY.queue_model), VenueLatency(), RateLimit(),
+                 STRATEGY.fill_model)

@@ -1,0 +1,192 @@
+"""Public-format importers (Tardis, Binance) and calibration of the synthetic market to a tape."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soakkit.sim.calibrate import calibrate, read_market_profile, write_market_profile
+from soakkit.sim.importers import import_binance, import_tardis
+from soakkit.sim.market import simulate_market
+from soakkit.sim.regimes import DEFAULT_MARKET, REGIMES
+from soakkit.sim.replay import record
+from soakkit.sim.tape import MarketTape
+from soakkit.sim.tapefile import read_tape, write_tape
+
+from .conftest import assert_one_line_error, run_subprocess
+
+NOW = "2026-11-24T12:00:00Z"
+ORIGIN_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z in µs
+
+
+def _market(minutes: int = 3, mode: str = "volatile", seed: int = 1) -> MarketTape:
+    return simulate_market(mode, minutes, np.random.default_rng(seed))
+
+
+def _tardis(tmp: Path, m: MarketTape) -> tuple[Path, Path]:
+    """The market as Tardis trades + quotes CSVs (µs), with rows a replay cannot use."""
+    us_t = ORIGIN_US + m.trade_ns // 1000
+    us_q = ORIGIN_US + m.quote_ns // 1000
+    trades = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"]
+    for i, (ts, side, px, qty) in enumerate(zip(us_t.tolist(), m.trade_side.tolist(),
+                                                m.trade_px.tolist(), m.trade_qty.tolist(),
+                                                strict=True)):
+        trades.append(f"binance-futures,SYNUSDT,{ts},{ts + 1500},{i},"
+                      f"{'buy' if side > 0 else 'sell'},{px * m.tick:.1f},{qty * m.lot:.4f}")
+    trades.insert(5, f"binance-futures,SYNUSDT,{us_t[3]},{us_t[3]},x,unknown,50000.0,0.0100")
+    quotes = ["exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,"
+              "bid_amount"]
+    for ts, b, bq, a, aq in zip(us_q.tolist(), m.bid_px.tolist(), m.bid_qty.tolist(),
+                                m.ask_px.tolist(), m.ask_qty.tolist(), strict=True):
+        quotes.append(f"binance-futures,SYNUSDT,{ts},{ts + 900},{aq * m.lot:.4f},"
+                      f"{a * m.tick:.1f},{b * m.tick:.1f},{bq * m.lot:.4f}")
+    quotes.insert(7, f"binance-futures,SYNUSDT,{us_q[5]},{us_q[5]},,,49990.0,1.0")  # empty ask
+    quotes.insert(9, f"binance-futures,SYNUSDT,{us_q[7]},{us_q[7]},1.0,49990.0,50010.0,1.0")
+    quotes[20], quotes[21] = quotes[21], quotes[20]  # one pair out of time order
+    t_path, q_path = tmp / "trades.csv.gz", tmp / "quotes.csv"
+    t_path.write_bytes(gzip.compress(("\n".join(trades) + "\n").encode()))
+    q_path.write_text("\n".join(quotes) + "\n")
+    return t_path, q_path
+
+
+def test_tardis_import_keeps_the_market_and_counts_what_it_drops(tmp_path: Path) -> None:
+    m = _market()
+    report = import_tardis(*_tardis(tmp_path, m), tmp_path / "tape")
+    assert report.trades == m.trade_ns.size and report.quotes == m.quote_ns.size
+    dropped = {k.split()[0] + k.split()[-1]: v for k, v in report.dropped.items()}
+    assert sum(report.dropped.values()) == 3 and 1 in dropped.values()
+    assert report.reordered["quote"] >= 1
+    lines = report.lines()
+    assert any("dropped 1 quotes with an empty side" in line for line in lines)
+    tape = read_tape(tmp_path / "tape")
+    assert tape.tick == pytest.approx(m.tick) and tape.lot == pytest.approx(m.lot)
+    assert np.array_equal(tape.trade_ns, (ORIGIN_US + m.trade_ns // 1000) * 1000)
+    assert np.array_equal(tape.trade_px, m.trade_px)
+    assert np.array_equal(tape.trade_side, m.trade_side)
+    assert np.array_equal(tape.bid_qty, m.bid_qty)
+
+
+def test_binance_futures_and_spot_files_import(tmp_path: Path) -> None:
+    agg = tmp_path / "BTCUSDT-aggTrades-2024-03-01.csv"
+    agg.write_text("agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,"
+                   "is_buyer_maker\n"
+                   "1,42283.10,0.004,1,1,1704067200012,false\n"
+                   "2,42283.20,0.150,2,4,1704067200012,false\n"
+                   "3,42283.00,0.020,5,5,1704067200040,true\n")
+    ticker = tmp_path / "BTCUSDT-bookTicker-2024-03-01.csv"
+    ticker.write_text("update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,"
+                      "transaction_time,event_time\n"
+                      "1,42283.00,5.870,42283.10,3.112,1704067200009,1704067200010\n"
+                      "7,42283.00,5.870,42283.20,2.962,1704067200012,1704067200012\n"
+                      "12,42282.90,5.850,42283.20,2.962,1704067200040,1704067200041\n")
+    report = import_binance(agg, ticker, tmp_path / "fut", symbol="BTCUSDT")
+    assert (report.trades, report.quotes) == (3, 3)
+    tape = read_tape(tmp_path / "fut")
+    assert tape.trade_side.tolist() == [1, 1, -1]  # is_buyer_maker=true: seller aggressed
+    assert tape.trade_ns.tolist()[0] == 1_704_067_200_012_000_000
+    # inferred: the coarsest steps these few rows share (--tick/--lot set them explicitly)
+    assert tape.tick == pytest.approx(0.1) and tape.lot == pytest.approx(0.002)
+    import_binance(agg, ticker, tmp_path / "fut2", lot=0.001)
+    assert read_tape(tmp_path / "fut2").lot == pytest.approx(0.001)
+    spot = tmp_path / "spot.csv"  # no header, 8 columns, µs (2025 on)
+    spot.write_text("3380000001,94210.01000000,0.00210000,1,1,1735689600010866,False,True\n"
+                    "3380000002,94210.00000000,0.00012000,2,2,1735689600052113,True,True\n")
+    ticker2 = tmp_path / "t2.csv"
+    ticker2.write_text(ticker.read_text().replace("42283", "94210").replace("170406720",
+                                                                            "173568960"))
+    zipped = tmp_path / "spot-aggTrades.zip"  # as data.binance.vision ships them
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(spot, "spot-aggTrades.csv")
+    import_binance(zipped, ticker2, tmp_path / "spot")
+    tape = read_tape(tmp_path / "spot")
+    assert tape.trade_ns.tolist() == [1_735_689_600_010_866_000, 1_735_689_600_052_113_000]
+    assert tape.trade_side.tolist() == [1, -1]
+
+
+def test_a_broken_public_file_is_one_line(tmp_path: Path) -> None:
+    t, q = _tardis(tmp_path, _market(1))
+    q.write_text(q.read_text().replace(",49990.0,50010.0,", ",49990.0,five,", 1))
+    result = run_subprocess("tape", "import", "--from", "tardis", "--trades", str(t),
+                            "--quotes", str(q), "--out", str(tmp_path / "x"))
+    assert result.code == 2
+    assert_one_line_error(result, "quotes.csv:10: bid_price 'five' is not a number")
+    assert not (tmp_path / "x").exists()
+
+
+def test_done_when_replay_runs_on_a_converted_public_format_file(tmp_path: Path) -> None:
+    t, q = _tardis(tmp_path, _market(4, "mixed", 2))
+    done = run_subprocess("tape", "import", "--from", "tardis", "--trades", str(t), "--quotes",
+                          str(q), "--out", str(tmp_path / "tape"))
+    assert done.code == 0, done.err
+    assert "dropped 1 trades without an aggressor side" in done.out
+    soak = run_subprocess("soak", "--market-data", str(tmp_path / "tape"), "--iterations", "2",
+                          "--sim-minutes", "1", "--artifacts", str(tmp_path / "art"), "--now",
+                          NOW)
+    assert soak.code in (0, 1) and "Traceback" not in soak.err, soak.err
+    doc = json.loads(next((tmp_path / "art" / "runs").glob("*/ITER_SUMMARY_2.json")).read_text())
+    assert doc["market"]["window_start_utc"] == "2024-01-01T00:01:00.000Z"
+    assert doc["summary"]["fill_count"] > 0
+
+
+TOLERANCE = {"order_rate_per_s": 0.05, "order_median_usd": 0.05, "order_size_sigma": 0.05,
+             "vol_bps_per_sqrt_s": 0.15, "half_spread_bps": 0.05, "depth_usd": 0.1,
+             "impact_bps_per_10k": 0.15, "book_rate_per_s": 0.05, "burst_rate_per_min": 0.4}
+
+
+@pytest.mark.parametrize("mode", ["calm", "volatile"])
+def test_calibration_recovers_the_constants_that_generated_a_tape(mode: str) -> None:
+    m = _market(40, mode, 11)
+    profile = calibrate(record(m, ORIGIN_US * 1000), "fitted")
+    truth, fit = REGIMES[mode], profile.regimes[mode]
+    for name, rel in TOLERANCE.items():
+        assert getattr(fit, name) == pytest.approx(getattr(truth, name), rel=rel), name
+    assert profile.tick == m.tick and profile.lot == m.lot
+    assert profile.fit["observed_minutes"][mode] >= 30
+
+
+def test_calibration_recovers_jumps_from_a_spike_tape() -> None:
+    m = _market(60, "spike", 0)
+    fit = calibrate(record(m, ORIGIN_US * 1000), "fitted").regimes["spike"]
+    assert fit.jump_rate_per_min == pytest.approx(REGIMES["spike"].jump_rate_per_min, rel=0.35)
+    assert fit.jump_bps == pytest.approx(REGIMES["spike"].jump_bps, rel=0.2)
+    assert fit.order_median_usd == pytest.approx(REGIMES["spike"].order_median_usd, rel=0.05)
+
+
+def test_a_market_profile_round_trips_and_drives_synthetic_soaks(tmp_path: Path) -> None:
+    m = _market(3, "calm", 4)
+    folder = write_tape(tmp_path / "tape", record(m, ORIGIN_US * 1000))
+    done = run_subprocess("calibrate", str(folder), "--name", "venue", "--artifacts",
+                          str(tmp_path / "art"))
+    assert done.code == 0, done.err
+    path = tmp_path / "art" / "markets" / "venue.json"
+    profile = read_market_profile(path)
+    assert profile.name == "venue" and profile.regimes["volatile"] == REGIMES["volatile"]
+    write_market_profile(tmp_path / "copy.json", profile)
+    assert read_market_profile(tmp_path / "copy.json") == profile
+    # a synthetic soak on the fitted market: its price grid is the tape's
+    bigger = dataclasses.replace(profile, tick=10.0, mid0=20_000.0)
+    write_market_profile(tmp_path / "art" / "markets" / "big.json", bigger)
+    soak = run_subprocess("soak", "--market", "big", "--mode", "calm", "--iterations", "1",
+                          "--sim-minutes", "1", "--artifacts", str(tmp_path / "art"), "--now",
+                          NOW)
+    assert soak.code in (0, 1), soak.err
+    doc = json.loads(next((tmp_path / "art" / "runs").glob("*/ITER_SUMMARY_1.json")).read_text())
+    assert doc["market"] == {"source": "synthetic", "profile": "big", "gaps": []}
+    missing = run_subprocess("soak", "--market", "nope", "--artifacts", str(tmp_path / "art"))
+    assert missing.code == 2
+    assert_one_line_error(missing, "--market nope: no market profile", "soakkit calibrate")
+    broken = tmp_path / "broken.json"
+    broken.write_text(path.read_text().replace('"tick"', '"tock"'))
+    bad = run_subprocess("soak", "--market", str(broken), "--artifacts", str(tmp_path / "art"))
+    assert bad.code == 2
+    assert_one_line_error(bad, "broken.json: tick")
+
+
+def test_the_default_market_is_the_regimes_table() -> None:
+    assert DEFAULT_MARKET.regimes is REGIMES
