@@ -35,8 +35,12 @@ COSTS = ("pnl_usd", "risk_adjusted_pnl", "volume_vs_untuned")
 #: Levers removed from the rule table, measured where their rule fired (docs/TUNING.md).
 DROPPED: tuple[tuple[str, str, str, str, dict[str, float], str, str], ...] = (
     # (former rule, lever, profile, mode, delta, target KPI, better)
-    ("risk_high", "impact_cap_ratio -0.005", "steady_safe", "volatile",
+    ("risk_high", "impact_cap_ratio -0.005", "aggressive", "volatile",
      {"impact_cap_ratio": -0.005}, "risk_ratio", "lower"),
+    ("latency_high", "min_interval_ms +20", "aggressive", "spike",
+     {"min_interval_ms": 20.0}, "p95_latency_ms", "lower"),
+    ("latency_high", "min_interval_ms +20, replace_rate_per_min -20", "aggressive", "volatile",
+     {"min_interval_ms": 20.0, "replace_rate_per_min": -20.0}, "p95_latency_ms", "lower"),
     ("adverse_high", "max_delta_ratio -0.01", "steady_safe", "spike",
      {"max_delta_ratio": -0.01}, "adverse_bps_p95", "lower"),
     ("adverse_high", "base_spread_bps_delta +0.1", "steady_safe", "spike",
@@ -45,11 +49,9 @@ DROPPED: tuple[tuple[str, str, str, str, dict[str, float], str, str], ...] = (
      {"impact_cap_ratio": -0.005}, "adverse_cost_usd_p95", "lower"),
     ("edge_thin", "base_spread_bps_delta +0.15", "steady_safe", "mixed",
      {"base_spread_bps_delta": 0.15}, "net_bps", "higher"),
-    ("edge_thin", "base_spread_bps_delta +0.15", "aggressive", "calm",
-     {"base_spread_bps_delta": 0.15}, "net_bps", "higher"),
+    ("maker_share_low", "impact_cap_ratio -0.01", "ultra_safe", "spike",
+     {"impact_cap_ratio": -0.01}, "maker_taker_ratio", "higher"),
     ("maker_share_low", "replace_rate_per_min -20", "aggressive", "spike",
-     {"replace_rate_per_min": -20.0}, "maker_taker_ratio", "higher"),
-    ("maker_share_low", "replace_rate_per_min -20", "steady_safe", "spike",
      {"replace_rate_per_min": -20.0}, "maker_taker_ratio", "higher"),
 )
 

@@ -12,18 +12,20 @@ first ``--grid-seeds``); tuned vs untuned and the frontier are reported on the s
 by ``--set`` — ``evaluation`` (EVALUATION_SEEDS, disjoint, never used for calibration) for
 the evidence, ``calibration`` while calibrating rules, guards and rollback constants.
 
-Static comparison: per profile, a grid of fixed settings (position limit, spread delta,
-loop interval, quote size) runs untuned; per cell, the settings on the calibration
-pass-rate/P&L Pareto frontier are re-run on the reported seeds and compared with the
-tuner, paired by seed. A static setting *dominates* the tuner when both its pass rate and
-its P&L are higher with 95 % intervals above zero.
+Static comparison: per profile, a grid of fixed settings runs untuned (``--grid full``:
+position limit × spread delta × loop interval × quote size; ``--grid small``: position limit
+{3000, 4500, the profile's} × quote size {the profile's, the largest}); per cell, the
+settings on the calibration pass-rate/P&L Pareto frontier are re-run on the reported seeds
+and compared with the tuner, paired by seed. A static setting *dominates* the tuner when
+both its pass rate and its P&L are higher with 95 % intervals above zero.
 
 Goals checked per cell: the tuner does not lower the pass rate (upper bound ≥ 0) nor
 risk-adjusted P&L (upper bound ≥ 0); it raises the pass rate of steady_safe in volatile and
 mixed (lower bound > 0); where the untuned profile passes (pass rate ≥ 0.9) it does not
 lower pnl_usd (upper bound ≥ 0); no frontier setting dominates it.
 
-    python bench/bench_tuning.py --set evaluation --jobs 2 --out bench/out/tuning.json
+    python bench/bench_tuning.py --set evaluation --seeds 20 --grid small --grid-seeds 4 \
+        --iterations 10 --sim-minutes 5 --profiles steady_safe --jobs 2 --out bench/out/tuning.json
 """
 
 from __future__ import annotations
@@ -82,8 +84,12 @@ def static_grid(profile: str, size: str) -> list[tuple[str, ...]]:
         "min_interval_ms": (float(base["min_interval_ms"]), 150.0),
         "impact_cap_ratio": (float(base["impact_cap_ratio"]), 0.12),
     }
-    if size == "small":
-        axes = {"position_limit_notional": sorted(limits)}
+    if size == "small":  # the limit, and the quote size at the profile's or the largest
+        base_size = (float(base["impact_cap_ratio"]), float(base["max_delta_ratio"]))
+        return [(f"position_limit_notional={limit}", f"impact_cap_ratio={cap}",
+                 f"max_delta_ratio={delta}")
+                for limit in sorted({3000.0, 4500.0, float(base["position_limit_notional"])})
+                for cap, delta in (base_size, (0.2, 0.3))]
     grid = []
     for combo in itertools.product(*axes.values()):
         sets = []

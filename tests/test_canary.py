@@ -97,37 +97,38 @@ def test_only_the_failing_rule_of_a_change_is_rolled_back() -> None:
     assert set(d.state.rule_cooldown_until) == {"wider"}
 
 
-def _widening(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A rule that widens the quote whatever happens: in a calm market it costs P&L."""
-    wider = Rule("wider", (Condition("net_bps", ">", -99.0),), (("base_spread_bps_delta", 0.25),),
-                 "", "net_bps", "higher")
-    monkeypatch.setattr(rules_module, "RULES", (wider,))
+def _shrinking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule that shrinks the quote whatever happens: in a calm market it costs P&L per USD
+    of inventory (docs/SIMULATOR.md's causality table: size buys volume at little risk)."""
+    smaller = Rule("smaller", (Condition("net_bps", ">", -99.0),), (("impact_cap_ratio", -0.01),),
+                   "", "net_bps", "higher")
+    monkeypatch.setattr(rules_module, "RULES", (smaller,))
     monkeypatch.setattr("soakkit.tuning.engine.GUARDS",
                         dataclasses.replace(GUARDS, freeze_after_passes=99))
 
 
 def test_a_harmful_change_is_rolled_back_in_a_real_soak(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    _widening(monkeypatch)
+    _shrinking(monkeypatch)
     result = run_soak(SoakOptions(iterations=12, mode="calm", seed=4, gate="production",
                                   artifacts=tmp_path, now=NOW), env={})
     reports = run_in_memory(SoakOptions(iterations=12, mode="calm", seed=4, gate="production"))
     docs = [r.doc for r in reports]
     assert docs[0]["tuning"]["canary"]["pending"] == [
-        {"name": "wider", "rules": ["wider"], "stable_values": {"base_spread_bps_delta": 0.16}}]
+        {"name": "smaller", "rules": ["smaller"], "stable_values": {"impact_cap_ratio": 0.08}}]
     second = docs[1]["tuning"]
     (verdict,) = second["canary"]["verdicts"]
     assert verdict["status"] == "rolled_back" and verdict["change_iteration"] == 1
     assert verdict["objective_candidate"] < verdict["objective_stable"]
     assert second["guards"]["canary_rollback"]
-    assert second["values_after"]["base_spread_bps_delta"] == 0.16
-    assert docs[2]["params"]["base_spread_bps_delta"]["value"] == 0.16
-    cool = second["state"]["rule_cooldown_until"]["wider"]
+    assert second["values_after"]["impact_cap_ratio"] == 0.08
+    assert docs[2]["params"]["impact_cap_ratio"]["value"] == 0.08
+    cool = second["state"]["rule_cooldown_until"]["smaller"]
     assert cool == 2 + GUARDS.rule_cooldown_iterations
     for d in docs[2:cool]:
-        assert "wider" not in d["tuning"]["rules_fired"]
-    assert "wider" in docs[cool]["tuning"]["rules_fired"]  # tried again after the cool-down
-    assert docs[cool + 1]["tuning"]["state"]["rule_rollbacks"] == {"wider": 2}
+        assert "smaller" not in d["tuning"]["rules_fired"]
+    assert "smaller" in docs[cool]["tuning"]["rules_fired"]  # tried again after the cool-down
+    assert docs[cool + 1]["tuning"]["state"]["rule_rollbacks"] == {"smaller": 2}
     # the run on disk made the same decisions as the one in memory
     import json
 

@@ -161,13 +161,18 @@ class LeverCase:
 
 #: Rule → the cell its lever test runs in (``tests/test_levers.py``, ``bench/bench_levers.py``).
 LEVER_CASES: Mapping[str, LeverCase] = {
-    "risk_high": LeverCase("steady_safe", "volatile", {},
-                           "untuned risk_ratio is about 0.55 there, above the trigger"),
-    "latency_high": LeverCase("aggressive", "volatile", {},
-                              "untuned p95 latency is about 420 ms there, above the trigger"),
-    "maker_share_low": LeverCase("aggressive", "spike", {"position_limit_notional": 1500.0},
-                                 "the lowest maker share the simulator produces (about 0.995: "
-                                 "the trigger itself never holds) with risk_ratio under 0.4"),
+    "risk_high": LeverCase("aggressive", "volatile", {},
+                           "untuned risk_ratio is about 0.66 there, above the trigger in "
+                           "every iteration"),
+    "latency_high": LeverCase("aggressive", "spike", {},
+                              "p95 latency is above the trigger in about half of the "
+                              "iterations there (the venue is busy)"),
+    "maker_share_low": LeverCase("ultra_safe", "spike", {},
+                                 "the maker share is below the trigger in about a third of "
+                                 "the iterations there, with risk_ratio under 0.4"),
+    "edge_thin": LeverCase("steady_safe", "mixed", {},
+                           "untuned net_bps is about 1.2 there, below the trigger, with "
+                           "risk_ratio about 0.43"),
     "relax": LeverCase("ultra_safe", "calm", {"position_limit_notional": 3500.0,
                                               "min_interval_ms": 120.0,
                                               "replace_rate_per_min": 200.0},

@@ -65,14 +65,21 @@ RULES: tuple[Rule, ...] = (
          "inventory uses too much of the risk budget: a lower limit unloads earlier",
          "risk_ratio", "lower"),
     Rule("latency_high", (_c("p95_latency_ms", ">", 320.0),),
-         (("min_interval_ms", 20.0), ("replace_rate_per_min", -20.0)),
-         "request load drives latency: a slower loop and fewer requotes per minute cut load",
+         (("replace_rate_per_min", -30.0),),
+         "the venue is slow in a busy market: fewer requotes per minute put less load on it "
+         "(a slower loop does not help: its requotes come in bursts)",
          "p95_latency_ms", "lower"),
     Rule("maker_share_low", (_c("maker_taker_ratio", "<", 0.93), _c("risk_ratio", "<=", 0.4)),
          (("position_limit_notional", 500.0),),
          "taker unloads eat the maker share while risk is acceptable: give inventory more "
          "room before unloading",
          "maker_taker_ratio", "higher"),
+    Rule("edge_thin", (_c("net_bps", "<", 2.0), _c("risk_ratio", "<=", 0.5)),
+         (("impact_cap_ratio", 0.01), ("max_delta_ratio", 0.02)),
+         "net edge below the gate while risk is acceptable: larger quotes keep their queue "
+         "place and earn the spread on more of the flow (a wider spread does not: it only "
+         "trades less)",
+         "net_bps", "higher"),
 )
 
 #: Steady good KPIs: move back towards the profile, half a maximum step at a time.
