@@ -107,7 +107,10 @@ def test_report_compares_every_configuration_with_the_baseline(small: Path) -> N
         ["pass rate", "P&L (USD)", "risk-adjusted P&L (ratio)", "risk (ratio)", "volume (USD)"]
     assert report.primary.column == "risk_adjusted_pnl" and report.notes == ()
     assert report.comparisons.height == 5 * 5 and set(report.comparisons["pairs"]) == {12}
-    # categories follow from the comparisons of the primary metric: recompute them
+    # judged on P&L (metric=pnl_usd), the categories follow from the comparisons: recompute them
+    report = load_sweep_report(small, "latest", baseline=BASELINE, metric="pnl_usd",
+                               resamples=2000)
+    assert report.primary.column == "pnl_usd"
     table = report.comparisons.to_dicts()
     for row in report.ranking.to_dicts():
         pnl = next(r for r in table if r["configuration"] == row["configuration"]
@@ -192,6 +195,7 @@ def test_pnl_is_the_primary_metric_when_risk_adjusted_pnl_is_missing(
 def test_soakkit_report_sweep_renders_the_notebook(small: Path, tmp_path: Path) -> None:
     result = run_subprocess("report", "sweep", "-p", "artifacts", str(small), "-p", "sweep",
                             "latest", "-p", "baseline", BASELINE, "-p", "resamples", "500",
+                            "-p", "metric", "pnl_usd",
                             "--out", str(tmp_path / "reports"),
                             "--now", "2026-01-02T00:00:00Z")
     assert result.code == 0, result.err
