@@ -32,7 +32,8 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 RUN = 'run_id=~"$run_id"'
 #: Grafana unit of each base unit.
 GRAFANA_UNITS = {"seconds": "s", "bytes": "bytes", "ratio": "percentunit",
-                 "per_second": "short", "usd": "currencyUSD", "": "short"}
+                 "per_second": "short", "usd": "currencyUSD", "usd_per_second": "short",
+                 "": "short"}
 
 
 def target(expr: str, legend: str, ref: str = "A") -> dict[str, Any]:

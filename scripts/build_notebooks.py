@@ -119,16 +119,30 @@ for problem in report.problems:
     code('show(figures.kpi_trends(report.iterations, gate), "kpi_trends")'),
     md(CHART_NOTE),
     code('show_chart(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
+    md("## Money and activity\n\nWhat the ratios above earned in dollars, per iteration: P&L "
+       "and volume beside the same market traded by the profile untuned (`*_untuned`), the "
+       "activity share the gate's floor judges (`volume_vs_untuned`), P&L per USD of "
+       "inventory at risk (`risk_adjusted_pnl`), the largest intra-iteration drawdown and "
+       "the notional-weighted adverse tail (docs/KPIS.md)."),
+    code("table(report.money)"),
+    md("## The gate, floors included\n\nEvery threshold of the gate against this run. The "
+       "floors (`pnl_per_hour_usd`, `volume_vs_untuned`) make the gate impossible to pass by "
+       "not trading."),
+    code("table(report.gate_table)"),
     md("## Tuning events\n\nApplied deltas in units of each parameter's maximum step per "
        "iteration, and the guards that acted."),
     code('show(figures.tuning_events(report.iterations), "tuning_events")'),
     code("table(report.tuning)"),
     md("## Parameter trajectories\n\nEvery tunable parameter against its hard bounds."),
     code('show(figures.param_trajectories(report.iterations), "param_trajectories")'),
-    md("## Comparison with the baseline\n\nMeans over the reported window."),
+    md("## Comparison with the baseline\n\nMeans over the reported window, net_bps beside "
+       "the dollars. A run whose net_bps rose while its P&L fell is flagged first: a better "
+       "ratio bought by trading less is not an improvement."),
     code('''if report.comparison is None:
     print("no baseline selected (parameter `baseline`)")
 else:
+    for warning in report.warnings:
+        print("WARNING:", warning)
     table(report.comparison)'''),
     md("## Verdict"),
     code('''print(f"{report.verdict.verdict} under the {gate} gate")

@@ -25,7 +25,14 @@ import polars as pl
 
 from soakkit.artifacts import ITER_SUMMARY_SCHEMA, iter_summary_problems
 from soakkit.config.params import PARAMS
-from soakkit.iterlog_table import DOC_SCHEMA, FLOAT_KPIS, GUARDS, NARROW_SCHEMA, doc_columns
+from soakkit.iterlog_table import (
+    DOC_SCHEMA,
+    FLOAT_KPIS,
+    GUARDS,
+    NARROW_SCHEMA,
+    UNTUNED_COLUMNS,
+    doc_columns,
+)
 
 __all__ = ["COLUMNS", "FLOAT_KPIS", "GUARDS", "FileProblem", "Task", "extract_row",
            "parse_files"]
@@ -124,6 +131,7 @@ def extract_row(doc: dict[str, Any], run_id: str, layout: str, source: str, path
     tuning = _obj(doc.get("tuning"))
     gate = _obj(doc.get("gate"))
     fills = _obj(summary.get("fills"))
+    untuned = _obj(summary.get("untuned"))
     params = _obj(doc.get("params"))
     mix = _obj(doc.get("regime_mix"))
     guards = _obj(tuning.get("guards"))
@@ -152,7 +160,8 @@ def extract_row(doc: dict[str, Any], run_id: str, layout: str, source: str, path
         _strs(_first(gate.get("reasons"), summary.get("kpi_reasons"))),
         *kpis, _int(summary.get("fill_count")), _int(fills.get("maker_count")),
         _int(fills.get("taker_count")), _num(fills.get("maker_volume")),
-        _num(fills.get("taker_volume")), *param_values, *_nums(applied, _PARAM_NAMES),
+        _num(fills.get("taker_volume")), *_nums(untuned, UNTUNED_COLUMNS), *param_values,
+        *_nums(applied, _PARAM_NAMES),
         applied_flag if isinstance(applied_flag, bool) else None, _str(skip),
         _strs(tuning.get("rules_fired")),
         *[_count(guards.get(g)) for g in GUARDS],

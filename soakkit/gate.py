@@ -6,6 +6,10 @@ Iteration verdict (:func:`judge_iteration`):
 * WARN – every threshold holds, but at least one value is within its warn margin;
 * PASS – every threshold holds with margin.
 
+Every gate has a floor on activity or money, so it cannot be passed by not trading:
+``volume_vs_untuned`` (volume as a share of what the profile trades untuned on the same
+market) and, in ``production`` and ``warmup``, ``pnl_per_hour_usd >= 0``.
+
 ``warmup``: in a ``production`` run the first :data:`WARMUP_ITERATIONS` iterations are
 judged against the relaxed ``warmup`` thresholds, and a violation there is a WARN, never a
 FAIL (the legacy warm-up downgraded FAIL to WARN for iterations 1-4).
@@ -28,6 +32,7 @@ from typing import Any, Literal
 from soakkit.errors import UsageError
 
 __all__ = [
+    "ACTIVITY_FLOOR",
     "COMPARISONS",
     "GATES",
     "RUN_WINDOW",
@@ -37,6 +42,7 @@ __all__ = [
     "Verdict",
     "judge_iteration",
     "judge_run",
+    "violation",
 ]
 
 VerdictName = Literal["PASS", "WARN", "FAIL"]
@@ -74,6 +80,10 @@ class GateProfile:
     thresholds: tuple[Threshold, ...]
 
 
+#: The production activity floor: an iteration must trade at least this share of the
+#: volume the profile trades untuned on the same market (``volume_vs_untuned``).
+ACTIVITY_FLOOR = 0.75
+
 #: The threshold table. Everything that judges a KPI imports it from here.
 GATES: Mapping[str, GateProfile] = {
     g.name: g for g in (
@@ -81,18 +91,23 @@ GATES: Mapping[str, GateProfile] = {
             Threshold("risk_ratio", "<=", 0.8, 0.05),
             Threshold("net_bps", ">", -10.0, 1.0),
             Threshold("maker_taker_ratio", ">=", 0.5, 0.05),
+            Threshold("volume_vs_untuned", ">=", 0.5, 0.05),
         )),
         GateProfile("production", "the bar a profile must hold in production", (
             Threshold("risk_ratio", "<=", 0.5, 0.03),
             Threshold("net_bps", ">", 2.0, 0.2),
             Threshold("maker_taker_ratio", ">=", 0.9, 0.02),
             Threshold("p95_latency_ms", "<=", 350.0, 15.0),
+            Threshold("pnl_per_hour_usd", ">=", 0.0, 60.0),
+            Threshold("volume_vs_untuned", ">=", ACTIVITY_FLOOR, 0.05),
         )),
         GateProfile("warmup", "relaxed production thresholds for the first iterations", (
             Threshold("risk_ratio", "<=", 0.6, 0.0),
             Threshold("net_bps", ">", 1.0, 0.0),
             Threshold("maker_taker_ratio", ">=", 0.85, 0.0),
             Threshold("p95_latency_ms", "<=", 400.0, 0.0),
+            Threshold("pnl_per_hour_usd", ">=", 0.0, 0.0),
+            Threshold("volume_vs_untuned", ">=", 0.6, 0.0),
         )),
     )
 }
@@ -114,6 +129,26 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "reasons": list(self.reasons), "gate": self.gate,
                 "phase": self.phase}
+
+
+def violation(kpis: Mapping[str, Any], gate: str) -> float:
+    """How far ``kpis`` are from holding ``gate``: Σ shortfall / warn margin (0 = holds).
+
+    A threshold without a warn margin counts its shortfall as is; a missing KPI counts
+    :data:`MISSING_VIOLATION`. The tuner's canary compares candidates with it.
+    """
+    total = 0.0
+    for th in GATES[gate].thresholds:
+        value = kpis.get(th.kpi)
+        if value is None:
+            total += MISSING_VIOLATION
+        elif not th.holds(float(value)):
+            total += abs(float(value) - th.value) / (th.warn_margin or 1.0)
+    return total
+
+
+#: What a missing gated KPI adds to :func:`violation` (more than any realistic shortfall).
+MISSING_VIOLATION = 1e6
 
 
 def check_gate_name(gate: str) -> GateProfile:

@@ -30,9 +30,10 @@ import numpy as np
 from soakkit.config.params import Value
 from soakkit.sim.market import MarketTape
 from soakkit.sim.regimes import MARKET, STRATEGY
-from soakkit.sim.strategy import StrategyResult
+from soakkit.sim.strategy import Fills, StrategyResult
 
-__all__ = ["KPIS", "PERCENTILE_METHOD", "KpiSpec", "compute_kpis", "percentile"]
+__all__ = ["KPIS", "PERCENTILE_METHOD", "UNTUNED_FIELDS", "KpiSpec", "compute_kpis", "percentile",
+           "untuned_reference"]
 
 PERCENTILE_METHOD: Literal["linear"] = "linear"
 
@@ -80,8 +81,32 @@ KPIS: Mapping[str, KpiSpec] = {
         KpiSpec("fill_count", "fills", "n/a", "maker + taker fills"),
         KpiSpec("volume_usd", "USD", "n/a", "maker + taker notional"),
         KpiSpec("pnl_usd", "USD", "higher", "total P&L in USD (net_bps × volume_usd / 1e4)"),
+        KpiSpec("pnl_per_hour_usd", "USD/h", "higher",
+                "pnl_usd per simulated hour (pnl_usd × 3600 / iteration length in s)"),
+        KpiSpec("inventory_p95_usd", "USD", "lower",
+                "p95 over a 1 s grid of |position × mid|: the inventory at risk"),
+        KpiSpec("risk_adjusted_pnl", "ratio", "higher",
+                "pnl_usd / inventory_p95_usd: P&L per USD of inventory at risk, per "
+                "iteration; null when the inventory at risk is 0"),
+        KpiSpec("max_drawdown_usd", "USD", "lower",
+                "largest fall of the marked-to-mid P&L (cash + position × mid, on the 1 s "
+                "grid and at the end) from its running peak within the iteration"),
+        KpiSpec("adverse_cost_usd_p95", "USD", "lower",
+                "p95 over fills of the adverse cost in USD −s·q·(mid after markout − mid): "
+                "the adverse bps cost weighted by the fill's notional"),
+        KpiSpec("slippage_cost_usd_p95", "USD", "lower",
+                "p95 over fills of the slippage cost in USD s·q·(price − intended): the "
+                "slippage bps cost weighted by the fill's notional"),
+        KpiSpec("volume_vs_untuned", "ratio", "higher",
+                "volume_usd / volume_usd of the profile untuned (defaults < profile: no "
+                "runtime overrides, env or CLI) on the same market and latency draws; 1 "
+                "when the run uses the profile's values; null when that does not trade"),
     )
 }
+
+#: What :func:`untuned_reference` keeps of the untuned shadow run (``summary.untuned``).
+UNTUNED_FIELDS: tuple[str, ...] = ("pnl_usd", "volume_usd", "fill_count", "net_bps",
+                                   "risk_adjusted_pnl", "risk_ratio")
 
 
 def percentile(values: np.ndarray, q: float = 95.0) -> float | None:
@@ -96,9 +121,45 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
+def _max_drawdown(tape: MarketTape, f: Fills, fee_usd: np.ndarray, grid: np.ndarray,
+                  grid_mid: np.ndarray) -> float:
+    """Largest peak-to-trough fall of cash + position × mid (1 s grid, then the end).
+
+    The position is the running sum of the fills (the same one the closing mark of
+    ``pnl_usd`` uses), so the curve ends exactly at ``pnl_usd``.
+    """
+    cash = np.cumsum(-f.side * f.qty * f.price + fee_usd)
+    held = np.cumsum(f.side * f.qty)
+    idx = np.searchsorted(f.t, grid, side="right") - 1
+    safe = np.maximum(idx, 0)
+    on_grid = np.where(idx >= 0, cash[safe] + held[safe] * grid_mid, 0.0) if f.t.size \
+        else np.zeros(grid.size)
+    end = float(cash[-1] + held[-1] * tape.mid_end) if f.t.size else 0.0
+    equity = np.concatenate(([0.0], on_grid, [end]))
+    return float((np.maximum.accumulate(equity) - equity).max())
+
+
+def untuned_reference(kpis: dict[str, Any], untuned: Mapping[str, Any]) -> dict[str, Any]:
+    """``kpis`` with ``volume_vs_untuned`` and ``untuned`` from the untuned shadow run.
+
+    ``untuned`` are the KPIs of the profile's own values on the same market
+    (:func:`compute_kpis` of that run). The result carries ``volume_vs_untuned`` (the
+    gate's activity floor) and ``untuned`` (:data:`UNTUNED_FIELDS` of the shadow run).
+    """
+    reference = float(untuned["volume_usd"])
+    out = dict(kpis)
+    out["volume_vs_untuned"] = float(kpis["volume_usd"]) / reference if reference > 0 else None
+    out["untuned"] = {k: untuned.get(k) for k in UNTUNED_FIELDS}
+    return out
+
+
 def compute_kpis(tape: MarketTape, result: StrategyResult,
                  params: Mapping[str, Value]) -> dict[str, Any]:
-    """Every KPI of one iteration, from the market and what the strategy did."""
+    """Every KPI of one iteration, from the market and what the strategy did.
+
+    All of :data:`KPIS` but ``volume_vs_untuned``, which needs the untuned shadow run
+    (:func:`untuned_reference` adds it).
+    """
     f = result.fills
     notional = f.qty * f.price
     volume = float(notional.sum())
@@ -107,8 +168,8 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     gross = float((f.side * f.qty * (f.mid - f.price)).sum())
     adverse = float((f.side * f.qty * (m_h - f.mid)).sum())
     inventory = float((f.side * f.qty * (tape.mid_end - m_h)).sum())
-    fees = float(np.where(f.taker, -MARKET.taker_fee_bps, MARKET.maker_rebate_bps).dot(notional)
-                 / 1e4)
+    fee_usd = np.where(f.taker, -MARKET.taker_fee_bps, MARKET.maker_rebate_bps) * notional / 1e4
+    fees = float(fee_usd.sum())
     cash = float(-(f.side * notional).sum()) + fees
     closing = float((f.side * f.qty).sum()) * tape.mid_end
     pnl = cash + closing
@@ -122,7 +183,8 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     grid = np.arange(0.0, tape.duration_s, STRATEGY.risk_sample_s)
     idx = np.searchsorted(f.t, grid, side="right") - 1
     held = np.where(idx >= 0, f.position[np.maximum(idx, 0)] if f.t.size else 0.0, 0.0)
-    exposure = np.abs(held * tape.mid_at(grid)) / float(params["risk_budget_notional"])
+    grid_mid = tape.mid_at(grid)
+    inventory_usd = percentile(np.abs(held * grid_mid)) or 0.0
 
     adverse_cost = -f.side * (m_h - f.mid) / f.mid * 1e4
     slippage_cost = f.side * (f.price - f.intended) / f.mid * 1e4
@@ -134,7 +196,7 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
         "adverse_bps": bps(adverse),
         "inventory_bps": bps(inventory),
         "maker_taker_ratio": _ratio(maker_volume, maker_volume + taker_volume),
-        "risk_ratio": percentile(exposure) or 0.0,
+        "risk_ratio": inventory_usd / float(params["risk_budget_notional"]),
         "p95_latency_ms": percentile(result.latencies_ms),
         "order_age_p95_ms": percentile(result.order_lifetimes_ms),
         "cancel_ratio": _ratio(cancelled_unfilled, float(result.order_filled.size)),
@@ -144,6 +206,12 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
         "fill_count": int(f.t.size),
         "volume_usd": volume,
         "pnl_usd": pnl,
+        "pnl_per_hour_usd": pnl * 3600.0 / tape.duration_s,
+        "inventory_p95_usd": inventory_usd,
+        "risk_adjusted_pnl": pnl / inventory_usd if inventory_usd > 0 else None,
+        "max_drawdown_usd": _max_drawdown(tape, f, fee_usd, grid, grid_mid),
+        "adverse_cost_usd_p95": percentile(-f.side * f.qty * (m_h - f.mid)),
+        "slippage_cost_usd_p95": percentile(f.side * f.qty * (f.price - f.intended)),
         "fills": {
             "maker_count": int((~f.taker).sum()),
             "taker_count": int(f.taker.sum()),

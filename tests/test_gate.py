@@ -6,11 +6,22 @@ from typing import Any
 
 import pytest
 
-from soakkit.gate import GATES, RUN_WINDOW, WARMUP_ITERATIONS, Verdict, judge_iteration, judge_run
+from soakkit.gate import (
+    ACTIVITY_FLOOR,
+    GATES,
+    MISSING_VIOLATION,
+    RUN_WINDOW,
+    WARMUP_ITERATIONS,
+    Verdict,
+    judge_iteration,
+    judge_run,
+    violation,
+)
 
 
 def k(**kw: Any) -> dict[str, Any]:
-    base = {"risk_ratio": 0.3, "net_bps": 3.0, "maker_taker_ratio": 0.97, "p95_latency_ms": 250.0}
+    base = {"risk_ratio": 0.3, "net_bps": 3.0, "maker_taker_ratio": 0.97, "p95_latency_ms": 250.0,
+            "pnl_per_hour_usd": 900.0, "volume_vs_untuned": 1.0}
     base.update(kw)
     return base
 
@@ -26,6 +37,10 @@ def k(**kw: Any) -> dict[str, Any]:
         (k(net_bps=2.1), "WARN", "net_bps=2.1 within 0.2 of net_bps > 2"),
         (k(risk_ratio=0.49), "WARN", "within 0.03"),
         (k(maker_taker_ratio=None), "FAIL", "maker_taker_ratio missing"),
+        (k(pnl_per_hour_usd=-1.0), "FAIL", "pnl_per_hour_usd=-1 violates pnl_per_hour_usd >= 0"),
+        (k(pnl_per_hour_usd=30.0), "WARN", "pnl_per_hour_usd=30 within 60"),
+        (k(volume_vs_untuned=0.7), "FAIL", "volume_vs_untuned=0.7 violates"),
+        (k(volume_vs_untuned=None), "FAIL", "volume_vs_untuned missing"),
     ],
 )
 def test_production_iteration(kpis: dict[str, Any], verdict: str, fragment: str | None) -> None:
@@ -37,10 +52,30 @@ def test_production_iteration(kpis: dict[str, Any], verdict: str, fragment: str 
 
 def test_smoke_thresholds_are_the_legacy_ones() -> None:
     smoke = {str(t) for t in GATES["smoke"].thresholds}
-    assert smoke == {"risk_ratio <= 0.8", "net_bps > -10", "maker_taker_ratio >= 0.5"}
+    assert smoke == {"risk_ratio <= 0.8", "net_bps > -10", "maker_taker_ratio >= 0.5",
+                     "volume_vs_untuned >= 0.5"}
     assert judge_iteration(k(risk_ratio=0.79, net_bps=-9.5), "smoke", 1).verdict == "WARN"
     assert judge_iteration(k(risk_ratio=0.81), "smoke", 1).verdict == "FAIL"
     assert judge_iteration(k(p95_latency_ms=9999.0), "smoke", 1).verdict == "PASS"
+
+
+def test_every_gate_has_a_floor_on_activity_or_money() -> None:
+    for gate in GATES.values():
+        assert {"volume_vs_untuned", "pnl_per_hour_usd"} & {t.kpi for t in gate.thresholds}
+    floor = next(t for t in GATES["production"].thresholds if t.kpi == "volume_vs_untuned")
+    assert floor.value == ACTIVITY_FLOOR
+    # not trading: the ratios can look fine, the floors cannot
+    idle = k(net_bps=5.0, risk_ratio=0.0, pnl_per_hour_usd=0.0, volume_vs_untuned=0.0)
+    v = judge_iteration(idle, "production", WARMUP_ITERATIONS + 1)
+    assert v.verdict == "FAIL" and any("volume_vs_untuned" in r for r in v.reasons)
+    assert judge_iteration(idle, "smoke", 1).verdict == "FAIL"
+
+
+def test_violation_is_zero_when_the_gate_holds_and_counts_warn_margins() -> None:
+    assert violation(k(), "production") == 0.0
+    assert violation(k(risk_ratio=0.56), "production") == pytest.approx(0.06 / 0.03)
+    assert violation(k(risk_ratio=0.56, net_bps=1.8), "production") == pytest.approx(3.0)
+    assert violation(k(net_bps=None), "production") == MISSING_VIOLATION
 
 
 def test_warmup_relaxes_and_never_fails() -> None:

@@ -42,8 +42,9 @@ from .prom_stack import Stack, check_metrics_text, prometheus_stack, wait_until
 RULES = REPO / "examples" / "prometheus" / "soakkit-alerts.yml"
 DASHBOARD = REPO / "examples" / "grafana" / "soakkit.json"
 #: soakkit unit -> factor to the exported base unit (the Prometheus naming conventions).
-TO_BASE = {"bps": 1e-4, "ms": 1e-3, "ratio": 1.0, "1/min": 1 / 60, "USD": 1.0}
-SOAK = ["soak", "--profile", "steady_safe", "--mode", "mixed", "--seed", "3",
+TO_BASE = {"bps": 1e-4, "ms": 1e-3, "ratio": 1.0, "1/min": 1 / 60, "USD": 1.0,
+           "USD/h": 1 / 3600}
+SOAK = ["soak", "--profile", "steady_safe", "--mode", "mixed", "--seed", "9",
         "--sim-minutes", "2", "--gate", "production", "--quiet"]
 ITERATIONS = 3
 

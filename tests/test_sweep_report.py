@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from soakkit.errors import UsageError
-from soakkit.kpi import KPIS, KpiSpec
+from soakkit.kpi import KPIS
 from soakkit.report import sweep_report
 from soakkit.report.stats import bootstrap_mean_ci, holm, paired_sign_flip_p, pareto_front
 from soakkit.report.sweep_report import load_sweep_report
@@ -104,16 +104,17 @@ def test_report_compares_every_configuration_with_the_baseline(small: Path) -> N
         ["profile=steady_safe,base_spread_bps_delta=0.14"]
     assert report.configs["cells"].to_list() == [12] * 6  # 2 modes x 6 seeds
     assert [c for c in report.configs.columns if "(" in c or c == "pass rate"] == \
-        ["pass rate", "P&L (USD)", "risk (ratio)", "volume (USD)"]
+        ["pass rate", "P&L (USD)", "risk-adjusted P&L (ratio)", "risk (ratio)", "volume (USD)"]
+    assert report.primary.column == "risk_adjusted_pnl" and report.notes == ()
+    assert report.comparisons.height == 5 * 5 and set(report.comparisons["pairs"]) == {12}
+    # judged on P&L (metric=pnl_usd), the categories follow from the comparisons: recompute them
+    report = load_sweep_report(small, "latest", baseline=BASELINE, metric="pnl_usd",
+                               resamples=2000)
     assert report.primary.column == "pnl_usd"
-    assert report.notes == ('Risk-adjusted P&L is not available: this soakkit defines no such '
-                            'KPI. "Better" is judged on P&L instead.',)
-    assert report.comparisons.height == 5 * 4 and set(report.comparisons["pairs"]) == {12}
-    # categories follow from the comparisons: recompute them from the table
     table = report.comparisons.to_dicts()
     for row in report.ranking.to_dicts():
         pnl = next(r for r in table if r["configuration"] == row["configuration"]
-                   and r["metric"] == "P&L (USD)")
+                   and r["metric"] == report.primary.label)
         diff = float(pnl["difference [95% CI]"].split(" ")[0])
         if row["category"] == "better with confidence":
             assert diff > 0 and pnl["significant"]
@@ -168,31 +169,33 @@ def test_failed_cells_are_listed_and_left_out(tmp_path: Path) -> None:
     assert report.record()["failed_cells"] == 6
 
 
-def test_risk_adjusted_pnl_is_the_primary_metric_when_it_exists(
+def test_pnl_is_the_primary_metric_when_risk_adjusted_pnl_is_missing(
         small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = KpiSpec("risk_adjusted_pnl", "USD", "higher", "test: P&L per unit of risk")
-    monkeypatch.setattr(sweep_report, "KPIS", {**KPIS, "risk_adjusted_pnl": spec})
-    report = load_sweep_report(small, baseline=BASELINE, resamples=200)
-    assert report.primary.column == "pnl_usd"  # this sweep's rows do not carry the KPI
-    assert "this sweep's rows do not carry it" in report.notes[0]
-    # a sweep whose rows carry it (as a sweep by a soakkit defining it would)
+    # a sweep stored by an older soakkit: its rows do not carry risk_adjusted_pnl
     copy = tmp_path / "sweeps" / "small"
     copy.mkdir(parents=True)
     for part in (small / "sweeps" / "small").iterdir():
         if part.suffix == ".parquet":
-            frame = pl.read_parquet(part)
-            frame.with_columns((pl.col("pnl_usd") / (pl.col("risk_ratio") + 0.1))
-                               .alias("risk_adjusted_pnl")).write_parquet(copy / part.name)
+            pl.read_parquet(part).drop("risk_adjusted_pnl").write_parquet(copy / part.name)
         elif part.name == "sweep.json":
             (copy / part.name).write_bytes(part.read_bytes())
     report = load_sweep_report(tmp_path, "small", baseline=BASELINE, resamples=200)
-    assert report.primary.column == "risk_adjusted_pnl" and report.notes == ()
-    assert "risk-adjusted P&L (USD)" in report.configs.columns
+    assert report.primary.column == "pnl_usd"
+    assert "this sweep's rows do not carry it" in report.notes[0]
+    assert "risk-adjusted P&L (ratio)" not in report.configs.columns
+    # a soakkit that defines no such KPI judges on P&L too, and says why
+    monkeypatch.setattr(sweep_report, "KPIS", {k: v for k, v in KPIS.items()
+                                               if k != "risk_adjusted_pnl"})
+    report = load_sweep_report(small, baseline=BASELINE, resamples=200)
+    assert report.primary.column == "pnl_usd"
+    assert report.notes == ('Risk-adjusted P&L is not available: this soakkit defines no such '
+                            'KPI. "Better" is judged on P&L instead.',)
 
 
 def test_soakkit_report_sweep_renders_the_notebook(small: Path, tmp_path: Path) -> None:
     result = run_subprocess("report", "sweep", "-p", "artifacts", str(small), "-p", "sweep",
                             "latest", "-p", "baseline", BASELINE, "-p", "resamples", "500",
+                            "-p", "metric", "pnl_usd",
                             "--out", str(tmp_path / "reports"),
                             "--now", "2026-01-02T00:00:00Z")
     assert result.code == 0, result.err

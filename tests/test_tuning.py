@@ -73,16 +73,27 @@ def _entry(decision) -> HistoryEntry:  # type: ignore[no-untyped-def]
 def test_apply_is_additive_and_clamped_to_step_and_bounds() -> None:
     risky = dict(GOOD, risk_ratio=0.6)
     d = _decide(risky, [])
-    assert d.deltas == {"impact_cap_ratio": -0.005, "position_limit_notional": -500.0}
+    assert d.deltas == {"position_limit_notional": -500.0}
     assert d.values_after["position_limit_notional"] == BASE["position_limit_notional"] - 500
     low = dict(BASE, position_limit_notional=1200.0)
     d = _decide(risky, [], values=low)
     assert d.values_after["position_limit_notional"] == PARAMS["position_limit_notional"].lo
     assert "position_limit_notional" in d.flags.clamped
-    floor = dict(BASE, position_limit_notional=1000.0, impact_cap_ratio=0.02)
+    floor = dict(BASE, position_limit_notional=1000.0)
     d = _decide(risky, [], values=floor)
-    assert set(d.flags.no_op) == {"position_limit_notional", "impact_cap_ratio"}
+    assert set(d.flags.no_op) == {"position_limit_notional"}
     assert d.deltas == {} and d.skip_reason
+    # two rules proposing one parameter add up, then the sum is clipped to the max step
+    both = (Rule("a", (Condition("net_bps", ">", 0.0),), (("replace_rate_per_min", -20.0),), ""),
+            Rule("b", (Condition("net_bps", ">", 0.0),), (("replace_rate_per_min", -20.0),), ""))
+    original = rules_module.RULES
+    rules_module.RULES = both
+    try:
+        d = _decide(GOOD, [])
+    finally:
+        rules_module.RULES = original
+    assert d.proposed == {"replace_rate_per_min": -40} and d.deltas == {"replace_rate_per_min": -30}
+    assert "replace_rate_per_min" in d.flags.clamped and d.owners["replace_rate_per_min"] == ("a", "b")
 
 
 def test_pinned_keys_are_suppressed() -> None:
@@ -129,10 +140,10 @@ def test_oscillation_a_b_a_locks_the_parameter() -> None:
 
 
 def test_cooldown_after_a_large_change() -> None:
-    big = dict(GOOD, p95_latency_ms=400.0, maker_taker_ratio=0.5, risk_ratio=0.3)
-    d1 = _decide(big, [])  # two rules add up: replace_rate -40 → clipped to max step 30
+    big = dict(GOOD, p95_latency_ms=400.0)
+    d1 = _decide(big, [])  # replace_rate -30 is 12.5 % of its range: more than X = 8 %
     assert d1.deltas["replace_rate_per_min"] == -30
-    assert "replace_rate_per_min" in d1.flags.clamped
+    assert 30 / PARAMS["replace_rate_per_min"].span > GUARDS.cooldown_change_ratio
     assert d1.state.cooldown_until["replace_rate_per_min"] == 1 + GUARDS.cooldown_iterations
     history = [_entry(d1)]
     values = dict(BASE, **d1.values_after)
@@ -146,19 +157,21 @@ def test_cooldown_after_a_large_change() -> None:
 
 
 def test_velocity_clips_cumulative_change() -> None:
-    thin = dict(GOOD, net_bps=1.0, adverse_bps_p95=2.0, risk_ratio=0.3)
+    thin = dict(GOOD, net_bps=1.0)  # edge_thin: +0.01 quote size, 5.6 % of its range
     history: list[HistoryEntry] = []
     values = dict(BASE)
     applied = []
     for n in range(1, 6):
         d = _decide(thin, history, values=values, iteration=n)
-        applied.append(d.deltas.get("base_spread_bps_delta", 0.0))
+        applied.append(d.deltas.get("impact_cap_ratio", 0.0))
+        if n == 3:
+            assert "impact_cap_ratio" in d.flags.velocity
         history.append(_entry(d))
         values = dict(values, **d.values_after)
-    limit = GUARDS.velocity_limit_ratio * PARAMS["base_spread_bps_delta"].span
+    limit = GUARDS.velocity_limit_ratio * PARAMS["impact_cap_ratio"].span  # 0.027 over 4
     assert sum(abs(x) for x in applied[:4]) == pytest.approx(limit)
-    assert applied[3] < 0.15 - 1e-9  # the excess was clipped in iteration 4
-    assert "base_spread_bps_delta" in _decide(thin, history[:3], values=values, iteration=4).flags.velocity
+    assert applied[:2] == [pytest.approx(0.01)] * 2
+    assert 0 < applied[2] < 0.01 - 1e-9  # the excess was clipped in iteration 3
 
 
 def test_panic_revert_after_p_fails_returns_to_baseline_and_freezes() -> None:
@@ -211,19 +224,41 @@ def _soak(tmp_path: Path, **kw: Any):  # type: ignore[no-untyped-def]
     return run_soak(options, env=kw.pop("env", {}))
 
 
-def test_spike_run_triggers_panic_revert(tmp_path: Path) -> None:
+def test_panic_revert_fires_when_the_tuned_values_do_worse_than_the_profile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule that keeps widening in a spike, with the canary switched off: the run FAILs
+    worse than the profile would on the same markets, three times, and panic reverts."""
+    wider = Rule("wider", (Condition("net_bps", ">", -99.0),), (("base_spread_bps_delta", 0.25),),
+                 "")
+    monkeypatch.setattr(rules_module, "RULES", (wider,))
+    monkeypatch.setattr("soakkit.tuning.engine.GUARDS", dataclasses.replace(
+        GUARDS, canary_tolerance=1e9, canary_violation_eps=1e9))
     result = _soak(tmp_path, mode="spike", seed=3)
     docs = _docs(result.run_dir)
     panic = [d for d in docs if d["tuning"]["guards"]["panic_revert"]]
     assert panic, [d["gate"]["verdict"] for d in docs]
     first = panic[0]
     n = first["iteration"]
-    assert [d["gate"]["verdict"] for d in docs[n - GUARDS.panic_after_fails:n]] == ["FAIL"] * 3
+    streak = docs[n - GUARDS.panic_after_fails:n]
+    assert [d["gate"]["verdict"] for d in streak] == ["FAIL"] * 3
+    assert all(d["summary"]["net_bps"] < d["summary"]["untuned"]["net_bps"] for d in streak)
     assert first["tuning"]["values_after"] == {k: BASE[k] for k in TUNABLE}
     after = docs[n]  # the next iteration runs on the profile baseline, frozen
     assert {p: after["params"][p]["value"] for p in TUNABLE} == {k: BASE[k] for k in TUNABLE}
     assert after["tuning"]["guards"]["freeze"]
     assert _assert_report_matches_flags(result.run_dir)["panic_reverts"] >= 1
+
+
+def test_no_panic_revert_while_the_tuner_beats_the_profile(tmp_path: Path) -> None:
+    """Spike FAILs production whatever the settings; the tuner's lower limit still loses less
+    than the profile on the same markets, so FAILs alone do not undo it."""
+    result = _soak(tmp_path, mode="spike", seed=3)
+    docs = _docs(result.run_dir)
+    assert all(d["gate"]["verdict"] == "FAIL" for d in docs[2:])
+    assert not any(d["tuning"]["guards"]["panic_revert"] for d in docs)
+    assert docs[-1]["params"]["position_limit_notional"]["value"] < BASE["position_limit_notional"]
+    assert sum(d["summary"]["pnl_usd"] for d in docs) > sum(d["summary"]["untuned"]["pnl_usd"]
+                                                            for d in docs)
 
 
 def test_calm_run_reaches_freeze(tmp_path: Path) -> None:
@@ -238,17 +273,19 @@ def test_calm_run_reaches_freeze(tmp_path: Path) -> None:
     assert summary["freeze_triggered"] >= 1 and summary["frozen"] >= GUARDS.freeze_iterations
 
 
-def test_volatile_run_fires_cooldown_velocity_and_suppression(tmp_path: Path) -> None:
-    # a slow gateway (latency_high) and a tight pinned limit (unloads: maker_share_low)
-    # make two rules move replace_rate_per_min together: a large change, then cooldown
-    result = _soak(tmp_path, mode="volatile", seed=5, iterations=12,
-                   sets=("concurrency_limit=2", "position_limit_notional=1500"))
+def test_spike_run_fires_cooldown_velocity_suppression_and_rollback(tmp_path: Path) -> None:
+    """aggressive in a spike: the busy venue keeps latency above the trigger, so the replace
+    rate moves in large steps until cooldown and velocity hold it; risk_high's limit cut is
+    suppressed (the limit is pinned); the canary rolls one change back."""
+    result = _soak(tmp_path, profile="aggressive", mode="spike", seed=2, iterations=10,
+                   sets=("position_limit_notional=8000",))
     summary = _assert_report_matches_flags(result.run_dir)
     assert summary["cooldown_skips"] >= 1
     assert summary["blocked_velocity"] >= 1
     assert summary["tuner_suppressed"] >= 1
+    assert summary["canary_rollbacks"] >= 1
     docs = _docs(result.run_dir)
-    assert all(d["params"]["position_limit_notional"]["value"] == 1500.0 for d in docs)
+    assert all(d["params"]["position_limit_notional"]["value"] == 8000.0 for d in docs)
 
 
 def test_engineered_oscillation_in_a_real_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -315,7 +352,7 @@ def test_crash_between_write_and_verify_is_consistent_after_restart(
 
 
 def test_guard_flags_roundtrip() -> None:
-    flags = GuardFlags(freeze=True, oscillation=("a",), idempotent_skip=True)
+    flags = GuardFlags(freeze=True, oscillation=("a",), idempotent_skip=True, canary_rollback=True)
     assert GuardFlags.from_json(flags.to_json()) == flags
-    state = TunerState(3, "x", {"a": 4}, {"b": 5}, 1, 2)
+    state = TunerState(3, "x", {"a": 4}, {"b": 5}, 1, 2, {"risk_high": 7}, {"risk_high": 1})
     assert TunerState.from_json(state.to_json()) == state

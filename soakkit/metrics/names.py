@@ -112,6 +112,7 @@ UNITS: Mapping[str, BaseUnit] = {
     "ratio": BaseUnit("ratio", 1.0, "ratio"),
     "1/min": BaseUnit("per_second", 1.0 / 60.0, "per_min"),
     "USD": BaseUnit("usd", 1.0, ""),
+    "USD/h": BaseUnit("usd_per_second", 1.0 / 3600.0, "per_hour_usd"),
 }
 
 

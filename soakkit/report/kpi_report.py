@@ -25,15 +25,17 @@ from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.errors import ArtifactError, SoakkitError, UsageError
 from soakkit.gate import GATES, RUN_GATES, RunVerdict, Verdict, judge_iteration, judge_run
 from soakkit.kpi import KPIS
+from soakkit.report.money import MONEY_KPIS, dollar_warnings, gate_table, money_table
 from soakkit.tables import table_html
 
 __all__ = ["GATED_KPIS", "KpiReport", "load_kpi_report"]
 
 #: KPIs shown as trends (the ones the gates judge), in panel order.
 GATED_KPIS = ("net_bps", "risk_ratio", "maker_taker_ratio", "p95_latency_ms")
-_SUMMARY_KPIS = ("net_bps", "gross_bps", "adverse_bps", "inventory_bps", "risk_ratio",
-                 "maker_taker_ratio", "p95_latency_ms", "adverse_bps_p95", "cancel_ratio",
-                 "order_age_p95_ms")
+#: KPIs of the headline record and the baseline comparison: net_bps beside the dollars.
+_SUMMARY_KPIS = ("net_bps", *MONEY_KPIS, "gross_bps", "adverse_bps", "inventory_bps",
+                 "risk_ratio", "maker_taker_ratio", "p95_latency_ms", "adverse_bps_p95",
+                 "cancel_ratio", "order_age_p95_ms")
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,14 @@ class KpiReport:
     comparison: pl.DataFrame | None
     baseline: str | None
     problems: tuple[str, ...]
+    money: pl.DataFrame  #: dollars and activity per iteration, beside net_bps
+    gate_table: pl.DataFrame  #: the gate's thresholds (floors included) against the run
+    warnings: tuple[str, ...] = ()  #: the comparison's "net_bps up, dollars down" lines
 
     def kpi_table(self) -> pl.DataFrame:
-        """The gated KPIs, P&L and the gate's verdict per iteration."""
+        """The gated KPIs, the dollars beside them and the gate's verdict per iteration."""
         return self.iterations.select("iteration", "regime", *GATED_KPIS, "pnl_usd",
+                                      "volume_usd", "volume_vs_untuned", "risk_adjusted_pnl",
                                       "gate_verdict")
 
     def _repr_html_(self) -> str:
@@ -75,7 +81,8 @@ class KpiReport:
                 "reasons": list(self.verdict.reasons),
                 "iterations": self.iterations["iteration"].to_list(),
                 "mean": means, "last": {k: _round(last.get(k)) for k in _SUMMARY_KPIS},
-                "baseline": self.baseline, "problems": list(self.problems)}
+                "baseline": self.baseline, "problems": list(self.problems),
+                "warnings": list(self.warnings)}
 
 
 def _mean(frame: pl.DataFrame, column: str) -> float | None:
@@ -204,13 +211,17 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
     frame = frame.with_columns(pl.Series("gate_verdict", [v.verdict for v in verdicts]))
     verdict = judge_run(list(zip(frame["iteration"].to_list(), verdicts, strict=True)))
     comparison = None
+    warnings: tuple[str, ...] = ()
     if baseline is not None:
         base_id = resolve_run_dir(artifacts, baseline).name if baseline != LEGACY_RUN_ID \
             else LEGACY_RUN_ID
         comparison = _comparison(frame, _run_frame(catalog.frame, base_id, last_n), base_id)
+        warnings = dollar_warnings(dict(zip(comparison["kpi"].to_list(),
+                                            comparison["difference"].to_list(), strict=True)),
+                                   base_id)
     return KpiReport(run_id, gate, _header(run_id, meta, frame, verdict), _provenance(meta),
                      frame, verdicts, verdict, _tuning(frame), comparison, baseline,
-                     catalog.problems)
+                     catalog.problems, money_table(frame), gate_table(frame, gate), warnings)
 
 
 def thresholds(gate: str) -> dict[str, tuple[str, float, float]]:

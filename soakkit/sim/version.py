@@ -16,4 +16,4 @@ from __future__ import annotations
 __all__ = ["ENGINE_VERSION"]
 
 #: Version of the mini-soak engine (sim, strategy, KPIs, gate, tuner, iteration loop).
-ENGINE_VERSION = 2  # 2: L1 tape, queue position, venue latency, rate limit (issue 11)
+ENGINE_VERSION = 3  # 3: money KPIs, gate floors, canary rollback, re-levered rules (issue 10)

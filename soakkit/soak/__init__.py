@@ -2,10 +2,12 @@
 
 * :mod:`soakkit.soak.options` – :class:`SoakOptions` and their validation;
 * :mod:`soakkit.soak.iteration` – one iteration in memory (:func:`run_iteration`);
-* :mod:`soakkit.soak.runner` – :func:`run_soak`: the iterations of a run, on disk.
+* :mod:`soakkit.soak.runner` – :func:`run_soak`: the iterations of a run, on disk;
+* :mod:`soakkit.soak.memory` – :func:`run_in_memory`: the same iterations, no folder.
 """
 
 from soakkit.soak.iteration import IterationReport, Session, run_iteration
+from soakkit.soak.memory import run_in_memory
 from soakkit.soak.options import (
     SLEEP_ENV,
     SoakOptions,
@@ -16,5 +18,5 @@ from soakkit.soak.options import (
 from soakkit.soak.runner import SoakObserver, SoakResult, run_soak
 
 __all__ = ["SLEEP_ENV", "IterationReport", "Session", "SoakObserver", "SoakOptions",
-           "SoakResult", "option_problems", "run_iteration", "run_soak", "sleep_from_env",
-           "validate_options"]
+           "SoakResult", "option_problems", "run_in_memory", "run_iteration", "run_soak",
+           "sleep_from_env", "validate_options"]

@@ -17,18 +17,20 @@ import numpy as np
 
 from soakkit.artifacts import ITER_SCHEMA_VERSION
 from soakkit.config.layers import Layer, ResolvedConfig, resolve
+from soakkit.config.params import Value
 from soakkit.config.profiles import load_profile
 from soakkit.config.runtime import RuntimeOverrides
 from soakkit.errors import ConfigError, Problem
-from soakkit.gate import Verdict, judge_iteration
+from soakkit.gate import Verdict, judge_iteration, violation
 from soakkit.io import Clock, format_utc, round_floats
-from soakkit.kpi import compute_kpis
+from soakkit.kpi import compute_kpis, untuned_reference
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import REGIME_NAMES
 from soakkit.sim.replay import load_tape, replay_window
 from soakkit.sim.strategy import run_strategy
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.soak.options import SoakOptions, load_market
+from soakkit.tuning.canary import CanaryEvidence, CanaryGroup
 from soakkit.tuning.engine import Decision, HistoryEntry, decide
 from soakkit.tuning.guards import SUMMARY_COUNTERS, TunerState
 from soakkit.tuning.store import RuntimeStore
@@ -104,6 +106,45 @@ def _resolve(session: Session, runtime: RuntimeOverrides) -> ResolvedConfig:
                    runtime=runtime)
 
 
+def _measure(tape: MarketTape, values: Mapping[str, Value], seed: np.random.SeedSequence,
+             untuned: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The KPIs of ``values`` on ``tape``, latency draws from ``seed``, as written.
+
+    ``untuned`` (the profile's KPIs on the same tape) adds ``volume_vs_untuned`` and
+    ``untuned``; without it, ``values`` are the profile's own.
+    """
+    outcome = run_strategy(tape, values, np.random.default_rng(seed))
+    kpis = round_floats(compute_kpis(tape, outcome, values))
+    return round_floats(untuned_reference(kpis, kpis if untuned is None else untuned))  # type: ignore[no-any-return]
+
+
+def _pending_groups(entries: Sequence[Mapping[str, Any]], n: int) -> list[Mapping[str, Any]]:
+    """The groups of the change iteration ``n - 1`` made that await their canary verdict."""
+    last = next((e for e in entries if e["iteration"] == n - 1), None)
+    canary = last.get("canary") if last is not None else None
+    pending = canary.get("pending") if isinstance(canary, dict) else None
+    return [g for g in pending if isinstance(g, dict)] if isinstance(pending, list) else []
+
+
+def _canary_record(decision: Decision, applied: bool) -> dict[str, Any]:
+    """``tuning.canary``: verdicts on the previous change, and this change if pending.
+
+    A change the rules made (not a panic revert or a rollback) is *pending*: the next
+    iteration judges each rule's part of it (``groups``: the parameters only that rule
+    moved, with their values from before the change).
+    """
+    flags = decision.flags
+    groups: dict[str, dict[str, Any]] = {}
+    if applied and not (flags.panic_revert or flags.canary_rollback):
+        for param in decision.deltas:
+            rules = decision.owners.get(param, ())
+            group = groups.setdefault("+".join(rules), {"rules": list(rules),
+                                                        "stable_values": {}})
+            group["stable_values"][param] = decision.values_before[param]
+    return {"verdicts": [v.to_json() for v in decision.canary],
+            "pending": [{"name": k, **v} for k, v in sorted(groups.items())]}
+
+
 def market_record(tape: MarketTape, options: SoakOptions) -> dict[str, Any]:
     """What market an iteration ran on: a synthetic profile, or a window of a tape."""
     if options.market_data is None:
@@ -132,16 +173,30 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     else:
         tape = simulate_market(o.mode, o.sim_minutes, np.random.default_rng(market_seq),
                                load_market(o.market, o.artifacts))
-    outcome = run_strategy(tape, cfg.values, np.random.default_rng(strategy_seq))
-    kpis = round_floats(compute_kpis(tape, outcome, cfg.values))  # as written: FLOAT_DIGITS
+    # the run's values, and the profile untuned on the same market (the activity floor's
+    # reference: defaults < profile, without runtime overrides, env or CLI)
+    baseline = cfg.baseline()
+    untuned = _measure(tape, baseline, strategy_seq)
+    kpis = untuned if baseline == dict(cfg.values) else _measure(tape, cfg.values,
+                                                                 strategy_seq, untuned)
     verdict = judge_iteration(kpis, o.gate, n)
     production = judge_iteration(kpis, "production", n + 10**6)
+    earlier = [e for e in session.entries if e["iteration"] < n]
+    pending = _pending_groups(earlier, n) if o.tune else []
+    evidence = None
+    if pending:  # each rule's part of the last change, undone, on the same market
+        evidence = CanaryEvidence(n - 1, kpis, tuple(
+            CanaryGroup(g["name"], tuple(g["rules"]), dict(g["stable_values"]),
+                        _measure(tape, {**cfg.values, **g["stable_values"]}, strategy_seq,
+                                 untuned))
+            for g in pending))
+    worse = violation(kpis, o.gate) > violation(untuned, o.gate)
     decision = decide(run_id=session.run_id, iteration=n, kpis=kpis,
                       failed=verdict.verdict == "FAIL",
-                      production_pass=production.verdict != "FAIL", values=cfg.values,
-                      baseline=cfg.baseline(), pinned=cfg.pinned,
-                      history=_history([e for e in session.entries if e["iteration"] < n]),
-                      enabled=o.tune)
+                      production_pass=production.verdict != "FAIL",
+                      worse_than_profile=worse, values=cfg.values,
+                      baseline=baseline, pinned=cfg.pinned, history=_history(earlier),
+                      enabled=o.tune, canary=evidence)
     applied = store.apply(decision, store.read(), cfg.baseline(), cfg.pinned)
     flags = decision.flags
     if applied.status == "already_applied":
@@ -164,6 +219,7 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
         "values_after": dict(decision.values_after),
         "state": decision.state.to_json(),
         "signature": decision.signature,
+        "canary": _canary_record(decision, applied_ok),
     }
     summary = dict(kpis)
     summary["kpi_verdict"] = verdict.verdict
@@ -191,7 +247,7 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
              "risk_ratio": kpis["risk_ratio"], "kpi_verdict": verdict.verdict,
              **{k: tuning[k] for k in ("proposed_deltas", "applied_deltas", "applied",
                                        "skip_reason", "guards", "rationale", "signature",
-                                       "state")}}
+                                       "state", "canary")}}
     session.entries = [e for e in session.entries if e["iteration"] != n] + [entry]
     session.verdicts = [v for v in session.verdicts if v[0] != n] + [(n, verdict)]
     return IterationReport(n, o.iterations, verdict, kpis, decision, applied_ok, doc, entry)

@@ -4,9 +4,17 @@ Evaluation order (:data:`GUARD_ORDER`, applied by :func:`soakkit.tuning.engine.d
 
 1. ``idempotency``  – a decision whose signature is already recorded in
    ``runtime_overrides.json`` is not applied again (checked when applying);
-2. ``panic_revert`` – after ``panic_after_fails`` consecutive FAIL iterations every
-   tunable parameter returns to the profile baseline and tuning freezes for
+2. ``panic_revert`` – after ``panic_after_fails`` consecutive FAIL iterations in which the
+   tuned values did worse against the gate than the profile's own values on the same
+   market, every tunable parameter returns to the profile baseline and tuning freezes for
    ``panic_freeze_iterations``;
+2b. ``canary``      – the previous iteration's change is judged against the stable values
+   replayed on the same market (:mod:`soakkit.tuning.canary`); a change that worsens the
+   gate violation by more than ``canary_violation_eps`` or, at equal violation, the
+   objective by more than ``canary_tolerance`` of it is rolled back, and the rules that
+   proposed it cool down: ``rule_cooldown_iterations`` after their first rollback in the
+   run, doubling with every further one (a rule whose changes keep failing is tried less
+   and less often);
 3. ``freeze``       – after ``freeze_after_passes`` consecutive iterations that pass the
    production gate, tuning is frozen for ``freeze_iterations`` (this one included);
 4. ``tuner_suppressed`` – parameters pinned by env or CLI are never changed;
@@ -29,8 +37,9 @@ from typing import Any
 
 __all__ = ["GUARDS", "GUARD_ORDER", "GuardConfig", "GuardFlags", "TunerState"]
 
-GUARD_ORDER: tuple[str, ...] = ("idempotency", "panic_revert", "freeze", "tuner_suppressed",
-                                "oscillation", "cooldown", "velocity", "bounds")
+GUARD_ORDER: tuple[str, ...] = ("idempotency", "panic_revert", "canary", "freeze",
+                                "tuner_suppressed", "oscillation", "cooldown", "velocity",
+                                "bounds")
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,9 @@ class GuardConfig:
     velocity_limit_ratio: float = 0.15
     panic_after_fails: int = 3
     panic_freeze_iterations: int = 4
+    canary_tolerance: float = 0.02
+    canary_violation_eps: float = 0.1
+    rule_cooldown_iterations: int = 3
 
 
 GUARDS = GuardConfig()
@@ -61,19 +73,26 @@ class TunerState:
     cooldown_until: Mapping[str, int] = field(default_factory=dict)
     pass_streak: int = 0
     fail_streak: int = 0
+    rule_cooldown_until: Mapping[str, int] = field(default_factory=dict)
+    rule_rollbacks: Mapping[str, int] = field(default_factory=dict)  #: rollbacks per rule
 
     def to_json(self) -> dict[str, Any]:
         return {"frozen_until": self.frozen_until, "freeze_reason": self.freeze_reason,
                 "locked_until": dict(sorted(self.locked_until.items())),
                 "cooldown_until": dict(sorted(self.cooldown_until.items())),
-                "pass_streak": self.pass_streak, "fail_streak": self.fail_streak}
+                "pass_streak": self.pass_streak, "fail_streak": self.fail_streak,
+                "rule_cooldown_until": dict(sorted(self.rule_cooldown_until.items())),
+                "rule_rollbacks": dict(sorted(self.rule_rollbacks.items()))}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> TunerState:
         return cls(int(doc.get("frozen_until", 0)), str(doc.get("freeze_reason", "")),
                    {str(k): int(v) for k, v in dict(doc.get("locked_until", {})).items()},
                    {str(k): int(v) for k, v in dict(doc.get("cooldown_until", {})).items()},
-                   int(doc.get("pass_streak", 0)), int(doc.get("fail_streak", 0)))
+                   int(doc.get("pass_streak", 0)), int(doc.get("fail_streak", 0)),
+                   {str(k): int(v)
+                    for k, v in dict(doc.get("rule_cooldown_until", {})).items()},
+                   {str(k): int(v) for k, v in dict(doc.get("rule_rollbacks", {})).items()})
 
 
 @dataclass(frozen=True)
@@ -90,13 +109,15 @@ class GuardFlags:
     tuner_suppressed: tuple[str, ...] = ()  #: pinned parameters the rules wanted to change
     no_op: tuple[str, ...] = ()  #: proposals that changed nothing
     idempotent_skip: bool = False  #: decision already applied (a re-run or restart)
+    canary_rollback: bool = False  #: the previous change was rolled back by the canary
 
     def to_json(self) -> dict[str, Any]:
         return {"freeze": self.freeze, "freeze_triggered": self.freeze_triggered,
                 "panic_revert": self.panic_revert, "oscillation": list(self.oscillation),
                 "cooldown": list(self.cooldown), "velocity": list(self.velocity),
                 "clamped": list(self.clamped), "tuner_suppressed": list(self.tuner_suppressed),
-                "no_op": list(self.no_op), "idempotent_skip": self.idempotent_skip}
+                "no_op": list(self.no_op), "idempotent_skip": self.idempotent_skip,
+                "canary_rollback": self.canary_rollback}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> GuardFlags:
@@ -106,7 +127,8 @@ class GuardFlags:
         return cls(bool(doc.get("freeze")), bool(doc.get("freeze_triggered")),
                    bool(doc.get("panic_revert")), names("oscillation"), names("cooldown"),
                    names("velocity"), names("clamped"), names("tuner_suppressed"),
-                   names("no_op"), bool(doc.get("idempotent_skip")))
+                   names("no_op"), bool(doc.get("idempotent_skip")),
+                   bool(doc.get("canary_rollback")))
 
 
 #: TUNING_REPORT.summary counter → how it is read from one iteration's flags.
@@ -121,4 +143,5 @@ SUMMARY_COUNTERS: Mapping[str, str] = {
     "tuner_suppressed": "tuner_suppressed",
     "no_op": "no_op",
     "idempotent_skips": "idempotent_skip",
+    "canary_rollbacks": "canary_rollback",
 }

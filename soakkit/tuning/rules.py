@@ -13,7 +13,7 @@ The deltas were chosen by measuring each parameter's effect in the simulator
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from soakkit.config.params import PARAMS, TUNABLE, Value
@@ -40,12 +40,18 @@ class Condition:
 
 @dataclass(frozen=True)
 class Rule:
-    """When every condition holds, propose these deltas, for this reason."""
+    """When every condition holds, propose these deltas, for this reason.
+
+    ``target`` is the KPI the deltas must move towards passing (``better`` says which way);
+    ``tests/test_levers.py`` checks it on paired calibration seeds for every rule.
+    """
 
     name: str
     when: tuple[Condition, ...]
     deltas: tuple[tuple[str, float], ...]
     rationale: str
+    target: str = ""
+    better: str = ""  #: "lower" | "higher"
 
 
 def _c(kpi: str, op: str, value: float) -> Condition:
@@ -54,30 +60,33 @@ def _c(kpi: str, op: str, value: float) -> Condition:
 
 #: The rules, in evaluation order.
 RULES: tuple[Rule, ...] = (
-    Rule("risk_high", (_c("risk_ratio", ">", 0.42),),
-         (("position_limit_notional", -500.0), ("impact_cap_ratio", -0.005)),
-         "inventory uses too much of the risk budget: a lower limit unloads earlier and "
-         "smaller quotes build inventory more slowly"),
+    Rule("risk_high", (_c("risk_ratio", ">", 0.5),),
+         (("position_limit_notional", -500.0),),
+         "inventory uses too much of the risk budget: a lower limit unloads earlier",
+         "risk_ratio", "lower"),
     Rule("latency_high", (_c("p95_latency_ms", ">", 320.0),),
-         (("replace_rate_per_min", -20.0), ("min_interval_ms", 10.0)),
-         "request load drives latency: fewer requotes per minute and a slower loop cut load"),
-    Rule("adverse_high", (_c("adverse_bps_p95", ">", 6.0), _c("risk_ratio", ">", 0.4)),
-         (("max_delta_ratio", -0.01), ("base_spread_bps_delta", 0.1)),
-         "fills are picked off by informed flow: cap the size a sweep can take and quote "
-         "a little wider"),
-    Rule("edge_thin", (_c("net_bps", "<", 2.4), _c("adverse_bps_p95", "<=", 6.0)),
-         (("base_spread_bps_delta", 0.15),),
-         "little edge in a benign market: a wider quote earns more per fill"),
+         (("replace_rate_per_min", -30.0),),
+         "the venue is slow in a busy market: fewer requotes per minute put less load on it "
+         "(a slower loop does not help: its requotes come in bursts)",
+         "p95_latency_ms", "lower"),
     Rule("maker_share_low", (_c("maker_taker_ratio", "<", 0.93), _c("risk_ratio", "<=", 0.4)),
-         (("replace_rate_per_min", -20.0), ("position_limit_notional", 500.0)),
-         "taker unloads eat the maker share while risk is acceptable: slow the replace "
-         "rate and give inventory more room before unloading"),
+         (("position_limit_notional", 500.0),),
+         "taker unloads eat the maker share while risk is acceptable: give inventory more "
+         "room before unloading",
+         "maker_taker_ratio", "higher"),
+    Rule("edge_thin", (_c("net_bps", "<", 2.0), _c("risk_ratio", "<=", 0.5)),
+         (("impact_cap_ratio", 0.01), ("max_delta_ratio", 0.02)),
+         "net edge below the gate while risk is acceptable: larger quotes keep their queue "
+         "place and earn the spread on more of the flow (a wider spread does not: it only "
+         "trades less)",
+         "net_bps", "higher"),
 )
 
 #: Steady good KPIs: move back towards the profile, half a maximum step at a time.
 RELAX = Rule("relax", (_c("risk_ratio", "<", 0.3), _c("net_bps", ">", 3.0),
                        _c("p95_latency_ms", "<", 280.0)), (),
-             "KPIs are comfortably inside the production gate: return towards the profile")
+             "KPIs are comfortably inside the production gate: return towards the profile "
+             "and recover the activity given up", "volume_vs_untuned", "higher")
 RELAX_STEP_FRACTION = 0.5
 
 
@@ -88,28 +97,37 @@ class Proposal:
     deltas: dict[str, float]
     fired: tuple[str, ...]
     rationale: str
+    owners: dict[str, tuple[str, ...]] = field(default_factory=dict)  #: param → its rules
 
 
 def evaluate_rules(kpis: Mapping[str, Any], values: Mapping[str, Value],
-                   baseline: Mapping[str, Value]) -> Proposal:
-    """Evaluate :data:`RULES` (then :data:`RELAX`) on one iteration's KPIs."""
+                   baseline: Mapping[str, Value], cooling: frozenset[str] = frozenset()
+                   ) -> Proposal:
+    """Evaluate :data:`RULES` (then :data:`RELAX`) on one iteration's KPIs.
+
+    Rules named in ``cooling`` (cooling down after a canary rollback) do not fire.
+    """
     deltas: dict[str, float] = {}
+    owners: dict[str, tuple[str, ...]] = {}
     fired: list[str] = []
     reasons: list[str] = []
     for rule in RULES:
-        if all(cond.matches(kpis) for cond in rule.when):
+        if rule.name not in cooling and all(cond.matches(kpis) for cond in rule.when):
             fired.append(rule.name)
             reasons.append(f"{rule.name}: {rule.rationale}")
             for param, delta in rule.deltas:
                 deltas[param] = deltas.get(param, 0.0) + delta
-    if not fired and all(cond.matches(kpis) for cond in RELAX.when):
+                owners[param] = (*owners.get(param, ()), rule.name)
+    if not fired and RELAX.name not in cooling and all(cond.matches(kpis)
+                                                       for cond in RELAX.when):
         for param in TUNABLE:
             gap = float(baseline[param]) - float(values[param])
             if gap:
                 step = RELAX_STEP_FRACTION * float(PARAMS[param].max_step)
                 deltas[param] = max(-step, min(step, gap))
+                owners[param] = (RELAX.name,)
         if deltas:
             fired.append(RELAX.name)
             reasons.append(f"{RELAX.name}: {RELAX.rationale}")
     return Proposal({k: deltas[k] for k in TUNABLE if k in deltas}, tuple(fired),
-                    " | ".join(reasons))
+                    " | ".join(reasons), owners)

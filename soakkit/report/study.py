@@ -1,0 +1,190 @@
+"""Paired studies of mini-soaks: named seed sets, per-run metrics, bootstrap intervals.
+
+The tuning benchmark (``bench/bench_tuning.py``) and the lever tests share these, so the
+evidence in ``docs/TUNING.md`` and the tests measure the same things the same way:
+
+* :data:`CALIBRATION_SEEDS` and :data:`EVALUATION_SEEDS` are disjoint. Rules, guards,
+  rollback constants and static settings are chosen on the calibration seeds only; the
+  evidence is reported on the evaluation seeds, which nothing was tuned on.
+* Two configurations compared on one seed see the same markets (the simulated market does
+  not depend on the bot's parameters), so differences are paired per seed.
+* :func:`paired_ci` is a percentile bootstrap of the mean paired difference over seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from soakkit.config.layers import resolve
+from soakkit.config.params import PARAMS
+from soakkit.gate import judge_iteration
+from soakkit.report.stats import bootstrap_mean_ci
+from soakkit.soak.iteration import IterationReport
+from soakkit.soak.memory import run_in_memory
+from soakkit.soak.options import SoakOptions
+from soakkit.tuning.rules import RELAX, RULES, evaluate_rules
+
+__all__ = ["CALIBRATION_SEEDS", "EVALUATION_SEEDS", "LEVER_CASES", "RUN_METRICS", "LeverCase",
+           "PairedDiff", "lever_effects", "paired_ci", "production_pass", "rule_deltas",
+           "run_metrics", "schedule_of", "shifted_sets", "static_kpis"]
+
+#: Seeds the rules, guards, rollback constants and static grids are calibrated on.
+CALIBRATION_SEEDS: tuple[int, ...] = tuple(range(1, 31))
+#: Seeds the evidence is reported on; never used for calibration (disjoint, tested).
+EVALUATION_SEEDS: tuple[int, ...] = tuple(range(70_001, 70_025))
+
+#: Per-run metrics of the evidence table: means over the run's iterations.
+RUN_METRICS: tuple[str, ...] = ("pass_rate", "pnl_usd", "risk_adjusted_pnl", "volume_usd",
+                                "net_bps", "risk_ratio")
+
+
+def production_pass(kpis: Mapping[str, Any]) -> bool:
+    """Whether ``kpis`` hold the steady production thresholds (PASS or WARN)."""
+    return judge_iteration(kpis, "production", 10**6).verdict != "FAIL"
+
+
+def _mean(values: Iterable[Any]) -> float:
+    arr = np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
+
+
+def run_metrics(kpis: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """:data:`RUN_METRICS` of one run: the mean of each KPI, and the production pass rate."""
+    out = {"pass_rate": float(np.mean([production_pass(k) for k in kpis]))}
+    for name in RUN_METRICS[1:]:
+        out[name] = _mean(k.get(name) for k in kpis)
+    return out
+
+
+def schedule_of(mode: str, iterations: int) -> tuple[str, ...]:
+    """``calm>volatile``: the first half of the iterations calm, the rest volatile (and so on
+    for more modes, in equal parts); a plain mode: no schedule."""
+    modes = mode.split(SHIFT)
+    if len(modes) == 1:
+        return ()
+    return tuple(modes[min(len(modes) - 1, i * len(modes) // iterations)]
+                 for i in range(iterations))
+
+
+#: Separates the modes of a regime change within a run (``calm>volatile``).
+SHIFT = ">"
+
+
+def static_kpis(profile: str, mode: str, seed: int, *, iterations: int, sim_minutes: int,
+                sets: Sequence[str] = (), tune: bool = False) -> list[dict[str, Any]]:
+    """Every iteration's KPIs of one in-memory soak (``sets`` are ``key=value``).
+
+    ``mode`` may be a regime change within the run, such as ``calm>volatile``
+    (:func:`schedule_of`).
+    """
+    schedule = schedule_of(mode, iterations)
+    reports: list[IterationReport] = run_in_memory(SoakOptions(
+        profile=profile, iterations=iterations, mode=schedule[0] if schedule else mode,
+        seed=seed, sim_minutes=sim_minutes, gate="production", sets=tuple(sets), tune=tune),
+        schedule=schedule)
+    return [dict(r.kpis) for r in reports]
+
+
+@dataclass(frozen=True)
+class PairedDiff:
+    """Mean of ``a − b`` over seeds, its 95 % bootstrap interval, and seeds up / down."""
+
+    mean_a: float
+    mean_b: float
+    diff: float
+    lo: float
+    hi: float
+    up: int
+    down: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mean_a": self.mean_a, "mean_b": self.mean_b, "diff": self.diff,
+                "ci95": [self.lo, self.hi], "seeds_up": self.up, "seeds_down": self.down}
+
+
+def paired_ci(a: Sequence[float], b: Sequence[float], *, seed: int = 20261124,
+              resamples: int = 10_000) -> PairedDiff:
+    """Paired mean difference ``a − b`` with a 95 % percentile bootstrap over seeds."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    d = x - y
+    lo, hi = bootstrap_mean_ci(d, np.random.default_rng(seed), resamples=resamples)
+    return PairedDiff(float(x.mean()), float(y.mean()), float(d.mean()), float(lo), float(hi),
+                      int((d > 0).sum()), int((d < 0).sum()))
+
+
+def shifted_sets(profile: str, start: Mapping[str, float], deltas: Mapping[str, float]
+                 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``--set`` lists of ``start`` and of ``start`` moved by ``deltas`` (clamped, typed)."""
+    values = dict(resolve(profile, env={}).values)
+    before = {k: PARAMS[k].clamp(float(v)) for k, v in {**values, **start}.items()}
+    after = {k: PARAMS[k].clamp(float(before[k]) + float(d)) for k, d in deltas.items()}
+    keys = sorted(set(start) | set(deltas))
+    return (tuple(f"{k}={before[k]}" for k in keys),
+            tuple(f"{k}={after.get(k, before[k])}" for k in keys))
+
+
+def lever_effects(profile: str, mode: str, start: Mapping[str, float],
+                  deltas: Mapping[str, float], seeds: Sequence[int], *, iterations: int,
+                  sim_minutes: int, kpis: Sequence[str]) -> dict[str, list[float]]:
+    """Per seed, the mean paired change of each of ``kpis`` when ``deltas`` are applied.
+
+    Both soaks are untuned and see the same markets (seed by seed, iteration by
+    iteration); the change is measured per iteration and averaged per seed.
+    """
+    sets_a, sets_b = shifted_sets(profile, start, deltas)
+    out: dict[str, list[float]] = {k: [] for k in kpis}
+    for seed in seeds:
+        a = static_kpis(profile, mode, seed, iterations=iterations, sim_minutes=sim_minutes,
+                        sets=sets_a)
+        b = static_kpis(profile, mode, seed, iterations=iterations, sim_minutes=sim_minutes,
+                        sets=sets_b)
+        for k in kpis:
+            out[k].append(_mean((None if y.get(k) is None or x.get(k) is None
+                                 else float(y[k]) - float(x[k])) for x, y in zip(a, b,
+                                                                                 strict=True)))
+    return out
+
+
+@dataclass(frozen=True)
+class LeverCase:
+    """Where a rule's lever is tested: a cell (and start values) in which its trigger holds."""
+
+    profile: str
+    mode: str
+    start: Mapping[str, float]  #: parameter values the lever starts from (besides the profile)
+    why: str
+
+
+#: Rule → the cell its lever test runs in (``tests/test_levers.py``, ``bench/bench_levers.py``).
+LEVER_CASES: Mapping[str, LeverCase] = {
+    "risk_high": LeverCase("aggressive", "volatile", {},
+                           "untuned risk_ratio is about 0.66 there, above the trigger in "
+                           "every iteration"),
+    "latency_high": LeverCase("aggressive", "spike", {},
+                              "p95 latency is above the trigger in about half of the "
+                              "iterations there (the venue is busy)"),
+    "maker_share_low": LeverCase("ultra_safe", "spike", {},
+                                 "the maker share is below the trigger in about a third of "
+                                 "the iterations there, with risk_ratio under 0.4"),
+    "edge_thin": LeverCase("steady_safe", "mixed", {},
+                           "untuned net_bps is about 1.2 there, below the trigger, with "
+                           "risk_ratio about 0.43"),
+    "relax": LeverCase("ultra_safe", "calm", {"position_limit_notional": 3500.0,
+                                              "min_interval_ms": 120.0,
+                                              "replace_rate_per_min": 200.0},
+                       "a tuned-away state in a market where relax's conditions hold"),
+}
+
+
+def rule_deltas(rule: str, profile: str, start: Mapping[str, float]) -> dict[str, float]:
+    """The deltas ``rule`` proposes from ``start`` (relax: its step back to the profile)."""
+    if rule != RELAX.name:
+        return {p: d for r in RULES if r.name == rule for p, d in r.deltas}
+    baseline = dict(resolve(profile, env={}).values)
+    values = {**baseline, **start}
+    comfy = {c.kpi: c.value + (-1.0 if c.op in ("<", "<=") else 1.0) * 1e-3 for c in RELAX.when}
+    return evaluate_rules(comfy, values, baseline).deltas
