@@ -64,8 +64,8 @@ def tiny_tmpfs(folder: Path, size: int) -> tuple[tuple[str, ...], str]:
 
 
 @functools.cache
-def _nobody_python() -> tuple[str, dict[str, str]] | None:
-    """An interpreter uid 65534 can run, and the environment that finds soakkit with it."""
+def _nobody_python() -> tuple[str, dict[str, str]]:
+    """An interpreter uid 65534 can run ("" if none), and the environment that finds soakkit."""
     env = {"PYTHONPATH": os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]]),
            "HOME": "/nonexistent", "PATH": os.environ.get("PATH", "")}
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
@@ -76,7 +76,7 @@ def _nobody_python() -> tuple[str, dict[str, str]] | None:
                                capture_output=True, check=False)
         if probe.returncode == 0:
             return candidate, env
-    return None
+    return "", env
 
 
 def _setpriv() -> list[str]:
@@ -88,11 +88,29 @@ def as_nobody(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     if os.geteuid() != 0:
         return subprocess.run([sys.executable, "-m", "soakkit", *argv], cwd=cwd, text=True,
                               capture_output=True, check=False, timeout=300)
-    found = _nobody_python()
-    assert found, "no Python interpreter that uid 65534 may run was found"
-    python, env = found
+    python, env = _nobody_python()
+    if not python:  # no interpreter nobody may run: start as root, drop to 65534 in-process
+        return subprocess.run([sys.executable, "-c", _DROP_THEN_RUN, *argv], cwd=cwd,
+                              env={**env, "PYTHONPATH": str(REPO)}, text=True,
+                              capture_output=True, check=False, timeout=300)
     return subprocess.run([*_setpriv(), python, "-m", "soakkit", *argv], cwd=cwd, env=env,
                           text=True, capture_output=True, check=False, timeout=300)
+
+
+#: Imports all of soakkit while root may still read the interpreter and the checkout (a
+#: fresh clone under a 0700 temp folder, an interpreter under /root), then becomes uid
+#: 65534 and runs the command: permission bits bind for everything the command touches.
+_DROP_THEN_RUN = """
+import importlib, os, pkgutil, sys
+import encodings.ascii, encodings.latin_1, encodings.utf_8, gettext, locale  # loaded lazily
+import soakkit
+for info in pkgutil.walk_packages(soakkit.__path__, "soakkit."):
+    if not info.name.endswith("__main__"):  # those run a command on import
+        importlib.import_module(info.name)
+from soakkit.cli import main
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def namespace_session(folder: Path, steps: list[str | list[str]], logs: Path,
