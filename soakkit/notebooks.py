@@ -251,6 +251,18 @@ class _PapermillNoise(logging.Filter):
 _NOISE = _PapermillNoise()
 
 
+class _DeadKernelTask(logging.Filter):
+    """Drop asyncio's report of a cell task whose kernel an interrupt killed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()  # "Task exception was never retrieved\nfuture: <Task …>"
+        return not (text.startswith("Task exception was never retrieved")
+                    and "DeadKernelError" in text)
+
+
+_DEAD_KERNEL_TASK = _DeadKernelTask()
+
+
 def run(name: str, params: Mapping[str, Any] | None = None, out_dir: Path | str = "reports",
         **options: Any) -> RunResult:
     """Run report notebook ``name`` (``soak``, ``kpi`` or ``disk``) with ``params``.
@@ -458,6 +470,12 @@ def _execute(template: Path, partial: Path, values: Mapping[str, Any], kernel: s
         return "timeout", (None, "CellTimeoutError", str(exc).splitlines()[0])
     except DeadKernelError as exc:
         return "dead_kernel", (None, "DeadKernelError", str(exc).splitlines()[0])
+    except KeyboardInterrupt:
+        # the interrupt kills the kernel under nbclient's cell task, which nobody awaits any
+        # more: asyncio would log "Task exception was never retrieved" with a traceback when
+        # the task is collected; the interrupt is reported in one line by the caller
+        logging.getLogger("asyncio").addFilter(_DEAD_KERNEL_TASK)
+        raise
     finally:
         logger.propagate = propagate
         if handler is not None:

@@ -53,7 +53,18 @@ def kernel_now() -> float:
         return os.fstat(fh.fileno()).st_mtime
 
 
-def check_walk(found: Any, now_s: float) -> None:
+def _written_by_the_real_clock(root: Path, path: str, mtime: float) -> bool:
+    """True unless the mtime was set explicitly: ``utime`` moves the mtime away from the
+    ctime, so a stamp that happens to fall inside the session (a test spanning the very
+    day its fixed clock points at) is not mistaken for a file written without one."""
+    try:
+        ctime = os.lstat(root / path).st_ctime
+    except OSError:
+        return True
+    return abs(ctime - mtime) <= _SLACK_S
+
+
+def check_walk(found: Any, now_s: float, root: Path | None = None) -> None:
     """Raise :class:`DateDependentTestError` for the first file that breaks the rule."""
     from soakkit.rotation.plan import (
         R_FUTURE,
@@ -75,9 +86,13 @@ def check_walk(found: Any, now_s: float) -> None:
                 continue
             mtime = float(d.mtime_ns[i]) / 1e9
             stamped_now = start - _SLACK_S <= mtime <= real + _SLACK_S
-            if stamped_now == injected:
-                path = f"{d.rel}/{name}" if d.rel else name
-                raise DateDependentTestError(_message(path, injected, now_s, mtime))
+            if stamped_now != injected:
+                continue
+            path = f"{d.rel}/{name}" if d.rel else name
+            if injected and root is not None and \
+                    not _written_by_the_real_clock(root, path, mtime):
+                continue
+            raise DateDependentTestError(_message(path, injected, now_s, mtime))
 
 
 def _message(path: str, injected: bool, now_s: float, mtime: float) -> str:
@@ -99,7 +114,7 @@ def patch(module: ModuleType) -> None:
 
     def guarded_plan(root: Any, policy: Any, now: Any, *, jobs: int = 1) -> Any:
         plan = real_plan(root, policy, now, jobs=jobs)
-        check_walk(plan.walk, now.timestamp())
+        check_walk(plan.walk, now.timestamp(), Path(root))
         return plan
 
     guarded_plan._clock_guard = True  # type: ignore[attr-defined]

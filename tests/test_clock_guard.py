@@ -51,3 +51,16 @@ def test_the_guard_runs_in_child_processes(tmp_path: Path) -> None:
     out = run_subprocess("rotate", "--path", str(tmp_path), "--now", "2026-11-24T12:00:00Z")
     assert out.code != 0
     assert "DateDependentTestError" in out.err and "made-today.json" in out.err
+
+
+def test_a_stamp_that_happens_to_fall_in_the_session_passes(tmp_path: Path) -> None:
+    """A test whose fixed clock puts a file's stamp at the very minute the suite runs (as
+    the 100-kill loop did when CI crossed midnight) did nothing wrong: utime set it."""
+    import time
+
+    path = tmp_path / "snapshots" / "stamped.json"
+    write(path, b"{}\n", age_days=30)
+    stamp = time.time() - 2.2  # inside the session, and apart from the ctime utime sets
+    os.utime(path, (stamp, stamp))
+    result = rotate(tmp_path, RotationPolicy(ttl_days=7.0), now=NOW)
+    assert [a["path"] for a in result.record["actions"]] == []
