@@ -6,6 +6,9 @@
   legacy layout): cold (no cache) and warm (cache present), next to a plain ``json.load``
   loop over the same files, best of ``--reps``, both inside one process (in-process) and as
   whole ``python`` processes (interpreter start and imports included);
+* floors – whole processes doing only what any catalog of the tree must: import polars and
+  read the cache (warm); that plus one ``lstat`` per file and every ``iterations.parquet``
+  (cold); read and parse every file with orjson (legacy);
 * KPI report – ``soakkit.notebooks.run("kpi", ...)`` on a 24-iteration run (papermill, a
   fresh kernel, HTML rendering) next to papermill running an empty notebook (the kernel
   start floor).
@@ -84,6 +87,39 @@ for path in sorted(glob.glob(sys.argv[1] + "/runs/*/ITER_SUMMARY_*.json")):
         json.load(fh)
 print(time.perf_counter() - start)
 """
+#: Floors, each a whole process: what any Python catalog of this tree must do at the least.
+#: warm: import polars and read the cached frame; cold: import polars, lstat every file
+#: (the consistency check) and read every run's iterations.parquet; legacy: read and parse
+#: every file with orjson, the fastest parser soakkit has.
+_FLOORS = {
+    "warm": """
+import sys, time
+start = time.perf_counter()
+import polars as pl
+assert pl.read_parquet(sys.argv[1] + "/catalog.parquet").height > 0
+print(time.perf_counter() - start)
+""",
+    "cold": """
+import glob, os, sys, time
+start = time.perf_counter()
+import polars as pl
+for run in sorted(glob.glob(sys.argv[1] + "/runs/*")):
+    with os.scandir(run) as it:
+        for entry in it:
+            entry.stat(follow_symlinks=False)
+assert pl.read_parquet(sorted(glob.glob(sys.argv[1] + "/runs/*/iterations.parquet"))).height
+print(time.perf_counter() - start)
+""",
+    "legacy": """
+import glob, sys, time
+start = time.perf_counter()
+import orjson
+for path in sorted(glob.glob(sys.argv[1] + "/runs/*/ITER_SUMMARY_*.json")):
+    with open(path, "rb") as fh:
+        orjson.loads(fh.read())
+print(time.perf_counter() - start)
+""",
+}
 _LOAD = """
 import sys, time
 start = time.perf_counter()
@@ -99,6 +135,8 @@ def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
     soak = root / "soak"
     paths = sorted(str(p) for p in (soak / "runs").glob("*/ITER_SUMMARY_*.json"))
     base, cold, warm, base_p, cold_p, warm_p = [], [], [], [], [], []
+    logged = any((soak / "runs").glob(f"*/{ITER_LOG_FILE}"))
+    floors: dict[str, list[float]] = {}
     for _ in range(reps):
         start = time.perf_counter()
         for path in paths:
@@ -119,6 +157,10 @@ def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
         cold_p.append(_child_seconds(_LOAD, str(soak), "nocache")[0])
         _child_seconds(_LOAD, str(soak), "cache")
         warm_p.append(_child_seconds(_LOAD, str(soak), "cache")[0])
+        for name, code in _FLOORS.items():
+            if name != "cold" or logged:
+                floors.setdefault(name, []).append(_child_seconds(
+                    code, str(cache_dir(soak) if name == "warm" else soak))[0])
     b, c, w = min(base), min(cold), min(warm)
     bp, cp, wp = min(base_p), min(cold_p), min(warm_p)
     return {"files": files, "logged_rows": loaded.logged_rows,
@@ -126,6 +168,8 @@ def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
                            "cold_speedup": b / c, "warm_speedup": b / w},
             "whole_process": {"json_load_s": bp, "cold_s": cp, "warm_s": wp,
                               "cold_speedup": bp / cp, "warm_speedup": bp / wp},
+            "floors_whole_process": {f"{name}_s": min(v) for name, v in floors.items()}
+            | {f"{name}_speedup": bp / min(v) for name, v in floors.items()},
             "json_load_files_per_s": files / b, "cold_files_per_s": files / c,
             "warm_files_per_s": files / w, "cold_speedup": b / c, "warm_speedup": b / w}
 
@@ -186,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
               f"warm {i['warm_s']:.3f} s ({i['warm_speedup']:.0f}x); whole process: json.load "
               f"loop {w['json_load_s']:.2f} s, cold {w['cold_s']:.3f} s "
               f"({w['cold_speedup']:.1f}x), warm {w['warm_s']:.3f} s ({w['warm_speedup']:.0f}x)")
+        f = layout["floors_whole_process"]
+        print("  floors, whole processes: " + ", ".join(
+            f"{name} {f[name + '_s']:.3f} s ({f[name + '_speedup']:.1f}x the json.load loop)"
+            for name in ("cold", "warm", "legacy") if name + "_s" in f))
     print(f"KPI report, 24 iterations: {r['kpi_report_s']:.2f} s vs empty notebook "
           f"{r['empty_notebook_s']:.2f} s -> {r['above_floor_s']:+.2f} s above the floor")
     save(args.out, data)

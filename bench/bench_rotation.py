@@ -34,42 +34,60 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"
 from datetime import UTC, datetime
 from pathlib import Path
 from soakkit.rotation import RotationPolicy, plan_rotation
-from soakkit.rotation.apply import _record
+from soakkit.rotation.apply import RotationResult, _exit_code, _summary
 from soakkit.rotation.command import _render
 imported = time.perf_counter()
 plan = plan_rotation(Path(sys.argv[1]), RotationPolicy(), datetime.now(UTC), jobs=int(sys.argv[2]))
 planned = time.perf_counter()
-record = _record(plan, True, plan.projected_after(), {}, [], [])
+summary = _summary(plan, True, plan.projected_after(), [], [])
+result = RotationResult(summary, _exit_code(summary), plan)
 recorded = time.perf_counter()
-text = _render(record, [])
+text = _render(result, [])
 with open(os.devnull, "w") as sink:
     sink.write(text)
 rendered = time.perf_counter()
 print(planned - imported, plan.before.files, imported - start, recorded - planned,
       rendered - recorded)
 """
-#: The floor of any Python process that lstat()s every file: os.scandir + DirEntry.stat.
+#: The floor of any Python process that lstat()s every file: os.scandir + DirEntry.stat,
+#: in one or two (forked) processes. With ``print`` it also writes one line per file, as
+#: long as a dry run's (``  would delete    <path>  <reason>``): the least a dry run does.
 FLOOR_CHILD = """
 import os, sys
-def walk(top):
+printing = sys.argv[3:] == ["print"]
+def walk(top, lines):
     stack = [top]
     while stack:
         with os.scandir(stack.pop()) as it:
             for e in it:
-                e.stat(follow_symlinks=False)
+                st = e.stat(follow_symlinks=False)
                 if e.is_dir(follow_symlinks=False):
                     stack.append(e.path)
+                elif printing:
+                    lines.append(f"  would delete    {e.path[cut:]}  delete:beyond_keep_latest"
+                                 f"(rank={st.st_size}/100)\\n")
 root = sys.argv[1]
+cut = len(root) + 1  # paths relative to the root, as a dry run prints them
+lines = []
 if sys.argv[2] == "2":
     runs = sorted(os.scandir(os.path.join(root, "runs")), key=lambda e: e.name)
+    r, w = os.pipe()
     pid = os.fork()
     for e in runs[(pid == 0)::2]:
-        walk(e.path)
+        walk(e.path, lines)
     if pid == 0:
+        os.close(r)
+        with os.fdopen(w, "w") as out:
+            out.write("".join(lines))
         os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as pipe:
+        theirs = pipe.read()
     os.waitpid(pid, 0)
+    lines.append(theirs)
 else:
-    walk(root)
+    walk(root, lines)
+sys.stdout.write("".join(lines))
 """
 
 
@@ -123,7 +141,7 @@ def planning(files: int, reps: int) -> dict[str, Any]:
         timed(find, stdout=subprocess.DEVNULL)  # warm the dentry cache for both
         timed(dry, stdout=subprocess.DEVNULL)
         finds, drys, plans, plans1, rss, parts = [], [], [], [], [], []
-        floor1, floor2 = [], []
+        floor1, floor2, floor2p = [], [], []
         for _ in range(reps):
             finds.append(timed(find, stdout=subprocess.DEVNULL)[0])
             wall, peak, _ = timed(dry, stdout=subprocess.DEVNULL)
@@ -137,6 +155,8 @@ def planning(files: int, reps: int) -> dict[str, Any]:
             plans1.append(float(timed([*child, "1"], stdout=subprocess.PIPE)[2].split()[0]))
             for jobs, out in (("1", floor1), ("2", floor2)):
                 out.append(timed([sys.executable, "-c", FLOOR_CHILD, str(tree), jobs])[0])
+            floor2p.append(timed([sys.executable, "-c", FLOOR_CHILD, str(tree), "2", "print"],
+                                 stdout=subprocess.DEVNULL)[0])
         find_s, dry_s = min(finds), min(drys)
         return {"files": files, "tree_creation_s": created, "find_s": find_s,
                 "dry_run_process_s": dry_s, "dry_run_over_find": dry_s / find_s,
@@ -146,7 +166,9 @@ def planning(files: int, reps: int) -> dict[str, Any]:
                 "dry_runs": drys,
                 "dry_run_parts_in_process": min(parts, key=lambda p: sum(p.values())),
                 "python_lstat_floor_one_process_s": min(floor1),
-                "python_lstat_floor_two_processes_s": min(floor2)}
+                "python_lstat_floor_two_processes_s": min(floor2),
+                "python_lstat_print_floor_two_processes_s": min(floor2p),
+                "python_lstat_print_floor_over_find": min(floor2p) / find_s}
 
 
 def startup(reps: int) -> dict[str, Any]:
@@ -178,13 +200,19 @@ def startup(reps: int) -> dict[str, Any]:
 #: The durability floor of compression in place: write each file's compressed bytes to a new
 #: file and fsync it (write-back started for all first), then fsync the folder: what any
 #: crash-safe protocol pays at least, without compressing, verifying or unlinking anything.
+#: The floor of any crash-safe compression: gzip in memory, write each output to a new
+#: file, fsync each (write-back started first) and the folder per 256 files. With
+#: ``inplace`` (``src`` is then a copy it may change) it also unlinks each batch's sources
+#: and fsyncs the folder again: what compressing *in place* must do at the least.
 DURABLE_CHILD = """
 import ctypes, gzip, os, sys
-src, dst = sys.argv[1], sys.argv[2]
+src, dst, inplace = sys.argv[1], sys.argv[2], sys.argv[3] == "inplace"
 os.mkdir(dst)
-blobs = [gzip.compress(open(os.path.join(src, n), "rb").read(), 6, mtime=0)
-         for n in sorted(os.listdir(src))]
+names = sorted(os.listdir(src))
+blobs = [gzip.compress(open(os.path.join(src, n), "rb").read(), 6, mtime=0) for n in names]
 libc = ctypes.CDLL(None, use_errno=True)
+dfd = os.open(dst, os.O_RDONLY)
+sfd = os.open(src, os.O_RDONLY)
 for start in range(0, len(blobs), 256):
     fds = []
     for k, blob in enumerate(blobs[start:start + 256]):
@@ -196,9 +224,11 @@ for start in range(0, len(blobs), 256):
     for fd in fds:
         os.fsync(fd)
         os.close(fd)
-    dfd = os.open(dst, os.O_RDONLY)
     os.fsync(dfd)
-    os.close(dfd)
+    if inplace:
+        for name in names[start:start + 256]:
+            os.unlink(name, dir_fd=sfd)
+        os.fsync(sfd)
 """
 
 
@@ -225,7 +255,7 @@ def compression(count: int, reps: int) -> dict[str, Any]:
             path.write_bytes(docs[k % 12])
             os.utime(path, (old, old))
             total += len(docs[k % 12])
-        cli_s, process_s, inproc_s, durable_s = [], [], [], []
+        cli_s, process_s, inproc_s, durable_s, inplace_s = [], [], [], [], []
         for rep in range(reps):
             cli_dir = Path(tmp) / f"cli{rep}"
             shutil.copytree(template, cli_dir)
@@ -241,7 +271,12 @@ def compression(count: int, reps: int) -> dict[str, Any]:
                                     str(proc_root)], stdout=subprocess.DEVNULL)[0])
             assert not list(proc_root.glob("snapshots/*.json")), "not all compressed"
             durable_s.append(timed([sys.executable, "-c", DURABLE_CHILD, str(template),
-                                    str(Path(tmp) / f"durable{rep}")])[0])
+                                    str(Path(tmp) / f"durable{rep}"), "copy"])[0])
+            sources = Path(tmp) / f"inplace_src{rep}"
+            shutil.copytree(template, sources)
+            os.sync()
+            inplace_s.append(timed([sys.executable, "-c", DURABLE_CHILD, str(sources),
+                                    str(Path(tmp) / f"inplace{rep}"), "inplace"])[0])
             in_root = Path(tmp) / f"inproc{rep}"
             shutil.copytree(template.parent, in_root)
             os.sync()
@@ -260,6 +295,8 @@ def compression(count: int, reps: int) -> dict[str, Any]:
             "in_process_throughput_vs_gzip_cli": cli / inproc,
             "durable_floor_process_s": min(durable_s),
             "durable_floor_vs_gzip_cli": cli / min(durable_s),
+            "inplace_floor_process_s": min(inplace_s),
+            "inplace_floor_vs_gzip_cli": cli / min(inplace_s),
             "gzip6_ratio": total / compressed}
         import gzip
 
@@ -323,7 +360,9 @@ def _print_planning(p: dict[str, Any], reps: int) -> None:
           f"{p['plan_one_process_in_process_s']:.3f} s; dry run's parts: {parts}")
     print(f"floor, whole processes: python scandir+lstat of every file, one process "
           f"{p['python_lstat_floor_one_process_s']:.3f} s, two processes "
-          f"{p['python_lstat_floor_two_processes_s']:.3f} s")
+          f"{p['python_lstat_floor_two_processes_s']:.3f} s; two processes that also print "
+          f"a line per file {p['python_lstat_print_floor_two_processes_s']:.3f} s "
+          f"({p['python_lstat_print_floor_over_find']:.2f}x find)")
 
 
 def _print_startup(s: dict[str, Any]) -> None:
@@ -342,7 +381,8 @@ def _print_compression(c: dict[str, Any]) -> None:
     print(f"compression floor, whole process: gzip each file in memory, write it to a new file, "
           f"fsync each (write-back started first) and the folder per 256 files: "
           f"{c['durable_floor_process_s']:.2f} s ({c['durable_floor_vs_gzip_cli']:.2f}x gzip's "
-          "throughput)")
+          f"throughput); in place (the sources unlinked too, folder fsynced per 256): "
+          f"{c['inplace_floor_process_s']:.2f} s ({c['inplace_floor_vs_gzip_cli']:.2f}x)")
 
 
 if __name__ == "__main__":

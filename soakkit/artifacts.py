@@ -33,6 +33,7 @@ API and every notebook use it) takes ``$SOAKKIT_ARTIFACTS`` if set, else the nea
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -46,8 +47,6 @@ from typing import Any
 from soakkit.errors import ArtifactError, JsonFormatError, UsageError
 from soakkit.inputs import check_user_path, show_value
 from soakkit.io import fsync_dir, loads_strict
-from soakkit.schema import schema_checker
-from soakkit.sim.regimes import MODES
 
 __all__ = [
     "ARTIFACTS_ENV",
@@ -139,13 +138,17 @@ def make_run_id(started: datetime, profile: str, mode: str, seed: int) -> str:
     return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{mode}-s{seed}"
 
 
-_MADE_RUN_ID_RE = re.compile(
-    rf"^\d{{8}}T\d{{6}}Z-(?P<profile>.+)-(?P<mode>{'|'.join(MODES)})-s\d+(?:-\d+)?$")
+@functools.cache
+def _made_run_id_re() -> re.Pattern[str]:
+    from soakkit.sim.regimes import MODES  # numpy: not on the light commands' path
+
+    return re.compile(
+        rf"^\d{{8}}T\d{{6}}Z-(?P<profile>.+)-(?P<mode>{'|'.join(MODES)})-s\d+(?:-\d+)?$")
 
 
 def parse_run_id(run_id: str) -> tuple[str, str] | None:
     """``(profile, mode)`` of a :func:`make_run_id` id (``-2`` suffix allowed), else None."""
-    m = _MADE_RUN_ID_RE.match(run_id)
+    m = _made_run_id_re().match(run_id)
     return (m.group("profile"), m.group("mode")) if m else None
 
 
@@ -280,6 +283,8 @@ def iter_summary_problems(doc: Any, iteration: int | None) -> list[str]:
         return ["not a JSON object"]
     problems: list[str] = []
     if "schema_version" in doc:
+        from soakkit.schema import schema_checker
+
         schema_checker(ITER_SUMMARY_SCHEMA)(doc, "$", problems)
     elif not isinstance(doc.get("summary"), dict):
         problems.append("$.summary: missing (not an ITER_SUMMARY)")

@@ -178,16 +178,22 @@ def _kind(name: str) -> tuple[str, int | None] | None:
 
 def _sources(folder: Path) -> list[Source]:
     """(path, kind, iteration, inode, size, mtime_ns, name) of ITER_SUMMARY files, the
-    iteration log and a legacy history."""
-    out = []
-    with os.scandir(folder) as it:
-        for entry in it:
-            what = _kind(entry.name)
-            if what is not None and entry.is_file(follow_symlinks=False):
-                st = entry.stat(follow_symlinks=False)
-                out.append((entry.path, what[0], what[1], st.st_ino, st.st_size,
+    iteration log and a legacy history (listed through a descriptor: one lookup per
+    ``lstat``, not a whole path's)."""
+    prefix = f"{folder}/"
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with os.scandir(fd) as it:
+            found = [(entry, what) for entry in it if (what := _kind(entry.name)) is not None]
+        out = []
+        for entry, (kind, number) in found:
+            st = entry.stat(follow_symlinks=False)
+            if st.st_mode & 0o170000 == 0o100000:  # a regular file, never a symlink's target
+                out.append((prefix + entry.name, kind, number, st.st_ino, st.st_size,
                             st.st_mtime_ns, entry.name))
-    return out
+        return out
+    finally:
+        os.close(fd)
 
 
 def _options(folder: _Folder, problems: list[str]) -> dict[str, Any]:
@@ -242,7 +248,7 @@ def _write_cache(artifacts: Path, cache: _Cache) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        cache.frame.write_parquet(buf, compression="zstd")
+        cache.frame.write_parquet(buf, compression="lz4")  # the fastest to read back
         atomic_write_bytes(folder / _CACHE_FILE, buf.getvalue())
         atomic_write_bytes(folder / _CACHE_META, canonical_json(
             {"schema": _SCHEMA_ID, "dirs": cache.dirs, "problems": cache.problems,
@@ -303,7 +309,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     options_of: dict[str, dict[str, Any]] = {}
     keep: list[pl.DataFrame] = []
     tasks: list[Task] = []
-    keys: list[tuple[str, str, int, int, int]] = []  # (path, folder, inode, size, mtime)
+    keys: dict[str, list[Any]] = {k: [] for k in _KEYS}  # the cache keys of every file read
     history_rows: list[tuple[Any, ...]] = []
     for folder, mtime in folders:
         mine = by_dir.get(folder.rel)
@@ -332,7 +338,8 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
             if (path, ino, size, mtime_ns) in known:
                 reuse.append(path)
                 continue
-            keys.append((path, folder.rel, ino, size, mtime_ns))
+            for key, value in zip(_KEYS, (folder.rel, path, ino, size, mtime_ns), strict=True):
+                keys[key].append(value)
             if kind == "history":
                 histories.append(path)
             else:
@@ -343,10 +350,17 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     for f in logged:
         problems[f.rel] += from_logs.problems.get(f.rel, [])
         notes[f.rel] = from_logs.notes.get(f.rel, [])
-        keys += [(s[0], f.rel, s[3], s[4], s[5]) for s in f.sources]
+        if not f.sources:
+            continue
+        paths, kinds, numbers, inos, sizes, mtimes, _ = zip(*f.sources, strict=True)
+        for key, values in zip(_KEYS, ([f.rel] * len(paths), paths, inos, sizes, mtimes),
+                               strict=True):
+            keys[key] += values
+        unread = {path for path, n in zip(paths, numbers, strict=True) if n is not None} \
+            - from_logs.covered
         tasks += [(s[0], f.run_id, f.layout, s[1], f.options, s[2]) for s in f.sources
-                  if s[2] is not None and s[0] not in from_logs.covered]
-        histories += [s[0] for s in f.sources if s[1] == "history"]
+                  if s[0] in unread]
+        histories += [path for path, kind in zip(paths, kinds, strict=True) if kind == "history"]
     for path in histories:  # legacy: iterations rotated before the iteration log existed
         folder = by_path[str(Path(path).parent)]
         rows, bad_lines = parse_history(path, folder.run_id, folder.layout,
@@ -356,10 +370,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     parsed, bad = frame_from_files(tasks)
     for path, line in bad:
         problems[by_path[str(Path(path).parent)].rel].append(line)
-    key_frame = pl.DataFrame(
-        list(zip(*keys, strict=True)) or [(), (), (), (), ()],
-        schema={"_src": pl.String, "_dir": pl.String, "_ino": pl.Int64, "_size": pl.Int64,
-                "_mtime": pl.Int64}, orient="col")
+    key_frame = pl.DataFrame(keys, schema=_KEYS)
     fresh = (pl.concat([parsed, from_logs.frame, rows_to_frame(history_rows)])
              .with_columns(pl.col("path").alias("_src"))
              .join(key_frame, on="_src", how="left")

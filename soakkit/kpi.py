@@ -23,14 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from soakkit.config.params import Value
-from soakkit.sim.market import MarketTape
-from soakkit.sim.regimes import MARKET, STRATEGY
-from soakkit.sim.strategy import Fills, StrategyResult
+
+if TYPE_CHECKING:  # the definitions are read without numpy or the simulator (the catalog)
+    import numpy as np
+
+    from soakkit.sim.market import MarketTape
+    from soakkit.sim.strategy import Fills, StrategyResult
 
 __all__ = ["KPIS", "PERCENTILE_METHOD", "UNTUNED_FIELDS", "KpiSpec", "compute_kpis", "percentile",
            "untuned_reference"]
@@ -111,6 +112,8 @@ UNTUNED_FIELDS: tuple[str, ...] = ("pnl_usd", "volume_usd", "fill_count", "net_b
 
 def percentile(values: np.ndarray, q: float = 95.0) -> float | None:
     """The ``q``-th percentile by :data:`PERCENTILE_METHOD`, or ``None`` for no values."""
+    import numpy as np
+
     arr = np.asarray(values, dtype=np.float64)
     if arr.size == 0:
         return None
@@ -128,6 +131,8 @@ def _max_drawdown(tape: MarketTape, f: Fills, fee_usd: np.ndarray, grid: np.ndar
     The position is the running sum of the fills (the same one the closing mark of
     ``pnl_usd`` uses), so the curve ends exactly at ``pnl_usd``.
     """
+    import numpy as np
+
     cash = np.cumsum(-f.side * f.qty * f.price + fee_usd)
     held = np.cumsum(f.side * f.qty)
     idx = np.searchsorted(f.t, grid, side="right") - 1
@@ -160,6 +165,10 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     All of :data:`KPIS` but ``volume_vs_untuned``, which needs the untuned shadow run
     (:func:`untuned_reference` adds it).
     """
+    import numpy as np
+
+    from soakkit.sim.regimes import MARKET, STRATEGY
+
     f = result.fills
     notional = f.qty * f.price
     volume = float(notional.sum())

@@ -112,8 +112,8 @@ def patch(module: ModuleType) -> None:
     if getattr(real_plan, "_clock_guard", False):
         return
 
-    def guarded_plan(root: Any, policy: Any, now: Any, *, jobs: int = 1) -> Any:
-        plan = real_plan(root, policy, now, jobs=jobs)
+    def guarded_plan(root: Any, policy: Any, now: Any, **options: Any) -> Any:
+        plan = real_plan(root, policy, now, **options)
         check_walk(plan.walk, now.timestamp(), Path(root))
         return plan
 

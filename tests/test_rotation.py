@@ -483,3 +483,27 @@ def test_light_commands_do_not_import_the_heavy_libraries(tmp_path: Path) -> Non
         "import sys\nfrom soakkit.cli import main\nmain(['--help'])\n"
         "print('numpy' in sys.modules)", tmp_path)
     assert help_imports == "False"
+
+
+@pytest.mark.parametrize("kernel_renames", [True, False])
+def test_publishing_a_temp_never_clobbers(tmp_path: Path, kernel_renames: bool,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``renameat2(RENAME_NOREPLACE)`` (or ``link`` + ``unlink`` where the kernel or the
+    filesystem lacks it) publishes the temp in one step and refuses an existing name."""
+    from soakkit.rotation import syscalls
+
+    if not kernel_renames:
+        monkeypatch.setattr(syscalls, "_function", lambda name: None)
+    (tmp_path / ".a.gz.tmp").write_bytes(b"new")
+    (tmp_path / "b.gz").write_bytes(b"old")
+    (tmp_path / ".b.gz.tmp").write_bytes(b"other")
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syscalls.rename_noreplace(fd, ".a.gz.tmp", "a.gz")
+        with pytest.raises(FileExistsError):
+            syscalls.rename_noreplace(fd, ".b.gz.tmp", "b.gz")
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".b.gz.tmp", "a.gz", "b.gz"]
+    assert (tmp_path / "a.gz").read_bytes() == b"new"
+    assert (tmp_path / "b.gz").read_bytes() == b"old"

@@ -282,8 +282,14 @@ _LOOP_DRIVER = textwrap.dedent("""
             return real(*a, **k)
         setattr(os, name, call)
 
-    if stage in ("unlink", "fsync", "link", "write"):
+    if stage in ("unlink", "fsync", "write"):
         wrap(stage)
+    elif stage == "link":  # publishing a temp: renameat2 (link + unlink where unsupported)
+        publish = compress.rename_noreplace
+        def killing_publish(*a, **k):
+            hit()
+            return publish(*a, **k)
+        compress.rename_noreplace = killing_publish
     elif stage != "time":
         compress.checkpoint = lambda s, name: hit() if s == stage else None
     now = datetime(2026, 11, 24, 12, tzinfo=UTC) + timedelta(days=day)

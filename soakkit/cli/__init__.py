@@ -13,47 +13,30 @@ problem is one line ``soakkit: error: ...`` on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 
 from soakkit import __version__
-from soakkit.cli import (
-    calibrate,
-    catalog,
-    config,
-    demo,
-    metrics,
-    report,
-    rotate,
-    soak,
-    sweep,
-    tape,
-)
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import Parser, formatter
 from soakkit.errors import ExitCode, UsageError, exit_codes_help
 from soakkit.signals import run_command
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Commands whose contract reports usage errors with another code than 2.
 USAGE_EXIT_CODES = {"rotate": 1}
-#: Command modules, in the order ``soakkit --help`` lists them.
-COMMANDS = (demo, soak, sweep, report, catalog, rotate, metrics, config, tape, calibrate)
-
-
-def _name(command: ModuleType) -> str:
-    return command.__name__.rpartition(".")[2]
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The ``soakkit`` argument parser.
 
-    ``only`` names the command being run: only its sub-parser is built in full (building
-    one imports what its options list, e.g. the market modes), so a light command such as
-    ``rotate`` starts without the heavy modules of the others; the rest get a one-line entry
-    from their module's ``HELP`` (a module without one is built in full).
+    ``only`` names the command being run: only its module is imported and its sub-parser
+    built in full (building one imports what its options list, e.g. the market modes), so
+    a light command such as ``rotate`` starts without the modules of the others; the rest
+    get their one line from :data:`COMMANDS`. ``None`` builds every command.
     """
     parser = Parser(
         prog="soakkit", formatter_class=formatter,
@@ -68,18 +51,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"soakkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=Parser)
-    for command in COMMANDS:
-        summary = getattr(command, "HELP", None)
-        if only in (None, _name(command)) or summary is None:
-            command.build(sub)
+    for name, summary in COMMANDS.items():
+        if only in (None, name):
+            importlib.import_module(f"soakkit.cli.{name}").build(sub)
         else:
-            sub.add_parser(_name(command), help=summary)
+            sub.add_parser(name, help=summary)
     return parser
 
 
 def _run(argv: list[str]) -> int:
-    names = {_name(c) for c in COMMANDS}
-    parser = build_parser(next((a for a in argv if a in names), ""))
+    parser = build_parser(next((a for a in argv if a in COMMANDS), ""))
     args, extras = parser.parse_known_args(argv)
     problems = [f"soakkit {args.command}: unrecognized arguments: {' '.join(extras)}"] \
         if extras else []

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, path_arg
 from soakkit.errors import ExitCode, exit_codes_help
-
-#: One line for ``soakkit --help`` (lets it list this command without building it).
-HELP = "fit the synthetic market to a recorded tape (a market profile)"
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
@@ -39,7 +37,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "calibrate", help=HELP,
+        "calibrate", help=COMMANDS["calibrate"],
         formatter_class=formatter,
         description="Labels every minute of TAPE (calm, volatile, spike: from realised\n"
                     "volatility and jumps), fits each regime's constants on its minutes\n"

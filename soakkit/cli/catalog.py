@@ -8,6 +8,7 @@ import shutil
 import sys
 import textwrap
 
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
 from soakkit.errors import ExitCode, exit_codes_help
 
@@ -28,8 +29,6 @@ def _width(args: argparse.Namespace) -> int:
     """``--width``, else the terminal's (``$COLUMNS``; 80 when stdout is not a terminal)."""
     return args.width if args.width is not None else shutil.get_terminal_size((80, 24)).columns
 
-#: One line for ``soakkit --help`` (lets it list this command without building it).
-HELP = "every run at a glance (per iteration, JSON, CSV, Parquet for scripts)"
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
@@ -83,7 +82,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "catalog", help=HELP,
+        "catalog", help=COMMANDS["catalog"],
         formatter_class=formatter,
         description="Loads new-layout runs, the legacy latest/ folder, compressed iteration files "
                     "and rotated\nhistory, with an incremental cache (see soakkit.catalog). "

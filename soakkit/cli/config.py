@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import (
     ARTIFACTS_HELP,
     add_artifacts,
@@ -23,8 +24,6 @@ def _artifacts(given: Path | None) -> Path:
 
     return resolve_artifacts(given, create=True)
 
-#: One line for ``soakkit --help`` (lets it list this command without building it).
-HELP = "show, explain and migrate configuration"
 
 
 def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -99,7 +98,7 @@ def _cmd_config_migrate(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     config = sub.add_parser(
-        "config", help=HELP, formatter_class=formatter,
+        "config", help=COMMANDS["config"], formatter_class=formatter,
         description="Inspect the layered configuration: defaults < profile < runtime "
                     "overrides < env < --set.\nEvery value carries its origin; every problem "
                     "is one line naming its layer and source.",

@@ -6,13 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
 from soakkit.cli.report import print_report
 from soakkit.errors import ExitCode, exit_codes_help
 from soakkit.inputs import MAX_ITERATIONS, MAX_SEED
-
-#: One line for ``soakkit --help`` (lets it list this command without building it).
-HELP = "short mini-soak, then the KPI and disk reports (about 10 s)"
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -31,7 +29,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "demo", help=HELP,
+        "demo", help=COMMANDS["demo"],
         formatter_class=formatter,
         description="Runs a tuned mini-soak with the soak notebook, the same market without the "
                     "tuner as a\nbaseline, one rotation, then the KPI report (tuned vs untuned) "

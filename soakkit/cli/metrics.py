@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, path_arg
 from soakkit.errors import ExitCode, exit_codes_help
-
-#: One line for ``soakkit --help`` (lets it list this command without building it).
-HELP = "export catalog gauges (runs, iterations, verdicts) as Prometheus text"
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
@@ -27,7 +25,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "metrics", help=HELP,
+        "metrics", help=COMMANDS["metrics"],
         formatter_class=formatter,
         description="Loads the run catalog of --artifacts and writes --out/soakkit_catalog.prom "
                     "atomically:\nruns and iterations by profile and mode, iterations by "

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import formatter, int_arg, path_arg
 from soakkit.errors import ExitCode, exit_codes_help
 
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
     from soakkit.notebooks import RunResult
 
 
-#: One line for ``soakkit --help`` (lets it list this command without building it).
-HELP = "run a report notebook with papermill (HTML, figures, kpis.json)"
 
 
 def print_report(result: RunResult, html: Path | None = None) -> None:
@@ -46,7 +45,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from soakkit.notebooks import MAX_CELL_TIMEOUT_S, NOTEBOOKS
 
     p = sub.add_parser(
-        "report", help=HELP,
+        "report", help=COMMANDS["report"],
         formatter_class=formatter,
         description="Runs notebooks/<name>.ipynb with papermill after checking every -p against "
                     "the notebook's\nparameters cell (unknown names are errors, values are cast "

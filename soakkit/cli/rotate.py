@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import Parser, formatter
-
-#: One line for ``soakkit --help`` (lets it list this command without building it).
-HELP = "free disk: keep the latest iterations, compress old files, watch the budget"
 
 
 def _cmd_rotate(args: argparse.Namespace) -> int:
@@ -22,7 +20,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from soakkit.rotation.command import EPILOG, add_restore_arguments, add_rotate_arguments
 
     p = sub.add_parser(
-        "rotate", help=HELP, formatter_class=formatter, epilog=EPILOG,
+        "rotate", help=COMMANDS["rotate"], formatter_class=formatter, epilog=EPILOG,
         description="Plan, then apply: one scan of --path and one captured --now give every file "
                     "a decision\nwith a reason; --dry-run prints exactly what a real run would "
                     "do. An ITER_SUMMARY\nfile is deleted only once its run's "

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_common_config, formatter, path_arg
 from soakkit.errors import ExitCode, exit_codes_help
 
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
     from soakkit.soak import IterationReport, SoakOptions
 
 
-#: One line for ``soakkit --help`` (lets it list this command without building it).
-HELP = "run a seeded mini-soak (simulated market, real KPIs, live tuner)"
 
 
 def _progress_printer(enabled: bool) -> Callable[[IterationReport], None]:
@@ -140,7 +139,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from soakkit.sim.regimes import MODES
 
     p = sub.add_parser(
-        "soak", help=HELP,
+        "soak", help=COMMANDS["soak"],
         formatter_class=formatter,
         description="Each iteration simulates --sim-minutes of market with the current "
                     "parameters,\ncomputes the KPIs, judges them with --gate, lets the tuner "

@@ -6,13 +6,10 @@ import argparse
 import logging
 import sys
 
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, float_arg, formatter, int_arg, path_arg
 from soakkit.errors import ExitCode, exit_codes_help
 from soakkit.inputs import MAX_ITERATIONS
-
-#: One line for ``soakkit --help`` (lets it list this command without building it).
-HELP = "a grid of mini-soaks (profiles x modes x seeds x tune x --set) on Dask"
-
 
 _EXAMPLES = """examples:
   soakkit sweep --profiles steady_safe,ultra_safe --modes volatile,mixed --seeds 1-20 \\
@@ -77,7 +74,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from soakkit.gate import RUN_GATES
 
     p = sub.add_parser(
-        "sweep", help=HELP,
+        "sweep", help=COMMANDS["sweep"],
         formatter_class=formatter, epilog=_EXAMPLES,
         description="Runs every cell of the grid --profiles x --modes x --tune x --set values x "
                     "--seeds as one\nmini-soak, in batches on a Dask cluster: a local one (one "

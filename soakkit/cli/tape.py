@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import Parser, float_arg, formatter, int_arg, path_arg
 from soakkit.errors import ExitCode, exit_codes_help
 from soakkit.inputs import MAX_SEED
-
-#: One line for ``soakkit --help`` (lets it list this command without building it).
-HELP = "import, check or generate a market tape for replay"
-
 
 EPILOG = """\
 tape format (docs/SIMULATOR.md, "Replay"): a folder with
@@ -90,7 +87,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from soakkit.sim.importers import FORMATS
     from soakkit.sim.regimes import MODES
 
-    p = sub.add_parser("tape", help=HELP,
+    p = sub.add_parser("tape", help=COMMANDS["tape"],
                        formatter_class=formatter, epilog=EPILOG,
                        description="Recorded market data for `soakkit soak --market-data` "
                                    "and `soakkit calibrate`.")

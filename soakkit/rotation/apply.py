@@ -11,6 +11,7 @@ A dry run computes the same plan and changes nothing.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,6 @@ from typing import Any
 from soakkit import __version__
 from soakkit.io import format_utc
 from soakkit.locks import exclusive_lock
-from soakkit.rotation.execute import Executor
 from soakkit.rotation.log import append_line, ensure_rotation_dir, last_record, open_log
 from soakkit.rotation.policy import LOCK_FILE, RotationPolicy
 from soakkit.rotation.scan import check_root, walk
@@ -31,20 +31,35 @@ __all__ = ["Plan", "RotationResult", "Sizes", "plan_rotation", "rotate"]
 
 @dataclass(frozen=True)
 class RotationResult:
-    """The log record of one rotation, its exit code and the plan behind it."""
+    """One rotation: its log record, exit code and the plan behind it.
 
-    record: dict[str, Any]
+    ``summary`` is the record without its ``actions``; ``record`` adds them (built on first
+    use for a dry run: the text output prints them straight from the plan's arrays).
+    """
+
+    summary: dict[str, Any]
     exit_code: int
     plan: Plan
+    #: (phase, path) → outcome of every action a real run attempted; None for a dry run
+    results: dict[tuple[str, str], str] | None = None
+
+    @functools.cached_property
+    def record(self) -> dict[str, Any]:
+        """The log record (what ``--json`` prints and ``ROTATION_LOG.jsonl`` holds)."""
+        actions = self.plan.actions()
+        if self.results is not None:
+            for entry in actions:
+                entry["result"] = self.outcome(entry["phase"], entry["path"])
+        return {**self.summary, "actions": actions}
+
+    def outcome(self, phase: str, path: str) -> str:
+        """What a real run did with one action of the plan."""
+        results = self.results or {}
+        return results.get((phase, path), "skipped" if phase == "skip" else "not_run")
 
 
-def _record(plan: Plan, dry_run: bool, after: Sizes, results: dict[tuple[str, str], str],
-            errors: list[str], warnings: list[str]) -> dict[str, Any]:
-    actions = plan.actions()
-    if not dry_run:
-        for entry in actions:
-            entry["result"] = results.get((entry["phase"], entry["path"]),
-                                          "skipped" if entry["phase"] == "skip" else "not_run")
+def _summary(plan: Plan, dry_run: bool, after: Sizes, errors: list[str],
+             warnings: list[str]) -> dict[str, Any]:
     budget = plan.policy.budget_bytes
     over = budget is not None and after.allocated_bytes > budget
     status = "error" if errors else ("over_budget" if over else "ok")
@@ -53,16 +68,16 @@ def _record(plan: Plan, dry_run: bool, after: Sizes, results: dict[tuple[str, st
         "now": format_utc(plan.now), "args": plan.policy.to_json(),
         "before": plan.before.to_json(), "after": after.to_json(),
         "after_is_projection": dry_run, "budget_bytes": budget, "over_budget": over,
-        "actions": actions, "kept": plan.kept_counts(),
+        "kept": plan.kept_counts(),
         "scan_errors": list(plan.walk.errors), "errors": errors, "warnings": warnings,
         "status": status,
     }
 
 
-def _exit_code(record: dict[str, Any]) -> int:
-    if record["errors"] or record["scan_errors"]:
+def _exit_code(summary: dict[str, Any]) -> int:
+    if summary["errors"] or summary["scan_errors"]:
         return 1
-    return 2 if record["over_budget"] else 0
+    return 2 if summary["over_budget"] else 0
 
 
 def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool = False,
@@ -94,9 +109,9 @@ def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool =
     check_root(root)
     warnings: list[str] = []
     if dry_run:
-        plan = plan_rotation(root, policy, now, jobs=jobs)
-        record = _record(plan, True, plan.projected_after(), {}, [], warnings)
-        return RotationResult(record, _exit_code(record), plan)
+        plan = plan_rotation(root, policy, now, jobs=jobs, render=True)
+        summary = _summary(plan, True, plan.projected_after(), [], warnings)
+        return RotationResult(summary, _exit_code(summary), plan)
     folder = ensure_rotation_dir(root)
     with exclusive_lock(folder / LOCK_FILE, f"rotation of {root}", wait_s=wait_lock), \
             open_log(folder) as log:
@@ -104,6 +119,8 @@ def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool =
         if previous and isinstance(previous.get("now"), str) and previous["now"] > format_utc(now):
             warnings.append(f"clock went backwards: previous rotation ran at {previous['now']}")
         plan = plan_rotation(root, policy, now, jobs=jobs)
+        from soakkit.rotation.execute import Executor  # a dry run needs none of it
+
         root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         executor = Executor(plan, root_fd, folder, jobs)
         try:
@@ -112,7 +129,8 @@ def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool =
             executor.close()
             os.close(root_fd)
         after = sizes_of(walk(root, policy, now.timestamp(), jobs=jobs).dirs)
-        record = _record(plan, False, after, executor.results, executor.errors, warnings)
-        append_line(log, record)
-    return RotationResult(record, _exit_code(record), plan)
+        summary = _summary(plan, False, after, executor.errors, warnings)
+        result = RotationResult(summary, _exit_code(summary), plan, executor.results)
+        append_line(log, result.record)
+    return result
 

@@ -14,8 +14,17 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-__all__ = ["EXTENSIONS", "VERIFY_ERRORS", "Writer", "codec_of", "decompress_bytes",
-           "digest_of", "file_sha256", "sha256_of_decompressed"]
+__all__ = [
+    "EXTENSIONS",
+    "VERIFY_ERRORS",
+    "Writer",
+    "codec_of",
+    "decompress_bytes",
+    "digest_of",
+    "digest_of_bytes",
+    "file_sha256",
+    "sha256_of_decompressed",
+]
 
 _CHUNK = 1 << 20
 EXTENSIONS = {"gzip": ".gz", "zstd": ".zst"}
@@ -71,6 +80,17 @@ def digest_of(fh: IO[bytes], codec: str) -> tuple[str, int]:
         digest.update(chunk)
         length += len(chunk)
     return digest.hexdigest(), length
+
+
+def digest_of_bytes(raw: bytes, codec: str) -> tuple[str, int]:
+    """:func:`digest_of` a whole compressed file's bytes (one zlib call for a one-member
+    gzip, as soakkit writes them; anything else takes the general path)."""
+    if codec == "gzip":
+        inflater = zlib.decompressobj(wbits=31)
+        data = inflater.decompress(raw)
+        if inflater.eof and not inflater.unused_data:
+            return hashlib.sha256(data).hexdigest(), len(data)
+    return digest_of(io.BytesIO(raw), codec)
 
 
 def sha256_of_decompressed(dir_fd: int, name: str) -> tuple[str, int]:

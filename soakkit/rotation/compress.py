@@ -14,9 +14,10 @@ file's folder:
    sha256 and length; the source must not have changed meanwhile (a fresh ``lstat``), else
    ``skipped:modified_during_compress``; a copy that is not smaller is dropped
    (``skipped:incompressible``); the temp gets the source's times;
-3. **fsync each folder once, link** every temp to its final name (``link`` never
-   clobbers: an existing file with the same content is accepted, a different one is an
-   error and both are kept), remove the temp names, fsync each folder;
+3. **rename** every temp to its final name with ``renameat2(RENAME_NOREPLACE)``, which
+   never clobbers (:mod:`soakkit.rotation.syscalls`; ``link`` + ``unlink`` where the
+   kernel or filesystem lacks it): an existing file with the same content is accepted, a
+   different one is an error and both are kept; then fsync each folder;
 4. **append the batch to the manifest** with one fsync (sha256 of every original and
    compressed file);
 5. **unlink the sources**, fsync each folder.
@@ -45,11 +46,12 @@ from soakkit.rotation.codec import (
     EXTENSIONS,
     VERIFY_ERRORS,
     Writer,
-    digest_of,
+    digest_of_bytes,
     file_sha256,
     sha256_of_decompressed,
 )
 from soakkit.rotation.policy import TMP_SUFFIX
+from soakkit.rotation.syscalls import rename_noreplace, start_writeback
 from soakkit.rotation.workers import can_fork, fork_map
 
 __all__ = ["BATCH_BYTES", "BATCH_FILES", "CompressJob", "CompressOutcome", "batches",
@@ -207,27 +209,13 @@ def _write_temp(f: _File, blob: bytes | None, mode: int, codec: str, level: int)
         f.sha, f.length = digest.hexdigest(), length
 
 
-def _start_writeback(fds: Sequence[int]) -> None:
-    """Ask Linux to start writing every temp now, so the fsyncs that follow mostly wait
-    for one journal commit instead of one each (``sync_file_range``; no-op elsewhere)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        sync_range = libc.sync_file_range
-    except (OSError, AttributeError):
-        return
-    for fd in fds:
-        sync_range(fd, ctypes.c_longlong(0), ctypes.c_longlong(0), 2)  # SYNC_FILE_RANGE_WRITE
-
-
 def _verify(f: _File, codec: str) -> None:
     """Step 2 for one synced temp: its content, the source, the size; then the times."""
     name, dir_fd = f.job.name, f.job.dir_fd
     size = os.fstat(f.fd).st_size
     if size <= STREAM_BYTES:
         raw = os.pread(f.fd, size + 1, 0)
-        got = digest_of(io.BytesIO(raw), codec)
+        got = digest_of_bytes(raw, codec)
         compressed_sha = hashlib.sha256(raw).hexdigest()
     else:
         got = sha256_of_decompressed(dir_fd, f.tmp)
@@ -255,7 +243,7 @@ def _link(f: _File) -> None:
     """Step 3 for one file: publish the temp under the final name, never clobbering."""
     dir_fd = f.job.dir_fd
     try:
-        os.link(f.tmp, f.final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+        rename_noreplace(dir_fd, f.tmp, f.final)
     except FileExistsError:
         try:
             existing, _ = sha256_of_decompressed(dir_fd, f.final)
@@ -267,8 +255,8 @@ def _link(f: _File) -> None:
         f.outcome = CompressOutcome("done", f.length, f.sha, f.final,
                                     os.stat(f.final, dir_fd=dir_fd).st_size,
                                     file_sha256(dir_fd, f.final))
+        _unlink_quiet(dir_fd, f.tmp)
     checkpoint("linked", f.job.name)
-    _unlink_quiet(dir_fd, f.tmp)
 
 
 def _fsync_dirs(files: Sequence[_File]) -> None:
@@ -311,7 +299,7 @@ def compress_batch(jobs: Sequence[CompressJob], *, codec: str, level: int,
             except OSError as exc:
                 f.finish(_errname(exc))
         live = [f for f in files if f.outcome is None]
-        _start_writeback([f.fd for f in live])
+        start_writeback([f.fd for f in live])
         for f in live:
             _guard(f, lambda f: os.fsync(f.fd))
             if f.outcome is None:
@@ -323,8 +311,7 @@ def compress_batch(jobs: Sequence[CompressJob], *, codec: str, level: int,
         for f in ready:
             os.close(f.fd)
             f.fd = -1
-        if ready:
-            _fsync_dirs(ready)
+        if ready:  # a rename needs no folder fsync before it: the temp's data is durable
             for f in ready:
                 _guard(f, _link)
             ready = [f for f in ready if f.ready]

@@ -92,8 +92,10 @@ def append_line(fh: IO[bytes], record: dict[str, Any]) -> None:
 
 
 def append_lines(fh: IO[bytes], records: list[dict[str, Any]]) -> None:
-    """Append canonical JSON lines with one write and one fsync."""
-    fh.write("".join(canonical_json(r, compact=True) for r in records).encode("ascii"))
+    """Append canonical JSON lines with one write and one fsync (numbers as they are:
+    sizes, hashes and the policy's own flags, nothing computed to round)."""
+    fh.write("".join(canonical_json(r, compact=True, digits=None)
+                     for r in records).encode("ascii"))
     fh.flush()
     os.fsync(fh.fileno())
 

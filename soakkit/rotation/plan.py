@@ -33,6 +33,7 @@ The planner reads nothing from disk: everything it needs is in the :class:`DirSc
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,7 +49,8 @@ from soakkit.rotation.policy import (
     RotationPolicy,
 )
 
-__all__ = ["PHASES", "Decision", "DirPlan", "DirScan", "plan_directory"]
+__all__ = ["PHASES", "Action", "Decision", "DirPlan", "DirScan", "action_entry", "action_lines",
+           "plan_directory"]
 
 # entry kinds
 FILE, DIR, SYMLINK, OTHER, OTHER_DEVICE = 0, 1, 2, 3, 4
@@ -88,6 +90,8 @@ NAME_MAX = 255  # bytes; a compressed copy needs room for its extension
 #: Order of phases in logs and execution.
 PHASES = ("recover", "history", "delete", "compress", "budget", "skip", "keep")
 COMPRESSED_SUFFIXES = (".gz", ".zst")
+_VERB_TEXT = np.array(VERBS, dtype=object)
+_PHASE_OF = np.array([PHASES.index(phase) for phase, _ in REASONS], dtype=np.int8)
 
 
 @dataclass
@@ -121,10 +125,33 @@ class Decision:
     iteration: int | None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"phase": self.phase, "action": self.verb, "path": self.path,
-                               "reason": self.reason, "bytes": self.size}
-        _add_b64(out, self.path)
-        return out
+        return action_entry(self.phase, self.verb, self.path, self.reason, self.size)
+
+
+#: (phase, verb, path, reason, bytes) of one action: what a log entry and a printed line hold.
+Action = tuple[str, str, str, str, int]
+
+
+def action_entry(phase: str, verb: str, path: str, reason: str, size: int) -> dict[str, Any]:
+    """The log entry of one action (a path that is not UTF-8 also goes base64-encoded)."""
+    entry: dict[str, Any] = {"phase": phase, "action": verb, "path": path, "reason": reason,
+                             "bytes": size}
+    if not path.isascii():
+        _add_b64(entry, path)
+    return entry
+
+
+def action_lines(label: str, paths: list[str], reasons: list[str],
+                 outcomes: list[str] | None = None) -> str:
+    """Printed actions, one line each:
+    ``  would delete    runs/r1/ITER_SUMMARY_3.json  delete:beyond_keep_latest(...)``, and
+    ``  -> <outcome>`` after a real run's."""
+    head = f"  {label:<15} "
+    if outcomes is None:
+        return "".join([f"{head}{path}  {reason}\n"
+                        for path, reason in zip(paths, reasons, strict=True)])
+    return "".join([f"{head}{path}  {reason}  -> {outcome}\n"
+                    for path, reason, outcome in zip(paths, reasons, outcomes, strict=True)])
 
 
 def _reason(code: int, rank: int, keep: int, age_s: float, nlink: int) -> str:
@@ -172,15 +199,21 @@ class DirPlan:
     ino: np.ndarray
     keep_latest: int
     _order: list[int] | None = field(default=None, repr=False)
+    #: phase → this folder's dry-run lines, when rendered where it was planned
+    text: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def order(self) -> list[int]:
-        """Row indices in output order: ITER_SUMMARY by number, then other names."""
+        """Row indices in output order: ITER_SUMMARY by number, then other names (by name)."""
         if self._order is None:
-            big = np.iinfo(np.int64).max
-            numbers, names = self.iteration.tolist(), self.names
-            self._order = sorted(range(len(names)), key=lambda i: (
-                numbers[i] if numbers[i] >= 0 else big, names[i]))
+            numbers = np.where(self.iteration >= 0, self.iteration, np.iinfo(np.int64).max)
+            order = np.argsort(numbers, kind="stable")
+            ranked = numbers[order]
+            if (ranked[1:] == ranked[:-1]).any():  # ties (other names, X.json + X.json.gz)
+                by_name = np.array(sorted(range(len(self.names)), key=self.names.__getitem__),
+                                   dtype=np.int64)
+                order = by_name[np.argsort(numbers[by_name], kind="stable")]
+            self._order = order.tolist()
         return self._order
 
     def path(self, i: int) -> str:
@@ -195,28 +228,59 @@ class DirPlan:
                         int(self.size[i]), int(self.blocks[i]), int(self.mtime_ns[i]),
                         int(self.ino[i]), n if n >= 0 else None)
 
-    def actions(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(phase, log entry) of every row that is not kept, in output order, built from
-        the arrays in bulk (what ``--dry-run`` prints and the log records for 200,000
-        files; :meth:`decision` is the same, one row at a time)."""
-        acting = set(np.flatnonzero(self.verb != KEEP).tolist())
-        if not acting:
+    def _by_phase(self) -> Iterator[tuple[str, str, np.ndarray, list[str]]]:
+        """(phase, verb, rows, reasons) of the rows that are not kept, phase by phase, each
+        in output order (a phase has one verb: ``budget`` deletes, the others are theirs)."""
+        order = np.asarray(self.order, dtype=np.int64)
+        rows = order[self.verb[order] != KEEP]
+        if not rows.size:
             return
-        verbs, codes, sizes = self.verb.tolist(), self.reason.tolist(), self.size.tolist()
-        ranks, ages, links = self.rank.tolist(), self.age_s.tolist(), self.nlink.tolist()
-        keep, prefix = self.keep_latest, f"{self.rel}/" if self.rel else ""
-        for i in self.order:
-            if i not in acting:
-                continue
-            code = codes[i]
-            phase = REASONS[code][0]
-            path = prefix + self.names[i]
-            text = _FIXED[code] or _reason(code, ranks[i], keep, ages[i], links[i])
-            entry: dict[str, Any] = {"phase": phase, "action": VERBS[verbs[i]], "path": path,
-                                     "reason": text, "bytes": sizes[i]}
-            if not path.isascii():
-                _add_b64(entry, path)
-            yield phase, entry
+        codes = self.reason[rows]
+        reasons = np.empty(rows.size, dtype=object)
+        for code in np.unique(codes).tolist():
+            at = np.flatnonzero(codes == code)
+            reasons[at] = self._reasons(code, rows[at])
+        phases = _PHASE_OF[codes]
+        for phase_index in np.unique(phases).tolist():
+            at = np.flatnonzero(phases == phase_index)
+            yield (PHASES[phase_index], VERBS[int(self.verb[rows[at[0]]])], rows[at],
+                   reasons[at].tolist())
+
+    def _paths(self, rows: np.ndarray) -> list[str]:
+        prefix = f"{self.rel}/" if self.rel else ""
+        return [prefix + name for name in map(self.names.__getitem__, rows.tolist())]
+
+    def acting(self) -> dict[str, list[Action]]:
+        """Phase → (phase, verb, path, reason, bytes) of every row that is not kept, in
+        output order, built from the arrays in bulk (what ``--dry-run`` prints and the log
+        records for 200,000 files; :meth:`decision` is the same, one row at a time)."""
+        return {phase: list(zip(itertools.repeat(phase), itertools.repeat(verb),
+                                self._paths(rows), reasons, self.size[rows].tolist()))
+                for phase, verb, rows, reasons in self._by_phase()}
+
+    def render_dry_run(self) -> dict[str, str]:
+        """Phase → the dry-run lines of this folder's actions (:func:`action_lines`)."""
+        return {phase: action_lines(f"would {verb}", self._paths(rows), reasons)
+                for phase, verb, rows, reasons in self._by_phase()}
+
+    def _reasons(self, code: int, rows: np.ndarray) -> list[str]:
+        """The readable reasons of ``rows``, which all have reason ``code``."""
+        fixed = _FIXED[code]
+        if fixed is not None:
+            return [fixed] * rows.size
+        if code in _AGELESS:
+            return list(map(_ageless_reason, itertools.repeat(code), self.rank[rows].tolist(),
+                            itertools.repeat(self.keep_latest), self.nlink[rows].tolist()))
+        template = REASONS[code][1]
+        return [template.format(age_d=age / 86_400.0, ahead_s=-age)
+                for age in self.age_s[rows].tolist()]
+
+    def actions(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(phase, log entry) of every row :meth:`acting` lists."""
+        acting = self.acting()
+        for phase in PHASES:
+            for action in acting.get(phase, ()):
+                yield phase, action_entry(*action)
 
     def rows(self, verbs: tuple[int, ...] | None = None) -> Iterator[int]:
         """Row indices in output order, optionally only some verbs."""
@@ -249,8 +313,10 @@ def _classify(name: str) -> int:
     return (number + 1) << 5 | flags
 
 
-def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float) -> DirPlan:
-    """Decide every entry of one scanned folder (pure: no I/O)."""
+def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float, *,
+                   render: bool = False) -> DirPlan:
+    """Decide every entry of one scanned folder (pure: no I/O); ``render``: also its
+    dry-run lines (:attr:`DirPlan.text`), where it is planned (a scan's forked worker)."""
     n = len(scan.names)
     verb = np.full(n, KEEP, dtype=np.int8)
     reason = np.full(n, R_YOUNG, dtype=np.int8)
@@ -307,5 +373,8 @@ def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float) -> DirPl
     decide(age >= policy.ttl_s, COMPRESS, R_OLD)
     decide(np.ones(n, dtype=bool), KEEP, R_YOUNG)
 
-    return DirPlan(scan.rel, names, kind, verb, reason, rank, iteration, age, scan.size,
+    plan = DirPlan(scan.rel, names, kind, verb, reason, rank, iteration, age, scan.size,
                    scan.blocks, scan.mtime_ns, scan.nlink, scan.ino, policy.keep_latest)
+    if render:
+        plan.text = plan.render_dry_run()
+    return plan

@@ -40,6 +40,9 @@ _NUM = re.compile(r"(\d+)")
 _S_IFMT, _S_IFREG, _S_IFDIR, _S_IFLNK = 0o170000, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def natural_key(path: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key comparing digit runs as numbers (``run2`` before ``run10``)."""
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in _NUM.split(path) if p)
@@ -59,38 +62,41 @@ def _scan_one(root: str, job: _Job, root_dev: int) -> tuple[DirScan, list[_Job],
     flat: list[int] = []  # per entry: kind size blocks mtime_ns nlink ino
     subdirs: list[_Job] = []
     errors: list[str] = []
-    try:
-        it = os.scandir(path)
+    try:  # listed through a descriptor: each stat is then one lookup, not a whole path's
+        fd = os.open(path, _DIR_FLAGS)
     except OSError as exc:
         errors.append(f"{job.rel or '.'}: cannot list: {os_reason(exc)}")
         return _empty_scan(job.rel), [], errors
     has_lock = False
-    with it:
-        for entry in it:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue  # vanished between listing and stat
-            fmt = st.st_mode & _S_IFMT  # inline S_ISREG/S_ISDIR: this loop runs per file
-            if fmt == _S_IFREG:
-                kind = FILE
-                if entry.name == RUN_LOCK:
-                    has_lock = True
-            elif fmt == _S_IFDIR:
-                if not job.rel and entry.name == ROTATION_DIR:
-                    continue  # rotation's own log, manifest and lock: never scanned or counted
-                if st.st_dev == root_dev:
-                    rel = f"{job.rel}/{entry.name}" if job.rel else entry.name
-                    protected = job.protected or (not job.rel and entry.name in PROTECTED_DIRS)
-                    subdirs.append(_Job(rel, job.active, protected))
-                    continue
-                kind = OTHER_DEVICE
-            elif fmt == _S_IFLNK:
-                kind = SYMLINK
-            else:
-                kind = OTHER
-            names.append(entry.name)
-            flat += (kind, st.st_size, st.st_blocks, st.st_mtime_ns, st.st_nlink, st.st_ino)
+    try:
+        with os.scandir(fd) as it:
+            for entry in it:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue  # vanished between listing and stat
+                fmt = st.st_mode & _S_IFMT  # inline S_ISREG/S_ISDIR: this loop runs per file
+                if fmt == _S_IFREG:
+                    kind = FILE
+                    if entry.name == RUN_LOCK:
+                        has_lock = True
+                elif fmt == _S_IFDIR:
+                    if not job.rel and entry.name == ROTATION_DIR:
+                        continue  # rotation's own log, manifest and lock: never scanned or counted
+                    if st.st_dev == root_dev:
+                        rel = f"{job.rel}/{entry.name}" if job.rel else entry.name
+                        protected = job.protected or (not job.rel and entry.name in PROTECTED_DIRS)
+                        subdirs.append(_Job(rel, job.active, protected))
+                        continue
+                    kind = OTHER_DEVICE
+                elif fmt == _S_IFLNK:
+                    kind = SYMLINK
+                else:
+                    kind = OTHER
+                names.append(entry.name)
+                flat += (kind, st.st_size, st.st_blocks, st.st_mtime_ns, st.st_nlink, st.st_ino)
+    finally:
+        os.close(fd)
     active = job.active or (has_lock and is_locked(Path(path) / RUN_LOCK))
     if active and not job.active:  # the run is live: so is everything below it
         subdirs = [_Job(j.rel, True, j.protected) for j in subdirs]
@@ -107,13 +113,13 @@ def _empty_scan(rel: str) -> DirScan:
 
 
 def _walk_jobs(root: str, jobs: Iterable[_Job], root_dev: int, policy: RotationPolicy,
-               now_s: float) -> tuple[list[DirPlan], list[str]]:
+               now_s: float, render: bool) -> tuple[list[DirPlan], list[str]]:
     plans: list[DirPlan] = []
     errors: list[str] = []
     stack = list(jobs)
     while stack:
         scan, subdirs, errs = _scan_one(root, stack.pop(), root_dev)
-        plans.append(plan_directory(scan, policy, now_s))
+        plans.append(plan_directory(scan, policy, now_s, render=render))
         errors += errs
         stack += subdirs
     return plans, errors
@@ -158,8 +164,10 @@ def check_root(root: Path) -> os.stat_result:
     return st
 
 
-def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1) -> Walk:
-    """Scan and plan the whole tree under ``root`` with up to ``jobs`` processes."""
+def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1, *,
+         render: bool = False) -> Walk:
+    """Scan and plan the whole tree under ``root`` with up to ``jobs`` processes
+    (``render``: each folder's dry-run lines too, see :func:`plan_directory`)."""
     root_st = check_root(root)
     root_s = os.fspath(root)
     dev = root_st.st_dev
@@ -172,12 +180,12 @@ def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1) -> Wal
         level: list[_Job] = []
         for job in frontier:
             scan, subdirs, errs = _scan_one(root_s, job, dev)
-            plans.append(plan_directory(scan, policy, now_s))
+            plans.append(plan_directory(scan, policy, now_s, render=render))
             errors += errs
             level += subdirs
         frontier = level
         if not parallel:
-            more, errs = _walk_jobs(root_s, frontier, dev, policy, now_s)
+            more, errs = _walk_jobs(root_s, frontier, dev, policy, now_s, render)
             plans += more
             errors += errs
             frontier = []
@@ -185,7 +193,7 @@ def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1) -> Wal
         frontier.sort(key=lambda j: natural_key(j.rel))
         shares = [frontier[i::jobs] for i in range(jobs)]
         for more, errs in fork_map(
-                lambda share: _walk_jobs(root_s, share, dev, policy, now_s), shares):
+                lambda share: _walk_jobs(root_s, share, dev, policy, now_s, render), shares):
             plans += more
             errors += errs
     plans.sort(key=lambda p: natural_key(p.rel))

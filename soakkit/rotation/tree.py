@@ -22,8 +22,11 @@ from soakkit.rotation.plan import (
     PHASES,
     R_BUDGET,
     R_COMPRESSED,
+    Action,
     Decision,
     DirPlan,
+    action_entry,
+    action_lines,
 )
 from soakkit.rotation.policy import RotationPolicy
 from soakkit.rotation.scan import Walk, walk
@@ -78,18 +81,34 @@ class Plan:
                 yield from self.history_decisions()
             yield from by_phase[phase]
 
-    def actions(self) -> list[dict[str, Any]]:
-        """What :meth:`decisions` yields without the kept files, as log entries, in bulk."""
-        by_phase: dict[str, list[dict[str, Any]]] = {p: [] for p in PHASES}
+    def acting(self) -> list[Action]:
+        """Every action of the plan (kept files left out), in execution order, in bulk."""
+        by_phase: dict[str, list[Action]] = {p: [] for p in PHASES}
         for d in self.walk.dirs:
-            for phase, entry in d.actions():
-                by_phase[phase].append(entry)
-        out: list[dict[str, Any]] = []
+            for phase, actions in d.acting().items():
+                by_phase[phase] += actions
+        out: list[Action] = []
         for phase in PHASES:
             if phase == "history":
-                out += [h.to_json() for h in self.history_decisions()]
+                out += [(h.phase, h.verb, h.path, h.reason, h.size)
+                        for h in self.history_decisions()]
             out += by_phase[phase]
         return out
+
+    def dry_run_lines(self) -> str:
+        """Every action as a printed dry-run line (:func:`action_line`), in execution order."""
+        texts = [d.render_dry_run() if d.text is None else d.text for d in self.walk.dirs]
+        parts: list[str] = []
+        for phase in PHASES:
+            if phase == "history":
+                parts += [action_lines(f"would {h.verb}", [h.path], [h.reason])
+                          for h in self.history_decisions()]
+            parts += [text.get(phase, "") for text in texts]
+        return "".join(parts)
+
+    def actions(self) -> list[dict[str, Any]]:
+        """What :meth:`decisions` yields without the kept files, as log entries."""
+        return [action_entry(*action) for action in self.acting()]
 
     def history_decisions(self) -> Iterator[Decision]:
         """One ``history`` decision per folder losing ITER_SUMMARY files."""
@@ -144,10 +163,15 @@ def _apply_budget(plan: Plan) -> None:
         over -= int(d.blocks[i]) * 512
 
 
-def plan_rotation(root: Path, policy: RotationPolicy, now: datetime, *, jobs: int = 1) -> Plan:
-    """Scan ``root`` once and plan every action (pure apart from the scan; changes nothing)."""
+def plan_rotation(root: Path, policy: RotationPolicy, now: datetime, *, jobs: int = 1,
+                  render: bool = False) -> Plan:
+    """Scan ``root`` once and plan every action (pure apart from the scan; changes nothing).
+
+    ``render``: also render each folder's dry-run lines where it is planned, in parallel
+    (:meth:`Plan.dry_run_lines`).
+    """
     policy.validate()
-    found = walk(Path(root), policy, now.timestamp(), jobs=jobs)
+    found = walk(Path(root), policy, now.timestamp(), jobs=jobs, render=render)
     plan = Plan(Path(root), now, policy, found, sizes_of(found.dirs))
     _apply_budget(plan)
     return plan
