@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from soakkit.errors import SoakkitError, fs_errors
-from soakkit.io import atomic_write_json, fsync_dir, load_json_file
+from soakkit.io import atomic_write_json, fsync_dir
+from soakkit.json_strict import load_json_file
 from soakkit.locks import folder_lock, is_locked
 
 __all__ = ["FAILED_KEEP", "FAILED_SUFFIX", "PARTIAL_SUFFIX", "create_partial",
