@@ -233,4 +233,3 @@ def _stopped(failure: BaseException, run_id: str, done: int) -> BaseException:
     if isinstance(failure, OSError):
         return filesystem_error(failure, action=action)
     return failure
-
