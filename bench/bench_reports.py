@@ -35,9 +35,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from soakkit.artifacts import ITER_LOG_FILE, iter_summary_name
 from soakkit.catalog import cache_dir, load_catalog
-from soakkit.io import canonical_json
 from soakkit.iterlog import entry_line, file_id
 from soakkit.iterlog_table import compact
+from soakkit.json_canonical import canonical_json
 from soakkit.notebooks import run
 from soakkit.soak import SoakOptions, run_soak
 

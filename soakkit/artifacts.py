@@ -46,7 +46,8 @@ from typing import Any
 
 from soakkit.errors import ArtifactError, JsonFormatError, UsageError
 from soakkit.inputs import check_user_path, show_value
-from soakkit.io import fsync_dir, loads_strict
+from soakkit.io import fsync_dir
+from soakkit.json_strict import loads_strict
 
 __all__ = [
     "ARTIFACTS_ENV",

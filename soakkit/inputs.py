@@ -3,8 +3,8 @@
 Every number soakkit reads as text (command-line flags, ``--set``, environment variables,
 report parameters) and every number in a JSON document it reads goes through
 :func:`parse_int` / :func:`parse_float` (JSON documents through :func:`json_int` /
-:func:`json_float`, the hooks :func:`soakkit.io.loads_strict` gives :mod:`json`). A number
-is written the way JSON writes it, or it is refused, never coerced:
+:func:`json_float`, the hooks :func:`soakkit.json_strict.loads_strict` gives :mod:`json`).
+A number is written the way JSON writes it, or it is refused, never coerced:
 
 * no sign but ``-`` (``+700`` is refused), no leading zeros (``0700``), no whitespace
   (``" 7 "``), ASCII digits only (full-width ``７`` is refused), no ``_`` separators;

@@ -1,19 +1,17 @@
-"""Files, JSON and time: the one place soakkit writes bytes, encodes JSON or reads the clock.
+"""Files and time: the one place soakkit writes bytes or reads the clock.
 
 Every write in soakkit goes through :func:`atomic_write_bytes` (temp file in the same
-folder, fsync, rename, fsync of the folder), every JSON document is encoded by
-:func:`canonical_json` (sorted keys, no NaN, trailing newline) and every JSON document is
-read by :func:`loads_strict`, which rejects what Python's :mod:`json` silently accepts
-(NaN, Infinity, duplicate keys) and reports line and column.
+folder, fsync, rename, fsync of the folder) or, for logs, :func:`append_durably`; "now"
+comes from a :class:`Clock` (:func:`clock_from`: ``--now``, ``SOAKKIT_NOW`` or the system
+clock). JSON is encoded by :mod:`soakkit.json_canonical` and read by
+:mod:`soakkit.json_strict`, digests come from :mod:`soakkit.digests`; their public names are
+re-exported here, where users have always imported them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
-import json
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -22,8 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from soakkit.errors import JsonFormatError, UsageError, filesystem_error
-from soakkit.inputs import json_float, json_int
+from soakkit.digests import sha256_bytes, sha256_file
+from soakkit.errors import UsageError
+from soakkit.json_canonical import FLOAT_DIGITS, canonical_json, round_floats
+from soakkit.json_strict import load_json_file, loads_strict, read_limited
 
 __all__ = [
     "FLOAT_DIGITS",
@@ -113,228 +113,6 @@ def atomic_write_json(path: Path, obj: Any, *, compact: bool = False,
                       mtime: float | None = None) -> None:
     """Write ``obj`` as canonical JSON (see :func:`canonical_json`), atomically."""
     atomic_write_bytes(path, canonical_json(obj, compact=compact).encode("utf-8"), mtime=mtime)
-
-
-# --------------------------------------------------------------------------------------
-# canonical and strict JSON
-# --------------------------------------------------------------------------------------
-#: Significant digits of every float soakkit writes. numpy picks its SIMD kernels per CPU
-#: (AVX-512 or AVX2), and ``exp``/``log`` and sums may differ in the last one or two ulps
-#: between them; past about 12 digits a KPI is noise. Ten digits keep every value exact
-#: to far below anything a report shows, and make the files of one run agree across
-#: machines except in the rare value that sits on a rounding boundary (docs/ARTIFACTS.md).
-FLOAT_DIGITS = 10
-
-
-def round_floats(obj: Any, digits: int = FLOAT_DIGITS) -> Any:
-    """``obj`` with every float rounded to ``digits`` significant digits (ints untouched).
-
-    Idempotent: rounding a rounded value gives the same value, so the numbers a run
-    acts on in memory and the numbers it writes are the same.
-    """
-    if isinstance(obj, float):
-        return float(f"{obj:.{digits}g}") if math.isfinite(obj) else obj
-    if isinstance(obj, dict):
-        return {k: round_floats(v, digits) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [round_floats(v, digits) for v in obj]
-    return obj
-
-
-def canonical_json(obj: Any, *, compact: bool = False,
-                   digits: int | None = FLOAT_DIGITS) -> str:
-    """Encode ``obj`` deterministically: sorted keys, ASCII, no NaN/Infinity, final newline.
-
-    Floats carry ``digits`` significant digits (:func:`round_floats`); ``digits=None``
-    keeps every float exactly (for copies that must be lossless, such as the history
-    rotation keeps of the files it deletes). ``compact=True`` gives one line (for JSONL
-    and signatures); otherwise two-space indent. Raises :class:`ValueError` on NaN or
-    Infinity instead of writing invalid JSON.
-    """
-    if digits is not None:
-        obj = round_floats(obj, digits)
-    if compact:
-        text = json.dumps(obj, sort_keys=True, ensure_ascii=True, allow_nan=False,
-                          separators=(",", ":"))
-    else:
-        text = json.dumps(obj, sort_keys=True, ensure_ascii=True, allow_nan=False, indent=2)
-    return text + "\n"
-
-
-class _BadConstant(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"{name} is not valid JSON (numbers must be finite)")
-        self.name = name
-
-
-class _BadNumber(ValueError):
-    pass
-
-
-def _number(parse: Any) -> Any:
-    def hook(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise _BadNumber(str(exc)) from None
-    return hook
-
-
-_JSON_INT = _number(json_int)
-_JSON_FLOAT = _number(json_float)
-#: Largest JSON document soakkit reads (a profile, RUN.json, an ITER_SUMMARY...).
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(f"duplicate key {key!r}")
-        self.key = key
-
-
-def _reject_constant(name: str) -> Any:
-    raise _BadConstant(name)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-def _position(text: str, index: int) -> tuple[int, int]:
-    """1-based line and column of a character index."""
-    if index < 0:
-        return 0, 0
-    line = text.count("\n", 0, index) + 1
-    col = index - (text.rfind("\n", 0, index) + 1) + 1
-    return line, col
-
-
-def _duplicate_position(text: str, key: str) -> tuple[int, int]:
-    pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:")
-    matches = list(pattern.finditer(text))
-    return _position(text, matches[1].start()) if len(matches) > 1 else (0, 0)
-
-
-def _constant_position(text: str, name: str) -> tuple[int, int]:
-    m = re.search(r"(?<![A-Za-z\"])" + re.escape(name) + r"(?![A-Za-z\"])", text)
-    return _position(text, m.start()) if m else (0, 0)
-
-
-def loads_strict(text: str | bytes, source: str, *, require_object: bool = True) -> Any:
-    """Parse JSON strictly; errors name ``source`` and the line and column.
-
-    Rejects NaN/Infinity, duplicate keys, a byte-order mark, non-UTF-8 bytes, numbers
-    that are too long or overflow (:func:`soakkit.inputs.json_int`/``json_float``), nesting
-    deeper than Python can parse, trailing garbage and (with ``require_object``) a top level
-    that is not an object. Raises :class:`~soakkit.errors.JsonFormatError`.
-    """
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise JsonFormatError(source, 0, 0, f"not UTF-8 ({exc.reason})") from None
-    if text.startswith("\ufeff"):
-        raise JsonFormatError(source, 1, 1, "starts with a byte-order mark; save as plain UTF-8")
-    if not text.strip():
-        raise JsonFormatError(source, 1, 1, "empty document")
-    try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates,
-                           parse_constant=_reject_constant, parse_int=_JSON_INT,
-                           parse_float=_JSON_FLOAT)
-    except RecursionError:
-        raise JsonFormatError(source, 0, 0, "nested too deeply to read") from None
-    except _BadNumber as exc:
-        raise JsonFormatError(source, 0, 0, str(exc)) from None
-    except json.JSONDecodeError as exc:
-        raise JsonFormatError(source, exc.lineno, exc.colno, exc.msg) from None
-    except _DuplicateKey as exc:
-        raise JsonFormatError(source, *_duplicate_position(text, exc.key), str(exc)) from None
-    except _BadConstant as exc:
-        raise JsonFormatError(source, *_constant_position(text, exc.name), str(exc)) from None
-    except ValueError:  # int() refusing a number with thousands of digits
-        raise JsonFormatError(source, 0, 0, "a number has too many digits") from None
-    if require_object and not isinstance(value, dict):
-        raise JsonFormatError(source, 1, 1,
-                              f"top level must be a JSON object, not {_json_type(value)}")
-    return value
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    return "a number"
-
-
-def load_json_file(path: Path, *, require_object: bool = True) -> Any:
-    """Read and strictly parse a JSON file; the error names the file."""
-    try:
-        data = read_limited(Path(path))
-    except FileNotFoundError:
-        raise JsonFormatError(str(path), 0, 0, "file not found") from None
-    except IsADirectoryError:
-        raise JsonFormatError(str(path), 0, 0, "is a directory, not a file") from None
-    return loads_strict(data, str(path), require_object=require_object)
-
-
-def read_limited(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
-    """A file's bytes, refusing (:class:`JsonFormatError`) one larger than ``limit``.
-
-    ``FileNotFoundError`` and ``IsADirectoryError`` pass through for the caller to word;
-    any other :class:`OSError` becomes a :class:`~soakkit.errors.FileSystemError`.
-    """
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
-    except (FileNotFoundError, IsADirectoryError):
-        raise
-    except OSError as exc:
-        raise filesystem_error(exc, path, "cannot read") from None
-    if len(data) > limit:
-        raise JsonFormatError(str(path), 0, 0, f"larger than {limit // 1048576} MiB; "
-                              "refusing to read it")
-    return data
-
-
-def is_finite_number(value: Any) -> bool:
-    """True for an int or finite float that is not a bool."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return True
-    return isinstance(value, float) and math.isfinite(value)
-
-
-# --------------------------------------------------------------------------------------
-# hashing
-# --------------------------------------------------------------------------------------
-def sha256_bytes(data: bytes) -> str:
-    """Hex sha256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes, streamed."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def signature(obj: Any) -> str:
-    """sha256 over the canonical compact JSON of ``obj`` (stable across processes)."""
-    return sha256_bytes(canonical_json(obj, compact=True).encode("ascii"))
 
 
 # --------------------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from soakkit.io import (
     SystemClock,
     atomic_write_bytes,
     atomic_write_json,
-    canonical_json,
     clock_from,
     format_utc,
-    loads_strict,
     parse_utc,
 )
+from soakkit.json_canonical import canonical_json
+from soakkit.json_strict import loads_strict
 
 
 def test_canonical_json_is_sorted_ascii_with_trailing_newline() -> None:

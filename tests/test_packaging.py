@@ -55,7 +55,8 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_second() -> None:
 
 # one-way data flow: a module may import only from its own layer or lower ones
 LAYERS: list[tuple[str, ...]] = [
-    ("soakkit.errors", "soakkit.inputs", "soakkit.io", "soakkit.locks", "soakkit.schema",
+    ("soakkit.errors", "soakkit.inputs", "soakkit.io", "soakkit.json_canonical",
+     "soakkit.json_strict", "soakkit.digests", "soakkit.locks", "soakkit.schema",
      "soakkit.signals", "soakkit.tables"),
     ("soakkit.config",),
     ("soakkit.sim",),

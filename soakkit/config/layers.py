@@ -36,7 +36,7 @@ from soakkit.errors import (
     closest,
     did_you_mean,
 )
-from soakkit.io import loads_strict
+from soakkit.json_strict import loads_strict
 
 __all__ = [
     "ENV_JSON",

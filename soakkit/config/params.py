@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from soakkit.inputs import parse_float, parse_int
-from soakkit.io import is_finite_number
+from soakkit.json_strict import is_finite_number
 
 __all__ = [
     "PARAMS",

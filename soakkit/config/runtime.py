@@ -28,7 +28,8 @@ from soakkit.errors import (
     StaleRevisionError,
     did_you_mean,
 )
-from soakkit.io import atomic_write_json, loads_strict, read_limited
+from soakkit.io import atomic_write_json
+from soakkit.json_strict import loads_strict, read_limited
 from soakkit.locks import exclusive_lock
 
 __all__ = [

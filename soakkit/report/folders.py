@@ -13,6 +13,7 @@ pruned here.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 from collections.abc import Iterator, Mapping
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from soakkit.errors import SoakkitError, fs_errors
-from soakkit.io import atomic_write_json, fsync_dir, load_json_file
+from soakkit.io import atomic_write_json, fsync_dir
+from soakkit.json_strict import load_json_file
 from soakkit.locks import folder_lock, is_locked
 
 __all__ = ["FAILED_KEEP", "FAILED_SUFFIX", "PARTIAL_SUFFIX", "create_partial",
@@ -117,3 +119,15 @@ def prune_failed(out: Path, keep: int = FAILED_KEEP) -> list[Path]:
                 removed.append(folder)
     return removed
 
+
+def update_latest(out: Path, name: str, folder: Path) -> None:
+    """Point ``<out>/latest/<name>`` at ``folder`` (a symlink, replaced atomically)."""
+    latest = out / "latest"
+    latest.mkdir(exist_ok=True)
+    link = latest / name
+    tmp = latest / f".{name}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(os.path.relpath(folder, latest))
+    tmp.replace(link)
+    fsync_dir(latest)

@@ -19,7 +19,8 @@ from urllib.parse import quote
 
 from soakkit.artifacts import REPORT_INDEX_FILE, parse_run_id
 from soakkit.errors import SoakkitError, filesystem_error
-from soakkit.io import atomic_write_text, load_json_file
+from soakkit.io import atomic_write_text
+from soakkit.json_strict import load_json_file
 
 __all__ = ["ReportEntry", "list_reports", "render_index", "write_index"]
 

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from soakkit.errors import UsageError
-from soakkit.io import atomic_write_json, load_json_file
+from soakkit.io import atomic_write_json
+from soakkit.json_strict import load_json_file
 from soakkit.sim.regimes import (
     DEFAULT_MARKET,
     LABELS,

@@ -27,7 +27,8 @@ import numpy as np
 import polars as pl
 
 from soakkit.errors import TapeError
-from soakkit.io import atomic_write_bytes, atomic_write_json, load_json_file
+from soakkit.io import atomic_write_bytes, atomic_write_json
+from soakkit.json_strict import load_json_file
 
 __all__ = ["QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape", "find_table",
            "grid_step", "read_tape", "write_tape"]

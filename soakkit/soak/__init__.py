@@ -3,6 +3,9 @@
 * :mod:`soakkit.soak.options` – :class:`SoakOptions` and their validation;
 * :mod:`soakkit.soak.iteration` – one iteration in memory (:func:`run_iteration`);
 * :mod:`soakkit.soak.runner` – :func:`run_soak`: the iterations of a run, on disk;
+* :mod:`soakkit.soak.rundir` – a run's folder: created by :func:`start_run`, written by
+  :class:`RunFolder`;
+* :mod:`soakkit.soak.resume` – :func:`reopen_run`: an interrupted run, reopened;
 * :mod:`soakkit.soak.memory` – :func:`run_in_memory`: the same iterations, no folder.
 """
 

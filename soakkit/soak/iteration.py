@@ -22,7 +22,8 @@ from soakkit.config.profiles import load_profile
 from soakkit.config.runtime import RuntimeOverrides
 from soakkit.errors import ConfigError, Problem
 from soakkit.gate import Verdict, judge_iteration, violation
-from soakkit.io import Clock, format_utc, round_floats
+from soakkit.io import Clock, format_utc
+from soakkit.json_canonical import round_floats
 from soakkit.kpi import compute_kpis, untuned_reference
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import REGIME_NAMES

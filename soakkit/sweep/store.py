@@ -36,7 +36,8 @@ from soakkit.artifacts import (
 )
 from soakkit.config.params import PARAMS
 from soakkit.errors import ArtifactError, UsageError
-from soakkit.io import atomic_write_bytes, atomic_write_json, fsync_dir, load_json_file
+from soakkit.io import atomic_write_bytes, atomic_write_json, fsync_dir
+from soakkit.json_strict import load_json_file
 from soakkit.locks import exclusive_lock
 from soakkit.sweep.grid import SET_PREFIX, Grid
 from soakkit.sweep.rows import CELL_COLUMNS, Columns

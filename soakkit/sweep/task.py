@@ -23,9 +23,10 @@ from pathlib import Path
 from soakkit.artifacts import runs_root
 from soakkit.config.params import Value
 from soakkit.config.profiles import user_profiles_dir
+from soakkit.digests import sha256_bytes
 from soakkit.errors import ArtifactError
 from soakkit.gate import judge_run
-from soakkit.io import FixedClock, atomic_write_bytes, parse_utc, sha256_bytes
+from soakkit.io import FixedClock, atomic_write_bytes, parse_utc
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.iteration import IterationReport, Session, run_iteration
 from soakkit.soak.options import SoakOptions

@@ -1,0 +1,135 @@
+"""Executing a notebook: papermill in a kernel whose noise goes to the report's log.
+
+:func:`execute` runs a template into a report folder and returns its status (``ok``,
+``error``, ``timeout`` or ``dead_kernel``) with the failing cell; the kernel's own output
+and papermill's log lines go to :data:`KERNEL_LOG` in that folder, never to the terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from soakkit.errors import NotebookRunError
+
+__all__ = ["KERNEL_LOG", "CellError", "check_kernel", "drop_if_empty", "execute"]
+
+#: The kernel's own stdout/stderr, kept in the report folder (never on the terminal).
+KERNEL_LOG = "kernel.log"
+#: Where a run failed: (cell index, error name, error value), each ``None`` when unknown.
+CellError = tuple[int | None, str | None, str | None]
+
+
+def check_kernel(kernel: str) -> list[str]:
+    """The command line of kernel ``kernel``; a missing kernel is a NotebookRunError."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        spec = manager.get_kernel_spec(kernel)
+    except NoSuchKernel:
+        available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise NotebookRunError(f"no such kernel {kernel!r} (available: {available}); "
+                               "install one with `python -m ipykernel install --user`") from None
+    argv = list(spec.argv)
+    if argv and argv[0] in ("python", "python3"):
+        argv[0] = sys.executable  # what jupyter_client runs for the native kernel
+    return argv
+
+
+class _PapermillNoise(logging.Filter):
+    """Drop papermill's parameter-inspection warnings: soakkit validated the parameters already
+    (papermill's regex cannot read ``str | None`` annotations and then calls them unknown)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not text.startswith(("Unable to parse line", "Passed unknown parameter"))
+
+
+_NOISE = _PapermillNoise()
+
+
+class _DeadKernelTask(logging.Filter):
+    """Drop asyncio's report of a cell task whose kernel an interrupt killed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()  # "Task exception was never retrieved\nfuture: <Task …>"
+        return not (text.startswith("Task exception was never retrieved")
+                    and "DeadKernelError" in text)
+
+
+_DEAD_KERNEL_TASK = _DeadKernelTask()
+
+
+def drop_if_empty(path: Path) -> None:
+    """Remove the kernel's log when it said nothing (the usual case)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
+
+
+def _quiet_kernel_manager(log: Any) -> type:
+    """A kernel manager whose kernel writes its stdout/stderr to ``log``, not the terminal.
+
+    A kernel stopped by a timeout, Ctrl-C or SIGTERM logs tracebacks (ZMQError,
+    DeadKernelError); they belong in the report folder's ``kernel.log``, not on screen.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            kw.setdefault("stdout", log)
+            kw.setdefault("stderr", log)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+def execute(template: Path, partial: Path, values: Mapping[str, Any], kernel: str,
+            cwd: Path | None, progress: bool, start_timeout: int,
+            cell_timeout: int) -> tuple[str, CellError]:
+    """Run the notebook into ``partial``; its status and (cell, ename, evalue)."""
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    # papermill's and nbclient's log lines ("Timeout waiting for execute reply") go to the
+    # kernel log with the kernel's own output; the outcome is one line of ours
+    logger = logging.getLogger("papermill")
+    propagate = logger.propagate
+    handler: logging.Handler | None = None
+    try:
+        with (partial / KERNEL_LOG).open("ab") as log, \
+                (partial / KERNEL_LOG).open("a", encoding="utf-8") as text:
+            handler = logging.StreamHandler(text)
+            handler.addFilter(_NOISE)
+            logger.addHandler(handler)
+            logger.propagate = False
+            papermill.execute_notebook(
+                str(template), str(partial / "report.ipynb"), parameters=dict(values),
+                kernel_name=kernel, cwd=str(cwd or Path.cwd()), progress_bar=progress,
+                report_mode=True, log_output=False, start_timeout=start_timeout,
+                execution_timeout=cell_timeout,
+                kernel_manager_class=_quiet_kernel_manager(log),
+                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    except PapermillExecutionError as exc:
+        return "error", (exc.cell_index, exc.ename, exc.evalue)
+    except CellTimeoutError as exc:
+        return "timeout", (None, "CellTimeoutError", str(exc).splitlines()[0])
+    except DeadKernelError as exc:
+        return "dead_kernel", (None, "DeadKernelError", str(exc).splitlines()[0])
+    except KeyboardInterrupt:
+        # the interrupt kills the kernel under nbclient's cell task, which nobody awaits any
+        # more: asyncio would log "Task exception was never retrieved" with a traceback when
+        # the task is collected; the interrupt is reported in one line by the caller
+        logging.getLogger("asyncio").addFilter(_DEAD_KERNEL_TASK)
+        raise
+    finally:
+        logger.propagate = propagate
+        if handler is not None:
+            logger.removeHandler(handler)
+    return "ok", (None, None, None)

@@ -1,0 +1,113 @@
+"""What an executed notebook leaves in its report folder besides itself.
+
+Every named figure as PNG and the notebook's records (:func:`collect`), the HTML report
+(:func:`render_html`: no code, no CDN assets) and ``manifest.json`` (:func:`manifest`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import platform
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from soakkit import __version__
+from soakkit.digests import sha256_bytes
+from soakkit.io import atomic_write_bytes, format_utc
+from soakkit.report.display import RECORD_MIME
+from soakkit.report.kernel import CellError
+
+__all__ = ["collect", "failing_cell", "manifest", "render_html"]
+
+
+def _versions() -> dict[str, str]:
+    out = {"soakkit": __version__, "python": platform.python_version()}
+    for dist in ("papermill", "nbclient", "nbconvert", "nbformat", "polars", "matplotlib",
+                 "numpy", "ipykernel"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[dist] = metadata.version(dist)
+    return out
+
+
+def failing_cell(nb: Any) -> CellError:
+    """The first cell of ``nb`` with an error output: (index, ename, evalue)."""
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return index, output.get("ename"), output.get("evalue")
+    return None, None, None
+
+
+def collect(nb: Any, folder: Path) -> tuple[list[Path], dict[str, Any]]:
+    """Write every named figure as PNG; gather the notebook's records into one dict."""
+    figures: list[Path] = []
+    records: dict[str, Any] = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            name = output.get("metadata", {}).get("soakkit_figure")
+            if name and "image/png" in data:
+                path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png"
+                atomic_write_bytes(path, base64.b64decode(data["image/png"]))
+                figures.append(path)
+            if RECORD_MIME in data:
+                record = data[RECORD_MIME]
+                records[record["name"]] = record["value"]
+    return figures, records
+
+
+def render_html(nb: Any) -> bytes:
+    """The executed notebook as HTML: no code, no prompts, no CDN assets (works offline).
+
+    Interactive charts (:data:`~soakkit.report.charts.VEGALITE_MIME` outputs) become
+    :func:`~soakkit.report.charts.embed_html`; their JavaScript library is inlined once.
+    """
+    import copy
+
+    from nbconvert import HTMLExporter
+
+    from soakkit.report.charts import VEGALITE_MIME, embed_html
+
+    nb = copy.deepcopy(nb)
+    charts = 0
+    for cell in nb.cells:  # records are machine data (kpis.json), not for readers
+        if "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs
+                            if set(o.get("data", {})) != {RECORD_MIME}]
+        for output in cell.get("outputs", []):  # charts: interactive, offline (library once)
+            spec = output.get("data", {}).get(VEGALITE_MIME)
+            if isinstance(spec, dict):
+                charts += 1
+                output["data"] = {"text/html": embed_html(spec, f"soakkit-chart-{charts}",
+                                                          with_library=charts == 1)}
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    for name in ("mathjax_url", "require_js_url", "jquery_url", "mermaid_js_url",
+                 "mermaid_layout_elk_js_url", "widget_renderer_url", "jupyter_widgets_base_url"):
+        if exporter.has_trait(name):
+            setattr(exporter, name, "")
+    body, _ = exporter.from_notebook_node(nb)
+    return str(body).encode("utf-8")
+
+
+def manifest(name: str, run_id: str, status: str, values: Mapping[str, Any], template: Path,
+             kernel: str, argv: list[str], started: datetime, ended: datetime,
+             duration: float, error: CellError | None, partial: Path) -> dict[str, Any]:
+    """The report's ``manifest.json``: what ran, with which versions, how it ended."""
+    return {
+        "name": name, "run_id": run_id, "status": status, "parameters": dict(values),
+        "template": {"name": template.name, "sha256": sha256_bytes(template.read_bytes())},
+        "kernel": {"name": kernel, "argv": argv}, "versions": _versions(),
+        "started_utc": format_utc(started), "ended_utc": format_utc(ended),
+        "duration_s": round(duration, 3),
+        "error": None if status == "ok" or error is None else {
+            "cell_index": error[0], "ename": error[1], "evalue": error[2]},
+        "files": sorted({*(p.name for p in partial.iterdir()), "manifest.json"}),
+    }
