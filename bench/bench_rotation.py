@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from _common import make_parser, save
+from rotation_floors import DURABLE_CHILD, FLOOR_CHILD, inplace_floor_parts
 
 PLAN_CHILD = """
 import os, sys, time
@@ -48,46 +49,6 @@ with open(os.devnull, "w") as sink:
 rendered = time.perf_counter()
 print(planned - imported, plan.before.files, imported - start, recorded - planned,
       rendered - recorded)
-"""
-#: The floor of any Python process that lstat()s every file: os.scandir + DirEntry.stat,
-#: in one or two (forked) processes. With ``print`` it also writes one line per file, as
-#: long as a dry run's (``  would delete    <path>  <reason>``): the least a dry run does.
-FLOOR_CHILD = """
-import os, sys
-printing = sys.argv[3:] == ["print"]
-def walk(top, lines):
-    stack = [top]
-    while stack:
-        with os.scandir(stack.pop()) as it:
-            for e in it:
-                st = e.stat(follow_symlinks=False)
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(e.path)
-                elif printing:
-                    lines.append(f"  would delete    {e.path[cut:]}  delete:beyond_keep_latest"
-                                 f"(rank={st.st_size}/100)\\n")
-root = sys.argv[1]
-cut = len(root) + 1  # paths relative to the root, as a dry run prints them
-lines = []
-if sys.argv[2] == "2":
-    runs = sorted(os.scandir(os.path.join(root, "runs")), key=lambda e: e.name)
-    r, w = os.pipe()
-    pid = os.fork()
-    for e in runs[(pid == 0)::2]:
-        walk(e.path, lines)
-    if pid == 0:
-        os.close(r)
-        with os.fdopen(w, "w") as out:
-            out.write("".join(lines))
-        os._exit(0)
-    os.close(w)
-    with os.fdopen(r) as pipe:
-        theirs = pipe.read()
-    os.waitpid(pid, 0)
-    lines.append(theirs)
-else:
-    walk(root, lines)
-sys.stdout.write("".join(lines))
 """
 
 
@@ -200,36 +161,6 @@ def startup(reps: int) -> dict[str, Any]:
 #: The durability floor of compression in place: write each file's compressed bytes to a new
 #: file and fsync it (write-back started for all first), then fsync the folder: what any
 #: crash-safe protocol pays at least, without compressing, verifying or unlinking anything.
-#: The floor of any crash-safe compression: gzip in memory, write each output to a new
-#: file, fsync each (write-back started first) and the folder per 256 files. With
-#: ``inplace`` (``src`` is then a copy it may change) it also unlinks each batch's sources
-#: and fsyncs the folder again: what compressing *in place* must do at the least.
-DURABLE_CHILD = """
-import ctypes, gzip, os, sys
-src, dst, inplace = sys.argv[1], sys.argv[2], sys.argv[3] == "inplace"
-os.mkdir(dst)
-names = sorted(os.listdir(src))
-blobs = [gzip.compress(open(os.path.join(src, n), "rb").read(), 6, mtime=0) for n in names]
-libc = ctypes.CDLL(None, use_errno=True)
-dfd = os.open(dst, os.O_RDONLY)
-sfd = os.open(src, os.O_RDONLY)
-for start in range(0, len(blobs), 256):
-    fds = []
-    for k, blob in enumerate(blobs[start:start + 256]):
-        fd = os.open(os.path.join(dst, f"{start + k}.gz"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        os.write(fd, blob)
-        fds.append(fd)
-    for fd in fds:
-        libc.sync_file_range(fd, ctypes.c_longlong(0), ctypes.c_longlong(0), 2)
-    for fd in fds:
-        os.fsync(fd)
-        os.close(fd)
-    os.fsync(dfd)
-    if inplace:
-        for name in names[start:start + 256]:
-            os.unlink(name, dir_fd=sfd)
-        os.fsync(sfd)
-"""
 
 
 def compression(count: int, reps: int) -> dict[str, Any]:
@@ -284,6 +215,7 @@ def compression(count: int, reps: int) -> dict[str, Any]:
             result = rotate(in_root, RotationPolicy(), now=datetime.now(UTC), jobs=2)
             inproc_s.append(time.perf_counter() - start)
             assert result.exit_code == 0, result.record["errors"]
+        split = inplace_floor_parts(template, Path(tmp) / "floor_parts")
         compressed = sum(p.stat().st_size for p in (Path(tmp) / "inproc0").rglob("*.gz"))
         cli, proc, inproc = min(cli_s), min(process_s), min(inproc_s)
         out: dict[str, Any] = {
@@ -297,6 +229,7 @@ def compression(count: int, reps: int) -> dict[str, Any]:
             "durable_floor_vs_gzip_cli": cli / min(durable_s),
             "inplace_floor_process_s": min(inplace_s),
             "inplace_floor_vs_gzip_cli": cli / min(inplace_s),
+            "inplace_floor_parts_in_process_s": split,
             "gzip6_ratio": total / compressed}
         import gzip
 
@@ -383,6 +316,8 @@ def _print_compression(c: dict[str, Any]) -> None:
           f"{c['durable_floor_process_s']:.2f} s ({c['durable_floor_vs_gzip_cli']:.2f}x gzip's "
           f"throughput); in place (the sources unlinked too, folder fsynced per 256): "
           f"{c['inplace_floor_process_s']:.2f} s ({c['inplace_floor_vs_gzip_cli']:.2f}x)")
+    print("in-place floor's parts, in-process, one core: " + ", ".join(
+        f"{k} {v:.3f} s" for k, v in c["inplace_floor_parts_in_process_s"].items()))
 
 
 if __name__ == "__main__":

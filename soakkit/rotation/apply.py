@@ -109,7 +109,7 @@ def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool =
     check_root(root)
     warnings: list[str] = []
     if dry_run:
-        plan = plan_rotation(root, policy, now, jobs=jobs, render=True)
+        plan = plan_rotation(root, policy, now, jobs=jobs)
         summary = _summary(plan, True, plan.projected_after(), [], warnings)
         return RotationResult(summary, _exit_code(summary), plan)
     folder = ensure_rotation_dir(root)

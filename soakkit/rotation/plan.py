@@ -170,6 +170,14 @@ def _ageless_reason(code: int, rank: int, keep: int, nlink: int) -> str:
     return REASONS[code][1].format(rank=rank, keep=keep, nlink=nlink)
 
 
+@functools.lru_cache(maxsize=64)
+def _rank_texts(code: int, keep: int, size: int) -> np.ndarray:
+    """The reasons ``code`` gives ranks ``0 … size-1`` under ``keep``, indexable by rank."""
+    template = REASONS[code][1]
+    return np.array([template.format(rank=rank, keep=keep) for rank in range(size)],
+                    dtype=object)
+
+
 def _add_b64(entry: dict[str, Any], path: str) -> None:
     """A path that is not valid UTF-8 (an undecodable file name) also goes base64-encoded."""
     try:
@@ -199,8 +207,6 @@ class DirPlan:
     ino: np.ndarray
     keep_latest: int
     _order: list[int] | None = field(default=None, repr=False)
-    #: phase → this folder's dry-run lines, when rendered where it was planned
-    text: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def order(self) -> list[int]:
@@ -268,6 +274,11 @@ class DirPlan:
         fixed = _FIXED[code]
         if fixed is not None:
             return [fixed] * rows.size
+        if code in (R_LATEST, R_BEYOND):  # the same texts in every folder: looked up
+            ranks = self.rank[rows]
+            texts: list[str] = _rank_texts(code, self.keep_latest,
+                                           1 << int(ranks.max()).bit_length())[ranks].tolist()
+            return texts
         if code in _AGELESS:
             return list(map(_ageless_reason, itertools.repeat(code), self.rank[rows].tolist(),
                             itertools.repeat(self.keep_latest), self.nlink[rows].tolist()))
@@ -313,10 +324,8 @@ def _classify(name: str) -> int:
     return (number + 1) << 5 | flags
 
 
-def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float, *,
-                   render: bool = False) -> DirPlan:
-    """Decide every entry of one scanned folder (pure: no I/O); ``render``: also its
-    dry-run lines (:attr:`DirPlan.text`), where it is planned (a scan's forked worker)."""
+def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float) -> DirPlan:
+    """Decide every entry of one scanned folder (pure: no I/O)."""
     n = len(scan.names)
     verb = np.full(n, KEEP, dtype=np.int8)
     reason = np.full(n, R_YOUNG, dtype=np.int8)
@@ -373,8 +382,5 @@ def plan_directory(scan: DirScan, policy: RotationPolicy, now_s: float, *,
     decide(age >= policy.ttl_s, COMPRESS, R_OLD)
     decide(np.ones(n, dtype=bool), KEEP, R_YOUNG)
 
-    plan = DirPlan(scan.rel, names, kind, verb, reason, rank, iteration, age, scan.size,
+    return DirPlan(scan.rel, names, kind, verb, reason, rank, iteration, age, scan.size,
                    scan.blocks, scan.mtime_ns, scan.nlink, scan.ino, policy.keep_latest)
-    if render:
-        plan.text = plan.render_dry_run()
-    return plan

@@ -113,13 +113,13 @@ def _empty_scan(rel: str) -> DirScan:
 
 
 def _walk_jobs(root: str, jobs: Iterable[_Job], root_dev: int, policy: RotationPolicy,
-               now_s: float, render: bool) -> tuple[list[DirPlan], list[str]]:
+               now_s: float) -> tuple[list[DirPlan], list[str]]:
     plans: list[DirPlan] = []
     errors: list[str] = []
     stack = list(jobs)
     while stack:
         scan, subdirs, errs = _scan_one(root, stack.pop(), root_dev)
-        plans.append(plan_directory(scan, policy, now_s, render=render))
+        plans.append(plan_directory(scan, policy, now_s))
         errors += errs
         stack += subdirs
     return plans, errors
@@ -164,10 +164,8 @@ def check_root(root: Path) -> os.stat_result:
     return st
 
 
-def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1, *,
-         render: bool = False) -> Walk:
-    """Scan and plan the whole tree under ``root`` with up to ``jobs`` processes
-    (``render``: each folder's dry-run lines too, see :func:`plan_directory`)."""
+def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1) -> Walk:
+    """Scan and plan the whole tree under ``root`` with up to ``jobs`` processes."""
     root_st = check_root(root)
     root_s = os.fspath(root)
     dev = root_st.st_dev
@@ -180,12 +178,12 @@ def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1, *,
         level: list[_Job] = []
         for job in frontier:
             scan, subdirs, errs = _scan_one(root_s, job, dev)
-            plans.append(plan_directory(scan, policy, now_s, render=render))
+            plans.append(plan_directory(scan, policy, now_s))
             errors += errs
             level += subdirs
         frontier = level
         if not parallel:
-            more, errs = _walk_jobs(root_s, frontier, dev, policy, now_s, render)
+            more, errs = _walk_jobs(root_s, frontier, dev, policy, now_s)
             plans += more
             errors += errs
             frontier = []
@@ -193,7 +191,7 @@ def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1, *,
         frontier.sort(key=lambda j: natural_key(j.rel))
         shares = [frontier[i::jobs] for i in range(jobs)]
         for more, errs in fork_map(
-                lambda share: _walk_jobs(root_s, share, dev, policy, now_s, render), shares):
+                lambda share: _walk_jobs(root_s, share, dev, policy, now_s), shares):
             plans += more
             errors += errs
     plans.sort(key=lambda p: natural_key(p.rel))

@@ -97,7 +97,7 @@ class Plan:
 
     def dry_run_lines(self) -> str:
         """Every action as a printed dry-run line (:func:`action_line`), in execution order."""
-        texts = [d.render_dry_run() if d.text is None else d.text for d in self.walk.dirs]
+        texts = [d.render_dry_run() for d in self.walk.dirs]
         parts: list[str] = []
         for phase in PHASES:
             if phase == "history":
@@ -163,15 +163,10 @@ def _apply_budget(plan: Plan) -> None:
         over -= int(d.blocks[i]) * 512
 
 
-def plan_rotation(root: Path, policy: RotationPolicy, now: datetime, *, jobs: int = 1,
-                  render: bool = False) -> Plan:
-    """Scan ``root`` once and plan every action (pure apart from the scan; changes nothing).
-
-    ``render``: also render each folder's dry-run lines where it is planned, in parallel
-    (:meth:`Plan.dry_run_lines`).
-    """
+def plan_rotation(root: Path, policy: RotationPolicy, now: datetime, *, jobs: int = 1) -> Plan:
+    """Scan ``root`` once and plan every action (pure apart from the scan; changes nothing)."""
     policy.validate()
-    found = walk(Path(root), policy, now.timestamp(), jobs=jobs, render=render)
+    found = walk(Path(root), policy, now.timestamp(), jobs=jobs)
     plan = Plan(Path(root), now, policy, found, sizes_of(found.dirs))
     _apply_budget(plan)
     return plan
