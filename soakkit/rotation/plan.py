@@ -286,13 +286,6 @@ class DirPlan:
         return [template.format(age_d=age / 86_400.0, ahead_s=-age)
                 for age in self.age_s[rows].tolist()]
 
-    def actions(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(phase, log entry) of every row :meth:`acting` lists."""
-        acting = self.acting()
-        for phase in PHASES:
-            for action in acting.get(phase, ()):
-                yield phase, action_entry(*action)
-
     def rows(self, verbs: tuple[int, ...] | None = None) -> Iterator[int]:
         """Row indices in output order, optionally only some verbs."""
         for i in self.order:

@@ -96,7 +96,7 @@ class Plan:
         return out
 
     def dry_run_lines(self) -> str:
-        """Every action as a printed dry-run line (:func:`action_line`), in execution order."""
+        """Every action as a printed dry-run line (:func:`action_lines`), in execution order."""
         texts = [d.render_dry_run() for d in self.walk.dirs]
         parts: list[str] = []
         for phase in PHASES:
