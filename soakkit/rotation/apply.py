@@ -23,7 +23,7 @@ from soakkit.io import format_utc
 from soakkit.locks import exclusive_lock
 from soakkit.rotation.log import append_line, ensure_rotation_dir, last_record, open_log
 from soakkit.rotation.policy import LOCK_FILE, RotationPolicy
-from soakkit.rotation.scan import check_root, walk
+from soakkit.rotation.scan import DIR_FLAGS, check_root, walk
 from soakkit.rotation.tree import Plan, Sizes, plan_rotation, sizes_of
 
 __all__ = ["Plan", "RotationResult", "Sizes", "plan_rotation", "rotate"]
@@ -121,7 +121,7 @@ def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool =
         plan = plan_rotation(root, policy, now, jobs=jobs)
         from soakkit.rotation.execute import Executor  # a dry run needs none of it
 
-        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        root_fd = os.open(root, DIR_FLAGS)
         executor = Executor(plan, root_fd, folder, jobs)
         try:
             executor.run()

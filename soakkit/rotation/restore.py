@@ -25,7 +25,7 @@ from soakkit.rotation.codec import EXTENSIONS, codec_of, decompress_bytes
 from soakkit.rotation.compress import temp_name
 from soakkit.rotation.log import ensure_rotation_dir, read_manifest
 from soakkit.rotation.policy import LOCK_FILE
-from soakkit.rotation.scan import check_root, open_dir
+from soakkit.rotation.scan import DIR_FLAGS, check_root, open_dir
 
 __all__ = ["RestoreResult", "restore"]
 
@@ -131,7 +131,7 @@ def restore(root: Path, target: str, *, keep: bool = False, wait_lock: float = 0
     with exclusive_lock(folder / LOCK_FILE, f"rotation of {root}", wait_s=wait_lock):
         manifest = read_manifest(folder)
         keys = _targets(root, target, manifest)
-        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        root_fd = os.open(root, DIR_FLAGS)
         try:
             for key in keys:
                 if codec_of(key) not in EXTENSIONS:

@@ -34,13 +34,14 @@ from soakkit.rotation.plan import (
 from soakkit.rotation.policy import PROTECTED_DIRS, ROTATION_DIR, RotationPolicy
 from soakkit.rotation.workers import can_fork, fork_map
 
-__all__ = ["Walk", "check_root", "natural_key", "open_dir", "walk"]
+__all__ = ["DIR_FLAGS", "Walk", "check_root", "natural_key", "open_dir", "walk"]
 
 _NUM = re.compile(r"(\d+)")
 _S_IFMT, _S_IFREG, _S_IFDIR, _S_IFLNK = 0o170000, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
 
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: How rotation opens a folder: a real directory, never through a symlink.
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def natural_key(path: str) -> tuple[tuple[int, int | str], ...]:
@@ -63,7 +64,7 @@ def _scan_one(root: str, job: _Job, root_dev: int) -> tuple[DirScan, list[_Job],
     subdirs: list[_Job] = []
     errors: list[str] = []
     try:  # listed through a descriptor: each stat is then one lookup, not a whole path's
-        fd = os.open(path, _DIR_FLAGS)
+        fd = os.open(path, DIR_FLAGS)
     except OSError as exc:
         errors.append(f"{job.rel or '.'}: cannot list: {os_reason(exc)}")
         return _empty_scan(job.rel), [], errors
@@ -139,7 +140,7 @@ def open_dir(root_fd: int, rel: str, dev: int) -> int:
     fd = os.dup(root_fd)
     for part in [p for p in rel.split("/") if p]:
         try:
-            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            nxt = os.open(part, DIR_FLAGS, dir_fd=fd)
         finally:
             os.close(fd)
         fd = nxt
