@@ -44,7 +44,7 @@ from soakkit.artifacts import (
     read_json_maybe_gz,
     resolve_artifacts,
 )
-from soakkit.catalog_log import LogFolder, Source, rows_from_logs
+from soakkit.catalog_log import KEY_SCHEMA, LogFolder, Source, rows_from_logs, with_keys
 from soakkit.catalog_parse import (
     CATALOG_SCHEMA,
     Task,
@@ -63,8 +63,7 @@ __all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "
 LEGACY_RUN_ID = "legacy-latest"
 _CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
 
-_KEYS: dict[str, pl.DataType] = {"_dir": pl.String(), "_src": pl.String(), "_ino": pl.Int64(),
-                                 "_size": pl.Int64(), "_mtime": pl.Int64()}
+_KEYS = KEY_SCHEMA
 _SCHEMA_ID = sha256_bytes(canonical_json(
     {"version": __version__, "columns": {k: str(v) for k, v in CATALOG_SCHEMA.items()}},
     compact=True).encode())
@@ -265,6 +264,21 @@ def _flat(problems: dict[str, list[str]]) -> tuple[str, ...]:
     return tuple(sorted(line for lines in problems.values() for line in lines))
 
 
+def _one_row_per_iteration(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by run and iteration, one row each (a file before the history).
+
+    The order is worked out on three narrow columns; the wide frame is copied only when it
+    is not already in that order (rows read from iteration logs are)."""
+    order = (frame.select("run_id", "iteration",
+                          (pl.col("source") != "history").cast(pl.Int8).alias("_prio"))
+             .with_row_index("_at")
+             .sort(["run_id", "iteration", "_prio"], descending=[False, False, True],
+                   nulls_last=True, maintain_order=True)
+             .unique(subset=["run_id", "iteration"], keep="first", maintain_order=True)
+             .get_column("_at"))
+    return frame if order.len() == frame.height and order.is_sorted() else frame[order]
+
+
 def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
                  refresh: bool = False) -> Catalog:
     """Load every run × iteration under ``artifacts`` into one DataFrame.
@@ -352,14 +366,12 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
         notes[f.rel] = from_logs.notes.get(f.rel, [])
         if not f.sources:
             continue
-        paths, kinds, numbers, inos, sizes, mtimes, _ = zip(*f.sources, strict=True)
+        paths, kinds, _, inos, sizes, mtimes, _ = zip(*f.sources, strict=True)
         for key, values in zip(_KEYS, ([f.rel] * len(paths), paths, inos, sizes, mtimes),
                                strict=True):
             keys[key] += values
-        unread = {path for path, n in zip(paths, numbers, strict=True) if n is not None} \
-            - from_logs.covered
         tasks += [(s[0], f.run_id, f.layout, s[1], f.options, s[2]) for s in f.sources
-                  if s[0] in unread]
+                  if s[0] in from_logs.unmatched]
         histories += [path for path, kind in zip(paths, kinds, strict=True) if kind == "history"]
     for path in histories:  # legacy: iterations rotated before the iteration log existed
         folder = by_path[str(Path(path).parent)]
@@ -370,18 +382,9 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     parsed, bad = frame_from_files(tasks)
     for path, line in bad:
         problems[by_path[str(Path(path).parent)].rel].append(line)
-    key_frame = pl.DataFrame(keys, schema=_KEYS)
-    fresh = (pl.concat([parsed, from_logs.frame, rows_to_frame(history_rows)])
-             .with_columns(pl.col("path").alias("_src"))
-             .join(key_frame, on="_src", how="left")
-             .select(*CATALOG_SCHEMA, *_KEYS))
-    everything = pl.concat([*keep, fresh], how="vertical") if keep else fresh
-    everything = (everything
-                  .with_columns((pl.col("source") != "history").cast(pl.Int8).alias("_prio"))
-                  .sort(["run_id", "iteration", "_prio"], descending=[False, False, True],
-                        nulls_last=True)
-                  .unique(subset=["run_id", "iteration"], keep="first", maintain_order=True)
-                  .drop("_prio"))
+    fresh = pl.concat([with_keys(pl.concat([parsed, rows_to_frame(history_rows)]),
+                                 pl.DataFrame(keys, schema=_KEYS)), from_logs.frame])
+    everything = _one_row_per_iteration(pl.concat([*keep, fresh]) if keep else fresh)
     problems = {rel: lines for rel, lines in problems.items() if lines}
     notes = {rel: lines for rel, lines in notes.items() if lines}
     if cache:

@@ -19,15 +19,21 @@ from typing import Any
 import polars as pl
 
 from soakkit.artifacts import ITER_LOG_FILE
-from soakkit.catalog_parse import META_SCHEMA, extract_row, rows_to_frame, with_meta
+from soakkit.catalog_parse import (
+    CATALOG_SCHEMA,
+    META_SCHEMA,
+    extract_row,
+    rows_to_frame,
+    with_meta,
+)
 from soakkit.iterlog import read_log
 from soakkit.iterlog_table import LOG_SCHEMA, flat_table, read_log_frame, table_meta
 
-__all__ = ["LogFolder", "LogRows", "Source", "rows_from_logs"]
+__all__ = ["KEY_SCHEMA", "LogFolder", "LogRows", "Source", "rows_from_logs", "with_keys"]
 
 #: (path, kind, iteration, inode, size, mtime_ns, name) of a file of a run folder
 Source = tuple[str, str, int | None, int, int, int, str]
-_TABLE, _IT = "_table", "_it"
+_TABLE, _ROW = "_table", "_row"
 
 
 @dataclass(frozen=True)
@@ -44,10 +50,11 @@ class LogFolder:
 
 @dataclass
 class LogRows:
-    """What the logs give: catalog rows, the files they cover, problems and notes."""
+    """What the logs give: catalog rows (with their :data:`KEY_SCHEMA` columns), the files
+    to read instead, problems and notes."""
 
     frame: pl.DataFrame
-    covered: set[str] = field(default_factory=set)  #: files whose rows come from a log
+    unmatched: set[str] = field(default_factory=set)  #: files the logs do not hold: to read
     problems: dict[str, list[str]] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
 
@@ -82,8 +89,13 @@ def _tables(folders: list[LogFolder]) -> tuple[pl.DataFrame, dict[str, Any]]:
 _IDENT: dict[str, Any] = {_TABLE: pl.String, "iteration": pl.Int64, "file_name": pl.String,
                           "file_size": pl.Int64, "file_mtime_ns": pl.Int64}
 _FILES: dict[str, Any] = {_TABLE: pl.String, "iteration": pl.Int64, "_path": pl.String,
-                          "_source": pl.String, "_size": pl.Int64, "_mtime": pl.Int64,
-                          "_name": pl.String}
+                          "_source": pl.String, "_ino": pl.Int64, "_size": pl.Int64,
+                          "_mtime": pl.Int64, "_name": pl.String}
+#: The cache key of a row's source file, next to every row (:mod:`soakkit.catalog`): the
+#: folder (``runs/<id>``), the file's path, inode, size and mtime.
+KEY_SCHEMA: dict[str, Any] = {"_dir": pl.String(), "_src": pl.String(), "_ino": pl.Int64(),
+                              "_size": pl.Int64(), "_mtime": pl.Int64()}
+_FILE_KEYS = ("_ino", "_size", "_mtime")
 
 
 def _files(folders: list[LogFolder]) -> pl.DataFrame:
@@ -93,39 +105,51 @@ def _files(folders: list[LogFolder]) -> pl.DataFrame:
         files = [s for s in f.sources if s[2] is not None]
         if not files:
             continue
-        path, kind, n, _, size, mtime, name = zip(*files, strict=True)
+        path, kind, n, ino, size, mtime, name = zip(*files, strict=True)
         for key, values in ((_TABLE, [str(f.path)] * len(files)), ("iteration", n),
-                            ("_path", path), ("_source", kind), ("_size", size),
+                            ("_path", path), ("_source", kind), ("_ino", ino), ("_size", size),
                             ("_mtime", mtime), ("_name", name)):
             cols[key] += values
     return pl.DataFrame(cols, schema=_FILES)
 
 
-def _choose(files: pl.DataFrame, idents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The rows to take from the logs (``_table``, iteration, ``_path``, ``_source``), and
-    the files their log does not match (``_table``, ``_name``): the consistency rule."""
+def _choose(files: pl.DataFrame, idents: pl.DataFrame, logs: pl.DataFrame
+            ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows to take from the logs (``_table``, iteration, ``_path``, ``_source``, the
+    ``_ino``, ``_size`` and ``_mtime`` of the file, and ``_row``: the row of the table, null
+    for a log read line by line), and the files their log does not match (``_table``,
+    ``_name``, ``_path``): the consistency rule. ``logs``: each folder's log file (the
+    source of a ``history`` row)."""
     joined = files.join(idents, on=[_TABLE, "iteration"], how="left")
     name, mtime = pl.col("_name"), pl.col("_mtime") == pl.col("file_mtime_ns")
     same = ((name == pl.col("file_name")) & (pl.col("_size") == pl.col("file_size")) & mtime) \
         | ((pl.col("_source") == "gz") & (name == pl.col("file_name") + ".gz") & mtime)
     joined = joined.with_columns(same.fill_null(False).alias("_same"))
-    matched = joined.filter("_same").select(_TABLE, "iteration", "_path", "_source")
+    matched = joined.filter("_same").select(_TABLE, "iteration", "_path", "_source",
+                                            *_FILE_KEYS, _ROW)
     history = idents.join(files, on=[_TABLE, "iteration"], how="anti").select(
         _TABLE, "iteration", (pl.col(_TABLE) + f"/{ITER_LOG_FILE}").alias("_path"),
-        pl.lit("history").alias("_source"))
-    return pl.concat([matched, history]), joined.filter(~pl.col("_same")).select(_TABLE, "_name")
+        pl.lit("history").alias("_source"), _ROW).join(logs, on=_TABLE, how="left")
+    return (pl.concat([matched, history.select(matched.columns)]),
+            joined.filter(~pl.col("_same")).select(_TABLE, "_name", "_path"))
 
 
 def rows_from_logs(folders: list[LogFolder]) -> LogRows:
     """Rows of every folder the logs hold (see the module's docstring)."""
     table, tolerant = _tables(folders)
-    idents = [table.select(*_IDENT)]
+    table = table.with_row_index(_ROW)
+    idents = [table.select(*_IDENT, _ROW)]
     for where, (entries, _) in tolerant.items():
         idents.append(pl.DataFrame(
-            [(where, n, e.file.name, e.file.size, e.file.mtime_ns) for n, e in entries.items()],
-            schema=_IDENT, orient="row"))
-    chosen, stale = _choose(_files(folders), pl.concat(idents))
-    out = LogRows(rows_to_frame([]), covered=set(chosen["_path"].to_list()))
+            [(where, n, e.file.name, e.file.size, e.file.mtime_ns, None)
+             for n, e in entries.items()],
+            schema={**_IDENT, _ROW: pl.UInt32}, orient="row"))
+    logs = pl.DataFrame([(str(f.path), *s[3:6]) for f in folders for s in f.sources
+                         if s[1] == "log"],
+                        schema={_TABLE: pl.String, **{k: pl.Int64 for k in _FILE_KEYS}},
+                        orient="row")
+    chosen, stale = _choose(_files(folders), pl.concat(idents), logs)
+    out = LogRows(rows_to_frame([]), unmatched=set(stale["_path"].to_list()))
     by_path = {str(f.path): f for f in folders}
     for (where,), part in stale.partition_by(_TABLE, as_dict=True).items():
         f, names = by_path[str(where)], sorted(part["_name"].to_list())
@@ -134,6 +158,7 @@ def rows_from_logs(folders: list[LogFolder]) -> LogRows:
                             f"{ITER_LOG_FILE} or changed since it was written ({shown}): "
                             "read from the files"]
     tolerant_rows: list[tuple[Any, ...]] = []
+    tolerant_keys = [_key_columns(pl.DataFrame(schema={"_dir": pl.String, **_FILES}))]
     for where, (entries, problems) in tolerant.items():
         f = by_path[where]
         if problems:
@@ -143,16 +168,43 @@ def rows_from_logs(folders: list[LogFolder]) -> LogRows:
                                       f.options, n)
                           for n, path, source in mine.select("iteration", "_path", "_source")
                           .iter_rows()]
+        tolerant_keys.append(_key_columns(mine.with_columns(pl.lit(f.rel).alias("_dir"))))
     runs = pl.DataFrame(
         {_TABLE: [str(f.path) for f in folders], "_run_id": [f.run_id for f in folders],
-         "_layout": [f.layout for f in folders],
+         "_dir": [f.rel for f in folders], "_layout": [f.layout for f in folders],
          **{f"_{k}": [v if isinstance(v := f.options.get(k), str) else None for f in folders]
             for k in ("profile", "mode", "gate")}},
-        schema={_TABLE: pl.String, **{k: META_SCHEMA[k] for k in (
-            "_run_id", "_layout", "_profile", "_mode", "_gate")}})
-    flat = (chosen.filter(~pl.col(_TABLE).is_in(list(tolerant)))
-            .join(runs, on=_TABLE, how="left")
-            .join(table, on=[_TABLE, "iteration"], how="inner")
-            .with_columns(pl.col("iteration").alias("_n")))
-    out.frame = pl.concat([with_meta(flat), rows_to_frame(tolerant_rows)])
+        schema={_TABLE: pl.String, "_run_id": pl.String, "_dir": pl.String,
+                **{k: META_SCHEMA[k] for k in ("_layout", "_profile", "_mode", "_gate")}})
+    picked = (chosen.filter(pl.col(_ROW).is_not_null()).sort(_ROW)
+              .join(runs, on=_TABLE, how="left", maintain_order="left"))
+    flat = pl.concat([_rows(table, picked[_ROW]).drop(_ROW, _TABLE),
+                      picked.select(k for k in META_SCHEMA if k != "_n")], how="horizontal")
+    from_tables = with_meta(flat.with_columns(pl.col("iteration").alias("_n")))
+    out.frame = pl.concat([
+        pl.concat([from_tables, _key_columns(picked)], how="horizontal"),
+        pl.concat([rows_to_frame(tolerant_rows), pl.concat(tolerant_keys)], how="horizontal")])
     return out
+
+
+def _key_columns(chosen: pl.DataFrame) -> pl.DataFrame:
+    """The :data:`KEY_SCHEMA` columns of rows chosen by :func:`_choose` (with ``_dir``)."""
+    return chosen.select(pl.col("_dir"), pl.col("_path").alias("_src"), *_FILE_KEYS).cast(
+        KEY_SCHEMA)  # type: ignore[arg-type]
+
+
+def _rows(table: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    """``table``'s rows at the sorted indices ``rows``: the table itself (no copy of its ~90
+    columns) when they are each of its rows once, the common case."""
+    whole = rows.len() == table.height and rows.n_unique() == rows.len()
+    return table if whole else table[rows]
+
+
+def with_keys(rows: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """Catalog rows (:data:`~soakkit.catalog_parse.CATALOG_SCHEMA`) with the cache keys of
+    their source files from ``keys`` (:data:`KEY_SCHEMA`), by ``path``; only the narrow
+    columns are joined (a join of the ~90 row columns would copy them all)."""
+    of_rows = rows.select(pl.col("path").alias("_src")).join(
+        keys.unique("_src", keep="first"), on="_src", how="left", maintain_order="left")
+    return pl.concat([rows.select(*CATALOG_SCHEMA), of_rows.select(*KEY_SCHEMA)],
+                     how="horizontal")
