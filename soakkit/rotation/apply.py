@@ -81,7 +81,7 @@ def _exit_code(summary: dict[str, Any]) -> int:
 
 
 def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool = False,
-           wait_lock: float = 0.0, jobs: int = 1) -> RotationResult:
+           wait_lock: float = 0.0, jobs: int = 1, render: bool = False) -> RotationResult:
     """Rotate the artifacts under ``root``.
 
     Parameters
@@ -98,6 +98,9 @@ def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool =
         Seconds to wait for a concurrent rotation; then :class:`~soakkit.errors.LockedError`.
     jobs
         Processes for the scan (forked only when this process is single-threaded).
+    render
+        With ``dry_run``: render the lines a dry run prints while scanning, in each scan
+        process (``result.plan.dry_run_lines()`` is then ready; the CLI prints it).
 
     Returns
     -------
@@ -109,7 +112,7 @@ def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool =
     check_root(root)
     warnings: list[str] = []
     if dry_run:
-        plan = plan_rotation(root, policy, now, jobs=jobs)
+        plan = plan_rotation(root, policy, now, jobs=jobs, render=render)
         summary = _summary(plan, True, plan.projected_after(), [], warnings)
         return RotationResult(summary, _exit_code(summary), plan)
     folder = ensure_rotation_dir(root)

@@ -152,7 +152,8 @@ def run_rotate(args: argparse.Namespace) -> int:
     if metrics_dir is not None:
         return _rotate_with_metrics(args, policy, now, jobs, metrics_dir)
     result = rotate(args.path, policy, now=now, dry_run=args.dry_run,
-                    wait_lock=getattr(args, "wait_lock", 0.0), jobs=jobs)
+                    wait_lock=getattr(args, "wait_lock", 0.0), jobs=jobs,
+                    render=args.dry_run and not getattr(args, "json", False))
     return _report(args, result)
 
 

@@ -207,6 +207,7 @@ class DirPlan:
     ino: np.ndarray
     keep_latest: int
     _order: list[int] | None = field(default=None, repr=False)
+    _rendered: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def order(self) -> list[int]:
@@ -265,9 +266,17 @@ class DirPlan:
                 for phase, verb, rows, reasons in self._by_phase()}
 
     def render_dry_run(self) -> dict[str, str]:
-        """Phase → the dry-run lines of this folder's actions (:func:`action_lines`)."""
-        return {phase: action_lines(f"would {verb}", self._paths(rows), reasons)
-                for phase, verb, rows, reasons in self._by_phase()}
+        """Phase → the dry-run lines of this folder's actions (:func:`action_lines`); made
+        once (the scan's processes make them while they plan, see :func:`plan_directory`)
+        until :meth:`changed`."""
+        if self._rendered is None:
+            self._rendered = {phase: action_lines(f"would {verb}", self._paths(rows), reasons)
+                              for phase, verb, rows, reasons in self._by_phase()}
+        return self._rendered
+
+    def changed(self) -> None:
+        """Say that a decision was changed after planning (the rendered lines are stale)."""
+        self._rendered = None
 
     def _reasons(self, code: int, rows: np.ndarray) -> list[str]:
         """The readable reasons of ``rows``, which all have reason ``code``."""

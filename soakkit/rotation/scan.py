@@ -114,13 +114,15 @@ def _empty_scan(rel: str) -> DirScan:
 
 
 def _walk_jobs(root: str, jobs: Iterable[_Job], root_dev: int, policy: RotationPolicy,
-               now_s: float) -> tuple[list[DirPlan], list[str]]:
+               now_s: float, render: bool) -> tuple[list[DirPlan], list[str]]:
     plans: list[DirPlan] = []
     errors: list[str] = []
     stack = list(jobs)
     while stack:
         scan, subdirs, errs = _scan_one(root, stack.pop(), root_dev)
-        plans.append(plan_directory(scan, policy, now_s))
+        plans.append(plan := plan_directory(scan, policy, now_s))
+        if render:
+            plan.render_dry_run()
         errors += errs
         stack += subdirs
     return plans, errors
@@ -165,8 +167,10 @@ def check_root(root: Path) -> os.stat_result:
     return st
 
 
-def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1) -> Walk:
-    """Scan and plan the whole tree under ``root`` with up to ``jobs`` processes."""
+def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1,
+         render: bool = False) -> Walk:
+    """Scan and plan the whole tree under ``root`` with up to ``jobs`` processes (with
+    ``render``, each also renders its folders' dry-run lines: the second core's share)."""
     root_st = check_root(root)
     root_s = os.fspath(root)
     dev = root_st.st_dev
@@ -184,7 +188,7 @@ def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1) -> Wal
             level += subdirs
         frontier = level
         if not parallel:
-            more, errs = _walk_jobs(root_s, frontier, dev, policy, now_s)
+            more, errs = _walk_jobs(root_s, frontier, dev, policy, now_s, render)
             plans += more
             errors += errs
             frontier = []
@@ -192,7 +196,7 @@ def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1) -> Wal
         frontier.sort(key=lambda j: natural_key(j.rel))
         shares = [frontier[i::jobs] for i in range(jobs)]
         for more, errs in fork_map(
-                lambda share: _walk_jobs(root_s, share, dev, policy, now_s), shares):
+                lambda share: _walk_jobs(root_s, share, dev, policy, now_s, render), shares):
             plans += more
             errors += errs
     plans.sort(key=lambda p: natural_key(p.rel))

@@ -160,13 +160,18 @@ def _apply_budget(plan: Plan) -> None:
         d = plan.walk.dirs[k]
         d.verb[i] = DELETE
         d.reason[i] = R_BUDGET
+        d.changed()
         over -= int(d.blocks[i]) * 512
 
 
-def plan_rotation(root: Path, policy: RotationPolicy, now: datetime, *, jobs: int = 1) -> Plan:
-    """Scan ``root`` once and plan every action (pure apart from the scan; changes nothing)."""
+def plan_rotation(root: Path, policy: RotationPolicy, now: datetime, *, jobs: int = 1,
+                  render: bool = False) -> Plan:
+    """Scan ``root`` once and plan every action (pure apart from the scan; changes nothing).
+
+    ``render``: the scan's processes also render the dry-run lines while they plan (what
+    :meth:`Plan.dry_run_lines` prints; each process renders its own folders)."""
     policy.validate()
-    found = walk(Path(root), policy, now.timestamp(), jobs=jobs)
+    found = walk(Path(root), policy, now.timestamp(), jobs=jobs, render=render)
     plan = Plan(Path(root), now, policy, found, sizes_of(found.dirs))
     _apply_budget(plan)
     return plan
