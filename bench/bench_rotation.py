@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from _common import make_parser, save
-from rotation_floors import DURABLE_CHILD, FLOOR_CHILD, inplace_floor_parts
+from rotation_floors import DURABLE_CHILD, FLOOR_CHILD, SAME_OUTPUT_CHILD, inplace_floor_parts
 
 PLAN_CHILD = """
 import os, sys, time
@@ -98,11 +98,18 @@ def planning(files: int, reps: int) -> dict[str, Any]:
         created = time.perf_counter() - start
         os.sync()  # no writeback in flight while measuring
         find = ["find", str(tree), "-type", "f", "-mtime", "+7"]
-        dry = [sys.executable, "-m", "soakkit", "rotate", "--path", str(tree), "--dry-run"]
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        dry = [sys.executable, "-m", "soakkit", "rotate", "--path", str(tree), "--dry-run",
+               "--now", now]
+        same = [sys.executable, "-c", SAME_OUTPUT_CHILD, str(tree), now]
         timed(find, stdout=subprocess.DEVNULL)  # warm the dentry cache for both
-        timed(dry, stdout=subprocess.DEVNULL)
+        printed = timed(dry, stdout=subprocess.PIPE)[2]
+        actions = "".join(line + "\n" for line in printed.splitlines()
+                          if line.startswith("  would "))
+        if timed(same, stdout=subprocess.PIPE)[2] != actions:  # the floor prints the same
+            raise RuntimeError("the same-output floor printed other lines than the dry run")
         finds, drys, plans, plans1, rss, parts = [], [], [], [], [], []
-        floor1, floor2, floor2p = [], [], []
+        floor1, floor2, floor2p, floor_same = [], [], [], []
         for _ in range(reps):
             finds.append(timed(find, stdout=subprocess.DEVNULL)[0])
             wall, peak, _ = timed(dry, stdout=subprocess.DEVNULL)
@@ -118,6 +125,7 @@ def planning(files: int, reps: int) -> dict[str, Any]:
                 out.append(timed([sys.executable, "-c", FLOOR_CHILD, str(tree), jobs])[0])
             floor2p.append(timed([sys.executable, "-c", FLOOR_CHILD, str(tree), "2", "print"],
                                  stdout=subprocess.DEVNULL)[0])
+            floor_same.append(timed(same, stdout=subprocess.DEVNULL)[0])
         find_s, dry_s = min(finds), min(drys)
         return {"files": files, "tree_creation_s": created, "find_s": find_s,
                 "dry_run_process_s": dry_s, "dry_run_over_find": dry_s / find_s,
@@ -129,7 +137,10 @@ def planning(files: int, reps: int) -> dict[str, Any]:
                 "python_lstat_floor_one_process_s": min(floor1),
                 "python_lstat_floor_two_processes_s": min(floor2),
                 "python_lstat_print_floor_two_processes_s": min(floor2p),
-                "python_lstat_print_floor_over_find": min(floor2p) / find_s}
+                "python_lstat_print_floor_over_find": min(floor2p) / find_s,
+                "python_same_output_floor_s": min(floor_same),
+                "python_same_output_floor_over_find": min(floor_same) / find_s,
+                "dry_run_over_same_output_floor": dry_s / min(floor_same)}
 
 
 def startup(reps: int) -> dict[str, Any]:
@@ -296,6 +307,10 @@ def _print_planning(p: dict[str, Any], reps: int) -> None:
           f"{p['python_lstat_floor_two_processes_s']:.3f} s; two processes that also print "
           f"a line per file {p['python_lstat_print_floor_two_processes_s']:.3f} s "
           f"({p['python_lstat_print_floor_over_find']:.2f}x find)")
+    print(f"floor, whole processes: the least python program printing the same action lines "
+          f"(checked byte for byte) {p['python_same_output_floor_s']:.3f} s "
+          f"({p['python_same_output_floor_over_find']:.2f}x find); soakkit is "
+          f"{p['dry_run_over_same_output_floor']:.2f}x it")
 
 
 def _print_startup(s: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-__all__ = ["DURABLE_CHILD", "FLOOR_CHILD", "inplace_floor_parts"]
+__all__ = ["DURABLE_CHILD", "FLOOR_CHILD", "SAME_OUTPUT_CHILD", "inplace_floor_parts"]
 
 #: The floor of any Python process that lstat()s every file: os.scandir + DirEntry.stat,
 #: in one or two (forked) processes. With ``print`` it also writes one line per file, as
@@ -49,6 +49,62 @@ if sys.argv[2] == "2":
 else:
     walk(root, lines)
 sys.stdout.write("".join(lines))
+"""
+
+#: The floor of this dry run in Python: the least program that prints the very lines
+#: ``soakkit rotate --dry-run`` prints for the benchmark's tree (200 ``runs/<run>`` folders of
+#: ITER_SUMMARY files, no iteration log, the default policy: keep the 100 highest numbers,
+#: compress at 7 days), byte for byte (``bench_rotation.py`` checks it). Two forked
+#: processes each list, lstat, rank, decide and render half the folders; the child sends its
+#: text back through a pipe; one write to stdout. No imports, no arrays, no summary lines.
+SAME_OUTPUT_CHILD = """
+import os, sys
+from datetime import datetime
+root, now_iso = sys.argv[1], sys.argv[2]
+now_ns = int(datetime.fromisoformat(now_iso.replace("Z", "+00:00")).timestamp()) * 10**9
+KEEP, TTL_NS, DAY_NS = 100, 7 * 86400 * 10**9, 86400 * 10**9
+def plan(runs):
+    out = []
+    for run in runs:
+        rel = f"runs/{run}/"
+        fd = os.open(f"{root}/{rel}", os.O_RDONLY | os.O_DIRECTORY)
+        files = []
+        with os.scandir(fd) as it:
+            for e in it:
+                st = e.stat(follow_symlinks=False)
+                name = e.name
+                if name.startswith("ITER_SUMMARY_") and name.endswith(".json"):
+                    files.append((int(name[13:-5]), name, st.st_mtime_ns))
+        os.close(fd)
+        files.sort()
+        cut = len(files) - KEEP
+        deletes = "".join(f"  would delete    {rel}{name}  delete:beyond_keep_latest"
+                          f"(rank={len(files) - i}/{KEEP})\\n"
+                          for i, (_, name, _) in enumerate(files[:cut]))
+        compress = "".join(f"  would compress  {rel}{name}  compress:older_than_ttl"
+                           f"(age_d={(now_ns - m) / DAY_NS:.1f})\\n"
+                           for _, name, m in files[cut:] if now_ns - m >= TTL_NS)
+        preserve = (f"  would preserve  {rel}iterations.jsonl  history:preserve"
+                    f"(iterations={cut})\\n") if cut > 0 else ""
+        out.append((preserve, deletes, compress))
+    return out
+runs = sorted(os.listdir(f"{root}/runs"))
+r, w = os.pipe()
+pid = os.fork()
+mine = plan(runs[(pid == 0)::2])
+if pid == 0:
+    os.close(r)
+    with os.fdopen(w, "wb") as out:
+        out.write("\\x00".join(p for parts in mine for p in parts).encode())
+    os._exit(0)
+os.close(w)
+with os.fdopen(r, "rb") as pipe:
+    flat = pipe.read().decode().split("\\x00")
+os.waitpid(pid, 0)
+merged = [None] * len(runs)
+merged[0::2] = mine
+merged[1::2] = [tuple(flat[i:i + 3]) for i in range(0, len(flat), 3)]
+sys.stdout.write("".join("".join(p[k] for p in merged) for k in range(3)))
 """
 
 #: The floor of any crash-safe compression: gzip in memory, write each output to a new

@@ -247,7 +247,8 @@ def _write_cache(artifacts: Path, cache: _Cache) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        cache.frame.write_parquet(buf, compression="lz4")  # the fastest to read back
+        # lz4: the fastest to read back; no statistics: nothing filters on them
+        cache.frame.write_parquet(buf, compression="lz4", statistics=False)
         atomic_write_bytes(folder / _CACHE_FILE, buf.getvalue())
         atomic_write_bytes(folder / _CACHE_META, canonical_json(
             {"schema": _SCHEMA_ID, "dirs": cache.dirs, "problems": cache.problems,
@@ -339,12 +340,13 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
                                                .iter_rows())
         reuse: list[str] = []
         sources = _sources(folder.path)
-        if any(s[1] == "log" for s in sources) and (not known or any(
+        log = next((s for s in sources if s[1] == "log"), None)
+        if log is not None and (not known or any(
                 (path, ino, size, mtime_ns) not in known
                 for path, _, _, ino, size, mtime_ns, _ in sources)):
             # one file for the whole run (its files are read below only where it lacks them)
             logged.append(LogFolder(folder.path, folder.rel, folder.run_id, folder.layout,
-                                    options, sources))
+                                    options, sources, log))
             continue
         for path, kind, n, ino, size, mtime_ns, _ in sources:
             if kind == "log":

@@ -46,6 +46,7 @@ class LogFolder:
     layout: str
     options: dict[str, Any]
     sources: list[Source]
+    log: Source  #: the iteration log's entry of ``sources``
 
 
 @dataclass
@@ -66,7 +67,7 @@ def _tables(folders: list[LogFolder]) -> tuple[pl.DataFrame, dict[str, Any]]:
     frames: list[pl.DataFrame] = []
     tolerant: dict[str, Any] = {}
     for f in folders:
-        log_size = next(s[4] for s in f.sources if s[1] == "log")
+        log_size = f.log[4]
         if table_meta(f.path) == str(log_size):
             parquets.append(str(f.path / "iterations.parquet"))
             continue
@@ -144,8 +145,7 @@ def rows_from_logs(folders: list[LogFolder]) -> LogRows:
             [(where, n, e.file.name, e.file.size, e.file.mtime_ns, None)
              for n, e in entries.items()],
             schema={**_IDENT, _ROW: pl.UInt32}, orient="row"))
-    logs = pl.DataFrame([(str(f.path), *s[3:6]) for f in folders for s in f.sources
-                         if s[1] == "log"],
+    logs = pl.DataFrame([(str(f.path), *f.log[3:6]) for f in folders],
                         schema={_TABLE: pl.String, **{k: pl.Int64 for k in _FILE_KEYS}},
                         orient="row")
     chosen, stale = _choose(_files(folders), pl.concat(idents), logs)
