@@ -8,7 +8,9 @@
   whole ``python`` processes (interpreter start and imports included);
 * floors – whole processes doing only what any catalog of the tree must: import polars and
   read the cache (warm); that plus one ``lstat`` per file and every ``iterations.parquet``
-  (cold); read and parse every file with orjson (legacy);
+  (cold); that plus the consistency check, and plus writing the cache (cold_checked,
+  cold_checked_cached); read and parse every file with orjson (legacy), and also build
+  the rows in two processes (legacy_rows);
 * KPI report – ``soakkit.notebooks.run("kpi", ...)`` on a 24-iteration run (papermill, a
   fresh kernel, HTML rendering) next to papermill running an empty notebook (the kernel
   start floor).
@@ -30,13 +32,14 @@ from typing import Any
 
 import nbformat
 import papermill
+import polars as pl
 from _common import make_parser, save
 from nbformat.v4 import new_code_cell, new_notebook
 
 from soakkit.artifacts import ITER_LOG_FILE, iter_summary_name
 from soakkit.catalog import cache_dir, load_catalog
 from soakkit.iterlog import entry_line, file_id
-from soakkit.iterlog_table import compact
+from soakkit.iterlog_table import NARROW_SCHEMA, compact
 from soakkit.json_canonical import canonical_json
 from soakkit.notebooks import run
 from soakkit.soak import SoakOptions, run_soak
@@ -92,7 +95,10 @@ print(time.perf_counter() - start)
 #: and read every run's iterations.parquet; cold_checked: that, plus the consistency check
 #: the issue asks for (every file's name, size and mtime against its log's; with "cache" it
 #: also writes the frame durably, what the next, warm, load reads); legacy: read and parse
-#: every file with orjson, the fastest parser soakkit has.
+#: every file with orjson, the fastest parser soakkit has, building nothing; legacy_rows:
+#: the least that also builds the rows: two forked processes (forked before polars starts
+#: its threads) that read, parse with orjson and pick the catalog's fields (NARROW_SCHEMA's
+#: leaves, by key path) into columns, one pickle back, one polars frame.
 _FLOORS = {
     "warm": """
 import sys, time
@@ -140,6 +146,40 @@ if sys.argv[2:] == ["cache"]:
     os.rename(tmp, sys.argv[1] + "/../floor-cache.parquet")
 print(time.perf_counter() - start)
 """,
+    "legacy_rows": """
+import gc, glob, json, os, pickle, sys, time
+start = time.perf_counter()
+gc.disable()  # millions of values held in lists: the collector would dominate
+import orjson
+paths = [tuple(p) for p in json.loads(sys.argv[2])]
+files = sorted(glob.glob(sys.argv[1] + "/runs/*/ITER_SUMMARY_*.json"))
+def columns(share):
+    cols = [[] for _ in paths]
+    for name in share:
+        with open(name, "rb") as fh:
+            doc = orjson.loads(fh.read())
+        for col, path in zip(cols, paths):
+            value = doc
+            for key in path:
+                value = value.get(key) if type(value) is dict else None
+            col.append(value)
+    return cols
+r, w = os.pipe()
+pid = os.fork()
+mine = columns(files[pid == 0::2])
+if pid == 0:
+    with os.fdopen(w, "wb") as out:
+        out.write(pickle.dumps(mine, protocol=pickle.HIGHEST_PROTOCOL))
+    os._exit(0)
+os.close(w)
+with os.fdopen(r, "rb") as pipe:
+    theirs = pickle.loads(pipe.read())
+os.waitpid(pid, 0)
+import polars as pl
+frame = pl.DataFrame({"/".join(p): a + b for p, a, b in zip(paths, mine, theirs)}, strict=False)
+assert frame.height == len(files)
+print(time.perf_counter() - start)
+""",
     "legacy": """
 import glob, sys, time
 start = time.perf_counter()
@@ -150,6 +190,20 @@ for path in sorted(glob.glob(sys.argv[1] + "/runs/*/ITER_SUMMARY_*.json")):
 print(time.perf_counter() - start)
 """,
 }
+
+
+def _leaves(schema: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The key path of every field the catalog reads from a document (NARROW_SCHEMA)."""
+    out: list[tuple[str, ...]] = []
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.Struct):
+            out += _leaves({f.name: f.dtype for f in dtype.fields}, (*prefix, name))
+        else:
+            out.append((*prefix, name))
+    return out
+
+
+_LEAVES = json.dumps(_leaves(NARROW_SCHEMA))
 _LOAD = """
 import sys, time
 start = time.perf_counter()
@@ -189,8 +243,9 @@ def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
         warm_p.append(_child_seconds(_LOAD, str(soak), "cache")[0])
         for name, code in _FLOORS.items():
             if not name.startswith("cold") or logged:
+                extra = [_LEAVES] if name == "legacy_rows" else []
                 floors.setdefault(name, []).append(_child_seconds(
-                    code, str(cache_dir(soak) if name == "warm" else soak))[0])
+                    code, str(cache_dir(soak) if name == "warm" else soak), *extra)[0])
         if logged:
             floors.setdefault("cold_checked_cached", []).append(_child_seconds(
                 _FLOORS["cold_checked"], str(soak), "cache")[0])
@@ -266,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         f = layout["floors_whole_process"]
         print("  floors, whole processes: " + ", ".join(
             f"{name} {f[name + '_s']:.3f} s ({f[name + '_speedup']:.1f}x the json.load loop)"
-            for name in ("cold", "warm", "legacy") if name + "_s" in f))
+            for name in ("cold", "cold_checked", "cold_checked_cached", "warm", "legacy",
+                         "legacy_rows") if name + "_s" in f))
     print(f"KPI report, 24 iterations: {r['kpi_report_s']:.2f} s vs empty notebook "
           f"{r['empty_notebook_s']:.2f} s -> {r['above_floor_s']:+.2f} s above the floor")
     save(args.out, data)

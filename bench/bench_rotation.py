@@ -103,10 +103,11 @@ def planning(files: int, reps: int) -> dict[str, Any]:
                "--now", now]
         same = [sys.executable, "-c", SAME_OUTPUT_CHILD, str(tree), now]
         timed(find, stdout=subprocess.DEVNULL)  # warm the dentry cache for both
-        printed = timed(dry, stdout=subprocess.PIPE)[2]
+        printed = subprocess.run(dry, capture_output=True, text=True, check=True).stdout
         actions = "".join(line + "\n" for line in printed.splitlines()
                           if line.startswith("  would "))
-        if timed(same, stdout=subprocess.PIPE)[2] != actions:  # the floor prints the same
+        floor_printed = subprocess.run(same, capture_output=True, text=True, check=True).stdout
+        if floor_printed != actions:  # the floor prints the very same lines
             raise RuntimeError("the same-output floor printed other lines than the dry run")
         finds, drys, plans, plans1, rss, parts = [], [], [], [], [], []
         floor1, floor2, floor2p, floor_same = [], [], [], []

@@ -381,6 +381,21 @@ def test_r18_delete_to_budget_is_opt_in_and_oldest_first(tmp_path: Path) -> None
     assert result.exit_code == 0
 
 
+def test_lines_rendered_while_scanning_are_those_of_the_final_plan(tmp_path: Path) -> None:
+    """The scan's processes render the dry-run lines while they plan; a decision changed
+    afterwards (``--delete-to-budget``) is rendered again, never printed stale."""
+    make_tree(tmp_path)
+    for k in range(4):
+        write(tmp_path / f"snapshots/s{k}.json.gz", os.urandom(20_000), 10 + k)
+    budget = RotationPolicy(keep_latest=5, max_size_mb=0.05, delete_to_budget=True)
+    for policy in (POLICY, budget):
+        ahead = plan_rotation(tmp_path, policy, NOW, render=True).dry_run_lines()
+        assert ahead == plan_rotation(tmp_path, policy, NOW).dry_run_lines()
+    budget_lines = [line.split()[2:] for line in ahead.splitlines() if "over_budget" in line]
+    assert budget_lines == [[f"snapshots/s{k}.json.gz", "delete:over_budget(oldest_compressed)"]
+                            for k in range(4)]  # decided after the scan rendered its lines
+
+
 def test_r19_unwritable_log_stops_before_any_action(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     make_tree(tmp_path)
     (tmp_path / "rotation/ROTATION_LOG.jsonl").mkdir(parents=True)
