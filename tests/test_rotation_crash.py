@@ -348,7 +348,7 @@ def test_kill_9_loop_100_times_on_a_5000_file_tree(tmp_path: Path) -> None:
     originals = _crash_tree(root, per_day=36)
     assert len(originals) == 5000 + 7  # + RUN.json etc. of the two runs, a profile
     killed = day = 0
-    while killed < 100 and day < 140:
+    while killed < 100 and day < 200:  # a kill can miss (the rotation finished first)
         day += 1
         stage = str(rng.choice(_STAGES))
         nth = int(rng.integers(1, 30))
