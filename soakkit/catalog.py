@@ -63,7 +63,6 @@ __all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "
 LEGACY_RUN_ID = "legacy-latest"
 _CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
 
-_KEYS = KEY_SCHEMA
 _SCHEMA_ID = sha256_bytes(canonical_json(
     {"version": __version__, "columns": {k: str(v) for k, v in CATALOG_SCHEMA.items()}},
     compact=True).encode())
@@ -258,7 +257,7 @@ def _write_cache(artifacts: Path, cache: _Cache) -> None:
 
 
 def _public(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.drop(list(_KEYS)).filter(pl.col("iteration").is_not_null())
+    return frame.drop(list(KEY_SCHEMA)).filter(pl.col("iteration").is_not_null())
 
 
 def _flat(problems: dict[str, list[str]]) -> tuple[str, ...]:
@@ -324,7 +323,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     options_of: dict[str, dict[str, Any]] = {}
     keep: list[pl.DataFrame] = []
     tasks: list[Task] = []
-    keys: dict[str, list[Any]] = {k: [] for k in _KEYS}  # the cache keys of every file read
+    keys: dict[str, list[Any]] = {k: [] for k in KEY_SCHEMA}  # the cache keys of every file read
     history_rows: list[tuple[Any, ...]] = []
     for folder, mtime in folders:
         mine = by_dir.get(folder.rel)
@@ -354,7 +353,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
             if (path, ino, size, mtime_ns) in known:
                 reuse.append(path)
                 continue
-            for key, value in zip(_KEYS, (folder.rel, path, ino, size, mtime_ns), strict=True):
+            for key, value in zip(KEY_SCHEMA, (folder.rel, path, ino, size, mtime_ns), strict=True):
                 keys[key].append(value)
             if kind == "history":
                 histories.append(path)
@@ -366,15 +365,17 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     for f in logged:
         problems[f.rel] += from_logs.problems.get(f.rel, [])
         notes[f.rel] = from_logs.notes.get(f.rel, [])
-        if not f.sources:
-            continue
-        paths, kinds, _, inos, sizes, mtimes, _ = zip(*f.sources, strict=True)
-        for key, values in zip(_KEYS, ([f.rel] * len(paths), paths, inos, sizes, mtimes),
-                               strict=True):
-            keys[key] += values
-        tasks += [(s[0], f.run_id, f.layout, s[1], f.options, s[2]) for s in f.sources
-                  if s[0] in from_logs.unmatched]
-        histories += [path for path, kind in zip(paths, kinds, strict=True) if kind == "history"]
+        # the files read outside the log (its rows carry their own keys): those it does not
+        # match, and a legacy history
+        for path, kind, n, ino, size, mtime_ns, _ in f.sources:
+            if kind == "history":
+                histories.append(path)
+            elif path in from_logs.unmatched:
+                tasks.append((path, f.run_id, f.layout, kind, f.options, n))
+            else:
+                continue
+            for key, value in zip(KEY_SCHEMA, (f.rel, path, ino, size, mtime_ns), strict=True):
+                keys[key].append(value)
     for path in histories:  # legacy: iterations rotated before the iteration log existed
         folder = by_path[str(Path(path).parent)]
         rows, bad_lines = parse_history(path, folder.run_id, folder.layout,
@@ -385,7 +386,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     for path, line in bad:
         problems[by_path[str(Path(path).parent)].rel].append(line)
     fresh = pl.concat([with_keys(pl.concat([parsed, rows_to_frame(history_rows)]),
-                                 pl.DataFrame(keys, schema=_KEYS)), from_logs.frame])
+                                 pl.DataFrame(keys, schema=KEY_SCHEMA)), from_logs.frame])
     everything = _one_row_per_iteration(pl.concat([*keep, fresh]) if keep else fresh)
     problems = {rel: lines for rel, lines in problems.items() if lines}
     notes = {rel: lines for rel, lines in notes.items() if lines}
