@@ -2,8 +2,10 @@
 
 Sources, all flattened into :data:`CATALOG_SCHEMA` by :mod:`soakkit.catalog_parse`:
 
-* new layout – ``runs/<run_id>/ITER_SUMMARY_<n>.json`` (or ``.json.gz`` after rotation) and
-  the run's compact history ``iterations.jsonl.gz`` (iterations rotation deleted);
+* new layout – the run's iteration log (``iterations.parquet`` / ``iterations.jsonl``, one
+  file per run, :mod:`soakkit.catalog_log`) for every iteration whose file it matches, and
+  ``runs/<run_id>/ITER_SUMMARY_<n>.json`` (or ``.json.gz`` after rotation) for the others;
+  a legacy run's compact history ``iterations.jsonl.gz`` (iterations rotation deleted);
 * legacy layout – ``latest/ITER_SUMMARY_<n>.json`` with ``{iteration, summary, tuning}``
   (legacy brief §2.1), in numeric order, tolerating gaps and missing fields, under the run id
   ``legacy-latest``.
@@ -11,20 +13,19 @@ Sources, all flattened into :data:`CATALOG_SCHEMA` by :mod:`soakkit.catalog_pars
 A file wins over the history for the same iteration. A corrupt file is reported in
 :attr:`Catalog.problems` and skipped; the rest still load.
 
-**Cache.** A parquet file per artifacts folder under the user's cache directory
-(``$SOAKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/soakkit``, else ``~/.cache/soakkit``; never
-inside the artifacts, which stay pure data) holds every row with the key of its source file
-(path, inode, size, mtime). A folder whose mtime is unchanged is reused without
-touching its files: soakkit writes every file by rename, and rotation adds and removes files,
-all of which change the folder's mtime. Changed folders are checked file by file and only
-new or changed files are parsed. ``refresh=True`` ignores the cache (for files edited in
-place by other tools). Cold loads parse through polars (:mod:`soakkit.catalog_parse`).
+**Cache** (:mod:`soakkit.catalog_cache`). A parquet file per artifacts folder under the user's
+cache directory (``$SOAKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/soakkit``, else
+``~/.cache/soakkit``; never inside the artifacts, which stay pure data) holds every row with the
+key of its source file (path, inode, size, mtime). A folder whose mtime is unchanged is reused
+without touching its files: soakkit writes every file by rename, and rotation adds and removes
+files, all of which change the folder's mtime. Changed folders are checked file by file and only
+new or changed files are parsed. ``refresh=True`` ignores the cache (for files edited in place
+by other tools). Cold loads parse through polars (:mod:`soakkit.catalog_parse`).
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +34,6 @@ from typing import Any
 
 import polars as pl
 
-from soakkit import __version__
 from soakkit.artifacts import (
     HISTORY_FILE,
     ITER_LOG_FILE,
@@ -44,6 +44,7 @@ from soakkit.artifacts import (
     read_json_maybe_gz,
     resolve_artifacts,
 )
+from soakkit.catalog_cache import CatalogCache, cache_dir, read_cache, write_cache
 from soakkit.catalog_log import KEY_SCHEMA, LogFolder, Source, rows_from_logs, with_keys
 from soakkit.catalog_parse import (
     CATALOG_SCHEMA,
@@ -54,18 +55,12 @@ from soakkit.catalog_parse import (
 )
 from soakkit.errors import ArtifactError, SoakkitError
 from soakkit.gate import RUN_WINDOW, Verdict, judge_run
-from soakkit.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
 from soakkit.tables import table_html
 
 __all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "cache_dir",
            "load_catalog", "run_summary", "to_records"]
 
 LEGACY_RUN_ID = "legacy-latest"
-_CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
-
-_SCHEMA_ID = sha256_bytes(canonical_json(
-    {"version": __version__, "columns": {k: str(v) for k, v in CATALOG_SCHEMA.items()}},
-    compact=True).encode())
 
 
 @dataclass(frozen=True)
@@ -207,55 +202,6 @@ def _options(folder: _Folder, problems: list[str]) -> dict[str, Any]:
     return options if isinstance(options, dict) else {}
 
 
-def cache_dir(artifacts: Path) -> Path:
-    """Where the catalog cache of ``artifacts`` lives (one folder per artifacts path)."""
-    root = os.environ.get("SOAKKIT_CACHE_DIR")
-    if not root:
-        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        root = str(Path(xdg) / "soakkit")
-    key = sha256_bytes(os.fsencode(os.path.realpath(artifacts)))[:16]
-    return Path(root) / f"catalog-{key}"
-
-
-@dataclass(frozen=True)
-class _Cache:
-    frame: pl.DataFrame
-    dirs: dict[str, int]
-    problems: dict[str, list[str]]
-    notes: dict[str, list[str]]
-
-
-def _read_cache(artifacts: Path) -> _Cache | None:
-    folder = cache_dir(artifacts)
-    try:
-        meta = loads_strict((folder / _CACHE_META).read_bytes(), str(folder / _CACHE_META))
-        if meta.get("schema") != _SCHEMA_ID:
-            return None
-        frame = pl.read_parquet(folder / _CACHE_FILE)
-    except (OSError, SoakkitError, pl.exceptions.PolarsError):
-        return None
-    dirs, problems, notes = meta.get("dirs"), meta.get("problems"), meta.get("notes", {})
-    if not isinstance(dirs, dict) or not isinstance(problems, dict) or \
-            not isinstance(notes, dict):
-        return None
-    return _Cache(frame, dirs, problems, notes)
-
-
-def _write_cache(artifacts: Path, cache: _Cache) -> None:
-    folder = cache_dir(artifacts)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        # lz4: the fastest to read back; no statistics: nothing filters on them
-        cache.frame.write_parquet(buf, compression="lz4", statistics=False)
-        atomic_write_bytes(folder / _CACHE_FILE, buf.getvalue())
-        atomic_write_bytes(folder / _CACHE_META, canonical_json(
-            {"schema": _SCHEMA_ID, "dirs": cache.dirs, "problems": cache.problems,
-             "notes": cache.notes}).encode())
-    except OSError:
-        pass  # an unwritable cache directory only costs speed
-
-
 def _public(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.drop(list(KEY_SCHEMA)).filter(pl.col("iteration").is_not_null())
 
@@ -308,7 +254,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
         except OSError:
             continue
     dirs = {folder.rel: mtime for folder, mtime in folders}
-    cached = _read_cache(artifacts) if cache and not refresh else None
+    cached = read_cache(artifacts) if cache and not refresh else None
     if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
         return Catalog(_public(cached.frame), _flat(cached.problems), 0, cached.frame.height,
                        _flat(cached.notes))
@@ -391,7 +337,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     problems = {rel: lines for rel, lines in problems.items() if lines}
     notes = {rel: lines for rel, lines in notes.items() if lines}
     if cache:
-        _write_cache(artifacts, _Cache(everything, dirs, problems, notes))
+        write_cache(artifacts, CatalogCache(everything, dirs, problems, notes))
     return Catalog(_public(everything), _flat(problems), len(tasks) + len(histories),
                    sum(f.height for f in keep), _flat(notes), from_logs.frame.height)
 

@@ -498,6 +498,11 @@ def test_light_commands_do_not_import_the_heavy_libraries(tmp_path: Path) -> Non
         "import sys\nfrom soakkit.cli import main\nmain(['--help'])\n"
         "print('numpy' in sys.modules)", tmp_path)
     assert help_imports == "False"
+    masked = run_subprocess_code(  # np.unique's first call would import numpy.ma (~10 ms)
+        "import sys\nfrom soakkit.cli import main\n"
+        f"main(['rotate', '--path', {tree!r}, '--dry-run', '--now', {NOW_ISO!r}])\n"
+        "print('numpy.ma' in sys.modules)", tmp_path)
+    assert masked == "False"
 
 
 @pytest.mark.parametrize("kernel_renames", [True, False])
@@ -522,3 +527,34 @@ def test_publishing_a_temp_never_clobbers(tmp_path: Path, kernel_renames: bool,
     assert sorted(p.name for p in tmp_path.iterdir()) == [".b.gz.tmp", "a.gz", "b.gz"]
     assert (tmp_path / "a.gz").read_bytes() == b"new"
     assert (tmp_path / "b.gz").read_bytes() == b"old"
+
+
+def test_a_tree_planned_in_two_processes_is_the_tree_planned_in_one(tmp_path: Path) -> None:
+    """The scan's second process sends its folders' plans back pickled (names packed in one
+    string): every decision, every printed line and every log entry is the same as one
+    process's, odd names included (not UTF-8, a temp leftover, ``X`` next to ``X.gz``)."""
+    make_tree(tmp_path, runs={f"runs/r{k}": 8 for k in range(40)})  # enough folders to share
+    odd = tmp_path / "runs" / "r7"
+    write(odd / os.fsdecode(b"caf\xff.json"), b"{}" * 300, 9)
+    write(odd / ".ITER_SUMMARY_2.json.soakkit-tmp", b"x", 9)
+    write(odd / "notes.json", b"n" * 700, 9)
+    write(odd / "notes.json.gz", b"\x1f\x8b" + b"\0" * 40, 9)
+    code = (
+        "import os\nos.environ['OPENBLAS_NUM_THREADS'] = '1'\n"
+        "from datetime import datetime\nfrom pathlib import Path\n"
+        "from soakkit.rotation import RotationPolicy, plan_rotation\n"
+        "from soakkit.rotation.workers import can_fork\n"
+        "assert can_fork()\nforks = []\nfork = os.fork\n"
+        "os.fork = lambda: forks.append(1) or fork()\n"
+        f"now = datetime.fromisoformat({NOW.isoformat()!r})\n"
+        f"root, policy = Path({str(tmp_path)!r}), RotationPolicy(keep_latest=5, ttl_days=7.0)\n"
+        "one = plan_rotation(root, policy, now, jobs=1)\n"
+        "assert not forks\n"
+        "two = plan_rotation(root, policy, now, jobs=2, render=True)\n"
+        "assert forks == [1]\n"
+        "assert two.dry_run_lines() == one.dry_run_lines()\n"
+        "assert two.actions() == one.actions()\n"
+        "assert list(two.decisions(include_keep=True)) == list(one.decisions(include_keep=True))\n"
+        "print(len(one.actions()), sum('caf' in a['path'] for a in one.actions()))\n")
+    actions, odd_actions = run_subprocess_code(code, tmp_path).split()
+    assert int(actions) > 40 * 3 and int(odd_actions) == 1  # 3 deletions a run, and the odd name

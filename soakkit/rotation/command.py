@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from soakkit.errors import ROTATE_EXIT_CODES, UsageError, exit_codes_help
 from soakkit.inputs import float_arg, int_arg, path_arg
 from soakkit.io import canonical_json, clock_from
-from soakkit.rotation.plan import action_lines
+from soakkit.rotation.actions import action_lines
 from soakkit.rotation.policy import MAX_KEEP_LATEST
 
 #: Bounds of rotate's numeric flags (docs/ERRORS.md): a TTL of a century, a day of waiting.

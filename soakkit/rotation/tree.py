@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from soakkit.artifacts import ITER_LOG_FILE
+from soakkit.rotation.actions import Action, action_entry, action_lines
 from soakkit.rotation.plan import (
     DELETE,
     FILE,
@@ -22,11 +23,9 @@ from soakkit.rotation.plan import (
     PHASES,
     R_BUDGET,
     R_COMPRESSED,
-    Action,
+    REASONS,
     Decision,
     DirPlan,
-    action_entry,
-    action_lines,
 )
 from soakkit.rotation.policy import RotationPolicy
 from soakkit.rotation.scan import Walk, walk
@@ -120,14 +119,13 @@ class Plan:
                                f"history:preserve(iterations={doomed})", 0, 0, 0, 0, None)
 
     def kept_counts(self) -> dict[str, int]:
+        """Kept files per reason (``keep:latest``, ``keep:younger_than_ttl``, ...)."""
         counts: dict[str, int] = {}
         for d in self.walk.dirs:
-            for code in np.unique(d.reason[d.verb == KEEP]).tolist():
-                label = d.decision(int(np.flatnonzero((d.verb == KEEP)
-                                                       & (d.reason == code))[0])).reason
-                key = label.split("(")[0]
-                counts[key] = counts.get(key, 0) + int(((d.verb == KEEP)
-                                                        & (d.reason == code)).sum())
+            per_code = np.bincount(d.reason[d.verb == KEEP], minlength=len(REASONS))
+            for code in np.flatnonzero(per_code).tolist():
+                key = REASONS[code][1].split("(")[0]
+                counts[key] = counts.get(key, 0) + int(per_code[code])
         return dict(sorted(counts.items()))
 
     def projected_after(self) -> Sizes:

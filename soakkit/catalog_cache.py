@@ -1,0 +1,80 @@
+"""The catalog's cache: one parquet file of rows plus one JSON file of folder keys.
+
+One folder per artifacts path under the user's cache directory (``$SOAKKIT_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/soakkit``, else ``~/.cache/soakkit``); never inside the artifacts.
+A cache written by another soakkit version or for another schema is ignored; an unreadable
+one is a cold load, an unwritable one only costs speed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from soakkit import __version__
+from soakkit.catalog_parse import CATALOG_SCHEMA
+from soakkit.errors import SoakkitError
+from soakkit.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
+
+__all__ = ["CatalogCache", "cache_dir", "read_cache", "write_cache"]
+
+_CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
+
+_SCHEMA_ID = sha256_bytes(canonical_json(
+    {"version": __version__, "columns": {k: str(v) for k, v in CATALOG_SCHEMA.items()}},
+    compact=True).encode())
+
+
+def cache_dir(artifacts: Path) -> Path:
+    """Where the catalog cache of ``artifacts`` lives (one folder per artifacts path)."""
+    root = os.environ.get("SOAKKIT_CACHE_DIR")
+    if not root:
+        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        root = str(Path(xdg) / "soakkit")
+    key = sha256_bytes(os.fsencode(os.path.realpath(artifacts)))[:16]
+    return Path(root) / f"catalog-{key}"
+
+
+@dataclass(frozen=True)
+class CatalogCache:
+    """The cached rows (with their source keys), folder mtimes, problems and notes."""
+
+    frame: pl.DataFrame
+    dirs: dict[str, int]
+    problems: dict[str, list[str]]
+    notes: dict[str, list[str]]
+
+
+def read_cache(artifacts: Path) -> CatalogCache | None:
+    folder = cache_dir(artifacts)
+    try:
+        meta = loads_strict((folder / _CACHE_META).read_bytes(), str(folder / _CACHE_META))
+        if meta.get("schema") != _SCHEMA_ID:
+            return None
+        frame = pl.read_parquet(folder / _CACHE_FILE)
+    except (OSError, SoakkitError, pl.exceptions.PolarsError):
+        return None
+    dirs, problems, notes = meta.get("dirs"), meta.get("problems"), meta.get("notes", {})
+    if not isinstance(dirs, dict) or not isinstance(problems, dict) or \
+            not isinstance(notes, dict):
+        return None
+    return CatalogCache(frame, dirs, problems, notes)
+
+
+def write_cache(artifacts: Path, cache: CatalogCache) -> None:
+    folder = cache_dir(artifacts)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        # lz4: the fastest to read back; no statistics: nothing filters on them
+        cache.frame.write_parquet(buf, compression="lz4", statistics=False)
+        atomic_write_bytes(folder / _CACHE_FILE, buf.getvalue())
+        atomic_write_bytes(folder / _CACHE_META, canonical_json(
+            {"schema": _SCHEMA_ID, "dirs": cache.dirs, "problems": cache.problems,
+             "notes": cache.notes}).encode())
+    except OSError:
+        pass  # an unwritable cache directory only costs speed
