@@ -38,7 +38,7 @@ from _common import make_parser, save
 
 from soakkit.io import FixedClock, parse_utc
 from soakkit.sweep import SweepSpec, build_grid, run_sweep
-from soakkit.sweep.cluster import WORKER_THREAD_ENV, start_local_cluster
+from soakkit.sweep.cluster import WORKER_THREAD_ENV, close_local_cluster, start_local_cluster
 from soakkit.sweep.plan import batches, payload
 from soakkit.sweep.spec import format_seeds
 
@@ -116,8 +116,7 @@ def scaling_and_overhead(args: Any, tmp: Path) -> tuple[dict[str, Any], dict[str
                                               *cli_args(spec), "--workers", str(workers)]))
     finally:
         for client, cluster in clusters.values():
-            client.close()
-            cluster.close()  # type: ignore[attr-defined]
+            close_local_cluster(client, cluster)
     one, two = statistics.median(inproc[1]), statistics.median(inproc[2])
     w1, w2 = statistics.median(whole[1]), statistics.median(whole[2])
     loop, loop_w = statistics.median(loops), statistics.median(loop_whole)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from soakkit.cli._commands import COMMANDS
@@ -37,14 +36,12 @@ bounds: --iterations 1..100000, --sim-minutes 1..1440, seeds 0..4294967295, --wo
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    import distributed  # noqa: F401 - creates its loggers, which are quietened here
-
     from soakkit.artifacts import resolve_artifacts
     from soakkit.sweep import ProgressPrinter, SweepProgress, SweepSpec, run_sweep
+    from soakkit.sweep.cluster import silence_dask_logs
 
-    # Dask logs a lost connection with tracebacks; the sweep reports it in one line
-    for name in [n for n in logging.root.manager.loggerDict if n.startswith("distributed")]:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    silence_dask_logs()  # for good: Dask logs a lost connection with a traceback; the sweep
+    # reports it in one line
 
     spec = SweepSpec.from_text(
         profiles=args.profiles, modes=args.modes, seeds=args.seeds, tune=args.tune,

@@ -19,7 +19,7 @@ import signal
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,8 +29,8 @@ from soakkit.sweep.spec import SweepSpec
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["SCHEDULER_ENV", "WORKER_THREAD_ENV", "Connection", "connect", "local_workers",
-           "start_local_cluster"]
+__all__ = ["SCHEDULER_ENV", "WORKER_THREAD_ENV", "Connection", "close_local_cluster", "connect",
+           "local_workers", "quiet_dask_logs", "silence_dask_logs", "start_local_cluster"]
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 _DASHBOARD_PROBE_S = 3.0
@@ -150,6 +150,45 @@ def start_local_cluster(workers: int) -> tuple[Client, object]:
     return Client(cluster), cluster
 
 
+def silence_dask_logs() -> Callable[[], None]:
+    """Set Dask's loggers to CRITICAL; returns what sets them back.
+
+    Dask logs a lost connection with a traceback at INFO level, and closing a local cluster
+    loses several (the scheduler's streams to workers that already left): normal shutdown,
+    not news. ``LocalCluster(silence_logs=...)`` restores the levels early in its close.
+    """
+    import distributed  # noqa: F401 - applies Dask's logging config, which sets the levels
+
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+               if name == "distributed" or name.startswith("distributed.")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+
+    def restore() -> None:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+    return restore
+
+
+@contextlib.contextmanager
+def quiet_dask_logs() -> Iterator[None]:
+    """:func:`silence_dask_logs` inside the block only."""
+    restore = silence_dask_logs()
+    try:
+        yield
+    finally:
+        restore()
+
+
+def close_local_cluster(client: Client, cluster: object) -> None:
+    """Close what :func:`start_local_cluster` started, client first, without log noise."""
+    with quiet_dask_logs():
+        client.close()
+        cluster.close()  # type: ignore[attr-defined]
+
+
 @contextlib.contextmanager
 def connect(spec: SweepSpec, client: Client | None = None,
             env: Mapping[str, str] | None = None) -> Iterator[Connection]:
@@ -171,5 +210,4 @@ def connect(spec: SweepSpec, client: Client | None = None,
         yield Connection(local, f"local cluster, {workers} worker process(es)",
                          _dashboard(local, local=True))
     finally:
-        local.close()
-        cluster.close()  # type: ignore[attr-defined]
+        close_local_cluster(local, cluster)
