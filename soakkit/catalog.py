@@ -271,6 +271,18 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     tasks: list[Task] = []
     keys: dict[str, list[Any]] = {k: [] for k in KEY_SCHEMA}  # the cache keys of every file read
     history_rows: list[tuple[Any, ...]] = []
+
+    def read(rel: str, run_id: str, layout: str, options: dict[str, Any],
+             source: Source) -> None:
+        """Queue one file to parse (a history, or an iteration's file) with its cache key."""
+        path, kind, n, ino, size, mtime_ns, _ = source
+        for key, value in zip(KEY_SCHEMA, (rel, path, ino, size, mtime_ns), strict=True):
+            keys[key].append(value)
+        if kind == "history":
+            histories.append(path)
+        else:
+            tasks.append((path, run_id, layout, kind, options, n))
+
     for folder, mtime in folders:
         mine = by_dir.get(folder.rel)
         if cached is not None and cached.dirs.get(folder.rel) == mtime:
@@ -293,18 +305,14 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
             logged.append(LogFolder(folder.path, folder.rel, folder.run_id, folder.layout,
                                     options, sources, log))
             continue
-        for path, kind, n, ino, size, mtime_ns, _ in sources:
+        for source in sources:
+            path, kind, _, ino, size, mtime_ns, _ = source
             if kind == "log":
                 continue
             if (path, ino, size, mtime_ns) in known:
                 reuse.append(path)
-                continue
-            for key, value in zip(KEY_SCHEMA, (folder.rel, path, ino, size, mtime_ns), strict=True):
-                keys[key].append(value)
-            if kind == "history":
-                histories.append(path)
             else:
-                tasks.append((path, folder.run_id, folder.layout, kind, options, n))
+                read(folder.rel, folder.run_id, folder.layout, options, source)
         if mine is not None and reuse:
             keep.append(mine.filter(pl.col("_src").is_in(reuse)))
     from_logs = rows_from_logs(logged)
@@ -313,15 +321,9 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
         notes[f.rel] = from_logs.notes.get(f.rel, [])
         # the files read outside the log (its rows carry their own keys): those it does not
         # match, and a legacy history
-        for path, kind, n, ino, size, mtime_ns, _ in f.sources:
-            if kind == "history":
-                histories.append(path)
-            elif path in from_logs.unmatched:
-                tasks.append((path, f.run_id, f.layout, kind, f.options, n))
-            else:
-                continue
-            for key, value in zip(KEY_SCHEMA, (f.rel, path, ino, size, mtime_ns), strict=True):
-                keys[key].append(value)
+        for source in f.sources:
+            if source[1] == "history" or source[0] in from_logs.unmatched:
+                read(f.rel, f.run_id, f.layout, f.options, source)
     for path in histories:  # legacy: iterations rotated before the iteration log existed
         folder = by_path[str(Path(path).parent)]
         rows, bad_lines = parse_history(path, folder.run_id, folder.layout,

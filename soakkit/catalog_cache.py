@@ -50,6 +50,7 @@ class CatalogCache:
 
 
 def read_cache(artifacts: Path) -> CatalogCache | None:
+    """The cache of ``artifacts``, or None if it is missing, unreadable or of another schema."""
     folder = cache_dir(artifacts)
     try:
         meta = loads_strict((folder / _CACHE_META).read_bytes(), str(folder / _CACHE_META))
@@ -66,6 +67,7 @@ def read_cache(artifacts: Path) -> CatalogCache | None:
 
 
 def write_cache(artifacts: Path, cache: CatalogCache) -> None:
+    """Write the cache of ``artifacts`` atomically (rows first, then the keys naming them)."""
     folder = cache_dir(artifacts)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -161,6 +161,7 @@ def _distinct_codes(codes: np.ndarray) -> list[int]:
 
 
 def _ascending_distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, ascending (``np.unique`` without importing ``numpy.ma``)."""
     ordered = np.sort(values)
     if not ordered.size:
         return ordered
