@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from soakkit.io import atomic_write_json
+from soakkit.core.io import atomic_write_json
 
 
 def save(path: Path | None, data: dict[str, Any]) -> None:

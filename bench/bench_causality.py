@@ -13,9 +13,9 @@ import sys
 
 from _common import make_parser, save
 
-from soakkit.causality import METRICS, measure_effects, predicted
 from soakkit.config.layers import resolve
 from soakkit.config.params import TUNABLE
+from soakkit.evidence.causality import METRICS, measure_effects, predicted
 
 
 def _short(x: float) -> str:

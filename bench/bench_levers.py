@@ -1,7 +1,7 @@
 """Lever tests with their costs: does each rule's delta move its target KPI the right way?
 
 For every rule in the table (and ``relax``), and for every lever dropped from it, the delta
-is applied in the rule's lever cell (``soakkit.report.study.LEVER_CASES``) and both settings
+is applied in the rule's lever cell (``soakkit.evidence.study.LEVER_CASES``) and both settings
 run untuned on the same calibration seeds. Reported per lever: the mean paired change of the
 target KPI with its 95 % bootstrap interval, and what the lever does to pnl_usd,
 risk_adjusted_pnl and volume_vs_untuned (the canary's objective and the gate's floor).
@@ -20,8 +20,8 @@ from typing import Any
 
 from _common import make_parser, save
 
-from soakkit.io import atomic_write_text
-from soakkit.report.study import (
+from soakkit.core.io import atomic_write_text
+from soakkit.evidence.study import (
     CALIBRATION_SEEDS,
     LEVER_CASES,
     lever_effects,

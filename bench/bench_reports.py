@@ -11,7 +11,7 @@
   (cold); that plus the consistency check, and plus writing the cache (cold_checked,
   cold_checked_cached); read and parse every file with orjson (legacy), and also build
   the rows in two processes (legacy_rows);
-* KPI report – ``soakkit.notebooks.run("kpi", ...)`` on a 24-iteration run (papermill, a
+* KPI report – ``soakkit.notebooks.runner.run("kpi", ...)`` on a 24-iteration run (papermill, a
   fresh kernel, HTML rendering) next to papermill running an empty notebook (the kernel
   start floor).
 
@@ -36,12 +36,12 @@ import polars as pl
 from _common import make_parser, save
 from nbformat.v4 import new_code_cell, new_notebook
 
-from soakkit.artifacts import ITER_LOG_FILE, iter_summary_name
-from soakkit.catalog import cache_dir, load_catalog
-from soakkit.iterlog import entry_line, file_id
-from soakkit.iterlog_table import NARROW_SCHEMA, compact
-from soakkit.json_canonical import canonical_json
-from soakkit.notebooks import run
+from soakkit.artifacts.iterlog import entry_line, file_id
+from soakkit.artifacts.iterlog_table import NARROW_SCHEMA, compact
+from soakkit.artifacts.layout import ITER_LOG_FILE, iter_summary_name
+from soakkit.catalog.load import cache_dir, load_catalog
+from soakkit.core.json_canonical import canonical_json
+from soakkit.notebooks.runner import run
 from soakkit.soak import SoakOptions, run_soak
 
 
@@ -49,7 +49,7 @@ def make_catalog_tree(root: Path, files: int) -> None:
     """``files`` iterations in runs of 1,000, laid out as the soak runner writes them.
 
     Documents: the 12 of a real mini-soak, renumbered. Each run gets what the runner writes
-    (``soakkit.iterlog``): ``ITER_SUMMARY_<n>.json`` (canonical JSON), its line in
+    (``soakkit.artifacts.iterlog``): ``ITER_SUMMARY_<n>.json`` (canonical JSON), its line in
     ``iterations.jsonl`` and, at the end, ``iterations.parquet`` (``iterlog_table.compact``);
     only the fsyncs are left out, to build the tree in seconds.
     """
@@ -207,7 +207,7 @@ _LEAVES = json.dumps(_leaves(NARROW_SCHEMA))
 _LOAD = """
 import sys, time
 start = time.perf_counter()
-from soakkit.catalog import load_catalog
+from soakkit.catalog.load import load_catalog
 catalog = load_catalog(sys.argv[1], cache=sys.argv[2] == "cache")
 assert catalog.frame.height > 0
 print(time.perf_counter() - start)

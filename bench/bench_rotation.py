@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from soakkit.rotation import RotationPolicy, plan_rotation
 from soakkit.rotation.apply import RotationResult, _exit_code, _summary
-from soakkit.rotation.command import _render
+from soakkit.cli.rotate import _render
 imported = time.perf_counter()
 plan = plan_rotation(Path(sys.argv[1]), RotationPolicy(), datetime.now(UTC), jobs=int(sys.argv[2]),
                      render=True)  # as the CLI's dry run: each scan process renders its lines

@@ -36,7 +36,7 @@ from typing import Any
 
 from _common import make_parser, save
 
-from soakkit.io import FixedClock, parse_utc
+from soakkit.core.io import FixedClock, parse_utc
 from soakkit.sweep import SweepSpec, build_grid, run_sweep
 from soakkit.sweep.cluster import WORKER_THREAD_ENV, close_local_cluster, start_local_cluster
 from soakkit.sweep.plan import batches, payload

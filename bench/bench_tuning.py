@@ -7,7 +7,7 @@ floors included), and the means of pnl_usd, risk_adjusted_pnl, volume_usd, net_b
 risk_ratio. Tuned − untuned is reported as the paired mean over seeds with a 95 %
 percentile bootstrap interval (10,000 resamples, fixed seed).
 
-Seeds (``soakkit.report.study``): the static grid is searched on CALIBRATION_SEEDS (the
+Seeds (``soakkit.evidence.study``): the static grid is searched on CALIBRATION_SEEDS (the
 first ``--grid-seeds``); tuned vs untuned and the frontier are reported on the set named
 by ``--set`` — ``evaluation`` (EVALUATION_SEEDS, disjoint, never used for calibration) for
 the evidence, ``calibration`` while calibrating rules, guards and rollback constants.
@@ -44,8 +44,8 @@ from _common import make_parser, save
 
 from soakkit.config.layers import resolve
 from soakkit.config.profiles import list_profiles
-from soakkit.io import atomic_write_text
-from soakkit.report.study import (
+from soakkit.core.io import atomic_write_text
+from soakkit.evidence.study import (
     CALIBRATION_SEEDS,
     EVALUATION_SEEDS,
     PairedDiff,

@@ -3,7 +3,7 @@
 Drop this file into the DAGs folder of an Airflow whose workers have soakkit installed
 (``pip install soakkit`` from this repository) and that can read the soak artifacts.
 
-* ``kpi_report`` runs ``notebooks/kpi_report.ipynb`` through :func:`soakkit.notebooks.run`
+* ``kpi_report`` runs ``notebooks/kpi_report.ipynb`` through :func:`soakkit.notebooks.runner.run`
   (the same path as ``soakkit report kpi``): parameters are checked against the notebook's
   parameters cell *before* a kernel starts, and the outcome is structured (status, failing
   cell, error name and value) instead of a papermill traceback;
@@ -41,7 +41,7 @@ def soakkit_nightly() -> None:
 
     @task
     def kpi_report() -> str:
-        from soakkit.notebooks import run
+        from soakkit.notebooks.runner import run
 
         result = run("kpi", {"artifacts": ARTIFACTS, "run": "latest", "last_n": 24,
                              "gate": "production"}, REPORTS)

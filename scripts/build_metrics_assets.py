@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from soakkit.io import atomic_write_text
+from soakkit.core.io import atomic_write_text
 from soakkit.metrics import names as N
 
 REPO = Path(__file__).resolve().parent.parent

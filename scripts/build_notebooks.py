@@ -23,7 +23,7 @@ SETUP = """from soakkit.report import charts, figures
 from soakkit.report.display import notebook_setup, record, show, show_chart, table
 
 notebook_setup()"""
-#: The artifacts parameter of every notebook (soakkit.artifacts.resolve_artifacts).
+#: The artifacts parameter of every notebook (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS = ("artifacts: str | None = None  # artifacts root; None: $SOAKKIT_ARTIFACTS, else "
              "the nearest artifacts/soak above the working folder")
 CHART_NOTE = ("The interactive version: hover a point for that iteration's KPI values, regime, "
@@ -69,7 +69,7 @@ sim_minutes: int = 10  # simulated market minutes per iteration
 tune: bool = True  # let the live-apply tuner adjust the parameters between iterations
 now: str | None = None  # frozen clock (ISO-8601 UTC) for reproducible files; None: real time''',
          "parameters"),
-    code(SETUP + "\nfrom soakkit.artifacts import resolve_artifacts\n"
+    code(SETUP + "\nfrom soakkit.artifacts.layout import resolve_artifacts\n"
                  "from soakkit.report.kpi_report import load_kpi_report\n"
                  "from soakkit.soak import SoakOptions, run_soak"),
     md("## Run"),
@@ -161,7 +161,7 @@ ttl_days: float = 7.0  # rotation TTL: files at least this many days old would b
 keep_latest: int = 100  # rotation keeps this many ITER_SUMMARY files per run folder
 now: str | None = None  # the rotation's "now" (ISO-8601 UTC) for file ages; None: real time''',
          "parameters"),
-    code(SETUP + '''\nfrom soakkit.io import clock_from
+    code(SETUP + '''\nfrom soakkit.core.io import clock_from
 from soakkit.report.disk_report import load_disk_report
 
 disk = load_disk_report(artifacts, budget_mb=budget_mb, ttl_days=ttl_days,
@@ -204,7 +204,7 @@ now: str | None = None  # end of the window (ISO-8601 UTC); None: real time
 run: str = "latest"  # run to drill into: a run id, or "latest" (the newest run of the window)
 gate: str = "production"  # gate the drilled-into run is judged by: smoke or production''',
          "parameters"),
-    code(SETUP + '''\nfrom soakkit.io import clock_from
+    code(SETUP + '''\nfrom soakkit.core.io import clock_from
 from soakkit.report.explore import load_exploration
 from soakkit.report.kpi_report import load_kpi_report
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from soakkit.artifacts import resolve_artifacts
-from soakkit.io import clock_from
-from soakkit.notebooks import RunResult, run
+from soakkit.artifacts.layout import resolve_artifacts
+from soakkit.core.io import clock_from
+from soakkit.core.signals import Terminated
+from soakkit.notebooks.runner import RunResult, run
 from soakkit.rotation import RotationPolicy, rotate
-from soakkit.signals import Terminated
 from soakkit.soak import SoakOptions, run_soak, validate_options
 
 __all__ = ["DemoResult", "demo"]
@@ -43,8 +43,8 @@ def demo(artifacts: Path | None = None, out: Path = Path("reports"), *,
     Every option is checked before a kernel starts. Ctrl-C or SIGTERM stops it cleanly:
     a report being written is kept as ``.failed`` (status ``interrupted``), a soak run says
     ``interrupted`` in its ``RUN.json``, and :class:`KeyboardInterrupt` (or
-    :class:`~soakkit.signals.Terminated`) is raised. ``artifacts`` defaults to
-    :func:`soakkit.artifacts.resolve_artifacts` (else ``./artifacts/soak``).
+    :class:`~soakkit.core.signals.Terminated`) is raised. ``artifacts`` defaults to
+    :func:`soakkit.artifacts.layout.resolve_artifacts` (else ``./artifacts/soak``).
     """
     artifacts = resolve_artifacts(artifacts, create=True)
     options = SoakOptions(profile="steady_safe", iterations=iterations, mode="mixed", seed=seed,

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from soakkit.errors import UsageError
+from soakkit.core.errors import UsageError
 
 __all__ = [
     "ACTIVITY_FLOOR",

@@ -2,7 +2,7 @@
 
 A test depends on the calendar when it mixes a fixed instant with the real one. In
 soakkit the only place where the clock meets the file system is rotation planning (age =
-now − mtime; ``tests/test_packaging.py`` checks that only ``soakkit/io.py`` reads the
+now − mtime; ``tests/test_packaging.py`` checks that only ``soakkit/core/io.py`` reads the
 wall clock), so every rotation plan made while the tests run is checked, both ways:
 
 * the plan's ``now`` was injected (``now=2026-11-24``) → no file whose age decided its

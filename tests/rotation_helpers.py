@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from soakkit.iterlog import preserved_documents
+from soakkit.artifacts.iterlog import preserved_documents
 
 #: The injected clock of rotation tests; every file they create is aged against it.
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)

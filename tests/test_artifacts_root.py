@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from soakkit.artifacts import ARTIFACTS_ENV, resolve_artifacts
-from soakkit.catalog import load_catalog
-from soakkit.errors import ArtifactError
+from soakkit.artifacts.layout import ARTIFACTS_ENV, resolve_artifacts
+from soakkit.catalog.load import load_catalog
+from soakkit.core.errors import ArtifactError
 from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import assert_one_line_error, run_subprocess

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from soakkit.notebooks import RunResult, run
+from soakkit.notebooks.runner import RunResult, run
 from soakkit.soak import SoakOptions, run_soak
 
 pytestmark = pytest.mark.browser

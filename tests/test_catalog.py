@@ -10,9 +10,9 @@ from pathlib import Path
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from soakkit.catalog import load_catalog
-from soakkit.catalog_parse import frame_from_files, parse_files, rows_to_frame
-from soakkit.iterlog import read_log
+from soakkit.artifacts.iterlog import read_log
+from soakkit.catalog.load import load_catalog
+from soakkit.catalog.parse import frame_from_files, parse_files, rows_to_frame
 from soakkit.rotation import RotationPolicy, rotate
 from soakkit.soak import SoakOptions, run_soak
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from soakkit.catalog import RUN_SUMMARY_SCHEMA, load_catalog
+from soakkit.catalog.load import RUN_SUMMARY_SCHEMA, load_catalog
+from soakkit.core.tables import fit_text_table, table_html
 from soakkit.report.disk_report import load_disk_report
 from soakkit.report.explore import load_exploration
 from soakkit.report.kpi_report import load_kpi_report
 from soakkit.soak import SoakOptions, run_soak
-from soakkit.tables import fit_text_table, table_html
 
 from .conftest import run_subprocess
 from .rotation_helpers import NOW

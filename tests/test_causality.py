@@ -12,7 +12,7 @@ from functools import cache
 
 import pytest
 
-from soakkit.causality import PREDICTIONS, Effect, measure_effects
+from soakkit.evidence.causality import PREDICTIONS, Effect, measure_effects
 
 from .simhelp import params
 

@@ -28,7 +28,7 @@ def test_mtimes_set_from_the_injected_clock_pass(tmp_path: Path) -> None:
 
 
 def test_the_real_clock_with_real_mtimes_passes(tmp_path: Path) -> None:
-    from soakkit.io import SystemClock
+    from soakkit.core.io import SystemClock
 
     (tmp_path / "snapshots").mkdir()
     (tmp_path / "snapshots" / "new.json").write_text("{}\n")
@@ -37,7 +37,7 @@ def test_the_real_clock_with_real_mtimes_passes(tmp_path: Path) -> None:
 
 
 def test_back_dated_files_under_the_real_clock_are_refused(tmp_path: Path) -> None:
-    from soakkit.io import SystemClock
+    from soakkit.core.io import SystemClock
 
     write(tmp_path / "snapshots" / "old.json", b"{}\n", age_days=30)  # 30 days before NOW
     with pytest.raises(DateDependentTestError, match=r"old\.json: its mtime .* set explicitly"):

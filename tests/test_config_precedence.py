@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from soakkit.config.layers import Layer, resolve
 from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.config.runtime import write_runtime_overrides
-from soakkit.digests import sha256_bytes
+from soakkit.core.digests import sha256_bytes
 
 KEY = "min_interval_ms"
 VALUES = {Layer.DEFAULTS: PARAMS[KEY].default, Layer.PROFILE: 71, Layer.RUNTIME: 72,

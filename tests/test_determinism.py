@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from soakkit.json_canonical import FLOAT_DIGITS, canonical_json, round_floats
+from soakkit.core.json_canonical import FLOAT_DIGITS, canonical_json, round_floats
 from soakkit.soak import SoakOptions, run_soak
 
 #: numpy's dispatch targets that carry the AVX-512 kernels (a no-op on CPUs without them).

@@ -1,4 +1,4 @@
-"""soakkit.io: atomic writes, canonical JSON, strict JSON, clock."""
+"""soakkit.core.io: atomic writes, canonical JSON, strict JSON, clock."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from soakkit.errors import JsonFormatError, UsageError
-from soakkit.io import (
+from soakkit.core.errors import JsonFormatError, UsageError
+from soakkit.core.io import (
     FixedClock,
     SystemClock,
     atomic_write_bytes,
@@ -19,8 +19,8 @@ from soakkit.io import (
     format_utc,
     parse_utc,
 )
-from soakkit.json_canonical import canonical_json
-from soakkit.json_strict import loads_strict
+from soakkit.core.json_canonical import canonical_json
+from soakkit.core.json_strict import loads_strict
 
 
 def test_canonical_json_is_sorted_ascii_with_trailing_newline() -> None:

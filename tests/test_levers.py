@@ -1,7 +1,7 @@
 """Every rule's lever moves its target KPI towards passing, on paired calibration seeds.
 
 For each rule (and ``relax``) the test starts from a cell where the rule's trigger holds
-(``soakkit.report.study.LEVER_CASES``), applies the rule's deltas, and runs both settings
+(``soakkit.evidence.study.LEVER_CASES``), applies the rule's deltas, and runs both settings
 untuned on the same calibration seeds (same markets, same latency draws). The 95 %
 bootstrap interval of the mean paired change of the rule's target KPI must lie entirely
 on the passing side. ``bench/bench_levers.py`` reports the same measurement with more
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from soakkit.report.study import (
+from soakkit.evidence.study import (
     CALIBRATION_SEEDS,
     EVALUATION_SEEDS,
     LEVER_CASES,

@@ -14,13 +14,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from soakkit.catalog import load_catalog
-from soakkit.errors import UsageError
-from soakkit.io import FixedClock, parse_utc
+from soakkit.catalog.load import load_catalog
+from soakkit.core.errors import UsageError
+from soakkit.core.io import FixedClock, parse_utc
 from soakkit.metrics import SoakMetrics, check_metrics_dir, export_catalog
 from soakkit.metrics import names as N
 from soakkit.metrics.textfile import read_samples
-from soakkit.report.index import list_reports, write_index
+from soakkit.notebooks.index import list_reports, write_index
 from soakkit.soak import IterationReport, SoakOptions, SoakResult, run_soak
 
 from .conftest import REPO, CliResult, assert_one_line_error, run_subprocess

@@ -14,8 +14,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from soakkit.errors import NotebookRunError
-from soakkit.notebooks import (
+from soakkit.core.errors import NotebookRunError
+from soakkit.notebooks.runner import (
     NOTEBOOKS,
     cast_parameters,
     notebook_parameters,

@@ -1,6 +1,6 @@
 """Every notebook runs where a person opens it: a kernel in notebooks/, no parameter changed.
 
-The kernel finds the artifacts by the one resolution (soakkit.artifacts.resolve_artifacts):
+The kernel finds the artifacts by the one resolution (soakkit.artifacts.layout.resolve_artifacts):
 ``SOAKKIT_ARTIFACTS``, or the nearest ``artifacts/soak`` above ``notebooks/``. The artifacts
 are temporary; nothing is written into the repository.
 """
@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from soakkit.notebooks import NOTEBOOKS
+from soakkit.notebooks.runner import NOTEBOOKS
 from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import REPO

@@ -31,8 +31,8 @@ from typing import Any
 import pytest
 
 from soakkit.config.params import PARAMS, TUNABLE
+from soakkit.core.io import parse_utc
 from soakkit.gate import GATES
-from soakkit.io import parse_utc
 from soakkit.kpi import KPIS
 from soakkit.metrics import names as N
 

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from soakkit.errors import TapeError
+from soakkit.core.errors import TapeError
 from soakkit.kpi import compute_kpis
 from soakkit.sim.market import simulate_market
 from soakkit.sim.replay import load_tape, record, replay_window, windows_available

@@ -1,6 +1,6 @@
 """Issue 13, class 4: artifacts are validated when read.
 
-The compiled schema check (soakkit.schema) agrees with the reference implementation
+The compiled schema check (soakkit.core.schema) agrees with the reference implementation
 (jsonschema) on valid documents and on random damage to them; a damaged ITER_SUMMARY is a
 reported problem, never a row of nulls or a changed verdict.
 """
@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from soakkit.artifacts import ITER_SUMMARY_SCHEMA, iter_summary_problems
+from soakkit.artifacts.layout import ITER_SUMMARY_SCHEMA, iter_summary_problems
+from soakkit.core.schema import compile_schema, schema_checker
 from soakkit.report.kpi_report import load_kpi_report
-from soakkit.schema import compile_schema, schema_checker
 from soakkit.soak import SoakOptions, run_soak
 
 NOW = "2026-11-24T12:00:00Z"

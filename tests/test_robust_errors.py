@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from soakkit.cli import build_parser
-from soakkit.errors import EXIT_CODE_MEANINGS, ROTATE_EXIT_CODES, ExitCode
-from soakkit.inputs import path_arg
+from soakkit.core.errors import EXIT_CODE_MEANINGS, ROTATE_EXIT_CODES, ExitCode
+from soakkit.core.inputs import path_arg
 
 from .conftest import REPO, CliResult, assert_one_line_error, run_subprocess
 from .fs_refusal import as_nobody, namespace_session, read_only, tiny_tmpfs

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from soakkit.cli import build_parser
-from soakkit.errors import ExitCode
-from soakkit.inputs import float_arg, int_arg, parse_float, parse_int
+from soakkit.core.errors import ExitCode
+from soakkit.core.inputs import float_arg, int_arg, parse_float, parse_int
 
 from .conftest import assert_one_line_error
 
@@ -215,8 +215,8 @@ def test_cell_timeout_is_whole_seconds(cli, tmp_path: Path, timeout: str) -> Non
 
 
 def test_run_template_checks_its_timeouts_too(tmp_path: Path) -> None:
-    from soakkit.errors import NotebookRunError
-    from soakkit.notebooks import run
+    from soakkit.core.errors import NotebookRunError
+    from soakkit.notebooks.runner import run
 
     with pytest.raises(NotebookRunError, match=r"--cell-timeout 2\.5: expected whole seconds"):
         run("disk", {"artifacts": str(tmp_path)}, tmp_path / "r", cell_timeout=2.5)

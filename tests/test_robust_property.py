@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from soakkit.cli import build_parser, main
-from soakkit.errors import ROTATE_EXIT_CODES, ExitCode
-from soakkit.inputs import path_arg
+from soakkit.core.errors import ROTATE_EXIT_CODES, ExitCode
+from soakkit.core.inputs import path_arg
 
 from .conftest import subprocess_env
 from .rotation_helpers import NOW_ISO as NOW

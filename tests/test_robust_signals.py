@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from soakkit.errors import ExitCode
-from soakkit.locks import exclusive_lock, folder_lock
-from soakkit.report.folders import FAILED_KEEP, prune_failed, sweep_abandoned
+from soakkit.core.errors import ExitCode
+from soakkit.core.locks import exclusive_lock, folder_lock
+from soakkit.notebooks.folders import FAILED_KEEP, prune_failed, sweep_abandoned
 
 from .conftest import subprocess_env
 
@@ -166,7 +166,7 @@ def test_abandoned_partials_are_swept_and_old_failures_pruned(tmp_path: Path) ->
 def test_sweep_stops_on_sigterm_with_143(tmp_path: Path) -> None:
     """SIGTERM to a sweep's client (a scheduler stopping the job): the sweep ends as
     interrupted with 143, no traceback; its stored batches stay for the rerun."""
-    from soakkit.artifacts import SWEEP_PART_RE
+    from soakkit.artifacts.layout import SWEEP_PART_RE
 
     art = tmp_path / "a"
     proc = _start("sweep", "--profiles", "steady_safe", "--modes", "volatile", "--seeds", "1-60",

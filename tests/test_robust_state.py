@@ -9,7 +9,7 @@ import pytest
 
 from soakkit.config.profiles import load_profile
 from soakkit.config.runtime import read_runtime_overrides, write_runtime_overrides
-from soakkit.errors import ExitCode
+from soakkit.core.errors import ExitCode
 from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import assert_one_line_error

@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from soakkit.catalog import load_catalog
-from soakkit.errors import LockedError, RotationError
-from soakkit.io import canonical_json
-from soakkit.locks import exclusive_lock
+from soakkit.catalog.load import load_catalog
+from soakkit.core.errors import LockedError, RotationError
+from soakkit.core.io import canonical_json
+from soakkit.core.locks import exclusive_lock
 from soakkit.rotation import RotationPolicy, plan_rotation, rotate
 from soakkit.rotation import apply as apply_module
 from soakkit.rotation import scan as scan_module
@@ -490,7 +490,7 @@ def test_light_commands_do_not_import_the_heavy_libraries(tmp_path: Path) -> Non
     assert _imported_by(tmp_path, "--help") == []
     (tmp_path / "empty").mkdir()  # the legacy spelling has no --now: a tree without ages
     legacy = run_subprocess_code(
-        "import sys\nfrom soakkit.rotation.command import legacy_main\n"
+        "import sys\nfrom soakkit.cli.rotate import legacy_main\n"
         f"legacy_main(['--path', {str(tmp_path / 'empty')!r}, '--dry-run'])\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {_HEAVY!r}))", tmp_path)
     assert legacy == "[]"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soakkit.iterlog import preserved_documents
+from soakkit.artifacts.iterlog import preserved_documents
 from soakkit.rotation import RotationPolicy, rotate
 from soakkit.rotation import compress as compress_module
 

@@ -15,7 +15,7 @@ from soakkit.config.runtime import (
     read_runtime_overrides,
     write_runtime_overrides,
 )
-from soakkit.errors import RuntimeOverridesError, StaleRevisionError
+from soakkit.core.errors import RuntimeOverridesError, StaleRevisionError
 
 SHA = "a" * 64
 
@@ -83,7 +83,7 @@ _WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
     from soakkit.config.runtime import read_runtime_overrides, write_runtime_overrides
-    from soakkit.errors import StaleRevisionError
+    from soakkit.core.errors import StaleRevisionError
     path, count = Path(sys.argv[1]), int(sys.argv[2])
     done = 0
     while done < count:

@@ -8,10 +8,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from soakkit.artifacts import ITER_SUMMARY_SCHEMA, iter_summary_name
-from soakkit.catalog import LEGACY_RUN_ID, load_catalog
-from soakkit.iterlog import file_id, read_log
-from soakkit.iterlog_table import table_is_current
+from soakkit.artifacts.iterlog import file_id, read_log
+from soakkit.artifacts.iterlog_table import table_is_current
+from soakkit.artifacts.layout import ITER_SUMMARY_SCHEMA, iter_summary_name
+from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog
 from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import assert_one_line_error, run_subprocess
@@ -171,7 +171,7 @@ def test_profile_edited_during_the_run_is_detected(tmp_path: Path) -> None:
     def edit(report) -> None:  # type: ignore[no-untyped-def]
         path.write_text(json.dumps({"schema_version": 1, "description": "x", "params": {}}))
 
-    from soakkit.errors import ConfigError
+    from soakkit.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="changed during the run"):
         run_soak(SoakOptions(profile="mine", iterations=3, sim_minutes=1, artifacts=tmp_path),

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from soakkit.artifacts import sweep_part_name
-from soakkit.errors import UsageError
+from soakkit.artifacts.layout import sweep_part_name
+from soakkit.core.errors import UsageError
 from soakkit.rotation import RotationPolicy, rotate
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak import SoakOptions, run_soak
@@ -344,7 +344,7 @@ def test_progress_off_a_terminal_is_a_line_every_interval() -> None:
 
 
 def test_a_refusing_file_system_is_one_line_not_a_traceback(tmp_path: Path) -> None:
-    from soakkit.errors import ArtifactError
+    from soakkit.core.errors import ArtifactError
 
     grid = build_grid(_spec(tmp_path, name="s"))
     (tmp_path / "sweeps").mkdir()

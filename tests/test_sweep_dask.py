@@ -18,8 +18,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from soakkit.artifacts import SWEEP_PART_RE
-from soakkit.catalog import load_catalog
+from soakkit.artifacts.layout import SWEEP_PART_RE
+from soakkit.catalog.load import load_catalog
 from soakkit.sweep import SweepSpec, build_grid, load_results, run_sweep
 from soakkit.sweep.task import cell_run_id
 

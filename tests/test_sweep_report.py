@@ -11,10 +11,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from soakkit.errors import UsageError
+from soakkit.core.errors import UsageError
+from soakkit.evidence.stats import bootstrap_mean_ci, holm, paired_sign_flip_p, pareto_front
 from soakkit.kpi import KPIS
 from soakkit.report import sweep_report
-from soakkit.report.stats import bootstrap_mean_ci, holm, paired_sign_flip_p, pareto_front
 from soakkit.report.sweep_report import load_sweep_report
 from soakkit.sweep import SweepSpec, build_grid
 from soakkit.sweep.plan import batches, payload

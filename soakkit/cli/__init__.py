@@ -3,7 +3,7 @@
 One module per command (``soakkit/cli/<command>.py``), each with a ``build(sub)`` that adds
 its parser and a handler that calls the Python API; a command may also set ``check``, a
 function returning every problem with its arguments, so they are reported together.
-Exit codes are :class:`soakkit.errors.ExitCode` (the README's table): 0 success; 1 a failed
+Exit codes are :class:`soakkit.core.errors.ExitCode` (the README's table): 0 success; 1 a failed
 verdict, a runtime error or a held lock; 2 bad usage, configuration or input (a path the
 file system refuses included); 3/4 report timeout/dead kernel; 5 ok, with problems; 130
 Ctrl-C; 143 SIGTERM. ``rotate`` keeps the legacy tool's codes (2 = over budget). Every
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from soakkit import __version__
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import Parser, formatter
-from soakkit.errors import ExitCode, UsageError, exit_codes_help
-from soakkit.signals import run_command
+from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
+from soakkit.core.signals import run_command
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 

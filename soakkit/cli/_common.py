@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from soakkit.errors import UsageError
-from soakkit.inputs import float_arg, int_arg, path_arg
+from soakkit.core.errors import UsageError
+from soakkit.core.inputs import float_arg, int_arg, path_arg
 
 __all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "float_arg",
            "formatter", "int_arg", "path_arg"]
 
-#: How ``--artifacts`` defaults (soakkit.artifacts.resolve_artifacts).
+#: How ``--artifacts`` defaults (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
 
 

@@ -6,11 +6,11 @@ import argparse
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, path_arg
-from soakkit.errors import ExitCode, exit_codes_help
+from soakkit.core.errors import ExitCode, exit_codes_help
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from soakkit.artifacts import market_profile_path, resolve_artifacts
+    from soakkit.artifacts.layout import market_profile_path, resolve_artifacts
     from soakkit.sim.calibrate import calibrate, write_market_profile
     from soakkit.sim.regimes import REGIME_NAMES
     from soakkit.sim.replay import load_tape

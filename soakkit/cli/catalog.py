@@ -10,7 +10,7 @@ import textwrap
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
-from soakkit.errors import ExitCode, exit_codes_help
+from soakkit.core.errors import ExitCode, exit_codes_help
 
 #: Per-run view: catalog summary column → header, in display order.
 RUN_VIEW = {"run_id": "run", "profile": "profile", "mode": "mode", "iterations": "iter",
@@ -32,9 +32,9 @@ def _width(args: argparse.Namespace) -> int:
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
-    from soakkit.catalog import load_catalog, to_records
-    from soakkit.errors import UsageError, fs_errors
-    from soakkit.tables import fit_text_table
+    from soakkit.catalog.load import load_catalog, to_records
+    from soakkit.core.errors import UsageError, fs_errors
+    from soakkit.core.tables import fit_text_table
 
     if args.width is not None and args.width < 20:
         raise UsageError(f"--width {args.width}: expected at least 20 characters")
@@ -56,7 +56,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     elif args.parquet is not None:
         import io
 
-        from soakkit.io import atomic_write_bytes
+        from soakkit.core.io import atomic_write_bytes
 
         buf = io.BytesIO()
         frame.write_parquet(buf)
@@ -85,7 +85,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "catalog", help=COMMANDS["catalog"],
         formatter_class=formatter,
         description="Loads new-layout runs, the legacy latest/ folder, compressed iteration files "
-                    "and rotated\nhistory, with an incremental cache (see soakkit.catalog). "
+                    "and rotated\nhistory, with an incremental cache (see soakkit.catalog.load). "
                     "Prints one line per run\n(run, profile, mode, iterations, verdict, P&L, "
                     "worst risk ratio, time) sized to the\nterminal, never wrapped; "
                     "--iterations prints one line per iteration. --json, --csv\nand --parquet "

@@ -15,12 +15,12 @@ from soakkit.cli._common import (
     formatter,
     path_arg,
 )
-from soakkit.errors import ExitCode, exit_codes_help
+from soakkit.core.errors import ExitCode, exit_codes_help
 
 
 def _artifacts(given: Path | None) -> Path:
     """``given``, else the resolved root; config works without one (built-in profiles)."""
-    from soakkit.artifacts import resolve_artifacts
+    from soakkit.artifacts.layout import resolve_artifacts
 
     return resolve_artifacts(given, create=True)
 
@@ -31,7 +31,7 @@ def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     runtime = args.runtime_overrides
     if runtime is None and getattr(args, "run", None):
-        from soakkit.artifacts import resolve_run_dir
+        from soakkit.artifacts.layout import resolve_run_dir
         from soakkit.config.runtime import RUNTIME_FILE
 
         runtime = resolve_run_dir(_artifacts(args.artifacts), args.run) / RUNTIME_FILE
@@ -44,7 +44,7 @@ def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _cmd_config_show(args: argparse.Namespace) -> int:
     from soakkit.config.explain import render_show
-    from soakkit.io import canonical_json
+    from soakkit.core.io import canonical_json
 
     cfg = _config_resolve(args)
     sys.stdout.write(canonical_json(cfg.to_json()) if args.json else render_show(cfg))
@@ -82,7 +82,7 @@ def _cmd_config_precedence(args: argparse.Namespace) -> int:
 
 def _cmd_config_migrate(args: argparse.Namespace) -> int:
     from soakkit.config.migrate import apply_migration, plan_migration
-    from soakkit.io import clock_from
+    from soakkit.core.io import clock_from
 
     plan = plan_migration(_artifacts(args.path), base_profile=args.base_profile)
     sys.stdout.write(plan.render())

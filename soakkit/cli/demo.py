@@ -9,8 +9,8 @@ from pathlib import Path
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
 from soakkit.cli.report import print_report
-from soakkit.errors import ExitCode, exit_codes_help
-from soakkit.inputs import MAX_ITERATIONS, MAX_SEED
+from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -7,11 +7,11 @@ import sys
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, path_arg
-from soakkit.errors import ExitCode, exit_codes_help
+from soakkit.core.errors import ExitCode, exit_codes_help
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
-    from soakkit.io import clock_from
+    from soakkit.core.io import clock_from
     from soakkit.metrics import check_metrics_dir, export_catalog
 
     out = check_metrics_dir(args.out, "--out")

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import formatter, int_arg, path_arg
-from soakkit.errors import ExitCode, exit_codes_help
+from soakkit.core.errors import ExitCode, exit_codes_help
 
 if TYPE_CHECKING:
-    from soakkit.notebooks import RunResult
+    from soakkit.notebooks.runner import RunResult
 
 
 
@@ -31,8 +31,8 @@ def print_report(result: RunResult, html: Path | None = None) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from soakkit.io import clock_from
-    from soakkit.notebooks import run
+    from soakkit.core.io import clock_from
+    from soakkit.notebooks.runner import run
 
     params = dict(args.params or [])
     result = run(args.name, params, args.out, params_are_text=True, kernel=args.kernel,
@@ -42,7 +42,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from soakkit.notebooks import MAX_CELL_TIMEOUT_S, NOTEBOOKS
+    from soakkit.notebooks.runner import MAX_CELL_TIMEOUT_S, NOTEBOOKS
 
     p = sub.add_parser(
         "report", help=COMMANDS["report"],

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_common_config, formatter, path_arg
-from soakkit.errors import ExitCode, exit_codes_help
+from soakkit.core.errors import ExitCode, exit_codes_help
 
 if TYPE_CHECKING:
     from soakkit.soak import IterationReport, SoakOptions
@@ -44,7 +44,7 @@ _DEFAULTS = {"profile": "steady_safe", "iterations": 3, "mode": "calm", "seed": 
 
 def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], list[str]]:
     """The options, those given explicitly, and every problem with their text."""
-    from soakkit.artifacts import resolve_artifacts
+    from soakkit.artifacts.layout import resolve_artifacts
     from soakkit.soak import SoakOptions
     from soakkit.soak.options import options_from_text
 
@@ -72,8 +72,8 @@ def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], lis
 def _check_soak(args: argparse.Namespace) -> list[str]:
     """Every problem of the options and configuration, before anything runs."""
     from soakkit.config.layers import resolve
-    from soakkit.errors import ConfigError, SoakkitError
-    from soakkit.io import clock_from
+    from soakkit.core.errors import ConfigError, SoakkitError
+    from soakkit.core.io import clock_from
     from soakkit.soak import option_problems
 
     options, _, problems = _options(args)  # a bad number falls back to its valid default
@@ -110,7 +110,7 @@ def _cmd_soak(args: argparse.Namespace) -> int:
     interactive = sys.stderr.isatty() and not args.quiet
     observers = []
     if args.metrics_dir is not None:
-        from soakkit.io import clock_from
+        from soakkit.core.io import clock_from
         from soakkit.metrics import SoakMetrics, check_metrics_dir
 
         folder = check_metrics_dir(args.metrics_dir)

@@ -7,8 +7,8 @@ import sys
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, float_arg, formatter, int_arg, path_arg
-from soakkit.errors import ExitCode, exit_codes_help
-from soakkit.inputs import MAX_ITERATIONS
+from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.inputs import MAX_ITERATIONS
 
 _EXAMPLES = """examples:
   soakkit sweep --profiles steady_safe,ultra_safe --modes volatile,mixed --seeds 1-20 \\
@@ -36,7 +36,7 @@ bounds: --iterations 1..100000, --sim-minutes 1..1440, seeds 0..4294967295, --wo
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from soakkit.artifacts import resolve_artifacts
+    from soakkit.artifacts.layout import resolve_artifacts
     from soakkit.sweep import ProgressPrinter, SweepProgress, SweepSpec, run_sweep
     from soakkit.sweep.cluster import silence_dask_logs
 

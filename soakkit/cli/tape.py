@@ -6,8 +6,8 @@ import argparse
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import Parser, float_arg, formatter, int_arg, path_arg
-from soakkit.errors import ExitCode, exit_codes_help
-from soakkit.inputs import MAX_SEED
+from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.inputs import MAX_SEED
 
 EPILOG = """\
 tape format (docs/SIMULATOR.md, "Replay"): a folder with

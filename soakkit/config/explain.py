@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from soakkit.config.layers import PRECEDENCE, Layer, Origin, ResolvedConfig
 from soakkit.config.params import PARAMS
 from soakkit.config.profiles import ProfileInfo
-from soakkit.errors import UsageError, did_you_mean
+from soakkit.core.errors import UsageError, did_you_mean
 
 __all__ = ["render_explain", "render_precedence", "render_profiles", "render_show"]
 

@@ -11,7 +11,7 @@ Lowest to highest (``soakkit config precedence``):
 
 Each source is validated on its own before merging, so every problem names its layer and
 source; all problems are collected and raised together as one
-:class:`~soakkit.errors.ConfigError`. Provenance (the winning origin and every value it
+:class:`~soakkit.core.errors.ConfigError`. Provenance (the winning origin and every value it
 shadowed) is kept beside the values, never inside them. Keys set by env or CLI are
 *pinned*: the tuner leaves them alone and records ``tuner_suppressed``.
 """
@@ -28,7 +28,7 @@ from typing import Any
 from soakkit.config.params import LEGACY_PATHS, PARAMS, Value, check_value, parse_text
 from soakkit.config.profiles import Profile, load_profile
 from soakkit.config.runtime import RuntimeOverrides, read_runtime_overrides
-from soakkit.errors import (
+from soakkit.core.errors import (
     ConfigError,
     JsonFormatError,
     Problem,
@@ -36,7 +36,7 @@ from soakkit.errors import (
     closest,
     did_you_mean,
 )
-from soakkit.json_strict import loads_strict
+from soakkit.core.json_strict import loads_strict
 
 __all__ = [
     "ENV_JSON",

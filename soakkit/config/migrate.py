@@ -35,11 +35,11 @@ from soakkit.config.profiles import (
     user_profiles_dir,
 )
 from soakkit.config.runtime import RUNTIME_FILE, RUNTIME_SCHEMA_VERSION
-from soakkit.digests import sha256_bytes
-from soakkit.errors import JsonFormatError, UsageError
-from soakkit.io import Clock, atomic_write_bytes, format_utc, fsync_dir
-from soakkit.json_canonical import canonical_json
-from soakkit.json_strict import loads_strict, read_limited
+from soakkit.core.digests import sha256_bytes
+from soakkit.core.errors import JsonFormatError, UsageError
+from soakkit.core.io import Clock, atomic_write_bytes, format_utc, fsync_dir
+from soakkit.core.json_canonical import canonical_json
+from soakkit.core.json_strict import loads_strict, read_limited
 
 __all__ = ["MigrationPlan", "MigrationStep", "apply_migration", "plan_migration"]
 

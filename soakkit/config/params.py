@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from soakkit.inputs import parse_float, parse_int
-from soakkit.json_strict import is_finite_number
+from soakkit.core.inputs import parse_float, parse_int
+from soakkit.core.json_strict import is_finite_number
 
 __all__ = [
     "PARAMS",
@@ -135,7 +135,7 @@ def check_value(spec: ParamSpec, value: Any) -> str | None:
 def parse_text(spec: ParamSpec, text: str) -> Value:
     """Parse a value given as text (env var or ``--set``) by the parameter's type.
 
-    The one strict number parser (:mod:`soakkit.inputs`) reads it: ``0700``, ``+700``,
+    The one strict number parser (:mod:`soakkit.core.inputs`) reads it: ``0700``, ``+700``,
     ``" 7 "``, ``true``, ``nan`` and ``1.5`` for an int are refused rather than coerced.
     Raises :class:`ValueError` with a one-line reason.
     """

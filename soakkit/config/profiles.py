@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from soakkit.config.params import PARAMS, Value, check_value
-from soakkit.digests import sha256_bytes
-from soakkit.errors import ConfigError, JsonFormatError, Problem, did_you_mean
-from soakkit.json_strict import loads_strict, read_limited
+from soakkit.core.digests import sha256_bytes
+from soakkit.core.errors import ConfigError, JsonFormatError, Problem, did_you_mean
+from soakkit.core.json_strict import loads_strict, read_limited
 
 __all__ = [
     "BUILTIN_DIR",

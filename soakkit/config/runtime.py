@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from soakkit.config.params import PARAMS, Value, check_value
-from soakkit.errors import (
+from soakkit.core.errors import (
     JsonFormatError,
     RuntimeOverridesError,
     StaleRevisionError,
     did_you_mean,
 )
-from soakkit.io import atomic_write_json
-from soakkit.json_strict import loads_strict, read_limited
-from soakkit.locks import exclusive_lock
+from soakkit.core.io import atomic_write_json
+from soakkit.core.json_strict import loads_strict, read_limited
+from soakkit.core.locks import exclusive_lock
 
 __all__ = [
     "RUNTIME_FILE",

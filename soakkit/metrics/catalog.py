@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from soakkit.catalog import load_catalog
-from soakkit.io import Clock, clock_from
+from soakkit.catalog.load import load_catalog
+from soakkit.core.io import Clock, clock_from
 from soakkit.metrics import names as N
 from soakkit.metrics.textfile import Exposition, write_textfile
 
@@ -62,7 +62,7 @@ def export_catalog(artifacts: Path | None, out_dir: Path, *, clock: Clock | None
     ----------
     artifacts
         The artifacts root (``runs/``, legacy ``latest/``); ``None``: resolved by
-        :func:`soakkit.artifacts.resolve_artifacts`.
+        :func:`soakkit.artifacts.layout.resolve_artifacts`.
     out_dir
         The textfile collector's folder (must exist and be writable).
     clock

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from soakkit.io import parse_utc
+from soakkit.core.io import parse_utc
 from soakkit.metrics import names as N
 from soakkit.metrics.textfile import Exposition, SampleKey, read_samples, write_textfile
 

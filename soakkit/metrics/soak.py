@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from soakkit.artifacts import (
+from soakkit.artifacts.layout import (
     RUN_FILE,
     TUNING_REPORT_FILE,
     iteration_files,
     read_json_maybe_gz,
 )
-from soakkit.errors import SoakkitError
+from soakkit.core.errors import SoakkitError
+from soakkit.core.io import Clock, parse_utc
 from soakkit.gate import GATES
-from soakkit.io import Clock, parse_utc
 from soakkit.metrics import names as N
 from soakkit.metrics.textfile import Exposition, write_textfile
 from soakkit.soak.iteration import IterationReport, tuning_report

@@ -18,9 +18,9 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from soakkit.errors import UsageError
-from soakkit.io import atomic_write_bytes, tmp_name_for
-from soakkit.json_canonical import FLOAT_DIGITS
+from soakkit.core.errors import UsageError
+from soakkit.core.io import atomic_write_bytes, tmp_name_for
+from soakkit.core.json_canonical import FLOAT_DIGITS
 from soakkit.metrics.names import METRICS, Metric
 
 __all__ = ["Exposition", "SampleKey", "check_metrics_dir", "format_value", "read_samples",

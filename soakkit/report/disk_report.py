@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from soakkit.artifacts import HISTORY_FILE, LOG_FILES, RUNS_DIR, resolve_artifacts
-from soakkit.errors import ArtifactError
-from soakkit.io import clock_from
+from soakkit.artifacts.layout import HISTORY_FILE, LOG_FILES, RUNS_DIR, resolve_artifacts
+from soakkit.core.errors import ArtifactError
+from soakkit.core.io import clock_from
+from soakkit.core.tables import table_html
 from soakkit.rotation.apply import Plan, plan_rotation
 from soakkit.rotation.plan import FILE
 from soakkit.rotation.policy import LOG_FILE, ROTATION_DIR, RotationPolicy
-from soakkit.tables import table_html
 
 __all__ = ["DiskReport", "load_disk_report"]
 
@@ -138,7 +138,7 @@ def load_disk_report(artifacts: Path | str | None = None, *, budget_mb: float = 
                      now: datetime | None = None) -> DiskReport:
     """Assemble the disk report of ``artifacts`` (nothing is changed).
 
-    ``artifacts`` defaults to :func:`soakkit.artifacts.resolve_artifacts`.
+    ``artifacts`` defaults to :func:`soakkit.artifacts.layout.resolve_artifacts`.
 
     Ages are measured from ``now`` (default: the clock of ``SOAKKIT_NOW``, else real time).
     Tables are sorted by what is stable across machines (names and file counts), not by

@@ -15,7 +15,7 @@ import json
 import os
 from typing import Any
 
-from soakkit.tables import BYTES_SUFFIX, table_html, text_table
+from soakkit.core.tables import BYTES_SUFFIX, table_html, text_table
 
 __all__ = ["BYTES_SUFFIX", "FIGURE_DPI", "RECORD_MIME", "notebook_setup", "record", "show",
            "show_chart", "table", "table_html", "text_table"]

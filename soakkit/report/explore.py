@@ -1,6 +1,6 @@
 """Data of the exploration notebook: every run of a time window, at a glance.
 
-From the run catalog: one row per run (:func:`soakkit.catalog.run_summary`), verdicts by
+From the run catalog: one row per run (:func:`soakkit.catalog.load.run_summary`), verdicts by
 profile × mode, KPI and P&L distributions per profile, the slowest and the failing runs,
 and the run to drill into. The notebook ``explore_runs.ipynb`` only displays what this
 returns (the drill-down is :func:`soakkit.report.kpi_report.load_kpi_report`).
@@ -15,10 +15,10 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts import resolve_artifacts
-from soakkit.catalog import LEGACY_RUN_ID, load_catalog, run_summary
-from soakkit.errors import ArtifactError, UsageError
-from soakkit.tables import table_html
+from soakkit.artifacts.layout import resolve_artifacts
+from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog, run_summary
+from soakkit.core.errors import ArtifactError, UsageError
+from soakkit.core.tables import table_html
 
 __all__ = ["DISTRIBUTION_KPIS", "Exploration", "load_exploration"]
 
@@ -33,7 +33,7 @@ class Exploration:
     """Every run of a window and the views of the exploration notebook."""
 
     since: datetime | None  #: window start (None: every run)
-    runs: pl.DataFrame  #: one row per run (soakkit.catalog.RUN_SUMMARY_SCHEMA)
+    runs: pl.DataFrame  #: one row per run (soakkit.catalog.load.RUN_SUMMARY_SCHEMA)
     iterations: pl.DataFrame  #: the catalog rows of those runs
     verdicts: pl.DataFrame  #: profile × mode: runs per run verdict, first and last start
     profiles: pl.DataFrame  #: per profile: runs, iterations, KPI and P&L medians and p95s
@@ -93,7 +93,7 @@ def load_exploration(artifacts: Path | str | None = None, *, days: float = 7.0,
     Parameters
     ----------
     artifacts
-        Artifacts root (default: :func:`soakkit.artifacts.resolve_artifacts`).
+        Artifacts root (default: :func:`soakkit.artifacts.layout.resolve_artifacts`).
     days, now
         The window; ``now`` is required when ``days`` > 0 (inject the clock).
     run
@@ -113,7 +113,8 @@ def load_exploration(artifacts: Path | str | None = None, *, days: float = 7.0,
     since = None
     if days > 0:
         if now is None:
-            raise UsageError("a window of days needs `now` (soakkit.io.clock_from(None).now())")
+            raise UsageError("a window of days needs `now` "
+                             "(soakkit.core.io.clock_from(None).now())")
         since = now - timedelta(days=days)
         runs = runs.filter(pl.col("started_utc") >= since)
     if runs.height == 0:

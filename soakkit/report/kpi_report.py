@@ -13,20 +13,20 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts import (
+from soakkit.artifacts.layout import (
     RUN_FILE,
     list_runs,
     read_json_maybe_gz,
     resolve_artifacts,
     resolve_run_dir,
 )
-from soakkit.catalog import LEGACY_RUN_ID, load_catalog
+from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog
 from soakkit.config.params import PARAMS, TUNABLE
-from soakkit.errors import ArtifactError, SoakkitError, UsageError
+from soakkit.core.errors import ArtifactError, SoakkitError, UsageError
+from soakkit.core.tables import table_html
 from soakkit.gate import GATES, RUN_GATES, RunVerdict, Verdict, judge_iteration, judge_run
 from soakkit.kpi import KPIS
 from soakkit.report.money import MONEY_KPIS, dollar_warnings, gate_table, money_table
-from soakkit.tables import table_html
 
 __all__ = ["GATED_KPIS", "KpiReport", "load_kpi_report"]
 
@@ -179,7 +179,7 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
                     baseline: str | None = None) -> KpiReport:
     """Assemble the KPI report of ``run`` (a run id, ``latest`` or ``legacy-latest``).
 
-    ``artifacts`` defaults to :func:`soakkit.artifacts.resolve_artifacts`.
+    ``artifacts`` defaults to :func:`soakkit.artifacts.layout.resolve_artifacts`.
 
     Raises
     ------

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from soakkit.artifacts import resolve_artifacts
-from soakkit.errors import UsageError
+from soakkit.artifacts.layout import resolve_artifacts
+from soakkit.core.errors import UsageError
+from soakkit.evidence.stats import bootstrap_mean_ci, holm, paired_sign_flip_p, pareto_front
 from soakkit.kpi import KPIS
-from soakkit.report.stats import bootstrap_mean_ci, holm, paired_sign_flip_p, pareto_front
 from soakkit.sweep import cell_summary, configuration_axes, load_results, resolve_sweep_dir
 from soakkit.sweep.grid import SET_PREFIX
 from soakkit.sweep.store import SweepStore
@@ -298,7 +298,7 @@ def load_sweep_report(artifacts: Path | str | None = None, sweep: str = "latest"
     Parameters
     ----------
     artifacts, sweep
-        Artifacts root (``None``: :func:`soakkit.artifacts.resolve_artifacts`) and sweep id
+        Artifacts root (``None``: :func:`soakkit.artifacts.layout.resolve_artifacts`) and sweep id
         (or ``latest``).
     baseline
         The baseline configuration as ``axis=value`` pairs (``profile=steady_safe,tune=off``);

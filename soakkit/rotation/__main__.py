@@ -3,6 +3,6 @@
     python -m soakkit.rotation --path artifacts/soak --ttl-days 7 --max-size-mb 900
 """
 
-from soakkit.rotation.command import legacy_main
+from soakkit.cli.rotate import legacy_main
 
 raise SystemExit(legacy_main())

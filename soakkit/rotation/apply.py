@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from soakkit import __version__
-from soakkit.io import format_utc
-from soakkit.locks import exclusive_lock
+from soakkit.core.io import format_utc
+from soakkit.core.locks import exclusive_lock
 from soakkit.rotation.log import append_line, ensure_rotation_dir, last_record, open_log
 from soakkit.rotation.policy import LOCK_FILE, RotationPolicy
 from soakkit.rotation.scan import DIR_FLAGS, check_root, walk
@@ -95,7 +95,7 @@ def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool =
     dry_run
         Plan and report exactly what a real run would do; change nothing, log nothing.
     wait_lock
-        Seconds to wait for a concurrent rotation; then :class:`~soakkit.errors.LockedError`.
+        Seconds to wait for a concurrent rotation; then :class:`~soakkit.core.errors.LockedError`.
     jobs
         Processes for the scan (forked only when this process is single-threaded).
     render

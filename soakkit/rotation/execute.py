@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from soakkit.errors import JsonFormatError, RotationError
-from soakkit.io import loads_strict
-from soakkit.iterlog import append_entries, entry_line, file_id, read_log
+from soakkit.artifacts.iterlog import append_entries, entry_line, file_id, read_log
+from soakkit.core.errors import JsonFormatError, RotationError
+from soakkit.core.io import loads_strict
 from soakkit.rotation.codec import (
     VERIFY_ERRORS,
     decompress_bytes,

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from soakkit.errors import JsonFormatError, RotationError, os_reason
-from soakkit.io import canonical_json, fsync_dir, loads_strict, open_append
+from soakkit.core.errors import JsonFormatError, RotationError, os_reason
+from soakkit.core.io import canonical_json, fsync_dir, loads_strict, open_append
 from soakkit.rotation.policy import LOG_FILE, LOG_KEEP, LOG_MAX_BYTES, MANIFEST_FILE, ROTATION_DIR
 
 __all__ = [

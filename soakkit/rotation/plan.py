@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from soakkit.artifacts import ITER_RE, LOG_FILES
+from soakkit.artifacts.layout import ITER_RE, LOG_FILES
 from soakkit.rotation.actions import Action, action_entry, action_lines
 from soakkit.rotation.policy import (
     FUTURE_TOLERANCE_S,

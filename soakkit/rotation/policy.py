@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from soakkit.artifacts import SWEEPS_DIR
-from soakkit.errors import UsageError
+from soakkit.artifacts.layout import SWEEPS_DIR
+from soakkit.core.errors import UsageError
 
 __all__ = [
     "FUTURE_TOLERANCE_S",

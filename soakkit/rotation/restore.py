@@ -18,9 +18,9 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from soakkit.artifacts import RUNS_DIR
-from soakkit.errors import RotationError, os_reason
-from soakkit.locks import exclusive_lock
+from soakkit.artifacts.layout import RUNS_DIR
+from soakkit.core.errors import RotationError, os_reason
+from soakkit.core.locks import exclusive_lock
 from soakkit.rotation.codec import EXTENSIONS, codec_of, decompress_bytes
 from soakkit.rotation.compress import temp_name
 from soakkit.rotation.log import ensure_rotation_dir, read_manifest

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from soakkit.artifacts import RUN_LOCK
-from soakkit.errors import RotationError, os_reason
-from soakkit.locks import is_locked
+from soakkit.artifacts.layout import RUN_LOCK
+from soakkit.core.errors import RotationError, os_reason
+from soakkit.core.locks import is_locked
 from soakkit.rotation.plan import (
     FILE,
     OTHER,

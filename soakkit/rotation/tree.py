@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from soakkit.artifacts import ITER_LOG_FILE
+from soakkit.artifacts.layout import ITER_LOG_FILE
 from soakkit.rotation.actions import Action, action_entry, action_lines
 from soakkit.rotation.plan import (
     DELETE,

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from soakkit.locks import close_inherited_locks
+from soakkit.core.locks import close_inherited_locks
 
 __all__ = ["can_fork", "fork_map"]
 

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from soakkit.errors import UsageError
-from soakkit.io import atomic_write_json
-from soakkit.json_strict import load_json_file
+from soakkit.core.errors import UsageError
+from soakkit.core.io import atomic_write_json
+from soakkit.core.json_strict import load_json_file
 from soakkit.sim.regimes import (
     DEFAULT_MARKET,
     LABELS,

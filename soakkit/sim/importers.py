@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from soakkit.errors import TapeError
+from soakkit.core.errors import TapeError
 from soakkit.sim.tapefile import RecordedTape, grid_step, write_tape
 
 __all__ = ["FORMATS", "ImportReport", "import_binance", "import_tardis"]

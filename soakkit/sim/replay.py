@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soakkit.errors import UsageError
+from soakkit.core.errors import UsageError
 from soakkit.sim.regimes import LABELS, MARKET, REGIME_NAMES
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.sim.tapefile import RecordedTape, find_table, read_tape

@@ -10,7 +10,7 @@ A tape is a folder (``docs/SIMULATOR.md``, "Replay")::
 aggressor, +1 a buyer lifted the ask, -1 a seller hit the bid; a quote row is the best
 bid and ask after an update (both sides present, ``bid_px < ask_px``). Without
 ``tape.json`` the price tick and quantity lot are inferred from the decimals in the data.
-A bad tape raises :class:`~soakkit.errors.TapeError` naming the file and the row (the
+A bad tape raises :class:`~soakkit.core.errors.TapeError` naming the file and the row (the
 CSV line, header = line 1); nothing is repaired silently.
 """
 
@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from soakkit.errors import TapeError
-from soakkit.io import atomic_write_bytes, atomic_write_json
-from soakkit.json_strict import load_json_file
+from soakkit.core.errors import TapeError
+from soakkit.core.io import atomic_write_bytes, atomic_write_json
+from soakkit.core.json_strict import load_json_file
 
 __all__ = ["QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape", "find_table",
            "grid_step", "read_tape", "write_tape"]

@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from soakkit.artifacts import ITER_SCHEMA_VERSION
+from soakkit.artifacts.layout import ITER_SCHEMA_VERSION
 from soakkit.config.layers import Layer, ResolvedConfig, resolve
 from soakkit.config.params import Value
 from soakkit.config.profiles import load_profile
 from soakkit.config.runtime import RuntimeOverrides
-from soakkit.errors import ConfigError, Problem
+from soakkit.core.errors import ConfigError, Problem
+from soakkit.core.io import Clock, format_utc
+from soakkit.core.json_canonical import round_floats
 from soakkit.gate import Verdict, judge_iteration, violation
-from soakkit.io import Clock, format_utc
-from soakkit.json_canonical import round_floats
 from soakkit.kpi import compute_kpis, untuned_reference
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import REGIME_NAMES

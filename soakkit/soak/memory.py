@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from soakkit.config.layers import resolve
-from soakkit.errors import UsageError
-from soakkit.io import clock_from
+from soakkit.core.errors import UsageError
+from soakkit.core.io import clock_from
 from soakkit.soak.iteration import IterationReport, Session, run_iteration
 from soakkit.soak.options import SoakOptions, validate_options
 from soakkit.tuning.store import MemoryRuntimeStore

@@ -2,7 +2,7 @@
 
 :data:`NUMBER_OPTIONS` is the one table of the numeric options' bounds: the command line
 parses its text with it (:func:`options_from_text`, the strict parser of
-:mod:`soakkit.inputs`), and :func:`option_problems` checks typed values (the Python API,
+:mod:`soakkit.core.inputs`), and :func:`option_problems` checks typed values (the Python API,
 the ``soak`` report's parameters) against it. Every problem is reported, one per line.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from soakkit.artifacts import market_profile_path, resolve_artifacts
-from soakkit.errors import SoakkitError, UsageError, fs_errors
+from soakkit.artifacts.layout import market_profile_path, resolve_artifacts
+from soakkit.core.errors import SoakkitError, UsageError, fs_errors
+from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, parse_float, parse_int, show_value
 from soakkit.gate import RUN_GATES
-from soakkit.inputs import MAX_ITERATIONS, MAX_SEED, parse_float, parse_int, show_value
 from soakkit.sim.calibrate import read_market_profile
 from soakkit.sim.regimes import DEFAULT_MARKET, MODES, MarketProfile
 from soakkit.sim.replay import load_tape, windows_available
@@ -43,7 +43,7 @@ class SoakOptions:
     gate: str = "smoke"
     sets: tuple[str, ...] = ()
     #: default: ``$SOAKKIT_ARTIFACTS``, else the nearest ``artifacts/soak`` (see
-    #: :func:`soakkit.artifacts.resolve_artifacts`), else ``./artifacts/soak``
+    #: :func:`soakkit.artifacts.layout.resolve_artifacts`), else ``./artifacts/soak``
     artifacts: Path = field(default_factory=lambda: resolve_artifacts(create=True))
     tune: bool = True
     sleep_seconds: float | None = None  #: None: take SOAK_SLEEP_SECONDS (default 0)
@@ -87,7 +87,7 @@ class NumberOption:
     hi: float
 
     def parse(self, text: str) -> int | float:
-        """Strictly parse command-line text (:mod:`soakkit.inputs`)."""
+        """Strictly parse command-line text (:mod:`soakkit.core.inputs`)."""
         if self.kind == "int":
             return parse_int(text, lo=int(self.lo), hi=int(self.hi))
         return parse_float(text, lo=self.lo, hi=self.hi)

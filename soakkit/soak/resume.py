@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from soakkit.artifacts import (
+from soakkit.artifacts.layout import (
     RUN_FILE,
     TUNING_REPORT_FILE,
     iter_summary_name,
@@ -20,9 +20,9 @@ from soakkit.artifacts import (
     resolve_run_dir,
 )
 from soakkit.config.runtime import RUNTIME_FILE
-from soakkit.errors import ArtifactError, UsageError
+from soakkit.core.errors import ArtifactError, UsageError
+from soakkit.core.io import Clock
 from soakkit.gate import Verdict
-from soakkit.io import Clock
 from soakkit.soak.iteration import Session
 from soakkit.soak.options import SoakOptions, resume_conflicts
 from soakkit.soak.rundir import RunFolder

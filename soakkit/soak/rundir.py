@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from soakkit import __version__
-from soakkit.artifacts import RUN_FILE, TUNING_REPORT_FILE, make_run_id, runs_root
+from soakkit.artifacts.iterlog import write_iteration
+from soakkit.artifacts.layout import RUN_FILE, TUNING_REPORT_FILE, make_run_id, runs_root
 from soakkit.config.layers import ResolvedConfig
 from soakkit.config.runtime import RUNTIME_FILE
-from soakkit.errors import ArtifactError, filesystem_error, fs_errors
-from soakkit.io import Clock, atomic_write_json, format_utc
-from soakkit.iterlog import write_iteration
-from soakkit.signals import deferred_signals
+from soakkit.core.errors import ArtifactError, filesystem_error, fs_errors
+from soakkit.core.io import Clock, atomic_write_json, format_utc
+from soakkit.core.signals import deferred_signals
 from soakkit.soak.iteration import IterationReport, Session, tuning_report
 from soakkit.soak.options import SoakOptions
 from soakkit.tuning.store import FileRuntimeStore

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from soakkit.artifacts import RUN_LOCK, update_latest
+from soakkit.artifacts.layout import RUN_LOCK, update_latest
 from soakkit.config.layers import ResolvedConfig, resolve
-from soakkit.errors import ConfigError, ExitCode, SoakkitError, UsageError, filesystem_error
+from soakkit.core.errors import ConfigError, ExitCode, SoakkitError, UsageError, filesystem_error
+from soakkit.core.io import Clock, clock_from, format_utc
+from soakkit.core.locks import exclusive_lock
+from soakkit.core.signals import deferred_signals, signal_name
 from soakkit.gate import RunVerdict, judge_run
-from soakkit.io import Clock, clock_from, format_utc
-from soakkit.locks import exclusive_lock
-from soakkit.signals import deferred_signals, signal_name
 from soakkit.soak.iteration import IterationReport, run_iteration
 from soakkit.soak.options import SoakOptions, option_problems, sleep_from_env
 from soakkit.soak.resume import reopen_run
@@ -169,7 +169,7 @@ def run_soak(
                     progress(report)
                 if n < total and pause > 0:
                     sleep(pause)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (soakkit.signals.Terminated)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (soakkit.core.signals.Terminated)
             status, stopped_by = "interrupted", signal_name(exc)
         except (OSError, SoakkitError) as exc:
             status, failure = "failed", exc
@@ -218,7 +218,7 @@ def _finish(run: RunFolder, observers: Sequence[SoakObserver], status: str, stop
 
 def _compact(run: RunFolder) -> None:
     """``iterations.parquet`` for readers; a file system that refuses it costs a warning."""
-    from soakkit.iterlog_table import compact  # polars: only once the run ends
+    from soakkit.artifacts.iterlog_table import compact  # polars: only once the run ends
 
     try:
         compact(run.run_dir, mtime=run.mtime())

@@ -5,7 +5,7 @@ Order: a ``client`` passed to :func:`~soakkit.sweep.run_sweep`; ``--scheduler AD
 :class:`distributed.LocalCluster` on 127.0.0.1 with one single-threaded worker process
 per core, whose numpy/BLAS/polars thread pools are pinned to one thread
 (:data:`WORKER_THREAD_ENV`, set by the nannies before the workers start). A scheduler that
-cannot be reached is a :class:`~soakkit.errors.UsageError` (exit code 2) raised before
+cannot be reached is a :class:`~soakkit.core.errors.UsageError` (exit code 2) raised before
 any work starts.
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from soakkit.errors import UsageError
+from soakkit.core.errors import UsageError
 from soakkit.sweep.spec import SweepSpec
 
 if TYPE_CHECKING:

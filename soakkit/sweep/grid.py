@@ -10,7 +10,7 @@ whose cells are enumerated lazily, so a 100,000-cell grid costs no memory until 
                         iterations, sim_minutes, gate})
     key    = sha256(f"{config}:{seed}")
 
-(:func:`soakkit.digests.signature` is the sha256 of canonical JSON; ``sets`` are the typed
+(:func:`soakkit.core.digests.signature` is the sha256 of canonical JSON; ``sets`` are the typed
 ``--set`` values). A rerun finds a cell's stored result by its key.
 """
 
@@ -26,8 +26,8 @@ from typing import Any
 
 from soakkit.config.params import PARAMS, Value, parse_text
 from soakkit.config.profiles import load_profile
-from soakkit.digests import sha256_bytes, signature
-from soakkit.errors import ConfigError, UsageError, did_you_mean
+from soakkit.core.digests import sha256_bytes, signature
+from soakkit.core.errors import ConfigError, UsageError, did_you_mean
 from soakkit.sim.regimes import MODES
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.options import SoakOptions, validate_options

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import polars as pl
 
-from soakkit.errors import ExitCode
+from soakkit.core.errors import ExitCode
+from soakkit.core.tables import table_html
 from soakkit.sweep.store import load_results
 from soakkit.sweep.summary import cell_summary, config_summary, configuration_axes
-from soakkit.tables import table_html
 
 __all__ = ["SweepResult"]
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soakkit.config.layers import ENV_JSON, ENV_LEGACY_JSON, ENV_PARAM_PREFIX
-from soakkit.errors import ClusterError
-from soakkit.io import Clock, clock_from, format_utc
-from soakkit.signals import signal_name
+from soakkit.core.errors import ClusterError
+from soakkit.core.io import Clock, clock_from, format_utc
+from soakkit.core.signals import signal_name
 from soakkit.sweep.cluster import Connection, connect
 from soakkit.sweep.grid import Grid, build_grid, set_column
 from soakkit.sweep.plan import Batch, batch_size, batches, payload, window_size
@@ -199,7 +199,7 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, *,
         status, stopped_by = "finished", None
         try:
             execution.run(batches(grid, done, size))
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (soakkit.signals.Terminated)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (soakkit.core.signals.Terminated)
             status, stopped_by = "interrupted", signal_name(exc)
         except (_LostCluster, OSError, TimeoutError) as exc:  # the scheduler went away
             raise ClusterError(f"sweep {grid.sweep_id}: lost the Dask cluster ({conn.where}): "

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from soakkit.artifacts import DEFAULT_ARTIFACTS
-from soakkit.errors import UsageError
-from soakkit.inputs import MAX_SEED
+from soakkit.artifacts.layout import DEFAULT_ARTIFACTS
+from soakkit.core.errors import UsageError
+from soakkit.core.inputs import MAX_SEED
 
 __all__ = ["TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list", "parse_seeds",
            "parse_set_axis", "parse_tune"]
@@ -22,7 +22,7 @@ __all__ = ["TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list", "parse_see
 #: ``--tune`` values and the tuner settings each one sweeps.
 TUNE_CHOICES: dict[str, tuple[bool, ...]] = {"on": (True,), "off": (False,),
                                               "both": (True, False)}
-#: ``N`` or ``A-B``: canonical integers only (no sign, no leading zero; soakkit.inputs).
+#: ``N`` or ``A-B``: canonical integers only (no sign, no leading zero; soakkit.core.inputs).
 _SEED_ITEM = re.compile(r"^(0|[1-9][0-9]{0,9})(?:-(0|[1-9][0-9]{0,9}))?$")
 #: The most seeds one ``--seeds`` may name (a typo such as ``1-100000000`` is refused).
 MAX_SEEDS = 10_000_000

@@ -26,7 +26,7 @@ from typing import Any
 import polars as pl
 
 from soakkit import __version__
-from soakkit.artifacts import (
+from soakkit.artifacts.layout import (
     LATEST,
     SWEEP_FILE,
     SWEEP_LOCK,
@@ -35,10 +35,10 @@ from soakkit.artifacts import (
     sweep_part_name,
 )
 from soakkit.config.params import PARAMS
-from soakkit.errors import ArtifactError, UsageError
-from soakkit.io import atomic_write_bytes, atomic_write_json, fsync_dir
-from soakkit.json_strict import load_json_file
-from soakkit.locks import exclusive_lock
+from soakkit.core.errors import ArtifactError, UsageError
+from soakkit.core.io import atomic_write_bytes, atomic_write_json, fsync_dir
+from soakkit.core.json_strict import load_json_file
+from soakkit.core.locks import exclusive_lock
 from soakkit.sweep.grid import SET_PREFIX, Grid
 from soakkit.sweep.rows import CELL_COLUMNS, Columns
 

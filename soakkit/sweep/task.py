@@ -20,13 +20,13 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from soakkit.artifacts import runs_root
+from soakkit.artifacts.layout import runs_root
 from soakkit.config.params import Value
 from soakkit.config.profiles import user_profiles_dir
-from soakkit.digests import sha256_bytes
-from soakkit.errors import ArtifactError
+from soakkit.core.digests import sha256_bytes
+from soakkit.core.errors import ArtifactError
+from soakkit.core.io import FixedClock, atomic_write_bytes, parse_utc
 from soakkit.gate import judge_run
-from soakkit.io import FixedClock, atomic_write_bytes, parse_utc
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.iteration import IterationReport, Session, run_iteration
 from soakkit.soak.options import SoakOptions

@@ -69,7 +69,7 @@ def apply_decision(path: Path, decision: Decision, runtime: RuntimeOverrides,
 
     ``mtime`` is the writer's clock (epoch seconds) for the file it writes.
 
-    Raises :class:`~soakkit.errors.StaleRevisionError` when another writer changed the
+    Raises :class:`~soakkit.core.errors.StaleRevisionError` when another writer changed the
     file since ``runtime`` was read.
     """
     if runtime.applied is not None and runtime.applied.signature == decision.signature:

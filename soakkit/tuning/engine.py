@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from soakkit.config.params import PARAMS, TUNABLE, Value
-from soakkit.digests import signature
+from soakkit.core.digests import signature
 from soakkit.tuning.canary import CanaryEvidence, CanaryVerdict, judge_canary
 from soakkit.tuning.guards import GUARDS, GuardConfig, GuardFlags, TunerState
 from soakkit.tuning.rules import evaluate_rules

@@ -23,9 +23,7 @@ from typing import Any, cast
 import orjson
 import polars as pl
 
-from soakkit.artifacts import ITER_SUMMARY_SCHEMA, iter_summary_problems
-from soakkit.config.params import PARAMS
-from soakkit.iterlog_table import (
+from soakkit.artifacts.iterlog_table import (
     DOC_SCHEMA,
     FLOAT_KPIS,
     GUARDS,
@@ -33,6 +31,8 @@ from soakkit.iterlog_table import (
     UNTUNED_COLUMNS,
     doc_columns,
 )
+from soakkit.artifacts.layout import ITER_SUMMARY_SCHEMA, iter_summary_problems
+from soakkit.config.params import PARAMS
 
 __all__ = ["COLUMNS", "FLOAT_KPIS", "GUARDS", "FileProblem", "Task", "extract_row",
            "parse_files"]

@@ -20,10 +20,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from soakkit.errors import SoakkitError, fs_errors
-from soakkit.io import atomic_write_json, fsync_dir
-from soakkit.json_strict import load_json_file
-from soakkit.locks import folder_lock, is_locked
+from soakkit.core.errors import SoakkitError, fs_errors
+from soakkit.core.io import atomic_write_json, fsync_dir
+from soakkit.core.json_strict import load_json_file
+from soakkit.core.locks import folder_lock, is_locked
 
 __all__ = ["FAILED_KEEP", "FAILED_SUFFIX", "PARTIAL_SUFFIX", "create_partial",
            "failed_folder", "mark_failed", "prune_failed", "sweep_abandoned"]

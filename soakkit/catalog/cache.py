@@ -16,9 +16,9 @@ from pathlib import Path
 import polars as pl
 
 from soakkit import __version__
-from soakkit.catalog_parse import CATALOG_SCHEMA
-from soakkit.errors import SoakkitError
-from soakkit.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
+from soakkit.catalog.parse import CATALOG_SCHEMA
+from soakkit.core.errors import SoakkitError
+from soakkit.core.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
 
 __all__ = ["CatalogCache", "cache_dir", "read_cache", "write_cache"]
 

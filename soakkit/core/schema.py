@@ -1,6 +1,6 @@
 """A fast, compiled JSON Schema check for the documents soakkit reads in bulk.
 
-:func:`compile_schema` turns a schema file of ``soakkit/schemas/`` into a tree of small
+:func:`compile_schema` turns a schema file of ``soakkit/artifacts/schemas/`` into a tree of small
 closures once; checking a document is then one walk, with no schema interpretation per
 document (the catalog reads thousands of ``ITER_SUMMARY`` files). The supported keywords
 are the ones soakkit's schemas use: ``type``, ``enum``, ``const``, ``required``,

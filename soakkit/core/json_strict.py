@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from soakkit.errors import JsonFormatError, filesystem_error
-from soakkit.inputs import json_float, json_int
+from soakkit.core.errors import JsonFormatError, filesystem_error
+from soakkit.core.inputs import json_float, json_int
 
 __all__ = ["MAX_DOCUMENT_BYTES", "is_finite_number", "load_json_file", "loads_strict",
            "read_limited"]
@@ -88,9 +88,9 @@ def loads_strict(text: str | bytes, source: str, *, require_object: bool = True)
     """Parse JSON strictly; errors name ``source`` and the line and column.
 
     Rejects NaN/Infinity, duplicate keys, a byte-order mark, non-UTF-8 bytes, numbers
-    that are too long or overflow (:func:`soakkit.inputs.json_int`/``json_float``), nesting
+    that are too long or overflow (:func:`soakkit.core.inputs.json_int`/``json_float``), nesting
     deeper than Python can parse, trailing garbage and (with ``require_object``) a top level
-    that is not an object. Raises :class:`~soakkit.errors.JsonFormatError`.
+    that is not an object. Raises :class:`~soakkit.core.errors.JsonFormatError`.
     """
     if isinstance(text, bytes):
         try:
@@ -150,7 +150,7 @@ def read_limited(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
     """A file's bytes, refusing (:class:`JsonFormatError`) one larger than ``limit``.
 
     ``FileNotFoundError`` and ``IsADirectoryError`` pass through for the caller to word;
-    any other :class:`OSError` becomes a :class:`~soakkit.errors.FileSystemError`.
+    any other :class:`OSError` becomes a :class:`~soakkit.core.errors.FileSystemError`.
     """
     try:
         with open(path, "rb") as fh:

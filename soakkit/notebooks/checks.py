@@ -1,6 +1,6 @@
 """What each report's parameters must be, checked before a kernel starts.
 
-:func:`soakkit.notebooks.run` casts parameters to the types the notebook declares; the
+:func:`soakkit.notebooks.runner.run` casts parameters to the types the notebook declares; the
 value constraints the library knows are here: a soak's options and profile, gate names,
 run ids and artifacts folders that exist, a positive budget, a valid clock. Each function
 returns every problem (one line each, naming the parameter), so nothing runs for seconds
@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from soakkit.artifacts import resolve_artifacts, resolve_run_dir
-from soakkit.catalog import LEGACY_RUN_ID
+from soakkit.artifacts.layout import resolve_artifacts, resolve_run_dir
+from soakkit.catalog.load import LEGACY_RUN_ID
 from soakkit.config.profiles import load_profile
-from soakkit.errors import ConfigError, SoakkitError
+from soakkit.core.errors import ConfigError, SoakkitError
 from soakkit.gate import RUN_GATES
-from soakkit.inputs import MAX_ITERATIONS, MAX_SEED, check_bounds, check_user_path
-from soakkit.io import parse_utc
+from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, check_bounds, check_user_path
+from soakkit.core.io import parse_utc
 from soakkit.rotation.policy import MAX_KEEP_LATEST
 from soakkit.soak.options import SoakOptions, option_problems
 from soakkit.sweep.store import resolve_sweep_dir

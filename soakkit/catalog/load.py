@@ -1,9 +1,9 @@
 """The run catalog: every run × iteration as one polars DataFrame, with an incremental cache.
 
-Sources, all flattened into :data:`CATALOG_SCHEMA` by :mod:`soakkit.catalog_parse`:
+Sources, all flattened into :data:`CATALOG_SCHEMA` by :mod:`soakkit.catalog.parse`:
 
 * new layout – the run's iteration log (``iterations.parquet`` / ``iterations.jsonl``, one
-  file per run, :mod:`soakkit.catalog_log`) for every iteration whose file it matches, and
+  file per run, :mod:`soakkit.catalog.log`) for every iteration whose file it matches, and
   ``runs/<run_id>/ITER_SUMMARY_<n>.json`` (or ``.json.gz`` after rotation) for the others;
   a legacy run's compact history ``iterations.jsonl.gz`` (iterations rotation deleted);
 * legacy layout – ``latest/ITER_SUMMARY_<n>.json`` with ``{iteration, summary, tuning}``
@@ -13,14 +13,14 @@ Sources, all flattened into :data:`CATALOG_SCHEMA` by :mod:`soakkit.catalog_pars
 A file wins over the history for the same iteration. A corrupt file is reported in
 :attr:`Catalog.problems` and skipped; the rest still load.
 
-**Cache** (:mod:`soakkit.catalog_cache`). A parquet file per artifacts folder under the user's
+**Cache** (:mod:`soakkit.catalog.cache`). A parquet file per artifacts folder under the user's
 cache directory (``$SOAKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/soakkit``, else
 ``~/.cache/soakkit``; never inside the artifacts, which stay pure data) holds every row with the
 key of its source file (path, inode, size, mtime). A folder whose mtime is unchanged is reused
 without touching its files: soakkit writes every file by rename, and rotation adds and removes
 files, all of which change the folder's mtime. Changed folders are checked file by file and only
 new or changed files are parsed. ``refresh=True`` ignores the cache (for files edited in place
-by other tools). Cold loads parse through polars (:mod:`soakkit.catalog_parse`).
+by other tools). Cold loads parse through polars (:mod:`soakkit.catalog.parse`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts import (
+from soakkit.artifacts.layout import (
     HISTORY_FILE,
     ITER_LOG_FILE,
     ITER_RE,
@@ -44,18 +44,18 @@ from soakkit.artifacts import (
     read_json_maybe_gz,
     resolve_artifacts,
 )
-from soakkit.catalog_cache import CatalogCache, cache_dir, read_cache, write_cache
-from soakkit.catalog_log import KEY_SCHEMA, LogFolder, Source, rows_from_logs, with_keys
-from soakkit.catalog_parse import (
+from soakkit.catalog.cache import CatalogCache, cache_dir, read_cache, write_cache
+from soakkit.catalog.log import KEY_SCHEMA, LogFolder, Source, rows_from_logs, with_keys
+from soakkit.catalog.parse import (
     CATALOG_SCHEMA,
     Task,
     frame_from_files,
     parse_history,
     rows_to_frame,
 )
-from soakkit.errors import ArtifactError, SoakkitError
+from soakkit.core.errors import ArtifactError, SoakkitError
+from soakkit.core.tables import table_html
 from soakkit.gate import RUN_WINDOW, Verdict, judge_run
-from soakkit.tables import table_html
 
 __all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "cache_dir",
            "load_catalog", "run_summary", "to_records"]
@@ -233,7 +233,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     ----------
     artifacts
         The artifacts root; ``None``: ``$SOAKKIT_ARTIFACTS``, else the nearest
-        ``artifacts/soak`` (:func:`soakkit.artifacts.resolve_artifacts`).
+        ``artifacts/soak`` (:func:`soakkit.artifacts.layout.resolve_artifacts`).
     cache
         Read and update the cache in :func:`cache_dir` (incremental loads).
     refresh

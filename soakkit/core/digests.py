@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from soakkit.json_canonical import canonical_json
+from soakkit.core.json_canonical import canonical_json
 
 __all__ = ["sha256_bytes", "sha256_file", "signature"]
 

@@ -1,6 +1,6 @@
 """``reports/index.html``: one offline table of every report folder, newest first.
 
-Regenerated (atomically) by :func:`soakkit.notebooks.run_template` after every report, so
+Regenerated (atomically) by :func:`soakkit.notebooks.runner.run_template` after every report, so
 after every ``soakkit report`` and ``soakkit demo``. Each row: the report's name, the soak
 run it is about, that run's profile and mode, its verdict, when the report ran, a link to
 ``report.html``; a failed report (``….failed``) shows its reason, an unfinished one
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from soakkit.artifacts import REPORT_INDEX_FILE, parse_run_id
-from soakkit.errors import SoakkitError, filesystem_error
-from soakkit.io import atomic_write_text
-from soakkit.json_strict import load_json_file
+from soakkit.artifacts.layout import REPORT_INDEX_FILE, parse_run_id
+from soakkit.core.errors import SoakkitError, filesystem_error
+from soakkit.core.io import atomic_write_text
+from soakkit.core.json_strict import load_json_file
 
 __all__ = ["ReportEntry", "list_reports", "render_index", "write_index"]
 

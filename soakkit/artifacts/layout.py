@@ -44,10 +44,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from soakkit.errors import ArtifactError, JsonFormatError, UsageError
-from soakkit.inputs import check_user_path, show_value
-from soakkit.io import fsync_dir
-from soakkit.json_strict import loads_strict
+from soakkit.core.errors import ArtifactError, JsonFormatError, UsageError
+from soakkit.core.inputs import check_user_path, show_value
+from soakkit.core.io import fsync_dir
+from soakkit.core.json_strict import loads_strict
 
 __all__ = [
     "ARTIFACTS_ENV",
@@ -277,14 +277,14 @@ def iter_summary_problems(doc: Any, iteration: int | None) -> list[str]:
     """Why an ``ITER_SUMMARY`` document cannot be used, one line each (empty: it can).
 
     A v1 document is checked against ``schemas/iter_summary.v1.schema.json`` (compiled once,
-    :mod:`soakkit.schema`); a legacy one (no ``schema_version``) needs an object
+    :mod:`soakkit.core.schema`); a legacy one (no ``schema_version``) needs an object
     ``summary``. Either way its ``iteration`` must be the number in its file name.
     """
     if not isinstance(doc, dict):
         return ["not a JSON object"]
     problems: list[str] = []
     if "schema_version" in doc:
-        from soakkit.schema import schema_checker
+        from soakkit.core.schema import schema_checker
 
         schema_checker(ITER_SUMMARY_SCHEMA)(doc, "$", problems)
     elif not isinstance(doc.get("summary"), dict):
@@ -335,7 +335,7 @@ def iteration_files(folder: Path) -> list[IterationFile]:
 
 def read_history(folder: Path) -> Iterator[dict[str, Any]]:
     """Records of a legacy ``iterations.jsonl.gz`` (ITER_SUMMARY files rotated before the
-    iteration log existed; see :mod:`soakkit.iterlog`)."""
+    iteration log existed; see :mod:`soakkit.artifacts.iterlog`)."""
     path = Path(folder) / HISTORY_FILE
     if not path.exists():
         return

@@ -1,14 +1,14 @@
 """The iteration log as a table: ``iterations.parquet``, written once when a run ends.
 
-The soak runner appends to ``iterations.jsonl`` during the run (:mod:`soakkit.iterlog`) and,
-when the run ends, compacts it here into ``<run>/iterations.parquet``: one row per
-iteration (the last log line wins) with the file the line copies (``file_name``,
-``file_size``, ``file_mtime_ns``) and the document as flat typed columns
-(:data:`DOC_SCHEMA`: the catalog's columns, from :data:`NARROW_SCHEMA` by
+The soak runner appends to ``iterations.jsonl`` during the run
+(:mod:`soakkit.artifacts.iterlog`) and, when the run ends, compacts it here into
+``<run>/iterations.parquet``: one row per iteration (the last log line wins) with the file the
+line copies (``file_name``, ``file_size``, ``file_mtime_ns``) and the document as flat typed
+columns (:data:`DOC_SCHEMA`: the catalog's columns, from :data:`NARROW_SCHEMA` by
 :func:`doc_columns`); a catalog reads it without parsing or unnesting anything. The parquet
-metadata records the byte size of the log it was made from; a log that grew since (a
-resumed run, rotation logging a file) makes the table stale, and readers use the log.
-A parquet file is never rewritten per iteration.
+metadata records the byte size of the log it was made from; a log that grew since (a resumed
+run, rotation logging a file) makes the table stale, and readers use the log. A parquet file
+is never rewritten per iteration.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts import ITER_LOG_FILE, ITER_TABLE_FILE
+from soakkit.artifacts.layout import ITER_LOG_FILE, ITER_TABLE_FILE
 from soakkit.config.params import PARAMS
-from soakkit.io import atomic_write_bytes
+from soakkit.core.io import atomic_write_bytes
 from soakkit.kpi import KPIS
 from soakkit.tuning.guards import SUMMARY_COUNTERS
 

@@ -18,7 +18,7 @@ part says which file the line copies. The last line of an iteration wins; a torn
 (a crash in the middle of an append) is skipped by readers and terminated before the next
 append. The ITER_SUMMARY files stay the source of truth: rotation deletes one only once the
 log holds its exact content (:meth:`LogEntry.holds`), and the catalog uses the log only for
-files whose name, size and mtime it records (:mod:`soakkit.catalog`).
+files whose name, size and mtime it records (:mod:`soakkit.catalog.load`).
 
 Runs rotated before the log existed keep their ``iterations.jsonl.gz`` (documents only);
 it is read, never written (:func:`preserved_documents`).
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from soakkit.artifacts import HISTORY_FILE, ITER_LOG_FILE, iter_summary_name, read_history
-from soakkit.errors import JsonFormatError
-from soakkit.io import (
+from soakkit.artifacts.layout import HISTORY_FILE, ITER_LOG_FILE, iter_summary_name, read_history
+from soakkit.core.errors import JsonFormatError
+from soakkit.core.io import (
     append_durably,
     atomic_write_bytes,
     canonical_json,
@@ -89,7 +89,7 @@ def write_iteration(folder: Path, n: int, doc: Mapping[str, Any], *, mtime: floa
     """Write ``ITER_SUMMARY_<n>.json`` atomically, then append its copy to the log.
 
     The log line holds the document exactly as the file does (floats rounded as
-    :func:`~soakkit.io.canonical_json` writes them) and the file's size, mtime and sha256.
+    :func:`~soakkit.core.io.canonical_json` writes them) and the file's size, mtime and sha256.
     """
     data = canonical_json(doc).encode("ascii")
     path = Path(folder) / iter_summary_name(n)

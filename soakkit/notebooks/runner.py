@@ -20,7 +20,7 @@ renamed when complete: ``report.ipynb`` (the executed notebook, the run's log),
 ``report.html`` (no code, no CDN assets), every figure as PNG, ``kpis.json`` and
 ``manifest.json``. A failed run is renamed ``….failed`` and never replaces a good report;
 ``<out>/latest/<name>`` points at the newest successful one, and ``<out>/index.html``
-(:mod:`soakkit.report.index`) lists every report folder.
+(:mod:`soakkit.notebooks.index`) lists every report folder.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from soakkit.digests import sha256_bytes
-from soakkit.errors import ExitCode, NotebookRunError, SoakkitError, fs_errors
-from soakkit.io import Clock, SystemClock, atomic_write_bytes, atomic_write_json, fsync_dir
-from soakkit.json_canonical import canonical_json
-from soakkit.report.checks import report_problems
-from soakkit.report.folders import (
+from soakkit.core.digests import sha256_bytes
+from soakkit.core.errors import ExitCode, NotebookRunError, SoakkitError, fs_errors
+from soakkit.core.io import Clock, SystemClock, atomic_write_bytes, atomic_write_json, fsync_dir
+from soakkit.core.json_canonical import canonical_json
+from soakkit.notebooks.checks import report_problems
+from soakkit.notebooks.folders import (
     PARTIAL_SUFFIX,
     create_partial,
     failed_folder,
@@ -48,11 +48,11 @@ from soakkit.report.folders import (
     sweep_abandoned,
     update_latest,
 )
-from soakkit.report.index import write_index
-from soakkit.report.kernel import KERNEL_LOG, check_kernel, drop_if_empty, execute
-from soakkit.report.notebook_outputs import collect, failing_cell, manifest, render_html
-from soakkit.report.parameters import ParamSpec, cast_parameters, notebook_parameters
-from soakkit.signals import deferred_signals, signal_name
+from soakkit.notebooks.index import write_index
+from soakkit.notebooks.kernel import KERNEL_LOG, check_kernel, drop_if_empty, execute
+from soakkit.notebooks.outputs import collect, failing_cell, manifest, render_html
+from soakkit.notebooks.parameters import ParamSpec, cast_parameters, notebook_parameters
+from soakkit.core.signals import deferred_signals, signal_name
 
 __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters",
            "notebook_parameters", "run", "run_template", "template_path"]
@@ -71,7 +71,7 @@ def template_path(name: str) -> Path:
     if name not in NOTEBOOKS:
         raise NotebookRunError(f"unknown report {name!r}; choose one of "
                                f"{', '.join(NOTEBOOKS)}")
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent
     for folder in (here.parent / "notebooks", here / "_notebooks"):
         candidate = folder / NOTEBOOKS[name]
         if candidate.is_file():
@@ -133,7 +133,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, out_dir: Path | str 
     The report folder goes under ``out_dir``; ``options`` are those of :func:`run_template`.
     This is the entry point for cron jobs and Airflow tasks::
 
-        result = soakkit.notebooks.run("kpi", {"run": "latest", "gate": "production"}, "reports")
+        result = soakkit.notebooks.runner.run("kpi", {"run": "latest", "gate": "production"}, "reports")
         if result.exit_code: raise RuntimeError(f"{result.status}: {result.evalue}")
     """
     options.setdefault("checks", lambda values: report_problems(name, values))
@@ -187,7 +187,7 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
     FileSystemError
         ``out_dir`` cannot be written; nothing is written.
     KeyboardInterrupt
-        Ctrl-C or SIGTERM (:class:`soakkit.signals.Terminated`): the report folder is kept
+        Ctrl-C or SIGTERM (:class:`soakkit.core.signals.Terminated`): the report folder is kept
         as ``.failed`` (status ``interrupted``) and the kernel is shut down.
     """
     import nbformat

@@ -21,8 +21,8 @@ import numpy as np
 
 from soakkit.config.layers import resolve
 from soakkit.config.params import PARAMS
+from soakkit.evidence.stats import bootstrap_mean_ci
 from soakkit.gate import judge_iteration
-from soakkit.report.stats import bootstrap_mean_ci
 from soakkit.soak.iteration import IterationReport
 from soakkit.soak.memory import run_in_memory
 from soakkit.soak.options import SoakOptions

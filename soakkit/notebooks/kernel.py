@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from soakkit.errors import NotebookRunError
+from soakkit.core.errors import NotebookRunError
 
 __all__ = ["KERNEL_LOG", "CellError", "check_kernel", "drop_if_empty", "execute"]
 

@@ -3,7 +3,7 @@
 Every number soakkit reads as text (command-line flags, ``--set``, environment variables,
 report parameters) and every number in a JSON document it reads goes through
 :func:`parse_int` / :func:`parse_float` (JSON documents through :func:`json_int` /
-:func:`json_float`, the hooks :func:`soakkit.json_strict.loads_strict` gives :mod:`json`).
+:func:`json_float`, the hooks :func:`soakkit.core.json_strict.loads_strict` gives :mod:`json`).
 A number is written the way JSON writes it, or it is refused, never coerced:
 
 * no sign but ``-`` (``+700`` is refused), no leading zeros (``0700``), no whitespace
@@ -183,7 +183,7 @@ def path_arg(text: str) -> Path:
 
 
 def int_arg(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
-    """argparse type: a strict integer (:func:`soakkit.inputs.parse_int`) within ``[lo, hi]``."""
+    """argparse type: a strict integer (:func:`parse_int`) within ``[lo, hi]``."""
     def parse(text: str) -> int:
         try:
             return parse_int(text, lo=lo, hi=hi)
@@ -195,7 +195,7 @@ def int_arg(lo: int | None = None, hi: int | None = None) -> Callable[[str], int
 
 def float_arg(lo: float | None = None, hi: float | None = None, *,
               lo_open: bool = False) -> Callable[[str], float]:
-    """argparse type: a strict finite number (:func:`soakkit.inputs.parse_float`)."""
+    """argparse type: a strict finite number (:func:`soakkit.core.inputs.parse_float`)."""
     def parse(text: str) -> float:
         try:
             return parse_float(text, lo=lo, hi=hi, lo_open=lo_open)

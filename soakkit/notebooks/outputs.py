@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from soakkit import __version__
-from soakkit.digests import sha256_bytes
-from soakkit.io import atomic_write_bytes, format_utc
+from soakkit.core.digests import sha256_bytes
+from soakkit.core.io import atomic_write_bytes, format_utc
 from soakkit.report.display import RECORD_MIME
-from soakkit.report.kernel import CellError
+from soakkit.notebooks.kernel import CellError
 
 __all__ = ["collect", "failing_cell", "manifest", "render_html"]
 

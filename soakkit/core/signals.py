@@ -1,7 +1,7 @@
 """How a command ends: Ctrl-C and SIGTERM (exit code 130 or 143) and every error (one line each).
 
 :func:`run_command` is the one wrapper both command lines use (``soakkit`` and the legacy
-``python -m soakkit.rotation``): a :class:`~soakkit.errors.SoakkitError`, an
+``python -m soakkit.rotation``): a :class:`~soakkit.core.errors.SoakkitError`, an
 :class:`OSError` that escaped (a path the file system refused) or input nested too deeply
 become ``soakkit: error: ...`` lines and their exit code, never a traceback.
 
@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
-from soakkit.errors import ExitCode, SoakkitError, UsageError, filesystem_error
+from soakkit.core.errors import ExitCode, SoakkitError, UsageError, filesystem_error
 
 __all__ = ["Terminated", "deferred_signals", "exit_code_for", "print_error", "run_command",
            "signal_name", "terminate_as_interrupt"]

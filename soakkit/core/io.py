@@ -3,9 +3,9 @@
 Every write in soakkit goes through :func:`atomic_write_bytes` (temp file in the same
 folder, fsync, rename, fsync of the folder) or, for logs, :func:`append_durably`; "now"
 comes from a :class:`Clock` (:func:`clock_from`: ``--now``, ``SOAKKIT_NOW`` or the system
-clock). JSON is encoded by :mod:`soakkit.json_canonical` and read by
-:mod:`soakkit.json_strict`, digests come from :mod:`soakkit.digests`; their public names are
-re-exported here, where users have always imported them.
+clock). JSON is encoded by :mod:`soakkit.core.json_canonical` and read by
+:mod:`soakkit.core.json_strict`, digests come from :mod:`soakkit.core.digests`; their public
+names are re-exported here, where users have always imported them.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from soakkit.digests import sha256_bytes, sha256_file
-from soakkit.errors import UsageError
-from soakkit.json_canonical import FLOAT_DIGITS, canonical_json, round_floats
-from soakkit.json_strict import load_json_file, loads_strict, read_limited
+from soakkit.core.digests import sha256_bytes, sha256_file
+from soakkit.core.errors import UsageError
+from soakkit.core.json_canonical import FLOAT_DIGITS, canonical_json, round_floats
+from soakkit.core.json_strict import load_json_file, loads_strict, read_limited
 
 __all__ = [
     "FLOAT_DIGITS",

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from soakkit.errors import LockedError
+from soakkit.core.errors import LockedError
 
 __all__ = ["close_inherited_locks", "exclusive_lock", "folder_lock", "is_locked"]
 
@@ -33,7 +33,7 @@ def exclusive_lock(path: Path, what: str, *, wait_s: float = 0.0,
     """Hold an exclusive ``flock`` on ``path`` (created if needed) for the ``with`` body.
 
     Waits up to ``wait_s`` seconds for another holder, then raises
-    :class:`~soakkit.errors.LockedError` naming ``what``.
+    :class:`~soakkit.core.errors.LockedError` naming ``what``.
     """
     fd = _open_lock(Path(path))
     try:
@@ -87,7 +87,7 @@ def folder_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on the folder ``path`` itself (it follows renames).
 
     Marks a folder as being written by a live process (a report's ``.partial`` folder);
-    :func:`is_locked` asks. Raises :class:`~soakkit.errors.LockedError` if held.
+    :func:`is_locked` asks. Raises :class:`~soakkit.core.errors.LockedError` if held.
     """
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

@@ -18,16 +18,16 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts import ITER_LOG_FILE
-from soakkit.catalog_parse import (
+from soakkit.artifacts.iterlog import read_log
+from soakkit.artifacts.iterlog_table import LOG_SCHEMA, flat_table, read_log_frame, table_meta
+from soakkit.artifacts.layout import ITER_LOG_FILE
+from soakkit.catalog.parse import (
     CATALOG_SCHEMA,
     META_SCHEMA,
     extract_row,
     rows_to_frame,
     with_meta,
 )
-from soakkit.iterlog import read_log
-from soakkit.iterlog_table import LOG_SCHEMA, flat_table, read_log_frame, table_meta
 
 __all__ = ["KEY_SCHEMA", "LogFolder", "LogRows", "Source", "rows_from_logs", "with_keys"]
 
@@ -92,7 +92,7 @@ _IDENT: dict[str, Any] = {_TABLE: pl.String, "iteration": pl.Int64, "file_name":
 _FILES: dict[str, Any] = {_TABLE: pl.String, "iteration": pl.Int64, "_path": pl.String,
                           "_source": pl.String, "_ino": pl.Int64, "_size": pl.Int64,
                           "_mtime": pl.Int64, "_name": pl.String}
-#: The cache key of a row's source file, next to every row (:mod:`soakkit.catalog`): the
+#: The cache key of a row's source file, next to every row (:mod:`soakkit.catalog.load`): the
 #: folder (``runs/<id>``), the file's path, inode, size and mtime.
 KEY_SCHEMA: dict[str, Any] = {"_dir": pl.String(), "_src": pl.String(), "_ino": pl.Int64(),
                               "_size": pl.Int64(), "_mtime": pl.Int64()}
@@ -201,7 +201,7 @@ def _rows(table: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
 
 
 def with_keys(rows: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
-    """Catalog rows (:data:`~soakkit.catalog_parse.CATALOG_SCHEMA`) with the cache keys of
+    """Catalog rows (:data:`~soakkit.catalog.parse.CATALOG_SCHEMA`) with the cache keys of
     their source files from ``keys`` (:data:`KEY_SCHEMA`), by ``path``; only the narrow
     columns are joined (a join of the ~90 row columns would copy them all)."""
     of_rows = rows.select(pl.col("path").alias("_src")).join(

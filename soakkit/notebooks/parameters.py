@@ -2,7 +2,7 @@
 
 Every line of the cell tagged ``parameters`` is ``name: type = default  # help`` (types:
 ``str``, ``int``, ``float``, ``bool``, unions with ``None``). Values given as command-line
-text are cast by the one strict number parser (:mod:`soakkit.inputs`): ``" 7 "``, ``+7``,
+text are cast by the one strict number parser (:mod:`soakkit.core.inputs`): ``" 7 "``, ``+7``,
 ``07`` and ``7.0`` for an ``int`` are refused. Every problem is reported, one per line.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from soakkit.errors import NotebookRunError, closest
-from soakkit.inputs import parse_float, parse_int
+from soakkit.core.errors import NotebookRunError, closest
+from soakkit.core.inputs import parse_float, parse_int
 
 __all__ = ["ParamSpec", "cast_parameters", "notebook_parameters"]
 
