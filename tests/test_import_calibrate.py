@@ -103,7 +103,7 @@ def test_binance_futures_and_spot_files_import(tmp_path: Path) -> None:
     zipped = tmp_path / "spot-aggTrades.zip"  # as data.binance.vision ships them
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.write(spot, "spot-aggTrades.csv")
-    import_binance(zipped, ticker2, tmp_path / "spot")
+    import_binance(zipped, ticker2, tmp_path / "spot", symbol="BTCUSDT")
     tape = read_tape(tmp_path / "spot")
     assert tape.trade_ns.tolist() == [1_735_689_600_010_866_000, 1_735_689_600_052_113_000]
     assert tape.trade_side.tolist() == [1, -1]

@@ -33,11 +33,14 @@ def _synthetic(tmp: Path, mode: str = "mixed", minutes: int = 4, seed: int = 3) 
 
 
 def _as_csv(folder: Path) -> Path:
-    """The same tape as CSV files (no tape.json: tick and lot are inferred)."""
+    """The same tape as CSV files (tape.json keeps only the venue's latency constants: tick
+    and lot are inferred)."""
     out = folder.parent / "csv"
     out.mkdir()
     for name in ("trades", "quotes"):
         pl.read_parquet(folder / f"{name}.parquet").write_csv(out / f"{name}.csv")
+    latency = json.loads((folder / "tape.json").read_text())["latency"]
+    (out / "tape.json").write_text(json.dumps({"latency": latency}))
     return out
 
 

@@ -34,9 +34,11 @@ import numpy as np
 from soakkit.core.errors import UsageError
 from soakkit.core.io import atomic_write_json
 from soakkit.core.json_strict import load_json_file
+from soakkit.sim.instrument import KINDS
 from soakkit.sim.regimes import (
     DEFAULT_MARKET,
     LABELS,
+    LATENCY,
     MIXED_TRANSITIONS,
     REGIME_NAMES,
     MarketProfile,
@@ -91,7 +93,8 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
     start = tape.start_ns
     mid = (tape.bid_px + tape.ask_px) * (0.5 * tape.tick)
     stats = label_minutes(tape.quote_ns, mid, start, minutes)
-    usd_lot = float(mid[0]) * tape.lot  # sizes at the opening price, as the generator has them
+    # sizes at the opening price, as the generator has them (inverse: contracts × size)
+    usd_lot = float(tape.instrument.usd_per_lot(float(mid[0])))
     o_ns, o_side, o_usd = _orders(tape, usd_lot)
     inside = (o_ns >= start) & (o_ns < start + minutes * 60 * NS)
     o_ns, o_side, o_usd = o_ns[inside], o_side[inside], o_usd[inside]
@@ -155,11 +158,16 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
             jump_rate_per_min=jump_rate,
             jump_bps=jump_mean,
             book_rate_per_s=float((in_q & book_row).sum()) / secs / 2.0 / boost)
+    load = tape.load
+    latency = replace(tape.latency, feed_ms=load.base_ms) if load.base_ms else tape.latency
     return MarketProfile(
         name=name, regimes=regimes, transitions=_transitions(stats.labels), mid0=float(mid[0]),
         tick=tape.tick, lot=tape.lot, source=str(tape.path),
         fit={"minutes": minutes, "observed_minutes": observed,
-             "orders": int(o_ns.size), "jumps": int(stats.jumps.sum())})
+             "orders": int(o_ns.size), "jumps": int(stats.jumps.sum()),
+             "load": load.to_json()},
+        kind=tape.instrument.kind, contract_size=tape.instrument.contract_size,
+        latency=latency)
 
 
 def _transitions(labels: np.ndarray) -> tuple[tuple[float, ...], ...]:
@@ -171,6 +179,8 @@ def _transitions(labels: np.ndarray) -> tuple[tuple[float, ...], ...]:
 
 
 _SPEC_FIELDS = tuple(f.name for f in fields(RegimeSpec))
+#: the latency constants a calibrated profile carries (the rest are the venue's defaults)
+_LATENCY_FITTED = ("activity_ref_per_s", "activity_gain", "feed_ms")
 
 
 def write_market_profile(path: Path, profile: MarketProfile, *,
@@ -178,6 +188,8 @@ def write_market_profile(path: Path, profile: MarketProfile, *,
     """Write ``profile`` as JSON (the format :func:`read_market_profile` reads)."""
     doc = {"schema_version": 1, "name": profile.name, "source": profile.source,
            "mid0": profile.mid0, "tick": profile.tick, "lot": profile.lot,
+           "kind": profile.kind, "contract_size": profile.contract_size,
+           "latency": {f: getattr(profile.latency, f) for f in _LATENCY_FITTED},
            "transitions": [list(row) for row in profile.transitions],
            "regimes": {r: {f: getattr(profile.regimes[r], f) for f in _SPEC_FIELDS}
                        for r in REGIME_NAMES},
@@ -217,9 +229,23 @@ def read_market_profile(path: Path) -> MarketProfile:
     for key in ("mid0", "tick", "lot"):
         if _number(doc, key, path, "") <= 0:
             raise UsageError(f"{path}: {key}: expected a number > 0")
+    kind = doc.get("kind", "linear")
+    if kind not in KINDS:
+        raise UsageError(f"{path}: kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    size = _number(doc, "contract_size", path, "") if "contract_size" in doc else 1.0
+    if size <= 0:
+        raise UsageError(f"{path}: contract_size: expected a number > 0")
+    latency = doc.get("latency", {})
+    if not isinstance(latency, dict) or set(latency) - set(_LATENCY_FITTED):
+        raise UsageError(f"{path}: latency: expected an object with at most "
+                         f"{', '.join(_LATENCY_FITTED)}")
+    fitted = {k: _number(latency, k, path, "latency.") for k in latency}
+    if fitted.get("activity_ref_per_s", 1.0) <= 0:
+        raise UsageError(f"{path}: latency.activity_ref_per_s: expected a number > 0")
     return MarketProfile(
         name=str(doc.get("name", path.stem)), regimes=specs,
         transitions=tuple(tuple(float(x) for x in row) for row in matrix),
         mid0=float(doc["mid0"]), tick=float(doc["tick"]), lot=float(doc["lot"]),
         source=str(doc.get("source", "")),
-        fit=dict(fit) if isinstance(fit := doc.get("fit"), dict) else {})
+        fit=dict(fit) if isinstance(fit := doc.get("fit"), dict) else {},
+        kind=str(kind), contract_size=size, latency=replace(LATENCY, **fitted))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from soakkit.sim.instrument import Instrument
 from soakkit.sim.regimes import DEFAULT_MARKET, MARKET, MarketProfile, regime_schedule
 from soakkit.sim.tape import NS, MarketTape
 
@@ -125,7 +126,8 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
     boost = col("burst_activity")[regimes]
     order_t = _with_bursts(col("order_rate_per_s")[regimes], boost, starts, lengths, rng)
     book_t = _with_bursts(2.0 * col("book_rate_per_s")[regimes], boost, starts, lengths, rng)
-    usd_per_lot = market.mid0 * market.lot
+    instrument = Instrument(market.tick, market.lot, market.kind, market.contract_size)
+    usd_per_lot = float(instrument.usd_per_lot(market.mid0))
     last = minutes - 1
 
     # market orders: aggressor side (bursts tilt it) and size
@@ -201,7 +203,8 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
         trade_ns=ns[at_order][k], trade_side=o_side[k], trade_px=px,
         trade_qty=lots.astype(np.float64),
         quote_ns=np.concatenate(([0], ns)), bid_px=bid_px, bid_qty=depths[0],
-        ask_px=ask_px, ask_qty=depths[1], bursts=int(starts.size), jumps=int(jump_t.size))
+        ask_px=ask_px, ask_qty=depths[1], bursts=int(starts.size), jumps=int(jump_t.size),
+        kind=market.kind, contract_size=market.contract_size, latency=market.latency)
 
 
 def _sweep(rows: np.ndarray, side: np.ndarray, qty: np.ndarray, bid_px: np.ndarray,

@@ -214,6 +214,11 @@ class MarketProfile:
     lot: float = MARKET.lot
     source: str = "built-in"
     fit: Mapping[str, object] = field(default_factory=dict)  #: what calibration observed
+    kind: str = "linear"  #: the instrument: spot, linear or inverse (sim/instrument.py)
+    contract_size: float = 1.0  #: base units (linear) or USD (inverse) per contract
+    #: the venue's latency; a calibrated market measures activity against its own usual
+    #: message rate and fits the load response (``soakkit calibrate``)
+    latency: LatencyConstants = LATENCY
 
     def column(self, name: str) -> np.ndarray:
         """One regime constant as an array indexed like :data:`REGIME_NAMES`."""
