@@ -8,6 +8,7 @@ constants of a regime are fitted on the minutes that carry its label:
   are valued at the tape's opening mid, as the generator sizes them;
 * the best quotes: median half-spread on a 1-s grid, median depth of a new best level,
   other makers' updates per second and side (quote rows without a trade at that time);
+  on an L2 tape, the median depth of the levels behind the best (where sweeps walk);
 * the mid: square-root impact by least squares of 1-s returns on signed √(notional / 10k),
   and the diffusion's volatility from the residuals (bounce-corrected);
 * bursts: the share of time in bursts from the excess variance of 1-s order imbalance
@@ -19,7 +20,10 @@ constants of a regime are fitted on the minutes that carry its label:
 
 Rates are corrected for the bursts' extra activity. A regime the tape never shows keeps
 the default constants; ``fit`` records what was observed. Regime switching is fitted
-from minute-to-minute label transitions (the default matrix weighs in as a prior).
+from minute-to-minute label transitions (the default matrix weighs in as a prior). The
+instrument (kind, contract size) is the tape's, and the venue's latency is measured
+against the tape's own median message rate, with the load response and feed latency
+fitted where the tape has receive times (:mod:`soakkit.sim.feed`).
 """
 
 from __future__ import annotations
@@ -146,6 +150,7 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
         median_usd, sigma = _robust(np.log(o_usd[in_o]))
         depths = np.concatenate((tape.bid_qty[in_q & new_bid], tape.ask_qty[in_q & new_ask])
                                 ) * usd_lot
+        deep = _deep_depth(tape, mins, start) * usd_lot
         regimes[regime] = replace(
             base,
             order_rate_per_s=float(in_o.sum()) / secs / boost,
@@ -157,7 +162,8 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
             burst_rate_per_min=max(burst_share * 60.0 / base.burst_len_s - jump_rate, 0.0),
             jump_rate_per_min=jump_rate,
             jump_bps=jump_mean,
-            book_rate_per_s=float((in_q & book_row).sum()) / secs / 2.0 / boost)
+            book_rate_per_s=float((in_q & book_row).sum()) / secs / 2.0 / boost,
+            deep_depth_usd=float(np.median(deep)) if deep.size else base.deep_depth_usd)
     load = tape.load
     latency = replace(tape.latency, feed_ms=load.base_ms) if load.base_ms else tape.latency
     return MarketProfile(
@@ -170,6 +176,17 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
         latency=latency)
 
 
+def _deep_depth(tape: RecordedTape, minutes: np.ndarray, start: int) -> np.ndarray:
+    """Lots shown at the levels behind the best, in the depth rows of ``minutes`` (an L2
+    tape; none for an L1 tape)."""
+    d = tape.depth
+    if d is None:
+        return np.zeros(0)
+    inside = np.isin((d.ns - start) // (60 * NS), minutes)
+    qty = np.concatenate((d.bid_qty[inside, 1:].ravel(), d.ask_qty[inside, 1:].ravel()))
+    return qty[qty > 0]
+
+
 def _transitions(labels: np.ndarray) -> tuple[tuple[float, ...], ...]:
     k = len(REGIME_NAMES)
     counts = np.zeros((k, k))
@@ -179,6 +196,7 @@ def _transitions(labels: np.ndarray) -> tuple[tuple[float, ...], ...]:
 
 
 _SPEC_FIELDS = tuple(f.name for f in fields(RegimeSpec))
+_OPTIONAL_FIELDS = ("deep_depth_usd",)  #: profiles written before L2 tapes lack it
 #: the latency constants a calibrated profile carries (the rest are the venue's defaults)
 _LATENCY_FITTED = ("activity_ref_per_s", "activity_gain", "feed_ms")
 
@@ -218,7 +236,8 @@ def read_market_profile(path: Path) -> MarketProfile:
         if not isinstance(regimes[r], dict):
             raise UsageError(f"{path}: regimes.{r}: expected an object")
         specs[r] = RegimeSpec(**{f: _number(regimes[r], f, path, f"regimes.{r}.")
-                                 for f in _SPEC_FIELDS})
+                                 for f in _SPEC_FIELDS
+                                 if f not in _OPTIONAL_FIELDS or f in regimes[r]})
     rows = doc.get("transitions")
     numbers = isinstance(rows, list) and all(
         isinstance(row, list) and len(row) == 3 and all(

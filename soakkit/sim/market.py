@@ -10,7 +10,8 @@ Model (constants in :mod:`soakkit.sim.regimes`, one :class:`MarketProfile`):
 * market orders arrive as a Poisson process whose rate follows the regime of each minute
   (times ``burst_activity`` during informed bursts); notional sizes are lognormal; each
   trades at the best price of its side as the book showed it, and one larger than the
-  best level walks the book (every deeper level holds ``depth_usd``);
+  best level walks the book (every deeper level holds ``deep_depth_usd``, by default
+  ``depth_usd``);
 * other makers add to and cancel from each side's best level (another Poisson process);
   a level that trades or cancels away is refilled to ``MARKET.refill_ratio`` of its typical
   size at once, and every new best level starts with a fresh lognormal depth;
@@ -194,7 +195,9 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
         depths.append(np.asarray(level - np.minimum(low, 0), dtype=np.float64))
 
     trade_row = at_order  # the book a market order meets is row at_order (before it)
-    prints = _sweep(trade_row, o_side, o_qty, bid_px, ask_px, depths, typical[o_reg])
+    deep_usd = np.where(col("deep_depth_usd") > 0, col("deep_depth_usd"), col("depth_usd"))
+    deep = np.maximum(1, np.round(deep_usd / usd_per_lot)).astype(np.int64)
+    prints = _sweep(trade_row, o_side, o_qty, bid_px, ask_px, depths, deep[o_reg])
     ns = np.round(t * NS).astype(np.int64)
     k, px, lots = prints
     return MarketTape(

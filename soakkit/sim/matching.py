@@ -107,19 +107,17 @@ def _with_levels(tape: MarketTape, tl: SideTimeline, own_px: np.ndarray, side: i
     n = tl.ns.size + l_ns.size
     level = np.zeros(n, dtype=bool)
     level[at] = True
-    rest = np.flatnonzero(~level)
-
-    def merged(old: np.ndarray, new: np.ndarray, fill: object) -> np.ndarray:
-        out = np.full(n, fill, dtype=old.dtype)
-        out[rest], out[at] = old, new
-        return out
-
+    source = np.empty(n, np.int64)  # where each merged event comes from: L1 first, levels
+    source[~level] = np.arange(tl.ns.size)
+    source[at] = tl.ns.size + np.arange(l_ns.size)
     fresh = np.zeros(n, dtype=bool)
     fresh[at] = l_fresh
-    return SideTimeline(merged(tl.ns, l_ns, 0), merged(tl.is_trade, np.zeros(l_ns.size, bool),
-                                                       False),
-                        merged(tl.px, l_px, 0), merged(tl.qty, l_qty, 0.0),
-                        merged(tl.opp, np.full(l_ns.size, _FAR, np.int64), _FAR), level, fresh)
+    return SideTimeline(np.concatenate((tl.ns, l_ns))[source],
+                        np.concatenate((tl.is_trade, np.zeros(l_ns.size, bool)))[source],
+                        np.concatenate((tl.px, l_px))[source],
+                        np.concatenate((tl.qty, l_qty))[source],
+                        np.concatenate((tl.opp, np.full(l_ns.size, _FAR, np.int64)))[source],
+                        level, fresh)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,9 @@ class RegimeSpec:
     jump_bps: float  #: mean absolute jump size (exponential)
     book_rate_per_s: float  #: other makers' adds and cancels at each side's best level, per s
     burst_activity: float = 2.0  #: order and book rates are this many times higher in a burst
+    #: resting notional of every level behind the best, where a market order walks the book
+    #: (0: ``depth_usd``; calibration fits it from an L2 tape's depth)
+    deep_depth_usd: float = 0.0
 
 
 #: Regimes by name; ``mixed`` is a schedule over these, not a regime of its own.
