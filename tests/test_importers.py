@@ -259,3 +259,18 @@ def test_a_damaged_capture_names_its_line(tmp_path: Path) -> None:
     shutil.copy(SPOT, other)
     with pytest.raises(TapeError, match="several symbols"):
         import_binance_capture([other, COINM], tmp_path / "t2")
+
+
+def test_consecutive_captures_import_as_one_in_any_order(tmp_path: Path) -> None:
+    lines = gzip.decompress(COINM.read_bytes()).decode().splitlines(keepends=True)
+    half = len(lines) // 2
+    first, second = tmp_path / "a.gz", tmp_path / "b"  # the second one not gzipped
+    first.write_bytes(gzip.compress("".join(lines[:half]).encode()))
+    second.write_text("".join(lines[half:]))
+    import_binance_capture([second, first], tmp_path / "split")
+    split, whole = read_tape(tmp_path / "split"), _capture(COINM, tmp_path)
+    for name in ("trade_ns", "trade_px", "quote_ns", "bid_qty", "quote_local_ns"):
+        assert np.array_equal(getattr(split, name), getattr(whole, name)), name
+    assert split.depth is not None and whole.depth is not None
+    assert np.array_equal(split.depth.ask_px, whole.depth.ask_px)
+    assert split.source == "binance-capture: a.gz + b"

@@ -25,9 +25,11 @@ file may be gzipped; several files of one instrument are read in time order.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,6 @@ from soakkit.sim.importers.common import (
     finish,
     quotes_from_depth,
 )
-from soakkit.sim.importers.csvfiles import decompressed
 
 __all__ = ["import_binance_capture", "read_capture"]
 
@@ -102,6 +103,10 @@ def _message(cap: Capture, where: str, local: int, msg: dict[str, Any]) -> None:
         venue_ns = int(data["T"]) * _MS if "T" in data else -1
         cap.tickers.append((local, venue_ns, float(data["b"]), float(data["B"]),
                             float(data["a"]), float(data["A"])))
+    elif kind.startswith("depth") and "lastUpdateId" in data:  # a partial-depth snapshot
+        venue_ns = int(data.get("T", data.get("E", -1)))
+        cap.depth.append((local, venue_ns * _MS if venue_ns >= 0 else -1, True, 0,
+                          int(data["lastUpdateId"]), 0, data["bids"], data["asks"]))
     elif kind.startswith("depth"):
         venue_ns = int(data.get("T", data["E"])) * _MS
         cap.depth.append((local, venue_ns, False, int(data["U"]), int(data["u"]),
@@ -110,13 +115,33 @@ def _message(cap: Capture, where: str, local: int, msg: dict[str, Any]) -> None:
         cap.skipped[f"@{kind} messages"] = cap.skipped.get(f"@{kind} messages", 0) + 1
 
 
+def _lines(path: Path) -> Iterator[str]:
+    """The lines of a capture file, gzipped or not, read as they are needed."""
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        opener = gzip.open if gzipped else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            yield from fh
+    except (OSError, EOFError, zlib.error) as exc:
+        raise TapeError(f"{path}: cannot read: {exc}") from None
+
+
+def _first_local(path: Path) -> int:
+    for line in _lines(path):
+        head = line.partition(" ")[0]
+        if head.strip():
+            return int(head) if head.isdigit() else 0
+    return 0
+
+
 def read_capture(paths: Sequence[Path]) -> Capture:
-    """Parse capture files (one instrument, consecutive in time) into a :class:`Capture`."""
+    """Parse capture files (one instrument, consecutive in time; given in any order) into a
+    :class:`Capture`."""
     cap = Capture()
-    for path in paths:
-        lines = decompressed(path).decode("utf-8", "replace").splitlines()
+    for path in sorted(paths, key=_first_local):
         first = last = None
-        for n, line in enumerate(lines, 1):
+        for n, line in enumerate(_lines(path), 1):
             if not line.strip():
                 continue
             head, _, body = line.partition(" ")
@@ -258,7 +283,7 @@ def import_binance_capture(captures: Sequence[Path], out: Path, *, tick: float |
     else:
         raise TapeError(f"{captures[0]}: no @bookTicker or @depth messages: no quotes to replay")
     report.dropped.update(cap.skipped)
-    names = " + ".join(p.name for p in captures)
+    names = " + ".join(name for _, _, name in sorted(cap.spans))
     return finish(report, out, Trades(venues[0], t[:, 2].astype(np.int64), t[:, 0], t[:, 1],
                                       fixed[0]), quotes, hint, f"binance-capture: {names}",
                   depth, {"clock": report.clock, "feed_latency_ms": report.feed,
