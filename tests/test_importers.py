@@ -274,3 +274,35 @@ def test_consecutive_captures_import_as_one_in_any_order(tmp_path: Path) -> None
     assert split.depth is not None and whole.depth is not None
     assert np.array_equal(split.depth.ask_px, whole.depth.ask_px)
     assert split.source == "binance-capture: a.gz + b"
+
+
+def test_the_cli_imports_a_capture_and_checks_what_it_wrote(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "t"
+    done = cli("tape", "import", "--from", "binance-capture", "--capture", str(COINM),
+               "--levels", "20", "--out", str(out))
+    assert done.code == 0, done.err
+    assert "ETHUSD_PERP on binance-delivery (inverse, tick 0.01, lot 1, contract 10 USD)" in \
+        done.out
+    assert "feed latency (receive - venue time): p50" in done.out
+    checked = cli("tape", "check", str(out))
+    assert checked.code == 0, checked.err
+    assert "inverse, tick 0.01, lot 1, contract 10 USD" in checked.out
+    assert "(20 levels: an L2 tape)" in checked.out
+    assert "messages per second: median" in checked.out and "trades per minute" in checked.out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--from", "binance-capture"], "--capture is required"),
+    (["--from", "binance", "--trades", "t.csv"], "--quotes is required"),
+    (["--from", "tardis", "--trades", "t.csv"], "--quotes, --book or both are required"),
+    (["--from", "binance", "--trades", "t.csv", "--quotes", "q.csv", "--levels", "5"],
+     "--levels does not apply"),
+    (["--from", "binance-capture", "--capture", "c.gz", "--levels", "101"], "--levels"),
+    (["--from", "tardis", "--trades", "t.csv", "--book", "b.csv", "--kind", "future"],
+     "--kind"),
+])
+def test_import_flags_that_do_not_fit_are_one_line(argv: list[str], message: str,
+                                                   tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("tape", "import", *argv, "--out", str(tmp_path / "out"))
+    assert result.code == 2
+    assert_one_line_error(result, message)
