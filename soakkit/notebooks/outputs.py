@@ -65,7 +65,8 @@ def render_html(nb: Any) -> bytes:
     """The executed notebook as HTML: no code, no prompts, no CDN assets (works offline).
 
     Interactive charts (:data:`~soakkit.report.charts.VEGALITE_MIME` outputs) become
-    :func:`~soakkit.report.charts.embed_html`; their JavaScript library is inlined once.
+    :func:`~soakkit.report.charts.embed_html`, with their PNG for printing; their
+    JavaScript library is inlined once.
     """
     import copy
 
@@ -80,11 +81,14 @@ def render_html(nb: Any) -> bytes:
             cell.outputs = [o for o in cell.outputs
                             if set(o.get("data", {})) != {RECORD_MIME}]
         for output in cell.get("outputs", []):  # charts: interactive, offline (library once)
-            spec = output.get("data", {}).get(VEGALITE_MIME)
+            data = output.get("data", {})
+            spec = data.get(VEGALITE_MIME)
             if isinstance(spec, dict):
                 charts += 1
-                output["data"] = {"text/html": embed_html(spec, f"soakkit-chart-{charts}",
-                                                          with_library=charts == 1)}
+                png = data.get("image/png")
+                output["data"] = {"text/html": embed_html(
+                    spec, f"soakkit-chart-{charts}", with_library=charts == 1,
+                    png=png if isinstance(png, str) else None)}
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
