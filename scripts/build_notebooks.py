@@ -23,6 +23,9 @@ SETUP = """from soakkit.report import charts, figures
 from soakkit.report.display import notebook_setup, record, show, table
 
 notebook_setup()"""
+#: The same for a notebook without interactive charts: altair is not imported (its import
+#: takes 2-5 s of a report, most of it jsonschema's optional IRI checker).
+SETUP_STATIC = SETUP.replace("import charts, figures", "import figures")
 #: The artifacts parameter of every notebook (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS = ("artifacts: str | None = None  # artifacts root; None: $SOAKKIT_ARTIFACTS, else "
              "the nearest artifacts/soak above the working folder")
@@ -173,7 +176,7 @@ ttl_days: float = 7.0  # rotation TTL: files at least this many days old would b
 keep_latest: int = 100  # rotation keeps this many ITER_SUMMARY files per run folder
 now: str | None = None  # the rotation's "now" (ISO-8601 UTC) for file ages; None: real time''',
          "parameters"),
-    code(SETUP + '''\nfrom soakkit.core.io import clock_from
+    code(SETUP_STATIC + '''\nfrom soakkit.core.io import clock_from
 from soakkit.report.disk_report import load_disk_report
 
 disk = load_disk_report(artifacts, budget_mb=budget_mb, ttl_days=ttl_days,
@@ -272,7 +275,7 @@ per_mode: bool = False  # compare within each market mode instead of pooling the
 resamples: int = 10000  # bootstrap and permutation resamples
 seed: int = 12  # seed of the resampling Generator: same seed, same intervals and p-values''',
          "parameters"),
-    code(SETUP + '''\nimport polars as pl
+    code(SETUP_STATIC + '''\nimport polars as pl
 
 from soakkit.report.sweep_figures import pnl_vs_risk
 from soakkit.report.sweep_report import load_sweep_report, no_sweep_note

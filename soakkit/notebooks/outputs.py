@@ -22,7 +22,7 @@ from soakkit.core.io import atomic_write_bytes, format_utc
 from soakkit.report.display import RECORD_MIME
 from soakkit.notebooks.kernel import CellError
 
-__all__ = ["collect", "failing_cell", "manifest", "render_html"]
+__all__ = ["collect", "failing_cell", "manifest", "render_html", "seconds"]
 
 
 def _versions() -> dict[str, str]:
@@ -101,16 +101,30 @@ def render_html(nb: Any) -> bytes:
     return str(body).encode("utf-8")
 
 
+def seconds(nb: Any, executed: float, finished: float) -> dict[str, float]:
+    """Where a report's seconds went: ``execute_s`` (papermill: the kernel's start and
+    shutdown, and the cells), ``cells_s`` (the cells, as papermill timed them; the first
+    code cells import soakkit.report and load the data), ``kernel_s`` (the difference), and
+    ``render_s`` (reading the executed notebook, the figures, ``report.html``)."""
+    cells = sum(float(c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
+                for c in nb.cells)
+    return {"execute_s": round(executed, 3), "cells_s": round(cells, 3),
+            "kernel_s": round(max(executed - cells, 0.0), 3),
+            "render_s": round(finished - executed, 3)}
+
+
 def manifest(name: str, run_id: str, status: str, values: Mapping[str, Any], template: Path,
              kernel: str, argv: list[str], started: datetime, ended: datetime,
-             duration: float, error: CellError | None, partial: Path) -> dict[str, Any]:
-    """The report's ``manifest.json``: what ran, with which versions, how it ended."""
+             duration: float, error: CellError | None, partial: Path,
+             timings: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The report's ``manifest.json``: what ran, with which versions, how it ended, and
+    where its seconds went (:func:`seconds`; ``duration_s`` is the whole run's)."""
     return {
         "name": name, "run_id": run_id, "status": status, "parameters": dict(values),
         "template": {"name": template.name, "sha256": sha256_bytes(template.read_bytes())},
         "kernel": {"name": kernel, "argv": argv}, "versions": _versions(),
         "started_utc": format_utc(started), "ended_utc": format_utc(ended),
-        "duration_s": round(duration, 3),
+        "duration_s": round(duration, 3), "seconds": dict(timings or {}),
         "error": None if status == "ok" or error is None else {
             "cell_index": error[0], "ename": error[1], "evalue": error[2]},
         "files": sorted({*(p.name for p in partial.iterdir()), "manifest.json"}),
