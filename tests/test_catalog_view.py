@@ -146,3 +146,28 @@ def test_run_tables_and_report_frames_show_in_the_kits_style_in_jupyter(
     big = pl.DataFrame({"n": list(range(1000))})
     shown = shell.display_formatter.format(big)[0]["text/html"]
     assert "the first 200 of 1000 rows" in shown and shown.count("<tr>") == 201
+
+
+def test_a_figure_with_nothing_to_draw_is_a_sentence(runs: tuple[Path, list[str]]) -> None:
+    """An untuned run has no tuning events: the figure says so in words (no empty plot, no
+    matplotlib "No artists with labels found" warning); the linked-baseline note says why
+    there is no comparison."""
+    import warnings
+
+    from soakkit.report import figures
+
+    root, ids = runs
+    report = load_kpi_report(root, ids[2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        said = figures.tuning_events(report.iterations)
+    assert said == "No tuning events in iterations 1-5: the tuner was off."
+    assert report.comparison is None and report.baseline_note.startswith("no baseline: the run")
+    history = pl.DataFrame(schema={"before_allocated": pl.Int64, "after_allocated": pl.Int64,
+                                   "now": pl.String})
+    assert figures.disk_growth(history, None).startswith("No disk growth to draw")
+    compared = load_kpi_report(root, ids[1], baseline=ids[0])
+    assert compared.comparison is not None and compared.comparison.columns[:3] == [
+        "kpi", "run", "baseline"]
+    assert compared.baseline_note == f"baseline {ids[0]} (parameter `baseline`)"
+    assert load_kpi_report(root, ids[1], baseline="none").comparison is None

@@ -107,6 +107,12 @@ def test_after_the_demo_every_notebook_shows_its_run_with_its_defaults(
         assert VEGALITE_MIME in figures["kpi_trends"]["data"]  # interactive, one output
     if template == "explore_runs.ipynb":
         assert {"runs", "verdict_timeline", "profile_distributions"} <= set(figures)
+        # exported as a person would (`jupyter nbconvert --to html`), every figure stays:
+        # the charts as their PNG, no placeholder text
+        from nbconvert import HTMLExporter
+
+        exported, _ = HTMLExporter().from_notebook_node(nb)
+        assert exported.count("<img") >= len(figures) and "interactive in JupyterLab" not in exported
     if template == "mini_soak.ipynb":  # a new run, which links no baseline: said in words
         assert "no baseline: the run links none" in text and "kpi_trends" in figures
     if template == "disk_report.ipynb":
