@@ -97,8 +97,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "and rotated\nhistory, with an incremental cache (see soakkit.catalog.load). "
                     "Prints one line per run\n(run, tuner on/off, iterations, verdict, P&L, worst "
                     "risk ratio, time, start,\nprofile, mode, strategy, market) sized to the "
-                    "terminal, never wrapped; "
-                    "--iterations prints one line per iteration. --json, --csv\nand --parquet "
+                    "terminal, never wrapped; the tuner column\nis never hidden. "
+                    "--iterations prints one line per iteration. --json, --csv and\n--parquet "
                     "give every column of every iteration, for scripts. Corrupt files are\n"
                     "reported on stderr and skipped.",
         epilog="examples:\n  soakkit catalog\n  soakkit catalog --iterations --width 120\n"
