@@ -79,7 +79,7 @@ def render_html(nb: Any) -> bytes:
     for cell in nb.cells:  # records are machine data (kpis.json), not for readers
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs
-                            if set(o.get("data", {})) != {RECORD_MIME}]
+                            if RECORD_MIME not in o.get("data", {})]
         for output in cell.get("outputs", []):  # charts: interactive, offline (library once)
             data = output.get("data", {})
             spec = data.get(VEGALITE_MIME)
