@@ -16,6 +16,7 @@ from soakkit.cli._common import (
     path_arg,
 )
 from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.messages import error, warning
 
 
 def _artifacts(given: Path | None) -> Path:
@@ -37,8 +38,8 @@ def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         runtime = resolve_run_dir(_artifacts(args.artifacts), args.run) / RUNTIME_FILE
     cfg = resolve(args.profile, artifacts=_artifacts(args.artifacts), sets=args.sets,
                   runtime_path=runtime)
-    for warning in cfg.warnings:
-        print(f"soakkit: warning: {warning}", file=sys.stderr)
+    for line in cfg.warnings:
+        warning(line)
     return cfg
 
 
@@ -88,7 +89,7 @@ def _cmd_config_migrate(args: argparse.Namespace) -> int:
     sys.stdout.write(plan.render())
     if args.dry_run:
         for problem in plan.problems():
-            print(f"soakkit: error: {problem}", file=sys.stderr)
+            error(problem)
         return ExitCode.USAGE if plan.problems() else ExitCode.OK
     backup = apply_migration(plan, clock_from(None))
     if backup is not None:

@@ -11,17 +11,18 @@ from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
 from soakkit.cli.report import print_report
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED
+from soakkit.core.messages import progress
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from soakkit.demo import demo
 
-    def progress(line: str) -> None:  # steps on a terminal; stdout is one line per report
+    def steps(line: str) -> None:  # steps on a terminal; stdout is one line per report
         if sys.stderr.isatty():
-            print(line, file=sys.stderr, flush=True)
+            progress(line)
 
     result = demo(args.artifacts, args.out, seed=args.seed, iterations=args.iterations,
-                  say=progress)
+                  say=steps)
     for report in result.reports:  # one line each: verdict and the report to open
         print_report(report, args.out / "latest" / report.name / "report.html")
     return result.exit_code

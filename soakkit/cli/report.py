@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.messages import error, warning
 
 if TYPE_CHECKING:
     from soakkit.notebooks.runner import RunResult
@@ -21,13 +21,12 @@ def print_report(result: RunResult, html: Path | None = None) -> None:
     """One line per report: its verdict and where it is (stdout), or what failed (stderr)."""
     if result.status == "ok":
         for problem in result.problems:
-            print(f"soakkit: warning: report {result.name}: skipped {problem}", file=sys.stderr)
+            warning(f"report {result.name}: skipped {problem}")
         print(f"report {result.name}: {result.headline or 'ok'} -> {html or result.html}")
         return
     where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
-    print(f"soakkit: error: report {result.name} failed ({result.status}){where}: "
-          f"{result.ename}: {result.evalue} (notebook kept in {result.output_dir})",
-          file=sys.stderr)
+    error(f"report {result.name} failed ({result.status}){where}: {result.ename}: "
+          f"{result.evalue} (notebook kept in {result.output_dir})")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -17,9 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import Parser, formatter
-from soakkit.core.errors import ROTATE_EXIT_CODES, UsageError, exit_codes_help
+from soakkit.core.errors import (
+    ROTATE_EXIT_CODES,
+    UsageError,
+    exit_codes_help,
+    rotate_exit_code,
+)
 from soakkit.core.inputs import float_arg, int_arg, path_arg
 from soakkit.core.io import canonical_json, clock_from
+from soakkit.core.messages import error, warning
 from soakkit.rotation.actions import action_lines
 from soakkit.rotation.policy import MAX_KEEP_LATEST
 
@@ -129,10 +135,10 @@ def _render(result: RotationResult, explain_lines: list[str]) -> str:
 
 def _problems(record: dict[str, Any]) -> None:
     """A rotation's warnings and per-file errors, one ``soakkit:`` line each, on stderr."""
-    for warning in record["warnings"]:
-        print(f"soakkit: warning: {warning}", file=sys.stderr)
-    for error in record["scan_errors"] + record["errors"]:
-        print(f"soakkit: error: {error}", file=sys.stderr)
+    for line in record["warnings"]:
+        warning(line)
+    for line in record["scan_errors"] + record["errors"]:
+        error(line)
 
 
 def run_rotate(args: argparse.Namespace) -> int:
@@ -179,8 +185,7 @@ def _rotate_with_metrics(args: argparse.Namespace, policy: RotationPolicy, now: 
             export_rotation_failure(metrics_dir, now, duration_s=time.monotonic() - t0,
                                     mtime=now.timestamp())
         except OSError as exc:
-            print(f"soakkit: error: --metrics-dir {metrics_dir}: cannot write the failure: "
-                  f"{os_reason(exc)}", file=sys.stderr)
+            error(f"--metrics-dir {metrics_dir}: cannot write the failure: {os_reason(exc)}")
         raise
     try:
         export_rotation(metrics_dir, result.record, duration_s=time.monotonic() - t0,
@@ -224,7 +229,7 @@ def run_restore(args: argparse.Namespace) -> int:
     for path in result.restored:
         print(f"restored {path} (sha256 verified against the manifest)")
     for problem in result.errors:
-        print(f"soakkit: error: {problem}", file=sys.stderr)
+        error(problem)
     return result.exit_code
 
 
@@ -242,7 +247,7 @@ def legacy_main(argv: list[str] | None = None) -> int:
                      description="Rotate soak artifacts (legacy spelling of `soakkit rotate`).",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_rotate_arguments(parser, legacy=True)
-    return run_command(lambda: run_rotate(parser.parse_args(argv)), usage_code=1)
+    return run_command(lambda: run_rotate(parser.parse_args(argv)), codes=rotate_exit_code)
 
 
 def _cmd_rotate(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_common_config, formatter, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.messages import interrupted, progress, warning
 
 if TYPE_CHECKING:
     from soakkit.soak import IterationReport, SoakOptions
@@ -24,15 +25,11 @@ def _progress_printer(enabled: bool) -> Callable[[IterationReport], None]:
         k = report.kpis
         tuned = ", ".join(f"{p}{d:+g}" for p, d in report.decision.deltas.items()) \
             if report.applied else (report.decision.skip_reason or "no change")
-        print(f"[{report.iteration}/{report.total}] {report.verdict.verdict:<4} "
-              f"net={k['net_bps']:+.2f}bps risk={k['risk_ratio']:.2f} rej={k['rejects']} "
-              f"m/t={k['maker_taker_ratio'] or 0:.2f} p95={k['p95_latency_ms'] or 0:.0f}ms "
-              f"| tune: {tuned}", file=sys.stderr, flush=True)
+        progress(f"[{report.iteration}/{report.total}] {report.verdict.verdict:<4} "
+                 f"net={k['net_bps']:+.2f}bps risk={k['risk_ratio']:.2f} rej={k['rejects']} "
+                 f"m/t={k['maker_taker_ratio'] or 0:.2f} p95={k['p95_latency_ms'] or 0:.0f}ms "
+                 f"| tune: {tuned}")
     return show
-
-
-def _warn(line: str) -> None:
-    print(f"soakkit: warning: {line}", file=sys.stderr, flush=True)
 
 
 #: Flags whose value is checked by soakkit.soak.options (all problems reported together).
@@ -114,17 +111,17 @@ def _cmd_soak(args: argparse.Namespace) -> int:
         from soakkit.metrics import SoakMetrics, check_metrics_dir
 
         folder = check_metrics_dir(args.metrics_dir)
-        observers.append(SoakMetrics(folder, clock=clock_from(args.now), warn=_warn))
+        observers.append(SoakMetrics(folder, clock=clock_from(args.now), warn=warning))
     result = run_soak(options, resume=args.resume, progress=_progress_printer(interactive),
                       observers=observers, requested=given)
-    for warning in result.warnings:
-        print(f"soakkit: warning: {warning}", file=sys.stderr)
+    for line in result.warnings:
+        warning(line)
     v = result.verdict
     if result.status == "interrupted":
-        print(f"soakkit: interrupted ({result.interrupted_by or 'SIGINT'})"
-              f": run {result.run_id} stopped after {result.iterations_done} iteration(s); "
-              f"RUN.json says interrupted; continue with: soakkit soak --resume "
-              f"{result.run_id} --artifacts {options.artifacts}", file=sys.stderr)
+        interrupted(result.interrupted_by or "SIGINT",
+                    f"run {result.run_id} stopped after {result.iterations_done} "
+                    f"iteration(s); RUN.json says interrupted; continue with: soakkit soak "
+                    f"--resume {result.run_id} --artifacts {options.artifacts}")
         return result.exit_code
     print(f"run {result.run_id}: {result.status}, {result.iterations_done} iteration(s), "
           f"verdict {v.verdict}")

@@ -9,6 +9,7 @@ from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, float_arg, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.inputs import MAX_ITERATIONS
+from soakkit.core.messages import warning
 
 _EXAMPLES = """examples:
   soakkit sweep --profiles steady_safe,ultra_safe --modes volatile,mixed --seeds 1-20 \\
@@ -54,8 +55,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     progress = SweepProgress() if args.quiet else \
         ProgressPrinter(sys.stderr, interval_s=args.progress_interval)
     result = run_sweep(spec, progress=progress)
-    for warning in result.warnings:
-        print(f"soakkit: warning: {warning}", file=sys.stderr)
+    for line in result.warnings:
+        warning(line)
     print(f"sweep {result.sweep_id}: {result.status}, {result.cells} cells: "
           f"{result.done_before} done earlier, {result.ran} run now, {result.failed} failed, "
           f"{result.missing} missing")

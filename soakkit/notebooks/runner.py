@@ -35,7 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from soakkit.core.digests import sha256_bytes
-from soakkit.core.errors import ExitCode, NotebookRunError, SoakkitError, fs_errors
+from soakkit.core.errors import (
+    REPORT_STATUS_CODES,
+    ExitCode,
+    NotebookRunError,
+    SoakkitError,
+    fs_errors,
+)
 from soakkit.core.io import Clock, SystemClock, atomic_write_bytes, atomic_write_json, fsync_dir
 from soakkit.core.json_canonical import canonical_json
 from soakkit.notebooks.checks import report_problems
@@ -61,7 +67,8 @@ __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters
 NOTEBOOKS: Mapping[str, str] = {"soak": "mini_soak.ipynb", "kpi": "kpi_report.ipynb",
                                 "disk": "disk_report.ipynb", "explore": "explore_runs.ipynb",
                                 "sweep": "sweep_report.ipynb"}
-EXIT_CODES: Mapping[str, int] = {"ok": 0, "error": 1, "timeout": 3, "dead_kernel": 4}
+#: A run's status → its exit code (:data:`soakkit.core.errors.REPORT_STATUS_CODES`).
+EXIT_CODES: Mapping[str, int] = REPORT_STATUS_CODES
 #: Longest --cell-timeout (and kernel start timeout), in whole seconds: a day.
 MAX_CELL_TIMEOUT_S = 86_400
 
