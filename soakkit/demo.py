@@ -46,13 +46,13 @@ def demo(artifacts: Path | None = None, out: Path = Path("reports"), *,
     :class:`~soakkit.core.signals.Terminated`) is raised. ``artifacts`` defaults to
     :func:`soakkit.artifacts.layout.resolve_artifacts` (else ``./artifacts/soak``).
     """
-    artifacts = resolve_artifacts(artifacts, create=True)
+    root = resolve_artifacts(artifacts, create=True)  # the edge: a Path from here on
     options = SoakOptions(profile="steady_safe", iterations=iterations, mode="mixed", seed=seed,
-                          gate="production", sim_minutes=10, artifacts=Path(artifacts))
+                          gate="production", sim_minutes=10, artifacts=root)
     validate_options(options)  # a bad flag fails here, before a kernel starts
     params = {"profile": options.profile, "iterations": iterations, "mode": options.mode,
               "seed": seed, "gate": options.gate, "sim_minutes": options.sim_minutes,
-              "artifacts": str(artifacts)}
+              "artifacts": root}
     say(f"1/4 mini-soak: {iterations} iterations of 10 simulated minutes, mixed market, "
         "live tuner on")
     soak = run("soak", params, out)
@@ -65,9 +65,9 @@ def demo(artifacts: Path | None = None, out: Path = Path("reports"), *,
     if baseline.status == "interrupted":  # the runner recorded it; the demo stops here
         raise Terminated() if baseline.interrupted_by == "SIGTERM" else KeyboardInterrupt()
     say("3/4 rotation (keep 100 iterations per run, compress after 7 days)")
-    rotate(Path(artifacts), RotationPolicy(), now=clock_from(None).now())
+    rotate(root, RotationPolicy(), now=clock_from(None).now())
     say("4/4 KPI report (tuned vs untuned) and disk report")
-    reports.append(run("kpi", {"artifacts": str(artifacts), "run": tuned, "gate": "production",
+    reports.append(run("kpi", {"artifacts": root, "run": tuned, "gate": "production",
                                "baseline": baseline.run_id}, out))
-    reports.append(run("disk", {"artifacts": str(artifacts)}, out))
+    reports.append(run("disk", {"artifacts": root}, out))
     return DemoResult(tuple(reports), tuned, baseline.run_id)

@@ -20,8 +20,14 @@ from collections.abc import Sequence
 
 from soakkit import __version__
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import Parser, formatter
-from soakkit.core.errors import ExitCode, UsageError, exit_codes_help, rotate_exit_code
+from soakkit.cli._common import Parser, formatter, resolve_artifacts_arg
+from soakkit.core.errors import (
+    ExitCode,
+    SoakkitError,
+    UsageError,
+    exit_codes_help,
+    rotate_exit_code,
+)
 from soakkit.core.signals import run_command
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -63,6 +69,10 @@ def _run(argv: list[str]) -> int:
         if extras else []
     if getattr(args, "profile", "x") is None and hasattr(args, "profile_default"):
         args.profile = args.profile_default
+    try:
+        resolve_artifacts_arg(args)  # the edge: handlers get the artifacts root as a Path
+    except SoakkitError as exc:
+        raise UsageError("\n".join([*problems, str(exc)])) from None
     check = getattr(args, "check", None)
     if check is not None:
         problems += check(args)

@@ -39,7 +39,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         epilog=exit_codes_help(list(ExitCode)[:6], {
             ExitCode.FAILED: "a report cell failed", ExitCode.USAGE: "bad flag or path "
             "(checked before a kernel starts)"}))
-    add_artifacts(p, "where the two runs are written; else ./artifacts/soak")
+    add_artifacts(p, "where the two runs are written; else ./artifacts/soak", create=True)
     p.add_argument("--out", type=path_arg, default=Path("reports"), metavar="DIR",
                    help="reports root (default: reports)")
     p.add_argument("--seed", type=int_arg(0, MAX_SEED), default=7,

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import formatter, int_arg, path_arg
-from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.cli._common import ARTIFACTS_HELP, formatter, int_arg, path_arg
+from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
 from soakkit.core.messages import error, warning
 
 if TYPE_CHECKING:
@@ -33,7 +33,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from soakkit.core.io import clock_from
     from soakkit.notebooks.runner import run
 
-    params = dict(args.params or [])
+    params: dict[str, object] = dict(args.params or [])
+    if args.artifacts is not None:  # the flag every command has; `-p artifacts` is its alias
+        if params.get("artifacts", str(args.artifacts)) != str(args.artifacts):
+            raise UsageError(f"--artifacts {args.artifacts} and -p artifacts "
+                             f"{params['artifacts']}: give the folder once")
+        params["artifacts"] = args.artifacts
     result = run(args.name, params, args.out, params_are_text=True, kernel=args.kernel,
                  cell_timeout=args.cell_timeout, clock=clock_from(args.now))
     print_report(result)
@@ -52,11 +57,12 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "report.ipynb, report.html, figures (PNG),\nkpis.json, manifest.json. "
                     "<out>/latest/<name> points at the newest successful report.",
         epilog="examples:\n  soakkit report kpi -p run latest -p gate production\n"
-               "  soakkit report disk -p artifacts artifacts/soak -p budget_mb 900\n"
+               "  soakkit report disk --artifacts artifacts/soak -p budget_mb 900\n"
                "  soakkit report soak -p iterations 6 -p mode volatile\n"
                "  soakkit report explore -p days 30\n\n"
-               "artifacts: without -p artifacts, $SOAKKIT_ARTIFACTS, else the nearest "
-               "artifacts/soak above\nthe working directory.\n\n"
+               "artifacts: --artifacts DIR (or -p artifacts DIR), else $SOAKKIT_ARTIFACTS, else "
+               "the nearest\nartifacts/soak above the working directory; the report records "
+               "the folder it used.\n\n"
                "Every parameter is checked before a kernel starts (types, iterations >= 1, "
                "gate names,\nrun ids and artifacts folders that exist). An interrupted or "
                "failed report is kept as\n<folder>.failed with its reason (manifest.json); "
@@ -69,6 +75,9 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("name", choices=list(NOTEBOOKS), help="which report")
     p.add_argument("-p", "--param", dest="params", nargs=2, action="append",
                    metavar=("NAME", "VALUE"), help="a notebook parameter; repeatable")
+    p.add_argument("--artifacts", type=path_arg, default=None, metavar="DIR",
+                   help=f"artifacts root: the notebook's `artifacts` parameter; also -p "
+                        f"artifacts DIR ({ARTIFACTS_HELP})")
     p.add_argument("--out", type=path_arg, default=Path("reports"), metavar="DIR",
                    help="reports root (default: %(default)s)")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel (default: %(default)s)")

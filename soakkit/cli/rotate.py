@@ -1,7 +1,8 @@
 """``soakkit rotate`` and its legacy spelling ``python -m soakkit.rotation``: flags and output.
 
 Both spellings share these definitions; the legacy one keeps the legacy tool's flags and
-defaults (``--path`` required, ``--ttl-days 7``, ``--keep-latest 100``, no budget).
+defaults (``--path``, now also ``--artifacts``, required, ``--ttl-days 7``, ``--keep-latest
+100``, no budget).
 Exit codes: 0 ok, 1 error, lock held or bad arguments, 2 over budget after rotation.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import Parser, formatter
+from soakkit.cli._common import Parser, add_artifacts, formatter
 from soakkit.core.errors import (
     ROTATE_EXIT_CODES,
     UsageError,
@@ -58,9 +59,8 @@ errors: a file rotation could not handle is a `soakkit: error:` line on stderr (
 
 def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) -> None:
     """Rotation flags (``legacy`` only changes help text; defaults are the legacy tool's)."""
-    p.add_argument("--path", type=path_arg, required=legacy, metavar="DIR",
-                   help="artifacts folder to rotate, e.g. artifacts/soak (a real directory; "
-                        "required)")
+    add_artifacts(p, "artifacts folder to rotate, e.g. artifacts/soak, a real directory; "
+                     "never guessed", required=True, aliases=("--path",))
     p.add_argument("--keep-latest", type=int_arg(0, MAX_KEEP_LATEST), default=100, metavar="N",
                    help="ITER_SUMMARY files kept per run folder, highest numbers (default 100)")
     p.add_argument("--ttl-days", type=float_arg(0.0, MAX_TTL_DAYS), default=7.0, metavar="D",
@@ -146,8 +146,9 @@ def run_rotate(args: argparse.Namespace) -> int:
     from soakkit.rotation.apply import rotate
     from soakkit.rotation.policy import RotationPolicy
 
-    if args.path is None:
-        raise UsageError("soakkit rotate: --path is required (the artifacts folder to rotate)")
+    if args.artifacts is None:
+        raise UsageError("--artifacts DIR (or --path DIR) is required: the artifacts folder "
+                         "to rotate")
     policy = RotationPolicy(
         keep_latest=args.keep_latest, ttl_days=args.ttl_days, max_size_mb=args.max_size_mb,
         allow_delete_all=getattr(args, "allow_delete_all", False),
@@ -160,7 +161,7 @@ def run_rotate(args: argparse.Namespace) -> int:
     metrics_dir = getattr(args, "metrics_dir", None)
     if metrics_dir is not None:
         return _rotate_with_metrics(args, policy, now, jobs, metrics_dir)
-    result = rotate(args.path, policy, now=now, dry_run=args.dry_run,
+    result = rotate(args.artifacts, policy, now=now, dry_run=args.dry_run,
                     wait_lock=getattr(args, "wait_lock", 0.0), jobs=jobs,
                     render=args.dry_run and not getattr(args, "json", False))
     return _report(args, result)
@@ -179,7 +180,7 @@ def _rotate_with_metrics(args: argparse.Namespace, policy: RotationPolicy, now: 
     check_metrics_dir(metrics_dir)
     t0 = time.monotonic()
     try:
-        result = rotate(args.path, policy, now=now, wait_lock=args.wait_lock, jobs=jobs)
+        result = rotate(args.artifacts, policy, now=now, wait_lock=args.wait_lock, jobs=jobs)
     except RotationError:
         try:
             export_rotation_failure(metrics_dir, now, duration_s=time.monotonic() - t0,
@@ -215,8 +216,8 @@ def _report(args: argparse.Namespace, result: RotationResult) -> int:
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", help="a compressed file (either name) or a run id")
-    p.add_argument("--path", type=path_arg, required=True, metavar="DIR",
-                   help="the artifacts folder the file belongs to")
+    add_artifacts(p, "the artifacts folder the file belongs to", required=True,
+                  aliases=("--path",))
     p.add_argument("--keep", action="store_true", help="keep the compressed file too")
     p.add_argument("--wait-lock", type=float_arg(0.0, MAX_WAIT_S), default=0.0,
                    metavar="SECONDS")
@@ -225,7 +226,10 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
 def run_restore(args: argparse.Namespace) -> int:
     from soakkit.rotation.restore import restore
 
-    result = restore(args.path, args.target, keep=args.keep, wait_lock=args.wait_lock)
+    if args.artifacts is None:
+        raise UsageError("--artifacts DIR (or --path DIR) is required: the artifacts folder "
+                         "the file belongs to")
+    result = restore(args.artifacts, args.target, keep=args.keep, wait_lock=args.wait_lock)
     for path in result.restored:
         print(f"restored {path} (sha256 verified against the manifest)")
     for problem in result.errors:
@@ -259,13 +263,13 @@ def _cmd_rotate(args: argparse.Namespace) -> int:
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "rotate", help=COMMANDS["rotate"], formatter_class=formatter, epilog=EPILOG,
-        description="Plan, then apply: one scan of --path and one captured --now give every file "
-                    "a decision\nwith a reason; --dry-run prints exactly what a real run would "
-                    "do. An ITER_SUMMARY\nfile is deleted only once its run's "
-                    "iteration log (iterations.jsonl) holds its exact\ncontent; compression is "
-                    "crash-safe and recorded in rotation/MANIFEST.jsonl;\nevery run appends one "
+        description="Plan, then apply: one scan of --artifacts and one captured --now give "
+                    "every file a\ndecision with a reason; --dry-run prints exactly what a real "
+                    "run would do. An\nITER_SUMMARY file is deleted only once its run's "
+                    "iteration log (iterations.jsonl)\nholds its exact content; compression is "
+                    "crash-safe and recorded in\nrotation/MANIFEST.jsonl; every run appends one "
                     "line to rotation/ROTATION_LOG.jsonl.\n\n"
-                    "  soakkit rotate restore FILE|RUN_ID --path DIR   "
+                    "  soakkit rotate restore FILE|RUN_ID --artifacts DIR   "
                     "decompress back and prove the hash")
     rsub = p.add_subparsers(dest="rotate_command", metavar="restore", parser_class=Parser)
     restore = rsub.add_parser("restore", help="decompress a file or a run back, verifying sha256")

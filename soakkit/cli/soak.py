@@ -41,7 +41,6 @@ _DEFAULTS = {"profile": "steady_safe", "iterations": 3, "mode": "calm", "seed": 
 
 def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], list[str]]:
     """The options, those given explicitly, and every problem with their text."""
-    from soakkit.artifacts.layout import resolve_artifacts
     from soakkit.soak import SoakOptions
     from soakkit.soak.options import options_from_text
 
@@ -59,7 +58,7 @@ def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], lis
     options = SoakOptions(
         profile=values["profile"], iterations=values["iterations"], mode=values["mode"],
         seed=values["seed"], sim_minutes=values["sim_minutes"], gate=values["gate"],
-        sets=tuple(args.sets), artifacts=resolve_artifacts(args.artifacts, create=True),
+        sets=tuple(args.sets), artifacts=args.artifacts,
         tune=not args.no_tune, sleep_seconds=numbers.get("sleep_seconds"), now=args.now,
         market=values["market"], market_data=args.market_data)
     given.pop("sleep_seconds", None)

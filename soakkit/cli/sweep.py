@@ -37,7 +37,6 @@ bounds: --iterations 1..100000, --sim-minutes 1..1440, seeds 0..4294967295, --wo
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from soakkit.artifacts.layout import resolve_artifacts
     from soakkit.sweep import ProgressPrinter, SweepProgress, SweepSpec, run_sweep
     from soakkit.sweep.cluster import silence_dask_logs
 
@@ -47,7 +46,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     spec = SweepSpec.from_text(
         profiles=args.profiles, modes=args.modes, seeds=args.seeds, tune=args.tune,
         sets=args.sets, iterations=args.iterations, sim_minutes=args.sim_minutes,
-        gate=args.gate, artifacts=resolve_artifacts(args.artifacts, create=True),
+        gate=args.gate, artifacts=args.artifacts,
         name=args.name, scheduler=args.scheduler,
         scheduler_file=args.scheduler_file, workers=args.workers, batch_size=args.batch_size,
         window=args.window, write_runs=args.write_runs, now=args.now,
@@ -98,7 +97,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     grid.add_argument("--gate", choices=RUN_GATES, default="production",
                       help="gate judging every iteration (default: %(default)s)")
     out = p.add_argument_group("results")
-    add_artifacts(out, "artifacts root; results in DIR/sweeps/<id>/")
+    add_artifacts(out, "artifacts root; results in DIR/sweeps/<id>/", create=True)
     out.add_argument("--name", metavar="NAME",
                      help="sweep id (default: sw-<hash of the grid>, so reruns resume)")
     out.add_argument("--write-runs", action="store_true",

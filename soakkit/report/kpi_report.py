@@ -13,13 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts.layout import (
-    RUN_FILE,
-    list_runs,
-    read_json_maybe_gz,
-    resolve_artifacts,
-    resolve_run_dir,
-)
+from soakkit.artifacts.layout import RUN_FILE, list_runs, read_json_maybe_gz, resolve_run_dir
 from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog
 from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.core.errors import ArtifactError, SoakkitError, UsageError
@@ -179,7 +173,8 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
                     baseline: str | None = None) -> KpiReport:
     """Assemble the KPI report of ``run`` (a run id, ``latest`` or ``legacy-latest``).
 
-    ``artifacts`` defaults to :func:`soakkit.artifacts.layout.resolve_artifacts`.
+    ``artifacts`` defaults to :func:`soakkit.artifacts.layout.resolve_artifacts`, which the
+    catalog does once; everything else reads the folder the catalog was loaded from.
 
     Raises
     ------
@@ -192,14 +187,14 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
         raise UsageError(f"gate {gate!r}: expected one of {', '.join(RUN_GATES)}")
     if last_n < 0:
         raise UsageError(f"last_n {last_n}: expected 0 (all) or a positive window")
-    artifacts = resolve_artifacts(artifacts)
     catalog = load_catalog(artifacts)
+    root = catalog.root
     if run == LEGACY_RUN_ID:
         run_id, meta = LEGACY_RUN_ID, {}
     else:
-        if not list_runs(artifacts) and catalog.frame.height == 0:
-            raise ArtifactError(f"no runs under {artifacts}: run `soakkit soak` first")
-        run_dir = resolve_run_dir(artifacts, run)
+        if not list_runs(root) and catalog.frame.height == 0:
+            raise ArtifactError(f"no runs under {root}: run `soakkit soak` first")
+        run_dir = resolve_run_dir(root, run)
         run_id = run_dir.name
         try:
             meta = read_json_maybe_gz(run_dir / RUN_FILE)
@@ -213,7 +208,7 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
     comparison = None
     warnings: tuple[str, ...] = ()
     if baseline is not None:
-        base_id = resolve_run_dir(artifacts, baseline).name if baseline != LEGACY_RUN_ID \
+        base_id = resolve_run_dir(root, baseline).name if baseline != LEGACY_RUN_ID \
             else LEGACY_RUN_ID
         comparison = _comparison(frame, _run_frame(catalog.frame, base_id, last_n), base_id)
         warnings = dollar_warnings(dict(zip(comparison["kpi"].to_list(),

@@ -55,7 +55,7 @@ def _targets(root: Path, target: str, manifest: dict[str, dict[str, object]]) ->
     except ValueError:
         rel = path.as_posix()
     if rel.startswith("../") or rel == "..":
-        raise RotationError(f"{target}: outside --path {root}")
+        raise RotationError(f"{target}: outside --artifacts {root}")
     if rel in manifest:
         return [rel]
     matches = [k for k, v in manifest.items() if v.get("path") == rel]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from soakkit.artifacts.layout import DEFAULT_ARTIFACTS
+from soakkit.artifacts.layout import resolve_artifacts
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import MAX_SEED
 
@@ -42,7 +42,8 @@ class SweepSpec:
         What every cell runs: iterations of ``sim_minutes`` simulated minutes, judged by
         ``gate``.
     artifacts
-        Artifacts root; results go to ``<artifacts>/sweeps/<sweep_id>/``.
+        Artifacts root; results go to ``<artifacts>/sweeps/<sweep_id>/`` (default:
+        :func:`soakkit.artifacts.layout.resolve_artifacts`, else ``./artifacts/soak``).
     name
         Sweep id; default ``sw-<hash of the grid>``, so the same command resumes.
     scheduler, scheduler_file
@@ -69,7 +70,7 @@ class SweepSpec:
     iterations: int = 12
     sim_minutes: int = 10
     gate: str = "production"
-    artifacts: Path = DEFAULT_ARTIFACTS
+    artifacts: Path = field(default_factory=lambda: resolve_artifacts(create=True))
     name: str | None = None
     # execution: how the grid runs, never what a cell computes
     scheduler: str | None = None
