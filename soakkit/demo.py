@@ -19,7 +19,11 @@ from soakkit.notebooks.runner import RunResult, run
 from soakkit.rotation import RotationPolicy, rotate
 from soakkit.soak import SoakOptions, run_soak, validate_options
 
-__all__ = ["DemoResult", "demo"]
+__all__ = ["ITERATIONS", "SEED", "DemoResult", "demo"]
+
+#: The demo's market seed and iterations per run, unless told otherwise.
+SEED = 7
+ITERATIONS = 12
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class DemoResult:
 
 
 def demo(artifacts: Path | None = None, out: Path = Path("reports"), *,
-         seed: int = 7, iterations: int = 12,
+         seed: int = SEED, iterations: int = ITERATIONS,
          say: Callable[[str], None] = print) -> DemoResult:
     """Run the demo; ``say`` receives one line per step.
 

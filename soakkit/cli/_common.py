@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import float_arg, int_arg, path_arg
 
-__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "float_arg",
-           "formatter", "int_arg", "path_arg", "resolve_artifacts_arg"]
+__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "bounds_help",
+           "float_arg", "formatter", "int_arg", "path_arg", "resolve_artifacts_arg"]
 
 #: How ``--artifacts`` defaults (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
@@ -21,6 +21,15 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def bounds_help(bounds: Sequence[str], after: str = "") -> str:
+    """The ``bounds:`` paragraph of an epilog, from the bounds' one definition: ``bounds``
+    are ``--flag lo..hi`` items; ``after`` follows them (wrapped, indented lines)."""
+    import textwrap
+
+    text = "bounds: " + ", ".join(bounds) + (f"; {after}" if after else ".")
+    return textwrap.fill(text, width=92, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def formatter(prog: str) -> argparse.HelpFormatter:

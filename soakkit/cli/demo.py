@@ -29,6 +29,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from soakkit.demo import ITERATIONS, SEED
+
     p = sub.add_parser(
         "demo", help=COMMANDS["demo"],
         formatter_class=formatter,
@@ -42,10 +44,11 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_artifacts(p, "where the two runs are written; else ./artifacts/soak", create=True)
     p.add_argument("--out", type=path_arg, default=Path("reports"), metavar="DIR",
                    help="reports root (default: reports)")
-    p.add_argument("--seed", type=int_arg(0, MAX_SEED), default=7,
-                   help=f"market seed, 0..{MAX_SEED} (default: 7)")
-    p.add_argument("--iterations", type=int_arg(1, MAX_ITERATIONS), default=12, metavar="N",
-                   help="iterations per run, 10 simulated minutes each (default: 12)")
+    p.add_argument("--seed", type=int_arg(0, MAX_SEED), default=SEED,
+                   help=f"market seed, 0..{MAX_SEED} (default: %(default)s)")
+    p.add_argument("--iterations", type=int_arg(1, MAX_ITERATIONS), default=ITERATIONS,
+                   metavar="N", help="iterations per run, 10 simulated minutes each (default: "
+                                     "%(default)s)")
     p.set_defaults(func=_cmd_demo)
 
 

@@ -46,7 +46,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from soakkit.notebooks.runner import MAX_CELL_TIMEOUT_S, NOTEBOOKS
+    from soakkit.notebooks.runner import (
+        DEFAULT_CELL_TIMEOUT_S,
+        DEFAULT_KERNEL,
+        MAX_CELL_TIMEOUT_S,
+        NOTEBOOKS,
+    )
 
     p = sub.add_parser(
         "report", help=COMMANDS["report"],
@@ -80,8 +85,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         f"artifacts DIR ({ARTIFACTS_HELP})")
     p.add_argument("--out", type=path_arg, default=Path("reports"), metavar="DIR",
                    help="reports root (default: %(default)s)")
-    p.add_argument("--kernel", default="python3", help="Jupyter kernel (default: %(default)s)")
-    p.add_argument("--cell-timeout", type=int_arg(1, MAX_CELL_TIMEOUT_S), default=600,
+    p.add_argument("--kernel", default=DEFAULT_KERNEL,
+                   help="Jupyter kernel (default: %(default)s)")
+    p.add_argument("--cell-timeout", type=int_arg(1, MAX_CELL_TIMEOUT_S),
+                   default=DEFAULT_CELL_TIMEOUT_S,
                    metavar="SECONDS",
                    help=f"per-cell timeout, whole seconds 1..{MAX_CELL_TIMEOUT_S} (default: "
                         "%(default)s)")

@@ -24,16 +24,19 @@ from soakkit.core.errors import (
     exit_codes_help,
     rotate_exit_code,
 )
-from soakkit.core.inputs import float_arg, int_arg, path_arg
+from soakkit.core.inputs import MAX_DAYS, MAX_WAIT_S, float_arg, int_arg, path_arg
 from soakkit.core.io import canonical_json, clock_from
 from soakkit.core.messages import error, warning
 from soakkit.rotation.actions import action_lines
-from soakkit.rotation.policy import MAX_KEEP_LATEST
+from soakkit.rotation.policy import CODECS, MAX_KEEP_LATEST
+from soakkit.rotation.policy import RotationPolicy as _Policy
 
-#: Bounds of rotate's numeric flags (docs/ERRORS.md): a TTL of a century, a day of waiting.
-MAX_TTL_DAYS = 36_500.0
-MAX_WAIT_S = 86_400.0
+#: Bound of --jobs (the TTL's is a century, MAX_DAYS; waiting for the lock: MAX_WAIT_S).
 MAX_JOBS = 64
+#: Scan processes when --jobs is not given (the legacy spelling has no --jobs).
+DEFAULT_JOBS = 2
+#: The policy's defaults (the legacy tool's), which --help states.
+_DEFAULT = _Policy()
 
 if TYPE_CHECKING:
     from soakkit.rotation.apply import RotationResult
@@ -61,10 +64,13 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
     """Rotation flags (``legacy`` only changes help text; defaults are the legacy tool's)."""
     add_artifacts(p, "artifacts folder to rotate, e.g. artifacts/soak, a real directory; "
                      "never guessed", required=True, aliases=("--path",))
-    p.add_argument("--keep-latest", type=int_arg(0, MAX_KEEP_LATEST), default=100, metavar="N",
-                   help="ITER_SUMMARY files kept per run folder, highest numbers (default 100)")
-    p.add_argument("--ttl-days", type=float_arg(0.0, MAX_TTL_DAYS), default=7.0, metavar="D",
-                   help="compress files at least D days old (default 7)")
+    p.add_argument("--keep-latest", type=int_arg(0, MAX_KEEP_LATEST),
+                   default=_DEFAULT.keep_latest, metavar="N",
+                   help="ITER_SUMMARY files kept per run folder, highest numbers (default "
+                        f"{_DEFAULT.keep_latest})")
+    p.add_argument("--ttl-days", type=float_arg(0.0, MAX_DAYS), default=_DEFAULT.ttl_days,
+                   metavar="D", help=f"compress files at least D days old (default "
+                                     f"{_DEFAULT.ttl_days:g})")
     p.add_argument("--max-size-mb", type=float_arg(0.0, lo_open=True),
                    default=None, metavar="M",
                    help="disk budget in MiB of allocated blocks; exit 2 when over after rotation")
@@ -82,10 +88,11 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
                    help="opt in: delete the oldest compressed files until within the budget")
     p.add_argument("--allow-delete-all", action="store_true",
                    help="allow --keep-latest 0")
-    p.add_argument("--codec", choices=("gzip", "zstd"), default="gzip",
-                   help="compression codec (zstd needs soakkit[zstd]; default gzip)")
-    p.add_argument("--jobs", type=int_arg(1, MAX_JOBS), default=2, metavar="N",
-                   help="processes for scanning a large tree (default 2)")
+    p.add_argument("--codec", choices=CODECS, default=_DEFAULT.codec,
+                   help=f"compression codec (zstd needs soakkit[zstd]; default "
+                        f"{_DEFAULT.codec})")
+    p.add_argument("--jobs", type=int_arg(1, MAX_JOBS), default=DEFAULT_JOBS, metavar="N",
+                   help=f"processes for scanning a large tree (default {DEFAULT_JOBS})")
     p.add_argument("--metrics-dir", type=path_arg, default=None, metavar="DIR",
                    help="write Prometheus metrics to DIR/soakkit_rotation.prom")
 
@@ -153,8 +160,8 @@ def run_rotate(args: argparse.Namespace) -> int:
         keep_latest=args.keep_latest, ttl_days=args.ttl_days, max_size_mb=args.max_size_mb,
         allow_delete_all=getattr(args, "allow_delete_all", False),
         delete_to_budget=getattr(args, "delete_to_budget", False),
-        codec=getattr(args, "codec", "gzip")).validate()
-    jobs = getattr(args, "jobs", 2)
+        codec=getattr(args, "codec", _DEFAULT.codec)).validate()
+    jobs = getattr(args, "jobs", DEFAULT_JOBS)
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: expected an integer >= 1")
     now = clock_from(getattr(args, "now", None)).now()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import Parser, float_arg, formatter, int_arg, path_arg
+from soakkit.cli._common import Parser, bounds_help, float_arg, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
-from soakkit.core.inputs import MAX_SEED
+from soakkit.core.inputs import MAX_SEED, MAX_SIM_MINUTES
 
 EPILOG = """\
 tape format (docs/SIMULATOR.md, "Replay"): a folder with
@@ -23,7 +23,8 @@ examples:
   soakkit tape sample my-sample/ --minutes 20 --mode mixed --seed 7
   soakkit soak --market-data tape/ --iterations 3 --sim-minutes 10
 
-bounds: sample --minutes 1..1440, --seed 0..4294967295; --tick and --lot more than 0.
+""" + bounds_help([f"sample --minutes 1..{MAX_SIM_MINUTES}", f"--seed 0..{MAX_SEED}"],
+                  "--tick and --lot more than 0.") + """
 
 """ + exit_codes_help([ExitCode.OK, ExitCode.USAGE], {
     ExitCode.USAGE: "bad arguments or a bad file (one line naming the file and the row)"})
@@ -113,7 +114,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sample = tsub.add_parser("sample", help="write a synthetic tape (what the README replays)",
                              formatter_class=formatter, epilog=EPILOG)
     sample.add_argument("path", type=path_arg, metavar="DIR")
-    sample.add_argument("--minutes", type=int_arg(1, 1440), default=20, metavar="M")
+    sample.add_argument("--minutes", type=int_arg(1, MAX_SIM_MINUTES), default=20, metavar="M")
     sample.add_argument("--mode", choices=MODES, default="mixed")
     sample.add_argument("--seed", type=int_arg(0, MAX_SEED), default=7)
     sample.set_defaults(func=_cmd_sample)

@@ -20,9 +20,15 @@ from soakkit.artifacts.layout import DEFAULT_ARTIFACTS, resolve_artifacts, resol
 from soakkit.catalog.load import LEGACY_RUN_ID
 from soakkit.config.profiles import load_profile
 from soakkit.core.errors import ConfigError, SoakkitError
-from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, check_bounds, check_user_path
+from soakkit.core.inputs import (
+    MAX_DAYS,
+    MAX_ITERATIONS,
+    MAX_SEED,
+    check_bounds,
+    check_user_path,
+)
 from soakkit.core.io import parse_utc
-from soakkit.gate import RUN_GATES
+from soakkit.gate import gate_problem
 from soakkit.rotation.policy import MAX_KEEP_LATEST
 from soakkit.soak.options import SoakOptions, option_problems
 from soakkit.sweep.store import resolve_sweep_dir
@@ -72,9 +78,8 @@ def _now(values: Mapping[str, Any]) -> list[str]:
 
 def _gate(values: Mapping[str, Any]) -> list[str]:
     gate = values.get("gate")
-    if gate is not None and gate not in RUN_GATES:
-        return [f"{_label('gate')} {gate!r}: expected one of {', '.join(RUN_GATES)}"]
-    return []
+    why = gate_problem(gate, _label("gate")) if gate is not None else None
+    return [why] if why else []
 
 
 def _run(artifacts: Path, name: str, run: Any) -> list[str]:
@@ -124,7 +129,7 @@ def check_kpi(values: Mapping[str, Any], root: Path | None) -> list[str]:
 def check_explore(values: Mapping[str, Any], root: Path | None) -> list[str]:
     """The ``explore`` notebook: the artifacts folder, the window, the gate and the run."""
     problems = _folder(root)
-    problems += _gate(values) + _bounded(values, "days", 0, 36_500) + _now(values)
+    problems += _gate(values) + _bounded(values, "days", 0, MAX_DAYS) + _now(values)
     if not problems and root is not None and values.get("run") != "latest":
         problems += _run(root, "run", values.get("run"))
     return problems
@@ -134,7 +139,7 @@ def check_disk(values: Mapping[str, Any], root: Path | None) -> list[str]:
     """The ``disk`` report: the artifacts folder, the budget and the rotation policy."""
     return (_folder(root)
             + _bounded(values, "budget_mb", 0, None, lo_open=True)
-            + _bounded(values, "ttl_days", 0, 36_500)
+            + _bounded(values, "ttl_days", 0, MAX_DAYS)
             + _bounded(values, "keep_latest", 0, MAX_KEEP_LATEST) + _now(values))
 
 

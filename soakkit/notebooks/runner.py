@@ -42,6 +42,7 @@ from soakkit.core.errors import (
     SoakkitError,
     fs_errors,
 )
+from soakkit.core.inputs import MAX_WAIT_S
 from soakkit.core.io import Clock, SystemClock, atomic_write_bytes, atomic_write_json, fsync_dir
 from soakkit.core.json_canonical import canonical_json
 from soakkit.notebooks.checks import report_problems, resolve_report_artifacts
@@ -70,7 +71,10 @@ NOTEBOOKS: Mapping[str, str] = {"soak": "mini_soak.ipynb", "kpi": "kpi_report.ip
 #: A run's status → its exit code (:data:`soakkit.core.errors.REPORT_STATUS_CODES`).
 EXIT_CODES: Mapping[str, int] = REPORT_STATUS_CODES
 #: Longest --cell-timeout (and kernel start timeout), in whole seconds: a day.
-MAX_CELL_TIMEOUT_S = 86_400
+MAX_CELL_TIMEOUT_S = MAX_WAIT_S
+#: How long one cell may run, and the kernel that runs the notebooks, unless told otherwise.
+DEFAULT_CELL_TIMEOUT_S = 600
+DEFAULT_KERNEL = "python3"
 
 
 def template_path(name: str) -> Path:
@@ -167,7 +171,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, out_dir: Path | str 
 
 def run_template(template: Path, name: str, params: Mapping[str, Any] | None = None,
                  out_dir: Path | str = "reports", *, params_are_text: bool = False,
-                 kernel: str = "python3", cell_timeout: int = 600,
+                 kernel: str = DEFAULT_KERNEL, cell_timeout: int = DEFAULT_CELL_TIMEOUT_S,
                  start_timeout: int = 60, cwd: Path | None = None,
                  progress: bool | None = None, clock: Clock | None = None,
                  checks: Callable[[Mapping[str, Any]], list[str]] | None = None) -> RunResult:

@@ -18,7 +18,14 @@ from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog
 from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.core.errors import ArtifactError, SoakkitError, UsageError
 from soakkit.core.tables import table_html
-from soakkit.gate import GATES, RUN_GATES, RunVerdict, Verdict, judge_iteration, judge_run
+from soakkit.gate import (
+    GATES,
+    RunVerdict,
+    Verdict,
+    check_gate_name,
+    judge_iteration,
+    judge_run,
+)
 from soakkit.kpi import KPIS
 from soakkit.report.money import MONEY_KPIS, dollar_warnings, gate_table, money_table
 
@@ -183,8 +190,7 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
     UsageError
         An unknown gate or a negative window.
     """
-    if gate not in RUN_GATES:
-        raise UsageError(f"gate {gate!r}: expected one of {', '.join(RUN_GATES)}")
+    check_gate_name(gate, "gate")
     if last_n < 0:
         raise UsageError(f"last_n {last_n}: expected 0 (all) or a positive window")
     catalog = load_catalog(artifacts)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from soakkit.artifacts.layout import resolve_artifacts
 from soakkit.core.errors import UsageError
-from soakkit.core.inputs import MAX_SEED
+from soakkit.core.inputs import MAX_SEED, choice_problem
 
 __all__ = ["TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list", "parse_seeds",
            "parse_set_axis", "parse_tune"]
@@ -64,8 +64,8 @@ class SweepSpec:
 
     profiles: tuple[str, ...] = ("steady_safe",)
     modes: tuple[str, ...] = ("mixed",)
-    seeds: tuple[int, ...] = (1,)
-    tune: tuple[bool, ...] = (True,)
+    seeds: tuple[int, ...] = tuple(range(1, 21))
+    tune: tuple[bool, ...] = TUNE_CHOICES["both"]
     sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     iterations: int = 12
     sim_minutes: int = 10
@@ -149,7 +149,7 @@ def parse_tune(text: str) -> tuple[bool, ...]:
     """``on``, ``off`` or ``both``."""
     choice = TUNE_CHOICES.get(text.strip().lower())
     if choice is None:
-        raise UsageError(f"--tune {text!r}: expected one of {', '.join(TUNE_CHOICES)}")
+        raise UsageError(str(choice_problem("--tune", text, TUNE_CHOICES)))
     return choice
 
 
