@@ -39,6 +39,7 @@ CASES = {
     "bench_sweep.py": (["--seeds", "1", "--iterations", "1", "--sim-minutes", "1", "--reps", "1",
                         "--big-cells", "500", "--big-seconds", "1"],
                        {"scaling": "speedup", "overhead": "overhead", "big": "scheduler_ratio"}),
+    "bench_dashboard.py": (["--reps", "1"], {"startup": "with_over_without", "disk": "bokeh_bytes"}),
 }
 
 
