@@ -95,6 +95,7 @@ def test_checks_use_the_root_they_are_given(project: Path, tmp_path: Path) -> No
     assert report_problems("kpi", {"run": "latest"}, None) == []  # already reported
 
 
+@pytest.mark.slow
 def test_the_runner_resolves_once_and_the_kernel_reads_that_folder(
         project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No ``artifacts``: the runner finds artifacts/soak above the working folder; the

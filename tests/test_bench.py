@@ -17,6 +17,8 @@ import pytest
 from .clock_guard import SESSION_START_ENV
 from .conftest import REPO
 
+pytestmark = pytest.mark.slow  # every benchmark script, end to end
+
 CASES = {
     "bench_sim.py": (["--reps", "1"],
                      {"throughput": "floor_over_replay", "smoke_soak": "replay_over_floor",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from .conftest import run_subprocess
 
 
+@pytest.mark.slow
 def test_demo_produces_browsable_reports(tmp_path: Path) -> None:
     result = run_subprocess("demo", "--iterations", "6", cwd=tmp_path,
                             env={"SOAKKIT_CACHE_DIR": os.environ["SOAKKIT_CACHE_DIR"]})

@@ -229,6 +229,7 @@ def test_check_metrics_dir_accepts_a_writable_folder_and_leaves_nothing(tmp_path
 
 
 # --------------------------------------------------------------------------- rotation
+@pytest.mark.slow
 def test_rotation_counters_accumulate_and_a_failed_rotation_keeps_the_last_success(
         tmp_path: Path) -> None:
     artifacts, metrics = tmp_path / "artifacts", tmp_path / "textfile"

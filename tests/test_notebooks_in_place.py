@@ -21,6 +21,8 @@ from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.slow  # executes every notebook template
+
 
 @pytest.fixture(scope="module")
 def real_clock_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
