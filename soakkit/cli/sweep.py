@@ -20,7 +20,8 @@ _EXAMPLES = """examples:
 Rerun the same command after a crash or Ctrl-C: only the missing cells run (and the cells
 that failed). Results: <artifacts>/sweeps/<sweep_id>/ (sweep.json, one parquet per batch).
 
-environment: DASK_SCHEDULER_ADDRESS (an existing cluster when no --scheduler is given),
+environment: DASK_SCHEDULER_ADDRESS (Dask's scheduler-address setting: an existing cluster
+  when neither --scheduler nor --scheduler-file is given),
   SOAKKIT_NOW (frozen clock). SOAKKIT_PARAM_* and SOAKKIT_OVERRIDES_JSON do not apply to
   sweep cells: sweep or pin parameters with --set.
 
@@ -118,8 +119,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="tasks in flight (default: 2 per worker thread + 1)")
     run.add_argument("--connect-timeout", type=float_arg(0, 86_400, lo_open=True),
                      default=10.0, metavar="SECONDS",
-                     help="give up reaching the scheduler after this long (default: "
-                          "%(default)s)")
+                     help="give up reaching the scheduler after this long; the handshake "
+                          "gets a little more (default: %(default)s)")
     run.add_argument("--progress-interval", type=float_arg(0, 86_400, lo_open=True),
                      default=30.0, metavar="SECONDS",
                      help="not on a terminal: a progress line this often (default: "
