@@ -9,6 +9,7 @@ from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, float_arg, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.inputs import MAX_ITERATIONS
+from soakkit.sweep.spec import MAX_CELLS
 
 _EXAMPLES = """examples:
   soakkit sweep --profiles steady_safe,ultra_safe --modes volatile,mixed --seeds 1-20 \\
@@ -25,7 +26,8 @@ environment: DASK_SCHEDULER_ADDRESS (Dask's scheduler-address setting: an existi
   SOAKKIT_NOW (frozen clock). SOAKKIT_PARAM_* and SOAKKIT_OVERRIDES_JSON do not apply to
   sweep cells: sweep or pin parameters with --set.
 
-bounds: --iterations 1..100000, --sim-minutes 1..1440, seeds 0..4294967295, --workers
+""" + f"""bounds: --iterations 1..100000, --sim-minutes 1..1440, seeds 0..4294967295, at most
+  {MAX_CELLS:,} cells (profiles x modes x tuner settings x --set values x seeds), --workers
   1..1024, --batch-size and --window 1..1000000, --connect-timeout and --progress-interval
   more than 0 and at most 86400 seconds.
 

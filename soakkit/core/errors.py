@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -42,6 +44,7 @@ __all__ = [
     "filesystem_error",
     "fs_errors",
     "os_reason",
+    "unreadable_reason",
 ]
 
 
@@ -241,6 +244,23 @@ def os_reason(exc: OSError) -> str:
     reason = (exc.strerror or str(exc) or type(exc).__name__).strip()
     name = errno.errorcode.get(exc.errno or 0)
     return reason[:1].lower() + reason[1:] + (f" ({name})" if name else "")
+
+
+def unreadable_reason(exc: BaseException, kind: str = "file") -> str:
+    """Why a file could not be read, in soakkit's words (never a library's own, which may
+    quote raw bytes): ``truncated: the compressed data ends early``, ``permission denied
+    (EACCES)``, else ``not a readable <kind> (truncated or damaged)``."""
+    if isinstance(exc, gzip.BadGzipFile):
+        return "not gzip-compressed data (or damaged)"
+    if isinstance(exc, EOFError):
+        return "truncated: the compressed data ends early"
+    if isinstance(exc, zlib.error):
+        return "damaged compressed data"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, OSError) and exc.errno:
+        return os_reason(exc)
+    return f"not a readable {kind} (truncated or damaged)"
 
 
 def filesystem_error(exc: OSError, path: str | os.PathLike[str] | None = None,

@@ -19,6 +19,7 @@ from soakkit.config.profiles import load_profile
 from soakkit.core.errors import ConfigError, SoakkitError
 from soakkit.gate import RUN_GATES
 from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, check_bounds, check_user_path
+from soakkit.evidence.stats import MAX_RESAMPLES, MIN_RESAMPLES
 from soakkit.core.io import parse_utc
 from soakkit.rotation.policy import MAX_KEEP_LATEST
 from soakkit.soak.options import SoakOptions, option_problems
@@ -134,22 +135,32 @@ def check_disk(values: Mapping[str, Any]) -> list[str]:
 
 
 def check_sweep(values: Mapping[str, Any]) -> list[str]:
-    """The ``sweep`` report: the artifacts folder, the sweep, alpha, resamples and seed.
-
-    The baseline and the metric name values of the sweep's results; the report checks them
-    when it has read the results (a bad one is a one-line error from the kernel).
-    """
+    """The ``sweep`` report: the artifacts folder, the sweep, alpha, resamples and seed, then
+    the baseline and the metric against the sweep's results (read once here)."""
     problems = (_folder(values, "artifacts", must_exist=True)
-                + _bounded(values, "resamples", 100, None) + _bounded(values, "seed", 0, MAX_SEED))
+                + _bounded(values, "resamples", MIN_RESAMPLES, MAX_RESAMPLES)
+                + _bounded(values, "seed", 0, MAX_SEED))
     alpha = values.get("alpha")
     if alpha is not None and not 0 < alpha < 1:
         problems.append(f"{_label('alpha')} {alpha!r}: expected a value > 0 and < 1")
-    if not problems and values.get("sweep") is not None:
-        try:
-            resolve_sweep_dir(_root(values), str(values["sweep"]))
-        except SoakkitError as exc:
-            problems.append(f"{_label('sweep')}: {exc}")
-    return problems
+    if problems or values.get("sweep") is None:
+        return problems
+    try:
+        resolve_sweep_dir(_root(values), str(values["sweep"]))
+    except SoakkitError as exc:
+        return [f"{_label('sweep')}: {exc}"]
+    from soakkit.report.sweep_report import check_sweep_selection
+
+    try:
+        check_sweep_selection(_root(values), str(values["sweep"]),
+                              baseline=str(values.get("baseline")),
+                              metric=str(values.get("metric", "auto")),
+                              per_mode=bool(values.get("per_mode", False)))
+    except SoakkitError as exc:
+        text = str(exc)
+        name = next((n for n in ("baseline", "metric") if text.startswith(f"{n} ")), None)
+        return [f"{_label(name)}: {text}" if name else text]
+    return []
 
 
 #: Report name → its check (reports without one are checked by type only).
