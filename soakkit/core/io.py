@@ -27,6 +27,8 @@ from soakkit.core.json_strict import load_json_file, loads_strict, read_limited
 
 __all__ = [
     "FLOAT_DIGITS",
+    "MAX_UTC",
+    "MIN_UTC",
     "Clock",
     "FixedClock",
     "SystemClock",
@@ -144,6 +146,12 @@ class FixedClock:
         return self.instant
 
 
+#: The instants soakkit accepts (``--now``, ``SOAKKIT_NOW``, the clock, tape times): a run id
+#: has a four-digit year, and nanoseconds since the epoch must fit an int64 (until
+#: 2262-04-11). ``soakkit soak --help`` states the window.
+MIN_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_UTC = datetime(2261, 12, 31, 23, 59, 59, tzinfo=UTC)
+
 _UTC_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
     r"(Z|[+-]\d{2}:?\d{2})$"
@@ -160,10 +168,13 @@ def parse_utc(text: str, where: str = "timestamp") -> datetime:
         raise UsageError(
             f"{where}: {text!r} is not an ISO-8601 UTC time such as 2026-11-24T12:00:00Z")
     try:
-        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise UsageError(f"{where}: {text!r} is not a valid time ({exc})") from None
-    return dt.astimezone(UTC)
+    if not MIN_UTC <= dt <= MAX_UTC:
+        raise UsageError(f"{where}: {text!r} is outside {format_utc(MIN_UTC)[:10]}.."
+                         f"{format_utc(MAX_UTC)[:10]} (run ids and file times stay within it)")
+    return dt
 
 
 def format_utc(dt: datetime) -> str:

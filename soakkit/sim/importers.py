@@ -26,7 +26,14 @@ import numpy as np
 import polars as pl
 
 from soakkit.core.errors import TapeError
-from soakkit.sim.tapefile import RecordedTape, grid_step, write_tape
+from soakkit.sim.tapefile import (
+    RecordedTape,
+    check_values,
+    epoch_ns,
+    grid_step,
+    in_units,
+    write_tape,
+)
 
 __all__ = ["FORMATS", "ImportReport", "import_binance", "import_tardis"]
 
@@ -115,7 +122,7 @@ def _sorted(ns: np.ndarray, what: str, report: ImportReport) -> np.ndarray:
 def _finish(report: ImportReport, out: Path, t_ns: np.ndarray, side: np.ndarray,
             price: np.ndarray, qty: np.ndarray, q_ns: np.ndarray, bid: np.ndarray,
             bid_qty: np.ndarray, ask: np.ndarray, ask_qty: np.ndarray, tick: float | None,
-            lot: float | None, symbol: str, source: str) -> ImportReport:
+            lot: float | None, symbol: str, source: str, replace: bool = False) -> ImportReport:
     keep_t = np.isin(side, (1, -1)) & (price > 0) & (qty > 0)
     report.dropped["trades without an aggressor side or with a zero price or size"] = int(
         (~keep_t).sum())
@@ -133,23 +140,29 @@ def _finish(report: ImportReport, out: Path, t_ns: np.ndarray, side: np.ndarray,
     t_ns, side, price, qty = (a[keep_t][ot] for a in (t_ns, side, price, qty))
     q_ns, bid, bid_qty, ask, ask_qty = (a[keep_q][oq] for a in (q_ns, bid, bid_qty, ask,
                                                                 ask_qty))
+    where = str(out)
+    check_values(where, {"price": price, "bid": bid, "ask": ask},
+                 {"qty": qty, "bid_qty": bid_qty, "ask_qty": ask_qty})
     tick = tick or grid_step(np.concatenate((price, bid, ask)))
     lot = lot or grid_step(np.concatenate((qty, bid_qty, ask_qty)))
     tape = RecordedTape(
         path=out, tick=tick, lot=lot, symbol=symbol, source=source,
         trade_ns=t_ns.astype(np.int64), trade_side=side.astype(np.int8),
-        trade_px=np.round(price / tick).astype(np.int64), trade_qty=qty / lot,
-        quote_ns=q_ns.astype(np.int64), bid_px=np.round(bid / tick).astype(np.int64),
-        bid_qty=bid_qty / lot, ask_px=np.round(ask / tick).astype(np.int64),
-        ask_qty=ask_qty / lot)
-    write_tape(out, tape)
+        trade_px=in_units(where, price, tick, "price", "tick").astype(np.int64),
+        trade_qty=in_units(where, qty, lot, "qty", "lot"), quote_ns=q_ns.astype(np.int64),
+        bid_px=in_units(where, bid, tick, "bid", "tick").astype(np.int64),
+        bid_qty=in_units(where, bid_qty, lot, "bid_qty", "lot"),
+        ask_px=in_units(where, ask, tick, "ask", "tick").astype(np.int64),
+        ask_qty=in_units(where, ask_qty, lot, "ask_qty", "lot"))
+    write_tape(out, tape, replace=replace)
     report.trades, report.quotes = int(t_ns.size), int(q_ns.size)
     return report
 
 
 def import_tardis(trades: Path, quotes: Path, out: Path, *, tick: float | None = None,
-                  lot: float | None = None) -> ImportReport:
-    """Convert Tardis ``trades`` and ``quotes``/``book_ticker`` CSVs into a tape at ``out``."""
+                  lot: float | None = None, replace: bool = False) -> ImportReport:
+    """Convert Tardis ``trades`` and ``quotes``/``book_ticker`` CSVs into a tape at ``out``
+    (``replace``: a tape already there; else it is refused)."""
     t = _csv(trades, ["symbol", "timestamp", "side", "price", "amount"])
     q = _csv(quotes, ["timestamp", "ask_amount", "ask_price", "bid_price", "bid_amount"])
     tn = _numbers(t, trades, ["timestamp", "price", "amount"], ("timestamp",))
@@ -158,10 +171,16 @@ def import_tardis(trades: Path, quotes: Path, out: Path, *, tick: float | None =
     side = t["side"].str.strip_chars().replace_strict({"buy": 1, "sell": -1}, default=0,
                                                       return_dtype=pl.Int8).to_numpy()
     symbol = str(t["symbol"][0])
-    return _finish(ImportReport(out), out, tn["timestamp"] * 1000, side, tn["price"],
-                   tn["amount"], qn["timestamp"] * 1000, qn["bid_price"], qn["bid_amount"],
-                   qn["ask_price"], qn["ask_amount"], tick, lot, symbol,
-                   f"tardis: {trades.name} + {quotes.name}")
+    return _finish(ImportReport(out), out, _tardis_ns(trades, tn["timestamp"]), side,
+                   tn["price"], tn["amount"], _tardis_ns(quotes, qn["timestamp"]),
+                   qn["bid_price"], qn["bid_amount"], qn["ask_price"], qn["ask_amount"], tick,
+                   lot, symbol, f"tardis: {trades.name} + {quotes.name}", replace)
+
+
+def _tardis_ns(path: Path, us: np.ndarray) -> np.ndarray:
+    """Tardis times (µs) as ns, each checked (:func:`~soakkit.sim.tapefile.epoch_ns`)."""
+    return epoch_ns(path, us, 1_000, "timestamp",
+                    hint="Tardis times are µs: is this row in another unit?")
 
 
 _AGG = ["agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id",
@@ -170,15 +189,19 @@ _TICKER = ["update_id", "best_bid_price", "best_bid_qty", "best_ask_price", "bes
            "transaction_time", "event_time"]
 
 
-def _to_ns(values: np.ndarray) -> np.ndarray:
-    """Binance times: ms, or µs for spot files from 2025 on (larger than 1e14)."""
+def _to_ns(path: Path, values: np.ndarray, name: str, header: bool = True) -> np.ndarray:
+    """Binance times: ms, or µs for spot files from 2025 on (larger than 1e14); each
+    checked (:func:`~soakkit.sim.tapefile.epoch_ns`)."""
     ints = values.astype(np.int64)
-    return np.asarray(np.where(ints > 10**14, ints * 1_000, ints * 1_000_000))
+    return epoch_ns(path, ints, np.where(ints > 10**14, 1_000, 1_000_000), name,
+                    first_line=1 + header, hint="Binance times are ms, or µs from 2025 on")
 
 
 def import_binance(trades: Path, quotes: Path, out: Path, *, tick: float | None = None,
-                   lot: float | None = None, symbol: str = "") -> ImportReport:
-    """Convert Binance public ``aggTrades`` and ``bookTicker`` CSVs into a tape at ``out``."""
+                   lot: float | None = None, symbol: str = "",
+                   replace: bool = False) -> ImportReport:
+    """Convert Binance public ``aggTrades`` and ``bookTicker`` CSVs into a tape at ``out``
+    (``replace``: a tape already there; else it is refused)."""
     header = _has_header(trades, "agg_trade_id")
     t = _csv(trades, _AGG + ([] if header else ["is_best_match"]), header=header)
     q = _csv(quotes, _TICKER)
@@ -188,7 +211,10 @@ def import_binance(trades: Path, quotes: Path, out: Path, *, tick: float | None 
                               "best_ask_qty", "transaction_time"], ("transaction_time",))
     maker = t["is_buyer_maker"].str.strip_chars().str.to_lowercase()
     side = np.where(maker.to_numpy() == "true", -1, np.where(maker.to_numpy() == "false", 1, 0))
-    return _finish(ImportReport(out), out, _to_ns(tn["transact_time"]), side, tn["price"],
-                   tn["quantity"], _to_ns(qn["transaction_time"]), qn["best_bid_price"],
-                   qn["best_bid_qty"], qn["best_ask_price"], qn["best_ask_qty"], tick, lot,
-                   symbol, f"binance: {trades.name} + {quotes.name}")
+    return _finish(ImportReport(out), out,
+                   _to_ns(trades, tn["transact_time"], "transact_time", header), side,
+                   tn["price"], tn["quantity"],
+                   _to_ns(quotes, qn["transaction_time"], "transaction_time"),
+                   qn["best_bid_price"], qn["best_bid_qty"], qn["best_ask_price"],
+                   qn["best_ask_qty"], tick, lot, symbol,
+                   f"binance: {trades.name} + {quotes.name}", replace)

@@ -12,14 +12,23 @@ bid and ask after an update (both sides present, ``bid_px < ask_px``). Without
 ``tape.json`` the price tick and quantity lot are inferred from the decimals in the data.
 A bad tape raises :class:`~soakkit.core.errors.TapeError` naming the file and the row (the
 CSV line, header = line 1); nothing is repaired silently.
+
+**Bounds** (``soakkit tape --help``): times from 1970-01-01 to 2261-12-31
+(:data:`~soakkit.core.io.MIN_UTC`..:data:`~soakkit.core.io.MAX_UTC`), at most
+:data:`MAX_SPAN_DAYS` from the first row to the last (a row far from its file's others is
+named: often a row in another time unit); prices at most :data:`MAX_PRICE`, quantities at
+most :data:`MAX_QTY`, each at most :data:`MAX_UNITS` ticks or lots and a whole number of
+them. They are checked before anything allocates per minute or divides, and
+:func:`write_tape` checks a tape before writing it, whoever built it.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +36,24 @@ import numpy as np
 import polars as pl
 
 from soakkit.core.errors import TapeError
-from soakkit.core.io import atomic_write_bytes, atomic_write_json
-from soakkit.core.json_strict import load_json_file
+from soakkit.core.io import MAX_UTC, MIN_UTC, atomic_write_bytes, atomic_write_json
+from soakkit.core.json_strict import is_finite_number, load_json_file
+from soakkit.sim.tape_bounds import MAX_PRICE, MAX_QTY, MAX_SPAN_DAYS, MAX_UNITS
 
-__all__ = ["QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape", "find_table",
-           "grid_step", "read_tape", "write_tape"]
+__all__ = ["MAX_PRICE", "MAX_QTY", "MAX_SPAN_DAYS", "MAX_UNITS", "QUOTE_COLUMNS", "TAPE_META",
+           "TRADE_COLUMNS", "RecordedTape", "check_tape", "check_values",
+           "epoch_ns", "existing_tape_files", "find_table", "grid_step", "in_units",
+           "read_tape", "write_tape"]
 
 TRADE_COLUMNS = ("ts_ns", "price", "qty", "side")
 QUOTE_COLUMNS = ("ts_ns", "bid_px", "bid_qty", "ask_px", "ask_qty")
 TAPE_META = "tape.json"
 _SUFFIXES = (".parquet", ".csv", ".csv.gz")
 _INT = ("ts_ns", "side")
+_NS = 10**9
+_DAY_NS = 86_400 * _NS
+_MIN_NS = int((MIN_UTC - MIN_UTC).total_seconds()) * _NS
+_MAX_NS = int((MAX_UTC - MIN_UTC).total_seconds()) * _NS
 
 
 @dataclass(frozen=True)
@@ -87,9 +103,10 @@ def find_table(folder: Path, name: str) -> Path:
     return found[0]
 
 
-def _where(path: Path, row: int) -> str:
-    """How to point at data row ``row`` (0-based): the CSV line, or the parquet row."""
-    return f"{path}:{row + 2}" if path.suffix != ".parquet" else f"{path}: row {row + 1}"
+def _where(path: Path, row: int, first_line: int = 2) -> str:
+    """How to point at data row ``row`` (0-based): the CSV line (``first_line`` is row 0's:
+    2 below a header), or the parquet row."""
+    return f"{path}:{row + first_line}" if path.suffix != ".parquet" else f"{path}: row {row + 1}"
 
 
 def _read_frame(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -123,11 +140,71 @@ def _read_frame(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
         raise TapeError(f"{path}: cannot read the columns {', '.join(columns)}") from None
 
 
-def _first(path: Path, bad: np.ndarray, message: Callable[[int], str]) -> None:
+def _first(path: Path, bad: np.ndarray, message: Callable[[int], str],
+           first_line: int = 2) -> None:
     """Raise for the first row where ``bad`` holds, with ``message(row)``."""
     if bad.any():
         row = int(np.argmax(bad))
-        raise TapeError(f"{_where(path, row)}: {message(row)}")
+        raise TapeError(f"{_where(path, row, first_line)}: {message(row)}")
+
+
+def _utc(ns: float) -> str:
+    """An instant as ``2024-08-09T00:00:00Z`` (any int64 nanoseconds)."""
+    return f"{MIN_UTC + timedelta(microseconds=int(ns) // 1000):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def epoch_ns(path: Path, values: np.ndarray, unit_ns: int | np.ndarray, name: str, *,
+             first_line: int = 2, hint: str = "") -> np.ndarray:
+    """Times counted in ``unit_ns`` (one unit, or one per row) as int64 ns since the epoch.
+
+    Each must lie in 1970..2261 (checked before the multiplication, which could overflow)
+    and within :data:`MAX_SPAN_DAYS` of its file's median time; else :class:`TapeError`
+    names the file, the line (``first_line``: row 0's), the value and its date. ``hint``
+    ends the far-row message (which units the source uses).
+    """
+    v = np.asarray(values, dtype=np.int64)
+    unit = np.broadcast_to(np.asarray(unit_ns, dtype=np.int64), v.shape)
+    _first(path, v < -(-_MIN_NS // unit),
+           lambda row: f"{name} {v[row]} is before {MIN_UTC:%Y-%m-%d}", first_line)
+    _first(path, v > _MAX_NS // unit,
+           lambda row: f"{name} {v[row]} is after {MAX_UTC:%Y-%m-%dT%H:%M:%SZ}", first_line)
+    ns = v * unit
+    if ns.size == 0:
+        return ns
+    center = float(np.median(ns))
+    far = np.abs(ns - center) > MAX_SPAN_DAYS * _DAY_NS
+    _first(path, far, lambda row: (
+        f"{name} {v[row]} ({_utc(ns[row])}) is {abs(ns[row] - center) / _DAY_NS:,.0f} days "
+        f"from the file's other rows ({_utc(center)}); a tape spans at most "
+        f"{MAX_SPAN_DAYS} days" + (f" ({hint})" if hint else "")), first_line)
+    return ns
+
+
+def check_values(where: str, prices: Mapping[str, np.ndarray],
+                 sizes: Mapping[str, np.ndarray]) -> None:
+    """Raise :class:`TapeError` for the first price above :data:`MAX_PRICE` or quantity
+    above :data:`MAX_QTY` (or not finite), naming ``where`` and the column."""
+    for limit, columns in ((MAX_PRICE, prices), (MAX_QTY, sizes)):
+        for name, values in columns.items():
+            bad = ~(np.abs(values) <= limit)
+            if bad.any():
+                value = values[int(np.argmax(bad))]
+                raise TapeError(f"{where}: {name} {value:g} is more than {limit:g}")
+
+
+def in_units(where: str, values: np.ndarray, step: float, name: str, what: str) -> np.ndarray:
+    """``values`` in whole ``what`` (ticks, lots) of ``step``, or :class:`TapeError` naming
+    ``where`` and the first value that is not a whole number of them (or too many)."""
+    units = values / step
+    off = np.abs(units - np.round(units)) > 1e-6
+    if off.any():
+        raise TapeError(f"{where}: {name} {values[int(np.argmax(off))]:g} is not a multiple "
+                        f"of the {what} {step:g}")
+    if (np.abs(units) > MAX_UNITS).any():
+        value = values[int(np.argmax(np.abs(units) > MAX_UNITS))]
+        raise TapeError(f"{where}: {name} {value:g} is more than {MAX_UNITS:g} {what}s of "
+                        f"{step:g}")
+    return np.round(units)
 
 
 def _says(text: str) -> Callable[[int], str]:
@@ -152,13 +229,16 @@ def _load(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
     _first(path, np.concatenate(([False], ts[1:] < ts[:-1])),
            lambda row: f"ts_ns {ts[row]} is earlier than the row before ({ts[row - 1]}); "
                        "a tape must be sorted by time")
+    epoch_ns(path, ts, 1, "ts_ns")
     return cols
 
 
-def _positive(path: Path, cols: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
+def _positive(path: Path, cols: dict[str, np.ndarray], names: tuple[str, ...],
+              limit: float) -> None:
     for c in names:
         values = cols[c]
         _first(path, values <= 0, _with_value(c, values, "must be > 0"))
+        _first(path, values > limit, _with_value(c, values, f"is more than {limit:g}"))
 
 
 def grid_step(values: np.ndarray) -> float:
@@ -173,17 +253,32 @@ def grid_step(values: np.ndarray) -> float:
 
 
 def _on_grid(path: Path, values: np.ndarray, step: float, name: str, what: str) -> np.ndarray:
+    """``values`` in whole ``what`` of ``step``; a value off the grid names its row."""
     units = values / step
     _first(path, np.abs(units - np.round(units)) > 1e-6,
            lambda row: f"{name} {values[row]:g} is not a multiple of the {what} {step:g}")
-    return units
+    _first(path, np.abs(units) > MAX_UNITS,
+           lambda row: f"{name} {values[row]:g} is more than {MAX_UNITS:g} {what}s of {step:g}")
+    return np.round(units)
 
 
-def _lots(values: np.ndarray, lot: float) -> np.ndarray:
-    """Quantities in lots, snapped to whole lots where the decimals say they are."""
-    units = values / lot
-    near = np.round(units)
-    return np.asarray(np.where(np.abs(units - near) < 1e-6, near, units))
+def _step(meta: Mapping[str, Any], name: str, inferred: Callable[[], float],
+          folder: Path) -> float:
+    """``tick`` or ``lot`` from ``tape.json`` (a number > 0), else inferred from the data."""
+    if name not in meta or meta[name] is None:
+        return inferred()
+    value = meta[name]
+    if not is_finite_number(value) or value <= 0:
+        raise TapeError(f"{folder / TAPE_META}: {name} must be a number > 0")
+    return float(value)
+
+
+def _span(where: Path, starts: list[int], ends: list[int]) -> None:
+    """The whole tape (every table) within :data:`MAX_SPAN_DAYS`."""
+    start, end = min(starts), max(ends)
+    if end - start > MAX_SPAN_DAYS * _DAY_NS:
+        raise TapeError(f"{where}: the tape spans {(end - start) / _DAY_NS:.1f} days "
+                        f"({_utc(start)} to {_utc(end)}); at most {MAX_SPAN_DAYS} days")
 
 
 def read_tape(folder: Path) -> RecordedTape:
@@ -195,32 +290,68 @@ def read_tape(folder: Path) -> RecordedTape:
         meta = load_json_file(folder / TAPE_META)
     t = _load(trades_path, TRADE_COLUMNS)
     q = _load(quotes_path, QUOTE_COLUMNS)
-    _positive(trades_path, t, ("price", "qty"))
+    _span(folder, [int(t["ts_ns"][0]), int(q["ts_ns"][0])],
+          [int(t["ts_ns"][-1]), int(q["ts_ns"][-1])])
+    _positive(trades_path, t, ("price",), MAX_PRICE)
+    _positive(trades_path, t, ("qty",), MAX_QTY)
     side = t["side"]
     _first(trades_path, (side != 1) & (side != -1),
            lambda row: f"side {side[row]} must be 1 (buyer aggressor) or -1 (seller aggressor)")
-    _positive(quotes_path, q, ("bid_px", "bid_qty", "ask_px", "ask_qty"))
+    _positive(quotes_path, q, ("bid_px", "ask_px"), MAX_PRICE)
+    _positive(quotes_path, q, ("bid_qty", "ask_qty"), MAX_QTY)
     bid, ask = q["bid_px"], q["ask_px"]
     _first(quotes_path, bid > ask, lambda row: f"crossed book: bid_px {bid[row]:g} > ask_px "
                                                f"{ask[row]:g}")
     _first(quotes_path, bid == ask, lambda row: f"locked book: bid_px = ask_px = {bid[row]:g}")
-    prices = np.concatenate((t["price"], q["bid_px"], q["ask_px"]))
-    sizes = np.concatenate((t["qty"], q["bid_qty"], q["ask_qty"]))
-    tick = float(meta.get("tick") or grid_step(prices))
-    lot = float(meta.get("lot") or grid_step(sizes))
-    for name, value in (("tick", tick), ("lot", lot)):
-        if not (math.isfinite(value) and value > 0):
-            raise TapeError(f"{folder / TAPE_META}: {name} must be a number > 0")
+    tick = _step(meta, "tick", lambda: grid_step(np.concatenate((t["price"], bid, ask))),
+                 folder)
+    lot = _step(meta, "lot", lambda: grid_step(np.concatenate((t["qty"], q["bid_qty"],
+                                                               q["ask_qty"]))), folder)
     px = {c: _on_grid(p, v[c], tick, c, "tick") for p, v, c in (
         (trades_path, t, "price"), (quotes_path, q, "bid_px"), (quotes_path, q, "ask_px"))}
+    lots = {c: _on_grid(p, v[c], lot, c, "lot") for p, v, c in (
+        (trades_path, t, "qty"), (quotes_path, q, "bid_qty"), (quotes_path, q, "ask_qty"))}
     return RecordedTape(
         path=folder, tick=tick, lot=lot, symbol=str(meta.get("symbol", "")),
         source=str(meta.get("source", "")),
         trade_ns=t["ts_ns"].astype(np.int64), trade_side=t["side"].astype(np.int8),
-        trade_px=np.round(px["price"]).astype(np.int64), trade_qty=_lots(t["qty"], lot),
-        quote_ns=q["ts_ns"].astype(np.int64), bid_px=np.round(px["bid_px"]).astype(np.int64),
-        bid_qty=_lots(q["bid_qty"], lot), ask_px=np.round(px["ask_px"]).astype(np.int64),
-        ask_qty=_lots(q["ask_qty"], lot))
+        trade_px=px["price"].astype(np.int64), trade_qty=lots["qty"],
+        quote_ns=q["ts_ns"].astype(np.int64), bid_px=px["bid_px"].astype(np.int64),
+        bid_qty=lots["bid_qty"], ask_px=px["ask_px"].astype(np.int64),
+        ask_qty=lots["ask_qty"])
+
+
+def check_tape(tape: RecordedTape, where: Path) -> None:
+    """Raise :class:`TapeError` (naming ``where``) unless ``tape`` is within the bounds of a
+    tape: what :func:`write_tape` checks before writing, whoever built the tape."""
+    for name, value in (("tick", tape.tick), ("lot", tape.lot)):
+        if not (math.isfinite(value) and value > 0):
+            raise TapeError(f"{where}: {name} {value!r} must be a number > 0")
+    if tape.trade_ns.size == 0 or tape.quote_ns.size == 0:
+        raise TapeError(f"{where}: a tape needs trades and quotes")
+    for name, ns in (("trades", tape.trade_ns), ("quotes", tape.quote_ns)):
+        if int(ns.min()) < _MIN_NS or int(ns.max()) > _MAX_NS:
+            raise TapeError(f"{where}: {name} times outside {MIN_UTC:%Y-%m-%d}.."
+                            f"{MAX_UTC:%Y-%m-%d}")
+    _span(where, [int(tape.trade_ns.min()), int(tape.quote_ns.min())],
+          [int(tape.trade_ns.max()), int(tape.quote_ns.max())])
+    check_values(str(where), {"price": tape.trade_px * tape.tick,
+                              "bid_px": tape.bid_px * tape.tick,
+                              "ask_px": tape.ask_px * tape.tick},
+                 {"qty": tape.trade_qty * tape.lot, "bid_qty": tape.bid_qty * tape.lot,
+                  "ask_qty": tape.ask_qty * tape.lot})
+    for name, lots in (("qty", tape.trade_qty), ("bid_qty", tape.bid_qty),
+                       ("ask_qty", tape.ask_qty)):
+        off = np.abs(lots - np.round(lots)) > 1e-6
+        if off.any():
+            raise TapeError(f"{where}: {name} {lots[int(np.argmax(off))] * tape.lot:g} is not "
+                            f"a multiple of the lot {tape.lot:g}")
+
+
+def existing_tape_files(folder: Path) -> list[str]:
+    """The names of the tape files already in ``folder`` (tables and ``tape.json``)."""
+    names = [f"{table}{suffix}" for table in ("trades", "quotes") for suffix in _SUFFIXES]
+    return sorted(n for n in [*names, TAPE_META] if (Path(folder) / n).exists())
 
 
 def _parquet_bytes(frame: pl.DataFrame) -> bytes:
@@ -229,9 +360,20 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None) -> Path:
-    """Write ``tape`` as ``trades.parquet``, ``quotes.parquet`` and ``tape.json``."""
+def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None,
+               replace: bool = False) -> Path:
+    """Write ``tape`` as ``trades.parquet``, ``quotes.parquet`` and ``tape.json``.
+
+    The tape is checked first (:func:`check_tape`). A folder that already holds a tape is
+    refused unless ``replace``; then the new tables are written first and the old tape's
+    other files (``trades.csv``, say) removed, so one consistent tape is left.
+    """
     folder = Path(folder)
+    check_tape(tape, folder)
+    existing = existing_tape_files(folder)
+    if existing and not replace:
+        raise TapeError(f"{folder}: already holds a tape ({', '.join(existing)}); --force "
+                        "replaces it")
     folder.mkdir(parents=True, exist_ok=True)
     digits = max(0, -math.floor(math.log10(tape.tick)) + 2)
     lot_digits = max(0, -math.floor(math.log10(tape.lot)) + 2)
@@ -246,6 +388,9 @@ def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None) 
         "ask_qty": np.round(tape.ask_qty * tape.lot, lot_digits)})
     atomic_write_bytes(folder / "trades.parquet", _parquet_bytes(trades), mtime=mtime)
     atomic_write_bytes(folder / "quotes.parquet", _parquet_bytes(quotes), mtime=mtime)
+    for stale in existing:
+        if stale.endswith((".csv", ".csv.gz")):
+            (folder / stale).unlink(missing_ok=True)
     atomic_write_json(folder / TAPE_META, {"tick": tape.tick, "lot": tape.lot,
                                            "symbol": tape.symbol, "source": tape.source},
                       mtime=mtime)
