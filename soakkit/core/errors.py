@@ -64,10 +64,11 @@ class ExitCode(IntEnum):
 #: What each exit code means, in the words of the README table.
 EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.OK: "success (a PASS or WARN verdict)",
-    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, or a state file "
-                     "soakkit refuses to use",
-    ExitCode.USAGE: "usage, configuration or input error: a bad flag, value, file or run id, "
-                    "or a path the file system refuses (nothing is left half-written)",
+    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, or a file another "
+                     "writer changed first",
+    ExitCode.USAGE: "usage, configuration or input error: a bad flag, value, file (a state "
+                    "file soakkit refuses, too) or run id, or a path the file system refuses "
+                    "(nothing is left half-written)",
     ExitCode.TIMEOUT: "a report cell ran longer than --cell-timeout",
     ExitCode.DEAD_KERNEL: "a report's kernel died",
     ExitCode.PROBLEMS: "ok, with problems: the output is complete, but input files were "
@@ -158,13 +159,16 @@ class JsonFormatError(SoakkitError):
 
 
 class RuntimeOverridesError(SoakkitError):
-    """``runtime_overrides.json`` is corrupt or invalid; soakkit fails closed."""
+    """``runtime_overrides.json`` is corrupt or invalid; soakkit fails closed (exit code 2,
+    as every file soakkit refuses: ``soak --resume`` and ``config show`` alike)."""
 
-    exit_code = ExitCode.FAILED
+    exit_code = ExitCode.USAGE
 
 
 class StaleRevisionError(RuntimeOverridesError):
     """A compare-and-swap write lost: somebody else wrote the file first."""
+
+    exit_code = ExitCode.FAILED
 
     def __init__(self, path: str, expected: int, found: int) -> None:
         self.path = path

@@ -169,7 +169,19 @@ REPORT_CHECKS: Mapping[str, Checker] = {"soak": check_soak, "kpi": check_kpi,
                                         "sweep": check_sweep}
 
 
+def _environment() -> list[str]:
+    """What every report's kernel inherits: a catalog cache folder that can be used."""
+    from soakkit.catalog.cache import cache_dir
+
+    try:
+        cache_dir(Path("."))
+    except SoakkitError as exc:
+        return [str(exc)]
+    return []
+
+
 def report_problems(name: str, values: Mapping[str, Any]) -> list[str]:
-    """Every problem with the (already type-cast) parameters of report ``name``."""
+    """Every problem with the (already type-cast) parameters of report ``name`` and the
+    environment its kernel inherits."""
     check = REPORT_CHECKS.get(name)
-    return check(values) if check is not None else []
+    return _environment() + (check(values) if check is not None else [])
