@@ -44,9 +44,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from soakkit.core.errors import ArtifactError, JsonFormatError, UsageError
+from soakkit.core.errors import (
+    READ_ERRORS,
+    ArtifactError,
+    JsonFormatError,
+    UsageError,
+    unreadable_reason,
+)
 from soakkit.core.inputs import check_user_path, show_value
-from soakkit.core.io import fsync_dir
+from soakkit.core.io import MAX_UTC, MIN_UTC, fsync_dir
 from soakkit.core.json_strict import loads_strict
 
 __all__ = [
@@ -135,7 +141,14 @@ def sweep_part_name(session: int, batch: int) -> str:
 
 
 def make_run_id(started: datetime, profile: str, mode: str, seed: int) -> str:
-    """``20261124T042913Z-steady_safe-volatile-s7``: sortable by start time, readable."""
+    """``20261124T042913Z-steady_safe-volatile-s7``: sortable by start time, readable.
+
+    ``started`` must lie in :data:`~soakkit.core.io.MIN_UTC`..``MAX_UTC`` (a four-digit
+    year; ``--now`` is checked against the same window), else :class:`UsageError`.
+    """
+    if not MIN_UTC <= started <= MAX_UTC:
+        raise UsageError(f"the clock says {started.isoformat()}, outside "
+                         f"{MIN_UTC:%Y-%m-%d}..{MAX_UTC:%Y-%m-%d}: no run id can be made")
     return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{mode}-s{seed}"
 
 
@@ -304,8 +317,8 @@ def read_json_maybe_gz(path: Path) -> Any:
         raw = path.read_bytes()
         if path.name.endswith(".gz"):
             raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise JsonFormatError(str(path), 0, 0, f"unreadable ({exc})") from None
+    except READ_ERRORS as exc:
+        raise JsonFormatError(str(path), 0, 0, unreadable_reason(exc)) from None
     return loads_strict(raw, str(path))
 
 
@@ -339,8 +352,10 @@ def read_history(folder: Path) -> Iterator[dict[str, Any]]:
     path = Path(folder) / HISTORY_FILE
     if not path.exists():
         return
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                record = loads_strict(line, f"{path}:{lineno}")
-                yield record
+    try:
+        lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+    except READ_ERRORS as exc:
+        raise JsonFormatError(str(path), 0, 0, unreadable_reason(exc)) from None
+    for lineno, line in enumerate(lines, 1):
+        if line.strip():
+            yield loads_strict(line, f"{path}:{lineno}")

@@ -23,6 +23,7 @@ from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import Parser, formatter
 from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
 from soakkit.core.signals import run_command
+from soakkit.core.streams import standard_output
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -81,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # so `rotate` may fork scan workers safely (numpy is imported lazily, after this)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     usage_code = USAGE_EXIT_CODES.get(argv[0], ExitCode.USAGE) if argv else ExitCode.USAGE
-    return run_command(lambda: _run(argv), usage_code=usage_code)
+    with standard_output():
+        return run_command(lambda: _run(argv), usage_code=usage_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,9 +7,10 @@ import argparse
 
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import float_arg, int_arg, path_arg
+from soakkit.core.io import MAX_UTC, MIN_UTC
 
-__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "float_arg",
-           "formatter", "int_arg", "path_arg"]
+__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "add_now",
+           "float_arg", "formatter", "int_arg", "path_arg"]
 
 #: How ``--artifacts`` defaults (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
@@ -40,3 +41,10 @@ def add_artifacts(p: argparse.ArgumentParser, what: str) -> None:
     """``--artifacts DIR``; handlers resolve ``None`` with :func:`resolve_artifacts`."""
     p.add_argument("--artifacts", type=path_arg, default=None, metavar="DIR",
                    help=f"{what} ({ARTIFACTS_HELP})")
+
+
+def add_now(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:
+    """``--now ISO8601`` (also ``SOAKKIT_NOW``), bounded like every instant soakkit takes."""
+    p.add_argument("--now", metavar="ISO8601",
+                   help=f"{what}; a UTC time within {MIN_UTC:%Y-%m-%d}..{MAX_UTC:%Y-%m-%d} "
+                        "(run ids have four-digit years, file times fit in int64 ns)")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import formatter, int_arg, path_arg
+from soakkit.cli._common import add_now, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
 from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED
 
@@ -105,7 +105,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    metavar="SECONDS",
                    help=f"per-cell timeout, whole seconds 1..{MAX_CELL_TIMEOUT_S} (default: "
                         "%(default)s)")
-    p.add_argument("--now", metavar="ISO8601", help="freeze the clock (run id, manifest times)")
+    add_now(p, "freeze the clock (run id, manifest times)")
     p.set_defaults(func=_cmd_report)
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import Parser, formatter
-from soakkit.core.errors import ROTATE_EXIT_CODES, UsageError, exit_codes_help
+from soakkit.cli._common import Parser, add_now, formatter
+from soakkit.core.errors import ROTATE_EXIT_CODES, UsageError, exit_codes_help, printable
 from soakkit.core.inputs import float_arg, int_arg, path_arg
 from soakkit.core.io import canonical_json, clock_from
 from soakkit.rotation.actions import action_lines
@@ -68,7 +68,7 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
         return
     p.add_argument("--explain", action="store_true",
                    help="print every decision, kept files included")
-    p.add_argument("--now", metavar="ISO8601", help="the instant ages are measured against")
+    add_now(p, "the instant ages are measured against")
     p.add_argument("--wait-lock", type=float_arg(0.0, MAX_WAIT_S), default=0.0,
                    metavar="SECONDS", help="wait for a concurrent rotation (default: fail)")
     p.add_argument("--json", action="store_true", help="print the log record as JSON")
@@ -130,9 +130,9 @@ def _render(result: RotationResult, explain_lines: list[str]) -> str:
 def _problems(record: dict[str, Any]) -> None:
     """A rotation's warnings and per-file errors, one ``soakkit:`` line each, on stderr."""
     for warning in record["warnings"]:
-        print(f"soakkit: warning: {warning}", file=sys.stderr)
+        print(f"soakkit: warning: {printable(warning)}", file=sys.stderr)
     for error in record["scan_errors"] + record["errors"]:
-        print(f"soakkit: error: {error}", file=sys.stderr)
+        print(f"soakkit: error: {printable(error)}", file=sys.stderr)
 
 
 def run_rotate(args: argparse.Namespace) -> int:
@@ -203,7 +203,9 @@ def _report(args: argparse.Namespace, result: RotationResult) -> int:
         explain.append("every decision:")
         explain += [f"  {d.reason:<44} {d.path}" for d in
                     result.plan.decisions(include_keep=True)]
-    sys.stdout.write(_render(result, explain))
+    # a name that is not UTF-8 (or holds a control character) is shown escaped: \xff
+    sys.stdout.write("".join(printable(line) + "\n"
+                             for line in _render(result, explain).splitlines()))
     _problems(result.summary)
     return result.exit_code
 

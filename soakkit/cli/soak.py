@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import add_common_config, formatter, path_arg
+from soakkit.cli._common import add_common_config, add_now, formatter, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="pause between iterations (default: $SOAK_SLEEP_SECONDS or 0)")
     p.add_argument("--gate", metavar="{" + ",".join(RUN_GATES) + "}", help="default: smoke")
     p.add_argument("--no-tune", action="store_true", help="run without the live-apply tuner")
-    p.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
+    add_now(p, "freeze the clock (reproducible files)")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted or crashed run")
     p.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
     p.add_argument("--metrics-dir", type=path_arg, default=None, metavar="DIR",

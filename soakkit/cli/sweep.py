@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import add_artifacts, float_arg, formatter, int_arg, path_arg
+from soakkit.cli._common import add_artifacts, add_now, float_arg, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.inputs import MAX_ITERATIONS
 from soakkit.sweep.spec import MAX_CELLS
@@ -106,7 +106,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     out.add_argument("--write-runs", action="store_true",
                      help="also keep every cell's run folder (workers must share this "
                           "file system)")
-    out.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
+    add_now(out, "freeze the clock (reproducible files)")
     run = p.add_argument_group("where and how it runs")
     run.add_argument("--scheduler", metavar="ADDRESS",
                      help="an existing Dask scheduler, e.g. tcp://host:8786")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 __all__ = [
     "EXIT_CODE_MEANINGS",
+    "READ_ERRORS",
     "ROTATE_EXIT_CODES",
     "ArtifactError",
     "ClusterError",
@@ -44,6 +45,7 @@ __all__ = [
     "filesystem_error",
     "fs_errors",
     "os_reason",
+    "printable",
     "unreadable_reason",
 ]
 
@@ -243,11 +245,32 @@ def _blocking_file(path: str) -> str | None:
     return None
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if c not in (0x09,)}
+
+
+def printable(text: str) -> str:
+    """``text`` as one line a terminal shows faithfully: bytes that are not UTF-8 (a file
+    name's, carried as surrogates) as ``\\xff``, control characters (a raw ``\\r``, an
+    escape sequence, a newline inside a value) as ``\\x1b``."""
+    if text.isprintable():
+        return text
+    try:
+        escaped = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name made (a JSON "\\ud800")
+        escaped = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escaped.translate(_CONTROL)
+
+
 def os_reason(exc: OSError) -> str:
     """What the system said, as soakkit words it: ``permission denied (EACCES)``."""
     reason = (exc.strerror or str(exc) or type(exc).__name__).strip()
     name = errno.errorcode.get(exc.errno or 0)
     return reason[:1].lower() + reason[1:] + (f" ({name})" if name else "")
+
+
+#: What reading (and decompressing) a file may raise: :func:`unreadable_reason` words each.
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error,
+                                            UnicodeDecodeError)
 
 
 def unreadable_reason(exc: BaseException, kind: str = "file") -> str:
@@ -275,7 +298,8 @@ def filesystem_error(exc: OSError, path: str | os.PathLike[str] | None = None,
     ``action`` (``"cannot create the run folder"``) goes before the system's reason. A
     "not a directory" names the file that stands where a folder belongs.
     """
-    where = exc.filename if exc.filename is not None else path
+    named = exc.filename if isinstance(exc.filename, str | bytes | os.PathLike) else None
+    where = named if named is not None else path  # a descriptor (an int) names nothing
     where_text = os.fsdecode(where) if where is not None else "<unknown path>"
     name = errno.errorcode.get(exc.errno or 0)
     reason = (exc.strerror or str(exc) or type(exc).__name__).strip()

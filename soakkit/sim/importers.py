@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from soakkit.core.errors import TapeError
+from soakkit.core.errors import TapeError, unreadable_reason
 from soakkit.sim.tapefile import (
     RecordedTape,
     check_values,
@@ -69,7 +69,7 @@ def _source(path: Path) -> Path | bytes:
                 raise TapeError(f"{path}: expected one .csv inside, found {len(names)}")
             return archive.read(names[0])
     except (OSError, zipfile.BadZipFile) as exc:
-        raise TapeError(f"{path}: cannot read: {exc}") from None
+        raise TapeError(f"{path}: {unreadable_reason(exc, 'zip file')}") from None
 
 
 def _has_header(path: Path, first_column: str) -> bool:
@@ -87,7 +87,7 @@ def _csv(path: Path, columns: list[str], header: bool = True) -> pl.DataFrame:
         frame = pl.read_csv(_source(path), has_header=header, infer_schema=False,
                             new_columns=None if header else columns)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise TapeError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+        raise TapeError(f"{path}: {unreadable_reason(exc, 'CSV file')}") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise TapeError(f"{path}: missing column(s) {', '.join(missing)} "

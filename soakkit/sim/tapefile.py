@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from soakkit.core.errors import TapeError
+from soakkit.core.errors import TapeError, unreadable_reason
 from soakkit.core.io import MAX_UTC, MIN_UTC, atomic_write_bytes, atomic_write_json
 from soakkit.core.json_strict import is_finite_number, load_json_file
 from soakkit.sim.tape_bounds import MAX_PRICE, MAX_QTY, MAX_SPAN_DAYS, MAX_UNITS
@@ -118,7 +118,8 @@ def _read_frame(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
     except (OSError, pl.exceptions.PolarsError) as exc:
         if isinstance(exc, pl.exceptions.NoDataError):
             raise TapeError(f"{path}: empty file (no header, no rows)") from None
-        raise TapeError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+        kind = "parquet file" if path.suffix == ".parquet" else "CSV file"
+        raise TapeError(f"{path}: {unreadable_reason(exc, kind)}") from None
     missing = [c for c in columns if c not in have]
     if missing:
         raise TapeError(f"{path}: missing column(s) {', '.join(missing)} "
