@@ -22,7 +22,8 @@ import pytest
 from soakkit.core.errors import ExitCode
 from soakkit.sim.market import simulate_market
 from soakkit.sim.replay import record
-from soakkit.sim.tapefile import MAX_PRICE, MAX_SPAN_DAYS, write_tape
+from soakkit.sim.tape_bounds import MAX_PRICE, MAX_SPAN_DAYS
+from soakkit.sim.tapefile import write_tape
 
 from .conftest import CliResult, assert_one_line_error
 

@@ -26,14 +26,8 @@ import numpy as np
 import polars as pl
 
 from soakkit.core.errors import TapeError, unreadable_reason
-from soakkit.sim.tapefile import (
-    RecordedTape,
-    check_values,
-    epoch_ns,
-    grid_step,
-    in_units,
-    write_tape,
-)
+from soakkit.sim.tape_checks import check_values, epoch_ns, in_units
+from soakkit.sim.tapefile import RecordedTape, grid_step, write_tape
 
 __all__ = ["FORMATS", "ImportReport", "import_binance", "import_tardis"]
 

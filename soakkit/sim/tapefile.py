@@ -28,32 +28,32 @@ import io
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from soakkit.core.errors import TapeError, unreadable_reason
-from soakkit.core.io import MAX_UTC, MIN_UTC, atomic_write_bytes, atomic_write_json
+from soakkit.core.errors import READ_ERRORS, TapeError, unreadable_reason
+from soakkit.core.io import atomic_write_bytes, atomic_write_json
 from soakkit.core.json_strict import is_finite_number, load_json_file
-from soakkit.sim.tape_bounds import MAX_PRICE, MAX_QTY, MAX_SPAN_DAYS, MAX_UNITS
+from soakkit.sim.tape_bounds import MAX_PRICE, MAX_QTY, MAX_UNITS
+from soakkit.sim.tape_checks import (
+    check_span,
+    check_tape,
+    epoch_ns,
+    first_bad,
+    row_where,
+)
 
-__all__ = ["MAX_PRICE", "MAX_QTY", "MAX_SPAN_DAYS", "MAX_UNITS", "QUOTE_COLUMNS", "TAPE_META",
-           "TRADE_COLUMNS", "RecordedTape", "check_tape", "check_values",
-           "epoch_ns", "existing_tape_files", "find_table", "grid_step", "in_units",
-           "read_tape", "write_tape"]
+__all__ = ["QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape", "existing_tape_files",
+           "find_table", "grid_step", "read_tape", "write_tape"]
 
 TRADE_COLUMNS = ("ts_ns", "price", "qty", "side")
 QUOTE_COLUMNS = ("ts_ns", "bid_px", "bid_qty", "ask_px", "ask_qty")
 TAPE_META = "tape.json"
 _SUFFIXES = (".parquet", ".csv", ".csv.gz")
 _INT = ("ts_ns", "side")
-_NS = 10**9
-_DAY_NS = 86_400 * _NS
-_MIN_NS = int((MIN_UTC - MIN_UTC).total_seconds()) * _NS
-_MAX_NS = int((MAX_UTC - MIN_UTC).total_seconds()) * _NS
 
 
 @dataclass(frozen=True)
@@ -103,12 +103,6 @@ def find_table(folder: Path, name: str) -> Path:
     return found[0]
 
 
-def _where(path: Path, row: int, first_line: int = 2) -> str:
-    """How to point at data row ``row`` (0-based): the CSV line (``first_line`` is row 0's:
-    2 below a header), or the parquet row."""
-    return f"{path}:{row + first_line}" if path.suffix != ".parquet" else f"{path}: row {row + 1}"
-
-
 def _read_frame(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
     try:
         if path.suffix == ".parquet":
@@ -127,85 +121,43 @@ def _read_frame(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
     types = {c: pl.Int64 if c in _INT else pl.Float64 for c in columns}
     try:
         if path.suffix == ".parquet":
-            frame = pl.read_parquet(path, columns=list(columns))
-            return frame.with_columns([pl.col(c).cast(t) for c, t in types.items()])
-        return pl.read_csv(path, columns=list(columns), schema_overrides=types)
-    except (OSError, pl.exceptions.PolarsError):
-        raw = pl.read_csv(path, columns=list(columns), infer_schema=False)
-        for c, t in types.items():
-            bad = raw[c].is_not_null() & raw[c].cast(t, strict=False).is_null()
-            if bad.any():
-                row = int(bad.arg_max() or 0)
-                raise TapeError(f"{_where(path, row)}: {c} {raw[c][row]!r} is not a number"
-                                ) from None
-        raise TapeError(f"{path}: cannot read the columns {', '.join(columns)}") from None
+            raw = pl.read_parquet(path, columns=list(columns))
+        else:
+            return pl.read_csv(path, columns=list(columns), schema_overrides=types)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        if path.suffix == ".parquet":
+            raise TapeError(f"{path}: {unreadable_reason(exc, 'parquet file')}") from None
+        try:
+            raw = pl.read_csv(path, columns=list(columns), infer_schema=False)
+        except (OSError, pl.exceptions.PolarsError) as again:
+            raise TapeError(_csv_problem(path, again)) from None
+    for c, t in types.items():
+        cast = raw[c].cast(t, strict=False)
+        bad = raw[c].is_not_null() & cast.is_null()
+        if bad.any():
+            row = int(bad.arg_max() or 0)
+            raise TapeError(f"{row_where(path, row)}: {c} {raw[c][row]!r} is not a number")
+        raw = raw.with_columns(cast.alias(c))
+    return raw
 
 
-def _first(path: Path, bad: np.ndarray, message: Callable[[int], str],
-           first_line: int = 2) -> None:
-    """Raise for the first row where ``bad`` holds, with ``message(row)``."""
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise TapeError(f"{_where(path, row, first_line)}: {message(row)}")
+def _csv_problem(path: Path, exc: BaseException) -> str:
+    """Why polars cannot read a CSV, in soakkit's words: the first line whose number of
+    fields is not the header's (a ragged row), else what :func:`unreadable_reason` says."""
+    import gzip
 
-
-def _utc(ns: float) -> str:
-    """An instant as ``2024-08-09T00:00:00Z`` (any int64 nanoseconds)."""
-    return f"{MIN_UTC + timedelta(microseconds=int(ns) // 1000):%Y-%m-%dT%H:%M:%SZ}"
-
-
-def epoch_ns(path: Path, values: np.ndarray, unit_ns: int | np.ndarray, name: str, *,
-             first_line: int = 2, hint: str = "") -> np.ndarray:
-    """Times counted in ``unit_ns`` (one unit, or one per row) as int64 ns since the epoch.
-
-    Each must lie in 1970..2261 (checked before the multiplication, which could overflow)
-    and within :data:`MAX_SPAN_DAYS` of its file's median time; else :class:`TapeError`
-    names the file, the line (``first_line``: row 0's), the value and its date. ``hint``
-    ends the far-row message (which units the source uses).
-    """
-    v = np.asarray(values, dtype=np.int64)
-    unit = np.broadcast_to(np.asarray(unit_ns, dtype=np.int64), v.shape)
-    _first(path, v < -(-_MIN_NS // unit),
-           lambda row: f"{name} {v[row]} is before {MIN_UTC:%Y-%m-%d}", first_line)
-    _first(path, v > _MAX_NS // unit,
-           lambda row: f"{name} {v[row]} is after {MAX_UTC:%Y-%m-%dT%H:%M:%SZ}", first_line)
-    ns = v * unit
-    if ns.size == 0:
-        return ns
-    center = float(np.median(ns))
-    far = np.abs(ns - center) > MAX_SPAN_DAYS * _DAY_NS
-    _first(path, far, lambda row: (
-        f"{name} {v[row]} ({_utc(ns[row])}) is {abs(ns[row] - center) / _DAY_NS:,.0f} days "
-        f"from the file's other rows ({_utc(center)}); a tape spans at most "
-        f"{MAX_SPAN_DAYS} days" + (f" ({hint})" if hint else "")), first_line)
-    return ns
-
-
-def check_values(where: str, prices: Mapping[str, np.ndarray],
-                 sizes: Mapping[str, np.ndarray]) -> None:
-    """Raise :class:`TapeError` for the first price above :data:`MAX_PRICE` or quantity
-    above :data:`MAX_QTY` (or not finite), naming ``where`` and the column."""
-    for limit, columns in ((MAX_PRICE, prices), (MAX_QTY, sizes)):
-        for name, values in columns.items():
-            bad = ~(np.abs(values) <= limit)
-            if bad.any():
-                value = values[int(np.argmax(bad))]
-                raise TapeError(f"{where}: {name} {value:g} is more than {limit:g}")
-
-
-def in_units(where: str, values: np.ndarray, step: float, name: str, what: str) -> np.ndarray:
-    """``values`` in whole ``what`` (ticks, lots) of ``step``, or :class:`TapeError` naming
-    ``where`` and the first value that is not a whole number of them (or too many)."""
-    units = values / step
-    off = np.abs(units - np.round(units)) > 1e-6
-    if off.any():
-        raise TapeError(f"{where}: {name} {values[int(np.argmax(off))]:g} is not a multiple "
-                        f"of the {what} {step:g}")
-    if (np.abs(units) > MAX_UNITS).any():
-        value = values[int(np.argmax(np.abs(units) > MAX_UNITS))]
-        raise TapeError(f"{where}: {name} {value:g} is more than {MAX_UNITS:g} {what}s of "
-                        f"{step:g}")
-    return np.round(units)
+    try:
+        with (gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz")
+              else path.open(encoding="utf-8")) as fh:
+            width = None
+            for number, line in enumerate(fh, 1):
+                fields = line.rstrip("\r\n").count(",") + 1
+                width = fields if width is None else width
+                if fields != width and line.strip():
+                    return (f"{path}:{number}: {fields} fields, the header has {width}")
+    except READ_ERRORS:
+        pass
+    return f"{path}: {unreadable_reason(exc, 'CSV file')}"
 
 
 def _says(text: str) -> Callable[[int], str]:
@@ -225,9 +177,9 @@ def _load(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
         nulls = frame[c].is_null().to_numpy()
         if c not in _INT:
             nulls |= ~np.isfinite(np.where(nulls, 0.0, cols[c]))
-        _first(path, nulls, _says(f"{c} is empty or not finite"))
+        first_bad(path, nulls, _says(f"{c} is empty or not finite"))
     ts = cols["ts_ns"]
-    _first(path, np.concatenate(([False], ts[1:] < ts[:-1])),
+    first_bad(path, np.concatenate(([False], ts[1:] < ts[:-1])),
            lambda row: f"ts_ns {ts[row]} is earlier than the row before ({ts[row - 1]}); "
                        "a tape must be sorted by time")
     epoch_ns(path, ts, 1, "ts_ns")
@@ -238,8 +190,8 @@ def _positive(path: Path, cols: dict[str, np.ndarray], names: tuple[str, ...],
               limit: float) -> None:
     for c in names:
         values = cols[c]
-        _first(path, values <= 0, _with_value(c, values, "must be > 0"))
-        _first(path, values > limit, _with_value(c, values, f"is more than {limit:g}"))
+        first_bad(path, values <= 0, _with_value(c, values, "must be > 0"))
+        first_bad(path, values > limit, _with_value(c, values, f"is more than {limit:g}"))
 
 
 def grid_step(values: np.ndarray) -> float:
@@ -256,9 +208,9 @@ def grid_step(values: np.ndarray) -> float:
 def _on_grid(path: Path, values: np.ndarray, step: float, name: str, what: str) -> np.ndarray:
     """``values`` in whole ``what`` of ``step``; a value off the grid names its row."""
     units = values / step
-    _first(path, np.abs(units - np.round(units)) > 1e-6,
+    first_bad(path, np.abs(units - np.round(units)) > 1e-6,
            lambda row: f"{name} {values[row]:g} is not a multiple of the {what} {step:g}")
-    _first(path, np.abs(units) > MAX_UNITS,
+    first_bad(path, np.abs(units) > MAX_UNITS,
            lambda row: f"{name} {values[row]:g} is more than {MAX_UNITS:g} {what}s of {step:g}")
     return np.round(units)
 
@@ -274,14 +226,6 @@ def _step(meta: Mapping[str, Any], name: str, inferred: Callable[[], float],
     return float(value)
 
 
-def _span(where: Path, starts: list[int], ends: list[int]) -> None:
-    """The whole tape (every table) within :data:`MAX_SPAN_DAYS`."""
-    start, end = min(starts), max(ends)
-    if end - start > MAX_SPAN_DAYS * _DAY_NS:
-        raise TapeError(f"{where}: the tape spans {(end - start) / _DAY_NS:.1f} days "
-                        f"({_utc(start)} to {_utc(end)}); at most {MAX_SPAN_DAYS} days")
-
-
 def read_tape(folder: Path) -> RecordedTape:
     """Read and check a tape folder; see the module docstring for the format."""
     folder = Path(folder)
@@ -291,19 +235,19 @@ def read_tape(folder: Path) -> RecordedTape:
         meta = load_json_file(folder / TAPE_META)
     t = _load(trades_path, TRADE_COLUMNS)
     q = _load(quotes_path, QUOTE_COLUMNS)
-    _span(folder, [int(t["ts_ns"][0]), int(q["ts_ns"][0])],
+    check_span(folder, [int(t["ts_ns"][0]), int(q["ts_ns"][0])],
           [int(t["ts_ns"][-1]), int(q["ts_ns"][-1])])
     _positive(trades_path, t, ("price",), MAX_PRICE)
     _positive(trades_path, t, ("qty",), MAX_QTY)
     side = t["side"]
-    _first(trades_path, (side != 1) & (side != -1),
+    first_bad(trades_path, (side != 1) & (side != -1),
            lambda row: f"side {side[row]} must be 1 (buyer aggressor) or -1 (seller aggressor)")
     _positive(quotes_path, q, ("bid_px", "ask_px"), MAX_PRICE)
     _positive(quotes_path, q, ("bid_qty", "ask_qty"), MAX_QTY)
     bid, ask = q["bid_px"], q["ask_px"]
-    _first(quotes_path, bid > ask, lambda row: f"crossed book: bid_px {bid[row]:g} > ask_px "
+    first_bad(quotes_path, bid > ask, lambda row: f"crossed book: bid_px {bid[row]:g} > ask_px "
                                                f"{ask[row]:g}")
-    _first(quotes_path, bid == ask, lambda row: f"locked book: bid_px = ask_px = {bid[row]:g}")
+    first_bad(quotes_path, bid == ask, lambda row: f"locked book: bid_px = ask_px = {bid[row]:g}")
     tick = _step(meta, "tick", lambda: grid_step(np.concatenate((t["price"], bid, ask))),
                  folder)
     lot = _step(meta, "lot", lambda: grid_step(np.concatenate((t["qty"], q["bid_qty"],
@@ -320,33 +264,6 @@ def read_tape(folder: Path) -> RecordedTape:
         quote_ns=q["ts_ns"].astype(np.int64), bid_px=px["bid_px"].astype(np.int64),
         bid_qty=lots["bid_qty"], ask_px=px["ask_px"].astype(np.int64),
         ask_qty=lots["ask_qty"])
-
-
-def check_tape(tape: RecordedTape, where: Path) -> None:
-    """Raise :class:`TapeError` (naming ``where``) unless ``tape`` is within the bounds of a
-    tape: what :func:`write_tape` checks before writing, whoever built the tape."""
-    for name, value in (("tick", tape.tick), ("lot", tape.lot)):
-        if not (math.isfinite(value) and value > 0):
-            raise TapeError(f"{where}: {name} {value!r} must be a number > 0")
-    if tape.trade_ns.size == 0 or tape.quote_ns.size == 0:
-        raise TapeError(f"{where}: a tape needs trades and quotes")
-    for name, ns in (("trades", tape.trade_ns), ("quotes", tape.quote_ns)):
-        if int(ns.min()) < _MIN_NS or int(ns.max()) > _MAX_NS:
-            raise TapeError(f"{where}: {name} times outside {MIN_UTC:%Y-%m-%d}.."
-                            f"{MAX_UTC:%Y-%m-%d}")
-    _span(where, [int(tape.trade_ns.min()), int(tape.quote_ns.min())],
-          [int(tape.trade_ns.max()), int(tape.quote_ns.max())])
-    check_values(str(where), {"price": tape.trade_px * tape.tick,
-                              "bid_px": tape.bid_px * tape.tick,
-                              "ask_px": tape.ask_px * tape.tick},
-                 {"qty": tape.trade_qty * tape.lot, "bid_qty": tape.bid_qty * tape.lot,
-                  "ask_qty": tape.ask_qty * tape.lot})
-    for name, lots in (("qty", tape.trade_qty), ("bid_qty", tape.bid_qty),
-                       ("ask_qty", tape.ask_qty)):
-        off = np.abs(lots - np.round(lots)) > 1e-6
-        if off.any():
-            raise TapeError(f"{where}: {name} {lots[int(np.argmax(off))] * tape.lot:g} is not "
-                            f"a multiple of the lot {tape.lot:g}")
 
 
 def existing_tape_files(folder: Path) -> list[str]:

@@ -27,7 +27,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from soakkit.core.errors import JsonFormatError, SoakkitError, UsageError
 from soakkit.core.json_strict import load_json_file
@@ -210,21 +210,36 @@ def _deadline_client() -> type[Client]:
     port that accepts and never answers in Dask's protocol (a web server, a silent service)
     would hang the client forever. Here reading the scheduler file, connecting, the
     handshake, the scheduler's identity and the client's registration share one deadline,
-    :func:`handshake_deadline`.
+    :func:`handshake_deadline`. A client whose start fails is kept in ``failed`` for the
+    caller to close (its constructor raised, so nobody else holds it).
     """
     from distributed import Client
 
     class DeadlineClient(Client):
+        failed: ClassVar[list[Client]] = []
+
         async def _start(self, *args: Any, **kwargs: Any) -> Any:
-            deadline = handshake_deadline(float(self._timeout))
             try:
-                return await asyncio.wait_for(super()._start(*args, **kwargs), deadline)
+                return await asyncio.wait_for(super()._start(*args, **kwargs),
+                                              handshake_deadline(float(self._timeout)))
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._close(fast=True), deadline)
+                DeadlineClient.failed.append(self)
                 raise
 
     return DeadlineClient
+
+
+def _close_failed(timeout_s: float) -> None:
+    """Close the clients whose start failed: their event-loop thread ends with them."""
+    failed = _deadline_client().failed  # type: ignore[attr-defined]
+    while failed:
+        client = failed.pop()
+        with contextlib.suppress(Exception), quiet_dask_logs():
+            client.close(timeout=handshake_deadline(timeout_s))
+        # a start Dask itself gave up on is closed already, and close() then leaves the
+        # client's event-loop thread running
+        with contextlib.suppress(Exception):
+            client._loop_runner.stop()
 
 
 def _open_client(source: SchedulerSource, timeout_s: float) -> Client:
@@ -232,15 +247,16 @@ def _open_client(source: SchedulerSource, timeout_s: float) -> Client:
     try:
         return _deadline_client()(**source.client_kwargs, timeout=timeout_s)
     except TimeoutError:  # the deadline: it accepted, but the handshake never completed
-        raise UsageError(f"{source.where}: no Dask scheduler answered within {timeout_s:g} s "
-                         "(something accepts connections there, but did not complete Dask's "
-                         "handshake)") from None
+        why = (f"no Dask scheduler answered within {timeout_s:g} s (something accepts "
+               "connections there, but did not complete Dask's handshake)")
     except OSError as exc:  # refused, unreachable, or Dask's connect timeout
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"{source.where}: cannot reach the Dask scheduler ({why})") from None
+        why = ("cannot reach the Dask scheduler "
+               f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
     except Exception:  # it answered, but not in Dask's protocol (a banner, say)
-        raise UsageError(f"{source.where}: not a Dask scheduler (it answered with something "
-                         "that is not Dask's protocol)") from None
+        why = "not a Dask scheduler (it answered with something that is not Dask's protocol)"
+    finally:
+        _close_failed(timeout_s)
+    raise UsageError(f"{source.where}: {why}")
 
 
 @contextlib.contextmanager
