@@ -381,7 +381,7 @@ def tape_folder(draw: Any) -> dict[str, bytes]:
 
 
 @st.composite
-def public_files(draw: Any) -> tuple[str, dict[str, bytes]]:
+def public_files(draw: Any) -> tuple[str, dict[str, tuple[str, bytes]]]:
     """Tardis or Binance CSVs with random rows (times in the source's unit)."""
     source = draw(st.sampled_from(["tardis", "binance"]))
     us = st.integers(0, 10**9).map(lambda d: ORIGIN_NS // 1000 + d) | st.sampled_from(
@@ -408,10 +408,13 @@ def public_files(draw: Any) -> tuple[str, dict[str, bytes]]:
                       b, bq, a, aq, t) in enumerate(draw(st.lists(st.tuples(
                           _cell(PRICES), _cell(SIZES), _cell(PRICES), _cell(SIZES), _cell(ms)),
                           max_size=10)))]
+    names = {"tardis": ("trades", "quotes"),  # Binance names its files SYMBOL-kind-DATE
+             "binance": ("SYNUSDT-aggTrades-2024-08-09", "SYNUSDT-bookTicker-2024-08-09")}
     files = {}
-    for name, lines in (("trades", trades), ("quotes", quotes)):
+    for role, name, lines in zip(("trades", "quotes"), names[source], (trades, quotes),
+                                 strict=True):
         suffix, data = _compressed(draw, _encoded(draw, "\n".join(lines) + "\n"))
-        files[name + (suffix if source == "tardis" else ".csv")] = data
+        files[role] = (name + suffix, data)
     return source, files
 
 
@@ -457,14 +460,14 @@ def test_random_tapes_never_crash(files: dict[str, bytes], pick: int) -> None:
 @TAPE_PROPERTY
 @given(public=public_files(), extra=st.sampled_from([[], ["--lot", "1"], ["--tick", "0.5"],
                                                      ["--force"]]))
-def test_random_public_files_never_crash(public: tuple[str, dict[str, bytes]],
+def test_random_public_files_never_crash(public: tuple[str, dict[str, tuple[str, bytes]]],
                                          extra: list[str]) -> None:
     source, files = public
     with _sandbox() as root:
         paths = {}
-        for name, data in files.items():
-            paths[name.split(".")[0]] = root / "target" / name
-            paths[name.split(".")[0]].write_bytes(data)
+        for role, (name, data) in files.items():
+            paths[role] = root / "target" / name
+            paths[role].write_bytes(data)
         _stamp(root)
         argv = ["tape", "import", "--from", source, "--trades", str(paths["trades"]),
                 "--quotes", str(paths["quotes"]), "--out", "target/out", *extra]

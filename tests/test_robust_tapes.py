@@ -200,12 +200,12 @@ def test_tardis_rows_in_another_time_unit_are_named(tmp_path: Path, cli) -> None
 
 
 def test_binance_far_and_overflowing_times_are_named(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    agg = tmp_path / "agg.csv"
+    agg = tmp_path / "ETHUSDT-aggTrades-2024-08-09.csv"
     rows = ["1,100.5,0.004,1,1,1723161600012,false", "2,100.6,0.150,2,4,1723161600013,false",
-            "3,100.5,0.020,5,5,4611686018427387,true"]
+            "3,100.5,0.020,5,5,9000000000000,true"]
     agg.write_text("agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,"
                    "is_buyer_maker\n" + "\n".join(rows) + "\n")
-    ticker = tmp_path / "ticker.csv"
+    ticker = tmp_path / "ETHUSDT-bookTicker-2024-08-09.csv"
     ticker.write_text("update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,"
                       "transaction_time,event_time\n"
                       "1,100.5,5.870,100.6,3.112,1723161600009,1723161600010\n")
@@ -213,12 +213,12 @@ def test_binance_far_and_overflowing_times_are_named(tmp_path: Path, cli) -> Non
             str(ticker), "--out", str(tmp_path / "out")]
     far = _strict(cli, *argv)
     assert far.code == ExitCode.USAGE
-    assert_one_line_error(far, f"{agg}:4: transact_time 4611686018427387 (2116-02-20",
-                          "days from the file's other rows")
-    agg.write_text(agg.read_text().replace("4611686018427387", "9000000000000000000"))
-    overflow = _strict(cli, *argv)
+    assert_one_line_error(far, f"{agg}:4: transact_time 9000000000000 (2255-03-14",
+                          "days from the file's other rows", "Binance times are ms")
+    agg.write_text(agg.read_text().replace("9000000000000", "99999999999999"))
+    overflow = _strict(cli, *argv)  # ms x 1e6 would not fit an int64: refused before
     assert overflow.code == ExitCode.USAGE
-    assert_one_line_error(overflow, f"{agg}:4: transact_time 9000000000000000000 is after "
+    assert_one_line_error(overflow, f"{agg}:4: transact_time 99999999999999 is after "
                                     "2261-12-31T23:59:59Z")
     assert not (tmp_path / "out").exists()
 

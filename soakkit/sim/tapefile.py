@@ -2,58 +2,68 @@
 
 A tape is a folder (``docs/SIMULATOR.md``, "Replay")::
 
-    <tape>/trades.parquet | trades.csv[.gz]   ts_ns, price, qty, side
-    <tape>/quotes.parquet | quotes.csv[.gz]   ts_ns, bid_px, bid_qty, ask_px, ask_qty
-    <tape>/tape.json                          optional: tick, lot, symbol, source
+    <tape>/trades.parquet | trades.csv[.gz]   ts_ns, price, qty, side [, local_ns]
+    <tape>/quotes.parquet | quotes.csv[.gz]   ts_ns, bid_px, bid_qty, ask_px, ask_qty [, local_ns]
+    <tape>/depth.parquet                      optional, an L2 tape (sim/depthfile.py)
+    <tape>/tape.json                          optional: the instrument and provenance
 
-``ts_ns``: integer nanoseconds since the Unix epoch (UTC), non-decreasing; ``side``: the
-aggressor, +1 a buyer lifted the ask, -1 a seller hit the bid; a quote row is the best
-bid and ask after an update (both sides present, ``bid_px < ask_px``). Without
-``tape.json`` the price tick and quantity lot are inferred from the decimals in the data.
-A bad tape raises :class:`~soakkit.core.errors.TapeError` naming the file and the row (the
-CSV line, header = line 1); nothing is repaired silently.
+``ts_ns``: integer nanoseconds since the Unix epoch (UTC), the venue's time,
+non-decreasing; ``local_ns`` (optional): when the row reached the recording machine, on
+the venue's clock (``tape.json`` ``clock`` says how it was aligned), never before
+``ts_ns``; ``side``: the aggressor, +1 a buyer lifted the ask, -1 a seller hit the bid; a
+quote row is the best bid and ask after an update (both sides present, ``bid_px <
+ask_px``). ``tape.json`` (:mod:`soakkit.sim.tapemeta`) records the instrument (kind,
+tick, lot, contract size), symbol, venue and source; without it the tick and lot are
+inferred from the decimals in the data and the instrument is linear. A bad tape raises
+:class:`~soakkit.core.errors.TapeError` naming the file and the row (the CSV line, header
+= line 1); nothing is repaired silently.
 
-**Bounds** (``soakkit tape --help``): times from 1970-01-01 to 2261-12-31
-(:data:`~soakkit.core.io.MIN_UTC`..:data:`~soakkit.core.io.MAX_UTC`), at most
-:data:`MAX_SPAN_DAYS` from the first row to the last (a row far from its file's others is
-named: often a row in another time unit); prices at most :data:`MAX_PRICE`, quantities at
-most :data:`MAX_QTY`, each at most :data:`MAX_UNITS` ticks or lots and a whole number of
-them. They are checked before anything allocates per minute or divides, and
-:func:`write_tape` checks a tape before writing it, whoever built it.
+**Bounds** (``soakkit tape --help``, :mod:`soakkit.sim.tape_bounds`): times from 1970 to
+2261, at most 7 days from the first row to the last (a row far from its file's others is
+named: often a row in another time unit); prices at most 1e12, quantities at most 1e15,
+each at most 1e15 ticks or lots, and trades and quotes a whole number of them. They are
+checked before anything allocates per minute or divides, and :func:`write_tape` checks a
+tape before writing it, whoever built it (:func:`~soakkit.sim.tape_checks.check_tape`).
 """
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from soakkit.core.errors import READ_ERRORS, TapeError, unreadable_reason
+from soakkit.core.errors import TapeError
 from soakkit.core.io import atomic_write_bytes, atomic_write_json
-from soakkit.core.json_strict import is_finite_number, load_json_file
-from soakkit.sim.tape_bounds import MAX_PRICE, MAX_QTY, MAX_UNITS
-from soakkit.sim.tape_checks import (
-    check_span,
-    check_tape,
-    epoch_ns,
+from soakkit.sim.depth import DepthBook
+from soakkit.sim.depthfile import DEPTH_TABLE, depth_frame, read_depth
+from soakkit.sim.feed import LoadFit, fit_load
+from soakkit.sim.instrument import Instrument
+from soakkit.sim.regimes import LATENCY, LatencyConstants
+from soakkit.sim.tables import (
+    find_table,
     first_bad,
-    row_where,
+    grid_step,
+    load_table,
+    on_grid,
+    parquet_bytes,
+    positive,
 )
+from soakkit.sim.tape_bounds import MAX_PRICE, MAX_QTY
+from soakkit.sim.tape_checks import check_span, check_tape
+from soakkit.sim.tapemeta import TAPE_META, meta_document, read_meta, resolve_instrument
 
 __all__ = ["QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape", "existing_tape_files",
            "find_table", "grid_step", "read_tape", "write_tape"]
 
 TRADE_COLUMNS = ("ts_ns", "price", "qty", "side")
 QUOTE_COLUMNS = ("ts_ns", "bid_px", "bid_qty", "ask_px", "ask_qty")
-TAPE_META = "tape.json"
-_SUFFIXES = (".parquet", ".csv", ".csv.gz")
-_INT = ("ts_ns", "side")
+LOCAL = "local_ns"  #: optional column: receive time on the venue's clock
 
 
 @dataclass(frozen=True)
@@ -61,9 +71,7 @@ class RecordedTape:
     """A whole recorded tape in memory: absolute ns, prices in ticks, sizes in lots."""
 
     path: Path
-    tick: float
-    lot: float
-    symbol: str
+    instrument: Instrument
     source: str
     trade_ns: np.ndarray
     trade_side: np.ndarray
@@ -74,6 +82,60 @@ class RecordedTape:
     bid_qty: np.ndarray
     ask_px: np.ndarray
     ask_qty: np.ndarray
+    trade_local_ns: np.ndarray | None = None  #: receive times (venue clock), when recorded
+    quote_local_ns: np.ndarray | None = None
+    depth: DepthBook | None = None  #: top N levels after every depth update (an L2 tape)
+    #: what tape.json records beyond the instrument: clock alignment, feed latency, notes
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def tick(self) -> float:
+        return self.instrument.tick
+
+    @property
+    def lot(self) -> float:
+        return self.instrument.lot
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @property
+    def venue(self) -> str:
+        return self.instrument.venue
+
+    @cached_property
+    def message_ns(self) -> np.ndarray:
+        """Every trade and quote time, sorted (what message rates count)."""
+        return np.sort(np.concatenate((self.trade_ns, self.quote_ns)))
+
+    @cached_property
+    def load(self) -> LoadFit:
+        """The instrument's usual message rate and its feed latency's load response
+        (:func:`soakkit.sim.feed.fit_load`); the latency from every message with a venue
+        time of its own (quote rows whose venue time the importer estimated left out)."""
+        if self.trade_local_ns is None:
+            return fit_load(self.message_ns, self.start_ns, self.end_ns)
+        ns, local = [self.trade_ns], [self.trade_local_ns]
+        if self.quote_local_ns is not None and not self.provenance.get("estimated_quote_times"):
+            ns.append(self.quote_ns)
+            local.append(self.quote_local_ns)
+        timed = np.concatenate(ns)
+        return fit_load(self.message_ns, self.start_ns, self.end_ns, timed,
+                        np.concatenate(local) - timed)
+
+    @cached_property
+    def latency(self) -> LatencyConstants:
+        """The venue's latency constants for this instrument: ``tape.json`` ``latency``
+        where it states them (a synthetic tape's own), else activity measured against the
+        instrument's median message rate and the load response fitted where receive times
+        say it."""
+        stated = self.provenance.get("latency")
+        if isinstance(stated, Mapping):
+            return replace(LATENCY, **{k: float(v) for k, v in stated.items()})
+        fit = self.load
+        gain = LATENCY.activity_gain if fit.gain is None else fit.gain
+        return replace(LATENCY, activity_ref_per_s=fit.ref_per_s, activity_gain=gain)
 
     @property
     def start_ns(self) -> int:
@@ -90,201 +152,80 @@ class RecordedTape:
         return (self.end_ns - self.start_ns) / 1e9
 
 
-def find_table(folder: Path, name: str) -> Path:
-    """``<folder>/<name>.parquet``, ``.csv`` or ``.csv.gz`` (exactly one of them)."""
-    if not folder.is_dir():
-        raise TapeError(f"{folder}: not a tape folder (expected {name}.parquet or {name}.csv "
-                        "inside; see docs/SIMULATOR.md)")
-    found = [folder / f"{name}{s}" for s in _SUFFIXES if (folder / f"{name}{s}").is_file()]
-    if not found:
-        raise TapeError(f"{folder}: no {name}.parquet, {name}.csv or {name}.csv.gz")
-    if len(found) > 1:
-        raise TapeError(f"{folder}: both {found[0].name} and {found[1].name}; keep one")
-    return found[0]
-
-
-def _read_frame(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
-    try:
-        if path.suffix == ".parquet":
-            have = list(pl.read_parquet_schema(path))
-        else:
-            have = pl.read_csv(path, n_rows=0).columns
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        if isinstance(exc, pl.exceptions.NoDataError):
-            raise TapeError(f"{path}: empty file (no header, no rows)") from None
-        kind = "parquet file" if path.suffix == ".parquet" else "CSV file"
-        raise TapeError(f"{path}: {unreadable_reason(exc, kind)}") from None
-    missing = [c for c in columns if c not in have]
-    if missing:
-        raise TapeError(f"{path}: missing column(s) {', '.join(missing)} "
-                        f"(has: {', '.join(have) or 'none'}; expected {', '.join(columns)})")
-    types = {c: pl.Int64 if c in _INT else pl.Float64 for c in columns}
-    try:
-        if path.suffix == ".parquet":
-            raw = pl.read_parquet(path, columns=list(columns))
-        else:
-            return pl.read_csv(path, columns=list(columns), schema_overrides=types)
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        if path.suffix == ".parquet":
-            raise TapeError(f"{path}: {unreadable_reason(exc, 'parquet file')}") from None
-        try:
-            raw = pl.read_csv(path, columns=list(columns), infer_schema=False)
-        except (OSError, pl.exceptions.PolarsError) as again:
-            raise TapeError(_csv_problem(path, again)) from None
-    for c, t in types.items():
-        cast = raw[c].cast(t, strict=False)
-        bad = raw[c].is_not_null() & cast.is_null()
-        if bad.any():
-            row = int(bad.arg_max() or 0)
-            raise TapeError(f"{row_where(path, row)}: {c} {raw[c][row]!r} is not a number")
-        raw = raw.with_columns(cast.alias(c))
-    return raw
-
-
-def _csv_problem(path: Path, exc: BaseException) -> str:
-    """Why polars cannot read a CSV, in soakkit's words: the first line whose number of
-    fields is not the header's (a ragged row), else what :func:`unreadable_reason` says."""
-    import gzip
-
-    try:
-        with (gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz")
-              else path.open(encoding="utf-8")) as fh:
-            width = None
-            for number, line in enumerate(fh, 1):
-                fields = line.rstrip("\r\n").count(",") + 1
-                width = fields if width is None else width
-                if fields != width and line.strip():
-                    return (f"{path}:{number}: {fields} fields, the header has {width}")
-    except READ_ERRORS:
-        pass
-    return f"{path}: {unreadable_reason(exc, 'CSV file')}"
-
-
-def _says(text: str) -> Callable[[int], str]:
-    return lambda row: text
-
-
-def _with_value(name: str, values: np.ndarray, text: str) -> Callable[[int], str]:
-    return lambda row: f"{name} {values[row]:g} {text}"
-
-
-def _load(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
-    frame = _read_frame(path, columns)
-    if frame.height == 0:
-        raise TapeError(f"{path}: no rows (only a header)")
-    cols = {c: frame[c].to_numpy() for c in columns}
-    for c in columns:
-        nulls = frame[c].is_null().to_numpy()
-        if c not in _INT:
-            nulls |= ~np.isfinite(np.where(nulls, 0.0, cols[c]))
-        first_bad(path, nulls, _says(f"{c} is empty or not finite"))
+def _local(path: Path, cols: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The ``local_ns`` column, checked: a message cannot arrive before it happened."""
+    local = cols.get(LOCAL)
+    if local is None:
+        return None
     ts = cols["ts_ns"]
-    first_bad(path, np.concatenate(([False], ts[1:] < ts[:-1])),
-           lambda row: f"ts_ns {ts[row]} is earlier than the row before ({ts[row - 1]}); "
-                       "a tape must be sorted by time")
-    epoch_ns(path, ts, 1, "ts_ns")
-    return cols
-
-
-def _positive(path: Path, cols: dict[str, np.ndarray], names: tuple[str, ...],
-              limit: float) -> None:
-    for c in names:
-        values = cols[c]
-        first_bad(path, values <= 0, _with_value(c, values, "must be > 0"))
-        first_bad(path, values > limit, _with_value(c, values, f"is more than {limit:g}"))
-
-
-def grid_step(values: np.ndarray) -> float:
-    """The coarsest step every value is a multiple of (from its decimals), e.g. 0.1."""
-    for digits in range(10):
-        scaled = np.abs(values) * 10.0**digits
-        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6):
-            ints = np.round(scaled).astype(np.int64)
-            step = int(np.gcd.reduce(ints[ints > 0])) if (ints > 0).any() else 1
-            return step / 10.0**digits
-    return 1e-9
-
-
-def _on_grid(path: Path, values: np.ndarray, step: float, name: str, what: str) -> np.ndarray:
-    """``values`` in whole ``what`` of ``step``; a value off the grid names its row."""
-    units = values / step
-    first_bad(path, np.abs(units - np.round(units)) > 1e-6,
-           lambda row: f"{name} {values[row]:g} is not a multiple of the {what} {step:g}")
-    first_bad(path, np.abs(units) > MAX_UNITS,
-           lambda row: f"{name} {values[row]:g} is more than {MAX_UNITS:g} {what}s of {step:g}")
-    return np.round(units)
-
-
-def _step(meta: Mapping[str, Any], name: str, inferred: Callable[[], float],
-          folder: Path) -> float:
-    """``tick`` or ``lot`` from ``tape.json`` (a number > 0), else inferred from the data."""
-    if name not in meta or meta[name] is None:
-        return inferred()
-    value = meta[name]
-    if not is_finite_number(value) or value <= 0:
-        raise TapeError(f"{folder / TAPE_META}: {name} must be a number > 0")
-    return float(value)
+    first_bad(path, local < ts, lambda row: f"local_ns {local[row]} is before ts_ns {ts[row]} "
+                                            "(receive times are on the venue's clock)")
+    return np.asarray(local, dtype=np.int64)
 
 
 def read_tape(folder: Path) -> RecordedTape:
     """Read and check a tape folder; see the module docstring for the format."""
     folder = Path(folder)
     trades_path, quotes_path = find_table(folder, "trades"), find_table(folder, "quotes")
-    meta: dict[str, Any] = {}
-    if (folder / TAPE_META).is_file():
-        meta = load_json_file(folder / TAPE_META)
-    t = _load(trades_path, TRADE_COLUMNS)
-    q = _load(quotes_path, QUOTE_COLUMNS)
+    meta = read_meta(folder)
+    t = load_table(trades_path, TRADE_COLUMNS, (LOCAL,))
+    q = load_table(quotes_path, QUOTE_COLUMNS, (LOCAL,))
     check_span(folder, [int(t["ts_ns"][0]), int(q["ts_ns"][0])],
-          [int(t["ts_ns"][-1]), int(q["ts_ns"][-1])])
-    _positive(trades_path, t, ("price",), MAX_PRICE)
-    _positive(trades_path, t, ("qty",), MAX_QTY)
+               [int(t["ts_ns"][-1]), int(q["ts_ns"][-1])])
+    positive(trades_path, t, ("price",), MAX_PRICE)
+    positive(trades_path, t, ("qty",), MAX_QTY)
     side = t["side"]
     first_bad(trades_path, (side != 1) & (side != -1),
-           lambda row: f"side {side[row]} must be 1 (buyer aggressor) or -1 (seller aggressor)")
-    _positive(quotes_path, q, ("bid_px", "ask_px"), MAX_PRICE)
-    _positive(quotes_path, q, ("bid_qty", "ask_qty"), MAX_QTY)
+              lambda row: f"side {side[row]} must be 1 (buyer aggressor) or -1 (seller "
+                          "aggressor)")
+    positive(quotes_path, q, ("bid_px", "ask_px"), MAX_PRICE)
+    positive(quotes_path, q, ("bid_qty", "ask_qty"), MAX_QTY)
     bid, ask = q["bid_px"], q["ask_px"]
-    first_bad(quotes_path, bid > ask, lambda row: f"crossed book: bid_px {bid[row]:g} > ask_px "
-                                               f"{ask[row]:g}")
-    first_bad(quotes_path, bid == ask, lambda row: f"locked book: bid_px = ask_px = {bid[row]:g}")
-    tick = _step(meta, "tick", lambda: grid_step(np.concatenate((t["price"], bid, ask))),
-                 folder)
-    lot = _step(meta, "lot", lambda: grid_step(np.concatenate((t["qty"], q["bid_qty"],
-                                                               q["ask_qty"]))), folder)
-    px = {c: _on_grid(p, v[c], tick, c, "tick") for p, v, c in (
+    first_bad(quotes_path, bid > ask, lambda row: f"crossed book: bid_px {bid[row]:g} > "
+                                                  f"ask_px {ask[row]:g}")
+    first_bad(quotes_path, bid == ask, lambda row: f"locked book: bid_px = ask_px = "
+                                                   f"{bid[row]:g}")
+    needs_grid = not (meta.get("tick") and meta.get("lot"))
+    prices = np.concatenate((t["price"], q["bid_px"], q["ask_px"])) if needs_grid else None
+    sizes = np.concatenate((t["qty"], q["bid_qty"], q["ask_qty"])) if needs_grid else None
+    inst = resolve_instrument(folder, meta, grid_step(prices) if prices is not None else 0.0,
+                              grid_step(sizes) if sizes is not None else 0.0)
+    tick, lot = inst.tick, inst.lot
+    px = {c: on_grid(p, v[c], tick, c, "tick") for p, v, c in (
         (trades_path, t, "price"), (quotes_path, q, "bid_px"), (quotes_path, q, "ask_px"))}
-    lots = {c: _on_grid(p, v[c], lot, c, "lot") for p, v, c in (
+    # trades and best quotes are whole lots (depth levels may hold a finer, older step)
+    lots = {c: np.round(on_grid(p, v[c], lot, c, "lot")) for p, v, c in (
         (trades_path, t, "qty"), (quotes_path, q, "bid_qty"), (quotes_path, q, "ask_qty"))}
+    depth = None
+    if (folder / DEPTH_TABLE).is_file():
+        depth = read_depth(folder / DEPTH_TABLE, inst, meta.get("levels"))
     return RecordedTape(
-        path=folder, tick=tick, lot=lot, symbol=str(meta.get("symbol", "")),
-        source=str(meta.get("source", "")),
+        path=folder, instrument=inst, source=str(meta.get("source", "")),
         trade_ns=t["ts_ns"].astype(np.int64), trade_side=t["side"].astype(np.int8),
-        trade_px=px["price"].astype(np.int64), trade_qty=lots["qty"],
-        quote_ns=q["ts_ns"].astype(np.int64), bid_px=px["bid_px"].astype(np.int64),
-        bid_qty=lots["bid_qty"], ask_px=px["ask_px"].astype(np.int64),
-        ask_qty=lots["ask_qty"])
+        trade_px=np.round(px["price"]).astype(np.int64), trade_qty=lots["qty"],
+        quote_ns=q["ts_ns"].astype(np.int64), bid_px=np.round(px["bid_px"]).astype(np.int64),
+        bid_qty=lots["bid_qty"], ask_px=np.round(px["ask_px"]).astype(np.int64),
+        ask_qty=lots["ask_qty"], trade_local_ns=_local(trades_path, t),
+        quote_local_ns=_local(quotes_path, q), depth=depth,
+        provenance={k: v for k, v in meta.items() if k not in ("tick", "lot")})
 
 
 def existing_tape_files(folder: Path) -> list[str]:
     """The names of the tape files already in ``folder`` (tables and ``tape.json``)."""
-    names = [f"{table}{suffix}" for table in ("trades", "quotes") for suffix in _SUFFIXES]
-    return sorted(n for n in [*names, TAPE_META] if (Path(folder) / n).exists())
-
-
-def _parquet_bytes(frame: pl.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    frame.write_parquet(buf, compression="zstd", compression_level=9, statistics=False)
-    return buf.getvalue()
+    names = [f"{table}{suffix}" for table in ("trades", "quotes")
+             for suffix in (".parquet", ".csv", ".csv.gz")]
+    return sorted(n for n in [*names, DEPTH_TABLE, TAPE_META] if (Path(folder) / n).exists())
 
 
 def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None,
                replace: bool = False) -> Path:
-    """Write ``tape`` as ``trades.parquet``, ``quotes.parquet`` and ``tape.json``.
+    """Write ``tape`` as ``trades.parquet``, ``quotes.parquet``, ``depth.parquet`` (an L2
+    tape) and ``tape.json``.
 
-    The tape is checked first (:func:`check_tape`). A folder that already holds a tape is
-    refused unless ``replace``; then the new tables are written first and the old tape's
-    other files (``trades.csv``, say) removed, so one consistent tape is left.
+    The tape is checked first (:func:`~soakkit.sim.tape_checks.check_tape`). A folder that
+    already holds a tape is refused unless ``replace``; then the new tables are written
+    first and the old tape's other files (a ``trades.csv``, an L1 tape's missing
+    ``depth.parquet``) removed, so one consistent tape is left.
     """
     folder = Path(folder)
     check_tape(tape, folder)
@@ -304,12 +245,20 @@ def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None,
         "bid_qty": np.round(tape.bid_qty * tape.lot, lot_digits),
         "ask_px": np.round(tape.ask_px * tape.tick, digits),
         "ask_qty": np.round(tape.ask_qty * tape.lot, lot_digits)})
-    atomic_write_bytes(folder / "trades.parquet", _parquet_bytes(trades), mtime=mtime)
-    atomic_write_bytes(folder / "quotes.parquet", _parquet_bytes(quotes), mtime=mtime)
+    if tape.trade_local_ns is not None:
+        trades = trades.with_columns(pl.Series(LOCAL, tape.trade_local_ns))
+    if tape.quote_local_ns is not None:
+        quotes = quotes.with_columns(pl.Series(LOCAL, tape.quote_local_ns))
+    provenance = dict(tape.provenance)
+    atomic_write_bytes(folder / "trades.parquet", parquet_bytes(trades), mtime=mtime)
+    atomic_write_bytes(folder / "quotes.parquet", parquet_bytes(quotes), mtime=mtime)
+    if tape.depth is not None:
+        provenance["levels"] = tape.depth.levels
+        atomic_write_bytes(folder / DEPTH_TABLE,
+                           parquet_bytes(depth_frame(tape.depth, tape.instrument)), mtime=mtime)
     for stale in existing:
-        if stale.endswith((".csv", ".csv.gz")):
+        if stale.endswith((".csv", ".csv.gz")) or (stale == DEPTH_TABLE and tape.depth is None):
             (folder / stale).unlink(missing_ok=True)
-    atomic_write_json(folder / TAPE_META, {"tick": tape.tick, "lot": tape.lot,
-                                           "symbol": tape.symbol, "source": tape.source},
-                      mtime=mtime)
+    atomic_write_json(folder / TAPE_META, meta_document(tape.instrument, tape.source,
+                                                        provenance), mtime=mtime)
     return folder
