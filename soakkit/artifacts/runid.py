@@ -24,6 +24,8 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
+from soakkit.core.errors import UsageError
+from soakkit.core.io import MAX_UTC, MIN_UTC
 from soakkit.sim.strategies import DEFAULT_STRATEGY
 
 __all__ = ["DEFAULT_MARKET_NAME", "RunIdParts", "make_run_id", "market_label", "market_tag",
@@ -96,7 +98,12 @@ def make_run_id(started: datetime, profile: str, market: str, seed: int, *, tune
     """``20261124T042913Z-steady_safe-volatile-s7-tuned``: sortable by start time, readable.
 
     ``market`` is :func:`market_tag`'s; a strategy other than the default is appended.
+    ``started`` must lie in :data:`~soakkit.core.io.MIN_UTC`..``MAX_UTC`` (a four-digit
+    year; ``--now`` is checked against the same window), else :class:`UsageError`.
     """
+    if not MIN_UTC <= started <= MAX_UTC:
+        raise UsageError(f"the clock says {started.isoformat()}, outside "
+                         f"{MIN_UTC:%Y-%m-%d}..{MAX_UTC:%Y-%m-%d}: no run id can be made")
     run_id = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{market}-s{seed}-{tuner_label(tune)}"
     return run_id if strategy == DEFAULT_STRATEGY else f"{run_id}-{_short_name(strategy)}"
 

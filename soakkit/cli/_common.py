@@ -8,9 +8,11 @@ from collections.abc import Sequence
 
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import float_arg, int_arg, path_arg
+from soakkit.core.io import MAX_UTC, MIN_UTC
 
-__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "bounds_help",
-           "float_arg", "formatter", "int_arg", "path_arg", "resolve_artifacts_arg"]
+__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "add_now",
+           "bounds_help", "float_arg", "formatter", "int_arg", "path_arg",
+           "resolve_artifacts_arg"]
 
 #: How ``--artifacts`` defaults (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
@@ -72,3 +74,10 @@ def resolve_artifacts_arg(args: argparse.Namespace) -> None:
         from soakkit.artifacts.layout import resolve_artifacts
 
         args.artifacts = resolve_artifacts(args.artifacts, create=create)
+
+
+def add_now(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:
+    """``--now ISO8601`` (also ``SOAKKIT_NOW``), bounded like every instant soakkit takes."""
+    p.add_argument("--now", metavar="ISO8601",
+                   help=f"{what}; a UTC time within {MIN_UTC:%Y-%m-%d}..{MAX_UTC:%Y-%m-%d} "
+                        "(run ids have four-digit years, file times fit in int64 ns)")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import add_common_config, bounds_help, formatter, path_arg
+from soakkit.cli._common import add_common_config, add_now, bounds_help, formatter, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.messages import interrupted, progress, warning
 
@@ -193,7 +193,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--baseline", metavar="RUN_ID",
                    help="link this run to a baseline run (recorded in RUN.json; `soakkit "
                         "report kpi` compares with it by default)")
-    p.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
+    add_now(p, "freeze the clock (reproducible files)")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted or crashed run")
     p.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
     p.add_argument("--metrics-dir", type=path_arg, default=None, metavar="DIR",

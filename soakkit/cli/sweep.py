@@ -9,6 +9,7 @@ from pathlib import Path
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import (
     add_artifacts,
+    add_now,
     bounds_help,
     float_arg,
     formatter,
@@ -18,6 +19,7 @@ from soakkit.cli._common import (
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, MAX_SIM_MINUTES, MAX_WAIT_S
 from soakkit.core.messages import warning
+from soakkit.sweep.spec import MAX_CELLS
 
 #: Bounds of the flags that size a sweep's execution.
 MAX_WORKERS = 1024
@@ -33,12 +35,14 @@ _EXAMPLES = """examples:
 Rerun the same command after a crash or Ctrl-C: only the missing cells run (and the cells
 that failed). Results: <artifacts>/sweeps/<sweep_id>/ (sweep.json, one parquet per batch).
 
-environment: DASK_SCHEDULER_ADDRESS (an existing cluster when no --scheduler is given),
+environment: DASK_SCHEDULER_ADDRESS (Dask's scheduler-address setting: an existing cluster
+  when neither --scheduler nor --scheduler-file is given),
   SOAKKIT_NOW (frozen clock). SOAKKIT_PARAM_* and SOAKKIT_OVERRIDES_JSON do not apply to
   sweep cells: sweep or pin parameters with --set.
 
 """ + bounds_help([f"--iterations 1..{MAX_ITERATIONS}", f"--sim-minutes 1..{MAX_SIM_MINUTES}",
-                  f"seeds 0..{MAX_SEED}", f"--workers 1..{MAX_WORKERS}",
+                  f"seeds 0..{MAX_SEED}", f"at most {MAX_CELLS:,} cells (profiles x modes x "
+                  "tuner settings x --set values x seeds)", f"--workers 1..{MAX_WORKERS}",
                   f"--batch-size and --window 1..{MAX_BATCH}",
                   "--connect-timeout and --progress-interval more than 0 and at most "
                   f"{MAX_WAIT_S} seconds"]) + """
@@ -123,7 +127,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     out.add_argument("--write-runs", action="store_true",
                      help="also keep every cell's run folder (workers must share this "
                           "file system)")
-    out.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
+    add_now(out, "freeze the clock (reproducible files)")
     run = p.add_argument_group("where and how it runs")
     run.add_argument("--scheduler", metavar="ADDRESS",
                      help="an existing Dask scheduler, e.g. tcp://host:8786")
@@ -138,8 +142,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="tasks in flight (default: 2 per worker thread + 1)")
     run.add_argument("--connect-timeout", type=float_arg(0, MAX_WAIT_S, lo_open=True),
                      default=default.connect_timeout_s, metavar="SECONDS",
-                     help="give up reaching the scheduler after this long (default: "
-                          "%(default)s)")
+                     help="give up reaching the scheduler after this long; the handshake "
+                          "gets a little more (default: %(default)s)")
     run.add_argument("--progress-interval", type=float_arg(0, MAX_WAIT_S, lo_open=True),
                      default=30.0, metavar="SECONDS",
                      help="not on a terminal: a progress line this often (default: "

@@ -16,16 +16,19 @@ from soakkit.artifacts.layout import resolve_artifacts
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import MAX_SEED, choice_problem
 
-__all__ = ["TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list", "parse_seeds",
-           "parse_set_axis", "parse_tune"]
+__all__ = ["MAX_CELLS", "MAX_SEEDS", "TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list",
+           "parse_seeds", "parse_set_axis", "parse_tune"]
 
 #: ``--tune`` values and the tuner settings each one sweeps.
 TUNE_CHOICES: dict[str, tuple[bool, ...]] = {"on": (True,), "off": (False,),
                                               "both": (True, False)}
 #: ``N`` or ``A-B``: canonical integers only (no sign, no leading zero; soakkit.core.inputs).
 _SEED_ITEM = re.compile(r"^(0|[1-9][0-9]{0,9})(?:-(0|[1-9][0-9]{0,9}))?$")
+#: The most cells one sweep may have (about 180 MB and 3 s of planning in the client; at a
+#: second per cell, eleven days of one core). ``soakkit sweep --help`` states it.
+MAX_CELLS = 1_000_000
 #: The most seeds one ``--seeds`` may name (a typo such as ``1-100000000`` is refused).
-MAX_SEEDS = 10_000_000
+MAX_SEEDS = MAX_CELLS
 
 
 @dataclass(frozen=True)
