@@ -9,6 +9,7 @@ The first quote row is at time 0: the book as the window opens.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -96,6 +97,17 @@ class MarketTape:
         out[at] = self.trade_ns
         out[mask] = quotes
         return out
+
+    @cached_property
+    def message_times(self) -> list[int]:
+        """:attr:`_message_ns` as a list (the event-driven engine looks times up one by one)."""
+        return list(self._message_ns.tolist())
+
+    def message_rate_at(self, ns: int, window_ns: int = NS) -> float:
+        """:meth:`message_rate` at one time."""
+        times = self.message_times
+        count = bisect_right(times, ns) - bisect_right(times, ns - window_ns)
+        return float(count * (NS / window_ns))
 
     def message_rate(self, ns: np.ndarray, window_ns: int = NS) -> np.ndarray:
         """Market messages (trades + quote updates) per second in the window before each time."""
