@@ -36,6 +36,7 @@ __all__ = [
     "RuntimeOverridesError",
     "SoakkitError",
     "StaleRevisionError",
+    "StrategyError",
     "TapeError",
     "UsageError",
     "exit_codes_help",
@@ -61,8 +62,8 @@ class ExitCode(IntEnum):
 #: What each exit code means, in the words of the README table.
 EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.OK: "success (a PASS or WARN verdict)",
-    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, or a state file "
-                     "soakkit refuses to use",
+    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, a state file "
+                     "soakkit refuses to use, or a strategy that crashed, hung or wrote junk",
     ExitCode.USAGE: "usage, configuration or input error: a bad flag, value, file or run id, "
                     "or a path the file system refuses (nothing is left half-written)",
     ExitCode.TIMEOUT: "a report cell ran longer than --cell-timeout",
@@ -199,6 +200,14 @@ class ClusterError(SoakkitError):
     """A sweep lost its Dask cluster mid-way; what was stored stays, a rerun continues."""
 
     exit_code = 1
+
+
+class StrategyError(SoakkitError):
+    """A strategy failed while it ran: an external program that crashed, hung past its
+    deadline or wrote junk, or a strategy that returned something the engine cannot act
+    on. One line naming what it did and when; what was written before stays."""
+
+    exit_code = ExitCode.FAILED
 
 
 class TapeError(SoakkitError):

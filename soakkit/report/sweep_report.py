@@ -113,7 +113,7 @@ def _parse_selector(text: str, axes: Sequence[str], cells: pl.DataFrame) -> dict
     names = {a.removeprefix(SET_PREFIX): a for a in axes}
     # a grid dimension with one value (one profile, say) is no axis, but may be named
     fixed = {c.removeprefix(SET_PREFIX): c for c in cells.columns if c not in axes
-             and (c in ("profile", "tune") or c.startswith(SET_PREFIX))}
+             and (c in ("strategy", "profile", "tune") or c.startswith(SET_PREFIX))}
     for item in [i.strip() for i in text.split(",") if i.strip()]:
         key, sep, raw = item.partition("=") if "=" in item else item.partition(":")
         column = names.get(key.strip()) or fixed.get(key.strip())

@@ -14,17 +14,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 from soakkit.artifacts.layout import market_profile_path, resolve_artifacts
+from soakkit.config.params import DEFAULT_STRATEGY
 from soakkit.core.errors import SoakkitError, UsageError, fs_errors
 from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, parse_float, parse_int, show_value
 from soakkit.gate import RUN_GATES
 from soakkit.sim.calibrate import read_market_profile
 from soakkit.sim.regimes import DEFAULT_MARKET, MODES, MarketProfile
 from soakkit.sim.replay import load_tape, windows_available
+from soakkit.strategy.registry import load_strategy
 
-__all__ = ["NUMBER_OPTIONS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV", "NumberOption",
+__all__ = ["NUMBER_OPTIONS", "RECORDED_DEFAULTS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV",
+           "NumberOption",
            "SoakOptions", "load_market", "option_problems", "options_from_text",
            "resume_conflicts", "sleep_from_env",
-           "validate_options"]
+           "strategy_problems", "validate_options"]
 
 SLEEP_ENV = "SOAK_SLEEP_SECONDS"
 #: The ``mode`` of a run that replays a recorded tape (``--market-data``).
@@ -50,6 +53,8 @@ class SoakOptions:
     now: str | None = None  #: freeze the clock (ISO-8601); also SOAKKIT_NOW
     market: str = "default"  #: synthetic market profile: a name or a JSON file
     market_data: Path | None = None  #: replay this recorded tape instead of a synthetic market
+    #: the bot: a built-in name, module:Class, an entry point or exec:PROGRAM
+    strategy: str = DEFAULT_STRATEGY
 
     @property
     def run_mode(self) -> str:
@@ -61,7 +66,8 @@ class SoakOptions:
         return {"profile": self.profile, "iterations": self.iterations, "mode": self.run_mode,
                 "seed": self.seed, "sim_minutes": self.sim_minutes, "gate": self.gate,
                 "sets": list(self.sets), "tune": self.tune, "market": self.market,
-                "market_data": str(self.market_data) if self.market_data else None}
+                "market_data": str(self.market_data) if self.market_data else None,
+                "strategy": self.strategy}
 
 
 def load_market(name: str, artifacts: Path) -> MarketProfile:
@@ -112,9 +118,10 @@ NUMBER_OPTIONS: Mapping[str, NumberOption] = {
 }
 #: Options a resumed run keeps from its ``RUN.json`` (asking for another value is refused).
 RESUME_KEEPS = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "sets", "tune",
-                "market", "market_data")
+                "market", "market_data", "strategy")
 #: What a ``RUN.json`` written before an option existed means by leaving it out.
-_RECORDED_DEFAULTS: Mapping[str, Any] = {"market": "default", "market_data": None}
+RECORDED_DEFAULTS: Mapping[str, Any] = {"market": "default", "market_data": None,
+                                        "strategy": DEFAULT_STRATEGY}
 
 
 def sleep_from_env(env: Mapping[str, str]) -> float:
@@ -166,6 +173,15 @@ def option_problems(options: SoakOptions, label: Callable[[str], str] | None = N
     return problems + ([] if problems else _market_problems(options))
 
 
+def strategy_problems(options: SoakOptions, env: Mapping[str, str]) -> list[str]:
+    """Why ``options.strategy`` cannot be used (one line), or nothing."""
+    try:
+        load_strategy(options.strategy, env)
+    except SoakkitError as exc:
+        return str(exc).splitlines()
+    return []
+
+
 def _market_problems(options: SoakOptions) -> list[str]:
     """What is wrong with the market a run would use (its tape or profile file), if anything."""
     try:
@@ -196,7 +212,7 @@ def resume_conflicts(run_id: str, recorded: Mapping[str, Any],
     """Options asked for on ``--resume`` that differ from the run's own, one line each."""
     out = []
     for name, asked in requested.items():
-        have = recorded.get(name, _RECORDED_DEFAULTS.get(name))
+        have = recorded.get(name, RECORDED_DEFAULTS.get(name))
         value = list(asked) if name == "sets" else asked
         if name == "sets":
             have = list(have or [])

@@ -24,7 +24,7 @@ from soakkit.core.errors import ArtifactError, UsageError
 from soakkit.core.io import Clock
 from soakkit.gate import Verdict
 from soakkit.soak.iteration import Session
-from soakkit.soak.options import SoakOptions, resume_conflicts
+from soakkit.soak.options import RECORDED_DEFAULTS, SoakOptions, resume_conflicts
 from soakkit.soak.rundir import RunFolder
 
 __all__ = ["reopen_run"]
@@ -66,7 +66,8 @@ def reopen_run(artifacts: Path, run_id: str, env: Mapping[str, str], clock: Cloc
                           seed=o["seed"], sim_minutes=o["sim_minutes"], gate=o["gate"],
                           sets=tuple(o["sets"]), artifacts=Path(artifacts), tune=o["tune"],
                           market=str(o.get("market", "default")),
-                          market_data=Path(replayed) if replayed else None)
+                          market_data=Path(replayed) if replayed else None,
+                          strategy=str(o.get("strategy", RECORDED_DEFAULTS["strategy"])))
     report = read_json_maybe_gz(run_dir / TUNING_REPORT_FILE)
     have = {f.iteration for f in iteration_files(run_dir)}
     entries = [e for e in report.get("iterations", []) if e["iteration"] in have]

@@ -44,7 +44,8 @@ from soakkit.sweep.rows import CELL_COLUMNS, Columns
 
 __all__ = ["SweepStore", "load_results", "resolve_sweep_dir", "sweeps_root"]
 
-_STRING_COLUMNS = frozenset({"cell_key", "profile", "mode", "regime", "verdict", "run_verdict",
+_STRING_COLUMNS = frozenset({"cell_key", "strategy", "profile", "mode", "regime", "verdict",
+                             "run_verdict",
                              "error"})
 _INT_COLUMNS = frozenset({"seed", "iteration"})
 _BOOL_COLUMNS = frozenset({"tune", "tuning_applied"})
