@@ -141,13 +141,13 @@ PARAMS: Mapping[str, ParamSpec] = {
            "With quote_from_touch 1: 0 joins the best price, -n improves on it by n ticks, "
            "n stands n ticks back; never crossing the book or the other quote.",
            owners=_LEGACY),
-        _p("as_gamma", "float", "1/bps", 0.05, 0.001, 2.0, 0.01, True,
+        _p("as_gamma", "float", "1/bps", 0.03, 0.001, 2.0, 0.01, True,
            "Avellaneda-Stoikov risk aversion: a larger gamma skews quotes harder against the "
            "inventory and widens them.", owners=("avellaneda-stoikov",)),
-        _p("as_horizon_s", "float", "s", 30.0, 1.0, 3600.0, 10.0, False,
+        _p("as_horizon_s", "float", "s", 5.0, 0.5, 3600.0, 1.0, False,
            "Avellaneda-Stoikov horizon T-t (constant: an iteration has no closing time).",
            owners=("avellaneda-stoikov",)),
-        _p("glft_gamma", "float", "1/bps", 0.05, 0.001, 2.0, 0.01, True,
+        _p("glft_gamma", "float", "1/bps", 0.03, 0.001, 2.0, 0.01, True,
            "Gueant-Lehalle-Fernandez-Tapia risk aversion (also the xi of the closed form).",
            owners=("glft",)),
         _p("fit_window_s", "float", "s", 120.0, 10.0, 1800.0, 10.0, False,

@@ -18,7 +18,9 @@ constants of a regime are fitted on the minutes that carry its label:
   the share of exponential jumps the threshold misses.
 
 Rates are corrected for the bursts' extra activity. A regime the tape never shows keeps
-the default constants; ``fit`` records what was observed. Regime switching is fitted
+the default constants; ``fit`` records what was observed, and ``fit.quoting`` what the
+model strategies start from on this market: the mid's volatility and the order-arrival
+intensity ``A·exp(−κδ)`` (:func:`soakkit.sim.intensity.fit_prior`). Regime switching is fitted
 from minute-to-minute label transitions (the default matrix weighs in as a prior).
 """
 
@@ -34,6 +36,7 @@ import numpy as np
 from soakkit.core.errors import UsageError
 from soakkit.core.io import atomic_write_json
 from soakkit.core.json_strict import load_json_file
+from soakkit.sim.intensity import fit_prior
 from soakkit.sim.regimes import (
     DEFAULT_MARKET,
     LABELS,
@@ -155,11 +158,14 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
             jump_rate_per_min=jump_rate,
             jump_bps=jump_mean,
             book_rate_per_s=float((in_q & book_row).sum()) / secs / 2.0 / boost)
+    quoting = fit_prior(tape.trade_ns, tape.trade_side, tape.trade_px, tape.quote_ns,
+                        tape.bid_px, tape.ask_px, start, start + minutes * 60 * NS)
     return MarketProfile(
         name=name, regimes=regimes, transitions=_transitions(stats.labels), mid0=float(mid[0]),
         tick=tape.tick, lot=tape.lot, source=str(tape.path),
         fit={"minutes": minutes, "observed_minutes": observed,
-             "orders": int(o_ns.size), "jumps": int(stats.jumps.sum())})
+             "orders": int(o_ns.size), "jumps": int(stats.jumps.sum()),
+             **({"quoting": quoting} if quoting else {})})
 
 
 def _transitions(labels: np.ndarray) -> tuple[tuple[float, ...], ...]:

@@ -117,6 +117,13 @@ class EngineState:
     def flat(self) -> bool:
         return self.position_lots == 0 and not self.orders
 
+    @classmethod
+    def after(cls, result: StrategyResult) -> EngineState:
+        """What a window left: the state the next window starts from."""
+        return cls(result.end_position_lots,
+                   tuple(CarriedOrder(side, price, lots) for side, price, lots
+                         in result.end_orders))
+
 
 @dataclass(frozen=True)
 class StrategyContext:

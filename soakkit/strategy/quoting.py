@@ -86,19 +86,25 @@ class SideQuoter:
         return max(mine, key=lambda o: o.id) if mine else None
 
     def actions(self, step: Step, wanted: Mapping[int, tuple[int, int]]) -> list[Action]:
-        """Quotes for the sides whose order should change: ``wanted[side] = (price, lots)``."""
-        out: list[Action] = []
+        """Quotes for the sides whose order should change: ``wanted[side] = (price, lots)``.
+
+        A side requoted while the other keeps its resting order never crosses or locks
+        that order: its price stops a tick short of it.
+        """
         threshold = max(1.0, STRATEGY.requote_threshold_bps * 1e-4 * step.book.mid)
+        live = {side: self._live(step, side) for side in (1, -1)}
+        sent: dict[int, tuple[int, int]] = {}
+        causes: set[str] = set()
         for side in (1, -1):
             price, lots = wanted[side]
-            live = self._live(step, side)
+            held = live[side]
             if self.placed_ns[side] < 0:
                 cause = "initial"
-            elif live is None:
+            elif held is None:
                 if lots <= 0:
                     continue
                 cause = "move"  # filled, or gone: a new order
-            elif abs(price - live.price) >= threshold or (lots == 0) != (live.left == 0):
+            elif abs(price - held.price) >= threshold or (lots == 0) != (held.left == 0):
                 cause = "move"
             elif step.now_ns - self.placed_ns[side] >= self.tail_ns:
                 cause = "refresh"
@@ -106,7 +112,14 @@ class SideQuoter:
                 continue
             if cause == "move" and not self.budget.allow(step.now_ns):
                 continue
-            self.counts[cause] += 1
+            causes.add(cause)
             self.placed_ns[side] = step.now_ns
-            out.append(Quote(side, int(price), max(int(lots), 0)))
-        return out
+            sent[side] = (int(price), max(int(lots), 0))
+        for side, (price, lots) in list(sent.items()):
+            other = live[-side]
+            if -side not in sent and other is not None and other.left > 0:
+                kept = min(price, other.price - 1) if side > 0 else max(price, other.price + 1)
+                sent[side] = (kept, lots)
+        if causes:  # one quote decision per step, counted by its first cause
+            self.counts[next(c for c in ("initial", "move", "refresh") if c in causes)] += 1
+        return [Quote(side, *sent[side]) for side in (1, -1) if side in sent]

@@ -88,9 +88,10 @@ def _class(name: str, target: str, how: str) -> StrategyRef:
                          f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
     cls = getattr(module, attr, None)
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-        found = "nothing" if cls is None else type(cls).__name__
-        raise UsageError(f"--strategy {name}: {module_name}.{attr} is {found}, not a "
-                         "soakkit.strategy.Strategy subclass")
+        found = ("not there: expected" if cls is None else "a class that does not subclass"
+                 if isinstance(cls, type) else f"a {type(cls).__name__}, not")
+        raise UsageError(f"--strategy {name}: {module_name}.{attr} is {found} "
+                         "soakkit.strategy.Strategy")
     return StrategyRef(name, cls, _declared(cls, name))
 
 
