@@ -3,8 +3,12 @@
 
 It speaks soakkit's JSON-lines protocol (docs/STRATEGIES.md) on stdin/stdout, one answer
 per message, and quotes both sides of the book ``bot_offset_ticks`` from the best prices
-(0 joins them), sized from the displayed depth and skewed against its position; past the
-position limit it unloads with a taker order. Run it under soakkit:
+(0 joins them), sized from the displayed depth and skewed against its position. It moves
+a quote when the touch moved, within a budget of ``replace_rate_per_min`` requotes (the
+venue rejects what goes over its rate limit), and past the position limit it unloads with
+a taker order. Between decisions it sleeps: its answers carry a ``wake`` (the touch it
+priced from, or the next second when its budget is spent), and soakkit calls it again when
+the touch moves, the second turns or the venue answers. Run it under soakkit:
 
     soakkit soak --strategy 'exec:python3 examples/exec_bot.py' --iterations 2 --mode volatile
     soakkit soak --strategy 'exec:python3 examples/exec_bot.py' --set bot_offset_ticks=1
@@ -42,6 +46,9 @@ class Bot:
         self.side_order = {1: None, -1: None}  # id and price of the order on each side
         self.taking = None  # id of a taker order in flight
         self.position = start["start"]["position_lots"]
+        self.second = -1
+        self.budget = 0
+        self.started = {1: False, -1: False}
 
     def _sent(self, side: int) -> int:
         order_id = self.next_id
@@ -65,6 +72,14 @@ class Bot:
         if order_id == self.taking:
             self.taking = None
 
+    def wake(self, msg: dict) -> dict:
+        """When to be called next (besides any venue answer): the touch moves, or, with the
+        budget spent, the next second."""
+        if self.budget <= 0:
+            return {"at": (msg["now"] // 1_000_000_000 + 1) * 1_000_000_000}
+        bid_px, _, ask_px, _ = msg["book"]
+        return {"bid": [bid_px, bid_px], "ask": [ask_px, ask_px]}
+
     def step(self, msg: dict) -> list:
         self.hear(msg["reports"])
         bid_px, bid_qty, ask_px, ask_qty = msg["book"]
@@ -77,6 +92,11 @@ class Bot:
             side = -1 if self.position > 0 else 1
             actions.append(["take", side, abs(self.position - target)])
             self.taking = self._sent(side)
+        second = msg["now"] // 1_000_000_000
+        if second != self.second:  # the requote budget of this second, as legacy's
+            rate = p["replace_rate_per_min"]
+            self.second = second
+            self.budget = math.floor(rate * (second + 1) / 60) - math.floor(rate * second / 60)
         offset = p["bot_offset_ticks"]
         bid = min(bid_px - offset, ask_px - 1)
         ask = max(ask_px + offset, bid_px + 1)
@@ -92,6 +112,11 @@ class Bot:
             held = self.side_order[side]
             if held is not None and held[1] == price:
                 continue  # same price: keep the order and its place in the queue
+            if held is not None or self.started[side]:
+                if self.budget <= 0:
+                    continue  # over budget: the old quote stays until the next second
+                self.budget -= 1
+            self.started[side] = True
             actions.append(["quote", side, price, lots])
             order_id = self._sent(side)
             self.side_order[side] = (order_id, price) if lots > 0 else None
@@ -105,7 +130,8 @@ def main() -> int:
         msg = json.loads(line)
         kind = msg.get("type")
         if kind == "step":
-            write(json.dumps({"actions": bot.step(msg)}) + "\n")
+            actions = bot.step(msg)
+            write(json.dumps({"actions": actions, "wake": bot.wake(msg)}) + "\n")
         elif kind == "start":
             bot = Bot(msg)
             write('{"type": "ready"}\n')

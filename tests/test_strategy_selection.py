@@ -126,3 +126,23 @@ def test_declared_parameters_are_checked() -> None:
         strategy_params("x:Y", (ParamSpec("Bad-Name", "float", "", 1.0, 0.0, 2.0, 1.0, True, ""),))
     with pytest.raises(UsageError, match="--strategy"):
         load_strategy("")
+
+
+def test_the_guide_s_example_strategy_runs(tmp_path: Path, artifacts: Path) -> None:
+    """docs/STRATEGIES.md's Python example, as printed, soaks with its own parameter."""
+    import re
+
+    from .conftest import REPO
+
+    guide = (REPO / "docs" / "STRATEGIES.md").read_text()
+    example = re.search(r"```python\n(.*?)```", guide, flags=re.S)
+    assert example is not None
+    (tmp_path / "my_module.py").write_text(example.group(1))
+    result = run_subprocess("soak", "--strategy", "my_module:Joiner", "--iterations", "1",
+                            "--sim-minutes", "1", "--set", "joiner_offset_ticks=1",
+                            "--artifacts", str(artifacts), "--quiet",
+                            env={"PYTHONPATH": str(tmp_path)})
+    assert result.code in (0, 1), result.err
+    (run,) = [p for p in (artifacts / "runs").iterdir() if p.is_dir()]
+    doc = json.loads((run / "ITER_SUMMARY_1.json").read_text())
+    assert doc["summary"]["fill_count"] > 0

@@ -279,6 +279,8 @@ def _header(meta: dict[str, Any], cells: pl.DataFrame) -> pl.DataFrame:
     sets = "; ".join(f"{k}={','.join(map(str, v))}" for k, v in spec.get("sets", {}).items())
     failed = cells.filter(pl.col("error").is_not_null()).height
     items = [("sweep", meta.get("sweep_id")), ("created", meta.get("created_utc")),
+             *([("strategies", ", ".join(spec["strategies"]))] if spec.get("strategies")
+               else []),
              ("profiles", ", ".join(spec.get("profiles", []))),
              ("modes", ", ".join(spec.get("modes", []))), ("seeds", spec.get("seeds")),
              ("tuner", ", ".join("on" if t else "off" for t in spec.get("tune", []))),

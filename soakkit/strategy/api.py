@@ -261,21 +261,36 @@ class MarketRows:
         self._market = market
         self._trades: list[tuple[int, int, int, float]] | None = None
         self._updates: list[tuple[int, int, float, int, float]] | None = None
+        self._trades_json: list[str] | None = None
+        self._updates_json: list[str] | None = None
 
-    def trades(self, a: int, b: int) -> list[tuple[int, int, int, float]]:
+    def trades(self, a: int, b: int | None) -> list[tuple[int, int, int, float]]:
         if self._trades is None:
             m = self._market
             self._trades = list(zip(m.trade_ns.tolist(), m.trade_side.tolist(),
                                     m.trade_px.tolist(), m.trade_qty.tolist(), strict=True))
         return self._trades[a:b]
 
-    def updates(self, a: int, b: int) -> list[tuple[int, int, float, int, float]]:
+    def updates(self, a: int, b: int | None) -> list[tuple[int, int, float, int, float]]:
         if self._updates is None:
             m = self._market
             self._updates = list(zip(m.quote_ns.tolist(), m.bid_px.tolist(),
                                      m.bid_qty.tolist(), m.ask_px.tolist(),
                                      m.ask_qty.tolist(), strict=True))
         return self._updates[a:b]
+
+    def trades_json(self, a: int, b: int) -> str:
+        """:meth:`trades` as a JSON array (each row encoded once per window)."""
+        if self._trades_json is None:
+            self._trades_json = [f"[{n},{s},{p},{q!r}]" for n, s, p, q in self.trades(0, None)]
+        return "[" + ",".join(self._trades_json[a:b]) + "]"
+
+    def updates_json(self, a: int, b: int) -> str:
+        """:meth:`updates` as a JSON array (each row encoded once per window)."""
+        if self._updates_json is None:
+            self._updates_json = [f"[{n},{bp},{bq!r},{ap},{aq!r}]"
+                                  for n, bp, bq, ap, aq in self.updates(0, None)]
+        return "[" + ",".join(self._updates_json[a:b]) + "]"
 
 
 class Step:
@@ -322,6 +337,16 @@ class Step:
     def update_rows(self) -> list[tuple[int, int, float, int, float]]:
         """:attr:`updates` as rows ``(ns, bid_px, bid_qty, ask_px, ask_qty)``."""
         return self._rows.updates(*self._q)
+
+    def rows_json(self, since: tuple[int, int] | None = None) -> tuple[str, str, tuple[int, int]]:
+        """:meth:`trade_rows` and :meth:`update_rows` as JSON arrays, and where they end.
+
+        ``since``: where an earlier step's rows ended, to send several steps' rows at once
+        (an external program that slept through them).
+        """
+        t0, q0 = since if since is not None else (self._t[0], self._q[0])
+        return (self._rows.trades_json(t0, self._t[1]), self._rows.updates_json(q0, self._q[1]),
+                (self._t[1], self._q[1]))
 
 
 class Strategy:

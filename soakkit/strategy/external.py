@@ -14,7 +14,10 @@ The protocol (``docs/STRATEGIES.md`` has it in full, with ``examples/exec_bot.py
 * ``{"type": "step", "now", "seen", "book", "trades", "updates", "reports", "position"}`` →
   ``{"actions": [...]}`` with ``["quote", side, price, lots]``, ``["place", side, price,
   lots]``, ``["cancel", order_id]``, ``["take", side, lots]``; order ids are 1, 2, 3, … in
-  the order the window's quote, place and take actions were sent;
+  the order the window's quote, place and take actions were sent; an optional ``"wake":
+  {"at": ns, "bid": [lo, hi], "ask": [lo, hi]}`` lets the program sleep until a venue
+  answer arrives, the time reaches ``at`` or the best bid or ask seen leaves its band (the
+  next step message then carries every trade and update since the last one);
 * ``{"type": "end"}``, after which the engine closes the program's stdin.
 
 A program that exits, does not answer within the deadline (``SOAKKIT_EXEC_TIMEOUT_S``,
@@ -27,11 +30,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import shlex
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
@@ -79,6 +82,31 @@ def _shown(data: bytes) -> str:
     return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
 
 
+class _Watchdog(threading.Thread):
+    """Kills the program when an exchange with it outlasts the deadline.
+
+    The engine reads and writes with plain blocking pipes (a lockstep round trip costs
+    what the pipes cost: ``select`` before every read costs as much again); this thread
+    looks at the deadline the engine sets before each exchange, a few times per deadline.
+    """
+
+    def __init__(self, program: _Program) -> None:
+        super().__init__(name=f"soakkit-watchdog-{program.proc.pid}", daemon=True)
+        self.program = program
+        self.deadline: float | None = None  #: monotonic time the current exchange must end by
+        self.fired = False
+        self.stop = threading.Event()
+        self.poll_s = max(0.005, min(program.timeout / 10.0, 0.25))
+
+    def run(self) -> None:
+        while not self.stop.wait(self.poll_s):
+            deadline = self.deadline
+            if deadline is not None and time.monotonic() > deadline:
+                self.fired = True
+                _kill(self.program.proc)
+                return
+
+
 class _Program:
     """A running program and its two pipes, read and written against a deadline."""
 
@@ -95,15 +123,14 @@ class _Program:
             raise StrategyError(f"strategy {label}: cannot start {argv[0]!r}: "
                                 f"{exc.strerror or exc}") from None
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.out_fd = self.proc.stdin.fileno()
-        self.in_fd = self.proc.stdout.fileno()
-        os.set_blocking(self.out_fd, False)
-        os.set_blocking(self.in_fd, False)
-        self.buffer = b""
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self.where = "at start"
+        self.watchdog = _Watchdog(self)
+        self.watchdog.start()
 
     def fail(self, what: str) -> StrategyError:
         """Stop the program; the one line saying what it did."""
+        self.watchdog.stop.set()
         if self.proc.poll() is None:
             _kill(self.proc)
         told = self._stderr()
@@ -120,50 +147,45 @@ class _Program:
             return ""
         return f"; its stderr ends: {lines[-1].strip()[:200]!r}" if lines else ""
 
-    def _dead(self) -> StrategyError:
+    def _dead(self, writing: bool) -> StrategyError:
         code = self.proc.wait()
+        if self.watchdog.fired:
+            return self.fail(f"stopped reading its input for {self.timeout:g} s" if writing
+                             else f"did not answer within {self.timeout:g} s")
         how = (f"was killed by signal {-code}" if code < 0 else f"exited with status {code}")
         return self.fail(how)
 
     def send(self, message: Mapping[str, Any] | str) -> None:
         data = (message if isinstance(message, str) else
                 json.dumps(message, separators=(",", ":"))).encode() + b"\n"
-        deadline = time.monotonic() + self.timeout
-        view = memoryview(data)
-        while view:
-            try:
-                view = view[os.write(self.out_fd, view):]
-                continue
-            except BlockingIOError:
-                pass
-            except (BrokenPipeError, OSError):
-                raise self._dead() from None
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([], [self.out_fd], [], left)[1]:
-                raise self.fail(f"stopped reading its input for {self.timeout:g} s")
+        self.watchdog.deadline = time.monotonic() + self.timeout
+        try:
+            self.stdin.write(data)
+            self.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise self._dead(writing=True) from None
+        finally:
+            self.watchdog.deadline = None
 
     def receive(self) -> Any:
-        deadline = time.monotonic() + self.timeout
-        while b"\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.in_fd], [], [], left)[0]:
-                raise self.fail(f"did not answer within {self.timeout:g} s")
-            try:
-                chunk = os.read(self.in_fd, 1 << 16)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                raise self._dead()
-            self.buffer += chunk
-            if len(self.buffer) > _MAX_LINE:
+        self.watchdog.deadline = time.monotonic() + self.timeout
+        try:
+            line = self.stdout.readline(_MAX_LINE + 1)
+        except (OSError, ValueError):
+            line = b""
+        finally:
+            self.watchdog.deadline = None
+        if not line.endswith(b"\n"):
+            if len(line) > _MAX_LINE:
                 raise self.fail(f"wrote a line longer than {_MAX_LINE} bytes")
-        line, _, self.buffer = self.buffer.partition(b"\n")
+            raise self._dead(writing=False)
         try:
             return json.loads(line)
         except ValueError:
             raise self.fail(f"wrote junk (not a JSON line: {_shown(line)})") from None
 
     def close(self, kill: bool = False) -> None:
+        self.watchdog.stop.set()
         if self.proc.poll() is None:
             with contextlib.suppress(OSError):
                 self.proc.stdin.close()  # type: ignore[union-attr]
@@ -243,6 +265,26 @@ def split_program(program: str) -> list[str]:
 _KINDS = {"quote": 4, "place": 4, "cancel": 2, "take": 3}
 
 
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _wake(wake: Any, program: _Program) -> tuple[int | None, list[int] | None,
+                                                  list[int] | None] | None:
+    """An answer's ``wake``: ``{"at": ns, "bid": [lo, hi], "ask": [lo, hi]}``, each optional."""
+    if wake is None:
+        return None
+    ok = isinstance(wake, dict) and set(wake) <= {"at", "bid", "ask"} \
+        and (wake.get("at") is None or _is_int(wake["at"])) \
+        and all(wake.get(k) is None or (isinstance(wake[k], list) and len(wake[k]) == 2
+                                        and all(_is_int(x) for x in wake[k]))
+                for k in ("bid", "ask"))
+    if not ok:
+        raise program.fail(f"wrote junk (a wake {_shown(json.dumps(wake).encode())}; expected "
+                           "{\"at\": ns, \"bid\": [lo, hi], \"ask\": [lo, hi]}, each optional)")
+    return wake.get("at"), wake.get("bid"), wake.get("ask")
+
+
 class ExternalStrategy(Strategy):
     """One window of a program speaking the protocol (see the module doc)."""
 
@@ -252,6 +294,10 @@ class ExternalStrategy(Strategy):
         self.timeout = timeout
         self.program: _Program | None = None
         self.steps = 0
+        self.since: tuple[int, int] | None = None  #: where the rows last sent ended
+        self.messages = 0  #: step messages sent (a benchmark's count of round trips)
+        self.bytes_out = 0
+        self.wake: tuple[int | None, list[int] | None, list[int] | None] | None = None
 
     def start(self, ctx: StrategyContext) -> None:
         super().start(ctx)
@@ -271,24 +317,41 @@ class ExternalStrategy(Strategy):
             raise self.program.fail(f"answered start with {_shown(json.dumps(answer).encode())}"
                                     ", not {\"type\": \"ready\"}")
 
+    def _asleep(self, step: Step) -> bool:
+        """Whether the program asked not to be called now (its last answer's ``wake``)."""
+        wake = self.wake
+        if wake is None or step.reports:
+            return False
+        at, bid, ask = wake
+        book = step.book
+        return ((at is None or step.now_ns < at)
+                and (bid is None or bid[0] <= book.bid_px <= bid[1])
+                and (ask is None or ask[0] <= book.ask_px <= ask[1]))
+
     def on_step(self, step: Step) -> Sequence[Action]:
         program = self.program
         assert program is not None
         self.steps += 1
+        if self._asleep(step):
+            return []
         program.where = f"at step {self.steps} (t={step.now_ns / NS:.3f} s {engine.WINDOW})"
         b = step.book
-        program.send(json.dumps({
-            "type": "step", "now": step.now_ns, "seen": step.seen_ns,
-            "book": [b.bid_px, b.bid_qty, b.ask_px, b.ask_qty], "trades": step.trade_rows(),
-            "updates": step.update_rows(),
-            "reports": [[r.kind, r.order_id, r.ns, r.lots, r.price, r.left]
-                        for r in step.reports],
-            "position": step.position_lots}, separators=(",", ":")))
+        trades, updates, self.since = step.rows_json(self.since)
+        reports = ",".join(f'["{r.kind}",{r.order_id},{r.ns},{r.lots},{r.price},{r.left}]'
+                           for r in step.reports)
+        message = (f'{{"type":"step","now":{step.now_ns},"seen":{step.seen_ns},"book":'
+                   f'[{b.bid_px},{b.bid_qty!r},{b.ask_px},{b.ask_qty!r}],"trades":{trades},'
+                   f'"updates":{updates},"reports":[{reports}],'
+                   f'"position":{step.position_lots}}}')
+        self.messages += 1
+        self.bytes_out += len(message) + 1
+        program.send(message)
         answer = program.receive()
         actions = answer.get("actions") if isinstance(answer, dict) else None
         if not isinstance(actions, list):
             raise program.fail(f"wrote junk (expected {{\"actions\": [...]}}, got "
                                f"{_shown(json.dumps(answer).encode())})")
+        self.wake = _wake(answer.get("wake"), program)
         return [self._action(item, program) for item in actions]
 
     def _action(self, item: Any, program: _Program) -> Action:
