@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from soakkit.config.layers import resolve
@@ -47,3 +49,38 @@ def test_a_position_carried_past_the_limit_is_unloaded_at_once() -> None:
     assert takers.any() and (result.fills.side[takers] < 0).all()
     assert result.fills.ns[takers][0] < 10**9  # within the first second
     assert abs(result.end_position_lots) < 2 * limit_lots
+
+
+def test_a_rejection_is_news_the_bot_hears_not_knows() -> None:
+    """An order the rate limit refuses is 'sent' in the bot's view until the answer comes
+    back, one round trip later; the order a refused quote meant to replace is open again."""
+    from soakkit.strategy.api import Quote, Step, Strategy
+
+    seen: list[tuple[int, dict[int, str], list[tuple[str, int, int]]]] = []
+
+    class Flood(Strategy):
+        def on_step(self, step: Step):  # type: ignore[no-untyped-def]
+            seen.append((step.now_ns, {i: o.status for i, o in step.orders.items()},
+                         [(r.kind, r.order_id, r.ns) for r in step.reports]))
+            return [Quote(1, step.book.bid_px - 1 - k % 3, 1) for k in range(12)]
+
+    tape = simulate_market("calm", 1, np.random.default_rng(5))
+    result = run_engine(tape, Flood(), _values(), np.random.default_rng(0))
+    assert result.rejects > 100
+    sent_at: dict[int, int] = {}
+    next_id = 1
+    for now, views, reports in seen:
+        for kind, order_id, _ in reports:
+            if kind == "rejected":
+                assert now - sent_at[order_id] >= 20_000_000  # at least a round trip late
+                assert order_id not in views
+        for order_id in views:
+            assert order_id in sent_at or order_id >= next_id
+        for _ in range(12):
+            sent_at[next_id] = now
+            next_id += 1
+    # an id is never dropped from the view without an answer naming it
+    answered = {order_id for _, _, reports in seen for _, order_id, _ in reports}
+    for (_, views, _), (_, later, _) in itertools.pairwise(seen):
+        for order_id in set(views) - set(later):
+            assert order_id in answered

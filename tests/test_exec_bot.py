@@ -154,3 +154,53 @@ def test_a_bot_that_declares_a_bad_parameter_is_refused(tmp_path: Path) -> None:
                             f"exec:{sys.executable} {bot}")
     assert result.code == 2
     assert_one_line_error(result, "parameter 'x': default 5 is outside [0, 1]")
+
+
+_COUNTER = '''
+import json, sys
+log = open(sys.argv[1], "w")
+trades = updates = 0
+for line in sys.stdin:
+    msg = json.loads(line)
+    kind = msg["type"]
+    if kind == "describe":
+        print(json.dumps({"type": "describe", "params": []}), flush=True)
+    elif kind == "start":
+        print('{"type": "ready"}', flush=True)
+    elif kind == "step":
+        trades += len(msg["trades"])
+        updates += len(msg["updates"])
+        log.write(f"{msg['now']} {msg['seen']} {trades} {updates}\\n")
+        log.flush()
+        wake = {"at": msg["now"] + 1_000_000_000} if SLEEPY else None
+        print(json.dumps({"actions": [], "wake": wake}), flush=True)
+    else:
+        break
+'''
+
+
+def test_a_sleeping_program_gets_every_event_it_slept_through(tmp_path: Path) -> None:
+    """``wake`` skips steps; the next message carries every trade and update since."""
+    import numpy as np
+
+    from soakkit.config.layers import resolve
+    from soakkit.sim.market import simulate_market
+    from soakkit.strategy.engine import run_engine
+    from soakkit.strategy.registry import load_strategy
+
+    logs = {}
+    tape = simulate_market("volatile", 1, np.random.default_rng(2))
+    for sleepy in (False, True):
+        bot = tmp_path / f"counter_{sleepy}.py"
+        bot.write_text(_COUNTER.replace("SLEEPY", str(sleepy)))
+        logs[sleepy] = tmp_path / f"log_{sleepy}.txt"
+        ref = load_strategy(f"exec:{sys.executable} {bot} {logs[sleepy]}")
+        values = dict(resolve("steady_safe", env={}, params=ref.params).values)
+        run_engine(tape, ref.factory(), values, np.random.default_rng(0))
+    every = {int(now): (int(t), int(u)) for now, _, t, u in
+             (line.split() for line in logs[False].read_text().splitlines())}
+    woken = [(int(now), int(t), int(u)) for now, _, t, u in
+             (line.split() for line in logs[True].read_text().splitlines())]
+    assert 55 <= len(woken) <= 65 and len(every) == 800  # once a second, of every 75 ms
+    for now, trades, updates in woken:
+        assert (trades, updates) == every[now]

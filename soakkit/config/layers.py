@@ -187,7 +187,7 @@ def unknown_parameter(key: str, specs: Mapping[str, ParamSpec]) -> str:
     other = PARAMS.get(key)
     if other is not None and other.owners:
         return (f"not a parameter of this run's strategy (it belongs to "
-                f"{', '.join(other.owners)})")
+                f"{', '.join(other.owners)}: select it with --strategy)")
     return "unknown parameter" + did_you_mean(key, list(specs))
 
 

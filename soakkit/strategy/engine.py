@@ -176,6 +176,7 @@ class _Loop:
         self.orders: dict[int, EngineOrder] = {}
         self.latest: dict[int, EngineOrder] = {}  #: last accepted maker order per side
         self.sided: set[int] = set()  #: sides the strategy has sent an order on
+        self.reverts: dict[int, int] = {}  #: refused quote's id -> the order it kept
         self.position = 0
         self.ids = count(1)
 
@@ -194,27 +195,37 @@ class _Loop:
                     view.status = "open"
             elif r.kind == "rejected" and view is not None and view.status == "cancelling":
                 view.status = "open"  # a cancel the rate limit refused: the order stays
-            elif view is not None:
-                del views[r.order_id]
+            else:
+                if r.kind == "rejected" and r.order_id in self.reverts:  # a refused quote
+                    old = views.get(self.reverts.pop(r.order_id))
+                    if old is not None and old.status == "cancelling":
+                        old.status = "open"
+                if view is not None:
+                    del views[r.order_id]
 
     def send(self, action: object, now: int, mid: float, where: str) -> None:
+        """One action as the bot sends it; the bot's view shows what it sent, not yet
+        whether the venue took it (a rejection comes back as an answer)."""
         if isinstance(action, Quote):
             self._check(action.side, action.price, action.lots, where, zero_ok=True)
             weight = 2.0 if action.side in self.sided else 1.0
             self.sided.add(action.side)
             accepted, sent, entry, cancel = self._request(now, weight)
             old = self.latest.get(action.side)
+            held = old.id if old is not None and old.id in self.views else None
+            if held is not None:
+                self.views[held].status = "cancelling"
             if accepted and old is not None:
                 old.end_ns = min(old.end_ns, sent + cancel)
-                if old.id in self.views:
-                    self.views[old.id].status = "cancelling"
             if action.lots > 0:
-                self._order(action.side, action.price, action.lots, now, mid, accepted,
-                            sent, entry, maker=True)
+                new_id = self._order(action.side, action.price, action.lots, now, mid,
+                                     accepted, sent, entry, maker=True)
             else:  # a cancel only: it still takes an id (ids follow the actions sent)
-                order_id = next(self.ids)
+                new_id = next(self.ids)
                 if not accepted:
-                    self.v.report(sent + entry, Report("rejected", order_id, sent + entry))
+                    self.v.report(sent + entry, Report("rejected", new_id, sent + entry))
+            if not accepted and held is not None:
+                self.reverts[new_id] = held  # the old order stays: back to open when heard
         elif isinstance(action, Place):
             self._check(action.side, action.price, action.lots, where)
             self.sided.add(action.side)
@@ -233,12 +244,12 @@ class _Loop:
                 raise ProtocolError(f"a cancel of order {action.order_id!r}, which it never "
                                     f"sent, {where}")
             accepted, sent, entry, cancel = self._request(now, 1.0)
+            if target.id in self.views and not target.taker:
+                self.views[target.id].status = "cancelling"
             if not accepted:
                 self.v.report(sent + entry, Report("rejected", target.id, sent + entry))
             elif not target.closed and not target.taker:
                 target.end_ns = min(target.end_ns, sent + cancel)
-                if target.id in self.views:
-                    self.views[target.id].status = "cancelling"
         else:
             raise ProtocolError(f"{action!r}, not an action (Place, Quote, Cancel or Take), "
                                 f"{where}")
@@ -263,21 +274,21 @@ class _Loop:
         return accepted, sent, entry, cancel
 
     def _order(self, side: int, price: int, lots: int, now: int, mid: float, accepted: bool,
-               sent: int, entry: int, maker: bool) -> None:
+               sent: int, entry: int, maker: bool) -> int:
         o = EngineOrder(next(self.ids), side, price, lots, now, sent + entry, self.v.end_ns,
                         accepted, mid, not maker)
         self.orders[o.id] = o
         self.ledger.order(o)
+        self.views[o.id] = OrderView(o.id, side, price, lots, taker=not maker)
         if not accepted:
             o.closed = True
             self.v.report(o.arrive_ns, Report("rejected", o.id, o.arrive_ns, left=lots))
-            return
-        self.views[o.id] = OrderView(o.id, side, price, lots, taker=not maker)
-        if maker:
+        elif maker:
             self.latest[side] = o
             heapq.heappush(self.v.arrivals, (o.arrive_ns, o.id, o))
         else:
             heapq.heappush(self.v.takers, (o.arrive_ns, o.id, o))
+        return o.id
 
     def carry(self, state: EngineState) -> None:
         """Re-place the orders a previous window left resting, at this window's opening."""
