@@ -383,7 +383,9 @@ class Strategy:
 
     def fair_price(self, side: int, book: Book) -> float | None:
         """The price (ticks, unrounded) the strategy would quote on ``side`` at ``book``:
-        the ``intended`` price of the slippage KPI. ``None``: the order's own price."""
+        the ``intended`` price of the slippage KPI. It is asked after the window, with the
+        book just before each maker fill, so it may use the book and the parameters only.
+        ``None`` (the default): the order's own price (no slippage)."""
         return None
 
     def vectorised(self, market: MarketTape, params: Mapping[str, Value],

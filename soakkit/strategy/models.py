@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from soakkit.sim.quotes import base_lots, inside_book, param
-from soakkit.strategy.api import Action, Book, Step, Strategy, StrategyContext
+from soakkit.strategy.api import Action, Step, Strategy, StrategyContext
 from soakkit.strategy.estimators import OnlineEstimator
 from soakkit.strategy.quoting import SideQuoter, known_position, unload
 
@@ -72,9 +72,6 @@ class ModelQuoter(Strategy):
 
     def counters(self) -> Mapping[str, int]:
         return {**self.quoter.counts, "dropped": self.quoter.budget.dropped}
-
-    def fair_price(self, side: int, book: Book) -> float | None:
-        return book.mid * (1.0 - side * self.last_depths[0 if side > 0 else 1] / 1e4)
 
 
 class AvellanedaStoikov(ModelQuoter):
