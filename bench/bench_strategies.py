@@ -1,12 +1,14 @@
 """Strategies: the legacy quoter through the interface, external bots over the protocol, and
 the three built-ins compared.
 
-* ``overhead`` – in-process throughput (market events per second) of 60-minute volatile
-  iterations, market generation + strategy + KPIs, through the interface
+* ``overhead`` – in-process throughput (market events per second of the process's CPU
+  time) of 60-minute volatile iterations, market generation + strategy + KPIs, through the
+  interface
   (``soakkit.strategy.simulate`` with the legacy quoter: what soak, sweep and replay run)
   against the direct call of the vectorised engine they ran before the interface
   (``soakkit.sim.strategy.run_strategy``), interleaved in one process, median of ``--reps``;
-  the legacy quoter's event-driven form beside them;
+  with ``--baseline-tree`` also whole processes against another checkout's engine (the
+  commit before the interface); the legacy quoter's event-driven form beside them;
 * ``exec`` – external bots over the JSON-lines protocol on 10-minute volatile windows and on
   the windows of a replayed tape: ``examples/exec_bot.py`` and a program that answers every
   step with no action (the protocol's own cost), in events per second, beside the same-run
@@ -67,26 +69,72 @@ def _iteration(seed: int, minutes: int) -> tuple[MarketTape, Any]:
 
 
 def overhead(reps: int, minutes: int) -> dict[str, Any]:
+    """Events per second of CPU time (the process's own: other work on the machine does
+    not count), direct and through the interface in alternating order, median of reps."""
     values = dict(resolve("steady_safe", env={}).values)
-    direct, through, events_driven = [], [], []
+    rates: dict[str, list[float]] = {"direct": [], "interface": []}
     _iteration(0, minutes)
     for rep in range(reps):
-        for kind in ("direct", "interface"):  # interleaved: the machine's mood hits both
-            start = time.perf_counter()
+        kinds = ("direct", "interface") if rep % 2 == 0 else ("interface", "direct")
+        for kind in kinds:  # interleaved and alternated: the machine's mood hits both
+            start = time.process_time()
             tape, latency = _iteration(rep + 1, minutes)
             rng = np.random.default_rng(latency)
             result = (run_strategy(tape, values, rng) if kind == "direct"
                       else simulate(LegacyQuoter(), tape, values, rng))
             compute_kpis(tape, result, values)
-            rate = tape.events / (time.perf_counter() - start)
-            (direct if kind == "direct" else through).append(rate)
+            rates[kind].append(tape.events / (time.process_time() - start))
     tape, latency = _iteration(reps + 1, min(minutes, 10))
-    start = time.perf_counter()
+    start = time.process_time()
     run_engine(tape, LegacyQuoter(), values, np.random.default_rng(latency))
-    events_driven.append(tape.events / (time.perf_counter() - start))
-    d, t = statistics.median(direct), statistics.median(through)
+    event_driven = tape.events / (time.process_time() - start)
+    d, t = statistics.median(rates["direct"]), statistics.median(rates["interface"])
     return {"minutes": minutes, "direct_events_per_s": d, "interface_events_per_s": t,
-            "overhead": 1.0 - t / d, "event_driven_events_per_s": events_driven[0],
+            "direct_all": rates["direct"], "interface_all": rates["interface"],
+            "overhead": 1.0 - t / d, "event_driven_events_per_s": event_driven,
+            "load": _load()}
+
+
+_TREE_RUN = """
+import statistics, sys, time
+import numpy as np
+from soakkit.config.layers import resolve
+from soakkit.kpi import compute_kpis
+from soakkit.sim.market import simulate_market
+VIA
+values = dict(resolve("steady_safe", env={}).values)
+rates = []
+for rep in range(REPS):
+    market, latency = np.random.SeedSequence(rep + 1).spawn(2)
+    start = time.process_time()
+    tape = simulate_market("volatile", MINUTES, np.random.default_rng(market))
+    compute_kpis(tape, run(tape, values, np.random.default_rng(latency)), values)
+    rates.append(tape.events / (time.process_time() - start))
+print(statistics.median(rates))
+"""
+_DIRECT = "from soakkit.sim.strategy import run_strategy as run"
+_INTERFACE = ("from soakkit.strategy import simulate\nfrom soakkit.strategy.legacy import "
+              "LegacyQuoter\ndef run(tape, values, rng):\n"
+              "    return simulate(LegacyQuoter(), tape, values, rng)")
+
+
+def against_tree(tree: Path, reps: int, minutes: int, rounds: int = 3) -> dict[str, Any]:
+    """Whole processes, alternating: the vectorised engine of another checkout (the tree
+    before the interface) against this tree's legacy quoter through the interface."""
+    def measure(pythonpath: str, via: str) -> float:
+        code = (_TREE_RUN.replace("VIA", via).replace("REPS", str(reps))
+                .replace("MINUTES", str(minutes)))
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": pythonpath}, check=True)
+        return float(done.stdout.strip())
+
+    before, now = [], []
+    for _ in range(rounds):
+        before.append(measure(str(tree), _DIRECT))
+        now.append(measure(str(REPO), _INTERFACE))
+    b, n = statistics.median(before), statistics.median(now)
+    return {"tree": str(tree), "before_events_per_s": b, "interface_events_per_s": n,
+            "overhead": 1.0 - n / b, "before_all": before, "interface_all": now,
             "load": _load()}
 
 
@@ -217,6 +265,11 @@ def _print(report: dict[str, Any]) -> None:
               f"direct {o['direct_events_per_s'] / 1e6:.2f} M events/s: overhead "
               f"{100 * o['overhead']:+.1f} % (event-driven form "
               f"{o['event_driven_events_per_s'] / 1e3:.0f} k events/s; load {o['load']:.1f})")
+    if "overhead_vs_tree" in report:
+        o = report["overhead_vs_tree"]
+        print(f"against {o['tree']}: before {o['before_events_per_s'] / 1e6:.2f} M events/s, "
+              f"through the interface {o['interface_events_per_s'] / 1e6:.2f} M events/s: "
+              f"overhead {100 * o['overhead']:+.1f} % (load {o['load']:.1f})")
     for label, r in report.get("exec", {}).items():
         print(f"exec {label:<18} {r['events_per_s'] / 1e3:7.1f} k events/s, {r['messages']} "
               f"messages of {r['mean_message_bytes']:.0f} B, {r['over_pipe_floor']:.1f}x the "
@@ -241,11 +294,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=4)
     parser.add_argument("--sim-minutes", type=int, default=10)
     parser.add_argument("--replay-minutes", type=int, default=2)
+    parser.add_argument("--baseline-tree", type=Path,
+                        help="overhead: also against the engine of this checkout (e.g. "
+                             "`git worktree add /tmp/before 9f0b1a6`), whole processes")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     report: dict[str, Any] = {}
     if "overhead" in parts:
         report["overhead"] = overhead(args.reps, args.minutes)
+        if args.baseline_tree is not None:
+            report["overhead_vs_tree"] = against_tree(args.baseline_tree, args.reps,
+                                                      args.minutes)
     if "exec" in parts:
         report["exec"] = exec_bots(args.windows, args.exec_minutes)
     if "compare" in parts:
