@@ -10,6 +10,12 @@ mid ``m_h`` one markout horizon later and mid ``m_end`` at the end of the window
     inventory  = s·q·(m_end − m_h)     holding the position from the horizon to the end
     fees       = +rebate·q·p (maker), −fee·q·p (taker)
 
+(prices through the instrument's value function ``v``: ``v(p) = p`` for spot and linear
+contracts; for inverse contracts ``v(p) = −contract_size / p``, every component is in the
+coin, and fees are ``rate × notional / p`` coins; :mod:`soakkit.sim.instrument`). Every
+money KPI is in USD: an inverse instrument's coin amounts are converted at the window's
+final mid, and its notional is contracts × contract size.
+
 so ``net = gross + fees + adverse + inventory`` holds exactly per fill and in total (net
 is computed separately from cash flows and the closing mark, and tests check the
 identity). Tail KPIs (``adverse_bps_p95``, ``slippage_bps_p95``) are *costs*: positive =
@@ -124,24 +130,28 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
-def _max_drawdown(tape: MarketTape, f: Fills, fee_usd: np.ndarray, grid: np.ndarray,
+def _max_drawdown(tape: MarketTape, f: Fills, fee_settle: np.ndarray, grid: np.ndarray,
                   grid_mid: np.ndarray) -> float:
-    """Largest peak-to-trough fall of cash + position × mid (1 s grid, then the end).
+    """Largest peak-to-trough fall of cash + position × mid (1 s grid, then the end), in USD.
 
     The position is the running sum of the fills (the same one the closing mark of
-    ``pnl_usd`` uses), so the curve ends exactly at ``pnl_usd``.
+    ``pnl_usd`` uses), so the curve ends exactly at ``pnl_usd``. Values are in the
+    instrument's settlement currency (:mod:`soakkit.sim.instrument`), converted to USD
+    as ``pnl_usd`` is.
     """
     import numpy as np
 
-    cash = np.cumsum(-f.side * f.qty * f.price + fee_usd)
+    value = tape.instrument.value
+    cash = np.cumsum(-f.side * f.qty * value(f.price) + fee_settle)
     held = np.cumsum(f.side * f.qty)
     idx = np.searchsorted(f.t, grid, side="right") - 1
     safe = np.maximum(idx, 0)
-    on_grid = np.where(idx >= 0, cash[safe] + held[safe] * grid_mid, 0.0) if f.t.size \
+    on_grid = np.where(idx >= 0, cash[safe] + held[safe] * value(grid_mid), 0.0) if f.t.size \
         else np.zeros(grid.size)
-    end = float(cash[-1] + held[-1] * tape.mid_end) if f.t.size else 0.0
+    end = float(cash[-1] + held[-1] * value(tape.mid_end)) if f.t.size else 0.0
     equity = np.concatenate(([0.0], on_grid, [end]))
-    return float((np.maximum.accumulate(equity) - equity).max())
+    drop = float((np.maximum.accumulate(equity) - equity).max())
+    return float(tape.instrument.settle_to_usd(drop, tape.mid_end))
 
 
 def untuned_reference(kpis: dict[str, Any], untuned: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,18 +180,26 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     from soakkit.sim.regimes import MARKET, STRATEGY
 
     f = result.fills
-    notional = f.qty * f.price
+    inst = tape.instrument
+    value = inst.value  # settlement-currency value of one unit of position at a price
+
+    def usd(amount: Any) -> Any:  # settlement currency → USD (inverse: the coin at the end)
+        return inst.settle_to_usd(amount, tape.mid_end)
+
+    notional = inst.notional_usd(f.qty, f.price)
     volume = float(notional.sum())
     m_h = tape.mid_at(f.t + MARKET.markout_s)
     m_h = np.where(f.t + MARKET.markout_s >= tape.duration_s, tape.mid_end, m_h)
-    gross = float((f.side * f.qty * (f.mid - f.price)).sum())
-    adverse = float((f.side * f.qty * (m_h - f.mid)).sum())
-    inventory = float((f.side * f.qty * (tape.mid_end - m_h)).sum())
-    fee_usd = np.where(f.taker, -MARKET.taker_fee_bps, MARKET.maker_rebate_bps) * notional / 1e4
-    fees = float(fee_usd.sum())
-    cash = float(-(f.side * notional).sum()) + fees
-    closing = float((f.side * f.qty).sum()) * tape.mid_end
-    pnl = cash + closing
+    v_fill, v_mid, v_h = value(f.price), value(f.mid), value(m_h)
+    gross = float(usd((f.side * f.qty * (v_mid - v_fill)).sum()))
+    adverse = float(usd((f.side * f.qty * (v_h - v_mid)).sum()))
+    inventory = float(usd((f.side * f.qty * (value(tape.mid_end) - v_h)).sum()))
+    fee_rate = np.where(f.taker, -MARKET.taker_fee_bps, MARKET.maker_rebate_bps)
+    fee_settle = fee_rate * notional / 1e4 / (f.price if inst.inverse else 1.0)
+    fees = float(usd(fee_settle.sum()))
+    cash = float(-(f.side * f.qty * v_fill).sum()) + float(fee_settle.sum())
+    closing = float((f.side * f.qty).sum()) * value(tape.mid_end)
+    pnl = float(usd(cash + closing))
 
     def bps(x: float) -> float:
         return x / volume * 1e4 if volume > 0 else 0.0
@@ -193,10 +211,10 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     idx = np.searchsorted(f.t, grid, side="right") - 1
     held = np.where(idx >= 0, f.position[np.maximum(idx, 0)] if f.t.size else 0.0, 0.0)
     grid_mid = tape.mid_at(grid)
-    inventory_usd = percentile(np.abs(held * grid_mid)) or 0.0
+    inventory_usd = percentile(np.abs(inst.notional_usd(held, grid_mid))) or 0.0
 
-    adverse_cost = -f.side * (m_h - f.mid) / f.mid * 1e4
-    slippage_cost = f.side * (f.price - f.intended) / f.mid * 1e4
+    adverse_cost = -f.side * (v_h - v_mid) / np.abs(v_mid) * 1e4
+    slippage_cost = f.side * (v_fill - value(f.intended)) / np.abs(v_mid) * 1e4
     cancelled_unfilled = float((~result.order_filled).sum())
     return {
         "net_bps": bps(pnl),
@@ -218,9 +236,9 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
         "pnl_per_hour_usd": pnl * 3600.0 / tape.duration_s,
         "inventory_p95_usd": inventory_usd,
         "risk_adjusted_pnl": pnl / inventory_usd if inventory_usd > 0 else None,
-        "max_drawdown_usd": _max_drawdown(tape, f, fee_usd, grid, grid_mid),
-        "adverse_cost_usd_p95": percentile(-f.side * f.qty * (m_h - f.mid)),
-        "slippage_cost_usd_p95": percentile(f.side * f.qty * (f.price - f.intended)),
+        "max_drawdown_usd": _max_drawdown(tape, f, fee_settle, grid, grid_mid),
+        "adverse_cost_usd_p95": percentile(usd(-f.side * f.qty * (v_h - v_mid))),
+        "slippage_cost_usd_p95": percentile(usd(f.side * f.qty * (v_fill - value(f.intended)))),
         "fills": {
             "maker_count": int((~f.taker).sum()),
             "taker_count": int(f.taker.sum()),

@@ -98,3 +98,21 @@ def test_soaks_use_the_vectorised_form_and_a_changed_rule_the_event_loop() -> No
         queue_model("power:2"), FIXED, None)) is None
     assert LegacyQuoter().vectorised(tape, values, np.random.default_rng(0), Venue(
         queue_model("power:2"), FIXED, None)) is not None
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+def test_both_forms_agree_on_a_recorded_l2_capture(offset: int) -> None:
+    """A real BTCUSDT capture (L2 depth, receive times): quoting the touch, both forms send
+    the same orders and get the same fills."""
+    from soakkit.sim.replay import load_tape, replay_window
+
+    from .conftest import REPO
+
+    tape = replay_window(load_tape(REPO / "examples" / "tapes" / "binance-spot-btcusdt"), 1, 2)
+    assert tape.depth is not None and tape.quote_local_ns is not None
+    venue = Venue(queue_model("power:2"), FIXED, RateLimit(), "partial")
+    values = _values("steady_safe", quote_from_touch=1, touch_offset_ticks=offset,
+                     quote_lots=20, position_limit_notional=20_000.0)
+    vectorised = LegacyQuoter().vectorised(tape, values, np.random.default_rng(0), venue)
+    assert vectorised is not None and vectorised.fills.ns.size > 20
+    _same(vectorised, run_engine(tape, LegacyQuoter(), values, np.random.default_rng(0), venue))

@@ -121,3 +121,37 @@ def test_the_rate_limit_counter_accepts_what_accept_accepts() -> None:
     counter = limit.counter()
     assert [counter.admit(int(t), float(w)) for t, w in zip(send, weight, strict=True)] \
         == limit.accept(send, weight).tolist()
+
+
+@pytest.mark.parametrize("model", ["risk_averse", "power:2"])
+def test_on_a_recorded_l2_tape_too(model: str) -> None:
+    """The real capture's L2 tape: orders behind the best take their queue from the depth
+    shown at their price, and depth changes there move it (the vectorised rules)."""
+    from soakkit.sim.replay import load_tape, replay_window
+
+    from .conftest import REPO
+
+    tape = replay_window(load_tape(REPO / "examples" / "tapes" / "binance-spot-btcusdt"), 1, 1)
+    assert tape.depth is not None
+    rng = np.random.default_rng(23)
+    queue = queue_model(model)
+    for side in (1, -1):
+        end_ns = round(tape.duration_s * 1e9)
+        arrive = np.sort(rng.integers(0, end_ns, 120)).astype(np.int64)
+        end = np.minimum(arrive + rng.exponential(5e9, 120).astype(np.int64), end_ns)
+        q = np.maximum(tape.quote_index(arrive), 0)
+        touch = tape.bid_px[q] if side > 0 else tape.ask_px[q]
+        price = (touch - side * rng.integers(0, 40, 120)).astype(np.int64)  # deep behind
+        opp = find_opportunities(tape, side_timeline(tape, side), side, price, arrive, end,
+                                 queue, False)
+        events = SideEvents(tape, side)
+        behind_known = 0
+        for i in range(price.size):
+            live = LiveOrder(events, int(price[i]), int(arrive[i]), queue, False)
+            got = live.advance(int(end[i]))
+            want = list(zip(opp.ns[opp.ptr[i]:opp.ptr[i + 1]].tolist(),
+                            opp.avail[opp.ptr[i]:opp.ptr[i + 1]].tolist(), strict=True))
+            assert got == want, (side, i)
+            assert live.front0 == opp.front0[i] or math.isinf(opp.front0[i])
+            behind_known += price[i] != touch[i] and math.isfinite(live.front0)
+        assert behind_known > 10  # the depth told the queue of orders behind the best

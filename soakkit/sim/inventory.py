@@ -104,12 +104,14 @@ def run_inventory(tape: MarketTape, x: InventoryInputs, limit_usd: float, skew: 
     unload_lat: list[float] = []
     free = x.window_free.tolist()
     entry_pool, ack_pool = x.unload_entry_ns.tolist(), x.unload_ack_ns.tolist()
-    lot = tape.lot
+    lot = tape.instrument.lot_scale  # a position's USD value: lots × lot_scale × price term
+    inverse = tape.instrument.inverse  # inverse: a contract is worth contract_size USD
     end_ns = round(tape.duration_s * 1e9)
     never = end_ns * 4 + 1
 
     def hear(until: int, mid: float) -> None:
         nonlocal known, pending, pending_ack, unloads, unload_rejects
+        mid = 1.0 if inverse else mid
         while True:
             next_fill = acks[0][0] if acks else never
             if pending and pending_ack <= until and pending_ack <= next_fill:
@@ -156,7 +158,8 @@ def run_inventory(tape: MarketTape, x: InventoryInputs, limit_usd: float, skew: 
         if (acks and acks[0][0] <= t) or (pending and pending_ack <= t):
             hear(t, mids[o])
         side = sides[o]
-        factor = 1.0 - side * skew * (known + pending) * lot * mids[o] / limit_usd
+        factor = 1.0 - side * skew * (known + pending) * lot * (1.0 if inverse else mids[o]
+                                                               ) / limit_usd
         size = floor(base[o] * (2.0 if factor > 2.0 else max(factor, 0.0)) + 1e-9)
         done = 0
         for i in range(ptr[o], ptr[o + 1]):

@@ -5,16 +5,19 @@ orders at once, which needs each order's whole life (price, arrival, cancel) up 
 vectorised legacy quoter knows it. A strategy driven by events decides each order when it
 sends it and its cancel later, so :class:`LiveOrder` follows one order through the side's
 events as time advances, with exactly the rules of :mod:`soakkit.sim.matching` (same
-classification, the queue model's :meth:`~soakkit.sim.queue.QueueModel.front_after`, same
-rounding); ``tests/test_live_matching.py`` checks that both give the same opportunities for
-random orders on random tapes. Plain Python: a resting order sees a few events per loop
-tick, where numpy's per-call cost would dominate.
+classification, L2 depth changes behind the best included, the queue model's
+:meth:`~soakkit.sim.queue.QueueModel.front_after`, same rounding);
+``tests/test_live_matching.py`` checks that both give the same opportunities for random
+orders on random L1 tapes and on a recorded L2 tape. Plain Python: a resting order sees a
+few events per loop tick, where numpy's per-call cost would dominate.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
+
+import numpy as np
 
 from soakkit.sim.matching import side_timeline
 from soakkit.sim.queue import QueueModel
@@ -31,12 +34,16 @@ class SideEvents:
 
     def __init__(self, tape: MarketTape, side: int) -> None:
         tl = side_timeline(tape, side)
+        self.tape = tape
         self.side = side
         self.ns: list[int] = tl.ns.tolist()
         self.is_trade: list[bool] = tl.is_trade.tolist()
         self.px: list[int] = tl.px.tolist()
         self.qty: list[float] = tl.qty.tolist()
         self.opp: list[int] = tl.opp.tolist()
+        #: L2 tapes: a depth change behind the best, and whether its level came into view
+        self.is_level: list[bool] | None = None if tl.is_level is None else tl.is_level.tolist()
+        self.fresh: list[bool] | None = None if tl.fresh is None else tl.fresh.tolist()
         self.quote_ns: list[int] = tape.quote_ns.tolist()
         if side > 0:
             own_px, own_qty, opp_px = tape.bid_px, tape.bid_qty, tape.ask_px
@@ -74,6 +81,12 @@ class LiveOrder:
             self.front0, self._last_q = 0.0, 0.0
         else:
             self.front0, self._last_q = _INF, math.nan
+            depth = events.tape.depth
+            if depth is not None:  # behind the best: what an L2 tape shows at our price
+                shown = float(depth.level_qty(events.side, depth.row_at(np.array([arrive_ns])),
+                                              np.array([p]))[0])
+                if not math.isnan(shown):
+                    self.front0 = self._last_q = shown
         self._front = self.front0
         self._cursor = len(events.ns) if self.expired else bisect_right(events.ns, arrive_ns)
         self._queue = queue
@@ -87,6 +100,7 @@ class LiveOrder:
         """Take the events at or before ``until_ns``; the opportunities among them."""
         ev = self._events
         ns, is_trade, px, qty, opp = ev.ns, ev.is_trade, ev.px, ev.qty, ev.opp
+        is_level, fresh = ev.is_level, ev.fresh
         out: list[tuple[int, float]] = []
         i, n, p = self._cursor, len(ns), self._p
         while i < n and ns[i] <= until_ns:
@@ -95,7 +109,11 @@ class LiveOrder:
             if self._done:
                 continue
             x = px[e]
-            if is_trade[e]:
+            if is_level is not None and is_level[e]:  # a depth change behind the best
+                if x != p:
+                    continue
+                kind = _DEPTH
+            elif is_trade[e]:
                 if x == p:
                     kind = _LEVEL
                 elif x < p:
@@ -124,8 +142,8 @@ class LiveOrder:
             else:
                 moved = self._traded - self._seen
                 new = 0.0 if kind == _GONE else qty[e]
-                self._front = self._queue.front_after(self._front - moved, self._last_q, new,
-                                                      moved)
+                prev = math.nan if fresh is not None and fresh[e] else self._last_q
+                self._front = self._queue.front_after(self._front - moved, prev, new, moved)
                 self._seen = self._traded
                 self._last_q = new
             if self._done:

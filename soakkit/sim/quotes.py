@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from soakkit.config.params import PARAMS, Value
+from soakkit.sim.instrument import Instrument
 
 __all__ = ["base_lots", "inside_book", "legacy_prices", "param"]
 
@@ -76,13 +77,15 @@ def legacy_prices(mid: Any, best_bid: Any, best_ask: Any, params: Mapping[str, V
 
 
 def base_lots(mid: Any, bid_qty: Any, ask_qty: Any, params: Mapping[str, Value],
-              lot: float) -> Any:
-    """Unskewed quote size in lots (at least 1) from the mid and best depths (lots) seen."""
+              inst: Instrument) -> Any:
+    """Unskewed quote size in lots (at least 1) from the mid and best depths (lots) seen;
+    USD values through the instrument (an inverse contract's lot is worth a fixed USD)."""
     limit = param(params, "position_limit_notional")
     cap_usd = param(params, "max_delta_ratio") * limit
     fixed = param(params, "quote_lots")
     if fixed > 0:
-        return np.maximum(np.minimum(fixed, np.floor(cap_usd / (mid * lot))), 1.0)
-    depth_usd = 0.5 * (bid_qty + ask_qty) * lot * mid
+        return np.maximum(np.minimum(fixed, np.floor(cap_usd / (inst.price_term(mid)
+                                                                * inst.lot_scale))), 1.0)
+    depth_usd = 0.5 * (bid_qty + ask_qty) * inst.lot_scale * inst.price_term(mid)
     base_usd = np.minimum(param(params, "impact_cap_ratio") * depth_usd, cap_usd)
-    return np.maximum(np.floor(base_usd / (mid * lot)), 1.0)
+    return np.maximum(np.floor(base_usd / (inst.price_term(mid) * inst.lot_scale)), 1.0)

@@ -16,4 +16,6 @@ from __future__ import annotations
 __all__ = ["ENGINE_VERSION"]
 
 #: Version of the mini-soak engine (sim, strategy, KPIs, gate, tuner, iteration loop).
-ENGINE_VERSION = 3  # 3: money KPIs, gate floors, canary rollback, re-levered rules (issue 10)
+#: 4: replays measure load against the instrument's own message rate, use recorded feed
+#: latency and L2 depth; inverse contracts (issue 23). 3: money KPIs, gate floors (issue 10).
+ENGINE_VERSION = 4

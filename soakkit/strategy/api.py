@@ -21,7 +21,8 @@ cancel) latency later; a resting order queues behind the displayed depth
 so a strategy cannot see the future (``tests/test_strategy_causality.py`` changes the
 market after a time and checks that every earlier decision stays the same).
 
-Prices are integer ticks and sizes integer lots of the :class:`Instrument`; times are
+Prices are integer ticks and sizes integer lots of the instrument
+(:class:`soakkit.sim.instrument.Instrument`: tick, lot, kind, contract size); times are
 integer nanoseconds since the window opened. ``docs/STRATEGIES.md`` is the guide.
 """
 
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from soakkit.config.params import ParamSpec, Value
+from soakkit.sim.instrument import Instrument
 
 if TYPE_CHECKING:
     from soakkit.sim.strategy import StrategyResult
@@ -60,23 +62,6 @@ __all__ = [
     "Take",
     "Trades",
 ]
-
-
-@dataclass(frozen=True)
-class Instrument:
-    """The traded instrument: its price grid and quantity step (from the tape or market)."""
-
-    tick: float  #: price of one tick (quote currency)
-    lot: float  #: base quantity of one lot
-    contract_size: float = 1.0  #: base units per contract (1: spot and linear)
-    kind: str = "linear"  #: spot | linear | inverse
-
-    @classmethod
-    def of(cls, tape: MarketTape) -> Instrument:
-        """The instrument of a tape: the one place tick and lot are read from."""
-        return cls(tick=float(tape.tick), lot=float(tape.lot),
-                   contract_size=float(getattr(tape, "contract_size", 1.0) or 1.0),
-                   kind=str(getattr(tape, "kind", "linear") or "linear"))
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ from soakkit.sim.inventory import walk_book
 from soakkit.sim.latency import Gateway
 from soakkit.sim.live import LiveOrder, SideEvents
 from soakkit.sim.quotes import param
-from soakkit.sim.regimes import LATENCY
 from soakkit.sim.strategy import StrategyResult
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.sim.venue import Venue, default_venue
@@ -48,7 +47,6 @@ from soakkit.strategy.api import (
     Cancel,
     CarriedOrder,
     EngineState,
-    Instrument,
     MarketRows,
     OrderView,
     Place,
@@ -100,7 +98,7 @@ class _Venue:
         self.seq = count()
 
     def activity(self, ns: int) -> float:
-        return self.tape.message_rate_at(ns) / LATENCY.activity_ref_per_s
+        return self.tape.activity_at(ns)
 
     def report(self, at_ns: int, report: Report) -> None:
         ack = self.sample("ack", self.activity(at_ns))
@@ -311,14 +309,17 @@ def run_engine(tape: MarketTape, strategy: Strategy, params: Mapping[str, Value]
     """Run ``strategy`` on ``tape`` with the event loop; ``rng`` draws latencies only."""
     from soakkit.strategy.estimators import default_prior
 
-    venue = venue or default_venue()
+    venue = venue or default_venue(tape.latency)
     start = start or EngineState()
     dt = round(param(params, "min_interval_ms") * _MS)
     ticks = np.arange(int(np.ceil(tape.duration_s * NS / dt)), dtype=np.int64) * dt
-    activity = tape.message_rate(ticks) / LATENCY.activity_ref_per_s
-    feed = venue.latency.draw("feed", activity, rng)
-    seen = np.maximum.accumulate(np.maximum(ticks - feed, 0))
-    seen_q = np.maximum(tape.quote_index(seen), 0).tolist()
+    feed = venue.latency.draw("feed", tape.activity(ticks), rng)
+    # the book the bot has (a recorded tape's receive times, or a drawn feed latency), and
+    # the feed's time: never going back (a late message holds up the ones after it)
+    seen_rows = np.maximum.accumulate(tape.seen_index(ticks, feed))
+    seen = (np.maximum.accumulate(np.maximum(ticks - feed, 0)) if tape.quote_local_ns is None
+            else tape.quote_ns[seen_rows])
+    seen_q = seen_rows.tolist()
     seen_t = np.searchsorted(tape.trade_ns, seen, side="right").tolist()
     ledger = Ledger(tape, start.position_lots)
     v = _Venue(tape, venue, rng, params, ledger)
@@ -330,7 +331,7 @@ def run_engine(tape: MarketTape, strategy: Strategy, params: Mapping[str, Value]
     rows = MarketRows(tape)
     last_t, last_q, k, now = 0, 0, 0, 0
     try:
-        strategy.start(StrategyContext(Instrument.of(tape), dict(params), v.end_ns, dt,
+        strategy.start(StrategyContext(tape.instrument, dict(params), v.end_ns, dt,
                                        prior or default_prior(), start))
         for k, now in enumerate(ticks.tolist()):
             v.advance(now)
@@ -372,7 +373,7 @@ def simulate(strategy: Strategy, tape: MarketTape, params: Mapping[str, Value],
              ) -> StrategyResult:
     """One window of ``strategy``: its vectorised form when it has one and the window
     starts flat, else the event loop (:func:`run_engine`)."""
-    venue = venue or default_venue()
+    venue = venue or default_venue(tape.latency)
     if start is None or start.flat:
         result = strategy.vectorised(tape, params, rng, venue)
         if result is not None:

@@ -52,7 +52,7 @@ class LegacyQuoter(Strategy):
     def start(self, ctx: StrategyContext) -> None:
         super().start(ctx)
         p = ctx.params
-        self.tick, self.lot = ctx.instrument.tick, ctx.instrument.lot
+        self.tick = ctx.instrument.tick
         self.touch = param(p, "quote_from_touch") >= 1
         self.budget = ReplaceBudget(param(p, "replace_rate_per_min"))
         self.age_ticks = max(1, int(np.ceil(param(p, "tail_age_ms") * 1_000_000 / ctx.loop_ns)))
@@ -98,19 +98,22 @@ class LegacyQuoter(Strategy):
         prices = self._prices(step.book)
         cause = self._cause(step, prices)
         actions: list[Action] = []
-        take = unload(step, self.ctx.params, self.lot, self.tick)
+        inst = self.ctx.instrument
+        take = unload(step, self.ctx.params, inst)
         if cause is not None:
             self.counts[cause] += 1
             self.last_slot = self.k
             book = step.book
             mid = book.mid * self.tick
-            base = float(base_lots(mid, book.bid_qty, book.ask_qty, self.ctx.params, self.lot))
+            base = float(base_lots(mid, book.bid_qty, book.ask_qty, self.ctx.params, inst))
             known = known_position(step) + (take.side * take.lots if take else 0)
+            term = 1.0 if inst.inverse else mid  # as the inventory walk values a position
             for side, price in ((1, prices[0]), (-1, prices[1])):
                 if cause == "move" and self.sent.get(side) == price:
                     continue  # the same price keeps its order and queue place
                 self.sent[side] = price
-                factor = 1.0 - side * STRATEGY.skew_strength * known * self.lot * mid / self.limit
+                factor = (1.0 - side * STRATEGY.skew_strength * known * inst.lot_scale * term
+                          / self.limit)
                 lots = math.floor(base * (2.0 if factor > 2.0 else max(factor, 0.0)) + 1e-9)
                 actions.append(Quote(side, price, lots))
         if take is not None:

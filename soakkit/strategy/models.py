@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from soakkit.sim.quotes import base_lots, inside_book, param
 from soakkit.strategy.api import Action, Step, Strategy, StrategyContext
 from soakkit.strategy.estimators import OnlineEstimator
-from soakkit.strategy.quoting import SideQuoter, known_position, unload
+from soakkit.strategy.quoting import SideQuoter, known_position, lot_usd, unload
 
 __all__ = ["AvellanedaStoikov", "Glft", "ModelQuoter"]
 
@@ -38,7 +38,7 @@ class ModelQuoter(Strategy):
 
     def start(self, ctx: StrategyContext) -> None:
         super().start(ctx)
-        self.tick, self.lot = ctx.instrument.tick, ctx.instrument.lot
+        self.tick = ctx.instrument.tick
         self.estimator = OnlineEstimator(ctx.prior, param(ctx.params, "fit_window_s"))
         self.quoter = SideQuoter(ctx.params, self.tick)
         self.limit = param(ctx.params, "position_limit_notional")
@@ -53,15 +53,16 @@ class ModelQuoter(Strategy):
         self.estimator.update(step)
         book = step.book
         mid = book.mid * self.tick
-        take = unload(step, self.ctx.params, self.lot, self.tick)
+        inst = self.ctx.instrument
+        take = unload(step, self.ctx.params, inst)
         known = known_position(step) + (take.side * take.lots if take else 0)
-        base = float(base_lots(mid, book.bid_qty, book.ask_qty, self.ctx.params, self.lot))
+        base = float(base_lots(mid, book.bid_qty, book.ask_qty, self.ctx.params, inst))
         bid_bps, ask_bps = self.depths(known / base)
         self.last_depths = (bid_bps + self.widen, ask_bps + self.widen)
         bid = math.floor(book.mid * (1.0 - self.last_depths[0] / 1e4))
         ask = math.ceil(book.mid * (1.0 + self.last_depths[1] / 1e4))
         bid, ask = inside_book(bid, ask, book.bid_px, book.ask_px)
-        room = self.limit / (mid * self.lot)  # lots the limit allows either way
+        room = self.limit / lot_usd(step, inst)  # lots the limit allows either way
         lots = int(base)
         wanted = {1: (int(bid), lots if known + lots <= room else 0),
                   -1: (int(ask), lots if known - lots >= -room else 0)}

@@ -20,12 +20,13 @@ import math
 from collections.abc import Mapping
 
 from soakkit.config.params import Value
+from soakkit.sim.instrument import Instrument
 from soakkit.sim.quotes import param
 from soakkit.sim.regimes import STRATEGY
 from soakkit.sim.tape import NS
 from soakkit.strategy.api import Action, OrderView, Quote, Step, Take
 
-__all__ = ["ReplaceBudget", "SideQuoter", "known_position", "unload"]
+__all__ = ["ReplaceBudget", "SideQuoter", "known_position", "lot_usd", "unload"]
 
 
 class ReplaceBudget:
@@ -55,17 +56,22 @@ def known_position(step: Step) -> int:
     return step.position_lots + sum(o.side * o.left for o in step.orders.values() if o.taker)
 
 
-def unload(step: Step, params: Mapping[str, Value], lot: float, tick: float) -> Take | None:
+def lot_usd(step: Step, inst: Instrument) -> float:
+    """USD value of one lot at the mid seen (an inverse contract's is fixed)."""
+    return inst.lot_scale * (1.0 if inst.inverse else step.book.mid * inst.tick)
+
+
+def unload(step: Step, params: Mapping[str, Value], inst: Instrument) -> Take | None:
     """A taker order back to ``unload_target_ratio`` × the limit when the known position
     (valued at the mid seen) is past ``position_limit_notional``; one at a time."""
     if any(o.taker for o in step.orders.values()):
         return None
     known = step.position_lots
-    mid = step.book.mid * tick
+    usd = lot_usd(step, inst)
     limit = param(params, "position_limit_notional")
-    if abs(known) * lot * mid <= limit:
+    if abs(known) * usd <= limit:
         return None
-    target = int(math.copysign(STRATEGY.unload_target_ratio * limit / (mid * lot), known))
+    target = int(math.copysign(STRATEGY.unload_target_ratio * limit / usd, known))
     size = abs(known - target)
     return Take(-1 if known > 0 else 1, size) if size > 0 else None
 
