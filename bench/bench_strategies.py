@@ -10,13 +10,15 @@ the three built-ins compared.
   with ``--baseline-tree`` also whole processes against another checkout's engine (the
   commit before the interface); the legacy quoter's event-driven form beside them;
 * ``exec`` – external bots over the JSON-lines protocol on 10-minute volatile windows and on
-  the windows of a replayed tape: ``examples/exec_bot.py`` and a program that answers every
-  step with no action (the protocol's own cost), in events per second, beside the same-run
+  the 1-minute windows of the real BTCUSDT capture (``examples/tapes/binance-spot-btcusdt``):
+  ``examples/exec_bot.py`` and a program that answers every step with no action (the
+  protocol's own cost), in events per second, beside the same-run
   floor of bare pipe round trips (as many exchanges, of the same mean size, between this
   process and a child that echoes a fixed answer) and the load average;
 * ``compare`` – legacy, avellaneda-stoikov and glft in a sweep (synthetic modes, evaluation
   seeds, tuner off) judged by the sweep report (``load_sweep_report``, legacy as the
-  baseline), and on every window of a replayed tape with the sweep report's statistics
+  baseline), and on every window of two replayed tapes (the synthetic sample, 2-minute
+  windows; the real BTCUSDT capture, 1-minute windows) with the sweep report's statistics
   (bootstrap intervals, paired sign-flip tests with Holm).
 
     python bench/bench_strategies.py --reps 5 --seeds 1-8 --out bench/out/strategies.json
@@ -51,6 +53,7 @@ from soakkit.strategy.registry import load_strategy
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "examples" / "tapes" / "sample"
+CAPTURE = REPO / "examples" / "tapes" / "binance-spot-btcusdt"  #: a real market (L2)
 STRATEGIES = ("legacy", "avellaneda-stoikov", "glft")
 _IDLE = ("import sys\nw = sys.stdout.write\nfor line in sys.stdin:\n"
          "    if line.startswith('{\"type\":\"step\"'):\n        w('{\"actions\":[]}\\n')\n"
@@ -184,13 +187,13 @@ def exec_bots(windows: int, minutes: int) -> dict[str, Any]:
         bots = {"example": f"exec:{python} {REPO / 'examples' / 'exec_bot.py'}",
                 "idle": f"exec:{python} {idle}"}
         synthetic = [_iteration(100 + i, minutes)[0] for i in range(windows)]
-        recorded = load_tape(SAMPLE)
-        n = min(windows_available(recorded, minutes), windows)
-        replayed = [replay_window(recorded, k, minutes) for k in range(1, n + 1)]
+        recorded = load_tape(CAPTURE)
+        n = windows_available(recorded, 1)
+        replayed = [replay_window(recorded, k, 1) for k in range(1, n + 1)]  # the real one
         out = {}
         for label, name in bots.items():
             out[f"{label}_synthetic"] = _exec_run(name, synthetic)
-            out[f"{label}_replay"] = _exec_run(name, replayed)
+            out[f"{label}_btcusdt"] = _exec_run(name, replayed)
     return out
 
 
@@ -215,13 +218,13 @@ def _sweep_compare(seeds: str, modes: str, iterations: int, minutes: int) -> dic
                 "ranking": report.ranking.to_dicts(), "record": report.record()}
 
 
-def _replay_compare(minutes: int, resamples: int = 10_000) -> dict[str, Any]:
-    """Every window of the sample tape with each strategy; the sweep report's statistics."""
-    recorded = load_tape(SAMPLE)
+def _replay_compare(tape: Path, minutes: int, resamples: int = 10_000) -> dict[str, Any]:
+    """Every window of a tape with each strategy; the sweep report's statistics."""
+    recorded = load_tape(tape)
     n = windows_available(recorded, minutes)
     units: dict[str, dict[str, np.ndarray]] = {}
     for name in STRATEGIES:
-        reports = run_in_memory(SoakOptions(strategy=name, market_data=SAMPLE, iterations=n,
+        reports = run_in_memory(SoakOptions(strategy=name, market_data=tape, iterations=n,
                                             sim_minutes=minutes, tune=False,
                                             gate="production"), env={})
         rows = {m: [] for m, _ in _METRICS}
@@ -232,7 +235,8 @@ def _replay_compare(minutes: int, resamples: int = 10_000) -> dict[str, Any]:
                 rows[m].append(np.nan if v is None else float(v))
         units[name] = {m: np.asarray(v) for m, v in rows.items()}
     rng = np.random.default_rng(12)
-    out: dict[str, Any] = {"windows": n, "minutes": minutes, "strategies": {}}
+    out: dict[str, Any] = {"tape": tape.name, "windows": n, "minutes": minutes,
+                           "strategies": {}}
     for name in STRATEGIES:
         out["strategies"][name] = {m: (float(np.nanmean(x)), *bootstrap_mean_ci(
             x[~np.isnan(x)], rng, resamples=resamples)) for m, x in units[name].items()}
@@ -255,7 +259,8 @@ def _replay_compare(minutes: int, resamples: int = 10_000) -> dict[str, Any]:
 def compare(seeds: str, modes: str, iterations: int, minutes: int, replay_minutes: int
             ) -> dict[str, Any]:
     return {"sweep": _sweep_compare(seeds, modes, iterations, minutes),
-            "replay": _replay_compare(replay_minutes)}
+            "replay": _replay_compare(SAMPLE, replay_minutes),
+            "btcusdt": _replay_compare(CAPTURE, 1)}
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -277,9 +282,11 @@ def _print(report: dict[str, Any]) -> None:
     if "compare" in report:
         for row in report["compare"]["sweep"]["ranking"]:
             print("sweep", row)
-        for name, ms in report["compare"]["replay"].get("vs_legacy", {}).items():
-            print("replay", name, {m: f"{v['diff']:+.4g} [{v['lo']:+.4g}, {v['hi']:+.4g}] "
-                                      f"p={v['p_holm']:.3g}" for m, v in ms.items()})
+        for market in ("replay", "btcusdt"):
+            found = report["compare"][market]
+            for name, ms in found.get("vs_legacy", {}).items():
+                print(market, name, {m: f"{v['diff']:+.4g} [{v['lo']:+.4g}, {v['hi']:+.4g}] "
+                                         f"p={v['p_holm']:.3g}" for m, v in ms.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
