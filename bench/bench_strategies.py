@@ -209,10 +209,12 @@ def _sweep_compare(seeds: str, modes: str, iterations: int, minutes: int) -> dic
             [sys.executable, "-m", "soakkit", "sweep", "--strategies", ",".join(STRATEGIES),
              "--profiles", "steady_safe", "--modes", modes, "--seeds", seeds, "--tune", "off",
              "--iterations", str(iterations), "--sim-minutes", str(minutes), "--gate",
-             "production", "--name", "strategies", "--artifacts", tmp, "--quiet",
+             "production", "--name", "strategies", "--artifacts", tmp, "--workers", "1",
+             "--quiet",
              "--now", "2026-01-01T00:00:00Z"], capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise SystemExit(done.stderr[-2000:])
+            raise SystemExit(f"the sweep ended with {done.returncode}:\n"
+                             f"{(done.stdout + done.stderr)[-3000:]}")
         report = load_sweep_report(tmp, "strategies", baseline="strategy=legacy")
         return {"configs": report.configs.to_dicts(), "comparisons": report.comparisons.to_dicts(),
                 "ranking": report.ranking.to_dicts(), "record": report.record()}
