@@ -30,16 +30,21 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from soakkit.core.errors import UsageError
+from soakkit.core.inputs import choice_problem
+from soakkit.core.json_canonical import JsonRecord
 
 __all__ = [
     "ACTIVITY_FLOOR",
     "COMPARISONS",
     "GATES",
+    "RUN_GATES",
     "RUN_WINDOW",
     "WARMUP_ITERATIONS",
     "GateProfile",
     "Threshold",
     "Verdict",
+    "check_gate_name",
+    "gate_problem",
     "judge_iteration",
     "judge_run",
     "violation",
@@ -118,17 +123,13 @@ RUN_WINDOW = 8
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(JsonRecord):
     """PASS / WARN / FAIL with one reason per threshold that is violated or near."""
 
     verdict: VerdictName
     reasons: tuple[str, ...]
     gate: str
     phase: Literal["warmup", "steady"]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "reasons": list(self.reasons), "gate": self.gate,
-                "phase": self.phase}
 
 
 def violation(kpis: Mapping[str, Any], gate: str) -> float:
@@ -151,10 +152,16 @@ def violation(kpis: Mapping[str, Any], gate: str) -> float:
 MISSING_VIOLATION = 1e6
 
 
-def check_gate_name(gate: str) -> GateProfile:
+def gate_problem(gate: object, label: str = "--gate") -> str | None:
+    """Why ``gate`` is not a run gate, naming it by ``label`` (``--gate``, ``-p gate``), or
+    ``None``: the one check of a gate name."""
+    return choice_problem(label, gate, RUN_GATES)
+
+
+def check_gate_name(gate: str, label: str = "--gate") -> GateProfile:
     """The run gate ``gate`` or a :class:`UsageError` naming the choices."""
-    if gate not in RUN_GATES:
-        raise UsageError(f"--gate {gate!r}: expected one of {', '.join(RUN_GATES)}")
+    if why := gate_problem(gate, label):
+        raise UsageError(why)
     return GATES[gate]
 
 
@@ -184,16 +191,37 @@ def judge_iteration(kpis: Mapping[str, Any], gate: str, iteration: int) -> Verdi
 
 
 @dataclass(frozen=True)
-class RunVerdict:
+class RunVerdict(JsonRecord):
     """The run's verdict, the window it was judged on and why."""
 
     verdict: VerdictName
     reasons: tuple[str, ...]
     window: tuple[int, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "reasons": list(self.reasons),
-                "window": list(self.window)}
+
+def _ranges(numbers: Sequence[int]) -> str:
+    """``1-2, 5``: iteration numbers as runs of consecutive ones."""
+    out: list[str] = []
+    for n in numbers:
+        if out and n == int(out[-1].rpartition("-")[2]) + 1:
+            out[-1] = f"{out[-1].partition('-')[0]}-{n}"
+        else:
+            out.append(str(n))
+    return ", ".join(out)
+
+
+def _window_text(ordered: Sequence[tuple[int, Verdict]],
+                 window: Sequence[tuple[int, Verdict]], steady: bool) -> str:
+    """Which iterations the run verdict judges, and which it leaves out and why."""
+    inside = {n for n, _ in window}
+    warmup = [n for n, v in ordered if v.phase == "warmup" and n not in inside]
+    earlier = [n for n, _ in ordered if n not in inside and n not in warmup]
+    left_out = [f"warm-up {_ranges(warmup)}"] * bool(warmup) + \
+        [f"{_ranges(earlier)} before the window"] * bool(earlier)
+    text = f"judged on {'steady ' * steady}iterations {window[0][0]}-{window[-1][0]}"
+    if earlier:
+        text += f", the last {len(window)}"
+    return text + (f" (not counted: {', '.join(left_out)})" if left_out else "")
 
 
 def judge_run(iterations: Sequence[tuple[int, Verdict]]) -> RunVerdict:
@@ -205,19 +233,20 @@ def judge_run(iterations: Sequence[tuple[int, Verdict]]) -> RunVerdict:
     window = steady[-RUN_WINDOW:]
     fails = [n for n, v in window if v.verdict == "FAIL"]
     warns = [n for n, v in window if v.verdict == "WARN"]
-    span = f"iterations {window[0][0]}-{window[-1][0]}"
+    span = _window_text(ordered, window, steady is not ordered)
     if window[-1][1].verdict == "FAIL":
         reasons = (f"last iteration {window[-1][0]} FAILed: " + "; ".join(window[-1][1].reasons),)
         return RunVerdict("FAIL", reasons, tuple(n for n, _ in window))
     if 4 * len(fails) > len(window):
-        return RunVerdict("FAIL", (f"{len(fails)} of {len(window)} {span} FAILed "
-                                   f"(more than a quarter): {fails}",),
-                          tuple(n for n, _ in window))
+        return RunVerdict("FAIL", (f"{span}: {len(fails)} of {len(window)} FAILed, more than "
+                                   f"a quarter: {fails}",), tuple(n for n, _ in window))
     if fails or warns:
         parts = []
         if fails:
             parts.append(f"FAIL in {fails}")
         if warns:
             parts.append(f"WARN in {warns}")
-        return RunVerdict("WARN", (f"{span}: " + ", ".join(parts),), tuple(n for n, _ in window))
-    return RunVerdict("PASS", (f"all of {span} PASSed",), tuple(n for n, _ in window))
+        why = " (a quarter or less FAILed, and not the last one)" if fails else ""
+        return RunVerdict("WARN", (f"{span}: " + ", ".join(parts) + why,),
+                          tuple(n for n, _ in window))
+    return RunVerdict("PASS", (f"{span}: all PASSed",), tuple(n for n, _ in window))

@@ -180,7 +180,7 @@ def test_done_when_replay_runs_on_the_sample_tape(tmp_path: Path) -> None:
     assert result.code in (0, 1), result.err
     assert "Traceback" not in result.err
     run_dir = next((tmp_path / "runs").iterdir())
-    assert "-replay-" in run_dir.name
+    assert "-replay.sample-" in run_dir.name  # the tape, by name
     docs = [json.loads((run_dir / f"ITER_SUMMARY_{n}.json").read_text()) for n in (1, 2)]
     assert [d["mode"] for d in docs] == ["replay", "replay"]
     assert docs[0]["market"]["window_start_utc"] == "2023-11-14T22:13:20.000Z"

@@ -33,18 +33,22 @@ API and every notebook use it) takes ``$SOAKKIT_ARTIFACTS`` if set, else the nea
 
 from __future__ import annotations
 
-import functools
 import gzip
 import json
 import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from soakkit.core.errors import ArtifactError, JsonFormatError, UsageError
+from soakkit.core.errors import (
+    READ_ERRORS,
+    ArtifactError,
+    JsonFormatError,
+    UsageError,
+    unreadable_reason,
+)
 from soakkit.core.inputs import check_user_path, show_value
 from soakkit.core.io import fsync_dir
 from soakkit.core.json_strict import loads_strict
@@ -74,10 +78,8 @@ __all__ = [
     "iter_summary_problems",
     "iteration_files",
     "list_runs",
-    "make_run_id",
     "market_profile_path",
     "parse_iteration",
-    "parse_run_id",
     "read_history",
     "read_json_maybe_gz",
     "resolve_artifacts",
@@ -132,25 +134,6 @@ def parse_iteration(name: str) -> int | None:
 def sweep_part_name(session: int, batch: int) -> str:
     """``part-0002-000017.parquet``: batch ``batch`` of the sweep's ``session``-th run."""
     return f"part-{session:04d}-{batch:06d}.parquet"
-
-
-def make_run_id(started: datetime, profile: str, mode: str, seed: int) -> str:
-    """``20261124T042913Z-steady_safe-volatile-s7``: sortable by start time, readable."""
-    return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{mode}-s{seed}"
-
-
-@functools.cache
-def _made_run_id_re() -> re.Pattern[str]:
-    from soakkit.sim.regimes import MODES  # numpy: not on the light commands' path
-
-    return re.compile(
-        rf"^\d{{8}}T\d{{6}}Z-(?P<profile>.+)-(?P<mode>{'|'.join(MODES)})-s\d+(?:-\d+)?$")
-
-
-def parse_run_id(run_id: str) -> tuple[str, str] | None:
-    """``(profile, mode)`` of a :func:`make_run_id` id (``-2`` suffix allowed), else None."""
-    m = _made_run_id_re().match(run_id)
-    return (m.group("profile"), m.group("mode")) if m else None
 
 
 def resolve_artifacts(given: str | os.PathLike[str] | None = None, *, create: bool = False,
@@ -304,8 +287,8 @@ def read_json_maybe_gz(path: Path) -> Any:
         raw = path.read_bytes()
         if path.name.endswith(".gz"):
             raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise JsonFormatError(str(path), 0, 0, f"unreadable ({exc})") from None
+    except READ_ERRORS as exc:
+        raise JsonFormatError(str(path), 0, 0, unreadable_reason(exc)) from None
     return loads_strict(raw, str(path))
 
 
@@ -339,8 +322,10 @@ def read_history(folder: Path) -> Iterator[dict[str, Any]]:
     path = Path(folder) / HISTORY_FILE
     if not path.exists():
         return
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                record = loads_strict(line, f"{path}:{lineno}")
-                yield record
+    try:
+        lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+    except READ_ERRORS as exc:
+        raise JsonFormatError(str(path), 0, 0, unreadable_reason(exc)) from None
+    for lineno, line in enumerate(lines, 1):
+        if line.strip():
+            yield loads_strict(line, f"{path}:{lineno}")

@@ -48,17 +48,19 @@ from soakkit.catalog.cache import CatalogCache, cache_dir, read_cache, write_cac
 from soakkit.catalog.log import KEY_SCHEMA, LogFolder, Source, rows_from_logs, with_keys
 from soakkit.catalog.parse import (
     CATALOG_SCHEMA,
+    RUN_COLUMNS,
     Task,
     frame_from_files,
     parse_history,
     rows_to_frame,
 )
 from soakkit.core.errors import ArtifactError, SoakkitError
+from soakkit.core.io import MAX_UTC, MIN_UTC, file_time_ns
 from soakkit.core.tables import table_html
 from soakkit.gate import RUN_WINDOW, Verdict, judge_run
 
-__all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "cache_dir",
-           "load_catalog", "run_summary", "to_records"]
+__all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "RunTable",
+           "cache_dir", "load_catalog", "run_summary", "to_records"]
 
 LEGACY_RUN_ID = "legacy-latest"
 
@@ -73,9 +75,10 @@ class Catalog:
     cached_rows: int = 0
     notes: tuple[str, ...] = ()  #: where a run's iteration log could not be used, and why
     logged_rows: int = 0  #: rows read from iteration logs (not from ITER_SUMMARY files)
+    root: Path = Path()  #: the artifacts root it was loaded from (resolved once)
 
-    def runs(self) -> pl.DataFrame:
-        """One row per run (:func:`run_summary`)."""
+    def runs(self) -> RunTable:
+        """One row per run (:func:`run_summary`), shown in Jupyter as the reports' table."""
         return run_summary(self.frame)
 
     def _repr_html_(self) -> str:
@@ -89,9 +92,23 @@ class Catalog:
         return table_html(runs, caption=caption) + (f"<ul>{problems}</ul>" if problems else "")
 
 
+class RunTable(pl.DataFrame):
+    """A polars frame of one row per run that Jupyter shows in the reports' table style.
+
+    What :meth:`Catalog.runs` and :func:`run_summary` return; everything else about it is
+    a :class:`polars.DataFrame` (most operations return plain frames).
+    """
+
+    def _repr_html_(self, *, _from_series: bool = False) -> str:
+        shown = self.head(_HTML_ROWS)
+        more = f", the first {_HTML_ROWS} shown" if self.height > _HTML_ROWS else ""
+        return table_html(shown, caption=f"{self.height} run(s){more}")
+
+
+_HTML_ROWS = 500
 #: Columns of :func:`run_summary` (one row per run).
 RUN_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
-    "run_id": pl.String(), "started_utc": pl.Datetime("us", "UTC"), "profile": pl.String(),
+    "run_id": pl.String(), "started_utc": pl.Datetime("us", "UTC"), **RUN_COLUMNS,
     "mode": pl.String(), "seed": pl.Int64(), "gate": pl.String(), "iterations": pl.UInt32(),
     "verdict": pl.String(), "fail_iterations": pl.UInt32(), "pnl_usd": pl.Float64(),
     "net_bps": pl.Float64(), "risk_ratio_max": pl.Float64(), "duration_s": pl.Float64(),
@@ -118,16 +135,17 @@ def _run_verdicts(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"run_id": pl.String, "verdict": pl.String}, orient="row")
 
 
-def run_summary(frame: pl.DataFrame) -> pl.DataFrame:
+def run_summary(frame: pl.DataFrame) -> RunTable:
     """One row per run of a catalog frame, sorted by start time then run id.
 
     ``verdict`` is the run verdict of the iterations' recorded verdicts (as the soak runner
-    judges it), ``pnl_usd`` the total P&L, ``net_bps`` the mean per iteration,
-    ``risk_ratio_max`` the worst iteration's risk ratio, ``duration_s`` the total
+    judges it); ``tune``, ``strategy`` and ``market`` say what it ran
+    (:mod:`soakkit.artifacts.runid`); ``pnl_usd`` is the total P&L, ``net_bps`` the mean per
+    iteration, ``risk_ratio_max`` the worst iteration's risk ratio, ``duration_s`` the total
     iteration time, ``gate`` the gate of the last iteration. Columns:
     :data:`RUN_SUMMARY_SCHEMA`.
     """
-    first = [pl.col(c).drop_nulls().first().alias(c) for c in ("profile", "mode", "seed")]
+    first = [pl.col(c).drop_nulls().first().alias(c) for c in (*RUN_COLUMNS, "mode", "seed")]
     gate = pl.col("gate").drop_nulls().last().alias("gate")  # warm-up iterations say "warmup"
     summary = (frame.group_by("run_id", maintain_order=True)
                .agg(pl.col("started_utc").min(), *first, gate,
@@ -137,8 +155,8 @@ def run_summary(frame: pl.DataFrame) -> pl.DataFrame:
                     pl.col("risk_ratio").max().alias("risk_ratio_max"),
                     pl.col("duration_s").sum())
                .join(_run_verdicts(frame), on="run_id", how="left"))
-    return (summary.select([pl.col(c).cast(t) for c, t in RUN_SUMMARY_SCHEMA.items()])
-            .sort(["started_utc", "run_id"], nulls_last=True))
+    return RunTable(summary.select([pl.col(c).cast(t) for c, t in RUN_SUMMARY_SCHEMA.items()])
+                    .sort(["started_utc", "run_id"], nulls_last=True))
 
 
 @dataclass(frozen=True)
@@ -183,7 +201,7 @@ def _sources(folder: Path) -> list[Source]:
             st = entry.stat(follow_symlinks=False)
             if st.st_mode & 0o170000 == 0o100000:  # a regular file, never a symlink's target
                 out.append((prefix + entry.name, kind, number, st.st_ino, st.st_size,
-                            st.st_mtime_ns, entry.name))
+                            file_time_ns(st), entry.name))
         return out
     finally:
         os.close(fd)
@@ -250,14 +268,16 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     folders: list[tuple[_Folder, int]] = []
     for folder in _folders(artifacts):
         try:
-            folders.append((folder, os.stat(folder.path).st_mtime_ns))
+            folders.append((folder, file_time_ns(os.stat(folder.path))))
         except OSError:
             continue
     dirs = {folder.rel: mtime for folder, mtime in folders}
     cached = read_cache(artifacts) if cache and not refresh else None
     if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
-        return Catalog(_public(cached.frame), _flat(cached.problems), 0, cached.frame.height,
-                       _flat(cached.notes))
+        seen = {rel: list(lines) for rel, lines in cached.problems.items()}
+        frame = _within_dates(cached.frame, seen)  # a cache an older soakkit wrote
+        return Catalog(_public(frame), _flat(seen), 0, frame.height, _flat(cached.notes),
+                       root=artifacts)
     by_dir: dict[str, pl.DataFrame] = {} if cached is None else {
         str(key[0]): part for key, part in cached.frame.partition_by(
             "_dir", as_dict=True, maintain_order=True).items()}
@@ -336,12 +356,28 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     fresh = pl.concat([with_keys(pl.concat([parsed, rows_to_frame(history_rows)]),
                                  pl.DataFrame(keys, schema=KEY_SCHEMA)), from_logs.frame])
     everything = _one_row_per_iteration(pl.concat([*keep, fresh]) if keep else fresh)
+    everything = _within_dates(everything, problems)
     problems = {rel: lines for rel, lines in problems.items() if lines}
     notes = {rel: lines for rel, lines in notes.items() if lines}
     if cache:
         write_cache(artifacts, CatalogCache(everything, dirs, problems, notes))
     return Catalog(_public(everything), _flat(problems), len(tasks) + len(histories),
-                   sum(f.height for f in keep), _flat(notes), from_logs.frame.height)
+                   sum(f.height for f in keep), _flat(notes), from_logs.frame.height,
+                   artifacts)
+
+
+def _within_dates(frame: pl.DataFrame, problems: dict[str, list[str]]) -> pl.DataFrame:
+    """``frame`` without the iterations dated outside soakkit's window (an older soakkit
+    wrote runs in year 9999, which no chart or timestamp can hold); each is a problem."""
+    started = pl.col("started_utc")
+    outside = ((started < MIN_UTC) | (started > MAX_UTC)).fill_null(False)
+    if not frame.select(outside.any()).item():
+        return frame
+    for rel, path, when in frame.filter(outside).select("_dir", "path", "started_utc").rows():
+        problems.setdefault(rel, []).append(
+            f"{path}: started_utc {when:%Y-%m-%dT%H:%M:%SZ} is outside {MIN_UTC:%Y-%m-%d}.."
+            f"{MAX_UTC:%Y-%m-%d}; skipped")
+    return frame.filter(~outside)
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:

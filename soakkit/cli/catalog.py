@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -11,18 +12,22 @@ import textwrap
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.messages import note, warning
 
 #: Per-run view: catalog summary column → header, in display order.
-RUN_VIEW = {"run_id": "run", "profile": "profile", "mode": "mode", "iterations": "iter",
-            "verdict": "verdict", "pnl_usd": "pnl_usd", "risk_ratio_max": "risk",
-            "duration_s": "time_s", "started_utc": "started"}
+RUN_VIEW = {"run_id": "run", "tune": "tuner", "iterations": "iter", "verdict": "verdict",
+            "pnl_usd": "pnl_usd", "risk_ratio_max": "risk", "duration_s": "time_s",
+            "started_utc": "started", "profile": "profile", "mode": "mode",
+            "strategy": "strategy", "market": "market"}
 #: Per-iteration view: catalog column → header, in display order.
-ITERATION_VIEW = {"run_id": "run", "iteration": "iter", "regime": "regime",
+ITERATION_VIEW = {"run_id": "run", "tune": "tuner", "iteration": "iter", "regime": "regime",
                   "verdict": "verdict", "pnl_usd": "pnl_usd", "net_bps": "net_bps",
                   "risk_ratio": "risk", "maker_taker_ratio": "m/t",
-                  "p95_latency_ms": "p95_ms", "rules_fired": "tuner"}
-#: Headers hidden first when a view does not fit (run ids carry profile and mode).
-HIDE_ORDER = ("started", "tuner", "p95_ms", "m/t", "regime", "profile", "mode")
+                  "p95_latency_ms": "p95_ms", "rules_fired": "rules"}
+#: Headers hidden first when a view does not fit (run ids carry profile, market, seed and
+#: tuner; the tuner column stays, so a glance down one column tells tuned runs apart).
+HIDE_ORDER = {"runs": ("started", "strategy", "market", "profile", "mode", "time_s", "risk"),
+              "iterations": ("rules", "p95_ms", "m/t", "regime", "net_bps", "risk")}
 
 
 def _width(args: argparse.Namespace) -> int:
@@ -38,12 +43,16 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
     if args.width is not None and args.width < 20:
         raise UsageError(f"--width {args.width}: expected at least 20 characters")
+    replacing = args.parquet is not None and os.path.lexists(args.parquet)
+    if replacing and not args.force:
+        raise UsageError(f"--parquet {args.parquet}: a file is already there; --force "
+                         "replaces it")
 
     catalog = load_catalog(args.artifacts, cache=not args.no_cache, refresh=args.refresh)
     for problem in catalog.problems:
-        print(f"soakkit: warning: {problem}", file=sys.stderr)
-    for note in catalog.notes:  # where a run's iteration log could not be used, and why
-        print(f"soakkit: note: {note}", file=sys.stderr)
+        warning(problem)
+    for line in catalog.notes:  # where a run's iteration log could not be used, and why
+        note(line)
     frame = catalog.frame
     if args.csv:
         import polars as pl
@@ -63,20 +72,26 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
         with fs_errors(args.parquet, "cannot write the Parquet file"):
             atomic_write_bytes(args.parquet, buf.getvalue())
         print(f"{frame.height} iteration row(s) of {frame['run_id'].n_unique()} run(s) "
-              f"-> {args.parquet}")
+              f"-> {args.parquet}" + (" (replaced)" if replacing else ""))
     else:
+        import polars as pl
+
         view = ITERATION_VIEW if args.iterations else RUN_VIEW
         source = frame.sort(["run_id", "iteration"]) if args.iterations else catalog.runs()
-        table = source.select([source[c].alias(h) for c, h in view.items()])
+        tuner = pl.when(pl.col("tune")).then(pl.lit("on")).when(~pl.col("tune")).then(
+            pl.lit("off"))  # null (the legacy layout, which did not record it) shows as –
+        table = source.with_columns(tuner.alias("tune")).select(
+            [pl.col(c).alias(h) for c, h in view.items()])
         width = _width(args)
-        text, hidden = fit_text_table(table, width, whole=("run",), optional=HIDE_ORDER)
+        text, hidden = fit_text_table(table, width, whole=("run",), optional=HIDE_ORDER[
+            "iterations" if args.iterations else "runs"])
         print(text)
         kind = "iteration(s)" if args.iterations else "run(s)"
-        note = f"{table.height} {kind}"
+        footer = f"{table.height} {kind}"
         if hidden:
-            note += (f"; hidden at {width} columns: {', '.join(hidden)} (--width N, --json, "
-                     "--csv or --parquet show everything)")
-        print(textwrap.fill(note, max(width, 20)))
+            footer += (f"; hidden at {width} columns: {', '.join(hidden)} (--width N, --json, "
+                       "--csv or --parquet show everything)")
+        print(textwrap.fill(footer, max(width, 20)))
     return ExitCode.PROBLEMS if catalog.problems else ExitCode.OK
 
 
@@ -86,9 +101,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=formatter,
         description="Loads new-layout runs, the legacy latest/ folder, compressed iteration files "
                     "and rotated\nhistory, with an incremental cache (see soakkit.catalog.load). "
-                    "Prints one line per run\n(run, profile, mode, iterations, verdict, P&L, "
-                    "worst risk ratio, time) sized to the\nterminal, never wrapped; "
-                    "--iterations prints one line per iteration. --json, --csv\nand --parquet "
+                    "Prints one line per run\n(run, tuner on/off, iterations, verdict, P&L, worst "
+                    "risk ratio, time, start,\nprofile, mode, strategy, market) sized to the "
+                    "terminal, never wrapped; the tuner column\nis never hidden. "
+                    "--iterations prints one line per iteration. --json, --csv and\n--parquet "
                     "give every column of every iteration, for scripts. Corrupt files are\n"
                     "reported on stderr and skipped.",
         epilog="examples:\n  soakkit catalog\n  soakkit catalog --iterations --width 120\n"
@@ -102,7 +118,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     fmt.add_argument("--iterations", action="store_true", help="one line per run x iteration")
     fmt.add_argument("--json", action="store_true", help="every row and column as a JSON array")
     fmt.add_argument("--csv", action="store_true", help="CSV (list columns joined with ';')")
-    fmt.add_argument("--parquet", type=path_arg, metavar="OUT", help="write a Parquet file")
+    fmt.add_argument("--parquet", type=path_arg, metavar="OUT",
+                     help="write a Parquet file (an existing OUT needs --force)")
+    p.add_argument("--force", action="store_true",
+                   help="with --parquet: replace the file already at OUT")
     p.add_argument("--width", type=int_arg(20, 10_000), metavar="N",
                    help="characters per line (default: the terminal's, 80 when not a terminal)")
     p.add_argument("--refresh", action="store_true", help="re-read every file")

@@ -12,7 +12,6 @@ from soakkit.core.inputs import MAX_SEED
 
 
 def _cmd_fidelity(args: argparse.Namespace) -> int:
-    from soakkit.artifacts.layout import resolve_artifacts
     from soakkit.core.io import atomic_write_json
     from soakkit.sim.fidelity import FACT_TOLERANCE, fidelity
     from soakkit.sim.replay import load_tape
@@ -22,7 +21,7 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: the file exists; choose another path")
     market = None
     if args.market is not None:
-        market = load_market(args.market, resolve_artifacts(args.artifacts, create=False))
+        market = load_market(args.market, args.artifacts)
     tape = load_tape(args.tape)
     interactive = sys.stderr.isatty()
 
@@ -74,7 +73,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--market", metavar="NAME|FILE",
                    help="a market profile (as soak --market resolves it); default: "
                         "calibrate TAPE")
-    add_artifacts(p, "where --market NAME is looked up (DIR/markets/NAME.json)")
+    # create: without --market no root is needed (nothing is written there)
+    add_artifacts(p, "where --market NAME is looked up (DIR/markets/NAME.json)", create=True)
     p.add_argument("--minutes", type=int_arg(1, MAX_FIDELITY_MINUTES),
                    metavar="M", help="compare the first M whole minutes")
     p.add_argument("--seeds", type=int_arg(1, MAX_FIDELITY_SEEDS), default=8,

@@ -42,8 +42,7 @@ def render_show(cfg: ResolvedConfig) -> str:
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
                      + ("  " + row[4] if row[4] else "").rstrip())
-    lines += [f"warning: {w}" for w in cfg.warnings]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"  # warnings are the caller's to print (once, on stderr)
 
 
 def render_explain(cfg: ResolvedConfig, key: str) -> str:
@@ -79,10 +78,12 @@ def render_precedence() -> str:
 
 
 def render_profiles(infos: Sequence[ProfileInfo]) -> str:
-    """One line per profile: name, built-in or user, path."""
+    """One line per profile: name, built-in or user, path, and ``INVALID: <why>`` for a
+    profile that does not load."""
     lines = []
     for info in infos:
         kind = "built-in" if info.builtin else (
             "user (shadows built-in)" if info.shadows_builtin else "user")
-        lines.append(f"{info.name:<20} {kind:<24} {info.path}")
+        problem = f"  INVALID: {info.problems[0]}" if info.problems else ""
+        lines.append(f"{info.name:<20} {kind:<24} {info.path}{problem}")
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ shadowed) is kept beside the values, never inside them. Keys set by env or CLI a
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from soakkit.core.errors import (
     closest,
     did_you_mean,
 )
+from soakkit.core.json_canonical import json_ready
 from soakkit.core.json_strict import loads_strict
 
 __all__ = [
@@ -90,14 +92,9 @@ class Origin:
     revision: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"layer": self.layer.label, "source": self.source}
-        if self.path is not None:
-            out["path"] = self.path
-        if self.sha256 is not None:
-            out["sha256"] = self.sha256
-        if self.revision is not None:
-            out["revision"] = self.revision
-        return out
+        """Every field that is set, the layer by its label."""
+        fields = {k: v for k, v in json_ready(self).items() if v is not None}
+        return {**fields, "layer": self.layer.label}
 
 
 @dataclass(frozen=True)
@@ -211,16 +208,31 @@ def _runtime_mismatch(runtime: RuntimeOverrides, profile: Profile) -> list[Probl
                     "another profile's tuned values")]
 
 
-def _flatten_legacy(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Legacy nested sections (``{"engine": {"min_interval_ms": 70}}``) → flat names."""
+def _flatten_legacy(obj: Mapping[str, Any], prefix: str = "",
+                    given: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Legacy nested sections (``{"engine": {"min_interval_ms": 70}}``) → flat names;
+    ``given`` collects, per flat name, each ``path = value`` that set it."""
     flat: dict[str, Any] = {}
+    given = {} if given is None else given
     for key, value in obj.items():
         path = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten_legacy(value, path + "."))
+            flat.update(_flatten_legacy(value, path + ".", given))
         else:
-            flat[LEGACY_PATHS.get(path, path)] = value
+            name = LEGACY_PATHS.get(path, path)
+            given.setdefault(name, []).append(f"{path} = {json.dumps(value)[:40]}")
+            flat[name] = value
     return flat
+
+
+def _given_twice(obj: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list[Problem]]:
+    """A legacy document flattened, and a problem for each parameter it gives twice (a flat
+    and a nested spelling): which one wins would be a guess, so neither is used."""
+    given: dict[str, list[str]] = {}
+    flat = _flatten_legacy(obj, given=given)
+    problems = [Problem("env", source, name, f"given {len(where)} times ({', '.join(where)}); "
+                        "keep one") for name, where in given.items() if len(where) > 1]
+    return {k: v for k, v in flat.items() if len(given[k]) == 1}, problems
 
 
 def _env(env: Mapping[str, str], warnings: list[str]) -> _Collected:
@@ -246,7 +258,8 @@ def _env(env: Mapping[str, str], warnings: list[str]) -> _Collected:
             continue
         if var == ENV_LEGACY_JSON:
             obj.pop("_sources", None)
-            obj = _flatten_legacy(obj)
+            obj, twice = _given_twice(obj, source)
+            problems += twice
         got, bad = _typed_entries(obj, Origin(Layer.ENV, source), "env", source)
         out += got
         problems += bad

@@ -62,12 +62,13 @@ class Profile:
 
 @dataclass(frozen=True)
 class ProfileInfo:
-    """A profile as listed by ``soakkit config list-profiles`` (not parsed)."""
+    """A profile as listed by ``soakkit config list-profiles``, and why it cannot be used."""
 
     name: str
     path: Path
     builtin: bool
     shadows_builtin: bool
+    problems: tuple[str, ...] = ()  #: empty: the profile loads
 
 
 def user_profiles_dir(artifacts: Path) -> Path:
@@ -96,21 +97,43 @@ def _names_in(folder: Path) -> list[str]:
     return names
 
 
-def list_profiles(artifacts: Path | None) -> list[ProfileInfo]:
-    """Every available profile: built-ins, then user profiles (sorted by name)."""
+def _user_folder(artifacts: Path) -> Path:
+    """``<artifacts>/profiles``, which must be a folder of the artifacts, not a symlink to
+    one elsewhere (a profile file may not leave its folder either)."""
+    folder = user_profiles_dir(artifacts)
+    if folder.is_symlink():
+        raise _single("profiles", None, f"{folder} is a symlink to {folder.resolve()}; keep "
+                      "user profiles in the artifacts folder itself")
+    return folder
+
+
+def list_profiles(artifacts: Path | None, *, check: bool = False) -> list[ProfileInfo]:
+    """Every available profile: built-ins, then user profiles (sorted by name).
+
+    ``check``: load each user profile and record its problems (a listing marks them).
+    """
     builtin = _names_in(BUILTIN_DIR)
     infos = {n: ProfileInfo(n, BUILTIN_DIR / f"{n}.json", True, False) for n in builtin}
     if artifacts is not None:
-        folder = user_profiles_dir(artifacts)
+        folder = _user_folder(artifacts)
         for n in _names_in(folder):
-            infos[n] = ProfileInfo(n, folder / f"{n}.json", False, n in builtin)
+            infos[n] = ProfileInfo(n, folder / f"{n}.json", False, n in builtin,
+                                   _problems(n, artifacts) if check else ())
     return [infos[n] for n in sorted(infos)]
+
+
+def _problems(name: str, artifacts: Path) -> tuple[str, ...]:
+    try:
+        load_profile(name, artifacts)
+    except ConfigError as exc:
+        return tuple(f"{p.key}: {p.message}" if p.key else p.message for p in exc.problems)
+    return ()
 
 
 def _locate(name: str, artifacts: Path | None) -> tuple[Path, bool] | None:
     """The file for ``name`` (user profiles first) and whether it is built-in."""
     if artifacts is not None:
-        folder = user_profiles_dir(artifacts)
+        folder = _user_folder(artifacts)
         candidate = folder / f"{name}.json"
         if os.path.lexists(candidate):
             return candidate, False

@@ -27,15 +27,24 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from soakkit.artifacts.layout import resolve_artifacts
-from soakkit.core.errors import UsageError
-from soakkit.evidence.stats import bootstrap_mean_ci, holm, paired_sign_flip_p, pareto_front
+from soakkit.artifacts.layout import LATEST, resolve_artifacts
+from soakkit.core.errors import ArtifactError, UsageError
+from soakkit.core.inputs import check_bounds
+from soakkit.evidence.stats import (
+    MAX_RESAMPLES,
+    MIN_RESAMPLES,
+    bootstrap_mean_ci,
+    holm,
+    paired_sign_flip_p,
+    pareto_front,
+)
 from soakkit.kpi import KPIS
 from soakkit.sweep import cell_summary, configuration_axes, load_results, resolve_sweep_dir
 from soakkit.sweep.grid import SET_PREFIX
 from soakkit.sweep.store import SweepStore
 
-__all__ = ["RISK_ADJUSTED", "Metric", "SweepReport", "load_sweep_report", "report_metrics"]
+__all__ = ["RISK_ADJUSTED", "Metric", "SweepReport", "check_sweep_selection",
+           "load_sweep_report", "no_sweep_note", "report_metrics"]
 
 RISK_ADJUSTED = "risk_adjusted_pnl"
 #: Must not be significantly worse for a configuration to be better with confidence.
@@ -265,7 +274,10 @@ def _ranking(comparisons: pl.DataFrame, primary: Metric) -> pl.DataFrame:
                      f"{primary.column} difference [95% CI]":
                          _fmt_ci(primary.column, main["diff"], main["lo"], main["hi"]),
                      "p (Holm)": _fmt_p(main["p_holm"]), "note": why})
-    frame = pl.DataFrame(rows)
+    frame = pl.DataFrame(rows, schema={  # no rows: a sweep with the baseline only
+        "configuration": pl.String, "category": pl.String, f"{primary.column} diff": pl.Float64,
+        f"{primary.column} difference [95% CI]": pl.String, "p (Holm)": pl.String,
+        "note": pl.String})
     rank = {c: i for i, c in enumerate(_CATEGORY_ORDER)}
     sign = -1.0 if primary.better == "higher" else 1.0
     return frame.with_columns(
@@ -287,6 +299,46 @@ def _header(meta: dict[str, Any], cells: pl.DataFrame) -> pl.DataFrame:
              ("gate", spec.get("gate")), ("cells", f"{cells.height} ({failed} failed)"),
              ("engine / soakkit", f"{meta.get('engine_version')} / {meta.get('soakkit_version')}")]
     return pl.DataFrame({"": [k for k, _ in items], "value": [str(v) for _, v in items]})
+
+
+def no_sweep_note(artifacts: Path | str | None = None, sweep: str = LATEST) -> str | None:
+    """A sentence when there is no sweep to report yet (``sweep`` is ``latest`` and no sweep
+    has finished), else None; an unknown sweep id is left to :func:`load_sweep_report`."""
+    if sweep != LATEST:
+        return None
+    root = resolve_artifacts(artifacts)
+    try:
+        resolve_sweep_dir(root, sweep)
+    except ArtifactError:
+        return (f"No sweep under {root} yet, so nothing to compare: run one first, for "
+                "example `soakkit sweep --profiles steady_safe --modes mixed --seeds 1-8 "
+                "--tune both`, then this report again.")
+    return None
+
+
+def _selection(artifacts: Path | str | None, sweep: str, baseline: str, metric: str,
+               per_mode: bool) -> tuple[Path, dict[str, Any], list[str], pl.DataFrame, _Inputs,
+                                        Metric]:
+    """The sweep's results read, the baseline and the metric checked against them."""
+    root = resolve_artifacts(artifacts)
+    folder = resolve_sweep_dir(root, sweep)
+    meta = SweepStore(folder).read_meta() or {}
+    axes = [a for a in meta.get("grid", {}).get("columns", []) if a != "cell_key"]
+    cells = cell_summary(load_results(root, folder.name), axes)
+    inp = _inputs(cells, axes, baseline, per_mode)
+    names = [m.column for m in inp.metrics]
+    if metric == "auto":
+        metric = RISK_ADJUSTED if RISK_ADJUSTED in names else "pnl_usd"
+    if metric not in names:
+        raise UsageError(f"metric {metric!r}: expected auto or one of {', '.join(names)}")
+    return folder, meta, axes, cells, inp, next(m for m in inp.metrics if m.column == metric)
+
+
+def check_sweep_selection(artifacts: Path | str | None, sweep: str, *, baseline: str,
+                          metric: str = "auto", per_mode: bool = False) -> None:
+    """Raise :class:`UsageError` for a baseline or metric the sweep's results do not have
+    (what :func:`load_sweep_report` would refuse, without the statistics)."""
+    _selection(artifacts, sweep, baseline, metric, per_mode)
 
 
 def load_sweep_report(artifacts: Path | str | None = None, sweep: str = "latest", *,
@@ -315,20 +367,13 @@ def load_sweep_report(artifacts: Path | str | None = None, sweep: str = "latest"
     """
     if not 0 < alpha < 1:
         raise UsageError(f"alpha {alpha}: expected 0 < alpha < 1")
-    if resamples < 100:
-        raise UsageError(f"resamples {resamples}: expected at least 100")
-    artifacts = resolve_artifacts(artifacts)
-    folder = resolve_sweep_dir(artifacts, sweep)
-    meta = SweepStore(folder).read_meta() or {}
-    axes = [a for a in meta.get("grid", {}).get("columns", []) if a != "cell_key"]
-    cells = cell_summary(load_results(artifacts, folder.name), axes)
-    inp = _inputs(cells, axes, baseline, per_mode)
+    try:
+        check_bounds(resamples, MIN_RESAMPLES, MAX_RESAMPLES)
+    except ValueError as exc:
+        raise UsageError(f"resamples {resamples}: {exc}") from None
+    folder, meta, axes, cells, inp, primary = _selection(artifacts, sweep, baseline, metric,
+                                                         per_mode)
     names = [m.column for m in inp.metrics]
-    if metric == "auto":
-        metric = RISK_ADJUSTED if RISK_ADJUSTED in names else "pnl_usd"
-    if metric not in names:
-        raise UsageError(f"metric {metric!r}: expected auto or one of {', '.join(names)}")
-    primary = next(m for m in inp.metrics if m.column == metric)
     stats = _config_stats(inp, resamples, seed)
     comparisons = _comparisons(inp, resamples, seed, alpha)
     wide = {"configuration": inp.labels}
@@ -353,6 +398,9 @@ def load_sweep_report(artifacts: Path | str | None = None, sweep: str = "latest"
         "significant": comparisons["significant"]})
     points = _points(stats, inp)
     notes = []
+    if comparisons.height == 0:
+        notes.append("The sweep has only the baseline configuration: nothing to compare it "
+                      "with (sweep a second profile, tuner setting or --set value).")
     if RISK_ADJUSTED not in names:
         why = "this soakkit defines no such KPI" if RISK_ADJUSTED not in KPIS else \
             "this sweep's rows do not carry it (run the sweep again with this soakkit)"

@@ -31,7 +31,7 @@ from soakkit.core.errors import ConfigError, UsageError, did_you_mean
 from soakkit.sim.regimes import MODES
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.options import SoakOptions, validate_options
-from soakkit.sweep.spec import SweepSpec, format_seeds
+from soakkit.sweep.spec import MAX_CELLS, SweepSpec, format_seeds
 
 __all__ = ["AXES", "SET_PREFIX", "Cell", "Grid", "ProfileRef", "build_grid", "check_sweep_name",
            "set_column"]
@@ -163,20 +163,23 @@ def _profile(name: str, spec: SweepSpec) -> ProfileRef:
     return ProfileRef(name, profile.sha256, data, profile.builtin)
 
 
-def _set_axis(name: str, texts: tuple[str, ...]) -> tuple[Value, ...]:
+def _set_axis(name: str, texts: tuple[str, ...], problems: list[str]) -> tuple[Value, ...]:
+    """The typed values of ``--set name=texts``; every bad value is one line in ``problems``."""
     spec = PARAMS.get(name)
     shown = f"{name}={','.join(texts)}"
     if spec is None:
-        raise UsageError(f"--set {shown}: unknown parameter {name!r}"
-                         + did_you_mean(name, list(PARAMS)))
+        problems.append(f"--set {shown}: unknown parameter {name!r}"
+                        + did_you_mean(name, list(PARAMS)))
+        return ()
     if not texts:
-        raise UsageError(f"--set {shown}: empty grid (give at least one value)")
+        problems.append(f"--set {shown}: empty grid (give at least one value)")
+        return ()
     values: dict[Value, None] = {}
     for text in texts:
         try:
             values[parse_text(spec, text)] = None
         except ValueError as exc:
-            raise UsageError(f"--set {shown}: {name}: {exc}") from None
+            problems.append(f"--set {shown}: {name}: {exc}")
     return tuple(values)
 
 
@@ -194,39 +197,64 @@ def _check_execution(spec: SweepSpec) -> None:
         raise UsageError(f"--connect-timeout {spec.connect_timeout_s}: expected seconds > 0")
 
 
+def _axes_problems(spec: SweepSpec) -> list[str]:
+    """Every problem with the fixed axes: empty, repeated, unknown modes, bad seeds."""
+    problems = []
+    for flag, axis in (("--profiles", spec.profiles), ("--modes", spec.modes),
+                       ("--seeds", spec.seeds), ("--tune", spec.tune)):
+        if len(axis) == 0:
+            problems.append(f"{flag}: empty grid (give at least one value)")
+        elif len(set(axis)) != len(axis):
+            problems.append(f"{flag}: a value is listed twice ({list(axis)!r})")
+    problems += [f"--modes {mode!r}: unknown mode; expected one of {', '.join(MODES)}"
+                 + did_you_mean(mode, MODES) for mode in spec.modes if mode not in MODES]
+    problems += [f"--seeds: {seed!r} is not an integer >= 0" for seed in spec.seeds
+                 if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0][:1]
+    if any(not isinstance(t, bool) for t in spec.tune):
+        problems.append(f"--tune: {spec.tune!r}: expected True (on) and/or False (off)")
+    return problems
+
+
+def _size_problem(spec: SweepSpec, names: list[str],
+                  set_values: tuple[tuple[Value, ...], ...]) -> str | None:
+    """The grid's cell count against :data:`MAX_CELLS`, every factor named."""
+    factors = [(len(spec.profiles), "profile"), (len(spec.modes), "mode"),
+               (len(spec.tune), "tuner setting"),
+               *((len(v), f"{n} value") for n, v in zip(names, set_values, strict=True)),
+               (len(spec.seeds), "seed")]
+    cells = math.prod(n for n, _ in factors)
+    if cells <= MAX_CELLS:
+        return None
+    shown = " x ".join(f"{n:,} {what}{'' if n == 1 else 's'}" for n, what in factors)
+    return f"the grid has {cells:,} cells ({shown}); at most {MAX_CELLS:,}"
+
+
 def build_grid(spec: SweepSpec) -> Grid:
     """Validate ``spec`` and return its grid; nothing is run or written.
 
     Raises
     ------
     UsageError
-        One line naming the flag and the value that is wrong (exit code 2).
+        One line for each flag and value that is wrong, all at once (exit code 2).
     """
     if spec.name is not None:
         check_sweep_name(spec.name)
     validate_options(SoakOptions(iterations=spec.iterations, sim_minutes=spec.sim_minutes,
-                                 gate=spec.gate))
-    for flag, axis in (("--profiles", spec.profiles), ("--modes", spec.modes),
-                       ("--seeds", spec.seeds), ("--tune", spec.tune)):
-        if len(axis) == 0:
-            raise UsageError(f"{flag}: empty grid (give at least one value)")
-        if len(set(axis)) != len(axis):
-            raise UsageError(f"{flag}: a value is listed twice ({list(axis)!r})")
-    for mode in spec.modes:
-        if mode not in MODES:
-            raise UsageError(f"--modes {mode!r}: unknown mode; expected one of "
-                             f"{', '.join(MODES)}" + did_you_mean(mode, MODES))
-    for seed in spec.seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise UsageError(f"--seeds: {seed!r} is not an integer >= 0")
-    if any(not isinstance(t, bool) for t in spec.tune):
-        raise UsageError(f"--tune: {spec.tune!r}: expected True (on) and/or False (off)")
+                                 gate=spec.gate, artifacts=spec.artifacts))
     _check_execution(spec)
+    problems = _axes_problems(spec)
     names = [name for name, _ in spec.sets]
-    for name in names:
-        if names.count(name) > 1:
-            raise UsageError(f"--set {name}: given twice; list every value in one --set "
-                             f"{name}=V1,V2")
-    set_values = tuple(_set_axis(name, tuple(texts)) for name, texts in spec.sets)
-    profiles = {name: _profile(name, spec) for name in dict.fromkeys(spec.profiles)}
+    problems += [f"--set {name}: given twice; list every value in one --set {name}=V1,V2"
+                 for name in dict.fromkeys(names) if names.count(name) > 1]
+    set_values = tuple(_set_axis(name, tuple(texts), problems) for name, texts in spec.sets)
+    profiles: dict[str, ProfileRef] = {}
+    for name in dict.fromkeys(spec.profiles):
+        try:
+            profiles[name] = _profile(name, spec)
+        except UsageError as exc:
+            problems.append(str(exc))
+    if not problems and (too_big := _size_problem(spec, names, set_values)):
+        problems.append(too_big)
+    if problems:
+        raise UsageError("\n".join(problems))
     return Grid(spec, profiles, tuple(names), set_values)

@@ -158,7 +158,8 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, *,
     progress
         Receives progress (:class:`~soakkit.sweep.progress.ProgressPrinter` prints it).
     env
-        Environment (``DASK_SCHEDULER_ADDRESS``, ``SOAKKIT_NOW``); default ``os.environ``.
+        Environment (``SOAKKIT_NOW``, the overrides sweeps ignore); default ``os.environ``.
+        The scheduler address comes from Dask's configuration (``DASK_SCHEDULER_ADDRESS``).
 
     Returns
     -------
@@ -184,7 +185,7 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, *,
         return SweepResult(grid.sweep_id, Path(store.folder), Path(spec.artifacts), "finished",
                            grid.size, grid.size, 0, 0, grid.columns,
                            warnings=tuple(_ignored_env(env)))  # nothing to run: no cluster
-    with connect(spec, client, env) as conn, store.lock():
+    with connect(spec, client) as conn, store.lock():
         store.remove_temp_files()
         store.create(grid, format_utc(clock.now()), clock.now().timestamp())
         meta = store.read_meta() or {}

@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from soakkit.artifacts.layout import DEFAULT_ARTIFACTS
+from soakkit.artifacts.layout import resolve_artifacts
 from soakkit.core.errors import UsageError
-from soakkit.core.inputs import MAX_SEED
+from soakkit.core.inputs import MAX_SEED, choice_problem
 
-__all__ = ["TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list", "parse_seeds",
-           "parse_set_axis", "parse_tune"]
+__all__ = ["MAX_CELLS", "MAX_SEEDS", "TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list",
+           "parse_seeds", "parse_set_axis", "parse_tune"]
 
 #: ``--tune`` values and the tuner settings each one sweeps.
 TUNE_CHOICES: dict[str, tuple[bool, ...]] = {"on": (True,), "off": (False,),
                                               "both": (True, False)}
 #: ``N`` or ``A-B``: canonical integers only (no sign, no leading zero; soakkit.core.inputs).
 _SEED_ITEM = re.compile(r"^(0|[1-9][0-9]{0,9})(?:-(0|[1-9][0-9]{0,9}))?$")
+#: The most cells one sweep may have (about 180 MB and 3 s of planning in the client; at a
+#: second per cell, eleven days of one core). ``soakkit sweep --help`` states it.
+MAX_CELLS = 1_000_000
 #: The most seeds one ``--seeds`` may name (a typo such as ``1-100000000`` is refused).
-MAX_SEEDS = 10_000_000
+MAX_SEEDS = MAX_CELLS
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ class SweepSpec:
         What every cell runs: iterations of ``sim_minutes`` simulated minutes, judged by
         ``gate``.
     artifacts
-        Artifacts root; results go to ``<artifacts>/sweeps/<sweep_id>/``.
+        Artifacts root; results go to ``<artifacts>/sweeps/<sweep_id>/`` (default:
+        :func:`soakkit.artifacts.layout.resolve_artifacts`, else ``./artifacts/soak``).
     name
         Sweep id; default ``sw-<hash of the grid>``, so the same command resumes.
     scheduler, scheduler_file
@@ -63,13 +67,13 @@ class SweepSpec:
 
     profiles: tuple[str, ...] = ("steady_safe",)
     modes: tuple[str, ...] = ("mixed",)
-    seeds: tuple[int, ...] = (1,)
-    tune: tuple[bool, ...] = (True,)
+    seeds: tuple[int, ...] = tuple(range(1, 21))
+    tune: tuple[bool, ...] = TUNE_CHOICES["both"]
     sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     iterations: int = 12
     sim_minutes: int = 10
     gate: str = "production"
-    artifacts: Path = DEFAULT_ARTIFACTS
+    artifacts: Path = field(default_factory=lambda: resolve_artifacts(create=True))
     name: str | None = None
     # execution: how the grid runs, never what a cell computes
     scheduler: str | None = None
@@ -148,7 +152,7 @@ def parse_tune(text: str) -> tuple[bool, ...]:
     """``on``, ``off`` or ``both``."""
     choice = TUNE_CHOICES.get(text.strip().lower())
     if choice is None:
-        raise UsageError(f"--tune {text!r}: expected one of {', '.join(TUNE_CHOICES)}")
+        raise UsageError(str(choice_problem("--tune", text, TUNE_CHOICES)))
     return choice
 
 

@@ -34,11 +34,13 @@ from soakkit.artifacts.layout import (
     SWEEPS_DIR,
     sweep_part_name,
 )
+from soakkit.artifacts.runid import market_label
 from soakkit.config.params import PARAMS
-from soakkit.core.errors import ArtifactError, UsageError
+from soakkit.core.errors import ArtifactError, UsageError, unreadable_reason
 from soakkit.core.io import atomic_write_bytes, atomic_write_json, fsync_dir
 from soakkit.core.json_strict import load_json_file
 from soakkit.core.locks import exclusive_lock
+from soakkit.sim.strategies import DEFAULT_STRATEGY
 from soakkit.sweep.grid import SET_PREFIX, Grid
 from soakkit.sweep.rows import CELL_COLUMNS, Columns
 
@@ -72,6 +74,12 @@ def frame_of(columns: Columns) -> pl.DataFrame:
     """A batch's columns as a typed frame (the parquet schema)."""
     return pl.DataFrame({name: pl.Series(name, values, dtype=_dtype(name), strict=False)
                          for name, values in columns.items()})
+
+
+def _unreadable_part(path: Path, exc: BaseException) -> ArtifactError:
+    """A batch file that cannot be read: what is wrong and what to do (its cells rerun)."""
+    return ArtifactError(f"{path}: {unreadable_reason(exc, 'parquet file')}; delete it and "
+                         "rerun the same sweep command: its cells run again")
 
 
 def _parts(folder: Path) -> list[Path]:
@@ -154,7 +162,7 @@ class SweepStore:
             try:
                 frame = pl.read_parquet(path, columns=["cell_key", "error"])
             except Exception as exc:  # polars raises several types
-                raise ArtifactError(f"{path}: unreadable parquet ({exc})") from None
+                raise _unreadable_part(path, exc) from None
             done.update(frame.filter(pl.col("error").is_null())["cell_key"].unique().to_list())
         return done
 
@@ -228,7 +236,7 @@ def load_results(artifacts: Path, sweep: str = LATEST) -> pl.DataFrame:
         try:
             frames.append(pl.read_parquet(path).with_columns(pl.lit(index).alias("_part")))
         except Exception as exc:  # polars raises several types
-            raise ArtifactError(f"{path}: unreadable parquet ({exc})") from None
+            raise _unreadable_part(path, exc) from None
     if not frames:
         return pl.DataFrame({"cell_key": [], "error": []},
                             schema={"cell_key": pl.String(), "error": pl.String()})
@@ -240,4 +248,17 @@ def load_results(artifacts: Path, sweep: str = LATEST) -> pl.DataFrame:
     rows = rows.join(winners.select("cell_key", "_part"), on=["cell_key", "_part"], how="semi")
     columns = meta.get("grid", {}).get("columns") or [c for c in CELL_COLUMNS if c in rows.columns]
     order = [c for c in columns if c in rows.columns] + ["iteration"]
-    return rows.drop("_part").sort(order, nulls_last=True)
+    return _with_run_facts(rows.drop("_part").sort(order, nulls_last=True))
+
+
+def _with_run_facts(rows: pl.DataFrame) -> pl.DataFrame:
+    """``strategy`` and ``market`` beside ``profile``, as every run table has them: a sweep's
+    cells trade the default strategy on the synthetic market (the sweep has no axis for
+    either yet)."""
+    facts = {"strategy": pl.lit(DEFAULT_STRATEGY), "market": pl.lit(market_label())}
+    missing = {k: v for k, v in facts.items() if k not in rows.columns}
+    if not missing or "profile" not in rows.columns:
+        return rows
+    at = rows.columns.index("profile") + 1
+    names = [*rows.columns[:at], *missing, *rows.columns[at:]]
+    return rows.with_columns(**missing).select(names)
