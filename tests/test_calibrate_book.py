@@ -15,10 +15,14 @@ from soakkit.sim.bookspec import BOOK_REGIMES, BookSpec
 from soakkit.sim.calib_jumps import fit_jumps, fit_transitions
 from soakkit.sim.calibrate import calibrate, read_market_profile, write_market_profile
 from soakkit.sim.facts import FACTS, stylized_facts
+from soakkit.sim.keyed import keyed_normal, keyed_uniform, purpose
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import DEFAULT_MARKET, REGIME_NAMES, REGIMES, regime_schedule
 from soakkit.sim.replay import record
+from soakkit.sim.strategy import run_strategy
 from soakkit.sim.tape import NS, MarketTape
+
+from .simhelp import params
 
 ORIGIN_NS = 1_704_067_200_000_000_000  # 2024-01-01T00:00:00Z
 
@@ -162,3 +166,44 @@ def test_a_calibrated_profile_has_book_regimes_for_every_name() -> None:
     tape = simulate_market("calm", 2, np.random.default_rng(8), BOOK_MARKET)
     profile = calibrate(record(tape, ORIGIN_NS), "venue")
     assert all(isinstance(profile.regimes[r], BookSpec) for r in REGIME_NAMES)
+
+
+def _before(tape: MarketTape, end_ns: int) -> MarketTape:
+    """``tape`` with every trade and quote at or after ``end_ns`` removed."""
+    k = int(np.searchsorted(tape.trade_ns, end_ns))
+    q = int(np.searchsorted(tape.quote_ns, end_ns))
+    return dataclasses.replace(
+        tape, trade_ns=tape.trade_ns[:k], trade_side=tape.trade_side[:k],
+        trade_px=tape.trade_px[:k], trade_qty=tape.trade_qty[:k], quote_ns=tape.quote_ns[:q],
+        bid_px=tape.bid_px[:q], ask_px=tape.ask_px[:q], bid_qty=tape.bid_qty[:q],
+        ask_qty=tape.ask_qty[:q])
+
+
+def test_keyed_latency_draws_keep_the_past_from_depending_on_the_future() -> None:
+    """The same market with and without its events after 100 s: with latency draws keyed by
+    event (an order-book market's), every fill before 100 s is the same; with draws taken
+    by array position (the classic market's), the later events shift earlier fills."""
+    tape = simulate_market("volatile", 3, np.random.default_rng(3), BOOK_MARKET)
+    assert tape.latency.keyed
+    cut = 100 * NS
+    outcomes = []
+    for keyed in (True, False):
+        full = dataclasses.replace(tape, latency=dataclasses.replace(tape.latency, keyed=keyed))
+        a, b = (run_strategy(t, params(), np.random.default_rng(9)).fills
+                for t in (full, _before(full, cut)))
+        early_a, early_b = a.ns < cut, b.ns < cut
+        outcomes.append(early_a.sum() == early_b.sum() and all(
+            np.array_equal(x[early_a], y[early_b])
+            for x, y in ((a.ns, b.ns), (a.lots, b.lots), (a.ticks, b.ticks), (a.side, b.side))))
+        assert early_a.sum() > 100
+    assert outcomes == [True, False]
+
+
+def test_keyed_draws_are_functions_of_their_keys() -> None:
+    t = np.arange(10_000, dtype=np.int64) * 1_000
+    u = keyed_uniform(7, purpose("entry"), t)
+    assert ((u > 0) & (u < 1)).all() and abs(float(u.mean()) - 0.5) < 0.02
+    assert np.array_equal(keyed_uniform(7, purpose("entry"), t[5_000:]), u[5_000:])
+    assert not np.array_equal(keyed_uniform(8, purpose("entry"), t), u)
+    z = keyed_normal(7, purpose("ack"), t)
+    assert abs(float(z.std()) - 1.0) < 0.05

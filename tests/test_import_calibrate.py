@@ -202,4 +202,5 @@ def test_calibrating_on_a_real_l2_tape_fits_its_depth_instrument_and_load(
     assert old.kind == "linear" and old.latency == DEFAULT_MARKET.latency
     assert not old.order_book and old.regimes == REGIMES
     synthetic = simulate_market("volatile", 1, np.random.default_rng(1), profile)
-    assert synthetic.instrument.kind == "spot" and synthetic.latency == profile.latency
+    assert synthetic.instrument.kind == "spot"  # and the profile's latency, keyed by event
+    assert synthetic.latency == dataclasses.replace(profile.latency, keyed=True)

@@ -317,7 +317,7 @@ def read_market_profile(path: Path) -> MarketProfile:
     if not isinstance(latency, dict) or set(latency) - set(_LATENCY_FITTED):
         raise UsageError(f"{path}: latency: expected an object with at most "
                          f"{', '.join(_LATENCY_FITTED)}")
-    fitted = {k: _number(latency, k, path, "latency.") for k in latency}
+    fitted: dict[str, Any] = {k: _number(latency, k, path, "latency.") for k in latency}
     seen = doc.get("seen", list(REGIME_NAMES))
     if not isinstance(seen, list) or not seen or not set(seen) <= set(REGIME_NAMES):
         raise UsageError(f"{path}: seen: expected a list of regimes ({', '.join(REGIME_NAMES)})")

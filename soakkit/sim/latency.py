@@ -13,6 +13,11 @@ recorded one both slow the venue down). Two models:
 * :class:`ConstantLatency` – fixed delays (what hftbacktest's ``constant_order_latency``
   and a constant feed offset model; used to compare the two simulators).
 
+Draws come from the run's generator in array order, or, when the latency constants say
+``keyed`` (order-book markets), from the event each is for (:mod:`soakkit.sim.keyed`: a
+loop tick's time; a request's decision time and side; a fill's time and its order), so
+adding events after a time changes no draw before it and paired runs share draws.
+
 :func:`gateway_wait_ns` adds the bot's own gateway: at most ``concurrency_limit``
 requests in flight, waits growing with the request load and bounded.
 """
@@ -23,9 +28,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from soakkit.sim.keyed import keyed_normal, keyed_uniform, purpose
 from soakkit.sim.regimes import LATENCY, LatencyConstants
 
-__all__ = ["COMPONENTS", "ConstantLatency", "LatencyModel", "VenueLatency", "gateway_wait_ns"]
+__all__ = ["COMPONENTS", "ConstantLatency", "EventKeys", "LatencyModel", "VenueLatency",
+           "gateway_wait_ns"]
+
+#: What identifies each draw's event: the run's stream key and int64 arrays (time in ns,
+#: then whatever tells events of one time apart), one element per draw.
+EventKeys = tuple[int, tuple[np.ndarray, ...]]
 
 COMPONENTS = ("feed", "entry", "cancel", "ack")
 _MS = 1_000_000  # ns per ms
@@ -34,10 +45,16 @@ _MS = 1_000_000  # ns per ms
 class LatencyModel:
     """Base class: draws ``feed``, ``entry``, ``cancel`` and ``ack`` delays in ns."""
 
-    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator
-             ) -> np.ndarray:
-        """One delay (int64 ns) per element of ``activity`` for ``component``."""
+    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator,
+             keys: EventKeys | None = None) -> np.ndarray:
+        """One delay (int64 ns) per element of ``activity`` for ``component``; with ``keys``
+        (and a model that keys its draws) each draw is a function of its event only."""
         raise NotImplementedError
+
+    @property
+    def keyed(self) -> bool:
+        """Whether :meth:`draw` uses ``keys`` (else it draws from ``rng`` in order)."""
+        return False
 
     def round_trip_ms(self) -> float:
         """Median entry + ack delay at normal activity (the gateway's service time)."""
@@ -55,14 +72,26 @@ class VenueLatency(LatencyModel):
             raise ValueError(f"unknown latency component {component!r}")
         return float(getattr(self.constants, f"{component}_ms"))
 
-    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator
-             ) -> np.ndarray:
+    @property
+    def keyed(self) -> bool:
+        return self.constants.keyed
+
+    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator,
+             keys: EventKeys | None = None) -> np.ndarray:
         c = self.constants
         a = np.asarray(activity, dtype=np.float64)
         median = self._median_ms(component) * (1.0 + c.activity_gain * np.maximum(a - 1.0, 0.0))
-        ms = median * np.exp(c.sigma * rng.standard_normal(a.size))
-        heavy = rng.random(a.size) < np.minimum(0.2, c.tail_prob * a)
-        factor = np.minimum(rng.random(a.size) ** (-1.0 / c.tail_alpha), c.tail_cap)
+        if c.keyed and keys is not None:
+            stream, parts = keys
+            tag = purpose(component)
+            z = keyed_normal(stream, tag, *parts)
+            u_heavy, u_size = (keyed_uniform(stream, tag, *parts, k) for k in (3, 4))
+        else:
+            z = rng.standard_normal(a.size)
+            u_heavy, u_size = rng.random(a.size), rng.random(a.size)
+        ms = median * np.exp(c.sigma * z)
+        heavy = u_heavy < np.minimum(0.2, c.tail_prob * a)
+        factor = np.minimum(u_size ** (-1.0 / c.tail_alpha), c.tail_cap)
         ms = np.where(heavy, ms * factor, ms)
         return np.asarray(np.round(ms * _MS), dtype=np.int64)
 
@@ -79,8 +108,8 @@ class ConstantLatency(LatencyModel):
     cancel_ns: int = 0
     ack_ns: int = 0
 
-    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator
-             ) -> np.ndarray:
+    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator,
+             keys: EventKeys | None = None) -> np.ndarray:
         if component not in COMPONENTS:
             raise ValueError(f"unknown latency component {component!r}")
         return np.full(np.asarray(activity).size, getattr(self, f"{component}_ns"),

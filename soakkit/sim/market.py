@@ -26,6 +26,8 @@ The parts (constants in :mod:`soakkit.sim.regimes`, one :class:`MarketProfile`):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from soakkit.sim import flow, lob
@@ -182,4 +184,5 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
         bid_qty=book.bid_qty[changed].astype(np.float64), ask_px=book.ask_px[changed],
         ask_qty=book.ask_qty[changed].astype(np.float64),
         bursts=int(takers.meta.max(initial=-1) + 1), jumps=int(jump_t.size),
-        kind=market.kind, contract_size=market.contract_size, latency=market.latency)
+        kind=market.kind, contract_size=market.contract_size,
+        latency=replace(market.latency, keyed=True))  # latency draws keyed by event

@@ -158,6 +158,11 @@ class LatencyConstants:
     #: round trip; utilisation rho = load × round trip / concurrency; wait = round trip ×
     #: min(rho / (1 − rho), queue_cap) (queued requests are coalesced, so waits are bounded)
     queue_cap: float = 4.0
+    #: draw each delay from the event it is for (:mod:`soakkit.sim.keyed`: its time and
+    #: identity) instead of its position in an array, so the past never depends on the
+    #: future and paired runs share draws; on for order-book (calibrated) markets, off for
+    #: the built-in market and replays, whose runs it would change
+    keyed: bool = False
 
 
 @dataclass(frozen=True)
