@@ -7,10 +7,12 @@
   spacing ``meta_gap_s`` by the method of simulated moments — the generator's own flow at
   the fitted rate, on a grid of both (common random numbers), against the order signs'
   autocorrelation at lags 1, 2, 3, 5 and 10; the closest grid point wins.
-* **Maker orders** (prints per order): the sigma of their sizes from the prints strictly
-  inside a multi-print order (complete maker orders), the median by bisection so that the
-  tape's own orders, cut against a conveyor of such maker orders level by level, print as
-  many times as they did.
+* **Maker orders** (prints per order and print size): the tape's own orders are cut
+  against a conveyor of lognormal maker orders level by level; for each sigma of a grid
+  the median is found by bisection so that they print as many times as they did, and the
+  sigma whose prints have the tape's median print size wins (one lognormal cannot match
+  both with the sigma of complete maker orders alone: real resting orders range from a
+  few lots to thousands).
 * **Sweeps**: the levels an order printed at strictly between its first and last price
   were walked through whole: their depth law, and the mean spacing of an order's prices.
 """
@@ -84,14 +86,40 @@ def _meta_fit(rate: float, target: np.ndarray) -> tuple[float, float]:
     return best
 
 
-def _prints_per_order(orders: int, side: np.ndarray, level_owner: np.ndarray,
-                      level_px: np.ndarray, level_lots: np.ndarray, median_lots: float,
-                      sigma: float) -> float:
+_MAKER_SIGMAS = tuple(float(x) for x in np.arange(0.5, 3.51, 0.25))
+_BISECTION_STEPS = 24
+
+
+def _cut(side: np.ndarray, level_owner: np.ndarray, level_px: np.ndarray,
+         level_lots: np.ndarray, median_lots: float, sigma: float) -> np.ndarray:
+    """The print sizes (lots) of the orders' levels against a maker conveyor."""
     rng = np.random.default_rng(_FIT_SEED)
-    out = split_prints(side, level_owner, level_px, level_lots,
-                       lambda k: np.maximum(1, np.round(median_lots * np.exp(
-                           sigma * rng.standard_normal(k)))).astype(np.int64))
-    return out.lots.size / max(orders, 1)
+    return split_prints(side, level_owner, level_px, level_lots,
+                        lambda k: np.maximum(1, np.round(median_lots * np.exp(
+                            sigma * rng.standard_normal(k)))).astype(np.int64)).lots
+
+
+def _maker_law(orders: int, side: np.ndarray, level_owner: np.ndarray, level_px: np.ndarray,
+               level_lots: np.ndarray, prints: int, print_median: float
+               ) -> tuple[float, float]:
+    """Maker order median (lots) and sigma: the tape's prints per order and median print."""
+    target_ppo = prints / max(orders, 1)
+    best, best_err = (float(np.median(level_lots)), 1.0), np.inf
+    for sigma in _MAKER_SIGMAS:
+        lo, hi = np.log(0.5), np.log(max(float(level_lots.sum()), 2.0))
+        for _ in range(_BISECTION_STEPS):  # prints per order fall as maker orders grow
+            mid = 0.5 * (lo + hi)
+            got = _cut(side, level_owner, level_px, level_lots, float(np.exp(mid)), sigma)
+            if got.size / max(orders, 1) > target_ppo:
+                lo = mid
+            else:
+                hi = mid
+        median = float(np.exp(0.5 * (lo + hi)))
+        got = _cut(side, level_owner, level_px, level_lots, median, sigma)
+        err = abs(np.log(max(float(np.median(got)), 1e-9) / max(print_median, 1e-9)))
+        if err < best_err:
+            best, best_err = (median, sigma), err
+    return best
 
 
 def fit_flow(tape: MarketTape, prints: np.ndarray, seconds: float, usd_per_lot: float,
@@ -112,27 +140,14 @@ def fit_flow(tape: MarketTape, prints: np.ndarray, seconds: float, usd_per_lot: 
     target = sign_acf(o_side)
     alpha, gap = _meta_fit(rate, target)
 
-    count = np.bincount(group, minlength=n)
-    pos = np.arange(group.size) - first[group]
-    inner = (pos > 0) & (pos < count[group] - 1)
-    inner_usd = usd[inner]
-    sigma = float(np.log(np.percentile(inner_usd, 75) / np.percentile(inner_usd, 25))
-                  / (2 * 0.6744897501960817)) if inner_usd.size >= 20 else 1.0
     # each order's levels: (order, price) runs, in print order
     new_level = np.ones(group.size, dtype=bool)
     new_level[1:] = (group[1:] != group[:-1]) | (px[1:] != px[:-1])
     lv = np.cumsum(new_level) - 1
     lv_lots = np.bincount(lv, weights=lots).astype(np.int64)
     lv_owner, lv_px = group[new_level], px[new_level]
-    target_ppo = group.size / n
-    lo, hi = np.log(0.5), np.log(max(float(lots.sum()), 2.0))
-    for _ in range(40):  # prints per order fall as maker orders grow
-        mid = 0.5 * (lo + hi)
-        if _prints_per_order(n, o_side.astype(np.int64), lv_owner, lv_px, lv_lots,
-                             float(np.exp(mid)), sigma) > target_ppo:
-            lo = mid
-        else:
-            hi = mid
+    maker_lots, sigma = _maker_law(n, o_side.astype(np.int64), lv_owner, lv_px, lv_lots,
+                                   group.size, float(np.median(lots)))
     # the levels sweeping orders walked through: those strictly between their first and last
     per_order = np.bincount(lv_owner, minlength=n)
     at = np.arange(lv_owner.size) - np.searchsorted(lv_owner, lv_owner)
@@ -142,7 +157,7 @@ def fit_flow(tape: MarketTape, prints: np.ndarray, seconds: float, usd_per_lot: 
             if inner_level.sum() >= 20 else None)
     return FlowFit(order_rate_per_s=rate, size=fit_size_law(order_usd),
                    meta_len_alpha=alpha, meta_gap_s=gap,
-                   maker_median_usd=float(np.exp(0.5 * (lo + hi))) * usd_per_lot,
+                   maker_median_usd=maker_lots * usd_per_lot,
                    maker_size_sigma=max(sigma, 0.0), walk=walk,
                    walk_gap_bps=(float(steps.mean()) * tick_bps if steps.size >= 20 else None),
                    orders=n,
