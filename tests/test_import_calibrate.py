@@ -155,6 +155,12 @@ def test_a_market_profile_round_trips_and_drives_synthetic_soaks(tmp_path: Path)
     assert soak.code in (0, 1), soak.err
     doc = json.loads(next((tmp_path / "art" / "runs").glob("*/ITER_SUMMARY_1.json")).read_text())
     assert doc["market"] == {"source": "synthetic", "profile": "big", "gaps": []}
+    # without --mode, a calibrated market runs its fitted regime mix
+    fitted = run_subprocess("soak", "--market", str(path), "--iterations", "1", "--sim-minutes",
+                            "1", "--artifacts", str(tmp_path / "art2"), "--now", NOW)
+    assert fitted.code in (0, 1), fitted.err
+    run = json.loads(next((tmp_path / "art2" / "runs").glob("*/RUN.json")).read_text())
+    assert run["options"]["mode"] == "mixed", run["options"]
     missing = run_subprocess("soak", "--market", "nope", "--artifacts", str(tmp_path / "art"))
     assert missing.code == 2
     assert_one_line_error(missing, "--market nope: no market profile", "soakkit calibrate")
