@@ -161,6 +161,13 @@ def test_a_market_profile_round_trips_and_drives_synthetic_soaks(tmp_path: Path)
     assert fitted.code in (0, 1), fitted.err
     run = json.loads(next((tmp_path / "art2" / "runs").glob("*/RUN.json")).read_text())
     assert run["options"]["mode"] == "mixed", run["options"]
+    # and `tape sample --market` writes what that market generates
+    sample = run_subprocess("tape", "sample", str(tmp_path / "sample"), "--market", str(path),
+                            "--minutes", "2", "--seed", "3")
+    assert sample.code == 0, sample.err
+    assert "minutes of mixed market 'venue'" in sample.out
+    written = read_tape(tmp_path / "sample")
+    assert written.trade_ns.size > np.unique(written.trade_ns).size  # several prints an order
     missing = run_subprocess("soak", "--market", "nope", "--artifacts", str(tmp_path / "art"))
     assert missing.code == 2
     assert_one_line_error(missing, "--market nope: no market profile", "soakkit calibrate")
