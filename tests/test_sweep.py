@@ -83,7 +83,8 @@ def _with(**changes: str) -> list[str]:
     (_with(modes=" "), ["--modes", "empty grid"]),
     ([*BASE, "--set", "tail_age_ms="], ["--set", "empty grid"]),
     (_with(profiles="steady_safe,nope"), ["--profiles 'nope'", "no such profile",
-                                          "available: aggressive, steady_safe, ultra_safe"]),
+                                          "available: aggressive, join_touch, steady_safe, "
+                                          "ultra_safe"]),
     (_with(modes="mixed,choppy"), ["--modes 'choppy'", "unknown mode"]),
     (_with(seeds="5-1"), ["--seeds '5-1'", "descending"]),
     (_with(seeds="a-b"), ["--seeds 'a-b'", "not a seed"]),

@@ -10,12 +10,17 @@ from soakkit.core.errors import UsageError
 from soakkit.core.inputs import float_arg, int_arg, path_arg
 from soakkit.core.io import MAX_UTC, MIN_UTC
 
-__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "add_now",
-           "bounds_help", "float_arg", "formatter", "int_arg", "path_arg",
+__all__ = ["ARTIFACTS_HELP", "STRATEGY_HELP", "Parser", "add_artifacts", "add_common_config",
+           "add_now", "bounds_help", "float_arg", "formatter", "int_arg", "path_arg",
            "resolve_artifacts_arg"]
 
 #: How ``--artifacts`` defaults (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
+#: What ``--strategy`` takes (soakkit.strategy.registry; docs/STRATEGIES.md).
+STRATEGY_HELP = ("the bot: legacy (default), avellaneda-stoikov, glft, module:Class, an "
+                 "installed entry point, or exec:PROGRAM (a program speaking the JSON-lines "
+                 "protocol of docs/STRATEGIES.md; answer deadline $SOAKKIT_EXEC_TIMEOUT_S, "
+                 "0.05-3600 s, default 10)")
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,6 +50,7 @@ def add_common_config(p: argparse.ArgumentParser, *, profile_required: bool) -> 
                    help="profile to start from (see `soakkit config list-profiles`)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="override one parameter; repeatable; pins the key against the tuner")
+    p.add_argument("--strategy", default=None, metavar="NAME", help=STRATEGY_HELP)
     add_artifacts(p, "artifacts root holding profiles/ and runs/", create=True)
 
 

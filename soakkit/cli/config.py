@@ -25,8 +25,12 @@ def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from soakkit.config.runtime import RUNTIME_FILE
 
         runtime = resolve_run_dir(args.artifacts, run) / RUNTIME_FILE
+    from soakkit.config.params import DEFAULT_STRATEGY
+    from soakkit.strategy.registry import load_strategy
+
+    strategy = load_strategy(args.strategy or DEFAULT_STRATEGY)
     cfg = resolve(args.profile, artifacts=args.artifacts, sets=args.sets,
-                  runtime_path=runtime)
+                  runtime_path=runtime, params=strategy.params)
     for line in cfg.warnings:
         warning(line)
     return cfg

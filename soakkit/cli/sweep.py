@@ -29,6 +29,7 @@ _EXAMPLES = """examples:
   soakkit sweep --profiles steady_safe,ultra_safe --modes volatile,mixed --seeds 1-20 \\
                 --tune both --iterations 12 --sim-minutes 10 --gate production
   soakkit sweep --profiles steady_safe --seeds 1-200 --set tail_age_ms=500,620,800 --name tails
+  soakkit sweep --strategies legacy,avellaneda-stoikov,glft --modes calm,volatile --seeds 1-20
   soakkit sweep ... --scheduler tcp://scheduler:8786      (an existing Dask cluster)
   soakkit report sweep -p sweep latest -p baseline "profile=steady_safe,tune=off"
 
@@ -63,8 +64,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     spec = SweepSpec.from_text(
         profiles=args.profiles, modes=args.modes, seeds=args.seeds, tune=args.tune,
-        sets=args.sets, iterations=args.iterations, sim_minutes=args.sim_minutes,
-        gate=args.gate, artifacts=args.artifacts,
+        sets=args.sets, strategies=args.strategies, iterations=args.iterations,
+        sim_minutes=args.sim_minutes, gate=args.gate, artifacts=args.artifacts,
         name=args.name, scheduler=args.scheduler,
         scheduler_file=args.scheduler_file, workers=args.workers, batch_size=args.batch_size,
         window=args.window, write_runs=args.write_runs, now=args.now,
@@ -103,6 +104,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     grid = p.add_argument_group("grid")
     grid.add_argument("--profiles", default=",".join(default.profiles), metavar="A,B",
                       help="profiles (default: %(default)s)")
+    grid.add_argument("--strategies", default=",".join(default.strategies), metavar="A,B",
+                      help="strategies (--strategy names; separate with ';' when one holds "
+                           "a comma); more than legacy adds a strategy axis (default: "
+                           "%(default)s)")
     grid.add_argument("--modes", default=",".join(default.modes), metavar="A,B",
                       help="market modes: calm, volatile, spike, mixed (default: %(default)s)")
     grid.add_argument("--seeds", default=format_seeds(default.seeds), metavar="1-20",

@@ -44,6 +44,7 @@ __all__ = [
     "RuntimeOverridesError",
     "SoakkitError",
     "StaleRevisionError",
+    "StrategyError",
     "TapeError",
     "UsageError",
     "exit_codes_help",
@@ -72,8 +73,8 @@ class ExitCode(IntEnum):
 #: What each exit code means, in the words of the README table.
 EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.OK: "success (a PASS or WARN verdict)",
-    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, or a file another "
-                     "writer changed first",
+    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, a file another "
+                     "writer changed first, or a strategy that crashed, hung or wrote junk",
     ExitCode.USAGE: "usage, configuration or input error: a bad flag, value, file (a state "
                     "file soakkit refuses, too) or run id, or a path the file system refuses "
                     "(nothing is left half-written)",
@@ -228,6 +229,14 @@ class RotationError(SoakkitError):
 
 class ClusterError(SoakkitError):
     """A sweep lost its Dask cluster mid-way; what was stored stays, a rerun continues."""
+
+    exit_code = ExitCode.FAILED
+
+
+class StrategyError(SoakkitError):
+    """A strategy failed while it ran: an external program that crashed, hung past its
+    deadline or wrote junk, or a strategy that returned something the engine cannot act
+    on. One line naming what it did and when; what was written before stays."""
 
     exit_code = ExitCode.FAILED
 

@@ -122,7 +122,7 @@ def _parse_selector(text: str, axes: Sequence[str], cells: pl.DataFrame) -> dict
     names = {a.removeprefix(SET_PREFIX): a for a in axes}
     # a grid dimension with one value (one profile, say) is no axis, but may be named
     fixed = {c.removeprefix(SET_PREFIX): c for c in cells.columns if c not in axes
-             and (c in ("profile", "tune") or c.startswith(SET_PREFIX))}
+             and (c in ("strategy", "profile", "tune") or c.startswith(SET_PREFIX))}
     for item in [i.strip() for i in text.split(",") if i.strip()]:
         key, sep, raw = item.partition("=") if "=" in item else item.partition(":")
         column = names.get(key.strip()) or fixed.get(key.strip())
@@ -291,6 +291,8 @@ def _header(meta: dict[str, Any], cells: pl.DataFrame) -> pl.DataFrame:
     sets = "; ".join(f"{k}={','.join(map(str, v))}" for k, v in spec.get("sets", {}).items())
     failed = cells.filter(pl.col("error").is_not_null()).height
     items = [("sweep", meta.get("sweep_id")), ("created", meta.get("created_utc")),
+             *([("strategies", ", ".join(spec["strategies"]))] if spec.get("strategies")
+               else []),
              ("profiles", ", ".join(spec.get("profiles", []))),
              ("modes", ", ".join(spec.get("modes", []))), ("seeds", spec.get("seeds")),
              ("tuner", ", ".join("on" if t else "off" for t in spec.get("tune", []))),

@@ -21,7 +21,9 @@ name, ``--mode``); ``fit`` says which. Sizes are in USD at the window's opening 
 generator sizes them; the price grid, instrument (kind, contract size) and opening mid are
 the tape's; the venue's latency is measured on the window: activity 1 at its median
 messages per second, and where the tape has receive times the load response and feed
-latency (:mod:`soakkit.sim.feed`).
+latency (:mod:`soakkit.sim.feed`). ``fit.quoting`` is what the model strategies start
+from on this market: the mid's volatility and the order-arrival intensity ``A·exp(−κδ)``
+(:func:`soakkit.sim.intensity.fit_prior`), on the window.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from soakkit.sim.calib_flow import FlowFit, fit_flow
 from soakkit.sim.calib_jumps import JumpFit, fit_jumps, fit_transitions
 from soakkit.sim.feed import fit_load
 from soakkit.sim.instrument import KINDS, Instrument
+from soakkit.sim.intensity import fit_prior
 from soakkit.sim.regimes import (
     DEFAULT_MARKET,
     LATENCY,
@@ -216,6 +219,8 @@ def calibrate(tape: RecordedTape, name: str, window: tuple[int, int] | None = No
         latency = replace(latency, activity_gain=load.gain)
     if load.base_ms:
         latency = replace(latency, feed_ms=load.base_ms)
+    quoting = fit_prior(tape.trade_ns, tape.trade_side, tape.trade_px, tape.quote_ns,
+                        tape.bid_px, tape.ask_px, start, tape.start_ns + end * 60 * NS)
     return MarketProfile(
         name=name, regimes=regimes, transitions=fit_transitions(stats.labels), mid0=mid0,
         tick=tape.tick, lot=tape.lot, source=str(tape.path),
@@ -226,7 +231,8 @@ def calibrate(tape: RecordedTape, name: str, window: tuple[int, int] | None = No
              "orders": int(t_min.size and sum(d["orders"] for d in diagnostics.values())),
              "jumps": int(stats.jumps.sum()),
              "jump_fit": jump_fit.to_json() if jump_fit else None,
-             "regimes": diagnostics, "load": load.to_json()},
+             "regimes": diagnostics, "load": load.to_json(),
+             **({"quoting": quoting} if quoting else {})},
         kind=tape.instrument.kind, contract_size=tape.instrument.contract_size,
         latency=latency, seen=seen)
 

@@ -28,7 +28,7 @@ from soakkit.sweep.grid import Grid, build_grid, set_column
 from soakkit.sweep.plan import Batch, batch_size, batches, payload, window_size
 from soakkit.sweep.progress import StartInfo, SweepProgress
 from soakkit.sweep.result import SweepResult
-from soakkit.sweep.rows import Columns, add_cell, new_columns
+from soakkit.sweep.rows import Columns, add_cell, cell_identity, new_columns
 from soakkit.sweep.spec import SweepSpec
 from soakkit.sweep.store import SweepStore, frame_of, sweeps_root
 from soakkit.sweep.task import run_batch
@@ -50,11 +50,12 @@ class _LostCluster(Exception):
 def _failed_batch(grid: Grid, batch: Batch, exc: BaseException) -> Columns:
     """Rows recording every cell of ``batch`` as failed with ``exc``."""
     set_columns = tuple(map(set_column, grid.set_names))
-    columns = new_columns(set_columns)
+    axis = grid.spec.strategy_axis
+    columns = new_columns(set_columns, axis)
     why = f"task failed: {type(exc).__name__}: {exc}".replace("\n", " ")[:600]
     for c in batch.cells:
-        identity = {"cell_key": c.key, "profile": c.profile, "mode": c.mode, "tune": c.tune,
-                    **dict(zip(set_columns, c.sets, strict=True)), "seed": c.seed}
+        identity = cell_identity(c.key, c.strategy if axis else None, c.profile, c.mode,
+                                 c.tune, set_columns, c.sets, c.seed)
         add_cell(columns, identity, [], None, why)
     return columns
 

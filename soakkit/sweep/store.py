@@ -35,18 +35,18 @@ from soakkit.artifacts.layout import (
     sweep_part_name,
 )
 from soakkit.artifacts.runid import market_label
-from soakkit.config.params import PARAMS
+from soakkit.config.params import DEFAULT_STRATEGY, PARAMS
 from soakkit.core.errors import ArtifactError, UsageError, unreadable_reason
 from soakkit.core.io import atomic_write_bytes, atomic_write_json, fsync_dir
 from soakkit.core.json_strict import load_json_file
 from soakkit.core.locks import exclusive_lock
-from soakkit.sim.strategies import DEFAULT_STRATEGY
 from soakkit.sweep.grid import SET_PREFIX, Grid
 from soakkit.sweep.rows import CELL_COLUMNS, Columns
 
 __all__ = ["SweepStore", "load_results", "resolve_sweep_dir", "sweeps_root"]
 
-_STRING_COLUMNS = frozenset({"cell_key", "profile", "mode", "regime", "verdict", "run_verdict",
+_STRING_COLUMNS = frozenset({"cell_key", "strategy", "profile", "mode", "regime", "verdict",
+                             "run_verdict",
                              "error"})
 _INT_COLUMNS = frozenset({"seed", "iteration"})
 _BOOL_COLUMNS = frozenset({"tune", "tuning_applied"})
