@@ -134,30 +134,6 @@ def test_done_when_replay_runs_on_a_converted_public_format_file(tmp_path: Path)
     assert doc["summary"]["fill_count"] > 0
 
 
-TOLERANCE = {"order_rate_per_s": 0.05, "order_median_usd": 0.05, "order_size_sigma": 0.05,
-             "vol_bps_per_sqrt_s": 0.15, "half_spread_bps": 0.05, "depth_usd": 0.1,
-             "impact_bps_per_10k": 0.15, "book_rate_per_s": 0.05, "burst_rate_per_min": 0.4}
-
-
-@pytest.mark.parametrize("mode", ["calm", "volatile"])
-def test_calibration_recovers_the_constants_that_generated_a_tape(mode: str) -> None:
-    m = _market(40, mode, 11)
-    profile = calibrate(record(m, ORIGIN_US * 1000), "fitted")
-    truth, fit = REGIMES[mode], profile.regimes[mode]
-    for name, rel in TOLERANCE.items():
-        assert getattr(fit, name) == pytest.approx(getattr(truth, name), rel=rel), name
-    assert profile.tick == m.tick and profile.lot == m.lot
-    assert profile.fit["observed_minutes"][mode] >= 30
-
-
-def test_calibration_recovers_jumps_from_a_spike_tape() -> None:
-    m = _market(60, "spike", 0)
-    fit = calibrate(record(m, ORIGIN_US * 1000), "fitted").regimes["spike"]
-    assert fit.jump_rate_per_min == pytest.approx(REGIMES["spike"].jump_rate_per_min, rel=0.35)
-    assert fit.jump_bps == pytest.approx(REGIMES["spike"].jump_bps, rel=0.2)
-    assert fit.order_median_usd == pytest.approx(REGIMES["spike"].order_median_usd, rel=0.05)
-
-
 def test_a_market_profile_round_trips_and_drives_synthetic_soaks(tmp_path: Path) -> None:
     m = _market(3, "calm", 4)
     folder = write_tape(tmp_path / "tape", record(m, ORIGIN_US * 1000))
@@ -166,9 +142,10 @@ def test_a_market_profile_round_trips_and_drives_synthetic_soaks(tmp_path: Path)
     assert done.code == 0, done.err
     path = tmp_path / "art" / "markets" / "venue.json"
     profile = read_market_profile(path)
-    assert profile.name == "venue" and profile.regimes["volatile"] == REGIMES["volatile"]
+    assert profile.name == "venue" and profile.order_book and "spike" not in profile.seen
+    assert profile.fit["derived"]["spike"].startswith("from ")  # type: ignore[index]
     write_market_profile(tmp_path / "copy.json", profile)
-    assert read_market_profile(tmp_path / "copy.json") == profile
+    assert read_market_profile(tmp_path / "copy.json").seen == profile.seen
     # a synthetic soak on the fitted market: its price grid is the tape's
     bigger = dataclasses.replace(profile, tick=10.0, mid0=20_000.0)
     write_market_profile(tmp_path / "art" / "markets" / "big.json", bigger)
@@ -178,6 +155,19 @@ def test_a_market_profile_round_trips_and_drives_synthetic_soaks(tmp_path: Path)
     assert soak.code in (0, 1), soak.err
     doc = json.loads(next((tmp_path / "art" / "runs").glob("*/ITER_SUMMARY_1.json")).read_text())
     assert doc["market"] == {"source": "synthetic", "profile": "big", "gaps": []}
+    # without --mode, a calibrated market runs its fitted regime mix
+    fitted = run_subprocess("soak", "--market", str(path), "--iterations", "1", "--sim-minutes",
+                            "1", "--artifacts", str(tmp_path / "art2"), "--now", NOW)
+    assert fitted.code in (0, 1), fitted.err
+    run = json.loads(next((tmp_path / "art2" / "runs").glob("*/RUN.json")).read_text())
+    assert run["options"]["mode"] == "mixed", run["options"]
+    # and `tape sample --market` writes what that market generates
+    sample = run_subprocess("tape", "sample", str(tmp_path / "sample"), "--market", str(path),
+                            "--minutes", "2", "--seed", "3")
+    assert sample.code == 0, sample.err
+    assert "minutes of mixed market 'venue'" in sample.out
+    written = read_tape(tmp_path / "sample")
+    assert written.trade_ns.size > np.unique(written.trade_ns).size  # several prints an order
     missing = run_subprocess("soak", "--market", "nope", "--artifacts", str(tmp_path / "art"))
     assert missing.code == 2
     assert_one_line_error(missing, "--market nope: no market profile", "soakkit calibrate")
@@ -199,27 +189,31 @@ def test_calibrating_on_a_real_l2_tape_fits_its_depth_instrument_and_load(
     tape = read_tape(REPO / "examples" / "tapes" / "binance-spot-btcusdt")
     profile = calibrate(tape, "btc")
     assert (profile.kind, profile.contract_size) == ("spot", 1.0)
-    assert profile.latency.activity_ref_per_s == tape.load.ref_per_s
-    assert profile.latency.activity_gain == tape.load.gain
+    load = profile.fit["load"]  # fitted on the calibration window (its whole minutes)
+    assert isinstance(load, dict)
+    assert profile.latency.activity_ref_per_s == load["ref_per_s"]
+    assert load["ref_per_s"] == pytest.approx(tape.load.ref_per_s, rel=0.05)
+    assert profile.latency.activity_gain == pytest.approx(tape.load.gain, rel=0.05)
     assert profile.latency.feed_ms == tape.load.base_ms
     seen = [r for r, n in profile.fit["observed_minutes"].items() if n]  # type: ignore[union-attr]
-    assert seen and all(profile.regimes[r].deep_depth_usd > 0 for r in seen)
-    unseen = set(REGIMES) - set(seen)
-    assert all(profile.regimes[r].deep_depth_usd == 0.0 for r in unseen)
+    assert seen and tuple(seen) == profile.seen
+    assert all(profile.regimes[r].deep_depth_usd > 0 for r in REGIMES)
     path = write_market_profile(tmp_path / "btc.json", profile)
     back = read_market_profile(path)
     assert back.kind == "spot"  # JSON keeps 10 significant digits
     assert dataclasses.asdict(back.latency) == pytest.approx(dataclasses.asdict(profile.latency))
     assert back.regimes["volatile"].deep_depth_usd == pytest.approx(
         profile.regimes["volatile"].deep_depth_usd)
-    # a profile written before instruments, L2 and fitted latency still reads
-    doc = json.loads(path.read_text())
-    for key in ("kind", "contract_size", "latency"):
+    # a profile written before instruments, L2, fitted latency and the order book still reads
+    doc = json.loads(write_market_profile(tmp_path / "classic.json", DEFAULT_MARKET).read_text())
+    for key in ("kind", "contract_size", "latency", "seen"):
         del doc[key]
     for spec in doc["regimes"].values():
         del spec["deep_depth_usd"]
     (tmp_path / "old.json").write_text(json.dumps(doc))
     old = read_market_profile(tmp_path / "old.json")
     assert old.kind == "linear" and old.latency == DEFAULT_MARKET.latency
+    assert not old.order_book and old.regimes == REGIMES
     synthetic = simulate_market("volatile", 1, np.random.default_rng(1), profile)
-    assert synthetic.instrument.kind == "spot" and synthetic.latency == profile.latency
+    assert synthetic.instrument.kind == "spot"  # and the profile's latency, keyed by event
+    assert synthetic.latency == dataclasses.replace(profile.latency, keyed=True)

@@ -96,10 +96,13 @@ def test_a_damaged_market_profile_is_one_line(cli, artifacts: Path, transitions:
                                               fit: Any) -> None:
     """Ragged or non-numeric transition rows (once a numpy ValueError), a ``fit`` that is
     not an object (once a TypeError): one line naming the file, or the profile is used."""
-    from soakkit.sim.calibrate import _SPEC_FIELDS
+    from dataclasses import fields
+
+    from soakkit.sim.bookspec import BookSpec
     from soakkit.sim.regimes import REGIME_NAMES
 
-    doc = {"regimes": {r: {f: 1.0 for f in _SPEC_FIELDS} for r in REGIME_NAMES},
+    doc = {"schema_version": 2,
+           "regimes": {r: {f.name: 1.0 for f in fields(BookSpec)} for r in REGIME_NAMES},
            "transitions": transitions, "mid0": 100.0, "tick": 0.1, "lot": 0.001, "fit": fit}
     (artifacts / "markets").mkdir()
     (artifacts / "markets" / "m.json").write_text(json.dumps(doc))

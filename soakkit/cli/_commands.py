@@ -20,4 +20,5 @@ COMMANDS: dict[str, str] = {
     "config": "show, explain and migrate configuration",
     "tape": "import, check or generate a market tape for replay",
     "calibrate": "fit the synthetic market to a recorded tape (a market profile)",
+    "fidelity": "stylized facts of a tape against its synthetic market, with intervals",
 }

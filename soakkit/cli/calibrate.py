@@ -26,13 +26,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     assert isinstance(seen, dict)
     print(f"wrote {out}: market profile {args.name!r} from {args.tape} "
           f"({profile.fit.get('minutes')} minutes)" + (f"; replaced {out}" if replacing else ""))
-    for r in REGIME_NAMES:
-        spec = profile.regimes[r]
-        fitted = f"{seen.get(r, 0)} minutes" if seen.get(r) else "not seen: default kept"
-        print(f"  {r:<8} {fitted:<22} orders {spec.order_rate_per_s:6.1f}/s, median "
-              f"{spec.order_median_usd:8.1f}, vol {spec.vol_bps_per_sqrt_s:5.2f} bps/sqrt(s), "
-              f"half-spread {spec.half_spread_bps:5.2f} bps, jumps "
-              f"{spec.jump_rate_per_min:4.2f}/min")
+    col = profile.column
+    rate, median, half, jumps = (col(k) for k in (
+        "order_rate_per_s", "order_median_usd", "half_spread_bps", "jump_rate_per_min"))
+    for i, r in enumerate(REGIME_NAMES):
+        fitted = (f"{seen.get(r, 0)} minutes" if seen.get(r)
+                  else "not seen: derived, used only by --mode " + r)
+        print(f"  {r:<8} {fitted:<22} orders {rate[i]:6.1f}/s, median {median[i]:8.1f} USD, "
+              f"half-spread {half[i]:5.2f} bps, jumps {jumps[i]:4.2f}/min")
     lat, load = profile.latency, profile.fit.get("load", {})
     measured = isinstance(load, dict) and load.get("gain") is not None
     print(f"  latency: activity 1 = {lat.activity_ref_per_s:g} messages/s (the tape's median), "
@@ -50,9 +51,12 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=formatter,
         description="Labels every minute of TAPE (calm, volatile, spike: from realised\n"
                     "volatility and jumps), fits each regime's constants on its minutes\n"
-                    "(order arrivals and sizes, spread, depth, impact, volatility, bursts,\n"
-                    "jumps, regime switching) and writes them as a named market profile\n"
-                    "that synthetic soaks use with --market NAME (docs/SIMULATOR.md).",
+                    "(taker orders: rate, heavy-tailed sizes, metaorders; the book: spread,\n"
+                    "depths, adds, cancels, how levels go; jumps with their interval; regime\n"
+                    "switching among the regimes the tape showed) and writes them as a\n"
+                    "named market profile that synthetic soaks use with --market NAME: an\n"
+                    "order-book market whose --mode mixed stays in the regimes the tape\n"
+                    "showed (a regime it never showed is derived; docs/SIMULATOR.md).",
         epilog="examples:\n  soakkit calibrate tape/ --name binance-btc\n"
                "  soakkit soak --market binance-btc --mode mixed --iterations 6\n\n"
                "An existing market profile is never overwritten without --force.\n\n"

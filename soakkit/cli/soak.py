@@ -43,7 +43,7 @@ _DEFAULTED = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "m
 def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], list[str]]:
     """The options, those given explicitly, and every problem with their text."""
     from soakkit.soak import SoakOptions
-    from soakkit.soak.options import option_defaults, options_from_text
+    from soakkit.soak.options import default_mode, option_defaults, options_from_text
 
     numbers, problems = options_from_text({k: getattr(args, k) for k in _NUMBER_FLAGS})
     given: dict[str, Any] = {k: getattr(args, k)
@@ -58,6 +58,8 @@ def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], lis
         given["tune"] = False
     defaults = option_defaults()
     values = {**{k: defaults[k] for k in _DEFAULTED}, **given}
+    if "mode" not in given:  # a calibrated market runs its fitted regime mix
+        values["mode"] = default_mode(values["market"])
     options = SoakOptions(
         profile=values["profile"], iterations=values["iterations"], mode=values["mode"],
         seed=values["seed"], sim_minutes=values["sim_minutes"], gate=values["gate"],
@@ -188,7 +190,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(profile=None)
     p.add_argument("--iterations", metavar="N", help=f"default: {default['iterations']}")
     p.add_argument("--mode", metavar="{" + ",".join(MODES) + "}",
-                   help=f"synthetic market regime (default: {default['mode']})")
+                   help=f"synthetic market regime (default: {default['mode']}; with --market "
+                        "NAME, mixed: the regime mix it was fitted on)")
     p.add_argument("--market", metavar="NAME|FILE",
                    help="synthetic market profile: default, a NAME written by `soakkit "
                         "calibrate` (ARTIFACTS/markets/NAME.json) or a JSON file")

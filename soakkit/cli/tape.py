@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import Parser, bounds_help, float_arg, formatter, int_arg, path_arg
+from soakkit.cli._common import (
+    Parser,
+    add_artifacts,
+    bounds_help,
+    float_arg,
+    formatter,
+    int_arg,
+    path_arg,
+)
 from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
 from soakkit.core.inputs import MAX_SEED, MAX_SIM_MINUTES
 from soakkit.sim.tape_bounds import BOUNDS_HELP
@@ -28,6 +36,7 @@ examples:
       --quotes ETHUSD_PERP-bookTicker-2024-08-09.zip --out tape/
   soakkit tape check tape/
   soakkit tape sample my-sample/ --minutes 20 --mode mixed --seed 7
+  soakkit tape sample venue-sample/ --market my-venue --minutes 10   (a calibrated market)
   soakkit soak --market-data tape/ --iterations 3 --sim-minutes 10
 
 sources (--from): binance-capture: hftbacktest collector files (<local ns> <JSON>), trades,
@@ -142,17 +151,24 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
     from soakkit.sim.market import simulate_market
+    from soakkit.sim.regimes import DEFAULT_MARKET
     from soakkit.sim.replay import record
     from soakkit.sim.tapefile import write_tape
+    from soakkit.soak.options import default_mode, load_market
 
+    profile = DEFAULT_MARKET if args.market is None else load_market(args.market,
+                                                                     args.artifacts)
+    mode = args.mode or (default_mode(args.market) if args.market else "mixed")
     replaced = _replacing(args.path, args.force)
-    market = simulate_market(args.mode, args.minutes, np.random.default_rng(args.seed))
+    market = simulate_market(mode, args.minutes, np.random.default_rng(args.seed), profile)
     origin = 1_700_000_000 * 10**9  # 2023-11-14T22:13:20Z: any fixed origin will do
     tape = record(market, origin, "SYNTH-PERP",
-                  f"soakkit tape sample --minutes {args.minutes} --mode {args.mode} "
-                  f"--seed {args.seed}", venue="synthetic")
+                  f"soakkit tape sample --minutes {args.minutes} --mode {mode} "
+                  f"--seed {args.seed}"
+                  + (f" --market {args.market}" if args.market else ""), venue="synthetic")
     write_tape(args.path, tape, mtime=origin / 1e9, replace=args.force)
-    print(f"wrote {args.path}: {args.minutes} minutes of {args.mode} market, "
+    print(f"wrote {args.path}: {args.minutes} minutes of {mode} market"
+          + (f" {profile.name!r}" if args.market else "") + ", "
           f"{tape.trade_ns.size} trades, {tape.quote_ns.size} quotes"
           + (f"; replaced {', '.join(replaced)}" if replaced else ""))
     return 0
@@ -208,7 +224,13 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                              formatter_class=formatter, epilog=EPILOG)
     sample.add_argument("path", type=path_arg, metavar="DIR")
     sample.add_argument("--minutes", type=int_arg(1, MAX_SIM_MINUTES), default=20, metavar="M")
-    sample.add_argument("--mode", choices=MODES, default="mixed")
+    sample.add_argument("--mode", choices=MODES,
+                        help="default: mixed (with --market: its fitted regime mix)")
+    sample.add_argument("--market", metavar="NAME|FILE",
+                        help="the market to sample, as soak --market resolves it (default: "
+                             "the built-in one)")
+    add_artifacts(sample, "where --market NAME is looked up (DIR/markets/NAME.json)",
+                  create=True)
     sample.add_argument("--seed", type=int_arg(0, MAX_SEED), default=7)
     sample.add_argument("--force", action="store_true",
                         help="replace the tape already in DIR (its trades, quotes, depth and "

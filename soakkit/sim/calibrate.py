@@ -1,31 +1,29 @@
 """``soakkit calibrate``: fit the synthetic market's constants to a recorded tape.
 
-Each minute of the tape is labelled (:func:`soakkit.sim.replay.label_minutes`); the
-constants of a regime are fitted on the minutes that carry its label:
+The calibration **window** (whole minutes of the tape; all of it by default) is labelled
+minute by minute (:func:`soakkit.sim.replay.label_minutes`), and each regime the window
+shows is fitted on the minutes that carry its label:
 
-* market orders (prints at one time on one side are one order): arrival rate, lognormal
-  median and sigma of the notional (robust: median and IQR / 1.349); notionals and depths
-  are valued at the tape's opening mid, as the generator sizes them;
-* the best quotes: median half-spread on a 1-s grid, median depth of a new best level,
-  other makers' updates per second and side (quote rows without a trade at that time);
-  on an L2 tape, the median depth of the levels behind the best (where sweeps walk);
-* the mid: square-root impact by least squares of 1-s returns on signed √(notional / 10k),
-  and the diffusion's volatility from the residuals (bounce-corrected);
-* bursts: the share of time in bursts from the excess variance of 1-s order imbalance
-  (side share and length taken from the default regime), hence their rate;
-* jumps: a minute with a jump is a spike minute, so the jump rate is the zero-truncated
-  Poisson rate of the spike minutes' jump counts; the mean jump size uses the exponential's
-  memorylessness (mean detected size − detection threshold), and the rate is scaled up by
-  the share of exponential jumps the threshold misses.
+* the order flow (:mod:`soakkit.sim.calib_flow`): taker orders' rate and heavy-tailed
+  sizes, metaorders by simulated moments of the order signs' autocorrelation, maker order
+  sizes from the prints per order;
+* the book (:mod:`soakkit.sim.calib_book`): the usual spread, the gaps and depths of levels
+  that go and that improve, the other makers' adds and cancels, how a widened spread
+  closes; then the rate at which whole levels fade, by simulation: what the fitted market's
+  own flow does not take away of the levels the tape saw go;
+* jumps (:mod:`soakkit.sim.calib_jumps`): the posterior-mean rate (never 0 once a jump was
+  seen) and the mean size, each with a 90 % interval.
 
-Rates are corrected for the bursts' extra activity. A regime the tape never shows keeps
-the default constants; ``fit`` records what was observed, and ``fit.quoting`` what the
-model strategies start from on this market: the mid's volatility and the order-arrival
-intensity ``A·exp(−κδ)`` (:func:`soakkit.sim.intensity.fit_prior`). Regime switching is
-fitted from minute-to-minute label transitions (the default matrix weighs in as a prior).
-The instrument (kind, contract size) is the tape's, and the venue's latency is measured
-against the tape's own median message rate, with the load response and feed latency
-fitted where the tape has receive times (:mod:`soakkit.sim.feed`).
+Regime switching is fitted among the regimes the window showed only, and ``mixed`` (the
+default mode of ``soak --market NAME``) stays in them. A regime it never showed is derived
+from the nearest one it did by the built-in market's ratios (only used when asked for by
+name, ``--mode``); ``fit`` says which. Sizes are in USD at the window's opening mid, as the
+generator sizes them; the price grid, instrument (kind, contract size) and opening mid are
+the tape's; the venue's latency is measured on the window: activity 1 at its median
+messages per second, and where the tape has receive times the load response and feed
+latency (:mod:`soakkit.sim.feed`). ``fit.quoting`` is what the model strategies start
+from on this market: the mid's volatility and the order-arrival intensity ``A·exp(−κδ)``
+(:func:`soakkit.sim.intensity.fit_prior`), on the window.
 """
 
 from __future__ import annotations
@@ -40,168 +38,221 @@ import numpy as np
 from soakkit.core.errors import UsageError
 from soakkit.core.io import atomic_write_json
 from soakkit.core.json_strict import load_json_file
-from soakkit.sim.instrument import KINDS
+from soakkit.sim.bookspec import BOOK_REGIMES, BookSpec
+from soakkit.sim.calib_book import BookFit, fit_book
+from soakkit.sim.calib_flow import FlowFit, fit_flow
+from soakkit.sim.calib_jumps import JumpFit, fit_jumps, fit_transitions
+from soakkit.sim.feed import fit_load
+from soakkit.sim.instrument import KINDS, Instrument
 from soakkit.sim.intensity import fit_prior
 from soakkit.sim.regimes import (
     DEFAULT_MARKET,
-    LABELS,
     LATENCY,
-    MIXED_TRANSITIONS,
     REGIME_NAMES,
     MarketProfile,
     RegimeSpec,
 )
-from soakkit.sim.replay import label_minutes
-from soakkit.sim.tape import NS
+from soakkit.sim.replay import label_minutes, replay_span
+from soakkit.sim.tape import NS, MarketTape
 from soakkit.sim.tapefile import RecordedTape
 
-__all__ = ["calibrate", "read_market_profile", "write_market_profile"]
+__all__ = ["PROFILE_SCHEMA", "calibrate", "read_market_profile", "write_market_profile"]
+
+#: market profile format written: 2, order-book regimes (:class:`BookSpec`); schema 1
+#: (classic :class:`RegimeSpec` regimes, the generator before the order book) is still read
+PROFILE_SCHEMA = 2
+_FADE_MINUTES = 6  #: simulated minutes per step
+_LEVEL_ROUNDS = 4  #: rounds of the levels' simulated-moments fit
+_FADE_SEED = 20_240_808
 
 
-
-def _robust(values: np.ndarray) -> tuple[float, float]:
-    """Median and IQR / 1.349 (the sigma of a normal with that spread)."""
-    q25, q50, q75 = np.percentile(values, [25, 50, 75])
-    return float(q50), float((q75 - q25) / 1.349)
-
-
-def _truncated_poisson(mean_count: float) -> float:
-    """The Poisson rate whose counts, given at least one, average ``mean_count``."""
-    if mean_count <= 1.0:
-        return 0.0
-    lo, hi = 1e-9, mean_count
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if mid / -np.expm1(-mid) < mean_count:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
-
-
-def _orders(tape: RecordedTape, usd_per_lot: float
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Market orders: time, side and notional (prints at one time on one side are one)."""
-    key_change = np.ones(tape.trade_ns.size, dtype=bool)
-    key_change[1:] = (tape.trade_ns[1:] != tape.trade_ns[:-1]) | (
-        tape.trade_side[1:] != tape.trade_side[:-1])
-    group = np.cumsum(key_change) - 1
-    notional = np.bincount(group, weights=tape.trade_qty * usd_per_lot)
-    first = np.flatnonzero(key_change)
-    return tape.trade_ns[first], tape.trade_side[first].astype(np.float64), notional
+def _spec(flow: FlowFit, book: BookFit, jumps: JumpFit | None, fade: float) -> BookSpec:
+    size = flow.size
+    walk = flow.walk or book.deep
+    return BookSpec(
+        order_rate_per_s=flow.order_rate_per_s, order_median_usd=size.median,
+        order_size_sigma=size.sigma_lo, order_sigma_hi=size.sigma_hi,
+        order_tail_alpha=size.tail_alpha, meta_len_alpha=flow.meta_len_alpha,
+        meta_gap_s=flow.meta_gap_s, maker_median_usd=flow.maker_median_usd,
+        maker_size_sigma=flow.maker_size_sigma, half_spread_bps=book.half_spread_bps,
+        depth_usd=book.depth.median, depth_sigma_lo=book.depth.sigma_lo,
+        depth_sigma_hi=book.depth.sigma_hi, deep_depth_usd=book.deep.median,
+        deep_sigma_lo=book.deep.sigma_lo, deep_sigma_hi=book.deep.sigma_hi,
+        book_rate_per_s=book.book_rate_per_s,
+        cancel_share=book.cancel_share, add_median_usd=book.add.median,
+        add_sigma_lo=book.add.sigma_lo, add_sigma_hi=book.add.sigma_hi,
+        cancel_frac_median=float(-np.expm1(-book.cancel_keep.median)),
+        cancel_frac_sigma_lo=book.cancel_keep.sigma_lo,
+        cancel_frac_sigma_hi=book.cancel_keep.sigma_hi, gap_bps=book.gap_bps,
+        walk_depth_usd=walk.median, walk_sigma_lo=walk.sigma_lo, walk_sigma_hi=walk.sigma_hi,
+        walk_gap_bps=flow.walk_gap_bps or book.gap_bps,
+        fade_rate_per_s=fade, trade_fade_share=0.0,
+        improve_rate_per_s=book.improve_rate_per_s,
+        follow_share=book.follow_share,
+        jump_rate_per_min=jumps.rate_per_min if jumps else 0.0,
+        jump_bps=jumps.size_bps if jumps else 0.0)
 
 
-def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
-    """A market profile named ``name`` fitted to ``tape`` (see the module docstring)."""
-    minutes = int((tape.end_ns - tape.start_ns) // (60 * NS))
-    if minutes < 1:
-        raise UsageError(f"{tape.path}: the tape covers {tape.duration_s:.0f} s; calibration "
-                         "needs at least one whole minute")
-    start = tape.start_ns
-    mid = (tape.bid_px + tape.ask_px) * (0.5 * tape.tick)
-    stats = label_minutes(tape.quote_ns, mid, start, minutes)
-    # sizes at the opening price, as the generator has them (inverse: contracts × size)
-    usd_lot = float(tape.instrument.usd_per_lot(float(mid[0])))
-    o_ns, o_side, o_usd = _orders(tape, usd_lot)
-    inside = (o_ns >= start) & (o_ns < start + minutes * 60 * NS)
-    o_ns, o_side, o_usd = o_ns[inside], o_side[inside], o_usd[inside]
-    o_min = ((o_ns - start) // (60 * NS)).astype(np.int64)
-    o_sec = ((o_ns - start) // NS).astype(np.int64)
-    seconds = minutes * 60
-    n_sec = np.bincount(o_sec, minlength=seconds).astype(np.float64)
-    imb = np.bincount(o_sec, weights=o_side, minlength=seconds)
-    flow = np.bincount(o_sec, weights=o_side * np.sqrt(o_usd / 10_000.0), minlength=seconds)
-    grid = start + np.arange(seconds, dtype=np.int64) * NS
-    at = np.maximum(np.searchsorted(tape.quote_ns, grid, side="right") - 1, 0)
-    half_bps = (tape.ask_px[at] - tape.bid_px[at]) * tape.tick / 2.0 / mid[at] * 1e4
-    q_min = ((tape.quote_ns - start) // (60 * NS)).astype(np.int64)
-    trade_times = np.unique(tape.trade_ns)
-    book_row = ~np.isin(tape.quote_ns, trade_times)
-    new_bid = np.concatenate(([True], tape.bid_px[1:] != tape.bid_px[:-1]))
-    new_ask = np.concatenate(([True], tape.ask_px[1:] != tape.ask_px[:-1]))
+def _losses_per_side(tape: MarketTape) -> float:
+    """Best levels gone per second and side in a generated tape."""
+    lost = int((np.diff(tape.bid_px) < 0).sum() + (np.diff(tape.ask_px) > 0).sum())
+    return lost / max(tape.duration_s, 1e-9) / 2.0
 
-    regimes: dict[str, RegimeSpec] = {}
+
+def _fit_levels(spec: BookSpec, regime: str, book: BookFit, flow: FlowFit,
+                base: MarketProfile) -> tuple[BookSpec, dict[str, float]]:
+    """How levels go, by simulated moments (common random numbers, ``_LEVEL_ROUNDS`` rounds).
+
+    Three constants, three of the tape's measures: the rate of **fades** (levels pulled
+    whole) for the rate at which levels went; the share of taker orders **after which**
+    their level is pulled (makers withdrawing behind a trade) for the share of levels that
+    went with a trade at their price, beyond what the market's own sweeps give; the scale
+    of the **depth of the levels a sweep walks** (measured only where a sweep stopped
+    short of a deep one) for how far a sweep moved the price. Returns the spec and what it reached.
+    """
+    from soakkit.sim.market import simulate_market
+
+    usd_lot = float(Instrument(base.tick, base.lot, base.kind, base.contract_size)
+                    .usd_per_lot(base.mid0))
+    takers_per_side = max(flow.order_rate_per_s / 2.0, 1e-9)
+    fade = book.losses_per_s * (1.0 - book.sweep_share)
+    pulled, scale = 0.0, 1.0
+    got: BookFit | None = None
+    for _ in range(_LEVEL_ROUNDS):
+        trial = replace(spec, fade_rate_per_s=fade, trade_fade_share=pulled,
+                        walk_depth_usd=spec.walk_depth_usd * scale)
+        regimes = {r: trial if r == regime else BOOK_REGIMES[r] for r in REGIME_NAMES}
+        market = replace(base, regimes=regimes, seen=(regime,))
+        tape = simulate_market(regime, _FADE_MINUTES, np.random.default_rng(_FADE_SEED),
+                               market)
+        got = fit_book(tape, np.ones(tape.quote_ns.size, dtype=bool), tape.duration_s,
+                       base.mid0, usd_lot)
+        want_traded = book.losses_per_s * book.sweep_share
+        have_traded = got.losses_per_s * got.sweep_share
+        pulled = float(np.clip(pulled + (want_traded - have_traded) / takers_per_side, 0, 1))
+        fade = max(0.0, fade + book.losses_per_s * (1.0 - book.sweep_share)
+                   - got.losses_per_s * (1.0 - got.sweep_share))
+        if got.sweep_jump_bps > 0 and book.sweep_jump_bps > 0:
+            scale *= float(np.clip(got.sweep_jump_bps / book.sweep_jump_bps, 0.25, 4.0))
+    reached = {} if got is None else {
+        "levels_gone_per_s": round(got.losses_per_s, 4),
+        "levels_gone_traded_out": round(got.sweep_share, 4),
+        "sweep_jump_bps": round(got.sweep_jump_bps, 6),
+        "best_depth_usd": round(got.best_depth_usd, 2)}
+    return replace(spec, fade_rate_per_s=fade, trade_fade_share=pulled,
+                   walk_depth_usd=spec.walk_depth_usd * scale), reached
+
+
+def _derived(spec: BookSpec, source: str, target: str) -> BookSpec:
+    """``target``'s constants from an observed regime ``source`` by the built-in ratios."""
+    a, b = BOOK_REGIMES[source], BOOK_REGIMES[target]
+    out = {}
+    for f in fields(BookSpec):
+        have, x, y = getattr(spec, f.name), getattr(a, f.name), getattr(b, f.name)
+        out[f.name] = have * y / x if x > 0 else y
+    for share in ("cancel_share", "follow_share"):
+        out[share] = min(out[share], 0.95)
+    return BookSpec(**out)
+
+
+def _nearest(seen: tuple[str, ...], regime: str) -> str:
+    """The observed regime nearest ``regime`` in :data:`REGIME_NAMES` order (calmer on ties)."""
+    at = REGIME_NAMES.index(regime)
+    return min(seen, key=lambda r: (abs(REGIME_NAMES.index(r) - at), REGIME_NAMES.index(r)))
+
+
+def calibrate(tape: RecordedTape, name: str, window: tuple[int, int] | None = None
+              ) -> MarketProfile:
+    """A market profile named ``name`` fitted to ``tape`` (see the module docstring);
+    ``window`` = (first minute, end minute) of the tape to fit on, default all of it."""
+    whole = int((tape.end_ns - tape.start_ns) // (60 * NS))
+    first, end = window if window is not None else (0, whole)
+    if not 0 <= first < end <= whole:
+        raise UsageError(f"{tape.path}: the tape covers {whole} whole minute(s); calibration "
+                         f"window {first}:{end} is not inside it (it needs at least one)")
+    start = tape.start_ns + first * 60 * NS
+    span = replay_span(tape, start, tape.start_ns + end * 60 * NS)
+    minutes = end - first
+    mid0 = float(span.mid_px[0])
+    usd_lot = float(tape.instrument.usd_per_lot(mid0))
+    stats = label_minutes(span.quote_ns, span.mid_px, 0, minutes)
+    q_min = np.minimum(span.quote_ns // (60 * NS), minutes - 1)
+    t_min = np.minimum(span.trade_ns // (60 * NS), minutes - 1)
+    base = replace(DEFAULT_MARKET, regimes=BOOK_REGIMES, mid0=mid0, tick=tape.tick, lot=tape.lot,
+                   kind=tape.instrument.kind, contract_size=tape.instrument.contract_size)
+    regimes: dict[str, BookSpec] = {}
     observed: dict[str, int] = {}
+    diagnostics: dict[str, Any] = {}
+    jump_fit: JumpFit | None = None
     for idx, regime in enumerate(REGIME_NAMES):
-        base = DEFAULT_MARKET.regimes[regime]
         mins = np.flatnonzero(stats.labels == idx)
         observed[regime] = int(mins.size)
-        if mins.size == 0 or not np.isin(o_min, mins).any():
-            regimes[regime] = base
+        prints = np.isin(t_min, mins)
+        if mins.size == 0 or not prints.any():
             continue
-        in_o = np.isin(o_min, mins)
-        in_s = np.isin(np.arange(seconds) // 60, mins)
-        in_q = np.isin(q_min, mins)
         secs = float(mins.size * 60)
-        n, i = n_sec[in_s], imb[in_s]
-        weighted = float(((i**2 - n).sum()) / max((n * (n - 1)).sum(), 1.0))
-        w = max(0.0, min(1.0, weighted / (2 * base.burst_side_share - 1) ** 2))
-        b2 = base.burst_activity**2
-        burst_share = w / (b2 - w * (b2 - 1.0))
-        boost = 1.0 + (base.burst_activity - 1.0) * burst_share
-        sizes = stats.jump_bps[np.repeat(stats.labels, stats.jumps) == idx]
-        jump_mean = (max(float(sizes.mean()) - LABELS.jump_min_bps, 0.5) if sizes.size
-                     else base.jump_bps)
-        jump_rate = 0.0
-        if regime == "spike":  # detected jumps are those above the threshold: scale up
-            jump_rate = _truncated_poisson(float(stats.jumps[mins].mean())) * float(
-                np.exp(min(LABELS.jump_min_bps / jump_mean, 5.0)))
-        x, y = flow[in_s], stats.returns.ravel()[in_s]
-        lam = float((x * y).sum() / max((x * x).sum(), 1e-12))
-        e = (y - lam * x).reshape(-1, 60)
-        rv = float((e**2).sum() + 2.0 * (e[:, 1:] * e[:, :-1]).sum())
-        median_usd, sigma = _robust(np.log(o_usd[in_o]))
-        depths = np.concatenate((tape.bid_qty[in_q & new_bid], tape.ask_qty[in_q & new_ask])
-                                ) * usd_lot
-        deep = _deep_depth(tape, mins, start) * usd_lot
-        regimes[regime] = replace(
-            base,
-            order_rate_per_s=float(in_o.sum()) / secs / boost,
-            order_median_usd=float(np.exp(median_usd)), order_size_sigma=sigma,
-            vol_bps_per_sqrt_s=float(np.sqrt(max(rv, 0.0) / secs)),
-            half_spread_bps=float(np.median(half_bps[in_s])),
-            depth_usd=float(np.median(depths)) if depths.size else base.depth_usd,
-            impact_bps_per_10k=max(lam, 0.0),
-            burst_rate_per_min=max(burst_share * 60.0 / base.burst_len_s - jump_rate, 0.0),
-            jump_rate_per_min=jump_rate,
-            jump_bps=jump_mean,
-            book_rate_per_s=float((in_q & book_row).sum()) / secs / 2.0 / boost,
-            deep_depth_usd=float(np.median(deep)) if deep.size else base.deep_depth_usd)
-    load = tape.load
-    latency = replace(tape.latency, feed_ms=load.base_ms) if load.base_ms else tape.latency
+        flow = fit_flow(span, prints, secs, usd_lot, tape.tick / mid0 * 1e4)
+        book = fit_book(span, np.isin(q_min, mins), secs, mid0, usd_lot)
+        if regime == "spike":
+            owner = np.repeat(np.arange(minutes), stats.jumps)
+            jump_fit = fit_jumps(stats.jumps[mins], stats.jump_bps - stats.threshold[owner],
+                                 stats.threshold[owner])
+        spec = _spec(flow, book, jump_fit if regime == "spike" else None, 0.0)
+        regimes[regime], reached = _fit_levels(spec, regime, book, flow, base)
+        diagnostics[regime] = {
+            "orders": flow.orders, "order_sign_acf": [round(x, 4) for x in flow.sign_acf],
+            "levels_gone_per_s": round(book.losses_per_s, 4),
+            "levels_gone_traded_out": round(book.sweep_share, 4),
+            "sweep_jump_bps": round(book.sweep_jump_bps, 6),
+            "best_depth_usd": round(book.best_depth_usd, 2), "fitted_market": reached}
+    seen = tuple(r for r in REGIME_NAMES if r in regimes)
+    if not seen:
+        raise UsageError(f"{tape.path}: no taker orders in calibration window "
+                         f"{first}:{end}; nothing to fit")
+    for regime in REGIME_NAMES:
+        if regime not in regimes:
+            source = _nearest(seen, regime)
+            regimes[regime] = _derived(regimes[source], source, regime)
+    load = _window_load(tape, start, tape.start_ns + end * 60 * NS)
+    latency = replace(tape.latency, activity_ref_per_s=load.ref_per_s)
+    if load.gain is not None:
+        latency = replace(latency, activity_gain=load.gain)
+    if load.base_ms:
+        latency = replace(latency, feed_ms=load.base_ms)
     quoting = fit_prior(tape.trade_ns, tape.trade_side, tape.trade_px, tape.quote_ns,
-                        tape.bid_px, tape.ask_px, start, start + minutes * 60 * NS)
+                        tape.bid_px, tape.ask_px, start, tape.start_ns + end * 60 * NS)
     return MarketProfile(
-        name=name, regimes=regimes, transitions=_transitions(stats.labels), mid0=float(mid[0]),
+        name=name, regimes=regimes, transitions=fit_transitions(stats.labels), mid0=mid0,
         tick=tape.tick, lot=tape.lot, source=str(tape.path),
-        fit={"minutes": minutes, "observed_minutes": observed,
-             "orders": int(o_ns.size), "jumps": int(stats.jumps.sum()),
-             "load": load.to_json(), **({"quoting": quoting} if quoting else {})},
+        fit={"minutes": minutes, "window_minutes": [first, end],
+             "observed_minutes": observed, "seen": list(seen),
+             "derived": {r: "from " + _nearest(seen, r) for r in REGIME_NAMES
+                         if r not in seen},
+             "orders": int(t_min.size and sum(d["orders"] for d in diagnostics.values())),
+             "jumps": int(stats.jumps.sum()),
+             "jump_fit": jump_fit.to_json() if jump_fit else None,
+             "regimes": diagnostics, "load": load.to_json(),
+             **({"quoting": quoting} if quoting else {})},
         kind=tape.instrument.kind, contract_size=tape.instrument.contract_size,
-        latency=latency)
+        latency=latency, seen=seen)
 
 
-def _deep_depth(tape: RecordedTape, minutes: np.ndarray, start: int) -> np.ndarray:
-    """Lots shown at the levels behind the best, in the depth rows of ``minutes`` (an L2
-    tape; none for an L1 tape)."""
-    d = tape.depth
-    if d is None:
-        return np.zeros(0)
-    inside = np.isin((d.ns - start) // (60 * NS), minutes)
-    qty = np.concatenate((d.bid_qty[inside, 1:].ravel(), d.ask_qty[inside, 1:].ravel()))
-    return qty[qty > 0]
+def _window_load(tape: RecordedTape, start: int, end: int) -> Any:
+    """The load fit (:func:`soakkit.sim.feed.fit_load`) over ``[start, end)`` only."""
+    if tape.trade_local_ns is None:
+        return fit_load(tape.message_ns, start, end)
+    ns, local = [tape.trade_ns], [tape.trade_local_ns]
+    if tape.quote_local_ns is not None and not tape.provenance.get("estimated_quote_times"):
+        ns.append(tape.quote_ns)
+        local.append(tape.quote_local_ns)
+    timed = np.concatenate(ns)
+    return fit_load(tape.message_ns, start, end, timed, np.concatenate(local) - timed)
 
 
-def _transitions(labels: np.ndarray) -> tuple[tuple[float, ...], ...]:
-    k = len(REGIME_NAMES)
-    counts = np.zeros((k, k))
-    np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
-    rows = counts + LABELS.transition_prior_minutes * MIXED_TRANSITIONS
-    return tuple(tuple(float(x) for x in row / row.sum()) for row in rows)
-
-
-_SPEC_FIELDS = tuple(f.name for f in fields(RegimeSpec))
-_OPTIONAL_FIELDS = ("deep_depth_usd",)  #: profiles written before L2 tapes lack it
+#: the regime constants of each schema (1: classic, 2: order book)
+_SPECS: Mapping[int, type[RegimeSpec] | type[BookSpec]] = {1: RegimeSpec, 2: BookSpec}
+#: schema 1 profiles written before L2 tapes lack it
+_OPTIONAL_FIELDS = ("deep_depth_usd",)
 #: the latency constants a calibrated profile carries (the rest are the venue's defaults)
 _LATENCY_FITTED = ("activity_ref_per_s", "activity_gain", "feed_ms")
 
@@ -209,12 +260,15 @@ _LATENCY_FITTED = ("activity_ref_per_s", "activity_gain", "feed_ms")
 def write_market_profile(path: Path, profile: MarketProfile, *,
                          mtime: float | None = None) -> Path:
     """Write ``profile`` as JSON (the format :func:`read_market_profile` reads)."""
-    doc = {"schema_version": 1, "name": profile.name, "source": profile.source,
+    schema = 2 if profile.order_book else 1
+    names = [f.name for f in fields(_SPECS[schema])]
+    doc = {"schema_version": schema, "name": profile.name, "source": profile.source,
            "mid0": profile.mid0, "tick": profile.tick, "lot": profile.lot,
            "kind": profile.kind, "contract_size": profile.contract_size,
            "latency": {f: getattr(profile.latency, f) for f in _LATENCY_FITTED},
            "transitions": [list(row) for row in profile.transitions],
-           "regimes": {r: {f: getattr(profile.regimes[r], f) for f in _SPEC_FIELDS}
+           "seen": list(profile.seen),
+           "regimes": {r: {f: getattr(profile.regimes[r], f) for f in names}
                        for r in REGIME_NAMES},
            "fit": dict(profile.fit)}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,16 +287,22 @@ def _number(doc: Mapping[str, Any], key: str, path: Path, where: str) -> float:
 def read_market_profile(path: Path) -> MarketProfile:
     """Read a market profile written by ``soakkit calibrate`` (one-line errors)."""
     doc = load_json_file(path)
+    schema = doc.get("schema_version", 1)
+    if isinstance(schema, bool) or schema not in _SPECS:
+        raise UsageError(f"{path}: schema_version: expected one of "
+                         f"{', '.join(map(str, _SPECS))}, got {schema!r}")
+    spec_type = _SPECS[schema]
     regimes = doc.get("regimes")
     if not isinstance(regimes, dict) or set(regimes) != set(REGIME_NAMES):
         raise UsageError(f"{path}: regimes: expected an object with {', '.join(REGIME_NAMES)}")
-    specs = {}
+    specs: dict[str, Any] = {}
     for r in REGIME_NAMES:
         if not isinstance(regimes[r], dict):
             raise UsageError(f"{path}: regimes.{r}: expected an object")
-        specs[r] = RegimeSpec(**{f: _number(regimes[r], f, path, f"regimes.{r}.")
-                                 for f in _SPEC_FIELDS
-                                 if f not in _OPTIONAL_FIELDS or f in regimes[r]})
+        specs[r] = spec_type(**{f.name: _number(regimes[r], f.name, path, f"regimes.{r}.")
+                                for f in fields(spec_type)
+                                if schema != 1 or f.name not in _OPTIONAL_FIELDS
+                                or f.name in regimes[r]})
     rows = doc.get("transitions")
     numbers = isinstance(rows, list) and all(
         isinstance(row, list) and len(row) == 3 and all(
@@ -263,7 +323,10 @@ def read_market_profile(path: Path) -> MarketProfile:
     if not isinstance(latency, dict) or set(latency) - set(_LATENCY_FITTED):
         raise UsageError(f"{path}: latency: expected an object with at most "
                          f"{', '.join(_LATENCY_FITTED)}")
-    fitted = {k: _number(latency, k, path, "latency.") for k in latency}
+    fitted: dict[str, Any] = {k: _number(latency, k, path, "latency.") for k in latency}
+    seen = doc.get("seen", list(REGIME_NAMES))
+    if not isinstance(seen, list) or not seen or not set(seen) <= set(REGIME_NAMES):
+        raise UsageError(f"{path}: seen: expected a list of regimes ({', '.join(REGIME_NAMES)})")
     if fitted.get("activity_ref_per_s", 1.0) <= 0:
         raise UsageError(f"{path}: latency.activity_ref_per_s: expected a number > 0")
     return MarketProfile(
@@ -272,4 +335,5 @@ def read_market_profile(path: Path) -> MarketProfile:
         mid0=float(doc["mid0"]), tick=float(doc["tick"]), lot=float(doc["lot"]),
         source=str(doc.get("source", "")),
         fit=dict(fit) if isinstance(fit := doc.get("fit"), dict) else {},
-        kind=str(kind), contract_size=size, latency=replace(LATENCY, **fitted))
+        kind=str(kind), contract_size=size, latency=replace(LATENCY, **fitted),
+        seen=tuple(r for r in REGIME_NAMES if r in seen))

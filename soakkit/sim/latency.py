@@ -13,6 +13,11 @@ recorded one both slow the venue down). Two models:
 * :class:`ConstantLatency` – fixed delays (what hftbacktest's ``constant_order_latency``
   and a constant feed offset model; used to compare the two simulators).
 
+Draws come from the run's generator in array order, or, when the latency constants say
+``keyed`` (order-book markets), from the event each is for (:mod:`soakkit.sim.keyed`: a
+loop tick's time; a request's decision time and side; a fill's time and its order), so
+adding events after a time changes no draw before it and paired runs share draws.
+
 :func:`gateway_wait_ns` adds the bot's own gateway: at most ``concurrency_limit``
 requests in flight, waits growing with the request load and bounded.
 
@@ -33,8 +38,15 @@ from typing import Any
 
 import numpy as np
 
+from soakkit.sim.keyed import keyed_normal, keyed_uniform, purpose
 from soakkit.sim.regimes import LATENCY, LatencyConstants
 
+__all__ = ["COMPONENTS", "ConstantLatency", "EventKeys", "Gateway", "LatencyModel", "Sampler",
+           "VenueLatency", "gateway_factor", "gateway_wait_ns"]
+
+#: What identifies each draw's event: the run's stream key and int64 arrays (time in ns,
+#: then whatever tells events of one time apart), one element per draw.
+EventKeys = tuple[int, tuple[np.ndarray, ...]]
 __all__ = ["COMPONENTS", "ConstantLatency", "Gateway", "LatencyModel", "Sampler", "VenueLatency",
            "gateway_factor", "gateway_wait_ns"]
 
@@ -61,10 +73,16 @@ _MS = 1_000_000  # ns per ms
 class LatencyModel:
     """Base class: draws ``feed``, ``entry``, ``cancel`` and ``ack`` delays in ns."""
 
-    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator
-             ) -> np.ndarray:
-        """One delay (int64 ns) per element of ``activity`` for ``component``."""
+    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator,
+             keys: EventKeys | None = None) -> np.ndarray:
+        """One delay (int64 ns) per element of ``activity`` for ``component``; with ``keys``
+        (and a model that keys its draws) each draw is a function of its event only."""
         raise NotImplementedError
+
+    @property
+    def keyed(self) -> bool:
+        """Whether :meth:`draw` uses ``keys`` (else it draws from ``rng`` in order)."""
+        return False
 
     def round_trip_ms(self) -> float:
         """Median entry + ack delay at normal activity (the gateway's service time)."""
@@ -88,6 +106,10 @@ class VenueLatency(LatencyModel):
             raise ValueError(f"unknown latency component {component!r}")
         return float(getattr(self.constants, f"{component}_ms"))
 
+    @property
+    def keyed(self) -> bool:
+        return self.constants.keyed
+
     def delay_ms(self, component: str, a: Any, z: Any, u_heavy: Any, u_size: Any,
                  xp: Any = np) -> Any:
         """The delay (ms) at activity ``a`` from a standard normal ``z`` and two uniforms
@@ -101,12 +123,19 @@ class VenueLatency(LatencyModel):
         factor = xp.minimum(u_size ** (-1.0 / c.tail_alpha), c.tail_cap)
         return xp.where(heavy, ms * factor, ms)
 
-    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator
-             ) -> np.ndarray:
+    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator,
+             keys: EventKeys | None = None) -> np.ndarray:
         a = np.asarray(activity, dtype=np.float64)
-        z = rng.standard_normal(a.size)
-        u_heavy = rng.random(a.size)
-        ms = self.delay_ms(component, a, z, u_heavy, rng.random(a.size))
+        if self.constants.keyed and keys is not None:
+            stream, parts = keys
+            tag = purpose(component)
+            z = keyed_normal(stream, tag, *parts)
+            u_heavy, u_size = (keyed_uniform(stream, tag, *parts, k) for k in (3, 4))
+        else:
+            z = rng.standard_normal(a.size)
+            u_heavy = rng.random(a.size)
+            u_size = rng.random(a.size)
+        ms = self.delay_ms(component, a, z, u_heavy, u_size)
         return np.asarray(np.round(ms * _MS), dtype=np.int64)
 
     def sampler(self, rng: np.random.Generator, block: int = 4096) -> Sampler:
@@ -137,8 +166,8 @@ class ConstantLatency(LatencyModel):
     cancel_ns: int = 0
     ack_ns: int = 0
 
-    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator
-             ) -> np.ndarray:
+    def draw(self, component: str, activity: np.ndarray, rng: np.random.Generator,
+             keys: EventKeys | None = None) -> np.ndarray:
         if component not in COMPONENTS:
             raise ValueError(f"unknown latency component {component!r}")
         return np.full(np.asarray(activity).size, getattr(self, f"{component}_ns"),

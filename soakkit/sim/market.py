@@ -1,119 +1,82 @@
 """Seeded, event-level synthetic market: an L1 tape of trades and best quotes.
 
-Everything is vectorised with numpy (no per-event Python loop) and drawn from the
-:class:`numpy.random.Generator` passed in, never from global random state, so the same
-seed gives the same tape byte for byte. The tape does not depend on the bot's parameters:
-tuned and untuned runs of one seed see the same market.
+Two generators: the built-in market (classic :class:`~soakkit.sim.regimes.RegimeSpec`
+regimes) keeps the classic one (:mod:`soakkit.sim.classic`: Poisson orders, a diffusing
+mid, bursts); a calibrated market (:class:`~soakkit.sim.bookspec.BookSpec` regimes, what
+``soakkit calibrate`` writes) is generated as an order book, described below.
 
-Model (constants in :mod:`soakkit.sim.regimes`, one :class:`MarketProfile`):
+Everything is drawn from the :class:`numpy.random.Generator` passed in, never from global
+random state, so the same seed gives the same tape byte for byte. The tape does not depend
+on the bot's parameters: tuned and untuned runs of one seed see the same market.
 
-* market orders arrive as a Poisson process whose rate follows the regime of each minute
-  (times ``burst_activity`` during informed bursts); notional sizes are lognormal; each
-  trades at the best price of its side as the book showed it, and one larger than the
-  best level walks the book (every deeper level holds ``deep_depth_usd``, by default
-  ``depth_usd``);
-* other makers add to and cancel from each side's best level (another Poisson process);
-  a level that trades or cancels away is refilled to ``MARKET.refill_ratio`` of its typical
-  size at once, and every new best level starts with a fresh lognormal depth;
-* order sides are balanced, except during *informed bursts* (and after jumps), when a
-  share of orders goes the burst's way;
-* the mid follows a diffusion, permanent square-root impact of every market order, and
-  jumps; the best quotes sit ``half_spread_bps`` from it (times a lognormal factor redrawn
-  every few seconds: spreads breathe), rounded to the nearest tick.
+The parts (constants in :mod:`soakkit.sim.regimes`, one :class:`MarketProfile`):
+
+* **order flow** (:mod:`soakkit.sim.flow`): taker orders in metaorders (persistent signs,
+  clustered arrivals), heavy-tailed sizes (:mod:`soakkit.sim.sizes`); other makers' adds,
+  cancels, improvements and fades;
+* **the book** (:mod:`soakkit.sim.lob`): each side's best level holds what makers added and
+  takers left; a price moves only when its level runs out, by a gap to the next level, and
+  a widened spread closes at the next improvement, mostly by the other side following;
+* **prints** (:mod:`soakkit.sim.prints`): a taker order prints once per resting maker order
+  it meets, at one timestamp, walking the book level by level when it is larger than the
+  best;
+* **jumps**: a jump shifts the book and starts a metaorder its way; every minute starts by
+  re-centring the book on its regime's spread (a regime change is a jump of 0).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from soakkit.sim import flow, lob
+from soakkit.sim.classic import simulate_classic
+from soakkit.sim.flow import maker_flow, poisson_times, taker_flow
 from soakkit.sim.instrument import Instrument
-from soakkit.sim.regimes import DEFAULT_MARKET, MARKET, MarketProfile, regime_schedule
+from soakkit.sim.lob import JUMP, TAKER, BookInputs, run_book
+from soakkit.sim.prints import split_prints
+from soakkit.sim.regimes import DEFAULT_MARKET, MarketProfile, regime_schedule
+from soakkit.sim.sizes import MAX_TAIL, SizeLaw, ndtri
 from soakkit.sim.tape import NS, MarketTape
 
-__all__ = ["MarketTape", "segmented_cummin", "simulate_market"]
+__all__ = ["MarketTape", "simulate_market", "size_laws"]
+
+def size_laws(market: MarketProfile) -> list[SizeLaw]:
+    """Each regime's taker order size law (USD), in :data:`REGIME_NAMES` order (an
+    order-book market)."""
+    col = market.column
+    return [SizeLaw(*args) for args in zip(
+        col("order_median_usd").tolist(), col("order_size_sigma").tolist(),
+        col("order_sigma_hi").tolist(), col("order_tail_alpha").tolist(), strict=True)]
 
 
-def _arrival_times(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Sorted uniform arrival times within each minute, via exponential spacings."""
-    minutes = counts.size
-    n = int(counts.sum())
-    gaps = rng.exponential(1.0, size=n + minutes)
-    cum = np.cumsum(gaps)
-    ends = np.cumsum(counts + 1) - 1  # index of each minute's closing spacing
-    base = np.concatenate(([0.0], cum[ends[:-1]]))
-    total = cum[ends] - base
-    keep = np.ones(n + minutes, dtype=bool)
-    keep[ends] = False
-    minute_of = np.repeat(np.arange(minutes), counts)
-    times = (cum[keep] - base[minute_of]) / total[minute_of] * 60.0 + minute_of * 60.0
-    return np.asarray(times, dtype=np.float64)
+def _jumps(market: MarketProfile, regimes: np.ndarray, rng: np.random.Generator
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Jump times (s), directions and sizes (bps, signed)."""
+    col = market.column
+    t = poisson_times(col("jump_rate_per_min")[regimes] / 60.0, rng)
+    minute = np.minimum((t // 60).astype(np.int64), regimes.size - 1)
+    direction = np.where(rng.random(t.size) < 0.5, -1, 1).astype(np.int8)
+    size = direction * rng.exponential(1.0, t.size) * col("jump_bps")[regimes[minute]]
+    return t, direction, size
 
 
-def _events_per_minute(rates_per_min: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Times of a Poisson process whose rate is given per minute."""
-    counts = rng.poisson(rates_per_min)
-    minute_of = np.repeat(np.arange(rates_per_min.size), counts)
-    return np.sort(minute_of * 60.0 + rng.random(minute_of.size) * 60.0)
+def _law_draw(market: MarketProfile, law: str, reg: np.ndarray, rng: np.random.Generator
+              ) -> np.ndarray:
+    """Depths (USD) of the regimes ``reg`` from the ``depth`` (improving level), ``deep``
+    (level revealed when the best goes) or ``walk`` (level a sweep walks through) law."""
+    col = market.column
+    median = col("depth_usd" if law == "depth" else f"{law}_depth_usd")[reg]
+    lo, hi = col(f"{law}_sigma_lo")[reg], col(f"{law}_sigma_hi")[reg]
+    z = ndtri(rng.random(reg.size) * (1.0 - 2 * MAX_TAIL) + MAX_TAIL)
+    return np.asarray(median * np.exp(np.where(z < 0, lo, hi) * z))
 
 
-def segmented_cummin(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Running minimum of int64 ``values`` that restarts where ``starts`` is True (exact)."""
-    if values.size == 0:
-        return values.copy()
-    seg = np.cumsum(starts) - 1
-    big = int(values.max() - values.min()) + 1
-    shifted = values - seg * big  # every segment lies entirely below the ones before it
-    return np.asarray(np.minimum.accumulate(shifted) + seg * big, dtype=np.int64)
-
-
-def _bursts(market: MarketProfile, regimes: np.ndarray, rng: np.random.Generator
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Jumps (times, signed sizes), bursts (starts, lengths) and the burst direction signal.
-
-    Every jump starts a burst in its direction; the direction signal is sampled on a grid
-    of ``burst_grid_s`` (+1 buying, -1 selling, 0 none).
-    """
-    minutes = regimes.size
-    jump_t = _events_per_minute(market.column("jump_rate_per_min")[regimes], rng)
-    jump_min = np.minimum((jump_t // 60).astype(np.int64), minutes - 1)
-    jump_dir = np.where(rng.random(jump_t.size) < 0.5, -1.0, 1.0)
-    jump_bps = jump_dir * rng.exponential(1.0, jump_t.size) * market.column("jump_bps")[
-        regimes[jump_min]]
-    burst_t = _events_per_minute(market.column("burst_rate_per_min")[regimes], rng)
-    burst_dir = np.where(rng.random(burst_t.size) < 0.5, -1.0, 1.0)
-    starts = np.concatenate((burst_t, jump_t))
-    dirs = np.concatenate((burst_dir, jump_dir))
-    start_min = np.minimum((starts // 60).astype(np.int64), minutes - 1)
-    lengths = rng.exponential(1.0, starts.size) * market.column("burst_len_s")[
-        regimes[start_min]]
-    step = MARKET.burst_grid_s
-    bins = int(np.ceil(minutes * 60.0 / step)) + 2
-    direction = np.zeros(bins + 1)
-    np.add.at(direction, np.minimum((starts / step).astype(np.int64), bins), dirs)
-    np.add.at(direction, np.minimum(((starts + lengths) / step).astype(np.int64), bins), -dirs)
-    return jump_t, jump_bps, starts, lengths, np.sign(np.cumsum(direction))
-
-
-def _with_bursts(rate_per_s: np.ndarray, boost: np.ndarray, starts: np.ndarray,
-                 lengths: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Poisson times at the minute's rate, plus ``boost − 1`` times that rate inside bursts."""
-    base = _arrival_times(rng.poisson(rate_per_s * 60.0), rng)
-    minute = np.minimum((starts // 60).astype(np.int64), rate_per_s.size - 1)
-    count = rng.poisson(rate_per_s[minute] * (boost[minute] - 1.0) * lengths)
-    extra = np.repeat(starts, count) + rng.random(int(count.sum())) * np.repeat(lengths, count)
-    extra = np.sort(extra[extra < rate_per_s.size * 60.0])
-    return _merge(base, extra)[0]
-
-
-def _merge(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two sorted arrays merged (``a`` first on ties), and where ``a``'s elements went."""
-    at_a = np.arange(a.size) + np.searchsorted(b, a, side="left")
-    out = np.empty(a.size + b.size, dtype=a.dtype)
-    from_b = np.ones(out.size, dtype=bool)
-    from_b[at_a] = False
-    out[at_a] = a
-    out[from_b] = b
-    return out, at_a
+def _gaps(mean_ticks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Ticks to the next level: exponential of the given mean, at least one tick."""
+    return np.asarray(np.maximum(1, np.round(rng.exponential(1.0, mean_ticks.size)
+                                             * mean_ticks)), dtype=np.int64)
 
 
 def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
@@ -121,116 +84,105 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
     """Simulate ``minutes`` minutes of ``market`` in ``mode`` (a regime name or ``mixed``)."""
     if minutes < 1:
         raise ValueError("minutes must be >= 1")
-    regimes = regime_schedule(mode, minutes, rng, np.asarray(market.transitions))
+    if not market.order_book:
+        return simulate_classic(mode, minutes, rng, market)
+    regimes = regime_schedule(mode, minutes, rng, np.asarray(market.transitions), market.seen)
     col = market.column
-    jump_t, jump_size, starts, lengths, burst_dir = _bursts(market, regimes, rng)
-    boost = col("burst_activity")[regimes]
-    order_t = _with_bursts(col("order_rate_per_s")[regimes], boost, starts, lengths, rng)
-    book_t = _with_bursts(2.0 * col("book_rate_per_s")[regimes], boost, starts, lengths, rng)
-    instrument = Instrument(market.tick, market.lot, market.kind, market.contract_size)
-    usd_per_lot = float(instrument.usd_per_lot(market.mid0))
-    last = minutes - 1
+    inst = Instrument(market.tick, market.lot, market.kind, market.contract_size)
+    usd_per_lot = float(inst.usd_per_lot(market.mid0))
+    bps_ticks = market.mid0 * 1e-4 / market.tick  # ticks per bp at the opening price
 
-    # market orders: aggressor side (bursts tilt it) and size
-    o_reg = regimes[np.minimum((order_t // 60).astype(np.int64), last)]
-    tilt = burst_dir[np.minimum((order_t / MARKET.burst_grid_s).astype(np.int64),
-                                burst_dir.size - 1)]
-    share = col("burst_side_share")[o_reg]
-    p_buy = np.where(tilt > 0, share, np.where(tilt < 0, 1.0 - share, 0.5))
-    o_side = np.where(rng.random(order_t.size) < p_buy, 1, -1).astype(np.int8)
-    o_qty = np.maximum(1, np.round(col("order_median_usd")[o_reg] / usd_per_lot * np.exp(
-        col("order_size_sigma")[o_reg] * rng.standard_normal(order_t.size)))).astype(np.int64)
-    # other makers: which side, add or cancel, how much
-    b_reg = regimes[np.minimum((book_t // 60).astype(np.int64), last)]
-    b_side = np.where(rng.random(book_t.size) < 0.5, 1, -1)
-    b_qty = np.maximum(1, np.round(MARKET.book_size_ratio * col("depth_usd")[b_reg]
-                                   / usd_per_lot * np.exp(0.8 * rng.standard_normal(
-                                       book_t.size)))).astype(np.int64)
-    b_signed = np.where(rng.random(book_t.size) < 0.5, b_qty, -b_qty)
+    def lots(usd: np.ndarray) -> np.ndarray:
+        return np.asarray(np.maximum(1, np.round(usd / usd_per_lot)), dtype=np.int64)
 
-    # one merged event stream; quote row k + 1 is the book after event k
-    t, at_order = _merge(order_t, book_t)
-    n = t.size
-    is_trade = np.zeros(n, dtype=bool)
-    is_trade[at_order] = True
-    at_book = np.flatnonzero(~is_trade)
-    reg = np.empty(n, np.int64)
-    reg[at_order], reg[at_book] = o_reg, b_reg
+    jump_t, jump_dir, jump_bps = _jumps(market, regimes, rng)
+    takers = taker_flow(regimes, col, size_laws(market), rng, jump_t, jump_dir)
+    makers = maker_flow(regimes, col, rng)
+    t_min = np.minimum((takers.t // 60).astype(np.int64), minutes - 1)
+    pulled = rng.random(takers.t.size) < col("trade_fade_share")[regimes[t_min]]
+    starts = np.arange(minutes, dtype=np.float64) * 60.0  # re-centre on each minute's regime
+    t = np.concatenate((takers.t, takers.t[pulled], makers.t, jump_t, starts[1:]))
+    m_kind = np.select([makers.kind == flow.ADD, makers.kind == flow.CANCEL,
+                        makers.kind == flow.IMPROVE, makers.kind == flow.FADE],
+                       [lob.ADD_MSG, lob.CANCEL_MSG, lob.IMPROVE, lob.FADE]).astype(np.int8)
+    kind = np.concatenate((np.full(takers.t.size, TAKER, np.int8),
+                           np.full(int(pulled.sum()), lob.FADE, np.int8), m_kind,
+                           np.full(jump_t.size + minutes - 1, JUMP, np.int8)))
+    side = np.concatenate((takers.side, -takers.side[pulled], makers.side, jump_dir,
+                           np.ones(minutes - 1, np.int8)))
+    m_lots = np.where(makers.kind == flow.ADD, lots(makers.usd), 0)
+    size = np.concatenate((lots(takers.usd), np.zeros(int(pulled.sum()), np.int64),
+                           m_lots.astype(np.int64),
+                           np.round(jump_bps * bps_ticks).astype(np.int64),
+                           np.zeros(minutes - 1, np.int64)))
+    keep = np.concatenate((np.zeros(takers.t.size + int(pulled.sum())), makers.keep,
+                           np.zeros(jump_t.size + minutes - 1)))
+    order = np.argsort(t, kind="stable")
+    t, kind, side, size, keep = t[order], kind[order], side[order], size[order], keep[order]
+    n = t.size + 1  # index 0: the opening book
+    ev_min = np.minimum((t // 60).astype(np.int64), minutes - 1)
+    reg = np.concatenate((regimes[:1], regimes[ev_min]))
 
-    # mid path in log-bps: diffusion and jumps up to each event, then its impact
-    shock = col("vol_bps_per_sqrt_s")[reg] * np.sqrt(np.diff(t, prepend=0.0)) * (
-        rng.standard_normal(n))
-    if n:
-        at = np.searchsorted(t, jump_t, side="left")
-        inside = at < n
-        np.add.at(shock, at[inside], jump_size[inside])
-    shock[at_order] += o_side * col("impact_bps_per_10k")[o_reg] * np.sqrt(
-        o_qty * (usd_per_lot / 10_000.0))
-    mid = market.mid0 * np.exp(np.concatenate(([0.0], np.cumsum(shock))) / 1e4)
-    # the market's spread breathes: a lognormal factor, redrawn at Poisson epochs
-    epochs = np.cumsum(rng.exponential(MARKET.spread_epoch_s,
-                                       int(minutes * 60.0 / MARKET.spread_epoch_s * 2) + 16))
-    factor = np.exp(MARKET.spread_sigma * rng.standard_normal(epochs.size + 1))
-    row_reg = np.concatenate((regimes[:1], reg))
-    half = factor[np.searchsorted(epochs, np.concatenate(([0.0], t)), side="right")] * col(
-        "half_spread_bps")[row_reg] / 1e4
-    bid_px = np.round(mid * (1.0 - half) / market.tick).astype(np.int64)
-    ask_px = np.maximum(np.round(mid * (1.0 + half) / market.tick).astype(np.int64), bid_px + 1)
+    base = np.maximum(1, np.round(2.0 * col("half_spread_bps") * bps_ticks)).astype(np.int64)
+    gap_ticks = _gaps(col("gap_bps")[reg] * bps_ticks, rng)
+    revealed = np.stack([lots(_law_draw(market, "deep", reg, rng)) for _ in range(2)], axis=1)
+    fresh = np.stack([lots(_law_draw(market, "depth", reg, rng)) for _ in range(2)], axis=1)
+    follow = rng.random(n) < col("follow_share")[reg]
+    walks = max(64, int((kind == TAKER).sum() // 4))
+    walk_reg = regimes[rng.integers(0, minutes, walks)]
+    walk_depth = lots(_law_draw(market, "walk", walk_reg, rng))
+    walk_gap = _gaps(col("walk_gap_bps")[walk_reg] * bps_ticks, rng)
+    mid_ticks = market.mid0 / market.tick
+    book = run_book(BookInputs(
+        kind=np.concatenate(([JUMP], kind)).astype(np.int8),
+        side=np.concatenate(([1], side)).astype(np.int8),
+        lots=np.concatenate(([0], size)), keep=np.concatenate(([0.0], keep)),
+        base=base[reg], gap=gap_ticks,
+        revealed=revealed, fresh=fresh, follow=follow,
+        walk_depth=walk_depth.tolist(), walk_gap=walk_gap.tolist(),
+        bid0=int(np.floor(mid_ticks - base[regimes[0]] / 2.0))))
 
-    typical = np.maximum(1, np.round(col("depth_usd") / usd_per_lot)).astype(np.int64)
-    refill = np.maximum(1, np.round(MARKET.refill_ratio * typical))[row_reg]
-    depths = []
-    for px, sign in ((bid_px, 1), (ask_px, -1)):
-        flow = np.zeros(n + 1, np.int64)
-        flow[at_order + 1] = np.where(o_side == -sign, -o_qty, 0)  # trades take depth
-        flow[at_book + 1] = np.where(b_side == sign, b_signed, 0)
-        new_level = np.ones(n + 1, dtype=bool)
-        new_level[1:] = px[1:] != px[:-1]
-        first = np.flatnonzero(new_level)
-        flow[first] = np.maximum(1, np.round(typical[row_reg[first]] * np.exp(
-            MARKET.depth_sigma * rng.standard_normal(first.size)))).astype(np.int64)
-        level = np.cumsum(flow)
-        level -= np.repeat((level - flow)[first], np.diff(np.append(first, n + 1)))
-        low = segmented_cummin(level - refill, new_level)
-        depths.append(np.asarray(level - np.minimum(low, 0), dtype=np.float64))
-
-    trade_row = at_order  # the book a market order meets is row at_order (before it)
-    deep_usd = np.where(col("deep_depth_usd") > 0, col("deep_depth_usd"), col("depth_usd"))
-    deep = np.maximum(1, np.round(deep_usd / usd_per_lot)).astype(np.int64)
-    prints = _sweep(trade_row, o_side, o_qty, bid_px, ask_px, depths, deep[o_reg])
-    ns = np.round(t * NS).astype(np.int64)
-    k, px, lots = prints
+    # prints: each taker order against the maker conveyor of the side it takes from
+    taker_at = np.flatnonzero(kind == TAKER) + 1  # index of each taker event
+    o_side = side[taker_at - 1].astype(np.int64)
+    o_lots = size[taker_at - 1]
+    touch = np.where(o_side > 0, book.ask_px[taker_at - 1], book.bid_px[taker_at - 1])
+    owner, px, qty = [np.arange(taker_at.size)], [touch], [o_lots]
+    swept = np.isin(taker_at, np.fromiter(book.sweeps, dtype=np.int64, count=len(book.sweeps)))
+    if swept.any():
+        keep = ~swept
+        owner, px, qty = [owner[0][keep]], [touch[keep]], [o_lots[keep]]
+        for o in np.flatnonzero(swept).tolist():
+            levels = book.sweeps[int(taker_at[o])]
+            owner.append(np.full(len(levels), o))
+            px.append(np.array([p for p, _ in levels], dtype=np.int64))
+            qty.append(np.array([q for _, q in levels], dtype=np.int64))
+    level_owner = np.concatenate(owner)
+    by_order = np.argsort(level_owner, kind="stable")
+    maker_law_reg = reg[taker_at]
+    maker_median = float(np.median(col("maker_median_usd")[maker_law_reg])) if \
+        taker_at.size else 1.0
+    maker_sigma = float(np.median(col("maker_size_sigma")[maker_law_reg])) if \
+        taker_at.size else 1.0
+    prints = split_prints(o_side, level_owner[by_order], np.concatenate(px)[by_order],
+                          np.concatenate(qty)[by_order],
+                          lambda k: lots(maker_median * np.exp(
+                              maker_sigma * rng.standard_normal(k))))
+    keep_px = prints.lots > 0
+    ns = np.concatenate(([0], np.round(t * NS).astype(np.int64)))
+    changed = np.ones(n, dtype=bool)  # rows that change nothing are no message
+    changed[1:] = ((book.bid_px[1:] != book.bid_px[:-1]) | (book.ask_px[1:] != book.ask_px[:-1])
+                   | (book.bid_qty[1:] != book.bid_qty[:-1])
+                   | (book.ask_qty[1:] != book.ask_qty[:-1]))
     return MarketTape(
         duration_s=minutes * 60.0, tick=market.tick, lot=market.lot,
         regime_by_minute=regimes,
-        trade_ns=ns[at_order][k], trade_side=o_side[k], trade_px=px,
-        trade_qty=lots.astype(np.float64),
-        quote_ns=np.concatenate(([0], ns)), bid_px=bid_px, bid_qty=depths[0],
-        ask_px=ask_px, ask_qty=depths[1], bursts=int(starts.size), jumps=int(jump_t.size),
-        kind=market.kind, contract_size=market.contract_size, latency=market.latency)
-
-
-def _sweep(rows: np.ndarray, side: np.ndarray, qty: np.ndarray, bid_px: np.ndarray,
-           ask_px: np.ndarray, depths: list[np.ndarray], deep: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Prints of each market order: the best level's depth first, then deeper levels.
-
-    A market order larger than the displayed best level walks the book; every deeper
-    level holds the regime's typical depth (``deep``). ``rows`` is the quote row each
-    order meets. Returns the order index, price (ticks) and lots of each print, in time
-    order (a sweep's prints share its time).
-    """
-    touch_px = np.where(side > 0, ask_px[rows], bid_px[rows])
-    shown = np.where(side > 0, depths[1][rows], depths[0][rows]).astype(np.int64)
-    first = np.minimum(qty, np.maximum(shown, 1))
-    rest = qty - first
-    extra = np.minimum(-(-rest // deep), MARKET.max_sweep_levels)
-    if not extra.any():
-        return np.arange(qty.size), touch_px, first
-    n = 1 + extra
-    owner = np.repeat(np.arange(qty.size), n)
-    level = np.arange(owner.size) - np.repeat(np.cumsum(n) - n, n)
-    left = rest[owner] - (level - 1) * deep[owner]  # what remains for deeper level `level`
-    lots = np.where(level == 0, first[owner],
-                    np.where(level == n[owner] - 1, left, np.minimum(left, deep[owner])))
-    return owner, touch_px[owner] + side[owner].astype(np.int64) * level, lots
+        trade_ns=ns[taker_at][prints.order[keep_px]],
+        trade_side=o_side[prints.order[keep_px]].astype(np.int8),
+        trade_px=prints.price[keep_px], trade_qty=prints.lots[keep_px].astype(np.float64),
+        quote_ns=ns[changed], bid_px=book.bid_px[changed],
+        bid_qty=book.bid_qty[changed].astype(np.float64), ask_px=book.ask_px[changed],
+        ask_qty=book.ask_qty[changed].astype(np.float64),
+        bursts=int(takers.meta.max(initial=-1) + 1), jumps=int(jump_t.size),
+        kind=market.kind, contract_size=market.contract_size,
+        latency=replace(market.latency, keyed=True))  # latency draws keyed by event

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from soakkit.sim.bookspec import BookSpec
+
 __all__ = [
     "DEFAULT_MARKET",
     "LABELS",
@@ -124,6 +126,11 @@ class MarketConstants:
     max_sweep_levels: int = 20  #: a market order walks at most this many levels past the best
     max_taker_levels: int = 50  #: so does the bot's taker unload (the rest at the last one)
     spread_epoch_s: float = 3.0  #: mean time between redraws of the width factor
+    #: order-book generator: the longest metaorder, child orders (caps its power law)
+    meta_max_len: int = 500
+    #: order-book generator: the order flow starts this long before the window, so it opens
+    #: in its steady state
+    meta_warmup_s: float = 60.0
     gap_report_s: float = 5.0  #: replay: a tape silent for longer than this is a reported gap
 
 
@@ -153,6 +160,11 @@ class LatencyConstants:
     #: round trip; utilisation rho = load × round trip / concurrency; wait = round trip ×
     #: min(rho / (1 − rho), queue_cap) (queued requests are coalesced, so waits are bounded)
     queue_cap: float = 4.0
+    #: draw each delay from the event it is for (:mod:`soakkit.sim.keyed`: its time and
+    #: identity) instead of its position in an array, so the past never depends on the
+    #: future and paired runs share draws; on for order-book (calibrated) markets, off for
+    #: the built-in market and replays, whose runs it would change
+    keyed: bool = False
 
 
 @dataclass(frozen=True)
@@ -230,7 +242,8 @@ class MarketProfile:
     """A named market: regime constants, regime switching and the venue's price grid."""
 
     name: str
-    regimes: Mapping[str, RegimeSpec]
+    #: classic regimes (the built-in market) or order-book ones (a calibrated market)
+    regimes: Mapping[str, RegimeSpec] | Mapping[str, BookSpec]
     transitions: tuple[tuple[float, ...], ...]
     mid0: float = MARKET.mid0
     tick: float = MARKET.tick
@@ -242,6 +255,13 @@ class MarketProfile:
     #: the venue's latency; a calibrated market measures activity against its own usual
     #: message rate and fits the load response (``soakkit calibrate``)
     latency: LatencyConstants = LATENCY
+    #: the regimes the market was fitted on (a calibrated market's ``mixed`` stays in them)
+    seen: tuple[str, ...] = REGIME_NAMES
+
+    @property
+    def order_book(self) -> bool:
+        """Whether the market is generated as an order book (:class:`BookSpec` regimes)."""
+        return all(isinstance(spec, BookSpec) for spec in self.regimes.values())
 
     def column(self, name: str) -> np.ndarray:
         """One regime constant as an array indexed like :data:`REGIME_NAMES`."""
@@ -260,8 +280,10 @@ def _stationary(transitions: np.ndarray) -> np.ndarray:
 
 
 def regime_schedule(mode: str, minutes: int, rng: np.random.Generator,
-                    transitions: np.ndarray = MIXED_TRANSITIONS) -> np.ndarray:
-    """Regime index (into :data:`REGIME_NAMES`) of each simulated minute."""
+                    transitions: np.ndarray = MIXED_TRANSITIONS,
+                    seen: tuple[str, ...] = REGIME_NAMES) -> np.ndarray:
+    """Regime index (into :data:`REGIME_NAMES`) of each simulated minute; ``mixed`` starts
+    from the chain's stationary distribution over the ``seen`` regimes."""
     if mode in REGIMES:
         return np.full(minutes, REGIME_NAMES.index(mode), dtype=np.int64)
     if mode != "mixed":
@@ -269,7 +291,10 @@ def regime_schedule(mode: str, minutes: int, rng: np.random.Generator,
     uniforms = rng.random(minutes)
     cumulative = np.cumsum(transitions, axis=1)
     out = np.empty(minutes, dtype=np.int64)
-    state = int(np.searchsorted(np.cumsum(_stationary(transitions)), uniforms[0]))
+    idx = [REGIME_NAMES.index(r) for r in seen]
+    start = np.zeros(len(REGIME_NAMES))
+    start[idx] = _stationary(transitions[np.ix_(idx, idx)])
+    state = int(np.searchsorted(np.cumsum(start), uniforms[0]))
     out[0] = min(state, len(REGIME_NAMES) - 1)
     for m in range(1, minutes):  # one step per simulated minute, not per event
         row = cumulative[out[m - 1]]

@@ -33,12 +33,13 @@ class MinuteStats:
     """Per-minute realised volatility, jumps and regime label of a stretch of tape."""
 
     def __init__(self, vol: np.ndarray, jumps: np.ndarray, jump_bps: np.ndarray,
-                 returns: np.ndarray, is_jump: np.ndarray) -> None:
+                 returns: np.ndarray, is_jump: np.ndarray, threshold: np.ndarray) -> None:
         self.vol = vol  #: bps per sqrt(s), jumps removed, bounce-corrected
         self.jumps = jumps  #: jumps per minute
         self.jump_bps = jump_bps  #: absolute size of every jump, bps
         self.returns = returns  #: 1-s mid returns without the jumps, bps, (minutes, 60)
         self.is_jump = is_jump  #: which fine-grid returns were jumps, (minutes, 60 / sample)
+        self.threshold = threshold  #: each minute's jump detection threshold, bps
         self.labels = np.where(jumps > 0, _SPIKE,
                                np.where(vol >= LABELS.volatile_vol_bps, _VOLATILE, _CALM))
 
@@ -60,7 +61,8 @@ def label_minutes(quote_ns: np.ndarray, mid: np.ndarray, start_ns: int, minutes:
     r = (np.diff(np.log(mid[at])) * 1e4).reshape(minutes, per)
     sigma = 1.4826 * np.median(np.abs(r - np.median(r, axis=1, keepdims=True)), axis=1,
                                keepdims=True)
-    flagged = np.abs(r) > np.maximum(LABELS.jump_min_bps, LABELS.jump_sigmas * sigma)
+    threshold = np.maximum(LABELS.jump_min_bps, LABELS.jump_sigmas * sigma)
+    flagged = np.abs(r) > threshold
     begins = flagged.copy()
     begins[:, 1:] &= ~flagged[:, :-1]  # adjacent flagged samples are one jump
     run = np.cumsum(begins.ravel())
@@ -68,7 +70,7 @@ def label_minutes(quote_ns: np.ndarray, mid: np.ndarray, start_ns: int, minutes:
     seconds = np.where(flagged, 0.0, r).reshape(minutes, 60, fine).sum(axis=2)
     rv = (seconds**2).sum(axis=1) + 2.0 * (seconds[:, 1:] * seconds[:, :-1]).sum(axis=1)
     vol = np.sqrt(np.maximum(rv, 0.0) / 60.0)
-    return MinuteStats(vol, begins.sum(axis=1), sizes, seconds, flagged)
+    return MinuteStats(vol, begins.sum(axis=1), sizes, seconds, flagged, threshold[:, 0])
 
 
 def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:

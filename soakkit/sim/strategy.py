@@ -40,7 +40,8 @@ import numpy as np
 
 from soakkit.config.params import Value
 from soakkit.sim.inventory import Executions, InventoryInputs, run_inventory, skewed_size
-from soakkit.sim.latency import gateway_wait_ns
+from soakkit.sim.keyed import purpose, stream_key
+from soakkit.sim.latency import EventKeys, gateway_wait_ns
 from soakkit.sim.matching import find_opportunities, side_timeline
 from soakkit.sim.quotes import base_lots, legacy_prices, param
 from soakkit.sim.regimes import STRATEGY
@@ -124,12 +125,18 @@ class _Decisions:
     dropped: int
 
 
+def _keys(stream: int | None, *parts: np.ndarray) -> EventKeys | None:
+    """The event keys of latency draws (None: draws in array order, :mod:`soakkit.sim.keyed`)."""
+    return None if stream is None else (stream, tuple(np.asarray(p, np.int64) for p in parts))
+
+
 def _decisions(tape: MarketTape, params: Mapping[str, Value], venue: Venue,
-               rng: np.random.Generator) -> _Decisions:
+               rng: np.random.Generator, stream: int | None = None) -> _Decisions:
     """Loop ticks the bot acts on, what it saw (one feed delay late) and what it wants."""
     dt = round(_param(params, "min_interval_ms") * _MS)
     ticks = np.arange(int(np.ceil(tape.duration_s * NS / dt)), dtype=np.int64) * dt
-    seen = tape.seen_index(ticks, venue.latency.draw("feed", tape.activity(ticks), rng))
+    seen = tape.seen_index(ticks, venue.latency.draw("feed", tape.activity(ticks), rng,
+                                                     _keys(stream, ticks)))
     mid = tape.mid_px[seen]
     move = np.zeros(ticks.size, dtype=bool)
     if _param(params, "quote_from_touch") >= 1:  # the touch moved: a desired price changed
@@ -181,7 +188,8 @@ class _Requests:
 
 
 def _requests(tape: MarketTape, d: _Decisions, params: Mapping[str, Value], venue: Venue,
-              rng: np.random.Generator) -> tuple[_Requests, np.ndarray]:
+              rng: np.random.Generator, stream: int | None = None
+              ) -> tuple[_Requests, np.ndarray]:
     """Per-side requests (a changed price, a refresh, the initial quote), gated and delayed."""
     parts = []
     for k, (sign, desired) in enumerate(((1, d.bid), (-1, d.ask))):
@@ -208,9 +216,10 @@ def _requests(tape: MarketTape, d: _Decisions, params: Mapping[str, Value], venu
         used = np.bincount(sent // window_ns, weights=weight,
                            minlength=int(tape.duration_s * NS // window_ns) + 2)
     activity = tape.activity(sent)
-    entry = venue.latency.draw("entry", activity, rng)
-    cancel = venue.latency.draw("cancel", activity, rng)
-    ack = venue.latency.draw("ack", activity, rng)
+    keys = _keys(stream, decide, side)  # a request: its decision time and side
+    entry = venue.latency.draw("entry", activity, rng, keys)
+    cancel = venue.latency.draw("cancel", activity, rng, keys)
+    ack = venue.latency.draw("ack", activity, rng, keys)
     return _Requests(decide, side, price, d.base[j], d.mid[j], weight, accepted,
                      sent + entry, sent + cancel, (wait + entry + ack) / _MS), used
 
@@ -226,10 +235,12 @@ def _orders_end(r: _Requests, end_ns: int) -> np.ndarray:
 
 def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.Generator,
                  venue: Venue | None = None) -> StrategyResult:
-    """Run the strategy with ``params`` against ``tape``; ``rng`` draws latencies only."""
+    """Run the strategy with ``params`` against ``tape``; ``rng`` draws latencies only (keyed
+    by event when the venue's latency is: one draw from ``rng`` gives the stream)."""
     venue = venue or default_venue(tape.latency)
-    d = _decisions(tape, params, venue, rng)
-    r, used = _requests(tape, d, params, venue, rng)
+    stream = stream_key(rng) if venue.latency.keyed else None
+    d = _decisions(tape, params, venue, rng, stream)
+    r, used = _requests(tape, d, params, venue, rng, stream)
     end_ns = round(tape.duration_s * NS)
     end = _orders_end(r, end_ns)
     live = np.flatnonzero(r.accepted)
@@ -254,6 +265,7 @@ def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.G
     activity = tape.activity(o_ns)
     pool_activity = np.full(64, float(tape.messages / max(tape.duration_s, 1e-9))
                             / tape.latency.activity_ref_per_s)
+    pool_keys = _keys(stream, np.arange(64), np.full(64, purpose("unload")))
     window_ns = round((venue.rate_limit.window_s if venue.rate_limit else 1.0) * NS)
     free = (np.maximum(venue.rate_limit.requests - used, 0.0) if venue.rate_limit
             else np.full(int(tape.duration_s * NS // window_ns) + 2, 1e18))
@@ -261,10 +273,11 @@ def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.G
     ex = run_inventory(tape, InventoryInputs(
         decide_ns=r.decide_ns, side=r.side, price=r.price, base=r.base, mid=r.mid, ptr=ptr,
         opp_ns=o_ns, opp_avail=np.concatenate(opp_avail)[by_owner],
-        opp_ack_ns=venue.latency.draw("ack", activity, rng),
+        opp_ack_ns=venue.latency.draw("ack", activity, rng,
+                                      _keys(stream, o_ns, r.decide_ns[owner], r.side[owner])),
         tick_ns=round(_param(params, "min_interval_ms") * _MS),
-        unload_entry_ns=venue.latency.draw("entry", pool_activity, rng),
-        unload_ack_ns=venue.latency.draw("ack", pool_activity, rng),
+        unload_entry_ns=venue.latency.draw("entry", pool_activity, rng, pool_keys),
+        unload_ack_ns=venue.latency.draw("ack", pool_activity, rng, pool_keys),
         window_ns=window_ns, window_free=free), limit, STRATEGY.skew_strength,
         STRATEGY.unload_target_ratio)
     return _result(tape, params, d, r, end, expired, front0, ex, limit)

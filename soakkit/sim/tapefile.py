@@ -132,7 +132,8 @@ class RecordedTape:
         say it."""
         stated = self.provenance.get("latency")
         if isinstance(stated, Mapping):
-            return replace(LATENCY, **{k: float(v) for k, v in stated.items()})
+            values: dict[str, Any] = {k: float(v) for k, v in stated.items()}
+            return replace(LATENCY, **values)
         fit = self.load
         gain = LATENCY.activity_gain if fit.gain is None else fit.gain
         return replace(LATENCY, activity_ref_per_s=fit.ref_per_s, activity_gain=gain)

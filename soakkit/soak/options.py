@@ -32,8 +32,9 @@ from soakkit.sim.regimes import DEFAULT_MARKET, MODES, MarketProfile
 from soakkit.sim.replay import load_tape, windows_available
 from soakkit.strategy.registry import load_strategy
 
-__all__ = ["NUMBER_OPTIONS", "RECORDED_DEFAULTS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV",
-           "NumberOption", "SoakOptions", "load_market", "option_defaults", "option_problems",
+__all__ = ["MARKET_MODE", "NUMBER_OPTIONS", "RECORDED_DEFAULTS", "REPLAY_MODE",
+           "RESUME_KEEPS", "SLEEP_ENV", "NumberOption", "SoakOptions", "default_mode",
+           "load_market", "option_defaults", "option_problems",
            "options_from_text",
            "resume_conflicts", "sleep_from_env",
            "strategy_problems", "validate_options"]
@@ -80,6 +81,17 @@ class SoakOptions:
                 "sets": list(self.sets), "tune": self.tune, "market": self.market,
                 "market_data": str(self.market_data) if self.market_data else None,
                 "strategy": self.strategy}
+
+
+#: The mode of a run on a calibrated market (``--market NAME``) when ``--mode`` is not given:
+#: the regime mix the market was fitted on (it stays in the regimes its tape showed).
+MARKET_MODE = "mixed"
+
+
+def default_mode(market: str) -> str:
+    """The mode a run takes without ``--mode``: :data:`MARKET_MODE` on a named market, else
+    :class:`SoakOptions`' default."""
+    return MARKET_MODE if market != DEFAULT_MARKET.name else str(option_defaults()["mode"])
 
 
 def option_defaults() -> dict[str, Any]:
