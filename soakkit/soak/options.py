@@ -23,7 +23,7 @@ from soakkit.sim.replay import load_tape, windows_available
 from soakkit.sim.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 __all__ = ["NUMBER_OPTIONS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV", "NumberOption",
-           "SoakOptions", "load_market", "option_problems", "options_from_text",
+           "SoakOptions", "load_market", "market_file", "option_problems", "options_from_text",
            "resume_conflicts", "sleep_from_env",
            "validate_options"]
 
@@ -71,13 +71,22 @@ class SoakOptions:
                 "strategy": self.strategy}
 
 
-def load_market(name: str, artifacts: Path) -> MarketProfile:
-    """The synthetic market ``name``: ``default``, a JSON file, or ``<artifacts>/markets/``."""
+def market_file(name: str, artifacts: Path) -> Path | None:
+    """The file of the synthetic market ``name``: a JSON file, or ``<artifacts>/markets/``;
+    ``None`` for ``default``."""
     if name == DEFAULT_MARKET.name:
-        return DEFAULT_MARKET
+        return None
     path = Path(name)
     if not (path.suffix == ".json" or path.is_file()):
         path = market_profile_path(artifacts, name)
+    return path
+
+
+def load_market(name: str, artifacts: Path) -> MarketProfile:
+    """The synthetic market ``name``: ``default``, a JSON file, or ``<artifacts>/markets/``."""
+    path = market_file(name, artifacts)
+    if path is None:
+        return DEFAULT_MARKET
     if not path.is_file():
         raise UsageError(f"--market {name}: no market profile at {path} (write one with "
                          f"`soakkit calibrate TAPE --name {name}`)")

@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from soakkit.config.params import PARAMS, Value, parse_text
@@ -33,8 +34,8 @@ from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.options import SoakOptions, validate_options
 from soakkit.sweep.spec import SweepSpec, format_seeds
 
-__all__ = ["AXES", "SET_PREFIX", "Cell", "Grid", "ProfileRef", "build_grid", "check_sweep_name",
-           "set_column"]
+__all__ = ["AXES", "SET_PREFIX", "Cell", "Grid", "ProfileRef", "build_grid", "check_execution",
+           "check_sweep_name", "load_profile_ref", "set_column"]
 
 #: Column prefix of a ``--set`` axis in the results (``set_tail_age_ms``).
 SET_PREFIX = "set_"
@@ -147,19 +148,20 @@ class Grid:
         return self.spec.name or f"sw-{signature(self.identity())[:12]}"
 
 
-def _profile(name: str, spec: SweepSpec) -> ProfileRef:
+def load_profile_ref(name: str, artifacts: Path | None, flag: str = "--profiles") -> ProfileRef:
+    """Profile ``name`` as workers receive it (its bytes and sha256); errors name ``flag``."""
     try:
-        profile = load_profile(name, spec.artifacts)
+        profile = load_profile(name, artifacts)
     except ConfigError as exc:
         reasons = "; ".join(p.message if p.key is None else f"{p.key}: {p.message}"
                             for p in exc.problems)
-        raise UsageError(f"--profiles {name!r}: {reasons}") from None
+        raise UsageError(f"{flag} {name!r}: {reasons}") from None
     try:
         data = profile.path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"--profiles {name!r}: {profile.path}: {exc.strerror}") from None
+        raise UsageError(f"{flag} {name!r}: {profile.path}: {exc.strerror}") from None
     if sha256_bytes(data) != profile.sha256:
-        raise UsageError(f"--profiles {name!r}: {profile.path} changed while it was read")
+        raise UsageError(f"{flag} {name!r}: {profile.path} changed while it was read")
     return ProfileRef(name, profile.sha256, data, profile.builtin)
 
 
@@ -180,7 +182,8 @@ def _set_axis(name: str, texts: tuple[str, ...]) -> tuple[Value, ...]:
     return tuple(values)
 
 
-def _check_execution(spec: SweepSpec) -> None:
+def check_execution(spec: SweepSpec) -> None:
+    """Raise :class:`UsageError` for bad execution options (workers, scheduler, timeouts)."""
     for flag, value in (("--workers", spec.workers), ("--batch-size", spec.batch_size),
                         ("--window", spec.window)):
         if value is not None and (isinstance(value, bool) or value < 1):
@@ -221,12 +224,13 @@ def build_grid(spec: SweepSpec) -> Grid:
             raise UsageError(f"--seeds: {seed!r} is not an integer >= 0")
     if any(not isinstance(t, bool) for t in spec.tune):
         raise UsageError(f"--tune: {spec.tune!r}: expected True (on) and/or False (off)")
-    _check_execution(spec)
+    check_execution(spec)
     names = [name for name, _ in spec.sets]
     for name in names:
         if names.count(name) > 1:
             raise UsageError(f"--set {name}: given twice; list every value in one --set "
                              f"{name}=V1,V2")
     set_values = tuple(_set_axis(name, tuple(texts)) for name, texts in spec.sets)
-    profiles = {name: _profile(name, spec) for name in dict.fromkeys(spec.profiles)}
+    profiles = {name: load_profile_ref(name, spec.artifacts)
+                for name in dict.fromkeys(spec.profiles)}
     return Grid(spec, profiles, tuple(names), set_values)
