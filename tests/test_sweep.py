@@ -120,6 +120,7 @@ def _unreachable(result: CliResult, tmp_path: Path, *fragments: str) -> None:
     assert not (tmp_path / "a" / "sweeps").exists()
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_exit_2_before_any_work(tmp_path: Path) -> None:
     address = f"tcp://127.0.0.1:{_free_port()}"
     common = [*BASE, "--artifacts", str(tmp_path / "a"), "--connect-timeout", "1"]

@@ -42,23 +42,20 @@ from soakkit.core.io import (
     loads_strict,
     round_floats,
 )
+from soakkit.core.json_canonical import JsonRecord
 
 __all__ = ["FileId", "LogEntry", "append_entries", "entry_line", "file_id", "preserved_documents",
            "read_log", "write_iteration"]
 
 
 @dataclass(frozen=True)
-class FileId:
+class FileId(JsonRecord):
     """Which file a log line copies: name, size, mtime and sha256 of its bytes."""
 
     name: str
     size: int
     mtime_ns: int
     sha256: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "size": self.size, "mtime_ns": self.mtime_ns,
-                "sha256": self.sha256}
 
 
 def file_id(name: str, data: bytes, mtime_ns: int) -> FileId:

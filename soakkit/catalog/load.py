@@ -74,6 +74,7 @@ class Catalog:
     cached_rows: int = 0
     notes: tuple[str, ...] = ()  #: where a run's iteration log could not be used, and why
     logged_rows: int = 0  #: rows read from iteration logs (not from ITER_SUMMARY files)
+    root: Path = Path()  #: the artifacts root it was loaded from (resolved once)
 
     def runs(self) -> RunTable:
         """One row per run (:func:`run_summary`), shown in Jupyter as the reports' table."""
@@ -273,7 +274,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     cached = read_cache(artifacts) if cache and not refresh else None
     if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
         return Catalog(_public(cached.frame), _flat(cached.problems), 0, cached.frame.height,
-                       _flat(cached.notes))
+                       _flat(cached.notes), root=artifacts)
     by_dir: dict[str, pl.DataFrame] = {} if cached is None else {
         str(key[0]): part for key, part in cached.frame.partition_by(
             "_dir", as_dict=True, maintain_order=True).items()}
@@ -357,7 +358,8 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     if cache:
         write_cache(artifacts, CatalogCache(everything, dirs, problems, notes))
     return Catalog(_public(everything), _flat(problems), len(tasks) + len(histories),
-                   sum(f.height for f in keep), _flat(notes), from_logs.frame.height)
+                   sum(f.height for f in keep), _flat(notes), from_logs.frame.height,
+                   artifacts)
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:

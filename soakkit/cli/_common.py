@@ -4,13 +4,17 @@ argument types every flag uses (one strict number parser, one path check)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from soakkit.core.errors import UsageError
-from soakkit.core.inputs import float_arg, int_arg, path_arg
+from soakkit.core.inputs import MAX_WAIT_S, float_arg, int_arg, path_arg
 
-__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "float_arg",
-           "formatter", "int_arg", "path_arg"]
+__all__ = ["ARTIFACTS_HELP", "MAX_WORKERS", "Parser", "add_artifacts", "add_common_config",
+           "add_dask_options", "add_wait_options", "bounds_help", "float_arg", "formatter",
+           "int_arg", "path_arg", "resolve_artifacts_arg"]
 
+#: The most worker processes of a local Dask cluster (``--workers``).
+MAX_WORKERS = 1024
 #: How ``--artifacts`` defaults (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
 
@@ -20,6 +24,15 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def bounds_help(bounds: Sequence[str], after: str = "") -> str:
+    """The ``bounds:`` paragraph of an epilog, from the bounds' one definition: ``bounds``
+    are ``--flag lo..hi`` items; ``after`` follows them (wrapped, indented lines)."""
+    import textwrap
+
+    text = "bounds: " + ", ".join(bounds) + (f"; {after}" if after else ".")
+    return textwrap.fill(text, width=92, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def formatter(prog: str) -> argparse.HelpFormatter:
@@ -33,10 +46,56 @@ def add_common_config(p: argparse.ArgumentParser, *, profile_required: bool) -> 
                    help="profile to start from (see `soakkit config list-profiles`)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="override one parameter; repeatable; pins the key against the tuner")
-    add_artifacts(p, "artifacts root holding profiles/ and runs/")
+    add_artifacts(p, "artifacts root holding profiles/ and runs/", create=True)
 
 
-def add_artifacts(p: argparse.ArgumentParser, what: str) -> None:
-    """``--artifacts DIR``; handlers resolve ``None`` with :func:`resolve_artifacts`."""
-    p.add_argument("--artifacts", type=path_arg, default=None, metavar="DIR",
-                   help=f"{what} ({ARTIFACTS_HELP})")
+def add_artifacts(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str, *,
+                  create: bool = False, required: bool = False,
+                  aliases: Sequence[str] = ()) -> None:
+    """``--artifacts DIR``, the one name of the artifacts root in every command.
+
+    ``aliases`` are older spellings that keep working (``--path``). Unless ``required``, the
+    flag defaults as :func:`soakkit.artifacts.layout.resolve_artifacts` says, with ``create``
+    for commands that write runs; :func:`resolve_artifacts_arg` resolves it once, before the
+    command runs, and the handler gets a :class:`~pathlib.Path`.
+    """
+    p.add_argument("--artifacts", *aliases, dest="artifacts", type=path_arg, default=None,
+                   metavar="DIR",
+                   help=f"{what} ({'required' if required else ARTIFACTS_HELP})")
+    if not required:
+        p.set_defaults(artifacts_create=create)
+
+
+def resolve_artifacts_arg(args: argparse.Namespace) -> None:
+    """The one resolution of ``--artifacts`` (the command line is the edge): ``args.artifacts``
+    becomes the root as a :class:`~pathlib.Path`, or an :class:`ArtifactError` says how to
+    point at it. Commands whose flag is required take it as given."""
+    create = getattr(args, "artifacts_create", None)
+    if create is not None:
+        from soakkit.artifacts.layout import resolve_artifacts
+
+        args.artifacts = resolve_artifacts(args.artifacts, create=create)
+
+
+def add_dask_options(group: argparse._ArgumentGroup) -> None:
+    """Where a Dask command runs: ``--scheduler``, ``--scheduler-file``, ``--workers``
+    (``sweep``, ``optimize``; :func:`soakkit.sweep.cluster.connect` reads them)."""
+    group.add_argument("--scheduler", metavar="ADDRESS",
+                       help="an existing Dask scheduler, e.g. tcp://host:8786")
+    group.add_argument("--scheduler-file", type=path_arg, metavar="FILE",
+                       help="the scheduler file of an existing Dask cluster")
+    group.add_argument("--workers", type=int_arg(1, MAX_WORKERS), metavar="N",
+                       help="local cluster: worker processes (default: one per core)")
+
+
+def add_wait_options(group: argparse._ArgumentGroup, connect_timeout_s: float) -> None:
+    """``--connect-timeout``, ``--progress-interval`` and ``--quiet`` of a Dask command."""
+    group.add_argument("--connect-timeout", type=float_arg(0, MAX_WAIT_S, lo_open=True),
+                       default=connect_timeout_s, metavar="SECONDS",
+                       help="give up reaching the scheduler after this long (default: "
+                            "%(default)s)")
+    group.add_argument("--progress-interval", type=float_arg(0, MAX_WAIT_S, lo_open=True),
+                       default=30.0, metavar="SECONDS",
+                       help="not on a terminal: a progress line this often (default: "
+                            "%(default)s)")
+    group.add_argument("--quiet", action="store_true", help="no progress output")

@@ -10,13 +10,13 @@ from soakkit.core.errors import ExitCode, exit_codes_help
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from soakkit.artifacts.layout import market_profile_path, resolve_artifacts
+    from soakkit.artifacts.layout import market_profile_path
     from soakkit.sim.calibrate import calibrate, write_market_profile
     from soakkit.sim.regimes import REGIME_NAMES
     from soakkit.sim.replay import load_tape
 
-    out = args.out or market_profile_path(  # a bad --name is refused before any work
-        resolve_artifacts(args.artifacts, create=True), args.name)
+    # a bad --name is refused before any work
+    out = args.out or market_profile_path(args.artifacts, args.name)
     profile = calibrate(load_tape(args.tape), args.name)
     write_market_profile(out, profile)
     seen = profile.fit.get("observed_minutes", {})
@@ -57,6 +57,6 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("tape", type=path_arg, metavar="TAPE",
                    help="a tape folder (soakkit tape --help)")
     p.add_argument("--name", required=True, metavar="NAME", help="the market profile's name")
-    add_artifacts(p, "writes DIR/markets/NAME.json")
+    add_artifacts(p, "writes DIR/markets/NAME.json", create=True)
     p.add_argument("--out", type=path_arg, metavar="FILE", help="write here instead")
     p.set_defaults(func=_cmd_calibrate)

@@ -11,6 +11,7 @@ import textwrap
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.messages import note, warning
 
 #: Per-run view: catalog summary column → header, in display order.
 RUN_VIEW = {"run_id": "run", "tune": "tuner", "iterations": "iter", "verdict": "verdict",
@@ -44,9 +45,9 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
     catalog = load_catalog(args.artifacts, cache=not args.no_cache, refresh=args.refresh)
     for problem in catalog.problems:
-        print(f"soakkit: warning: {problem}", file=sys.stderr)
-    for note in catalog.notes:  # where a run's iteration log could not be used, and why
-        print(f"soakkit: note: {note}", file=sys.stderr)
+        warning(problem)
+    for line in catalog.notes:  # where a run's iteration log could not be used, and why
+        note(line)
     frame = catalog.frame
     if args.csv:
         import polars as pl
@@ -81,11 +82,11 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
             "iterations" if args.iterations else "runs"])
         print(text)
         kind = "iteration(s)" if args.iterations else "run(s)"
-        note = f"{table.height} {kind}"
+        footer = f"{table.height} {kind}"
         if hidden:
-            note += (f"; hidden at {width} columns: {', '.join(hidden)} (--width N, --json, "
-                     "--csv or --parquet show everything)")
-        print(textwrap.fill(note, max(width, 20)))
+            footer += (f"; hidden at {width} columns: {', '.join(hidden)} (--width N, --json, "
+                       "--csv or --parquet show everything)")
+        print(textwrap.fill(footer, max(width, 20)))
     return ExitCode.PROBLEMS if catalog.problems else ExitCode.OK
 
 

@@ -5,25 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import (
-    ARTIFACTS_HELP,
-    add_artifacts,
-    add_common_config,
-    formatter,
-    path_arg,
-)
+from soakkit.cli._common import add_artifacts, add_common_config, formatter, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
-
-
-def _artifacts(given: Path | None) -> Path:
-    """``given``, else the resolved root; config works without one (built-in profiles)."""
-    from soakkit.artifacts.layout import resolve_artifacts
-
-    return resolve_artifacts(given, create=True)
-
+from soakkit.core.messages import error, warning
 
 
 def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -34,11 +20,11 @@ def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from soakkit.artifacts.layout import resolve_run_dir
         from soakkit.config.runtime import RUNTIME_FILE
 
-        runtime = resolve_run_dir(_artifacts(args.artifacts), args.run) / RUNTIME_FILE
-    cfg = resolve(args.profile, artifacts=_artifacts(args.artifacts), sets=args.sets,
+        runtime = resolve_run_dir(args.artifacts, args.run) / RUNTIME_FILE
+    cfg = resolve(args.profile, artifacts=args.artifacts, sets=args.sets,
                   runtime_path=runtime)
-    for warning in cfg.warnings:
-        print(f"soakkit: warning: {warning}", file=sys.stderr)
+    for line in cfg.warnings:
+        warning(line)
     return cfg
 
 
@@ -63,7 +49,7 @@ def _cmd_config_list(args: argparse.Namespace) -> int:
     from soakkit.config.explain import render_profiles
     from soakkit.config.profiles import list_profiles
 
-    infos = list_profiles(_artifacts(args.artifacts))
+    infos = list_profiles(args.artifacts)
     if args.json:
         payload = [{"name": i.name, "builtin": i.builtin, "path": str(i.path),
                     "shadows_builtin": i.shadows_builtin} for i in infos]
@@ -84,11 +70,11 @@ def _cmd_config_migrate(args: argparse.Namespace) -> int:
     from soakkit.config.migrate import apply_migration, plan_migration
     from soakkit.core.io import clock_from
 
-    plan = plan_migration(_artifacts(args.path), base_profile=args.base_profile)
+    plan = plan_migration(args.artifacts, base_profile=args.base_profile)
     sys.stdout.write(plan.render())
     if args.dry_run:
         for problem in plan.problems():
-            print(f"soakkit: error: {problem}", file=sys.stderr)
+            error(problem)
         return ExitCode.USAGE if plan.problems() else ExitCode.OK
     backup = apply_migration(plan, clock_from(None))
     if backup is not None:
@@ -127,7 +113,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     explain.set_defaults(func=_cmd_config_explain, profile_default="steady_safe")
 
     lp = csub.add_parser("list-profiles", help="built-in and user profiles")
-    add_artifacts(lp, "artifacts root holding profiles/")
+    add_artifacts(lp, "artifacts root holding profiles/", create=True)
     lp.add_argument("--json", action="store_true")
     lp.set_defaults(func=_cmd_config_list)
 
@@ -145,8 +131,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "schema_version, are refused and listed; nothing is changed.",
         epilog=exit_codes_help([ExitCode.OK, ExitCode.USAGE], {
             ExitCode.USAGE: "bad path, conflict or unreadable file (nothing changed)"}))
-    mig.add_argument("--path", type=path_arg, default=None, metavar="DIR",
-                     help=f"legacy artifacts folder ({ARTIFACTS_HELP})")
+    add_artifacts(mig, "legacy artifacts folder", create=True, aliases=("--path",))
     mig.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     mig.add_argument("--base-profile", default="steady_safe", metavar="NAME",
                      help="built-in profile a legacy runtime_overrides.json was based on")

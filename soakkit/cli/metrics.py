@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.messages import warning
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
@@ -18,7 +18,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     export = export_catalog(args.artifacts, out, clock=clock_from(args.now),
                             cache=not args.no_cache)
     for problem in export.problems:
-        print(f"soakkit: warning: {problem}", file=sys.stderr)
+        warning(problem)
     print(f"{export.path}: {export.runs} run(s), {export.iterations} iteration(s)")
     return ExitCode.PROBLEMS if export.problems else ExitCode.OK
 

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import add_artifacts, float_arg, formatter, int_arg, path_arg
+from soakkit.cli._common import (
+    MAX_WORKERS,
+    add_artifacts,
+    add_dask_options,
+    add_wait_options,
+    bounds_help,
+    float_arg,
+    formatter,
+    int_arg,
+)
 from soakkit.core.errors import ExitCode, exit_codes_help
-from soakkit.core.inputs import MAX_ITERATIONS
+from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, MAX_SIM_MINUTES, MAX_WAIT_S
 
 _EXAMPLES = """examples:
   soakkit optimize --profile steady_safe --modes calm,volatile --seeds 1-20 \\
@@ -37,18 +47,28 @@ from their path (they share this file system).
 environment: DASK_SCHEDULER_ADDRESS (an existing cluster when no --scheduler is given),
   SOAKKIT_NOW (frozen clock).
 
-bounds: --trials 1..{max_trials}, --iterations 1..{max_iterations}, --sim-minutes and
-  --tape-minutes 1..1440, seeds 0..4294967295 (at most 1,000,000 iterations per
-  configuration and market set), --oos-top 1..100, --workers 1..1024, --window 1..1000,
-  --tape-split between 0 and 1, --connect-timeout and --progress-interval more than 0 and
-  at most 86400 seconds.
+"""
 
-""" + exit_codes_help([ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE], {
-    ExitCode.OK: "a recommendation the evidence supports",
-    ExitCode.FAILED: "no supported recommendation (said on stdout: empty, infeasible, no "
-                     "better than the profile, or DSR/PBO missed), a trial failed, or the "
-                     "study is running elsewhere",
-    ExitCode.USAGE: "usage or configuration error (nothing ran)"})
+
+def _epilog() -> str:
+    """Examples, bounds (from their one definition) and exit codes."""
+    from soakkit.optimize.markets import MAX_TRIAL_ITERATIONS
+    from soakkit.optimize.spec import MAX_OOS_TOP, MAX_TRIALS, MAX_WINDOW
+
+    return _EXAMPLES + bounds_help([
+        f"--trials 1..{MAX_TRIALS}", f"--iterations 1..{MAX_ITERATIONS}",
+        f"--sim-minutes and --tape-minutes 1..{MAX_SIM_MINUTES}", f"seeds 0..{MAX_SEED}",
+        f"at most {MAX_TRIAL_ITERATIONS:,} iterations per configuration and market set",
+        f"--oos-top 1..{MAX_OOS_TOP}", f"--workers 1..{MAX_WORKERS}",
+        f"--window 1..{MAX_WINDOW}", "--tape-split between 0 and 1",
+        "--connect-timeout and --progress-interval more than 0 and at most "
+        f"{MAX_WAIT_S} seconds"]) + "\n\n" + exit_codes_help(
+        [ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE], {
+            ExitCode.OK: "a recommendation the evidence supports",
+            ExitCode.FAILED: "no supported recommendation (said on stdout: empty, infeasible, "
+                             "no better than the profile, or DSR/PBO missed), a trial "
+                             "failed, or the study is running elsewhere",
+            ExitCode.USAGE: "usage or configuration error (nothing ran)"})
 
 
 def _print_result(result: object) -> None:
@@ -92,7 +112,6 @@ def _print_result(result: object) -> None:
 
 
 def _cmd_optimize(args: argparse.Namespace) -> int:
-    from soakkit.artifacts.layout import resolve_artifacts
     from soakkit.optimize import OptimizePrinter, OptimizeProgress, OptimizeSpec, run_optimize
     from soakkit.sweep.cluster import silence_dask_logs
 
@@ -103,7 +122,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         tape_minutes=args.tape_minutes, tape_split=args.tape_split,
         iterations=args.iterations, sim_minutes=args.sim_minutes, gate=args.gate,
         sampler=args.sampler, seed=args.seed, oos_top=args.oos_top, trials=args.trials,
-        artifacts=resolve_artifacts(args.artifacts, create=True), name=args.name,
+        artifacts=args.artifacts, name=args.name,
         write_profile=args.write_profile, scheduler=args.scheduler,
         scheduler_file=args.scheduler_file, workers=args.workers, window=args.window,
         now=args.now, connect_timeout_s=args.connect_timeout)
@@ -115,17 +134,14 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from soakkit.evidence.study import CALIBRATION_SEEDS, EVALUATION_SEEDS
     from soakkit.gate import RUN_GATES
     from soakkit.optimize.plan import SAMPLERS, WRITE_PROFILE
-    from soakkit.optimize.spec import DEFAULT_TAPE_SPLIT, MAX_TRIALS
-    from soakkit.sim.strategies import DEFAULT_STRATEGY
+    from soakkit.optimize.spec import MAX_OOS_TOP, MAX_TRIALS, MAX_WINDOW, OptimizeSpec
     from soakkit.sweep.spec import format_seeds
 
+    default = OptimizeSpec(artifacts=Path())  # the one source of every default below
     p = sub.add_parser(
-        "optimize", help=COMMANDS["optimize"], formatter_class=formatter,
-        epilog=_EXAMPLES.replace("{max_trials}", str(MAX_TRIALS)).replace(
-            "{max_iterations}", str(MAX_ITERATIONS)),
+        "optimize", help=COMMANDS["optimize"], formatter_class=formatter, epilog=_epilog(),
         description="Searches the parameters' bounds for the configuration with the best "
                     "risk-adjusted P&L the gate\nallows, trial by trial on a Dask cluster (a "
                     "local one unless --scheduler, --scheduler-file or\nDASK_SCHEDULER_ADDRESS "
@@ -133,70 +149,62 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "and the tuner, and measures how much trying many configurations inflates "
                     "it.")
     what = p.add_argument_group("what to search")
-    what.add_argument("--profile", default="steady_safe", metavar="NAME",
+    what.add_argument("--profile", default=default.profile, metavar="NAME",
                       help="profile to start from: trial 0, and the values not searched "
                            "(default: %(default)s)")
-    what.add_argument("--strategy", default=DEFAULT_STRATEGY, metavar="NAME",
+    what.add_argument("--strategy", default=default.strategy, metavar="NAME",
                       help="strategy whose parameters are searched (default: %(default)s)")
     what.add_argument("--params", metavar="A,B",
                       help="parameters to search (default: every tunable one)")
-    what.add_argument("--trials", type=int_arg(1, MAX_TRIALS), default=100, metavar="N",
-                      help="trials to finish, trial 0 included (default: %(default)s)")
-    what.add_argument("--sampler", choices=SAMPLERS, default="tpe",
+    what.add_argument("--trials", type=int_arg(1, MAX_TRIALS), default=default.trials,
+                      metavar="N", help="trials to finish, trial 0 included (default: "
+                                        "%(default)s)")
+    what.add_argument("--sampler", choices=SAMPLERS, default=default.sampler,
                       help="tpe (constrained TPE), random, or grid (default: %(default)s)")
-    what.add_argument("--seed", type=int_arg(0, 2**32 - 1), default=0, metavar="N",
+    what.add_argument("--seed", type=int_arg(0, MAX_SEED), default=default.seed, metavar="N",
                       help="seed of the sampler (default: %(default)s)")
     mk = p.add_argument_group("markets (calibration and held-back evaluation are disjoint)")
-    mk.add_argument("--modes", default="mixed", metavar="A,B",
+    mk.add_argument("--modes", default=",".join(default.modes), metavar="A,B",
                     help='synthetic modes: calm, volatile, spike, mixed; "" with --tapes '
                          "only (default: %(default)s)")
-    mk.add_argument("--market", default="default", metavar="NAME",
+    mk.add_argument("--market", default=default.market, metavar="NAME",
                     help="synthetic market profile: default or a calibrated one "
                          "(default: %(default)s)")
-    mk.add_argument("--seeds", default=format_seeds(CALIBRATION_SEEDS), metavar="1-20",
+    mk.add_argument("--seeds", default=format_seeds(default.seeds), metavar="1-20",
                     help="calibration seeds (default: %(default)s)")
-    mk.add_argument("--eval-seeds", default=format_seeds(EVALUATION_SEEDS), metavar="A-B",
+    mk.add_argument("--eval-seeds", default=format_seeds(default.eval_seeds), metavar="A-B",
                     help="evaluation seeds, disjoint from --seeds (default: %(default)s)")
-    mk.add_argument("--iterations", type=int_arg(1, MAX_ITERATIONS), default=12, metavar="N",
+    mk.add_argument("--iterations", type=int_arg(1, MAX_ITERATIONS),
+                    default=default.iterations, metavar="N",
                     help="iterations per synthetic cell (default: %(default)s)")
-    mk.add_argument("--sim-minutes", type=int_arg(1, 1440), default=10, metavar="M",
+    mk.add_argument("--sim-minutes", type=int_arg(1, MAX_SIM_MINUTES),
+                    default=default.sim_minutes, metavar="M",
                     help="simulated minutes per iteration (default: %(default)s)")
     mk.add_argument("--tapes", metavar="DIR,DIR", help="recorded tapes to replay too")
-    mk.add_argument("--tape-minutes", type=int_arg(1, 1440), default=1, metavar="M",
+    mk.add_argument("--tape-minutes", type=int_arg(1, MAX_SIM_MINUTES),
+                    default=default.tape_minutes, metavar="M",
                     help="minutes per replayed window (default: %(default)s)")
     mk.add_argument("--tape-split", type=float_arg(0, 1, lo_open=True),
-                    default=DEFAULT_TAPE_SPLIT, metavar="F",
+                    default=default.tape_split, metavar="F",
                     help="share of each tape's windows that calibrate; the later ones are "
                          "held back (default: %(default)s)")
-    mk.add_argument("--gate", choices=RUN_GATES, default="production",
+    mk.add_argument("--gate", choices=RUN_GATES, default=default.gate,
                     help="gate whose thresholds are the constraints (default: %(default)s)")
     out = p.add_argument_group("results")
-    add_artifacts(out, "artifacts root; the study in DIR/studies/<NAME>/")
+    add_artifacts(out, "artifacts root; the study in DIR/studies/<NAME>/", create=True)
     out.add_argument("--name", metavar="NAME",
                      help="study (and recommended profile) name: a-z, 0-9, _ and - "
                           "(default: opt-<hash of the study>, so reruns resume)")
-    out.add_argument("--oos-top", type=int_arg(1, 100), default=5, metavar="K",
+    out.add_argument("--oos-top", type=int_arg(1, MAX_OOS_TOP), default=default.oos_top,
+                     metavar="K",
                      help="best trials run on the held-back markets (default: %(default)s)")
-    out.add_argument("--write-profile", choices=WRITE_PROFILE, default="supported",
+    out.add_argument("--write-profile", choices=WRITE_PROFILE, default=default.write_profile,
                      help="when to write <artifacts>/profiles/<NAME>.json (default: "
                           "%(default)s)")
     out.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
     run = p.add_argument_group("where and how it runs")
-    run.add_argument("--scheduler", metavar="ADDRESS",
-                     help="an existing Dask scheduler, e.g. tcp://host:8786")
-    run.add_argument("--scheduler-file", type=path_arg, metavar="FILE",
-                     help="the scheduler file of an existing Dask cluster")
-    run.add_argument("--workers", type=int_arg(1, 1024), metavar="N",
-                     help="local cluster: worker processes (default: one per core)")
-    run.add_argument("--window", type=int_arg(1, 1000), metavar="N",
+    add_dask_options(run)
+    run.add_argument("--window", type=int_arg(1, MAX_WINDOW), metavar="N",
                      help="trials in flight (default: 4; part of the study's history)")
-    run.add_argument("--connect-timeout", type=float_arg(0, 86_400, lo_open=True),
-                     default=10.0, metavar="SECONDS",
-                     help="give up reaching the scheduler after this long (default: "
-                          "%(default)s)")
-    run.add_argument("--progress-interval", type=float_arg(0, 86_400, lo_open=True),
-                     default=30.0, metavar="SECONDS",
-                     help="not on a terminal: a progress line this often (default: "
-                          "%(default)s)")
-    run.add_argument("--quiet", action="store_true", help="no progress output")
+    add_wait_options(run, default.connect_timeout_s)
     p.set_defaults(func=_cmd_optimize)

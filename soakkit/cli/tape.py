@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import Parser, float_arg, formatter, int_arg, path_arg
+from soakkit.cli._common import Parser, bounds_help, float_arg, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
-from soakkit.core.inputs import MAX_SEED
+from soakkit.core.inputs import MAX_SEED, MAX_SIM_MINUTES
 
 EPILOG = """\
 tape format (docs/SIMULATOR.md, "Replay"): a folder with
@@ -34,8 +34,9 @@ sources (--from): binance-capture: hftbacktest collector files (<local ns> <JSON
   data.binance.vision aggTrades|trades + bookTicker (spot or futures layouts, .csv, .csv.gz
   or .zip, header or not). Inputs of different symbols, markets or periods are refused.
 
-bounds: sample --minutes 1..1440, --seed 0..4294967295; --tick, --lot and --contract-size
-  more than 0; --levels 1..100 (default 25).
+""" + bounds_help([f"sample --minutes 1..{MAX_SIM_MINUTES}", f"--seed 0..{MAX_SEED}"],
+                  "--tick, --lot and --contract-size more than 0; --levels 1..100 (default "
+                  "25).") + """
 
 """ + exit_codes_help([ExitCode.OK, ExitCode.USAGE], {
     ExitCode.USAGE: "bad arguments or a bad file (one line naming the file and the row)"})
@@ -181,7 +182,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sample = tsub.add_parser("sample", help="write a synthetic tape (what the README replays)",
                              formatter_class=formatter, epilog=EPILOG)
     sample.add_argument("path", type=path_arg, metavar="DIR")
-    sample.add_argument("--minutes", type=int_arg(1, 1440), default=20, metavar="M")
+    sample.add_argument("--minutes", type=int_arg(1, MAX_SIM_MINUTES), default=20, metavar="M")
     sample.add_argument("--mode", choices=MODES, default="mixed")
     sample.add_argument("--seed", type=int_arg(0, MAX_SEED), default=7)
     sample.set_defaults(func=_cmd_sample)

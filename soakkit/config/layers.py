@@ -36,6 +36,7 @@ from soakkit.core.errors import (
     closest,
     did_you_mean,
 )
+from soakkit.core.json_canonical import json_ready
 from soakkit.core.json_strict import loads_strict
 
 __all__ = [
@@ -90,14 +91,9 @@ class Origin:
     revision: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"layer": self.layer.label, "source": self.source}
-        if self.path is not None:
-            out["path"] = self.path
-        if self.sha256 is not None:
-            out["sha256"] = self.sha256
-        if self.revision is not None:
-            out["revision"] = self.revision
-        return out
+        """Every field that is set, the layer by its label."""
+        fields = {k: v for k, v in json_ready(self).items() if v is not None}
+        return {**fields, "layer": self.layer.label}
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 Errors carry fields (papermill style), and ``str(error)`` is what the command line
 prints, each line as ``soakkit: error: <line>``: one line per problem, never a traceback.
 ``exit_code`` is the conventional code for the error (:class:`ExitCode`, the one table the
-README, ``docs/ERRORS.md`` and every ``--help`` repeat); a command may map it differently
-where its contract says so (rotation reports bad arguments with 1, as the legacy tool did).
+README, ``docs/ERRORS.md`` and every ``--help`` repeat). The other codes are derived from
+it: a report's status (:data:`REPORT_STATUS_CODES`) and ``soakkit rotate``'s legacy codes
+(:data:`ROTATE_EXIT_CODES`: bad arguments are 1, as the legacy tool had them, because its 2
+means "over budget"; :func:`rotate_exit_code` maps the rest).
 
 An :class:`OSError` on a path the user gave becomes a :class:`FileSystemError`
 (:func:`fs_errors`, :func:`filesystem_error`): ``<path>: <what> (<errno name>)``.
@@ -22,7 +24,10 @@ from pathlib import Path
 
 __all__ = [
     "EXIT_CODE_MEANINGS",
+    "REPORT_STATUS_CODES",
     "ROTATE_EXIT_CODES",
+    "ROTATE_OVER_BUDGET",
+    "ROTATE_USAGE",
     "ArtifactError",
     "ClusterError",
     "ConfigError",
@@ -42,6 +47,7 @@ __all__ = [
     "filesystem_error",
     "fs_errors",
     "os_reason",
+    "rotate_exit_code",
 ]
 
 
@@ -73,21 +79,37 @@ EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.SIGTERM: "terminated by SIGTERM",
 }
 
-#: ``soakkit rotate`` / ``python -m soakkit.rotation`` keep the legacy tool's codes.
-ROTATE_EXIT_CODES: Mapping[int, str] = {
-    0: "ok",
-    1: "error, lock held or bad arguments",
-    2: "over --max-size-mb after rotation",
-    ExitCode.SIGINT: "interrupted (SIGINT)",
-    ExitCode.SIGTERM: "terminated (SIGTERM)",
-}
-
 _SHORT: Mapping[ExitCode, str] = {
     ExitCode.OK: "ok", ExitCode.FAILED: "failed", ExitCode.USAGE: "usage or input error",
     ExitCode.TIMEOUT: "cell timeout", ExitCode.DEAD_KERNEL: "dead kernel",
     ExitCode.PROBLEMS: "ok, with problems (listed on stderr)",
     ExitCode.SIGINT: "interrupted (SIGINT)", ExitCode.SIGTERM: "terminated (SIGTERM)",
 }
+
+#: A report notebook's status (``soakkit.notebooks.RunResult.status``) → its exit code.
+REPORT_STATUS_CODES: Mapping[str, ExitCode] = {
+    "ok": ExitCode.OK, "error": ExitCode.FAILED, "timeout": ExitCode.TIMEOUT,
+    "dead_kernel": ExitCode.DEAD_KERNEL,
+}
+
+#: ``soakkit rotate`` keeps the legacy tool's codes: a usage error is a plain failure (1) ...
+ROTATE_USAGE = ExitCode.FAILED
+#: ... because 2 means "over --max-size-mb after rotation" there.
+ROTATE_OVER_BUDGET = 2
+
+#: ``soakkit rotate`` / ``python -m soakkit.rotation``: :class:`ExitCode` with the legacy 2.
+ROTATE_EXIT_CODES: Mapping[int, str] = {
+    ExitCode.OK: _SHORT[ExitCode.OK],
+    ROTATE_USAGE: "error, lock held or bad arguments",
+    ROTATE_OVER_BUDGET: "over --max-size-mb after rotation",
+    ExitCode.SIGINT: _SHORT[ExitCode.SIGINT],
+    ExitCode.SIGTERM: _SHORT[ExitCode.SIGTERM],
+}
+
+
+def rotate_exit_code(code: int) -> int:
+    """``code`` (an :class:`ExitCode`) as ``soakkit rotate`` reports it: 2 (usage) → 1."""
+    return int(ROTATE_USAGE) if code == ExitCode.USAGE else int(code)
 
 
 def exit_codes_help(codes: Sequence[int], meanings: Mapping[int, str] | None = None) -> str:
@@ -198,13 +220,13 @@ class RotationError(SoakkitError):
 class ClusterError(SoakkitError):
     """A sweep lost its Dask cluster mid-way; what was stored stays, a rerun continues."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class TapeError(SoakkitError):
     """A recorded market tape is missing, unreadable or invalid (names the file and row)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class NotebookRunError(SoakkitError):

@@ -22,17 +22,21 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 __all__ = [
+    "MAX_DAYS",
     "MAX_DIGITS",
     "MAX_ITERATIONS",
     "MAX_NAME_BYTES",
     "MAX_PATH_BYTES",
     "MAX_SEED",
+    "MAX_SIM_MINUTES",
+    "MAX_WAIT_S",
     "check_bounds",
     "check_user_path",
+    "choice_problem",
     "float_arg",
     "int_arg",
     "json_float",
@@ -49,6 +53,12 @@ MAX_DIGITS = 40
 MAX_SEED = 2**32 - 1
 #: Iterations of one soak (a year of 5-minute iterations fits; ``ITER_SUMMARY`` names stay short).
 MAX_ITERATIONS = 100_000
+#: Simulated (or replayed) market minutes of one iteration or one sample tape: a day.
+MAX_SIM_MINUTES = 1_440
+#: Longest wait or pause a user may ask for, in seconds (sleeps, timeouts, locks): a day.
+MAX_WAIT_S = 86_400
+#: Longest age a user may name, in days (TTLs, report windows): a century.
+MAX_DAYS = 36_500
 #: Linux limits: a whole path (``PATH_MAX`` less the final NUL) and one name (``NAME_MAX``).
 MAX_PATH_BYTES = 4095
 MAX_NAME_BYTES = 255
@@ -203,3 +213,12 @@ def float_arg(lo: float | None = None, hi: float | None = None, *,
             raise argparse.ArgumentTypeError(f"{show_value(text)}: {exc}") from None
     parse.__name__ = "number"
     return parse
+
+
+def choice_problem(label: str, value: object, choices: Iterable[str]) -> str | None:
+    """``<label> 'x': expected one of a, b`` when ``value`` is none of ``choices``, else
+    ``None``: the one wording of every named choice (gates, modes, codecs)."""
+    names = list(choices)
+    if isinstance(value, str) and value in names:
+        return None
+    return f"{label} {value!r}: expected one of {', '.join(names)}"

@@ -3,7 +3,8 @@
 :func:`run_command` is the one wrapper both command lines use (``soakkit`` and the legacy
 ``python -m soakkit.rotation``): a :class:`~soakkit.core.errors.SoakkitError`, an
 :class:`OSError` that escaped (a path the file system refused) or input nested too deeply
-become ``soakkit: error: ...`` lines and their exit code, never a traceback.
+become ``soakkit: error: ...`` lines (:func:`soakkit.core.messages.print_error`) and their
+exit code, never a traceback.
 
 SIGTERM (what cron, systemd, Airflow and ``kill`` send) raises :class:`Terminated`, a
 :class:`KeyboardInterrupt`, so every cleanup path that handles Ctrl-C handles it too: a
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 from soakkit.core.errors import ExitCode, SoakkitError, UsageError, filesystem_error
+from soakkit.core.messages import interrupted, print_error
 
 __all__ = ["Terminated", "deferred_signals", "exit_code_for", "print_error", "run_command",
            "signal_name", "terminate_as_interrupt"]
@@ -93,17 +95,13 @@ def deferred_signals() -> Iterator[None]:
         raise Terminated() if pending[0] == signal.SIGTERM else KeyboardInterrupt()
 
 
-def print_error(error: SoakkitError) -> None:
-    """Every line of ``error`` as ``soakkit: error: <line>`` on stderr."""
-    for line in str(error).splitlines() or [type(error).__name__]:
-        print(f"soakkit: error: {line}", file=sys.stderr)
-
-
-def run_command(command: Callable[[], int], *, usage_code: int = ExitCode.USAGE) -> int:
+def run_command(command: Callable[[], int], *,
+                codes: Callable[[int], int] | None = None) -> int:
     """Run ``command`` and return its exit code; errors and signals end it cleanly.
 
-    ``usage_code`` replaces 2 for errors of commands whose contract says otherwise
-    (rotation: 1, because its 2 means "over budget").
+    ``codes`` maps an error's :class:`ExitCode` for commands whose contract says otherwise
+    (rotation: :func:`soakkit.core.errors.rotate_exit_code`, because its 2 means "over
+    budget").
     """
     with terminate_as_interrupt():
         try:
@@ -122,7 +120,7 @@ def run_command(command: Callable[[], int], *, usage_code: int = ExitCode.USAGE)
                 error = UsageError("input nested too deeply to read")
             print_error(error)
             code = int(error.exit_code)
-            return usage_code if code == ExitCode.USAGE else code
+            return codes(code) if codes is not None else code
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
-            print(f"soakkit: interrupted ({signal_name(exc)})", file=sys.stderr)
+            interrupted(signal_name(exc))
             return exit_code_for(exc)

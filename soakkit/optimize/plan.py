@@ -22,10 +22,11 @@ from soakkit.config.params import PARAMS, Value
 from soakkit.config.profiles import BUILTIN_DIR, check_profile_name
 from soakkit.core.digests import signature
 from soakkit.core.errors import UsageError
+from soakkit.core.inputs import MAX_SEED, MAX_SIM_MINUTES
 from soakkit.gate import check_gate_name
 from soakkit.optimize.markets import MarketData, MarketSet, market_data
 from soakkit.optimize.space import check_params, default_params
-from soakkit.optimize.spec import MAX_TRIALS, OptimizeSpec
+from soakkit.optimize.spec import MAX_OOS_TOP, MAX_TRIALS, MAX_WINDOW, OptimizeSpec
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.options import SoakOptions, validate_options
 from soakkit.sweep.grid import ProfileRef, check_execution, load_profile_ref
@@ -104,9 +105,10 @@ class Plan:
 
 def _check_numbers(spec: OptimizeSpec) -> None:
     for flag, value, lo, hi in (("--trials", spec.trials, 1, MAX_TRIALS),
-                                ("--oos-top", spec.oos_top, 1, 100),
-                                ("--tape-minutes", spec.tape_minutes, 1, 1440),
-                                ("--seed", spec.seed, 0, 2**32 - 1)):
+                                ("--oos-top", spec.oos_top, 1, MAX_OOS_TOP),
+                                ("--tape-minutes", spec.tape_minutes, 1, MAX_SIM_MINUTES),
+                                ("--seed", spec.seed, 0, MAX_SEED),
+                                ("--window", spec.window or 1, 1, MAX_WINDOW)):
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise UsageError(f"{flag} {value!r}: expected an integer in {lo}..{hi}")
     check_execution(execution_spec(spec))

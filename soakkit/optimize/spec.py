@@ -17,10 +17,15 @@ from soakkit.evidence.study import CALIBRATION_SEEDS, EVALUATION_SEEDS
 from soakkit.sim.strategies import DEFAULT_STRATEGY
 from soakkit.sweep.spec import parse_list, parse_seeds
 
-__all__ = ["DEFAULT_TAPE_SPLIT", "MAX_TRIALS", "OptimizeSpec", "parse_params", "parse_tapes"]
+__all__ = ["DEFAULT_TAPE_SPLIT", "MAX_OOS_TOP", "MAX_TRIALS", "MAX_WINDOW", "OptimizeSpec",
+           "parse_params", "parse_tapes"]
 
 #: The most trials one study may run (memory and the journal stay bounded; docs/OPTIMIZE.md).
 MAX_TRIALS = 10_000
+#: The most best trials run again on the held-back markets (``--oos-top``).
+MAX_OOS_TOP = 100
+#: The most trials in flight (``--window``).
+MAX_WINDOW = 1_000
 #: Share of a tape's windows the search sees; the later ones are held back for evaluation.
 DEFAULT_TAPE_SPLIT = 0.6
 

@@ -153,17 +153,17 @@ def open_dir(root_fd: int, rel: str, dev: int) -> int:
 
 
 def check_root(root: Path) -> os.stat_result:
-    """``--path`` must exist and be a real directory (not a file, not a symlink)."""
+    """``--artifacts`` must exist and be a real directory (not a file, not a symlink)."""
     try:
         st = os.lstat(root)
     except FileNotFoundError:
-        raise RotationError(f"--path {root}: no such directory") from None
+        raise RotationError(f"--artifacts {root}: no such directory") from None
     except OSError as exc:
-        raise RotationError(f"--path {root}: {os_reason(exc)}") from None
+        raise RotationError(f"--artifacts {root}: {os_reason(exc)}") from None
     if stat.S_ISLNK(st.st_mode):
-        raise RotationError(f"--path {root}: is a symlink; give the real directory")
+        raise RotationError(f"--artifacts {root}: is a symlink; give the real directory")
     if not stat.S_ISDIR(st.st_mode):
-        raise RotationError(f"--path {root}: not a directory")
+        raise RotationError(f"--artifacts {root}: not a directory")
     return st
 
 

@@ -206,8 +206,7 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     mix = tape.regime_mix()
     applied_ok = applied.applied and decision.changes
     tuning = {
-        "deltas": dict(decision.proposed),  # legacy name: the proposed deltas
-        "proposed_deltas": dict(decision.proposed),
+        "deltas": dict(decision.proposed),  # the proposed deltas, by their legacy name
         "applied_deltas": dict(decision.deltas) if applied_ok else {},
         "applied": applied_ok,
         "apply": applied.to_json(),
@@ -246,9 +245,9 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     }
     entry = {"iteration": n, "started_utc": doc["started_utc"], "net_bps": kpis["net_bps"],
              "risk_ratio": kpis["risk_ratio"], "kpi_verdict": verdict.verdict,
-             **{k: tuning[k] for k in ("proposed_deltas", "applied_deltas", "applied",
-                                       "skip_reason", "guards", "rationale", "signature",
-                                       "state", "canary")}}
+             "proposed_deltas": tuning["deltas"],
+             **{k: tuning[k] for k in ("applied_deltas", "applied", "skip_reason", "guards",
+                                       "rationale", "signature", "state", "canary")}}
     session.entries = [e for e in session.entries if e["iteration"] != n] + [entry]
     session.verdicts = [v for v in session.verdicts if v[0] != n] + [(n, verdict)]
     return IterationReport(n, o.iterations, verdict, kpis, decision, applied_ok, doc, entry)

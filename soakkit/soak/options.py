@@ -9,21 +9,31 @@ the ``soak`` report's parameters) against it. Every problem is reported, one per
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from soakkit.artifacts.layout import market_profile_path, resolve_artifacts, resolve_run_dir
 from soakkit.core.errors import SoakkitError, UsageError, fs_errors
-from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, parse_float, parse_int, show_value
-from soakkit.gate import RUN_GATES
+from soakkit.core.inputs import (
+    MAX_ITERATIONS,
+    MAX_SEED,
+    MAX_SIM_MINUTES,
+    MAX_WAIT_S,
+    choice_problem,
+    parse_float,
+    parse_int,
+    show_value,
+)
+from soakkit.gate import gate_problem
 from soakkit.sim.calibrate import read_market_profile
 from soakkit.sim.regimes import DEFAULT_MARKET, MODES, MarketProfile
 from soakkit.sim.replay import load_tape, windows_available
 from soakkit.sim.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 __all__ = ["NUMBER_OPTIONS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV", "NumberOption",
-           "SoakOptions", "load_market", "market_file", "option_problems", "options_from_text",
+           "SoakOptions", "load_market", "market_file", "option_defaults", "option_problems",
+           "options_from_text",
            "resume_conflicts", "sleep_from_env",
            "validate_options"]
 
@@ -71,6 +81,11 @@ class SoakOptions:
                 "strategy": self.strategy}
 
 
+def option_defaults() -> dict[str, Any]:
+    """Every option's default, as :class:`SoakOptions` declares it (``--help`` states them)."""
+    return {f.name: f.default for f in fields(SoakOptions) if f.default is not MISSING}
+
+
 def market_file(name: str, artifacts: Path) -> Path | None:
     """The file of the synthetic market ``name``: a JSON file, or ``<artifacts>/markets/``;
     ``None`` for ``default``."""
@@ -108,14 +123,20 @@ class NumberOption:
             return parse_int(text, lo=int(self.lo), hi=int(self.hi))
         return parse_float(text, lo=self.lo, hi=self.hi)
 
+    @property
+    def bounds(self) -> str:
+        """``1..1440``: the range as ``--help`` and the messages state it."""
+        if self.kind == "int":
+            return f"{int(self.lo)}..{int(self.hi)}"
+        return f"{self.lo:g}..{self.hi:g}"
+
     def problem(self, value: Any, label: str | None = None) -> str | None:
         """Why a typed value is not valid, or ``None`` (``label`` replaces the flag)."""
         ints = isinstance(value, int) and not isinstance(value, bool)
         number = ints or (self.kind == "float" and isinstance(value, float))
         if not number or not self.lo <= value <= self.hi:
             kind = "an integer" if self.kind == "int" else "a number"
-            return (f"{label or self.flag} {value!r}: expected {kind} in "
-                    f"{self.lo:g}..{self.hi:g}")
+            return f"{label or self.flag} {value!r}: expected {kind} in {self.bounds}"
         return None
 
 
@@ -123,8 +144,8 @@ class NumberOption:
 NUMBER_OPTIONS: Mapping[str, NumberOption] = {
     "iterations": NumberOption("--iterations", "int", 1, MAX_ITERATIONS),
     "seed": NumberOption("--seed", "int", 0, MAX_SEED),
-    "sim_minutes": NumberOption("--sim-minutes", "int", 1, 1440),
-    "sleep_seconds": NumberOption("--sleep-seconds", "float", 0, 86_400),
+    "sim_minutes": NumberOption("--sim-minutes", "int", 1, MAX_SIM_MINUTES),
+    "sleep_seconds": NumberOption("--sleep-seconds", "float", 0, MAX_WAIT_S),
 }
 #: Options a resumed run keeps from its ``RUN.json`` (asking for another value is refused).
 RESUME_KEEPS = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "sets", "tune",
@@ -174,15 +195,13 @@ def option_problems(options: SoakOptions, label: Callable[[str], str] | None = N
         value = getattr(options, name)
         if value is not None and (why := option.problem(value, name_of(name))):
             problems.append(why)
-    if options.mode not in MODES and options.market_data is None:
-        problems.append(f"{name_of('mode')} {options.mode!r}: expected one of "
-                        f"{', '.join(MODES)}")
-    if options.gate not in RUN_GATES:
-        problems.append(f"{name_of('gate')} {options.gate!r}: expected one of "
-                        f"{', '.join(RUN_GATES)}")
-    if options.strategy not in STRATEGIES:
-        problems.append(f"{name_of('strategy')} {options.strategy!r}: expected one of "
-                        f"{', '.join(STRATEGIES)}")
+    if options.market_data is None and (why := choice_problem(name_of("mode"), options.mode,
+                                                              MODES)):
+        problems.append(why)
+    if why := gate_problem(options.gate, name_of("gate")):
+        problems.append(why)
+    if why := choice_problem(name_of("strategy"), options.strategy, STRATEGIES):
+        problems.append(why)
     if options.baseline is not None:
         try:
             resolve_run_dir(options.artifacts, options.baseline)

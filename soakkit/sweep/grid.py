@@ -208,7 +208,7 @@ def build_grid(spec: SweepSpec) -> Grid:
     if spec.name is not None:
         check_sweep_name(spec.name)
     validate_options(SoakOptions(iterations=spec.iterations, sim_minutes=spec.sim_minutes,
-                                 gate=spec.gate))
+                                 gate=spec.gate, artifacts=spec.artifacts))
     for flag, axis in (("--profiles", spec.profiles), ("--modes", spec.modes),
                        ("--seeds", spec.seeds), ("--tune", spec.tune)):
         if len(axis) == 0:

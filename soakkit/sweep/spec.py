@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from soakkit.artifacts.layout import DEFAULT_ARTIFACTS
+from soakkit.artifacts.layout import resolve_artifacts
 from soakkit.core.errors import UsageError
-from soakkit.core.inputs import MAX_SEED
+from soakkit.core.inputs import MAX_SEED, choice_problem
 
 __all__ = ["TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list", "parse_seeds",
            "parse_set_axis", "parse_tune"]
@@ -42,7 +42,8 @@ class SweepSpec:
         What every cell runs: iterations of ``sim_minutes`` simulated minutes, judged by
         ``gate``.
     artifacts
-        Artifacts root; results go to ``<artifacts>/sweeps/<sweep_id>/``.
+        Artifacts root; results go to ``<artifacts>/sweeps/<sweep_id>/`` (default:
+        :func:`soakkit.artifacts.layout.resolve_artifacts`, else ``./artifacts/soak``).
     name
         Sweep id; default ``sw-<hash of the grid>``, so the same command resumes.
     scheduler, scheduler_file
@@ -63,13 +64,13 @@ class SweepSpec:
 
     profiles: tuple[str, ...] = ("steady_safe",)
     modes: tuple[str, ...] = ("mixed",)
-    seeds: tuple[int, ...] = (1,)
-    tune: tuple[bool, ...] = (True,)
+    seeds: tuple[int, ...] = tuple(range(1, 21))
+    tune: tuple[bool, ...] = TUNE_CHOICES["both"]
     sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     iterations: int = 12
     sim_minutes: int = 10
     gate: str = "production"
-    artifacts: Path = DEFAULT_ARTIFACTS
+    artifacts: Path = field(default_factory=lambda: resolve_artifacts(create=True))
     name: str | None = None
     # execution: how the grid runs, never what a cell computes
     scheduler: str | None = None
@@ -148,7 +149,7 @@ def parse_tune(text: str) -> tuple[bool, ...]:
     """``on``, ``off`` or ``both``."""
     choice = TUNE_CHOICES.get(text.strip().lower())
     if choice is None:
-        raise UsageError(f"--tune {text!r}: expected one of {', '.join(TUNE_CHOICES)}")
+        raise UsageError(str(choice_problem("--tune", text, TUNE_CHOICES)))
     return choice
 
 
