@@ -28,6 +28,7 @@ _EXAMPLES = """examples:
   soakkit optimize --modes "" --tapes examples/tapes/binance-spot-btcusdt --tape-minutes 1 \\
                    --seeds 1-8 --eval-seeds 101-108 --trials 40 --name btc-tape
   soakkit optimize ... --scheduler tcp://scheduler:8786      (an existing Dask cluster)
+  soakkit report optimize -p study calm-volatile             (the report)
 
 The search: Optuna's constrained TPE over the parameters' bounds (docs/CONFIG.md), maximising
 the mean risk_adjusted_pnl per iteration on the calibration markets (--seeds, and the first
