@@ -227,3 +227,36 @@ def test_a_small_study_on_the_local_cluster(tmp_path: Path) -> None:
     assert "20 trials: 16 done earlier, 4 run now, 0 failed" in extended.out
     assert [t.number for t in _load_study(folder).trials] == list(range(20))
     assert json.loads((art / "profiles" / "small.json").read_text()) == profile
+
+
+def test_a_tape_calibrates_on_its_early_windows_and_is_judged_on_the_later_ones(
+        tmp_path: Path) -> None:
+    from soakkit.sim.replay import load_tape, windows_available
+
+    tape = Path(__file__).resolve().parent.parent / "examples" / "tapes" / "binance-spot-btcusdt"
+    windows = windows_available(load_tape(tape), 1)
+    plan = build_plan(_spec(tmp_path, modes=(), tapes=(tape,), tape_split=0.6))
+    (cal,), (ev,) = plan.data.calibration.groups, plan.data.evaluation.groups
+    assert cal.name == ev.name == "tape:binance-spot-btcusdt"
+    assert (cal.first, cal.last) == (1, math.floor(windows * 0.6))
+    assert (ev.first, ev.last) == (cal.last + 1, windows)  # walk-forward: never earlier
+    assert set(cal.seeds).isdisjoint(ev.seeds)
+    assert plan.data.identity()["tapes"][str(tape)]  # its digest is part of the study
+    with pytest.raises(UsageError, match="cannot be split"):
+        build_plan(_spec(tmp_path, modes=(), tapes=(tape,), tape_split=0.01))
+
+
+def test_a_journal_line_cut_by_a_kill_is_dropped_on_resume(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    study = open_study(store)
+    trial = study.ask({"tail_age_ms": distributions(("tail_age_ms",))["tail_age_ms"]})
+    study.tell(trial, 1.0)
+    whole = store.journal_path.read_bytes()
+    with store.journal_path.open("ab") as fh:
+        fh.write(b'{"op_code": 4, "worker_id": "killed-mid-wri')  # no newline: cut short
+    (store.folder / ".result.json.123.tmp").write_text("{")  # an interrupted atomic write
+    store.remove_stale_files()
+    assert store.journal_path.read_bytes() == whole
+    assert not list(store.folder.glob("*.tmp"))
+    again = open_study(store, read_only=True)
+    assert [(t.number, t.value) for t in again.trials] == [(0, 1.0)]
