@@ -29,7 +29,7 @@ from _common import make_parser, save
 
 from soakkit.optimize import OptimizeSpec, run_optimize
 from soakkit.optimize.search import grid_points
-from soakkit.optimize.space import default_params
+from soakkit.optimize.space import default_params, search_params
 from soakkit.sweep.cluster import close_local_cluster, start_local_cluster
 
 NOW = "2026-01-01T00:00:00Z"
@@ -101,9 +101,10 @@ def main() -> int:
                   f"{one_s / two_s:.2f}x; same evidence: {out['scaling']['same_evidence']} "
                   f"(load {out['load']:.1f})")
         grid_s, grid = _study(_spec(args, root / "grid", "grid", "grid"), 2)
-        params = tuple(args.params.split(",")) if args.params else default_params("legacy")
+        specs = search_params("legacy")
+        params = tuple(args.params.split(",")) if args.params else default_params(specs)
         out["search"] = {"tpe": _summary(two), "grid": _summary(grid),
-                         "grid_points": len(grid_points(params, args.trials - 1)),
+                         "grid_points": len(grid_points(specs, params, args.trials - 1)),
                          "tpe_s": round(two_s, 2), "grid_s": round(grid_s, 2)}
         print(f"grid: {out['search']['grid_points']} grid points of {args.trials} trials")
         for name in ("tpe", "grid"):

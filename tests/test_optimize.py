@@ -15,6 +15,7 @@ import optuna
 import pytest
 
 from soakkit.config.params import PARAMS, TUNABLE
+from soakkit.config.profiles import list_profiles
 from soakkit.core.digests import signature
 from soakkit.core.errors import UsageError
 from soakkit.gate import GATES
@@ -24,7 +25,7 @@ from soakkit.optimize.plan import build_plan
 from soakkit.optimize.recommend import check_profile_free, profile_path, write_profile
 from soakkit.optimize.scoring import PASS_RATE
 from soakkit.optimize.search import grid_levels, grid_points, open_study
-from soakkit.optimize.space import default_params, distributions
+from soakkit.optimize.space import default_params, distributions, search_params
 from soakkit.optimize.store import StudyStore, studies_root
 
 from .conftest import CliResult, assert_one_line_error, run_subprocess
@@ -75,8 +76,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
 
 
 def test_the_space_is_the_parameter_tables_bounds() -> None:
-    assert default_params("legacy") == TUNABLE
-    space = distributions(TUNABLE)
+    specs = search_params("legacy")
+    assert default_params(specs) == TUNABLE
+    space = distributions(specs, TUNABLE)
     for name, dist in space.items():
         spec = PARAMS[name]
         assert (dist.low, dist.high) == (spec.lo, spec.hi)  # type: ignore[attr-defined]
@@ -86,13 +88,13 @@ def test_the_space_is_the_parameter_tables_bounds() -> None:
 
 def test_the_grid_sampler_fills_its_budget_within_bounds() -> None:
     params = ("base_spread_bps_delta", "tail_age_ms")
-    levels = grid_levels(params, 64)
+    levels = grid_levels(PARAMS, params, 64)
     assert [len(v) for v in levels.values()] == [8, 8]
-    points = grid_points(params, 64)
+    points = grid_points(PARAMS, params, 64)
     assert len(points) == 64 == len({tuple(p.values()) for p in points})
     for name in params:
         assert all(PARAMS[name].lo <= p[name] <= PARAMS[name].hi for p in points)
-    assert len(grid_points(("tail_age_ms",), 1)) == 2  # at least two levels
+    assert len(grid_points(PARAMS, ("tail_age_ms",), 1)) == 2  # at least two levels
 
 
 def _store(plan_art: Path) -> StudyStore:
@@ -196,8 +198,8 @@ def test_a_small_study_on_the_local_cluster(tmp_path: Path) -> None:
     assert 0.0 <= overfit["pbo"]["pbo"] <= 1.0
     # out of sample: against every shipped profile, untuned and tuned
     references = {c["reference"] for c in result["evidence"]["out_of_sample"]}
-    assert references == {"steady_safe", "ultra_safe", "aggressive", "steady_safe + tuner",
-                          "ultra_safe + tuner", "aggressive + tuner"}
+    shipped = [p.name for p in list_profiles(None)]
+    assert references == {*shipped, *(f"{name} + tuner" for name in shipped)}
     assert all(math.isfinite(c["ci95"][0]) for c in result["evidence"]["out_of_sample"])
 
     # the recommendation: a profile with its provenance, which `config show` prints
@@ -249,7 +251,7 @@ def test_a_tape_calibrates_on_its_early_windows_and_is_judged_on_the_later_ones(
 def test_a_journal_line_cut_by_a_kill_is_dropped_on_resume(tmp_path: Path) -> None:
     store = _store(tmp_path)
     study = open_study(store)
-    trial = study.ask({"tail_age_ms": distributions(("tail_age_ms",))["tail_age_ms"]})
+    trial = study.ask({"tail_age_ms": distributions(PARAMS, ("tail_age_ms",))["tail_age_ms"]})
     study.tell(trial, 1.0)
     whole = store.journal_path.read_bytes()
     with store.journal_path.open("ab") as fh:

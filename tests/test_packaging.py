@@ -73,6 +73,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("soakkit.core",),
     ("soakkit.config",),
     ("soakkit.sim",),
+    ("soakkit.strategy",),
     ("soakkit.kpi",),
     ("soakkit.gate",),
     ("soakkit.tuning",),

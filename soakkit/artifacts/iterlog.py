@@ -39,6 +39,7 @@ from soakkit.core.io import (
     append_durably,
     atomic_write_bytes,
     canonical_json,
+    file_time_ns,
     loads_strict,
     round_floats,
 )
@@ -91,7 +92,7 @@ def write_iteration(folder: Path, n: int, doc: Mapping[str, Any], *, mtime: floa
     data = canonical_json(doc).encode("ascii")
     path = Path(folder) / iter_summary_name(n)
     atomic_write_bytes(path, data, mtime=mtime)
-    fid = file_id(path.name, data, os.stat(path).st_mtime_ns)
+    fid = file_id(path.name, data, file_time_ns(os.stat(path)))
     append_entries(folder, [entry_line(n, fid, round_floats(doc))], mtime=mtime)
 
 
@@ -109,7 +110,7 @@ def _entry(raw: Any) -> LogEntry | None:
     if type(n) is not int or not isinstance(file, dict) or not isinstance(doc, dict):
         return None
     try:
-        fid = FileId(str(file["name"]), int(file["size"]), int(file["mtime_ns"]),
+        fid = FileId(str(file["name"]), int(file["size"]), file_time_ns(int(file["mtime_ns"])),
                      str(file["sha256"]))
     except (KeyError, TypeError, ValueError):
         return None

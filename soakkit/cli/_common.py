@@ -8,15 +8,22 @@ from collections.abc import Sequence
 
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import MAX_WAIT_S, float_arg, int_arg, path_arg
+from soakkit.core.io import MAX_UTC, MIN_UTC
 
-__all__ = ["ARTIFACTS_HELP", "MAX_WORKERS", "Parser", "add_artifacts", "add_common_config",
-           "add_dask_options", "add_wait_options", "bounds_help", "float_arg", "formatter",
-           "int_arg", "path_arg", "resolve_artifacts_arg"]
+__all__ = ["ARTIFACTS_HELP", "MAX_WORKERS", "STRATEGY_HELP", "Parser", "add_artifacts",
+           "add_common_config", "add_dask_options", "add_now", "add_wait_options",
+           "bounds_help", "float_arg", "formatter", "int_arg", "path_arg",
+           "resolve_artifacts_arg"]
 
 #: The most worker processes of a local Dask cluster (``--workers``).
 MAX_WORKERS = 1024
 #: How ``--artifacts`` defaults (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
+#: What ``--strategy`` takes (soakkit.strategy.registry; docs/STRATEGIES.md).
+STRATEGY_HELP = ("the bot: legacy (default), avellaneda-stoikov, glft, module:Class, an "
+                 "installed entry point, or exec:PROGRAM (a program speaking the JSON-lines "
+                 "protocol of docs/STRATEGIES.md; answer deadline $SOAKKIT_EXEC_TIMEOUT_S, "
+                 "0.05-3600 s, default 10)")
 
 
 class Parser(argparse.ArgumentParser):
@@ -46,6 +53,7 @@ def add_common_config(p: argparse.ArgumentParser, *, profile_required: bool) -> 
                    help="profile to start from (see `soakkit config list-profiles`)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="override one parameter; repeatable; pins the key against the tuner")
+    p.add_argument("--strategy", default=None, metavar="NAME", help=STRATEGY_HELP)
     add_artifacts(p, "artifacts root holding profiles/ and runs/", create=True)
 
 
@@ -77,6 +85,13 @@ def resolve_artifacts_arg(args: argparse.Namespace) -> None:
         args.artifacts = resolve_artifacts(args.artifacts, create=create)
 
 
+def add_now(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:
+    """``--now ISO8601`` (also ``SOAKKIT_NOW``), bounded like every instant soakkit takes."""
+    p.add_argument("--now", metavar="ISO8601",
+                   help=f"{what}; a UTC time within {MIN_UTC:%Y-%m-%d}..{MAX_UTC:%Y-%m-%d} "
+                        "(run ids have four-digit years, file times fit in int64 ns)")
+
+
 def add_dask_options(group: argparse._ArgumentGroup) -> None:
     """Where a Dask command runs: ``--scheduler``, ``--scheduler-file``, ``--workers``
     (``sweep``, ``optimize``; :func:`soakkit.sweep.cluster.connect` reads them)."""
@@ -92,8 +107,8 @@ def add_wait_options(group: argparse._ArgumentGroup, connect_timeout_s: float) -
     """``--connect-timeout``, ``--progress-interval`` and ``--quiet`` of a Dask command."""
     group.add_argument("--connect-timeout", type=float_arg(0, MAX_WAIT_S, lo_open=True),
                        default=connect_timeout_s, metavar="SECONDS",
-                       help="give up reaching the scheduler after this long (default: "
-                            "%(default)s)")
+                       help="give up reaching the scheduler after this long; the handshake "
+                            "gets a little more (default: %(default)s)")
     group.add_argument("--progress-interval", type=float_arg(0, MAX_WAIT_S, lo_open=True),
                        default=30.0, metavar="SECONDS",
                        help="not on a terminal: a progress line this often (default: "

@@ -8,21 +8,29 @@ import sys
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, add_common_config, formatter, path_arg
-from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
 from soakkit.core.messages import error, warning
 
 
 def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from soakkit.config.layers import resolve
 
-    runtime = args.runtime_overrides
-    if runtime is None and getattr(args, "run", None):
+    runtime, run = args.runtime_overrides, getattr(args, "run", None)
+    if run is not None and not run.strip():
+        raise UsageError("--run: empty run id (give a run id, or 'latest')")
+    if run is not None and runtime is not None:
+        raise UsageError("--run and --runtime-overrides both name the runtime layer; give one")
+    if run is not None:
         from soakkit.artifacts.layout import resolve_run_dir
         from soakkit.config.runtime import RUNTIME_FILE
 
-        runtime = resolve_run_dir(args.artifacts, args.run) / RUNTIME_FILE
+        runtime = resolve_run_dir(args.artifacts, run) / RUNTIME_FILE
+    from soakkit.config.params import DEFAULT_STRATEGY
+    from soakkit.strategy.registry import load_strategy
+
+    strategy = load_strategy(args.strategy or DEFAULT_STRATEGY)
     cfg = resolve(args.profile, artifacts=args.artifacts, sets=args.sets,
-                  runtime_path=runtime)
+                  runtime_path=runtime, params=strategy.params)
     for line in cfg.warnings:
         warning(line)
     return cfg
@@ -49,14 +57,18 @@ def _cmd_config_list(args: argparse.Namespace) -> int:
     from soakkit.config.explain import render_profiles
     from soakkit.config.profiles import list_profiles
 
-    infos = list_profiles(args.artifacts)
+    infos = list_profiles(args.artifacts, check=True)
     if args.json:
         payload = [{"name": i.name, "builtin": i.builtin, "path": str(i.path),
-                    "shadows_builtin": i.shadows_builtin} for i in infos]
+                    "shadows_builtin": i.shadows_builtin, "problems": list(i.problems)}
+                   for i in infos]
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
         sys.stdout.write(render_profiles(infos))
-    return 0
+    for info in infos:
+        for problem in info.problems:
+            warning(f"profile {info.name} ({info.path}) does not load: {problem}")
+    return ExitCode.PROBLEMS if any(i.problems for i in infos) else ExitCode.OK
 
 
 def _cmd_config_precedence(args: argparse.Namespace) -> int:
@@ -88,8 +100,11 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Inspect the layered configuration: defaults < profile < runtime "
                     "overrides < env < --set.\nEvery value carries its origin; every problem "
                     "is one line naming its layer and source.",
-        epilog=exit_codes_help([ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE],
-                               {ExitCode.FAILED: "a runtime overrides file soakkit refuses"}))
+        epilog=exit_codes_help([ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.PROBLEMS],
+                               {ExitCode.FAILED: "a lock is held, or another writer changed "
+                                                 "the runtime overrides first",
+                                ExitCode.PROBLEMS: "list-profiles: listed, but a profile does "
+                                                   "not load (marked INVALID)"}))
     csub = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
 
     show = csub.add_parser("show", help="the resolved parameters and where each came from",

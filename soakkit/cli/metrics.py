@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import add_artifacts, formatter, path_arg
+from soakkit.cli._common import add_artifacts, add_now, formatter, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.messages import warning
 
@@ -43,7 +43,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_artifacts(p, "artifacts root")
     p.add_argument("--out", type=path_arg, required=True, metavar="DIR",
                    help="the textfile collector's folder (must exist and be writable)")
-    p.add_argument("--now", metavar="ISO8601", help="freeze the clock (last-success time)")
+    add_now(p, "freeze the clock (last-success time)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the "
                    "catalog cache")
     p.set_defaults(func=_cmd_metrics)

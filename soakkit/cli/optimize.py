@@ -10,8 +10,10 @@ from pathlib import Path
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import (
     MAX_WORKERS,
+    STRATEGY_HELP,
     add_artifacts,
     add_dask_options,
+    add_now,
     add_wait_options,
     bounds_help,
     float_arg,
@@ -154,7 +156,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                       help="profile to start from: trial 0, and the values not searched "
                            "(default: %(default)s)")
     what.add_argument("--strategy", default=default.strategy, metavar="NAME",
-                      help="strategy whose parameters are searched (default: %(default)s)")
+                      help="whose parameters are searched (the engine's and its own): "
+                           + STRATEGY_HELP)
     what.add_argument("--params", metavar="A,B",
                       help="parameters to search (default: every tunable one)")
     what.add_argument("--trials", type=int_arg(1, MAX_TRIALS), default=default.trials,
@@ -202,7 +205,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     out.add_argument("--write-profile", choices=WRITE_PROFILE, default=default.write_profile,
                      help="when to write <artifacts>/profiles/<NAME>.json (default: "
                           "%(default)s)")
-    out.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
+    add_now(out, "freeze the clock (reproducible files)")
     run = p.add_argument_group("where and how it runs")
     add_dask_options(run)
     run.add_argument("--window", type=int_arg(1, MAX_WINDOW), metavar="N",

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import ARTIFACTS_HELP, formatter, int_arg, path_arg
+from soakkit.cli._common import ARTIFACTS_HELP, add_now, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
+from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED
 from soakkit.core.messages import error, warning
 
 if TYPE_CHECKING:
@@ -29,11 +30,25 @@ def print_report(result: RunResult, html: Path | None = None) -> None:
           f"{result.evalue} (notebook kept in {result.output_dir})")
 
 
+def _parameters(pairs: list[list[str]] | None) -> dict[str, str]:
+    """``-p NAME VALUE`` pairs as a mapping; a name given twice is an error (which would
+    win is a guess the user should not have to make)."""
+    given: dict[str, list[str]] = {}
+    for name, value in pairs or []:
+        given.setdefault(name, []).append(value)
+    twice = [f"-p {name} is given {'twice' if len(values) == 2 else f'{len(values)} times'} "
+             f"({', '.join(values)}); give it once" for name, values in given.items()
+             if len(values) > 1]
+    if twice:
+        raise UsageError("\n".join(twice))
+    return {name: values[0] for name, values in given.items()}
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from soakkit.core.io import clock_from
     from soakkit.notebooks.runner import run
 
-    params: dict[str, object] = dict(args.params or [])
+    params: dict[str, object] = dict(_parameters(args.params))
     if args.artifacts is not None:  # the flag every command has; `-p artifacts` is its alias
         if params.get("artifacts", str(args.artifacts)) != str(args.artifacts):
             raise UsageError(f"--artifacts {args.artifacts} and -p artifacts "
@@ -43,6 +58,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
                  cell_timeout=args.cell_timeout, clock=clock_from(args.now))
     print_report(result)
     return result.exit_code
+
+
+def _bounds() -> str:
+    """The ``bounds:`` paragraph: every size a report parameter may ask for."""
+    from soakkit.evidence.stats import MAX_RESAMPLES, MIN_RESAMPLES
+    from soakkit.rotation.policy import MAX_KEEP_LATEST
+
+    return (f"bounds: -p iterations 1..{MAX_ITERATIONS}, -p sim_minutes 1..1440, -p seed "
+            f"0..{MAX_SEED},\n  -p last_n 0..{MAX_ITERATIONS}, -p days and -p ttl_days "
+            f"0..36500, -p keep_latest 0..{MAX_KEEP_LATEST},\n  -p budget_mb more than 0, "
+            f"-p resamples {MIN_RESAMPLES}..{MAX_RESAMPLES}, -p alpha more than 0 and less "
+            "than 1.\n\n")
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -71,7 +98,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                "Every parameter is checked before a kernel starts (types, iterations >= 1, "
                "gate names,\nrun ids and artifacts folders that exist). An interrupted or "
                "failed report is kept as\n<folder>.failed with its reason (manifest.json); "
-               "only the newest failed folders per report\nare kept (docs/ERRORS.md).\n\n"
+               "only the newest failed folders per report\nare kept (docs/ERRORS.md). A "
+               "parameter may be given once.\n\n" + _bounds()
                + exit_codes_help(list(ExitCode)[:6], {
                    ExitCode.FAILED: "a cell failed",
                    ExitCode.USAGE: "bad parameters, missing kernel or unusable --out",
@@ -92,7 +120,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    metavar="SECONDS",
                    help=f"per-cell timeout, whole seconds 1..{MAX_CELL_TIMEOUT_S} (default: "
                         "%(default)s)")
-    p.add_argument("--now", metavar="ISO8601", help="freeze the clock (run id, manifest times)")
+    add_now(p, "freeze the clock (run id, manifest times)")
     p.set_defaults(func=_cmd_report)
 
 

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import Parser, add_artifacts, formatter
+from soakkit.cli._common import Parser, add_artifacts, add_now, formatter
 from soakkit.core.errors import (
     ROTATE_EXIT_CODES,
     UsageError,
     exit_codes_help,
+    printable,
     rotate_exit_code,
 )
 from soakkit.core.inputs import MAX_DAYS, MAX_WAIT_S, float_arg, int_arg, path_arg
@@ -80,7 +81,7 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
         return
     p.add_argument("--explain", action="store_true",
                    help="print every decision, kept files included")
-    p.add_argument("--now", metavar="ISO8601", help="the instant ages are measured against")
+    add_now(p, "the instant ages are measured against")
     p.add_argument("--wait-lock", type=float_arg(0.0, MAX_WAIT_S), default=0.0,
                    metavar="SECONDS", help="wait for a concurrent rotation (default: fail)")
     p.add_argument("--json", action="store_true", help="print the log record as JSON")
@@ -216,7 +217,9 @@ def _report(args: argparse.Namespace, result: RotationResult) -> int:
         explain.append("every decision:")
         explain += [f"  {d.reason:<44} {d.path}" for d in
                     result.plan.decisions(include_keep=True)]
-    sys.stdout.write(_render(result, explain))
+    # a name that is not UTF-8 (or holds a control character) is shown escaped: \xff
+    sys.stdout.write("".join(printable(line) + "\n"
+                             for line in _render(result, explain).splitlines()))
     _problems(result.summary)
     return result.exit_code
 

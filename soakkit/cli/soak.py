@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import add_common_config, bounds_help, formatter, path_arg
+from soakkit.cli._common import add_common_config, add_now, bounds_help, formatter, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.messages import interrupted, progress, warning
 
@@ -36,7 +36,8 @@ def _progress_printer(enabled: bool) -> Callable[[IterationReport], None]:
 _NUMBER_FLAGS = ("iterations", "seed", "sim_minutes", "sleep_seconds")
 #: Options a resumed run takes from its RUN.json: flags default to None (not given), and
 #: SoakOptions' own defaults fill in for a new run.
-_DEFAULTED = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "market")
+_DEFAULTED = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "market",
+              "strategy")
 
 
 def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], list[str]]:
@@ -45,7 +46,8 @@ def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], lis
     from soakkit.soak.options import option_defaults, options_from_text
 
     numbers, problems = options_from_text({k: getattr(args, k) for k in _NUMBER_FLAGS})
-    given: dict[str, Any] = {k: getattr(args, k) for k in ("profile", "mode", "gate", "market")
+    given: dict[str, Any] = {k: getattr(args, k)
+                             for k in ("profile", "mode", "gate", "market", "strategy")
                              if getattr(args, k) is not None}
     if args.market_data is not None:
         given["market_data"] = str(args.market_data)
@@ -61,17 +63,22 @@ def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], lis
         seed=values["seed"], sim_minutes=values["sim_minutes"], gate=values["gate"],
         sets=tuple(args.sets), artifacts=args.artifacts,
         tune=not args.no_tune, sleep_seconds=numbers.get("sleep_seconds"), now=args.now,
-        market=values["market"], market_data=args.market_data, baseline=args.baseline)
+        market=values["market"], market_data=args.market_data, baseline=args.baseline,
+        strategy=values["strategy"])
     given.pop("sleep_seconds", None)
     return options, given, problems
 
 
 def _check_soak(args: argparse.Namespace) -> list[str]:
     """Every problem of the options and configuration, before anything runs."""
+    import os
+
     from soakkit.config.layers import resolve
     from soakkit.core.errors import ConfigError, SoakkitError
     from soakkit.core.io import clock_from
     from soakkit.soak import option_problems
+    from soakkit.soak.options import strategy_problems
+    from soakkit.strategy.registry import load_strategy
 
     options, _, problems = _options(args)  # a bad number falls back to its valid default
     if args.mode is not None and args.market_data is not None:
@@ -80,8 +87,12 @@ def _check_soak(args: argparse.Namespace) -> list[str]:
     if args.resume is not None:
         return problems
     problems += option_problems(options)
+    unusable = strategy_problems(options, os.environ)
+    problems += unusable
     try:
-        resolve(options.profile, artifacts=options.artifacts, sets=options.sets)
+        if not unusable:
+            resolve(options.profile, artifacts=options.artifacts, sets=options.sets,
+                    params=load_strategy(options.strategy).params)
     except ConfigError as exc:
         problems += [str(p) for p in exc.problems]
     for check in (lambda: clock_from(args.now), _sleep_env):
@@ -149,7 +160,9 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "and RUN.json\nunder <artifacts>/runs/<run_id>/.",
         epilog="examples:\n  soakkit soak --profile steady_safe --iterations 3 --mode volatile "
                "--seed 7\n  soakkit soak --profile aggressive --iterations 24 --mode mixed "
-               "--gate production\n  soakkit soak --market-data examples/tapes/sample "
+               "--gate production\n  soakkit soak --strategy glft --mode volatile --iterations 3"
+               "\n  soakkit soak --strategy 'exec:python3 examples/exec_bot.py' --iterations 2\n"
+               "  soakkit soak --market-data examples/tapes/sample "
                "--iterations 2 --sim-minutes 10\n  soakkit soak --market binance-btc --mode "
                "mixed   (a profile from `soakkit calibrate`)\n  soakkit soak --iterations 288 "
                "--sleep-seconds 300 --metrics-dir /var/lib/prometheus/node-exporter\n\n"
@@ -162,10 +175,12 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                + bounds + "\n"
                "--resume RUN_ID keeps the run's own options: giving another --iterations, "
                "--mode, --seed,\n  --sim-minutes, --gate, --profile, --set, --no-tune, "
-               "--market or --market-data is\n  refused, naming the conflict; the run "
-               "keeps its --baseline too.\n\n"
+               "--market, --market-data or\n  --strategy is refused, naming the conflict; the "
+               "run keeps its --baseline too.\n\n"
                + exit_codes_help([ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE], {
-                   ExitCode.OK: "PASS or WARN", ExitCode.FAILED: "FAIL verdict",
+                   ExitCode.OK: "PASS or WARN",
+                   ExitCode.FAILED: "FAIL verdict, or the strategy crashed, hung or wrote junk "
+                                    "(one line says what and when; RUN.json says failed)",
                    ExitCode.USAGE: "usage, configuration or file-system error (nothing is "
                                    "run, or the run stops resumable)",
                    ExitCode.SIGINT: "interrupted (Ctrl-C; RUN.json says interrupted)"}))
@@ -193,7 +208,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--baseline", metavar="RUN_ID",
                    help="link this run to a baseline run (recorded in RUN.json; `soakkit "
                         "report kpi` compares with it by default)")
-    p.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
+    add_now(p, "freeze the clock (reproducible files)")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted or crashed run")
     p.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
     p.add_argument("--metrics-dir", type=path_arg, default=None, metavar="DIR",

@@ -11,6 +11,7 @@ from soakkit.cli._common import (
     MAX_WORKERS,
     add_artifacts,
     add_dask_options,
+    add_now,
     add_wait_options,
     bounds_help,
     formatter,
@@ -19,6 +20,7 @@ from soakkit.cli._common import (
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, MAX_SIM_MINUTES, MAX_WAIT_S
 from soakkit.core.messages import warning
+from soakkit.sweep.spec import MAX_CELLS
 
 #: Bound of the flags that size a sweep's tasks.
 MAX_BATCH = 1_000_000
@@ -27,18 +29,21 @@ _EXAMPLES = """examples:
   soakkit sweep --profiles steady_safe,ultra_safe --modes volatile,mixed --seeds 1-20 \\
                 --tune both --iterations 12 --sim-minutes 10 --gate production
   soakkit sweep --profiles steady_safe --seeds 1-200 --set tail_age_ms=500,620,800 --name tails
+  soakkit sweep --strategies legacy,avellaneda-stoikov,glft --modes calm,volatile --seeds 1-20
   soakkit sweep ... --scheduler tcp://scheduler:8786      (an existing Dask cluster)
   soakkit report sweep -p sweep latest -p baseline "profile=steady_safe,tune=off"
 
 Rerun the same command after a crash or Ctrl-C: only the missing cells run (and the cells
 that failed). Results: <artifacts>/sweeps/<sweep_id>/ (sweep.json, one parquet per batch).
 
-environment: DASK_SCHEDULER_ADDRESS (an existing cluster when no --scheduler is given),
+environment: DASK_SCHEDULER_ADDRESS (Dask's scheduler-address setting: an existing cluster
+  when neither --scheduler nor --scheduler-file is given),
   SOAKKIT_NOW (frozen clock). SOAKKIT_PARAM_* and SOAKKIT_OVERRIDES_JSON do not apply to
   sweep cells: sweep or pin parameters with --set.
 
 """ + bounds_help([f"--iterations 1..{MAX_ITERATIONS}", f"--sim-minutes 1..{MAX_SIM_MINUTES}",
-                  f"seeds 0..{MAX_SEED}", f"--workers 1..{MAX_WORKERS}",
+                  f"seeds 0..{MAX_SEED}", f"at most {MAX_CELLS:,} cells (profiles x modes x "
+                  "tuner settings x --set values x seeds)", f"--workers 1..{MAX_WORKERS}",
                   f"--batch-size and --window 1..{MAX_BATCH}",
                   "--connect-timeout and --progress-interval more than 0 and at most "
                   f"{MAX_WAIT_S} seconds"]) + """
@@ -59,8 +64,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     spec = SweepSpec.from_text(
         profiles=args.profiles, modes=args.modes, seeds=args.seeds, tune=args.tune,
-        sets=args.sets, iterations=args.iterations, sim_minutes=args.sim_minutes,
-        gate=args.gate, artifacts=args.artifacts,
+        sets=args.sets, strategies=args.strategies, iterations=args.iterations,
+        sim_minutes=args.sim_minutes, gate=args.gate, artifacts=args.artifacts,
         name=args.name, scheduler=args.scheduler,
         scheduler_file=args.scheduler_file, workers=args.workers, batch_size=args.batch_size,
         window=args.window, write_runs=args.write_runs, now=args.now,
@@ -99,6 +104,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     grid = p.add_argument_group("grid")
     grid.add_argument("--profiles", default=",".join(default.profiles), metavar="A,B",
                       help="profiles (default: %(default)s)")
+    grid.add_argument("--strategies", default=",".join(default.strategies), metavar="A,B",
+                      help="strategies (--strategy names; separate with ';' when one holds "
+                           "a comma); more than legacy adds a strategy axis (default: "
+                           "%(default)s)")
     grid.add_argument("--modes", default=",".join(default.modes), metavar="A,B",
                       help="market modes: calm, volatile, spike, mixed (default: %(default)s)")
     grid.add_argument("--seeds", default=format_seeds(default.seeds), metavar="1-20",
@@ -123,7 +132,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     out.add_argument("--write-runs", action="store_true",
                      help="also keep every cell's run folder (workers must share this "
                           "file system)")
-    out.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
+    add_now(out, "freeze the clock (reproducible files)")
     run = p.add_argument_group("where and how it runs")
     add_dask_options(run)
     run.add_argument("--batch-size", type=int_arg(1, MAX_BATCH), metavar="N",

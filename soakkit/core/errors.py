@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -24,6 +26,7 @@ from pathlib import Path
 
 __all__ = [
     "EXIT_CODE_MEANINGS",
+    "READ_ERRORS",
     "REPORT_STATUS_CODES",
     "ROTATE_EXIT_CODES",
     "ROTATE_OVER_BUDGET",
@@ -41,13 +44,16 @@ __all__ = [
     "RuntimeOverridesError",
     "SoakkitError",
     "StaleRevisionError",
+    "StrategyError",
     "TapeError",
     "UsageError",
     "exit_codes_help",
     "filesystem_error",
     "fs_errors",
     "os_reason",
+    "printable",
     "rotate_exit_code",
+    "unreadable_reason",
 ]
 
 
@@ -67,10 +73,11 @@ class ExitCode(IntEnum):
 #: What each exit code means, in the words of the README table.
 EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.OK: "success (a PASS or WARN verdict)",
-    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, or a state file "
-                     "soakkit refuses to use",
-    ExitCode.USAGE: "usage, configuration or input error: a bad flag, value, file or run id, "
-                    "or a path the file system refuses (nothing is left half-written)",
+    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, a file another "
+                     "writer changed first, or a strategy that crashed, hung or wrote junk",
+    ExitCode.USAGE: "usage, configuration or input error: a bad flag, value, file (a state "
+                    "file soakkit refuses, too) or run id, or a path the file system refuses "
+                    "(nothing is left half-written)",
     ExitCode.TIMEOUT: "a report cell ran longer than --cell-timeout",
     ExitCode.DEAD_KERNEL: "a report's kernel died",
     ExitCode.PROBLEMS: "ok, with problems: the output is complete, but input files were "
@@ -177,13 +184,16 @@ class JsonFormatError(SoakkitError):
 
 
 class RuntimeOverridesError(SoakkitError):
-    """``runtime_overrides.json`` is corrupt or invalid; soakkit fails closed."""
+    """``runtime_overrides.json`` is corrupt or invalid; soakkit fails closed (exit code 2,
+    as every file soakkit refuses: ``soak --resume`` and ``config show`` alike)."""
 
-    exit_code = ExitCode.FAILED
+    exit_code = ExitCode.USAGE
 
 
 class StaleRevisionError(RuntimeOverridesError):
     """A compare-and-swap write lost: somebody else wrote the file first."""
+
+    exit_code = ExitCode.FAILED
 
     def __init__(self, path: str, expected: int, found: int) -> None:
         self.path = path
@@ -223,6 +233,14 @@ class ClusterError(SoakkitError):
     exit_code = ExitCode.FAILED
 
 
+class StrategyError(SoakkitError):
+    """A strategy failed while it ran: an external program that crashed, hung past its
+    deadline or wrote junk, or a strategy that returned something the engine cannot act
+    on. One line naming what it did and when; what was written before stays."""
+
+    exit_code = ExitCode.FAILED
+
+
 class TapeError(SoakkitError):
     """A recorded market tape is missing, unreadable or invalid (names the file and row)."""
 
@@ -258,11 +276,49 @@ def _blocking_file(path: str) -> str | None:
     return None
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if c not in (0x09,)}
+
+
+def printable(text: str) -> str:
+    """``text`` as one line a terminal shows faithfully: bytes that are not UTF-8 (a file
+    name's, carried as surrogates) as ``\\xff``, control characters (a raw ``\\r``, an
+    escape sequence, a newline inside a value) as ``\\x1b``."""
+    if text.isprintable():
+        return text
+    try:
+        escaped = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name made (a JSON "\\ud800")
+        escaped = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escaped.translate(_CONTROL)
+
+
 def os_reason(exc: OSError) -> str:
     """What the system said, as soakkit words it: ``permission denied (EACCES)``."""
     reason = (exc.strerror or str(exc) or type(exc).__name__).strip()
     name = errno.errorcode.get(exc.errno or 0)
     return reason[:1].lower() + reason[1:] + (f" ({name})" if name else "")
+
+
+#: What reading (and decompressing) a file may raise: :func:`unreadable_reason` words each.
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error,
+                                            UnicodeDecodeError)
+
+
+def unreadable_reason(exc: BaseException, kind: str = "file") -> str:
+    """Why a file could not be read, in soakkit's words (never a library's own, which may
+    quote raw bytes): ``truncated: the compressed data ends early``, ``permission denied
+    (EACCES)``, else ``not a readable <kind> (truncated or damaged)``."""
+    if isinstance(exc, gzip.BadGzipFile):
+        return "not gzip-compressed data (or damaged)"
+    if isinstance(exc, EOFError):
+        return "truncated: the compressed data ends early"
+    if isinstance(exc, zlib.error):
+        return "damaged compressed data"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, OSError) and exc.errno:
+        return os_reason(exc)
+    return f"not a readable {kind} (truncated or damaged)"
 
 
 def filesystem_error(exc: OSError, path: str | os.PathLike[str] | None = None,
@@ -273,7 +329,8 @@ def filesystem_error(exc: OSError, path: str | os.PathLike[str] | None = None,
     ``action`` (``"cannot create the run folder"``) goes before the system's reason. A
     "not a directory" names the file that stands where a folder belongs.
     """
-    where = exc.filename if exc.filename is not None else path
+    named = exc.filename if isinstance(exc.filename, str | bytes | os.PathLike) else None
+    where = named if named is not None else path  # a descriptor (an int) names nothing
     where_text = os.fsdecode(where) if where is not None else "<unknown path>"
     name = errno.errorcode.get(exc.errno or 0)
     reason = (exc.strerror or str(exc) or type(exc).__name__).strip()

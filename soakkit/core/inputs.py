@@ -25,6 +25,8 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from soakkit.core.errors import printable
+
 __all__ = [
     "MAX_DAYS",
     "MAX_DIGITS",
@@ -114,7 +116,8 @@ def show_value(text: str) -> str:
     """``text`` as an error message shows it: bare when plain, else quoted and shortened."""
     if text and len(text) <= 40 and text.isprintable() and not any(c.isspace() for c in text):
         return text
-    return repr(text if len(text) <= 40 else text[:37] + "...")
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    return repr(shown) if shown.isprintable() else f"'{printable(shown)}'"
 
 
 def parse_int(text: str, *, lo: int | None = None, hi: int | None = None) -> int:
@@ -170,10 +173,18 @@ def check_user_path(text: str) -> str | None:
         return "empty path (give a folder or file name; '.' for the current folder)"
     if "\0" in text:
         return "path contains a NUL byte"
+    if control := next((c for c in text if ord(c) < 0x20 or ord(c) == 0x7F), None):
+        return (f"path contains a control character ({printable(control)}): it would break "
+                "the lines soakkit prints and logs")
     try:
         raw = text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         return "path is not valid text"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return (f"path '{printable(text)}' is not valid UTF-8: soakkit keeps paths as text "
+                "in its tables, logs and reports; rename it")
     if len(raw) > MAX_PATH_BYTES:
         return f"path too long ({len(raw)} bytes; the limit is {MAX_PATH_BYTES})"
     longest = max(raw.split(b"/"), key=len)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 
-from soakkit.core.errors import SoakkitError
+from soakkit.core.errors import SoakkitError, printable
 
 __all__ = ["PROG", "error", "interrupted", "note", "print_error", "progress", "warning"]
 
@@ -27,9 +27,10 @@ PROG = "soakkit"
 
 
 def _lines(prefix: str, text: str) -> None:
+    """``prefix`` and each line of ``text``, its control characters escaped."""
     stream = sys.stderr
     for line in text.splitlines() or [""]:
-        print(f"{prefix}{line}", file=stream, flush=True)
+        print(f"{prefix}{printable(line)}", file=stream, flush=True)
 
 
 def error(text: str) -> None:

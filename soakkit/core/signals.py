@@ -25,6 +25,7 @@ from types import FrameType
 
 from soakkit.core.errors import ExitCode, SoakkitError, UsageError, filesystem_error
 from soakkit.core.messages import interrupted, print_error
+from soakkit.core.streams import STDOUT_NAME
 
 __all__ = ["Terminated", "deferred_signals", "exit_code_for", "print_error", "run_command",
            "signal_name", "terminate_as_interrupt"]
@@ -95,6 +96,13 @@ def deferred_signals() -> Iterator[None]:
         raise Terminated() if pending[0] == signal.SIGTERM else KeyboardInterrupt()
 
 
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null: what is still buffered is dropped at exit
+    instead of failing again (and Python printing its own complaint)."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def run_command(command: Callable[[], int], *,
                 codes: Callable[[int], int] | None = None) -> int:
     """Run ``command`` and return its exit code; errors and signals end it cleanly.
@@ -106,16 +114,22 @@ def run_command(command: Callable[[], int], *,
     with terminate_as_interrupt():
         try:
             try:
-                return int(command())
-            except SystemExit as exc:  # --help / --version
-                return exc.code if isinstance(exc.code, int) else 0
+                try:
+                    code = int(command())
+                except SystemExit as exc:  # --help / --version
+                    code = exc.code if isinstance(exc.code, int) else 0
+                sys.stdout.flush()  # a full disk under `> out.txt` is this command's error
+                return code
             except BrokenPipeError:  # `soakkit catalog | head`
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                _silence_stdout()
                 return ExitCode.FAILED
             except SoakkitError as exc:
                 error = exc
             except OSError as exc:  # a path the file system refused, wherever it surfaced
-                error = filesystem_error(exc)
+                if exc.filename == STDOUT_NAME:  # what is still buffered would fail again
+                    _silence_stdout()
+                error = filesystem_error(exc, action="cannot write" if exc.filename ==
+                                         STDOUT_NAME else None)
             except RecursionError:
                 error = UsageError("input nested too deeply to read")
             print_error(error)

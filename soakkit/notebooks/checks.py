@@ -28,6 +28,7 @@ from soakkit.core.inputs import (
     check_user_path,
 )
 from soakkit.core.io import parse_utc
+from soakkit.evidence.stats import MAX_RESAMPLES, MIN_RESAMPLES
 from soakkit.gate import gate_problem
 from soakkit.report.kpi_report import NO_BASELINE
 from soakkit.rotation.policy import MAX_KEEP_LATEST
@@ -148,22 +149,31 @@ def check_disk(values: Mapping[str, Any], root: Path | None) -> list[str]:
 
 
 def check_sweep(values: Mapping[str, Any], root: Path | None) -> list[str]:
-    """The ``sweep`` report: the artifacts folder, the sweep, alpha, resamples and seed.
-
-    The baseline and the metric name values of the sweep's results; the report checks them
-    when it has read the results (a bad one is a one-line error from the kernel).
-    """
-    problems = (_folder(root) + _bounded(values, "resamples", 100, None)
+    """The ``sweep`` report: the artifacts folder, the sweep, alpha, resamples and seed, then
+    the baseline and the metric against the sweep's results (read once here)."""
+    problems = (_folder(root) + _bounded(values, "resamples", MIN_RESAMPLES, MAX_RESAMPLES)
                 + _bounded(values, "seed", 0, MAX_SEED))
     alpha = values.get("alpha")
     if alpha is not None and not 0 < alpha < 1:
         problems.append(f"{_label('alpha')} {alpha!r}: expected a value > 0 and < 1")
-    if not problems and root is not None and values.get("sweep") is not None:
-        try:
-            resolve_sweep_dir(root, str(values["sweep"]))
-        except SoakkitError as exc:
-            problems.append(f"{_label('sweep')}: {exc}")
-    return problems
+    if problems or root is None or values.get("sweep") is None:
+        return problems
+    try:
+        resolve_sweep_dir(root, str(values["sweep"]))
+    except SoakkitError as exc:
+        return [f"{_label('sweep')}: {exc}"]
+    from soakkit.report.sweep_report import check_sweep_selection
+
+    try:
+        check_sweep_selection(root, str(values["sweep"]),
+                              baseline=str(values.get("baseline")),
+                              metric=str(values.get("metric", "auto")),
+                              per_mode=bool(values.get("per_mode", False)))
+    except SoakkitError as exc:
+        text = str(exc)
+        name = next((n for n in ("baseline", "metric") if text.startswith(f"{n} ")), None)
+        return [f"{_label(name)}: {text}" if name else text]
+    return []
 
 
 #: Report name → its check (reports without one are checked by type only).
@@ -172,8 +182,20 @@ REPORT_CHECKS: Mapping[str, Checker] = {"soak": check_soak, "kpi": check_kpi,
                                         "sweep": check_sweep}
 
 
+def _environment() -> list[str]:
+    """What every report's kernel inherits: a catalog cache folder that can be used."""
+    from soakkit.catalog.cache import cache_dir
+
+    try:
+        cache_dir(Path("."))
+    except SoakkitError as exc:
+        return [str(exc)]
+    return []
+
+
 def report_problems(name: str, values: Mapping[str, Any], root: Path | None) -> list[str]:
     """Every problem with the (already type-cast) parameters of report ``name`` whose
-    artifacts folder :func:`resolve_report_artifacts` found at ``root``."""
+    artifacts folder :func:`resolve_report_artifacts` found at ``root``, and the environment
+    its kernel inherits."""
     check = REPORT_CHECKS.get(name)
-    return check(values, root) if check is not None else []
+    return _environment() + (check(values, root) if check is not None else [])

@@ -45,6 +45,7 @@ from soakkit.core.errors import (
 from soakkit.core.inputs import MAX_WAIT_S
 from soakkit.core.io import Clock, SystemClock, atomic_write_bytes, atomic_write_json, fsync_dir
 from soakkit.core.json_canonical import canonical_json
+from soakkit.core.signals import deferred_signals, signal_name
 from soakkit.notebooks.checks import report_problems, resolve_report_artifacts
 from soakkit.notebooks.folders import (
     PARTIAL_SUFFIX,
@@ -59,7 +60,6 @@ from soakkit.notebooks.index import write_index
 from soakkit.notebooks.kernel import KERNEL_LOG, check_kernel, drop_if_empty, execute
 from soakkit.notebooks.outputs import collect, failing_cell, manifest, render_html, seconds
 from soakkit.notebooks.parameters import ParamSpec, cast_parameters, notebook_parameters
-from soakkit.core.signals import deferred_signals, signal_name
 
 __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters",
            "notebook_parameters", "run", "run_template", "template_path"]

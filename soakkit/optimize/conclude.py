@@ -52,7 +52,8 @@ def _evaluate(plan: Plan, store: StudyStore, conn: Connection, now: str,
         key = plan.config_key(config.values, config.tune, ev, config.profile)
         flights.append(Flight(-1, None, config, key,
                               payloads(config, ev, plan.data, key, gate=plan.spec.gate,
-                                       now=now), stored=store.has_rows("eval", key)))
+                                       now=now, strategy=plan.spec.strategy),
+                              stored=store.has_rows("eval", key)))
     cells: dict[str, pl.DataFrame] = {}
     errors: list[str] = []
 

@@ -18,14 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from soakkit.config.params import PARAMS, Value
+from soakkit.config.params import ParamSpec, Value
 from soakkit.config.profiles import BUILTIN_DIR, check_profile_name
 from soakkit.core.digests import signature
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import MAX_SEED, MAX_SIM_MINUTES
 from soakkit.gate import check_gate_name
 from soakkit.optimize.markets import MarketData, MarketSet, market_data
-from soakkit.optimize.space import check_params, default_params
+from soakkit.optimize.space import check_params, default_params, search_params
 from soakkit.optimize.spec import MAX_OOS_TOP, MAX_TRIALS, MAX_WINDOW, OptimizeSpec
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.options import SoakOptions, validate_options
@@ -67,6 +67,7 @@ class Plan:
     """A validated study."""
 
     spec: OptimizeSpec
+    specs: Mapping[str, ParamSpec]  #: the strategy's parameters (engine's and its own)
     params: tuple[str, ...]
     profile: ProfileRef
     profile_values: Mapping[str, Value]  #: the starting profile's values of ``params``
@@ -81,7 +82,8 @@ class Plan:
                      "seeds": format_seeds(s.seeds), "eval_seeds": format_seeds(s.eval_seeds),
                      "gate": s.gate, "sampler": s.sampler, "seed": s.seed,
                      "oos_top": s.oos_top},
-            "space": {n: [PARAMS[n].kind, PARAMS[n].lo, PARAMS[n].hi] for n in self.params},
+            "space": {n: [self.specs[n].kind, self.specs[n].lo, self.specs[n].hi]
+                      for n in self.params},
             "profile": {"name": s.profile, **self.profile.to_json()},
             "data": self.data.identity(),
         }
@@ -95,7 +97,8 @@ class Plan:
                    profile: ProfileRef | None = None) -> str:
         """The key of a configuration's rows on ``markets`` (module docstring)."""
         p = profile or self.profile
-        return signature({"engine_version": ENGINE_VERSION, "profile": p.name,
+        return signature({"engine_version": ENGINE_VERSION, "strategy": self.spec.strategy,
+                          "profile": p.name,
                           "profile_sha256": p.sha256, "values": dict(sorted(values.items())),
                           "tune": tune, "gate": self.spec.gate, "role": markets.role,
                           "markets": markets.to_json(),
@@ -133,12 +136,12 @@ def build_plan(spec: OptimizeSpec) -> Plan:
     check_gate_name(spec.gate)
     validate_options(SoakOptions(iterations=spec.iterations, sim_minutes=spec.sim_minutes,
                                  gate=spec.gate, artifacts=spec.artifacts))
-    params = check_params(spec.strategy, spec.params if spec.params is not None
-                          else default_params(spec.strategy))
+    specs = search_params(spec.strategy)
+    params = check_params(specs, spec.strategy, spec.params if spec.params is not None
+                          else default_params(specs))
     profile = load_profile_ref(spec.profile, spec.artifacts, "--profile")
     data = market_data(spec)
     from soakkit.config.layers import resolve
 
-    values = resolve(spec.profile, artifacts=spec.artifacts, env={}).values
-    plan = Plan(spec, params, profile, {n: values[n] for n in params}, data)
-    return plan
+    values = resolve(spec.profile, artifacts=spec.artifacts, env={}, params=specs).values
+    return Plan(spec, specs, params, profile, {n: values[n] for n in params}, data)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from soakkit.config.params import PARAMS, Value
+from soakkit.config.params import Value
 from soakkit.config.profiles import PROFILE_SCHEMA_VERSION, load_profile, user_profiles_dir
 from soakkit.core.digests import sha256_bytes
 from soakkit.core.errors import ConfigError, UsageError
@@ -61,10 +61,10 @@ def check_profile_free(artifacts: Path, study: str, trials: int) -> None:
 
 def profile_document(start: Mapping[str, Value], winner: Mapping[str, Value],
                      description: str, provenance: Mapping[str, Any]) -> dict[str, Any]:
-    """The profile: the starting values with the winner's over them, in table order."""
-    values = {**start, **winner}
+    """The profile: the starting values with the winner's over them (the engine's and the
+    strategy's own parameters alike)."""
     return {"schema_version": PROFILE_SCHEMA_VERSION, "description": description,
-            "params": {n: values[n] for n in PARAMS if n in values},
+            "params": {**start, **winner},
             "provenance": dict(provenance)}
 
 

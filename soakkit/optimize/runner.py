@@ -97,7 +97,8 @@ def run_optimize(spec: OptimizeSpec, client: Client | None = None, *,
     progress
         Receives progress (:class:`~soakkit.optimize.progress.OptimizePrinter` prints it).
     env
-        Environment (``DASK_SCHEDULER_ADDRESS``, ``SOAKKIT_NOW``); default ``os.environ``.
+        Environment (``SOAKKIT_NOW``); default ``os.environ``. ``DASK_SCHEDULER_ADDRESS``
+        is read by Dask's configuration, as for ``soakkit sweep``.
 
     Raises
     ------
@@ -119,7 +120,7 @@ def run_optimize(spec: OptimizeSpec, client: Client | None = None, *,
         store.mark_latest()
         return OptimizeResult(plan.name, store.folder, "finished", spec.trials,
                               int(done["trials"]), 0, 0, done)
-    with store.lock(), connect(execution_spec(spec), client, env) as conn:
+    with store.lock(), connect(execution_spec(spec), client) as conn:
         store.remove_stale_files()
         store.create(plan.identity(), format_utc(clock.now()), clock.now().timestamp())
         now = str((store.read_meta() or {}).get("created_utc"))

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from soakkit.config.params import PARAMS, Value
+from soakkit.config.params import ParamSpec, Value
 from soakkit.core.errors import ArtifactError, ClusterError
 from soakkit.optimize.plan import Plan
 from soakkit.optimize.scoring import Score, constraints, score_rows
@@ -81,7 +81,8 @@ def open_study(store: StudyStore, *, read_only: bool = False) -> optuna.Study:
                                direction="maximize", load_if_exists=True)
 
 
-def grid_levels(params: tuple[str, ...], budget: int) -> dict[str, list[Value]]:
+def grid_levels(specs: Mapping[str, ParamSpec], params: tuple[str, ...], budget: int
+                ) -> dict[str, list[Value]]:
     """``L`` evenly spaced levels of each parameter (the midpoints of ``L`` equal bins), the
     largest ``L ≥ 2`` whose grid of ``L ** len(params)`` points fits in ``budget``."""
     levels = max(2, math.floor(budget ** (1.0 / len(params)) + 1e-9))
@@ -89,15 +90,16 @@ def grid_levels(params: tuple[str, ...], budget: int) -> dict[str, list[Value]]:
         levels -= 1
     out = {}
     for name in params:
-        spec = PARAMS[name]
+        spec = specs[name]
         grid = [spec.cast(spec.lo + (i + 0.5) / levels * spec.span) for i in range(levels)]
         out[name] = list(dict.fromkeys(grid))
     return out
 
 
-def grid_points(params: tuple[str, ...], budget: int) -> list[dict[str, Value]]:
+def grid_points(specs: Mapping[str, ParamSpec], params: tuple[str, ...], budget: int
+                ) -> list[dict[str, Value]]:
     """Every point of :func:`grid_levels`, in a fixed order."""
-    levels = grid_levels(params, budget)
+    levels = grid_levels(specs, params, budget)
     return [dict(zip(params, point, strict=True))
             for point in itertools.product(*(levels[n] for n in params))]
 
@@ -220,7 +222,7 @@ class Search:
         self.plan, self.study, self.store, self.conn = plan, study, store, conn
         self.now, self.mtime, self.on_told = now, mtime, on_told
         self.window = plan.spec.window or DEFAULT_WINDOW
-        self.space = distributions(plan.params)
+        self.space = distributions(plan.specs, plan.params)
         self.groups = tuple(g.name for g in plan.data.calibration.groups)
         self.baseline: Score | None = None
         self.ran = self.failed = 0
@@ -235,7 +237,8 @@ class Search:
                                   min(len(g.seeds) for g in cal.groups))
         return Flight(number, trial, config, key,
                        payloads(config, cal, self.plan.data, key, gate=self.plan.spec.gate,
-                                now=self.now, chunks=chunks),
+                                now=self.now, strategy=self.plan.spec.strategy,
+                                chunks=chunks),
                        stored=self.store.has_rows("trials", key))
 
     def _ask(self) -> Flight:
@@ -246,7 +249,7 @@ class Search:
         self.study.sampler = _sampler(self.plan.spec.sampler,
                                       _seed(self.plan.spec.seed, asked))
         trial = self.study.ask(self.space)
-        values = values_of(trial.params)
+        values = values_of(self.plan.specs, trial.params)
         trial.set_user_attr("values", values)
         return self._flight(trial, trial.number, values)
 
@@ -266,7 +269,7 @@ class Search:
                 else:
                     assert isinstance(dist, optuna.distributions.FloatDistribution)
                     trial.suggest_float(name, dist.low, dist.high)
-        values = values_of({n: trial.params[n] for n in self.plan.params})
+        values = values_of(self.plan.specs, {n: trial.params[n] for n in self.plan.params})
         trial.set_user_attr("values", values)
         return self._flight(trial, frozen.number, values)
 
@@ -338,7 +341,8 @@ class Search:
         if not self.study.trials:
             self.study.enqueue_trial(dict(self.plan.profile_values))
             if self.plan.spec.sampler == "grid":
-                for point in grid_points(self.plan.params, self.plan.spec.trials - 1):
+                for point in grid_points(self.plan.specs, self.plan.params,
+                                         self.plan.spec.trials - 1):
                     self.study.enqueue_trial(point)
         if self.study.trials[BASELINE_TRIAL].state == TrialState.FAIL:
             self.stopped = "the starting profile failed on the calibration markets: " + \

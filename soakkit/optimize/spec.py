@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soakkit.artifacts.layout import DEFAULT_ARTIFACTS
+from soakkit.config.params import DEFAULT_STRATEGY
 from soakkit.core.errors import UsageError
 from soakkit.evidence.study import CALIBRATION_SEEDS, EVALUATION_SEEDS
-from soakkit.sim.strategies import DEFAULT_STRATEGY
 from soakkit.sweep.spec import parse_list, parse_seeds
 
 __all__ = ["DEFAULT_TAPE_SPLIT", "MAX_OOS_TOP", "MAX_TRIALS", "MAX_WINDOW", "OptimizeSpec",

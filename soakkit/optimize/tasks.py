@@ -50,15 +50,16 @@ def _split(seeds: Sequence[int], parts: int) -> list[tuple[int, ...]]:
 
 
 def payloads(config: Config, markets: MarketSet, data: MarketData, key: str, *, gate: str,
-             now: str, chunks: int = 1) -> list[BatchPayload]:
-    """The batches that run ``config`` on ``markets`` (``chunks`` per group)."""
+             now: str, strategy: str, chunks: int = 1) -> list[BatchPayload]:
+    """The batches that run ``config`` with ``strategy`` on ``markets`` (``chunks`` per
+    group)."""
     names = tuple(config.values)
     sets = tuple(config.values[n] for n in names)
     out = []
     for g in markets.groups:
         for seeds in _split(g.seeds, min(chunks, len(g.seeds))):
             cells = tuple((hashlib.sha256(f"{key}:{g.name}:{seed}".encode()).hexdigest(),
-                           config.profile.name, g.mode, config.tune, sets, seed)
+                           config.profile.name, g.mode, config.tune, sets, seed, strategy)
                           for seed in seeds)
             out.append(BatchPayload(
                 engine_version=ENGINE_VERSION, iterations=g.last, sim_minutes=g.sim_minutes,

@@ -149,12 +149,17 @@ def _provenance(meta: dict[str, Any]) -> pl.DataFrame:
     params = meta.get("config", {}).get("params", {}) if isinstance(meta.get("config"),
                                                                     dict) else {}
     rows = []
-    for name in PARAMS:
+    # the run's parameters (its strategy's), in the registry's order, then declared ones
+    names = [n for n in PARAMS if n in params] + [n for n in params if n not in PARAMS]
+    for name in names or list(PARAMS):
         entry = params.get(name, {})
-        origin = entry.get("origin", {}) if isinstance(entry, dict) else {}
+        if not isinstance(entry, dict):
+            entry = {}
+        origin = entry.get("origin", {}) if isinstance(entry.get("origin"), dict) else {}
         shadowed = ", ".join(f"{s['origin']['source']}={s['value']}"
                              for s in reversed(entry.get("shadowed", [])))
-        rows.append((name, str(entry.get("value", "")), PARAMS[name].unit,
+        unit = PARAMS[name].unit if name in PARAMS else str(entry.get("unit", ""))
+        rows.append((name, str(entry.get("value", "")), unit,
                      str(origin.get("source", "")), shadowed))
     return pl.DataFrame(rows, schema=["parameter", "value", "unit", "origin", "shadows"],
                         orient="row")

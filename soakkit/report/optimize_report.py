@@ -130,9 +130,10 @@ def _winner_table(result: dict[str, Any], meta: dict[str, Any], study: Any) -> p
     values = winner.get("values") or {}
     baseline = study.trials[0].user_attrs.get("values") if study.trials else None  # trial 0
     names = meta.get("spec", {}).get("params", [])
+    space = meta.get("space", {})  # each searched parameter's [kind, lo, hi]
     return pl.DataFrame({
-        "parameter": names, "unit": [PARAMS[n].unit for n in names],
-        "bounds": [f"[{PARAMS[n].lo}, {PARAMS[n].hi}]" for n in names],
+        "parameter": names, "unit": [PARAMS[n].unit if n in PARAMS else "" for n in names],
+        "bounds": [f"[{space[n][1]}, {space[n][2]}]" for n in names],
         "profile": [None if baseline is None else str(baseline.get(n)) for n in names],
         "recommended": [str(values.get(n)) for n in names]},
         schema={"parameter": pl.String, "unit": pl.String, "bounds": pl.String,

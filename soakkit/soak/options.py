@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from soakkit.artifacts.layout import market_profile_path, resolve_artifacts, resolve_run_dir
+from soakkit.config.params import DEFAULT_STRATEGY
 from soakkit.core.errors import SoakkitError, UsageError, fs_errors
 from soakkit.core.inputs import (
     MAX_ITERATIONS,
@@ -29,13 +30,14 @@ from soakkit.gate import gate_problem
 from soakkit.sim.calibrate import read_market_profile
 from soakkit.sim.regimes import DEFAULT_MARKET, MODES, MarketProfile
 from soakkit.sim.replay import load_tape, windows_available
-from soakkit.sim.strategies import DEFAULT_STRATEGY, STRATEGIES
+from soakkit.strategy.registry import load_strategy
 
-__all__ = ["NUMBER_OPTIONS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV", "NumberOption",
-           "SoakOptions", "load_market", "market_file", "option_defaults", "option_problems",
+__all__ = ["NUMBER_OPTIONS", "RECORDED_DEFAULTS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV",
+           "NumberOption", "SoakOptions", "load_market", "market_file", "option_defaults",
+           "option_problems",
            "options_from_text",
            "resume_conflicts", "sleep_from_env",
-           "validate_options"]
+           "strategy_problems", "validate_options"]
 
 SLEEP_ENV = "SOAK_SLEEP_SECONDS"
 #: The ``mode`` of a run that replays a recorded tape (``--market-data``).
@@ -61,7 +63,7 @@ class SoakOptions:
     now: str | None = None  #: freeze the clock (ISO-8601); also SOAKKIT_NOW
     market: str = "default"  #: synthetic market profile: a name or a JSON file
     market_data: Path | None = None  #: replay this recorded tape instead of a synthetic market
-    #: the market-making strategy (:data:`soakkit.sim.strategies.STRATEGIES`)
+    #: the bot: a built-in name, module:Class, an entry point or exec:PROGRAM
     strategy: str = DEFAULT_STRATEGY
     #: the run this one is compared with (a run id under ``artifacts``), recorded in
     #: ``RUN.json``: the KPI and exploration reports compare with it by default
@@ -151,7 +153,7 @@ NUMBER_OPTIONS: Mapping[str, NumberOption] = {
 RESUME_KEEPS = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "sets", "tune",
                 "market", "market_data", "strategy")
 #: What a ``RUN.json`` written before an option existed means by leaving it out.
-_RECORDED_DEFAULTS: Mapping[str, Any] = {"market": "default", "market_data": None,
+RECORDED_DEFAULTS: Mapping[str, Any] = {"market": "default", "market_data": None,
                                         "strategy": DEFAULT_STRATEGY}
 
 
@@ -200,14 +202,21 @@ def option_problems(options: SoakOptions, label: Callable[[str], str] | None = N
         problems.append(why)
     if why := gate_problem(options.gate, name_of("gate")):
         problems.append(why)
-    if why := choice_problem(name_of("strategy"), options.strategy, STRATEGIES):
-        problems.append(why)
     if options.baseline is not None:
         try:
             resolve_run_dir(options.artifacts, options.baseline)
         except SoakkitError as exc:
             problems.append(f"{name_of('baseline')} {options.baseline}: {exc}")
     return problems + ([] if problems else _market_problems(options))
+
+
+def strategy_problems(options: SoakOptions, env: Mapping[str, str]) -> list[str]:
+    """Why ``options.strategy`` cannot be used (one line), or nothing."""
+    try:
+        load_strategy(options.strategy, env)
+    except SoakkitError as exc:
+        return str(exc).splitlines()
+    return []
 
 
 def _market_problems(options: SoakOptions) -> list[str]:
@@ -240,7 +249,7 @@ def resume_conflicts(run_id: str, recorded: Mapping[str, Any],
     """Options asked for on ``--resume`` that differ from the run's own, one line each."""
     out = []
     for name, asked in requested.items():
-        have = recorded.get(name, _RECORDED_DEFAULTS.get(name))
+        have = recorded.get(name, RECORDED_DEFAULTS.get(name))
         value = list(asked) if name == "sets" else asked
         if name == "sets":
             have = list(have or [])

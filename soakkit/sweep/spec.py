@@ -1,7 +1,9 @@
 """What a sweep runs: :class:`SweepSpec`, and the text forms of its axes on the command line.
 
-The grid is the cartesian product of ``profiles × modes × tune × --set values × seeds``;
-each cell is one mini-soak. Fields below the ``execution`` marker choose *how* the grid
+The grid is the cartesian product of ``[strategies ×] profiles × modes × tune × --set values
+× seeds``; each cell is one mini-soak. ``strategies`` is an axis only when it names more
+than the default (legacy) strategy, so a sweep of the legacy quoter keeps its columns,
+labels and cell keys. Fields below the ``execution`` marker choose *how* the grid
 runs (which cluster, batch sizes, progress) and never change a cell's result.
 """
 
@@ -13,19 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from soakkit.artifacts.layout import resolve_artifacts
+from soakkit.config.params import DEFAULT_STRATEGY
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import MAX_SEED, choice_problem
 
-__all__ = ["TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list", "parse_seeds",
-           "parse_set_axis", "parse_tune"]
+__all__ = ["MAX_CELLS", "MAX_SEEDS", "TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list",
+           "parse_seeds", "parse_set_axis", "parse_tune"]
 
 #: ``--tune`` values and the tuner settings each one sweeps.
 TUNE_CHOICES: dict[str, tuple[bool, ...]] = {"on": (True,), "off": (False,),
                                               "both": (True, False)}
 #: ``N`` or ``A-B``: canonical integers only (no sign, no leading zero; soakkit.core.inputs).
 _SEED_ITEM = re.compile(r"^(0|[1-9][0-9]{0,9})(?:-(0|[1-9][0-9]{0,9}))?$")
+#: The most cells one sweep may have (about 180 MB and 3 s of planning in the client; at a
+#: second per cell, eleven days of one core). ``soakkit sweep --help`` states it.
+MAX_CELLS = 1_000_000
 #: The most seeds one ``--seeds`` may name (a typo such as ``1-100000000`` is refused).
-MAX_SEEDS = 10_000_000
+MAX_SEEDS = MAX_CELLS
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class SweepSpec:
     ----------
     profiles, modes, seeds, tune
         Grid axes: profile names, market modes, seeds, and tuner on (``True``) / off.
+    strategies
+        Strategies (``--strategy`` names); an axis unless it is the default alone.
     sets
         Parameter axes, ``(name, (value, ...))`` with values as text (``--set NAME=V1,V2``).
     iterations, sim_minutes, gate
@@ -81,20 +89,30 @@ class SweepSpec:
     write_runs: bool = False
     now: str | None = None
     connect_timeout_s: float = 10.0
+    strategies: tuple[str, ...] = (DEFAULT_STRATEGY,)
+
+    @property
+    def strategy_axis(self) -> bool:
+        """Whether the grid has a ``strategy`` axis (anything but the default alone)."""
+        return tuple(self.strategies) != (DEFAULT_STRATEGY,)
 
     @classmethod
     def from_text(cls, *, profiles: str, modes: str, seeds: str, tune: str = "on",
-                  sets: Sequence[str] = (), **options: object) -> SweepSpec:
-        """A spec from the command line's text forms (``"1-20"``, ``"both"``, ``"x=1,2"``)."""
+                  sets: Sequence[str] = (), strategies: str = DEFAULT_STRATEGY,
+                  **options: object) -> SweepSpec:
+        """A spec from the command line's text forms (``"1-20"``, ``"both"``, ``"x=1,2"``;
+        ``strategies`` separated by ``;`` when a name holds a comma, else by ``,``)."""
+        sep = ";" if ";" in strategies else ","
         return cls(profiles=parse_list(profiles, "--profiles"),
                    modes=parse_list(modes, "--modes"), seeds=parse_seeds(seeds),
                    tune=parse_tune(tune), sets=tuple(parse_set_axis(s) for s in sets),
+                   strategies=parse_list(strategies, "--strategies", sep),
                    **options)  # type: ignore[arg-type]
 
 
-def parse_list(text: str, flag: str) -> tuple[str, ...]:
+def parse_list(text: str, flag: str, sep: str = ",") -> tuple[str, ...]:
     """``"a,b"`` → ``("a", "b")``; empty items are errors, repeats are dropped."""
-    items = [item.strip() for item in text.split(",")]
+    items = [item.strip() for item in text.split(sep)]
     if text.strip() == "":
         raise UsageError(f"{flag} {text!r}: empty grid (give at least one value)")
     if any(item == "" for item in items):

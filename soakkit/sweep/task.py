@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soakkit.artifacts.layout import market_profile_path, runs_root
-from soakkit.config.params import Value
+from soakkit.config.params import DEFAULT_STRATEGY, Value
 from soakkit.config.profiles import user_profiles_dir
 from soakkit.core.digests import sha256_bytes
 from soakkit.core.errors import ArtifactError
@@ -34,13 +34,14 @@ from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.iteration import IterationReport, Session, run_iteration
 from soakkit.soak.options import SoakOptions
 from soakkit.soak.runner import run_soak
-from soakkit.sweep.rows import Columns, add_cell, new_columns
+from soakkit.strategy.registry import run_id_part
+from soakkit.sweep.rows import Columns, add_cell, cell_identity, new_columns
 from soakkit.tuning.store import MemoryRuntimeStore
 
 __all__ = ["BatchPayload", "CellSpec", "cell_run_id", "run_batch"]
 
-#: (key, profile, mode, tune, set values, seed): one cell, as plain data.
-CellSpec = tuple[str, str, str, bool, tuple[Value, ...], int]
+#: (key, profile, mode, tune, set values, seed, strategy): one cell, as plain data.
+CellSpec = tuple[str, str, str, bool, tuple[Value, ...], int, str]
 _ERROR_CHARS = 600
 
 
@@ -62,11 +63,15 @@ class BatchPayload:
     market_file: tuple[str, bytes] | None = None  #: a calibrated market: (sha256, bytes)
     market_data: str | None = None  #: replay this tape (a folder the workers can read)
     first_iteration: int = 1  #: run iterations first_iteration..iterations of every cell
+    strategy_axis: bool = False  #: the rows carry a ``strategy`` column
 
 
-def cell_run_id(profile: str, mode: str, tune: bool, seed: int, key: str) -> str:
-    """``steady_safe-mixed-s7-tuned-1a2b3c4d5e6f``: the run id of a cell."""
-    return f"{profile}-{mode}-s{seed}-{'tuned' if tune else 'untuned'}-{key[:12]}"
+def cell_run_id(profile: str, mode: str, tune: bool, seed: int, key: str,
+                strategy: str = DEFAULT_STRATEGY) -> str:
+    """``steady_safe-mixed-s7-tuned-1a2b3c4d5e6f``: the run id of a cell (a strategy other
+    than legacy goes first: ``glft-steady_safe-…``)."""
+    first = "" if strategy == DEFAULT_STRATEGY else f"{run_id_part(strategy)}-"
+    return f"{first}{profile}-{mode}-s{seed}-{'tuned' if tune else 'untuned'}-{key[:12]}"
 
 
 def _materialise(path: Path, name: str, sha256: str, data: bytes) -> None:
@@ -119,12 +124,12 @@ def run_batch(payload: BatchPayload) -> Columns:
         raise RuntimeError(f"this worker's soakkit runs engine version {ENGINE_VERSION}, the "
                            f"sweep needs {payload.engine_version}: install the client's "
                            "soakkit on every worker")
-    columns = new_columns(payload.set_columns)
-    for key, profile, mode, tune, sets, seed in payload.cells:
-        identity = {"cell_key": key, "profile": profile, "mode": mode, "tune": tune,
-                    **dict(zip(payload.set_columns, sets, strict=True)), "seed": seed}
+    columns = new_columns(payload.set_columns, payload.strategy_axis)
+    for key, profile, mode, tune, sets, seed, strategy in payload.cells:
+        identity = cell_identity(key, strategy if payload.strategy_axis else None, profile,
+                                 mode, tune, payload.set_columns, sets, seed)
         sha256, data = payload.profiles[profile]
-        run_id = cell_run_id(profile, mode, tune, seed, key)
+        run_id = cell_run_id(profile, mode, tune, seed, key, strategy)
         try:
             root = Path(payload.runs_dir) if payload.runs_dir else _private_root(sha256)
             _materialise(user_profiles_dir(root) / f"{profile}.json", f"profile {profile}",
@@ -136,7 +141,8 @@ def run_batch(payload: BatchPayload) -> Columns:
                 profile=profile, iterations=payload.iterations, mode=mode, seed=seed,
                 sim_minutes=payload.sim_minutes, gate=payload.gate, tune=tune,
                 sets=tuple(f"{n}={v!r}" for n, v in zip(payload.set_names, sets, strict=True)),
-                artifacts=root, sleep_seconds=0.0, now=payload.now, market=payload.market,
+                artifacts=root, sleep_seconds=0.0, now=payload.now, strategy=strategy,
+                market=payload.market,
                 market_data=Path(payload.market_data) if payload.market_data else None)
             reports, verdict = (_run_on_disk(options, run_id) if payload.runs_dir
                                 else _run_in_memory(options, run_id, sha256,
