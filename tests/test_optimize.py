@@ -262,3 +262,23 @@ def test_a_journal_line_cut_by_a_kill_is_dropped_on_resume(tmp_path: Path) -> No
     assert not list(store.folder.glob("*.tmp"))
     again = open_study(store, read_only=True)
     assert [(t.number, t.value) for t in again.trials] == [(0, 1.0)]
+
+
+def test_a_strategy_brings_its_own_parameters_into_the_space(tmp_path: Path) -> None:
+    from soakkit.strategy.registry import load_strategy
+
+    own = {n: spec for n, spec in load_strategy("glft").params.items() if n not in PARAMS
+           or PARAMS[n].owners}
+    assert own  # glft declares parameters beyond the engine's
+    plan = build_plan(_spec(tmp_path, strategy="glft", params=None))
+    tunable_own = {n for n, spec in own.items() if spec.tunable}
+    assert tunable_own and tunable_own <= set(plan.params)  # glft_gamma is searched
+    assert set(TUNABLE) <= set(plan.params)
+    for name in plan.params:
+        assert plan.identity()["space"][name] == [plan.specs[name].kind, plan.specs[name].lo,
+                                                  plan.specs[name].hi]
+    legacy = build_plan(_spec(tmp_path, params=None))
+    assert legacy.config_key({}, False, legacy.data.calibration) != plan.config_key(
+        {}, False, plan.data.calibration)  # the strategy is part of a configuration
+    with pytest.raises(UsageError, match="not a parameter of strategy 'legacy'"):
+        build_plan(_spec(tmp_path, params=tuple(own)))
