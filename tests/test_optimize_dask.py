@@ -51,7 +51,7 @@ def test_a_killed_study_resumes_to_the_same_result(cluster: DaskCluster,
     reference = run_optimize(spec)
     assert reference.status == "finished" and reference.ran == TRIALS
     assert reference.failed == 0 and reference.verdict is not None
-    assert "cluster" in reference._repr_html_() or reference.name in reference._repr_html_()
+    assert "<b>study resumed</b>" in reference._repr_html_()  # how a notebook shows it
 
     # the CLI on the same cluster, killed (SIGKILL: no clean-up) after a few trials
     art = tmp_path / "a"
@@ -85,3 +85,34 @@ def test_a_killed_study_resumes_to_the_same_result(cluster: DaskCluster,
     ref = json.loads((tmp_path / "ref" / "studies" / "resumed" / "result.json").read_text())
     got = json.loads((folder / "result.json").read_text())
     assert _without_path(got) == _without_path(ref)
+
+
+def test_a_trial_killed_while_it_was_asked_is_completed_on_resume(cluster: DaskCluster,
+                                                                  tmp_path: Path) -> None:
+    from soakkit.optimize.plan import build_plan, execution_spec
+    from soakkit.optimize.search import Search
+    from soakkit.optimize.store import studies_root
+    from soakkit.sweep.cluster import connect
+
+    spec = OptimizeSpec(modes=("calm",), seeds=(1,), eval_seeds=(2,), iterations=1,
+                        sim_minutes=1, params=("tail_age_ms", "max_delta_ratio"), trials=3,
+                        name="asked", artifacts=tmp_path, now=NOW, scheduler=cluster.address)
+    plan = build_plan(spec)
+    store = StudyStore(studies_root(tmp_path) / plan.name)
+    store.folder.mkdir(parents=True)
+    store.create(plan.identity(), NOW, None)
+    study = open_study(store)
+    told: list[int] = []
+    with connect(execution_spec(spec)) as conn:
+        Search(plan, study, store, conn, NOW, lambda: None,
+               lambda done: told.append(done.number)).run(2)
+        cut = study.ask()  # a client killed between creating trial 2 and sampling it all
+        cut.suggest_int("tail_age_ms", 300, 1500)
+        Search(plan, study, store, conn, NOW, lambda: None,
+               lambda done: told.append(done.number)).run(3)
+    assert told == [0, 1, 2]
+    last = open_study(store, read_only=True).trials[2]
+    assert last.state.name == "COMPLETE"
+    assert set(last.params) == set(last.user_attrs["values"]) == {"tail_age_ms",
+                                                                   "max_delta_ratio"}
+    assert last.params["tail_age_ms"] == cut.params["tail_age_ms"]  # what it had is kept
