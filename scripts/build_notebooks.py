@@ -52,7 +52,8 @@ def code(source: str, *tags: str) -> nbformat.NotebookNode:
 
 
 def if_report(source: str) -> str:
-    """A cell of the sweep report that shows nothing when there is no sweep yet."""
+    """A report cell that shows nothing when there is nothing to report yet (no sweep, no
+    study)."""
     body = "\n".join(f"    {line}" if line else line for line in source.splitlines())
     return f"if report is not None:\n{body}"
 
@@ -322,9 +323,71 @@ else:
 record("sweep", report.record())''')),
 ])
 
+OPTIMIZE_REPORT = notebook([
+    md("# Optimisation report\n\nWhich configuration should the bot run? `soakkit optimize` "
+       "searched the parameters' bounds for the best risk-adjusted P&L the gate allows, on "
+       "calibration markets, then ran the best trials, every shipped profile and the tuner on "
+       "held-back markets it never saw. Trying many configurations inflates the best one's "
+       "result; the **deflated Sharpe ratio** and the **probability of backtest overfitting** "
+       "say by how much. This report shows the search and says plainly whether the evidence "
+       "supports its recommendation."),
+    code(f'''{ARTIFACTS}
+study: str = "latest"  # study name (soakkit optimize --name), or "latest": the newest finished''',
+         "parameters"),
+    code(SETUP_STATIC + '''\nfrom soakkit.report import optimize_figures
+from soakkit.report.optimize_report import load_optimize_report, no_study_note
+
+missing = no_study_note(artifacts, study)  # no study yet: said here, nothing shown below
+report = None if missing else load_optimize_report(artifacts, study)
+for note in [missing] if report is None else report.notes:
+    print(note)'''),
+    md("## Verdict"),
+    code(if_report("print(report.conclusion())")),
+    md("## Study\n\nWhat was searched, from which profile, on which markets. The calibration "
+       "and evaluation markets are disjoint: other seeds, and for a recorded tape only its "
+       "later windows."),
+    code(if_report("table(report.header)")),
+    md("## The recommendation\n\nEvery searched parameter: its bounds (the parameter table), "
+       "the starting profile's value and the winner's."),
+    code(if_report("table(report.winner)")),
+    md("## Optimisation history\n\nEach trial's mean risk-adjusted P&L per iteration on the "
+       "calibration markets. *Feasible*: it holds the constraints, taken from the gate: per "
+       "market, a pass rate no lower than the starting profile's, and each gated KPI holding "
+       "its threshold on average (or no worse than the profile where the profile misses "
+       "it). Trial 0 is the starting profile."),
+    code(if_report('show(optimize_figures.history(report.trials), "history")')),
+    md("## Parameter importances\n\nPED-ANOVA (Optuna): how differently the best trials set "
+       "each parameter from the rest; the shares sum to 1."),
+    code(if_report('show(optimize_figures.importances(report.importances), "importances")')),
+    md("## P&L against risk\n\nEvery feasible trial's mean P&L per iteration against its mean "
+       "risk ratio, in sample. The Pareto front joins the trials no other beats on both."),
+    code(if_report('show(optimize_figures.pnl_vs_risk(report.points), "pnl_vs_risk")')),
+    md("## In sample against out of sample\n\nThe best trials on the calibration markets "
+       "against the same trials on the held-back ones. Points below the diagonal did worse "
+       "on markets they were not chosen on."),
+    code(if_report('''show(optimize_figures.in_vs_out(report.in_vs_out), "in_vs_out")
+table(report.in_vs_out)''')),
+    md("## Against every shipped profile and the tuner, out of sample\n\nOn the held-back "
+       "markets, per market and pooled (`all`): the recommendation's mean risk-adjusted P&L "
+       "per iteration against each shipped profile's (untuned, and with the live tuner), the "
+       "mean paired difference over the cells (same market, same seed) and its 95 % "
+       "bootstrap interval. *Beats*: the interval is above 0. *Pass rate kept*: the "
+       "recommendation's pass rate is not lower."),
+    code(if_report("table(report.comparisons)")),
+    md("## Overfitting: deflated Sharpe ratio and PBO\n\n*Deflated Sharpe ratio* (Bailey and "
+       "López de Prado, 2014): the probability that the winner's Sharpe ratio (per iteration, "
+       "in sample) beats the best one as many trials without skill would show, given how the "
+       "trials' Sharpe ratios vary, its skewness and kurtosis; the bar is 0.95. *PBO* (Bailey, "
+       "Borwein, López de Prado and Zhu): over every way of splitting the calibration "
+       "iterations into two halves of 8 of 16 blocks (CSCV), how often the best configuration "
+       "of one half ranks at or below the median on the other; the bar is 0.2."),
+    code(if_report('''show(optimize_figures.overfitting(report.overfitting), "overfitting")
+record("optimize", report.record())''')),
+])
+
 TEMPLATES = {"mini_soak.ipynb": MINI_SOAK, "kpi_report.ipynb": KPI_REPORT,
              "disk_report.ipynb": DISK_REPORT, "explore_runs.ipynb": EXPLORE_RUNS,
-             "sweep_report.ipynb": SWEEP_REPORT}
+             "sweep_report.ipynb": SWEEP_REPORT, "optimize_report.ipynb": OPTIMIZE_REPORT}
 
 
 def main(argv: list[str] | None = None) -> int:

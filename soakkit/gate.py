@@ -72,6 +72,13 @@ class Threshold:
         """On the good side but within the warn margin of the limit."""
         return abs(x - self.value) <= self.warn_margin
 
+    def excess(self, x: float) -> float:
+        """How far ``x`` is on the failing side of the limit, in warn margins (a threshold
+        without one: in the KPI's unit); 0 or less on the good side. ``soakkit optimize``
+        takes its constraints from it."""
+        over = x - self.value if self.op in ("<=", "<") else self.value - x
+        return over / (self.warn_margin or 1.0)
+
     def __str__(self) -> str:
         return f"{self.kpi} {self.op} {self.value:g}"
 

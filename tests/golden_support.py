@@ -30,6 +30,12 @@ SWEEP_ARGS = ("--profiles", "steady_safe,aggressive", "--modes", "volatile,mixed
               "--set", "min_interval_ms=65,75", "--iterations", "4", "--sim-minutes", "3",
               "--name", "golden", "--now", "2026-01-01T00:00:00Z", "--workers", "1", "--quiet")
 
+#: The golden study: two parameters searched on calm markets, 16 trials of small cells.
+OPTIMIZE_ARGS = ("--modes", "calm", "--seeds", "1-3", "--eval-seeds", "101-103",
+                 "--iterations", "4", "--sim-minutes", "1", "--params",
+                 "base_spread_bps_delta,max_delta_ratio", "--trials", "16", "--name", "golden",
+                 "--now", "2026-01-01T00:00:00Z", "--workers", "1", "--quiet")
+
 #: Parameters each golden notebook was executed with (papermill), by template name.
 GOLDEN_PARAMS: dict[str, dict[str, Any]] = {
     "disk_report": {"budget_mb": 50.0, "ttl_days": 7.0, "keep_latest": 5,
@@ -41,26 +47,28 @@ GOLDEN_PARAMS: dict[str, dict[str, Any]] = {
     "sweep_report": {"sweep": "golden",
                      "baseline": "profile=steady_safe,base_spread_bps_delta=0.14,"
                                  "min_interval_ms=65"},
+    "optimize_report": {"study": "golden"},
 }
 
 #: Golden name → the folder under the base its kernel reads (``SOAKKIT_ARTIFACTS``).
-_ROOTS = {"mini_soak": "mini", "sweep_report": "sweep"}
+_ROOTS = {"mini_soak": "mini", "sweep_report": "sweep", "optimize_report": "optimize"}
 
 
 def golden_env(base: Path, name: str) -> dict[str, str]:
     """Environment of golden ``name``'s kernel: its artifacts root under ``base``.
 
     ``mini_soak`` writes a run, so it gets a root of its own (``base/mini``); the sweep
-    report reads ``base/sweep``; the other reports read the runs
-    :func:`build_golden_artifacts` made (``base/soak``).
+    report reads ``base/sweep``, the optimisation report ``base/optimize``; the other reports
+    read the runs :func:`build_golden_artifacts` made (``base/soak``).
     """
     return {"SOAKKIT_ARTIFACTS": str(base / _ROOTS.get(name, "soak"))}
 
 
 def build_golden_artifacts(base: Path) -> Path:
     """Create ``base/soak`` (an untuned baseline, the tuned run linked to it, another
-    profile, one rotation), ``base/sweep`` (``soakkit sweep`` on a one-worker local cluster) and an
-    empty ``base/mini``; returns ``base/soak``."""
+    profile, one rotation), ``base/sweep`` (``soakkit sweep`` on a one-worker local cluster),
+    ``base/optimize`` (``soakkit optimize``, the same way) and an empty ``base/mini``; returns
+    ``base/soak``."""
     from soakkit.rotation import RotationPolicy, rotate
     from soakkit.soak import SoakOptions, run_soak
 
@@ -79,4 +87,9 @@ def build_golden_artifacts(base: Path) -> Path:
                           timeout=600, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the golden sweep failed ({done.returncode}): {done.stderr[-2000:]}")
+    done = subprocess.run([sys.executable, "-m", "soakkit", "optimize", *OPTIMIZE_ARGS,
+                           "--artifacts", str(Path(base) / "optimize")], capture_output=True,
+                          text=True, timeout=600, check=False)
+    if done.returncode not in (0, 1):  # 1: a verdict other than supported, said on stdout
+        raise RuntimeError(f"the golden study failed ({done.returncode}): {done.stderr[-2000:]}")
     return root

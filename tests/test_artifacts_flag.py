@@ -42,7 +42,8 @@ def test_every_command_calls_the_root_artifacts() -> None:
                 roots[words] = action.option_strings[1:]
     assert {w: a for w, a in roots.items() if a} == ALIASES
     assert {w[0] for w in roots} == {"demo", "soak", "sweep", "report", "catalog", "rotate",
-                                     "metrics", "config", "calibrate"}
+                                     "metrics", "config", "calibrate", "tape", "fidelity",
+                                     "optimize"}
 
 
 @pytest.fixture(scope="module")

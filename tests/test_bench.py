@@ -50,6 +50,9 @@ CASES = {
     "bench_schema.py": (["--docs", "40", "--files", "20", "--reps", "1"],
                         {"timing": "soakkit_over_parse", "bulk": "tolerant_soakkit_over_fast_path"}),
     "bench_dashboard.py": (["--reps", "1"], {"startup": "with_over_without", "disk": "bokeh_bytes"}),
+    "bench_optimize.py": (["--trials", "4", "--seeds", "2", "--iterations", "1",
+                           "--sim-minutes", "1", "--modes", "calm"],
+                          {"scaling": "speedup", "search": "grid"}),
 }
 
 

@@ -227,7 +227,7 @@ def _bounded(argv: list[str]) -> list[str]:
         out += ["--kernel", "soakkit-no-such-kernel"]
     if out[:1] == ["demo"]:
         out += ["--out", "target/file"]
-    if out[:1] == ["sweep"]:  # every check runs, then no scheduler answers (no cluster starts)
+    if out[:1] in (["sweep"], ["optimize"]):  # every check runs, then no scheduler answers
         out += ["--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "0.2"]
     if out[:1] == ["soak"]:
         out = ["soak", "--sim-minutes", "1", "--iterations", "2", "--quiet", *out[1:]]

@@ -20,6 +20,10 @@
       sweeps/<sweep_id>/                a sweep (soakkit.sweep): sweep.json, part-*.parquet,
                                         runs/ and profiles/ with --write-runs
       sweeps/latest -> <sweep_id>       newest finished sweep
+      studies/<name>/                   a study of ``soakkit optimize``: study.json,
+                                        journal.log (Optuna), trials/ and eval/ (parquet),
+                                        result.json
+      studies/latest -> <name>          newest finished study
       latest/ITER_SUMMARY_<n>.json      legacy layout (read, never written)
       snapshots/*.json                  legacy snapshots (rotated)
 
@@ -68,6 +72,13 @@ __all__ = [
     "RUN_FILE",
     "RUN_LOCK",
     "SCHEMA_DIR",
+    "STUDIES_DIR",
+    "STUDY_EVAL_DIR",
+    "STUDY_FILE",
+    "STUDY_JOURNAL",
+    "STUDY_LOCK",
+    "STUDY_RESULT",
+    "STUDY_TRIALS_DIR",
     "SWEEPS_DIR",
     "SWEEP_FILE",
     "SWEEP_LOCK",
@@ -80,9 +91,11 @@ __all__ = [
     "list_runs",
     "market_profile_path",
     "parse_iteration",
+    "point_latest",
     "read_history",
     "read_json_maybe_gz",
     "resolve_artifacts",
+    "resolve_named_dir",
     "resolve_run_dir",
     "sweep_part_name",
     "update_latest",
@@ -110,6 +123,17 @@ SWEEP_FILE = "sweep.json"
 SWEEP_LOCK = ".sweep.lock"
 #: One parquet file per batch of cells: ``part-<session>-<batch>.parquet``.
 SWEEP_PART_RE = re.compile(r"^part-([0-9]{4,})-([0-9]{6,})\.parquet$")
+#: Studies of ``soakkit optimize``: ``<artifacts>/studies/<name>/``.
+STUDIES_DIR = "studies"
+STUDY_FILE = "study.json"
+STUDY_LOCK = ".study.lock"
+#: Optuna's journal of the study's trials (``JournalStorage`` with a file backend).
+STUDY_JOURNAL = "journal.log"
+STUDY_RESULT = "result.json"
+#: One parquet file per distinct configuration tried: its rows on the calibration markets.
+STUDY_TRIALS_DIR = "trials"
+#: One parquet file per configuration evaluated on the held-back markets.
+STUDY_EVAL_DIR = "eval"
 SCHEMA_DIR = Path(__file__).with_name("schemas")
 ITER_SUMMARY_SCHEMA = SCHEMA_DIR / "iter_summary.v1.schema.json"
 ITER_SCHEMA_VERSION = 1
@@ -236,6 +260,35 @@ def resolve_run_dir(artifacts: Path, run: str) -> Path:
         hint = f"; known runs: {', '.join(known[-5:])}" if known else "; there are no runs"
         raise ArtifactError(f"unknown run id {run!r} under {runs_root(artifacts)}{hint}")
     return path
+
+
+def point_latest(folder: Path) -> None:
+    """Point ``latest`` beside ``folder`` (a sweep's, a study's) at it, atomically; a
+    ``latest`` that is not a symlink is left alone."""
+    link = Path(folder).parent / LATEST
+    tmp = link.with_name(f".{LATEST}.{os.getpid()}.tmp")
+    if tmp.is_symlink():
+        tmp.unlink()
+    if link.exists() and not link.is_symlink():
+        return
+    os.symlink(Path(folder).name, tmp)
+    os.replace(tmp, link)
+    fsync_dir(link.parent)
+
+
+def resolve_named_dir(root: Path, name: str, marker: str, what: str) -> Path:
+    """The folder ``root/name`` holding ``marker`` (``name`` may be ``latest``); an error
+    lists the names that exist (``what``: "sweep", "study")."""
+    path = Path(root) / name
+    if (path / marker).is_file():
+        return path.resolve() if name == LATEST else path
+    try:
+        known = sorted(n for n in os.listdir(root) if (Path(root) / n / marker).is_file()
+                       and not (Path(root) / n).is_symlink())
+    except (FileNotFoundError, NotADirectoryError):
+        known = []
+    hint = f"; known: {', '.join(known[-8:])}" if known else f"; there is no {what}"
+    raise ArtifactError(f"no {what} {name!r} under {root}{hint}")
 
 
 def update_latest(artifacts: Path, run_id: str) -> str | None:

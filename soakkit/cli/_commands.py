@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "demo": "a baseline and a tuned mini-soak, then the KPI and disk reports (about a minute)",
     "soak": "run a seeded mini-soak (simulated market, real KPIs, live tuner)",
     "sweep": "a grid of mini-soaks (profiles x modes x seeds x tune x --set) on Dask",
+    "optimize": "search the parameters for a configuration, check it out of sample (Dask)",
     "report": "run a report notebook with papermill (HTML, figures, kpis.json)",
     "catalog": "every run at a glance (per iteration, JSON, CSV, Parquet for scripts)",
     "rotate": "free disk: keep the latest iterations, compress old files, watch the budget",

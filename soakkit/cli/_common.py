@@ -7,13 +7,16 @@ import argparse
 from collections.abc import Sequence
 
 from soakkit.core.errors import UsageError
-from soakkit.core.inputs import float_arg, int_arg, path_arg
+from soakkit.core.inputs import MAX_WAIT_S, float_arg, int_arg, path_arg
 from soakkit.core.io import MAX_UTC, MIN_UTC
 
-__all__ = ["ARTIFACTS_HELP", "STRATEGY_HELP", "Parser", "add_artifacts", "add_common_config",
-           "add_now", "bounds_help", "float_arg", "formatter", "int_arg", "path_arg",
+__all__ = ["ARTIFACTS_HELP", "MAX_WORKERS", "STRATEGY_HELP", "Parser", "add_artifacts",
+           "add_common_config", "add_dask_options", "add_now", "add_wait_options",
+           "bounds_help", "float_arg", "formatter", "int_arg", "path_arg",
            "resolve_artifacts_arg"]
 
+#: The most worker processes of a local Dask cluster (``--workers``).
+MAX_WORKERS = 1024
 #: How ``--artifacts`` defaults (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
 #: What ``--strategy`` takes (soakkit.strategy.registry; docs/STRATEGIES.md).
@@ -87,3 +90,27 @@ def add_now(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> 
     p.add_argument("--now", metavar="ISO8601",
                    help=f"{what}; a UTC time within {MIN_UTC:%Y-%m-%d}..{MAX_UTC:%Y-%m-%d} "
                         "(run ids have four-digit years, file times fit in int64 ns)")
+
+
+def add_dask_options(group: argparse._ArgumentGroup) -> None:
+    """Where a Dask command runs: ``--scheduler``, ``--scheduler-file``, ``--workers``
+    (``sweep``, ``optimize``; :func:`soakkit.sweep.cluster.connect` reads them)."""
+    group.add_argument("--scheduler", metavar="ADDRESS",
+                       help="an existing Dask scheduler, e.g. tcp://host:8786")
+    group.add_argument("--scheduler-file", type=path_arg, metavar="FILE",
+                       help="the scheduler file of an existing Dask cluster")
+    group.add_argument("--workers", type=int_arg(1, MAX_WORKERS), metavar="N",
+                       help="local cluster: worker processes (default: one per core)")
+
+
+def add_wait_options(group: argparse._ArgumentGroup, connect_timeout_s: float) -> None:
+    """``--connect-timeout``, ``--progress-interval`` and ``--quiet`` of a Dask command."""
+    group.add_argument("--connect-timeout", type=float_arg(0, MAX_WAIT_S, lo_open=True),
+                       default=connect_timeout_s, metavar="SECONDS",
+                       help="give up reaching the scheduler after this long; the handshake "
+                            "gets a little more (default: %(default)s)")
+    group.add_argument("--progress-interval", type=float_arg(0, MAX_WAIT_S, lo_open=True),
+                       default=30.0, metavar="SECONDS",
+                       help="not on a terminal: a progress line this often (default: "
+                            "%(default)s)")
+    group.add_argument("--quiet", action="store_true", help="no progress output")

@@ -9,6 +9,7 @@ from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
 from soakkit.core.inputs import MAX_SEED
+from soakkit.core.messages import progress as progress_line
 
 
 def _cmd_fidelity(args: argparse.Namespace) -> int:
@@ -27,8 +28,7 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
 
     def progress(done: int, total: int) -> None:
         if interactive:
-            print(f"\rfidelity: {done}/{total} (calibration, then one window per seed)",
-                  end="\n" if done == total else "", file=sys.stderr, flush=True)
+            progress_line(f"fidelity: {done}/{total} (calibration, then one window per seed)")
 
     report = fidelity(tape, market, minutes=args.minutes, seeds=args.seeds, seed=args.seed,
                       progress=progress)

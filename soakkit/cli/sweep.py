@@ -8,21 +8,21 @@ from pathlib import Path
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import (
+    MAX_WORKERS,
     add_artifacts,
+    add_dask_options,
     add_now,
+    add_wait_options,
     bounds_help,
-    float_arg,
     formatter,
     int_arg,
-    path_arg,
 )
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, MAX_SIM_MINUTES, MAX_WAIT_S
 from soakkit.core.messages import warning
 from soakkit.sweep.spec import MAX_CELLS
 
-#: Bounds of the flags that size a sweep's execution.
-MAX_WORKERS = 1024
+#: Bound of the flags that size a sweep's tasks.
 MAX_BATCH = 1_000_000
 
 _EXAMPLES = """examples:
@@ -134,24 +134,11 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                           "file system)")
     add_now(out, "freeze the clock (reproducible files)")
     run = p.add_argument_group("where and how it runs")
-    run.add_argument("--scheduler", metavar="ADDRESS",
-                     help="an existing Dask scheduler, e.g. tcp://host:8786")
-    run.add_argument("--scheduler-file", type=path_arg, metavar="FILE",
-                     help="the scheduler file of an existing Dask cluster")
-    run.add_argument("--workers", type=int_arg(1, MAX_WORKERS), metavar="N",
-                     help="local cluster: worker processes (default: one per core)")
+    add_dask_options(run)
     run.add_argument("--batch-size", type=int_arg(1, MAX_BATCH), metavar="N",
                      help="cells per task (default: about 2 s of work, at least 4 tasks "
                           "per worker)")
     run.add_argument("--window", type=int_arg(1, MAX_BATCH), metavar="N",
                      help="tasks in flight (default: 2 per worker thread + 1)")
-    run.add_argument("--connect-timeout", type=float_arg(0, MAX_WAIT_S, lo_open=True),
-                     default=default.connect_timeout_s, metavar="SECONDS",
-                     help="give up reaching the scheduler after this long; the handshake "
-                          "gets a little more (default: %(default)s)")
-    run.add_argument("--progress-interval", type=float_arg(0, MAX_WAIT_S, lo_open=True),
-                     default=30.0, metavar="SECONDS",
-                     help="not on a terminal: a progress line this often (default: "
-                          "%(default)s)")
-    run.add_argument("--quiet", action="store_true", help="no progress output")
+    add_wait_options(run, default.connect_timeout_s)
     p.set_defaults(func=_cmd_sweep)

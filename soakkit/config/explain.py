@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from soakkit.config.layers import PRECEDENCE, Layer, Origin, ResolvedConfig, unknown_parameter
 from soakkit.config.profiles import ProfileInfo
 from soakkit.core.errors import UsageError
+from soakkit.core.json_canonical import canonical_json
 
-__all__ = ["render_explain", "render_precedence", "render_profiles", "render_show"]
+__all__ = ["render_explain", "render_precedence", "render_profiles", "render_provenance",
+           "render_show"]
+
+#: A provenance entry longer than this is cut (the profile file holds all of it).
+_PROVENANCE_CHARS = 160
 
 
 def _origin_text(origin: Origin) -> str:
@@ -24,10 +30,25 @@ def _fmt(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def render_provenance(provenance: Mapping[str, Any] | None, indent: str = "  ") -> list[str]:
+    """A profile's ``provenance``, one ``key: value`` line per entry (nested values as
+    compact JSON, long ones cut); nothing when it has none."""
+    if not provenance:
+        return []
+    lines = [f"{indent}provenance:"]
+    for key, value in provenance.items():
+        text = value if isinstance(value, str) else canonical_json(value, compact=True).strip()
+        if len(text) > _PROVENANCE_CHARS:
+            text = text[:_PROVENANCE_CHARS - 3] + "..."
+        lines.append(f"{indent}  {key}: {text}")
+    return lines
+
+
 def render_show(cfg: ResolvedConfig) -> str:
     """The resolved table: value, unit and origin per parameter, shadowed values after."""
     kind = "built-in" if cfg.profile.builtin else f"user file {cfg.profile.path}"
     lines = [f"profile {cfg.profile.name} ({kind}, sha256 {cfg.profile.sha256})"]
+    lines += render_provenance(cfg.profile.provenance)
     if cfg.runtime is not None:
         lines.append(f"runtime overrides {cfg.runtime.path} (revision {cfg.runtime.revision})")
     rows = [("parameter", "value", "unit", "origin", "shadows")]
@@ -67,6 +88,9 @@ def render_explain(cfg: ResolvedConfig, key: str) -> str:
                          f"{_origin_text(setting.origin)}{detail}{mark}")
     if key in cfg.pinned:
         lines.append("  pinned: set by env or CLI, so the tuner will not change it")
+    if cfg.profile.provenance:
+        lines.append(f"  profile {cfg.profile.name}, sha256 {cfg.profile.sha256[:12]}:")
+        lines += render_provenance(cfg.profile.provenance, "    ")
     return "\n".join(lines) + "\n"
 
 

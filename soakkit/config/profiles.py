@@ -4,9 +4,12 @@ Built-in profiles (``steady_safe``, ``ultra_safe``, ``aggressive``) ship read-on
 the package. Users add their own as ``<artifacts>/profiles/<name>.json``; a user file may
 shadow a built-in of the same name, and provenance then names the user file and its hash.
 
-File format: ``{"schema_version": 1, "description": "...", "params": {...}}``. Metadata
-never mixes into ``params`` and unknown top-level keys are refused, so a legacy profile
-with ``risk_limit`` or ``version`` next to its values is reported instead of leaking in.
+File format: ``{"schema_version": 1, "description": "...", "params": {...}}``, and
+optionally ``"provenance": {...}``: where the values came from (``soakkit optimize`` writes
+its study, data and evidence digest there; ``soakkit config show|explain`` print it).
+Metadata never mixes into ``params`` and unknown top-level keys are refused, so a legacy
+profile with ``risk_limit`` or ``version`` next to its values is reported instead of
+leaking in.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ __all__ = [
 PROFILE_SCHEMA_VERSION = 1
 PROFILE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 BUILTIN_DIR = Path(__file__).with_name("profiles")
-_PROFILE_KEYS = frozenset({"schema_version", "description", "params"})
+_PROFILE_KEYS = frozenset({"schema_version", "description", "params", "provenance"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class Profile:
     path: Path
     sha256: str
     builtin: bool
+    #: where the values came from (a JSON object), when the file says
+    provenance: Mapping[str, Any] | None = None
 
     @property
     def source(self) -> str:
@@ -182,7 +187,7 @@ def parse_profile_document(doc: Any, source: str, known: Mapping[str, ParamSpec]
         hint = " (parameters belong under \"params\")" if key in PARAMS else ""
         problems.append(Problem("profile", source, key,
                                 f"unknown top-level key{hint}; expected schema_version, "
-                                "description, params"))
+                                "description, params, provenance"))
     version = doc.get("schema_version")
     if version != PROFILE_SCHEMA_VERSION or type(version) is not int:
         newer = type(version) is int and version > PROFILE_SCHEMA_VERSION
@@ -193,6 +198,8 @@ def parse_profile_document(doc: Any, source: str, known: Mapping[str, ParamSpec]
     if not isinstance(description, str):
         problems.append(Problem("profile", source, "description", "must be a string"))
         description = ""
+    if not isinstance(doc.get("provenance", {}), dict):
+        problems.append(Problem("profile", source, "provenance", "must be a JSON object"))
     raw = doc.get("params")
     params: dict[str, Value] = {}
     if not isinstance(raw, dict):
@@ -237,4 +244,5 @@ def load_profile(name: str, artifacts: Path | None,
     description, params, problems = parse_profile_document(doc, f"{source} {path}", known)
     if problems:
         raise ConfigError(problems)
-    return Profile(name, description, params, path, sha256_bytes(data), builtin)
+    return Profile(name, description, params, path, sha256_bytes(data), builtin,
+                   doc.get("provenance"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from soakkit.artifacts.layout import SWEEPS_DIR
+from soakkit.artifacts.layout import STUDIES_DIR, SWEEPS_DIR
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import choice_problem
 from soakkit.core.json_canonical import JsonRecord
@@ -33,8 +33,9 @@ TMP_SUFFIX = ".soakkit-tmp"
 #: Files never touched, wherever they are.
 PROTECTED_NAMES: frozenset[str] = frozenset({"runtime_overrides.json", "RUN.json",
                                              "TUNING_REPORT.json"})
-#: Top-level folders never touched (rotation's own state, user profiles, sweep results).
-PROTECTED_DIRS: frozenset[str] = frozenset({ROTATION_DIR, "profiles", SWEEPS_DIR})
+#: Top-level folders never touched (rotation's own state, user profiles, sweep and study
+#: results).
+PROTECTED_DIRS: frozenset[str] = frozenset({ROTATION_DIR, "profiles", SWEEPS_DIR, STUDIES_DIR})
 #: A file whose mtime is this far in the future is never compressed or deleted.
 FUTURE_TOLERANCE_S = 300.0
 #: ROTATION_LOG.jsonl rotates itself when it grows past this; older generations kept.

@@ -34,7 +34,7 @@ from soakkit.strategy.registry import load_strategy
 
 __all__ = ["MARKET_MODE", "NUMBER_OPTIONS", "RECORDED_DEFAULTS", "REPLAY_MODE",
            "RESUME_KEEPS", "SLEEP_ENV", "NumberOption", "SoakOptions", "default_mode",
-           "load_market", "option_defaults", "option_problems",
+           "load_market", "market_file", "option_defaults", "option_problems",
            "options_from_text",
            "resume_conflicts", "sleep_from_env",
            "strategy_problems", "validate_options"]
@@ -99,13 +99,22 @@ def option_defaults() -> dict[str, Any]:
     return {f.name: f.default for f in fields(SoakOptions) if f.default is not MISSING}
 
 
-def load_market(name: str, artifacts: Path) -> MarketProfile:
-    """The synthetic market ``name``: ``default``, a JSON file, or ``<artifacts>/markets/``."""
+def market_file(name: str, artifacts: Path) -> Path | None:
+    """The file of the synthetic market ``name``: a JSON file, or ``<artifacts>/markets/``;
+    ``None`` for ``default``."""
     if name == DEFAULT_MARKET.name:
-        return DEFAULT_MARKET
+        return None
     path = Path(name)
     if not (path.suffix == ".json" or path.is_file()):
         path = market_profile_path(artifacts, name)
+    return path
+
+
+def load_market(name: str, artifacts: Path) -> MarketProfile:
+    """The synthetic market ``name``: ``default``, a JSON file, or ``<artifacts>/markets/``."""
+    path = market_file(name, artifacts)
+    if path is None:
+        return DEFAULT_MARKET
     if not path.is_file():
         raise UsageError(f"--market {name}: no market profile at {path} (write one with "
                          f"`soakkit calibrate TAPE --name {name}`)")

@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from soakkit.config.layers import unknown_parameter
@@ -38,8 +39,8 @@ from soakkit.soak.options import SoakOptions, validate_options
 from soakkit.strategy.registry import load_strategy, run_id_part
 from soakkit.sweep.spec import MAX_CELLS, SweepSpec, format_seeds
 
-__all__ = ["AXES", "SET_PREFIX", "Cell", "Grid", "ProfileRef", "build_grid", "check_sweep_name",
-           "set_column"]
+__all__ = ["AXES", "SET_PREFIX", "Cell", "Grid", "ProfileRef", "build_grid", "check_execution",
+           "check_sweep_name", "load_profile_ref", "set_column"]
 
 #: Column prefix of a ``--set`` axis in the results (``set_tail_age_ms``).
 SET_PREFIX = "set_"
@@ -160,19 +161,20 @@ class Grid:
         return self.spec.name or f"sw-{signature(self.identity())[:12]}"
 
 
-def _profile(name: str, spec: SweepSpec) -> ProfileRef:
+def load_profile_ref(name: str, artifacts: Path | None, flag: str = "--profiles") -> ProfileRef:
+    """Profile ``name`` as workers receive it (its bytes and sha256); errors name ``flag``."""
     try:
-        profile = load_profile(name, spec.artifacts)
+        profile = load_profile(name, artifacts)
     except ConfigError as exc:
         reasons = "; ".join(p.message if p.key is None else f"{p.key}: {p.message}"
                             for p in exc.problems)
-        raise UsageError(f"--profiles {name!r}: {reasons}") from None
+        raise UsageError(f"{flag} {name!r}: {reasons}") from None
     try:
         data = profile.path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"--profiles {name!r}: {profile.path}: {exc.strerror}") from None
+        raise UsageError(f"{flag} {name!r}: {profile.path}: {exc.strerror}") from None
     if sha256_bytes(data) != profile.sha256:
-        raise UsageError(f"--profiles {name!r}: {profile.path} changed while it was read")
+        raise UsageError(f"{flag} {name!r}: {profile.path} changed while it was read")
     return ProfileRef(name, profile.sha256, data, profile.builtin)
 
 
@@ -207,7 +209,8 @@ def _set_axis(name: str, texts: tuple[str, ...], params: dict[str, dict[str, Par
     return tuple(values)
 
 
-def _check_execution(spec: SweepSpec) -> None:
+def check_execution(spec: SweepSpec) -> None:
+    """Raise :class:`UsageError` for bad execution options (workers, scheduler, timeouts)."""
     for flag, value in (("--workers", spec.workers), ("--batch-size", spec.batch_size),
                         ("--window", spec.window)):
         if value is not None and (isinstance(value, bool) or value < 1):
@@ -270,7 +273,7 @@ def build_grid(spec: SweepSpec) -> Grid:
         check_sweep_name(spec.name)
     validate_options(SoakOptions(iterations=spec.iterations, sim_minutes=spec.sim_minutes,
                                  gate=spec.gate, artifacts=spec.artifacts))
-    _check_execution(spec)
+    check_execution(spec)
     problems = _axes_problems(spec)
     names = [name for name, _ in spec.sets]
     problems += [f"--set {name}: given twice; list every value in one --set {name}=V1,V2"
@@ -291,7 +294,7 @@ def build_grid(spec: SweepSpec) -> Grid:
     profiles: dict[str, ProfileRef] = {}
     for name in dict.fromkeys(spec.profiles):
         try:
-            profiles[name] = _profile(name, spec)
+            profiles[name] = load_profile_ref(name, spec.artifacts)
         except UsageError as exc:
             problems.append(str(exc))
     if not problems and (too_big := _size_problem(spec, names, set_values)):

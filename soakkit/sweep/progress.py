@@ -56,7 +56,13 @@ def format_eta(seconds: float | None) -> str:
 
 
 class ProgressPrinter(SweepProgress):
-    """Prints progress to ``stream`` (stderr): a bar on a terminal, else periodic lines."""
+    """Prints progress to ``stream`` (stderr): a bar on a terminal, else periodic lines.
+
+    ``unit`` names what is counted; a subclass may add to each line with :meth:`note`.
+    """
+
+    unit = "cells"
+    kind = "sweep"
 
     def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None,
                  interval_s: float = 30.0,
@@ -97,14 +103,27 @@ class ProgressPrinter(SweepProgress):
         share = self.done / self.total if self.total else 1.0
         filled = round(share * _BAR)
         failed = f"  {self.failed} failed" if self.failed else ""
-        self._write(f"\r[{'#' * filled}{'.' * (_BAR - filled)}] {self.done}/{self.total} cells "
-                    f"{share:4.0%}  {rate:.1f} cells/s  ETA {format_eta(eta)}{failed}\033[K")
+        u = self.unit
+        self._write(f"\r[{'#' * filled}{'.' * (_BAR - filled)}] {self.done}/{self.total} {u} "
+                    f"{share:4.0%}  {rate:.{self._digits(rate)}f} {u}/s  ETA {format_eta(eta)}"
+                    f"{failed}{self.note()}\033[K")
 
     def _line(self) -> None:
         rate, eta = self._figures()
         share = self.done / self.total if self.total else 1.0
-        self._write(f"sweep {self.sweep_id}: {self.done}/{self.total} cells ({share:.0%}), "
-                    f"{self.failed} failed, {rate:.1f} cells/s, ETA {format_eta(eta)}\n")
+        u = self.unit
+        self._write(f"{self.kind} {self.sweep_id}: {self.done}/{self.total} {u} ({share:.0%}), "
+                    f"{self.failed} failed, {rate:.{self._digits(rate)}f} {u}/s, ETA "
+                    f"{format_eta(eta)}{self.note()}\n")
+
+    @staticmethod
+    def _digits(rate: float) -> int:
+        """Decimals of a rate: one, or enough to show a slow one (0.004 trials/s)."""
+        return 1 if rate >= 1 or rate == 0 else min(4, 1 - math.floor(math.log10(rate)))
+
+    def note(self) -> str:
+        """Text added to every progress line (nothing here)."""
+        return ""
 
     def advance(self, cells: int, failed: int) -> None:
         self.done += cells

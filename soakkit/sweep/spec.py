@@ -120,29 +120,29 @@ def parse_list(text: str, flag: str, sep: str = ",") -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def parse_seeds(text: str) -> tuple[int, ...]:
+def parse_seeds(text: str, flag: str = "--seeds") -> tuple[int, ...]:
     """``"1-20"``, ``"7"``, ``"1-5,9,12-13"`` → seeds in order, repeats dropped.
 
     A descending range (``5-1``), anything not an integer >= 0 (``a-b``) and an empty list
-    are errors naming ``--seeds``.
+    are errors naming ``flag``.
     """
     if text.strip() == "":
-        raise UsageError(f"--seeds {text!r}: empty grid (give seeds such as 1-20)")
+        raise UsageError(f"{flag} {text!r}: empty grid (give seeds such as 1-20)")
     seeds: dict[int, None] = {}
     for raw in text.split(","):
         item = raw.strip()
         m = _SEED_ITEM.match(item)
         if not m:
-            raise UsageError(f"--seeds {text!r}: {item!r} is not a seed N or a range A-B "
+            raise UsageError(f"{flag} {text!r}: {item!r} is not a seed N or a range A-B "
                              "of integers >= 0 (no sign, no leading zero)")
         lo = int(m.group(1))
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if max(lo, hi) > MAX_SEED:
-            raise UsageError(f"--seeds {text!r}: {item}: seeds are 0..{MAX_SEED}")
+            raise UsageError(f"{flag} {text!r}: {item}: seeds are 0..{MAX_SEED}")
         if hi < lo:
-            raise UsageError(f"--seeds {text!r}: range {item} is descending (write {hi}-{lo})")
+            raise UsageError(f"{flag} {text!r}: range {item} is descending (write {hi}-{lo})")
         if len(seeds) + hi - lo + 1 > MAX_SEEDS:
-            raise UsageError(f"--seeds {text!r}: more than {MAX_SEEDS:,} seeds")
+            raise UsageError(f"{flag} {text!r}: more than {MAX_SEEDS:,} seeds")
         seeds.update(dict.fromkeys(range(lo, hi + 1)))
     return tuple(seeds)
 

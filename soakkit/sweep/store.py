@@ -32,12 +32,14 @@ from soakkit.artifacts.layout import (
     SWEEP_LOCK,
     SWEEP_PART_RE,
     SWEEPS_DIR,
+    point_latest,
+    resolve_named_dir,
     sweep_part_name,
 )
 from soakkit.artifacts.runid import market_label
 from soakkit.config.params import DEFAULT_STRATEGY, PARAMS
 from soakkit.core.errors import ArtifactError, UsageError, unreadable_reason
-from soakkit.core.io import atomic_write_bytes, atomic_write_json, fsync_dir
+from soakkit.core.io import atomic_write_bytes, atomic_write_json
 from soakkit.core.json_strict import load_json_file
 from soakkit.core.locks import exclusive_lock
 from soakkit.sweep.grid import SET_PREFIX, Grid
@@ -188,30 +190,12 @@ class SweepStore:
 
     def mark_latest(self) -> None:
         """Point ``<artifacts>/sweeps/latest`` at this sweep."""
-        link = self.folder.parent / LATEST
-        tmp = link.with_name(f".{LATEST}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        if link.exists() and not link.is_symlink():
-            return
-        os.symlink(self.folder.name, tmp)
-        os.replace(tmp, link)
-        fsync_dir(link.parent)
+        point_latest(self.folder)
 
 
 def resolve_sweep_dir(artifacts: Path, sweep: str) -> Path:
     """The folder of sweep ``sweep`` (an id or ``latest``); errors list what exists."""
-    root = sweeps_root(artifacts)
-    path = root / sweep
-    if (path / SWEEP_FILE).is_file():
-        return path.resolve() if sweep == LATEST else path
-    try:
-        known = sorted(n for n in os.listdir(root) if (root / n / SWEEP_FILE).is_file()
-                       and not (root / n).is_symlink())
-    except (FileNotFoundError, NotADirectoryError):
-        known = []
-    hint = f"; known: {', '.join(known[-8:])}" if known else "; there are no sweeps"
-    raise ArtifactError(f"no sweep {sweep!r} under {root}{hint}")
+    return resolve_named_dir(sweeps_root(artifacts), sweep, SWEEP_FILE, "sweep")
 
 
 def load_results(artifacts: Path, sweep: str = LATEST) -> pl.DataFrame:

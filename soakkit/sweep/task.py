@@ -5,8 +5,11 @@ once per iteration, with the tuner's live values in a
 :class:`~soakkit.tuning.store.MemoryRuntimeStore` (nothing is written), or, with
 ``write_runs``, :func:`soakkit.soak.run_soak` writing the cell's run folder under the
 sweep (the workers then share the client's file system). Workers need no file of the
-client: the payload carries the profiles' bytes, which each worker writes once into a
-private temporary folder and resolves like any user profile (their sha256 is checked).
+client: the payload carries the profiles' bytes (and a calibrated market's), which each
+worker writes once into a private temporary folder and resolves like any user profile (their
+sha256 is checked). A recorded tape (``market_data``) is read from its path: workers that
+replay one share the client's file system. ``first_iteration`` starts the cells at a later
+iteration (a replay of a tape's later windows only: ``soakkit optimize``'s held-back ones).
 
 A cell that raises is returned as one error row; the batch goes on with the next cell.
 """
@@ -20,7 +23,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from soakkit.artifacts.layout import runs_root
+from soakkit.artifacts.layout import market_profile_path, runs_root
 from soakkit.config.params import DEFAULT_STRATEGY, Value
 from soakkit.config.profiles import user_profiles_dir
 from soakkit.core.digests import sha256_bytes
@@ -56,6 +59,10 @@ class BatchPayload:
     profiles: dict[str, tuple[str, bytes]]  #: name → (sha256, bytes)
     cells: tuple[CellSpec, ...]
     runs_dir: str | None = None  #: ``write_runs``: the sweep folder (shared file system)
+    market: str = "default"  #: the synthetic market: ``default`` or a calibrated one's name
+    market_file: tuple[str, bytes] | None = None  #: a calibrated market: (sha256, bytes)
+    market_data: str | None = None  #: replay this tape (a folder the workers can read)
+    first_iteration: int = 1  #: run iterations first_iteration..iterations of every cell
     strategy_axis: bool = False  #: the rows carry a ``strategy`` column
 
 
@@ -67,12 +74,12 @@ def cell_run_id(profile: str, mode: str, tune: bool, seed: int, key: str,
     return f"{first}{profile}-{mode}-s{seed}-{'tuned' if tune else 'untuned'}-{key[:12]}"
 
 
-def _materialise(folder: Path, name: str, sha256: str, data: bytes) -> None:
-    """Write profile ``name`` into ``folder``/profiles unless the same bytes are there."""
+def _materialise(path: Path, name: str, sha256: str, data: bytes) -> None:
+    """Write ``data`` (profile or market ``name``) to ``path`` unless the same bytes are
+    there."""
     if sha256_bytes(data) != sha256:
-        raise ArtifactError(f"profile {name}: the bytes sent do not have the sha256 "
-                            f"{sha256[:12]} the sweep recorded")
-    path = user_profiles_dir(folder) / f"{name}.json"
+        raise ArtifactError(f"{name}: the bytes sent do not have the sha256 "
+                            f"{sha256[:12]} the client recorded")
     try:
         if sha256_bytes(path.read_bytes()) == sha256:
             return
@@ -93,12 +100,12 @@ def _describe(exc: BaseException) -> str:
     return text[:_ERROR_CHARS]
 
 
-def _run_in_memory(options: SoakOptions, run_id: str, sha256: str
+def _run_in_memory(options: SoakOptions, run_id: str, sha256: str, first: int = 1
                    ) -> tuple[list[IterationReport], str]:
     clock = FixedClock(parse_utc(options.now or "", "sweep clock"))
     session = Session(options, run_id, clock, {}, sha256)
     store = MemoryRuntimeStore.new(options.profile, sha256)
-    reports = [run_iteration(session, n, store) for n in range(1, options.iterations + 1)]
+    reports = [run_iteration(session, n, store) for n in range(first, options.iterations + 1)]
     return reports, judge_run(session.verdicts).verdict
 
 
@@ -125,14 +132,21 @@ def run_batch(payload: BatchPayload) -> Columns:
         run_id = cell_run_id(profile, mode, tune, seed, key, strategy)
         try:
             root = Path(payload.runs_dir) if payload.runs_dir else _private_root(sha256)
-            _materialise(root, profile, sha256, data)
+            _materialise(user_profiles_dir(root) / f"{profile}.json", f"profile {profile}",
+                         sha256, data)
+            if payload.market_file is not None:
+                _materialise(market_profile_path(root, payload.market),
+                             f"market {payload.market}", *payload.market_file)
             options = SoakOptions(
                 profile=profile, iterations=payload.iterations, mode=mode, seed=seed,
                 sim_minutes=payload.sim_minutes, gate=payload.gate, tune=tune,
                 sets=tuple(f"{n}={v!r}" for n, v in zip(payload.set_names, sets, strict=True)),
-                artifacts=root, sleep_seconds=0.0, now=payload.now, strategy=strategy)
+                artifacts=root, sleep_seconds=0.0, now=payload.now, strategy=strategy,
+                market=payload.market,
+                market_data=Path(payload.market_data) if payload.market_data else None)
             reports, verdict = (_run_on_disk(options, run_id) if payload.runs_dir
-                                else _run_in_memory(options, run_id, sha256))
+                                else _run_in_memory(options, run_id, sha256,
+                                                    payload.first_iteration))
         except Exception as exc:  # a failing cell is a result, not the end of the batch
             add_cell(columns, identity, [], None, _describe(exc))
             continue

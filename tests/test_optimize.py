@@ -1,0 +1,285 @@
+"""`soakkit optimize` without a long study: bad input (one line, exit 2, nothing written),
+the search space from the parameter table, the verdicts of an empty and an infeasible
+study, the recommended profile's immutability; and one small study on the default local
+Dask cluster, end to end through the CLI (trials, constraints from the gate, the profile
+with its provenance, a rerun that resumes, an extension).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import optuna
+import pytest
+
+from soakkit.config.params import PARAMS, TUNABLE
+from soakkit.config.profiles import list_profiles
+from soakkit.core.digests import signature
+from soakkit.core.errors import UsageError
+from soakkit.gate import GATES
+from soakkit.optimize import OptimizeSpec
+from soakkit.optimize.conclude import VERDICTS, conclude
+from soakkit.optimize.plan import build_plan
+from soakkit.optimize.recommend import check_profile_free, profile_path, write_profile
+from soakkit.optimize.scoring import PASS_RATE
+from soakkit.optimize.search import grid_levels, grid_points, open_study
+from soakkit.optimize.space import default_params, distributions, search_params
+from soakkit.optimize.store import StudyStore, studies_root
+
+from .conftest import CliResult, assert_one_line_error, run_subprocess
+
+NOW = "2026-01-01T00:00:00Z"
+#: A small study: one mode, three seeds each side, four short iterations, two parameters.
+SMALL = ["--modes", "calm", "--seeds", "1-3", "--eval-seeds", "101-103", "--iterations", "4",
+         "--sim-minutes", "1", "--params", "base_spread_bps_delta,max_delta_ratio",
+         "--now", NOW]
+
+
+def _spec(art: Path, **kw: object) -> OptimizeSpec:
+    base: dict[str, object] = {"modes": ("calm",), "seeds": (1, 2), "eval_seeds": (3, 4),
+                               "iterations": 2, "sim_minutes": 1, "artifacts": art,
+                               "params": ("tail_age_ms",), "name": "unit", "now": NOW}
+    base.update(kw)
+    return OptimizeSpec(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("argv", "fragments"), [
+    (["--seeds", "1-5", "--eval-seeds", "5-9"], ["--seeds and --eval-seeds share 1 seed",
+                                                 "disjoint"]),
+    (["--seeds", "1-20", "--eval-seeds", "10-30"], ["share 11 seed(s) (e.g. 10)"]),
+    (["--params", "tail_age_mss"], ["--params 'tail_age_mss'", "tail_age_ms"]),
+    (["--tape-split", "1.5"], ["--tape-split"]),
+    (["--oos-top", "0"], ["--oos-top"]),
+    (["--trials", "0"], ["--trials"]),
+    (["--trials", "10001"], ["--trials", "10000"]),
+    (["--modes", "sideways"], ["--modes 'sideways'"]),
+    (["--modes", ""], ["--modes", "--tapes"]),
+    (["--name", "latest"], ["--name 'latest'"]),
+    (["--name", "steady_safe"], ["--name 'steady_safe'", "built-in profile"]),
+    (["--profile", "no_such_profile"], ["--profile 'no_such_profile'"]),
+    (["--eval-seeds", "9-3"], ["--eval-seeds", "descending"]),
+    (["--tapes", "/nonexistent/tape"], ["--tapes /nonexistent/tape"]),
+    (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], ["--workers"]),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+        cli, tmp_path: Path, argv: list[str], fragments: list[str]) -> None:  # type: ignore[no-untyped-def]
+    art = tmp_path / "a"
+    # a tiny study if the input were taken: a missed refusal fails fast
+    result: CliResult = cli("optimize", "--artifacts", str(art), "--seeds", "1-2",
+                            "--eval-seeds", "101-102", "--trials", "1", "--iterations", "1",
+                            "--sim-minutes", "1", "--write-profile", "never", *argv)
+    assert result.code == 2, result
+    assert_one_line_error(result, *fragments)
+    assert not studies_root(art).exists()
+
+
+def test_the_space_is_the_parameter_tables_bounds() -> None:
+    specs = search_params("legacy")
+    assert default_params(specs) == TUNABLE
+    space = distributions(specs, TUNABLE)
+    for name, dist in space.items():
+        spec = PARAMS[name]
+        assert (dist.low, dist.high) == (spec.lo, spec.hi)  # type: ignore[attr-defined]
+        assert type(dist).__name__ == ("IntDistribution" if spec.kind == "int"
+                                       else "FloatDistribution")
+
+
+def test_the_grid_sampler_fills_its_budget_within_bounds() -> None:
+    params = ("base_spread_bps_delta", "tail_age_ms")
+    levels = grid_levels(PARAMS, params, 64)
+    assert [len(v) for v in levels.values()] == [8, 8]
+    points = grid_points(PARAMS, params, 64)
+    assert len(points) == 64 == len({tuple(p.values()) for p in points})
+    for name in params:
+        assert all(PARAMS[name].lo <= p[name] <= PARAMS[name].hi for p in points)
+    assert len(grid_points(PARAMS, ("tail_age_ms",), 1)) == 2  # at least two levels
+
+
+def _store(plan_art: Path) -> StudyStore:
+    store = StudyStore(studies_root(plan_art) / "unit")
+    store.folder.mkdir(parents=True)
+    return store
+
+
+def test_an_empty_study_says_so(tmp_path: Path) -> None:
+    plan = build_plan(_spec(tmp_path))
+    store = _store(tmp_path)
+    study = open_study(store)
+    for _ in range(3):
+        trial = study.ask()
+        trial.set_user_attr("error", "task failed: RuntimeError: boom")
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    stages: list[str] = []
+    doc = conclude(plan, study, store, None, NOW, lambda: None, stages.append)  # type: ignore[arg-type]
+    assert doc["verdict"] == "empty" and doc["complete"] == 0 and doc["failed"] == 3
+    assert doc["reasons"] == ["no trial completed (first error: task failed: RuntimeError: "
+                              "boom)"]
+    assert json.loads(store.result_path.read_text())["verdict"] == "empty"
+    assert not stages and not profile_path(tmp_path, "unit").exists()
+
+
+def test_an_infeasible_study_says_so(tmp_path: Path) -> None:
+    plan = build_plan(_spec(tmp_path))
+    store = _store(tmp_path)
+    study = open_study(store)
+    for value in (1.0, 2.0):
+        trial = study.ask()
+        trial.set_constraint(f"calm:{PASS_RATE}", 0.25)  # a quarter of the pass rate lost
+        study.tell(trial, value)
+    doc = conclude(plan, study, store, None, NOW, lambda: None, print)  # type: ignore[arg-type]
+    assert doc["verdict"] == "infeasible" and doc["feasible"] == 0
+    assert "none of the 2 complete trials holds the constraints" in doc["reasons"][0]
+    assert set(VERDICTS) >= {"empty", "infeasible", "no better", "not supported", "supported"}
+
+
+def test_a_recommended_profile_is_never_silently_replaced(tmp_path: Path) -> None:
+    doc = {"schema_version": 1, "description": "x", "params": {"tail_age_ms": 900},
+           "provenance": {"tool": "soakkit optimize", "study": "s1", "trials": 20}}
+    path, sha = write_profile(tmp_path, "s1", doc, None)
+    assert write_profile(tmp_path, "s1", doc, None) == (path, sha)  # same bytes: fine
+    with pytest.raises(UsageError, match="holds another recommendation"):
+        write_profile(tmp_path, "s1", {**doc, "params": {"tail_age_ms": 901}}, None)
+    check_profile_free(tmp_path, "s1", 20)  # this study, as many trials: its own file
+    with pytest.raises(UsageError, match=r"--trials 40: .* after 20 trials"):
+        check_profile_free(tmp_path, "s1", 40)
+    (tmp_path / "profiles" / "mine.json").write_text(
+        '{"schema_version": 1, "description": "", "params": {}}')
+    with pytest.raises(UsageError, match="not written by this study"):
+        check_profile_free(tmp_path, "mine", 20)
+
+
+def _load_study(folder: Path):  # type: ignore[no-untyped-def]
+    return open_study(StudyStore(folder), read_only=True)
+
+
+@pytest.mark.slow  # a LocalCluster and a 16-trial study
+def test_a_small_study_on_the_local_cluster(tmp_path: Path) -> None:
+    art = tmp_path / "a"
+    argv = ["optimize", *SMALL, "--trials", "16", "--workers", "1", "--name", "small",
+            "--write-profile", "always", "--artifacts", str(art)]
+    first = run_subprocess(*argv)
+    assert first.code in (0, 1), first.err
+    assert "Traceback" not in first.err
+    assert "study small: finished, 16 trials: 0 done earlier, 16 run now, 0 failed" in first.out
+    assert "on the local cluster" in first.err
+    folder = art / "studies" / "small"
+    assert (art / "studies" / "latest").resolve() == folder.resolve()
+    result = json.loads((folder / "result.json").read_text())
+    assert result["verdict"] in VERDICTS and result["trials"] == 16
+    assert result["evidence_sha256"] == signature(result["evidence"])
+
+    # every trial searched the table's bounds; trial 0 is the starting profile itself
+    study = _load_study(folder)
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(16))
+    assert all(t.state.name == "COMPLETE" for t in trials)
+    from soakkit.config.layers import resolve
+    start = resolve("steady_safe", artifacts=art, env={}).values
+    assert trials[0].params == {n: start[n] for n in ("base_spread_bps_delta",
+                                                      "max_delta_ratio")}
+    for t in trials:
+        for name, value in t.params.items():
+            assert PARAMS[name].lo <= value <= PARAMS[name].hi
+    # the constraints are the gate's thresholds (and the pass rate), per market
+    expected = {f"calm:{PASS_RATE}"} | {f"calm:{th.kpi}" for th in
+                                        GATES["production"].thresholds}
+    assert all(set(t.constraints) == expected for t in trials)
+    assert all(v <= 0 for v in trials[0].constraints.values())  # the baseline holds them
+    feasible = [t for t in trials if all(v <= 0 for v in t.constraints.values())]
+    best = max(feasible, key=lambda t: (t.value, -t.number))
+    winner = result["evidence"]["winner"]
+    assert winner["trial"] == best.number != 0  # these inputs: the search found better
+
+    # overfitting measured on these trials
+    overfit = result["evidence"]["overfitting"]
+    assert overfit["trials"] == 16 and 0.0 <= overfit["dsr"] <= 1.0
+    assert overfit["pbo"]["configurations"] == len(feasible)
+    assert 0.0 <= overfit["pbo"]["pbo"] <= 1.0
+    # out of sample: against every shipped profile, untuned and tuned
+    references = {c["reference"] for c in result["evidence"]["out_of_sample"]}
+    shipped = [p.name for p in list_profiles(None)]
+    assert references == {*shipped, *(f"{name} + tuner" for name in shipped)}
+    assert all(math.isfinite(c["ci95"][0]) for c in result["evidence"]["out_of_sample"])
+
+    # the recommendation: a profile with its provenance, which `config show` prints
+    profile = json.loads((art / "profiles" / "small.json").read_text())
+    prov = profile["provenance"]
+    assert prov["study"] == "small" and prov["trials"] == 16 and prov["trial"] == best.number
+    assert prov["evidence"]["sha256"] == result["evidence_sha256"]
+    assert prov["data"]["calibration"][0]["seeds"] == "1-3"
+    assert prov["data"]["evaluation"][0]["seeds"] == "101-103"
+    assert {k: profile["params"][k] for k in best.params} == winner["values"]
+    shown = run_subprocess("config", "show", "--profile", "small", "--artifacts", str(art))
+    assert shown.code == 0, shown.err
+    assert "provenance:" in shown.out and "study: small" in shown.out
+
+    # a rerun of the finished study returns its result without running anything
+    again = run_subprocess(*argv)
+    assert again.code == first.code
+    assert "16 trials: 16 done earlier, 0 run now, 0 failed" in again.out
+    # extending it would change the written recommendation: refused before any work
+    more = [*argv[:argv.index("--trials")], "--trials", "20",
+            *argv[argv.index("--trials") + 2:]]
+    refused = run_subprocess(*more)
+    assert refused.code == 2
+    assert_one_line_error(refused, "--trials 20", "after 16 trials")
+    extended = run_subprocess(*more, "--write-profile", "never")
+    assert extended.code in (0, 1), extended.err
+    assert "20 trials: 16 done earlier, 4 run now, 0 failed" in extended.out
+    assert [t.number for t in _load_study(folder).trials] == list(range(20))
+    assert json.loads((art / "profiles" / "small.json").read_text()) == profile
+
+
+def test_a_tape_calibrates_on_its_early_windows_and_is_judged_on_the_later_ones(
+        tmp_path: Path) -> None:
+    from soakkit.sim.replay import load_tape, windows_available
+
+    tape = Path(__file__).resolve().parent.parent / "examples" / "tapes" / "binance-spot-btcusdt"
+    windows = windows_available(load_tape(tape), 1)
+    plan = build_plan(_spec(tmp_path, modes=(), tapes=(tape,), tape_split=0.6))
+    (cal,), (ev,) = plan.data.calibration.groups, plan.data.evaluation.groups
+    assert cal.name == ev.name == "tape:binance-spot-btcusdt"
+    assert (cal.first, cal.last) == (1, math.floor(windows * 0.6))
+    assert (ev.first, ev.last) == (cal.last + 1, windows)  # walk-forward: never earlier
+    assert set(cal.seeds).isdisjoint(ev.seeds)
+    assert plan.data.identity()["tapes"][str(tape)]  # its digest is part of the study
+    with pytest.raises(UsageError, match="cannot be split"):
+        build_plan(_spec(tmp_path, modes=(), tapes=(tape,), tape_split=0.01))
+
+
+def test_a_journal_line_cut_by_a_kill_is_dropped_on_resume(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    study = open_study(store)
+    trial = study.ask({"tail_age_ms": distributions(PARAMS, ("tail_age_ms",))["tail_age_ms"]})
+    study.tell(trial, 1.0)
+    whole = store.journal_path.read_bytes()
+    with store.journal_path.open("ab") as fh:
+        fh.write(b'{"op_code": 4, "worker_id": "killed-mid-wri')  # no newline: cut short
+    (store.folder / ".result.json.123.tmp").write_text("{")  # an interrupted atomic write
+    store.remove_stale_files()
+    assert store.journal_path.read_bytes() == whole
+    assert not list(store.folder.glob("*.tmp"))
+    again = open_study(store, read_only=True)
+    assert [(t.number, t.value) for t in again.trials] == [(0, 1.0)]
+
+
+def test_a_strategy_brings_its_own_parameters_into_the_space(tmp_path: Path) -> None:
+    from soakkit.strategy.registry import load_strategy
+
+    own = {n: spec for n, spec in load_strategy("glft").params.items() if n not in PARAMS
+           or PARAMS[n].owners}
+    assert own  # glft declares parameters beyond the engine's
+    plan = build_plan(_spec(tmp_path, strategy="glft", params=None))
+    tunable_own = {n for n, spec in own.items() if spec.tunable}
+    assert tunable_own and tunable_own <= set(plan.params)  # glft_gamma is searched
+    assert set(TUNABLE) <= set(plan.params)
+    for name in plan.params:
+        assert plan.identity()["space"][name] == [plan.specs[name].kind, plan.specs[name].lo,
+                                                  plan.specs[name].hi]
+    legacy = build_plan(_spec(tmp_path, params=None))
+    assert legacy.config_key({}, False, legacy.data.calibration) != plan.config_key(
+        {}, False, plan.data.calibration)  # the strategy is part of a configuration
+    with pytest.raises(UsageError, match="not a parameter of strategy 'legacy'"):
+        build_plan(_spec(tmp_path, params=tuple(own)))
