@@ -10,6 +10,9 @@ mid ``m_h`` one markout horizon later and mid ``m_end`` at the end of the window
     inventory  = s·q·(m_end − m_h)     holding the position from the horizon to the end
     fees       = +rebate·q·p (maker), −fee·q·p (taker)
 
+plus, for a position ``q0`` carried in from the previous iteration (opening mid ``m_0``),
+``q0·(m_end − m_0)`` in ``inventory``: an iteration pays for the position it was left.
+
 so ``net = gross + fees + adverse + inventory`` holds exactly per fill and in total (net
 is computed separately from cash flows and the closing mark, and tests check the
 identity). Tail KPIs (``adverse_bps_p95``, ``slippage_bps_p95``) are *costs*: positive =
@@ -33,8 +36,8 @@ if TYPE_CHECKING:  # the definitions are read without numpy or the simulator (th
     from soakkit.sim.market import MarketTape
     from soakkit.sim.strategy import Fills, StrategyResult
 
-__all__ = ["KPIS", "PERCENTILE_METHOD", "UNTUNED_FIELDS", "KpiSpec", "compute_kpis", "percentile",
-           "untuned_reference"]
+__all__ = ["KPIS", "PERCENTILE_METHOD", "REFERENCE_FIELDS", "KpiSpec", "compute_kpis",
+           "inventory_path", "percentile", "with_reference"]
 
 PERCENTILE_METHOD: Literal["linear"] = "linear"
 
@@ -61,7 +64,8 @@ KPIS: Mapping[str, KpiSpec] = {
         KpiSpec("adverse_bps", "bps", "higher",
                 "Σ s·q·(mid after markout_s − mid at fill) / notional × 1e4 (≤ 0 when picked off)"),
         KpiSpec("inventory_bps", "bps", "higher",
-                "Σ s·q·(final mid − mid after markout_s) / notional × 1e4"),
+                "(Σ s·q·(final mid − mid after markout_s) + carried position × (final mid − "
+                "opening mid)) / notional × 1e4"),
         KpiSpec("maker_taker_ratio", "ratio", "higher",
                 "maker notional / (maker + taker notional); null without fills"),
         KpiSpec("risk_ratio", "ratio", "lower",
@@ -98,16 +102,16 @@ KPIS: Mapping[str, KpiSpec] = {
         KpiSpec("slippage_cost_usd_p95", "USD", "lower",
                 "p95 over fills of the slippage cost in USD s·q·(price − intended): the "
                 "slippage bps cost weighted by the fill's notional"),
-        KpiSpec("volume_vs_untuned", "ratio", "higher",
-                "volume_usd / volume_usd of the profile untuned (defaults < profile: no "
-                "runtime overrides, env or CLI) on the same market and latency draws; 1 "
-                "when the run uses the profile's values; null when that does not trade"),
+        KpiSpec("volume_vs_reference", "ratio", "higher",
+                "volume_usd / volume_usd of the gate's reference profile (the built-in "
+                "steady_safe) trading the same market window from flat; null when the "
+                "reference does not trade"),
     )
 }
 
-#: What :func:`untuned_reference` keeps of the untuned shadow run (``summary.untuned``).
-UNTUNED_FIELDS: tuple[str, ...] = ("pnl_usd", "volume_usd", "fill_count", "net_bps",
-                                   "risk_adjusted_pnl", "risk_ratio")
+#: What :func:`with_reference` keeps of the reference profile's run (``summary.reference``).
+REFERENCE_FIELDS: tuple[str, ...] = ("pnl_usd", "volume_usd", "fill_count", "net_bps",
+                                     "risk_adjusted_pnl", "inventory_p95_usd")
 
 
 def percentile(values: np.ndarray, q: float = 95.0) -> float | None:
@@ -125,36 +129,61 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def _max_drawdown(tape: MarketTape, f: Fills, fee_usd: np.ndarray, grid: np.ndarray,
-                  grid_mid: np.ndarray) -> float:
+                  grid_mid: np.ndarray, q0: float) -> float:
     """Largest peak-to-trough fall of cash + position × mid (1 s grid, then the end).
 
-    The position is the running sum of the fills (the same one the closing mark of
-    ``pnl_usd`` uses), so the curve ends exactly at ``pnl_usd``.
+    The position is the carried one plus the running sum of the fills (the same one the
+    closing mark of ``pnl_usd`` uses), marked from the opening mid, so the curve starts at
+    0 and ends exactly at ``pnl_usd``.
     """
     import numpy as np
 
     cash = np.cumsum(-f.side * f.qty * f.price + fee_usd)
-    held = np.cumsum(f.side * f.qty)
+    held = q0 + np.cumsum(f.side * f.qty)
     idx = np.searchsorted(f.t, grid, side="right") - 1
     safe = np.maximum(idx, 0)
-    on_grid = np.where(idx >= 0, cash[safe] + held[safe] * grid_mid, 0.0) if f.t.size \
-        else np.zeros(grid.size)
-    end = float(cash[-1] + held[-1] * tape.mid_end) if f.t.size else 0.0
+    opening = q0 * tape.mid_start
+    on_grid = (np.where(idx >= 0, cash[safe] + held[safe] * grid_mid, q0 * grid_mid)
+               if f.t.size else q0 * grid_mid) - opening
+    end = (float(cash[-1] + held[-1] * tape.mid_end) if f.t.size
+           else q0 * tape.mid_end) - opening
     equity = np.concatenate(([0.0], on_grid, [end]))
     return float((np.maximum.accumulate(equity) - equity).max())
 
 
-def untuned_reference(kpis: dict[str, Any], untuned: Mapping[str, Any]) -> dict[str, Any]:
-    """``kpis`` with ``volume_vs_untuned`` and ``untuned`` from the untuned shadow run.
+def inventory_path(tape: MarketTape, result: StrategyResult, step_s: float | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid (s), the mid and |position × mid| (USD) on it, every ``step_s`` seconds.
 
-    ``untuned`` are the KPIs of the profile's own values on the same market
-    (:func:`compute_kpis` of that run). The result carries ``volume_vs_untuned`` (the
-    gate's activity floor) and ``untuned`` (:data:`UNTUNED_FIELDS` of the shadow run).
+    The position is the carried one plus the fills up to each grid time: the samples
+    ``risk_ratio`` and ``inventory_p95_usd`` take their 95th percentile of (``step_s``
+    defaults to ``STRATEGY.risk_sample_s``).
     """
-    reference = float(untuned["volume_usd"])
+    import numpy as np
+
+    from soakkit.sim.regimes import STRATEGY
+
+    f = result.fills
+    q0 = result.start.position_lots * tape.lot
+    grid = np.arange(0.0, tape.duration_s, STRATEGY.risk_sample_s if step_s is None else step_s)
+    idx = np.searchsorted(f.t, grid, side="right") - 1
+    held = np.where(idx >= 0, f.position[np.maximum(idx, 0)] if f.t.size else q0, q0)
+    grid_mid = tape.mid_at(grid)
+    return grid, grid_mid, np.asarray(np.abs(held * grid_mid))
+
+
+def with_reference(kpis: dict[str, Any], reference: Mapping[str, Any]) -> dict[str, Any]:
+    """``kpis`` with ``volume_vs_reference`` and ``reference`` from the gate's reference run.
+
+    ``reference`` are the KPIs of the gate's reference profile on the same market window
+    (:func:`compute_kpis` of that run): a property of the market, the same for every run
+    on it. The result carries ``volume_vs_reference`` (the gate's activity floor) and
+    ``reference`` (:data:`REFERENCE_FIELDS` of that run).
+    """
+    volume = float(reference["volume_usd"])
     out = dict(kpis)
-    out["volume_vs_untuned"] = float(kpis["volume_usd"]) / reference if reference > 0 else None
-    out["untuned"] = {k: untuned.get(k) for k in UNTUNED_FIELDS}
+    out["volume_vs_reference"] = float(kpis["volume_usd"]) / volume if volume > 0 else None
+    out["reference"] = {k: reference.get(k) for k in REFERENCE_FIELDS}
     return out
 
 
@@ -162,12 +191,12 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
                  params: Mapping[str, Value]) -> dict[str, Any]:
     """Every KPI of one iteration, from the market and what the strategy did.
 
-    All of :data:`KPIS` but ``volume_vs_untuned``, which needs the untuned shadow run
-    (:func:`untuned_reference` adds it).
+    All of :data:`KPIS` but ``volume_vs_reference``, which needs the gate's reference run
+    (:func:`with_reference` adds it).
     """
     import numpy as np
 
-    from soakkit.sim.regimes import MARKET, STRATEGY
+    from soakkit.sim.regimes import MARKET
 
     f = result.fills
     notional = f.qty * f.price
@@ -179,9 +208,12 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     inventory = float((f.side * f.qty * (tape.mid_end - m_h)).sum())
     fee_usd = np.where(f.taker, -MARKET.taker_fee_bps, MARKET.maker_rebate_bps) * notional / 1e4
     fees = float(fee_usd.sum())
+    q0 = result.start.position_lots * tape.lot  # carried in, marked from the opening mid
+    carried = q0 * (tape.mid_end - tape.mid_start)
+    inventory += carried
     cash = float(-(f.side * notional).sum()) + fees
     closing = float((f.side * f.qty).sum()) * tape.mid_end
-    pnl = cash + closing
+    pnl = cash + closing + carried
 
     def bps(x: float) -> float:
         return x / volume * 1e4 if volume > 0 else 0.0
@@ -189,11 +221,8 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     maker_volume = float(notional[~f.taker].sum())
     taker_volume = float(notional[f.taker].sum())
 
-    grid = np.arange(0.0, tape.duration_s, STRATEGY.risk_sample_s)
-    idx = np.searchsorted(f.t, grid, side="right") - 1
-    held = np.where(idx >= 0, f.position[np.maximum(idx, 0)] if f.t.size else 0.0, 0.0)
-    grid_mid = tape.mid_at(grid)
-    inventory_usd = percentile(np.abs(held * grid_mid)) or 0.0
+    grid, grid_mid, exposure = inventory_path(tape, result)
+    inventory_usd = percentile(exposure) or 0.0
 
     adverse_cost = -f.side * (m_h - f.mid) / f.mid * 1e4
     slippage_cost = f.side * (f.price - f.intended) / f.mid * 1e4
@@ -218,7 +247,7 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
         "pnl_per_hour_usd": pnl * 3600.0 / tape.duration_s,
         "inventory_p95_usd": inventory_usd,
         "risk_adjusted_pnl": pnl / inventory_usd if inventory_usd > 0 else None,
-        "max_drawdown_usd": _max_drawdown(tape, f, fee_usd, grid, grid_mid),
+        "max_drawdown_usd": _max_drawdown(tape, f, fee_usd, grid, grid_mid, q0),
         "adverse_cost_usd_p95": percentile(-f.side * f.qty * (m_h - f.mid)),
         "slippage_cost_usd_p95": percentile(f.side * f.qty * (f.price - f.intended)),
         "fills": {

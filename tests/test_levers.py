@@ -32,7 +32,7 @@ def test_every_rule_has_a_lever_case_and_a_target() -> None:
 
 
 def test_rule_parameters_are_disjoint() -> None:
-    """Each parameter belongs to one rule, so a canary can judge each rule's part alone."""
+    """Each parameter belongs to one rule, so a rollback undoes what one rule did."""
     owners: dict[str, str] = {}
     for rule in RULES:
         for param, _ in rule.deltas:

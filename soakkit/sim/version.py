@@ -16,4 +16,4 @@ from __future__ import annotations
 __all__ = ["ENGINE_VERSION"]
 
 #: Version of the mini-soak engine (sim, strategy, KPIs, gate, tuner, iteration loop).
-ENGINE_VERSION = 3  # 3: money KPIs, gate floors, canary rollback, re-levered rules (issue 10)
+ENGINE_VERSION = 4  # 4: carried inventory, reference-anchored gate, A/B trials (issue 25)

@@ -86,7 +86,7 @@ RULES: tuple[Rule, ...] = (
 RELAX = Rule("relax", (_c("risk_ratio", "<", 0.3), _c("net_bps", ">", 3.0),
                        _c("p95_latency_ms", "<", 280.0)), (),
              "KPIs are comfortably inside the production gate: return towards the profile "
-             "and recover the activity given up", "volume_vs_untuned", "higher")
+             "and recover the activity given up", "volume_vs_reference", "higher")
 RELAX_STEP_FRACTION = 0.5
 
 
