@@ -14,7 +14,7 @@ median of the segments' medians (a diagnostic, not a KPI the gate or the tuner r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,9 +23,19 @@ from soakkit.config.params import Value
 from soakkit.sim.carry import FLAT, BookState
 from soakkit.sim.strategy import Fills, OrderLog, StrategyResult, run_strategy
 from soakkit.sim.tape import NS, MarketTape
-from soakkit.sim.venue import Venue
 
-__all__ = ["Segment", "Traded", "merge_results", "trade_schedule"]
+__all__ = ["Runner", "Segment", "Traded", "merge_results", "trade_schedule"]
+
+#: How a stretch is traded: ``(tape, params, rng, start) -> result`` (the legacy quoter's
+#: :func:`~soakkit.sim.strategy.run_strategy` by default; any engine that takes a start
+#: state and returns the end state in ``result.end``).
+Runner = Callable[[MarketTape, Mapping[str, Value], np.random.Generator, BookState],
+                  StrategyResult]
+
+
+def _legacy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.Generator,
+            start: BookState) -> StrategyResult:
+    return run_strategy(tape, params, rng, start=start)
 
 
 @dataclass(frozen=True)
@@ -49,11 +59,13 @@ class Traded:
 
 
 def trade_schedule(tape: MarketTape, segments: Sequence[Segment], rng: np.random.Generator,
-                   start: BookState = FLAT, venue: Venue | None = None) -> Traded:
+                   start: BookState = FLAT, run: Runner | None = None) -> Traded:
     """Trade ``tape`` segment by segment from ``start``, each from where the last ended.
 
-    The segments must cover ``[0, duration)`` of the tape in order, without gaps or overlap.
+    The segments must cover ``[0, duration)`` of the tape in order, without gaps or overlap;
+    ``run`` trades one stretch (the legacy quoter when ``None``).
     """
+    run = run or _legacy
     end_ns = round(tape.duration_s * NS)
     edges = [(s.start_ns, s.end_ns) for s in segments]
     if not segments or edges[0][0] != 0 or edges[-1][1] != end_ns or any(
@@ -65,7 +77,7 @@ def trade_schedule(tape: MarketTape, segments: Sequence[Segment], rng: np.random
     tapes: list[MarketTape] = []
     for seg in segments:
         piece = tape if len(segments) == 1 else tape.window(seg.start_ns, seg.end_ns)
-        part = run_strategy(piece, seg.params, rng, venue, start=state)
+        part = run(piece, seg.params, rng, state)
         parts.append(part)
         tapes.append(piece)
         state = part.end

@@ -42,6 +42,7 @@ import numpy as np
 
 from soakkit.config.params import Value
 from soakkit.gate import violations
+from soakkit.kpi import PERCENTILE_METHOD
 
 __all__ = ["ARMS", "CONSTRAINT_GATE", "OBJECTIVE", "TrialEvidence", "TrialVerdict",
            "WindowObservation", "arm_kpis", "judge_trial", "pair_windows"]
@@ -118,8 +119,6 @@ def _table(windows: Sequence[WindowObservation]) -> dict[str, np.ndarray]:
 
 def _pooled_p95(samples: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """95th percentile (the KPIs' method) of the samples of the windows ``idx``, per row."""
-    from soakkit.kpi import PERCENTILE_METHOD
-
     pooled = samples[idx].reshape(*idx.shape[:-1], -1)
     if np.isnan(pooled).all():
         return np.zeros(idx.shape[:-1])
