@@ -49,6 +49,8 @@ DROPPED: tuple[tuple[str, str, str, str, dict[str, float], str, str], ...] = (
      {"impact_cap_ratio": -0.005}, "adverse_cost_usd_p95", "lower"),
     ("edge_thin", "base_spread_bps_delta +0.15", "steady_safe", "mixed",
      {"base_spread_bps_delta": 0.15}, "net_bps", "higher"),
+    ("maker_share_low", "position_limit_notional +500 (the rule's lever until issue 25)",
+     "ultra_safe", "spike", {"position_limit_notional": 500.0}, "maker_taker_ratio", "higher"),
     ("maker_share_low", "impact_cap_ratio -0.01", "ultra_safe", "spike",
      {"impact_cap_ratio": -0.01}, "maker_taker_ratio", "higher"),
     ("maker_share_low", "replace_rate_per_min -20", "aggressive", "spike",

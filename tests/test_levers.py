@@ -36,8 +36,6 @@ def test_rule_parameters_are_disjoint() -> None:
     owners: dict[str, str] = {}
     for rule in RULES:
         for param, _ in rule.deltas:
-            if rule.name == "maker_share_low" and owners.get(param) == "risk_high":
-                continue  # opposite conditions on risk_ratio: never fire together
             assert param not in owners, (param, owners.get(param), rule.name)
             owners[param] = rule.name
 

@@ -69,11 +69,6 @@ RULES: tuple[Rule, ...] = (
          "the venue is slow in a busy market: fewer requotes per minute put less load on it "
          "(a slower loop does not help: its requotes come in bursts)",
          "p95_latency_ms", "lower"),
-    Rule("maker_share_low", (_c("maker_taker_ratio", "<", 0.93), _c("risk_ratio", "<=", 0.4)),
-         (("position_limit_notional", 500.0),),
-         "taker unloads eat the maker share while risk is acceptable: give inventory more "
-         "room before unloading",
-         "maker_taker_ratio", "higher"),
     Rule("edge_thin", (_c("net_bps", "<", 2.0), _c("risk_ratio", "<=", 0.5)),
          (("impact_cap_ratio", 0.01), ("max_delta_ratio", 0.02)),
          "net edge below the gate while risk is acceptable: larger quotes keep their queue "
