@@ -9,9 +9,10 @@ Iteration verdict (:func:`judge_iteration`):
 Every gate is anchored outside the run, so it cannot be passed by idling or by relabelling:
 
 * activity: ``volume_vs_reference``, the volume as a share of what the gate's reference
-  profile (:data:`REFERENCE_PROFILE`, the *built-in* ``steady_safe``, never a user profile of
-  that name) trades on the same market window from flat; in ``production`` and ``warmup``
-  also ``pnl_per_hour_usd >= 0``;
+  profile (:data:`REFERENCE_PROFILE`: ``steady_safe`` as shipped on 2025-10-15, from
+  :mod:`soakkit.config.history`; neither a user profile nor a re-tune of the built-in moves
+  it) trades on the same market window from flat; in ``production`` and ``warmup`` also
+  ``pnl_per_hour_usd >= 0``;
 * risk: ``inventory_p95_usd`` against a limit in USD written here
   (:data:`INVENTORY_LIMIT_USD`), beside ``risk_ratio`` (inventory / the user's
   ``risk_budget_notional``): a larger budget cannot pass the gate, a smaller one is stricter.
@@ -89,9 +90,10 @@ class GateProfile:
     thresholds: tuple[Threshold, ...]
 
 
-#: The profile the activity floor measures against: the built-in one of this name (defaults <
-#: built-in profile, whatever user profile shadows it), run from flat on the same market window.
-REFERENCE_PROFILE = "steady_safe"
+#: The profile the activity floor measures against, run from flat on the same market window:
+#: a revision of a built-in profile kept in :mod:`soakkit.config.history` (defaults < those
+#: values), so no user profile and no re-tune of the built-in moves the floor.
+REFERENCE_PROFILE = "steady_safe@2025-10-15"
 #: The production activity floor: an iteration must trade at least this share of the volume
 #: the reference profile trades on the same market (``volume_vs_reference``).
 ACTIVITY_FLOOR = 0.25

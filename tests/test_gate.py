@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from soakkit.config.profiles import BUILTIN_DIR, user_profiles_dir
+from soakkit.config.history import revision_values
+from soakkit.config.profiles import PROFILE_SCHEMA_VERSION, user_profiles_dir
 from soakkit.gate import (
     ACTIVITY_FLOOR,
     GATES,
@@ -134,8 +135,9 @@ def test_run_verdict_rule() -> None:
 # The gaming cases of issue 25, in real soaks: a user profile is no longer its own reference
 # ---------------------------------------------------------------------------------------------
 def _user_profile(artifacts: Path, name: str, base: str, **params: float) -> str:
-    doc = json.loads((BUILTIN_DIR / f"{base}.json").read_text())
-    doc["params"].update(params)
+    """A user profile: a 2025-10-15 built-in (the audit's profiles) with ``params`` changed."""
+    doc = {"schema_version": PROFILE_SCHEMA_VERSION, "description": name,
+           "params": {**(revision_values(f"{base}@2025-10-15") or {}), **params}}
     folder = user_profiles_dir(artifacts)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.json").write_text(json.dumps(doc))
@@ -153,7 +155,8 @@ def _steady(reports: list[Any]) -> list[Any]:
 
 @pytest.mark.parametrize("mode", ["calm", "volatile"])
 def test_a_near_idle_profile_fails_production(tmp_path: Path, mode: str) -> None:
-    """1/10 of steady_safe's quote size (72 USD instead of 720): it used to pass calm."""
+    """1/10 of the 2025-10-15 steady_safe's quote size (72 USD instead of 720): it used to
+    pass calm."""
     idle = _user_profile(tmp_path, "near_idle", "steady_safe", impact_cap_ratio=0.02,
                          max_delta_ratio=0.05, position_limit_notional=1440.0)
     for seed in (1, 2):
@@ -184,11 +187,13 @@ def test_a_wide_quoter_fails_production(tmp_path: Path, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["calm", "volatile"])
 def test_raising_only_the_risk_budget_changes_no_verdict(tmp_path: Path, mode: str) -> None:
-    """aggressive fails on inventory; a 100k budget divides risk_ratio by 10 and passes nothing."""
+    """aggressive (2025-10-15) fails on inventory; a 100k budget divides risk_ratio by 10 and
+    passes nothing."""
+    original = _user_profile(tmp_path, "aggressive_2025", "aggressive")
     relabelled = _user_profile(tmp_path, "aggressive_100k", "aggressive",
                                risk_budget_notional=100_000.0)
     for seed in (1, 2):
-        shipped = _soak(tmp_path, "aggressive", mode, seed)
+        shipped = _soak(tmp_path, original, mode, seed)
         reports = _soak(tmp_path, relabelled, mode, seed)
         assert judge_run([(r.iteration, r.verdict) for r in reports]).verdict == "FAIL"
         for a, b in zip(shipped, reports, strict=True):
@@ -200,7 +205,7 @@ def test_raising_only_the_risk_budget_changes_no_verdict(tmp_path: Path, mode: s
 
 
 def test_a_user_profile_named_like_the_reference_does_not_move_the_floor(tmp_path: Path) -> None:
-    """The reference is the built-in steady_safe, whatever shadows it in the artifacts."""
+    """The reference is a recorded revision of steady_safe, whatever shadows the name."""
     _user_profile(tmp_path, "steady_safe", "steady_safe", impact_cap_ratio=0.02,
                   max_delta_ratio=0.05, position_limit_notional=1440.0)
     reports = _soak(tmp_path, "steady_safe", "calm", 1)

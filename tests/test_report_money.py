@@ -34,10 +34,11 @@ def test_wider_quotes_are_flagged_net_bps_up_dollars_down(tmp_path: Path) -> Non
     assert {"pnl_usd", "pnl_reference", "volume_usd", "volume_reference", "volume_vs_reference",
             "risk_adjusted_pnl", "max_drawdown_usd"} <= set(money.columns)
     assert money["pnl_usd"].sum() < money["pnl_reference"].sum()
-    # and the baseline itself: nothing to flag; it is the reference from flat in iteration 1
+    # and the baseline itself: nothing to flag; the re-tuned steady_safe trades more than
+    # the gate's reference (steady_safe as of 2025-10-15)
     same = load_kpi_report(tmp_path, base, baseline=base)
     assert same.warnings == ()
-    assert same.money["volume_vs_reference"].to_list()[0] == 1.0
+    assert min(same.money["volume_vs_reference"].to_list()) > 1.0
 
 
 def test_a_near_idle_run_fails_the_activity_floor_in_the_report(tmp_path: Path) -> None:

@@ -263,12 +263,14 @@ def test_panic_revert_fires_when_the_tuned_values_do_worse_than_the_profile(
 def test_no_panic_revert_while_the_tuner_beats_the_profile(tmp_path: Path) -> None:
     """Spike FAILs production whatever the settings; the tuner's lower limit still loses less
     than the profile on the same markets, so FAILs alone do not undo it."""
-    result = _soak(tmp_path, mode="spike", seed=3)
+    result = _soak(tmp_path, profile="aggressive", mode="spike", seed=3)
     docs = _docs(result.run_dir)
     assert all(d["gate"]["verdict"] == "FAIL" for d in docs[2:])
     assert not any(d["tuning"]["guards"]["panic_revert"] for d in docs)
-    assert docs[-1]["params"]["position_limit_notional"]["value"] < BASE["position_limit_notional"]
-    untuned = _docs(_soak(tmp_path, mode="spike", seed=3, tune=False).run_dir)
+    limit = resolve("aggressive", env={}).values["position_limit_notional"]
+    assert docs[-1]["params"]["position_limit_notional"]["value"] < limit
+    untuned = _docs(_soak(tmp_path, profile="aggressive", mode="spike", seed=3,
+                          tune=False).run_dir)
     assert sum(d["summary"]["pnl_usd"] for d in docs) > sum(d["summary"]["pnl_usd"]
                                                             for d in untuned)
 

@@ -6,21 +6,20 @@
 * :func:`observe_windows` – what the bot saw of each window: its own P&L, volume, inventory
   and latency, the regime labelled from the quotes, and the reference's volume there;
 * :func:`reference_values` and :func:`run_reference` – the gate's reference profile
-  (:data:`soakkit.gate.REFERENCE_PROFILE`, built in, never a user profile) trading the same
-  market from flat: a property of the market window, the same for every run on it, which
-  the activity floor measures against.
+  (:data:`soakkit.gate.REFERENCE_PROFILE`, recorded values, never a user profile) trading
+  the same market from flat: a property of the market window, the same for every run on
+  it, which the activity floor measures against.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from soakkit.config.layers import resolve
-from soakkit.config.params import Value
+from soakkit.config.history import revision_values
+from soakkit.config.params import PARAMS, Value
 from soakkit.gate import REFERENCE_PROFILE
 from soakkit.kpi import compute_kpis, inventory_path
 from soakkit.sim.regimes import REGIME_NAMES
@@ -34,14 +33,12 @@ __all__ = ["observe_windows", "observed_regime", "plan_windows", "reference_valu
            "run_reference", "window_records"]
 
 
-@functools.cache
-def _reference() -> tuple[tuple[str, Value], ...]:
-    return tuple(sorted(resolve(REFERENCE_PROFILE, artifacts=None, env={}).values.items()))
-
-
 def reference_values() -> dict[str, Value]:
-    """The gate's reference profile: defaults < the built-in profile, nothing else."""
-    return dict(_reference())
+    """The gate's reference profile: defaults < its recorded values, nothing else."""
+    values = revision_values(REFERENCE_PROFILE)
+    if values is None:  # a revision the history lacks is a programming error
+        raise KeyError(f"REFERENCE_PROFILE {REFERENCE_PROFILE!r} is not in the profile history")
+    return {**{k: spec.default for k, spec in PARAMS.items()}, **values}
 
 
 def run_reference(tape: MarketTape, rng: np.random.Generator) -> tuple[StrategyResult,
