@@ -287,7 +287,7 @@ def report(reps: int) -> dict[str, Any]:
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                      "language": "python"}
         nbformat.write(nb, empty)
-        floors, reports = [], []
+        floors, reports, phases = [], [], []
         for k in range(reps):
             start = time.perf_counter()
             papermill.execute_notebook(str(empty), str(root / f"out{k}.ipynb"),
@@ -298,9 +298,16 @@ def report(reps: int) -> dict[str, Any]:
                          root / "reports")
             reports.append(time.perf_counter() - start)
             assert result.exit_code == 0, result.evalue
+            # where the seconds went, as the runner recorded them (manifest.json "seconds")
+            manifest = json.loads((result.output_dir / "manifest.json").read_text())
+            cells = nbformat.read(result.notebook, as_version=4).cells
+            slowest = sorted(((c.metadata.get("papermill", {}).get("duration") or 0.0,
+                               c.source.splitlines()[0][:48]) for c in cells
+                              if c.cell_type == "code" and c.source), reverse=True)[:3]
+            phases.append({**manifest["seconds"], "slowest_cells": slowest})
         f, r = min(floors), min(reports)
         return {"iterations": 24, "empty_notebook_s": f, "kpi_report_s": r,
-                "above_floor_s": r - f}
+                "above_floor_s": r - f, "phases": phases[reports.index(r)]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
                          "legacy_rows") if name + "_s" in f))
     print(f"KPI report, 24 iterations: {r['kpi_report_s']:.2f} s vs empty notebook "
           f"{r['empty_notebook_s']:.2f} s -> {r['above_floor_s']:+.2f} s above the floor")
+    p = r["phases"]
+    print(f"  where: kernel start/stop and papermill {p['kernel_s']:.2f} s, cells "
+          f"{p['cells_s']:.2f} s, figures and report.html {p['render_s']:.2f} s; slowest "
+          "cells: " + "; ".join(f"{d:.2f} s {src!r}" for d, src in p["slowest_cells"]))
     save(args.out, data)
     return 0
 

@@ -3,9 +3,11 @@
 Every figure is printed next to a baseline measured in the same run, as a ratio:
 
 * throughput, in process – simulate + strategy + KPIs of 60-minute volatile iterations,
-  and replay (window + strategy + KPIs) of a 60-minute recorded tape, in market events
-  (trades + quote updates) per second, against the floor of touching each event once (one
-  normal draw and a cumulative sum per event with numpy);
+  replay (window + strategy + KPIs) of a 60-minute recorded tape, and replay of the real
+  L2 sample (``examples/tapes/binance-spot-btcusdt``, 5 minutes, receive times and 25
+  depth levels; the same window without its depth as the L1 figure), in market events
+  (trades + quote updates + depth updates) per second, against the floor of touching each
+  event once (one normal draw and a cumulative sum per event with numpy);
 * smoke soak, whole process – ``soakkit soak --profile steady_safe --iterations 3 --mode
   volatile --seed 7`` as a subprocess, against ``python -m soakkit --version``;
 * replay soak, whole process – ``soakkit soak --market-data TAPE --iterations 1
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,9 @@ from soakkit.sim.strategy import run_strategy
 from soakkit.sim.tape import MarketTape
 from soakkit.sim.tapefile import write_tape
 from soakkit.soak import SoakOptions, run_soak
+
+REAL_SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tapes" / \
+    "binance-spot-btcusdt"
 
 
 def _iteration(seed: int, minutes: int, values: dict[str, Any]) -> int:
@@ -75,9 +81,25 @@ def throughput(reps: int, tape_dir: Path) -> dict[str, float]:
         replay_rates.append(n / (time.perf_counter() - start))
     sim, floor = statistics.median(sim_rates), statistics.median(floor_rates)
     replay = statistics.median(replay_rates)
+    real = load_tape(REAL_SAMPLE)  # read and checked once, as a soak does
+    l2_rates, l1_rates = [], []
+    l2_events = l1_events = 0
+    for rep in range(reps + 1):  # the first pass computes the tape's level events, once
+        for l2, rates in ((True, l2_rates), (False, l1_rates)):
+            start = time.perf_counter()
+            window = replay_window(real, 1, 5)
+            window = window if l2 else replace(window, depth=None)
+            n = _run(window, values, rep)
+            if rep:
+                rates.append(n / (time.perf_counter() - start))
+            l2_events, l1_events = (n, l1_events) if l2 else (l2_events, n)
+    l2, l1_rate = statistics.median(l2_rates), statistics.median(l1_rates)
     return {"events_per_iteration": float(events), "sim_events_per_s": sim,
             "replay_events_per_s": replay, "floor_events_per_s": floor,
-            "floor_over_sim": floor / sim, "floor_over_replay": floor / replay}
+            "floor_over_sim": floor / sim, "floor_over_replay": floor / replay,
+            "real_l2_events": float(l2_events), "real_l1_events": float(l1_events),
+            "replay_real_l2_events_per_s": l2, "replay_real_l1_events_per_s": l1_rate,
+            "floor_over_real_l2": floor / l2}
 
 
 def write_hour_tape(folder: Path) -> Path:
@@ -149,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{t['events_per_iteration']:.0f} events per 60-min iteration)")
     print(f"replay          {t['replay_events_per_s'] / 1e6:6.2f} M events/s in process "
           f"(floor/replay {t['floor_over_replay']:.1f}x)")
+    print(f"replay real L2  {t['replay_real_l2_events_per_s'] / 1e6:6.2f} M events/s in process "
+          f"({t['real_l2_events']:.0f} events; the same window L1: "
+          f"{t['replay_real_l1_events_per_s'] / 1e6:.2f} M/s; floor/L2 "
+          f"{t['floor_over_real_l2']:.1f}x)")
     print(f"smoke soak      {s['soak_s']:6.2f} s whole process (floor `soakkit --version` "
           f"{s['floor_s']:.2f} s, ratio {s['soak_over_floor']:.2f}x)")
     print(f"replay soak     {s['replay_soak_s']:6.2f} s whole process for "

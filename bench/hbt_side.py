@@ -15,7 +15,14 @@ min(icr × mean best depth, cap) in lots.
 
 L1 → L2: each quote row becomes two DEPTH_BBO events (ask, bid) fed through
 hftbacktest's FuseMarketDepth; trades before quote rows at equal times; the first row
-(the book as the window opens) is known locally at once, as in soakkit.
+(the book as the window opens) is known locally at once, as in soakkit. An L2 tape
+(``depth.csv``: the top N levels after each depth update) adds DEPTH events, fused with
+the BBO by FuseMarketDepth (the newer information wins at a level): the first row's
+levels, then every level whose quantity changed from one row to the next, and 0 for a
+level gone from a row that still shows its price range (a level that only left the N
+levels shown is left as it was: the data no longer says). Receive times: ``local_ns``
+columns when the tape has them and the config asks for them (``recorded_feed``), else
+venue time + ``feed_ns``.
 
     python bench/hbt_side.py --tape DIR --config cfg.json --out fills.csv
 """
@@ -26,6 +33,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 from hftbacktest import (
@@ -39,8 +47,8 @@ from hftbacktest import (
     BacktestAsset,
     HashMapMarketDepthBacktest,
 )
-from hftbacktest.data import FuseMarketDepth, validate_event_order
-from hftbacktest.types import DEPTH_BBO_EVENT, event_dtype
+from hftbacktest.data import FuseMarketDepth, correct_event_order, validate_event_order
+from hftbacktest.types import DEPTH_BBO_EVENT, DEPTH_EVENT, event_dtype
 from numba import njit
 
 FILLED = 3
@@ -56,30 +64,75 @@ def _fuse(bbo: np.ndarray, tick: float, lot: float) -> np.ndarray:
     return out
 
 
-def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict) -> np.ndarray:
-    """hftbacktest events of the tape: trades, then fused BBO depth, merged by time."""
+def depth_events(rows: np.ndarray, levels: int, local: np.ndarray) -> np.ndarray:
+    """DEPTH events of the depth table's rows (see the module docstring)."""
+    out = []
+    prev: tuple[dict[float, float], dict[float, float]] = ({}, {})
+    for r in range(len(rows)):
+        ts = int(rows[r, 0])
+        for k, (side_flag, sign) in enumerate(((BUY_EVENT, 1), (SELL_EVENT, -1))):
+            px = rows[r, 1 + 2 * k::4][:levels]
+            qty = rows[r, 2 + 2 * k::4][:levels]
+            now = {float(p): float(q) for p, q in zip(px, qty, strict=True) if q > 0}
+            full = len(now) == levels
+            worst = min(p * sign for p in now) if full else -np.inf
+            for p, q in now.items():
+                if prev[k].get(p) != q:
+                    out.append((DEPTH_EVENT | side_flag, ts, int(local[r]), p, q))
+            for p in prev[k]:
+                if p not in now and p * sign >= worst:
+                    out.append((DEPTH_EVENT | side_flag, ts, int(local[r]), p, 0.0))
+            prev = (now, prev[1]) if k == 0 else (prev[0], now)
+    ev = np.zeros(len(out), event_dtype)
+    for i, (e, ts, lc, p, q) in enumerate(out):
+        ev[i]["ev"], ev[i]["exch_ts"], ev[i]["local_ts"], ev[i]["px"], ev[i]["qty"] = \
+            e, ts, lc, p, q
+    return ev
+
+
+def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray | None = None
+           ) -> np.ndarray:
+    """hftbacktest events of the tape: trades, then fused BBO (and L2) depth, merged by time."""
     feed = int(cfg["feed_ns"])
+    recorded = bool(cfg.get("recorded_feed"))
     n = len(quotes)
+    q_local = quotes[:, 5] if recorded else quotes[:, 0] + feed
     bbo = np.zeros(2 * n, event_dtype)
     bbo["ev"][0::2] = DEPTH_BBO_EVENT | SELL_EVENT
     bbo["ev"][1::2] = DEPTH_BBO_EVENT | BUY_EVENT
     for k in (0, 1):
         bbo["exch_ts"][k::2] = quotes[:, 0]
-        bbo["local_ts"][k::2] = quotes[:, 0] + feed
+        bbo["local_ts"][k::2] = q_local
     bbo["local_ts"][:2] = quotes[0, 0]  # the opening book is known when the window opens
     bbo["px"][0::2], bbo["qty"][0::2] = quotes[:, 3], quotes[:, 4]
     bbo["px"][1::2], bbo["qty"][1::2] = quotes[:, 1], quotes[:, 2]
-    depth = _fuse(bbo, cfg["tick"], cfg["lot"])
+    if depth is not None:
+        levels = int(cfg["levels"])
+        d_local = depth[:, -1] if recorded else depth[:, 0] + feed
+        d_local = d_local.copy()
+        if depth[0, 0] == quotes[0, 0]:
+            d_local[0] = depth[0, 0]  # the opening book is known at once
+        l2 = depth_events(depth[:, :-1] if recorded else depth, levels, d_local)
+        both = np.concatenate((bbo, l2))
+        order = np.lexsort((np.arange(len(both)),
+                            np.concatenate((np.zeros(len(bbo)), np.ones(len(l2)))),
+                            both["exch_ts"]))  # at one time: the BBO first, as in soakkit
+        bbo = both[order]
+    depth_ev = _fuse(bbo, cfg["tick"], cfg["lot"])
     tr = np.zeros(len(trades), event_dtype)
     tr["ev"] = np.where(trades[:, 3] > 0, TRADE_EVENT | BUY_EVENT, TRADE_EVENT | SELL_EVENT)
     tr["exch_ts"] = trades[:, 0]
     tr["local_ts"] = trades[:, 0] + feed
     tr["px"], tr["qty"] = trades[:, 1], trades[:, 2]
-    both = np.concatenate((tr, depth))
-    first = np.concatenate((np.zeros(len(tr), np.int64), np.ones(len(depth), np.int64)))
+    both = np.concatenate((tr, depth_ev))
+    first = np.concatenate((np.zeros(len(tr), np.int64), np.ones(len(depth_ev), np.int64)))
     order = np.lexsort((np.arange(len(both)), first, both["exch_ts"]))
     out = both[order]
-    out["ev"] |= EXCH_EVENT | LOCAL_EVENT
+    if recorded:  # receive order differs from venue order: hftbacktest splits such events
+        out = correct_event_order(out, np.arange(len(out)),
+                                  np.argsort(out["local_ts"], kind="stable"))
+    else:
+        out["ev"] |= EXCH_EVENT | LOCAL_EVENT
     validate_event_order(out)
     return out
 
@@ -182,9 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = json.load(fh)
     trades = np.loadtxt(f"{args.tape}/trades.csv", delimiter=",", skiprows=1, ndmin=2)
     quotes = np.loadtxt(f"{args.tape}/quotes.csv", delimiter=",", skiprows=1, ndmin=2)
-    trades_i = trades.copy()
-    trades_i[:, 0] = trades[:, 0]
-    ev = events(trades_i, quotes, cfg)
+    depth_path = Path(args.tape) / "depth.csv"
+    depth = (np.loadtxt(depth_path, delimiter=",", skiprows=1, ndmin=2)
+             if depth_path.is_file() else None)
+    ev = events(trades, quotes, cfg, depth)
     asset = (BacktestAsset().data(ev).linear_asset(1.0)
              .constant_order_latency(int(cfg["entry_ns"]), int(cfg["ack_ns"])))
     if cfg["queue"] == "risk_averse":

@@ -19,7 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from soakkit.config.params import PARAMS
 from soakkit.core.io import atomic_write_text
+from soakkit.kpi import KPIS
 from soakkit.metrics import names as N
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,10 +32,45 @@ BEGIN, END = "<!-- metrics:begin (scripts/build_metrics_assets.py) -->", "<!-- m
 UID = "soakkit-soak"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 RUN = 'run_id=~"$run_id"'
-#: Grafana unit of each base unit.
-GRAFANA_UNITS = {"seconds": "s", "bytes": "bytes", "ratio": "percentunit",
-                 "per_second": "short", "usd": "currencyUSD", "usd_per_second": "short",
-                 "": "short"}
+#: Grafana unit of each soakkit unit. KPI and parameter panels are titled with soakkit's
+#: names (``net_bps``, ``pnl_per_hour_usd``), so their queries convert the exported base unit
+#: back (:func:`in_soakkit_units`) and the axis says the unit of the title. Grafana has no
+#: basis point (its ``bps`` is bits per second): a custom suffix says it.
+GRAFANA_UNITS = {"ms": "ms", "bps": "suffix: bps", "ratio": "none", "1/min": "suffix: /min",
+                 "USD": "currencyUSD", "USD/h": "currencyUSD"}
+#: Each verdict and rotation status as the number a stat panel shows, and its colour.
+VERDICT_CODES = dict(zip(N.VERDICTS, zip(range(3), ("green", "orange", "red"), strict=True),
+                         strict=True))
+STATUS_CODES = dict(zip(N.ROTATION_STATUSES, zip(range(3), ("green", "orange", "red"),
+                                                   strict=True), strict=True))
+
+
+def in_soakkit_units(expr: str, unit: str) -> str:
+    """``expr`` (in the exported base unit) converted to soakkit's ``unit``."""
+    factor = 1.0 / N.base_unit(unit).scale
+    return expr if factor == 1.0 else f"{expr} * {round(factor, 9):g}"
+
+
+def one_hot_code(metric: str, label: str, selector: str,
+                 codes: dict[str, tuple[int, str]], by: str = "") -> str:
+    """A one-hot state gauge (1 for the current ``label`` value) as that value's code (one
+    series per ``by`` label value)."""
+    sep = "," if selector else ""
+    parts = [f'({metric}{{{selector}{sep}{label}="{value}"}} == 1) * 0 + {code}'
+             for value, (code, _) in codes.items()]
+    return f"max{f' by ({by})' if by else ''}(" + " or ".join(parts) + ")"
+
+
+def value_mappings(codes: dict[str, tuple[int, str]]) -> list[dict[str, Any]]:
+    """Grafana value mappings: each code shown as its name, in its colour."""
+    return [{"type": "value", "options": {str(code): {"text": name, "color": colour,
+                                                       "index": code}
+                                          for name, (code, colour) in codes.items()}}]
+
+
+def code_thresholds(codes: dict[str, tuple[int, str]]) -> list[tuple[float | None, str]]:
+    ordered = sorted(codes.values())
+    return [(None if i == 0 else code, colour) for i, (code, colour) in enumerate(ordered)]
 
 
 def target(expr: str, legend: str, ref: str = "A") -> dict[str, Any]:
@@ -70,13 +107,16 @@ class Layout:
 
 
 def stat(title: str, expr: str, unit: str, legend: str = "", description: str = "",
-         thresholds: list[tuple[float | None, str]] | None = None) -> dict[str, Any]:
+         thresholds: list[tuple[float | None, str]] | None = None,
+         mappings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     steps = [{"value": v, "color": c} for v, c in (thresholds or [(None, "green")])]
+    defaults: dict[str, Any] = {"unit": unit, "thresholds": {"mode": "absolute",
+                                                             "steps": steps}}
+    if mappings:
+        defaults["mappings"] = mappings
     return {"type": "stat", "title": title, "description": description,
             "targets": [target(expr, legend)],
-            "fieldConfig": {"defaults": {"unit": unit, "thresholds": {"mode": "absolute",
-                                                                       "steps": steps}},
-                            "overrides": []},
+            "fieldConfig": {"defaults": defaults, "overrides": []},
             "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "",
                                           "values": False},
                         "colorMode": "value", "graphMode": "none", "textMode": "auto"}}
@@ -106,9 +146,10 @@ def dashboard() -> dict[str, Any]:
     lay.row("Soak run")
     lay.add(stat("Progress", f"{N.SOAK_PROGRESS.name}{{{RUN}}}", "percentunit", "{{run_id}}",
                  "Completed / planned iterations."), 4, 4)
-    lay.add(stat("Last verdict", f"{N.SOAK_VERDICT.name}{{{RUN}}} == 1", "short",
-                 "{{verdict}}", "Verdict of the last iteration (the gate's PASS/WARN/FAIL)."),
-            4, 4)
+    lay.add(stat("Last verdict", one_hot_code(N.SOAK_VERDICT.name, "verdict", RUN,
+                                              VERDICT_CODES, "run_id"), "none", "{{run_id}}",
+                 "Verdict of each run's last iteration (the gate's PASS, WARN or FAIL).",
+                 code_thresholds(VERDICT_CODES), value_mappings(VERDICT_CODES)), 4, 4)
     lay.add(stat("FAIL streak", f"{N.SOAK_FAIL_STREAK.name}{{{RUN}}}", "short", "{{run_id}}",
                  "Consecutive FAIL iterations; the SoakkitSoakFailStreak alert fires at 3.",
                  [(None, "green"), (1, "orange"), (3, "red")]), 4, 4)
@@ -120,14 +161,18 @@ def dashboard() -> dict[str, Any]:
                  f"time() - {N.ROT_LAST_SUCCESS.name}", "s", "",
                  "Seconds since the last successful rotation.",
                  [(None, "green"), (26 * 3600, "red")]), 4, 4)
-    lay.add(stat("Last rotation status", f"{N.ROT_STATUS.name} == 1", "short", "{{status}}",
-                 "ok, over_budget or error."), 4, 4)
+    lay.add(stat("Last rotation status", one_hot_code(N.ROT_STATUS.name, "status", "",
+                                                      STATUS_CODES), "none", "status",
+                 "ok, over_budget or error.", code_thresholds(STATUS_CODES),
+                 value_mappings(STATUS_CODES)), 4, 4)
     lay.row("KPIs against their gate thresholds")
     for kpi in N.GATED_KPIS:
-        value, limit = N.KPI_VALUES[kpi], N.KPI_THRESHOLDS[kpi]
-        lay.add(series(kpi, [target(f"{value.name}{{{RUN}}}", "{{run_id}}"),
-                             target(f"{limit.name}{{{RUN}}}", "limit {{op}} ({{phase}})", "B")],
-                       GRAFANA_UNITS[value.unit], value.help, dashed=("B",)), 12, 8)
+        value, limit, unit = N.KPI_VALUES[kpi], N.KPI_THRESHOLDS[kpi], KPIS[kpi].unit
+        lay.add(series(kpi, [
+            target(in_soakkit_units(f"{value.name}{{{RUN}}}", unit), "{{run_id}}"),
+            target(in_soakkit_units(f"{limit.name}{{{RUN}}}", unit), "limit {{op}} ({{phase}})",
+                   "B")], GRAFANA_UNITS[unit], f"{value.help} Shown in {unit}.",
+            dashed=("B",)), 12, 8)
     lay.row("Tuner")
     lay.add(series("Tuner applications and reverts", [
         target(f"{N.TUNER_APPLIED.name}{{{RUN}}}", "applied {{run_id}}"),
@@ -138,11 +183,12 @@ def dashboard() -> dict[str, Any]:
         N.TUNER_GUARDS.help), 12, 8)
     lay.row("Parameters against their bounds")
     for param in N.PARAM_VALUES:
-        value = N.PARAM_VALUES[param]
-        lay.add(series(param, [target(f"{value.name}{{{RUN}}}", "{{run_id}}"),
-                               target(N.PARAM_LOWER[param].name, "lower bound", "B"),
-                               target(N.PARAM_UPPER[param].name, "upper bound", "C")],
-                       GRAFANA_UNITS[value.unit], value.help, dashed=("B", "C")), 8, 7)
+        value, unit = N.PARAM_VALUES[param], PARAMS[param].unit
+        lay.add(series(param, [
+            target(in_soakkit_units(f"{value.name}{{{RUN}}}", unit), "{{run_id}}"),
+            target(in_soakkit_units(N.PARAM_LOWER[param].name, unit), "lower bound", "B"),
+            target(in_soakkit_units(N.PARAM_UPPER[param].name, unit), "upper bound", "C")],
+            GRAFANA_UNITS[unit], f"{value.help} Shown in {unit}.", dashed=("B", "C")), 8, 7)
     lay.row("Disk")
     lay.add(series("Disk usage against the budget", [
         target(N.ROT_AFTER_ALLOCATED.name, "allocated"),
@@ -161,17 +207,21 @@ def dashboard() -> dict[str, Any]:
     lay.add(series("Iterations by verdict", [
         target(f"sum by (verdict) ({N.CAT_ITERATIONS.name})", "{{verdict}}")], "short",
         N.CAT_ITERATIONS.help), 12, 8)
+    # the Prometheus query of an annotation is its target (where Grafana's Prometheus data
+    # source keeps it; the dashboard schema has no top-level expr)
     annotations = [
         {"name": "Tuner applied", "datasource": DATASOURCE, "enable": True,
-         "iconColor": "blue", "step": "15s", "titleFormat": "tuner applied",
-         "textFormat": "run {{run_id}}", "tagKeys": "run_id",
-         "expr": f"changes({N.TUNER_APPLIED.name}{{{RUN}}}[1m]) > 0"},
+         "iconColor": "blue", "target": {
+             "refId": "Anno", "step": "15s", "titleFormat": "tuner applied",
+             "textFormat": "run {{run_id}}", "tagKeys": "run_id",
+             "expr": f"changes({N.TUNER_APPLIED.name}{{{RUN}}}[1m]) > 0"}},
         {"name": "Tuner guards and reverts", "datasource": DATASOURCE, "enable": True,
-         "iconColor": "orange", "step": "15s", "titleFormat": "tuner guard",
-         "textFormat": "{{guard}}", "tagKeys": "guard",
-         "expr": f"(sum by (guard) (changes({N.TUNER_GUARDS.name}{{{RUN}}}[1m])) > 0) or "
-                 f"label_replace(changes({N.TUNER_REVERTS.name}{{{RUN}}}[1m]) > 0, "
-                 '"guard", "panic_revert", "", "")'},
+         "iconColor": "orange", "target": {
+             "refId": "Anno", "step": "15s", "titleFormat": "tuner guard",
+             "textFormat": "{{guard}}", "tagKeys": "guard",
+             "expr": f"(sum by (guard) (changes({N.TUNER_GUARDS.name}{{{RUN}}}[1m])) > 0) or "
+                     f"label_replace(changes({N.TUNER_REVERTS.name}{{{RUN}}}[1m]) > 0, "
+                     '"guard", "panic_revert", "", "")'}},
     ]
     return {
         "uid": UID, "title": "soakkit: live soak", "editable": False, "schemaVersion": 39,
@@ -182,11 +232,11 @@ def dashboard() -> dict[str, Any]:
         "annotations": {"list": annotations},
         "templating": {"list": [
             {"name": "datasource", "type": "datasource", "query": "prometheus",
-             "label": "Prometheus", "current": {}, "hide": 0},
+             "label": "Prometheus", "current": {"text": "Prometheus", "value": "prometheus"},
+             "hide": 0},
             {"name": "run_id", "type": "query", "label": "run", "datasource": DATASOURCE,
              "query": {"query": f"label_values({N.SOAK_STATUS.name}, run_id)",
-                       "refId": "run_id"},
-             "definition": f"label_values({N.SOAK_STATUS.name}, run_id)", "refresh": 2,
+                       "refId": "run_id"}, "refresh": 2,
              "includeAll": True, "allValue": ".*", "multi": True, "sort": 2,
              "current": {"text": "All", "value": "$__all"}},
         ]},

@@ -20,16 +20,28 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 OUT = Path(__file__).resolve().parent.parent / "notebooks"
 
 SETUP = """from soakkit.report import charts, figures
-from soakkit.report.display import notebook_setup, record, show, show_chart, table
+from soakkit.report.display import notebook_setup, record, show, table
 
 notebook_setup()"""
+#: The same for a notebook without interactive charts: altair is not imported (its import
+#: takes 2-5 s of a report, most of it jsonschema's optional IRI checker).
+SETUP_STATIC = SETUP.replace("import charts, figures", "import figures")
 #: The artifacts parameter of every notebook (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS = ("artifacts: str | None = None  # artifacts root; None: $SOAKKIT_ARTIFACTS, else "
              "the nearest artifacts/soak above the working folder")
-CHART_NOTE = ("The interactive version: hover a point for that iteration's KPI values, regime, "
-              "verdict and the tuner's action; drag or turn the mouse wheel over the top panel "
-              "to zoom (double-click resets). It renders in JupyterLab and in the HTML report, "
-              "offline.")
+CHART_NOTE = ("Hover a point for that iteration's KPI values, regime, verdict and the tuner's "
+              "action; drag or turn the mouse wheel over the top panel to zoom (double-click "
+              "resets). Red: the failing side of a gate threshold; amber: its warn margin; grey: "
+              "warm-up iterations (judged by relaxed thresholds); the background colour is the "
+              "market regime; crosses mark WARN and FAIL iterations. The chart is interactive "
+              "in JupyterLab, VS Code and the HTML report (offline); exports (HTML, PDF, "
+              "Markdown) and notebook viewers show the same chart as a picture.")
+#: Comparison with the baseline: the one that was asked for, or the run's own, or why none.
+COMPARISON = '''print(report.baseline_note)
+if report.comparison is not None:
+    for warning in report.warnings:
+        print("WARNING:", warning)
+    table(report.comparison)'''
 
 
 def code(source: str, *tags: str) -> nbformat.NotebookNode:
@@ -37,6 +49,12 @@ def code(source: str, *tags: str) -> nbformat.NotebookNode:
     if tags:
         cell.metadata["tags"] = list(tags)
     return cell
+
+
+def if_report(source: str) -> str:
+    """A cell of the sweep report that shows nothing when there is no sweep yet."""
+    body = "\n".join(f"    {line}" if line else line for line in source.splitlines())
+    return f"if report is not None:\n{body}"
 
 
 def md(source: str) -> nbformat.NotebookNode:
@@ -67,6 +85,7 @@ gate: str = "production"  # KPI gate that judges each iteration: smoke or produc
 sim_minutes: int = 10  # simulated market minutes per iteration
 {ARTIFACTS}; the run goes to <artifacts>/runs/<run_id>/
 tune: bool = True  # let the live-apply tuner adjust the parameters between iterations
+baseline: str | None = None  # run id to link this run to and compare with; None: none
 now: str | None = None  # frozen clock (ISO-8601 UTC) for reproducible files; None: real time''',
          "parameters"),
     code(SETUP + "\nfrom soakkit.artifacts.layout import resolve_artifacts\n"
@@ -74,19 +93,21 @@ now: str | None = None  # frozen clock (ISO-8601 UTC) for reproducible files; No
                  "from soakkit.soak import SoakOptions, run_soak"),
     md("## Run"),
     code('''options = SoakOptions(profile=profile, iterations=iterations, mode=mode, seed=seed,
-                      gate=gate, sim_minutes=sim_minutes, tune=tune, now=now,
-                      artifacts=resolve_artifacts(artifacts, create=True))
+                      gate=gate, sim_minutes=sim_minutes, tune=tune, baseline=baseline,
+                      now=now, artifacts=resolve_artifacts(artifacts, create=True))
 result = run_soak(options, env={})
 print(f"run {result.run_id}: {result.status}, {result.iterations_done} iterations")'''),
     md("## KPIs per iteration\n\nThe gated KPIs of every iteration and the gate's verdict. In a "
        "`production` run the first two iterations are a warm-up judged by relaxed thresholds."),
     code('''report = load_kpi_report(options.artifacts, result.run_id, gate=gate)
 table(report.kpi_table())'''),
-    code('show(figures.kpi_trends(report.iterations, gate), "kpi_trends")'),
     md(CHART_NOTE),
-    code('show_chart(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
+    code('show(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
     md("## What the tuner did"),
     code('show(figures.tuning_events(report.iterations), "tuning_events")'),
+    md("## Comparison with the baseline\n\nMeans over the run beside its baseline's (the "
+       "same market without the tuner, when `soakkit demo` ran it)."),
+    code(COMPARISON),
     md("## Verdict"),
     code('''print(f"{report.verdict.verdict}: " + "; ".join(report.verdict.reasons))
 record("soak", report.record())'''),
@@ -101,7 +122,8 @@ KPI_REPORT = notebook([
 run: str = "latest"  # run id to report, "latest", or "legacy-latest" for the legacy layout
 last_n: int = 0  # report only the last N iterations (0: every iteration)
 gate: str = "production"  # gate whose thresholds are drawn and judged: smoke or production
-baseline: str | None = None  # run id to compare with; None: no comparison''', "parameters"),
+baseline: str | None = None  # run id to compare with; None: the run's own; "none": none''',
+         "parameters"),
     code(SETUP + '''\nfrom soakkit.report.kpi_report import load_kpi_report
 
 report = load_kpi_report(artifacts, run, last_n=last_n, gate=gate, baseline=baseline)
@@ -113,12 +135,8 @@ for problem in report.problems:
        "came from (defaults < profile < runtime overrides < env < CLI) and the values it "
        "shadowed."),
     code("table(report.provenance)"),
-    md("## KPI trends\n\nRed: the failing side of a gate threshold; amber: its warn margin; grey: "
-       "warm-up iterations (judged by relaxed thresholds). The strip on top shows the market "
-       "regimes of each iteration. Crosses mark WARN and FAIL iterations."),
-    code('show(figures.kpi_trends(report.iterations, gate), "kpi_trends")'),
-    md(CHART_NOTE),
-    code('show_chart(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
+    md("## KPI trends\n\n" + CHART_NOTE),
+    code('show(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
     md("## Money and activity\n\nWhat the ratios above earned in dollars, per iteration: P&L "
        "and volume beside the same market traded by the gate's reference profile "
        "(`*_reference`), the activity share the gate's floor judges (`volume_vs_reference`), "
@@ -137,14 +155,11 @@ for problem in report.problems:
     md("## Parameter trajectories\n\nEvery tunable parameter against its hard bounds."),
     code('show(figures.param_trajectories(report.iterations), "param_trajectories")'),
     md("## Comparison with the baseline\n\nMeans over the reported window, net_bps beside "
-       "the dollars. A run whose net_bps rose while its P&L fell is flagged first: a better "
-       "ratio bought by trading less is not an improvement."),
-    code('''if report.comparison is None:
-    print("no baseline selected (parameter `baseline`)")
-else:
-    for warning in report.warnings:
-        print("WARNING:", warning)
-    table(report.comparison)'''),
+       "the dollars, against the baseline: the one asked for with `baseline`, else the one "
+       "linked to the run (`soakkit demo` links the same market traded without the tuner). "
+       "A run whose net_bps rose while its P&L fell is flagged first: a better ratio bought "
+       "by trading less is not an improvement."),
+    code(COMPARISON),
     md("## Verdict"),
     code('''print(f"{report.verdict.verdict} under the {gate} gate")
 for reason in report.verdict.reasons:
@@ -162,7 +177,7 @@ ttl_days: float = 7.0  # rotation TTL: files at least this many days old would b
 keep_latest: int = 100  # rotation keeps this many ITER_SUMMARY files per run folder
 now: str | None = None  # the rotation's "now" (ISO-8601 UTC) for file ages; None: real time''',
          "parameters"),
-    code(SETUP + '''\nfrom soakkit.core.io import clock_from
+    code(SETUP_STATIC + '''\nfrom soakkit.core.io import clock_from
 from soakkit.report.disk_report import load_disk_report
 
 disk = load_disk_report(artifacts, budget_mb=budget_mb, ttl_days=ttl_days,
@@ -212,10 +227,12 @@ from soakkit.report.kpi_report import load_kpi_report
 explore = load_exploration(artifacts, days=days, now=clock_from(now).now(), run=run)
 for problem in explore.problems:
     print("skipped:", problem)'''),
-    md("## Every run\n\nOne line per run: total P&L, the worst iteration's risk ratio, the run "
-       "verdict as the soak runner judged it. Hover a point of the chart for the run's details."),
+    md("## Every run\n\nOne line per run: whether the tuner was on, the strategy and the "
+       "market it traded, total P&L, the worst iteration's risk ratio, the run verdict as the "
+       "soak runner judged it. Hover a point of the chart for the run's details; times are "
+       "UTC."),
     code("table(explore.runs)"),
-    code('show_chart(charts.runs_chart(explore.runs), "runs")'),
+    code('show(charts.runs_chart(explore.runs), "runs")'),
     md("## Verdicts by profile and mode over time"),
     code("table(explore.verdicts)"),
     code('show(figures.verdict_timeline(explore.runs), "verdict_timeline")'),
@@ -231,15 +248,16 @@ for problem in explore.problems:
     table(explore.failing)
 else:
     print("no failing run in the window")'''),
-    md("## Drill-down: one run\n\nThe run selected by `run`, with the figures of the KPI report."),
+    md("## Drill-down: one run\n\nThe run selected by `run` (by default the newest), with the "
+       "figures of the KPI report and the comparison with its linked baseline."),
     code('''report = load_kpi_report(artifacts, explore.selected, gate=gate)
 table(report.header)
 print(f"{report.verdict.verdict} under the {gate} gate: " + "; ".join(report.verdict.reasons))'''),
-    code('show(figures.kpi_trends(report.iterations, gate), "kpi_trends")'),
     md(CHART_NOTE),
-    code('show_chart(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
+    code('show(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
     code('show(figures.tuning_events(report.iterations), "tuning_events")'),
     code('show(figures.param_trajectories(report.iterations), "param_trajectories")'),
+    code(COMPARISON),
     code('record("explore", explore.record())'),
 ])
 
@@ -258,48 +276,51 @@ per_mode: bool = False  # compare within each market mode instead of pooling the
 resamples: int = 10000  # bootstrap and permutation resamples
 seed: int = 12  # seed of the resampling Generator: same seed, same intervals and p-values''',
          "parameters"),
-    code(SETUP + '''\nimport polars as pl
+    code(SETUP_STATIC + '''\nimport polars as pl
 
 from soakkit.report.sweep_figures import pnl_vs_risk
-from soakkit.report.sweep_report import load_sweep_report
+from soakkit.report.sweep_report import load_sweep_report, no_sweep_note
 
-report = load_sweep_report(artifacts, sweep, baseline=baseline, metric=metric,
-                           alpha=alpha, per_mode=per_mode, resamples=resamples, seed=seed)
-for note in report.notes:
+missing = no_sweep_note(artifacts, sweep)  # no sweep yet: said here, nothing shown below
+report = None if missing else load_sweep_report(
+    artifacts, sweep, baseline=baseline, metric=metric, alpha=alpha, per_mode=per_mode,
+    resamples=resamples, seed=seed)
+for note in [missing] if report is None else report.notes:
     print(note)'''),
     md("## Sweep"),
-    code("table(report.header)"),
+    code(if_report("table(report.header)")),
     md("## Configurations\n\nMean over the cells of each configuration (one cell per mode and "
        "seed) and its 95 % percentile bootstrap interval. *Pass rate*: the share of iterations "
        "the sweep's gate did not FAIL. *P&L*, *risk* and *volume*: means per iteration of "
        "`pnl_usd`, `risk_ratio` and `volume_usd`."),
-    code("table(report.configs)"),
+    code(if_report("table(report.configs)")),
     md("## Paired comparisons with the baseline\n\nFor every configuration and metric: the mean "
        "difference to the baseline over the pairs of cells that saw the same market (same mode "
        "and seed), its 95 % bootstrap interval, and the two-sided p-value of a sign-flip "
        "permutation test (exact up to 12 pairs). **Multiple comparisons: Holm–Bonferroni**, "
        "over the configurations compared with the baseline, separately for each metric; "
        "*significant* means a Holm-adjusted p below `alpha`."),
-    code('''print(f"baseline: {report.baseline}; Holm-Bonferroni at alpha = {report.alpha:g}")
-table(report.comparisons)'''),
+    code(if_report('''print(f"baseline: {report.baseline}; Holm-Bonferroni at alpha = "
+      f"{report.alpha:g}")
+table(report.comparisons)''')),
     md("## P&L against risk\n\nUp and to the left is better. The Pareto front joins the "
        "configurations that no other configuration beats on both (less risk *and* more P&L)."),
-    code('show(pnl_vs_risk(report.points), "pnl_vs_risk")'),
-    code('''front = report.points.filter(pl.col("pareto"))
-table(front.select("#", "configuration", "risk", "pnl"))'''),
+    code(if_report('show(pnl_vs_risk(report.points), "pnl_vs_risk")')),
+    code(if_report('''front = report.points.filter(pl.col("pareto"))
+table(front.select("#", "configuration", "risk", "pnl"))''')),
     md("## Better than the baseline?\n\n*Better with confidence*: the primary metric is better "
        "and significant after Holm, and neither the pass rate nor the risk is significantly "
        "worse. *Better, but less safe*: the same, except a guardrail is significantly worse. "
        "*Only looks better*: the estimate is better, but not significant — more seeds might "
        "tell. Ranked by category, then by the difference."),
-    code('''print(f"primary metric: {report.primary.label}")
-table(report.ranking)'''),
+    code(if_report('''print(f"primary metric: {report.primary.label}")
+table(report.ranking)''')),
     md("## Cells that failed\n\nA failed cell is left out of every figure above."),
-    code('''if report.failures.height:
+    code(if_report('''if report.failures.height:
     table(report.failures)
 else:
     print("none")
-record("sweep", report.record())'''),
+record("sweep", report.record())''')),
 ])
 
 TEMPLATES = {"mini_soak.ipynb": MINI_SOAK, "kpi_report.ipynb": KPI_REPORT,

@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-import papermill
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
@@ -29,6 +28,8 @@ from golden_support import (  # noqa: E402
     golden_env,
 )
 
+from soakkit.notebooks.kernel import papermill_with_unions  # noqa: E402
+
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="soakkit-goldens-") as tmp:
@@ -38,9 +39,9 @@ def main() -> int:
         for name, params in GOLDEN_PARAMS.items():
             os.environ.update(golden_env(base, name))  # the kernel inherits it
             out = GOLDEN / f"{name}.ipynb"
-            papermill.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(out),
-                                       parameters=params, cwd=str(GOLDEN), progress_bar=False,
-                                       kernel_name="python3")
+            papermill_with_unions().execute_notebook(
+                str(REPO / "notebooks" / f"{name}.ipynb"), str(out), parameters=params,
+                cwd=str(GOLDEN), progress_bar=False, kernel_name="python3")
             nb = nbformat.read(out, as_version=4)
             nb.metadata.pop("papermill", None)
             for cell in nb.cells:

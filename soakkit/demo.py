@@ -1,7 +1,9 @@
-"""``soakkit demo``: a short mini-soak, then the KPI and disk reports, in about ten seconds.
+"""``soakkit demo``: a short mini-soak against its baseline, then the KPI and disk reports.
 
-1. the ``soak`` report notebook runs a tuned mini-soak (``mixed`` market, production gate);
-2. the same soak without the tuner (same seed, so the same market) is the baseline;
+1. the baseline: a mini-soak without the tuner (``mixed`` market, production gate);
+2. the ``soak`` report notebook runs the same market (same seed) with the live tuner on,
+   linked to the baseline (``RUN.json`` ``baseline``), so it is ``latest`` and every report
+   opened with its defaults shows it beside its baseline;
 3. one rotation (default policy) logs its record;
 4. the ``kpi`` report compares the tuned run with the baseline; the ``disk`` report follows.
 """
@@ -50,24 +52,24 @@ def demo(artifacts: Path | None = None, out: Path = Path("reports"), *,
     options = SoakOptions(profile="steady_safe", iterations=iterations, mode="mixed", seed=seed,
                           gate="production", sim_minutes=10, artifacts=Path(artifacts))
     validate_options(options)  # a bad flag fails here, before a kernel starts
-    params = {"profile": options.profile, "iterations": iterations, "mode": options.mode,
-              "seed": seed, "gate": options.gate, "sim_minutes": options.sim_minutes,
-              "artifacts": str(artifacts)}
-    say(f"1/4 mini-soak: {iterations} iterations of 10 simulated minutes, mixed market, "
-        "live tuner on")
-    soak = run("soak", params, out)
-    reports = [soak]
-    if soak.exit_code:
-        return DemoResult(tuple(reports), None, None)
-    tuned = str(soak.kpis["soak"]["run_id"])
-    say("2/4 baseline: the same market without the tuner")
+    say(f"1/4 baseline: {iterations} iterations of 10 simulated minutes, mixed market, "
+        "tuner off")
     baseline = run_soak(replace(options, tune=False), env={})
     if baseline.status == "interrupted":  # the runner recorded it; the demo stops here
         raise Terminated() if baseline.interrupted_by == "SIGTERM" else KeyboardInterrupt()
+    say("2/4 mini-soak: the same market with the live tuner on, linked to the baseline")
+    params = {"profile": options.profile, "iterations": iterations, "mode": options.mode,
+              "seed": seed, "gate": options.gate, "sim_minutes": options.sim_minutes,
+              "artifacts": str(artifacts), "baseline": baseline.run_id}
+    soak = run("soak", params, out)
+    reports = [soak]
+    if soak.exit_code:
+        return DemoResult(tuple(reports), None, baseline.run_id)
+    tuned = str(soak.kpis["soak"]["run_id"])
     say("3/4 rotation (keep 100 iterations per run, compress after 7 days)")
     rotate(Path(artifacts), RotationPolicy(), now=clock_from(None).now())
-    say("4/4 KPI report (tuned vs untuned) and disk report")
-    reports.append(run("kpi", {"artifacts": str(artifacts), "run": tuned, "gate": "production",
-                               "baseline": baseline.run_id}, out))
+    say("4/4 KPI report (tuned against its baseline) and disk report")
+    reports.append(run("kpi", {"artifacts": str(artifacts), "run": tuned,
+                               "gate": "production"}, out))
     reports.append(run("disk", {"artifacts": str(artifacts)}, out))
     return DemoResult(tuple(reports), tuned, baseline.run_id)

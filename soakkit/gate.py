@@ -231,6 +231,31 @@ class RunVerdict:
                 "window": list(self.window)}
 
 
+def _ranges(numbers: Sequence[int]) -> str:
+    """``1-2, 5``: iteration numbers as runs of consecutive ones."""
+    out: list[str] = []
+    for n in numbers:
+        if out and n == int(out[-1].rpartition("-")[2]) + 1:
+            out[-1] = f"{out[-1].partition('-')[0]}-{n}"
+        else:
+            out.append(str(n))
+    return ", ".join(out)
+
+
+def _window_text(ordered: Sequence[tuple[int, Verdict]],
+                 window: Sequence[tuple[int, Verdict]], steady: bool) -> str:
+    """Which iterations the run verdict judges, and which it leaves out and why."""
+    inside = {n for n, _ in window}
+    warmup = [n for n, v in ordered if v.phase == "warmup" and n not in inside]
+    earlier = [n for n, _ in ordered if n not in inside and n not in warmup]
+    left_out = [f"warm-up {_ranges(warmup)}"] * bool(warmup) + \
+        [f"{_ranges(earlier)} before the window"] * bool(earlier)
+    text = f"judged on {'steady ' * steady}iterations {window[0][0]}-{window[-1][0]}"
+    if earlier:
+        text += f", the last {len(window)}"
+    return text + (f" (not counted: {', '.join(left_out)})" if left_out else "")
+
+
 def judge_run(iterations: Sequence[tuple[int, Verdict]]) -> RunVerdict:
     """Combine per-iteration verdicts ``(iteration, verdict)`` into the run verdict."""
     if not iterations:
@@ -240,19 +265,20 @@ def judge_run(iterations: Sequence[tuple[int, Verdict]]) -> RunVerdict:
     window = steady[-RUN_WINDOW:]
     fails = [n for n, v in window if v.verdict == "FAIL"]
     warns = [n for n, v in window if v.verdict == "WARN"]
-    span = f"iterations {window[0][0]}-{window[-1][0]}"
+    span = _window_text(ordered, window, steady is not ordered)
     if window[-1][1].verdict == "FAIL":
         reasons = (f"last iteration {window[-1][0]} FAILed: " + "; ".join(window[-1][1].reasons),)
         return RunVerdict("FAIL", reasons, tuple(n for n, _ in window))
     if 4 * len(fails) > len(window):
-        return RunVerdict("FAIL", (f"{len(fails)} of {len(window)} {span} FAILed "
-                                   f"(more than a quarter): {fails}",),
-                          tuple(n for n, _ in window))
+        return RunVerdict("FAIL", (f"{span}: {len(fails)} of {len(window)} FAILed, more than "
+                                   f"a quarter: {fails}",), tuple(n for n, _ in window))
     if fails or warns:
         parts = []
         if fails:
             parts.append(f"FAIL in {fails}")
         if warns:
             parts.append(f"WARN in {warns}")
-        return RunVerdict("WARN", (f"{span}: " + ", ".join(parts),), tuple(n for n, _ in window))
-    return RunVerdict("PASS", (f"all of {span} PASSed",), tuple(n for n, _ in window))
+        why = " (a quarter or less FAILed, and not the last one)" if fails else ""
+        return RunVerdict("WARN", (f"{span}: " + ", ".join(parts) + why,),
+                          tuple(n for n, _ in window))
+    return RunVerdict("PASS", (f"{span}: all PASSed",), tuple(n for n, _ in window))

@@ -11,7 +11,12 @@ mid ``m_h`` one markout horizon later and mid ``m_end`` at the end of the window
     fees       = +rebate·q·p (maker), −fee·q·p (taker)
 
 plus, for a position ``q0`` carried in from the previous iteration (opening mid ``m_0``),
-``q0·(m_end − m_0)`` in ``inventory``: an iteration pays for the position it was left.
+``q0·(m_end − m_0)`` in ``inventory``: an iteration pays for the position it was left
+(prices through the instrument's value function ``v``: ``v(p) = p`` for spot and linear
+contracts; for inverse contracts ``v(p) = −contract_size / p``, every component is in the
+coin, and fees are ``rate × notional / p`` coins; :mod:`soakkit.sim.instrument`). Every
+money KPI is in USD: an inverse instrument's coin amounts are converted at the window's
+final mid, and its notional is contracts × contract size;
 
 so ``net = gross + fees + adverse + inventory`` holds exactly per fill and in total (net
 is computed separately from cash flows and the closing mark, and tests check the
@@ -128,27 +133,30 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
-def _max_drawdown(tape: MarketTape, f: Fills, fee_usd: np.ndarray, grid: np.ndarray,
+def _max_drawdown(tape: MarketTape, f: Fills, fee_settle: np.ndarray, grid: np.ndarray,
                   grid_mid: np.ndarray, q0: float) -> float:
-    """Largest peak-to-trough fall of cash + position × mid (1 s grid, then the end).
+    """Largest peak-to-trough fall of cash + position × mid (1 s grid, then the end), in USD.
 
     The position is the carried one plus the running sum of the fills (the same one the
     closing mark of ``pnl_usd`` uses), marked from the opening mid, so the curve starts at
-    0 and ends exactly at ``pnl_usd``.
+    0 and ends exactly at ``pnl_usd``. Values are in the instrument's settlement currency
+    (:mod:`soakkit.sim.instrument`), converted to USD as ``pnl_usd`` is.
     """
     import numpy as np
 
-    cash = np.cumsum(-f.side * f.qty * f.price + fee_usd)
+    value = tape.instrument.value
+    cash = np.cumsum(-f.side * f.qty * value(f.price) + fee_settle)
     held = q0 + np.cumsum(f.side * f.qty)
     idx = np.searchsorted(f.t, grid, side="right") - 1
     safe = np.maximum(idx, 0)
-    opening = q0 * tape.mid_start
-    on_grid = (np.where(idx >= 0, cash[safe] + held[safe] * grid_mid, q0 * grid_mid)
-               if f.t.size else q0 * grid_mid) - opening
-    end = (float(cash[-1] + held[-1] * tape.mid_end) if f.t.size
-           else q0 * tape.mid_end) - opening
+    opening = q0 * value(tape.mid_start)
+    on_grid = (np.where(idx >= 0, cash[safe] + held[safe] * value(grid_mid),
+                        q0 * value(grid_mid)) if f.t.size else q0 * value(grid_mid)) - opening
+    end = (float(cash[-1] + held[-1] * value(tape.mid_end)) if f.t.size
+           else q0 * value(tape.mid_end)) - opening
     equity = np.concatenate(([0.0], on_grid, [end]))
-    return float((np.maximum.accumulate(equity) - equity).max())
+    drop = float((np.maximum.accumulate(equity) - equity).max())
+    return float(tape.instrument.settle_to_usd(drop, tape.mid_end))
 
 
 def inventory_path(tape: MarketTape, result: StrategyResult, step_s: float | None = None
@@ -169,7 +177,7 @@ def inventory_path(tape: MarketTape, result: StrategyResult, step_s: float | Non
     idx = np.searchsorted(f.t, grid, side="right") - 1
     held = np.where(idx >= 0, f.position[np.maximum(idx, 0)] if f.t.size else q0, q0)
     grid_mid = tape.mid_at(grid)
-    return grid, grid_mid, np.asarray(np.abs(held * grid_mid))
+    return grid, grid_mid, np.asarray(np.abs(tape.instrument.notional_usd(held, grid_mid)))
 
 
 def with_reference(kpis: dict[str, Any], reference: Mapping[str, Any]) -> dict[str, Any]:
@@ -199,21 +207,29 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     from soakkit.sim.regimes import MARKET
 
     f = result.fills
-    notional = f.qty * f.price
+    inst = tape.instrument
+    value = inst.value  # settlement-currency value of one unit of position at a price
+
+    def usd(amount: Any) -> Any:  # settlement currency → USD (inverse: the coin at the end)
+        return inst.settle_to_usd(amount, tape.mid_end)
+
+    notional = inst.notional_usd(f.qty, f.price)
     volume = float(notional.sum())
     m_h = tape.mid_at(f.t + MARKET.markout_s)
     m_h = np.where(f.t + MARKET.markout_s >= tape.duration_s, tape.mid_end, m_h)
-    gross = float((f.side * f.qty * (f.mid - f.price)).sum())
-    adverse = float((f.side * f.qty * (m_h - f.mid)).sum())
-    inventory = float((f.side * f.qty * (tape.mid_end - m_h)).sum())
-    fee_usd = np.where(f.taker, -MARKET.taker_fee_bps, MARKET.maker_rebate_bps) * notional / 1e4
-    fees = float(fee_usd.sum())
+    v_fill, v_mid, v_h = value(f.price), value(f.mid), value(m_h)
+    gross = float(usd((f.side * f.qty * (v_mid - v_fill)).sum()))
+    adverse = float(usd((f.side * f.qty * (v_h - v_mid)).sum()))
+    inventory = float(usd((f.side * f.qty * (value(tape.mid_end) - v_h)).sum()))
+    fee_rate = np.where(f.taker, -MARKET.taker_fee_bps, MARKET.maker_rebate_bps)
+    fee_settle = fee_rate * notional / 1e4 / (f.price if inst.inverse else 1.0)
+    fees = float(usd(fee_settle.sum()))
     q0 = result.start.position_lots * tape.lot  # carried in, marked from the opening mid
-    carried = q0 * (tape.mid_end - tape.mid_start)
-    inventory += carried
-    cash = float(-(f.side * notional).sum()) + fees
-    closing = float((f.side * f.qty).sum()) * tape.mid_end
-    pnl = cash + closing + carried
+    carried = q0 * (value(tape.mid_end) - value(tape.mid_start))
+    inventory += float(usd(carried))
+    cash = float(-(f.side * f.qty * v_fill).sum()) + float(fee_settle.sum())
+    closing = float((f.side * f.qty).sum()) * value(tape.mid_end)
+    pnl = float(usd(cash + closing + carried))
 
     def bps(x: float) -> float:
         return x / volume * 1e4 if volume > 0 else 0.0
@@ -224,8 +240,8 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     grid, grid_mid, exposure = inventory_path(tape, result)
     inventory_usd = percentile(exposure) or 0.0
 
-    adverse_cost = -f.side * (m_h - f.mid) / f.mid * 1e4
-    slippage_cost = f.side * (f.price - f.intended) / f.mid * 1e4
+    adverse_cost = -f.side * (v_h - v_mid) / np.abs(v_mid) * 1e4
+    slippage_cost = f.side * (v_fill - value(f.intended)) / np.abs(v_mid) * 1e4
     cancelled_unfilled = float((~result.order_filled).sum())
     return {
         "net_bps": bps(pnl),
@@ -247,9 +263,9 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
         "pnl_per_hour_usd": pnl * 3600.0 / tape.duration_s,
         "inventory_p95_usd": inventory_usd,
         "risk_adjusted_pnl": pnl / inventory_usd if inventory_usd > 0 else None,
-        "max_drawdown_usd": _max_drawdown(tape, f, fee_usd, grid, grid_mid, q0),
-        "adverse_cost_usd_p95": percentile(-f.side * f.qty * (m_h - f.mid)),
-        "slippage_cost_usd_p95": percentile(f.side * f.qty * (f.price - f.intended)),
+        "max_drawdown_usd": _max_drawdown(tape, f, fee_settle, grid, grid_mid, q0),
+        "adverse_cost_usd_p95": percentile(usd(-f.side * f.qty * (v_h - v_mid))),
+        "slippage_cost_usd_p95": percentile(usd(f.side * f.qty * (v_fill - value(f.intended)))),
         "fills": {
             "maker_count": int((~f.taker).sum()),
             "taker_count": int(f.taker.sum()),

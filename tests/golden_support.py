@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-TUNED_RUN = "20260101T000000Z-steady_safe-mixed-s11"
-BASELINE_RUN = "20260101T010000Z-steady_safe-mixed-s11"
-OTHER_RUN = "20260101T020000Z-aggressive-volatile-s5"
+#: As ``soakkit demo`` makes them: the untuned baseline first, then the tuned run linked to it.
+BASELINE_RUN = "20260101T000000Z-steady_safe-mixed-s11-untuned"
+TUNED_RUN = "20260101T010000Z-steady_safe-mixed-s11-tuned"
+OTHER_RUN = "20260101T020000Z-aggressive-volatile-s5-tuned"
 #: The golden sweep: 2 profiles x 2 --set axes of 2 values x 2 modes x 8 seeds = 128 small
 #: cells; against the baseline some configurations are better with confidence, some only
 #: look better, some are better but riskier. It has a root of its own (``base/sweep``), so
@@ -34,7 +35,7 @@ GOLDEN_PARAMS: dict[str, dict[str, Any]] = {
     "disk_report": {"budget_mb": 50.0, "ttl_days": 7.0, "keep_latest": 5,
                     "now": "2026-01-10T00:00:00Z"},
     "explore_runs": {"days": 7.0, "now": "2026-01-03T00:00:00Z", "run": TUNED_RUN},
-    "kpi_report": {"run": TUNED_RUN, "gate": "production", "baseline": BASELINE_RUN},
+    "kpi_report": {"run": TUNED_RUN, "gate": "production"},  # its linked baseline
     "mini_soak": {"iterations": 6, "mode": "volatile", "seed": 3, "sim_minutes": 5,
                   "now": "2026-01-01T00:00:00Z"},
     "sweep_report": {"sweep": "golden",
@@ -57,8 +58,8 @@ def golden_env(base: Path, name: str) -> dict[str, str]:
 
 
 def build_golden_artifacts(base: Path) -> Path:
-    """Create ``base/soak`` (a tuned run, its untuned baseline, another profile, one
-    rotation), ``base/sweep`` (``soakkit sweep`` on a one-worker local cluster) and an
+    """Create ``base/soak`` (an untuned baseline, the tuned run linked to it, another
+    profile, one rotation), ``base/sweep`` (``soakkit sweep`` on a one-worker local cluster) and an
     empty ``base/mini``; returns ``base/soak``."""
     from soakkit.rotation import RotationPolicy, rotate
     from soakkit.soak import SoakOptions, run_soak
@@ -67,8 +68,8 @@ def build_golden_artifacts(base: Path) -> Path:
     (Path(base) / "mini").mkdir(parents=True, exist_ok=True)
     common = {"profile": "steady_safe", "iterations": 10, "mode": "mixed", "seed": 11,
               "sim_minutes": 5, "gate": "production", "artifacts": root}
-    run_soak(SoakOptions(**common, now="2026-01-01T00:00:00Z"), env={})
-    run_soak(SoakOptions(**common, now="2026-01-01T01:00:00Z", tune=False), env={})
+    run_soak(SoakOptions(**common, now="2026-01-01T00:00:00Z", tune=False), env={})
+    run_soak(SoakOptions(**common, now="2026-01-01T01:00:00Z", baseline=BASELINE_RUN), env={})
     other = {**common, "profile": "aggressive", "mode": "volatile", "seed": 5, "iterations": 6}
     run_soak(SoakOptions(**other, now="2026-01-01T02:00:00Z"), env={})
     rotate(root, RotationPolicy(keep_latest=7, ttl_days=30.0),

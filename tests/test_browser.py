@@ -238,3 +238,40 @@ def test_the_report_index_lists_a_failed_report_with_its_reason(
     assert row["report"] == "kpi"
     assert failed.ename and failed.ename in row["reason"]
     assert len(page.rows) == 4 and len(page.links) == 4  # kpi, disk, explore, the failed one
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata"])
+def test_the_runs_chart_shows_utc_on_a_24_hour_clock_in_any_time_zone(
+        reports: dict[str, RunResult], zone: str) -> None:
+    """A browser outside UTC still labels the run start axis in UTC, 24-hour clock, and the
+    first and last runs are drawn whole (not clipped by the plot's edge)."""
+    import re
+
+    html = reports["explore"].html
+    starts = re.findall(r'"started_utc": "(\d{4}-\d\d-\d\dT(\d\d):(\d\d):\d\dZ)"',
+                        html.read_text())
+    assert starts
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_context(offline=True, timezone_id=zone).new_page()
+        page.goto(html.resolve().as_uri())
+        page.wait_for_selector(".soakkit-chart svg.marks", timeout=20_000)
+        assert page.evaluate("new Date(0).getTimezoneOffset()") != 0  # really not UTC
+        chart = page.locator(".soakkit-chart").filter(has_text="run start (UTC")
+        texts = chart.locator("svg.marks .role-axis-label text").evaluate_all(
+            "els => els.map(e => e.textContent)")
+        box = "els => els.map(e => { const b = e.getBoundingClientRect(); " \
+              "return [b.left, b.right, b.width, b.height]; })"
+        # the x axis's domain line spans the plot: the horizontal one
+        plot = next(b for b in chart.locator("svg.marks .role-axis-domain path, "
+                                             "svg.marks .role-axis-domain line")
+                    .evaluate_all(box) if b[2] > b[3])
+        points = chart.locator("svg.marks .mark-symbol.role-mark path").evaluate_all(box)
+        browser.close()
+    labels = [t for t in texts if ":" in t]  # the time axis (the P&L axis has numbers)
+    assert labels and all(re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?", t) for t in labels)
+    # the hours are the runs' UTC hours (a local clock would be 5 hours off either way)
+    assert {t[:2] for t in labels} <= {h for _, h, _ in starts} | {
+        f"{(int(h) + d) % 24:02d}" for _, h, _ in starts for d in (-1, 1)}
+    assert points and all(plot[0] - 0.5 <= left and right <= plot[1] + 0.5
+                          for left, right, _, _ in points)

@@ -29,7 +29,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
                                          ("ultra_safe", "calm")]):
         result = run_soak(SoakOptions(profile=profile, mode=mode, iterations=3 + k, seed=k,
                                       sim_minutes=1, gate="production", artifacts=root,
-                                      now=f"2026-03-0{k + 1}T00:00:00Z"), env={})
+                                      tune=k < 2, now=f"2026-03-0{k + 1}T00:00:00Z"), env={})
         ids.append(result.run_id)
     return root, ids
 
@@ -48,6 +48,10 @@ def test_the_run_summary_has_one_row_per_run(runs: tuple[Path, list[str]]) -> No
         assert verdict == json.loads((root / "runs" / run_id / "RUN.json").read_text())[
             "verdict"]["verdict"]
     assert summary["gate"].to_list() == ["production"] * 3
+    assert summary["tune"].to_list() == [True, True, False]
+    assert summary["strategy"].to_list() == ["legacy"] * 3
+    assert summary["market"].to_list() == ["synthetic"] * 3
+    assert frame["tune"].unique().sort().to_list() == [False, True]
 
 
 def test_catalog_is_readable_at_80_columns(runs: tuple[Path, list[str]]) -> None:
@@ -57,19 +61,21 @@ def test_catalog_is_readable_at_80_columns(runs: tuple[Path, list[str]]) -> None
     lines = out.out.splitlines()
     assert all(len(line) <= 80 for line in lines), [len(line) for line in lines]
     header = lines[0].split()
-    assert header[:1] == ["run"] and {"iter", "verdict", "pnl_usd", "risk", "time_s"} <= set(
-        header)
+    # the tuner column stays at 80 columns: tuned and untuned runs told apart at a glance
+    assert header == ["run", "tuner", "iter", "verdict", "pnl_usd"]
     body = lines[2:2 + len(ids)]
-    assert [line.split()[0] for line in body] == ids  # whole run ids, one line each
+    assert [line.split()[:2] for line in body] == [[i, "on"] for i in ids[:2]] + [[ids[2], "off"]]
+    assert all(i.endswith("-tuned") for i in ids[:2]) and ids[2].endswith("-untuned")
     assert lines[-2].startswith("3 run(s); hidden at 80 columns:")
-    wide = run_subprocess("catalog", "--artifacts", str(root), "--width", "160")
+    wide = run_subprocess("catalog", "--artifacts", str(root), "--width", "200")
     header = wide.out.splitlines()[0].split()
-    assert header == ["run", "profile", "mode", "iter", "verdict", "pnl_usd", "risk", "time_s",
-                      "started"]
+    assert header == ["run", "tuner", "iter", "verdict", "pnl_usd", "risk", "time_s",
+                      "started", "profile", "mode", "strategy", "market"]
+    assert wide.out.splitlines()[2].split()[-2:] == ["legacy", "synthetic"]
     assert wide.out.splitlines()[-1] == "3 run(s)"
     narrow = run_subprocess("catalog", "--artifacts", str(root), env={"COLUMNS": "100"})
     assert max(len(line) for line in narrow.out.splitlines()) <= 100
-    assert "profile" in narrow.out.splitlines()[0]  # $COLUMNS is the terminal's width
+    assert "time_s" in narrow.out.splitlines()[0]  # $COLUMNS is the terminal's width
 
 
 def test_catalog_iterations_view_and_parquet(runs: tuple[Path, list[str]], tmp_path: Path,
@@ -79,7 +85,8 @@ def test_catalog_iterations_view_and_parquet(runs: tuple[Path, list[str]], tmp_p
     lines = out.out.splitlines()
     assert all(len(line) <= 80 for line in lines)
     assert lines[2 + 12].startswith("12 iteration(s)")
-    assert re.match(rf"{re.escape(ids[0])}\s+1\s", lines[2])
+    assert lines[0].split()[:3] == ["run", "tuner", "iter"]
+    assert re.match(rf"{re.escape(ids[0])}\s+on\s+1\s", lines[2])
     target = tmp_path / "rows.parquet"
     out = cli("catalog", "--artifacts", str(root), "--parquet", str(target))
     assert out.code == 0 and str(target) in out.out
@@ -115,3 +122,52 @@ def test_jupyter_shows_html_tables_in_the_report_style(runs: tuple[Path, list[st
     explore = load_exploration(root, days=0)._repr_html_()
     assert "every run: 3 run(s)" in explore
     assert table_html(pl.DataFrame({"a": [1]})).startswith("<style>")
+
+
+def test_run_tables_and_report_frames_show_in_the_kits_style_in_jupyter(
+        runs: tuple[Path, list[str]]) -> None:
+    """``Catalog.runs()`` as a cell's value is the reports' table (not polars' own), with the
+    tuner, strategy and market columns; after ``notebook_setup`` (``use_table_style``) every
+    frame a report returns is too."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from soakkit.report.display import use_table_style
+
+    root, ids = runs
+    shell = InteractiveShell.instance()
+    runs_table = load_catalog(root).runs()
+    html = shell.display_formatter.format(runs_table)[0]["text/html"]
+    assert 'class="soakkit-table"' in html and "3 run(s)" in html and ids[2] in html
+    assert all(f"<th>{c}</th>" in html for c in ("tune", "strategy", "market"))
+    header = load_kpi_report(root, ids[1]).header
+    assert 'class="soakkit-table"' not in shell.display_formatter.format(header)[0]["text/html"]
+    use_table_style()
+    assert 'class="soakkit-table"' in shell.display_formatter.format(header)[0]["text/html"]
+    big = pl.DataFrame({"n": list(range(1000))})
+    shown = shell.display_formatter.format(big)[0]["text/html"]
+    assert "the first 200 of 1000 rows" in shown and shown.count("<tr>") == 201
+
+
+def test_a_figure_with_nothing_to_draw_is_a_sentence(runs: tuple[Path, list[str]]) -> None:
+    """An untuned run has no tuning events: the figure says so in words (no empty plot, no
+    matplotlib "No artists with labels found" warning); the linked-baseline note says why
+    there is no comparison."""
+    import warnings
+
+    from soakkit.report import figures
+
+    root, ids = runs
+    report = load_kpi_report(root, ids[2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        said = figures.tuning_events(report.iterations)
+    assert said == "No tuning events in iterations 1-5: the tuner was off."
+    assert report.comparison is None and report.baseline_note.startswith("no baseline: the run")
+    history = pl.DataFrame(schema={"before_allocated": pl.Int64, "after_allocated": pl.Int64,
+                                   "now": pl.String})
+    assert figures.disk_growth(history, None).startswith("No disk growth to draw")
+    compared = load_kpi_report(root, ids[1], baseline=ids[0])
+    assert compared.comparison is not None and compared.comparison.columns[:3] == [
+        "kpi", "run", "baseline"]
+    assert compared.baseline_note == f"baseline {ids[0]} (parameter `baseline`)"
+    assert load_kpi_report(root, ids[1], baseline="none").comparison is None

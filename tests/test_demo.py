@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -22,8 +23,17 @@ def test_demo_produces_browsable_reports(tmp_path: Path) -> None:
         assert html.is_file() and html.stat().st_size > 50_000, name
         assert line.endswith(f" -> reports/latest/{name}/report.html"), line
         assert any(line.startswith(f"report {name}: {v} ->") for v in verdicts), line
-    assert len(list((tmp_path / "artifacts" / "soak" / "runs").iterdir())) == 2
-    assert (tmp_path / "artifacts/soak/rotation/ROTATION_LOG.jsonl").is_file()
+    root = tmp_path / "artifacts" / "soak"
+    runs = sorted(p.name for p in (root / "runs").iterdir())
+    assert len(runs) == 2 and runs[0].endswith("-untuned") and runs[1].endswith("-tuned")
+    # latest is the tuned run the demo reports on, linked to its baseline
+    assert (root / "latest").resolve().name == runs[1]
+    meta = json.loads((root / "runs" / runs[1] / "RUN.json").read_text())
+    assert meta["baseline"] == runs[0] and meta["options"]["tune"] is True
+    assert meta["options"]["strategy"] == "legacy"
+    kpi = json.loads((tmp_path / "reports/latest/kpi/kpis.json").read_text())["kpi"]
+    assert (kpi["run_id"], kpi["baseline"]) == (runs[1], runs[0])
+    assert (root / "rotation/ROTATION_LOG.jsonl").is_file()
 
 
 def test_demo_rejects_a_bad_flag_before_starting_a_kernel(tmp_path: Path) -> None:

@@ -59,12 +59,19 @@ def test_artifacts_carry_at_most_float_digits(tmp_path: Path) -> None:
                 assert float(f"{value:.{FLOAT_DIGITS}g}") == value, (path.name, where, value)
 
 
-def _soak_in_child(artifacts: Path, npy_disable: str) -> dict[str, Any]:
+SYNTHETIC = ("--iterations", "3", "--mode", "mixed", "--seed", "11", "--sim-minutes", "5")
+#: the real L2 sample (receive times, 25 depth levels), replayed
+REAL_L2 = ("--iterations", "3", "--sim-minutes", "1", "--seed", "11", "--market-data",
+           str(Path(__file__).resolve().parent.parent / "examples" / "tapes"
+               / "binance-spot-btcusdt"))
+
+
+def _soak_in_child(artifacts: Path, npy_disable: str, market: tuple[str, ...] = SYNTHETIC
+                   ) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "NPY_DISABLE_CPU_FEATURES"}
     if npy_disable:
         env["NPY_DISABLE_CPU_FEATURES"] = npy_disable
-    subprocess.run([sys.executable, "-m", "soakkit", "soak", "--iterations", "3", "--mode",
-                    "mixed", "--seed", "11", "--sim-minutes", "5", "--gate", "production",
+    subprocess.run([sys.executable, "-m", "soakkit", "soak", *market, "--gate", "production",
                     "--artifacts", str(artifacts), "--now", NOW, "--quiet"],
                    env=env, check=False, capture_output=True, text=True)
     run = next((artifacts / "runs").iterdir())
@@ -72,11 +79,12 @@ def _soak_in_child(artifacts: Path, npy_disable: str) -> dict[str, Any]:
 
 
 @pytest.mark.determinism
-def test_values_agree_across_simd_kernels(tmp_path: Path) -> None:
+@pytest.mark.parametrize("market", [SYNTHETIC, REAL_L2], ids=["synthetic", "real-L2-replay"])
+def test_values_agree_across_simd_kernels(tmp_path: Path, market: tuple[str, ...]) -> None:
     """With and without the AVX-512 kernels, every non-float is equal and every float agrees
     to within one unit in its last kept digit (relative 1e-9)."""
-    default = _soak_in_child(tmp_path / "default", "")
-    no_avx512 = _soak_in_child(tmp_path / "no-avx512", NO_AVX512)
+    default = _soak_in_child(tmp_path / "default", "", market)
+    no_avx512 = _soak_in_child(tmp_path / "no-avx512", NO_AVX512, market)
     assert sorted(default) == sorted(no_avx512) == [f"ITER_SUMMARY_{n}.json" for n in (1, 2, 3)]
     for name, doc in default.items():
         other = dict(_leaves(no_avx512[name]))

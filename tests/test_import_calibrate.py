@@ -103,7 +103,7 @@ def test_binance_futures_and_spot_files_import(tmp_path: Path) -> None:
     zipped = tmp_path / "spot-aggTrades.zip"  # as data.binance.vision ships them
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.write(spot, "spot-aggTrades.csv")
-    import_binance(zipped, ticker2, tmp_path / "spot")
+    import_binance(zipped, ticker2, tmp_path / "spot", symbol="BTCUSDT")
     tape = read_tape(tmp_path / "spot")
     assert tape.trade_ns.tolist() == [1_735_689_600_010_866_000, 1_735_689_600_052_113_000]
     assert tape.trade_side.tolist() == [1, -1]
@@ -190,3 +190,36 @@ def test_a_market_profile_round_trips_and_drives_synthetic_soaks(tmp_path: Path)
 
 def test_the_default_market_is_the_regimes_table() -> None:
     assert DEFAULT_MARKET.regimes is REGIMES
+
+
+def test_calibrating_on_a_real_l2_tape_fits_its_depth_instrument_and_load(
+        tmp_path: Path) -> None:
+    from .conftest import REPO
+
+    tape = read_tape(REPO / "examples" / "tapes" / "binance-spot-btcusdt")
+    profile = calibrate(tape, "btc")
+    assert (profile.kind, profile.contract_size) == ("spot", 1.0)
+    assert profile.latency.activity_ref_per_s == tape.load.ref_per_s
+    assert profile.latency.activity_gain == tape.load.gain
+    assert profile.latency.feed_ms == tape.load.base_ms
+    seen = [r for r, n in profile.fit["observed_minutes"].items() if n]  # type: ignore[union-attr]
+    assert seen and all(profile.regimes[r].deep_depth_usd > 0 for r in seen)
+    unseen = set(REGIMES) - set(seen)
+    assert all(profile.regimes[r].deep_depth_usd == 0.0 for r in unseen)
+    path = write_market_profile(tmp_path / "btc.json", profile)
+    back = read_market_profile(path)
+    assert back.kind == "spot"  # JSON keeps 10 significant digits
+    assert dataclasses.asdict(back.latency) == pytest.approx(dataclasses.asdict(profile.latency))
+    assert back.regimes["volatile"].deep_depth_usd == pytest.approx(
+        profile.regimes["volatile"].deep_depth_usd)
+    # a profile written before instruments, L2 and fitted latency still reads
+    doc = json.loads(path.read_text())
+    for key in ("kind", "contract_size", "latency"):
+        del doc[key]
+    for spec in doc["regimes"].values():
+        del spec["deep_depth_usd"]
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    old = read_market_profile(tmp_path / "old.json")
+    assert old.kind == "linear" and old.latency == DEFAULT_MARKET.latency
+    synthetic = simulate_market("volatile", 1, np.random.default_rng(1), profile)
+    assert synthetic.instrument.kind == "spot" and synthetic.latency == profile.latency

@@ -284,8 +284,9 @@ def _dashboard_queries() -> list[tuple[str, str]]:
     doc = json.loads(DASHBOARD.read_text())
     out = [(f"panel {p['title']!r} {t['refId']}", t["expr"])
            for p in doc["panels"] for t in p.get("targets", [])]
-    out += [(f"annotation {a['name']!r}", a["expr"]) for a in doc["annotations"]["list"]]
-    out += [(f"variable {v['name']!r}", v["definition"]) for v in doc["templating"]["list"]
+    out += [(f"annotation {a['name']!r}", a["target"]["expr"])
+            for a in doc["annotations"]["list"]]
+    out += [(f"variable {v['name']!r}", v["query"]["query"]) for v in doc["templating"]["list"]
             if v["type"] == "query"]
     return out
 
@@ -313,3 +314,24 @@ def test_every_dashboard_query_returns_data(scenario: Scenario) -> None:
     empty = [f"{where}: {expr}" for where, expr in queries
              if not scenario.stack.query_range(_grafana_to_promql(expr), scenario.start, end)]
     assert empty == [], "\n".join(empty)
+
+
+def test_the_dashboard_shows_soakkit_units_and_verdicts_as_words(scenario: Scenario) -> None:
+    """What the panels show: the KPIs in their titles' units (net_bps in bps, not a ratio),
+    the last verdict and the rotation status as the words of their value mappings."""
+    doc = json.loads(DASHBOARD.read_text())
+    panels = {p["title"]: p for p in doc["panels"]}
+    last = scenario.steps[ITERATIONS].doc
+    for kpi in N.GATED_KPIS:
+        [sample] = scenario.stack.query(_grafana_to_promql(panels[kpi]["targets"][0]["expr"]))
+        assert _value(sample) == pytest.approx(last["summary"][kpi], rel=1e-9), kpi
+
+    def shown(title: str) -> list[str]:
+        panel = panels[title]
+        words = {code: entry["text"] for code, entry in
+                 panel["fieldConfig"]["defaults"]["mappings"][0]["options"].items()}
+        result = scenario.stack.query(_grafana_to_promql(panel["targets"][0]["expr"]))
+        return [words[f"{_value(s):g}"] for s in result]
+
+    assert shown("Last verdict") == [last["gate"]["verdict"]]
+    assert shown("Last rotation status") == ["ok"]

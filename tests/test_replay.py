@@ -25,6 +25,7 @@ from .simhelp import params
 NOW = "2026-11-24T12:00:00Z"
 ORIGIN = 1_700_000_000 * 10**9
 SAMPLE = REPO / "examples" / "tapes" / "sample"
+REAL = REPO / "examples" / "tapes" / "binance-spot-btcusdt"
 
 
 def _synthetic(tmp: Path, mode: str = "mixed", minutes: int = 4, seed: int = 3) -> Path:
@@ -33,11 +34,14 @@ def _synthetic(tmp: Path, mode: str = "mixed", minutes: int = 4, seed: int = 3) 
 
 
 def _as_csv(folder: Path) -> Path:
-    """The same tape as CSV files (no tape.json: tick and lot are inferred)."""
+    """The same tape as CSV files (tape.json keeps only the venue's latency constants: tick
+    and lot are inferred)."""
     out = folder.parent / "csv"
     out.mkdir()
     for name in ("trades", "quotes"):
         pl.read_parquet(folder / f"{name}.parquet").write_csv(out / f"{name}.csv")
+    latency = json.loads((folder / "tape.json").read_text())["latency"]
+    (out / "tape.json").write_text(json.dumps({"latency": latency}))
     return out
 
 
@@ -176,7 +180,7 @@ def test_done_when_replay_runs_on_the_sample_tape(tmp_path: Path) -> None:
     assert result.code in (0, 1), result.err
     assert "Traceback" not in result.err
     run_dir = next((tmp_path / "runs").iterdir())
-    assert "-replay-" in run_dir.name
+    assert "-replay.sample-" in run_dir.name  # the tape, by name
     docs = [json.loads((run_dir / f"ITER_SUMMARY_{n}.json").read_text()) for n in (1, 2)]
     assert [d["mode"] for d in docs] == ["replay", "replay"]
     assert docs[0]["market"]["window_start_utc"] == "2023-11-14T22:13:20.000Z"
@@ -187,6 +191,24 @@ def test_done_when_replay_runs_on_the_sample_tape(tmp_path: Path) -> None:
                                  artifacts=tmp_path / "again", now=NOW), env={})
     redo = json.loads((again.run_dir / "ITER_SUMMARY_2.json").read_text())
     assert redo["summary"] == docs[1]["summary"]
+
+
+@pytest.mark.determinism
+def test_the_real_l2_sample_replays_the_same_twice(tmp_path: Path) -> None:
+    """The shipped real sample (BTCUSDT spot, receive times, 25 depth levels): a soak on
+    it runs through the CLI and gives the same summaries again in process."""
+    result = run_subprocess("soak", "--market-data", str(REAL), "--iterations", "2",
+                            "--sim-minutes", "2", "--artifacts", str(tmp_path), "--now", NOW)
+    assert result.code in (0, 1), result.err
+    run_dir = next((tmp_path / "runs").iterdir())
+    docs = [json.loads((run_dir / f"ITER_SUMMARY_{n}.json").read_text()) for n in (1, 2)]
+    assert docs[0]["market"]["tape"] == str(REAL)
+    assert docs[0]["summary"]["activity"]["market_events"] > 20_000  # depth rows count too
+    again = run_soak(SoakOptions(market_data=REAL, iterations=2, sim_minutes=2,
+                                 artifacts=tmp_path / "again", now=NOW), env={})
+    for n in (1, 2):
+        redo = json.loads((again.run_dir / f"ITER_SUMMARY_{n}.json").read_text())
+        assert redo["summary"] == docs[n - 1]["summary"]
 
 
 def test_an_interrupted_replay_resumes_on_the_next_window(tmp_path: Path) -> None:
@@ -216,3 +238,15 @@ def test_the_sample_tape_is_small_and_valid() -> None:
     assert size < 3 * 2**20
     tape = load_tape(SAMPLE)
     assert tape.duration_s > 19 * 60 and tape.symbol == "SYNTH-PERP"
+
+
+def test_the_real_sample_is_small_valid_and_says_where_it_comes_from() -> None:
+    size = sum(p.stat().st_size for p in REAL.iterdir())
+    assert size < 3 * 2**20
+    tape = load_tape(REAL)
+    assert (tape.symbol, tape.venue, tape.instrument.kind) == ("BTCUSDT", "binance", "spot")
+    assert 5 * 60 <= tape.duration_s < 6 * 60
+    assert tape.depth is not None and tape.depth.levels == 25
+    assert tape.quote_local_ns is not None and tape.provenance["clock"]["shifted"]
+    readme = (REAL / "README.md").read_text()
+    assert "MIT" in readme and "hftbacktest" in readme and "btcusdt_20240809.gz" in readme

@@ -27,7 +27,7 @@ from .conftest import REPO, CliResult, assert_one_line_error, run_subprocess
 from .fs_refusal import as_nobody, namespace_session, read_only, tiny_tmpfs
 
 NOW = "2026-11-24T12:00:00Z"
-RUN_ID = "20261124T120000Z-steady_safe-calm-s1"
+RUN_ID = "20261124T120000Z-steady_safe-calm-s1-tuned"
 SOAK = ["soak", "--sim-minutes", "1", "--now", NOW, "--quiet"]
 
 

@@ -59,7 +59,7 @@ def _sandbox() -> Iterator[Path]:
 
 def _populate(root: Path) -> None:
     art = root / "target" / "art"
-    run = art / "runs" / "20261124T120000Z-steady_safe-calm-s1"
+    run = art / "runs" / "20261124T120000Z-steady_safe-calm-s1-tuned"
     run.mkdir(parents=True)
     (art / "profiles").mkdir()
     (art / "markets").mkdir()
@@ -148,7 +148,7 @@ NUMBERS = ["0", "1", "2", "-1", "0700", "+7", " 7", "7.0", "2.5", "1e3", "nan", 
 WORDS = ["steady_safe", "aggressive", "calm", "mixed", "smoke", "production", "latest", "x",
          "../p", "min_interval_ms=70", "tail_age_ms=0700", "noon", NOW, "gzip", "zstd",
          "soak", "kpi", "disk", "explore", "iterations", "gate", "artifacts", "run", "days",
-         "20261124T120000Z-steady_safe-calm-s1", "--", "-x", "\u00e9\u00e9"]
+         "20261124T120000Z-steady_safe-calm-s1-tuned", "--", "-x", "\u00e9\u00e9"]
 #: Any value; a path flag draws from PATHS only (a random word would be a path the user
 #: named, outside the sandbox's target).
 VALUES = st.sampled_from(PATHS + NUMBERS + WORDS) | st.text(max_size=12)
@@ -249,10 +249,10 @@ FILES = {  # where a document goes -> the commands that read it
     "target/art/runtime_overrides.json": [
         ["config", "show", "--profile", "steady_safe", "--runtime-overrides",
          "target/art/runtime_overrides.json"], ["config", "migrate", "--path", "target/art"]],
-    "target/art/runs/20261124T120000Z-steady_safe-calm-s1/RUN.json": [
-        ["soak", "--resume", "20261124T120000Z-steady_safe-calm-s1", "--quiet"],
+    "target/art/runs/20261124T120000Z-steady_safe-calm-s1-tuned/RUN.json": [
+        ["soak", "--resume", "20261124T120000Z-steady_safe-calm-s1-tuned", "--quiet"],
         ["config", "show", "--profile", "steady_safe", "--run", "latest"]],
-    "target/art/runs/20261124T120000Z-steady_safe-calm-s1/ITER_SUMMARY_1.json": [
+    "target/art/runs/20261124T120000Z-steady_safe-calm-s1-tuned/ITER_SUMMARY_1.json": [
         ["catalog", "--json", "--no-cache"], ["metrics", "--out", "target/out", "--no-cache"],
         ["rotate", "--path", "target/art", "--dry-run", "--now", NOW]],
     "target/art/markets/m.json": [["soak", "--market", "m", "--iterations", "1",

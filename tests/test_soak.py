@@ -121,7 +121,8 @@ def test_fail_verdict_exits_1(cli, tmp_path: Path) -> None:  # type: ignore[no-u
     [(["--iterations", "0"], "--iterations 0"), (["--mode", "storm"], "--mode 'storm': expected one of"),
      (["--sim-minutes", "0"], "--sim-minutes 0"), (["--profile", "../x"], "invalid profile"),
      (["--set", "tail_age_ms=abc"], "expected an integer"), (["--now", "yesterday"], "--now"),
-     (["--gate", "strict"], "--gate 'strict': expected one of")],
+     (["--gate", "strict"], "--gate 'strict': expected one of"),
+     (["--baseline", "20260101T000000Z-nope"], "--baseline 20260101T000000Z-nope: unknown run id")],
 )
 def test_usage_errors_exit_2_and_write_nothing(cli, tmp_path: Path, args: list[str],  # type: ignore[no-untyped-def]
                                                fragment: str) -> None:

@@ -33,14 +33,12 @@ API and every notebook use it) takes ``$SOAKKIT_ARTIFACTS`` if set, else the nea
 
 from __future__ import annotations
 
-import functools
 import gzip
 import json
 import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +72,8 @@ __all__ = [
     "iter_summary_problems",
     "iteration_files",
     "list_runs",
-    "make_run_id",
     "market_profile_path",
     "parse_iteration",
-    "parse_run_id",
     "read_history",
     "read_json_maybe_gz",
     "resolve_artifacts",
@@ -132,25 +128,6 @@ def parse_iteration(name: str) -> int | None:
 def sweep_part_name(session: int, batch: int) -> str:
     """``part-0002-000017.parquet``: batch ``batch`` of the sweep's ``session``-th run."""
     return f"part-{session:04d}-{batch:06d}.parquet"
-
-
-def make_run_id(started: datetime, profile: str, mode: str, seed: int) -> str:
-    """``20261124T042913Z-steady_safe-volatile-s7``: sortable by start time, readable."""
-    return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{mode}-s{seed}"
-
-
-@functools.cache
-def _made_run_id_re() -> re.Pattern[str]:
-    from soakkit.sim.regimes import MODES  # numpy: not on the light commands' path
-
-    return re.compile(
-        rf"^\d{{8}}T\d{{6}}Z-(?P<profile>.+)-(?P<mode>{'|'.join(MODES)})-s\d+(?:-\d+)?$")
-
-
-def parse_run_id(run_id: str) -> tuple[str, str] | None:
-    """``(profile, mode)`` of a :func:`make_run_id` id (``-2`` suffix allowed), else None."""
-    m = _made_run_id_re().match(run_id)
-    return (m.group("profile"), m.group("mode")) if m else None
 
 
 def resolve_artifacts(given: str | os.PathLike[str] | None = None, *, create: bool = False,

@@ -20,7 +20,7 @@ from soakkit.catalog.parse import CATALOG_SCHEMA
 from soakkit.core.errors import SoakkitError
 from soakkit.core.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
 
-__all__ = ["CatalogCache", "cache_dir", "read_cache", "write_cache"]
+__all__ = ["CatalogCache", "cache_dir", "cache_root", "read_cache", "write_cache"]
 
 _CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
 
@@ -29,14 +29,20 @@ _SCHEMA_ID = sha256_bytes(canonical_json(
     compact=True).encode())
 
 
-def cache_dir(artifacts: Path) -> Path:
-    """Where the catalog cache of ``artifacts`` lives (one folder per artifacts path)."""
+def cache_root() -> Path:
+    """soakkit's cache folder: ``$SOAKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/soakkit``, else
+    ``~/.cache/soakkit`` (never inside the artifacts)."""
     root = os.environ.get("SOAKKIT_CACHE_DIR")
     if not root:
         xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         root = str(Path(xdg) / "soakkit")
+    return Path(root)
+
+
+def cache_dir(artifacts: Path) -> Path:
+    """Where the catalog cache of ``artifacts`` lives (one folder per artifacts path)."""
     key = sha256_bytes(os.fsencode(os.path.realpath(artifacts)))[:16]
-    return Path(root) / f"catalog-{key}"
+    return cache_root() / f"catalog-{key}"
 
 
 @dataclass(frozen=True)

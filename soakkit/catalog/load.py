@@ -48,6 +48,7 @@ from soakkit.catalog.cache import CatalogCache, cache_dir, read_cache, write_cac
 from soakkit.catalog.log import KEY_SCHEMA, LogFolder, Source, rows_from_logs, with_keys
 from soakkit.catalog.parse import (
     CATALOG_SCHEMA,
+    RUN_COLUMNS,
     Task,
     frame_from_files,
     parse_history,
@@ -57,8 +58,8 @@ from soakkit.core.errors import ArtifactError, SoakkitError
 from soakkit.core.tables import table_html
 from soakkit.gate import RUN_WINDOW, Verdict, judge_run
 
-__all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "cache_dir",
-           "load_catalog", "run_summary", "to_records"]
+__all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "RunTable",
+           "cache_dir", "load_catalog", "run_summary", "to_records"]
 
 LEGACY_RUN_ID = "legacy-latest"
 
@@ -74,8 +75,8 @@ class Catalog:
     notes: tuple[str, ...] = ()  #: where a run's iteration log could not be used, and why
     logged_rows: int = 0  #: rows read from iteration logs (not from ITER_SUMMARY files)
 
-    def runs(self) -> pl.DataFrame:
-        """One row per run (:func:`run_summary`)."""
+    def runs(self) -> RunTable:
+        """One row per run (:func:`run_summary`), shown in Jupyter as the reports' table."""
         return run_summary(self.frame)
 
     def _repr_html_(self) -> str:
@@ -89,9 +90,23 @@ class Catalog:
         return table_html(runs, caption=caption) + (f"<ul>{problems}</ul>" if problems else "")
 
 
+class RunTable(pl.DataFrame):
+    """A polars frame of one row per run that Jupyter shows in the reports' table style.
+
+    What :meth:`Catalog.runs` and :func:`run_summary` return; everything else about it is
+    a :class:`polars.DataFrame` (most operations return plain frames).
+    """
+
+    def _repr_html_(self, *, _from_series: bool = False) -> str:
+        shown = self.head(_HTML_ROWS)
+        more = f", the first {_HTML_ROWS} shown" if self.height > _HTML_ROWS else ""
+        return table_html(shown, caption=f"{self.height} run(s){more}")
+
+
+_HTML_ROWS = 500
 #: Columns of :func:`run_summary` (one row per run).
 RUN_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
-    "run_id": pl.String(), "started_utc": pl.Datetime("us", "UTC"), "profile": pl.String(),
+    "run_id": pl.String(), "started_utc": pl.Datetime("us", "UTC"), **RUN_COLUMNS,
     "mode": pl.String(), "seed": pl.Int64(), "gate": pl.String(), "iterations": pl.UInt32(),
     "verdict": pl.String(), "fail_iterations": pl.UInt32(), "pnl_usd": pl.Float64(),
     "net_bps": pl.Float64(), "risk_ratio_max": pl.Float64(), "duration_s": pl.Float64(),
@@ -118,16 +133,17 @@ def _run_verdicts(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"run_id": pl.String, "verdict": pl.String}, orient="row")
 
 
-def run_summary(frame: pl.DataFrame) -> pl.DataFrame:
+def run_summary(frame: pl.DataFrame) -> RunTable:
     """One row per run of a catalog frame, sorted by start time then run id.
 
     ``verdict`` is the run verdict of the iterations' recorded verdicts (as the soak runner
-    judges it), ``pnl_usd`` the total P&L, ``net_bps`` the mean per iteration,
-    ``risk_ratio_max`` the worst iteration's risk ratio, ``duration_s`` the total
+    judges it); ``tune``, ``strategy`` and ``market`` say what it ran
+    (:mod:`soakkit.artifacts.runid`); ``pnl_usd`` is the total P&L, ``net_bps`` the mean per
+    iteration, ``risk_ratio_max`` the worst iteration's risk ratio, ``duration_s`` the total
     iteration time, ``gate`` the gate of the last iteration. Columns:
     :data:`RUN_SUMMARY_SCHEMA`.
     """
-    first = [pl.col(c).drop_nulls().first().alias(c) for c in ("profile", "mode", "seed")]
+    first = [pl.col(c).drop_nulls().first().alias(c) for c in (*RUN_COLUMNS, "mode", "seed")]
     gate = pl.col("gate").drop_nulls().last().alias("gate")  # warm-up iterations say "warmup"
     summary = (frame.group_by("run_id", maintain_order=True)
                .agg(pl.col("started_utc").min(), *first, gate,
@@ -137,8 +153,8 @@ def run_summary(frame: pl.DataFrame) -> pl.DataFrame:
                     pl.col("risk_ratio").max().alias("risk_ratio_max"),
                     pl.col("duration_s").sum())
                .join(_run_verdicts(frame), on="run_id", how="left"))
-    return (summary.select([pl.col(c).cast(t) for c, t in RUN_SUMMARY_SCHEMA.items()])
-            .sort(["started_utc", "run_id"], nulls_last=True))
+    return RunTable(summary.select([pl.col(c).cast(t) for c, t in RUN_SUMMARY_SCHEMA.items()])
+                    .sort(["started_utc", "run_id"], nulls_last=True))
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,10 @@ from soakkit.artifacts.layout import ITER_LOG_FILE
 from soakkit.catalog.parse import (
     CATALOG_SCHEMA,
     META_SCHEMA,
+    RUN_META,
     extract_row,
     rows_to_frame,
+    run_meta,
     with_meta,
 )
 
@@ -169,13 +171,13 @@ def rows_from_logs(folders: list[LogFolder]) -> LogRows:
                           for n, path, source in mine.select("iteration", "_path", "_source")
                           .iter_rows()]
         tolerant_keys.append(_key_columns(mine.with_columns(pl.lit(f.rel).alias("_dir"))))
+    metas = [run_meta(f.options) for f in folders]
     runs = pl.DataFrame(
         {_TABLE: [str(f.path) for f in folders], "_run_id": [f.run_id for f in folders],
          "_dir": [f.rel for f in folders], "_layout": [f.layout for f in folders],
-         **{f"_{k}": [v if isinstance(v := f.options.get(k), str) else None for f in folders]
-            for k in ("profile", "mode", "gate")}},
+         **{name: [m[i] for m in metas] for i, name in enumerate(RUN_META)}},
         schema={_TABLE: pl.String, "_run_id": pl.String, "_dir": pl.String,
-                **{k: META_SCHEMA[k] for k in ("_layout", "_profile", "_mode", "_gate")}})
+                **{k: META_SCHEMA[k] for k in ("_layout", *RUN_META)}})
     picked = (chosen.filter(pl.col(_ROW).is_not_null()).sort(_ROW)
               .join(runs, on=_TABLE, how="left", maintain_order="left"))
     flat = pl.concat([_rows(table, picked[_ROW]).drop(_ROW, _TABLE),

@@ -32,10 +32,23 @@ from soakkit.artifacts.iterlog_table import (
     doc_columns,
 )
 from soakkit.artifacts.layout import ITER_SUMMARY_SCHEMA, iter_summary_problems
+from soakkit.artifacts.runid import run_facts
 from soakkit.config.params import PARAMS
 
 __all__ = ["COLUMNS", "FLOAT_KPIS", "GUARDS", "FileProblem", "Task", "extract_row",
            "parse_files"]
+
+
+#: Columns every row of a run takes from the run's ``RUN.json`` options
+#: (:func:`run_values`): what it ran, beside ``mode`` (soakkit.artifacts.runid).
+RUN_COLUMNS: dict[str, pl.DataType] = {"profile": pl.String(), "strategy": pl.String(),
+                                       "tune": pl.Boolean(), "market": pl.String()}
+
+
+def run_values(options: dict[str, Any]) -> tuple[Any, ...]:
+    """:data:`RUN_COLUMNS` of a run from its options (all None for the legacy layout)."""
+    facts = run_facts(options)
+    return (_str(options.get("profile")), facts["strategy"], facts["tune"], facts["market"])
 
 
 def _catalog_schema() -> dict[str, pl.DataType]:
@@ -44,7 +57,7 @@ def _catalog_schema() -> dict[str, pl.DataType]:
                                    "path": pl.String()}
     for name, dtype in DOC_SCHEMA.items():
         if name == "doc_mode":
-            out.update(profile=pl.String(), mode=pl.String())
+            out.update(RUN_COLUMNS, mode=pl.String())
         elif name != "doc_iteration":
             out[name.removeprefix("doc_")] = dtype
     return out
@@ -151,7 +164,7 @@ def extract_row(doc: dict[str, Any], run_id: str, layout: str, source: str, path
     return (
         run_id, doc_n if doc_n is not None else iteration, layout, source, path,
         _time(_first(doc.get("started_utc"), summary.get("runtime_utc"))),
-        _num(doc.get("duration_s")), _str(options.get("profile")),
+        _num(doc.get("duration_s")), *run_values(options),
         _str(_first(doc.get("mode"), options.get("mode"))), _str(doc.get("regime")),
         _num(mix.get("calm")), _num(mix.get("volatile")), _num(mix.get("spike")),
         _int(seed.get("run_seed")) if isinstance(seed, dict) else _int(seed),
@@ -251,24 +264,34 @@ def rows_to_frame(rows: Sequence[tuple[Any, ...]]) -> pl.DataFrame:
 
 #: Where each document came from, next to it: the columns :func:`flatten_narrow` reads.
 META_SCHEMA: dict[str, Any] = {"_path": _S, "_run_id": _S, "_layout": _S, "_source": _S,
-                               "_n": _I, "_profile": _S, "_mode": _S, "_gate": _S}
+                               "_n": _I, **{f"_{k}": t for k, t in RUN_COLUMNS.items()},
+                               "_mode": _S, "_gate": _S}
+#: The :data:`META_SCHEMA` columns that come from a run's options.
+RUN_META: tuple[str, ...] = (*(f"_{k}" for k in RUN_COLUMNS), "_mode", "_gate")
+
+
+def run_meta(options: dict[str, Any]) -> tuple[Any, ...]:
+    """The :data:`RUN_META` values of a run with ``options``."""
+    return (*run_values(options), _str(options.get("mode")), _str(options.get("gate")))
 
 
 def meta_columns(tasks: Sequence[Task]) -> dict[str, list[Any]]:
     """:data:`META_SCHEMA` columns of ``tasks`` (as lists)."""
+    per_run: dict[int, tuple[Any, ...]] = {}  # the tasks of a run share its options
+    values = [per_run.get(id(t[4])) or per_run.setdefault(id(t[4]), run_meta(t[4]))
+              for t in tasks]
     return {"_path": [t[0] for t in tasks], "_run_id": [t[1] for t in tasks],
             "_layout": [t[2] for t in tasks], "_source": [t[3] for t in tasks],
             "_n": [t[5] for t in tasks],
-            "_profile": [_str(t[4].get("profile")) for t in tasks],
-            "_mode": [_str(t[4].get("mode")) for t in tasks],
-            "_gate": [_str(t[4].get("gate")) for t in tasks]}
+            **{name: [v[i] for v in values] for i, name in enumerate(RUN_META)}}
 
 
 def with_meta(flat: pl.DataFrame) -> pl.DataFrame:
     """:data:`DOC_SCHEMA` columns with their :data:`META_SCHEMA` columns → catalog rows."""
     completed = {
         "run_id": pl.col("_run_id"), "layout": pl.col("_layout"),
-        "source": pl.col("_source"), "path": pl.col("_path"), "profile": pl.col("_profile"),
+        "source": pl.col("_source"), "path": pl.col("_path"),
+        **{k: pl.col(f"_{k}") for k in RUN_COLUMNS},
         "iteration": pl.coalesce(pl.col("doc_iteration"), pl.col("_n")),
         "mode": pl.coalesce(pl.col("doc_mode"), pl.col("_mode")),
         "gate": pl.coalesce(pl.col("doc_gate"), pl.col("_gate")),

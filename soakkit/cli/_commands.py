@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = ["COMMANDS"]
 
 COMMANDS: dict[str, str] = {
-    "demo": "short mini-soak, then the KPI and disk reports (about 10 s)",
+    "demo": "a baseline and a tuned mini-soak, then the KPI and disk reports (about a minute)",
     "soak": "run a seeded mini-soak (simulated market, real KPIs, live tuner)",
     "sweep": "a grid of mini-soaks (profiles x modes x seeds x tune x --set) on Dask",
     "report": "run a report notebook with papermill (HTML, figures, kpis.json)",

@@ -30,6 +30,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
               f"{spec.order_median_usd:8.1f}, vol {spec.vol_bps_per_sqrt_s:5.2f} bps/sqrt(s), "
               f"half-spread {spec.half_spread_bps:5.2f} bps, jumps "
               f"{spec.jump_rate_per_min:4.2f}/min")
+    lat, load = profile.latency, profile.fit.get("load", {})
+    measured = isinstance(load, dict) and load.get("gain") is not None
+    print(f"  latency: activity 1 = {lat.activity_ref_per_s:g} messages/s (the tape's median), "
+          f"load response gain {lat.activity_gain:.2f} "
+          + (f"(fitted from its feed latency), feed {lat.feed_ms:.2f} ms" if measured
+             else "(default: the tape has no receive times)"))
     print(f"use it: soakkit soak --market {args.name if args.out is None else out} "
           "--mode mixed")
     return 0

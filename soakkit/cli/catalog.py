@@ -13,16 +13,19 @@ from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
 
 #: Per-run view: catalog summary column → header, in display order.
-RUN_VIEW = {"run_id": "run", "profile": "profile", "mode": "mode", "iterations": "iter",
-            "verdict": "verdict", "pnl_usd": "pnl_usd", "risk_ratio_max": "risk",
-            "duration_s": "time_s", "started_utc": "started"}
+RUN_VIEW = {"run_id": "run", "tune": "tuner", "iterations": "iter", "verdict": "verdict",
+            "pnl_usd": "pnl_usd", "risk_ratio_max": "risk", "duration_s": "time_s",
+            "started_utc": "started", "profile": "profile", "mode": "mode",
+            "strategy": "strategy", "market": "market"}
 #: Per-iteration view: catalog column → header, in display order.
-ITERATION_VIEW = {"run_id": "run", "iteration": "iter", "regime": "regime",
+ITERATION_VIEW = {"run_id": "run", "tune": "tuner", "iteration": "iter", "regime": "regime",
                   "verdict": "verdict", "pnl_usd": "pnl_usd", "net_bps": "net_bps",
                   "risk_ratio": "risk", "maker_taker_ratio": "m/t",
-                  "p95_latency_ms": "p95_ms", "rules_fired": "tuner"}
-#: Headers hidden first when a view does not fit (run ids carry profile and mode).
-HIDE_ORDER = ("started", "tuner", "p95_ms", "m/t", "regime", "profile", "mode")
+                  "p95_latency_ms": "p95_ms", "rules_fired": "rules"}
+#: Headers hidden first when a view does not fit (run ids carry profile, market, seed and
+#: tuner; the tuner column stays, so a glance down one column tells tuned runs apart).
+HIDE_ORDER = {"runs": ("started", "strategy", "market", "profile", "mode", "time_s", "risk"),
+              "iterations": ("rules", "p95_ms", "m/t", "regime", "net_bps", "risk")}
 
 
 def _width(args: argparse.Namespace) -> int:
@@ -65,11 +68,17 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
         print(f"{frame.height} iteration row(s) of {frame['run_id'].n_unique()} run(s) "
               f"-> {args.parquet}")
     else:
+        import polars as pl
+
         view = ITERATION_VIEW if args.iterations else RUN_VIEW
         source = frame.sort(["run_id", "iteration"]) if args.iterations else catalog.runs()
-        table = source.select([source[c].alias(h) for c, h in view.items()])
+        tuner = pl.when(pl.col("tune")).then(pl.lit("on")).when(~pl.col("tune")).then(
+            pl.lit("off"))  # null (the legacy layout, which did not record it) shows as –
+        table = source.with_columns(tuner.alias("tune")).select(
+            [pl.col(c).alias(h) for c, h in view.items()])
         width = _width(args)
-        text, hidden = fit_text_table(table, width, whole=("run",), optional=HIDE_ORDER)
+        text, hidden = fit_text_table(table, width, whole=("run",), optional=HIDE_ORDER[
+            "iterations" if args.iterations else "runs"])
         print(text)
         kind = "iteration(s)" if args.iterations else "run(s)"
         note = f"{table.height} {kind}"
@@ -86,9 +95,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=formatter,
         description="Loads new-layout runs, the legacy latest/ folder, compressed iteration files "
                     "and rotated\nhistory, with an incremental cache (see soakkit.catalog.load). "
-                    "Prints one line per run\n(run, profile, mode, iterations, verdict, P&L, "
-                    "worst risk ratio, time) sized to the\nterminal, never wrapped; "
-                    "--iterations prints one line per iteration. --json, --csv\nand --parquet "
+                    "Prints one line per run\n(run, tuner on/off, iterations, verdict, P&L, worst "
+                    "risk ratio, time, start,\nprofile, mode, strategy, market) sized to the "
+                    "terminal, never wrapped; the tuner column\nis never hidden. "
+                    "--iterations prints one line per iteration. --json, --csv and\n--parquet "
                     "give every column of every iteration, for scripts. Corrupt files are\n"
                     "reported on stderr and skipped.",
         epilog="examples:\n  soakkit catalog\n  soakkit catalog --iterations --width 120\n"

@@ -31,10 +31,11 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "demo", help=COMMANDS["demo"],
         formatter_class=formatter,
-        description="Runs a tuned mini-soak with the soak notebook, the same market without the "
-                    "tuner as a\nbaseline, one rotation, then the KPI report (tuned vs untuned) "
-                    "and the disk report,\nand prints one line per report: its verdict and "
-                    "the HTML to open.",
+        description="Runs a baseline mini-soak without the tuner, then the same market with "
+                    "the tuner\n(the soak notebook; the run `latest` points at, linked to its "
+                    "baseline), one rotation,\nthen the KPI report (tuned vs untuned) and the "
+                    "disk report, and prints one line per\nreport: its verdict and the HTML "
+                    "to open.",
         epilog=exit_codes_help(list(ExitCode)[:6], {
             ExitCode.FAILED: "a report cell failed", ExitCode.USAGE: "bad flag or path "
             "(checked before a kernel starts)"}))

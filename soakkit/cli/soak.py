@@ -64,7 +64,7 @@ def _options(args: argparse.Namespace) -> tuple[SoakOptions, dict[str, Any], lis
         seed=values["seed"], sim_minutes=values["sim_minutes"], gate=values["gate"],
         sets=tuple(args.sets), artifacts=resolve_artifacts(args.artifacts, create=True),
         tune=not args.no_tune, sleep_seconds=numbers.get("sleep_seconds"), now=args.now,
-        market=values["market"], market_data=args.market_data)
+        market=values["market"], market_data=args.market_data, baseline=args.baseline)
     given.pop("sleep_seconds", None)
     return options, given, problems
 
@@ -162,7 +162,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                "configuration is reported together.\n"
                "--resume RUN_ID keeps the run's own options: giving another --iterations, "
                "--mode, --seed,\n  --sim-minutes, --gate, --profile, --set, --no-tune, "
-               "--market or --market-data is\n  refused, naming the conflict.\n\n"
+               "--market or --market-data is\n  refused, naming the conflict; the run "
+               "keeps its --baseline too.\n\n"
                + exit_codes_help([ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE], {
                    ExitCode.OK: "PASS or WARN", ExitCode.FAILED: "FAIL verdict",
                    ExitCode.USAGE: "usage, configuration or file-system error (nothing is "
@@ -187,6 +188,9 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="pause between iterations (default: $SOAK_SLEEP_SECONDS or 0)")
     p.add_argument("--gate", metavar="{" + ",".join(RUN_GATES) + "}", help="default: smoke")
     p.add_argument("--no-tune", action="store_true", help="run without the live-apply tuner")
+    p.add_argument("--baseline", metavar="RUN_ID",
+                   help="link this run to a baseline run (recorded in RUN.json; `soakkit "
+                        "report kpi` compares with it by default)")
     p.add_argument("--now", metavar="ISO8601", help="freeze the clock (reproducible files)")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted or crashed run")
     p.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")

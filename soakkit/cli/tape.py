@@ -6,34 +6,72 @@ import argparse
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import Parser, float_arg, formatter, int_arg, path_arg
-from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
 from soakkit.core.inputs import MAX_SEED
 
 EPILOG = """\
 tape format (docs/SIMULATOR.md, "Replay"): a folder with
   trades.parquet|trades.csv[.gz]  ts_ns, price, qty, side (+1 buyer aggressor, -1 seller)
-  quotes.parquet|quotes.csv[.gz]  ts_ns, bid_px, bid_qty, ask_px, ask_qty
-  tape.json                       optional: tick, lot, symbol, source
+                                  [, local_ns: receive time on the venue's clock]
+  quotes.parquet|quotes.csv[.gz]  ts_ns, bid_px, bid_qty, ask_px, ask_qty [, local_ns]
+  depth.parquet                   optional (L2): top N levels after each depth update
+  tape.json                       optional: kind, tick, lot, contract_size, symbol, venue,
+                                  source, levels, clock, feed_latency_ms
 
 examples:
-  soakkit tape import --from tardis --trades trades.csv.gz --quotes quotes.csv.gz --out tape/
-  soakkit tape import --from binance --trades BTCUSDT-aggTrades-2024-03-01.csv \\
-      --quotes BTCUSDT-bookTicker-2024-03-01.csv --out tape/
+  soakkit tape import --from binance-capture --capture ethusdt_20240808.gz --out tape/
+  soakkit tape import --from tardis --trades trades.csv.gz --quotes quotes.csv.gz \\
+      --book book_snapshot_25.csv.gz --out tape/
+  soakkit tape import --from binance --trades ETHUSD_PERP-aggTrades-2024-08-09.zip \\
+      --quotes ETHUSD_PERP-bookTicker-2024-08-09.zip --out tape/
   soakkit tape check tape/
   soakkit tape sample my-sample/ --minutes 20 --mode mixed --seed 7
   soakkit soak --market-data tape/ --iterations 3 --sim-minutes 10
 
-bounds: sample --minutes 1..1440, --seed 0..4294967295; --tick and --lot more than 0.
+sources (--from): binance-capture: hftbacktest collector files (<local ns> <JSON>), trades,
+  book tickers, depth diffs and REST snapshots, with receive times; tardis: trades +
+  quotes/book_ticker and/or book_snapshot_25 | incremental_book_L2 (--book); binance:
+  data.binance.vision aggTrades|trades + bookTicker (spot or futures layouts, .csv, .csv.gz
+  or .zip, header or not). Inputs of different symbols, markets or periods are refused.
+
+bounds: sample --minutes 1..1440, --seed 0..4294967295; --tick, --lot and --contract-size
+  more than 0; --levels 1..100 (default 25).
 
 """ + exit_codes_help([ExitCode.OK, ExitCode.USAGE], {
     ExitCode.USAGE: "bad arguments or a bad file (one line naming the file and the row)"})
 
+_NEEDS = {"binance-capture": ("capture",), "binance": ("trades", "quotes"),
+          "tardis": ("trades",)}
+_FORBIDS = {"binance-capture": ("trades", "quotes", "book", "symbol"),
+            "binance": ("capture", "book", "levels"), "tardis": ("capture", "symbol")}
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    for name in _NEEDS[args.source]:
+        if getattr(args, name) is None:
+            raise UsageError(f"tape import --from {args.source}: --{name} is required")
+    for name in _FORBIDS[args.source]:
+        if getattr(args, name) is not None:
+            raise UsageError(f"tape import --from {args.source}: --{name} does not apply")
+    if args.source == "tardis" and args.quotes is None and args.book is None:
+        raise UsageError("tape import --from tardis: --quotes, --book or both are required")
+
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from soakkit.sim.importers import import_binance, import_tardis
+    from soakkit.sim.importers import import_binance, import_binance_capture, import_tardis
 
-    convert = import_tardis if args.source == "tardis" else import_binance
-    report = convert(args.trades, args.quotes, args.out, tick=args.tick, lot=args.lot)
+    _check_flags(args)
+    common = {"tick": args.tick, "lot": args.lot, "kind": args.kind,
+              "contract_size": args.contract_size}
+    levels = args.levels or 25
+    if args.source == "binance-capture":
+        report = import_binance_capture(args.capture, args.out, levels=levels, **common)
+    elif args.source == "tardis":
+        report = import_tardis(args.trades, args.quotes, args.out, book=args.book,
+                               levels=levels, **common)
+    else:
+        report = import_binance(args.trades, args.quotes, args.out, symbol=args.symbol or "",
+                                **common)
     print("\n".join(report.lines()))
     return 0
 
@@ -47,10 +85,24 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     tape = read_tape(args.path)
     minutes = int(tape.duration_s // 60)
-    print(f"{tape.path}: {tape.symbol or 'symbol ?'} ({tape.source or 'source ?'}), "
-          f"tick {tape.tick:g}, lot {tape.lot:g}")
+    inst = tape.instrument
+    size = f", contract {inst.contract_size:g} USD" if inst.inverse else ""
+    print(f"{tape.path}: {tape.symbol or 'symbol ?'} on {tape.venue or 'venue ?'} "
+          f"({tape.source or 'source ?'}), {inst.kind}, tick {tape.tick:g}, lot {tape.lot:g}"
+          f"{size}")
+    depth = (f", {tape.depth.rows} depth rows ({tape.depth.levels} levels: an L2 tape)"
+             if tape.depth is not None else " (L1)")
     print(f"  {tape.duration_s / 60:.1f} minutes, {tape.trade_ns.size} trades, "
-          f"{tape.quote_ns.size} quotes")
+          f"{tape.quote_ns.size} quotes{depth}")
+    load = tape.load
+    print(f"  messages per second: median {load.ref_per_s:g} (activity 1), p95 "
+          f"{load.p95_per_s:g}, max {load.max_per_s:g}; trades per minute "
+          f"{60 * tape.trade_ns.size / max(tape.duration_s, 1e-9):.0f}")
+    feed = tape.provenance.get("feed_latency_ms")
+    if isinstance(feed, dict) and feed:
+        gain = "" if load.gain is None else f"; load response gain {load.gain:.2f}"
+        print(f"  feed latency (receive - venue time): p50 {feed['p50']:g} ms, p90 "
+              f"{feed['p90']:g} ms, p99 {feed['p99']:g} ms{gain}")
     both = np.sort(np.concatenate((tape.trade_ns, tape.quote_ns)))
     silent = np.diff(both) / 1e9
     gaps = silent[silent > MARKET.gap_report_s]
@@ -76,7 +128,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     origin = 1_700_000_000 * 10**9  # 2023-11-14T22:13:20Z: any fixed origin will do
     tape = record(market, origin, "SYNTH-PERP",
                   f"soakkit tape sample --minutes {args.minutes} --mode {args.mode} "
-                  f"--seed {args.seed}")
+                  f"--seed {args.seed}", venue="synthetic")
     write_tape(args.path, tape, mtime=origin / 1e9)
     print(f"wrote {args.path}: {args.minutes} minutes of {args.mode} market, "
           f"{tape.trade_ns.size} trades, {tape.quote_ns.size} quotes")
@@ -84,7 +136,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from soakkit.sim.depthfile import MAX_LEVELS
     from soakkit.sim.importers import FORMATS
+    from soakkit.sim.instrument import KINDS
     from soakkit.sim.regimes import MODES
 
     p = sub.add_parser("tape", help=COMMANDS["tape"],
@@ -93,14 +147,28 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                    "and `soakkit calibrate`.")
     tsub = p.add_subparsers(dest="tape_command", metavar="COMMAND", required=True,
                             parser_class=Parser)
-    imp = tsub.add_parser("import", help="convert Tardis or Binance public CSVs into a tape",
-                          formatter_class=formatter, epilog=EPILOG)
+    imp = tsub.add_parser("import", help="convert Binance or Tardis files, or a Binance "
+                          "capture, into a tape", formatter_class=formatter, epilog=EPILOG)
     imp.add_argument("--from", dest="source", choices=FORMATS, required=True)
-    imp.add_argument("--trades", type=path_arg, required=True, metavar="CSV",
-                     help="Tardis trades, or Binance aggTrades (.csv or .csv.gz)")
-    imp.add_argument("--quotes", type=path_arg, required=True, metavar="CSV",
-                     help="Tardis quotes/book_ticker, or Binance bookTicker")
+    imp.add_argument("--capture", type=path_arg, nargs="+", metavar="FILE",
+                     help="binance-capture: capture files of one instrument, in any order")
+    imp.add_argument("--trades", type=path_arg, metavar="CSV",
+                     help="Tardis trades, or Binance aggTrades|trades (.csv, .csv.gz, .zip)")
+    imp.add_argument("--quotes", type=path_arg, metavar="CSV",
+                     help="Tardis quotes|book_ticker, or Binance bookTicker")
+    imp.add_argument("--book", type=path_arg, metavar="CSV",
+                     help="tardis: book_snapshot_25 or incremental_book_L2 (an L2 tape)")
     imp.add_argument("--out", type=path_arg, required=True, metavar="DIR", help="tape folder")
+    imp.add_argument("--symbol", metavar="SYMBOL",
+                     help="binance: the symbol, when the file names do not carry it")
+    imp.add_argument("--kind", choices=KINDS,
+                     help="the instrument's kind (default: what the data shows)")
+    imp.add_argument("--contract-size", type=float_arg(0, None, lo_open=True), metavar="X",
+                     help="USD per contract (inverse) or base units per contract (linear); "
+                          "default: Binance's (COIN-M BTC 100, others 10), else 1")
+    imp.add_argument("--levels", type=int_arg(1, MAX_LEVELS), metavar="N",
+                     help=f"depth levels per side kept from an L2 source (1..{MAX_LEVELS}, "
+                          "default 25)")
     imp.add_argument("--tick", type=float_arg(0, None, lo_open=True), metavar="X",
                      help="price tick (default: inferred)")
     imp.add_argument("--lot", type=float_arg(0, None, lo_open=True), metavar="X",

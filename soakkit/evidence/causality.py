@@ -11,7 +11,7 @@ holds the engine to it and ``docs/SIMULATOR.md`` records the measured table
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,9 +20,13 @@ from soakkit.config.params import PARAMS, TUNABLE, Value
 from soakkit.kpi import compute_kpis
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import DEFAULT_MARKET, MarketProfile
+from soakkit.sim.replay import replay_window, windows_available
 from soakkit.sim.strategy import run_strategy
+from soakkit.sim.tape import MarketTape
+from soakkit.sim.tapefile import RecordedTape
 
-__all__ = ["METRICS", "PREDICTIONS", "Effect", "Prediction", "measure_effects", "predicted"]
+__all__ = ["METRICS", "PREDICTIONS", "REPLAY_MODE", "Effect", "Prediction", "effects_on",
+           "measure_effects", "predicted", "replay_effects"]
 
 #: What the table reports: KPIs, then diagnostics from ``summary.activity``.
 METRICS: tuple[str, ...] = (
@@ -32,7 +36,11 @@ METRICS: tuple[str, ...] = (
 )
 
 _UP, _DOWN = 1, -1
-_ALL = ("calm", "volatile", "spike", "mixed")
+#: the mode of effects measured on a recorded tape: a real market mixes the regimes, so the
+#: predictions that hold in every mode apply to it
+REPLAY_MODE = "replay"
+_SYNTHETIC = ("calm", "volatile", "spike", "mixed")
+_ALL = (*_SYNTHETIC, REPLAY_MODE)
 _BUSY = ("volatile", "spike")  # where requotes hit the replace budget and inventory the limit
 _STEADY = ("calm", "volatile")  # where the replace budget leaves requotes to the loop
 
@@ -57,21 +65,28 @@ PREDICTIONS: Mapping[str, Mapping[str, Prediction]] = {
     "min_interval_ms": {"orders_placed": _p(_DOWN), "fill_probability": _p(_UP),
                         "order_age_p95_ms": _p(_UP, _STEADY), "fill_count": _p(_DOWN)},
     # more requotes allowed: more orders, each loses its queue priority sooner (lower fill
-    # probability, younger orders); where the budget binds, more requests: latency, rejects
-    "replace_rate_per_min": {"orders_placed": _p(_UP), "fill_probability": _p(_DOWN),
+    # probability, younger orders); where the budget binds, more requests: latency, rejects.
+    # (A real tape's budget binds only in its busiest seconds: too few extra requotes to
+    # move the fill probability.)
+    "replace_rate_per_min": {"orders_placed": _p(_UP), "fill_probability": _p(_DOWN,
+                                                                              _SYNTHETIC),
                              "order_age_p95_ms": _p(_DOWN), "p95_latency_ms": _p(_UP, _BUSY),
                              "rejects": _p(_UP, _BUSY)},
     # a wider quote trades less, but earns more spread on what it trades (in spike, jumps
     # run through quotes at any distance, so the spread captured depends on the jumps)
     "base_spread_bps_delta": {"fill_count": _p(_DOWN), "volume_usd": _p(_DOWN),
                               "gross_bps": _p(_UP, _STEADY)},
-    # larger quotes: more volume, inventory builds faster
-    "impact_cap_ratio": {"volume_usd": _p(_UP), "risk_ratio": _p(_UP)},
+    # larger quotes: more volume, inventory builds faster (on a real book the best level
+    # holds far more than max_delta_ratio × the limit, which then sets the size at both
+    # bounds: the synthetic market's thin levels only)
+    "impact_cap_ratio": {"volume_usd": _p(_UP, _SYNTHETIC), "risk_ratio": _p(_UP, _SYNTHETIC)},
     "max_delta_ratio": {"volume_usd": _p(_UP), "risk_ratio": _p(_UP)},
     # refreshing less often: fewer orders and requests, each keeps its priority longer
-    # (in spike, price moves replace orders long before their tail age)
+    # (in spike, price moves replace orders long before their tail age; on a real tape the
+    # requests left are requotes on price moves, which come in its busy seconds, so the
+    # p95 latency over requests does not fall)
     "tail_age_ms": {"orders_placed": _p(_DOWN), "fill_probability": _p(_UP, _STEADY),
-                    "order_age_p95_ms": _p(_UP), "p95_latency_ms": _p(_DOWN)},
+                    "order_age_p95_ms": _p(_UP), "p95_latency_ms": _p(_DOWN, _SYNTHETIC)},
     # more room for inventory: more risk; where the limit is reached, fewer taker unloads
     "position_limit_notional": {"risk_ratio": _p(_UP), "unloads": _p(_DOWN, _BUSY),
                                 "maker_taker_ratio": _p(_UP, _BUSY)},
@@ -119,14 +134,37 @@ def measure_effects(values: Mapping[str, Value], modes: Iterable[str], seeds: It
             market_seq, strategy_seq = np.random.SeedSequence(seed).spawn(2)
             tapes.append((simulate_market(mode, minutes, np.random.default_rng(market_seq),
                                           market), strategy_seq))
-        for name in params:
-            runs = []
-            for bound in (PARAMS[name].lo, PARAMS[name].hi):
-                p = {**values, name: bound}
-                runs.append([compute_kpis(tape, run_strategy(tape, p, np.random.default_rng(s)),
-                                          p) for tape, s in tapes])
-            for metric in METRICS:
-                diffs = np.array([_metric(h, metric) - _metric(lo, metric)
-                                  for lo, h in zip(runs[0], runs[1], strict=True)])
-                out.append(Effect(name, mode, metric, diffs))
+        out += effects_on(values, mode, tapes, params)
+    return out
+
+
+def replay_effects(values: Mapping[str, Value], tape: RecordedTape, seeds: Iterable[int],
+                   minutes: int = 1, params: Iterable[str] = TUNABLE, l2: bool = True
+                   ) -> list[Effect]:
+    """The same on a recorded tape: seed ``s`` replays window ``s`` mod the windows the tape
+    holds, with latency draws from ``s`` (``l2=False``: the tape's depth left out)."""
+    windows = windows_available(tape, minutes)
+    tapes = []
+    for seed in seeds:
+        window = replay_window(tape, seed % windows + 1, minutes)
+        tapes.append((window if l2 else replace(window, depth=None),
+                      np.random.SeedSequence(seed).spawn(2)[1]))
+    return effects_on(values, REPLAY_MODE, tapes, params)
+
+
+def effects_on(values: Mapping[str, Value], mode: str,
+               tapes: list[tuple[MarketTape, np.random.SeedSequence]],
+               params: Iterable[str] = TUNABLE) -> list[Effect]:
+    """Paired effects of each of ``params`` (low → high bound) on prepared markets."""
+    out = []
+    for name in params:
+        runs = []
+        for bound in (PARAMS[name].lo, PARAMS[name].hi):
+            p = {**values, name: bound}
+            runs.append([compute_kpis(tape, run_strategy(tape, p, np.random.default_rng(s)), p)
+                         for tape, s in tapes])
+        for metric in METRICS:
+            diffs = np.array([_metric(h, metric) - _metric(lo, metric)
+                              for lo, h in zip(runs[0], runs[1], strict=True)])
+            out.append(Effect(name, mode, metric, diffs))
     return out

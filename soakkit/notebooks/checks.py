@@ -10,6 +10,7 @@ only to fail inside the kernel.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from soakkit.core.errors import ConfigError, SoakkitError
 from soakkit.gate import RUN_GATES
 from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, check_bounds, check_user_path
 from soakkit.core.io import parse_utc
+from soakkit.report.kpi_report import NO_BASELINE
 from soakkit.rotation.policy import MAX_KEEP_LATEST
 from soakkit.soak.options import SoakOptions, option_problems
 from soakkit.sweep.store import resolve_sweep_dir
@@ -73,7 +75,7 @@ def _gate(values: Mapping[str, Any]) -> list[str]:
 
 
 def _run(artifacts: Path, name: str, run: Any) -> list[str]:
-    if run is None or run == LEGACY_RUN_ID:
+    if run is None or run in (LEGACY_RUN_ID, NO_BASELINE):
         return []
     try:
         resolve_run_dir(artifacts, str(run))
@@ -97,10 +99,13 @@ def check_soak(values: Mapping[str, Any]) -> list[str]:
     """The ``soak`` report runs a mini-soak: its options, profile, folder and clock."""
     problems = _folder(values, "artifacts", must_exist=False)
     options = SoakOptions(**{k: values[k] for k in ("profile", "iterations", "mode", "seed",
-                                                    "sim_minutes", "gate") if k in values})
+                                                    "sim_minutes", "gate", "tune")
+                             if k in values})
+    if not problems:  # the baseline is looked up in the artifacts folder, once that is usable
+        options = replace(options, artifacts=_root(values), baseline=values.get("baseline"))
     problems += option_problems(options, _label)
     try:
-        load_profile(options.profile, None if problems else _root(values))
+        load_profile(options.profile, None if problems else options.artifacts)
     except ConfigError as exc:
         problems += [f"{_label('profile')}: {p.message}" for p in exc.problems]
     return problems + _now(values)

@@ -2,7 +2,7 @@
 
 Regenerated (atomically) by :func:`soakkit.notebooks.runner.run_template` after every report, so
 after every ``soakkit report`` and ``soakkit demo``. Each row: the report's name, the soak
-run it is about, that run's profile and mode, its verdict, when the report ran, a link to
+run it is about, that run's profile, mode and tuner, its verdict, when the report ran, a link to
 ``report.html``; a failed report (``….failed``) shows its reason, an unfinished one
 (``….partial``: running, or killed) says so. No script, no CDN: a plain HTML table.
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from soakkit.artifacts.layout import REPORT_INDEX_FILE, parse_run_id
+from soakkit.artifacts.layout import REPORT_INDEX_FILE
+from soakkit.artifacts.runid import parse_run_id, tuner_label
 from soakkit.core.errors import SoakkitError, filesystem_error
 from soakkit.core.io import atomic_write_text
 from soakkit.core.json_strict import load_json_file
@@ -38,6 +39,7 @@ class ReportEntry:
     run: str
     profile: str
     mode: str
+    tuner: str  #: tuned | untuned, from the run id
     verdict: str
     when: str
     href: str | None  #: relative link to report.html, when there is one
@@ -89,9 +91,11 @@ def _entry(root: Path, folder: Path) -> ReportEntry:
     name = str(manifest.get("name") or base.split("-", 1)[0])
     record = _record(folder) if status == "ok" else {}
     run = str(record.get("run_id") or _NONE)
-    profile, mode = parse_run_id(run) or (_NONE, _NONE)
+    parts = parse_run_id(run)
+    profile, mode = (parts.profile, parts.mode) if parts is not None else (_NONE, _NONE)
+    tuner = tuner_label(parts.tune) if parts is not None and parts.tune is not None else _NONE
     href = f"{quote(rel)}/report.html" if (folder / "report.html").is_file() else None
-    return ReportEntry(rel, name, status, run, profile, mode, _verdict(record),
+    return ReportEntry(rel, name, status, run, profile, mode, tuner, _verdict(record),
                        str(manifest.get("started_utc") or _NONE), href, reason)
 
 
@@ -131,9 +135,10 @@ def render_index(entries: list[ReportEntry]) -> str:
         rows.append(
             f'<tr class="{cls}" data-folder="{e(x.folder)}"><td>{e(x.name)}</td>'
             f"<td>{e(x.run)}</td><td>{e(x.profile)}</td><td>{e(x.mode)}</td>"
+            f"<td>{e(x.tuner)}</td>"
             f"<td{verdict}>{e(x.verdict)}</td><td>{e(x.when)}</td>"
             f"<td>{link}</td><td>{e(x.status)}</td><td>{e(x.reason)}</td></tr>")
-    body = "\n".join(rows) if rows else '<tr><td colspan="9">no reports yet</td></tr>'
+    body = "\n".join(rows) if rows else '<tr><td colspan="10">no reports yet</td></tr>'
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -146,7 +151,7 @@ def render_index(entries: list[ReportEntry]) -> str:
 <p>{len(entries)} report folder(s), {good} good, {len(entries) - good} failed or unfinished.
 Newest first; <code>latest/&lt;name&gt;</code> points at the newest good report of each name.</p>
 <table id="reports">
-<thead><tr><th>report</th><th>run</th><th>profile</th><th>mode</th><th>verdict</th>
+<thead><tr><th>report</th><th>run</th><th>profile</th><th>mode</th><th>tuner</th><th>verdict</th>
 <th>when (UTC)</th><th>link</th><th>status</th><th>reason</th></tr></thead>
 <tbody>
 {body}

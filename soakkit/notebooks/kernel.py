@@ -8,7 +8,9 @@ and papermill's log lines go to :data:`KERNEL_LOG` in that folder, never to the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,16 +43,28 @@ def check_kernel(kernel: str) -> list[str]:
     return argv
 
 
-class _PapermillNoise(logging.Filter):
-    """Drop papermill's parameter-inspection warnings: soakkit validated the parameters already
-    (papermill's regex cannot read ``str | None`` annotations and then calls them unknown)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        return not text.startswith(("Unable to parse line", "Passed unknown parameter"))
+#: The annotation part of papermill's parameter pattern, and the same with ``|`` (PEP 604).
+_ANNOTATION, _UNION_ANNOTATION = r"[\w_\[\],\s]", r"[\w_\[\],\s|]"
 
 
-_NOISE = _PapermillNoise()
+@functools.cache
+def papermill_with_unions() -> Any:
+    """papermill, reading ``name: str | None = ...`` lines of a parameters cell.
+
+    papermill 2.7's parameter pattern has no ``|`` (nteract/papermill#695, open), so it
+    skips every ``str | None`` parameter and logs "Passed unknown parameter" when one is
+    given. Its Python translator is replaced, in this process, by one whose pattern also
+    allows ``|``; a papermill whose pattern differs is left as it is.
+    """
+    import papermill
+    from papermill.translators import PythonTranslator, papermill_translators
+
+    pattern = PythonTranslator.PARAMETER_PATTERN.pattern
+    if _ANNOTATION in pattern:
+        union = type("UnionPythonTranslator", (PythonTranslator,), {
+            "PARAMETER_PATTERN": re.compile(pattern.replace(_ANNOTATION, _UNION_ANNOTATION))})
+        papermill_translators.register("python", union)
+    return papermill
 
 
 class _DeadKernelTask(logging.Filter):
@@ -93,7 +107,6 @@ def execute(template: Path, partial: Path, values: Mapping[str, Any], kernel: st
             cwd: Path | None, progress: bool, start_timeout: int,
             cell_timeout: int) -> tuple[str, CellError]:
     """Run the notebook into ``partial``; its status and (cell, ename, evalue)."""
-    import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
@@ -106,10 +119,9 @@ def execute(template: Path, partial: Path, values: Mapping[str, Any], kernel: st
         with (partial / KERNEL_LOG).open("ab") as log, \
                 (partial / KERNEL_LOG).open("a", encoding="utf-8") as text:
             handler = logging.StreamHandler(text)
-            handler.addFilter(_NOISE)
             logger.addHandler(handler)
             logger.propagate = False
-            papermill.execute_notebook(
+            papermill_with_unions().execute_notebook(
                 str(template), str(partial / "report.ipynb"), parameters=dict(values),
                 kernel_name=kernel, cwd=str(cwd or Path.cwd()), progress_bar=progress,
                 report_mode=True, log_output=False, start_timeout=start_timeout,

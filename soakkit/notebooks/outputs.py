@@ -22,7 +22,7 @@ from soakkit.core.io import atomic_write_bytes, format_utc
 from soakkit.report.display import RECORD_MIME
 from soakkit.notebooks.kernel import CellError
 
-__all__ = ["collect", "failing_cell", "manifest", "render_html"]
+__all__ = ["collect", "failing_cell", "manifest", "render_html", "seconds"]
 
 
 def _versions() -> dict[str, str]:
@@ -65,7 +65,8 @@ def render_html(nb: Any) -> bytes:
     """The executed notebook as HTML: no code, no prompts, no CDN assets (works offline).
 
     Interactive charts (:data:`~soakkit.report.charts.VEGALITE_MIME` outputs) become
-    :func:`~soakkit.report.charts.embed_html`; their JavaScript library is inlined once.
+    :func:`~soakkit.report.charts.embed_html`, with their PNG for printing; their
+    JavaScript library is inlined once.
     """
     import copy
 
@@ -78,13 +79,16 @@ def render_html(nb: Any) -> bytes:
     for cell in nb.cells:  # records are machine data (kpis.json), not for readers
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs
-                            if set(o.get("data", {})) != {RECORD_MIME}]
+                            if RECORD_MIME not in o.get("data", {})]
         for output in cell.get("outputs", []):  # charts: interactive, offline (library once)
-            spec = output.get("data", {}).get(VEGALITE_MIME)
+            data = output.get("data", {})
+            spec = data.get(VEGALITE_MIME)
             if isinstance(spec, dict):
                 charts += 1
-                output["data"] = {"text/html": embed_html(spec, f"soakkit-chart-{charts}",
-                                                          with_library=charts == 1)}
+                png = data.get("image/png")
+                output["data"] = {"text/html": embed_html(
+                    spec, f"soakkit-chart-{charts}", with_library=charts == 1,
+                    png=png if isinstance(png, str) else None)}
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
@@ -97,16 +101,30 @@ def render_html(nb: Any) -> bytes:
     return str(body).encode("utf-8")
 
 
+def seconds(nb: Any, executed: float, finished: float) -> dict[str, float]:
+    """Where a report's seconds went: ``execute_s`` (papermill: the kernel's start and
+    shutdown, and the cells), ``cells_s`` (the cells, as papermill timed them; the first
+    code cells import soakkit.report and load the data), ``kernel_s`` (the difference), and
+    ``render_s`` (reading the executed notebook, the figures, ``report.html``)."""
+    cells = sum(float(c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
+                for c in nb.cells)
+    return {"execute_s": round(executed, 3), "cells_s": round(cells, 3),
+            "kernel_s": round(max(executed - cells, 0.0), 3),
+            "render_s": round(finished - executed, 3)}
+
+
 def manifest(name: str, run_id: str, status: str, values: Mapping[str, Any], template: Path,
              kernel: str, argv: list[str], started: datetime, ended: datetime,
-             duration: float, error: CellError | None, partial: Path) -> dict[str, Any]:
-    """The report's ``manifest.json``: what ran, with which versions, how it ended."""
+             duration: float, error: CellError | None, partial: Path,
+             timings: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The report's ``manifest.json``: what ran, with which versions, how it ended, and
+    where its seconds went (:func:`seconds`; ``duration_s`` is the whole run's)."""
     return {
         "name": name, "run_id": run_id, "status": status, "parameters": dict(values),
         "template": {"name": template.name, "sha256": sha256_bytes(template.read_bytes())},
         "kernel": {"name": kernel, "argv": argv}, "versions": _versions(),
         "started_utc": format_utc(started), "ended_utc": format_utc(ended),
-        "duration_s": round(duration, 3),
+        "duration_s": round(duration, 3), "seconds": dict(timings or {}),
         "error": None if status == "ok" or error is None else {
             "cell_index": error[0], "ename": error[1], "evalue": error[2]},
         "files": sorted({*(p.name for p in partial.iterdir()), "manifest.json"}),

@@ -50,7 +50,7 @@ from soakkit.notebooks.folders import (
 )
 from soakkit.notebooks.index import write_index
 from soakkit.notebooks.kernel import KERNEL_LOG, check_kernel, drop_if_empty, execute
-from soakkit.notebooks.outputs import collect, failing_cell, manifest, render_html
+from soakkit.notebooks.outputs import collect, failing_cell, manifest, render_html, seconds
 from soakkit.notebooks.parameters import ParamSpec, cast_parameters, notebook_parameters
 from soakkit.core.signals import deferred_signals, signal_name
 
@@ -225,6 +225,7 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
         try:
             status, error = execute(template, partial, values, kernel, cwd, progress,
                                      start_timeout, cell_timeout)
+            executed = time.monotonic() - t0
         except BaseException as exc:  # Ctrl-C, SIGTERM, or papermill itself failing
             with deferred_signals():
                 drop_if_empty(partial / KERNEL_LOG)
@@ -248,9 +249,10 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
             figures, records = collect(nb, partial)
             atomic_write_bytes(partial / "report.html", render_html(nb))
             atomic_write_json(partial / "kpis.json", records)
+            finished = time.monotonic() - t0
             atomic_write_json(partial / "manifest.json", manifest(
                 name, run_id, status, values, template, kernel, argv, started, clock.now(),
-                duration, error, partial))
+                finished, error, partial, seconds(nb, executed, finished)))
             done = final if status == "ok" else failed_folder(final)
             partial.rename(done)
             fsync_dir(day)

@@ -1,12 +1,15 @@
 """Interactive charts: Vega-Lite specifications built with altair, rendered offline.
 
-In a notebook, :func:`soakkit.report.display.show_chart` displays a chart as the MIME type
-:data:`VEGALITE_MIME`, which JupyterLab, Notebook 7 and VS Code render natively (no
-network); the HTML report runner replaces it with :func:`embed_html`, and puts the Vega,
-Vega-Lite and vega-embed JavaScript bundle (:func:`vega_script`, ~0.9 MB, from
-``vl-convert-python``) once in the page, so a report works from a file or an air-gapped
-share. Hovering a point shows its details, dragging pans and the mouse wheel zooms
-(double-click resets).
+A chart is one figure: :func:`soakkit.report.display.show` displays it once, as its
+Vega-Lite specification (:data:`VEGALITE_MIME`, which JupyterLab, Notebook 7 and VS Code
+render natively, with no network) together with a static PNG rendered from the same
+specification by vl-convert (:func:`static_png`), which is what nbconvert's HTML, PDF and
+Markdown exports, GitHub and other viewers show. The HTML report runner replaces the chart
+with :func:`embed_html` and puts the Vega, Vega-Lite and vega-embed JavaScript bundle
+(:func:`vega_script`, ~0.9 MB, from ``vl-convert-python``) once in the page, so a report
+works from a file or an air-gapped share; a printed report shows the PNG. Hovering a point
+shows its details, dragging pans and the mouse wheel zooms (double-click resets). Times are
+UTC on a 24-hour clock.
 
 Specifications are deterministic: explicit parameter and view names, data rounded to the
 4 significant digits the tables show (goldens compare them; the last float digits depend
@@ -15,23 +18,27 @@ on the CPU), datasets named by a hash of their content.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import json
 import math
 from collections.abc import Iterable
 from datetime import datetime
+from importlib import metadata
 from typing import Any, cast
 
 import altair as alt
 import polars as pl
 
+from soakkit.catalog.cache import cache_root
 from soakkit.config.params import TUNABLE
-from soakkit.report.figures import REGIME_COLOURS, VERDICT_COLOURS
+from soakkit.core.io import atomic_write_text
+from soakkit.report.figures import BAD, NEAR, REGIME_COLOURS, VERDICT_COLOURS, WARMUP
 from soakkit.report.kpi_report import GATED_KPIS, thresholds
 
 __all__ = ["CHART_META", "VEGALITE_MIME", "embed_html", "kpi_trends_chart", "runs_chart",
-           "tuner_action", "vega_script"]
+           "spec", "static_png", "tuner_action", "vega_script"]
 
 #: MIME type of a chart in a notebook (the Vega-Lite major version JupyterLab renders).
 VEGALITE_MIME = "application/vnd.vegalite.v5+json"
@@ -86,11 +93,43 @@ def _verdict_colour() -> alt.Color:
                                      range=list(VERDICT_COLOURS.values())))
 
 
+#: One legend for every background of a KPI panel: regimes, warm-up, the gate's bands.
+_SHADES = {**REGIME_COLOURS, "warm-up": WARMUP, "fails the gate": BAD, "warn margin": NEAR}
+
+
+def _shade(field: str) -> alt.Fill:
+    return alt.Fill(field, title="background", scale=alt.Scale(
+        domain=list(_SHADES), range=list(_SHADES.values())))
+
+
+def _extent(values: list[Any], limit: float | None) -> tuple[float, float]:
+    """The y domain of a KPI panel: its values and its threshold, padded by 12 %."""
+    finite = [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    if limit is not None:
+        finite.append(limit)
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    pad = 0.12 * ((hi - lo) or abs(hi) or 1.0)
+    return _round(lo - pad), _round(hi + pad)
+
+
+def _bands(op: str, limit: float, margin: float, lo: float, hi: float) -> list[dict[str, Any]]:
+    """The failing side of a threshold and its warn margin, as rectangles within [lo, hi]."""
+    if op in ("<=", "<"):  # too high fails
+        bad, near = (max(limit, lo), hi), (max(limit - margin, lo), max(limit, lo))
+    else:
+        bad, near = (lo, min(limit, hi)), (min(limit, hi), min(limit + margin, hi))
+    return [{"y0": _round(a), "y1": _round(b), "band": band}
+            for (a, b), band in ((bad, "fails the gate"), (near, "warn margin")) if b > a]
+
+
 def kpi_trends_chart(frame: pl.DataFrame, gate: str) -> alt.VConcatChart:
     """The gated KPIs per iteration, one panel each, sharing one zoomable iteration axis.
 
+    Each panel shades the failing side of the gate threshold (red) and its warn margin
+    (amber) and draws the threshold as a dashed line; warm-up iterations of a
+    ``production`` gate are grey, the regime of each iteration colours the background.
     Hovering a point shows that iteration's KPI values, regime, verdict and the tuner's
-    action; the gate thresholds are dashed red lines.
+    action.
     """
     verdicts = frame["gate_verdict"] if "gate_verdict" in frame.columns else frame["verdict"]
     actions = [tuner_action(row) for row in frame.iter_rows(named=True)]
@@ -98,6 +137,11 @@ def kpi_trends_chart(frame: pl.DataFrame, gate: str) -> alt.VConcatChart:
     fields = ["iteration", "regime", "phase", "verdict", *GATED_KPIS, "pnl_usd", "tuner"]
     values = _records(data, fields)
     limits = thresholds(gate)
+    warmup = [{"x0": row["iteration"] - 0.5, "x1": row["iteration"] + 0.5, "band": "warm-up"}
+              for row in values if row["phase"] == "warmup"] if gate == "production" else []
+    numbers = [row["iteration"] for row in values] or [1]
+    # every iteration drawn whole, its regime band included
+    x_scale = alt.Scale(domain=[min(numbers) - 0.5, max(numbers) + 0.5], nice=False, zero=False)
     zoom = alt.selection_interval(name="zoom", bind="scales", encodings=["x"])
     tooltip = [alt.Tooltip("iteration:Q"), alt.Tooltip("regime:N"), alt.Tooltip("verdict:N"),
                alt.Tooltip("phase:N"), *[alt.Tooltip(f"{k}:Q") for k in GATED_KPIS],
@@ -105,53 +149,91 @@ def kpi_trends_chart(frame: pl.DataFrame, gate: str) -> alt.VConcatChart:
                alt.Tooltip("tuner:N", title="tuner action")]
     panels = []
     for kpi in GATED_KPIS:
-        x = alt.X("iteration:Q", title="iteration", scale=alt.Scale(zero=False, nice=False),
+        op, limit, margin = limits.get(kpi, ("", None, 0.0))
+        lo, hi = _extent([row[kpi] for row in values], limit)
+        x = alt.X("iteration:Q", title="iteration", scale=x_scale,
                   axis=alt.Axis(tickMinStep=1, format="d"))
-        base = alt.Chart(alt.Data(name="iterations")).encode(
-            x=x, y=alt.Y(f"{kpi}:Q", title=kpi, scale=alt.Scale(zero=False)))
+        y = alt.Y(f"{kpi}:Q", title=kpi, scale=alt.Scale(domain=[lo, hi], nice=False))
+        base = alt.Chart(alt.Data(name="iterations")).encode(x=x, y=y)
         points = base.mark_point(filled=True, size=55, clip=True).encode(
-            color=_verdict_colour(), tooltip=tooltip).properties(name=f"points_{kpi}")
+            color=_verdict_colour(), shape=alt.Shape("verdict:N", title="verdict", scale=alt.Scale(
+                domain=list(VERDICT_COLOURS), range=["circle", "cross", "cross"])),
+            tooltip=tooltip).properties(name=f"points_{kpi}")
         regimes = (alt.Chart(alt.Data(name="iterations"))
                    .transform_calculate(x0="datum.iteration - 0.5", x1="datum.iteration + 0.5")
-                   .mark_rect(opacity=0.25, clip=True)
-                   .encode(x="x0:Q", x2="x1:Q",
-                           fill=alt.Fill("regime:N", title="regime", scale=alt.Scale(
-                               domain=list(REGIME_COLOURS), range=list(REGIME_COLOURS.values())))))
-        layers: list[Any] = [regimes,
-                             base.mark_line(color="#2c3e50", strokeWidth=1.4, clip=True),
-                             points.add_params(zoom) if kpi == GATED_KPIS[0] else points]
-        if kpi in limits:
-            op, limit, _ = limits[kpi]
-            rule = [{"limit": limit, "gate": f"{op} {limit:g}"}]
+                   .mark_rect(opacity=0.22, clip=True)
+                   .encode(x=alt.X("x0:Q", scale=x_scale, title="iteration"), x2="x1:Q",
+                           fill=_shade("regime:N")))
+        layers: list[Any] = [regimes]
+        if warmup:
+            layers.append(alt.Chart(alt.Data(values=warmup)).mark_rect(opacity=0.8, clip=True)
+                          .encode(x=alt.X("x0:Q", scale=x_scale, title="iteration"),
+                                  x2="x1:Q", fill=_shade("band:N")))
+        if limit is not None:
+            layers.append(alt.Chart(alt.Data(values=_bands(op, limit, margin, lo, hi)))
+                          .mark_rect(opacity=0.45, clip=True)
+                          .encode(y=alt.Y("y0:Q", scale=alt.Scale(domain=[lo, hi], nice=False),
+                                          title=kpi), y2="y1:Q", fill=_shade("band:N")))
+            rule = [{"limit": limit, "gate": f"{kpi} {op} {limit:g}"}]
             layers.append(alt.Chart(alt.Data(values=rule))
                           .mark_rule(color="#b2182b", strokeDash=[5, 3], clip=True)
                           .encode(y="limit:Q", tooltip=[alt.Tooltip("gate:N", title="gate")]))
+        layers += [base.mark_line(color="#2c3e50", strokeWidth=1.4, clip=True),
+                   points.add_params(zoom) if kpi == GATED_KPIS[0] else points]
         panels.append(alt.layer(*layers).properties(width=_WIDTH, height=120))
     chart = alt.vconcat(*panels, spacing=8).resolve_scale(x="shared").properties(
         datasets={"iterations": values},
-        title=f"KPI trends against the {gate} gate (hover a point; drag or wheel on the top "
-              "panel to zoom, double-click to reset)")
+        title=f"KPI trends against the {gate} gate (red: fails the gate, amber: warn margin, "
+              f"grey: warm-up; hover a point, drag or wheel on the top panel to zoom)")
     return cast(alt.VConcatChart, chart)
 
 
+def _time_format(times: pl.Series) -> str:
+    """A 24-hour d3 time format for an axis over ``times`` (Vega's default mixes a 12-hour
+    clock and fractions of seconds); a time scale of type ``utc`` formats it in UTC, in any
+    browser's time zone."""
+    first, last = times.min(), times.max()
+    seconds = (last - first).total_seconds() \
+        if isinstance(first, datetime) and isinstance(last, datetime) else 0.0
+    if seconds <= 600:
+        return "%H:%M:%S"
+    return "%H:%M" if seconds <= 2 * 86_400 else "%b %d %H:%M"
+
+
 def runs_chart(runs: pl.DataFrame) -> alt.Chart:
-    """One point per run: start time against total P&L, coloured by verdict, zoomable."""
-    fields = ["run_id", "started_utc", "profile", "mode", "iterations", "verdict",
-              "pnl_usd", "risk_ratio_max", "duration_s"]
-    values = _records(runs, fields)
+    """One point per run: start time (UTC, 24-hour clock) against total P&L, coloured by
+    verdict, hollow when the tuner was off; zoomable, nothing clipped at the edges."""
+    data = runs.with_columns(
+        pl.when(pl.col("tune")).then(pl.lit("on")).when(~pl.col("tune")).then(pl.lit("off"))
+        .alias("tuner"),
+        pl.col("started_utc").dt.strftime("%Y-%m-%d %H:%M:%S UTC").alias("start"))
+    fields = ["run_id", "started_utc", "start", "profile", "tuner", "strategy", "market",
+              "mode", "iterations", "verdict", "pnl_usd", "risk_ratio_max", "duration_s"]
+    values = _records(data, fields)
     zoom = alt.selection_interval(name="zoom", bind="scales")
+    hollow = alt.condition("datum.tuner === 'off'", alt.value(0.0), alt.value(0.9))
     chart = (alt.Chart(alt.Data(values=values))
-            .mark_point(filled=True, size=90, clip=True)
-            .encode(x=alt.X("started_utc:T", title="run start (UTC)"),
-                    y=alt.Y("pnl_usd:Q", title="P&L (USD)"),
-                    color=_verdict_colour(),
-                    shape=alt.Shape("profile:N", title="profile"),
-                    tooltip=[alt.Tooltip(f) for f in (
-                        "run_id:N", "started_utc:T", "profile:N", "mode:N", "iterations:Q",
-                        "verdict:N", "pnl_usd:Q", "risk_ratio_max:Q", "duration_s:Q")])
-            .add_params(zoom)
-            .properties(width=_WIDTH, height=300, name="runs",
-                        title="Runs: P&L by start time (hover a run; drag or wheel to zoom)"))
+             .mark_point(size=90, strokeWidth=2, clip=True)
+             .encode(x=alt.X("started_utc:T", title="run start (UTC, 24-hour clock)",
+                             scale=alt.Scale(type="utc", padding=24),
+                             axis=alt.Axis(format=_time_format(data["started_utc"]),
+                                           labelOverlap=True, labelFlush=False)),
+                     y=alt.Y("pnl_usd:Q", title="P&L (USD)",
+                             scale=alt.Scale(zero=False, padding=16)),
+                     color=_verdict_colour(),
+                     fill=alt.Fill("verdict:N", title="verdict", scale=alt.Scale(
+                         domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values()))),
+                     fillOpacity=hollow,
+                     shape=alt.Shape("profile:N", title="profile"),
+                     tooltip=[alt.Tooltip("run_id:N"), alt.Tooltip("start:N"),
+                              *[alt.Tooltip(f) for f in (
+                         "profile:N", "tuner:N", "strategy:N", "market:N", "mode:N",
+                         "iterations:Q", "verdict:N", "pnl_usd:Q", "risk_ratio_max:Q",
+                         "duration_s:Q")]])
+             .add_params(zoom)
+             .properties(width=_WIDTH, height=300, name="runs",
+                         title="Runs: P&L by start time, UTC (filled: tuner on, hollow: "
+                               "tuner off; hover a run, drag or wheel to zoom)"))
     return cast(alt.Chart, chart)
 
 
@@ -161,25 +243,51 @@ def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     return result
 
 
-@functools.lru_cache(maxsize=1)
-def vega_script() -> str:
-    """``<script>`` with Vega, Vega-Lite and vega-embed (defines ``window.vegaEmbed``)."""
+def static_png(chart_spec: dict[str, Any]) -> bytes:
+    """The chart as a PNG, rendered from its Vega-Lite specification by vl-convert."""
     import vl_convert
 
-    # the stub says snippet is required; None (the default) exposes window.vegaEmbed
-    bundle: str = vl_convert.javascript_bundle(vl_version=_VL_VERSION)  # type: ignore[call-arg]
+    png: bytes = vl_convert.vegalite_to_png(chart_spec, vl_version=_VL_VERSION)
+    return png
+
+
+@functools.lru_cache(maxsize=1)
+def vega_script() -> str:
+    """``<script>`` with Vega, Vega-Lite and vega-embed (defines ``window.vegaEmbed``).
+
+    vl-convert bundles it in about 1.4 s; the bundle is kept in soakkit's cache folder
+    (:func:`soakkit.catalog.cache.cache_root`), one file per vl-convert and Vega-Lite
+    version, so only a machine's first report pays for it.
+    """
+    import vl_convert
+
+    version = metadata.version("vl-convert-python")
+    kept = cache_root() / f"vega-embed-{version}-vl{_VL_VERSION}.js"
+    try:
+        bundle = kept.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        # the stub says snippet is required; None (the default) exposes window.vegaEmbed
+        bundle = vl_convert.javascript_bundle(vl_version=_VL_VERSION)  # type: ignore[call-arg]
+        with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(kept, bundle)
     bundle = bundle.replace("</script", "<\\/script")
     return f'<script type="text/javascript">{bundle}</script>'
 
 
-def embed_html(spec: dict[str, Any], element_id: str, *, with_library: bool) -> str:
-    """A chart as HTML: a container, its specification and the call to ``vegaEmbed``."""
+def embed_html(spec: dict[str, Any], element_id: str, *, with_library: bool,
+               png: str | None = None) -> str:
+    """A chart as HTML: a container, its specification and the call to ``vegaEmbed``;
+    ``png`` (base64), the static image a printed page shows instead."""
     payload = json.dumps(spec, sort_keys=True).replace("</", "<\\/")
     options = json.dumps(_EMBED_OPTIONS, sort_keys=True)
     ident = html.escape(element_id, quote=True)
-    library = (vega_script() + "<style>@media print{.soakkit-chart{display:none}}</style>"
-               if with_library else "")  # printed pages show the PNG figures instead
-    return (library
+    library = (vega_script() + "<style>.soakkit-print{display:none}@media print{"
+               ".soakkit-chart{display:none}.soakkit-print{display:block}}</style>"
+               if with_library else "")
+    printed = (f'<img class="soakkit-print" alt="{ident}" src="data:image/png;base64,{png}">'
+               if png else "")
+    return (library + printed
             + f'<div class="soakkit-chart" id="{ident}"></div>'
             + f'<script type="application/json" id="{ident}-spec">{payload}</script>'
             + "<script>(function(){var spec=JSON.parse(document.getElementById("

@@ -1,10 +1,13 @@
-"""Notebook plumbing: deterministic display settings, figures as PNG, a KPI record.
+"""Notebook plumbing: deterministic display settings, one output per figure, a KPI record.
 
 Every soakkit notebook calls :func:`notebook_setup` first, so that what it prints does not
 depend on the environment (polars ``POLARS_FMT_*`` variables, matplotlib rc files) and
-nbval can compare outputs. Figures are rendered by :func:`show` into PNG bytes with fixed
-size, DPI and no timestamp metadata, and displayed with their name; the report runner
-saves them as ``<name>.png``. :func:`record` displays a value under the MIME type
+nbval can compare outputs; it also shows every polars frame in the reports' table style.
+:func:`show` displays a figure once, with its name (the report runner saves it as
+``<name>.png``): a matplotlib figure as PNG bytes with fixed size, DPI and no timestamp
+metadata; an interactive chart (altair) as its Vega-Lite specification together with a
+PNG rendered from it (:func:`soakkit.report.charts.static_png`); and a sentence, for a
+figure that would be empty, as text. :func:`record` displays a value under the MIME type
 :data:`RECORD_MIME`; the runner collects it into ``kpis.json``.
 """
 
@@ -18,7 +21,7 @@ from typing import Any
 from soakkit.core.tables import BYTES_SUFFIX, table_html, text_table
 
 __all__ = ["BYTES_SUFFIX", "FIGURE_DPI", "RECORD_MIME", "notebook_setup", "record", "show",
-           "show_chart", "table", "table_html", "text_table"]
+           "table", "table_html", "text_table", "use_table_style"]
 
 RECORD_MIME = "application/vnd.soakkit.record+json"
 FIGURE_DPI = 100
@@ -40,11 +43,39 @@ def notebook_setup() -> None:
     pl.Config.set_float_precision(3)
     pl.Config.set_tbl_hide_dataframe_shape(True)
     pl.Config.set_tbl_hide_column_data_types(True)
+    use_table_style()
     matplotlib.rcdefaults()
     matplotlib.rcParams.update({"figure.dpi": FIGURE_DPI, "savefig.dpi": FIGURE_DPI,
                                 "font.size": 9, "axes.grid": True, "grid.alpha": 0.3,
                                 "svg.hashsalt": "soakkit"})
     os.environ["SOURCE_DATE_EPOCH"] = "0"
+
+
+def use_table_style() -> None:
+    """Show every polars frame a cell returns in the reports' table style (this kernel).
+
+    Frames that ``Catalog.runs()``, the reports and the sweep results return display as the
+    reports' tables (:func:`soakkit.core.tables.table_html`) instead of polars' own; the
+    frames themselves are unchanged. :func:`notebook_setup` calls it.
+    """
+    import polars as pl
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        formatter = shell.display_formatter.formatters["text/html"]
+        formatter.for_type(pl.DataFrame, _frame_html)
+
+
+#: Rows of a frame shown as a cell's value (polars shows 10; a table can be scrolled).
+_FRAME_ROWS = 200
+
+
+def _frame_html(frame: Any) -> str:
+    if frame.height <= _FRAME_ROWS:
+        return table_html(frame)
+    return table_html(frame.head(_FRAME_ROWS),
+                      caption=f"the first {_FRAME_ROWS} of {frame.height} rows")
 
 
 def png_bytes(fig: Any) -> bytes:
@@ -54,28 +85,27 @@ def png_bytes(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def show(fig: Any, name: str) -> None:
-    """Display ``fig`` as a PNG named ``name`` (the report runner saves it as ``name.png``)."""
+def show(figure: Any, name: str) -> None:
+    """Display ``figure`` once, named ``name`` (the report runner saves it as ``name.png``).
+
+    ``figure`` is a matplotlib figure (shown as PNG), an altair chart (interactive where the
+    front end renders Vega-Lite, its PNG elsewhere: nbconvert, PDF, Markdown viewers), or a
+    sentence saying why there is nothing to draw (printed, so no empty plot is shown).
+    """
     from IPython.display import Image, display
 
-    display(Image(data=png_bytes(fig), format="png"), metadata={"soakkit_figure": name})
+    if isinstance(figure, str):
+        print(figure)
+        return
+    if hasattr(figure, "to_dict"):  # an altair chart
+        from soakkit.report.charts import CHART_META, VEGALITE_MIME, spec, static_png
 
-
-def show_chart(chart: Any, name: str) -> None:
-    """Display an interactive chart (altair) named ``name``.
-
-    The output is its Vega-Lite specification (:data:`soakkit.report.charts.VEGALITE_MIME`,
-    rendered natively by JupyterLab, Notebook 7 and VS Code, offline) and a stable text
-    line; the report runner turns it into an offline interactive chart in ``report.html``.
-    """
-    from IPython.display import display
-
-    from soakkit.report.charts import CHART_META, VEGALITE_MIME, spec
-
-    text = (f"<interactive chart {name}: hover for details, drag or wheel to zoom "
-            "(JupyterLab and report.html)>")
-    display({VEGALITE_MIME: spec(chart), "text/plain": text}, raw=True,
-            metadata={CHART_META: name})
+        chart = spec(figure)
+        text = f"<chart {name}: interactive in JupyterLab and report.html, PNG elsewhere>"
+        display({VEGALITE_MIME: chart, "image/png": static_png(chart), "text/plain": text},
+                raw=True, metadata={CHART_META: name, "soakkit_figure": name})
+        return
+    display(Image(data=png_bytes(figure), format="png"), metadata={"soakkit_figure": name})
 
 
 def record(name: str, value: Any) -> None:
@@ -83,7 +113,9 @@ def record(name: str, value: Any) -> None:
     from IPython.display import display
 
     payload = {"name": name, "value": json.loads(json.dumps(value, allow_nan=False))}
-    display({RECORD_MIME: payload}, raw=True)  # no text form: reports do not show it
+    # an empty text form: nothing to read (the runner drops it from report.html), and
+    # nbconvert's exports find a form they can show instead of warning
+    display({RECORD_MIME: payload, "text/plain": ""}, raw=True)
 
 
 def table(frame: Any) -> None:

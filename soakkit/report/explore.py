@@ -109,7 +109,7 @@ def load_exploration(artifacts: Path | str | None = None, *, days: float = 7.0,
     if days < 0:
         raise UsageError(f"days {days:g}: expected 0 (every run) or a positive window")
     catalog = load_catalog(resolve_artifacts(artifacts))
-    runs = run_summary(catalog.frame)
+    runs: pl.DataFrame = run_summary(catalog.frame)
     since = None
     if days > 0:
         if now is None:

@@ -20,6 +20,7 @@ from soakkit.artifacts.layout import (
     resolve_artifacts,
     resolve_run_dir,
 )
+from soakkit.artifacts.runid import run_facts
 from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog
 from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.core.errors import ArtifactError, SoakkitError, UsageError
@@ -28,8 +29,10 @@ from soakkit.gate import GATES, RUN_GATES, RunVerdict, Verdict, judge_iteration,
 from soakkit.kpi import KPIS
 from soakkit.report.money import MONEY_KPIS, dollar_warnings, gate_table, money_table
 
-__all__ = ["GATED_KPIS", "KpiReport", "load_kpi_report"]
+__all__ = ["GATED_KPIS", "NO_BASELINE", "KpiReport", "load_kpi_report"]
 
+#: The ``baseline`` that asks for no comparison (None means the run's own, if it links one).
+NO_BASELINE = "none"
 #: KPIs shown as trends (the ones the gates judge), in panel order.
 GATED_KPIS = ("net_bps", "risk_ratio", "maker_taker_ratio", "p95_latency_ms")
 #: KPIs of the headline record and the baseline comparison: net_bps beside the dollars.
@@ -50,12 +53,14 @@ class KpiReport:
     verdicts: tuple[Verdict, ...]
     verdict: RunVerdict
     tuning: pl.DataFrame
-    comparison: pl.DataFrame | None
-    baseline: str | None
+    comparison: pl.DataFrame | None  #: means over the window beside the baseline's
+    baseline: str | None  #: the baseline compared with (its run id), if any
     problems: tuple[str, ...]
     money: pl.DataFrame  #: dollars and activity per iteration, beside net_bps
     gate_table: pl.DataFrame  #: the gate's thresholds (floors included) against the run
     warnings: tuple[str, ...] = ()  #: the comparison's "net_bps up, dollars down" lines
+    #: which baseline the comparison uses and where it came from, or why there is none
+    baseline_note: str = ""
 
     def kpi_table(self) -> pl.DataFrame:
         """The gated KPIs, the dollars beside them and the gate's verdict per iteration."""
@@ -108,15 +113,27 @@ def _run_frame(catalog: pl.DataFrame, run_id: str, last_n: int) -> pl.DataFrame:
     return frame.tail(last_n) if last_n > 0 else frame
 
 
+def _options(meta: dict[str, Any]) -> dict[str, Any]:
+    options = meta.get("options")
+    return options if isinstance(options, dict) else {}
+
+
 def _header(run_id: str, meta: dict[str, Any], frame: pl.DataFrame,
-            verdict: RunVerdict) -> pl.DataFrame:
-    options = meta.get("options", {}) if isinstance(meta.get("options"), dict) else {}
+            verdict: RunVerdict, baseline: str | None) -> pl.DataFrame:
+    options = _options(meta)
     profile = meta.get("profile", {}) if isinstance(meta.get("profile"), dict) else {}
+    facts = run_facts(options)
+    tuner = {True: "on (live-apply between iterations)", False: "off",
+             None: "not recorded"}[facts["tune"]]
     rows = [
         ("run id", run_id),
         ("profile", f"{profile.get('name', '?')} (sha256 {str(profile.get('sha256', '?'))[:12]})"),
-        ("seed", str(options.get("seed", "?"))),
+        ("tuner", tuner),
+        ("strategy", str(facts["strategy"] or "not recorded")),
+        ("market", str(facts["market"] or "not recorded")),
         ("mode", str(options.get("mode", frame["mode"].drop_nulls().head(1).to_list() or "?"))),
+        ("seed", str(options.get("seed", "?"))),
+        ("baseline", baseline or "none"),
         ("run gate", str(options.get("gate", "?"))),
         ("status", str(meta.get("status", "legacy layout"))),
         ("iterations", f"{_as_int(frame['iteration'].min())}-"
@@ -158,7 +175,7 @@ def _tuning(frame: pl.DataFrame) -> pl.DataFrame:
     return events.select("iteration", "rules", *active, "guards", "skip_reason")
 
 
-def _comparison(frame: pl.DataFrame, other: pl.DataFrame, baseline: str) -> pl.DataFrame:
+def _comparison(frame: pl.DataFrame, other: pl.DataFrame) -> pl.DataFrame:
     rows = []
     for k in _SUMMARY_KPIS:
         a, b = _mean(frame, k), _mean(other, k)
@@ -169,9 +186,31 @@ def _comparison(frame: pl.DataFrame, other: pl.DataFrame, baseline: str) -> pl.D
             ("same" if diff == 0 else "worse"))
         rows.append((k, a, b, diff, verdict))
     return pl.DataFrame(rows, schema={"kpi": pl.String, "run": pl.Float64,
-                                      f"baseline {baseline}": pl.Float64,
-                                      "difference": pl.Float64, "": pl.String},
-                        orient="row")
+                                      "baseline": pl.Float64, "difference": pl.Float64,
+                                      "": pl.String}, orient="row")
+
+
+def _pick_baseline(artifacts: Path, meta: dict[str, Any], asked: str | None
+                   ) -> tuple[str | None, str]:
+    """The baseline to compare with (its run id, or None) and a sentence saying why.
+
+    ``asked``: a run id, ``legacy-latest``, :data:`NO_BASELINE`, or None for the one the run
+    links (``RUN.json`` ``baseline``, written by ``soakkit soak --baseline`` and the demo).
+    """
+    if asked == NO_BASELINE:
+        return None, "no comparison (parameter `baseline` is \"none\")"
+    if asked is not None:
+        base_id = asked if asked == LEGACY_RUN_ID else resolve_run_dir(artifacts, asked).name
+        return base_id, f"baseline {base_id} (parameter `baseline`)"
+    linked = meta.get("baseline")
+    if not isinstance(linked, str):
+        return None, ("no baseline: the run links none and none was asked for (parameter "
+                      "`baseline`: a run id)")
+    try:
+        return resolve_run_dir(artifacts, linked).name, \
+            f"baseline {linked}, linked to the run when it started"
+    except SoakkitError:
+        return None, f"no comparison: the run's baseline {linked} is no longer there"
 
 
 def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
@@ -180,6 +219,9 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
     """Assemble the KPI report of ``run`` (a run id, ``latest`` or ``legacy-latest``).
 
     ``artifacts`` defaults to :func:`soakkit.artifacts.layout.resolve_artifacts`.
+    ``baseline`` is the run to compare with: a run id, ``"none"`` (:data:`NO_BASELINE`), or
+    None for the baseline the run links in its ``RUN.json`` (``soakkit demo`` and
+    ``soakkit soak --baseline`` link one); :attr:`KpiReport.baseline_note` says which.
 
     Raises
     ------
@@ -194,6 +236,7 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
         raise UsageError(f"last_n {last_n}: expected 0 (all) or a positive window")
     artifacts = resolve_artifacts(artifacts)
     catalog = load_catalog(artifacts)
+    meta: dict[str, Any]
     if run == LEGACY_RUN_ID:
         run_id, meta = LEGACY_RUN_ID, {}
     else:
@@ -202,9 +245,10 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
         run_dir = resolve_run_dir(artifacts, run)
         run_id = run_dir.name
         try:
-            meta = read_json_maybe_gz(run_dir / RUN_FILE)
+            doc = read_json_maybe_gz(run_dir / RUN_FILE)
         except SoakkitError as exc:
             raise ArtifactError(f"run {run_id}: {exc}") from None
+        meta = doc if isinstance(doc, dict) else {}
     frame = _run_frame(catalog.frame, run_id, last_n)
     verdicts = tuple(judge_iteration(row, gate, int(row["iteration"]))
                      for row in frame.iter_rows(named=True))
@@ -212,16 +256,16 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
     verdict = judge_run(list(zip(frame["iteration"].to_list(), verdicts, strict=True)))
     comparison = None
     warnings: tuple[str, ...] = ()
-    if baseline is not None:
-        base_id = resolve_run_dir(artifacts, baseline).name if baseline != LEGACY_RUN_ID \
-            else LEGACY_RUN_ID
-        comparison = _comparison(frame, _run_frame(catalog.frame, base_id, last_n), base_id)
+    base_id, note = _pick_baseline(artifacts, meta, baseline)
+    if base_id is not None:
+        comparison = _comparison(frame, _run_frame(catalog.frame, base_id, last_n))
         warnings = dollar_warnings(dict(zip(comparison["kpi"].to_list(),
                                             comparison["difference"].to_list(), strict=True)),
                                    base_id)
-    return KpiReport(run_id, gate, _header(run_id, meta, frame, verdict), _provenance(meta),
-                     frame, verdicts, verdict, _tuning(frame), comparison, baseline,
-                     catalog.problems, money_table(frame), gate_table(frame, gate), warnings)
+    return KpiReport(run_id, gate, _header(run_id, meta, frame, verdict, base_id),
+                     _provenance(meta), frame, verdicts, verdict, _tuning(frame), comparison,
+                     base_id, catalog.problems, money_table(frame), gate_table(frame, gate),
+                     warnings, note)
 
 
 def thresholds(gate: str) -> dict[str, tuple[str, float, float]]:

@@ -27,15 +27,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from soakkit.artifacts.layout import resolve_artifacts
-from soakkit.core.errors import UsageError
+from soakkit.artifacts.layout import LATEST, resolve_artifacts
+from soakkit.core.errors import ArtifactError, UsageError
 from soakkit.evidence.stats import bootstrap_mean_ci, holm, paired_sign_flip_p, pareto_front
 from soakkit.kpi import KPIS
 from soakkit.sweep import cell_summary, configuration_axes, load_results, resolve_sweep_dir
 from soakkit.sweep.grid import SET_PREFIX
 from soakkit.sweep.store import SweepStore
 
-__all__ = ["RISK_ADJUSTED", "Metric", "SweepReport", "load_sweep_report", "report_metrics"]
+__all__ = ["RISK_ADJUSTED", "Metric", "SweepReport", "load_sweep_report", "no_sweep_note",
+           "report_metrics"]
 
 RISK_ADJUSTED = "risk_adjusted_pnl"
 #: Must not be significantly worse for a configuration to be better with confidence.
@@ -287,6 +288,21 @@ def _header(meta: dict[str, Any], cells: pl.DataFrame) -> pl.DataFrame:
              ("gate", spec.get("gate")), ("cells", f"{cells.height} ({failed} failed)"),
              ("engine / soakkit", f"{meta.get('engine_version')} / {meta.get('soakkit_version')}")]
     return pl.DataFrame({"": [k for k, _ in items], "value": [str(v) for _, v in items]})
+
+
+def no_sweep_note(artifacts: Path | str | None = None, sweep: str = LATEST) -> str | None:
+    """A sentence when there is no sweep to report yet (``sweep`` is ``latest`` and no sweep
+    has finished), else None; an unknown sweep id is left to :func:`load_sweep_report`."""
+    if sweep != LATEST:
+        return None
+    root = resolve_artifacts(artifacts)
+    try:
+        resolve_sweep_dir(root, sweep)
+    except ArtifactError:
+        return (f"No sweep under {root} yet, so nothing to compare: run one first, for "
+                "example `soakkit sweep --profiles steady_safe --modes mixed --seeds 1-8 "
+                "--tune both`, then this report again.")
+    return None
 
 
 def load_sweep_report(artifacts: Path | str | None = None, sweep: str = "latest", *,

@@ -8,6 +8,7 @@ constants of a regime are fitted on the minutes that carry its label:
   are valued at the tape's opening mid, as the generator sizes them;
 * the best quotes: median half-spread on a 1-s grid, median depth of a new best level,
   other makers' updates per second and side (quote rows without a trade at that time);
+  on an L2 tape, the median depth of the levels behind the best (where sweeps walk);
 * the mid: square-root impact by least squares of 1-s returns on signed √(notional / 10k),
   and the diffusion's volatility from the residuals (bounce-corrected);
 * bursts: the share of time in bursts from the excess variance of 1-s order imbalance
@@ -19,7 +20,10 @@ constants of a regime are fitted on the minutes that carry its label:
 
 Rates are corrected for the bursts' extra activity. A regime the tape never shows keeps
 the default constants; ``fit`` records what was observed. Regime switching is fitted
-from minute-to-minute label transitions (the default matrix weighs in as a prior).
+from minute-to-minute label transitions (the default matrix weighs in as a prior). The
+instrument (kind, contract size) is the tape's, and the venue's latency is measured
+against the tape's own median message rate, with the load response and feed latency
+fitted where the tape has receive times (:mod:`soakkit.sim.feed`).
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ import numpy as np
 from soakkit.core.errors import UsageError
 from soakkit.core.io import atomic_write_json
 from soakkit.core.json_strict import load_json_file
+from soakkit.sim.instrument import KINDS
 from soakkit.sim.regimes import (
     DEFAULT_MARKET,
     LABELS,
+    LATENCY,
     MIXED_TRANSITIONS,
     REGIME_NAMES,
     MarketProfile,
@@ -91,7 +97,8 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
     start = tape.start_ns
     mid = (tape.bid_px + tape.ask_px) * (0.5 * tape.tick)
     stats = label_minutes(tape.quote_ns, mid, start, minutes)
-    usd_lot = float(mid[0]) * tape.lot  # sizes at the opening price, as the generator has them
+    # sizes at the opening price, as the generator has them (inverse: contracts × size)
+    usd_lot = float(tape.instrument.usd_per_lot(float(mid[0])))
     o_ns, o_side, o_usd = _orders(tape, usd_lot)
     inside = (o_ns >= start) & (o_ns < start + minutes * 60 * NS)
     o_ns, o_side, o_usd = o_ns[inside], o_side[inside], o_usd[inside]
@@ -143,6 +150,7 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
         median_usd, sigma = _robust(np.log(o_usd[in_o]))
         depths = np.concatenate((tape.bid_qty[in_q & new_bid], tape.ask_qty[in_q & new_ask])
                                 ) * usd_lot
+        deep = _deep_depth(tape, mins, start) * usd_lot
         regimes[regime] = replace(
             base,
             order_rate_per_s=float(in_o.sum()) / secs / boost,
@@ -154,12 +162,29 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
             burst_rate_per_min=max(burst_share * 60.0 / base.burst_len_s - jump_rate, 0.0),
             jump_rate_per_min=jump_rate,
             jump_bps=jump_mean,
-            book_rate_per_s=float((in_q & book_row).sum()) / secs / 2.0 / boost)
+            book_rate_per_s=float((in_q & book_row).sum()) / secs / 2.0 / boost,
+            deep_depth_usd=float(np.median(deep)) if deep.size else base.deep_depth_usd)
+    load = tape.load
+    latency = replace(tape.latency, feed_ms=load.base_ms) if load.base_ms else tape.latency
     return MarketProfile(
         name=name, regimes=regimes, transitions=_transitions(stats.labels), mid0=float(mid[0]),
         tick=tape.tick, lot=tape.lot, source=str(tape.path),
         fit={"minutes": minutes, "observed_minutes": observed,
-             "orders": int(o_ns.size), "jumps": int(stats.jumps.sum())})
+             "orders": int(o_ns.size), "jumps": int(stats.jumps.sum()),
+             "load": load.to_json()},
+        kind=tape.instrument.kind, contract_size=tape.instrument.contract_size,
+        latency=latency)
+
+
+def _deep_depth(tape: RecordedTape, minutes: np.ndarray, start: int) -> np.ndarray:
+    """Lots shown at the levels behind the best, in the depth rows of ``minutes`` (an L2
+    tape; none for an L1 tape)."""
+    d = tape.depth
+    if d is None:
+        return np.zeros(0)
+    inside = np.isin((d.ns - start) // (60 * NS), minutes)
+    qty = np.concatenate((d.bid_qty[inside, 1:].ravel(), d.ask_qty[inside, 1:].ravel()))
+    return qty[qty > 0]
 
 
 def _transitions(labels: np.ndarray) -> tuple[tuple[float, ...], ...]:
@@ -171,6 +196,9 @@ def _transitions(labels: np.ndarray) -> tuple[tuple[float, ...], ...]:
 
 
 _SPEC_FIELDS = tuple(f.name for f in fields(RegimeSpec))
+_OPTIONAL_FIELDS = ("deep_depth_usd",)  #: profiles written before L2 tapes lack it
+#: the latency constants a calibrated profile carries (the rest are the venue's defaults)
+_LATENCY_FITTED = ("activity_ref_per_s", "activity_gain", "feed_ms")
 
 
 def write_market_profile(path: Path, profile: MarketProfile, *,
@@ -178,6 +206,8 @@ def write_market_profile(path: Path, profile: MarketProfile, *,
     """Write ``profile`` as JSON (the format :func:`read_market_profile` reads)."""
     doc = {"schema_version": 1, "name": profile.name, "source": profile.source,
            "mid0": profile.mid0, "tick": profile.tick, "lot": profile.lot,
+           "kind": profile.kind, "contract_size": profile.contract_size,
+           "latency": {f: getattr(profile.latency, f) for f in _LATENCY_FITTED},
            "transitions": [list(row) for row in profile.transitions],
            "regimes": {r: {f: getattr(profile.regimes[r], f) for f in _SPEC_FIELDS}
                        for r in REGIME_NAMES},
@@ -206,7 +236,8 @@ def read_market_profile(path: Path) -> MarketProfile:
         if not isinstance(regimes[r], dict):
             raise UsageError(f"{path}: regimes.{r}: expected an object")
         specs[r] = RegimeSpec(**{f: _number(regimes[r], f, path, f"regimes.{r}.")
-                                 for f in _SPEC_FIELDS})
+                                 for f in _SPEC_FIELDS
+                                 if f not in _OPTIONAL_FIELDS or f in regimes[r]})
     rows = doc.get("transitions")
     numbers = isinstance(rows, list) and all(
         isinstance(row, list) and len(row) == 3 and all(
@@ -217,9 +248,23 @@ def read_market_profile(path: Path) -> MarketProfile:
     for key in ("mid0", "tick", "lot"):
         if _number(doc, key, path, "") <= 0:
             raise UsageError(f"{path}: {key}: expected a number > 0")
+    kind = doc.get("kind", "linear")
+    if kind not in KINDS:
+        raise UsageError(f"{path}: kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    size = _number(doc, "contract_size", path, "") if "contract_size" in doc else 1.0
+    if size <= 0:
+        raise UsageError(f"{path}: contract_size: expected a number > 0")
+    latency = doc.get("latency", {})
+    if not isinstance(latency, dict) or set(latency) - set(_LATENCY_FITTED):
+        raise UsageError(f"{path}: latency: expected an object with at most "
+                         f"{', '.join(_LATENCY_FITTED)}")
+    fitted = {k: _number(latency, k, path, "latency.") for k in latency}
+    if fitted.get("activity_ref_per_s", 1.0) <= 0:
+        raise UsageError(f"{path}: latency.activity_ref_per_s: expected a number > 0")
     return MarketProfile(
         name=str(doc.get("name", path.stem)), regimes=specs,
         transitions=tuple(tuple(float(x) for x in row) for row in matrix),
         mid0=float(doc["mid0"]), tick=float(doc["tick"]), lot=float(doc["lot"]),
         source=str(doc.get("source", "")),
-        fit=dict(fit) if isinstance(fit := doc.get("fit"), dict) else {})
+        fit=dict(fit) if isinstance(fit := doc.get("fit"), dict) else {},
+        kind=str(kind), contract_size=size, latency=replace(LATENCY, **fitted))

@@ -102,12 +102,14 @@ def run_inventory(tape: MarketTape, x: InventoryInputs, limit_usd: float, skew: 
     unload_lat: list[float] = []
     free = x.window_free.tolist()
     entry_pool, ack_pool = x.unload_entry_ns.tolist(), x.unload_ack_ns.tolist()
-    lot = tape.lot
+    lot = tape.instrument.lot_scale  # a position's USD value: lots × lot_scale × price term
+    inverse = tape.instrument.inverse  # inverse: a contract is worth contract_size USD
     end_ns = round(tape.duration_s * 1e9)
     never = end_ns * 4 + 1
 
     def hear(until: int, mid: float) -> None:
         nonlocal known, pending
+        mid = 1.0 if inverse else mid
         while True:
             next_fill = acks[0][0] if acks else never
             if pending and pending_ack <= until and pending_ack <= next_fill:
@@ -146,8 +148,9 @@ def run_inventory(tape: MarketTape, x: InventoryInputs, limit_usd: float, skew: 
             taker.append((exec_ns, side, take, price, touch))
             taker_ack.append(pending_ack)
 
-    if abs(known) * lot * tape.mid_start > limit_usd:  # a carried position over the limit
-        unload(0, tape.mid_start)
+    opening = 1.0 if inverse else tape.mid_start
+    if abs(known) * lot * opening > limit_usd:  # a carried position over the limit
+        unload(0, opening)
     decide, sides, base, mids = (x.decide_ns.tolist(), x.side.tolist(), x.base.tolist(),
                                  x.mid.tolist())
     fixed = x.fixed.tolist() if x.fixed is not None else [False] * len(decide)
@@ -161,7 +164,8 @@ def run_inventory(tape: MarketTape, x: InventoryInputs, limit_usd: float, skew: 
         if (acks and acks[0][0] <= t) or (pending and pending_ack <= t):
             hear(t, mids[o])
         side = sides[o]
-        factor = 1.0 - side * skew * (known + pending) * lot * mids[o] / limit_usd
+        factor = 1.0 - side * skew * (known + pending) * lot * (1.0 if inverse else mids[o]
+                                                               ) / limit_usd
         size = base[o] if fixed[o] else floor(base[o] * (2.0 if factor > 2.0
                                                          else max(factor, 0.0)) + 1e-9)
         done = 0

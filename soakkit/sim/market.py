@@ -10,7 +10,8 @@ Model (constants in :mod:`soakkit.sim.regimes`, one :class:`MarketProfile`):
 * market orders arrive as a Poisson process whose rate follows the regime of each minute
   (times ``burst_activity`` during informed bursts); notional sizes are lognormal; each
   trades at the best price of its side as the book showed it, and one larger than the
-  best level walks the book (every deeper level holds ``depth_usd``);
+  best level walks the book (every deeper level holds ``deep_depth_usd``, by default
+  ``depth_usd``);
 * other makers add to and cancel from each side's best level (another Poisson process);
   a level that trades or cancels away is refilled to ``MARKET.refill_ratio`` of its typical
   size at once, and every new best level starts with a fresh lognormal depth;
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from soakkit.sim.instrument import Instrument
 from soakkit.sim.regimes import DEFAULT_MARKET, MARKET, MarketProfile, regime_schedule
 from soakkit.sim.tape import NS, MarketTape
 
@@ -131,7 +133,8 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
     boost = col("burst_activity")[regimes]
     order_t = _with_bursts(col("order_rate_per_s")[regimes], boost, starts, lengths, rng)
     book_t = _with_bursts(2.0 * col("book_rate_per_s")[regimes], boost, starts, lengths, rng)
-    usd_per_lot = market.mid0 * market.lot
+    instrument = Instrument(market.tick, market.lot, market.kind, market.contract_size)
+    usd_per_lot = float(instrument.usd_per_lot(market.mid0))
     last = minutes - 1
 
     # market orders: aggressor side (bursts tilt it) and size
@@ -199,7 +202,9 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
         depths.append(np.asarray(level - np.minimum(low, 0), dtype=np.float64))
 
     trade_row = at_order  # the book a market order meets is row at_order (before it)
-    prints = _sweep(trade_row, o_side, o_qty, bid_px, ask_px, depths, typical[o_reg])
+    deep_usd = np.where(col("deep_depth_usd") > 0, col("deep_depth_usd"), col("depth_usd"))
+    deep = np.maximum(1, np.round(deep_usd / usd_per_lot)).astype(np.int64)
+    prints = _sweep(trade_row, o_side, o_qty, bid_px, ask_px, depths, deep[o_reg])
     ns = np.round(t * NS).astype(np.int64)
     k, px, lots = prints
     return MarketTape(
@@ -208,7 +213,8 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
         trade_ns=ns[at_order][k], trade_side=o_side[k], trade_px=px,
         trade_qty=lots.astype(np.float64),
         quote_ns=np.concatenate(([0], ns)), bid_px=bid_px, bid_qty=depths[0],
-        ask_px=ask_px, ask_qty=depths[1], bursts=int(starts.size), jumps=int(jump_t.size))
+        ask_px=ask_px, ask_qty=depths[1], bursts=int(starts.size), jumps=int(jump_t.size),
+        kind=market.kind, contract_size=market.contract_size, latency=market.latency)
 
 
 def _sweep(rows: np.ndarray, side: np.ndarray, qty: np.ndarray, bid_px: np.ndarray,

@@ -1,4 +1,4 @@
-"""Where our resting orders could fill: queue position against an L1 tape, for many orders at once.
+"""Where our resting orders could fill: queue position against the tape, for many orders at once.
 
 Each order rests at price ``P`` on one side from its arrival at the matching engine to
 the arrival of its cancel, seeing the tape's events in ``(arrive, end]`` (an event at the
@@ -6,8 +6,10 @@ very nanosecond the order arrives was processed first, as in hftbacktest). At ar
 
 * a post-only order that would cross or lock the book is **expired** (no fill, no fee);
 * the quantity ahead of it (``front``) is the displayed depth when it joins the best
-  level, 0 when it improves on it, and unknown (+inf) when it rests behind it; the
-  first time its level shows as best, ``front`` is capped by the displayed depth.
+  level, 0 when it improves on it; when it rests behind it, the depth an L2 tape shows at
+  its price (0 where the depth shows the price empty), and unknown (+inf) where the tape
+  cannot tell (an L1 tape; a price beyond the depth's last level); the first time its
+  level shows as best, ``front`` is capped by the displayed depth.
 
 Then, for a bid (asks mirror it), over the events of its life:
 
@@ -17,6 +19,9 @@ Then, for a bid (asks mirror it), over the events of its life:
   quantity to what is available (we were ahead of everything it took); whole fills fill us;
 * a depth update of the best bid at ``P`` moves ``front`` by the queue model; the best bid
   falling below ``P`` means our level emptied: ``front = min(front, 0)``;
+* on an L2 tape, a change of the depth at ``P`` while ``P`` is behind the best bid moves
+  ``front`` by the queue model too (the L1 quote rows stay the authority at the best
+  level; a level coming into the depth's view starts from an unknown previous depth);
 * the best ask at or below ``P`` crossed us: the whole order fills.
 
 An order carried from the previous stretch of market (:mod:`soakkit.sim.carry`) arrives at
@@ -43,6 +48,7 @@ from soakkit.sim.tape import MarketTape
 __all__ = ["Opportunities", "SideTimeline", "find_opportunities", "side_timeline"]
 
 _LEVEL, _THROUGH, _CROSS, _DEPTH, _GONE = 0, 1, 2, 3, 4
+_FAR = np.iinfo(np.int64).max // 4  #: "no opposite price" (trades, depth levels)
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,11 @@ class SideTimeline:
 
     ns: np.ndarray  #: int64 event times
     is_trade: np.ndarray  #: bool
-    px: np.ndarray  #: trade price, or our side's best price (bid-like ticks)
-    qty: np.ndarray  #: trade quantity, or our side's best depth (lots)
-    opp: np.ndarray  #: the opposite best price (bid-like ticks; trades: +big)
+    px: np.ndarray  #: trade price, our side's best price, or a level's price (bid-like ticks)
+    qty: np.ndarray  #: trade quantity, our side's best depth, or the level's depth (lots)
+    opp: np.ndarray  #: the opposite best price (bid-like ticks; trades and levels: +big)
+    is_level: np.ndarray | None = None  #: bool: a depth change behind the best (L2 tapes)
+    fresh: np.ndarray | None = None  #: bool: that level was not in view before
 
 
 def side_timeline(tape: MarketTape, side: int) -> SideTimeline:
@@ -80,13 +88,40 @@ def side_timeline(tape: MarketTape, side: int) -> SideTimeline:
     ns = np.empty(n, np.int64)
     px = np.empty(n, np.int64)
     qty = np.empty(n, np.float64)
-    opp = np.full(n, np.iinfo(np.int64).max // 4, np.int64)
+    opp = np.full(n, _FAR, np.int64)
     ns[at_trade], ns[at_quote] = t_ns, q_ns
     px[at_trade] = tape.trade_px[trades] * side
     px[at_quote] = own_px[q]
     qty[at_trade], qty[at_quote] = tape.trade_qty[trades], own_qty[q]
     opp[at_quote] = opp_px[q]
-    return SideTimeline(ns, is_trade, px, qty, opp)
+    if tape.depth is None:
+        return SideTimeline(ns, is_trade, px, qty, opp)
+    return _with_levels(tape, SideTimeline(ns, is_trade, px, qty, opp), own_px, side)
+
+
+def _with_levels(tape: MarketTape, tl: SideTimeline, own_px: np.ndarray, side: int
+                 ) -> SideTimeline:
+    """``tl`` with the L2 depth changes behind the best level merged in (after the L1
+    events of the same time)."""
+    assert tape.depth is not None
+    lv = tape.depth.level_events(side)
+    behind = lv.px < own_px[np.maximum(tape.quote_index(lv.ns), 0)]
+    l_ns, l_px, l_qty, l_fresh = lv.ns[behind], lv.px[behind], lv.qty[behind], lv.fresh[behind]
+    at = np.arange(l_ns.size) + np.searchsorted(tl.ns, l_ns, side="right")
+    n = tl.ns.size + l_ns.size
+    level = np.zeros(n, dtype=bool)
+    level[at] = True
+    source = np.empty(n, np.int64)  # where each merged event comes from: L1 first, levels
+    source[~level] = np.arange(tl.ns.size)
+    source[at] = tl.ns.size + np.arange(l_ns.size)
+    fresh = np.zeros(n, dtype=bool)
+    fresh[at] = l_fresh
+    return SideTimeline(np.concatenate((tl.ns, l_ns))[source],
+                        np.concatenate((tl.is_trade, np.zeros(l_ns.size, bool)))[source],
+                        np.concatenate((tl.px, l_px))[source],
+                        np.concatenate((tl.qty, l_qty))[source],
+                        np.concatenate((tl.opp, np.full(l_ns.size, _FAR, np.int64)))[source],
+                        level, fresh)
 
 
 @dataclass(frozen=True)
@@ -109,6 +144,10 @@ def _classify(tl: SideTimeline, ev: np.ndarray, price: np.ndarray) -> np.ndarray
     kind[trade & (px == price)] = _LEVEL
     kind[trade & (px < price)] = _THROUGH
     quote = ~trade
+    if tl.is_level is not None:  # a depth change behind the best: only its own price matters
+        level = tl.is_level[ev]
+        quote &= ~level
+        kind[level & (px == price)] = _DEPTH
     kind[quote & (px == price)] = _DEPTH
     kind[quote & (px < price)] = _GONE
     kind[quote & (tl.opp[ev] <= price)] = _CROSS
@@ -136,6 +175,12 @@ def find_opportunities(tape: MarketTape, tl: SideTimeline, side: int, price: np.
         front0[kept] = np.where(own_px == p, np.minimum(front_hint, own_qty),
                                 np.where(own_px < p, 0.0, front_hint))[kept]
     last_q0 = np.where(own_px == p, own_qty, np.where(own_px < p, 0.0, np.nan))
+    if tape.depth is not None:  # behind the best: what the depth shows at our price
+        behind = np.flatnonzero(own_px > p)
+        shown = tape.depth.level_qty(side, tape.depth.row_at(arrive_ns[behind]), p[behind])
+        known = ~np.isnan(shown)
+        front0[behind[known]] = shown[known]
+        last_q0[behind[known]] = shown[known]
 
     lo = np.searchsorted(tl.ns, arrive_ns, side="right")
     hi = np.where(expired, lo, np.maximum(np.searchsorted(tl.ns, end_ns, side="right"), lo))
@@ -221,7 +266,9 @@ def _advance(owner: np.ndarray, ev: np.ndarray, kind: np.ndarray, tl: SideTimeli
             moved = cum - seen[:active]
             before = front[:active] - moved
             new = np.where(kind[e] == _GONE, 0.0, qty[e])
-            res = queue.on_depth(before, last_q[:active], new, moved)
+            prev = last_q[:active] if tl.fresh is None else np.where(
+                tl.fresh[ev[e]], np.nan, last_q[:active])  # a level coming into view
+            res = queue.on_depth(before, prev, new, moved)
             after[e] = res
             front[:active] = res
             seen[:active] = cum

@@ -62,6 +62,9 @@ class RegimeSpec:
     jump_bps: float  #: mean absolute jump size (exponential)
     book_rate_per_s: float  #: other makers' adds and cancels at each side's best level, per s
     burst_activity: float = 2.0  #: order and book rates are this many times higher in a burst
+    #: resting notional of every level behind the best, where a market order walks the book
+    #: (0: ``depth_usd``; calibration fits it from an L2 tape's depth)
+    deep_depth_usd: float = 0.0
 
 
 #: Regimes by name; ``mixed`` is a schedule over these, not a regime of its own.
@@ -214,6 +217,11 @@ class MarketProfile:
     lot: float = MARKET.lot
     source: str = "built-in"
     fit: Mapping[str, object] = field(default_factory=dict)  #: what calibration observed
+    kind: str = "linear"  #: the instrument: spot, linear or inverse (sim/instrument.py)
+    contract_size: float = 1.0  #: base units (linear) or USD (inverse) per contract
+    #: the venue's latency; a calibrated market measures activity against its own usual
+    #: message rate and fits the load response (``soakkit calibrate``)
+    latency: LatencyConstants = LATENCY
 
     def column(self, name: str) -> np.ndarray:
         """One regime constant as an array indexed like :data:`REGIME_NAMES`."""

@@ -12,17 +12,19 @@ as gaps; nothing is interpolated across them.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from soakkit.core.errors import UsageError
+from soakkit.sim.depthfile import DEPTH_TABLE
 from soakkit.sim.regimes import LABELS, MARKET, REGIME_NAMES
 from soakkit.sim.tape import NS, MarketTape
-from soakkit.sim.tapefile import RecordedTape, find_table, read_tape
+from soakkit.sim.tapefile import TAPE_META, RecordedTape, find_table, read_tape
 
-__all__ = ["MinuteStats", "label_minutes", "load_tape", "record", "replay_window",
-           "windows_available"]
+__all__ = ["MinuteStats", "label_minutes", "load_tape", "record", "replay_span",
+           "replay_window", "windows_available"]
 
 _CALM, _VOLATILE, _SPIKE = (REGIME_NAMES.index(r) for r in ("calm", "volatile", "spike"))
 
@@ -71,8 +73,7 @@ def label_minutes(quote_ns: np.ndarray, mid: np.ndarray, start_ns: int, minutes:
 
 def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     files = [find_table(folder, "trades"), find_table(folder, "quotes")]
-    meta = folder / "tape.json"
-    files += [meta] if meta.is_file() else []
+    files += [p for p in (folder / TAPE_META, folder / DEPTH_TABLE) if p.is_file()]
     return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
 
 
@@ -102,7 +103,15 @@ def replay_window(tape: RecordedTape, n: int, minutes: int) -> MarketTape:
             f"{windows_available(tape, minutes)} window(s) of --sim-minutes {minutes}; "
             f"iteration {n} has no data")
     start = tape.start_ns + (n - 1) * minutes * 60 * NS
-    end = start + minutes * 60 * NS
+    return replay_span(tape, start, start + minutes * 60 * NS)
+
+
+def replay_span(tape: RecordedTape, start: int, end: int) -> MarketTape:
+    """The market of ``[start, end)`` (absolute ns, ``start`` at or after the first quote);
+    its regimes are labelled by whole minutes (a last partial minute as far as it goes)."""
+    if start < tape.start_ns or end <= start:
+        raise ValueError(f"span {start}..{end} is not inside the tape (from {tape.start_ns})")
+    minutes = -(-(end - start) // (60 * NS))
     q0 = int(np.searchsorted(tape.quote_ns, start, side="right")) - 1
     q1 = int(np.searchsorted(tape.quote_ns, end, side="left"))
     t0, t1 = np.searchsorted(tape.trade_ns, [start, end], side="left")
@@ -116,21 +125,37 @@ def replay_window(tape: RecordedTape, n: int, minutes: int) -> MarketTape:
     silent = np.diff(edges)
     long = np.flatnonzero(silent > MARKET.gap_report_s * NS)
     gaps = tuple((float(edges[i] / NS), float(silent[i] / NS)) for i in long)
+    local = None if tape.quote_local_ns is None else np.maximum(
+        tape.quote_local_ns[rows] - start, quote_ns)
+    inst = tape.instrument
     return MarketTape(
-        duration_s=minutes * 60.0, tick=tape.tick, lot=tape.lot,
+        duration_s=(end - start) / NS, tick=tape.tick, lot=tape.lot,
         regime_by_minute=stats.labels.astype(np.int64),
         trade_ns=tape.trade_ns[t0:t1] - start, trade_side=tape.trade_side[t0:t1],
         trade_px=tape.trade_px[t0:t1], trade_qty=tape.trade_qty[t0:t1],
         quote_ns=quote_ns, bid_px=tape.bid_px[rows], bid_qty=tape.bid_qty[rows],
         ask_px=tape.ask_px[rows], ask_qty=tape.ask_qty[rows], bursts=0,
-        jumps=int(stats.jumps.sum()), source=str(tape.path), origin_ns=start, gaps=gaps)
+        jumps=int(stats.jumps.sum()), source=str(tape.path), origin_ns=start, gaps=gaps,
+        kind=inst.kind, contract_size=inst.contract_size, latency=tape.latency,
+        quote_local_ns=local,
+        depth=None if tape.depth is None else tape.depth.window(start, end))
 
 
-def record(tape: MarketTape, origin_ns: int, symbol: str = "", source: str = ""
-           ) -> RecordedTape:
+def record(tape: MarketTape, origin_ns: int, symbol: str = "", source: str = "",
+           venue: str = "") -> RecordedTape:
     """A (synthetic) window as a recorded tape starting at ``origin_ns`` (to write or replay)."""
+    inst = replace(tape.instrument, symbol=symbol, venue=venue)
+    local = None if tape.quote_local_ns is None else tape.quote_local_ns + origin_ns
+    depth = None
+    if tape.depth is not None:
+        d = tape.depth
+        depth = replace(d, ns=d.ns + origin_ns,
+                        local_ns=None if d.local_ns is None else d.local_ns + origin_ns)
     return RecordedTape(
-        path=Path(tape.source), tick=tape.tick, lot=tape.lot, symbol=symbol, source=source,
+        path=Path(tape.source), instrument=inst, source=source,
         trade_ns=tape.trade_ns + origin_ns, trade_side=tape.trade_side,
         trade_px=tape.trade_px, trade_qty=tape.trade_qty, quote_ns=tape.quote_ns + origin_ns,
-        bid_px=tape.bid_px, bid_qty=tape.bid_qty, ask_px=tape.ask_px, ask_qty=tape.ask_qty)
+        bid_px=tape.bid_px, bid_qty=tape.bid_qty, ask_px=tape.ask_px, ask_qty=tape.ask_qty,
+        quote_local_ns=local, depth=depth,
+        provenance={"latency": {"activity_ref_per_s": tape.latency.activity_ref_per_s,
+                                "activity_gain": tape.latency.activity_gain}})

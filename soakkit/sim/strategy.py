@@ -37,7 +37,7 @@ from soakkit.sim.carry import FLAT, BookState, RestingOrder
 from soakkit.sim.inventory import Executions, InventoryInputs, run_inventory, skewed_size
 from soakkit.sim.latency import gateway_wait_ns
 from soakkit.sim.matching import find_opportunities, side_timeline
-from soakkit.sim.regimes import LATENCY, STRATEGY
+from soakkit.sim.regimes import STRATEGY
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.sim.venue import Venue, default_venue
 
@@ -52,7 +52,7 @@ class Fills:
 
     t: np.ndarray  #: time, s
     side: np.ndarray  #: +1 we bought, -1 we sold
-    qty: np.ndarray  #: base quantity (> 0)
+    qty: np.ndarray  #: quantity (> 0): base units, or contracts of an inverse instrument
     price: np.ndarray  #: execution price
     mid: np.ndarray  #: mid just before the fill
     intended: np.ndarray  #: price the bot would have quoted or expected at that instant
@@ -63,10 +63,6 @@ class Fills:
     position_lots: np.ndarray  #: int64 position in lots right after the fill (exact)
     order: np.ndarray  #: index of the maker order each fill belongs to (-1: taker unload)
     ns: np.ndarray  #: int64 time, ns since the window's start
-
-    @property
-    def notional(self) -> np.ndarray:
-        return np.asarray(self.qty * self.price)
 
 
 @dataclass(frozen=True)
@@ -127,9 +123,7 @@ def _decisions(tape: MarketTape, params: Mapping[str, Value], venue: Venue,
     """Loop ticks the bot acts on, what it saw (one feed delay late) and what it wants."""
     dt = round(_param(params, "min_interval_ms") * _MS)
     ticks = np.arange(int(np.ceil(tape.duration_s * NS / dt)), dtype=np.int64) * dt
-    activity = tape.message_rate(ticks) / LATENCY.activity_ref_per_s
-    seen = tape.quote_index(np.maximum(ticks - venue.latency.draw("feed", activity, rng), 0))
-    seen = np.maximum(seen, 0)
+    seen = tape.seen_index(ticks, venue.latency.draw("feed", tape.activity(ticks), rng))
     mid = tape.mid_px[seen]
     grid = np.floor(np.log(mid / tape.mid_start) * 1e4 / STRATEGY.requote_threshold_bps)
     move = np.zeros(ticks.size, dtype=bool)
@@ -160,11 +154,12 @@ def _decisions(tape: MarketTape, params: Mapping[str, Value], venue: Venue,
     half = (_param(params, "base_spread_bps") + _param(params, "base_spread_bps_delta")) / 1e4
     bid = np.minimum(np.floor(m * (1.0 - half) / tape.tick).astype(np.int64), tape.ask_px[q] - 1)
     ask = np.maximum(np.ceil(m * (1.0 + half) / tape.tick).astype(np.int64), tape.bid_px[q] + 1)
-    depth_usd = 0.5 * (tape.bid_qty[q] + tape.ask_qty[q]) * tape.lot * m
+    inst = tape.instrument
+    depth_usd = 0.5 * (tape.bid_qty[q] + tape.ask_qty[q]) * inst.lot_scale * inst.price_term(m)
     limit = _param(params, "position_limit_notional")
     base_usd = np.minimum(_param(params, "impact_cap_ratio") * depth_usd,
                           _param(params, "max_delta_ratio") * limit)
-    base = np.maximum(np.floor(base_usd / (m * tape.lot)), 1.0)
+    base = np.maximum(np.floor(base_usd / (inst.price_term(m) * inst.lot_scale)), 1.0)
     return _Decisions(ticks[slots], cause, bid, ask, base, m, int(move.sum() - kept.sum()))
 
 
@@ -219,7 +214,7 @@ def _requests(tape: MarketTape, d: _Decisions, params: Mapping[str, Value], venu
         window_ns = round(venue.rate_limit.window_s * NS)
         used = np.bincount(sent // window_ns, weights=weight,
                            minlength=int(tape.duration_s * NS // window_ns) + 2)
-    activity = tape.message_rate(sent) / LATENCY.activity_ref_per_s
+    activity = tape.activity(sent)
     entry = venue.latency.draw("entry", activity, rng)
     cancel = venue.latency.draw("cancel", activity, rng)
     ack = venue.latency.draw("ack", activity, rng)
@@ -253,7 +248,7 @@ def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.G
                  venue: Venue | None = None, start: BookState = FLAT) -> StrategyResult:
     """Run the strategy with ``params`` against ``tape`` from ``start``; ``rng`` draws
     latencies only. The result's ``end`` is the state the next stretch starts from."""
-    venue = venue or default_venue()
+    venue = venue or default_venue(tape.latency)
     d = _decisions(tape, params, venue, rng)
     r, used = _requests(tape, d, params, venue, rng, start)
     end_ns = round(tape.duration_s * NS)
@@ -279,9 +274,9 @@ def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.G
     owner = owner[by_owner]
     ptr = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=r.side.size))))
     o_ns = np.concatenate(opp_ns)[by_owner]
-    activity = tape.message_rate(o_ns) / LATENCY.activity_ref_per_s
-    pool_activity = np.full(64, float(tape.events / max(tape.duration_s, 1e-9))
-                            / LATENCY.activity_ref_per_s)
+    activity = tape.activity(o_ns)
+    pool_activity = np.full(64, float(tape.messages / max(tape.duration_s, 1e-9))
+                            / tape.latency.activity_ref_per_s)
     window_ns = round((venue.rate_limit.window_s if venue.rate_limit else 1.0) * NS)
     free = (np.maximum(venue.rate_limit.requests - used, 0.0) if venue.rate_limit
             else np.full(int(tape.duration_s * NS // window_ns) + 2, 1e18))
@@ -318,9 +313,10 @@ def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Re
     ack_order = np.argsort(ex.ack_ns, kind="stable")
     heard = start.position_lots + np.concatenate(([0], np.cumsum((ex.side * ex.lots)[ack_order])))
     known = heard[np.searchsorted(ex.ack_ns[ack_order], r.decide_ns, side="right")]
+    inst = tape.instrument
     size = np.where(r.carried, r.base.astype(np.int64),
-                    skewed_size(r.base, r.side, known * tape.lot * r.mid, limit,
-                                STRATEGY.skew_strength))
+                    skewed_size(r.base, r.side, known * inst.lot_scale * inst.price_term(r.mid),
+                                limit, STRATEGY.skew_strength))
     maker = ~ex.taker
     got = np.bincount(ex.order[maker], weights=ex.lots[maker], minlength=r.side.size)
     end_ns = round(tape.duration_s * NS)
@@ -357,7 +353,8 @@ def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Re
         orders_placed=int(placed.sum()),
         orders_filled=int((placed & (got > 0)).sum()),
         market_share=float(ex.lots[maker].sum() / traded) if traded > 0 else 0.0,
-        queue_ahead_usd_p50=(float(np.median(front0[joined] * r.mid[joined])) * tape.lot
+        queue_ahead_usd_p50=(float(np.median(inst.notional_usd(front0[joined],
+                                                               r.mid[joined]))) * tape.lot
                              if joined.any() else None),
         orders=OrderLog(r.decide_ns, r.side, r.price, r.arrive_ns, end, r.accepted, expired,
                         front0, size, got.astype(np.int64)),

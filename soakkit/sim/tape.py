@@ -1,10 +1,13 @@
-"""An L1 market tape: trades and top-of-book quotes, synthetic or recorded.
+"""A market tape: trades and top-of-book quotes (L1), with L2 depth when recorded with it.
 
 The strategy, the queue and the latency models see only this: the same code runs on the
 synthetic market (:func:`soakkit.sim.market.simulate_market`) and on a recorded tape
 (:mod:`soakkit.sim.replay`). Prices are integer ticks and quantities float lots of the
 tape's grid (``tick``, ``lot``); times are integer nanoseconds since the window's start.
-The first quote row is at time 0: the book as the window opens.
+The first quote row is at time 0: the book as the window opens. A recorded tape may add
+the top ``N`` levels of the book (:class:`~soakkit.sim.depth.DepthBook`) and the time each
+quote row reached the recording machine (``quote_local_ns``: the bot then sees the book
+with the feed latency the venue really had).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from functools import cached_property
 
 import numpy as np
 
-from soakkit.sim.regimes import REGIME_NAMES
+from soakkit.sim.depth import DepthBook
+from soakkit.sim.instrument import Instrument
+from soakkit.sim.regimes import LATENCY, REGIME_NAMES, LatencyConstants
 
 __all__ = ["NS", "MarketTape"]
 
@@ -43,11 +48,28 @@ class MarketTape:
     source: str = "synthetic"  #: "synthetic" or the recorded tape's path
     origin_ns: int = 0  #: absolute time of the window's start (recorded tapes)
     gaps: tuple[tuple[float, float], ...] = field(default=())  #: (start_s, length_s)
+    kind: str = "linear"  #: spot, linear or inverse (:mod:`soakkit.sim.instrument`)
+    contract_size: float = 1.0  #: base units (linear) or USD (inverse) per contract
+    #: the venue's latency constants; ``activity_ref_per_s`` is this market's own usual
+    #: message rate (a recorded tape's median, or a calibrated profile's)
+    latency: LatencyConstants = LATENCY
+    quote_local_ns: np.ndarray | None = None  #: when each quote row was received (recorded)
+    depth: DepthBook | None = None  #: the top N levels after every depth update (L2 tapes)
+
+    @property
+    def instrument(self) -> Instrument:
+        return Instrument(self.tick, self.lot, self.kind, self.contract_size)
+
+    @property
+    def messages(self) -> int:
+        """Trades and quote updates (the opening book row excluded): what message rates count."""
+        return int(self.trade_ns.size + self.quote_ns.size - 1)
 
     @property
     def events(self) -> int:
-        """Market events: trades plus quote updates (the opening book row excluded)."""
-        return int(self.trade_ns.size + self.quote_ns.size - 1)
+        """Market events: trades, quote updates and depth updates (opening rows excluded)."""
+        depth = max(self.depth.rows - 1, 0) if self.depth is not None else 0
+        return self.messages + depth
 
     @property
     def t(self) -> np.ndarray:
@@ -62,6 +84,27 @@ class MarketTape:
     def quote_index(self, ns: np.ndarray) -> np.ndarray:
         """Index of the quote row in force at each time (the last one at or before it)."""
         return np.asarray(np.searchsorted(self.quote_ns, ns, side="right") - 1)
+
+    @cached_property
+    def _received(self) -> tuple[np.ndarray, np.ndarray]:
+        """Quote rows by receive time, and the newest row received by each of them."""
+        assert self.quote_local_ns is not None
+        local = np.asarray(self.quote_local_ns, dtype=np.int64).copy()
+        local[0] = 0  # the opening book is known as the window opens
+        order = np.argsort(local, kind="stable")
+        return local[order], np.maximum.accumulate(order)
+
+    def seen_index(self, ns: np.ndarray, feed_ns: np.ndarray) -> np.ndarray:
+        """The quote row a bot looking at time ``ns`` has: the newest one it received.
+
+        A recorded tape with receive times says when each row arrived (its own feed
+        latency); otherwise each look is ``feed_ns`` late (a drawn feed latency).
+        """
+        if self.quote_local_ns is None:
+            return np.asarray(np.maximum(self.quote_index(np.maximum(ns - feed_ns, 0)), 0))
+        local, newest = self._received
+        at = np.searchsorted(local, ns, side="right") - 1
+        return np.asarray(newest[np.maximum(at, 0)])
 
     def mid_at(self, times: np.ndarray) -> np.ndarray:
         """Mid price at arbitrary times (seconds): the book's mid at or before each time."""
@@ -100,7 +143,11 @@ class MarketTape:
             ask_px=self.ask_px[rows], ask_qty=self.ask_qty[rows], bursts=0, jumps=0,
             source=self.source, origin_ns=self.origin_ns + start_ns,
             gaps=tuple((at - start_ns / NS, length) for at, length in self.gaps
-                       if start_ns / NS <= at < end_ns / NS))
+                       if start_ns / NS <= at < end_ns / NS),
+            kind=self.kind, contract_size=self.contract_size, latency=self.latency,
+            quote_local_ns=None if self.quote_local_ns is None else np.maximum(
+                self.quote_local_ns[rows] - start_ns, quote_ns),
+            depth=None if self.depth is None else self.depth.window(start_ns, end_ns))
 
     def regime_mix(self) -> dict[str, float]:
         """Share of minutes spent in each regime."""
@@ -127,3 +174,8 @@ class MarketTape:
         count = np.searchsorted(both, ns, side="right") - np.searchsorted(both, ns - window_ns,
                                                                           side="right")
         return np.asarray(count * (NS / window_ns), dtype=np.float64)
+
+    def activity(self, ns: np.ndarray) -> np.ndarray:
+        """The message rate before each time over this market's usual rate (the latency
+        models' load: 1 = an ordinary second for this instrument)."""
+        return np.asarray(self.message_rate(ns) / self.latency.activity_ref_per_s)

@@ -2,42 +2,59 @@
 
 A tape is a folder (``docs/SIMULATOR.md``, "Replay")::
 
-    <tape>/trades.parquet | trades.csv[.gz]   ts_ns, price, qty, side
-    <tape>/quotes.parquet | quotes.csv[.gz]   ts_ns, bid_px, bid_qty, ask_px, ask_qty
-    <tape>/tape.json                          optional: tick, lot, symbol, source
+    <tape>/trades.parquet | trades.csv[.gz]   ts_ns, price, qty, side [, local_ns]
+    <tape>/quotes.parquet | quotes.csv[.gz]   ts_ns, bid_px, bid_qty, ask_px, ask_qty [, local_ns]
+    <tape>/depth.parquet                      optional, an L2 tape (sim/depthfile.py)
+    <tape>/tape.json                          optional: the instrument and provenance
 
-``ts_ns``: integer nanoseconds since the Unix epoch (UTC), non-decreasing; ``side``: the
-aggressor, +1 a buyer lifted the ask, -1 a seller hit the bid; a quote row is the best
-bid and ask after an update (both sides present, ``bid_px < ask_px``). Without
-``tape.json`` the price tick and quantity lot are inferred from the decimals in the data.
-A bad tape raises :class:`~soakkit.core.errors.TapeError` naming the file and the row (the
-CSV line, header = line 1); nothing is repaired silently.
+``ts_ns``: integer nanoseconds since the Unix epoch (UTC), the venue's time,
+non-decreasing; ``local_ns`` (optional): when the row reached the recording machine, on
+the venue's clock (``tape.json`` ``clock`` says how it was aligned), never before
+``ts_ns``; ``side``: the aggressor, +1 a buyer lifted the ask, -1 a seller hit the bid; a
+quote row is the best bid and ask after an update (both sides present, ``bid_px <
+ask_px``). ``tape.json`` (:mod:`soakkit.sim.tapemeta`) records the instrument (kind,
+tick, lot, contract size), symbol, venue and source; without it the tick and lot are
+inferred from the decimals in the data and the instrument is linear. A bad tape raises
+:class:`~soakkit.core.errors.TapeError` naming the file and the row (the CSV line, header
+= line 1); nothing is repaired silently.
 """
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from soakkit.core.errors import TapeError
 from soakkit.core.io import atomic_write_bytes, atomic_write_json
-from soakkit.core.json_strict import load_json_file
+from soakkit.sim.depth import DepthBook
+from soakkit.sim.depthfile import DEPTH_TABLE, depth_frame, read_depth
+from soakkit.sim.feed import LoadFit, fit_load
+from soakkit.sim.instrument import Instrument
+from soakkit.sim.regimes import LATENCY, LatencyConstants
+from soakkit.sim.tables import (
+    find_table,
+    first_bad,
+    grid_step,
+    load_table,
+    on_grid,
+    parquet_bytes,
+    positive,
+    to_lots,
+)
+from soakkit.sim.tapemeta import TAPE_META, meta_document, read_meta, resolve_instrument
 
 __all__ = ["QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape", "find_table",
            "grid_step", "read_tape", "write_tape"]
 
 TRADE_COLUMNS = ("ts_ns", "price", "qty", "side")
 QUOTE_COLUMNS = ("ts_ns", "bid_px", "bid_qty", "ask_px", "ask_qty")
-TAPE_META = "tape.json"
-_SUFFIXES = (".parquet", ".csv", ".csv.gz")
-_INT = ("ts_ns", "side")
+LOCAL = "local_ns"  #: optional column: receive time on the venue's clock
 
 
 @dataclass(frozen=True)
@@ -45,9 +62,7 @@ class RecordedTape:
     """A whole recorded tape in memory: absolute ns, prices in ticks, sizes in lots."""
 
     path: Path
-    tick: float
-    lot: float
-    symbol: str
+    instrument: Instrument
     source: str
     trade_ns: np.ndarray
     trade_side: np.ndarray
@@ -58,6 +73,60 @@ class RecordedTape:
     bid_qty: np.ndarray
     ask_px: np.ndarray
     ask_qty: np.ndarray
+    trade_local_ns: np.ndarray | None = None  #: receive times (venue clock), when recorded
+    quote_local_ns: np.ndarray | None = None
+    depth: DepthBook | None = None  #: top N levels after every depth update (an L2 tape)
+    #: what tape.json records beyond the instrument: clock alignment, feed latency, notes
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def tick(self) -> float:
+        return self.instrument.tick
+
+    @property
+    def lot(self) -> float:
+        return self.instrument.lot
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @property
+    def venue(self) -> str:
+        return self.instrument.venue
+
+    @cached_property
+    def message_ns(self) -> np.ndarray:
+        """Every trade and quote time, sorted (what message rates count)."""
+        return np.sort(np.concatenate((self.trade_ns, self.quote_ns)))
+
+    @cached_property
+    def load(self) -> LoadFit:
+        """The instrument's usual message rate and its feed latency's load response
+        (:func:`soakkit.sim.feed.fit_load`); the latency from every message with a venue
+        time of its own (quote rows whose venue time the importer estimated left out)."""
+        if self.trade_local_ns is None:
+            return fit_load(self.message_ns, self.start_ns, self.end_ns)
+        ns, local = [self.trade_ns], [self.trade_local_ns]
+        if self.quote_local_ns is not None and not self.provenance.get("estimated_quote_times"):
+            ns.append(self.quote_ns)
+            local.append(self.quote_local_ns)
+        timed = np.concatenate(ns)
+        return fit_load(self.message_ns, self.start_ns, self.end_ns, timed,
+                        np.concatenate(local) - timed)
+
+    @cached_property
+    def latency(self) -> LatencyConstants:
+        """The venue's latency constants for this instrument: ``tape.json`` ``latency``
+        where it states them (a synthetic tape's own), else activity measured against the
+        instrument's median message rate and the load response fitted where receive times
+        say it."""
+        stated = self.provenance.get("latency")
+        if isinstance(stated, Mapping):
+            return replace(LATENCY, **{k: float(v) for k, v in stated.items()})
+        fit = self.load
+        gain = LATENCY.activity_gain if fit.gain is None else fit.gain
+        return replace(LATENCY, activity_ref_per_s=fit.ref_per_s, activity_gain=gain)
 
     @property
     def start_ns(self) -> int:
@@ -74,163 +143,60 @@ class RecordedTape:
         return (self.end_ns - self.start_ns) / 1e9
 
 
-def find_table(folder: Path, name: str) -> Path:
-    """``<folder>/<name>.parquet``, ``.csv`` or ``.csv.gz`` (exactly one of them)."""
-    if not folder.is_dir():
-        raise TapeError(f"{folder}: not a tape folder (expected {name}.parquet or {name}.csv "
-                        "inside; see docs/SIMULATOR.md)")
-    found = [folder / f"{name}{s}" for s in _SUFFIXES if (folder / f"{name}{s}").is_file()]
-    if not found:
-        raise TapeError(f"{folder}: no {name}.parquet, {name}.csv or {name}.csv.gz")
-    if len(found) > 1:
-        raise TapeError(f"{folder}: both {found[0].name} and {found[1].name}; keep one")
-    return found[0]
-
-
-def _where(path: Path, row: int) -> str:
-    """How to point at data row ``row`` (0-based): the CSV line, or the parquet row."""
-    return f"{path}:{row + 2}" if path.suffix != ".parquet" else f"{path}: row {row + 1}"
-
-
-def _read_frame(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
-    try:
-        if path.suffix == ".parquet":
-            have = list(pl.read_parquet_schema(path))
-        else:
-            have = pl.read_csv(path, n_rows=0).columns
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        if isinstance(exc, pl.exceptions.NoDataError):
-            raise TapeError(f"{path}: empty file (no header, no rows)") from None
-        raise TapeError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
-    missing = [c for c in columns if c not in have]
-    if missing:
-        raise TapeError(f"{path}: missing column(s) {', '.join(missing)} "
-                        f"(has: {', '.join(have) or 'none'}; expected {', '.join(columns)})")
-    types = {c: pl.Int64 if c in _INT else pl.Float64 for c in columns}
-    try:
-        if path.suffix == ".parquet":
-            frame = pl.read_parquet(path, columns=list(columns))
-            return frame.with_columns([pl.col(c).cast(t) for c, t in types.items()])
-        return pl.read_csv(path, columns=list(columns), schema_overrides=types)
-    except (OSError, pl.exceptions.PolarsError):
-        raw = pl.read_csv(path, columns=list(columns), infer_schema=False)
-        for c, t in types.items():
-            bad = raw[c].is_not_null() & raw[c].cast(t, strict=False).is_null()
-            if bad.any():
-                row = int(bad.arg_max() or 0)
-                raise TapeError(f"{_where(path, row)}: {c} {raw[c][row]!r} is not a number"
-                                ) from None
-        raise TapeError(f"{path}: cannot read the columns {', '.join(columns)}") from None
-
-
-def _first(path: Path, bad: np.ndarray, message: Callable[[int], str]) -> None:
-    """Raise for the first row where ``bad`` holds, with ``message(row)``."""
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise TapeError(f"{_where(path, row)}: {message(row)}")
-
-
-def _says(text: str) -> Callable[[int], str]:
-    return lambda row: text
-
-
-def _with_value(name: str, values: np.ndarray, text: str) -> Callable[[int], str]:
-    return lambda row: f"{name} {values[row]:g} {text}"
-
-
-def _load(path: Path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
-    frame = _read_frame(path, columns)
-    if frame.height == 0:
-        raise TapeError(f"{path}: no rows (only a header)")
-    cols = {c: frame[c].to_numpy() for c in columns}
-    for c in columns:
-        nulls = frame[c].is_null().to_numpy()
-        if c not in _INT:
-            nulls |= ~np.isfinite(np.where(nulls, 0.0, cols[c]))
-        _first(path, nulls, _says(f"{c} is empty or not finite"))
+def _local(path: Path, cols: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The ``local_ns`` column, checked: a message cannot arrive before it happened."""
+    local = cols.get(LOCAL)
+    if local is None:
+        return None
     ts = cols["ts_ns"]
-    _first(path, np.concatenate(([False], ts[1:] < ts[:-1])),
-           lambda row: f"ts_ns {ts[row]} is earlier than the row before ({ts[row - 1]}); "
-                       "a tape must be sorted by time")
-    return cols
-
-
-def _positive(path: Path, cols: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
-    for c in names:
-        values = cols[c]
-        _first(path, values <= 0, _with_value(c, values, "must be > 0"))
-
-
-def grid_step(values: np.ndarray) -> float:
-    """The coarsest step every value is a multiple of (from its decimals), e.g. 0.1."""
-    for digits in range(10):
-        scaled = np.abs(values) * 10.0**digits
-        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6):
-            ints = np.round(scaled).astype(np.int64)
-            step = int(np.gcd.reduce(ints[ints > 0])) if (ints > 0).any() else 1
-            return step / 10.0**digits
-    return 1e-9
-
-
-def _on_grid(path: Path, values: np.ndarray, step: float, name: str, what: str) -> np.ndarray:
-    units = values / step
-    _first(path, np.abs(units - np.round(units)) > 1e-6,
-           lambda row: f"{name} {values[row]:g} is not a multiple of the {what} {step:g}")
-    return units
-
-
-def _lots(values: np.ndarray, lot: float) -> np.ndarray:
-    """Quantities in lots, snapped to whole lots where the decimals say they are."""
-    units = values / lot
-    near = np.round(units)
-    return np.asarray(np.where(np.abs(units - near) < 1e-6, near, units))
+    first_bad(path, local < ts, lambda row: f"local_ns {local[row]} is before ts_ns {ts[row]} "
+                                            "(receive times are on the venue's clock)")
+    return np.asarray(local, dtype=np.int64)
 
 
 def read_tape(folder: Path) -> RecordedTape:
     """Read and check a tape folder; see the module docstring for the format."""
     folder = Path(folder)
     trades_path, quotes_path = find_table(folder, "trades"), find_table(folder, "quotes")
-    meta: dict[str, Any] = {}
-    if (folder / TAPE_META).is_file():
-        meta = load_json_file(folder / TAPE_META)
-    t = _load(trades_path, TRADE_COLUMNS)
-    q = _load(quotes_path, QUOTE_COLUMNS)
-    _positive(trades_path, t, ("price", "qty"))
+    meta = read_meta(folder)
+    t = load_table(trades_path, TRADE_COLUMNS, (LOCAL,))
+    q = load_table(quotes_path, QUOTE_COLUMNS, (LOCAL,))
+    positive(trades_path, t, ("price", "qty"))
     side = t["side"]
-    _first(trades_path, (side != 1) & (side != -1),
-           lambda row: f"side {side[row]} must be 1 (buyer aggressor) or -1 (seller aggressor)")
-    _positive(quotes_path, q, ("bid_px", "bid_qty", "ask_px", "ask_qty"))
+    first_bad(trades_path, (side != 1) & (side != -1),
+              lambda row: f"side {side[row]} must be 1 (buyer aggressor) or -1 (seller "
+                          "aggressor)")
+    positive(quotes_path, q, ("bid_px", "bid_qty", "ask_px", "ask_qty"))
     bid, ask = q["bid_px"], q["ask_px"]
-    _first(quotes_path, bid > ask, lambda row: f"crossed book: bid_px {bid[row]:g} > ask_px "
-                                               f"{ask[row]:g}")
-    _first(quotes_path, bid == ask, lambda row: f"locked book: bid_px = ask_px = {bid[row]:g}")
-    prices = np.concatenate((t["price"], q["bid_px"], q["ask_px"]))
-    sizes = np.concatenate((t["qty"], q["bid_qty"], q["ask_qty"]))
-    tick = float(meta.get("tick") or grid_step(prices))
-    lot = float(meta.get("lot") or grid_step(sizes))
-    for name, value in (("tick", tick), ("lot", lot)):
-        if not (math.isfinite(value) and value > 0):
-            raise TapeError(f"{folder / TAPE_META}: {name} must be a number > 0")
-    px = {c: _on_grid(p, v[c], tick, c, "tick") for p, v, c in (
+    first_bad(quotes_path, bid > ask, lambda row: f"crossed book: bid_px {bid[row]:g} > "
+                                                  f"ask_px {ask[row]:g}")
+    first_bad(quotes_path, bid == ask, lambda row: f"locked book: bid_px = ask_px = "
+                                                   f"{bid[row]:g}")
+    needs_grid = not (meta.get("tick") and meta.get("lot"))
+    prices = np.concatenate((t["price"], q["bid_px"], q["ask_px"])) if needs_grid else None
+    sizes = np.concatenate((t["qty"], q["bid_qty"], q["ask_qty"])) if needs_grid else None
+    inst = resolve_instrument(folder, meta, grid_step(prices) if prices is not None else 0.0,
+                              grid_step(sizes) if sizes is not None else 0.0)
+    tick, lot = inst.tick, inst.lot
+    px = {c: on_grid(p, v[c], tick, c, "tick") for p, v, c in (
         (trades_path, t, "price"), (quotes_path, q, "bid_px"), (quotes_path, q, "ask_px"))}
+    depth = None
+    if (folder / DEPTH_TABLE).is_file():
+        depth = read_depth(folder / DEPTH_TABLE, inst, meta.get("levels"))
     return RecordedTape(
-        path=folder, tick=tick, lot=lot, symbol=str(meta.get("symbol", "")),
-        source=str(meta.get("source", "")),
+        path=folder, instrument=inst, source=str(meta.get("source", "")),
         trade_ns=t["ts_ns"].astype(np.int64), trade_side=t["side"].astype(np.int8),
-        trade_px=np.round(px["price"]).astype(np.int64), trade_qty=_lots(t["qty"], lot),
+        trade_px=np.round(px["price"]).astype(np.int64), trade_qty=to_lots(t["qty"], lot),
         quote_ns=q["ts_ns"].astype(np.int64), bid_px=np.round(px["bid_px"]).astype(np.int64),
-        bid_qty=_lots(q["bid_qty"], lot), ask_px=np.round(px["ask_px"]).astype(np.int64),
-        ask_qty=_lots(q["ask_qty"], lot))
-
-
-def _parquet_bytes(frame: pl.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    frame.write_parquet(buf, compression="zstd", compression_level=9, statistics=False)
-    return buf.getvalue()
+        bid_qty=to_lots(q["bid_qty"], lot), ask_px=np.round(px["ask_px"]).astype(np.int64),
+        ask_qty=to_lots(q["ask_qty"], lot), trade_local_ns=_local(trades_path, t),
+        quote_local_ns=_local(quotes_path, q), depth=depth,
+        provenance={k: v for k, v in meta.items() if k not in ("tick", "lot")})
 
 
 def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None) -> Path:
-    """Write ``tape`` as ``trades.parquet``, ``quotes.parquet`` and ``tape.json``."""
+    """Write ``tape`` as ``trades.parquet``, ``quotes.parquet``, ``depth.parquet`` (an L2
+    tape) and ``tape.json``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     digits = max(0, -math.floor(math.log10(tape.tick)) + 2)
@@ -244,9 +210,17 @@ def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None) 
         "bid_qty": np.round(tape.bid_qty * tape.lot, lot_digits),
         "ask_px": np.round(tape.ask_px * tape.tick, digits),
         "ask_qty": np.round(tape.ask_qty * tape.lot, lot_digits)})
-    atomic_write_bytes(folder / "trades.parquet", _parquet_bytes(trades), mtime=mtime)
-    atomic_write_bytes(folder / "quotes.parquet", _parquet_bytes(quotes), mtime=mtime)
-    atomic_write_json(folder / TAPE_META, {"tick": tape.tick, "lot": tape.lot,
-                                           "symbol": tape.symbol, "source": tape.source},
-                      mtime=mtime)
+    if tape.trade_local_ns is not None:
+        trades = trades.with_columns(pl.Series(LOCAL, tape.trade_local_ns))
+    if tape.quote_local_ns is not None:
+        quotes = quotes.with_columns(pl.Series(LOCAL, tape.quote_local_ns))
+    provenance = dict(tape.provenance)
+    atomic_write_bytes(folder / "trades.parquet", parquet_bytes(trades), mtime=mtime)
+    atomic_write_bytes(folder / "quotes.parquet", parquet_bytes(quotes), mtime=mtime)
+    if tape.depth is not None:
+        provenance["levels"] = tape.depth.levels
+        atomic_write_bytes(folder / DEPTH_TABLE,
+                           parquet_bytes(depth_frame(tape.depth, tape.instrument)), mtime=mtime)
+    atomic_write_json(folder / TAPE_META, meta_document(tape.instrument, tape.source,
+                                                        provenance), mtime=mtime)
     return folder

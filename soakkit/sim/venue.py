@@ -13,7 +13,7 @@ import numpy as np
 
 from soakkit.sim.latency import LatencyModel, VenueLatency
 from soakkit.sim.queue import QueueModel, queue_model
-from soakkit.sim.regimes import RATE_LIMIT, STRATEGY
+from soakkit.sim.regimes import LATENCY, RATE_LIMIT, STRATEGY, LatencyConstants
 
 __all__ = ["FILL_MODELS", "RateLimit", "Venue", "default_venue"]
 
@@ -60,7 +60,8 @@ class Venue:
                              f"{', '.join(FILL_MODELS)}")
 
 
-def default_venue() -> Venue:
-    """The venue of the regimes table: its queue model, latency and rate limit."""
-    return Venue(queue_model(STRATEGY.queue_model), VenueLatency(), RateLimit(),
+def default_venue(latency: LatencyConstants = LATENCY) -> Venue:
+    """The venue of the regimes table: its queue model, rate limit and fill model, with
+    ``latency``'s constants (a market's own: :attr:`soakkit.sim.tape.MarketTape.latency`)."""
+    return Venue(queue_model(STRATEGY.queue_model), VenueLatency(latency), RateLimit(),
                  STRATEGY.fill_model)

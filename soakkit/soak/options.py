@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from soakkit.artifacts.layout import market_profile_path, resolve_artifacts
+from soakkit.artifacts.layout import market_profile_path, resolve_artifacts, resolve_run_dir
 from soakkit.core.errors import SoakkitError, UsageError, fs_errors
 from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, parse_float, parse_int, show_value
 from soakkit.gate import RUN_GATES
 from soakkit.sim.calibrate import read_market_profile
 from soakkit.sim.regimes import DEFAULT_MARKET, MODES, MarketProfile
 from soakkit.sim.replay import load_tape, windows_available
+from soakkit.sim.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 __all__ = ["NUMBER_OPTIONS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV", "NumberOption",
            "SoakOptions", "load_market", "option_problems", "options_from_text",
@@ -50,6 +51,11 @@ class SoakOptions:
     now: str | None = None  #: freeze the clock (ISO-8601); also SOAKKIT_NOW
     market: str = "default"  #: synthetic market profile: a name or a JSON file
     market_data: Path | None = None  #: replay this recorded tape instead of a synthetic market
+    #: the market-making strategy (:data:`soakkit.sim.strategies.STRATEGIES`)
+    strategy: str = DEFAULT_STRATEGY
+    #: the run this one is compared with (a run id under ``artifacts``), recorded in
+    #: ``RUN.json``: the KPI and exploration reports compare with it by default
+    baseline: str | None = None
 
     @property
     def run_mode(self) -> str:
@@ -61,7 +67,8 @@ class SoakOptions:
         return {"profile": self.profile, "iterations": self.iterations, "mode": self.run_mode,
                 "seed": self.seed, "sim_minutes": self.sim_minutes, "gate": self.gate,
                 "sets": list(self.sets), "tune": self.tune, "market": self.market,
-                "market_data": str(self.market_data) if self.market_data else None}
+                "market_data": str(self.market_data) if self.market_data else None,
+                "strategy": self.strategy}
 
 
 def load_market(name: str, artifacts: Path) -> MarketProfile:
@@ -112,9 +119,10 @@ NUMBER_OPTIONS: Mapping[str, NumberOption] = {
 }
 #: Options a resumed run keeps from its ``RUN.json`` (asking for another value is refused).
 RESUME_KEEPS = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "sets", "tune",
-                "market", "market_data")
+                "market", "market_data", "strategy")
 #: What a ``RUN.json`` written before an option existed means by leaving it out.
-_RECORDED_DEFAULTS: Mapping[str, Any] = {"market": "default", "market_data": None}
+_RECORDED_DEFAULTS: Mapping[str, Any] = {"market": "default", "market_data": None,
+                                        "strategy": DEFAULT_STRATEGY}
 
 
 def sleep_from_env(env: Mapping[str, str]) -> float:
@@ -163,6 +171,14 @@ def option_problems(options: SoakOptions, label: Callable[[str], str] | None = N
     if options.gate not in RUN_GATES:
         problems.append(f"{name_of('gate')} {options.gate!r}: expected one of "
                         f"{', '.join(RUN_GATES)}")
+    if options.strategy not in STRATEGIES:
+        problems.append(f"{name_of('strategy')} {options.strategy!r}: expected one of "
+                        f"{', '.join(STRATEGIES)}")
+    if options.baseline is not None:
+        try:
+            resolve_run_dir(options.artifacts, options.baseline)
+        except SoakkitError as exc:
+            problems.append(f"{name_of('baseline')} {options.baseline}: {exc}")
     return problems + ([] if problems else _market_problems(options))
 
 

@@ -23,6 +23,7 @@ from soakkit.config.runtime import RUNTIME_FILE
 from soakkit.core.errors import ArtifactError, UsageError
 from soakkit.core.io import Clock
 from soakkit.gate import Verdict
+from soakkit.sim.strategies import DEFAULT_STRATEGY
 from soakkit.soak.iteration import Session
 from soakkit.soak.options import SoakOptions, resume_conflicts
 from soakkit.soak.rundir import RunFolder
@@ -66,7 +67,10 @@ def reopen_run(artifacts: Path, run_id: str, env: Mapping[str, str], clock: Cloc
                           seed=o["seed"], sim_minutes=o["sim_minutes"], gate=o["gate"],
                           sets=tuple(o["sets"]), artifacts=Path(artifacts), tune=o["tune"],
                           market=str(o.get("market", "default")),
-                          market_data=Path(replayed) if replayed else None)
+                          market_data=Path(replayed) if replayed else None,
+                          strategy=str(o.get("strategy", DEFAULT_STRATEGY)),
+                          baseline=meta.get("baseline") if isinstance(meta.get("baseline"),
+                                                                       str) else None)
     report = read_json_maybe_gz(run_dir / TUNING_REPORT_FILE)
     have = {f.iteration for f in iteration_files(run_dir)}
     entries = [e for e in report.get("iterations", []) if e["iteration"] in have]

@@ -16,7 +16,8 @@ from typing import Any
 
 from soakkit import __version__
 from soakkit.artifacts.iterlog import write_iteration
-from soakkit.artifacts.layout import RUN_FILE, TUNING_REPORT_FILE, make_run_id, runs_root
+from soakkit.artifacts.layout import RUN_FILE, TUNING_REPORT_FILE, runs_root
+from soakkit.artifacts.runid import make_run_id, market_tag
 from soakkit.config.layers import ResolvedConfig
 from soakkit.config.runtime import RUNTIME_FILE
 from soakkit.core.errors import ArtifactError, filesystem_error, fs_errors
@@ -111,13 +112,16 @@ def start_run(options: SoakOptions, cfg: ResolvedConfig, env: Mapping[str, str],
               clock: Clock, given_id: str | None) -> RunFolder:
     """A new run: its folder and first files (nothing is left behind when that fails)."""
     started = clock.now()
-    base_id = given_id or make_run_id(started, options.profile, options.run_mode, options.seed)
+    market = market_tag(options.run_mode, options.market,
+                        str(options.market_data) if options.market_data else None)
+    base_id = given_id or make_run_id(started, options.profile, market, options.seed,
+                                      tune=options.tune, strategy=options.strategy)
     run_dir = _new_run_dir(options.artifacts, base_id, given_id)
     run_id = run_dir.name
     meta = {
         "schema_version": 1, "run_id": run_id, "soakkit_version": __version__,
         "started_utc": format_utc(started), "ended_utc": None, "status": "running",
-        "options": options.to_json(),
+        "options": options.to_json(), "baseline": options.baseline,
         "profile": {"name": cfg.profile.name, "sha256": cfg.profile.sha256,
                     "builtin": cfg.profile.builtin,
                     "path": _portable_path(str(cfg.profile.path), Path(options.artifacts))},

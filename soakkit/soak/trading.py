@@ -87,7 +87,7 @@ def observe_windows(tape: MarketTape, traded: Traded, reference: StrategyResult
     """What the bot observed in each window of ``traded`` (in order)."""
     labels = _labels(tape)
     ref_t = reference.fills.t
-    ref_notional = reference.fills.notional
+    ref_notional = tape.instrument.notional_usd(reference.fills.qty, reference.fills.price)
     out = []
     for seg, piece, part in zip(traded.segments, traded.tapes, traded.parts, strict=True):
         k = compute_kpis(piece, part, seg.params)

@@ -34,11 +34,13 @@ from soakkit.artifacts.layout import (
     SWEEPS_DIR,
     sweep_part_name,
 )
+from soakkit.artifacts.runid import market_label
 from soakkit.config.params import PARAMS
 from soakkit.core.errors import ArtifactError, UsageError
 from soakkit.core.io import atomic_write_bytes, atomic_write_json, fsync_dir
 from soakkit.core.json_strict import load_json_file
 from soakkit.core.locks import exclusive_lock
+from soakkit.sim.strategies import DEFAULT_STRATEGY
 from soakkit.sweep.grid import SET_PREFIX, Grid
 from soakkit.sweep.rows import CELL_COLUMNS, Columns
 
@@ -240,4 +242,17 @@ def load_results(artifacts: Path, sweep: str = LATEST) -> pl.DataFrame:
     rows = rows.join(winners.select("cell_key", "_part"), on=["cell_key", "_part"], how="semi")
     columns = meta.get("grid", {}).get("columns") or [c for c in CELL_COLUMNS if c in rows.columns]
     order = [c for c in columns if c in rows.columns] + ["iteration"]
-    return rows.drop("_part").sort(order, nulls_last=True)
+    return _with_run_facts(rows.drop("_part").sort(order, nulls_last=True))
+
+
+def _with_run_facts(rows: pl.DataFrame) -> pl.DataFrame:
+    """``strategy`` and ``market`` beside ``profile``, as every run table has them: a sweep's
+    cells trade the default strategy on the synthetic market (the sweep has no axis for
+    either yet)."""
+    facts = {"strategy": pl.lit(DEFAULT_STRATEGY), "market": pl.lit(market_label())}
+    missing = {k: v for k, v in facts.items() if k not in rows.columns}
+    if not missing or "profile" not in rows.columns:
+        return rows
+    at = rows.columns.index("profile") + 1
+    names = [*rows.columns[:at], *missing, *rows.columns[at:]]
+    return rows.with_columns(**missing).select(names)

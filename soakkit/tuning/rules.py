@@ -100,7 +100,7 @@ def evaluate_rules(kpis: Mapping[str, Any], values: Mapping[str, Value],
                    ) -> Proposal:
     """Evaluate :data:`RULES` (then :data:`RELAX`) on one iteration's KPIs.
 
-    Rules named in ``cooling`` (cooling down after a canary rollback) do not fire.
+    Rules named in ``cooling`` (cooling down after a trial rollback) do not fire.
     """
     deltas: dict[str, float] = {}
     owners: dict[str, tuple[str, ...]] = {}

@@ -8,7 +8,8 @@ ordered A B, B A, A B, … (the ABBA order balances what one arm leaves the next
 resting orders, a trend within the pair). Every minute of the market is traded once, by one
 of them. A pair counts only when both its windows show the same regime, labelled from the
 quotes the bot saw (:func:`soakkit.sim.replay.label_minutes`, the same labels a recorded tape
-gets), so a calm minute is never compared with a spike.
+gets), so a calm minute is never compared with a spike, and only when the market gave
+something to trade in both windows (the gate's reference profile traded there).
 
 After each trial iteration :func:`judge_trial` looks at all the regime-matched pairs so far.
 For the two arms it computes the production gate's KPIs over their windows (sums for money
@@ -93,11 +94,13 @@ class WindowObservation:
 
 def pair_windows(windows: Sequence[WindowObservation]
                  ) -> list[tuple[WindowObservation, WindowObservation]]:
-    """Adjacent (stable, candidate) windows of one iteration whose regimes match."""
+    """Adjacent (stable, candidate) windows of one iteration whose regimes match and in
+    which the market gave something to trade (the gate's reference traded in both)."""
     out = []
     for a, b in zip(windows[0::2], windows[1::2], strict=False):
         stable, candidate = (a, b) if a.arm == ARMS[0] else (b, a)
-        if {stable.arm, candidate.arm} == set(ARMS) and stable.regime == candidate.regime:
+        if {stable.arm, candidate.arm} == set(ARMS) and stable.regime == candidate.regime \
+                and min(stable.reference_volume_usd, candidate.reference_volume_usd) > 0:
             out.append((stable, candidate))
     return out
 

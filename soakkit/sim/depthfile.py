@@ -1,0 +1,112 @@
+"""``depth.parquet``: the L2 table of a tape (the top N levels after every depth update).
+
+Columns: ``ts_ns`` (venue time), optionally ``local_ns`` (receive time on the venue's
+clock), then for each level ``i`` from 0 (the best) to ``N - 1``: ``bid_px_i``,
+``bid_qty_i``, ``ask_px_i``, ``ask_qty_i``. A side with fewer than ``N`` levels leaves the
+rest empty (null). Rows are sorted by ``ts_ns``; in each row bids fall and asks rise
+strictly from level to level, no level follows an empty one, and the best bid is below
+the best ask. What a row says about prices it does not list is in
+:mod:`soakkit.sim.depth`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from soakkit.core.errors import TapeError
+from soakkit.sim.depth import DepthBook
+from soakkit.sim.instrument import Instrument
+from soakkit.sim.tables import check_frame, first_bad, on_grid, says, to_lots
+
+__all__ = ["DEPTH_TABLE", "MAX_LEVELS", "depth_frame", "level_columns", "read_depth"]
+
+DEPTH_TABLE = "depth.parquet"
+MAX_LEVELS = 100  #: the most levels per side a tape may carry
+
+
+def level_columns(levels: int) -> list[str]:
+    """The level columns of a ``levels``-deep table, best level first."""
+    return [f"{side}_{what}_{i}" for i in range(levels) for side in ("bid", "ask")
+            for what in ("px", "qty")]
+
+
+def depth_frame(depth: DepthBook, instrument: Instrument) -> pl.DataFrame:
+    """``depth`` as the table written to ``depth.parquet``."""
+    digits = max(0, -math.floor(math.log10(instrument.tick)) + 2)
+    lot_digits = max(0, -math.floor(math.log10(instrument.lot)) + 2)
+    cols: dict[str, object] = {"ts_ns": depth.ns}
+    if depth.local_ns is not None:
+        cols["local_ns"] = depth.local_ns
+    for i in range(depth.levels):
+        for side, px, qty in (("bid", depth.bid_px, depth.bid_qty),
+                              ("ask", depth.ask_px, depth.ask_qty)):
+            present = qty[:, i] > 0
+            cols[f"{side}_px_{i}"] = pl.Series(np.round(px[:, i] * instrument.tick, digits)
+                                               ).set(pl.Series(~present), None)
+            cols[f"{side}_qty_{i}"] = pl.Series(np.round(qty[:, i] * instrument.lot,
+                                                         lot_digits)).set(pl.Series(~present),
+                                                                          None)
+    return pl.DataFrame(cols)
+
+
+def _levels_in(path: Path) -> int:
+    try:
+        names = list(pl.read_parquet_schema(path))
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise TapeError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+    levels = 0
+    while f"bid_px_{levels}" in names:
+        levels += 1
+    if not 1 <= levels <= MAX_LEVELS:
+        raise TapeError(f"{path}: expected level columns bid_px_0 .. bid_px_<N-1> with N in "
+                        f"1..{MAX_LEVELS} (has: {', '.join(names[:8])}...)")
+    return levels
+
+
+def read_depth(path: Path, instrument: Instrument, declared: int | None = None) -> DepthBook:
+    """Read and check ``depth.parquet`` against the tape's ``instrument`` grid."""
+    levels = _levels_in(path)
+    if declared is not None and declared != levels:
+        raise TapeError(f"{path}: {levels} levels per side, tape.json says {declared}")
+    names = level_columns(levels)
+    wanted = ["ts_ns", *(["local_ns"] if "local_ns" in pl.read_parquet_schema(path) else []),
+              *names]
+    try:
+        frame = pl.read_parquet(path, columns=wanted)
+        frame = frame.with_columns(
+            [pl.col(c).cast(pl.Int64) for c in wanted if c.endswith("_ns")]
+            + [pl.col(c).cast(pl.Float64).fill_null(0.0) for c in names])  # empty level: 0
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise TapeError(f"{path}: cannot read the columns {', '.join(wanted[:3])}...: "
+                        f"{str(exc).splitlines()[0]}") from None
+    cols = check_frame(path, frame)
+    px = {s: np.column_stack([cols[f"{s}_px_{i}"] for i in range(levels)]) for s in
+          ("bid", "ask")}
+    qty = {s: np.column_stack([cols[f"{s}_qty_{i}"] for i in range(levels)]) for s in
+           ("bid", "ask")}
+    out: dict[str, np.ndarray] = {}
+    for side, sign in (("bid", 1), ("ask", -1)):
+        present = qty[side] > 0
+        falls = "fall" if side == "bid" else "rise"
+        first_bad(path, np.asarray(((px[side] > 0) != present).any(axis=1)),
+                  says(f"{side} level with a price but no quantity (or the reverse)"))
+        first_bad(path, np.asarray((present[:, 1:] & ~present[:, :-1]).any(axis=1)),
+                  says(f"a {side} level follows an empty one"))
+        step = np.diff(px[side], axis=1) * sign
+        first_bad(path, np.asarray((present[:, 1:] & (step >= 0)).any(axis=1)),
+                  says(f"{side} levels must {falls} strictly from the best"))
+        ticks = on_grid(path, np.where(present, px[side], 0.0).ravel(), instrument.tick,
+                        f"{side}_px", "tick").reshape(present.shape)
+        out[f"{side}_px"] = np.where(present, np.round(ticks), 0).astype(np.int64)
+        out[f"{side}_qty"] = to_lots(qty[side], instrument.lot)
+    both = (out["bid_qty"][:, 0] > 0) & (out["ask_qty"][:, 0] > 0)
+    first_bad(path, both & (out["bid_px"][:, 0] >= out["ask_px"][:, 0]),
+              says("crossed or locked depth: best bid at or above best ask"))
+    local = cols.get("local_ns")
+    return DepthBook(cols["ts_ns"].astype(np.int64), out["bid_px"], out["bid_qty"],
+                     out["ask_px"], out["ask_qty"],
+                     None if local is None else local.astype(np.int64))
