@@ -69,11 +69,13 @@ RULES: tuple[Rule, ...] = (
          "the venue is slow in a busy market: fewer requotes per minute put less load on it "
          "(a slower loop does not help: its requotes come in bursts)",
          "p95_latency_ms", "lower"),
-    Rule("edge_thin", (_c("net_bps", "<", 2.0), _c("risk_ratio", "<=", 0.5)),
+    Rule("edge_thin", (_c("net_bps", "<", 2.0), _c("risk_ratio", "<=", 0.5),
+                       _c("maker_taker_ratio", ">=", 0.93)),
          (("impact_cap_ratio", 0.01), ("max_delta_ratio", 0.02)),
-         "net edge below the gate while risk is acceptable: larger quotes keep their queue "
-         "place and earn the spread on more of the flow (a wider spread does not: it only "
-         "trades less)",
+         "net edge below the gate while risk and the maker share have room: larger quotes "
+         "keep their queue place and earn the spread on more of the flow (a wider spread "
+         "does not: it only trades less; near the limit, larger quotes only force more taker "
+         "unloads, which eat the maker share the gate wants)",
          "net_bps", "higher"),
 )
 
