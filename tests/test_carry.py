@@ -117,3 +117,53 @@ def test_a_replay_carries_the_position_into_the_next_window() -> None:
     first, second = reports
     assert second.doc["carry"]["start"] == first.doc["carry"]["end"]
     assert first.doc["carry"]["start"] == {"position_lots": 0, "orders": [], "mid": None}
+
+
+def test_any_strategy_trades_each_stretch_from_the_state_the_last_one_left() -> None:
+    """The schedule's runner is the strategy engine: an event-driven strategy is handed the
+    carried position and orders at each stretch's start and sees them in its first step."""
+    from soakkit.strategy.api import Step, StrategyContext
+    from soakkit.strategy.engine import simulate
+    from soakkit.strategy.models import AvellanedaStoikov
+
+    seen: list[tuple[BookState, int, list[tuple[int, int, int]]]] = []
+
+    class Watched(AvellanedaStoikov):
+        def start(self, ctx: StrategyContext) -> None:
+            super().start(ctx)
+            self.first = True
+
+        def on_step(self, step: Step):  # type: ignore[no-untyped-def]
+            if self.first:
+                self.first = False
+                seen.append((self.ctx.start, step.position_lots,
+                             sorted((o.side, o.price, o.left) for o in step.orders.values())))
+            return super().on_step(step)
+
+    tape = simulate_market("volatile", 4, np.random.default_rng(2))
+    values = params("steady_safe")
+    end = round(tape.duration_s * NS)
+    cuts = [0, end // 4, end // 2, 3 * end // 4, end]
+    segments = [Segment(a, b, values) for a, b in itertools.pairwise(cuts)]
+    traded = trade_schedule(
+        tape, segments, np.random.default_rng(0),
+        run=lambda piece, p, rng, start: simulate(Watched(), piece, p, rng, start=start))
+    assert len(seen) == len(segments)
+    for (start, position, orders), part, before in zip(seen, traded.parts,
+                                                       [None, *traded.parts[:-1]], strict=True):
+        expected = BookState() if before is None else before.end
+        assert start == expected == part.start
+        assert position == expected.position_lots
+        assert orders == sorted((o.side, o.price, o.lots) for o in expected.orders)
+    assert any(p.start.position_lots for p in traded.parts[1:])
+    k = compute_kpis(tape, traded.result, values)
+    assert k["fills"]["maker_count"] + k["fills"]["taker_count"] == traded.result.fills.lots.size
+
+
+def test_a_soak_carries_the_position_of_an_event_driven_strategy() -> None:
+    reports = run_in_memory(SoakOptions(iterations=3, sim_minutes=2, mode="volatile", seed=5,
+                                        gate="production", tune=False,
+                                        strategy="avellaneda-stoikov"))
+    for before, after in itertools.pairwise(reports):
+        assert after.doc["carry"]["start"] == before.doc["carry"]["end"]
+    assert any(r.doc["carry"]["end"]["position_lots"] for r in reports[:-1])

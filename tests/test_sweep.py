@@ -83,7 +83,8 @@ def _with(**changes: str) -> list[str]:
     (_with(modes=" "), ["--modes", "empty grid"]),
     ([*BASE, "--set", "tail_age_ms="], ["--set", "empty grid"]),
     (_with(profiles="steady_safe,nope"), ["--profiles 'nope'", "no such profile",
-                                          "available: aggressive, steady_safe, ultra_safe"]),
+                                          "available: aggressive, join_touch, steady_safe, "
+                                          "ultra_safe"]),
     (_with(modes="mixed,choppy"), ["--modes 'choppy'", "unknown mode"]),
     (_with(seeds="5-1"), ["--seeds '5-1'", "descending"]),
     (_with(seeds="a-b"), ["--seeds 'a-b'", "not a seed"]),
@@ -120,6 +121,7 @@ def _unreachable(result: CliResult, tmp_path: Path, *fragments: str) -> None:
     assert not (tmp_path / "a" / "sweeps").exists()
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_exit_2_before_any_work(tmp_path: Path) -> None:
     address = f"tcp://127.0.0.1:{_free_port()}"
     common = [*BASE, "--artifacts", str(tmp_path / "a"), "--connect-timeout", "1"]
@@ -282,7 +284,7 @@ def test_reads_give_every_cell_once_preferring_a_success(tmp_path: Path) -> None
     assert got.group_by("cell_key").len()["len"].to_list() == [3, 3, 3]
     assert got["seed"].to_list() == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     (tmp_path / "sweeps" / "s" / sweep_part_name(4, 0)).write_bytes(b"not parquet")
-    with pytest.raises(Exception, match="unreadable parquet"):
+    with pytest.raises(Exception, match="not a readable parquet file"):
         load_results(tmp_path, "s")
 
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from soakkit.config.layers import resolve
-from soakkit.sim import schedule as schedule_module
 from soakkit.sim.strategy import run_strategy
 from soakkit.sim.tape import NS
 from soakkit.soak import SoakOptions, run_in_memory
 from soakkit.soak import trading as trading_module
 from soakkit.soak.trading import plan_windows, reference_values
+from soakkit.strategy import legacy as legacy_module
 from soakkit.tuning import rules as rules_module
 from soakkit.tuning.engine import HistoryEntry, decide
 from soakkit.tuning.guards import GUARDS, TunerState
@@ -237,7 +237,8 @@ def test_every_minute_is_traded_once_by_the_values_in_force(
                 run_strategy(tape, params, rng, venue, start=start)
         return run
 
-    monkeypatch.setattr(schedule_module, "run_strategy", spy("traded"))  # the default runner
+    # the run's strategy (legacy) through the strategy engine: its vectorised form
+    monkeypatch.setattr(legacy_module, "run_strategy", spy("traded"))
     monkeypatch.setattr(trading_module, "run_strategy", spy("reference"))
     reports = run_in_memory(SoakOptions(iterations=8, mode="calm", seed=1, gate="production"))
     trials = [r for r in reports if r.doc["tuning"]["trial"]["windows"]]

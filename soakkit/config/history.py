@@ -51,6 +51,13 @@ PROFILE_HISTORY: tuple[ProfileRevision, ...] = (
         "impact_cap_ratio": 0.12, "max_delta_ratio": 0.16, "min_interval_ms": 50,
         "position_limit_notional": 8000.0, "replace_rate_per_min": 320,
         "risk_budget_notional": 10000.0, "tail_age_ms": 500}),
+    ProfileRevision("join_touch", "join_touch@2026-12-06", "2026-12-07",
+                    "issue 25: join_touch is steady_safe at the touch; it follows steady_safe's "
+                    "re-tuned limit and sizes", {
+        "base_spread_bps": 2.5, "base_spread_bps_delta": 0.16, "concurrency_limit": 10,
+        "impact_cap_ratio": 0.08, "max_delta_ratio": 0.12, "min_interval_ms": 75,
+        "position_limit_notional": 6000.0, "quote_from_touch": 1, "replace_rate_per_min": 260,
+        "risk_budget_notional": 10000.0, "tail_age_ms": 740, "touch_offset_ticks": 0}),
 )
 
 

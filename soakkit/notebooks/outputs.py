@@ -19,8 +19,8 @@ from typing import Any
 from soakkit import __version__
 from soakkit.core.digests import sha256_bytes
 from soakkit.core.io import atomic_write_bytes, format_utc
-from soakkit.report.display import RECORD_MIME
 from soakkit.notebooks.kernel import CellError
+from soakkit.report.display import RECORD_MIME
 
 __all__ = ["collect", "failing_cell", "manifest", "render_html", "seconds"]
 

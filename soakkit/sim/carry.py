@@ -4,7 +4,10 @@
 returns the one it ends with (``StrategyResult.start`` / ``.end``), so an iteration pays for
 the position the previous one left and keeps the queue place of the orders it left resting.
 A state is plain data (exact integer lots and ticks) and round-trips through JSON, which is
-how a soak run keeps it across a restart.
+how a soak run keeps it across a restart. Every strategy carries it the same way
+(:func:`soakkit.strategy.engine.simulate`): the legacy quoter's vectorised form keeps a
+carried order's queue place; the event-driven engine re-places it at the opening, behind
+the displayed depth.
 
 At a boundary the bot is assumed to know its position (every fill report has arrived); an
 unload or a requote still in flight when a stretch ends is dropped, and the next stretch
@@ -28,9 +31,11 @@ class RestingOrder:
     side: int  #: +1 bid, -1 ask
     price: int  #: ticks
     lots: int  #: quantity still open (> 0)
-    front: float  #: lots ahead of it in its level's queue (+inf: behind the best, unknown)
-    age_ms: float  #: how long it has rested
-    filled: bool  #: whether it has had a fill
+    #: lots ahead of it in its level's queue (+inf: unknown; it joins behind the displayed
+    #: depth when the next stretch opens)
+    front: float = math.inf
+    age_ms: float = 0.0  #: how long it has rested
+    filled: bool = False  #: whether it has had a fill
 
     def to_json(self) -> dict[str, Any]:
         return {"side": self.side, "price": self.price, "lots": self.lots,
@@ -52,6 +57,11 @@ class BookState:
     position_lots: int = 0
     orders: tuple[RestingOrder, ...] = ()
     mid: float | None = None  #: the mid at the boundary (where a synthetic market resumes)
+
+    @property
+    def flat(self) -> bool:
+        """No position and no resting order."""
+        return self.position_lots == 0 and not self.orders
 
     def order(self, side: int) -> RestingOrder | None:
         """The carried order on ``side``, if any."""

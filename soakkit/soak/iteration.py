@@ -9,8 +9,10 @@ An iteration starts from the position and resting orders the previous one left (
 in its entry, ``carry``, so a resumed run continues from them), and a synthetic market
 opens where the previous one closed. Every minute of the market is traded once, by the
 values in force or, during a trial, by one of the trial's two arms
-(:mod:`soakkit.soak.trading`); the only other strategy run is the gate's reference profile
-from flat, which does not depend on the run.
+(:mod:`soakkit.soak.trading`), each stretch by the run's strategy
+(:func:`soakkit.strategy.engine.simulate`: legacy, a model strategy, a class or an external
+program) from the state the stretch before it left. The only other run is the gate's
+reference profile from flat, which does not depend on the run.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import numpy as np
 
 from soakkit.artifacts.layout import ITER_SCHEMA_VERSION
 from soakkit.config.layers import Layer, ResolvedConfig, resolve
+from soakkit.config.params import Value
 from soakkit.config.profiles import load_profile
 from soakkit.config.runtime import RuntimeOverrides
-from soakkit.core.errors import ConfigError, Problem
+from soakkit.core.errors import ConfigError, Problem, StrategyError
 from soakkit.core.io import Clock, format_utc
 from soakkit.core.json_canonical import round_floats
 from soakkit.gate import Verdict, judge_iteration
@@ -36,6 +39,7 @@ from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import REGIME_NAMES
 from soakkit.sim.replay import load_tape, replay_window
 from soakkit.sim.schedule import trade_schedule
+from soakkit.sim.strategy import StrategyResult
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.soak.options import SoakOptions, load_market
 from soakkit.soak.trading import (
@@ -45,6 +49,10 @@ from soakkit.soak.trading import (
     run_reference,
     window_records,
 )
+from soakkit.strategy.api import QuotingPrior
+from soakkit.strategy.engine import simulate, where_in
+from soakkit.strategy.estimators import default_prior, prior_from_fit
+from soakkit.strategy.registry import StrategyRef, load_strategy
 from soakkit.tuning.engine import Decision, HistoryEntry, decide
 from soakkit.tuning.guards import SUMMARY_COUNTERS, TunerState
 from soakkit.tuning.store import RuntimeStore
@@ -64,6 +72,25 @@ class Session:
     profile_sha256: str  #: the profile the run started with (profiles are immutable)
     entries: list[dict[str, Any]] = field(default_factory=list)  #: TUNING_REPORT entries
     verdicts: list[tuple[int, Verdict]] = field(default_factory=list)
+    _strategy: StrategyRef | None = field(default=None, repr=False)
+    _prior: QuotingPrior | None = field(default=None, repr=False)
+
+    @property
+    def strategy(self) -> StrategyRef:
+        """The run's strategy (selected once: an external program describes itself once)."""
+        if self._strategy is None or self._strategy.name != self.options.strategy:
+            self._strategy = load_strategy(self.options.strategy, self.env)
+        return self._strategy
+
+    def prior(self) -> QuotingPrior:
+        """What the model strategies assume about the market before their own estimates:
+        a calibrated market profile's fit, else the default market's."""
+        o = self.options
+        if self._prior is None:
+            market = load_market(o.market, o.artifacts) if o.market_data is None else None
+            fitted = prior_from_fit(market.fit, f"market {o.market}") if market else None
+            self._prior = fitted or default_prior()
+        return self._prior
 
 
 @dataclass(frozen=True)
@@ -110,7 +137,7 @@ def _history(entries: Sequence[Mapping[str, Any]]) -> list[HistoryEntry]:
 
 def _resolve(session: Session, runtime: RuntimeOverrides) -> ResolvedConfig:
     o = session.options
-    profile = load_profile(o.profile, o.artifacts)
+    profile = load_profile(o.profile, o.artifacts, session.strategy.params)
     expected = session.profile_sha256
     if profile.sha256 != expected:
         raise ConfigError([Problem("profile", profile.source, None,
@@ -118,7 +145,7 @@ def _resolve(session: Session, runtime: RuntimeOverrides) -> ResolvedConfig:
                                    f"{profile.sha256[:12]}, run started with "
                                    f"{expected[:12]}); profiles are immutable")])
     return resolve(o.profile, artifacts=o.artifacts, sets=o.sets, env=session.env,
-                   runtime=runtime)
+                   runtime=runtime, params=session.strategy.params)
 
 
 def _pending_trial(entries: Sequence[Mapping[str, Any]], n: int) -> Mapping[str, Any] | None:
@@ -192,8 +219,18 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
                                load_market(o.market, o.artifacts), start_mid=carried.mid)
     pending = _pending_trial(earlier, n) if o.tune else None
     stable = None if pending is None else {**cfg.values, **pending["stable_values"]}
-    traded = trade_schedule(tape, plan_windows(tape.duration_s, cfg.values, stable),
-                            np.random.default_rng(strategy_seq), carried)
+    plan = plan_windows(tape.duration_s, cfg.values, stable)
+    strategy, prior = session.strategy, session.prior()
+
+    def run(piece: MarketTape, values: Mapping[str, Value], rng: np.random.Generator,
+            start: BookState) -> StrategyResult:
+        """One stretch of the market, traded by the run's strategy from ``start``."""
+        return simulate(strategy.factory(), piece, values, rng, start=start, prior=prior)
+
+    try:
+        traded = trade_schedule(tape, plan, np.random.default_rng(strategy_seq), carried, run)
+    except StrategyError as exc:  # say which iteration (the step is in the message)
+        raise where_in(exc, n) from None
     reference_run, reference = run_reference(tape, np.random.default_rng(strategy_seq))
     kpis = round_floats(with_reference(round_floats(compute_kpis(tape, traded.result,
                                                                   cfg.values)),
@@ -227,8 +264,7 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     mix = tape.regime_mix()
     applied_ok = applied.applied and decision.changes
     tuning = {
-        "deltas": dict(decision.proposed),  # legacy name: the proposed deltas
-        "proposed_deltas": dict(decision.proposed),
+        "deltas": dict(decision.proposed),  # the proposed deltas, by their legacy name
         "applied_deltas": dict(decision.deltas) if applied_ok else {},
         "applied": applied_ok,
         "apply": applied.to_json(),
@@ -269,9 +305,10 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     }
     entry = {"iteration": n, "started_utc": doc["started_utc"], "net_bps": kpis["net_bps"],
              "risk_ratio": kpis["risk_ratio"], "kpi_verdict": verdict.verdict,
-             **{k: tuning[k] for k in ("proposed_deltas", "applied_deltas", "applied",
-                                       "skip_reason", "guards", "rationale", "signature",
-                                       "state", "trial")}, "carry": carry}
+             "proposed_deltas": tuning["deltas"],
+             **{k: tuning[k] for k in ("applied_deltas", "applied", "skip_reason", "guards",
+                                       "rationale", "signature", "state", "trial")},
+             "carry": carry}
     session.entries = [e for e in session.entries if e["iteration"] != n] + [entry]
     session.verdicts = [v for v in session.verdicts if v[0] != n] + [(n, verdict)]
     return IterationReport(n, o.iterations, verdict, kpis, decision, applied_ok, doc, entry)
