@@ -4,7 +4,7 @@ For every rule in the table (and ``relax``), and for every lever dropped from it
 is applied in the rule's lever cell (``soakkit.evidence.study.LEVER_CASES``) and both settings
 run untuned on the same calibration seeds. Reported per lever: the mean paired change of the
 target KPI with its 95 % bootstrap interval, and what the lever does to pnl_usd,
-risk_adjusted_pnl and volume_vs_untuned (the canary's objective and the gate's floor).
+risk_adjusted_pnl and volume_vs_reference (the trial's objective and the gate's floor).
 
     python bench/bench_levers.py --seeds 16 --iterations 6 --out bench/out/levers.json \\
         --markdown bench/out/levers.md
@@ -30,7 +30,7 @@ from soakkit.evidence.study import (
 )
 from soakkit.tuning.rules import RELAX, RULES
 
-COSTS = ("pnl_usd", "risk_adjusted_pnl", "volume_vs_untuned")
+COSTS = ("pnl_usd", "risk_adjusted_pnl", "volume_vs_reference")
 
 #: Levers removed from the rule table, measured where their rule fired (docs/TUNING.md).
 DROPPED: tuple[tuple[str, str, str, str, dict[str, float], str, str], ...] = (
@@ -49,6 +49,8 @@ DROPPED: tuple[tuple[str, str, str, str, dict[str, float], str, str], ...] = (
      {"impact_cap_ratio": -0.005}, "adverse_cost_usd_p95", "lower"),
     ("edge_thin", "base_spread_bps_delta +0.15", "steady_safe", "mixed",
      {"base_spread_bps_delta": 0.15}, "net_bps", "higher"),
+    ("maker_share_low", "position_limit_notional +500 (the rule's lever until issue 25)",
+     "ultra_safe", "spike", {"position_limit_notional": 500.0}, "maker_taker_ratio", "higher"),
     ("maker_share_low", "impact_cap_ratio -0.01", "ultra_safe", "spike",
      {"impact_cap_ratio": -0.01}, "maker_taker_ratio", "higher"),
     ("maker_share_low", "replace_rate_per_min -20", "aggressive", "spike",
@@ -113,7 +115,7 @@ def _ci(d: dict[str, Any]) -> str:
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The lever tables of docs/TUNING.md (kept levers, then dropped ones)."""
     out = ["| rule | cell (start) | deltas | target: paired change [95 % CI] (seeds up/down) "
-           "| test | pnl_usd | risk_adjusted_pnl | volume_vs_untuned |",
+           "| test | pnl_usd | risk_adjusted_pnl | volume_vs_reference |",
            "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         c = r["change"]

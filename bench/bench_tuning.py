@@ -1,41 +1,47 @@
-"""Does the tuner earn its gate passes? Tuned vs untuned vs a static grid, out of sample.
+"""Does the tuner earn its keep? Tuned vs untuned vs the best fixed setting, out of sample.
 
-Cells: every shipped profile × mode. For each cell and seed, an in-memory mini-soak runs
-with the tuner and one without (``--no-tune``); both see the same simulated markets. Per
-run: production pass rate (share of iterations holding the steady production gate,
-floors included), and the means of pnl_usd, risk_adjusted_pnl, volume_usd, net_bps and
-risk_ratio. Tuned − untuned is reported as the paired mean over seeds with a 95 %
-percentile bootstrap interval (10,000 resamples, fixed seed).
+Cells: profiles × market modes. For each cell and seed an in-memory mini-soak runs with the
+tuner and one without (``--no-tune``); both see the same simulated markets. Per run:
+production pass rate (share of iterations holding the steady production gate, floors
+included) and the means of pnl_usd, risk_adjusted_pnl, volume_usd and net_bps. Differences
+are paired by seed: mean and 95 % percentile bootstrap interval (10,000 resamples, fixed seed).
 
-Seeds (``soakkit.evidence.study``): the static grid is searched on CALIBRATION_SEEDS (the
-first ``--grid-seeds``); tuned vs untuned and the frontier are reported on the set named
-by ``--set`` — ``evaluation`` (EVALUATION_SEEDS, disjoint, never used for calibration) for
-the evidence, ``calibration`` while calibrating rules, guards and rollback constants.
+Seeds (``soakkit.evidence.study``): a static grid of fixed settings is searched on the first
+``--grid-seeds`` CALIBRATION_SEEDS; the tuner, the profile untuned and the grid's frontier are
+reported on the first ``--seeds`` of the set named by ``--set`` (``evaluation``: disjoint from
+calibration, never tuned on).
 
-Static comparison: per profile, a grid of fixed settings runs untuned (``--grid full``:
-position limit × spread delta × loop interval × quote size; ``--grid small``: position limit
-{3000, 4500, the profile's} × quote size {the profile's, the largest}); per cell, the
-settings on the calibration pass-rate/P&L Pareto frontier are re-run on the reported seeds
-and compared with the tuner, paired by seed. A static setting *dominates* the tuner when
-both its pass rate and its P&L are higher with 95 % intervals above zero.
+Fixed settings (``--grid``): per profile, position limit × quote size (``impact_cap_ratio`` and
+``max_delta_ratio`` together) × spread delta (``full``: 32 settings; ``small``: limit {3000,
+4500, the profile's} × size {the profile's, the largest}: 6). Per cell, the settings on the
+calibration pass-rate/P&L frontier are re-run on the reported seeds; the *best fixed setting*
+is the frontier setting with the highest calibration P&L among those whose calibration pass
+rate is at least the profile's own. The tuner *matches* it when neither its pass rate nor its
+P&L is lower with confidence; it is *dominated* by a setting whose pass rate and P&L are both
+higher with confidence.
 
-Goals checked per cell: the tuner does not lower the pass rate (upper bound ≥ 0) nor
-risk-adjusted P&L (upper bound ≥ 0); it raises the pass rate of steady_safe in volatile and
-mixed (lower bound > 0); where the untuned profile passes (pass rate ≥ 0.9) it does not
-lower pnl_usd (upper bound ≥ 0); no frontier setting dominates it.
+Goals per cell: tuned − untuned never lower with confidence in pass rate, risk-adjusted P&L
+or P&L (upper bound ≥ 0); no frontier setting dominates the tuner.
 
-    python bench/bench_tuning.py --set evaluation --seeds 20 --grid small --grid-seeds 4 \
-        --iterations 10 --sim-minutes 5 --profiles steady_safe --jobs 2 --out bench/out/tuning.json
+Resumable and safe to run in the background: every run's metrics are stored under
+``--store`` (one file per run) as soon as it finishes, keyed by the parameter values it ran
+with, its market, the engine version and, when tuned, the tuner's rules and constants; a rerun of
+the same command skips what is stored and only computes what is missing. Progress goes to
+stderr. The full evidence of docs/TUNING.md::
+
+    nohup python bench/bench_tuning.py --store bench/out/tuning-store --set evaluation \\
+        --seeds 24 --grid full --grid-seeds 8 --iterations 12 --sim-minutes 10 --jobs 2 \\
+        --out bench/out/tuning.json --markdown bench/out/tuning.md > bench/out/tuning.log 2>&1 &
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-import subprocess
+import json
 import sys
-import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
@@ -44,7 +50,7 @@ from _common import make_parser, save
 
 from soakkit.config.layers import resolve
 from soakkit.config.profiles import list_profiles
-from soakkit.core.io import atomic_write_text
+from soakkit.core.io import atomic_write_json, atomic_write_text
 from soakkit.evidence.study import (
     CALIBRATION_SEEDS,
     EVALUATION_SEEDS,
@@ -53,70 +59,103 @@ from soakkit.evidence.study import (
     run_metrics,
     static_kpis,
 )
+from soakkit.sim.version import ENGINE_VERSION
+from soakkit.tuning.guards import GUARDS
+from soakkit.tuning.rules import RELAX, RULES
 
 COMPARED = ("pass_rate", "pnl_usd", "risk_adjusted_pnl", "volume_usd", "net_bps")
-PASS_UP_CELLS = (("steady_safe", "volatile"), ("steady_safe", "mixed"))
-PASSING = 0.9  #: untuned pass rate from which the tuner must not cost money
+#: A bound this close to 0 is 0 (bootstrap means of equal values differ in the last bits).
+EPS = 1e-9
+NOT_LOWER = ("pass_rate", "risk_adjusted_pnl", "pnl_usd")  #: tuned − untuned goals
 
 #: One run: (profile, mode, seed, sets, tune, iterations, sim_minutes).
 Job = tuple[str, str, int, tuple[str, ...], bool, int, int]
 
 
-def _run(job: Job) -> dict[str, float]:
+def job_key(job: Job) -> str:
+    """The stored name of a run, hashed: every parameter value it runs with (the profile's
+    with the job's ``--set`` applied), its market, the engine version and, for a tuned run,
+    the tuner's rules and guard constants. A change to any of them makes a new run, never a
+    stale one; a re-tuned profile reuses the runs of the grid point it now equals."""
     profile, mode, seed, sets, tune, iterations, minutes = job
-    return run_metrics(static_kpis(profile, mode, seed, iterations=iterations,
-                                   sim_minutes=minutes, sets=sets, tune=tune))
+    tuner = [repr(GUARDS), repr(RULES), repr(RELAX)] if tune else []
+    values = sorted(resolve(profile, sets=sets, env={}).values.items())
+    text = json.dumps([mode, seed, tune, iterations, minutes, ENGINE_VERSION, values, tuner])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _one_run(profile: str, mode: str, seed: int, iterations: int, minutes: int
-             ) -> dict[str, float]:
-    """One tuned run timed in process (in memory) and as a whole `soakkit soak` process."""
-    start = time.perf_counter()
-    _run((profile, mode, seed, (), True, iterations, minutes))
-    inside = time.perf_counter() - start
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "soakkit", "soak", "--profile", profile,
-                        "--iterations", str(iterations), "--sim-minutes", str(minutes),
-                        "--mode", mode, "--seed", str(seed), "--gate", "production",
-                        "--quiet", "--artifacts", str(Path(tmp) / "cli")],
-                       check=False, capture_output=True)
-        whole = time.perf_counter() - start
-    return {"in_process_s": round(inside, 3), "whole_process_s": round(whole, 3)}
+def _run(job: Job) -> tuple[Job, dict[str, float]]:
+    profile, mode, seed, sets, tune, iterations, minutes = job
+    return job, run_metrics(static_kpis(profile, mode, seed, iterations=iterations,
+                                        sim_minutes=minutes, sets=sets, tune=tune))
 
 
-def run_all(jobs: Sequence[Job], workers: int) -> dict[Job, dict[str, float]]:
-    """Every job's run metrics (in parallel over ``workers`` processes; order-independent)."""
+def _path(store: Path, job: Job) -> Path:
+    key = job_key(job)
+    return store / key[:2] / f"{key}.json"
+
+
+def run_all(jobs: Sequence[Job], workers: int, store: Path) -> dict[Job, dict[str, float]]:
+    """Every job's run metrics: stored ones read back, the others run and stored one by one."""
+    out: dict[Job, dict[str, float]] = {}
+    todo: list[Job] = []
+    for job in dict.fromkeys(jobs):
+        path = _path(store, job)
+        if path.is_file():
+            out[job] = json.loads(path.read_text())["metrics"]
+        else:
+            todo.append(job)
+    started, total = time.perf_counter(), len(todo)
+    if todo:
+        print(f"{len(out)} runs stored, {total} to run", file=sys.stderr, flush=True)
+
+    def keep(job: Job, metrics: dict[str, float], done: int) -> None:
+        path = _path(store, job)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {"job": list(job), "engine_version": ENGINE_VERSION,
+                                 "metrics": metrics})
+        out[job] = metrics
+        if done % 25 == 0 or done == total:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            print(f"  {done}/{total} runs ({rate:.2f}/s, about "
+                  f"{(total - done) / max(rate, 1e-9) / 60:.0f} min left)", file=sys.stderr,
+                  flush=True)
+
     if workers <= 1:
-        return {job: _run(job) for job in jobs}
-    with Pool(workers) as pool:
-        return dict(zip(jobs, pool.map(_run, jobs, chunksize=2), strict=True))
+        for done, job in enumerate(todo, start=1):
+            keep(*_run(job), done)
+    elif todo:
+        with Pool(workers) as pool:
+            for done, (job, metrics) in enumerate(pool.imap_unordered(_run, todo), start=1):
+                keep(job, metrics, done)
+    return out
 
 
 def static_grid(profile: str, size: str) -> list[tuple[str, ...]]:
-    """The static settings searched for ``profile`` (``--set`` lists; the profile included)."""
+    """The fixed settings searched for ``profile`` (``--set`` lists; the profile included)."""
     base = resolve(profile, env={}).values
-    limits = {3000.0, 4000.0, 5000.0, 6000.0, float(base["position_limit_notional"])}
-    axes: dict[str, Iterable[float]] = {
-        "position_limit_notional": sorted(limits | ({7000.0} if size == "full" else set())),
-        "base_spread_bps_delta": (0.0, float(base["base_spread_bps_delta"])),
-        "min_interval_ms": (float(base["min_interval_ms"]), 150.0),
-        "impact_cap_ratio": (float(base["impact_cap_ratio"]), 0.12),
-    }
-    if size == "small":  # the limit, and the quote size at the profile's or the largest
-        base_size = (float(base["impact_cap_ratio"]), float(base["max_delta_ratio"]))
-        return [(f"position_limit_notional={limit}", f"impact_cap_ratio={cap}",
-                 f"max_delta_ratio={delta}")
-                for limit in sorted({3000.0, 4500.0, float(base["position_limit_notional"])})
-                for cap, delta in (base_size, (0.2, 0.3))]
-    grid = []
-    for combo in itertools.product(*axes.values()):
-        sets = []
-        for key, value in zip(axes, combo, strict=True):
-            typed = int(value) if key == "min_interval_ms" else value
-            sets.append(f"{key}={typed}")
-        grid.append(tuple(sets))
-    return grid
+    own_size = (float(base["impact_cap_ratio"]), float(base["max_delta_ratio"]))
+    own_limit = float(base["position_limit_notional"])
+    if size == "small":
+        limits = sorted({3000.0, 4500.0, own_limit})
+        sizes = [own_size, (0.2, 0.3)]
+        spreads = [float(base["base_spread_bps_delta"])]
+    else:
+        limits = sorted({3000.0, 4500.0, 6000.0, own_limit})
+        sizes = sorted({own_size, (0.12, 0.16), (0.16, 0.22), (0.2, 0.3)})
+        spreads = sorted({0.0, float(base["base_spread_bps_delta"])})
+    return [(f"position_limit_notional={limit}", f"impact_cap_ratio={cap}",
+             f"max_delta_ratio={delta}", f"base_spread_bps_delta={spread}")
+            for limit, (cap, delta), spread in itertools.product(limits, sizes, spreads)]
+
+
+def own_setting(profile: str, grid: Sequence[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The grid point that is the profile's own values (``None`` if the grid lacks it)."""
+    base = resolve(profile, env={}).values
+    for sets in grid:
+        if all(float(base[k]) == float(v) for k, v in (s.split("=") for s in sets)):
+            return sets
+    return None
 
 
 def frontier(points: dict[tuple[str, ...], dict[str, float]]) -> list[tuple[str, ...]]:
@@ -131,97 +170,114 @@ def frontier(points: dict[tuple[str, ...], dict[str, float]]) -> list[tuple[str,
     return sorted(out, key=lambda s: (points[s]["pass_rate"], -points[s]["pnl_usd"]))
 
 
+def best_fixed(points: dict[tuple[str, ...], dict[str, float]], front: list[tuple[str, ...]],
+               own: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The frontier setting with the most P&L that passes at least as often as the profile."""
+    floor = points[own]["pass_rate"] if own in points else 0.0
+    fit = [s for s in front if points[s]["pass_rate"] >= floor - 1e-12]
+    return max(fit, key=lambda s: points[s]["pnl_usd"]) if fit else None
+
+
 def _mean(rows: Sequence[dict[str, float]], key: str) -> float:
     return sum(r[key] for r in rows) / len(rows)
 
 
-def _goals(profile: str, mode: str, diffs: dict[str, PairedDiff], dominated: list[str]
-           ) -> dict[str, bool | None]:
-    passing = diffs["pass_rate"].mean_b >= PASSING
-    return {
-        "pass_rate_not_lowered": diffs["pass_rate"].hi >= 0,
-        "pass_rate_raised": diffs["pass_rate"].lo > 0 if (profile, mode) in PASS_UP_CELLS
-        else None,
-        "risk_adjusted_pnl_not_lowered": diffs["risk_adjusted_pnl"].hi >= 0,
-        "pnl_not_lowered_where_passing": diffs["pnl_usd"].hi >= 0 if passing else None,
-        "not_dominated": not dominated,
-    }
+def _versus(a: Sequence[dict[str, float]], b: Sequence[dict[str, float]]
+            ) -> dict[str, PairedDiff]:
+    return {k: paired_ci([r[k] for r in a], [r[k] for r in b]) for k in COMPARED}
+
+
+def compare_with_best(d: dict[str, PairedDiff]) -> str:
+    """tuned − best fixed: dominated, dominates, matches, or a trade-off of pass rate and P&L."""
+    p, m = d["pass_rate"], d["pnl_usd"]
+    if p.hi < -EPS and m.hi < -EPS:
+        return "dominated"
+    if p.lo > EPS and m.lo > EPS:
+        return "dominates"
+    if p.hi >= -EPS and m.hi >= -EPS:
+        return "matches"
+    return "less P&L" if m.hi < -EPS else "lower pass rate"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser(__doc__)
+    parser.add_argument("--store", type=Path, required=True,
+                        help="folder of stored runs (created; reused by a rerun)")
     parser.add_argument("--set", choices=("evaluation", "calibration"), default="evaluation",
-                        dest="seed_set", help="seeds to report tuned vs untuned on")
+                        dest="seed_set", help="seeds to report on")
     parser.add_argument("--seeds", type=int, default=24, help="how many of that set")
     parser.add_argument("--grid-seeds", type=int, default=8,
-                        help="calibration seeds the static grid is searched on")
+                        help="calibration seeds the fixed settings are searched on")
     parser.add_argument("--grid", choices=("full", "small", "none"), default="full")
     parser.add_argument("--iterations", type=int, default=12)
     parser.add_argument("--sim-minutes", type=int, default=10)
     parser.add_argument("--profiles", nargs="+", default=[p.name for p in list_profiles(None)])
-    parser.add_argument("--modes", nargs="+", default=["volatile", "mixed", "calm", "spike",
-                                                       "calm>volatile", "volatile>calm"],
+    parser.add_argument("--modes", nargs="+", default=["volatile", "mixed", "calm", "spike"],
                         help="market modes; a>b: a regime change half-way through the run")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--markdown", type=Path, help="also write the evidence tables here")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    seeds = (EVALUATION_SEEDS if args.seed_set == "evaluation" else CALIBRATION_SEEDS)
-    seeds = seeds[:args.seeds]
+    pool = EVALUATION_SEEDS if args.seed_set == "evaluation" else CALIBRATION_SEEDS
+    seeds = pool[:args.seeds]
     grid_seeds = CALIBRATION_SEEDS[:args.grid_seeds]
     cells = [(p, m) for p in args.profiles for m in args.modes]
     it, mins = args.iterations, args.sim_minutes
+    grids = {p: static_grid(p, args.grid) if args.grid != "none" else [] for p in args.profiles}
 
-    # 1. tuned vs untuned, and the static grid on calibration seeds
-    main_jobs: list[Job] = [(p, m, s, (), tune, it, mins) for p, m in cells for s in seeds
-                            for tune in (True, False)]
-    grids = {p: static_grid(p, args.grid) for p in args.profiles} if args.grid != "none" \
-        else {p: [] for p in args.profiles}
-    grid_jobs: list[Job] = [(p, m, s, sets, False, it, mins) for p, m in cells
-                            for sets in grids[p] for s in grid_seeds]
-    results = run_all(main_jobs + grid_jobs, args.jobs)
+    # 1. tuned and untuned on the reported seeds; the grid on calibration seeds
+    jobs: list[Job] = [(p, m, s, (), tune, it, mins) for p, m in cells for s in seeds
+                       for tune in (True, False)]
+    jobs += [(p, m, s, sets, False, it, mins) for p, m in cells for sets in grids[p]
+             for s in grid_seeds]
+    results = run_all(jobs, args.jobs, args.store)
 
-    # 2. per cell: the calibration frontier, re-run on the reported seeds
+    # 2. per cell: the calibration frontier and the best fixed setting, on the reported seeds
     fronts: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    best: dict[tuple[str, str], tuple[str, ...] | None] = {}
+    calibration: dict[tuple[str, str], dict[tuple[str, ...], dict[str, float]]] = {}
     for p, m in cells:
         points = {sets: {k: _mean([results[(p, m, s, sets, False, it, mins)]
                                    for s in grid_seeds], k) for k in ("pass_rate", "pnl_usd")}
                   for sets in grids[p]}
+        calibration[(p, m)] = points
         fronts[(p, m)] = frontier(points) if points else []
-    front_jobs: list[Job] = [(p, m, s, sets, False, it, mins) for (p, m), f in fronts.items()
-                             for sets in f for s in seeds]
-    results.update(run_all([j for j in front_jobs if j not in results], args.jobs))
+        best[(p, m)] = best_fixed(points, fronts[(p, m)], own_setting(p, grids[p])) \
+            if points else None
+    results.update(run_all([(p, m, s, sets, False, it, mins) for (p, m), f in fronts.items()
+                            for sets in f for s in seeds], args.jobs, args.store))
 
     report: dict[str, Any] = {
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "engine_version": ENGINE_VERSION,
         "seeds": {"reported": list(seeds), "set": args.seed_set,
                   "grid_calibration": list(grid_seeds)},
         "cells": {}}
     for p, m in cells:
         tuned = [results[(p, m, s, (), True, it, mins)] for s in seeds]
         untuned = [results[(p, m, s, (), False, it, mins)] for s in seeds]
-        diffs = {k: paired_ci([r[k] for r in tuned], [r[k] for r in untuned]) for k in COMPARED}
-        statics, dominated = [], []
+        diffs = _versus(tuned, untuned)
+        statics = []
         for sets in fronts[(p, m)]:
             rows = [results[(p, m, s, sets, False, it, mins)] for s in seeds]
-            d_pass = paired_ci([r["pass_rate"] for r in rows], [r["pass_rate"] for r in tuned])
-            d_pnl = paired_ci([r["pnl_usd"] for r in rows], [r["pnl_usd"] for r in tuned])
-            dom = d_pass.lo > 0 and d_pnl.lo > 0
-            if dom:
-                dominated.append(" ".join(sets))
-            statics.append({"sets": list(sets), "pass_rate": d_pass.mean_a,
-                            "pnl_usd": d_pnl.mean_a, "minus_tuned": {
-                                "pass_rate": d_pass.to_json(), "pnl_usd": d_pnl.to_json()},
-                            "dominates_tuner": dom})
+            vs = _versus(tuned, rows)
+            statics.append({"sets": list(sets), "best": sets == best[(p, m)],
+                            "calibration": calibration[(p, m)][sets],
+                            "evaluation": {k: _mean(rows, k) for k in COMPARED},
+                            "tuned_minus_static": {k: d.to_json() for k, d in vs.items()},
+                            "relation": compare_with_best(vs)})
+        goals = {f"{k}_not_lowered": diffs[k].hi >= -EPS for k in NOT_LOWER}
+        goals["not_dominated"] = not any(st["relation"] == "dominated" for st in statics)
+        top = next((st for st in statics if st["best"]), None)
         report["cells"][f"{p}/{m}"] = {
             "tuned_minus_untuned": {k: d.to_json() for k, d in diffs.items()},
             "static_frontier": statics,
-            "goals": _goals(p, m, diffs, dominated),
-            "net_bps_up_dollars_down": diffs["net_bps"].lo > 0 and diffs["pnl_usd"].hi < 0,
+            "versus_best_fixed": None if top is None else top["relation"],
+            "goals": goals,
+            "net_bps_up_dollars_down": diffs["net_bps"].lo > EPS and diffs["pnl_usd"].hi < -EPS,
         }
     report["wall_s"] = round(time.perf_counter() - started, 1)
-    report["one_run"] = _one_run(args.profiles[0], args.modes[0], seeds[0], it, mins)
     _print(report)
     save(args.out, report)
     if args.markdown is not None:
@@ -235,15 +291,19 @@ def _ci(d: dict[str, Any], digits: int) -> str:
     return f"{d['diff']:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
+def _setting(sets: Sequence[str]) -> str:
+    short = {"position_limit_notional": "limit", "impact_cap_ratio": "cap",
+             "max_delta_ratio": "max_delta", "base_spread_bps_delta": "spread_delta"}
+    return ", ".join(f"{short.get(k, k)} {v}" for k, v in (s.split("=") for s in sets))
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The evidence tables of docs/TUNING.md, from a report."""
-    mark = {True: "✔", False: "✘ **not met**", None: "–"}
     lines = ["| cell | pass rate untuned → tuned (Δ [95 % CI]) | pnl_usd | risk_adjusted_pnl "
              "| volume_usd | net_bps | goals |", "|---|---|---|---|---|---|---|"]
     for cell, data in report["cells"].items():
         d = data["tuned_minus_untuned"]
-        goals = data["goals"]
-        failed = [k for k, v in goals.items() if v is False]
+        failed = [k for k, v in data["goals"].items() if v is False]
         lines.append(
             f"| {cell} | {d['pass_rate']['mean_b']:.3f} → {d['pass_rate']['mean_a']:.3f} "
             f"({_ci(d['pass_rate'], 3)}) | {d['pnl_usd']['mean_b']:.1f} → "
@@ -252,29 +312,18 @@ def markdown(report: dict[str, Any]) -> str:
             f"({_ci(d['risk_adjusted_pnl'], 4)}) | {_ci(d['volume_usd'], 0)} | "
             f"{_ci(d['net_bps'], 3)} | "
             + ("all met" if not failed else "✘ " + ", ".join(failed)) + " |")
-    lines += ["", "| cell | goal | met |", "|---|---|---|"]
-    for cell, data in report["cells"].items():
-        for goal, ok in data["goals"].items():
-            if ok is not None:
-                lines.append(f"| {cell} | {goal.replace('_', ' ')} | {mark[ok]} |")
-    lines += ["", "| cell | static setting (frontier on calibration seeds) | pass rate | "
-              "pnl_usd | static − tuned: pass rate | static − tuned: pnl_usd |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| cell | fixed setting (calibration frontier; **best**) | pass rate | pnl_usd "
+              "| tuned − fixed: pass rate | tuned − fixed: pnl_usd | tuner |",
+              "|---|---|---|---|---|---|---|"]
     for cell, data in report["cells"].items():
         for st in data["static_frontier"]:
-            mt = st["minus_tuned"]
-            setting = ", ".join(x.replace("_notional", "").replace("=", " ")
-                                for x in st["sets"])
-            lines.append(f"| {cell} | {setting} | {st['pass_rate']:.3f} | {st['pnl_usd']:.1f} | "
-                         f"{_ci(mt['pass_rate'], 3)} | {_ci(mt['pnl_usd'], 1)}"
-                         f"{' **dominates**' if st['dominates_tuner'] else ''} |")
+            mt = st["tuned_minus_static"]
+            name = _setting(st["sets"])
+            lines.append(f"| {cell} | {f'**{name}**' if st['best'] else name} | "
+                         f"{st['evaluation']['pass_rate']:.3f} | "
+                         f"{st['evaluation']['pnl_usd']:.1f} | {_ci(mt['pass_rate'], 3)} | "
+                         f"{_ci(mt['pnl_usd'], 1)} | {st['relation']} |")
     return "\n".join(lines) + "\n"
-
-
-def _fmt(d: dict[str, Any], digits: int) -> str:
-    lo, hi = d["ci95"]
-    return (f"{d['mean_b']:.{digits}f} → {d['mean_a']:.{digits}f} "
-            f"({d['diff']:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}])")
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -282,27 +331,22 @@ def _print(report: dict[str, Any]) -> None:
               "net_bps": 3}
     print(f"seeds: {report['seeds']['set']} {report['seeds']['reported'][0]}.."
           f"{report['seeds']['reported'][-1]} ({len(report['seeds']['reported'])}); "
-          f"static grid on calibration {report['seeds']['grid_calibration']}")
+          f"fixed settings searched on calibration {report['seeds']['grid_calibration']}")
     for cell, data in report["cells"].items():
-        print(f"\n{cell}: untuned → tuned (difference [95 % CI])")
+        print(f"\n{cell}: tuned − untuned (difference [95 % CI])")
         for k, d in data["tuned_minus_untuned"].items():
-            print(f"  {k:<18} {_fmt(d, digits[k])}")
+            print(f"  {k:<18} {d['mean_b']:.{digits[k]}f} → {d['mean_a']:.{digits[k]}f} "
+                  f"({_ci(d, digits[k])})")
         for st in data["static_frontier"]:
-            mt = st["minus_tuned"]
-            print(f"  static {' '.join(st['sets'])}: pass {st['pass_rate']:.3f} "
-                  f"({mt['pass_rate']['diff']:+.3f} [{mt['pass_rate']['ci95'][0]:+.3f}, "
-                  f"{mt['pass_rate']['ci95'][1]:+.3f}]) pnl {st['pnl_usd']:.1f} "
-                  f"({mt['pnl_usd']['diff']:+.1f} [{mt['pnl_usd']['ci95'][0]:+.1f}, "
-                  f"{mt['pnl_usd']['ci95'][1]:+.1f}]){' DOMINATES' * st['dominates_tuner']}")
-        goals = ", ".join(f"{k} {'✔' if v else '✘'}" for k, v in data["goals"].items()
-                          if v is not None)
+            mt = st["tuned_minus_static"]
+            print(f"  {'best ' if st['best'] else ''}fixed {_setting(st['sets'])}: tuned − fixed "
+                  f"pass {_ci(mt['pass_rate'], 3)}, pnl {_ci(mt['pnl_usd'], 1)}: "
+                  f"{st['relation']}")
+        goals = ", ".join(f"{k} {'✔' if v else '✘'}" for k, v in data["goals"].items())
         print(f"  goals: {goals}")
         if data["net_bps_up_dollars_down"]:
             print("  WARNING: net_bps up, dollars down")
-    one = report["one_run"]
-    print(f"\nwall time {report['wall_s']} s (in-process runs); one tuned run: in-process "
-          f"{one['in_process_s']:.2f} s, as a whole `soakkit soak` process "
-          f"{one['whole_process_s']:.2f} s")
+    print(f"\nwall time {report['wall_s']} s")
 
 
 if __name__ == "__main__":

@@ -139,14 +139,15 @@ for problem in report.problems:
     md("## KPI trends\n\n" + CHART_NOTE),
     code('show(charts.kpi_trends_chart(report.iterations, gate), "kpi_trends")'),
     md("## Money and activity\n\nWhat the ratios above earned in dollars, per iteration: P&L "
-       "and volume beside the same market traded by the profile untuned (`*_untuned`), the "
-       "activity share the gate's floor judges (`volume_vs_untuned`), P&L per USD of "
-       "inventory at risk (`risk_adjusted_pnl`), the largest intra-iteration drawdown and "
-       "the notional-weighted adverse tail (docs/KPIS.md)."),
+       "and volume beside the same market traded by the gate's reference profile "
+       "(`*_reference`), the activity share the gate's floor judges (`volume_vs_reference`), "
+       "P&L per USD of inventory at risk (`risk_adjusted_pnl`), the largest "
+       "intra-iteration drawdown and the notional-weighted adverse tail (docs/KPIS.md)."),
     code("table(report.money)"),
     md("## The gate, floors included\n\nEvery threshold of the gate against this run. The "
-       "floors (`pnl_per_hour_usd`, `volume_vs_untuned`) make the gate impossible to pass by "
-       "not trading."),
+       "floors (`pnl_per_hour_usd`, `volume_vs_reference`) and the inventory limit in USD "
+       "(`inventory_p95_usd`) make the gate impossible to pass by not trading or by raising "
+       "the risk budget."),
     code("table(report.gate_table)"),
     md("## Tuning events\n\nApplied deltas in units of each parameter's maximum step per "
        "iteration, and the guards that acted."),

@@ -6,9 +6,16 @@ Iteration verdict (:func:`judge_iteration`):
 * WARN – every threshold holds, but at least one value is within its warn margin;
 * PASS – every threshold holds with margin.
 
-Every gate has a floor on activity or money, so it cannot be passed by not trading:
-``volume_vs_untuned`` (volume as a share of what the profile trades untuned on the same
-market) and, in ``production`` and ``warmup``, ``pnl_per_hour_usd >= 0``.
+Every gate is anchored outside the run, so it cannot be passed by idling or by relabelling:
+
+* activity: ``volume_vs_reference``, the volume as a share of what the gate's reference
+  profile (:data:`REFERENCE_PROFILE`: ``steady_safe`` as shipped on 2025-10-15, from
+  :mod:`soakkit.config.history`; neither a user profile nor a re-tune of the built-in moves
+  it) trades on the same market window from flat; in ``production`` and ``warmup`` also
+  ``pnl_per_hour_usd >= 0``;
+* risk: ``inventory_p95_usd`` against a limit in USD written here
+  (:data:`INVENTORY_LIMIT_USD`), beside ``risk_ratio`` (inventory / the user's
+  ``risk_budget_notional``): a larger budget cannot pass the gate, a smaller one is stricter.
 
 ``warmup``: in a ``production`` run the first :data:`WARMUP_ITERATIONS` iterations are
 judged against the relaxed ``warmup`` thresholds, and a violation there is a WARN, never a
@@ -37,6 +44,8 @@ __all__ = [
     "ACTIVITY_FLOOR",
     "COMPARISONS",
     "GATES",
+    "INVENTORY_LIMIT_USD",
+    "REFERENCE_PROFILE",
     "RUN_GATES",
     "RUN_WINDOW",
     "WARMUP_ITERATIONS",
@@ -48,6 +57,7 @@ __all__ = [
     "judge_iteration",
     "judge_run",
     "violation",
+    "violations",
 ]
 
 VerdictName = Literal["PASS", "WARN", "FAIL"]
@@ -92,34 +102,44 @@ class GateProfile:
     thresholds: tuple[Threshold, ...]
 
 
-#: The production activity floor: an iteration must trade at least this share of the
-#: volume the profile trades untuned on the same market (``volume_vs_untuned``).
-ACTIVITY_FLOOR = 0.75
+#: The profile the activity floor measures against, run from flat on the same market window:
+#: a revision of a built-in profile kept in :mod:`soakkit.config.history` (defaults < those
+#: values), so no user profile and no re-tune of the built-in moves the floor.
+REFERENCE_PROFILE = "steady_safe@2025-10-15"
+#: The production activity floor: an iteration must trade at least this share of the volume
+#: the reference profile trades on the same market (``volume_vs_reference``).
+ACTIVITY_FLOOR = 0.25
+#: The production limit on the inventory at risk (``inventory_p95_usd``), in USD: half of the
+#: shipped profiles' 10,000 USD risk budget, so ``risk_ratio <= 0.5`` and this agree for them.
+INVENTORY_LIMIT_USD = 5000.0
 
 #: The threshold table. Everything that judges a KPI imports it from here.
 GATES: Mapping[str, GateProfile] = {
     g.name: g for g in (
         GateProfile("smoke", "sanity for short CI soaks (legacy smoke thresholds)", (
             Threshold("risk_ratio", "<=", 0.8, 0.05),
+            Threshold("inventory_p95_usd", "<=", 8000.0, 500.0),
             Threshold("net_bps", ">", -10.0, 1.0),
             Threshold("maker_taker_ratio", ">=", 0.5, 0.05),
-            Threshold("volume_vs_untuned", ">=", 0.5, 0.05),
+            Threshold("volume_vs_reference", ">=", 0.1, 0.02),
         )),
         GateProfile("production", "the bar a profile must hold in production", (
             Threshold("risk_ratio", "<=", 0.5, 0.03),
+            Threshold("inventory_p95_usd", "<=", INVENTORY_LIMIT_USD, 300.0),
             Threshold("net_bps", ">", 2.0, 0.2),
             Threshold("maker_taker_ratio", ">=", 0.9, 0.02),
             Threshold("p95_latency_ms", "<=", 350.0, 15.0),
             Threshold("pnl_per_hour_usd", ">=", 0.0, 60.0),
-            Threshold("volume_vs_untuned", ">=", ACTIVITY_FLOOR, 0.05),
+            Threshold("volume_vs_reference", ">=", ACTIVITY_FLOOR, 0.05),
         )),
         GateProfile("warmup", "relaxed production thresholds for the first iterations", (
             Threshold("risk_ratio", "<=", 0.6, 0.0),
+            Threshold("inventory_p95_usd", "<=", 6000.0, 0.0),
             Threshold("net_bps", ">", 1.0, 0.0),
             Threshold("maker_taker_ratio", ">=", 0.85, 0.0),
             Threshold("p95_latency_ms", "<=", 400.0, 0.0),
             Threshold("pnl_per_hour_usd", ">=", 0.0, 0.0),
-            Threshold("volume_vs_untuned", ">=", 0.6, 0.0),
+            Threshold("volume_vs_reference", ">=", 0.2, 0.0),
         )),
     )
 }
@@ -143,15 +163,30 @@ def violation(kpis: Mapping[str, Any], gate: str) -> float:
     """How far ``kpis`` are from holding ``gate``: Σ shortfall / warn margin (0 = holds).
 
     A threshold without a warn margin counts its shortfall as is; a missing KPI counts
-    :data:`MISSING_VIOLATION`. The tuner's canary compares candidates with it.
+    :data:`MISSING_VIOLATION`. The tuner's trials compare configurations with it.
     """
-    total = 0.0
+    columns = {th.kpi: [kpis.get(th.kpi)] for th in GATES[gate].thresholds}
+    return float(violations(columns, gate)[0])
+
+
+def violations(columns: Mapping[str, Any], gate: str) -> Any:
+    """:func:`violation` of many rows at once: one sequence or array per KPI, ``None`` or NaN
+    missing.
+
+    Returns a numpy array, one violation per row.
+    """
+    import numpy as np
+
+    rows = len(next(iter(columns.values()))) if columns else 1
+    total = np.zeros(rows)
     for th in GATES[gate].thresholds:
-        value = kpis.get(th.kpi)
-        if value is None:
-            total += MISSING_VIOLATION
-        elif not th.holds(float(value)):
-            total += abs(float(value) - th.value) / (th.warn_margin or 1.0)
+        raw = columns.get(th.kpi, [None] * rows)
+        x = np.array([np.nan if v is None else float(v) for v in raw], dtype=np.float64)
+        missing = np.isnan(x)
+        compare: Any = COMPARISONS[th.op]  # element-wise on arrays
+        short = ~missing & ~np.asarray(compare(np.where(missing, th.value, x), th.value))
+        total += np.where(missing, MISSING_VIOLATION,
+                          np.where(short, np.abs(x - th.value) / (th.warn_margin or 1.0), 0.0))
     return total
 
 

@@ -10,11 +10,13 @@ mid ``m_h`` one markout horizon later and mid ``m_end`` at the end of the window
     inventory  = s·q·(m_end − m_h)     holding the position from the horizon to the end
     fees       = +rebate·q·p (maker), −fee·q·p (taker)
 
+plus, for a position ``q0`` carried in from the previous iteration (opening mid ``m_0``),
+``q0·(m_end − m_0)`` in ``inventory``: an iteration pays for the position it was left
 (prices through the instrument's value function ``v``: ``v(p) = p`` for spot and linear
 contracts; for inverse contracts ``v(p) = −contract_size / p``, every component is in the
 coin, and fees are ``rate × notional / p`` coins; :mod:`soakkit.sim.instrument`). Every
 money KPI is in USD: an inverse instrument's coin amounts are converted at the window's
-final mid, and its notional is contracts × contract size.
+final mid, and its notional is contracts × contract size;
 
 so ``net = gross + fees + adverse + inventory`` holds exactly per fill and in total (net
 is computed separately from cash flows and the closing mark, and tests check the
@@ -39,8 +41,8 @@ if TYPE_CHECKING:  # the definitions are read without numpy or the simulator (th
     from soakkit.sim.market import MarketTape
     from soakkit.sim.strategy import Fills, StrategyResult
 
-__all__ = ["KPIS", "PERCENTILE_METHOD", "UNTUNED_FIELDS", "KpiSpec", "compute_kpis", "percentile",
-           "untuned_reference"]
+__all__ = ["KPIS", "PERCENTILE_METHOD", "REFERENCE_FIELDS", "KpiSpec", "compute_kpis",
+           "inventory_path", "percentile", "with_reference"]
 
 PERCENTILE_METHOD: Literal["linear"] = "linear"
 
@@ -67,7 +69,8 @@ KPIS: Mapping[str, KpiSpec] = {
         KpiSpec("adverse_bps", "bps", "higher",
                 "Σ s·q·(mid after markout_s − mid at fill) / notional × 1e4 (≤ 0 when picked off)"),
         KpiSpec("inventory_bps", "bps", "higher",
-                "Σ s·q·(final mid − mid after markout_s) / notional × 1e4"),
+                "(Σ s·q·(final mid − mid after markout_s) + carried position × (final mid − "
+                "opening mid)) / notional × 1e4"),
         KpiSpec("maker_taker_ratio", "ratio", "higher",
                 "maker notional / (maker + taker notional); null without fills"),
         KpiSpec("risk_ratio", "ratio", "lower",
@@ -104,16 +107,16 @@ KPIS: Mapping[str, KpiSpec] = {
         KpiSpec("slippage_cost_usd_p95", "USD", "lower",
                 "p95 over fills of the slippage cost in USD s·q·(price − intended): the "
                 "slippage bps cost weighted by the fill's notional"),
-        KpiSpec("volume_vs_untuned", "ratio", "higher",
-                "volume_usd / volume_usd of the profile untuned (defaults < profile: no "
-                "runtime overrides, env or CLI) on the same market and latency draws; 1 "
-                "when the run uses the profile's values; null when that does not trade"),
+        KpiSpec("volume_vs_reference", "ratio", "higher",
+                "volume_usd / volume_usd of the gate's reference profile (the built-in "
+                "steady_safe) trading the same market window from flat; null when the "
+                "reference does not trade"),
     )
 }
 
-#: What :func:`untuned_reference` keeps of the untuned shadow run (``summary.untuned``).
-UNTUNED_FIELDS: tuple[str, ...] = ("pnl_usd", "volume_usd", "fill_count", "net_bps",
-                                   "risk_adjusted_pnl", "risk_ratio")
+#: What :func:`with_reference` keeps of the reference profile's run (``summary.reference``).
+REFERENCE_FIELDS: tuple[str, ...] = ("pnl_usd", "volume_usd", "fill_count", "net_bps",
+                                     "risk_adjusted_pnl", "inventory_p95_usd")
 
 
 def percentile(values: np.ndarray, q: float = 95.0) -> float | None:
@@ -131,40 +134,64 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def _max_drawdown(tape: MarketTape, f: Fills, fee_settle: np.ndarray, grid: np.ndarray,
-                  grid_mid: np.ndarray) -> float:
+                  grid_mid: np.ndarray, q0: float) -> float:
     """Largest peak-to-trough fall of cash + position × mid (1 s grid, then the end), in USD.
 
-    The position is the running sum of the fills (the same one the closing mark of
-    ``pnl_usd`` uses), so the curve ends exactly at ``pnl_usd``. Values are in the
-    instrument's settlement currency (:mod:`soakkit.sim.instrument`), converted to USD
-    as ``pnl_usd`` is.
+    The position is the carried one plus the running sum of the fills (the same one the
+    closing mark of ``pnl_usd`` uses), marked from the opening mid, so the curve starts at
+    0 and ends exactly at ``pnl_usd``. Values are in the instrument's settlement currency
+    (:mod:`soakkit.sim.instrument`), converted to USD as ``pnl_usd`` is.
     """
     import numpy as np
 
     value = tape.instrument.value
     cash = np.cumsum(-f.side * f.qty * value(f.price) + fee_settle)
-    held = np.cumsum(f.side * f.qty)
+    held = q0 + np.cumsum(f.side * f.qty)
     idx = np.searchsorted(f.t, grid, side="right") - 1
     safe = np.maximum(idx, 0)
-    on_grid = np.where(idx >= 0, cash[safe] + held[safe] * value(grid_mid), 0.0) if f.t.size \
-        else np.zeros(grid.size)
-    end = float(cash[-1] + held[-1] * value(tape.mid_end)) if f.t.size else 0.0
+    opening = q0 * value(tape.mid_start)
+    on_grid = (np.where(idx >= 0, cash[safe] + held[safe] * value(grid_mid),
+                        q0 * value(grid_mid)) if f.t.size else q0 * value(grid_mid)) - opening
+    end = (float(cash[-1] + held[-1] * value(tape.mid_end)) if f.t.size
+           else q0 * value(tape.mid_end)) - opening
     equity = np.concatenate(([0.0], on_grid, [end]))
     drop = float((np.maximum.accumulate(equity) - equity).max())
     return float(tape.instrument.settle_to_usd(drop, tape.mid_end))
 
 
-def untuned_reference(kpis: dict[str, Any], untuned: Mapping[str, Any]) -> dict[str, Any]:
-    """``kpis`` with ``volume_vs_untuned`` and ``untuned`` from the untuned shadow run.
+def inventory_path(tape: MarketTape, result: StrategyResult, step_s: float | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid (s), the mid and |position × mid| (USD) on it, every ``step_s`` seconds.
 
-    ``untuned`` are the KPIs of the profile's own values on the same market
-    (:func:`compute_kpis` of that run). The result carries ``volume_vs_untuned`` (the
-    gate's activity floor) and ``untuned`` (:data:`UNTUNED_FIELDS` of the shadow run).
+    The position is the carried one plus the fills up to each grid time: the samples
+    ``risk_ratio`` and ``inventory_p95_usd`` take their 95th percentile of (``step_s``
+    defaults to ``STRATEGY.risk_sample_s``).
     """
-    reference = float(untuned["volume_usd"])
+    import numpy as np
+
+    from soakkit.sim.regimes import STRATEGY
+
+    f = result.fills
+    q0 = result.start.position_lots * tape.lot
+    grid = np.arange(0.0, tape.duration_s, STRATEGY.risk_sample_s if step_s is None else step_s)
+    idx = np.searchsorted(f.t, grid, side="right") - 1
+    held = np.where(idx >= 0, f.position[np.maximum(idx, 0)] if f.t.size else q0, q0)
+    grid_mid = tape.mid_at(grid)
+    return grid, grid_mid, np.asarray(np.abs(tape.instrument.notional_usd(held, grid_mid)))
+
+
+def with_reference(kpis: dict[str, Any], reference: Mapping[str, Any]) -> dict[str, Any]:
+    """``kpis`` with ``volume_vs_reference`` and ``reference`` from the gate's reference run.
+
+    ``reference`` are the KPIs of the gate's reference profile on the same market window
+    (:func:`compute_kpis` of that run): a property of the market, the same for every run
+    on it. The result carries ``volume_vs_reference`` (the gate's activity floor) and
+    ``reference`` (:data:`REFERENCE_FIELDS` of that run).
+    """
+    volume = float(reference["volume_usd"])
     out = dict(kpis)
-    out["volume_vs_untuned"] = float(kpis["volume_usd"]) / reference if reference > 0 else None
-    out["untuned"] = {k: untuned.get(k) for k in UNTUNED_FIELDS}
+    out["volume_vs_reference"] = float(kpis["volume_usd"]) / volume if volume > 0 else None
+    out["reference"] = {k: reference.get(k) for k in REFERENCE_FIELDS}
     return out
 
 
@@ -172,12 +199,12 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
                  params: Mapping[str, Value]) -> dict[str, Any]:
     """Every KPI of one iteration, from the market and what the strategy did.
 
-    All of :data:`KPIS` but ``volume_vs_untuned``, which needs the untuned shadow run
-    (:func:`untuned_reference` adds it).
+    All of :data:`KPIS` but ``volume_vs_reference``, which needs the gate's reference run
+    (:func:`with_reference` adds it).
     """
     import numpy as np
 
-    from soakkit.sim.regimes import MARKET, STRATEGY
+    from soakkit.sim.regimes import MARKET
 
     f = result.fills
     inst = tape.instrument
@@ -197,9 +224,12 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     fee_rate = np.where(f.taker, -MARKET.taker_fee_bps, MARKET.maker_rebate_bps)
     fee_settle = fee_rate * notional / 1e4 / (f.price if inst.inverse else 1.0)
     fees = float(usd(fee_settle.sum()))
+    q0 = result.start.position_lots * tape.lot  # carried in, marked from the opening mid
+    carried = q0 * (value(tape.mid_end) - value(tape.mid_start))
+    inventory += float(usd(carried))
     cash = float(-(f.side * f.qty * v_fill).sum()) + float(fee_settle.sum())
     closing = float((f.side * f.qty).sum()) * value(tape.mid_end)
-    pnl = float(usd(cash + closing))
+    pnl = float(usd(cash + closing + carried))
 
     def bps(x: float) -> float:
         return x / volume * 1e4 if volume > 0 else 0.0
@@ -207,11 +237,8 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
     maker_volume = float(notional[~f.taker].sum())
     taker_volume = float(notional[f.taker].sum())
 
-    grid = np.arange(0.0, tape.duration_s, STRATEGY.risk_sample_s)
-    idx = np.searchsorted(f.t, grid, side="right") - 1
-    held = np.where(idx >= 0, f.position[np.maximum(idx, 0)] if f.t.size else 0.0, 0.0)
-    grid_mid = tape.mid_at(grid)
-    inventory_usd = percentile(np.abs(inst.notional_usd(held, grid_mid))) or 0.0
+    grid, grid_mid, exposure = inventory_path(tape, result)
+    inventory_usd = percentile(exposure) or 0.0
 
     adverse_cost = -f.side * (v_h - v_mid) / np.abs(v_mid) * 1e4
     slippage_cost = f.side * (v_fill - value(f.intended)) / np.abs(v_mid) * 1e4
@@ -236,7 +263,7 @@ def compute_kpis(tape: MarketTape, result: StrategyResult,
         "pnl_per_hour_usd": pnl * 3600.0 / tape.duration_s,
         "inventory_p95_usd": inventory_usd,
         "risk_adjusted_pnl": pnl / inventory_usd if inventory_usd > 0 else None,
-        "max_drawdown_usd": _max_drawdown(tape, f, fee_settle, grid, grid_mid),
+        "max_drawdown_usd": _max_drawdown(tape, f, fee_settle, grid, grid_mid, q0),
         "adverse_cost_usd_p95": percentile(usd(-f.side * f.qty * (v_h - v_mid))),
         "slippage_cost_usd_p95": percentile(usd(f.side * f.qty * (v_fill - value(f.intended)))),
         "fills": {

@@ -27,7 +27,10 @@ CASES = {
                            {"table": "calm"}),
     # hftbacktest is not a dependency: CI runs soakkit's side of the comparison only
     "bench_hftbacktest.py": (["--minutes", "1", "--soakkit-only"], {"queues": "risk_averse"}),
-    "bench_tuning.py": (["--seeds", "2", "--grid-seeds", "1", "--grid", "small",
+    "bench_gate.py": (["--seeds", "1", "--iterations", "3", "--modes", "calm", "--profiles",
+                       "near_idle", "steady_safe"], {"cells": "near_idle/calm"}),
+    "bench_tuning.py": (["--store", "store", "--seeds", "2", "--grid-seeds", "1",
+                         "--grid", "small",
                          "--iterations", "2", "--sim-minutes", "2", "--profiles", "steady_safe",
                          "--modes", "volatile", "--jobs", "1"],
                         {"cells": "steady_safe/volatile", "seeds": "grid_calibration"}),

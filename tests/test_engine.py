@@ -135,6 +135,7 @@ def test_latency_tails_follow_the_market_not_only_the_bot() -> None:
 
 
 def test_an_unchanged_price_keeps_the_order_a_new_one_replaces_it() -> None:
+    from soakkit.sim.carry import FLAT
     from soakkit.sim.strategy import _requests
 
     tape = simulate_market("calm", 1, np.random.default_rng(0))
@@ -142,7 +143,7 @@ def test_an_unchanged_price_keeps_the_order_a_new_one_replaces_it() -> None:
     d = _Decisions(ns=ns, cause=np.array([0, 1, 1, 2, 1], np.int8),
                    bid=np.array([100, 100, 99, 99, 99]), ask=np.array([105, 106, 106, 106, 106]),
                    base=np.full(5, 10.0), mid=np.full(5, 50_000.0), dropped=0)
-    r, _ = _requests(tape, d, params(), default_venue(), np.random.default_rng(0))
+    r, _ = _requests(tape, d, params(), default_venue(), np.random.default_rng(0), FLAT)
     sent = sorted(zip((r.decide_ns // 10**8).tolist(), r.side.tolist(), strict=True))
     # initial: both; move 1: ask only; move 2: bid only; refresh: both; move 4: nothing
     assert sent == [(0, -1), (0, 1), (1, -1), (2, 1), (3, -1), (3, 1)]

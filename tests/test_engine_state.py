@@ -21,14 +21,15 @@ def test_a_window_ends_with_the_state_the_next_one_starts_from() -> None:
     values = _values()
     first = simulate(LegacyQuoter(), simulate_market("calm", 2, np.random.default_rng(1)),
                      values, np.random.default_rng(0))
-    assert first.end_position_lots == int(first.fills.position_lots[-1])
-    assert first.end_orders and all(lots > 0 for _, _, lots in first.end_orders)
-    state = EngineState.after(first)
+    assert first.end.position_lots == int(first.fills.position_lots[-1])
+    assert first.end.orders and all(o.lots > 0 for o in first.end.orders)
+    state = first.end
     tape = simulate_market("calm", 2, np.random.default_rng(2))
     second = simulate(LegacyQuoter(), tape, values, np.random.default_rng(0), start=state)
     f = second.fills
     assert f.position_lots[0] == state.position_lots + f.side[0] * f.lots[0]
-    assert second.end_position_lots == state.position_lots + int((f.side * f.lots).sum())
+    assert second.start == state
+    assert second.end.position_lots == state.position_lots + int((f.side * f.lots).sum())
     o = second.orders
     assert o is not None
     carried = o.decide_ns == 0
@@ -48,7 +49,8 @@ def test_a_position_carried_past_the_limit_is_unloaded_at_once() -> None:
     takers = result.fills.taker
     assert takers.any() and (result.fills.side[takers] < 0).all()
     assert result.fills.ns[takers][0] < 10**9  # within the first second
-    assert abs(result.end_position_lots) < 2 * limit_lots
+    assert result.start == long
+    assert abs(result.end.position_lots) < 2 * limit_lots
 
 
 def test_a_rejection_is_news_the_bot_hears_not_knows() -> None:

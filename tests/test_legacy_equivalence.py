@@ -28,7 +28,7 @@ FIXED = ConstantLatency(feed_ns=20_000_000, entry_ns=45_000_000, cancel_ns=40_00
 
 def _values(profile: str, **changes: float) -> dict[str, float]:
     values = dict(resolve(profile, env={}).values)
-    values["position_limit_notional"] = 20_000.0  # no unload: the forms differ there
+    values["position_limit_notional"] = 1e6  # no unload: the forms differ there
     values.update(changes)
     return values
 

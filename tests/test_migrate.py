@@ -11,7 +11,7 @@ from soakkit.config.runtime import read_runtime_overrides
 
 def _legacy_tree(root: Path) -> dict[str, bytes]:
     files = {
-        # identical to the built-in steady_safe values: nothing to keep
+        # the built-in steady_safe's values until its issue-25 re-tune: kept, and said so
         "steady_safe_overrides.json": {"base_spread_bps_delta": 0.16, "impact_cap_ratio": 0.08,
                                        "max_delta_ratio": 0.12, "min_interval_ms": 75,
                                        "replace_rate_per_min": 260, "tail_age_ms": 740},
@@ -62,7 +62,8 @@ def test_dry_run_prints_a_diff_and_changes_nothing(cli, artifacts: Path) -> None
     out = result.out
     assert "convert ultra_safe_overrides.json -> profiles/ultra_safe.json" in out
     assert "+++ b/profiles/ultra_safe.json" in out and '+  "schema_version": 1' in out
-    assert "values equal the built-in profile 'steady_safe'" in out
+    assert ("values equal the built-in profile 'steady_safe' as it was until 2026-12-06 "
+            "(steady_safe@2025-10-15); kept as a user profile") in out
     assert "mapped legacy engine.min_interval_ms -> min_interval_ms" in out
     assert "dropped nested engine.min_interval_ms=5: a delta written as a value" in out
     assert "dropped metadata '_sources'" in out
@@ -81,7 +82,8 @@ def test_migrate_converts_backs_up_and_is_idempotent(cli, artifacts: Path) -> No
     for legacy in ("steady_safe_overrides.json", "ultra_safe_overrides.json",
                    "steady_overrides.json", "applied_profile.json"):
         assert not (artifacts / legacy).exists()
-    assert not (artifacts / "profiles" / "steady_safe.json").exists()  # equal to built-in
+    kept = json.loads((artifacts / "profiles" / "steady_safe.json").read_text())
+    assert kept["params"]["impact_cap_ratio"] == 0.08  # the 2025-10-15 values, not today's
 
     ultra = json.loads((artifacts / "profiles" / "ultra_safe.json").read_text())
     assert ultra["schema_version"] == 1 and ultra["params"]["min_interval_ms"] == 90
@@ -97,8 +99,8 @@ def test_migrate_converts_backs_up_and_is_idempotent(cli, artifacts: Path) -> No
     assert runtime.base_profile == "steady_safe"
     # the migrated files load through the normal, strict path
     cfg = resolve("steady_safe", artifacts=artifacts, env={},
-                  runtime_path=artifacts / "runtime_overrides.json")
-    assert cfg.values["min_interval_ms"] == 75
+                  runtime_path=artifacts / "runtime_overrides.json")  # based on the kept one
+    assert cfg.values["min_interval_ms"] == 75 and cfg.values["impact_cap_ratio"] == 0.08
     assert resolve("ultra_safe", artifacts=artifacts, env={}).values["replace_rate_per_min"] == 220
     resolve("s1", artifacts=artifacts, env={})
 
@@ -128,3 +130,16 @@ def test_legacy_value_out_of_bounds_blocks_migration(cli, artifacts: Path) -> No
     assert result.code == 2
     assert "min_interval_ms: 5 is out of bounds" in result.err
     assert (artifacts / "ultra_safe_overrides.json").exists()
+
+
+def test_values_equal_to_todays_built_in_need_no_profile(cli, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
+    today = resolve("steady_safe", env={}).values
+    legacy = {k: today[k] for k in ("base_spread_bps_delta", "impact_cap_ratio",
+                                    "max_delta_ratio", "min_interval_ms",
+                                    "replace_rate_per_min", "tail_age_ms")}
+    (artifacts / "steady_safe_overrides.json").write_text(json.dumps(legacy))
+    result = cli("config", "migrate", "--path", str(artifacts))
+    assert result.code == 0, result.err
+    assert "values equal the built-in profile 'steady_safe': no user profile written" \
+        in result.out
+    assert not (artifacts / "profiles" / "steady_safe.json").exists()

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from soakkit.kpi import KPIS, untuned_reference
+from soakkit.gate import ACTIVITY_FLOOR
+from soakkit.kpi import KPIS, with_reference
 from soakkit.sim.regimes import MARKET, MODES, STRATEGY
 
 from .simhelp import simulate
@@ -70,12 +71,13 @@ def test_notional_weighted_tails_see_the_quote_size(param: str, lo: float, hi: f
         assert b["slippage_cost_usd_p95"] >= a["slippage_cost_usd_p95"]
 
 
-def test_untuned_reference_sets_the_activity_share() -> None:
-    untuned = simulate("calm", 5)[2]
-    wider = simulate("calm", 5, base_spread_bps_delta=1.0)[2]
-    out = untuned_reference(wider, untuned)
-    assert out["volume_vs_untuned"] == pytest.approx(wider["volume_usd"] / untuned["volume_usd"])
-    assert out["volume_vs_untuned"] < 0.75  # wider quotes trade less: below the activity floor
-    assert out["untuned"]["pnl_usd"] == untuned["pnl_usd"]
-    assert untuned_reference(untuned, untuned)["volume_vs_untuned"] == 1.0
+def test_the_reference_sets_the_activity_share() -> None:
+    reference = simulate("calm", 5)[2]
+    idle = simulate("calm", 5, impact_cap_ratio=0.02, max_delta_ratio=0.05,
+                    position_limit_notional=1440.0)[2]
+    out = with_reference(idle, reference)
+    assert out["volume_vs_reference"] == pytest.approx(idle["volume_usd"] / reference["volume_usd"])
+    assert out["volume_vs_reference"] < ACTIVITY_FLOOR  # a tenth of the quote: below the floor
+    assert out["reference"]["pnl_usd"] == reference["pnl_usd"]
+    assert with_reference(reference, reference)["volume_vs_reference"] == 1.0
     assert set(KPIS) <= set(out)

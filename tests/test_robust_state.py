@@ -80,7 +80,7 @@ def test_a_run_resumed_with_another_profiles_runtime_file_is_refused(tmp_path: P
 
 
 def test_a_revision_that_went_backwards_is_refused_on_resume(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    run_id = _interrupted_run(tmp_path, seed=2)  # a seed on which the tuner applies early
+    run_id = _interrupted_run(tmp_path, seed=3)  # a seed on which the tuner applies early
     run_dir = tmp_path / "runs" / run_id
     current = read_runtime_overrides(run_dir / "runtime_overrides.json")
     assert current.revision >= 1, "the tuner applied something in 3 volatile iterations"

@@ -116,7 +116,7 @@ def test_parameters_of_another_strategy_are_named_as_such() -> None:
     glft = strategy_params("glft")
     cfg = resolve("steady_safe", env={}, params=glft)  # the profile's base_spread_bps: left out
     assert "base_spread_bps" not in cfg.values and cfg.values["glft_gamma"] == 0.03
-    assert cfg.values["impact_cap_ratio"] == 0.08  # the engine's, from the profile
+    assert cfg.values["impact_cap_ratio"] == 0.16  # the engine's, from the profile
 
 
 def test_declared_parameters_are_checked() -> None:

@@ -65,7 +65,7 @@ def test_holm_and_pareto() -> None:
 # --------------------------------------------------------------------------------------
 def _sweep(root: Path, fail_seed: int | None = None) -> Path:
     spec = SweepSpec(profiles=("steady_safe", "aggressive"), modes=("volatile", "mixed"),
-                     seeds=tuple(range(1, 7)), tune=(False,), iterations=3, sim_minutes=2,
+                     seeds=tuple(range(1, 9)), tune=(False,), iterations=3, sim_minutes=2,
                      sets=(("base_spread_bps_delta", ("0.0", "0.14", "0.16")),),
                      artifacts=root, name="small")
     grid = build_grid(spec)
@@ -103,11 +103,11 @@ def test_report_compares_every_configuration_with_the_baseline(small: Path) -> N
                       "steady_safe") for d in ("0.0", "0.14", "0.16")]
     assert report.configs.filter(pl.col("role") == "baseline")["configuration"].to_list() == \
         ["profile=steady_safe,base_spread_bps_delta=0.14"]
-    assert report.configs["cells"].to_list() == [12] * 6  # 2 modes x 6 seeds
+    assert report.configs["cells"].to_list() == [16] * 6  # 2 modes x 8 seeds
     assert [c for c in report.configs.columns if "(" in c or c == "pass rate"] == \
         ["pass rate", "P&L (USD)", "risk-adjusted P&L (ratio)", "risk (ratio)", "volume (USD)"]
     assert report.primary.column == "risk_adjusted_pnl" and report.notes == ()
-    assert report.comparisons.height == 5 * 5 and set(report.comparisons["pairs"]) == {12}
+    assert report.comparisons.height == 5 * 5 and set(report.comparisons["pairs"]) == {16}
     # judged on P&L (metric=pnl_usd), the categories follow from the comparisons: recompute them
     report = load_sweep_report(small, "latest", baseline=BASELINE, metric="pnl_usd",
                                resamples=2000)
@@ -144,7 +144,7 @@ def test_per_mode_pairs_within_each_mode(small: Path) -> None:
     assert report.configs.height == 12
     assert report.configs["configuration"][0] == \
         "mode=mixed,profile=aggressive,base_spread_bps_delta=0.0"
-    assert set(report.comparisons["pairs"]) == {6}
+    assert set(report.comparisons["pairs"]) == {8}
     baselines = report.configs.filter(pl.col("role") == "baseline")["configuration"].to_list()
     assert baselines == [f"mode={m},{BASELINE}" for m in ("mixed", "volatile")]
 
@@ -168,8 +168,8 @@ def test_failed_cells_are_listed_and_left_out(tmp_path: Path) -> None:
     report = load_sweep_report(root, baseline=BASELINE, resamples=200)
     assert report.failures.height == 6  # seed 2 in mode mixed, every configuration
     assert set(report.failures["error"]) == {"RuntimeError: poisoned"}
-    assert report.configs["cells"].to_list() == [11] * 6
-    assert set(report.comparisons["pairs"]) == {11}
+    assert report.configs["cells"].to_list() == [15] * 6
+    assert set(report.comparisons["pairs"]) == {15}
     assert report.record()["failed_cells"] == 6
 
 

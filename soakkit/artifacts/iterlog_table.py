@@ -27,7 +27,7 @@ from soakkit.kpi import KPIS
 from soakkit.tuning.guards import SUMMARY_COUNTERS
 
 __all__ = ["BOOL_GUARDS", "DOC_SCHEMA", "FLOAT_KPIS", "GUARDS", "LOG_SCHEMA", "NARROW_SCHEMA",
-           "UNTUNED_COLUMNS",
+           "REFERENCE_COLUMNS",
            "compact", "doc_columns", "flat_table", "read_log_frame", "table_is_current",
            "table_meta"]
 
@@ -35,8 +35,8 @@ FLOAT_KPIS: tuple[str, ...] = tuple(k for k in KPIS if k != "fill_count")
 GUARDS: tuple[str, ...] = tuple(sorted(set(SUMMARY_COUNTERS.values())))
 BOOL_GUARDS = frozenset({"freeze", "freeze_triggered", "panic_revert", "idempotent_skip",
                          "canary_rollback"})
-#: ``summary.untuned`` fields the catalog keeps (as ``untuned_<field>``).
-UNTUNED_COLUMNS: tuple[str, ...] = ("pnl_usd", "volume_usd", "risk_adjusted_pnl")
+#: ``summary.reference`` fields the catalog keeps (as ``reference_<field>``).
+REFERENCE_COLUMNS: tuple[str, ...] = ("pnl_usd", "volume_usd", "risk_adjusted_pnl")
 _F, _I, _S, _B = pl.Float64, pl.Int64, pl.String, pl.Boolean
 _PARAM_FLOATS = pl.Struct({k: _F for k in PARAMS})
 #: The fields of an ITER_SUMMARY the catalog reads (polars skips everything else).
@@ -50,7 +50,7 @@ NARROW_SCHEMA: dict[str, Any] = {
         "kpi_verdict": _S, "kpi_reasons": pl.List(_S), "fill_count": _I,
         "fills": pl.Struct({"maker_count": _I, "taker_count": _I, "maker_volume": _F,
                             "taker_volume": _F}),
-        "untuned": pl.Struct({k: _F for k in UNTUNED_COLUMNS})}),
+        "reference": pl.Struct({k: _F for k in REFERENCE_COLUMNS})}),
     "params": pl.Struct({k: pl.Struct({"value": _F}) for k in PARAMS}),
     "tuning": pl.Struct({
         "applied": _B, "skip_reason": _S, "rules_fired": pl.List(_S),
@@ -68,7 +68,7 @@ DOC_SCHEMA: dict[str, Any] = {
     **{k: _F() for k in FLOAT_KPIS},
     "fill_count": _I(), "maker_count": _I(), "taker_count": _I(),
     "maker_volume": _F(), "taker_volume": _F(),
-    **{f"untuned_{k}": _F() for k in UNTUNED_COLUMNS},
+    **{f"reference_{k}": _F() for k in REFERENCE_COLUMNS},
     **{f"param_{k}": _F() for k in PARAMS},
     **{f"delta_{k}": _F() for k in PARAMS},
     "tuning_applied": _B(), "skip_reason": _S(), "rules_fired": pl.List(_S()),
@@ -108,8 +108,8 @@ def doc_columns() -> list[pl.Expr]:
         summary.struct.field("fill_count").alias("fill_count"),
         *(fills.struct.field(k).alias(k) for k in ("maker_count", "taker_count",
                                                     "maker_volume", "taker_volume")),
-        *(summary.struct.field("untuned").struct.field(k).alias(f"untuned_{k}")
-          for k in UNTUNED_COLUMNS),
+        *(summary.struct.field("reference").struct.field(k).alias(f"reference_{k}")
+          for k in REFERENCE_COLUMNS),
         *(pl.col("params").struct.field(k).struct.field("value").alias(f"param_{k}")
           for k in PARAMS),
         *(deltas.struct.field(k).alias(f"delta_{k}") for k in PARAMS),

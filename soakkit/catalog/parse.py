@@ -28,7 +28,7 @@ from soakkit.artifacts.iterlog_table import (
     FLOAT_KPIS,
     GUARDS,
     NARROW_SCHEMA,
-    UNTUNED_COLUMNS,
+    REFERENCE_COLUMNS,
     doc_columns,
 )
 from soakkit.artifacts.layout import ITER_SUMMARY_SCHEMA, iter_summary_problems
@@ -145,7 +145,7 @@ def extract_row(doc: dict[str, Any], run_id: str, layout: str, source: str, path
     tuning = _obj(doc.get("tuning"))
     gate = _obj(doc.get("gate"))
     fills = _obj(summary.get("fills"))
-    untuned = _obj(summary.get("untuned"))
+    reference = _obj(summary.get("reference"))
     params = _obj(doc.get("params"))
     mix = _obj(doc.get("regime_mix"))
     guards = _obj(tuning.get("guards"))
@@ -174,7 +174,7 @@ def extract_row(doc: dict[str, Any], run_id: str, layout: str, source: str, path
         _strs(_first(gate.get("reasons"), summary.get("kpi_reasons"))),
         *kpis, _int(summary.get("fill_count")), _int(fills.get("maker_count")),
         _int(fills.get("taker_count")), _num(fills.get("maker_volume")),
-        _num(fills.get("taker_volume")), *_nums(untuned, UNTUNED_COLUMNS), *param_values,
+        _num(fills.get("taker_volume")), *_nums(reference, REFERENCE_COLUMNS), *param_values,
         *_nums(applied, _PARAM_NAMES),
         applied_flag if isinstance(applied_flag, bool) else None, _str(skip),
         _strs(tuning.get("rules_fired")),

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from soakkit.config.history import earlier_revision
 from soakkit.config.params import LEGACY_PATHS, PARAMS, Value, check_value
 from soakkit.config.profiles import (
     BUILTIN_DIR,
@@ -234,7 +235,13 @@ def _profile_step(source: Path, name: str, params: dict[str, Value], description
         return MigrationStep(source, target, old_text, new_text, False, tuple(notes),
                              conflict=f"profiles/{name}.json exists with different values; "
                                       "refusing to overwrite it", **mine)
-    if builtin is not None:
+    earlier = earlier_revision(name, params)
+    if earlier is not None:
+        notes.append(f"values equal the built-in profile {name!r} as it was until "
+                     f"{earlier.until} ({earlier.revision}); kept as a user profile so runs "
+                     f"behave as before; remove profiles/{name}.json to use today's built-in "
+                     f"(re-tuned: {earlier.reason})")
+    elif builtin is not None:
         notes.append(f"user profile {name!r} will shadow the built-in profile of that name")
     return MigrationStep(source, target, old_text, new_text, remove_source, tuple(notes),
                          **mine)
@@ -331,10 +338,15 @@ def plan_migration(root: Path, *, base_profile: str = "steady_safe") -> Migratio
         values = _extract_params(doc, tunable_only=True, notes=notes, errors=errors,
                                  where=RUNTIME_FILE)
         base = _builtin_params(base_profile) if PROFILE_NAME_RE.match(base_profile) else None
+        written = next((st.new_text for st in steps if st.profile == base_profile
+                        and st.new_text is not None and st.target is not None), None)
         if base is None:
             errors.append(f"--base-profile {base_profile!r} is not a built-in profile")
         else:
-            base_bytes = (BUILTIN_DIR / f"{base_profile}.json").read_bytes()
+            # the profile the runtime file will resolve against: one this migration writes
+            # (it shadows the built-in), else the built-in
+            base_bytes = (written.encode("utf-8") if written is not None
+                          else (BUILTIN_DIR / f"{base_profile}.json").read_bytes())
             new = {"schema_version": RUNTIME_SCHEMA_VERSION, "revision": 0,
                    "base_profile": base_profile, "base_profile_sha256": sha256_bytes(base_bytes),
                    "values": values, "applied": None}

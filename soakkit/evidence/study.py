@@ -162,18 +162,18 @@ class LeverCase:
 #: Rule → the cell its lever test runs in (``tests/test_levers.py``, ``bench/bench_levers.py``).
 LEVER_CASES: Mapping[str, LeverCase] = {
     "risk_high": LeverCase("aggressive", "volatile", {},
-                           "untuned risk_ratio is about 0.66 there, above the trigger in "
-                           "every iteration"),
+                           "untuned risk_ratio is about 0.59 there, above the trigger in "
+                           "nine iterations of ten"),
     "latency_high": LeverCase("aggressive", "spike", {},
                               "p95 latency is above the trigger in about half of the "
                               "iterations there (the venue is busy)"),
-    "maker_share_low": LeverCase("ultra_safe", "spike", {},
-                                 "the maker share is below the trigger in about a third of "
-                                 "the iterations there, with risk_ratio under 0.4"),
-    "edge_thin": LeverCase("steady_safe", "mixed", {},
-                           "untuned net_bps is about 1.2 there, below the trigger, with "
-                           "risk_ratio about 0.43"),
-    "relax": LeverCase("ultra_safe", "calm", {"position_limit_notional": 3500.0,
+    "edge_thin": LeverCase("steady_safe", "mixed", {"impact_cap_ratio": 0.08,
+                                                    "max_delta_ratio": 0.12},
+                           "quoting the legacy size, untuned net_bps is about 0.8 there, "
+                           "below the trigger, with risk_ratio about 0.35 (from the re-tuned "
+                           "size the step's effect on net_bps is a fifth of it: the larger "
+                           "the quote, the less one more step adds)"),
+    "relax": LeverCase("ultra_safe", "calm", {"position_limit_notional": 2500.0,
                                               "min_interval_ms": 120.0,
                                               "replace_rate_per_min": 200.0},
                        "a tuned-away state in a market where relax's conditions hold"),

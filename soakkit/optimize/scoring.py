@@ -25,7 +25,7 @@ import polars as pl
 
 from soakkit.evidence.overfit import SharpeStats, sharpe_stats
 from soakkit.gate import GATES, MISSING_VIOLATION
-from soakkit.tuning.canary import OBJECTIVE
+from soakkit.tuning.trial import OBJECTIVE
 
 __all__ = ["OBJECTIVE", "PASS_RATE", "SUMMARY_KPIS", "Score", "constraints", "score_rows"]
 

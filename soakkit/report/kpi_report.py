@@ -66,7 +66,7 @@ class KpiReport:
     def kpi_table(self) -> pl.DataFrame:
         """The gated KPIs, the dollars beside them and the gate's verdict per iteration."""
         return self.iterations.select("iteration", "regime", *GATED_KPIS, "pnl_usd",
-                                      "volume_usd", "volume_vs_untuned", "risk_adjusted_pnl",
+                                      "volume_usd", "volume_vs_reference", "risk_adjusted_pnl",
                                       "gate_verdict")
 
     def _repr_html_(self) -> str:

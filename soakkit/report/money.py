@@ -1,7 +1,7 @@
 """The KPI report's money tables: P&L and activity beside the legacy ratios, the gate's floors.
 
-* :func:`money_table` – per iteration: P&L, volume and fills next to the profile untuned
-  on the same market, the activity share the gate's floor judges, risk-adjusted P&L,
+* :func:`money_table` – per iteration: P&L, volume and fills next to the gate's reference
+  profile on the same market, the activity share the gate's floor judges, risk-adjusted P&L,
   drawdown and the notional-weighted tail cost, beside net_bps;
 * :func:`gate_table` – every threshold of a gate (floors included), the run's mean and how
   many iterations hold it;
@@ -20,19 +20,19 @@ from soakkit.gate import GATES
 __all__ = ["MONEY_KPIS", "dollar_warnings", "gate_table", "money_table"]
 
 #: Money, activity and risk KPIs shown next to the legacy ones (docs/KPIS.md).
-MONEY_KPIS = ("pnl_usd", "pnl_per_hour_usd", "volume_usd", "fill_count", "volume_vs_untuned",
+MONEY_KPIS = ("pnl_usd", "pnl_per_hour_usd", "volume_usd", "fill_count", "volume_vs_reference",
               "risk_adjusted_pnl", "max_drawdown_usd", "inventory_p95_usd",
               "adverse_cost_usd_p95", "slippage_cost_usd_p95")
 
 
 def money_table(frame: pl.DataFrame) -> pl.DataFrame:
-    """Per iteration: dollars and activity, the untuned reference, and net_bps beside them."""
-    cols = ["iteration", "net_bps", "pnl_usd", "untuned_pnl_usd", "volume_usd",
-            "untuned_volume_usd", "volume_vs_untuned", "fill_count", "risk_adjusted_pnl",
+    """Per iteration: dollars and activity, the gate's reference, and net_bps beside them."""
+    cols = ["iteration", "net_bps", "pnl_usd", "reference_pnl_usd", "volume_usd",
+            "reference_volume_usd", "volume_vs_reference", "fill_count", "risk_adjusted_pnl",
             "max_drawdown_usd", "adverse_cost_usd_p95"]
     present = [c for c in cols if c in frame.columns]
-    return frame.select(present).rename({"untuned_pnl_usd": "pnl_untuned",
-                                         "untuned_volume_usd": "volume_untuned"},
+    return frame.select(present).rename({"reference_pnl_usd": "pnl_reference",
+                                         "reference_volume_usd": "volume_reference"},
                                         strict=False)
 
 

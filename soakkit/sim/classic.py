@@ -123,8 +123,9 @@ def _merge(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def simulate_classic(mode: str, minutes: int, rng: np.random.Generator,
-                     market: MarketProfile) -> MarketTape:
-    """Simulate ``minutes`` minutes of ``market`` in ``mode`` (a regime name or ``mixed``)."""
+                     market: MarketProfile, start_mid: float | None = None) -> MarketTape:
+    """Simulate ``minutes`` minutes of ``market`` in ``mode`` (a regime name or ``mixed``),
+    the mid opening at ``start_mid`` (the profile's ``mid0`` when ``None``)."""
     if minutes < 1:
         raise ValueError("minutes must be >= 1")
     regimes = regime_schedule(mode, minutes, rng, np.asarray(market.transitions))
@@ -172,7 +173,8 @@ def simulate_classic(mode: str, minutes: int, rng: np.random.Generator,
         np.add.at(shock, at[inside], jump_size[inside])
     shock[at_order] += o_side * col("impact_bps_per_10k")[o_reg] * np.sqrt(
         o_qty * (usd_per_lot / 10_000.0))
-    mid = market.mid0 * np.exp(np.concatenate(([0.0], np.cumsum(shock))) / 1e4)
+    opening = market.mid0 if start_mid is None else start_mid
+    mid = opening * np.exp(np.concatenate(([0.0], np.cumsum(shock))) / 1e4)
     # the market's spread breathes: a lognormal factor, redrawn at Poisson epochs
     epochs = np.cumsum(rng.exponential(MARKET.spread_epoch_s,
                                        int(minutes * 60.0 / MARKET.spread_epoch_s * 2) + 16))

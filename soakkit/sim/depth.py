@@ -81,9 +81,10 @@ class DepthBook:
 
     def window(self, start: int, end: int) -> DepthBook:
         """Rows of ``[start, end)`` with times from ``start``; the row in force at ``start``
-        opens the window at time 0 (there is none when the depth starts later)."""
+        opens the window at time 0 (there is none when the depth starts later). A window of
+        a window is the base's window at those times (a trial's window of an iteration)."""
         if self.base is not None:
-            raise ValueError("a window of a window")
+            return self.base.window(self.origin_ns + start, self.origin_ns + end)
         r0 = max(int(np.searchsorted(self.ns, start, side="right")) - 1, 0)
         r1 = int(np.searchsorted(self.ns, end, side="left"))
         rows = slice(r0, max(r1, r0))

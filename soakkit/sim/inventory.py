@@ -50,6 +50,8 @@ class InventoryInputs:
     unload_ack_ns: np.ndarray  #: pre-drawn ack delays for unloads (cycled)
     window_ns: int  #: rate-limit window
     window_free: np.ndarray  #: requests still allowed in each window after the quotes
+    fixed: np.ndarray | None = None  #: bool: ``base`` is the order's size as is (carried)
+    start_lots: int = 0  #: the position carried in (known to the bot from the start)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def run_inventory(tape: MarketTape, x: InventoryInputs, limit_usd: float, skew: 
     taker: list[tuple[int, int, int, int, int]] = []  # ns, side, lots, price, touch
     taker_ack: list[int] = []
     acks: list[tuple[int, int]] = []  # heap of (ack_ns, signed lots) of maker fills
-    known = 0  # lots the bot has heard of
+    known = x.start_lots  # lots the bot has heard of
     pending = 0  # signed lots of the unload in flight
     pending_ack = 0  # when the bot hears that it executed
     unloads = unload_rejects = 0
@@ -110,7 +112,7 @@ def run_inventory(tape: MarketTape, x: InventoryInputs, limit_usd: float, skew: 
     never = end_ns * 4 + 1
 
     def hear(until: int, mid: float) -> None:
-        nonlocal known, pending, pending_ack, unloads, unload_rejects
+        nonlocal known, pending
         mid = 1.0 if inverse else mid
         while True:
             next_fill = acks[0][0] if acks else never
@@ -121,33 +123,41 @@ def run_inventory(tape: MarketTape, x: InventoryInputs, limit_usd: float, skew: 
                 known += lots
             else:
                 return
-            if pending or abs(known) * lot * mid <= limit_usd:
-                continue
-            target = int(math.copysign(target_ratio * limit_usd / (mid * lot), known))
-            size = abs(known - target)
-            send = -(-at // x.tick_ns) * x.tick_ns  # the bot's next loop tick
-            window = send // x.window_ns
-            while window < len(free) and free[window] <= 0:
-                unload_rejects += 1  # rejected by the rate limit: retry next window
-                window += 1
-                send = window * x.window_ns
-            if window < len(free):
-                free[window] -= 1
-            k = unloads % len(entry_pool)
-            exec_ns = send + entry_pool[k]
-            unloads += 1
-            side = -1 if known > 0 else 1
-            pending, pending_ack = side * size, exec_ns + ack_pool[k]
-            unload_lat.append((entry_pool[k] + ack_pool[k]) / 1e6)
-            if exec_ns > end_ns:
-                pending_ack = never  # the window closes first; the unload never executes
-                continue
-            for price, take, touch in walk_book(tape, exec_ns, side, size):
-                taker.append((exec_ns, side, take, price, touch))
-                taker_ack.append(pending_ack)
+            if not pending and abs(known) * lot * mid > limit_usd:
+                unload(at, mid)
 
+    def unload(at: int, mid: float) -> None:
+        """Send a taker order back to the target; it executes on the book at arrival."""
+        nonlocal pending, pending_ack, unloads, unload_rejects
+        target = int(math.copysign(target_ratio * limit_usd / (mid * lot), known))
+        size = abs(known - target)
+        send = -(-at // x.tick_ns) * x.tick_ns  # the bot's next loop tick
+        window = send // x.window_ns
+        while window < len(free) and free[window] <= 0:
+            unload_rejects += 1  # rejected by the rate limit: retry next window
+            window += 1
+            send = window * x.window_ns
+        if window < len(free):
+            free[window] -= 1
+        k = unloads % len(entry_pool)
+        exec_ns = send + entry_pool[k]
+        unloads += 1
+        side = -1 if known > 0 else 1
+        pending, pending_ack = side * size, exec_ns + ack_pool[k]
+        unload_lat.append((entry_pool[k] + ack_pool[k]) / 1e6)
+        if exec_ns > end_ns:
+            pending_ack = never  # the window closes first; the unload never executes
+            return
+        for price, take, touch in walk_book(tape, exec_ns, side, size):
+            taker.append((exec_ns, side, take, price, touch))
+            taker_ack.append(pending_ack)
+
+    opening = 1.0 if inverse else tape.mid_start
+    if abs(known) * lot * opening > limit_usd:  # a carried position over the limit
+        unload(0, opening)
     decide, sides, base, mids = (x.decide_ns.tolist(), x.side.tolist(), x.base.tolist(),
                                  x.mid.tolist())
+    fixed = x.fixed.tolist() if x.fixed is not None else [False] * len(decide)
     ptr = x.ptr.tolist()
     opp_avail = x.opp_avail.tolist()
     opp_ack = (x.opp_ns + x.opp_ack_ns).tolist()
@@ -160,7 +170,8 @@ def run_inventory(tape: MarketTape, x: InventoryInputs, limit_usd: float, skew: 
         side = sides[o]
         factor = 1.0 - side * skew * (known + pending) * lot * (1.0 if inverse else mids[o]
                                                                ) / limit_usd
-        size = floor(base[o] * (2.0 if factor > 2.0 else max(factor, 0.0)) + 1e-9)
+        size = base[o] if fixed[o] else floor(base[o] * (2.0 if factor > 2.0
+                                                         else max(factor, 0.0)) + 1e-9)
         done = 0
         for i in range(ptr[o], ptr[o + 1]):
             if done >= size:

@@ -80,12 +80,18 @@ def _gaps(mean_ticks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
-                    market: MarketProfile = DEFAULT_MARKET) -> MarketTape:
-    """Simulate ``minutes`` minutes of ``market`` in ``mode`` (a regime name or ``mixed``)."""
+                    market: MarketProfile = DEFAULT_MARKET,
+                    start_mid: float | None = None) -> MarketTape:
+    """Simulate ``minutes`` minutes of ``market`` in ``mode`` (a regime name or ``mixed``).
+
+    ``start_mid``: where the mid opens (the previous iteration's closing mid, so a run's
+    market is one continuous path); the profile's ``mid0`` when ``None``. Sizes stay in
+    the profile's USD terms.
+    """
     if minutes < 1:
         raise ValueError("minutes must be >= 1")
     if not market.order_book:
-        return simulate_classic(mode, minutes, rng, market)
+        return simulate_classic(mode, minutes, rng, market, start_mid)
     regimes = regime_schedule(mode, minutes, rng, np.asarray(market.transitions), market.seen)
     col = market.column
     inst = Instrument(market.tick, market.lot, market.kind, market.contract_size)
@@ -132,7 +138,7 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
     walk_reg = regimes[rng.integers(0, minutes, walks)]
     walk_depth = lots(_law_draw(market, "walk", walk_reg, rng))
     walk_gap = _gaps(col("walk_gap_bps")[walk_reg] * bps_ticks, rng)
-    mid_ticks = market.mid0 / market.tick
+    mid_ticks = (market.mid0 if start_mid is None else start_mid) / market.tick
     book = run_book(BookInputs(
         kind=np.concatenate(([JUMP], kind)).astype(np.int8),
         side=np.concatenate(([1], side)).astype(np.int8),

@@ -24,6 +24,10 @@ Then, for a bid (asks mirror it), over the events of its life:
   level; a level coming into the depth's view starts from an unknown previous depth);
 * the best ask at or below ``P`` crossed us: the whole order fills.
 
+An order carried from the previous stretch of market (:mod:`soakkit.sim.carry`) arrives at
+time 0 with the queue place it had (``front_hint``), capped by the displayed depth when
+its level is the best.
+
 The result per order is its *opportunities*: the times at which the cumulative quantity
 available to it, rounded to whole lots (half a lot rounds up, as hftbacktest rounds), grew,
 and that cumulative quantity (+inf: everything). Our own orders never change the tape
@@ -129,6 +133,7 @@ class Opportunities:
     ptr: np.ndarray  #: CSR offsets into ns/avail (size orders + 1)
     ns: np.ndarray  #: int64 time of each opportunity
     avail: np.ndarray  #: cumulative whole lots available to the order (+inf: all of it)
+    front_end: np.ndarray  #: lots ahead of each order after its last event (>= 0, +inf unknown)
 
 
 def _classify(tl: SideTimeline, ev: np.ndarray, price: np.ndarray) -> np.ndarray:
@@ -151,8 +156,11 @@ def _classify(tl: SideTimeline, ev: np.ndarray, price: np.ndarray) -> np.ndarray
 
 def find_opportunities(tape: MarketTape, tl: SideTimeline, side: int, price: np.ndarray,
                        arrive_ns: np.ndarray, end_ns: np.ndarray, queue: QueueModel,
-                       whole: bool) -> Opportunities:
-    """Fill opportunities of orders on one ``side`` (+1 bid, -1 ask) at ``price`` ticks."""
+                       whole: bool, front_hint: np.ndarray | None = None) -> Opportunities:
+    """Fill opportunities of orders on one ``side`` (+1 bid, -1 ask) at ``price`` ticks.
+
+    ``front_hint`` (NaN: none) is the queue ahead of a carried order, which keeps its place.
+    """
     n = price.size
     p = price.astype(np.int64) * side  # bid-like
     q0 = np.maximum(tape.quote_index(arrive_ns), 0)
@@ -162,6 +170,10 @@ def find_opportunities(tape: MarketTape, tl: SideTimeline, side: int, price: np.
         own_px, own_qty, opp_px = -tape.ask_px[q0], tape.ask_qty[q0], -tape.bid_px[q0]
     expired = opp_px <= p
     front0 = np.where(own_px == p, own_qty, np.where(own_px < p, 0.0, np.inf))
+    if front_hint is not None:
+        kept = ~np.isnan(front_hint)
+        front0[kept] = np.where(own_px == p, np.minimum(front_hint, own_qty),
+                                np.where(own_px < p, 0.0, front_hint))[kept]
     last_q0 = np.where(own_px == p, own_qty, np.where(own_px < p, 0.0, np.nan))
     if tape.depth is not None:  # behind the best: what the depth shows at our price
         behind = np.flatnonzero(own_px > p)
@@ -181,7 +193,12 @@ def find_opportunities(tape: MarketTape, tl: SideTimeline, side: int, price: np.
     repeat = np.zeros(owner.size, dtype=bool)  # a level already gone stays gone
     repeat[1:] = (kind[1:] == _GONE) & (kind[:-1] == _GONE) & (owner[1:] == owner[:-1])
     owner, ev, kind = owner[~repeat], ev[~repeat], kind[~repeat]
-    avail = _advance(owner, ev, kind, tl, n, front0, last_q0, queue, whole)
+    avail, front_k = _advance(owner, ev, kind, tl, n, front0, last_q0, queue, whole)
+    front_end = front0.astype(np.float64).copy()
+    if owner.size:
+        last = np.ones(owner.size, dtype=bool)
+        last[:-1] = owner[1:] != owner[:-1]
+        front_end[owner[last]] = np.maximum(front_k[last], 0.0)
 
     # opportunities: where the order's rounded available quantity grows
     rounded = np.floor(avail + 0.5)
@@ -197,7 +214,7 @@ def find_opportunities(tape: MarketTape, tl: SideTimeline, side: int, price: np.
         sel = sel[firsts]
         rounded[sel] = np.inf
     ptr = np.concatenate(([0], np.cumsum(np.bincount(owner[sel], minlength=n))))
-    return Opportunities(expired, front0, ptr, tl.ns[ev[sel]], rounded[sel])
+    return Opportunities(expired, front0, ptr, tl.ns[ev[sel]], rounded[sel], front_end)
 
 
 def _segment_cumsum(values: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -210,8 +227,8 @@ def _segment_cumsum(values: np.ndarray, first: np.ndarray) -> np.ndarray:
 
 def _advance(owner: np.ndarray, ev: np.ndarray, kind: np.ndarray, tl: SideTimeline, n: int,
              front0: np.ndarray, last_q0: np.ndarray, queue: QueueModel, whole: bool
-             ) -> np.ndarray:
-    """Cumulative available lots after each (order, event) pair.
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative available lots after each (order, event) pair, and the front there.
 
     Trades at our price move ``front`` linearly, so they are running sums; only depth
     updates need the queue model, and those are taken one per order per step, all orders
@@ -219,7 +236,7 @@ def _advance(owner: np.ndarray, ev: np.ndarray, kind: np.ndarray, tl: SideTimeli
     """
     m = owner.size
     if m == 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0)
     qty = tl.qty[ev]
     first = np.ones(m, dtype=bool)
     first[1:] = owner[1:] != owner[:-1]
@@ -263,4 +280,5 @@ def _advance(owner: np.ndarray, ev: np.ndarray, kind: np.ndarray, tl: SideTimeli
     has = last >= owner_start
     safe = np.maximum(last, 0)
     front_k = np.where(has, after[safe] - (traded - traded[safe]), front0[owner] - traded)
-    return np.asarray(np.where(done, np.inf, np.maximum(-front_k, 0.0) + through))
+    avail = np.where(done, np.inf, np.maximum(-front_k, 0.0) + through)
+    return np.asarray(avail), np.asarray(np.where(done, 0.0, front_k))

@@ -22,8 +22,10 @@ How each parameter acts (constants in :mod:`soakkit.sim.regimes`; ``docs/SIMULAT
   rejects what goes over it: a rejected requote leaves the old order in the book.
 
 Fills come from queue position (:mod:`soakkit.sim.matching`) and sizes from the inventory
-walk (:mod:`soakkit.sim.inventory`). Each iteration starts flat; its closing inventory is
-marked at the final mid.
+walk (:mod:`soakkit.sim.inventory`). A run starts from a :class:`~soakkit.sim.carry.BookState`
+(flat by default: no position, no orders) and ends with one: the position and the orders
+still resting, with their queue place, for the next stretch of market to continue from. A
+carried order stays in the book while the bot still wants its price.
 
 This is the vectorised form of the legacy quoter (every decision of an iteration at once:
 its prices do not depend on its fills). ``soakkit.strategy.legacy`` wraps it as the
@@ -39,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from soakkit.config.params import Value
+from soakkit.sim.carry import FLAT, BookState, RestingOrder
 from soakkit.sim.inventory import Executions, InventoryInputs, run_inventory, skewed_size
 from soakkit.sim.keyed import purpose, stream_key
 from soakkit.sim.latency import EventKeys, gateway_wait_ns
@@ -106,9 +109,8 @@ class StrategyResult:
     market_share: float = 0.0  #: our maker lots / all traded lots on the tape
     queue_ahead_usd_p50: float | None = None  #: median queue ahead when joining a level
     orders: OrderLog | None = None  #: every request (for analysis; not in the KPIs)
-    end_position_lots: int = 0  #: the position when the window closed
-    #: orders resting when the window closed: (side, price ticks, lots left)
-    end_orders: tuple[tuple[int, int, int], ...] = ()
+    start: BookState = FLAT  #: what the run started from
+    end: BookState = FLAT  #: what it ends with: the next stretch's start
 
 
 _param = param
@@ -185,17 +187,27 @@ class _Requests:
     arrive_ns: np.ndarray
     cancel_ns: np.ndarray  #: when this request's cancel leg reaches the venue
     latency_ms: np.ndarray
+    carried: np.ndarray  #: bool: an order carried in (resting from time 0, never sent)
+    front_hint: np.ndarray  #: a carried order's queue ahead (NaN for new requests)
 
 
 def _requests(tape: MarketTape, d: _Decisions, params: Mapping[str, Value], venue: Venue,
-              rng: np.random.Generator, stream: int | None = None
+              rng: np.random.Generator, start: BookState, stream: int | None = None
               ) -> tuple[_Requests, np.ndarray]:
-    """Per-side requests (a changed price, a refresh, the initial quote), gated and delayed."""
+    """Per-side requests (a changed price, a refresh, the initial quote), gated and delayed.
+
+    The orders ``start`` carries come first, resting from time 0; the initial quote of a
+    side whose carried order already has the wanted price is not sent (it keeps its place).
+    """
     parts = []
     for k, (sign, desired) in enumerate(((1, d.bid), (-1, d.ask))):
         changed = np.ones(desired.size, dtype=bool)
         changed[1:] = desired[1:] != desired[:-1]
-        send = np.flatnonzero(changed | (d.cause != 1))
+        wanted = changed | (d.cause != 1)
+        carried = start.order(sign)
+        if carried is not None and desired.size and int(desired[0]) == carried.price:
+            wanted[0] = False
+        send = np.flatnonzero(wanted)
         parts.append((send * 2 + k, send, sign, desired[send]))
     key = np.concatenate([p[0] for p in parts])
     order = np.argsort(key, kind="stable")
@@ -220,8 +232,21 @@ def _requests(tape: MarketTape, d: _Decisions, params: Mapping[str, Value], venu
     entry = venue.latency.draw("entry", activity, rng, keys)
     cancel = venue.latency.draw("cancel", activity, rng, keys)
     ack = venue.latency.draw("ack", activity, rng, keys)
-    return _Requests(decide, side, price, d.base[j], d.mid[j], weight, accepted,
-                     sent + entry, sent + cancel, (wait + entry + ack) / _MS), used
+    c = len(start.orders)
+    zero = np.zeros(c, np.int64)
+    r = _Requests(
+        np.concatenate((zero, decide)),
+        np.concatenate((np.array([o.side for o in start.orders], np.int64), side)),
+        np.concatenate((np.array([o.price for o in start.orders], np.int64), price)),
+        np.concatenate((np.array([o.lots for o in start.orders], np.float64), d.base[j])),
+        np.concatenate((np.full(c, tape.mid_start), d.mid[j])),
+        np.concatenate((np.zeros(c), weight)), np.concatenate((np.ones(c, bool), accepted)),
+        np.concatenate((zero, sent + entry)), np.concatenate((zero, sent + cancel)),
+        np.concatenate((np.full(c, np.nan), (wait + entry + ack) / _MS)),
+        np.concatenate((np.ones(c, bool), np.zeros(decide.size, bool))),
+        np.concatenate((np.array([o.front for o in start.orders], np.float64),
+                        np.full(decide.size, np.nan))))
+    return r, used
 
 
 def _orders_end(r: _Requests, end_ns: int) -> np.ndarray:
@@ -234,26 +259,29 @@ def _orders_end(r: _Requests, end_ns: int) -> np.ndarray:
 
 
 def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.Generator,
-                 venue: Venue | None = None) -> StrategyResult:
-    """Run the strategy with ``params`` against ``tape``; ``rng`` draws latencies only (keyed
-    by event when the venue's latency is: one draw from ``rng`` gives the stream)."""
+                 venue: Venue | None = None, start: BookState = FLAT) -> StrategyResult:
+    """Run the strategy with ``params`` against ``tape`` from ``start``; ``rng`` draws
+    latencies only (keyed by event when the venue's latency is: one draw from ``rng`` gives
+    the stream). The result's ``end`` is the state the next stretch starts from."""
     venue = venue or default_venue(tape.latency)
     stream = stream_key(rng) if venue.latency.keyed else None
     d = _decisions(tape, params, venue, rng, stream)
-    r, used = _requests(tape, d, params, venue, rng, stream)
+    r, used = _requests(tape, d, params, venue, rng, start, stream)
     end_ns = round(tape.duration_s * NS)
     end = _orders_end(r, end_ns)
     live = np.flatnonzero(r.accepted)
     expired = np.zeros(r.side.size, dtype=bool)
     front0 = np.full(r.side.size, np.inf)
+    front_end = np.full(r.side.size, np.inf)
     owners, opp_ns, opp_avail = [], [], []
     for side in (1, -1):
         idx = live[r.side[live] == side]
         opp = find_opportunities(tape, side_timeline(tape, side), side, r.price[idx],
                                  r.arrive_ns[idx], end[idx], venue.queue,
-                                 venue.fill_model == "whole")
+                                 venue.fill_model == "whole", r.front_hint[idx])
         expired[idx] = opp.expired
         front0[idx] = opp.front0
+        front_end[idx] = opp.front_end
         owners.append(np.repeat(idx, np.diff(opp.ptr)))
         opp_ns.append(opp.ns)
         opp_avail.append(opp.avail)
@@ -278,15 +306,17 @@ def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.G
         tick_ns=round(_param(params, "min_interval_ms") * _MS),
         unload_entry_ns=venue.latency.draw("entry", pool_activity, rng, pool_keys),
         unload_ack_ns=venue.latency.draw("ack", pool_activity, rng, pool_keys),
-        window_ns=window_ns, window_free=free), limit, STRATEGY.skew_strength,
+        window_ns=window_ns, window_free=free, fixed=r.carried,
+        start_lots=start.position_lots), limit, STRATEGY.skew_strength,
         STRATEGY.unload_target_ratio)
-    return _result(tape, params, d, r, end, expired, front0, ex, limit)
+    return _result(tape, params, d, r, end, expired, (front0, front_end), ex, limit, start)
 
 
 def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Requests,
-            end: np.ndarray, expired: np.ndarray, front0: np.ndarray, ex: Executions,
-            limit: float) -> StrategyResult:
-    position_lots = np.cumsum(ex.side * ex.lots)
+            end: np.ndarray, expired: np.ndarray, fronts: tuple[np.ndarray, np.ndarray],
+            ex: Executions, limit: float, start: BookState) -> StrategyResult:
+    front0, front_end = fronts
+    position_lots = start.position_lots + np.cumsum(ex.side * ex.lots)
     before = np.maximum(tape.quote_index(ex.ns - 1), 0)
     mid = tape.mid_px[before]
     if _param(params, "quote_from_touch") >= 1:  # what the bot would quote at the fill
@@ -305,29 +335,45 @@ def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Re
 
     # which orders rested, and how each ended: filled in full, cancelled, or still up
     ack_order = np.argsort(ex.ack_ns, kind="stable")
-    heard = np.concatenate(([0], np.cumsum((ex.side * ex.lots)[ack_order])))
+    heard = start.position_lots + np.concatenate(([0], np.cumsum((ex.side * ex.lots)[ack_order])))
     known = heard[np.searchsorted(ex.ack_ns[ack_order], r.decide_ns, side="right")]
     inst = tape.instrument
-    size = skewed_size(r.base, r.side, known * inst.lot_scale * inst.price_term(r.mid), limit,
-                       STRATEGY.skew_strength)
+    size = np.where(r.carried, r.base.astype(np.int64),
+                    skewed_size(r.base, r.side, known * inst.lot_scale * inst.price_term(r.mid),
+                                limit, STRATEGY.skew_strength))
     maker = ~ex.taker
     got = np.bincount(ex.order[maker], weights=ex.lots[maker], minlength=r.side.size)
-    placed = r.accepted & ~expired & (end > r.arrive_ns) & ((size > 0) | (got > 0))
-    cancelled = placed & (got < size) & (end < round(tape.duration_s * NS))
+    end_ns = round(tape.duration_s * NS)
+    live = r.accepted & ~expired & (end > r.arrive_ns) & ((size > 0) | (got > 0))
+    placed = live & ~r.carried
+    cancelled = live & (got < size) & (end < end_ns)
     joined = placed & np.isfinite(front0) & (front0 > 0)
-    resting = placed & (got < size) & (end >= round(tape.duration_s * NS))
+    age = np.array([o.age_ms for o in start.orders] + [0.0] * (r.side.size - len(start.orders)))
+    had_fill = np.array([o.filled for o in start.orders]
+                        + [False] * (r.side.size - len(start.orders))) | (got > 0)
+    resting = []
+    for side in (1, -1):
+        idx = np.flatnonzero(r.accepted & (r.side == side))
+        k = int(idx[-1]) if idx.size else -1
+        if k >= 0 and live[k] and r.arrive_ns[k] < end_ns and size[k] > got[k]:
+            resting.append(RestingOrder(side, int(r.price[k]), int(size[k] - got[k]),
+                                        float(front_end[k]),
+                                        round(float(age[k] + (end_ns - r.arrive_ns[k]) / _MS), 6),
+                                        bool(had_fill[k])))
+    final = BookState(int(position_lots[-1]) if position_lots.size else start.position_lots,
+                      tuple(resting), float(tape.mid_end))
     traded = float(tape.trade_qty.sum())
     return StrategyResult(
         fills=fills,
-        order_lifetimes_ms=(end[cancelled] - r.arrive_ns[cancelled]) / _MS,
-        order_filled=got[cancelled] > 0,
-        latencies_ms=np.concatenate((r.latency_ms, ex.unload_latency_ms)),
+        order_lifetimes_ms=(end[cancelled] - r.arrive_ns[cancelled]) / _MS + age[cancelled],
+        order_filled=had_fill[cancelled],
+        latencies_ms=np.concatenate((r.latency_ms[~r.carried], ex.unload_latency_ms)),
         requotes={"initial": int((d.cause == 0).sum()), "move": int((d.cause == 1).sum()),
                   "refresh": int((d.cause == 2).sum())},
         dropped_requotes=d.dropped,
         unloads=ex.unloads,
         rejects=int((~r.accepted).sum()) + ex.unload_rejects,
-        post_only_expired=int((r.accepted & expired).sum()),
+        post_only_expired=int((r.accepted & expired & ~r.carried).sum()),
         orders_placed=int(placed.sum()),
         orders_filled=int((placed & (got > 0)).sum()),
         market_share=float(ex.lots[maker].sum() / traded) if traded > 0 else 0.0,
@@ -336,7 +382,5 @@ def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Re
                              if joined.any() else None),
         orders=OrderLog(r.decide_ns, r.side, r.price, r.arrive_ns, end, r.accepted, expired,
                         front0, size, got.astype(np.int64)),
-        end_position_lots=int(position_lots[-1]) if position_lots.size else 0,
-        end_orders=tuple(zip(r.side[resting].tolist(), r.price[resting].tolist(),
-                             (size - got)[resting].astype(np.int64).tolist(), strict=True)),
+        start=start, end=final,
     )

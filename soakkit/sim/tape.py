@@ -122,6 +122,34 @@ class MarketTape:
         """The mid as the window opens."""
         return float(self.mid_px[0])
 
+    def window(self, start_ns: int, end_ns: int) -> MarketTape:
+        """The stretch ``[start_ns, end_ns)`` as a tape of its own (times from its start).
+
+        Its first quote row is the book in force at ``start_ns``; it keeps the regimes of
+        the minutes it touches, and no burst or jump count (those belong to the whole tape).
+        """
+        q0 = int(np.searchsorted(self.quote_ns, start_ns, side="right")) - 1
+        q1 = int(np.searchsorted(self.quote_ns, end_ns, side="left"))
+        t0, t1 = np.searchsorted(self.trade_ns, [start_ns, end_ns], side="left")
+        quote_ns = self.quote_ns[max(q0, 0):q1] - start_ns
+        quote_ns[0] = 0
+        rows = slice(max(q0, 0), q1)
+        first, last = start_ns // (60 * NS), -(-end_ns // (60 * NS))
+        return MarketTape(
+            duration_s=(end_ns - start_ns) / NS, tick=self.tick, lot=self.lot,
+            regime_by_minute=self.regime_by_minute[first:last],
+            trade_ns=self.trade_ns[t0:t1] - start_ns, trade_side=self.trade_side[t0:t1],
+            trade_px=self.trade_px[t0:t1], trade_qty=self.trade_qty[t0:t1],
+            quote_ns=quote_ns, bid_px=self.bid_px[rows], bid_qty=self.bid_qty[rows],
+            ask_px=self.ask_px[rows], ask_qty=self.ask_qty[rows], bursts=0, jumps=0,
+            source=self.source, origin_ns=self.origin_ns + start_ns,
+            gaps=tuple((at - start_ns / NS, length) for at, length in self.gaps
+                       if start_ns / NS <= at < end_ns / NS),
+            kind=self.kind, contract_size=self.contract_size, latency=self.latency,
+            quote_local_ns=None if self.quote_local_ns is None else np.maximum(
+                self.quote_local_ns[rows] - start_ns, quote_ns),
+            depth=None if self.depth is None else self.depth.window(start_ns, end_ns))
+
     def regime_mix(self) -> dict[str, float]:
         """Share of minutes spent in each regime."""
         counts = np.bincount(self.regime_by_minute, minlength=len(REGIME_NAMES))

@@ -4,6 +4,15 @@
 (:mod:`soakkit.soak.runner`) writes what it returns as ``ITER_SUMMARY_<n>.json`` and a
 ``TUNING_REPORT.json`` entry; a sweep cell keeps it in memory. The tuner's live values
 come from a :class:`~soakkit.tuning.store.RuntimeStore` (a run's file, or memory).
+
+An iteration starts from the position and resting orders the previous one left (recorded
+in its entry, ``carry``, so a resumed run continues from them), and a synthetic market
+opens where the previous one closed. Every minute of the market is traded once, by the
+values in force or, during a trial, by one of the trial's two arms
+(:mod:`soakkit.soak.trading`), each stretch by the run's strategy
+(:func:`soakkit.strategy.engine.simulate`: legacy, a model strategy, a class or an external
+program) from the state the stretch before it left. The only other run is the gate's
+reference profile from flat, which does not depend on the run.
 """
 
 from __future__ import annotations
@@ -23,21 +32,31 @@ from soakkit.config.runtime import RuntimeOverrides
 from soakkit.core.errors import ConfigError, Problem, StrategyError
 from soakkit.core.io import Clock, format_utc
 from soakkit.core.json_canonical import round_floats
-from soakkit.gate import Verdict, judge_iteration, violation
-from soakkit.kpi import compute_kpis, untuned_reference
+from soakkit.gate import Verdict, judge_iteration
+from soakkit.kpi import compute_kpis, with_reference
+from soakkit.sim.carry import FLAT, BookState
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import REGIME_NAMES
 from soakkit.sim.replay import load_tape, replay_window
+from soakkit.sim.schedule import trade_schedule
+from soakkit.sim.strategy import StrategyResult
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.soak.options import SoakOptions, load_market
+from soakkit.soak.trading import (
+    observe_windows,
+    observed_regime,
+    plan_windows,
+    run_reference,
+    window_records,
+)
 from soakkit.strategy.api import QuotingPrior
 from soakkit.strategy.engine import simulate, where_in
 from soakkit.strategy.estimators import default_prior, prior_from_fit
 from soakkit.strategy.registry import StrategyRef, load_strategy
-from soakkit.tuning.canary import CanaryEvidence, CanaryGroup
 from soakkit.tuning.engine import Decision, HistoryEntry, decide
 from soakkit.tuning.guards import SUMMARY_COUNTERS, TunerState
 from soakkit.tuning.store import RuntimeStore
+from soakkit.tuning.trial import TrialEvidence, WindowObservation, arm_kpis, pair_windows
 
 __all__ = ["IterationReport", "Session", "run_iteration", "tuning_report"]
 
@@ -129,46 +148,43 @@ def _resolve(session: Session, runtime: RuntimeOverrides) -> ResolvedConfig:
                    runtime=runtime, params=session.strategy.params)
 
 
-def _measure(session: Session, tape: MarketTape, values: Mapping[str, Value],
-             seed: np.random.SeedSequence, untuned: Mapping[str, Any] | None = None
-             ) -> dict[str, Any]:
-    """The KPIs of the run's strategy with ``values`` on ``tape``, latency draws from
-    ``seed``, as written.
-
-    ``untuned`` (the profile's KPIs on the same tape) adds ``volume_vs_untuned`` and
-    ``untuned``; without it, ``values`` are the profile's own.
-    """
-    outcome = simulate(session.strategy.factory(), tape, values, np.random.default_rng(seed),
-                       prior=session.prior())
-    kpis = round_floats(compute_kpis(tape, outcome, values))
-    return round_floats(untuned_reference(kpis, kpis if untuned is None else untuned))  # type: ignore[no-any-return]
-
-
-def _pending_groups(entries: Sequence[Mapping[str, Any]], n: int) -> list[Mapping[str, Any]]:
-    """The groups of the change iteration ``n - 1`` made that await their canary verdict."""
+def _pending_trial(entries: Sequence[Mapping[str, Any]], n: int) -> Mapping[str, Any] | None:
+    """The change iteration ``n - 1`` left under trial, if any (``tuning.trial.pending``)."""
     last = next((e for e in entries if e["iteration"] == n - 1), None)
-    canary = last.get("canary") if last is not None else None
-    pending = canary.get("pending") if isinstance(canary, dict) else None
-    return [g for g in pending if isinstance(g, dict)] if isinstance(pending, list) else []
+    trial = last.get("trial") if last is not None else None
+    pending = trial.get("pending") if isinstance(trial, dict) else None
+    return pending if isinstance(pending, dict) else None
 
 
-def _canary_record(decision: Decision, applied: bool) -> dict[str, Any]:
-    """``tuning.canary``: verdicts on the previous change, and this change if pending.
+def _carried(entries: Sequence[Mapping[str, Any]], n: int) -> BookState:
+    """What iteration ``n - 1`` left: its position, resting orders and closing mid."""
+    last = next((e for e in entries if e["iteration"] == n - 1), None)
+    carry = last.get("carry") if last is not None else None
+    end = carry.get("end") if isinstance(carry, dict) else None
+    return BookState.from_json(end) if isinstance(end, dict) else FLAT
 
-    A change the rules made (not a panic revert or a rollback) is *pending*: the next
-    iteration judges each rule's part of it (``groups``: the parameters only that rule
-    moved, with their values from before the change).
+
+def _trial_record(decision: Decision, applied: bool, pending: Mapping[str, Any] | None,
+                  pairs: Sequence[Mapping[str, Any]], windows: list[dict[str, Any]]
+                  ) -> dict[str, Any]:
+    """``tuning.trial``: this iteration's windows and verdict, and the trial still pending.
+
+    A change the rules made (not a panic revert or a rollback) starts a trial in the next
+    iteration; a trial the verdict leaves running carries its pairs on.
     """
     flags = decision.flags
-    groups: dict[str, dict[str, Any]] = {}
-    if applied and not (flags.panic_revert or flags.canary_rollback):
-        for param in decision.deltas:
-            rules = decision.owners.get(param, ())
-            group = groups.setdefault("+".join(rules), {"rules": list(rules),
-                                                        "stable_values": {}})
-            group["stable_values"][param] = decision.values_before[param]
-    return {"verdicts": [v.to_json() for v in decision.canary],
-            "pending": [{"name": k, **v} for k, v in sorted(groups.items())]}
+    out = None if decision.trial is None else decision.trial.to_json()
+    following: dict[str, Any] | None = None
+    if decision.trial is not None and decision.trial.status == "running" and pending:
+        following = {**pending, "iterations": int(pending["iterations"]) + 1,
+                     "pairs": list(pairs)}
+    elif applied and not (flags.panic_revert or flags.canary_rollback):
+        following = {"change_iteration": decision.iteration,
+                     "rules": sorted({r for p in decision.deltas
+                                      for r in decision.owners.get(p, ())}),
+                     "stable_values": {p: decision.values_before[p] for p in decision.deltas},
+                     "iterations": 0, "pairs": []}
+    return {"verdict": out, "windows": windows, "pending": following}
 
 
 def market_record(tape: MarketTape, options: SoakOptions) -> dict[str, Any]:
@@ -194,46 +210,52 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
         runtime = replace(runtime, values=dict(runtime.applied.values_before))
     cfg = _resolve(session, runtime)
     market_seq, strategy_seq = np.random.SeedSequence(o.seed, spawn_key=(n,)).spawn(2)
+    earlier = [e for e in session.entries if e["iteration"] < n]
+    carried = _carried(earlier, n)
     if o.market_data is not None:
         tape = replay_window(load_tape(o.market_data), n, o.sim_minutes)
     else:
         tape = simulate_market(o.mode, o.sim_minutes, np.random.default_rng(market_seq),
-                               load_market(o.market, o.artifacts))
-    # the run's values, and the profile untuned on the same market (the activity floor's
-    # reference: defaults < profile, without runtime overrides, env or CLI)
-    baseline = cfg.baseline()
+                               load_market(o.market, o.artifacts), start_mid=carried.mid)
+    pending = _pending_trial(earlier, n) if o.tune else None
+    stable = None if pending is None else {**cfg.values, **pending["stable_values"]}
+    plan = plan_windows(tape.duration_s, cfg.values, stable)
+    strategy, prior = session.strategy, session.prior()
+
+    def run(piece: MarketTape, values: Mapping[str, Value], rng: np.random.Generator,
+            start: BookState) -> StrategyResult:
+        """One stretch of the market, traded by the run's strategy from ``start``."""
+        return simulate(strategy.factory(), piece, values, rng, start=start, prior=prior)
+
     try:
-        return _judged(session, n, store, cfg, tape, strategy_seq, baseline, started)
+        traded = trade_schedule(tape, plan, np.random.default_rng(strategy_seq), carried, run)
     except StrategyError as exc:  # say which iteration (the step is in the message)
         raise where_in(exc, n) from None
-
-
-def _judged(session: Session, n: int, store: RuntimeStore, cfg: ResolvedConfig,
-            tape: MarketTape, strategy_seq: np.random.SeedSequence, baseline: dict[str, Value],
-            started: datetime) -> IterationReport:
-    """Iteration ``n``'s KPIs on ``tape``, the gate's verdict and the tuner's decision."""
-    o = session.options
-    untuned = _measure(session, tape, baseline, strategy_seq)
-    kpis = untuned if baseline == dict(cfg.values) else _measure(session, tape, cfg.values,
-                                                                 strategy_seq, untuned)
+    reference_run, reference = run_reference(tape, np.random.default_rng(strategy_seq))
+    kpis = round_floats(with_reference(round_floats(compute_kpis(tape, traded.result,
+                                                                  cfg.values)),
+                                       round_floats(reference)))
     verdict = judge_iteration(kpis, o.gate, n)
     production = judge_iteration(kpis, "production", n + 10**6)
-    earlier = [e for e in session.entries if e["iteration"] < n]
-    pending = _pending_groups(earlier, n) if o.tune else []
-    evidence = None
-    if pending:  # each rule's part of the last change, undone, on the same market
-        evidence = CanaryEvidence(n - 1, kpis, tuple(
-            CanaryGroup(g["name"], tuple(g["rules"]), dict(g["stable_values"]),
-                        _measure(session, tape, {**cfg.values, **g["stable_values"]},
-                                 strategy_seq, untuned))
-            for g in pending))
-    worse = violation(kpis, o.gate) > violation(untuned, o.gate)
+    evidence, pairs, windows = None, [], []
+    if pending is not None:
+        observed = observe_windows(tape, traded, reference_run)
+        windows = round_floats(window_records(observed, traded))
+        pairs = [*pending["pairs"], *([a.to_json(), b.to_json()]
+                                       for a, b in pair_windows(observed))]
+        pairs = round_floats(pairs)
+        evidence = TrialEvidence(
+            int(pending["change_iteration"]), tuple(pending["rules"]),
+            dict(pending["stable_values"]), int(pending["iterations"]) + 1,
+            tuple((WindowObservation.from_json(a), WindowObservation.from_json(b))
+                  for a, b in pairs),
+            arm_kpis([w for w in observed if w.arm == "candidate"]),
+            int(np.random.SeedSequence([o.seed, n]).generate_state(1)[0]))
     decision = decide(run_id=session.run_id, iteration=n, kpis=kpis,
                       failed=verdict.verdict == "FAIL",
-                      production_pass=production.verdict != "FAIL",
-                      worse_than_profile=worse, values=cfg.values,
-                      baseline=baseline, pinned=cfg.pinned, history=_history(earlier),
-                      enabled=o.tune, canary=evidence)
+                      production_pass=production.verdict != "FAIL", values=cfg.values,
+                      baseline=cfg.baseline(), pinned=cfg.pinned, history=_history(earlier),
+                      enabled=o.tune, trial=evidence, regime=observed_regime(tape))
     applied = store.apply(decision, store.read(), cfg.baseline(), cfg.pinned)
     flags = decision.flags
     if applied.status == "already_applied":
@@ -255,8 +277,9 @@ def _judged(session: Session, n: int, store: RuntimeStore, cfg: ResolvedConfig,
         "values_after": dict(decision.values_after),
         "state": decision.state.to_json(),
         "signature": decision.signature,
-        "canary": _canary_record(decision, applied_ok),
+        "trial": _trial_record(decision, applied_ok, pending, pairs, windows),
     }
+    carry = {"start": carried.to_json(), "end": traded.result.end.to_json()}
     summary = dict(kpis)
     summary["kpi_verdict"] = verdict.verdict
     summary["kpi_reasons"] = list(verdict.reasons)
@@ -275,6 +298,7 @@ def _judged(session: Session, n: int, store: RuntimeStore, cfg: ResolvedConfig,
         "regime_by_minute": [REGIME_NAMES[i] for i in tape.regime_by_minute.tolist()],
         "sim_minutes": o.sim_minutes,
         "params": _params_snapshot(cfg),
+        "carry": carry,
         "summary": summary,
         "gate": verdict.to_json(),
         "tuning": tuning,
@@ -283,7 +307,8 @@ def _judged(session: Session, n: int, store: RuntimeStore, cfg: ResolvedConfig,
              "risk_ratio": kpis["risk_ratio"], "kpi_verdict": verdict.verdict,
              "proposed_deltas": tuning["deltas"],
              **{k: tuning[k] for k in ("applied_deltas", "applied", "skip_reason", "guards",
-                                       "rationale", "signature", "state", "canary")}}
+                                       "rationale", "signature", "state", "trial")},
+             "carry": carry}
     session.entries = [e for e in session.entries if e["iteration"] != n] + [entry]
     session.verdicts = [v for v in session.verdicts if v[0] != n] + [(n, verdict)]
     return IterationReport(n, o.iterations, verdict, kpis, decision, applied_ok, doc, entry)

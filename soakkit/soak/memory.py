@@ -39,7 +39,7 @@ def run_in_memory(options: SoakOptions, env: Mapping[str, str] | None = None, *,
         raise UsageError(f"schedule of {len(schedule)} modes for {options.iterations} "
                          "iterations: expected one mode per iteration")
     env = {} if env is None else env
-    cfg = resolve(options.profile, sets=options.sets, env=env,
+    cfg = resolve(options.profile, artifacts=options.artifacts, sets=options.sets, env=env,
                   params=load_strategy(options.strategy, env).params)
     session = Session(options, f"memory-{options.profile}-{options.mode}-{options.seed}",
                       clock_from(options.now or MEMORY_NOW, env), env, cfg.profile.sha256)

@@ -29,12 +29,13 @@ integer nanoseconds since the window opened. ``docs/STRATEGIES.md`` is the guide
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from soakkit.config.params import ParamSpec, Value
+from soakkit.sim.carry import FLAT, BookState, RestingOrder
 from soakkit.sim.instrument import Instrument
 
 if TYPE_CHECKING:
@@ -78,36 +79,14 @@ class QuotingPrior:
     source: str = "built-in"
 
 
-@dataclass(frozen=True)
-class CarriedOrder:
-    """An order resting when a window closed: re-placed when the next one opens."""
+#: An order resting when a window closed (side, price ticks, lots left; queue ahead and age
+#: where known): re-placed when the next window opens. The one definition is
+#: :class:`soakkit.sim.carry.RestingOrder`.
+CarriedOrder = RestingOrder
 
-    side: int
-    price: int
-    lots: int
-
-
-@dataclass(frozen=True)
-class EngineState:
-    """What carries from one window to the next: the position and the resting orders.
-
-    Queue priority does not carry: a carried order joins the next window's book at its
-    opening, behind what is displayed there.
-    """
-
-    position_lots: int = 0
-    orders: tuple[CarriedOrder, ...] = ()
-
-    @property
-    def flat(self) -> bool:
-        return self.position_lots == 0 and not self.orders
-
-    @classmethod
-    def after(cls, result: StrategyResult) -> EngineState:
-        """What a window left: the state the next window starts from."""
-        return cls(result.end_position_lots,
-                   tuple(CarriedOrder(side, price, lots) for side, price, lots
-                         in result.end_orders))
+#: What carries from one window to the next: the position and the resting orders
+#: (:class:`soakkit.sim.carry.BookState`; a window's result has it as ``result.end``).
+EngineState = BookState
 
 
 @dataclass(frozen=True)
@@ -119,7 +98,7 @@ class StrategyContext:
     duration_ns: int  #: length of the window
     loop_ns: int  #: the step period (``min_interval_ms``)
     prior: QuotingPrior
-    start: EngineState = field(default_factory=EngineState)
+    start: BookState = FLAT  #: the position and orders carried in
 
 
 @dataclass(frozen=True)
@@ -337,8 +316,9 @@ class Step:
 class Strategy:
     """Base class of a strategy: override :meth:`on_step` (and what else you need).
 
-    A new instance runs each simulated window (an iteration, the untuned shadow run, a
-    canary): keep state on ``self`` and start it in :meth:`start`.
+    A new instance runs each simulated window (an iteration, or one window of a tuner's
+    trial), starting from the state the previous window left (``ctx.start``): keep state
+    on ``self`` and start it in :meth:`start`.
 
     Class attributes: ``name`` (what ``--strategy`` and the records call it) and
     ``declared``: the strategy's own tunable parameters, with bounds
@@ -374,7 +354,9 @@ class Strategy:
         return None
 
     def vectorised(self, market: MarketTape, params: Mapping[str, Value],
-                   rng: np.random.Generator, venue: Venue) -> StrategyResult | None:
-        """A whole window at once, for a strategy whose decisions follow from the market
-        alone (the legacy quoter); ``None`` (the default) runs the event loop."""
+                   rng: np.random.Generator, venue: Venue, start: BookState = FLAT
+                   ) -> StrategyResult | None:
+        """A whole window at once from ``start``, for a strategy whose decisions follow
+        from the market alone (the legacy quoter); ``None`` (the default) runs the event
+        loop."""
         return None

@@ -19,7 +19,9 @@ The latency draws are the venue's models, taken one at a time
 (:meth:`~soakkit.sim.latency.LatencyModel.sampler`) after the feed delays of every tick;
 so a run is a pure function of the tape, the parameters, the seed and the strategy.
 :func:`simulate` runs a strategy's vectorised form instead when it has one (the legacy
-quoter) and the window starts flat.
+quoter, from any start: it keeps a carried order's queue place). A window starts from a
+:class:`~soakkit.sim.carry.BookState` and its result ends with one (``result.end``), which
+is what :func:`soakkit.sim.schedule.trade_schedule` hands to the next stretch.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import numpy as np
 
 from soakkit.config.params import Value
 from soakkit.core.errors import StrategyError
+from soakkit.sim.carry import FLAT, BookState, RestingOrder
 from soakkit.sim.inventory import walk_book
 from soakkit.sim.latency import Gateway
 from soakkit.sim.live import LiveOrder, SideEvents
@@ -45,8 +48,6 @@ from soakkit.sim.venue import Venue, default_venue
 from soakkit.strategy.api import (
     Book,
     Cancel,
-    CarriedOrder,
-    EngineState,
     MarketRows,
     OrderView,
     Place,
@@ -288,7 +289,7 @@ class _Loop:
             heapq.heappush(self.v.takers, (o.arrive_ns, o.id, o))
         return o.id
 
-    def carry(self, state: EngineState) -> None:
+    def carry(self, state: BookState) -> None:
         """Re-place the orders a previous window left resting, at this window's opening."""
         self.position = state.position_lots
         for c in state.orders:
@@ -304,13 +305,13 @@ class _Loop:
 
 def run_engine(tape: MarketTape, strategy: Strategy, params: Mapping[str, Value],
                rng: np.random.Generator, venue: Venue | None = None,
-               start: EngineState | None = None, prior: QuotingPrior | None = None
+               start: BookState | None = None, prior: QuotingPrior | None = None
                ) -> StrategyResult:
     """Run ``strategy`` on ``tape`` with the event loop; ``rng`` draws latencies only."""
     from soakkit.strategy.estimators import default_prior
 
     venue = venue or default_venue(tape.latency)
-    start = start or EngineState()
+    start = start or FLAT
     dt = round(param(params, "min_interval_ms") * _MS)
     ticks = np.arange(int(np.ceil(tape.duration_s * NS / dt)), dtype=np.int64) * dt
     feed = venue.latency.draw("feed", tape.activity(ticks), rng)
@@ -358,7 +359,7 @@ def run_engine(tape: MarketTape, strategy: Strategy, params: Mapping[str, Value]
                             f"(t={now / NS:.3f} s {WINDOW})") from exc
     finally:
         strategy.finish()
-    return build_result(tape, ledger, strategy, v.live)
+    return build_result(tape, ledger, strategy, v.live, start)
 
 
 def _describe(exc: BaseException) -> str:
@@ -369,19 +370,18 @@ def _describe(exc: BaseException) -> str:
 
 def simulate(strategy: Strategy, tape: MarketTape, params: Mapping[str, Value],
              rng: np.random.Generator, venue: Venue | None = None,
-             start: EngineState | None = None, prior: QuotingPrior | None = None
+             start: BookState | None = None, prior: QuotingPrior | None = None
              ) -> StrategyResult:
-    """One window of ``strategy``: its vectorised form when it has one and the window
-    starts flat, else the event loop (:func:`run_engine`)."""
+    """One window of ``strategy`` from ``start`` (flat by default): its vectorised form
+    when it has one, else the event loop (:func:`run_engine`)."""
     venue = venue or default_venue(tape.latency)
-    if start is None or start.flat:
-        result = strategy.vectorised(tape, params, rng, venue)
-        if result is not None:
-            return result
+    result = strategy.vectorised(tape, params, rng, venue, start or FLAT)
+    if result is not None:
+        return result
     return run_engine(tape, strategy, params, rng, venue, start, prior)
 
 
-def carried(orders: list[EngineOrder]) -> tuple[CarriedOrder, ...]:
+def carried(orders: list[EngineOrder]) -> tuple[RestingOrder, ...]:
     """The resting orders of a closed window, as the next one re-places them."""
-    return tuple(CarriedOrder(o.side, o.price, o.lots - o.filled) for o in orders
+    return tuple(RestingOrder(o.side, o.price, o.lots - o.filled) for o in orders
                  if not o.closed and o.lots > o.filled)

@@ -4,12 +4,13 @@ Its prices follow from the market it saw alone (a 1-bp grid of the mid, the repl
 budget, the tail age, or the touch), so it has two forms of the same decisions:
 
 * :meth:`LegacyQuoter.vectorised` – every decision of a window at once, the engine of
-  :mod:`soakkit.sim.strategy` (≥ 1 M market events/s); soak, sweep and replay use it when a
-  window starts flat, and its results are those of every earlier soakkit version;
+  :mod:`soakkit.sim.strategy` (≥ 1 M market events/s); soak, sweep and replay use it, from
+  a flat start or a carried :class:`~soakkit.sim.carry.BookState` (a carried order keeps
+  its queue place);
 * :meth:`LegacyQuoter.on_step` – the same rules one loop tick at a time on the
-  event-driven engine (a window that starts with a carried position, or a subclass that
-  changes a rule). ``tests/test_legacy_equivalence.py`` runs both on the same markets with
-  fixed latencies and checks that they send the same orders and get the same fills.
+  event-driven engine (a subclass that changes a rule). ``tests/test_legacy_equivalence.py``
+  runs both on the same markets with fixed latencies and checks that they send the same
+  orders and get the same fills.
 
 Two places where the forms differ by construction: the vectorised walk sizes a taker
 unload from the fill that crossed the limit, valued at the mid the *next* sized order saw
@@ -27,6 +28,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from soakkit.config.params import Value
+from soakkit.sim.carry import FLAT, BookState
 from soakkit.sim.quotes import base_lots, legacy_prices, param
 from soakkit.sim.regimes import STRATEGY
 from soakkit.sim.strategy import StrategyResult, run_strategy
@@ -44,10 +46,11 @@ class LegacyQuoter(Strategy):
     name = "legacy"
 
     def vectorised(self, market: MarketTape, params: Mapping[str, Value],
-                   rng: np.random.Generator, venue: Venue) -> StrategyResult | None:
+                   rng: np.random.Generator, venue: Venue, start: BookState = FLAT
+                   ) -> StrategyResult | None:
         if type(self).on_step is not LegacyQuoter.on_step:
             return None  # a subclass changed the rules: run them on the event loop
-        return run_strategy(market, params, rng, venue)
+        return run_strategy(market, params, rng, venue, start=start)
 
     def start(self, ctx: StrategyContext) -> None:
         super().start(ctx)

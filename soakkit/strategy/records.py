@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from soakkit.sim.carry import FLAT, BookState, RestingOrder
 from soakkit.sim.live import LiveOrder
 from soakkit.sim.strategy import Fills, OrderLog, StrategyResult
 from soakkit.sim.tape import NS, MarketTape
@@ -107,7 +108,7 @@ def _fills(tape: MarketTape, ledger: Ledger, strategy: Strategy, index: Mapping[
 
 
 def build_result(tape: MarketTape, ledger: Ledger, strategy: Strategy,
-                 live: list[EngineOrder]) -> StrategyResult:
+                 live: list[EngineOrder], start: BookState = FLAT) -> StrategyResult:
     """The window's :class:`StrategyResult` (and the state a next window may carry)."""
     end_ns = round(tape.duration_s * NS)
     makers = [o for o in ledger.orders if not o.taker]
@@ -130,7 +131,7 @@ def build_result(tape: MarketTape, ledger: Ledger, strategy: Strategy,
     counters = dict(strategy.counters())
     decided = len({o.decide_ns for o in ledger.orders})
     takers = [o for o in ledger.orders if o.taker]
-    resting = tuple((o.side, o.price, o.lots - o.filled) for o in live
+    resting = tuple(RestingOrder(o.side, o.price, o.lots - o.filled) for o in live
                     if not o.closed and o.lots > o.filled)
     return StrategyResult(
         fills=fills,
@@ -152,7 +153,7 @@ def build_result(tape: MarketTape, ledger: Ledger, strategy: Strategy,
         orders=OrderLog(column("decide_ns", np.int64), column("side", np.int64),
                         column("price", np.int64), arrive, end, accepted, expired, front0,
                         size, got),
-        end_position_lots=int(fills.position_lots[-1]) if fills.lots.size
-        else ledger.start_position,
-        end_orders=resting,
+        start=start,
+        end=BookState(int(fills.position_lots[-1]) if fills.lots.size
+                      else ledger.start_position, resting, float(tape.mid_end)),
     )

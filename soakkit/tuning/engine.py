@@ -3,6 +3,11 @@
 :func:`decide` never touches the filesystem; :mod:`soakkit.tuning.apply` writes the result.
 Given the same history, KPIs and values it returns the same decision with the same
 signature, which is what makes re-applying a decision after a crash recognisable.
+
+It reads only what a live bot has: the KPIs of what it traded, the regime it observed, and
+its own earlier decisions. It cannot run a market: nothing here imports the simulator
+(``tests/test_trial.py`` checks it), so it cannot ask what its values would have done on a
+minute that was traded otherwise.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from typing import Any
 
 from soakkit.config.params import PARAMS, TUNABLE, Value
 from soakkit.core.digests import signature
-from soakkit.tuning.canary import CanaryEvidence, CanaryVerdict, judge_canary
+from soakkit.gate import violation
 from soakkit.tuning.guards import GUARDS, GuardConfig, GuardFlags, TunerState
 from soakkit.tuning.rules import evaluate_rules
+from soakkit.tuning.trial import CONSTRAINT_GATE, TrialEvidence, TrialVerdict, judge_trial
 
 __all__ = ["Decision", "HistoryEntry", "decide"]
 
@@ -45,7 +51,7 @@ class Decision:
     rules_fired: tuple[str, ...]
     state: TunerState
     signature: str = field(default="")
-    canary: tuple[CanaryVerdict, ...] = ()  #: verdicts on the previous iteration's change
+    trial: TrialVerdict | None = None  #: the verdict on the change under trial
     owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  #: param → rules
 
     @property
@@ -66,7 +72,7 @@ def _signed(delta: float) -> int:
 def _finish(run_id: str, iteration: int, proposed: dict[str, float],
             before: dict[str, Value], after: dict[str, Value], flags: GuardFlags,
             skip: str | None, rationale: str, fired: tuple[str, ...],
-            state: TunerState, canary: tuple[CanaryVerdict, ...] = (),
+            state: TunerState, trial: TrialVerdict | None = None,
             owners: Mapping[str, tuple[str, ...]] | None = None) -> Decision:
     deltas = {k: _delta(k, float(after[k]) - float(before[k])) for k in before
               if after[k] != before[k]}
@@ -74,7 +80,7 @@ def _finish(run_id: str, iteration: int, proposed: dict[str, float],
     sig = signature({"run_id": run_id, "iteration": iteration, "values_before": before,
                      "values_after": after})
     return Decision(run_id, iteration, proposed, deltas, before, after, flags, skip,
-                    rationale, fired, state, sig, canary,
+                    rationale, fired, state, sig, trial,
                     {k: v for k, v in (owners or {}).items() if k in deltas})
 
 
@@ -85,14 +91,14 @@ def decide(
     kpis: Mapping[str, Any],
     failed: bool,
     production_pass: bool,
-    worse_than_profile: bool = True,
     values: Mapping[str, Value],
     baseline: Mapping[str, Value],
     pinned: frozenset[str],
     history: Sequence[HistoryEntry],
     enabled: bool = True,
     guards: GuardConfig | None = None,
-    canary: CanaryEvidence | None = None,
+    trial: TrialEvidence | None = None,
+    regime: str = "",
 ) -> Decision:
     """Decide this iteration's parameter changes.
 
@@ -104,9 +110,6 @@ def decide(
         This iteration's KPIs.
     failed
         Whether this iteration's verdict (under the run's gate) is FAIL.
-    worse_than_profile
-        Whether the run's values did worse against the gate than the profile's own values
-        on the same market; only such FAIL iterations count towards the panic revert.
     production_pass
         Whether this iteration's KPIs hold the production thresholds (for the freeze).
     values, baseline
@@ -119,20 +122,32 @@ def decide(
         ``False`` for ``--no-tune``: nothing is proposed and the reason is recorded.
     guards
         Guard constants; :data:`~soakkit.tuning.guards.GUARDS` when ``None``.
-    canary
-        The previous iteration's change and both configurations' KPIs on this market,
-        when that change awaits its canary verdict (:mod:`soakkit.tuning.canary`).
+    trial
+        The change under trial and the windows traded both ways so far
+        (:mod:`soakkit.tuning.trial`), when this iteration was a trial iteration.
+    regime
+        The regime observed this iteration (labelled from the quotes): the panic revert
+        compares with what the profile's values did in the same regime.
     """
     guards = GUARDS if guards is None else guards
     prev = history[-1].state if history else TunerState()
     before = {k: values[k] for k in TUNABLE}
-    fail_streak = prev.fail_streak + 1 if failed and worse_than_profile else 0
+    observed = violation(kpis, CONSTRAINT_GATE)
+    at_baseline = trial is None and all(before[k] == baseline[k] for k in TUNABLE
+                                        if k not in pinned)
+    seen = dict(prev.baseline_violation)
+    if at_baseline:
+        seen[regime] = round(max(seen.get(regime, 0.0), observed), 9)
+    # the profile's values in this regime, else the worst they were seen to do anywhere
+    bar = seen.get(regime, max(seen.values(), default=-1.0))
+    worse = not at_baseline and observed > bar
+    fail_streak = prev.fail_streak + 1 if failed and worse else 0
     pass_streak = prev.pass_streak + 1 if production_pass else 0
     rule_cooling = {k: v for k, v in prev.rule_cooldown_until.items() if v >= iteration}
     rollbacks = dict(prev.rule_rollbacks)
     base_state = TunerState(prev.frozen_until, prev.freeze_reason, dict(prev.locked_until),
                             dict(prev.cooldown_until), pass_streak, fail_streak, rule_cooling,
-                            rollbacks)
+                            rollbacks, dict(sorted(seen.items())))
     if not enabled:
         return _finish(run_id, iteration, {}, before, dict(before), GuardFlags(),
                        "tuning disabled (--no-tune)", "", (), base_state)
@@ -142,23 +157,31 @@ def decide(
         after = {k: (before[k] if k in pinned else baseline[k]) for k in TUNABLE}
         until = iteration + guards.panic_freeze_iterations
         state = TunerState(until, f"panic revert at iteration {iteration}", {}, {}, 0, 0,
-                           rule_cooling, rollbacks)
+                           rule_cooling, rollbacks, dict(sorted(seen.items())))
         reverted = sorted(k for k in TUNABLE if after[k] != before[k])
         skip = None if reverted else "panic revert: parameters already at the profile baseline"
         suppressed = tuple(k for k in TUNABLE if k in pinned and before[k] != baseline[k])
         return _finish(run_id, iteration, {}, before, after,
                        GuardFlags(panic_revert=True, tuner_suppressed=suppressed), skip,
-                       f"{fail_streak} consecutive FAIL iterations worse than the profile on "
-                       "the same market: every tunable parameter returns to the profile "
-                       f"baseline and tuning freezes until iteration {until}", (), state)
+                       f"{fail_streak} consecutive FAIL iterations worse than the profile's "
+                       "values were observed to do in the same regime: every tunable parameter "
+                       f"returns to the profile baseline and tuning freezes until iteration "
+                       f"{until}", (), state)
 
-    # 2b. canary: keep or roll back the previous iteration's change
-    verdict: tuple[CanaryVerdict, ...] = ()
-    if canary is not None:
-        verdict = judge_canary(canary, tolerance=guards.canary_tolerance,
-                               violation_eps=guards.canary_violation_eps)
-        if any(v.rolled_back for v in verdict):
+    # 2b. trial: keep, roll back or go on with the change under trial
+    verdict: TrialVerdict | None = None
+    if trial is not None:
+        verdict = judge_trial(trial, max_iterations=guards.trial_max_iterations,
+                              resamples=guards.trial_resamples,
+                              violation_eps=guards.trial_violation_eps)
+        if verdict.rolled_back:
             return _rollback(run_id, iteration, before, pinned, verdict, base_state, guards)
+        if verdict.status == "running":
+            return _finish(run_id, iteration, {}, before, dict(before), GuardFlags(),
+                           f"trial of iteration {trial.change_iteration}'s change goes on: "
+                           f"{verdict.reason}", "", (), base_state, verdict)
+        # kept: the rules read what the values now in force did (the candidate's windows)
+        kpis = {**kpis, **{k: v for k, v in trial.candidate.items() if v is not None}}
 
     # 3. freeze
     if iteration <= prev.frozen_until:
@@ -169,7 +192,7 @@ def decide(
         until = iteration + guards.freeze_iterations - 1
         why = f"{pass_streak} consecutive production passes"
         state = TunerState(until, why, dict(prev.locked_until), dict(prev.cooldown_until),
-                           0, fail_streak, rule_cooling, rollbacks)
+                           0, fail_streak, rule_cooling, rollbacks, base_state.baseline_violation)
         return _finish(run_id, iteration, {}, before, dict(before),
                        GuardFlags(freeze=True, freeze_triggered=True),
                        f"frozen until iteration {until} ({why})", "", (), state, verdict)
@@ -219,7 +242,8 @@ def decide(
     state = TunerState(prev.frozen_until, prev.freeze_reason,
                        {k: v for k, v in locked.items() if v >= iteration},
                        {k: v for k, v in cooling.items() if v > iteration},
-                       pass_streak, fail_streak, rule_cooling, rollbacks)
+                       pass_streak, fail_streak, rule_cooling, rollbacks,
+                       base_state.baseline_violation)
     guard_flags = GuardFlags(
         oscillation=tuple(flags["oscillation"]), cooldown=tuple(flags["cooldown"]),
         velocity=tuple(flags["velocity"]), clamped=tuple(flags["clamped"]),
@@ -234,27 +258,21 @@ def decide(
 
 
 def _rollback(run_id: str, iteration: int, before: dict[str, Value], pinned: frozenset[str],
-              verdicts: tuple[CanaryVerdict, ...], state: TunerState,
-              guards: GuardConfig) -> Decision:
-    """Return the rolled-back groups' parameters to their stable values; their rules cool."""
+              verdict: TrialVerdict, state: TunerState, guards: GuardConfig) -> Decision:
+    """Return the trial's parameters to their stable values; the rules behind it cool down."""
     after = dict(before)
     cooling = dict(state.rule_cooldown_until)
     rollbacks = dict(state.rule_rollbacks)
-    failed = [v for v in verdicts if v.rolled_back]
-    for v in failed:
-        for param, value in v.stable_values.items():
-            if param in after and param not in pinned:
-                after[param] = value
-        for rule in v.rules:
-            rollbacks[rule] = rollbacks.get(rule, 0) + 1
-            cooling[rule] = iteration + guards.rule_cooldown_iterations * 2 ** (rollbacks[rule]
-                                                                                  - 1)
+    for param, value in verdict.stable_values.items():
+        if param in after and param not in pinned:
+            after[param] = value
+    for rule in verdict.rules:
+        rollbacks[rule] = rollbacks.get(rule, 0) + 1
+        cooling[rule] = iteration + guards.rule_cooldown_iterations * 2 ** (rollbacks[rule] - 1)
     new_state = replace(state, rule_cooldown_until=dict(sorted(cooling.items())),
                         rule_rollbacks=dict(sorted(rollbacks.items())))
-    skip = None if after != before else "canary rollback: values already stable"
-    why = "; ".join(f"{v.group}: {v.reason}" for v in failed)
-    cools = ", ".join(f"{r} until iteration {cooling[r]}"
-                      for r in sorted({r for v in failed for r in v.rules}))
+    skip = None if after != before else "trial rollback: values already stable"
+    cools = ", ".join(f"{r} until iteration {cooling[r]}" for r in sorted(verdict.rules))
     return _finish(run_id, iteration, {}, before, after, GuardFlags(canary_rollback=True), skip,
-                   f"canary rollback of iteration {failed[0].change_iteration}'s change ({why});"
-                   f" cooling down: {cools}", (), new_state, verdicts)
+                   f"trial rollback of iteration {verdict.change_iteration}'s change "
+                   f"({verdict.reason}); cooling down: {cools}", (), new_state, verdict)

@@ -4,17 +4,17 @@ Evaluation order (:data:`GUARD_ORDER`, applied by :func:`soakkit.tuning.engine.d
 
 1. ``idempotency``  – a decision whose signature is already recorded in
    ``runtime_overrides.json`` is not applied again (checked when applying);
-2. ``panic_revert`` – after ``panic_after_fails`` consecutive FAIL iterations in which the
-   tuned values did worse against the gate than the profile's own values on the same
-   market, every tunable parameter returns to the profile baseline and tuning freezes for
-   ``panic_freeze_iterations``;
-2b. ``canary``      – the previous iteration's change is judged against the stable values
-   replayed on the same market (:mod:`soakkit.tuning.canary`); a change that worsens the
-   gate violation by more than ``canary_violation_eps`` or, at equal violation, the
-   objective by more than ``canary_tolerance`` of it is rolled back, and the rules that
-   proposed it cool down: ``rule_cooldown_iterations`` after their first rollback in the
-   run, doubling with every further one (a rule whose changes keep failing is tried less
-   and less often);
+2. ``panic_revert`` – after ``panic_after_fails`` consecutive FAIL iterations traded away
+   from the profile's values whose gate violation is worse than the worst the run *observed*
+   at the profile's values in the same observed regime (in a regime where it never traded
+   them: worse than the worst it observed them do anywhere), every tunable parameter
+   returns to the profile baseline and tuning freezes for ``panic_freeze_iterations``;
+2b. ``trial``       – a change is traded against the stable values in alternating windows
+   (:mod:`soakkit.tuning.trial`) for up to ``trial_max_iterations``; a change the trial
+   rolls back returns to the stable values, and the rules that proposed it cool down:
+   ``rule_cooldown_iterations`` after their first rollback in the run, doubling with every
+   further one (a rule whose changes keep failing is tried less and less often); while a
+   trial runs, nothing else changes;
 3. ``freeze``       – after ``freeze_after_passes`` consecutive iterations that pass the
    production gate, tuning is frozen for ``freeze_iterations`` (this one included);
 4. ``tuner_suppressed`` – parameters pinned by env or CLI are never changed;
@@ -39,7 +39,7 @@ from soakkit.core.json_canonical import JsonRecord
 
 __all__ = ["GUARDS", "GUARD_ORDER", "GuardConfig", "GuardFlags", "TunerState"]
 
-GUARD_ORDER: tuple[str, ...] = ("idempotency", "panic_revert", "canary", "freeze",
+GUARD_ORDER: tuple[str, ...] = ("idempotency", "panic_revert", "trial", "freeze",
                                 "tuner_suppressed", "oscillation", "cooldown", "velocity",
                                 "bounds")
 
@@ -57,8 +57,9 @@ class GuardConfig:
     velocity_limit_ratio: float = 0.15
     panic_after_fails: int = 3
     panic_freeze_iterations: int = 4
-    canary_tolerance: float = 0.02
-    canary_violation_eps: float = 0.1
+    trial_max_iterations: int = 2
+    trial_resamples: int = 2000
+    trial_violation_eps: float = 0.25
     rule_cooldown_iterations: int = 3
 
 
@@ -77,6 +78,8 @@ class TunerState(JsonRecord):
     fail_streak: int = 0
     rule_cooldown_until: Mapping[str, int] = field(default_factory=dict)
     rule_rollbacks: Mapping[str, int] = field(default_factory=dict)  #: rollbacks per rule
+    #: observed regime → the worst production violation seen at the profile's values
+    baseline_violation: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> TunerState:
@@ -86,7 +89,9 @@ class TunerState(JsonRecord):
                    int(doc.get("pass_streak", 0)), int(doc.get("fail_streak", 0)),
                    {str(k): int(v)
                     for k, v in dict(doc.get("rule_cooldown_until", {})).items()},
-                   {str(k): int(v) for k, v in dict(doc.get("rule_rollbacks", {})).items()})
+                   {str(k): int(v) for k, v in dict(doc.get("rule_rollbacks", {})).items()},
+                   {str(k): float(v)
+                    for k, v in dict(doc.get("baseline_violation", {})).items()})
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ class GuardFlags(JsonRecord):
     tuner_suppressed: tuple[str, ...] = ()  #: pinned parameters the rules wanted to change
     no_op: tuple[str, ...] = ()  #: proposals that changed nothing
     idempotent_skip: bool = False  #: decision already applied (a re-run or restart)
-    canary_rollback: bool = False  #: the previous change was rolled back by the canary
+    canary_rollback: bool = False  #: the change under trial was rolled back
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> GuardFlags:

@@ -69,16 +69,13 @@ RULES: tuple[Rule, ...] = (
          "the venue is slow in a busy market: fewer requotes per minute put less load on it "
          "(a slower loop does not help: its requotes come in bursts)",
          "p95_latency_ms", "lower"),
-    Rule("maker_share_low", (_c("maker_taker_ratio", "<", 0.93), _c("risk_ratio", "<=", 0.4)),
-         (("position_limit_notional", 500.0),),
-         "taker unloads eat the maker share while risk is acceptable: give inventory more "
-         "room before unloading",
-         "maker_taker_ratio", "higher"),
-    Rule("edge_thin", (_c("net_bps", "<", 2.0), _c("risk_ratio", "<=", 0.5)),
+    Rule("edge_thin", (_c("net_bps", "<", 2.0), _c("risk_ratio", "<=", 0.5),
+                       _c("maker_taker_ratio", ">=", 0.93)),
          (("impact_cap_ratio", 0.01), ("max_delta_ratio", 0.02)),
-         "net edge below the gate while risk is acceptable: larger quotes keep their queue "
-         "place and earn the spread on more of the flow (a wider spread does not: it only "
-         "trades less)",
+         "net edge below the gate while risk and the maker share have room: larger quotes "
+         "keep their queue place and earn the spread on more of the flow (a wider spread "
+         "does not: it only trades less; near the limit, larger quotes only force more taker "
+         "unloads, which eat the maker share the gate wants)",
          "net_bps", "higher"),
 )
 
@@ -86,7 +83,7 @@ RULES: tuple[Rule, ...] = (
 RELAX = Rule("relax", (_c("risk_ratio", "<", 0.3), _c("net_bps", ">", 3.0),
                        _c("p95_latency_ms", "<", 280.0)), (),
              "KPIs are comfortably inside the production gate: return towards the profile "
-             "and recover the activity given up", "volume_vs_untuned", "higher")
+             "and recover the activity given up", "volume_vs_reference", "higher")
 RELAX_STEP_FRACTION = 0.5
 
 
@@ -105,7 +102,7 @@ def evaluate_rules(kpis: Mapping[str, Any], values: Mapping[str, Value],
                    ) -> Proposal:
     """Evaluate :data:`RULES` (then :data:`RELAX`) on one iteration's KPIs.
 
-    Rules named in ``cooling`` (cooling down after a canary rollback) do not fire.
+    Rules named in ``cooling`` (cooling down after a trial rollback) do not fire.
     """
     deltas: dict[str, float] = {}
     owners: dict[str, tuple[str, ...]] = {}
