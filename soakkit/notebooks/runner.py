@@ -38,6 +38,8 @@ from soakkit.core.digests import sha256_bytes
 from soakkit.core.errors import ExitCode, NotebookRunError, SoakkitError, fs_errors
 from soakkit.core.io import Clock, SystemClock, atomic_write_bytes, atomic_write_json, fsync_dir
 from soakkit.core.json_canonical import canonical_json
+from soakkit.core.jsonschema_import import import_jsonschema
+from soakkit.core.signals import deferred_signals, signal_name
 from soakkit.notebooks.checks import report_problems
 from soakkit.notebooks.folders import (
     PARTIAL_SUFFIX,
@@ -52,7 +54,6 @@ from soakkit.notebooks.index import write_index
 from soakkit.notebooks.kernel import KERNEL_LOG, check_kernel, drop_if_empty, execute
 from soakkit.notebooks.outputs import collect, failing_cell, manifest, render_html, seconds
 from soakkit.notebooks.parameters import ParamSpec, cast_parameters, notebook_parameters
-from soakkit.core.signals import deferred_signals, signal_name
 
 __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters",
            "notebook_parameters", "run", "run_template", "template_path"]
@@ -190,6 +191,7 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
         Ctrl-C or SIGTERM (:class:`soakkit.core.signals.Terminated`): the report folder is kept
         as ``.failed`` (status ``interrupted``) and the kernel is shut down.
     """
+    import_jsonschema()  # before nbformat: without the unused IRI parsers
     import nbformat
 
     template = Path(template)
