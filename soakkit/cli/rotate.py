@@ -20,7 +20,7 @@ from soakkit.cli._common import Parser, formatter
 from soakkit.core.errors import ROTATE_EXIT_CODES, UsageError, exit_codes_help
 from soakkit.core.inputs import float_arg, int_arg, path_arg
 from soakkit.core.io import canonical_json, clock_from
-from soakkit.rotation.actions import action_lines
+from soakkit.rotation.actions import action_lines, mib
 from soakkit.rotation.policy import MAX_KEEP_LATEST
 
 #: Bounds of rotate's numeric flags (docs/ERRORS.md): a TTL of a century, a day of waiting.
@@ -63,7 +63,10 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
                    default=None, metavar="M",
                    help="disk budget in MiB of allocated blocks; exit 2 when over after rotation")
     p.add_argument("--dry-run", action="store_true",
-                   help="print exactly what a real run would do; change nothing")
+                   help="print what a real run would do, counted per folder and reason "
+                        "(files, bytes); change nothing")
+    p.add_argument("--list", action="store_true",
+                   help="with --dry-run: print every action, one line per file")
     if legacy:
         return
     p.add_argument("--explain", action="store_true",
@@ -84,10 +87,6 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
                    help="write Prometheus metrics to DIR/soakkit_rotation.prom")
 
 
-def _mib(n: int) -> str:
-    return f"{n / 1048576:.1f} MiB"
-
-
 def _policy_line(args: dict[str, Any]) -> str:
     budget = "no disk budget" if args["max_size_mb"] is None else \
         f"disk budget {args['max_size_mb']:g} MiB" + (
@@ -97,33 +96,34 @@ def _policy_line(args: dict[str, Any]) -> str:
             f"old, {budget}")
 
 
-def _action_lines(result: RotationResult) -> str:
-    """One line per action: ``would <verb>`` for a dry run, ``<verb> ... -> <outcome>`` after
-    a real one (from the plan's arrays: 200,000 actions print without a dict each)."""
+def _action_lines(result: RotationResult, listed: bool) -> str:
+    """One line per action: ``would <verb>`` for a dry run with ``--list`` (else counts per
+    folder and reason), ``<verb> ... -> <outcome>`` after a real one (from the plan's
+    arrays: 200,000 actions print without a dict each)."""
     if result.results is None:
-        return result.plan.dry_run_lines()
+        return result.plan.dry_run_lines() if listed else result.plan.dry_run_summary()
     return "".join([action_lines(verb, [path], [reason], [result.outcome(phase, path)])
                     for phase, verb, path, reason, _ in result.plan.acting()])
 
 
-def _render(result: RotationResult, explain_lines: list[str]) -> str:
+def _render(result: RotationResult, explain_lines: list[str], listed: bool) -> str:
     summary = result.summary
     dry = summary["dry_run"]
     out = [f"rotation at {summary['now']}" + (" (dry run: nothing changed)" if dry else ""),
            _policy_line(summary["args"])]
-    out.append(_action_lines(result).removesuffix("\n") or "  nothing to do")
+    out.append(_action_lines(result, listed).removesuffix("\n") or "  nothing to do")
     out += explain_lines
     if summary["kept"]:
         out.append("kept: " + ", ".join(f"{k} {v}" for k, v in summary["kept"].items()))
     b, a = summary["before"], summary["after"]
     proj = " (projected; compression savings not counted)" if summary["after_is_projection"] \
         else ""
-    out.append(f"size: {b['files']} files, apparent {_mib(b['apparent_bytes'])} -> "
-               f"{_mib(a['apparent_bytes'])}, allocated {_mib(b['allocated_bytes'])} -> "
-               f"{_mib(a['allocated_bytes'])}{proj}")
+    out.append(f"size: {b['files']} files, apparent {mib(b['apparent_bytes'])} -> "
+               f"{mib(a['apparent_bytes'])}, allocated {mib(b['allocated_bytes'])} -> "
+               f"{mib(a['allocated_bytes'])}{proj}")
     if summary["budget_bytes"] is not None:
         state = "OVER BUDGET" if summary["over_budget"] else "within budget"
-        out.append(f"budget: {_mib(summary['budget_bytes'])} allocated: {state}")
+        out.append(f"budget: {mib(summary['budget_bytes'])} allocated: {state}")
     return "\n".join(out) + "\n"
 
 
@@ -156,7 +156,8 @@ def run_rotate(args: argparse.Namespace) -> int:
         return _rotate_with_metrics(args, policy, now, jobs, metrics_dir)
     result = rotate(args.path, policy, now=now, dry_run=args.dry_run,
                     wait_lock=getattr(args, "wait_lock", 0.0), jobs=jobs,
-                    render=args.dry_run and not getattr(args, "json", False))
+                    render=args.dry_run and getattr(args, "list", False)
+                    and not getattr(args, "json", False))
     return _report(args, result)
 
 
@@ -203,7 +204,7 @@ def _report(args: argparse.Namespace, result: RotationResult) -> int:
         explain.append("every decision:")
         explain += [f"  {d.reason:<44} {d.path}" for d in
                     result.plan.decisions(include_keep=True)]
-    sys.stdout.write(_render(result, explain))
+    sys.stdout.write(_render(result, explain, getattr(args, "list", False)))
     _problems(result.summary)
     return result.exit_code
 
