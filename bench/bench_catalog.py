@@ -1,5 +1,8 @@
 """Catalog speed, next to its baseline measured in the same run.
 
+* exports – ``soakkit catalog --json`` and ``--parquet`` (cold, ``--no-cache``) as whole
+  processes with their peak RSS, next to the ``json.load`` loop discarding each document
+  and the one keeping them all;
 * catalog – ``load_catalog`` over ``--files`` iterations laid out as the soak runner writes
   them (real documents from a mini-soak, renumbered, 1,000 per run; each run with its
   iteration log and ``iterations.parquet``), then the same ITER_SUMMARY files alone (the
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from _common import make_parser, save
+from _common import Child, load_average, make_parser, run_child, save
 
 from soakkit.artifacts.iterlog import entry_line, file_id
 from soakkit.artifacts.iterlog_table import NARROW_SCHEMA, compact
@@ -255,13 +258,73 @@ def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
             "warm_files_per_s": files / w, "cold_speedup": b / c, "warm_speedup": b / w}
 
 
-def catalog(files: int, reps: int) -> dict[str, Any]:
+_KEEP_LOOP = """
+import json, sys, time, glob
+start = time.perf_counter()
+kept = []
+for path in sorted(glob.glob(sys.argv[1] + "/runs/*/ITER_SUMMARY_*.json")):
+    with open(path) as fh:
+        kept.append(json.load(fh))
+print(time.perf_counter() - start)
+"""
+
+
+def exports(root: Path, reps: int, baseline_src: Path | None) -> dict[str, Any]:
+    """``soakkit catalog --json`` (to /dev/null) and ``--parquet``, cold (``--no-cache``),
+    whole processes with their peak RSS, next to the discard and the list-keeping
+    ``json.load`` loops; with ``baseline_src``, that source tree's commands too."""
+    soak = str(root / "soak")
+    cli = [sys.executable, "-m", "soakkit", "catalog", "--artifacts", soak, "--no-cache"]
+    commands = {"discard_loop": [sys.executable, "-c", _JSON_LOOP, soak],
+                "keep_loop": [sys.executable, "-c", _KEEP_LOOP, soak],
+                "json": [*cli, "--json"],
+                "parquet": [*cli, "--parquet", str(root / "export.parquet")]}
+    envs: dict[str, dict[str, str] | None] = dict.fromkeys(commands)
+    if baseline_src is not None:
+        baseline_env = {**os.environ, "PYTHONPATH": str(baseline_src)}
+        for name in ("json", "parquet"):
+            commands[f"baseline_{name}"] = commands[name]
+            envs[f"baseline_{name}"] = baseline_env
+    runs: dict[str, list[Child]] = {name: [] for name in commands}
+    peaks: dict[str, list[int]] = {name: [] for name in commands}
+    # a child's ru_maxrss counts this (large) process's memory it was forked from: its peak
+    # is taken by /usr/bin/time, which forks it from a small process
+    # (where it is missing: ru_maxrss, an upper bound)
+    rss_file = root / "peak_rss_kib"
+    timer = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file)] \
+        if Path("/usr/bin/time").is_file() else []
+    loads = []
+    for _ in range(reps):
+        loads.append(load_average())
+        for name, cmd in commands.items():
+            child = run_child([*timer, *cmd], stdout=subprocess.DEVNULL, env=envs[name])
+            runs[name].append(child)
+            peaks[name].append(int(rss_file.read_text().split()[-1]) if timer
+                               else child.max_rss_kib)
+    out: dict[str, Any] = {"load_average": [min(loads), max(loads)]}
+    for name, children in runs.items():
+        out[f"{name}_s"] = min(c.wall_s for c in children)
+        out[f"{name}_peak_rss_mib"] = max(peaks[name]) / 1024
+    for name in commands:
+        if not name.endswith("loop"):
+            out[f"{name}_vs_discard"] = out["discard_loop_s"] / out[f"{name}_s"]
+            out[f"{name}_vs_keep"] = out["keep_loop_s"] / out[f"{name}_s"]
+    return out
+
+
+def catalog(files: int, reps: int, parts: tuple[str, ...] = ("load", "exports"),
+            baseline_src: Path | None = None) -> dict[str, Any]:
     """The runner's layout (one iteration log per run), then the same files without logs."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_catalog_tree(root, files)
         os.sync()
-        out = _layout(root, reps, files)
+        out: dict[str, Any] = {"files": files}
+        if "exports" in parts:
+            out["exports"] = exports(root, reps, baseline_src)
+        if "load" not in parts:
+            return out
+        out |= _layout(root, reps, files)
         for path in (root / "soak" / "runs").glob("*/iterations.*"):
             path.unlink()  # the legacy layout: ITER_SUMMARY files only
         os.sync()
@@ -273,9 +336,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser(__doc__)
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--parts", nargs="+", default=["load", "exports"],
+                        choices=["load", "exports"], help="which measurements (default: all)")
+    parser.add_argument("--baseline-src", type=Path, default=None, metavar="DIR",
+                        help="exports: also time this soakkit source tree's commands "
+                             "(e.g. `git archive main | tar -x -C DIR`)")
     args = parser.parse_args(argv)
-    data = {"catalog": catalog(args.files, args.reps)}
+    data = {"catalog": catalog(args.files, args.reps, tuple(args.parts), args.baseline_src)}
     c = data["catalog"]
+    if "exports" in c:
+        e = c["exports"]
+        print(f"exports, {c['files']} iterations, cold, whole processes (best of {args.reps}, "
+              f"load {e['load_average'][0]:.1f}-{e['load_average'][1]:.1f}): json.load loop "
+              f"discarding {e['discard_loop_s']:.2f} s, keeping {e['keep_loop_s']:.2f} s ("
+              f"{e['keep_loop_peak_rss_mib']:.0f} MiB); " + "; ".join(
+                  f"{name} {e[name + '_s']:.2f} s, {e[name + '_peak_rss_mib']:.0f} MiB "
+                  f"({e[name + '_vs_discard']:.1f}x the discard loop, "
+                  f"{e[name + '_vs_keep']:.1f}x the keeping loop)"
+                  for name in ("json", "parquet", "baseline_json", "baseline_parquet")
+                  if name + "_s" in e))
+    if "legacy" not in c:
+        save(args.out, data)
+        return 0
     for label, layout in (("runner layout (iteration logs)", c), ("legacy layout (files)",
                                                                     c["legacy"])):
         i, w = layout["in_process"], layout["whole_process"]
