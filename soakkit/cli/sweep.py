@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from soakkit.cli._commands import COMMANDS
@@ -38,10 +39,7 @@ bounds: --iterations 1..100000, --sim-minutes 1..1440, seeds 0..4294967295, --wo
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from soakkit.artifacts.layout import resolve_artifacts
     from soakkit.sweep import ProgressPrinter, SweepProgress, SweepSpec, run_sweep
-    from soakkit.sweep.cluster import silence_dask_logs
-
-    silence_dask_logs()  # for good: Dask logs a lost connection with a traceback; the sweep
-    # reports it in one line
+    from soakkit.sweep.cluster import runs_in_process, silence_dask_logs
 
     spec = SweepSpec.from_text(
         profiles=args.profiles, modes=args.modes, seeds=args.seeds, tune=args.tune,
@@ -51,6 +49,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         scheduler_file=args.scheduler_file, workers=args.workers, batch_size=args.batch_size,
         window=args.window, write_runs=args.write_runs, now=args.now,
         connect_timeout_s=args.connect_timeout)
+    if not runs_in_process(spec, os.environ):  # no Dask to import otherwise
+        silence_dask_logs()  # for good: Dask logs a lost connection with a traceback; the
+        # sweep reports it in one line
     progress = SweepProgress() if args.quiet else \
         ProgressPrinter(sys.stderr, interval_s=args.progress_interval)
     result = run_sweep(spec, progress=progress)
@@ -110,7 +111,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run.add_argument("--scheduler-file", type=path_arg, metavar="FILE",
                      help="the scheduler file of an existing Dask cluster")
     run.add_argument("--workers", type=int_arg(1, 1024), metavar="N",
-                     help="local cluster: worker processes (default: one per core)")
+                     help="local cluster: worker processes (default: one per core; 1: "
+                          "no cluster, the cells run in this process)")
     run.add_argument("--batch-size", type=int_arg(1, 1_000_000), metavar="N",
                      help="cells per task (default: about 2 s of work, at least 4 tasks "
                           "per worker)")

@@ -4,7 +4,10 @@ Order: a ``client`` passed to :func:`~soakkit.sweep.run_sweep`; ``--scheduler AD
 ``--scheduler-file FILE``; ``DASK_SCHEDULER_ADDRESS``; else a
 :class:`distributed.LocalCluster` on 127.0.0.1 with one single-threaded worker process
 per core, whose numpy/BLAS/polars thread pools are pinned to one thread
-(:data:`WORKER_THREAD_ENV`, set by the nannies before the workers start). A scheduler that
+(:data:`WORKER_THREAD_ENV`, set by the nannies before the workers start); with one local
+worker (``--workers 1``, or a one-core machine), no cluster: the cells run in this process,
+one batch after another (:data:`IN_PROCESS`), which costs no scheduler, nanny or worker
+start-up and leaves no process behind. A scheduler that
 cannot be reached is a :class:`~soakkit.core.errors.UsageError` (exit code 2) raised before
 any work starts.
 """
@@ -29,10 +32,13 @@ from soakkit.sweep.spec import SweepSpec
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["SCHEDULER_ENV", "WORKER_THREAD_ENV", "Connection", "close_local_cluster", "connect",
-           "local_workers", "quiet_dask_logs", "silence_dask_logs", "start_local_cluster"]
+__all__ = ["IN_PROCESS", "SCHEDULER_ENV", "WORKER_THREAD_ENV", "Connection",
+           "close_local_cluster", "connect", "local_workers", "quiet_dask_logs",
+           "runs_in_process", "silence_dask_logs", "start_local_cluster"]
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+#: Where a sweep with one local worker runs: in the client's process, cell after cell.
+IN_PROCESS = "local process, 1 worker (no Dask cluster)"
 _DASHBOARD_PROBE_S = 3.0
 #: Environment of every local worker: one thread for numpy's BLAS, OpenMP and polars.
 WORKER_THREAD_ENV: Mapping[str, str] = {
@@ -42,14 +48,17 @@ WORKER_THREAD_ENV: Mapping[str, str] = {
 
 @dataclass
 class Connection:
-    """A connected client, what it is connected to, and its dashboard (if any)."""
+    """A connected client, what it is connected to, and its dashboard (if any); no client:
+    the sweep runs in this process (one local worker)."""
 
-    client: Client
-    where: str  #: "local cluster, 2 workers" / "scheduler tcp://…"
+    client: Client | None
+    where: str  #: "local cluster, 2 workers" / "scheduler tcp://…" / "this process"
     dashboard: str | None
 
     def threads(self) -> int:
         """Worker threads the scheduler knows of now (0 while none has joined)."""
+        if self.client is None:
+            return 1
         try:
             return int(sum(self.client.nthreads().values()))
         except Exception:  # a transient scheduler hiccup must not end a sweep
@@ -189,6 +198,12 @@ def close_local_cluster(client: Client, cluster: object) -> None:
         cluster.close()  # type: ignore[attr-defined]
 
 
+def runs_in_process(spec: SweepSpec, env: Mapping[str, str]) -> bool:
+    """True when ``spec`` runs without Dask: no scheduler given and one local worker."""
+    return not (spec.scheduler or spec.scheduler_file or env.get(SCHEDULER_ENV)) and \
+        (spec.workers or local_workers()) == 1
+
+
 @contextlib.contextmanager
 def connect(spec: SweepSpec, client: Client | None = None,
             env: Mapping[str, str] | None = None) -> Iterator[Connection]:
@@ -196,6 +211,9 @@ def connect(spec: SweepSpec, client: Client | None = None,
     env = os.environ if env is None else env
     if client is not None:
         yield Connection(client, f"scheduler {_address(client)}", _dashboard(client))
+        return
+    if runs_in_process(spec, env):  # one worker process would only add a scheduler and a nanny
+        yield Connection(None, IN_PROCESS, None)
         return
     if spec.scheduler or spec.scheduler_file or env.get(SCHEDULER_ENV):
         remote, where = _connect_remote(spec, env)
