@@ -19,6 +19,7 @@ rest), and the rendering of the figures and ``report.html``.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -50,8 +51,9 @@ def _where(output_dir: Path) -> dict[str, Any]:
     return seconds
 
 
-def report(reps: int) -> dict[str, Any]:
-    """Whole processes and in-process, alternating with the floor (module doc)."""
+def report(reps: int, baseline_src: Path | None = None) -> dict[str, Any]:
+    """Whole processes and in-process, alternating with the floor (module doc); with
+    ``baseline_src``, also that source tree's ``soakkit report kpi`` (``PYTHONPATH``)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         run_soak(SoakOptions(iterations=24, sim_minutes=10, mode="mixed", gate="production",
@@ -64,9 +66,14 @@ def report(reps: int) -> dict[str, Any]:
                    str(root / "soak"), "-p", "gate", "production", "--out",
                    str(root / "reports")]
         floors, kpis, floors_in, kpis_in, where, loads = [], [], [], [], [], []
+        bases = []
         for k in range(reps):
             loads.append(load_average())
             floors.append(run_child(floor_cmd, stderr=subprocess.DEVNULL))
+            if baseline_src is not None:
+                bases.append(run_child([*kpi_cmd[:-1], str(root / "baseline")],
+                                       stderr=subprocess.DEVNULL,
+                                       env={**os.environ, "PYTHONPATH": str(baseline_src)}))
             kpis.append(run_child(kpi_cmd, stderr=subprocess.DEVNULL))
             where.append(_where(root / "reports" / "latest" / "kpi"))
             start = time.perf_counter()
@@ -92,14 +99,20 @@ def report(reps: int) -> dict[str, Any]:
                                                                     strict=True))},
             "in_process": {"empty_notebook_s": min(floors_in), "kpi_report_s": min(kpis_in),
                            "above_floor_s": min(kpis_in) - min(floors_in)},
-            "above_floor_s": kpi_wall - floor_wall, "phases": where[best]}
+            "above_floor_s": kpi_wall - floor_wall, "phases": where[best],
+            "baseline": {"source": str(baseline_src), "kpi_report_s": min(c.wall_s for c in bases),
+                         "above_floor_s": min(c.wall_s for c in bases) - floor_wall,
+                         "kpi_report_cpu_s": min(c.cpu_s for c in bases)} if bases else None}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser(__doc__)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--baseline-src", type=Path, default=None, metavar="DIR",
+                        help="also time this soakkit source tree's report, alternating "
+                             "(e.g. `git archive main | tar -x -C DIR`)")
     args = parser.parse_args(argv)
-    r = report(args.reps)
+    r = report(args.reps, args.baseline_src)
     w, i, p = r["whole_process"], r["in_process"], r["phases"]
     print(f"KPI report, 24 iterations, whole processes (best of {args.reps}, load "
           f"{r['load_average'][0]:.1f}-{r['load_average'][1]:.1f}): soakkit report kpi "
@@ -114,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
           f"(start, shutdown and papermill {p['kernel_s']:.2f} s), cells {p['cells_s']:.2f} s "
           f"(imports and loading {p['imports_s']:.2f} s, figures {p['charts_s']:.2f} s, the "
           f"rest {p['work_s']:.2f} s), figures and report.html {p['render_s']:.2f} s")
+    if r["baseline"]:
+        b = r["baseline"]
+        print(f"baseline {b['source']}: soakkit report kpi {b['kpi_report_s']:.2f} s -> "
+              f"{b['above_floor_s']:+.2f} s above the floor; CPU {b['kpi_report_cpu_s']:.2f} s")
     save(args.out, r)
     return 0
 
