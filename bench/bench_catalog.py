@@ -297,6 +297,7 @@ def exports(root: Path, reps: int, baseline_src: Path | None) -> dict[str, Any]:
     for _ in range(reps):
         loads.append(load_average())
         for name, cmd in commands.items():
+            (root / "export.parquet").unlink(missing_ok=True)  # a new file each time
             child = run_child([*timer, *cmd], stdout=subprocess.DEVNULL, env=envs[name])
             runs[name].append(child)
             peaks[name].append(int(rss_file.read_text().split()[-1]) if timer

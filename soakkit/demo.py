@@ -21,7 +21,11 @@ from soakkit.notebooks.runner import RunResult, run
 from soakkit.rotation import RotationPolicy, rotate
 from soakkit.soak import SoakOptions, run_soak, validate_options
 
-__all__ = ["DemoResult", "demo"]
+__all__ = ["ITERATIONS", "SEED", "DemoResult", "demo"]
+
+#: The demo's market seed and iterations per run, unless told otherwise.
+SEED = 7
+ITERATIONS = 12
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class DemoResult:
 
 
 def demo(artifacts: Path | None = None, out: Path = Path("reports"), *,
-         seed: int = 7, iterations: int = 12,
+         seed: int = SEED, iterations: int = ITERATIONS,
          say: Callable[[str], None] = print) -> DemoResult:
     """Run the demo; ``say`` receives one line per step.
 
@@ -48,9 +52,9 @@ def demo(artifacts: Path | None = None, out: Path = Path("reports"), *,
     :class:`~soakkit.core.signals.Terminated`) is raised. ``artifacts`` defaults to
     :func:`soakkit.artifacts.layout.resolve_artifacts` (else ``./artifacts/soak``).
     """
-    artifacts = resolve_artifacts(artifacts, create=True)
+    root = resolve_artifacts(artifacts, create=True)  # the edge: a Path from here on
     options = SoakOptions(profile="steady_safe", iterations=iterations, mode="mixed", seed=seed,
-                          gate="production", sim_minutes=10, artifacts=Path(artifacts))
+                          gate="production", sim_minutes=10, artifacts=root)
     validate_options(options)  # a bad flag fails here, before a kernel starts
     say(f"1/4 baseline: {iterations} iterations of 10 simulated minutes, mixed market, "
         "tuner off")
@@ -60,16 +64,15 @@ def demo(artifacts: Path | None = None, out: Path = Path("reports"), *,
     say("2/4 mini-soak: the same market with the live tuner on, linked to the baseline")
     params = {"profile": options.profile, "iterations": iterations, "mode": options.mode,
               "seed": seed, "gate": options.gate, "sim_minutes": options.sim_minutes,
-              "artifacts": str(artifacts), "baseline": baseline.run_id}
+              "artifacts": root, "baseline": baseline.run_id}
     soak = run("soak", params, out)
     reports = [soak]
     if soak.exit_code:
         return DemoResult(tuple(reports), None, baseline.run_id)
     tuned = str(soak.kpis["soak"]["run_id"])
     say("3/4 rotation (keep 100 iterations per run, compress after 7 days)")
-    rotate(Path(artifacts), RotationPolicy(), now=clock_from(None).now())
+    rotate(root, RotationPolicy(), now=clock_from(None).now())
     say("4/4 KPI report (tuned against its baseline) and disk report")
-    reports.append(run("kpi", {"artifacts": str(artifacts), "run": tuned,
-                               "gate": "production"}, out))
-    reports.append(run("disk", {"artifacts": str(artifacts)}, out))
+    reports.append(run("kpi", {"artifacts": root, "run": tuned, "gate": "production"}, out))
+    reports.append(run("disk", {"artifacts": root}, out))
     return DemoResult(tuple(reports), tuned, baseline.run_id)

@@ -30,16 +30,21 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from soakkit.core.errors import UsageError
+from soakkit.core.inputs import choice_problem
+from soakkit.core.json_canonical import JsonRecord
 
 __all__ = [
     "ACTIVITY_FLOOR",
     "COMPARISONS",
     "GATES",
+    "RUN_GATES",
     "RUN_WINDOW",
     "WARMUP_ITERATIONS",
     "GateProfile",
     "Threshold",
     "Verdict",
+    "check_gate_name",
+    "gate_problem",
     "judge_iteration",
     "judge_run",
     "violation",
@@ -118,17 +123,13 @@ RUN_WINDOW = 8
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(JsonRecord):
     """PASS / WARN / FAIL with one reason per threshold that is violated or near."""
 
     verdict: VerdictName
     reasons: tuple[str, ...]
     gate: str
     phase: Literal["warmup", "steady"]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "reasons": list(self.reasons), "gate": self.gate,
-                "phase": self.phase}
 
 
 def violation(kpis: Mapping[str, Any], gate: str) -> float:
@@ -151,10 +152,16 @@ def violation(kpis: Mapping[str, Any], gate: str) -> float:
 MISSING_VIOLATION = 1e6
 
 
-def check_gate_name(gate: str) -> GateProfile:
+def gate_problem(gate: object, label: str = "--gate") -> str | None:
+    """Why ``gate`` is not a run gate, naming it by ``label`` (``--gate``, ``-p gate``), or
+    ``None``: the one check of a gate name."""
+    return choice_problem(label, gate, RUN_GATES)
+
+
+def check_gate_name(gate: str, label: str = "--gate") -> GateProfile:
     """The run gate ``gate`` or a :class:`UsageError` naming the choices."""
-    if gate not in RUN_GATES:
-        raise UsageError(f"--gate {gate!r}: expected one of {', '.join(RUN_GATES)}")
+    if why := gate_problem(gate, label):
+        raise UsageError(why)
     return GATES[gate]
 
 
@@ -184,16 +191,12 @@ def judge_iteration(kpis: Mapping[str, Any], gate: str, iteration: int) -> Verdi
 
 
 @dataclass(frozen=True)
-class RunVerdict:
+class RunVerdict(JsonRecord):
     """The run's verdict, the window it was judged on and why."""
 
     verdict: VerdictName
     reasons: tuple[str, ...]
     window: tuple[int, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "reasons": list(self.reasons),
-                "window": list(self.window)}
 
 
 def _ranges(numbers: Sequence[int]) -> str:

@@ -59,26 +59,37 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile("soakkit-tests")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Golden notebook cells are determinism tests too (CI reruns them without AVX-512)."""
+    """Golden notebook cells are determinism tests too (CI reruns them without AVX-512), and
+    slow ones, as browser checks are: ``-m "not slow"`` (the fast loop) leaves them out.
+
+    ``tryfirst``: the markers are in place before ``-m`` deselects anything.
+    """
     for item in items:
         if type(item).__name__ == "IPyNbCell":
             item.add_marker(pytest.mark.determinism)
+            item.add_marker(pytest.mark.slow)
+        elif item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)
 
 
 _GOLDEN_BASE = pytest.StashKey[Path]()
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Build the goldens' deterministic artifacts (in a temporary folder) before nbval runs."""
-    if session.config.getoption("nbval", default=False):
+def _golden_base(config: pytest.Config) -> Path:
+    """The goldens' deterministic artifacts (in a temporary folder), built when the first
+    golden cell runs: a session that deselects the goldens (``-m "not slow"``) never pays."""
+    base = config.stash.get(_GOLDEN_BASE, None)
+    if base is None:
         import tempfile
 
         from tests.golden_support import build_golden_artifacts
 
         base = Path(tempfile.mkdtemp(prefix="soakkit-goldens-"))
         build_golden_artifacts(base)
-        session.config.stash[_GOLDEN_BASE] = base
+        config.stash[_GOLDEN_BASE] = base
+    return base
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -93,13 +104,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     """A golden's kernel (started when its first cell is set up) finds its artifacts through
     ``SOAKKIT_ARTIFACTS``, as a notebook opened by an analyst does (tests/golden_support.py)."""
-    base = item.config.stash.get(_GOLDEN_BASE, None)
-    if type(item).__name__ != "IPyNbCell" or base is None:
+    if type(item).__name__ != "IPyNbCell":
         yield
         return
     from tests.golden_support import golden_env
 
-    env = golden_env(base, Path(str(item.fspath)).stem)
+    env = golden_env(_golden_base(item.config), Path(str(item.fspath)).stem)
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:

@@ -17,6 +17,8 @@ import pytest
 from .clock_guard import SESSION_START_ENV
 from .conftest import REPO
 
+pytestmark = pytest.mark.slow  # every benchmark script, end to end
+
 CASES = {
     "bench_sim.py": (["--reps", "1"],
                      {"throughput": "floor_over_replay", "smoke_soak": "replay_over_floor",
@@ -37,9 +39,18 @@ CASES = {
     "bench_catalog.py": (["--files", "1200", "--reps", "1"], {"catalog": "legacy"}),
     "bench_reports.py": (["--reps", "1"],
                          {"whole_process": "above_floor_s", "phases": "charts_s"}),
+    "bench_strategies.py": (["--reps", "1", "--minutes", "1", "--windows", "1",
+                             "--exec-minutes", "1", "--seeds", "1", "--modes", "calm",
+                             "--iterations", "1", "--sim-minutes", "1", "--replay-minutes", "5"],
+                            {"overhead": "overhead", "exec": "idle_btcusdt",
+                             "compare": "btcusdt"}),
     "bench_sweep.py": (["--seeds", "1", "--iterations", "1", "--sim-minutes", "1", "--reps", "1",
                         "--big-cells", "500", "--big-seconds", "1"],
                        {"scaling": "speedup", "overhead": "overhead", "big": "scheduler_ratio"}),
+    # fastjsonschema comes with nbformat; without it soakkit's side and the baseline run
+    "bench_schema.py": (["--docs", "40", "--files", "20", "--reps", "1"],
+                        {"timing": "soakkit_over_parse", "bulk": "tolerant_soakkit_over_fast_path"}),
+    "bench_dashboard.py": (["--reps", "1"], {"startup": "with_over_without", "disk": "bokeh_bytes"}),
 }
 
 

@@ -203,3 +203,24 @@ def test_a_legacy_rotation_history_still_loads(tmp_path: Path) -> None:
     assert legacy.problems == () and legacy.frame["source"].to_list()[:3] == ["history"] * 3
     keep = [c for c in expected.columns if c not in ("source", "path")]
     assert_frame_equal(legacy.frame.select(keep), expected.select(keep))
+
+
+def test_iteration_tables_of_another_version_load_beside_todays(tmp_path: Path) -> None:
+    """A run's iterations.parquet written before a parameter existed (no column for it)
+    loads beside today's runs: the parameter is null there, nothing else changes."""
+    artifacts = tmp_path / "a"
+    old = run_soak(SoakOptions(iterations=2, sim_minutes=1, artifacts=artifacts,
+                               now="2026-01-01T00:00:00Z"), env={})
+    new = run_soak(SoakOptions(iterations=2, sim_minutes=1, artifacts=artifacts, strategy="glft",
+                               now="2026-01-01T01:00:00Z"), env={})
+    table = old.run_dir / "iterations.parquet"
+    meta = pl.read_parquet_metadata(table)
+    older = pl.read_parquet(table).drop("param_quote_lots", "delta_quote_lots",
+                                        "param_glft_gamma")
+    older.write_parquet(table, metadata=meta)
+    frame = load_catalog(artifacts, cache=False).frame.sort("run_id", "iteration")
+    assert frame.height == 4
+    by_run = {r["run_id"]: r for r in frame.to_dicts()}
+    assert by_run[old.run_id]["param_quote_lots"] is None
+    assert by_run[old.run_id]["param_base_spread_bps"] == 2.5
+    assert by_run[new.run_id]["param_glft_gamma"] == 0.03

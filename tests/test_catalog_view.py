@@ -123,7 +123,7 @@ def test_catalog_json_is_written_a_slice_at_a_time(runs: tuple[Path, list[str]],
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pl.DataFrame, "write_parquet", failing)
-    full = cli("catalog", "--artifacts", str(root), "--parquet", str(target))
+    full = cli("catalog", "--artifacts", str(root), "--parquet", str(target), "--force")
     assert full.code == 2 and full.err.startswith(f"soakkit: error: {target}: cannot write")
     assert target.read_bytes() == b"the previous export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.parquet"]

@@ -51,6 +51,7 @@ def _holds(effect: Effect, direction: int) -> None:
     assert effect.agreement(direction) >= 0.75, effect.diffs
 
 
+@pytest.mark.slow
 def test_faster_requoting_costs_fill_probability() -> None:
     """With queue position, every way of requoting faster loses priority more often."""
     for mode in ("calm", "volatile"):

@@ -126,8 +126,8 @@ def test_missing_profile_lists_available(cli, artifacts: Path) -> None:  # type:
     _profile(artifacts, json.dumps({"schema_version": 1, "params": {}}), name="custom")
     result = _show(cli, artifacts, profile="steady_unsafe")
     assert result.code == 2
-    assert_one_line_error(result, "no such profile; available: aggressive, custom, steady_safe, "
-                                  "ultra_safe")
+    assert_one_line_error(result, "no such profile; available: aggressive, custom, join_touch, "
+                                  "steady_safe, ultra_safe")
 
 
 def test_profile_symlink_leaving_folder_is_rejected(cli, artifacts: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -205,7 +205,7 @@ def test_explain_and_precedence_and_list(cli, artifacts: Path) -> None:  # type:
     assert prec.index("defaults") < prec.index("profile") < prec.index("runtime") \
         < prec.index("env") < prec.index("cli")
     listing = cli("config", "list-profiles", "--artifacts", str(artifacts)).out
-    assert [line.split()[0] for line in listing.splitlines()] == ["aggressive", "steady_safe",
-                                                                  "ultra_safe"]
+    assert [line.split()[0] for line in listing.splitlines()] == ["aggressive", "join_touch",
+                                                                  "steady_safe", "ultra_safe"]
     bad = cli("config", "explain", "min_intrval_ms")
     assert bad.code == 2 and "did you mean 'min_interval_ms'" in bad.err

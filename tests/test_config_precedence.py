@@ -53,7 +53,7 @@ def test_every_subset_of_layers(tmp_path: Path) -> None:
             assert cfg.values[KEY] == VALUES[present[-1]]
             assert (KEY in cfg.pinned) == bool({Layer.ENV, Layer.CLI} & set(subset))
             # every other key comes from defaults or the (empty) profile, never leaks
-            assert all(cfg.values[k] == PARAMS[k].default for k in PARAMS if k != KEY)
+            assert all(cfg.values[k] == PARAMS[k].default for k in cfg.specs if k != KEY)
 
 
 def test_env_sources_order_within_the_env_layer(tmp_path: Path) -> None:
@@ -110,8 +110,12 @@ def test_done_when_show_json(cli) -> None:  # type: ignore[no-untyped-def]
     assert params[KEY]["value"] == 78
     assert params[KEY]["origin"] == {"layer": "cli", "source": "cli:--set min_interval_ms=78"}
     assert [s["origin"]["layer"] for s in params[KEY]["shadowed"]] == ["defaults", "profile"]
+    in_profile = json.loads(Path(doc["profile"]["path"]).read_text())["params"]
     for key, entry in params.items():
         if key == KEY:
+            continue
+        if key not in in_profile:  # a parameter newer than the profile: its default
+            assert entry["origin"] == {"layer": "defaults", "source": "defaults"}, key
             continue
         assert entry["origin"]["source"] == "profile:steady_safe", key
         assert entry["origin"]["sha256"] == profile_sha

@@ -6,9 +6,12 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from .conftest import run_subprocess
 
 
+@pytest.mark.slow
 def test_demo_produces_browsable_reports(tmp_path: Path) -> None:
     result = run_subprocess("demo", "--iterations", "6", cwd=tmp_path,
                             env={"SOAKKIT_CACHE_DIR": os.environ["SOAKKIT_CACHE_DIR"]})

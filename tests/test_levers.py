@@ -22,6 +22,8 @@ from soakkit.evidence.study import (
 )
 from soakkit.tuning.rules import RELAX, RULES, Rule
 
+pytestmark = pytest.mark.slow  # paired many-seed soaks per tuner lever
+
 ALL_RULES = {rule.name: rule for rule in (*RULES, RELAX)}
 
 

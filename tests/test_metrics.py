@@ -229,6 +229,7 @@ def test_check_metrics_dir_accepts_a_writable_folder_and_leaves_nothing(tmp_path
 
 
 # --------------------------------------------------------------------------- rotation
+@pytest.mark.slow
 def test_rotation_counters_accumulate_and_a_failed_rotation_keeps_the_last_success(
         tmp_path: Path) -> None:
     artifacts, metrics = tmp_path / "artifacts", tmp_path / "textfile"
@@ -264,7 +265,7 @@ def test_rotation_counters_accumulate_and_a_failed_rotation_keeps_the_last_succe
     gone = run_subprocess("rotate", "--path", str(tmp_path / "gone"), "--now",
                           "2026-11-24T14:00:00Z", "--metrics-dir", str(metrics))
     assert gone.code == 1
-    assert_one_line_error(gone, "--path", "no such directory")
+    assert_one_line_error(gone, "--artifacts", "no such directory")
     check_metrics_text(path.read_text())
     assert _value(path, N.ROT_STATUS, status="error") == 1
     assert _value(path, N.ROT_ERRORS) == 1

@@ -104,6 +104,7 @@ def test_bad_parameters_are_refused_before_a_kernel_starts(given: dict, from_tex
         cast_parameters(notebook_parameters(template_path("kpi")), given, from_text=from_text)
 
 
+@pytest.mark.slow
 def test_kpi_report_folder(soaked: Path, tmp_path: Path) -> None:
     result = run("kpi", {"artifacts": str(soaked), "gate": "production"}, tmp_path)
     assert result.status == "ok" and result.exit_code == 0, result.evalue
@@ -134,6 +135,7 @@ def test_kpi_report_folder(soaked: Path, tmp_path: Path) -> None:
     assert (tmp_path / "latest" / "kpi").resolve() == folder.resolve()
 
 
+@pytest.mark.slow
 def test_a_failing_report_keeps_the_good_one(soaked: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     good = run("kpi", {"artifacts": str(soaked)}, tmp_path)
     assert good.exit_code == 0
@@ -173,6 +175,7 @@ def test_empty_artifacts_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.slow
 def test_corrupt_iteration_is_reported_and_the_rest_shown(tmp_path: Path) -> None:
     root = tmp_path / "soak"
     res = run_soak(SoakOptions(iterations=4, sim_minutes=1, artifacts=root), env={})
@@ -186,6 +189,7 @@ def test_corrupt_iteration_is_reported_and_the_rest_shown(tmp_path: Path) -> Non
     assert "skipped:" in printed and "ITER_SUMMARY_2.json" in printed
 
 
+@pytest.mark.slow
 def test_cell_timeout(tmp_path: Path) -> None:
     result = run("soak", {"iterations": 400, "sim_minutes": 60, "artifacts": str(tmp_path / "a")},
                  tmp_path / "r", cell_timeout=2)
@@ -193,6 +197,7 @@ def test_cell_timeout(tmp_path: Path) -> None:
     assert result.output_dir.name.endswith(".failed")
 
 
+@pytest.mark.slow
 def test_dead_kernel(tmp_path: Path) -> None:
     nb = new_notebook(cells=[new_code_cell("x: int = 1  # a parameter"),
                              new_code_cell("import os\nos._exit(1)")])
@@ -233,6 +238,7 @@ def _nbval(folder: Path, notebook: str, env: dict[str, str]) -> subprocess.Compl
                           env={**os.environ, **env})
 
 
+@pytest.mark.slow
 def test_nbval_really_compares_outputs(tmp_path: Path) -> None:
     """The golden passes as stored; with one stored output changed, nbval fails that cell."""
     golden = REPO / "tests" / "golden"

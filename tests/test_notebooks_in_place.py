@@ -37,6 +37,8 @@ def _runs(root: Path) -> tuple[str, str]:
     baseline = next(r for r in runs if r.endswith("-untuned"))
     return tuned, baseline
 
+pytestmark = pytest.mark.slow  # executes every notebook template
+
 
 @pytest.fixture(scope="module")
 def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:

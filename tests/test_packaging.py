@@ -6,6 +6,7 @@ import ast
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -19,9 +20,20 @@ def _names(specs: list[str]) -> set[str]:
             for s in specs}
 
 
+def _extra(project: dict[str, Any], name: str) -> set[str]:
+    """The packages of an extra, its ``soakkit[other]`` self-references expanded."""
+    names = set()
+    for spec in project["optional-dependencies"][name]:
+        own = re.fullmatch(r"soakkit\[([a-z0-9_,-]+)\]", spec.strip())
+        names |= set().union(*(_extra(project, e) for e in own.group(1).split(","))) \
+            if own else _names([spec])
+    return names
+
+
 def test_environment_yml_lists_the_same_dependencies_as_pyproject() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = _names(project["dependencies"]) | _names(project["optional-dependencies"]["test"])
+    wanted = _names(project["dependencies"]) | _extra(project, "test")
+    assert _extra(project, "dashboard") <= wanted  # the test extra includes the dashboard
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     conda = _names([d for d in env["dependencies"] if isinstance(d, str)]) - {"python", "pip"}
     assert conda == wanted, {"only in environment.yml": conda - wanted,
@@ -61,6 +73,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("soakkit.core",),
     ("soakkit.config",),
     ("soakkit.sim",),
+    ("soakkit.strategy",),
     ("soakkit.kpi",),
     ("soakkit.gate",),
     ("soakkit.tuning",),

@@ -39,6 +39,8 @@ from soakkit.metrics import names as N
 from .conftest import REPO, subprocess_env
 from .prom_stack import Stack, check_metrics_text, prometheus_stack, wait_until
 
+pytestmark = pytest.mark.slow  # a real Prometheus and node_exporter
+
 RULES = REPO / "examples" / "prometheus" / "soakkit-alerts.yml"
 DASHBOARD = REPO / "examples" / "grafana" / "soakkit.json"
 #: soakkit unit -> factor to the exported base unit (the Prometheus naming conventions).

@@ -124,6 +124,7 @@ def test_the_check_is_compiled_once(tmp_path: Path) -> None:
     assert schema_checker(ITER_SUMMARY_SCHEMA) is schema_checker(ITER_SUMMARY_SCHEMA)
 
 
+@pytest.mark.slow
 def test_damaged_files_are_problems_with_exit_5_not_rows_or_a_changed_verdict(
         tmp_path: Path, cli: Any) -> None:
     """The issue's cases: an ITER_SUMMARY of only ``{"schema_version": 1}`` (once a row of

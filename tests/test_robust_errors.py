@@ -67,6 +67,7 @@ def test_read_only_artifacts_root(tmp_path: Path) -> None:
     assert list(root.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_disk_full_stops_the_run_resumably_and_the_retry_completes(tmp_path: Path) -> None:
     root = tmp_path / "full"
     root.mkdir()
@@ -128,6 +129,7 @@ def test_a_name_too_long_for_the_kernel(tmp_path: Path) -> None:
     _one_line(too_long, "argument --artifacts: path too long")
 
 
+@pytest.mark.slow
 def test_report_out_is_a_file_or_read_only(tmp_path: Path) -> None:
     afile = tmp_path / "F"
     afile.write_text("x")

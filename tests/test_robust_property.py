@@ -1,4 +1,5 @@
-"""Issue 13, class 10: random argument vectors and random JSON documents at the CLI and config.
+"""Issue 13, class 10 (and issue 28): random argument vectors, random JSON documents, random
+tapes, scheduler addresses and files, and names that are not UTF-8, at the CLI and config.
 
 Whatever hypothesis throws (a real command with random flags and values, random JSON in every
 file and variable soakkit reads), soakkit never prints a traceback, always exits with a
@@ -12,24 +13,37 @@ not exist appended (every check runs, no kernel starts); ``demo`` gets an ``--ou
 file appended (its checks run, then it stops before a kernel); a ``sweep`` gets a scheduler
 address where nothing listens (its checks run, then it stops before a cluster); a soak's
 iteration count, minutes and sleep are capped, and so are a sample tape's minutes.
+
+Issue 28 widens it: the artifacts folder holds names that are not UTF-8 (a stray file, a
+run's file, a folder, a profile) and paths given may be non-UTF-8 or hold control
+characters; random tapes (rows, encodings, gzip damage, ``tape.json``) go to every command
+that reads a tape or a public data file, with numpy's ``RuntimeWarning`` an error (a bad
+value must be refused before it is computed with); random scheduler addresses and files
+go to ``sweep`` against peers that accept and say nothing, send a banner, or refuse.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
+import gzip
 import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from soakkit.cli import build_parser, main
@@ -64,6 +78,11 @@ def _populate(root: Path) -> None:
     (art / "profiles").mkdir()
     (art / "markets").mkdir()
     (root / "target" / "file").write_text("not a folder")
+    for stray in (art / os.fsdecode(b"stray-\xfe"), run / os.fsdecode(b"notes-\xff.txt"),
+                  art / "profiles" / os.fsdecode(b"\xff.json"),
+                  art / "markets" / os.fsdecode(b"m\xff.json")):
+        stray.write_text("{}")  # names that are not UTF-8, where every command reads
+    (art / "runs" / os.fsdecode(b"bad-\xff")).mkdir()
     (root / "outside").mkdir()
     (root / "outside" / "keep.json").write_text('{"keep": 1}')
     _stamp(root)
@@ -142,7 +161,8 @@ def _check(root: Path, argv: list[str], code: int, err: str,
 
 # ------------------------------------------------------------------ random argument vectors
 PATHS = ["target/art", "target/out", "target/file", "target/missing/deeper", "", "", " ",
-         "target/" + "n" * 300, "target/a\x00b", "target/" + "/".join(["d" * 200] * 25)]
+         "target/" + "n" * 300, "target/a\x00b", "target/" + "/".join(["d" * 200] * 25),
+         "target/" + os.fsdecode(b"art-\xff"), "target/a\nb", "target/\x1b[2J"]
 NUMBERS = ["0", "1", "2", "-1", "0700", "+7", " 7", "7.0", "2.5", "1e3", "nan", "inf", "\uff17",
            "99999999999999999999999", "", "4294967296", "1" * 50]
 WORDS = ["steady_safe", "aggressive", "calm", "mixed", "smoke", "production", "latest", "x",
@@ -283,6 +303,7 @@ def test_random_documents_never_crash(where: str, document: bytes, pick: int,
 
 
 # ------------------------------------------------------------------ a sample as real processes
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(argv=argv_strategy())
@@ -295,3 +316,266 @@ def test_a_sample_as_real_processes(argv: list[str]) -> None:
                               env=subprocess_env({"SOAKKIT_NOW": NOW,
                                                   "SOAKKIT_ARTIFACTS": "target/art"}))
         _check(root, argv, proc.returncode, proc.stderr, before)
+
+
+# ------------------------------------------------------------------ random tapes (issue 28)
+ORIGIN_NS = 1_723_161_600 * 10**9  # 2024-08-09T00:00:00Z
+TIMES = st.integers(0, 10**12).map(lambda dt: ORIGIN_NS + dt) | st.sampled_from(
+    [2**62, -5, 0, 2**63 - 1, ORIGIN_NS // 1000, ORIGIN_NS + 8 * 86_400 * 10**9])
+PRICES = st.sampled_from([50_000.0, 50_000.5, 49_999.5, 0.0, -1.0, 1e300, 1e13, 5e-10])
+SIZES = st.sampled_from([0.0145, 1.0, 0.0001, 0.0, 1e300, 1e16, 3.3333333333])
+GARBAGE = st.sampled_from(["", "x", "nan", "inf", "1,5", "\u00e9", "\x00", "1e999", " 7 "])
+
+
+def _cell(value: st.SearchStrategy[Any]) -> st.SearchStrategy[str]:
+    """A cell: usually a number of the column's kind, sometimes garbage."""
+    return value.map(str) | GARBAGE
+
+
+@st.composite
+def tape_rows(draw: Any, columns: tuple[str, ...]) -> list[list[str]]:
+    kinds = {"ts_ns": TIMES, "side": st.sampled_from([1, -1, 0, 2]),
+             "price": PRICES, "bid_px": PRICES, "ask_px": PRICES}
+    rows = draw(st.lists(st.tuples(*(_cell(kinds.get(c, SIZES)) for c in columns)),
+                         max_size=12))
+    if draw(st.booleans()):  # time order, as a tape needs it (garbage stays where it is)
+        rows.sort(key=lambda r: int(r[0]) if r[0].lstrip("-").isdigit() else 0)
+    return [list(r) for r in rows]
+
+
+def _encoded(draw: Any, text: str) -> bytes:
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1"]))
+    data = text.encode(encoding, "replace")
+    return data + draw(st.sampled_from([b"", b"", b"\xff\xfe\x00", b"\n\n,,,\n"]))
+
+
+def _compressed(draw: Any, data: bytes) -> tuple[str, bytes]:
+    """The file's suffix and bytes: plain, gzip, or gzip damaged (truncated, flipped)."""
+    how = draw(st.sampled_from(["plain", "plain", "gzip", "truncated", "flipped", "fake"]))
+    if how == "plain":
+        return ".csv", data
+    packed = gzip.compress(data, mtime=0)
+    if how == "truncated":
+        packed = packed[:draw(st.integers(0, max(0, len(packed) - 1)))]
+    elif how == "flipped" and len(packed) > 12:
+        at = draw(st.integers(10, len(packed) - 1))
+        packed = packed[:at] + bytes([packed[at] ^ 0xFF]) + packed[at + 1:]
+    elif how == "fake":
+        packed = data
+    return ".csv.gz", packed
+
+
+@st.composite
+def tape_folder(draw: Any) -> dict[str, bytes]:
+    """Files of a tape folder: trades and quotes tables, maybe a ``tape.json``."""
+    files: dict[str, bytes] = {}
+    for name, columns in (("trades", ("ts_ns", "price", "qty", "side")),
+                          ("quotes", ("ts_ns", "bid_px", "bid_qty", "ask_px", "ask_qty"))):
+        header = list(columns) if draw(st.integers(0, 9)) else list(columns[:-1])
+        lines = [",".join(header)] + [",".join(r) for r in draw(tape_rows(columns))]
+        suffix, data = _compressed(draw, _encoded(draw, "\n".join(lines) + "\n"))
+        files[name + suffix] = data
+    if draw(st.booleans()):
+        files["tape.json"] = draw(DOCUMENT | st.sampled_from(
+            [b'{"tick": 0.5, "lot": 0.0001}', b'{"tick": 1, "lot": 1}', b'{"tick": "x"}',
+             b'{"tick": -1}', b'{"lot": true}', b'{"tick": 1e-300, "lot": 1e300}']))
+    return files
+
+
+@st.composite
+def public_files(draw: Any) -> tuple[str, dict[str, tuple[str, bytes]]]:
+    """Tardis or Binance CSVs with random rows (times in the source's unit)."""
+    source = draw(st.sampled_from(["tardis", "binance"]))
+    us = st.integers(0, 10**9).map(lambda d: ORIGIN_NS // 1000 + d) | st.sampled_from(
+        [2**62, -5, ORIGIN_NS // 10**6, 9 * 10**18, 0])
+    if source == "tardis":
+        trades = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"] + [
+            f"x,SYN,{t},{t},{i},{side},{p},{q}" for i, (t, side, p, q) in enumerate(draw(
+                st.lists(st.tuples(_cell(us), st.sampled_from(["buy", "sell", "unknown", ""]),
+                                   _cell(PRICES), _cell(SIZES)), max_size=10)))]
+        quotes = ["exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,"
+                  "bid_amount"] + [f"x,SYN,{t},{t},{aq},{a},{b},{bq}" for t, aq, a, b, bq in draw(
+                      st.lists(st.tuples(_cell(us), _cell(SIZES), _cell(PRICES), _cell(PRICES),
+                                         _cell(SIZES)), max_size=10))]
+    else:
+        ms = us.map(lambda v: v // 1000) | us
+        trades = ["agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,"
+                  "is_buyer_maker"] + [f"{i},{p},{q},{i},{i},{t},{m}" for i, (p, q, t, m) in
+                                       enumerate(draw(st.lists(st.tuples(
+                                           _cell(PRICES), _cell(SIZES), _cell(ms),
+                                           st.sampled_from(["true", "false", "x"])),
+                                           max_size=10)))]
+        quotes = ["update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,"
+                  "transaction_time,event_time"] + [f"{i},{b},{bq},{a},{aq},{t},{t}" for i, (
+                      b, bq, a, aq, t) in enumerate(draw(st.lists(st.tuples(
+                          _cell(PRICES), _cell(SIZES), _cell(PRICES), _cell(SIZES), _cell(ms)),
+                          max_size=10)))]
+    names = {"tardis": ("trades", "quotes"),  # Binance names its files SYMBOL-kind-DATE
+             "binance": ("SYNUSDT-aggTrades-2024-08-09", "SYNUSDT-bookTicker-2024-08-09")}
+    files = {}
+    for role, name, lines in zip(("trades", "quotes"), names[source], (trades, quotes),
+                                 strict=True):
+        suffix, data = _compressed(draw, _encoded(draw, "\n".join(lines) + "\n"))
+        files[role] = (name + suffix, data)
+    return source, files
+
+
+TAPE_COMMANDS = [["tape", "check", "target/tape"],
+                 ["calibrate", "target/tape", "--name", "fitted"],
+                 ["soak", "--market-data", "target/tape", "--iterations", "1",
+                  "--sim-minutes", "1", "--quiet"]]
+TAPE_PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
+                         suppress_health_check=[HealthCheck.too_slow,
+                                                HealthCheck.data_too_large])
+
+
+def _no_numpy_warnings() -> contextlib.AbstractContextManager[None]:
+    """numpy's RuntimeWarning (an overflow, a NaN) is an error: a bad value must be refused
+    before anything computes with it."""
+    guard = warnings.catch_warnings()
+
+    @contextlib.contextmanager
+    def block() -> Iterator[None]:
+        with guard:
+            warnings.simplefilter("error", RuntimeWarning)
+            yield
+    return block()
+
+
+@TAPE_PROPERTY
+@given(files=tape_folder(), pick=st.integers(0, len(TAPE_COMMANDS) - 1))
+def test_random_tapes_never_crash(files: dict[str, bytes], pick: int) -> None:
+    with _sandbox() as root:
+        folder = root / "target" / "tape"
+        folder.mkdir()
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        _stamp(root)
+        argv = TAPE_COMMANDS[pick]
+        before = _outside(root)
+        with _no_numpy_warnings():
+            code, err = _run_in_process(root, argv, {"SOAKKIT_NOW": NOW})
+        _check(root, argv, code, err, before)
+        assert code in (0, 2), (argv, code, err)
+
+
+@TAPE_PROPERTY
+@given(public=public_files(), extra=st.sampled_from([[], ["--lot", "1"], ["--tick", "0.5"],
+                                                     ["--force"]]))
+def test_random_public_files_never_crash(public: tuple[str, dict[str, tuple[str, bytes]]],
+                                         extra: list[str]) -> None:
+    source, files = public
+    with _sandbox() as root:
+        paths = {}
+        for role, (name, data) in files.items():
+            paths[role] = root / "target" / name
+            paths[role].write_bytes(data)
+        _stamp(root)
+        argv = ["tape", "import", "--from", source, "--trades", str(paths["trades"]),
+                "--quotes", str(paths["quotes"]), "--out", "target/out", *extra]
+        argv = [a.replace(str(root) + "/", "") for a in argv]
+        before = _outside(root)
+        with _no_numpy_warnings():
+            code, err = _run_in_process(root, argv, {"SOAKKIT_NOW": NOW})
+        _check(root, argv, code, err, before)
+        assert code in (0, 2), (argv, code, err)
+        if code != 0:
+            assert not (root / "target" / "out").exists(), err  # nothing half-written
+
+
+# ------------------------------------------------------------------ scheduler addresses and files
+class _Peers:
+    """Peers on 127.0.0.1 a sweep may be pointed at: a port that accepts and says nothing,
+    one that sends a banner, and one where nothing listens."""
+
+    def __init__(self) -> None:
+        self._sockets: list[socket.socket] = []
+        self._stop = threading.Event()
+        self.silent = self._listen(None)
+        self.banner = self._listen(b"SSH-2.0-OpenSSH_9.2p1\r\n" * 8)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.closed = probe.getsockname()[1]
+
+    def _listen(self, greeting: bytes | None) -> int:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.2)
+        self._sockets.append(listener)
+
+        def serve() -> None:
+            while not self._stop.is_set():
+                try:
+                    peer, _ = listener.accept()
+                except (TimeoutError, OSError):
+                    continue
+                self._sockets.append(peer)
+                if greeting:
+                    with contextlib.suppress(OSError):
+                        peer.sendall(greeting)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return int(listener.getsockname()[1])
+
+    def close(self) -> None:
+        self._stop.set()
+        for s in self._sockets:
+            s.close()
+
+
+PEERS = _Peers()
+
+
+@st.composite
+def scheduler_address(draw: Any) -> Any:
+    """An address: a scheme, a local host and a port that lead somewhere hostile, or text
+    and values no address parser should take (no random host names: no DNS lookups)."""
+    scheme = draw(st.sampled_from(["tcp://", "", "tls://", "ws://", "inproc://", "udp://",
+                                   "TCP://", "tcp:/"]))
+    host = draw(st.sampled_from(["127.0.0.1", "localhost", "[::1]", "", "127.0.0.1."]))
+    port = draw(st.sampled_from([PEERS.silent, PEERS.banner, PEERS.closed, 0, 65536, -1,
+                                 "x", "", "8786/x"]))
+    built = f"{scheme}{host}:{port}" if port != "" else f"{scheme}{host}"
+    return draw(st.sampled_from([built]) | st.text(alphabet="abc/:\x00\n", max_size=10)
+                | st.sampled_from([5, None, True, [1], {"a": 1}, "", " "]))
+
+
+SCHEDULER_PROPERTY = settings(max_examples=60, deadline=None, derandomize=True,
+                              suppress_health_check=[HealthCheck.too_slow])
+SWEEP = ["sweep", "--seeds", "1", "--tune", "off", "--iterations", "1", "--sim-minutes", "1",
+         "--quiet", "--connect-timeout", "0.2"]
+
+
+@SCHEDULER_PROPERTY
+@given(address=scheduler_address(), how=st.sampled_from(["flag", "file", "config"]),
+       document=st.none() | DOCUMENT)
+def test_random_scheduler_addresses_and_files_never_crash(address: Any, how: str,
+                                                          document: bytes | None) -> None:
+    import dask
+
+    assume(how != "config" or address is not None)  # no address at all: a local cluster
+    with _sandbox() as root:
+        argv = list(SWEEP)
+        config: dict[str, Any] = {}
+        if how == "flag" and isinstance(address, str) and "\x00" not in address:
+            argv += ["--scheduler", address]
+        elif how == "file" or how == "flag":
+            file = root / "target" / "scheduler.json"
+            file.write_bytes(document if document is not None else
+                             json.dumps({"address": address, "type": "Scheduler"}).encode())
+            argv += ["--scheduler-file", "target/scheduler.json"]
+        else:
+            config = {"scheduler-address": address}
+        before = _outside(root)
+        # Dask's websocket connector (ws://) leaves the sockets of a handshake it gave up on
+        # to the garbage collector; collected here, their ResourceWarning is Dask's, not a
+        # failure of this property (no traceback, a documented code, one line)
+        with dask.config.set(config), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            code, err = _run_in_process(root, argv, {"SOAKKIT_NOW": NOW})
+            gc.collect()
+        _check(root, argv, code, err, before)
+        if address is not None or how != "config":
+            assert code == ExitCode.USAGE, (argv, address, code, err)  # nothing ran
+            assert not (root / "target" / "art" / "sweeps").exists()

@@ -24,6 +24,8 @@ from soakkit.notebooks.folders import FAILED_KEEP, prune_failed, sweep_abandoned
 
 from .conftest import subprocess_env
 
+pytestmark = pytest.mark.slow  # signals to real processes mid-work (soaks, reports, sweeps)
+
 NOW = "2026-11-24T12:00:00Z"
 DAY = "2026-11-24"
 

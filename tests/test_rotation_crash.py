@@ -289,6 +289,7 @@ def test_c3_kill_at_each_stage_then_rerun_converges(tmp_path: Path, stage: str, 
     assert [a for a in again.record["actions"] if a["phase"] != "skip"] == []
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_many_times(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     script = _driver(tmp_path)

@@ -64,6 +64,7 @@ def test_fees_are_rebates_minus_taker_fees() -> None:
     assert k["fees_bps"] == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_regimes_differ_clearly_over_twenty_seeds() -> None:
     seeds = range(20)
     calm = [simulate("calm", s)[2] for s in seeds]
@@ -103,6 +104,7 @@ def test_wider_spread_fewer_fills_more_gross_per_fill() -> None:
     assert wide[1] > narrow[1]
 
 
+@pytest.mark.slow
 def test_longer_interval_orders_live_longer_and_fill_more_often() -> None:
     """A slower loop leaves each order in its queue longer: older orders, and a larger
     share of them filled before the bot replaces them (fewer cancelled unfilled)."""
@@ -131,6 +133,7 @@ def test_lower_position_limit_lower_risk_more_taker_unloads() -> None:
         [k["maker_taker_ratio"] for k in high])
 
 
+@pytest.mark.slow
 def test_latency_grows_with_request_load() -> None:
     assert kpi_mean("volatile", "p95_latency_ms", replace_rate_per_min=360) > kpi_mean(
         "volatile", "p95_latency_ms", replace_rate_per_min=150)
@@ -138,6 +141,7 @@ def test_latency_grows_with_request_load() -> None:
         "volatile", "p95_latency_ms", concurrency_limit=6)
 
 
+@pytest.mark.slow
 def test_smaller_quotes_trade_less_notional() -> None:
     assert kpi_mean("calm", "volume_usd", impact_cap_ratio=0.03) < kpi_mean(
         "calm", "volume_usd", impact_cap_ratio=0.12)

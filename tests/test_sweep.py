@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+import time
 from pathlib import Path
 
 import polars as pl
@@ -83,7 +84,8 @@ def _with(**changes: str) -> list[str]:
     (_with(modes=" "), ["--modes", "empty grid"]),
     ([*BASE, "--set", "tail_age_ms="], ["--set", "empty grid"]),
     (_with(profiles="steady_safe,nope"), ["--profiles 'nope'", "no such profile",
-                                          "available: aggressive, steady_safe, ultra_safe"]),
+                                          "available: aggressive, join_touch, steady_safe, "
+                                          "ultra_safe"]),
     (_with(modes="mixed,choppy"), ["--modes 'choppy'", "unknown mode"]),
     (_with(seeds="5-1"), ["--seeds '5-1'", "descending"]),
     (_with(seeds="a-b"), ["--seeds 'a-b'", "not a seed"]),
@@ -120,6 +122,7 @@ def _unreachable(result: CliResult, tmp_path: Path, *fragments: str) -> None:
     assert not (tmp_path / "a" / "sweeps").exists()
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_exit_2_before_any_work(tmp_path: Path) -> None:
     address = f"tcp://127.0.0.1:{_free_port()}"
     common = [*BASE, "--artifacts", str(tmp_path / "a"), "--connect-timeout", "1"]
@@ -282,7 +285,7 @@ def test_reads_give_every_cell_once_preferring_a_success(tmp_path: Path) -> None
     assert got.group_by("cell_key").len()["len"].to_list() == [3, 3, 3]
     assert got["seed"].to_list() == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     (tmp_path / "sweeps" / "s" / sweep_part_name(4, 0)).write_bytes(b"not parquet")
-    with pytest.raises(Exception, match="unreadable parquet"):
+    with pytest.raises(Exception, match="not a readable parquet file"):
         load_results(tmp_path, "s")
 
 
@@ -373,10 +376,11 @@ def _processes_in_session(session: int) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=pytest.mark.slow)])
 def test_a_sweep_leaves_no_process_and_one_worker_runs_here(tmp_path: Path,
                                                             workers: str) -> None:
-    """A finished sweep leaves nothing of its session alive (scheduler, nannies, workers);
+    """A finished sweep leaves nothing of its session alive (scheduler, nannies, workers:
+    a process still exiting as the client returns is given a moment, not a life);
     one worker: no cluster, no Dask imported, the cells in the sweep's own process."""
     import subprocess
     import sys
@@ -391,6 +395,10 @@ def test_a_sweep_leaves_no_process_and_one_worker_runs_here(tmp_path: Path,
         text=True, env=subprocess_env(), start_new_session=True)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
+    # a worker still exiting when the client returns may outlive it briefly; none stays
+    deadline = time.monotonic() + 30
+    while _processes_in_session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert _processes_in_session(proc.pid) == []
     if workers == "1":
         assert "dask imported: False" in out and "local process, 1 worker" in err

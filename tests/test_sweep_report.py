@@ -91,6 +91,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _sweep(tmp_path_factory.mktemp("sweep"))
 
 
+@pytest.mark.slow
 @pytest.mark.determinism
 def test_report_compares_every_configuration_with_the_baseline(small: Path) -> None:
     report = load_sweep_report(small, "latest", baseline=BASELINE, resamples=2000)
@@ -137,6 +138,7 @@ def test_report_compares_every_configuration_with_the_baseline(small: Path) -> N
     assert record["correction"] == "holm" and record["failed_cells"] == 0
 
 
+@pytest.mark.slow
 def test_per_mode_pairs_within_each_mode(small: Path) -> None:
     report = load_sweep_report(small, baseline=BASELINE, per_mode=True, resamples=500)
     assert report.configs.height == 12
@@ -147,6 +149,7 @@ def test_per_mode_pairs_within_each_mode(small: Path) -> None:
     assert baselines == [f"mode={m},{BASELINE}" for m in ("mixed", "volatile")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("baseline", "fragment"), [
     ("profile=steady_safe", "leaves base_spread_bps_delta open (values: 0.0, 0.14, 0.16)"),
     ("profile=cautious,base_spread_bps_delta=0.14", "profile=cautious is not in the sweep"),
@@ -159,6 +162,7 @@ def test_a_bad_baseline_is_one_clear_error(small: Path, baseline: str, fragment:
     assert fragment in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_failed_cells_are_listed_and_left_out(tmp_path: Path) -> None:
     root = _sweep(tmp_path, fail_seed=2)
     report = load_sweep_report(root, baseline=BASELINE, resamples=200)
@@ -192,6 +196,7 @@ def test_pnl_is_the_primary_metric_when_risk_adjusted_pnl_is_missing(
                             'KPI. "Better" is judged on P&L instead.',)
 
 
+@pytest.mark.slow
 def test_soakkit_report_sweep_renders_the_notebook(small: Path, tmp_path: Path) -> None:
     result = run_subprocess("report", "sweep", "-p", "artifacts", str(small), "-p", "sweep",
                             "latest", "-p", "baseline", BASELINE, "-p", "resamples", "500",

@@ -39,26 +39,24 @@ from soakkit.core.io import (
     append_durably,
     atomic_write_bytes,
     canonical_json,
+    file_time_ns,
     loads_strict,
     round_floats,
 )
+from soakkit.core.json_canonical import JsonRecord
 
 __all__ = ["FileId", "LogEntry", "append_entries", "entry_line", "file_id", "preserved_documents",
            "read_log", "write_iteration"]
 
 
 @dataclass(frozen=True)
-class FileId:
+class FileId(JsonRecord):
     """Which file a log line copies: name, size, mtime and sha256 of its bytes."""
 
     name: str
     size: int
     mtime_ns: int
     sha256: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "size": self.size, "mtime_ns": self.mtime_ns,
-                "sha256": self.sha256}
 
 
 def file_id(name: str, data: bytes, mtime_ns: int) -> FileId:
@@ -94,7 +92,7 @@ def write_iteration(folder: Path, n: int, doc: Mapping[str, Any], *, mtime: floa
     data = canonical_json(doc).encode("ascii")
     path = Path(folder) / iter_summary_name(n)
     atomic_write_bytes(path, data, mtime=mtime)
-    fid = file_id(path.name, data, os.stat(path).st_mtime_ns)
+    fid = file_id(path.name, data, file_time_ns(os.stat(path)))
     append_entries(folder, [entry_line(n, fid, round_floats(doc))], mtime=mtime)
 
 
@@ -112,7 +110,7 @@ def _entry(raw: Any) -> LogEntry | None:
     if type(n) is not int or not isinstance(file, dict) or not isinstance(doc, dict):
         return None
     try:
-        fid = FileId(str(file["name"]), int(file["size"]), int(file["mtime_ns"]),
+        fid = FileId(str(file["name"]), int(file["size"]), file_time_ns(int(file["mtime_ns"])),
                      str(file["sha256"]))
     except (KeyError, TypeError, ValueError):
         return None

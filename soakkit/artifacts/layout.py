@@ -42,7 +42,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from soakkit.core.errors import ArtifactError, JsonFormatError, UsageError
+from soakkit.core.errors import (
+    READ_ERRORS,
+    ArtifactError,
+    JsonFormatError,
+    UsageError,
+    unreadable_reason,
+)
 from soakkit.core.inputs import check_user_path, show_value
 from soakkit.core.io import fsync_dir
 from soakkit.core.json_strict import loads_strict
@@ -281,8 +287,8 @@ def read_json_maybe_gz(path: Path) -> Any:
         raw = path.read_bytes()
         if path.name.endswith(".gz"):
             raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise JsonFormatError(str(path), 0, 0, f"unreadable ({exc})") from None
+    except READ_ERRORS as exc:
+        raise JsonFormatError(str(path), 0, 0, unreadable_reason(exc)) from None
     return loads_strict(raw, str(path))
 
 
@@ -316,8 +322,10 @@ def read_history(folder: Path) -> Iterator[dict[str, Any]]:
     path = Path(folder) / HISTORY_FILE
     if not path.exists():
         return
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                record = loads_strict(line, f"{path}:{lineno}")
-                yield record
+    try:
+        lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+    except READ_ERRORS as exc:
+        raise JsonFormatError(str(path), 0, 0, unreadable_reason(exc)) from None
+    for lineno, line in enumerate(lines, 1):
+        if line.strip():
+            yield loads_strict(line, f"{path}:{lineno}")

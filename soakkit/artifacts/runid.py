@@ -5,7 +5,7 @@ profile, market, seed, and whether the live tuner was on (``tuned``) or off (``u
 The market part is the synthetic market's mode (``calm``, ``volatile``, ``spike``,
 ``mixed``), followed by the market profile's name when it is not the default synthetic
 market (``mixed.my-venue``, written by ``soakkit calibrate``), or ``replay.<tape>`` for a
-recorded tape. A strategy other than :data:`~soakkit.sim.strategies.DEFAULT_STRATEGY`
+recorded tape. A strategy other than :data:`~soakkit.config.params.DEFAULT_STRATEGY`
 comes after the tuner (``-tuned-<strategy>``). A second run with the same id gets ``-2``.
 
 Run tables (the catalog, :func:`soakkit.catalog.load.run_summary`, the reports, the sweep
@@ -24,7 +24,9 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from soakkit.sim.strategies import DEFAULT_STRATEGY
+from soakkit.config.params import DEFAULT_STRATEGY, strategy_id_part
+from soakkit.core.errors import UsageError
+from soakkit.core.io import MAX_UTC, MIN_UTC
 
 __all__ = ["DEFAULT_MARKET_NAME", "RunIdParts", "make_run_id", "market_label", "market_tag",
            "parse_run_id", "run_facts", "tuner_label"]
@@ -96,9 +98,14 @@ def make_run_id(started: datetime, profile: str, market: str, seed: int, *, tune
     """``20261124T042913Z-steady_safe-volatile-s7-tuned``: sortable by start time, readable.
 
     ``market`` is :func:`market_tag`'s; a strategy other than the default is appended.
+    ``started`` must lie in :data:`~soakkit.core.io.MIN_UTC`..``MAX_UTC`` (a four-digit
+    year; ``--now`` is checked against the same window), else :class:`UsageError`.
     """
+    if not MIN_UTC <= started <= MAX_UTC:
+        raise UsageError(f"the clock says {started.isoformat()}, outside "
+                         f"{MIN_UTC:%Y-%m-%d}..{MAX_UTC:%Y-%m-%d}: no run id can be made")
     run_id = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{market}-s{seed}-{tuner_label(tune)}"
-    return run_id if strategy == DEFAULT_STRATEGY else f"{run_id}-{_short_name(strategy)}"
+    return run_id if strategy == DEFAULT_STRATEGY else f"{run_id}-{strategy_id_part(strategy)}"
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from soakkit import __version__
+from soakkit.catalog.log import KEY_SCHEMA
 from soakkit.catalog.parse import CATALOG_SCHEMA
-from soakkit.core.errors import SoakkitError
+from soakkit.core.errors import SoakkitError, UsageError
+from soakkit.core.inputs import check_user_path, show_value
 from soakkit.core.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
 
-__all__ = ["CatalogCache", "cache_dir", "cache_root", "read_cache", "write_cache"]
+__all__ = ["CACHE_ENV", "CatalogCache", "cache_dir", "cache_root", "read_cache", "write_cache"]
 
 _CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
+#: Where caches go instead of ``$XDG_CACHE_HOME/soakkit``.
+CACHE_ENV = "SOAKKIT_CACHE_DIR"
+#: The columns a cache file must have: the catalog's and the key of each row's source.
+_FRAME_SCHEMA = pl.Schema({**CATALOG_SCHEMA, **KEY_SCHEMA})
 
 _SCHEMA_ID = sha256_bytes(canonical_json(
     {"version": __version__, "columns": {k: str(v) for k, v in CATALOG_SCHEMA.items()}},
@@ -31,9 +38,18 @@ _SCHEMA_ID = sha256_bytes(canonical_json(
 
 def cache_root() -> Path:
     """soakkit's cache folder: ``$SOAKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/soakkit``, else
-    ``~/.cache/soakkit`` (never inside the artifacts)."""
-    root = os.environ.get("SOAKKIT_CACHE_DIR")
-    if not root:
+    ``~/.cache/soakkit`` (never inside the artifacts).
+
+    Raises
+    ------
+    UsageError
+        ``SOAKKIT_CACHE_DIR`` is set but empty or not a usable path (an empty value would
+        mean the working folder).
+    """
+    root = os.environ.get(CACHE_ENV)
+    if root is not None and (why := check_user_path(root)):
+        raise UsageError(f"{CACHE_ENV}={show_value(root)}: {why}; unset it or name a folder")
+    if root is None:
         xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         root = str(Path(xdg) / "soakkit")
     return Path(root)
@@ -66,10 +82,20 @@ def read_cache(artifacts: Path) -> CatalogCache | None:
     except (OSError, SoakkitError, pl.exceptions.PolarsError):
         return None
     dirs, problems, notes = meta.get("dirs"), meta.get("problems"), meta.get("notes", {})
-    if not isinstance(dirs, dict) or not isinstance(problems, dict) or \
-            not isinstance(notes, dict):
-        return None
+    if not (_mapping_of(dirs, lambda v: type(v) is int) and _mapping_of(problems, _lines)
+            and _mapping_of(notes, _lines)) or frame.schema != _FRAME_SCHEMA:
+        return None  # written by something else, or damaged: a cold load rebuilds it
     return CatalogCache(frame, dirs, problems, notes)
+
+
+def _lines(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(line, str) for line in value)
+
+
+def _mapping_of(value: object, valid: Callable[[object], bool]) -> bool:
+    """``value`` is a JSON object of text keys whose every value is ``valid``."""
+    return isinstance(value, dict) and all(isinstance(k, str) and valid(v)
+                                           for k, v in value.items())
 
 
 def write_cache(artifacts: Path, cache: CatalogCache) -> None:

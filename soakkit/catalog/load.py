@@ -55,6 +55,7 @@ from soakkit.catalog.parse import (
     rows_to_frame,
 )
 from soakkit.core.errors import ArtifactError, SoakkitError
+from soakkit.core.io import MAX_UTC, MIN_UTC, file_time_ns
 from soakkit.core.tables import table_html
 from soakkit.gate import RUN_WINDOW, Verdict, judge_run
 
@@ -74,6 +75,7 @@ class Catalog:
     cached_rows: int = 0
     notes: tuple[str, ...] = ()  #: where a run's iteration log could not be used, and why
     logged_rows: int = 0  #: rows read from iteration logs (not from ITER_SUMMARY files)
+    root: Path = Path()  #: the artifacts root it was loaded from (resolved once)
 
     def runs(self) -> RunTable:
         """One row per run (:func:`run_summary`), shown in Jupyter as the reports' table."""
@@ -199,7 +201,7 @@ def _sources(folder: Path) -> list[Source]:
             st = entry.stat(follow_symlinks=False)
             if st.st_mode & 0o170000 == 0o100000:  # a regular file, never a symlink's target
                 out.append((prefix + entry.name, kind, number, st.st_ino, st.st_size,
-                            st.st_mtime_ns, entry.name))
+                            file_time_ns(st), entry.name))
         return out
     finally:
         os.close(fd)
@@ -266,14 +268,16 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     folders: list[tuple[_Folder, int]] = []
     for folder in _folders(artifacts):
         try:
-            folders.append((folder, os.stat(folder.path).st_mtime_ns))
+            folders.append((folder, file_time_ns(os.stat(folder.path))))
         except OSError:
             continue
     dirs = {folder.rel: mtime for folder, mtime in folders}
     cached = read_cache(artifacts) if cache and not refresh else None
     if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
-        return Catalog(_public(cached.frame), _flat(cached.problems), 0, cached.frame.height,
-                       _flat(cached.notes))
+        seen = {rel: list(lines) for rel, lines in cached.problems.items()}
+        frame = _within_dates(cached.frame, seen)  # a cache an older soakkit wrote
+        return Catalog(_public(frame), _flat(seen), 0, frame.height, _flat(cached.notes),
+                       root=artifacts)
     by_dir: dict[str, pl.DataFrame] = {} if cached is None else {
         str(key[0]): part for key, part in cached.frame.partition_by(
             "_dir", as_dict=True, maintain_order=True).items()}
@@ -352,12 +356,28 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     fresh = pl.concat([with_keys(pl.concat([parsed, rows_to_frame(history_rows)]),
                                  pl.DataFrame(keys, schema=KEY_SCHEMA)), from_logs.frame])
     everything = _one_row_per_iteration(pl.concat([*keep, fresh]) if keep else fresh)
+    everything = _within_dates(everything, problems)
     problems = {rel: lines for rel, lines in problems.items() if lines}
     notes = {rel: lines for rel, lines in notes.items() if lines}
     if cache:
         write_cache(artifacts, CatalogCache(everything, dirs, problems, notes))
     return Catalog(_public(everything), _flat(problems), len(tasks) + len(histories),
-                   sum(f.height for f in keep), _flat(notes), from_logs.frame.height)
+                   sum(f.height for f in keep), _flat(notes), from_logs.frame.height,
+                   artifacts)
+
+
+def _within_dates(frame: pl.DataFrame, problems: dict[str, list[str]]) -> pl.DataFrame:
+    """``frame`` without the iterations dated outside soakkit's window (an older soakkit
+    wrote runs in year 9999, which no chart or timestamp can hold); each is a problem."""
+    started = pl.col("started_utc")
+    outside = ((started < MIN_UTC) | (started > MAX_UTC)).fill_null(False)
+    if not frame.select(outside.any()).item():
+        return frame
+    for rel, path, when in frame.filter(outside).select("_dir", "path", "started_utc").rows():
+        problems.setdefault(rel, []).append(
+            f"{path}: started_utc {when:%Y-%m-%dT%H:%M:%SZ} is outside {MIN_UTC:%Y-%m-%d}.."
+            f"{MAX_UTC:%Y-%m-%d}; skipped")
+    return frame.filter(~outside)
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:

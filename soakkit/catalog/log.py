@@ -81,11 +81,13 @@ def _tables(folders: list[LogFolder]) -> tuple[pl.DataFrame, dict[str, Any]]:
             tolerant[str(f.path)] = read_log(f.path)
         else:
             frames.append(flat_table(read[0]).with_columns(pl.lit(str(f.path)).alias(_TABLE)))
-    if parquets:
-        big = pl.read_parquet(parquets, include_file_paths=_TABLE)
-        frames.append(big.with_columns(pl.col(_TABLE).str.strip_suffix("/iterations.parquet")))
     empty = flat_table(pl.DataFrame(schema=LOG_SCHEMA)).with_columns(
         pl.lit(None, pl.String).alias(_TABLE))
+    if parquets:  # tables of other soakkit versions may lack a parameter's column, or have one
+        expected = {k: v for k, v in empty.schema.items() if k != _TABLE}
+        big = pl.scan_parquet(parquets, schema=expected, missing_columns="insert",
+                              extra_columns="ignore", include_file_paths=_TABLE).collect()
+        frames.append(big.with_columns(pl.col(_TABLE).str.strip_suffix("/iterations.parquet")))
     return pl.concat([empty, *frames], how="vertical_relaxed"), tolerant
 
 

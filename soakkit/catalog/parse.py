@@ -34,6 +34,7 @@ from soakkit.artifacts.iterlog_table import (
 from soakkit.artifacts.layout import ITER_SUMMARY_SCHEMA, iter_summary_problems
 from soakkit.artifacts.runid import run_facts
 from soakkit.config.params import PARAMS
+from soakkit.core.errors import READ_ERRORS, unreadable_reason
 
 __all__ = ["COLUMNS", "FLOAT_KPIS", "GUARDS", "FileProblem", "Task", "extract_row",
            "parse_files"]
@@ -195,7 +196,7 @@ def _read_chunk(tasks: Sequence[Task]) -> list[bytes | Exception]:
     for task in tasks:
         try:
             out.append(_read(task[0]))
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except READ_ERRORS as exc:
             out.append(exc)
     return out
 
@@ -228,7 +229,7 @@ def parse_files(tasks: Sequence[Task]) -> tuple[list[tuple[Any, ...]], list[File
         for (path, run_id, layout, source, options, n), blob in zip(
                 chunk, _read_chunk(chunk), strict=True):
             if isinstance(blob, Exception):
-                problems.append((path, f"{path}: unreadable ({blob}); skipped"))
+                problems.append((path, f"{path}: {unreadable_reason(blob)}; skipped"))
                 continue
             doc = _document(blob, path, path, problems, n)
             if doc is not None:
@@ -241,8 +242,8 @@ def parse_history(path: str, run_id: str, layout: str, options: dict[str, Any]
     """Rows of a compact history file (``iterations.jsonl.gz``)."""
     try:
         lines = _read(path).splitlines()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        return [], [(path, f"{path}: unreadable ({exc}); history skipped")]
+    except READ_ERRORS as exc:
+        return [], [(path, f"{path}: {unreadable_reason(exc)}; history skipped")]
     rows: list[tuple[Any, ...]] = []
     problems: list[FileProblem] = []
     for lineno, line in enumerate(lines, 1):
@@ -350,7 +351,7 @@ def frame_from_files(tasks: Sequence[Task]) -> tuple[pl.DataFrame, list[FileProb
     for batch in _chunks(tasks, _BATCH):
         blobs = _read_chunk(batch)
         good = [(t, b) for t, b in zip(batch, blobs, strict=True) if isinstance(b, bytes)]
-        problems += [(t[0], f"{t[0]}: unreadable ({b}); skipped")
+        problems += [(t[0], f"{t[0]}: {unreadable_reason(b)}; skipped")
                      for t, b in zip(batch, blobs, strict=True) if not isinstance(b, bytes)]
         if not good:
             continue

@@ -20,14 +20,18 @@ from collections.abc import Sequence
 
 from soakkit import __version__
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import Parser, formatter
-from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
+from soakkit.cli._common import Parser, formatter, resolve_artifacts_arg
+from soakkit.core.errors import (
+    ExitCode,
+    SoakkitError,
+    UsageError,
+    exit_codes_help,
+    rotate_exit_code,
+)
 from soakkit.core.signals import run_command
+from soakkit.core.streams import standard_output
 
 __all__ = ["COMMANDS", "build_parser", "main"]
-
-#: Commands whose contract reports usage errors with another code than 2.
-USAGE_EXIT_CODES = {"rotate": 1}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -66,6 +70,10 @@ def _run(argv: list[str]) -> int:
         if extras else []
     if getattr(args, "profile", "x") is None and hasattr(args, "profile_default"):
         args.profile = args.profile_default
+    try:
+        resolve_artifacts_arg(args)  # the edge: handlers get the artifacts root as a Path
+    except SoakkitError as exc:
+        raise UsageError("\n".join([*problems, str(exc)])) from None
     check = getattr(args, "check", None)
     if check is not None:
         problems += check(args)
@@ -80,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # soakkit does no linear algebra; one BLAS thread keeps the process single-threaded,
     # so `rotate` may fork scan workers safely (numpy is imported lazily, after this)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    usage_code = USAGE_EXIT_CODES.get(argv[0], ExitCode.USAGE) if argv else ExitCode.USAGE
-    return run_command(lambda: _run(argv), usage_code=usage_code)
+    legacy = bool(argv) and argv[0] == "rotate"  # rotate keeps the legacy tool's codes
+    with standard_output():
+        return run_command(lambda: _run(argv), codes=rotate_exit_code if legacy else None)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,15 +4,23 @@ argument types every flag uses (one strict number parser, one path check)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import float_arg, int_arg, path_arg
+from soakkit.core.io import MAX_UTC, MIN_UTC
 
-__all__ = ["ARTIFACTS_HELP", "Parser", "add_artifacts", "add_common_config", "float_arg",
-           "formatter", "int_arg", "path_arg"]
+__all__ = ["ARTIFACTS_HELP", "STRATEGY_HELP", "Parser", "add_artifacts", "add_common_config",
+           "add_now", "bounds_help", "float_arg", "formatter", "int_arg", "path_arg",
+           "resolve_artifacts_arg"]
 
 #: How ``--artifacts`` defaults (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
+#: What ``--strategy`` takes (soakkit.strategy.registry; docs/STRATEGIES.md).
+STRATEGY_HELP = ("the bot: legacy (default), avellaneda-stoikov, glft, module:Class, an "
+                 "installed entry point, or exec:PROGRAM (a program speaking the JSON-lines "
+                 "protocol of docs/STRATEGIES.md; answer deadline $SOAKKIT_EXEC_TIMEOUT_S, "
+                 "0.05-3600 s, default 10)")
 
 
 class Parser(argparse.ArgumentParser):
@@ -20,6 +28,15 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def bounds_help(bounds: Sequence[str], after: str = "") -> str:
+    """The ``bounds:`` paragraph of an epilog, from the bounds' one definition: ``bounds``
+    are ``--flag lo..hi`` items; ``after`` follows them (wrapped, indented lines)."""
+    import textwrap
+
+    text = "bounds: " + ", ".join(bounds) + (f"; {after}" if after else ".")
+    return textwrap.fill(text, width=92, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def formatter(prog: str) -> argparse.HelpFormatter:
@@ -33,10 +50,40 @@ def add_common_config(p: argparse.ArgumentParser, *, profile_required: bool) -> 
                    help="profile to start from (see `soakkit config list-profiles`)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="override one parameter; repeatable; pins the key against the tuner")
-    add_artifacts(p, "artifacts root holding profiles/ and runs/")
+    p.add_argument("--strategy", default=None, metavar="NAME", help=STRATEGY_HELP)
+    add_artifacts(p, "artifacts root holding profiles/ and runs/", create=True)
 
 
-def add_artifacts(p: argparse.ArgumentParser, what: str) -> None:
-    """``--artifacts DIR``; handlers resolve ``None`` with :func:`resolve_artifacts`."""
-    p.add_argument("--artifacts", type=path_arg, default=None, metavar="DIR",
-                   help=f"{what} ({ARTIFACTS_HELP})")
+def add_artifacts(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str, *,
+                  create: bool = False, required: bool = False,
+                  aliases: Sequence[str] = ()) -> None:
+    """``--artifacts DIR``, the one name of the artifacts root in every command.
+
+    ``aliases`` are older spellings that keep working (``--path``). Unless ``required``, the
+    flag defaults as :func:`soakkit.artifacts.layout.resolve_artifacts` says, with ``create``
+    for commands that write runs; :func:`resolve_artifacts_arg` resolves it once, before the
+    command runs, and the handler gets a :class:`~pathlib.Path`.
+    """
+    p.add_argument("--artifacts", *aliases, dest="artifacts", type=path_arg, default=None,
+                   metavar="DIR",
+                   help=f"{what} ({'required' if required else ARTIFACTS_HELP})")
+    if not required:
+        p.set_defaults(artifacts_create=create)
+
+
+def resolve_artifacts_arg(args: argparse.Namespace) -> None:
+    """The one resolution of ``--artifacts`` (the command line is the edge): ``args.artifacts``
+    becomes the root as a :class:`~pathlib.Path`, or an :class:`ArtifactError` says how to
+    point at it. Commands whose flag is required take it as given."""
+    create = getattr(args, "artifacts_create", None)
+    if create is not None:
+        from soakkit.artifacts.layout import resolve_artifacts
+
+        args.artifacts = resolve_artifacts(args.artifacts, create=create)
+
+
+def add_now(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:
+    """``--now ISO8601`` (also ``SOAKKIT_NOW``), bounded like every instant soakkit takes."""
+    p.add_argument("--now", metavar="ISO8601",
+                   help=f"{what}; a UTC time within {MIN_UTC:%Y-%m-%d}..{MAX_UTC:%Y-%m-%d} "
+                        "(run ids have four-digit years, file times fit in int64 ns)")

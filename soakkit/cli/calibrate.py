@@ -6,23 +6,26 @@ import argparse
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, path_arg
-from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from soakkit.artifacts.layout import market_profile_path, resolve_artifacts
+    from soakkit.artifacts.layout import market_profile_path
     from soakkit.sim.calibrate import calibrate, write_market_profile
     from soakkit.sim.regimes import REGIME_NAMES
     from soakkit.sim.replay import load_tape
 
-    out = args.out or market_profile_path(  # a bad --name is refused before any work
-        resolve_artifacts(args.artifacts, create=True), args.name)
+    # a bad --name is refused before any work
+    out = args.out or market_profile_path(args.artifacts, args.name)
+    replacing = out.exists()
+    if replacing and not args.force:
+        raise UsageError(f"{out}: a market profile is already there; --force replaces it")
     profile = calibrate(load_tape(args.tape), args.name)
     write_market_profile(out, profile)
     seen = profile.fit.get("observed_minutes", {})
     assert isinstance(seen, dict)
     print(f"wrote {out}: market profile {args.name!r} from {args.tape} "
-          f"({profile.fit.get('minutes')} minutes)")
+          f"({profile.fit.get('minutes')} minutes)" + (f"; replaced {out}" if replacing else ""))
     for r in REGIME_NAMES:
         spec = profile.regimes[r]
         fitted = f"{seen.get(r, 0)} minutes" if seen.get(r) else "not seen: default kept"
@@ -52,11 +55,14 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "that synthetic soaks use with --market NAME (docs/SIMULATOR.md).",
         epilog="examples:\n  soakkit calibrate tape/ --name binance-btc\n"
                "  soakkit soak --market binance-btc --mode mixed --iterations 6\n\n"
+               "An existing market profile is never overwritten without --force.\n\n"
                + exit_codes_help([ExitCode.OK, ExitCode.USAGE], {
                    ExitCode.USAGE: "bad arguments or a bad tape"}))
     p.add_argument("tape", type=path_arg, metavar="TAPE",
                    help="a tape folder (soakkit tape --help)")
     p.add_argument("--name", required=True, metavar="NAME", help="the market profile's name")
-    add_artifacts(p, "writes DIR/markets/NAME.json")
+    add_artifacts(p, "writes DIR/markets/NAME.json", create=True)
     p.add_argument("--out", type=path_arg, metavar="FILE", help="write here instead")
+    p.add_argument("--force", action="store_true",
+                   help="replace the market profile already at the destination")
     p.set_defaults(func=_cmd_calibrate)

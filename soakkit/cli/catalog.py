@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -13,6 +14,7 @@ from typing import Any
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.messages import note, warning
 
 #: Per-run view: catalog summary column → header, in display order.
 RUN_VIEW = {"run_id": "run", "tune": "tuner", "iterations": "iter", "verdict": "verdict",
@@ -61,12 +63,16 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
     if args.width is not None and args.width < 20:
         raise UsageError(f"--width {args.width}: expected at least 20 characters")
+    replacing = args.parquet is not None and os.path.lexists(args.parquet)
+    if replacing and not args.force:
+        raise UsageError(f"--parquet {args.parquet}: a file is already there; --force "
+                         "replaces it")
 
     catalog = load_catalog(args.artifacts, cache=not args.no_cache, refresh=args.refresh)
     for problem in catalog.problems:
-        print(f"soakkit: warning: {problem}", file=sys.stderr)
-    for note in catalog.notes:  # where a run's iteration log could not be used, and why
-        print(f"soakkit: note: {note}", file=sys.stderr)
+        warning(problem)
+    for line in catalog.notes:  # where a run's iteration log could not be used, and why
+        note(line)
     frame = catalog.frame
     if args.csv:
         import polars as pl
@@ -83,7 +89,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
                 atomic_writer(args.parquet) as out:
             frame.write_parquet(out)
         print(f"{frame.height} iteration row(s) of {frame['run_id'].n_unique()} run(s) "
-              f"-> {args.parquet}")
+              f"-> {args.parquet}" + (" (replaced)" if replacing else ""))
     else:
         import polars as pl
 
@@ -98,11 +104,11 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
             "iterations" if args.iterations else "runs"])
         print(text)
         kind = "iteration(s)" if args.iterations else "run(s)"
-        note = f"{table.height} {kind}"
+        footer = f"{table.height} {kind}"
         if hidden:
-            note += (f"; hidden at {width} columns: {', '.join(hidden)} (--width N, --json, "
-                     "--csv or --parquet show everything)")
-        print(textwrap.fill(note, max(width, 20)))
+            footer += (f"; hidden at {width} columns: {', '.join(hidden)} (--width N, --json, "
+                       "--csv or --parquet show everything)")
+        print(textwrap.fill(footer, max(width, 20)))
     return ExitCode.PROBLEMS if catalog.problems else ExitCode.OK
 
 
@@ -129,7 +135,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     fmt.add_argument("--iterations", action="store_true", help="one line per run x iteration")
     fmt.add_argument("--json", action="store_true", help="every row and column as a JSON array")
     fmt.add_argument("--csv", action="store_true", help="CSV (list columns joined with ';')")
-    fmt.add_argument("--parquet", type=path_arg, metavar="OUT", help="write a Parquet file")
+    fmt.add_argument("--parquet", type=path_arg, metavar="OUT",
+                     help="write a Parquet file (an existing OUT needs --force)")
+    p.add_argument("--force", action="store_true",
+                   help="with --parquet: replace the file already at OUT")
     p.add_argument("--width", type=int_arg(20, 10_000), metavar="N",
                    help="characters per line (default: the terminal's, 80 when not a terminal)")
     p.add_argument("--refresh", action="store_true", help="re-read every file")

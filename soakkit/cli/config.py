@@ -5,40 +5,34 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import (
-    ARTIFACTS_HELP,
-    add_artifacts,
-    add_common_config,
-    formatter,
-    path_arg,
-)
-from soakkit.core.errors import ExitCode, exit_codes_help
-
-
-def _artifacts(given: Path | None) -> Path:
-    """``given``, else the resolved root; config works without one (built-in profiles)."""
-    from soakkit.artifacts.layout import resolve_artifacts
-
-    return resolve_artifacts(given, create=True)
-
+from soakkit.cli._common import add_artifacts, add_common_config, formatter, path_arg
+from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
+from soakkit.core.messages import error, warning
 
 
 def _config_resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from soakkit.config.layers import resolve
 
-    runtime = args.runtime_overrides
-    if runtime is None and getattr(args, "run", None):
+    runtime, run = args.runtime_overrides, getattr(args, "run", None)
+    if run is not None and not run.strip():
+        raise UsageError("--run: empty run id (give a run id, or 'latest')")
+    if run is not None and runtime is not None:
+        raise UsageError("--run and --runtime-overrides both name the runtime layer; give one")
+    if run is not None:
         from soakkit.artifacts.layout import resolve_run_dir
         from soakkit.config.runtime import RUNTIME_FILE
 
-        runtime = resolve_run_dir(_artifacts(args.artifacts), args.run) / RUNTIME_FILE
-    cfg = resolve(args.profile, artifacts=_artifacts(args.artifacts), sets=args.sets,
-                  runtime_path=runtime)
-    for warning in cfg.warnings:
-        print(f"soakkit: warning: {warning}", file=sys.stderr)
+        runtime = resolve_run_dir(args.artifacts, run) / RUNTIME_FILE
+    from soakkit.config.params import DEFAULT_STRATEGY
+    from soakkit.strategy.registry import load_strategy
+
+    strategy = load_strategy(args.strategy or DEFAULT_STRATEGY)
+    cfg = resolve(args.profile, artifacts=args.artifacts, sets=args.sets,
+                  runtime_path=runtime, params=strategy.params)
+    for line in cfg.warnings:
+        warning(line)
     return cfg
 
 
@@ -63,14 +57,18 @@ def _cmd_config_list(args: argparse.Namespace) -> int:
     from soakkit.config.explain import render_profiles
     from soakkit.config.profiles import list_profiles
 
-    infos = list_profiles(_artifacts(args.artifacts))
+    infos = list_profiles(args.artifacts, check=True)
     if args.json:
         payload = [{"name": i.name, "builtin": i.builtin, "path": str(i.path),
-                    "shadows_builtin": i.shadows_builtin} for i in infos]
+                    "shadows_builtin": i.shadows_builtin, "problems": list(i.problems)}
+                   for i in infos]
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
         sys.stdout.write(render_profiles(infos))
-    return 0
+    for info in infos:
+        for problem in info.problems:
+            warning(f"profile {info.name} ({info.path}) does not load: {problem}")
+    return ExitCode.PROBLEMS if any(i.problems for i in infos) else ExitCode.OK
 
 
 def _cmd_config_precedence(args: argparse.Namespace) -> int:
@@ -84,11 +82,11 @@ def _cmd_config_migrate(args: argparse.Namespace) -> int:
     from soakkit.config.migrate import apply_migration, plan_migration
     from soakkit.core.io import clock_from
 
-    plan = plan_migration(_artifacts(args.path), base_profile=args.base_profile)
+    plan = plan_migration(args.artifacts, base_profile=args.base_profile)
     sys.stdout.write(plan.render())
     if args.dry_run:
         for problem in plan.problems():
-            print(f"soakkit: error: {problem}", file=sys.stderr)
+            error(problem)
         return ExitCode.USAGE if plan.problems() else ExitCode.OK
     backup = apply_migration(plan, clock_from(None))
     if backup is not None:
@@ -102,8 +100,11 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Inspect the layered configuration: defaults < profile < runtime "
                     "overrides < env < --set.\nEvery value carries its origin; every problem "
                     "is one line naming its layer and source.",
-        epilog=exit_codes_help([ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE],
-                               {ExitCode.FAILED: "a runtime overrides file soakkit refuses"}))
+        epilog=exit_codes_help([ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.PROBLEMS],
+                               {ExitCode.FAILED: "a lock is held, or another writer changed "
+                                                 "the runtime overrides first",
+                                ExitCode.PROBLEMS: "list-profiles: listed, but a profile does "
+                                                   "not load (marked INVALID)"}))
     csub = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
 
     show = csub.add_parser("show", help="the resolved parameters and where each came from",
@@ -127,7 +128,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     explain.set_defaults(func=_cmd_config_explain, profile_default="steady_safe")
 
     lp = csub.add_parser("list-profiles", help="built-in and user profiles")
-    add_artifacts(lp, "artifacts root holding profiles/")
+    add_artifacts(lp, "artifacts root holding profiles/", create=True)
     lp.add_argument("--json", action="store_true")
     lp.set_defaults(func=_cmd_config_list)
 
@@ -145,8 +146,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "schema_version, are refused and listed; nothing is changed.",
         epilog=exit_codes_help([ExitCode.OK, ExitCode.USAGE], {
             ExitCode.USAGE: "bad path, conflict or unreadable file (nothing changed)"}))
-    mig.add_argument("--path", type=path_arg, default=None, metavar="DIR",
-                     help=f"legacy artifacts folder ({ARTIFACTS_HELP})")
+    add_artifacts(mig, "legacy artifacts folder", create=True, aliases=("--path",))
     mig.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     mig.add_argument("--base-profile", default="steady_safe", metavar="NAME",
                      help="built-in profile a legacy runtime_overrides.json was based on")

@@ -11,23 +11,26 @@ from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
 from soakkit.cli.report import print_report
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED
+from soakkit.core.messages import progress
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from soakkit.demo import demo
 
-    def progress(line: str) -> None:  # steps on a terminal; stdout is one line per report
+    def steps(line: str) -> None:  # steps on a terminal; stdout is one line per report
         if sys.stderr.isatty():
-            print(line, file=sys.stderr, flush=True)
+            progress(line)
 
     result = demo(args.artifacts, args.out, seed=args.seed, iterations=args.iterations,
-                  say=progress)
+                  say=steps)
     for report in result.reports:  # one line each: verdict and the report to open
         print_report(report, args.out / "latest" / report.name / "report.html")
     return result.exit_code
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from soakkit.demo import ITERATIONS, SEED
+
     p = sub.add_parser(
         "demo", help=COMMANDS["demo"],
         formatter_class=formatter,
@@ -39,13 +42,14 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         epilog=exit_codes_help(list(ExitCode)[:6], {
             ExitCode.FAILED: "a report cell failed", ExitCode.USAGE: "bad flag or path "
             "(checked before a kernel starts)"}))
-    add_artifacts(p, "where the two runs are written; else ./artifacts/soak")
+    add_artifacts(p, "where the two runs are written; else ./artifacts/soak", create=True)
     p.add_argument("--out", type=path_arg, default=Path("reports"), metavar="DIR",
                    help="reports root (default: reports)")
-    p.add_argument("--seed", type=int_arg(0, MAX_SEED), default=7,
-                   help=f"market seed, 0..{MAX_SEED} (default: 7)")
-    p.add_argument("--iterations", type=int_arg(1, MAX_ITERATIONS), default=12, metavar="N",
-                   help="iterations per run, 10 simulated minutes each (default: 12)")
+    p.add_argument("--seed", type=int_arg(0, MAX_SEED), default=SEED,
+                   help=f"market seed, 0..{MAX_SEED} (default: %(default)s)")
+    p.add_argument("--iterations", type=int_arg(1, MAX_ITERATIONS), default=ITERATIONS,
+                   metavar="N", help="iterations per run, 10 simulated minutes each (default: "
+                                     "%(default)s)")
     p.set_defaults(func=_cmd_demo)
 
 

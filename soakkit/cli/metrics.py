@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import add_artifacts, formatter, path_arg
+from soakkit.cli._common import add_artifacts, add_now, formatter, path_arg
 from soakkit.core.errors import ExitCode, exit_codes_help
+from soakkit.core.messages import warning
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
@@ -18,7 +18,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     export = export_catalog(args.artifacts, out, clock=clock_from(args.now),
                             cache=not args.no_cache)
     for problem in export.problems:
-        print(f"soakkit: warning: {problem}", file=sys.stderr)
+        warning(problem)
     print(f"{export.path}: {export.runs} run(s), {export.iterations} iteration(s)")
     return ExitCode.PROBLEMS if export.problems else ExitCode.OK
 
@@ -43,7 +43,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_artifacts(p, "artifacts root")
     p.add_argument("--out", type=path_arg, required=True, metavar="DIR",
                    help="the textfile collector's folder (must exist and be writable)")
-    p.add_argument("--now", metavar="ISO8601", help="freeze the clock (last-success time)")
+    add_now(p, "freeze the clock (last-success time)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the "
                    "catalog cache")
     p.set_defaults(func=_cmd_metrics)

@@ -1,7 +1,8 @@
 """``soakkit rotate`` and its legacy spelling ``python -m soakkit.rotation``: flags and output.
 
 Both spellings share these definitions; the legacy one keeps the legacy tool's flags and
-defaults (``--path`` required, ``--ttl-days 7``, ``--keep-latest 100``, no budget).
+defaults (``--path``, now also ``--artifacts``, required, ``--ttl-days 7``, ``--keep-latest
+100``, no budget).
 Exit codes: 0 ok, 1 error, lock held or bad arguments, 2 over budget after rotation.
 """
 
@@ -16,17 +17,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import Parser, formatter
-from soakkit.core.errors import ROTATE_EXIT_CODES, UsageError, exit_codes_help
-from soakkit.core.inputs import float_arg, int_arg, path_arg
+from soakkit.cli._common import Parser, add_artifacts, add_now, formatter
+from soakkit.core.errors import (
+    ROTATE_EXIT_CODES,
+    UsageError,
+    exit_codes_help,
+    printable,
+    rotate_exit_code,
+)
+from soakkit.core.inputs import MAX_DAYS, MAX_WAIT_S, float_arg, int_arg, path_arg
 from soakkit.core.io import canonical_json, clock_from
+from soakkit.core.messages import error, warning
 from soakkit.rotation.actions import action_lines, mib
-from soakkit.rotation.policy import MAX_KEEP_LATEST
+from soakkit.rotation.policy import CODECS, MAX_KEEP_LATEST
+from soakkit.rotation.policy import RotationPolicy as _Policy
 
-#: Bounds of rotate's numeric flags (docs/ERRORS.md): a TTL of a century, a day of waiting.
-MAX_TTL_DAYS = 36_500.0
-MAX_WAIT_S = 86_400.0
+#: Bound of --jobs (the TTL's is a century, MAX_DAYS; waiting for the lock: MAX_WAIT_S).
 MAX_JOBS = 64
+#: Scan processes when --jobs is not given (the legacy spelling has no --jobs).
+DEFAULT_JOBS = 2
+#: The policy's defaults (the legacy tool's), which --help states.
+_DEFAULT = _Policy()
 
 if TYPE_CHECKING:
     from soakkit.rotation.apply import RotationResult
@@ -52,13 +63,15 @@ errors: a file rotation could not handle is a `soakkit: error:` line on stderr (
 
 def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) -> None:
     """Rotation flags (``legacy`` only changes help text; defaults are the legacy tool's)."""
-    p.add_argument("--path", type=path_arg, required=legacy, metavar="DIR",
-                   help="artifacts folder to rotate, e.g. artifacts/soak (a real directory; "
-                        "required)")
-    p.add_argument("--keep-latest", type=int_arg(0, MAX_KEEP_LATEST), default=100, metavar="N",
-                   help="ITER_SUMMARY files kept per run folder, highest numbers (default 100)")
-    p.add_argument("--ttl-days", type=float_arg(0.0, MAX_TTL_DAYS), default=7.0, metavar="D",
-                   help="compress files at least D days old (default 7)")
+    add_artifacts(p, "artifacts folder to rotate, e.g. artifacts/soak, a real directory; "
+                     "never guessed", required=True, aliases=("--path",))
+    p.add_argument("--keep-latest", type=int_arg(0, MAX_KEEP_LATEST),
+                   default=_DEFAULT.keep_latest, metavar="N",
+                   help="ITER_SUMMARY files kept per run folder, highest numbers (default "
+                        f"{_DEFAULT.keep_latest})")
+    p.add_argument("--ttl-days", type=float_arg(0.0, MAX_DAYS), default=_DEFAULT.ttl_days,
+                   metavar="D", help=f"compress files at least D days old (default "
+                                     f"{_DEFAULT.ttl_days:g})")
     p.add_argument("--max-size-mb", type=float_arg(0.0, lo_open=True),
                    default=None, metavar="M",
                    help="disk budget in MiB of allocated blocks; exit 2 when over after rotation")
@@ -71,7 +84,7 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
         return
     p.add_argument("--explain", action="store_true",
                    help="print every decision, kept files included")
-    p.add_argument("--now", metavar="ISO8601", help="the instant ages are measured against")
+    add_now(p, "the instant ages are measured against")
     p.add_argument("--wait-lock", type=float_arg(0.0, MAX_WAIT_S), default=0.0,
                    metavar="SECONDS", help="wait for a concurrent rotation (default: fail)")
     p.add_argument("--json", action="store_true", help="print the log record as JSON")
@@ -79,10 +92,11 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
                    help="opt in: delete the oldest compressed files until within the budget")
     p.add_argument("--allow-delete-all", action="store_true",
                    help="allow --keep-latest 0")
-    p.add_argument("--codec", choices=("gzip", "zstd"), default="gzip",
-                   help="compression codec (zstd needs soakkit[zstd]; default gzip)")
-    p.add_argument("--jobs", type=int_arg(1, MAX_JOBS), default=2, metavar="N",
-                   help="processes for scanning a large tree (default 2)")
+    p.add_argument("--codec", choices=CODECS, default=_DEFAULT.codec,
+                   help=f"compression codec (zstd needs soakkit[zstd]; default "
+                        f"{_DEFAULT.codec})")
+    p.add_argument("--jobs", type=int_arg(1, MAX_JOBS), default=DEFAULT_JOBS, metavar="N",
+                   help=f"processes for scanning a large tree (default {DEFAULT_JOBS})")
     p.add_argument("--metrics-dir", type=path_arg, default=None, metavar="DIR",
                    help="write Prometheus metrics to DIR/soakkit_rotation.prom")
 
@@ -129,10 +143,10 @@ def _render(result: RotationResult, explain_lines: list[str], listed: bool) -> s
 
 def _problems(record: dict[str, Any]) -> None:
     """A rotation's warnings and per-file errors, one ``soakkit:`` line each, on stderr."""
-    for warning in record["warnings"]:
-        print(f"soakkit: warning: {warning}", file=sys.stderr)
-    for error in record["scan_errors"] + record["errors"]:
-        print(f"soakkit: error: {error}", file=sys.stderr)
+    for line in record["warnings"]:
+        warning(line)
+    for line in record["scan_errors"] + record["errors"]:
+        error(line)
 
 
 def run_rotate(args: argparse.Namespace) -> int:
@@ -140,21 +154,22 @@ def run_rotate(args: argparse.Namespace) -> int:
     from soakkit.rotation.apply import rotate
     from soakkit.rotation.policy import RotationPolicy
 
-    if args.path is None:
-        raise UsageError("soakkit rotate: --path is required (the artifacts folder to rotate)")
+    if args.artifacts is None:
+        raise UsageError("--artifacts DIR (or --path DIR) is required: the artifacts folder "
+                         "to rotate")
     policy = RotationPolicy(
         keep_latest=args.keep_latest, ttl_days=args.ttl_days, max_size_mb=args.max_size_mb,
         allow_delete_all=getattr(args, "allow_delete_all", False),
         delete_to_budget=getattr(args, "delete_to_budget", False),
-        codec=getattr(args, "codec", "gzip")).validate()
-    jobs = getattr(args, "jobs", 2)
+        codec=getattr(args, "codec", _DEFAULT.codec)).validate()
+    jobs = getattr(args, "jobs", DEFAULT_JOBS)
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: expected an integer >= 1")
     now = clock_from(getattr(args, "now", None)).now()
     metrics_dir = getattr(args, "metrics_dir", None)
     if metrics_dir is not None:
         return _rotate_with_metrics(args, policy, now, jobs, metrics_dir)
-    result = rotate(args.path, policy, now=now, dry_run=args.dry_run,
+    result = rotate(args.artifacts, policy, now=now, dry_run=args.dry_run,
                     wait_lock=getattr(args, "wait_lock", 0.0), jobs=jobs,
                     render=args.dry_run and getattr(args, "list", False)
                     and not getattr(args, "json", False))
@@ -174,14 +189,13 @@ def _rotate_with_metrics(args: argparse.Namespace, policy: RotationPolicy, now: 
     check_metrics_dir(metrics_dir)
     t0 = time.monotonic()
     try:
-        result = rotate(args.path, policy, now=now, wait_lock=args.wait_lock, jobs=jobs)
+        result = rotate(args.artifacts, policy, now=now, wait_lock=args.wait_lock, jobs=jobs)
     except RotationError:
         try:
             export_rotation_failure(metrics_dir, now, duration_s=time.monotonic() - t0,
                                     mtime=now.timestamp())
         except OSError as exc:
-            print(f"soakkit: error: --metrics-dir {metrics_dir}: cannot write the failure: "
-                  f"{os_reason(exc)}", file=sys.stderr)
+            error(f"--metrics-dir {metrics_dir}: cannot write the failure: {os_reason(exc)}")
         raise
     try:
         export_rotation(metrics_dir, result.record, duration_s=time.monotonic() - t0,
@@ -204,15 +218,17 @@ def _report(args: argparse.Namespace, result: RotationResult) -> int:
         explain.append("every decision:")
         explain += [f"  {d.reason:<44} {d.path}" for d in
                     result.plan.decisions(include_keep=True)]
-    sys.stdout.write(_render(result, explain, getattr(args, "list", False)))
+    # a name that is not UTF-8 (or holds a control character) is shown escaped: \xff
+    sys.stdout.write("".join(printable(line) + "\n" for line in _render(
+        result, explain, getattr(args, "list", False)).splitlines()))
     _problems(result.summary)
     return result.exit_code
 
 
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", help="a compressed file (either name) or a run id")
-    p.add_argument("--path", type=path_arg, required=True, metavar="DIR",
-                   help="the artifacts folder the file belongs to")
+    add_artifacts(p, "the artifacts folder the file belongs to", required=True,
+                  aliases=("--path",))
     p.add_argument("--keep", action="store_true", help="keep the compressed file too")
     p.add_argument("--wait-lock", type=float_arg(0.0, MAX_WAIT_S), default=0.0,
                    metavar="SECONDS")
@@ -221,11 +237,14 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
 def run_restore(args: argparse.Namespace) -> int:
     from soakkit.rotation.restore import restore
 
-    result = restore(args.path, args.target, keep=args.keep, wait_lock=args.wait_lock)
+    if args.artifacts is None:
+        raise UsageError("--artifacts DIR (or --path DIR) is required: the artifacts folder "
+                         "the file belongs to")
+    result = restore(args.artifacts, args.target, keep=args.keep, wait_lock=args.wait_lock)
     for path in result.restored:
         print(f"restored {path} (sha256 verified against the manifest)")
     for problem in result.errors:
-        print(f"soakkit: error: {problem}", file=sys.stderr)
+        error(problem)
     return result.exit_code
 
 
@@ -243,7 +262,7 @@ def legacy_main(argv: list[str] | None = None) -> int:
                      description="Rotate soak artifacts (legacy spelling of `soakkit rotate`).",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_rotate_arguments(parser, legacy=True)
-    return run_command(lambda: run_rotate(parser.parse_args(argv)), usage_code=1)
+    return run_command(lambda: run_rotate(parser.parse_args(argv)), codes=rotate_exit_code)
 
 
 def _cmd_rotate(args: argparse.Namespace) -> int:
@@ -255,13 +274,14 @@ def _cmd_rotate(args: argparse.Namespace) -> int:
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "rotate", help=COMMANDS["rotate"], formatter_class=formatter, epilog=EPILOG,
-        description="Plan, then apply: one scan of --path and one captured --now give every file "
-                    "a decision\nwith a reason; --dry-run prints exactly what a real run would "
-                    "do. An ITER_SUMMARY\nfile is deleted only once its run's "
-                    "iteration log (iterations.jsonl) holds its exact\ncontent; compression is "
-                    "crash-safe and recorded in rotation/MANIFEST.jsonl;\nevery run appends one "
-                    "line to rotation/ROTATION_LOG.jsonl.\n\n"
-                    "  soakkit rotate restore FILE|RUN_ID --path DIR   "
+        description="Plan, then apply: one scan of --artifacts and one captured --now give "
+                    "every file a\ndecision with a reason; --dry-run counts what a real run "
+                    "would do per folder and\nreason (--list: every file). An ITER_SUMMARY file "
+                    "is deleted only once its run's\niteration log (iterations.jsonl) holds its "
+                    "exact content; compression is\ncrash-safe and recorded in "
+                    "rotation/MANIFEST.jsonl; every run appends one line to\n"
+                    "rotation/ROTATION_LOG.jsonl.\n\n"
+                    "  soakkit rotate restore FILE|RUN_ID --artifacts DIR   "
                     "decompress back and prove the hash")
     rsub = p.add_subparsers(dest="rotate_command", metavar="restore", parser_class=Parser)
     restore = rsub.add_parser("restore", help="decompress a file or a run back, verifying sha256")

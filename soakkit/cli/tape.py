@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import Parser, float_arg, formatter, int_arg, path_arg
+from soakkit.cli._common import Parser, bounds_help, float_arg, formatter, int_arg, path_arg
 from soakkit.core.errors import ExitCode, UsageError, exit_codes_help
-from soakkit.core.inputs import MAX_SEED
+from soakkit.core.inputs import MAX_SEED, MAX_SIM_MINUTES
+from soakkit.sim.tape_bounds import BOUNDS_HELP
 
 EPILOG = """\
 tape format (docs/SIMULATOR.md, "Replay"): a folder with
@@ -34,8 +36,12 @@ sources (--from): binance-capture: hftbacktest collector files (<local ns> <JSON
   data.binance.vision aggTrades|trades + bookTicker (spot or futures layouts, .csv, .csv.gz
   or .zip, header or not). Inputs of different symbols, markets or periods are refused.
 
-bounds: sample --minutes 1..1440, --seed 0..4294967295; --tick, --lot and --contract-size
-  more than 0; --levels 1..100 (default 25).
+""" + bounds_help([f"sample --minutes 1..{MAX_SIM_MINUTES}", f"--seed 0..{MAX_SEED}"],
+                  "--tick, --lot and --contract-size more than 0; --levels 1..100 (default "
+                  "25); " + BOUNDS_HELP + ".") + """
+
+An existing tape folder is never overwritten: import --out and sample refuse one unless
+--force, which replaces its tape files (and says which) and leaves one consistent tape.
 
 """ + exit_codes_help([ExitCode.OK, ExitCode.USAGE], {
     ExitCode.USAGE: "bad arguments or a bad file (one line naming the file and the row)"})
@@ -57,12 +63,25 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise UsageError("tape import --from tardis: --quotes, --book or both are required")
 
 
+def _replacing(folder: Path, force: bool) -> list[str]:
+    """The tape files ``folder`` holds: refused (before any work) unless ``force``."""
+    from soakkit.core.errors import TapeError
+    from soakkit.sim.tapefile import existing_tape_files
+
+    existing = existing_tape_files(folder)
+    if existing and not force:
+        raise TapeError(f"{folder}: already holds a tape ({', '.join(existing)}); --force "
+                        "replaces it")
+    return existing
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from soakkit.sim.importers import import_binance, import_binance_capture, import_tardis
 
     _check_flags(args)
+    replaced = _replacing(args.out, args.force)
     common = {"tick": args.tick, "lot": args.lot, "kind": args.kind,
-              "contract_size": args.contract_size}
+              "contract_size": args.contract_size, "replace": args.force}
     levels = args.levels or 25
     if args.source == "binance-capture":
         report = import_binance_capture(args.capture, args.out, levels=levels, **common)
@@ -73,6 +92,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         report = import_binance(args.trades, args.quotes, args.out, symbol=args.symbol or "",
                                 **common)
     print("\n".join(report.lines()))
+    if replaced:
+        print(f"  replaced {', '.join(replaced)}")
     return 0
 
 
@@ -124,14 +145,16 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from soakkit.sim.replay import record
     from soakkit.sim.tapefile import write_tape
 
+    replaced = _replacing(args.path, args.force)
     market = simulate_market(args.mode, args.minutes, np.random.default_rng(args.seed))
     origin = 1_700_000_000 * 10**9  # 2023-11-14T22:13:20Z: any fixed origin will do
     tape = record(market, origin, "SYNTH-PERP",
                   f"soakkit tape sample --minutes {args.minutes} --mode {args.mode} "
                   f"--seed {args.seed}", venue="synthetic")
-    write_tape(args.path, tape, mtime=origin / 1e9)
+    write_tape(args.path, tape, mtime=origin / 1e9, replace=args.force)
     print(f"wrote {args.path}: {args.minutes} minutes of {args.mode} market, "
-          f"{tape.trade_ns.size} trades, {tape.quote_ns.size} quotes")
+          f"{tape.trade_ns.size} trades, {tape.quote_ns.size} quotes"
+          + (f"; replaced {', '.join(replaced)}" if replaced else ""))
     return 0
 
 
@@ -173,6 +196,9 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="price tick (default: inferred)")
     imp.add_argument("--lot", type=float_arg(0, None, lo_open=True), metavar="X",
                      help="quantity step (default: inferred)")
+    imp.add_argument("--force", action="store_true",
+                     help="replace the tape already in --out (its trades, quotes, depth and "
+                          "tape.json files)")
     imp.set_defaults(func=_cmd_import)
     check = tsub.add_parser("check", help="validate a tape; print its span, gaps and regimes",
                             formatter_class=formatter, epilog=EPILOG)
@@ -181,7 +207,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sample = tsub.add_parser("sample", help="write a synthetic tape (what the README replays)",
                              formatter_class=formatter, epilog=EPILOG)
     sample.add_argument("path", type=path_arg, metavar="DIR")
-    sample.add_argument("--minutes", type=int_arg(1, 1440), default=20, metavar="M")
+    sample.add_argument("--minutes", type=int_arg(1, MAX_SIM_MINUTES), default=20, metavar="M")
     sample.add_argument("--mode", choices=MODES, default="mixed")
     sample.add_argument("--seed", type=int_arg(0, MAX_SEED), default=7)
+    sample.add_argument("--force", action="store_true",
+                        help="replace the tape already in DIR (its trades, quotes, depth and "
+                             "tape.json files)")
     sample.set_defaults(func=_cmd_sample)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from soakkit.config.layers import PRECEDENCE, Layer, Origin, ResolvedConfig
-from soakkit.config.params import PARAMS
+from soakkit.config.layers import PRECEDENCE, Layer, Origin, ResolvedConfig, unknown_parameter
 from soakkit.config.profiles import ProfileInfo
-from soakkit.core.errors import UsageError, did_you_mean
+from soakkit.core.errors import UsageError
 
 __all__ = ["render_explain", "render_precedence", "render_profiles", "render_show"]
 
@@ -32,25 +31,26 @@ def render_show(cfg: ResolvedConfig) -> str:
     if cfg.runtime is not None:
         lines.append(f"runtime overrides {cfg.runtime.path} (revision {cfg.runtime.revision})")
     rows = [("parameter", "value", "unit", "origin", "shadows")]
-    for key in PARAMS:
+    for key, spec in cfg.specs.items():
         chain = cfg.chains[key]
         shadows = ", ".join(f"{s.origin.source}={_fmt(s.value)}" for s in reversed(chain[:-1]))
         pin = " [pinned]" if key in cfg.pinned else ""
-        rows.append((key, _fmt(chain[-1].value), PARAMS[key].unit,
+        rows.append((key, _fmt(chain[-1].value), spec.unit,
                      _origin_text(chain[-1].origin) + pin, shadows))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
                      + ("  " + row[4] if row[4] else "").rstrip())
-    lines += [f"warning: {w}" for w in cfg.warnings]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"  # warnings are the caller's to print (once, on stderr)
 
 
 def render_explain(cfg: ResolvedConfig, key: str) -> str:
     """Every layer's say on ``key``, lowest precedence first, and which one won."""
-    spec = PARAMS.get(key)
+    spec = cfg.specs.get(key)
     if spec is None:
-        raise UsageError(f"unknown parameter {key!r}" + did_you_mean(key, list(PARAMS)))
+        why = unknown_parameter(key, cfg.specs)
+        raise UsageError(f"parameter {key!r}: {why}" if why.startswith("not ")
+                         else why.replace("unknown parameter", f"unknown parameter {key!r}", 1))
     chain = cfg.chains[key]
     lines = [f"{key}: {spec.kind}, {spec.unit}, bounds [{spec.lo}, {spec.hi}], "
              f"max step {spec.max_step}/iteration, {'tunable' if spec.tunable else 'fixed'}",
@@ -79,10 +79,12 @@ def render_precedence() -> str:
 
 
 def render_profiles(infos: Sequence[ProfileInfo]) -> str:
-    """One line per profile: name, built-in or user, path."""
+    """One line per profile: name, built-in or user, path, and ``INVALID: <why>`` for a
+    profile that does not load."""
     lines = []
     for info in infos:
         kind = "built-in" if info.builtin else (
             "user (shadows built-in)" if info.shadows_builtin else "user")
-        lines.append(f"{info.name:<20} {kind:<24} {info.path}")
+        problem = f"  INVALID: {info.problems[0]}" if info.problems else ""
+        lines.append(f"{info.name:<20} {kind:<24} {info.path}{problem}")
     return "\n".join(lines) + "\n"

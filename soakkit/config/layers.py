@@ -11,13 +11,18 @@ Lowest to highest (``soakkit config precedence``):
 
 Each source is validated on its own before merging, so every problem names its layer and
 source; all problems are collected and raised together as one
-:class:`~soakkit.core.errors.ConfigError`. Provenance (the winning origin and every value it
-shadowed) is kept beside the values, never inside them. Keys set by env or CLI are
+:class:`~soakkit.core.errors.ConfigError`. Provenance (the winning origin and every value
+it shadowed) is kept beside the values, never inside them. Keys set by env or CLI are
 *pinned*: the tuner leaves them alone and records ``tuner_suppressed``.
+
+The parameters are those of the run's strategy
+(:func:`~soakkit.config.params.strategy_params`); a profile may also carry parameters of
+other built-in strategies, which this run leaves out.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +30,15 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from soakkit.config.params import LEGACY_PATHS, PARAMS, Value, check_value, parse_text
+from soakkit.config.params import (
+    LEGACY_PATHS,
+    PARAMS,
+    ParamSpec,
+    Value,
+    check_value,
+    parse_text,
+    strategy_params,
+)
 from soakkit.config.profiles import Profile, load_profile
 from soakkit.config.runtime import RuntimeOverrides, read_runtime_overrides
 from soakkit.core.errors import (
@@ -36,6 +49,7 @@ from soakkit.core.errors import (
     closest,
     did_you_mean,
 )
+from soakkit.core.json_canonical import json_ready
 from soakkit.core.json_strict import loads_strict
 
 __all__ = [
@@ -48,6 +62,7 @@ __all__ = [
     "ResolvedConfig",
     "Setting",
     "resolve",
+    "unknown_parameter",
 ]
 
 ENV_LEGACY_JSON = "MM_RUNTIME_OVERRIDES_JSON"
@@ -90,14 +105,9 @@ class Origin:
     revision: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"layer": self.layer.label, "source": self.source}
-        if self.path is not None:
-            out["path"] = self.path
-        if self.sha256 is not None:
-            out["sha256"] = self.sha256
-        if self.revision is not None:
-            out["revision"] = self.revision
-        return out
+        """Every field that is set, the layer by its label."""
+        fields = {k: v for k, v in json_ready(self).items() if v is not None}
+        return {**fields, "layer": self.layer.label}
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,8 @@ class ResolvedConfig:
     runtime: RuntimeOverrides | None
     pinned: frozenset[str]
     warnings: tuple[str, ...] = field(default=())
+    #: the run's parameters (its strategy's); default: the legacy quoter's
+    specs: Mapping[str, ParamSpec] = field(default_factory=strategy_params)
 
     def origin(self, key: str) -> Origin:
         """The winning origin of ``key``."""
@@ -138,11 +150,11 @@ class ResolvedConfig:
     def to_json(self) -> dict[str, Any]:
         """``config show --json``: values, winning origin and shadowed values per key."""
         params = {}
-        for key in PARAMS:
+        for key, spec in self.specs.items():
             chain = self.chains[key]
             params[key] = {
                 "value": chain[-1].value,
-                "unit": PARAMS[key].unit,
+                "unit": spec.unit,
                 "origin": chain[-1].origin.to_json(),
                 "shadowed": [{"value": s.value, "origin": s.origin.to_json()}
                              for s in chain[:-1]],
@@ -167,16 +179,24 @@ class ResolvedConfig:
 _Collected = tuple[list[tuple[str, Setting]], list[Problem]]
 
 
+def unknown_parameter(key: str, specs: Mapping[str, ParamSpec]) -> str:
+    """Why ``key`` is not a parameter of this run: unknown, or another strategy's."""
+    other = PARAMS.get(key)
+    if other is not None and other.owners:
+        return (f"not a parameter of this run's strategy (it belongs to "
+                f"{', '.join(other.owners)}: select it with --strategy)")
+    return "unknown parameter" + did_you_mean(key, list(specs))
+
+
 def _typed_entries(obj: Mapping[str, Any], origin: Origin, layer: str,
-                   source: str) -> _Collected:
+                   source: str, specs: Mapping[str, ParamSpec]) -> _Collected:
     """Validate a JSON object of flat parameter names (env JSON layers)."""
     out: list[tuple[str, Setting]] = []
     problems: list[Problem] = []
     for key, value in obj.items():
-        spec = PARAMS.get(key)
+        spec = specs.get(key)
         if spec is None:
-            problems.append(Problem(layer, source, key,
-                                    "unknown parameter" + did_you_mean(key, list(PARAMS))))
+            problems.append(Problem(layer, source, key, unknown_parameter(key, specs)))
         elif why := check_value(spec, value):
             problems.append(Problem(layer, source, key, why))
         else:
@@ -184,14 +204,15 @@ def _typed_entries(obj: Mapping[str, Any], origin: Origin, layer: str,
     return out, problems
 
 
-def _defaults() -> _Collected:
+def _defaults(specs: Mapping[str, ParamSpec]) -> _Collected:
     origin = Origin(Layer.DEFAULTS, "defaults")
-    return [(name, Setting(spec.default, origin)) for name, spec in PARAMS.items()], []
+    return [(name, Setting(spec.default, origin)) for name, spec in specs.items()], []
 
 
-def _profile(profile: Profile) -> _Collected:
+def _profile(profile: Profile, specs: Mapping[str, ParamSpec]) -> _Collected:
+    """The profile's values of this run's parameters (another strategy's are left out)."""
     origin = Origin(Layer.PROFILE, profile.source, str(profile.path), profile.sha256)
-    return [(k, Setting(v, origin)) for k, v in profile.params.items()], []
+    return [(k, Setting(v, origin)) for k, v in profile.params.items() if k in specs], []
 
 
 def _runtime(runtime: RuntimeOverrides) -> _Collected:
@@ -211,19 +232,35 @@ def _runtime_mismatch(runtime: RuntimeOverrides, profile: Profile) -> list[Probl
                     "another profile's tuned values")]
 
 
-def _flatten_legacy(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Legacy nested sections (``{"engine": {"min_interval_ms": 70}}``) → flat names."""
+def _flatten_legacy(obj: Mapping[str, Any], prefix: str = "",
+                    given: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Legacy nested sections (``{"engine": {"min_interval_ms": 70}}``) → flat names;
+    ``given`` collects, per flat name, each ``path = value`` that set it."""
     flat: dict[str, Any] = {}
+    given = {} if given is None else given
     for key, value in obj.items():
         path = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten_legacy(value, path + "."))
+            flat.update(_flatten_legacy(value, path + ".", given))
         else:
-            flat[LEGACY_PATHS.get(path, path)] = value
+            name = LEGACY_PATHS.get(path, path)
+            given.setdefault(name, []).append(f"{path} = {json.dumps(value)[:40]}")
+            flat[name] = value
     return flat
 
 
-def _env(env: Mapping[str, str], warnings: list[str]) -> _Collected:
+def _given_twice(obj: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list[Problem]]:
+    """A legacy document flattened, and a problem for each parameter it gives twice (a flat
+    and a nested spelling): which one wins would be a guess, so neither is used."""
+    given: dict[str, list[str]] = {}
+    flat = _flatten_legacy(obj, given=given)
+    problems = [Problem("env", source, name, f"given {len(where)} times ({', '.join(where)}); "
+                        "keep one") for name, where in given.items() if len(where) > 1]
+    return {k: v for k, v in flat.items() if len(given[k]) == 1}, problems
+
+
+def _env(env: Mapping[str, str], warnings: list[str],
+         specs: Mapping[str, ParamSpec]) -> _Collected:
     out: list[tuple[str, Setting]] = []
     problems: list[Problem] = []
     for var in (ENV_LEGACY_JSON, ENV_JSON):
@@ -246,11 +283,12 @@ def _env(env: Mapping[str, str], warnings: list[str]) -> _Collected:
             continue
         if var == ENV_LEGACY_JSON:
             obj.pop("_sources", None)
-            obj = _flatten_legacy(obj)
-        got, bad = _typed_entries(obj, Origin(Layer.ENV, source), "env", source)
+            obj, twice = _given_twice(obj, source)
+            problems += twice
+        got, bad = _typed_entries(obj, Origin(Layer.ENV, source), "env", source, specs)
         out += got
         problems += bad
-    names = {name.upper(): name for name in PARAMS}
+    names = {name.upper(): name for name in specs}
     for var in sorted(env):
         if not var.upper().startswith(ENV_PARAM_PREFIX):
             continue
@@ -265,11 +303,13 @@ def _env(env: Mapping[str, str], warnings: list[str]) -> _Collected:
         if key is None:
             best = closest(suffix, names)
             hint = f" (did you mean {ENV_PARAM_PREFIX}{best}?)" if best else ""
-            problems.append(Problem("env", source, None,
-                                    f"unknown parameter {suffix.lower()!r}{hint}"))
+            other = PARAMS.get(suffix.lower())
+            why = (unknown_parameter(suffix.lower(), specs) if other is not None
+                   else f"unknown parameter {suffix.lower()!r}{hint}")
+            problems.append(Problem("env", source, None, why))
             continue
         try:
-            value = parse_text(PARAMS[key], env[var])
+            value = parse_text(specs[key], env[var])
         except ValueError as exc:
             problems.append(Problem("env", source, key, str(exc)))
             continue
@@ -277,7 +317,7 @@ def _env(env: Mapping[str, str], warnings: list[str]) -> _Collected:
     return out, problems
 
 
-def _cli(sets: Sequence[str]) -> _Collected:
+def _cli(sets: Sequence[str], specs: Mapping[str, ParamSpec]) -> _Collected:
     out: list[tuple[str, Setting]] = []
     problems: list[Problem] = []
     for item in sets:
@@ -287,10 +327,9 @@ def _cli(sets: Sequence[str]) -> _Collected:
         if not sep or not key:
             problems.append(Problem("cli", source, None, "expected --set name=value"))
             continue
-        spec = PARAMS.get(key)
+        spec = specs.get(key)
         if spec is None:
-            problems.append(Problem("cli", source, key,
-                                    "unknown parameter" + did_you_mean(key, list(PARAMS))))
+            problems.append(Problem("cli", source, key, unknown_parameter(key, specs)))
             continue
         try:
             value = parse_text(spec, text)
@@ -312,6 +351,7 @@ def resolve(
     env: Mapping[str, str] | None = None,
     runtime_path: Path | None = None,
     runtime: RuntimeOverrides | None = None,
+    params: Mapping[str, ParamSpec] | None = None,
 ) -> ResolvedConfig:
     """Resolve the parameters for ``profile`` through every layer, with provenance.
 
@@ -329,6 +369,9 @@ def resolve(
         A ``runtime_overrides.json`` to use as the runtime layer, or ``None`` for none.
     runtime
         An already-read runtime layer (takes the place of ``runtime_path``).
+    params
+        The run's parameters (:func:`~soakkit.config.params.strategy_params` of its
+        strategy); default: the legacy quoter's.
 
     Returns
     -------
@@ -340,19 +383,20 @@ def resolve(
         Every problem of every layer, one per line.
     """
     env = os.environ if env is None else env
+    specs = strategy_params() if params is None else dict(params)
     problems: list[Problem] = []
     warnings: list[str] = []
     entries: list[tuple[str, Setting]] = []
 
-    got, bad = _defaults()
+    got, bad = _defaults(specs)
     entries += got
     loaded: Profile | None = None
     try:
-        loaded = load_profile(profile, artifacts)
+        loaded = load_profile(profile, artifacts, specs)
     except ConfigError as exc:
         problems += exc.problems
     if loaded is not None:
-        entries += _profile(loaded)[0]
+        entries += _profile(loaded, specs)[0]
     if runtime is not None:
         entries += _runtime(runtime)[0]
     elif runtime_path is not None:
@@ -363,7 +407,10 @@ def resolve(
                          for line in str(exc).splitlines()]
         else:
             entries += _runtime(runtime)[0]
-    for got, bad in (_env(env, warnings), _cli(sets)):
+    if runtime is not None:
+        problems += [Problem("runtime", str(runtime.path), key, unknown_parameter(key, specs))
+                     for key in runtime.values if key not in specs]
+    for got, bad in (_env(env, warnings, specs), _cli(sets, specs)):
         entries += got
         problems += bad
     if loaded is not None and runtime is not None:
@@ -371,11 +418,11 @@ def resolve(
     if problems or loaded is None:
         raise ConfigError(problems)
 
-    chains: dict[str, list[Setting]] = {name: [] for name in PARAMS}
+    chains: dict[str, list[Setting]] = {name: [] for name in specs}
     for key, setting in entries:  # already in precedence order
         chains[key].append(setting)
     values = {key: chain[-1].value for key, chain in chains.items()}
     pinned = frozenset(key for key, chain in chains.items()
                        if any(s.origin.layer >= Layer.ENV for s in chain))
     return ResolvedConfig(values, {k: tuple(v) for k, v in chains.items()}, loaded, runtime,
-                          pinned, tuple(warnings))
+                          pinned, tuple(warnings), specs)

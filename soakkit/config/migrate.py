@@ -1,6 +1,6 @@
 """``soakkit config migrate``: convert the legacy toolkit's config files to soakkit's formats.
 
-Legacy files under ``--path`` (legacy brief §5):
+Legacy files under ``--artifacts`` (legacy brief §5):
 
 ==============================  ===========================================================
 ``steady_safe_overrides.json``  → user profile ``profiles/steady_safe.json``
@@ -281,7 +281,7 @@ def plan_migration(root: Path, *, base_profile: str = "steady_safe") -> Migratio
     """Plan the migration of the legacy files under ``root`` (pure: reads only)."""
     root = Path(root)
     if not root.is_dir():
-        raise UsageError(f"--path {root}: not a folder" + (
+        raise UsageError(f"--artifacts {root}: not a folder" + (
             "" if root.exists() else " (it does not exist)"))
     steps: list[MigrationStep] = []
     errors: list[str] = []

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from soakkit.config.params import PARAMS, Value, check_value
+from soakkit.config.params import PARAMS, ParamSpec, Value, check_value
 from soakkit.core.digests import sha256_bytes
 from soakkit.core.errors import ConfigError, JsonFormatError, Problem, did_you_mean
 from soakkit.core.json_strict import loads_strict, read_limited
@@ -62,12 +62,13 @@ class Profile:
 
 @dataclass(frozen=True)
 class ProfileInfo:
-    """A profile as listed by ``soakkit config list-profiles`` (not parsed)."""
+    """A profile as listed by ``soakkit config list-profiles``, and why it cannot be used."""
 
     name: str
     path: Path
     builtin: bool
     shadows_builtin: bool
+    problems: tuple[str, ...] = ()  #: empty: the profile loads
 
 
 def user_profiles_dir(artifacts: Path) -> Path:
@@ -96,21 +97,43 @@ def _names_in(folder: Path) -> list[str]:
     return names
 
 
-def list_profiles(artifacts: Path | None) -> list[ProfileInfo]:
-    """Every available profile: built-ins, then user profiles (sorted by name)."""
+def _user_folder(artifacts: Path) -> Path:
+    """``<artifacts>/profiles``, which must be a folder of the artifacts, not a symlink to
+    one elsewhere (a profile file may not leave its folder either)."""
+    folder = user_profiles_dir(artifacts)
+    if folder.is_symlink():
+        raise _single("profiles", None, f"{folder} is a symlink to {folder.resolve()}; keep "
+                      "user profiles in the artifacts folder itself")
+    return folder
+
+
+def list_profiles(artifacts: Path | None, *, check: bool = False) -> list[ProfileInfo]:
+    """Every available profile: built-ins, then user profiles (sorted by name).
+
+    ``check``: load each user profile and record its problems (a listing marks them).
+    """
     builtin = _names_in(BUILTIN_DIR)
     infos = {n: ProfileInfo(n, BUILTIN_DIR / f"{n}.json", True, False) for n in builtin}
     if artifacts is not None:
-        folder = user_profiles_dir(artifacts)
+        folder = _user_folder(artifacts)
         for n in _names_in(folder):
-            infos[n] = ProfileInfo(n, folder / f"{n}.json", False, n in builtin)
+            infos[n] = ProfileInfo(n, folder / f"{n}.json", False, n in builtin,
+                                   _problems(n, artifacts) if check else ())
     return [infos[n] for n in sorted(infos)]
+
+
+def _problems(name: str, artifacts: Path) -> tuple[str, ...]:
+    try:
+        load_profile(name, artifacts)
+    except ConfigError as exc:
+        return tuple(f"{p.key}: {p.message}" if p.key else p.message for p in exc.problems)
+    return ()
 
 
 def _locate(name: str, artifacts: Path | None) -> tuple[Path, bool] | None:
     """The file for ``name`` (user profiles first) and whether it is built-in."""
     if artifacts is not None:
-        folder = user_profiles_dir(artifacts)
+        folder = _user_folder(artifacts)
         candidate = folder / f"{name}.json"
         if os.path.lexists(candidate):
             return candidate, False
@@ -143,8 +166,15 @@ def _single(source: str, key: str | None, message: str) -> ConfigError:
     return ConfigError([Problem("profile", source, key, message)])
 
 
-def parse_profile_document(doc: Any, source: str) -> tuple[str, dict[str, Value], list[Problem]]:
-    """Validate a parsed profile document; returns description, params and problems."""
+def parse_profile_document(doc: Any, source: str, known: Mapping[str, ParamSpec] | None = None
+                           ) -> tuple[str, dict[str, Value], list[Problem]]:
+    """Validate a parsed profile document; returns description, params and problems.
+
+    A profile may set any parameter of :data:`~soakkit.config.params.PARAMS` (every
+    built-in strategy's) and of ``known`` (a strategy's declared parameters); a run takes
+    those of its own strategy.
+    """
+    specs = {**PARAMS, **(known or {})}
     problems: list[Problem] = []
     if not isinstance(doc, dict):
         return "", {}, [Problem("profile", source, None, "top level must be a JSON object")]
@@ -169,10 +199,10 @@ def parse_profile_document(doc: Any, source: str) -> tuple[str, dict[str, Value]
         problems.append(Problem("profile", source, "params", "must be a JSON object"))
         return description, params, problems
     for key, value in raw.items():
-        spec = PARAMS.get(key)
+        spec = specs.get(key)
         if spec is None:
             problems.append(Problem("profile", source, f"params.{key}",
-                                    "unknown parameter" + did_you_mean(key, list(PARAMS))))
+                                    "unknown parameter" + did_you_mean(key, list(specs))))
             continue
         why = check_value(spec, value)
         if why:
@@ -182,11 +212,13 @@ def parse_profile_document(doc: Any, source: str) -> tuple[str, dict[str, Value]
     return description, params, problems
 
 
-def load_profile(name: str, artifacts: Path | None) -> Profile:
+def load_profile(name: str, artifacts: Path | None,
+                 known: Mapping[str, ParamSpec] | None = None) -> Profile:
     """Load and validate profile ``name``; raises :class:`ConfigError` on any problem.
 
     The name is checked before the filesystem is touched; a missing profile is an error
-    that lists the available ones (there is no fallback profile).
+    that lists the available ones (there is no fallback profile). ``known``: parameters a
+    strategy declares beyond :data:`~soakkit.config.params.PARAMS`.
     """
     source = f"profile:{name if len(name) <= 64 else name[:40] + '...'}"
     why = check_profile_name(name)
@@ -202,7 +234,7 @@ def load_profile(name: str, artifacts: Path | None) -> Profile:
         doc = loads_strict(data, str(path))
     except JsonFormatError as exc:
         raise _single(source, None, str(exc)) from None
-    description, params, problems = parse_profile_document(doc, f"{source} {path}")
+    description, params, problems = parse_profile_document(doc, f"{source} {path}", known)
     if problems:
         raise ConfigError(problems)
     return Profile(name, description, params, path, sha256_bytes(data), builtin)

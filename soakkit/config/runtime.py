@@ -29,6 +29,7 @@ from soakkit.core.errors import (
     did_you_mean,
 )
 from soakkit.core.io import atomic_write_json
+from soakkit.core.json_canonical import JsonRecord, json_ready
 from soakkit.core.json_strict import loads_strict, read_limited
 from soakkit.core.locks import exclusive_lock
 
@@ -50,16 +51,12 @@ _KEYS = frozenset({"schema_version", "revision", "base_profile", "base_profile_s
 
 
 @dataclass(frozen=True)
-class AppliedRecord:
+class AppliedRecord(JsonRecord):
     """The last tuning decision written into the file (for idempotent re-application)."""
 
     iteration: int
     signature: str
     values_before: Mapping[str, Value]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"iteration": self.iteration, "signature": self.signature,
-                "values_before": dict(self.values_before)}
 
 
 @dataclass(frozen=True)
@@ -74,14 +71,9 @@ class RuntimeOverrides:
     applied: AppliedRecord | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema_version": RUNTIME_SCHEMA_VERSION,
-            "revision": self.revision,
-            "base_profile": self.base_profile,
-            "base_profile_sha256": self.base_profile_sha256,
-            "values": dict(self.values),
-            "applied": self.applied.to_json() if self.applied else None,
-        }
+        """The file's content: every field but ``path``, and the schema version."""
+        fields = {k: v for k, v in json_ready(self).items() if k != "path"}
+        return {"schema_version": RUNTIME_SCHEMA_VERSION, **fields}
 
 
 def validate_runtime_values(values: Any, where: str) -> tuple[dict[str, Value], list[str]]:

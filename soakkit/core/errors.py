@@ -3,8 +3,10 @@
 Errors carry fields (papermill style), and ``str(error)`` is what the command line
 prints, each line as ``soakkit: error: <line>``: one line per problem, never a traceback.
 ``exit_code`` is the conventional code for the error (:class:`ExitCode`, the one table the
-README, ``docs/ERRORS.md`` and every ``--help`` repeat); a command may map it differently
-where its contract says so (rotation reports bad arguments with 1, as the legacy tool did).
+README, ``docs/ERRORS.md`` and every ``--help`` repeat). The other codes are derived from
+it: a report's status (:data:`REPORT_STATUS_CODES`) and ``soakkit rotate``'s legacy codes
+(:data:`ROTATE_EXIT_CODES`: bad arguments are 1, as the legacy tool had them, because its 2
+means "over budget"; :func:`rotate_exit_code` maps the rest).
 
 An :class:`OSError` on a path the user gave becomes a :class:`FileSystemError`
 (:func:`fs_errors`, :func:`filesystem_error`): ``<path>: <what> (<errno name>)``.
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -22,7 +26,11 @@ from pathlib import Path
 
 __all__ = [
     "EXIT_CODE_MEANINGS",
+    "READ_ERRORS",
+    "REPORT_STATUS_CODES",
     "ROTATE_EXIT_CODES",
+    "ROTATE_OVER_BUDGET",
+    "ROTATE_USAGE",
     "ArtifactError",
     "ClusterError",
     "ConfigError",
@@ -36,12 +44,16 @@ __all__ = [
     "RuntimeOverridesError",
     "SoakkitError",
     "StaleRevisionError",
+    "StrategyError",
     "TapeError",
     "UsageError",
     "exit_codes_help",
     "filesystem_error",
     "fs_errors",
     "os_reason",
+    "printable",
+    "rotate_exit_code",
+    "unreadable_reason",
 ]
 
 
@@ -61,10 +73,11 @@ class ExitCode(IntEnum):
 #: What each exit code means, in the words of the README table.
 EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.OK: "success (a PASS or WARN verdict)",
-    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, or a state file "
-                     "soakkit refuses to use",
-    ExitCode.USAGE: "usage, configuration or input error: a bad flag, value, file or run id, "
-                    "or a path the file system refuses (nothing is left half-written)",
+    ExitCode.FAILED: "a FAIL verdict, a failed notebook cell, a held lock, a file another "
+                     "writer changed first, or a strategy that crashed, hung or wrote junk",
+    ExitCode.USAGE: "usage, configuration or input error: a bad flag, value, file (a state "
+                    "file soakkit refuses, too) or run id, or a path the file system refuses "
+                    "(nothing is left half-written)",
     ExitCode.TIMEOUT: "a report cell ran longer than --cell-timeout",
     ExitCode.DEAD_KERNEL: "a report's kernel died",
     ExitCode.PROBLEMS: "ok, with problems: the output is complete, but input files were "
@@ -73,21 +86,37 @@ EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.SIGTERM: "terminated by SIGTERM",
 }
 
-#: ``soakkit rotate`` / ``python -m soakkit.rotation`` keep the legacy tool's codes.
-ROTATE_EXIT_CODES: Mapping[int, str] = {
-    0: "ok",
-    1: "error, lock held or bad arguments",
-    2: "over --max-size-mb after rotation",
-    ExitCode.SIGINT: "interrupted (SIGINT)",
-    ExitCode.SIGTERM: "terminated (SIGTERM)",
-}
-
 _SHORT: Mapping[ExitCode, str] = {
     ExitCode.OK: "ok", ExitCode.FAILED: "failed", ExitCode.USAGE: "usage or input error",
     ExitCode.TIMEOUT: "cell timeout", ExitCode.DEAD_KERNEL: "dead kernel",
     ExitCode.PROBLEMS: "ok, with problems (listed on stderr)",
     ExitCode.SIGINT: "interrupted (SIGINT)", ExitCode.SIGTERM: "terminated (SIGTERM)",
 }
+
+#: A report notebook's status (``soakkit.notebooks.RunResult.status``) → its exit code.
+REPORT_STATUS_CODES: Mapping[str, ExitCode] = {
+    "ok": ExitCode.OK, "error": ExitCode.FAILED, "timeout": ExitCode.TIMEOUT,
+    "dead_kernel": ExitCode.DEAD_KERNEL,
+}
+
+#: ``soakkit rotate`` keeps the legacy tool's codes: a usage error is a plain failure (1) ...
+ROTATE_USAGE = ExitCode.FAILED
+#: ... because 2 means "over --max-size-mb after rotation" there.
+ROTATE_OVER_BUDGET = 2
+
+#: ``soakkit rotate`` / ``python -m soakkit.rotation``: :class:`ExitCode` with the legacy 2.
+ROTATE_EXIT_CODES: Mapping[int, str] = {
+    ExitCode.OK: _SHORT[ExitCode.OK],
+    ROTATE_USAGE: "error, lock held or bad arguments",
+    ROTATE_OVER_BUDGET: "over --max-size-mb after rotation",
+    ExitCode.SIGINT: _SHORT[ExitCode.SIGINT],
+    ExitCode.SIGTERM: _SHORT[ExitCode.SIGTERM],
+}
+
+
+def rotate_exit_code(code: int) -> int:
+    """``code`` (an :class:`ExitCode`) as ``soakkit rotate`` reports it: 2 (usage) → 1."""
+    return int(ROTATE_USAGE) if code == ExitCode.USAGE else int(code)
 
 
 def exit_codes_help(codes: Sequence[int], meanings: Mapping[int, str] | None = None) -> str:
@@ -155,13 +184,16 @@ class JsonFormatError(SoakkitError):
 
 
 class RuntimeOverridesError(SoakkitError):
-    """``runtime_overrides.json`` is corrupt or invalid; soakkit fails closed."""
+    """``runtime_overrides.json`` is corrupt or invalid; soakkit fails closed (exit code 2,
+    as every file soakkit refuses: ``soak --resume`` and ``config show`` alike)."""
 
-    exit_code = ExitCode.FAILED
+    exit_code = ExitCode.USAGE
 
 
 class StaleRevisionError(RuntimeOverridesError):
     """A compare-and-swap write lost: somebody else wrote the file first."""
+
+    exit_code = ExitCode.FAILED
 
     def __init__(self, path: str, expected: int, found: int) -> None:
         self.path = path
@@ -198,13 +230,21 @@ class RotationError(SoakkitError):
 class ClusterError(SoakkitError):
     """A sweep lost its Dask cluster mid-way; what was stored stays, a rerun continues."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
+
+
+class StrategyError(SoakkitError):
+    """A strategy failed while it ran: an external program that crashed, hung past its
+    deadline or wrote junk, or a strategy that returned something the engine cannot act
+    on. One line naming what it did and when; what was written before stays."""
+
+    exit_code = ExitCode.FAILED
 
 
 class TapeError(SoakkitError):
     """A recorded market tape is missing, unreadable or invalid (names the file and row)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class NotebookRunError(SoakkitError):
@@ -236,11 +276,49 @@ def _blocking_file(path: str) -> str | None:
     return None
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if c not in (0x09,)}
+
+
+def printable(text: str) -> str:
+    """``text`` as one line a terminal shows faithfully: bytes that are not UTF-8 (a file
+    name's, carried as surrogates) as ``\\xff``, control characters (a raw ``\\r``, an
+    escape sequence, a newline inside a value) as ``\\x1b``."""
+    if text.isprintable():
+        return text
+    try:
+        escaped = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name made (a JSON "\\ud800")
+        escaped = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escaped.translate(_CONTROL)
+
+
 def os_reason(exc: OSError) -> str:
     """What the system said, as soakkit words it: ``permission denied (EACCES)``."""
     reason = (exc.strerror or str(exc) or type(exc).__name__).strip()
     name = errno.errorcode.get(exc.errno or 0)
     return reason[:1].lower() + reason[1:] + (f" ({name})" if name else "")
+
+
+#: What reading (and decompressing) a file may raise: :func:`unreadable_reason` words each.
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error,
+                                            UnicodeDecodeError)
+
+
+def unreadable_reason(exc: BaseException, kind: str = "file") -> str:
+    """Why a file could not be read, in soakkit's words (never a library's own, which may
+    quote raw bytes): ``truncated: the compressed data ends early``, ``permission denied
+    (EACCES)``, else ``not a readable <kind> (truncated or damaged)``."""
+    if isinstance(exc, gzip.BadGzipFile):
+        return "not gzip-compressed data (or damaged)"
+    if isinstance(exc, EOFError):
+        return "truncated: the compressed data ends early"
+    if isinstance(exc, zlib.error):
+        return "damaged compressed data"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, OSError) and exc.errno:
+        return os_reason(exc)
+    return f"not a readable {kind} (truncated or damaged)"
 
 
 def filesystem_error(exc: OSError, path: str | os.PathLike[str] | None = None,
@@ -251,7 +329,8 @@ def filesystem_error(exc: OSError, path: str | os.PathLike[str] | None = None,
     ``action`` (``"cannot create the run folder"``) goes before the system's reason. A
     "not a directory" names the file that stands where a folder belongs.
     """
-    where = exc.filename if exc.filename is not None else path
+    named = exc.filename if isinstance(exc.filename, str | bytes | os.PathLike) else None
+    where = named if named is not None else path  # a descriptor (an int) names nothing
     where_text = os.fsdecode(where) if where is not None else "<unknown path>"
     name = errno.errorcode.get(exc.errno or 0)
     reason = (exc.strerror or str(exc) or type(exc).__name__).strip()

@@ -22,17 +22,23 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from soakkit.core.errors import printable
+
 __all__ = [
+    "MAX_DAYS",
     "MAX_DIGITS",
     "MAX_ITERATIONS",
     "MAX_NAME_BYTES",
     "MAX_PATH_BYTES",
     "MAX_SEED",
+    "MAX_SIM_MINUTES",
+    "MAX_WAIT_S",
     "check_bounds",
     "check_user_path",
+    "choice_problem",
     "float_arg",
     "int_arg",
     "json_float",
@@ -49,6 +55,12 @@ MAX_DIGITS = 40
 MAX_SEED = 2**32 - 1
 #: Iterations of one soak (a year of 5-minute iterations fits; ``ITER_SUMMARY`` names stay short).
 MAX_ITERATIONS = 100_000
+#: Simulated (or replayed) market minutes of one iteration or one sample tape: a day.
+MAX_SIM_MINUTES = 1_440
+#: Longest wait or pause a user may ask for, in seconds (sleeps, timeouts, locks): a day.
+MAX_WAIT_S = 86_400
+#: Longest age a user may name, in days (TTLs, report windows): a century.
+MAX_DAYS = 36_500
 #: Linux limits: a whole path (``PATH_MAX`` less the final NUL) and one name (``NAME_MAX``).
 MAX_PATH_BYTES = 4095
 MAX_NAME_BYTES = 255
@@ -104,7 +116,8 @@ def show_value(text: str) -> str:
     """``text`` as an error message shows it: bare when plain, else quoted and shortened."""
     if text and len(text) <= 40 and text.isprintable() and not any(c.isspace() for c in text):
         return text
-    return repr(text if len(text) <= 40 else text[:37] + "...")
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    return repr(shown) if shown.isprintable() else f"'{printable(shown)}'"
 
 
 def parse_int(text: str, *, lo: int | None = None, hi: int | None = None) -> int:
@@ -160,10 +173,18 @@ def check_user_path(text: str) -> str | None:
         return "empty path (give a folder or file name; '.' for the current folder)"
     if "\0" in text:
         return "path contains a NUL byte"
+    if control := next((c for c in text if ord(c) < 0x20 or ord(c) == 0x7F), None):
+        return (f"path contains a control character ({printable(control)}): it would break "
+                "the lines soakkit prints and logs")
     try:
         raw = text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         return "path is not valid text"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return (f"path '{printable(text)}' is not valid UTF-8: soakkit keeps paths as text "
+                "in its tables, logs and reports; rename it")
     if len(raw) > MAX_PATH_BYTES:
         return f"path too long ({len(raw)} bytes; the limit is {MAX_PATH_BYTES})"
     longest = max(raw.split(b"/"), key=len)
@@ -203,3 +224,12 @@ def float_arg(lo: float | None = None, hi: float | None = None, *,
             raise argparse.ArgumentTypeError(f"{show_value(text)}: {exc}") from None
     parse.__name__ = "number"
     return parse
+
+
+def choice_problem(label: str, value: object, choices: Iterable[str]) -> str | None:
+    """``<label> 'x': expected one of a, b`` when ``value`` is none of ``choices``, else
+    ``None``: the one wording of every named choice (gates, modes, codecs)."""
+    names = list(choices)
+    if isinstance(value, str) and value in names:
+        return None
+    return f"{label} {value!r}: expected one of {', '.join(names)}"

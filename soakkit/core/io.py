@@ -11,9 +11,11 @@ names are re-exported here, where users have always imported them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +29,8 @@ from soakkit.core.json_strict import load_json_file, loads_strict, read_limited
 
 __all__ = [
     "FLOAT_DIGITS",
+    "MAX_UTC",
+    "MIN_UTC",
     "Clock",
     "FixedClock",
     "SystemClock",
@@ -37,6 +41,7 @@ __all__ = [
     "atomic_writer",
     "canonical_json",
     "clock_from",
+    "file_time_ns",
     "format_utc",
     "fsync_dir",
     "load_json_file",
@@ -69,6 +74,17 @@ def tmp_name_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{next(_TMP_COUNTER)}.tmp")
 
 
+def _refuse_special(path: Path) -> None:
+    """A device, pipe or socket where a file is to be written is never replaced (renaming
+    over ``/dev/full`` would replace the device itself)."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        raise OSError(errno.EEXIST, "not a regular file; refusing to replace it", str(path))
+
+
 @contextlib.contextmanager
 def atomic_writer(path: Path, *, mode: int = 0o644, tmp_name: str | None = None,
                   mtime: float | None = None) -> Iterator[BinaryIO]:
@@ -78,12 +94,14 @@ def atomic_writer(path: Path, *, mode: int = 0o644, tmp_name: str | None = None,
 
     The content goes to an exclusive temp file in the same folder (never following a
     symlink), is fsynced, renamed over ``path`` and the folder is fsynced. On any failure
-    (the block's included) the temp file is removed and ``path`` is untouched. ``tmp_name``
-    lets a caller that owns a lock use its own recognisable temp name (rotation cleans up
-    its own). ``mtime`` (epoch seconds) sets the file's modification time before the
-    rename, so a writer with an injected clock creates files whose age agrees with it.
+    (the block's included) the temp file is removed and ``path`` is untouched; a ``path``
+    that is a device, pipe or socket is refused (an :class:`OSError`). ``tmp_name`` lets a
+    caller that owns a lock use its own recognisable temp name (rotation cleans up its
+    own). ``mtime`` (epoch seconds) sets the file's modification time before the rename,
+    so a writer with an injected clock creates files whose age agrees with that clock.
     """
     path = Path(path)
+    _refuse_special(path)
     tmp = path.with_name(tmp_name) if tmp_name else tmp_name_for(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
@@ -102,7 +120,7 @@ def atomic_writer(path: Path, *, mode: int = 0o644, tmp_name: str | None = None,
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        if isinstance(exc, OSError) and exc.filename == os.fspath(tmp):
+        if isinstance(exc, OSError) and exc.filename in (None, os.fspath(tmp)):
             exc.filename = os.fspath(path)  # the user knows the file, not our temp name
         raise
     fsync_dir(path.parent)
@@ -156,6 +174,24 @@ class FixedClock:
         return self.instant
 
 
+#: The instants soakkit accepts (``--now``, ``SOAKKIT_NOW``, the clock, tape times): a run id
+#: has a four-digit year, and nanoseconds since the epoch must fit an int64 (until
+#: 2262-04-11). ``soakkit soak --help`` states the window.
+MIN_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_UTC = datetime(2261, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+#: File times soakkit stores are int64 nanoseconds (1677..2262); a file the operating
+#: system dates outside (a hand-set or restored time, such as 2446) counts as the nearest.
+_FILE_TIME_NS = (-(2**63), 2**63 - 1)
+
+
+def file_time_ns(st: os.stat_result | int) -> int:
+    """``st.st_mtime_ns`` (or a file time read back from a log) within int64 (see
+    ``_FILE_TIME_NS``): the one way soakkit puts a file's time in a table, key or log."""
+    ns = st if isinstance(st, int) else st.st_mtime_ns
+    return min(max(ns, _FILE_TIME_NS[0]), _FILE_TIME_NS[1])
+
+
 _UTC_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
     r"(Z|[+-]\d{2}:?\d{2})$"
@@ -172,10 +208,13 @@ def parse_utc(text: str, where: str = "timestamp") -> datetime:
         raise UsageError(
             f"{where}: {text!r} is not an ISO-8601 UTC time such as 2026-11-24T12:00:00Z")
     try:
-        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise UsageError(f"{where}: {text!r} is not a valid time ({exc})") from None
-    return dt.astimezone(UTC)
+    if not MIN_UTC <= dt <= MAX_UTC:
+        raise UsageError(f"{where}: {text!r} is outside {format_utc(MIN_UTC)[:10]}.."
+                         f"{format_utc(MAX_UTC)[:10]} (run ids and file times stay within it)")
+    return dt
 
 
 def format_utc(dt: datetime) -> str:

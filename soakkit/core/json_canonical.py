@@ -1,16 +1,20 @@
 """Canonical JSON: the one way soakkit encodes a JSON document (sorted keys, no NaN).
 
 Every float carries :data:`FLOAT_DIGITS` significant digits, so the bytes of a run's files
-agree across machines (docs/ARTIFACTS.md).
+agree across machines (docs/ARTIFACTS.md). A dataclass becomes JSON data one way,
+:func:`json_ready` (``dataclasses.asdict`` with tuples as lists and mappings as dicts);
+:class:`JsonRecord` gives a dataclass the ``to_json()`` that returns it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["FLOAT_DIGITS", "canonical_json", "round_floats"]
+__all__ = ["FLOAT_DIGITS", "JsonRecord", "canonical_json", "json_ready", "round_floats"]
 
 #: Significant digits of every float soakkit writes. numpy picks its SIMD kernels per CPU
 #: (AVX-512 or AVX2), and ``exp``/``log`` and sums may differ in the last one or two ulps
@@ -53,3 +57,29 @@ def canonical_json(obj: Any, *, compact: bool = False,
     else:
         text = json.dumps(obj, sort_keys=True, ensure_ascii=True, allow_nan=False, indent=2)
     return text + "\n"
+
+
+def json_ready(obj: Any) -> Any:
+    """``obj`` as the JSON data soakkit writes for it: a dataclass as a dict of its fields
+    (as :func:`dataclasses.asdict`, recursively), tuples and lists as lists, mappings as
+    dicts; anything else as it is."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: json_ready(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {key: json_ready(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_ready(value) for value in obj]
+    return obj
+
+
+class JsonRecord:
+    """A dataclass whose JSON form is its fields (:func:`json_ready`): ``to_json()``."""
+
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, as JSON data (tuples as lists, mappings as dicts)."""
+        data = json_ready(self)
+        if not isinstance(data, dict):
+            raise TypeError(f"{type(self).__name__} is not a dataclass")
+        return data

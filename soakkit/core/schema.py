@@ -35,6 +35,12 @@ _TYPES: Mapping[str, Callable[[Any], bool]] = {
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
 }
+#: The Python type of each JSON type as a JSON parser returns it: ``type(v) in ...`` is the
+#: quick test (``bool`` is not an ``int`` here); :data:`_TYPES` decides the rest.
+_PARSED: Mapping[str, tuple[type, ...]] = {
+    "object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
+    "null": (type(None),), "integer": (int,), "number": (int, float),
+}
 _MAX_SHOWN = 3
 
 
@@ -60,12 +66,14 @@ def compile_schema(schema: Mapping[str, Any]) -> Checker:
     names = schema.get("type", [])
     names = names if isinstance(names, list) else [names]
     tests = [_TYPES[n] for n in names]
-    steps = [*_compile_values(schema), _compile_structure(schema)]
+    parsed = frozenset(t for n in names for t in _PARSED[n])
+    structure = _compile_structure(schema)
+    steps = [*_compile_values(schema), *([structure] if structure else [])]
 
     def check(v: Any, where: str, out: list[str]) -> None:
-        if tests and not any(t(v) for t in tests):  # a wrong type is one problem, not many
+        if tests and type(v) not in parsed and not any(t(v) for t in tests):
             out.append(f"{where}: expected {' or '.join(names)}, got {_kind(v)}")
-            return
+            return  # a wrong type is one problem, not many
         for step in steps:
             step(v, where, out)
     return check
@@ -99,9 +107,13 @@ def _compile_values(schema: Mapping[str, Any]) -> list[Checker]:
     return steps
 
 
-def _compile_structure(schema: Mapping[str, Any]) -> Checker:
-    """``properties``/``required``/``additionalProperties`` and ``items``."""
+def _compile_structure(schema: Mapping[str, Any]) -> Checker | None:
+    """``properties``/``required``/``additionalProperties`` and ``items`` (``None``: the
+    schema has none of them)."""
+    if not {"properties", "required", "additionalProperties", "items"} & set(schema):
+        return None
     required = tuple(schema.get("required", ()))
+    needed = frozenset(required)
     props = {k: compile_schema(s) for k, s in schema.get("properties", {}).items()}
     extra = schema.get("additionalProperties", True)
     extra_check = compile_schema(extra) if isinstance(extra, dict) else None
@@ -109,8 +121,8 @@ def _compile_structure(schema: Mapping[str, Any]) -> Checker:
 
     def check(v: Any, where: str, out: list[str]) -> None:
         if isinstance(v, dict):
-            missing = [k for k in required if k not in v]
-            if missing:
+            if not needed <= v.keys():
+                missing = [k for k in required if k not in v]
                 out.append(f"{where}: missing {', '.join(missing)}")
             for key, value in v.items():
                 sub = props.get(key)

@@ -3,7 +3,8 @@
 :func:`run_command` is the one wrapper both command lines use (``soakkit`` and the legacy
 ``python -m soakkit.rotation``): a :class:`~soakkit.core.errors.SoakkitError`, an
 :class:`OSError` that escaped (a path the file system refused) or input nested too deeply
-become ``soakkit: error: ...`` lines and their exit code, never a traceback.
+become ``soakkit: error: ...`` lines (:func:`soakkit.core.messages.print_error`) and their
+exit code, never a traceback.
 
 SIGTERM (what cron, systemd, Airflow and ``kill`` send) raises :class:`Terminated`, a
 :class:`KeyboardInterrupt`, so every cleanup path that handles Ctrl-C handles it too: a
@@ -23,6 +24,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 from soakkit.core.errors import ExitCode, SoakkitError, UsageError, filesystem_error
+from soakkit.core.messages import interrupted, print_error
+from soakkit.core.streams import STDOUT_NAME
 
 __all__ = ["Terminated", "deferred_signals", "exit_code_for", "print_error", "run_command",
            "signal_name", "terminate_as_interrupt"]
@@ -93,36 +96,45 @@ def deferred_signals() -> Iterator[None]:
         raise Terminated() if pending[0] == signal.SIGTERM else KeyboardInterrupt()
 
 
-def print_error(error: SoakkitError) -> None:
-    """Every line of ``error`` as ``soakkit: error: <line>`` on stderr."""
-    for line in str(error).splitlines() or [type(error).__name__]:
-        print(f"soakkit: error: {line}", file=sys.stderr)
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null: what is still buffered is dropped at exit
+    instead of failing again (and Python printing its own complaint)."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def run_command(command: Callable[[], int], *, usage_code: int = ExitCode.USAGE) -> int:
+def run_command(command: Callable[[], int], *,
+                codes: Callable[[int], int] | None = None) -> int:
     """Run ``command`` and return its exit code; errors and signals end it cleanly.
 
-    ``usage_code`` replaces 2 for errors of commands whose contract says otherwise
-    (rotation: 1, because its 2 means "over budget").
+    ``codes`` maps an error's :class:`ExitCode` for commands whose contract says otherwise
+    (rotation: :func:`soakkit.core.errors.rotate_exit_code`, because its 2 means "over
+    budget").
     """
     with terminate_as_interrupt():
         try:
             try:
-                return int(command())
-            except SystemExit as exc:  # --help / --version
-                return exc.code if isinstance(exc.code, int) else 0
+                try:
+                    code = int(command())
+                except SystemExit as exc:  # --help / --version
+                    code = exc.code if isinstance(exc.code, int) else 0
+                sys.stdout.flush()  # a full disk under `> out.txt` is this command's error
+                return code
             except BrokenPipeError:  # `soakkit catalog | head`
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                _silence_stdout()
                 return ExitCode.FAILED
             except SoakkitError as exc:
                 error = exc
             except OSError as exc:  # a path the file system refused, wherever it surfaced
-                error = filesystem_error(exc)
+                if exc.filename == STDOUT_NAME:  # what is still buffered would fail again
+                    _silence_stdout()
+                error = filesystem_error(exc, action="cannot write" if exc.filename ==
+                                         STDOUT_NAME else None)
             except RecursionError:
                 error = UsageError("input nested too deeply to read")
             print_error(error)
             code = int(error.exit_code)
-            return usage_code if code == ExitCode.USAGE else code
+            return codes(code) if codes is not None else code
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
-            print(f"soakkit: interrupted ({signal_name(exc)})", file=sys.stderr)
+            interrupted(signal_name(exc))
             return exit_code_for(exc)

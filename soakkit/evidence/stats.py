@@ -12,7 +12,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["bootstrap_mean_ci", "holm", "paired_sign_flip_p", "pareto_front"]
+__all__ = ["MAX_RESAMPLES", "MIN_RESAMPLES", "bootstrap_mean_ci", "holm", "paired_sign_flip_p",
+           "pareto_front"]
+
+#: Bounds of ``resamples`` (bootstrap and permutation draws): below, the percentiles are
+#: too coarse to mean anything; above, one report would run for hours (the cost grows with
+#: resamples x cells x configurations).
+MIN_RESAMPLES, MAX_RESAMPLES = 100, 1_000_000
 
 _CHUNK = 2_000  # resamples per block: bounded memory for many units
 _EXACT_UNITS = 12  # up to this many pairs, the sign-flip test enumerates every sign pattern

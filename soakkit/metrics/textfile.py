@@ -1,76 +1,57 @@
 """The Prometheus text format, as the node_exporter textfile collector reads it.
 
-The only code in soakkit that writes (or reads back) Prometheus text. An
-:class:`Exposition` collects samples of metrics defined in :mod:`soakkit.metrics.names`
-and renders them: ``# HELP`` and ``# TYPE`` once per family, families in definition
-order, samples sorted by labels, no timestamps (the collector skips a file that has
-any). :func:`write_textfile` writes it atomically (temp file in the same folder, then
-rename), so the collector sees the old file or the new one, never a torn one; the temp
-name does not end in ``.prom``, so the collector never reads it.
+The only code in soakkit that writes (or reads back) Prometheus text, through
+``prometheus_client``: an :class:`Exposition` collects samples of metrics defined in
+:mod:`soakkit.metrics.names` and is the collector ``prometheus_client.generate_latest``
+renders: ``# HELP`` and ``# TYPE`` once per family, families in definition order, samples
+sorted by labels, no timestamps (the collector skips a file that has any), and no
+``_created`` samples. :func:`read_samples` parses a file back with
+``prometheus_client.parser``. :func:`write_textfile` writes it atomically (temp file in the
+same folder, then rename), so the collector sees the old file or the new one, never a torn
+one; the temp name does not end in ``.prom``, so the collector never reads it.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric as MetricFamily
+from prometheus_client.parser import text_string_to_metric_families
 
 from soakkit.core.errors import UsageError
 from soakkit.core.io import atomic_write_bytes, tmp_name_for
 from soakkit.core.json_canonical import FLOAT_DIGITS
 from soakkit.metrics.names import METRICS, Metric
 
-__all__ = ["Exposition", "SampleKey", "check_metrics_dir", "format_value", "read_samples",
-           "write_textfile"]
+__all__ = ["Exposition", "SampleKey", "check_metrics_dir", "read_samples", "write_textfile"]
 
 #: (metric name, sorted (label, value) pairs): one series.
 SampleKey = tuple[str, tuple[tuple[str, str], ...]]
 _ORDER = {m.name: i for i, m in enumerate(METRICS)}
-_SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
-_LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?')
+_FAMILIES = {"gauge": GaugeMetricFamily, "counter": CounterMetricFamily}
 
 
-def format_value(value: float, *, exact: bool = False) -> str:
-    """A sample value as Prometheus reads it (``NaN``, ``+Inf``); ``FLOAT_DIGITS`` digits.
-
-    ``exact`` keeps every digit (timestamps: ten significant digits would drop the
-    milliseconds of an epoch time).
-    """
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if not exact:
-        value = float(f"{value:.{FLOAT_DIGITS}g}")
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _unescape(text: str) -> str:
-    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
-
-
-def _help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
+def _value(value: float, exact: bool) -> float:
+    """``FLOAT_DIGITS`` significant digits (``exact``: every digit, for timestamps, whose
+    milliseconds ten digits would drop); ``NaN`` and infinities as they are."""
+    value = float(value)
+    if exact or not math.isfinite(value):
+        return value
+    return float(f"{value:.{FLOAT_DIGITS}g}")
 
 
 class Exposition:
-    """Samples of soakkit metrics, rendered as one textfile."""
+    """Samples of soakkit metrics, rendered as one textfile (a ``prometheus_client``
+    collector: :meth:`collect` yields one family per metric)."""
 
     def __init__(self) -> None:
-        self._samples: dict[str, dict[tuple[tuple[str, str], ...], str]] = {}
+        self._samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         self._metrics: dict[str, Metric] = {}
 
     def add(self, metric: Metric, value: float, labels: Mapping[str, str] | None = None, *,
@@ -84,44 +65,35 @@ class Exposition:
             raise ValueError(f"{metric.name}: a counter cannot be {value!r}")
         key = tuple((name, str(labels[name])) for name in metric.labels)
         self._metrics[metric.name] = metric
-        self._samples.setdefault(metric.name, {})[key] = format_value(value, exact=exact)
+        self._samples.setdefault(metric.name, {})[key] = _value(value, exact)
 
-    def render(self) -> str:
-        """The file's text: HELP, TYPE and samples of each family, no timestamps."""
-        lines: list[str] = []
+    def collect(self) -> Iterator[MetricFamily]:
+        """One family per metric, in definition order, its samples sorted by labels."""
         for name in sorted(self._samples, key=lambda n: _ORDER.get(n, len(_ORDER))):
             metric = self._metrics[name]
-            lines.append(f"# HELP {name} {_help(metric.help)}")
-            lines.append(f"# TYPE {name} {metric.kind}")
+            family = _FAMILIES[metric.kind](name, metric.help, labels=list(metric.labels))
             for key, value in sorted(self._samples[name].items()):
-                labels = ",".join(f'{k}="{_escape(v)}"' for k, v in key)
-                lines.append(f"{name}{{{labels}}} {value}" if labels else f"{name} {value}")
-        return "\n".join(lines) + "\n" if lines else ""
+                family.add_metric([v for _, v in key], value)
+            yield family
+
+    def render(self) -> str:
+        """The file's text (``prometheus_client.generate_latest``)."""
+        return generate_latest(self).decode("utf-8")
 
 
 def read_samples(path: Path) -> dict[SampleKey, float]:
     """The samples of a textfile soakkit wrote (to carry counters over); ``{}`` if unreadable.
 
-    Only soakkit's own output is parsed; a line that does not parse is ignored (a file
-    edited by hand starts the counters again, which Prometheus' ``rate`` and ``increase``
-    treat as a counter reset).
+    A file that does not parse (edited by hand) starts the counters again, which
+    Prometheus' ``rate`` and ``increase`` treat as a counter reset.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return {(sample.name, tuple(sorted(sample.labels.items()))): float(sample.value)
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples}
+    except (OSError, UnicodeDecodeError, ValueError):
         return {}
-    out: dict[SampleKey, float] = {}
-    for line in text.splitlines():
-        m = _SAMPLE_RE.match(line)
-        if not m or line.startswith("#"):
-            continue
-        try:
-            value = float(m.group(3))
-        except ValueError:
-            continue
-        labels = tuple(sorted((k, _unescape(v)) for k, v in _LABEL_RE.findall(m.group(2) or "")))
-        out[(m.group(1), labels)] = value
-    return out
 
 
 def check_metrics_dir(path: Path, flag: str = "--metrics-dir") -> Path:

@@ -1,60 +1,71 @@
 """What each report's parameters must be, checked before a kernel starts.
 
-:func:`soakkit.notebooks.runner.run` casts parameters to the types the notebook declares; the
-value constraints the library knows are here: a soak's options and profile, gate names,
-run ids and artifacts folders that exist, a positive budget, a valid clock. Each function
-returns every problem (one line each, naming the parameter), so nothing runs for seconds
-only to fail inside the kernel.
+:func:`soakkit.notebooks.runner.run` casts parameters to the types the notebook declares and
+resolves the artifacts root once (:func:`resolve_report_artifacts`); the value constraints
+the library knows are here: a soak's options and profile, gate names, run ids and artifacts
+folders that exist, a positive budget, a valid clock. Each check takes the cast values and
+the resolved root (``None`` when it could not be resolved: that problem is already
+reported) and returns every problem (one line each, naming the parameter), so nothing runs
+for seconds only to fail inside the kernel.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from soakkit.artifacts.layout import resolve_artifacts, resolve_run_dir
+from soakkit.artifacts.layout import DEFAULT_ARTIFACTS, resolve_artifacts, resolve_run_dir
 from soakkit.catalog.load import LEGACY_RUN_ID
 from soakkit.config.profiles import load_profile
 from soakkit.core.errors import ConfigError, SoakkitError
-from soakkit.gate import RUN_GATES
-from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, check_bounds, check_user_path
+from soakkit.core.inputs import (
+    MAX_DAYS,
+    MAX_ITERATIONS,
+    MAX_SEED,
+    check_bounds,
+    check_user_path,
+)
 from soakkit.core.io import parse_utc
+from soakkit.evidence.stats import MAX_RESAMPLES, MIN_RESAMPLES
+from soakkit.gate import gate_problem
 from soakkit.report.kpi_report import NO_BASELINE
 from soakkit.rotation.policy import MAX_KEEP_LATEST
 from soakkit.soak.options import SoakOptions, option_problems
 from soakkit.sweep.store import resolve_sweep_dir
 
-__all__ = ["REPORT_CHECKS", "report_problems"]
+__all__ = ["CREATES_ARTIFACTS", "REPORT_CHECKS", "report_problems", "resolve_report_artifacts"]
 
-Checker = Callable[[Mapping[str, Any]], list[str]]
+Checker = Callable[[Mapping[str, Any], Path | None], list[str]]
+
+#: Reports that write runs: without an artifacts folder they start ``./artifacts/soak``.
+CREATES_ARTIFACTS = frozenset({"soak"})
 
 
 def _label(name: str) -> str:
     return f"-p {name}"
 
 
-def _folder(values: Mapping[str, Any], name: str, *, must_exist: bool) -> list[str]:
-    """The artifacts root: a usable path, and (``must_exist``) a folder that is there.
-
-    ``None`` resolves as the kernel will resolve it (:func:`resolve_artifacts`).
+def resolve_report_artifacts(name: str, given: str | os.PathLike[str] | None
+                             ) -> tuple[Path | None, list[str]]:
+    """The one resolution of report ``name``'s ``artifacts`` parameter (the runner is the
+    edge; the kernel receives the folder it found); ``(None, [problem])`` when there is none.
     """
-    text = values.get(name)
-    if isinstance(text, str) and (why := check_user_path(text)):
-        return [f"{_label(name)}: {why}"]
+    if isinstance(given, str) and (why := check_user_path(given)):
+        return None, [f"{_label('artifacts')}: {why}"]
     try:
-        root = resolve_artifacts(text, create=not must_exist)
+        return resolve_artifacts(given, create=name in CREATES_ARTIFACTS), []
     except SoakkitError as exc:
-        return [f"{_label(name)}: {exc}"]
-    if must_exist and not root.is_dir():
-        state = "is not a folder" if root.exists() else "does not exist"
-        return [f"{_label(name)} {root}: the artifacts folder {state}"]
-    return []
+        return None, [f"{_label('artifacts')}: {exc}"]
 
 
-def _root(values: Mapping[str, Any]) -> Path:
-    return resolve_artifacts(values.get("artifacts"), create=True)
+def _folder(root: Path | None) -> list[str]:
+    """An artifacts root the report reads must be a folder that is there."""
+    if root is None or root.is_dir():
+        return []
+    state = "is not a folder" if root.exists() else "does not exist"
+    return [f"{_label('artifacts')} {root}: the artifacts folder {state}"]
 
 
 def _now(values: Mapping[str, Any]) -> list[str]:
@@ -69,9 +80,8 @@ def _now(values: Mapping[str, Any]) -> list[str]:
 
 def _gate(values: Mapping[str, Any]) -> list[str]:
     gate = values.get("gate")
-    if gate is not None and gate not in RUN_GATES:
-        return [f"{_label('gate')} {gate!r}: expected one of {', '.join(RUN_GATES)}"]
-    return []
+    why = gate_problem(gate, _label("gate")) if gate is not None else None
+    return [why] if why else []
 
 
 def _run(artifacts: Path, name: str, run: Any) -> list[str]:
@@ -95,66 +105,75 @@ def _bounded(values: Mapping[str, Any], name: str, lo: float, hi: float | None,
     return []
 
 
-def check_soak(values: Mapping[str, Any]) -> list[str]:
-    """The ``soak`` report runs a mini-soak: its options, profile, folder and clock."""
-    problems = _folder(values, "artifacts", must_exist=False)
+def check_soak(values: Mapping[str, Any], root: Path | None) -> list[str]:
+    """The ``soak`` report runs a mini-soak: its options, profile and clock."""
     options = SoakOptions(**{k: values[k] for k in ("profile", "iterations", "mode", "seed",
                                                     "sim_minutes", "gate", "tune")
-                             if k in values})
-    if not problems:  # the baseline is looked up in the artifacts folder, once that is usable
-        options = replace(options, artifacts=_root(values), baseline=values.get("baseline"))
-    problems += option_problems(options, _label)
+                             if k in values},
+                          artifacts=DEFAULT_ARTIFACTS if root is None else root,
+                          # the baseline is looked up in the artifacts folder, once usable
+                          baseline=None if root is None else values.get("baseline"))
+    problems = option_problems(options, _label)
     try:
-        load_profile(options.profile, None if problems else options.artifacts)
+        load_profile(options.profile, None if problems else root)
     except ConfigError as exc:
         problems += [f"{_label('profile')}: {p.message}" for p in exc.problems]
     return problems + _now(values)
 
 
-def check_kpi(values: Mapping[str, Any]) -> list[str]:
+def check_kpi(values: Mapping[str, Any], root: Path | None) -> list[str]:
     """The ``kpi`` report: the artifacts folder, the run and baseline ids, gate and window."""
-    problems = _folder(values, "artifacts", must_exist=True)
+    problems = _folder(root)
     problems += _gate(values) + _bounded(values, "last_n", 0, MAX_ITERATIONS)
-    if not problems:
+    if not problems and root is not None:
         for name in ("run", "baseline"):
-            problems += _run(_root(values), name, values.get(name))
+            problems += _run(root, name, values.get(name))
     return problems
 
 
-def check_explore(values: Mapping[str, Any]) -> list[str]:
+def check_explore(values: Mapping[str, Any], root: Path | None) -> list[str]:
     """The ``explore`` notebook: the artifacts folder, the window, the gate and the run."""
-    problems = _folder(values, "artifacts", must_exist=True)
-    problems += _gate(values) + _bounded(values, "days", 0, 36_500) + _now(values)
-    if not problems and values.get("run") != "latest":
-        problems += _run(_root(values), "run", values.get("run"))
+    problems = _folder(root)
+    problems += _gate(values) + _bounded(values, "days", 0, MAX_DAYS) + _now(values)
+    if not problems and root is not None and values.get("run") != "latest":
+        problems += _run(root, "run", values.get("run"))
     return problems
 
 
-def check_disk(values: Mapping[str, Any]) -> list[str]:
+def check_disk(values: Mapping[str, Any], root: Path | None) -> list[str]:
     """The ``disk`` report: the artifacts folder, the budget and the rotation policy."""
-    return (_folder(values, "artifacts", must_exist=True)
+    return (_folder(root)
             + _bounded(values, "budget_mb", 0, None, lo_open=True)
-            + _bounded(values, "ttl_days", 0, 36_500)
+            + _bounded(values, "ttl_days", 0, MAX_DAYS)
             + _bounded(values, "keep_latest", 0, MAX_KEEP_LATEST) + _now(values))
 
 
-def check_sweep(values: Mapping[str, Any]) -> list[str]:
-    """The ``sweep`` report: the artifacts folder, the sweep, alpha, resamples and seed.
-
-    The baseline and the metric name values of the sweep's results; the report checks them
-    when it has read the results (a bad one is a one-line error from the kernel).
-    """
-    problems = (_folder(values, "artifacts", must_exist=True)
-                + _bounded(values, "resamples", 100, None) + _bounded(values, "seed", 0, MAX_SEED))
+def check_sweep(values: Mapping[str, Any], root: Path | None) -> list[str]:
+    """The ``sweep`` report: the artifacts folder, the sweep, alpha, resamples and seed, then
+    the baseline and the metric against the sweep's results (read once here)."""
+    problems = (_folder(root) + _bounded(values, "resamples", MIN_RESAMPLES, MAX_RESAMPLES)
+                + _bounded(values, "seed", 0, MAX_SEED))
     alpha = values.get("alpha")
     if alpha is not None and not 0 < alpha < 1:
         problems.append(f"{_label('alpha')} {alpha!r}: expected a value > 0 and < 1")
-    if not problems and values.get("sweep") is not None:
-        try:
-            resolve_sweep_dir(_root(values), str(values["sweep"]))
-        except SoakkitError as exc:
-            problems.append(f"{_label('sweep')}: {exc}")
-    return problems
+    if problems or root is None or values.get("sweep") is None:
+        return problems
+    try:
+        resolve_sweep_dir(root, str(values["sweep"]))
+    except SoakkitError as exc:
+        return [f"{_label('sweep')}: {exc}"]
+    from soakkit.report.sweep_report import check_sweep_selection
+
+    try:
+        check_sweep_selection(root, str(values["sweep"]),
+                              baseline=str(values.get("baseline")),
+                              metric=str(values.get("metric", "auto")),
+                              per_mode=bool(values.get("per_mode", False)))
+    except SoakkitError as exc:
+        text = str(exc)
+        name = next((n for n in ("baseline", "metric") if text.startswith(f"{n} ")), None)
+        return [f"{_label(name)}: {text}" if name else text]
+    return []
 
 
 #: Report name → its check (reports without one are checked by type only).
@@ -163,7 +182,20 @@ REPORT_CHECKS: Mapping[str, Checker] = {"soak": check_soak, "kpi": check_kpi,
                                         "sweep": check_sweep}
 
 
-def report_problems(name: str, values: Mapping[str, Any]) -> list[str]:
-    """Every problem with the (already type-cast) parameters of report ``name``."""
+def _environment() -> list[str]:
+    """What every report's kernel inherits: a catalog cache folder that can be used."""
+    from soakkit.catalog.cache import cache_dir
+
+    try:
+        cache_dir(Path("."))
+    except SoakkitError as exc:
+        return [str(exc)]
+    return []
+
+
+def report_problems(name: str, values: Mapping[str, Any], root: Path | None) -> list[str]:
+    """Every problem with the (already type-cast) parameters of report ``name`` whose
+    artifacts folder :func:`resolve_report_artifacts` found at ``root``, and the environment
+    its kernel inherits."""
     check = REPORT_CHECKS.get(name)
-    return check(values) if check is not None else []
+    return _environment() + (check(values, root) if check is not None else [])

@@ -12,7 +12,7 @@ import ast
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from soakkit.core.errors import NotebookRunError, closest
@@ -112,6 +112,8 @@ def _cast_value(spec: ParamSpec, value: Any) -> Any:
             return float(value)
         if kind == "str" and isinstance(value, str):
             return value
+        if kind == "str" and isinstance(value, PurePath):  # a folder: the kernel gets text
+            return str(value)
     raise ValueError(f"{value!r} ({type(value).__name__}) is not {spec.annotation}")
 
 

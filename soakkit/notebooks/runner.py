@@ -35,12 +35,19 @@ from pathlib import Path
 from typing import Any
 
 from soakkit.core.digests import sha256_bytes
-from soakkit.core.errors import ExitCode, NotebookRunError, SoakkitError, fs_errors
+from soakkit.core.errors import (
+    REPORT_STATUS_CODES,
+    ExitCode,
+    NotebookRunError,
+    SoakkitError,
+    fs_errors,
+)
+from soakkit.core.inputs import MAX_WAIT_S
 from soakkit.core.io import Clock, SystemClock, atomic_write_bytes, atomic_write_json, fsync_dir
 from soakkit.core.json_canonical import canonical_json
 from soakkit.core.jsonschema_import import import_jsonschema
 from soakkit.core.signals import deferred_signals, signal_name
-from soakkit.notebooks.checks import report_problems
+from soakkit.notebooks.checks import report_problems, resolve_report_artifacts
 from soakkit.notebooks.folders import (
     PARTIAL_SUFFIX,
     create_partial,
@@ -62,9 +69,13 @@ __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters
 NOTEBOOKS: Mapping[str, str] = {"soak": "mini_soak.ipynb", "kpi": "kpi_report.ipynb",
                                 "disk": "disk_report.ipynb", "explore": "explore_runs.ipynb",
                                 "sweep": "sweep_report.ipynb"}
-EXIT_CODES: Mapping[str, int] = {"ok": 0, "error": 1, "timeout": 3, "dead_kernel": 4}
+#: A run's status → its exit code (:data:`soakkit.core.errors.REPORT_STATUS_CODES`).
+EXIT_CODES: Mapping[str, int] = REPORT_STATUS_CODES
 #: Longest --cell-timeout (and kernel start timeout), in whole seconds: a day.
-MAX_CELL_TIMEOUT_S = 86_400
+MAX_CELL_TIMEOUT_S = MAX_WAIT_S
+#: How long one cell may run, and the kernel that runs the notebooks, unless told otherwise.
+DEFAULT_CELL_TIMEOUT_S = 600
+DEFAULT_KERNEL = "python3"
 
 
 def template_path(name: str) -> Path:
@@ -129,21 +140,39 @@ class RunResult:
 
 def run(name: str, params: Mapping[str, Any] | None = None, out_dir: Path | str = "reports",
         **options: Any) -> RunResult:
-    """Run report notebook ``name`` (``soak``, ``kpi`` or ``disk``) with ``params``.
+    """Run report notebook ``name`` (``soak``, ``kpi``, ``disk``, ...) with ``params``.
 
     The report folder goes under ``out_dir``; ``options`` are those of :func:`run_template`.
     This is the entry point for cron jobs and Airflow tasks::
 
-        result = soakkit.notebooks.runner.run("kpi", {"run": "latest", "gate": "production"}, "reports")
+        result = soakkit.notebooks.run("kpi", {"run": "latest", "gate": "production"}, "reports")
         if result.exit_code: raise RuntimeError(f"{result.status}: {result.evalue}")
+
+    The ``artifacts`` parameter (a path or ``None``) is resolved here, once
+    (:func:`soakkit.artifacts.layout.resolve_artifacts`): the checks and the kernel get the
+    folder found, and ``manifest.json`` records it.
     """
-    options.setdefault("checks", lambda values: report_problems(name, values))
-    return run_template(template_path(name), name, params, out_dir, **options)
+    template = template_path(name)
+    given = dict(params or {})
+    root: Path | None = None
+    problems: list[str] = []
+    spec = {k: v for k, v in notebook_parameters(template).items() if k == "artifacts"}
+    with contextlib.suppress(NotebookRunError, KeyError):  # run_template reports a bad value
+        raw = cast_parameters(spec, {k: v for k, v in given.items() if k in spec},
+                              from_text=bool(options.get("params_are_text")))["artifacts"]
+        root, problems = resolve_report_artifacts(name, raw)
+    if root is not None:
+        if options.get("cwd") is not None and not root.is_absolute():
+            root = Path.cwd() / root  # relative to the caller, wherever the kernel runs
+        given["artifacts"] = root
+    options.setdefault("checks", lambda values: [*problems,
+                                                 *report_problems(name, values, root)])
+    return run_template(template, name, given, out_dir, **options)
 
 
 def run_template(template: Path, name: str, params: Mapping[str, Any] | None = None,
                  out_dir: Path | str = "reports", *, params_are_text: bool = False,
-                 kernel: str = "python3", cell_timeout: int = 600,
+                 kernel: str = DEFAULT_KERNEL, cell_timeout: int = DEFAULT_CELL_TIMEOUT_S,
                  start_timeout: int = 60, cwd: Path | None = None,
                  progress: bool | None = None, clock: Clock | None = None,
                  checks: Callable[[Mapping[str, Any]], list[str]] | None = None) -> RunResult:

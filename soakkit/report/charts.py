@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from soakkit.core.jsonschema_import import import_jsonschema
@@ -197,7 +197,7 @@ def _time_format(times: pl.Series) -> str:
         if isinstance(first, datetime) and isinstance(last, datetime) else 0.0
     if seconds <= 600:
         return "%H:%M:%S"
-    return "%H:%M" if seconds <= 2 * 86_400 else "%b %d %H:%M"
+    return "%H:%M" if seconds <= timedelta(days=2).total_seconds() else "%b %d %H:%M"
 
 
 def runs_chart(runs: pl.DataFrame) -> alt.Chart:

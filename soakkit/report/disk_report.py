@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from soakkit.artifacts.layout import HISTORY_FILE, LOG_FILES, RUNS_DIR, resolve_artifacts
-from soakkit.core.errors import ArtifactError
+from soakkit.core.errors import ArtifactError, printable
 from soakkit.core.io import clock_from
 from soakkit.core.tables import table_html
 from soakkit.rotation.apply import Plan, plan_rotation
@@ -91,7 +91,9 @@ def _files(plan: Plan) -> pl.DataFrame:
     rows = []
     for d in plan.walk.dirs:
         for i in np.flatnonzero(d.kind == FILE).tolist():
-            rows.append((d.path(i), _group(d.rel), _kind(d.rel, d.names[i]), int(d.size[i]),
+            # a name that is not UTF-8 is shown with its bytes escaped (\xff): tables are text
+            rows.append((printable(d.path(i)), printable(_group(d.rel)),
+                         _kind(d.rel, d.names[i]), int(d.size[i]),
                          int(d.blocks[i]) * 512, int(d.verb[i]), d.decision(i).phase))
     return pl.DataFrame(rows, schema={"path": pl.String, "group": pl.String, "kind": pl.String,
                                       "apparent_bytes": pl.Int64, "allocated_bytes": pl.Int64,
@@ -105,7 +107,8 @@ def _rotation_files(root: Path) -> pl.DataFrame:
         for entry in os.scandir(folder):
             if entry.is_file(follow_symlinks=False):
                 st = entry.stat(follow_symlinks=False)
-                rows.append((f"{ROTATION_DIR}/{entry.name}", "rotation/", "rotation log and state",
+                rows.append((printable(f"{ROTATION_DIR}/{entry.name}"), "rotation/",
+                             "rotation log and state",
                              st.st_size, st.st_blocks * 512, 0, "keep"))
     return pl.DataFrame(rows, schema={"path": pl.String, "group": pl.String, "kind": pl.String,
                                       "apparent_bytes": pl.Int64, "allocated_bytes": pl.Int64,

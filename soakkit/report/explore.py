@@ -15,7 +15,6 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts.layout import resolve_artifacts
 from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog, run_summary
 from soakkit.core.errors import ArtifactError, UsageError
 from soakkit.core.tables import table_html
@@ -108,7 +107,7 @@ def load_exploration(artifacts: Path | str | None = None, *, days: float = 7.0,
     """
     if days < 0:
         raise UsageError(f"days {days:g}: expected 0 (every run) or a positive window")
-    catalog = load_catalog(resolve_artifacts(artifacts))
+    catalog = load_catalog(artifacts)  # resolves the artifacts root once
     runs: pl.DataFrame = run_summary(catalog.frame)
     since = None
     if days > 0:

@@ -13,19 +13,20 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts.layout import (
-    RUN_FILE,
-    list_runs,
-    read_json_maybe_gz,
-    resolve_artifacts,
-    resolve_run_dir,
-)
+from soakkit.artifacts.layout import RUN_FILE, list_runs, read_json_maybe_gz, resolve_run_dir
 from soakkit.artifacts.runid import run_facts
 from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog
 from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.core.errors import ArtifactError, SoakkitError, UsageError
 from soakkit.core.tables import table_html
-from soakkit.gate import GATES, RUN_GATES, RunVerdict, Verdict, judge_iteration, judge_run
+from soakkit.gate import (
+    GATES,
+    RunVerdict,
+    Verdict,
+    check_gate_name,
+    judge_iteration,
+    judge_run,
+)
 from soakkit.kpi import KPIS
 from soakkit.report.money import MONEY_KPIS, dollar_warnings, gate_table, money_table
 
@@ -148,12 +149,17 @@ def _provenance(meta: dict[str, Any]) -> pl.DataFrame:
     params = meta.get("config", {}).get("params", {}) if isinstance(meta.get("config"),
                                                                     dict) else {}
     rows = []
-    for name in PARAMS:
+    # the run's parameters (its strategy's), in the registry's order, then declared ones
+    names = [n for n in PARAMS if n in params] + [n for n in params if n not in PARAMS]
+    for name in names or list(PARAMS):
         entry = params.get(name, {})
-        origin = entry.get("origin", {}) if isinstance(entry, dict) else {}
+        if not isinstance(entry, dict):
+            entry = {}
+        origin = entry.get("origin", {}) if isinstance(entry.get("origin"), dict) else {}
         shadowed = ", ".join(f"{s['origin']['source']}={s['value']}"
                              for s in reversed(entry.get("shadowed", [])))
-        rows.append((name, str(entry.get("value", "")), PARAMS[name].unit,
+        unit = PARAMS[name].unit if name in PARAMS else str(entry.get("unit", ""))
+        rows.append((name, str(entry.get("value", "")), unit,
                      str(origin.get("source", "")), shadowed))
     return pl.DataFrame(rows, schema=["parameter", "value", "unit", "origin", "shadows"],
                         orient="row")
@@ -218,7 +224,8 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
                     baseline: str | None = None) -> KpiReport:
     """Assemble the KPI report of ``run`` (a run id, ``latest`` or ``legacy-latest``).
 
-    ``artifacts`` defaults to :func:`soakkit.artifacts.layout.resolve_artifacts`.
+    ``artifacts`` defaults to :func:`soakkit.artifacts.layout.resolve_artifacts`, which the
+    catalog does once; everything else reads the folder the catalog was loaded from.
     ``baseline`` is the run to compare with: a run id, ``"none"`` (:data:`NO_BASELINE`), or
     None for the baseline the run links in its ``RUN.json`` (``soakkit demo`` and
     ``soakkit soak --baseline`` link one); :attr:`KpiReport.baseline_note` says which.
@@ -230,19 +237,18 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
     UsageError
         An unknown gate or a negative window.
     """
-    if gate not in RUN_GATES:
-        raise UsageError(f"gate {gate!r}: expected one of {', '.join(RUN_GATES)}")
+    check_gate_name(gate, "gate")
     if last_n < 0:
         raise UsageError(f"last_n {last_n}: expected 0 (all) or a positive window")
-    artifacts = resolve_artifacts(artifacts)
     catalog = load_catalog(artifacts)
     meta: dict[str, Any]
+    root = catalog.root
     if run == LEGACY_RUN_ID:
         run_id, meta = LEGACY_RUN_ID, {}
     else:
-        if not list_runs(artifacts) and catalog.frame.height == 0:
-            raise ArtifactError(f"no runs under {artifacts}: run `soakkit soak` first")
-        run_dir = resolve_run_dir(artifacts, run)
+        if not list_runs(root) and catalog.frame.height == 0:
+            raise ArtifactError(f"no runs under {root}: run `soakkit soak` first")
+        run_dir = resolve_run_dir(root, run)
         run_id = run_dir.name
         try:
             doc = read_json_maybe_gz(run_dir / RUN_FILE)
@@ -256,7 +262,7 @@ def load_kpi_report(artifacts: Path | str | None = None, run: str = "latest", *,
     verdict = judge_run(list(zip(frame["iteration"].to_list(), verdicts, strict=True)))
     comparison = None
     warnings: tuple[str, ...] = ()
-    base_id, note = _pick_baseline(artifacts, meta, baseline)
+    base_id, note = _pick_baseline(root, meta, baseline)
     if base_id is not None:
         comparison = _comparison(frame, _run_frame(catalog.frame, base_id, last_n))
         warnings = dollar_warnings(dict(zip(comparison["kpi"].to_list(),

@@ -29,14 +29,22 @@ import polars as pl
 
 from soakkit.artifacts.layout import LATEST, resolve_artifacts
 from soakkit.core.errors import ArtifactError, UsageError
-from soakkit.evidence.stats import bootstrap_mean_ci, holm, paired_sign_flip_p, pareto_front
+from soakkit.core.inputs import check_bounds
+from soakkit.evidence.stats import (
+    MAX_RESAMPLES,
+    MIN_RESAMPLES,
+    bootstrap_mean_ci,
+    holm,
+    paired_sign_flip_p,
+    pareto_front,
+)
 from soakkit.kpi import KPIS
 from soakkit.sweep import cell_summary, configuration_axes, load_results, resolve_sweep_dir
 from soakkit.sweep.grid import SET_PREFIX
 from soakkit.sweep.store import SweepStore
 
-__all__ = ["RISK_ADJUSTED", "Metric", "SweepReport", "load_sweep_report", "no_sweep_note",
-           "report_metrics"]
+__all__ = ["RISK_ADJUSTED", "Metric", "SweepReport", "check_sweep_selection",
+           "load_sweep_report", "no_sweep_note", "report_metrics"]
 
 RISK_ADJUSTED = "risk_adjusted_pnl"
 #: Must not be significantly worse for a configuration to be better with confidence.
@@ -114,7 +122,7 @@ def _parse_selector(text: str, axes: Sequence[str], cells: pl.DataFrame) -> dict
     names = {a.removeprefix(SET_PREFIX): a for a in axes}
     # a grid dimension with one value (one profile, say) is no axis, but may be named
     fixed = {c.removeprefix(SET_PREFIX): c for c in cells.columns if c not in axes
-             and (c in ("profile", "tune") or c.startswith(SET_PREFIX))}
+             and (c in ("strategy", "profile", "tune") or c.startswith(SET_PREFIX))}
     for item in [i.strip() for i in text.split(",") if i.strip()]:
         key, sep, raw = item.partition("=") if "=" in item else item.partition(":")
         column = names.get(key.strip()) or fixed.get(key.strip())
@@ -266,7 +274,10 @@ def _ranking(comparisons: pl.DataFrame, primary: Metric) -> pl.DataFrame:
                      f"{primary.column} difference [95% CI]":
                          _fmt_ci(primary.column, main["diff"], main["lo"], main["hi"]),
                      "p (Holm)": _fmt_p(main["p_holm"]), "note": why})
-    frame = pl.DataFrame(rows)
+    frame = pl.DataFrame(rows, schema={  # no rows: a sweep with the baseline only
+        "configuration": pl.String, "category": pl.String, f"{primary.column} diff": pl.Float64,
+        f"{primary.column} difference [95% CI]": pl.String, "p (Holm)": pl.String,
+        "note": pl.String})
     rank = {c: i for i, c in enumerate(_CATEGORY_ORDER)}
     sign = -1.0 if primary.better == "higher" else 1.0
     return frame.with_columns(
@@ -280,6 +291,8 @@ def _header(meta: dict[str, Any], cells: pl.DataFrame) -> pl.DataFrame:
     sets = "; ".join(f"{k}={','.join(map(str, v))}" for k, v in spec.get("sets", {}).items())
     failed = cells.filter(pl.col("error").is_not_null()).height
     items = [("sweep", meta.get("sweep_id")), ("created", meta.get("created_utc")),
+             *([("strategies", ", ".join(spec["strategies"]))] if spec.get("strategies")
+               else []),
              ("profiles", ", ".join(spec.get("profiles", []))),
              ("modes", ", ".join(spec.get("modes", []))), ("seeds", spec.get("seeds")),
              ("tuner", ", ".join("on" if t else "off" for t in spec.get("tune", []))),
@@ -303,6 +316,31 @@ def no_sweep_note(artifacts: Path | str | None = None, sweep: str = LATEST) -> s
                 "example `soakkit sweep --profiles steady_safe --modes mixed --seeds 1-8 "
                 "--tune both`, then this report again.")
     return None
+
+
+def _selection(artifacts: Path | str | None, sweep: str, baseline: str, metric: str,
+               per_mode: bool) -> tuple[Path, dict[str, Any], list[str], pl.DataFrame, _Inputs,
+                                        Metric]:
+    """The sweep's results read, the baseline and the metric checked against them."""
+    root = resolve_artifacts(artifacts)
+    folder = resolve_sweep_dir(root, sweep)
+    meta = SweepStore(folder).read_meta() or {}
+    axes = [a for a in meta.get("grid", {}).get("columns", []) if a != "cell_key"]
+    cells = cell_summary(load_results(root, folder.name), axes)
+    inp = _inputs(cells, axes, baseline, per_mode)
+    names = [m.column for m in inp.metrics]
+    if metric == "auto":
+        metric = RISK_ADJUSTED if RISK_ADJUSTED in names else "pnl_usd"
+    if metric not in names:
+        raise UsageError(f"metric {metric!r}: expected auto or one of {', '.join(names)}")
+    return folder, meta, axes, cells, inp, next(m for m in inp.metrics if m.column == metric)
+
+
+def check_sweep_selection(artifacts: Path | str | None, sweep: str, *, baseline: str,
+                          metric: str = "auto", per_mode: bool = False) -> None:
+    """Raise :class:`UsageError` for a baseline or metric the sweep's results do not have
+    (what :func:`load_sweep_report` would refuse, without the statistics)."""
+    _selection(artifacts, sweep, baseline, metric, per_mode)
 
 
 def load_sweep_report(artifacts: Path | str | None = None, sweep: str = "latest", *,
@@ -331,20 +369,13 @@ def load_sweep_report(artifacts: Path | str | None = None, sweep: str = "latest"
     """
     if not 0 < alpha < 1:
         raise UsageError(f"alpha {alpha}: expected 0 < alpha < 1")
-    if resamples < 100:
-        raise UsageError(f"resamples {resamples}: expected at least 100")
-    artifacts = resolve_artifacts(artifacts)
-    folder = resolve_sweep_dir(artifacts, sweep)
-    meta = SweepStore(folder).read_meta() or {}
-    axes = [a for a in meta.get("grid", {}).get("columns", []) if a != "cell_key"]
-    cells = cell_summary(load_results(artifacts, folder.name), axes)
-    inp = _inputs(cells, axes, baseline, per_mode)
+    try:
+        check_bounds(resamples, MIN_RESAMPLES, MAX_RESAMPLES)
+    except ValueError as exc:
+        raise UsageError(f"resamples {resamples}: {exc}") from None
+    folder, meta, axes, cells, inp, primary = _selection(artifacts, sweep, baseline, metric,
+                                                         per_mode)
     names = [m.column for m in inp.metrics]
-    if metric == "auto":
-        metric = RISK_ADJUSTED if RISK_ADJUSTED in names else "pnl_usd"
-    if metric not in names:
-        raise UsageError(f"metric {metric!r}: expected auto or one of {', '.join(names)}")
-    primary = next(m for m in inp.metrics if m.column == metric)
     stats = _config_stats(inp, resamples, seed)
     comparisons = _comparisons(inp, resamples, seed, alpha)
     wide = {"configuration": inp.labels}
@@ -369,6 +400,9 @@ def load_sweep_report(artifacts: Path | str | None = None, sweep: str = "latest"
         "significant": comparisons["significant"]})
     points = _points(stats, inp)
     notes = []
+    if comparisons.height == 0:
+        notes.append("The sweep has only the baseline configuration: nothing to compare it "
+                      "with (sweep a second profile, tuner setting or --set value).")
     if RISK_ADJUSTED not in names:
         why = "this soakkit defines no such KPI" if RISK_ADJUSTED not in KPIS else \
             "this sweep's rows do not carry it (run the sweep again with this soakkit)"

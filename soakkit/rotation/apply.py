@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from soakkit import __version__
+from soakkit.core.errors import ROTATE_OVER_BUDGET, ExitCode
 from soakkit.core.io import format_utc
 from soakkit.core.locks import exclusive_lock
 from soakkit.rotation.log import append_line, ensure_rotation_dir, last_record, open_log
@@ -75,9 +76,10 @@ def _summary(plan: Plan, dry_run: bool, after: Sizes, errors: list[str],
 
 
 def _exit_code(summary: dict[str, Any]) -> int:
+    """The legacy tool's codes (:data:`~soakkit.core.errors.ROTATE_EXIT_CODES`)."""
     if summary["errors"] or summary["scan_errors"]:
-        return 1
-    return 2 if summary["over_budget"] else 0
+        return int(ExitCode.FAILED)
+    return ROTATE_OVER_BUDGET if summary["over_budget"] else int(ExitCode.OK)
 
 
 def rotate(root: Path, policy: RotationPolicy, *, now: datetime, dry_run: bool = False,

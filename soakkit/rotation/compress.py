@@ -43,6 +43,7 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from soakkit.core.io import file_time_ns
 from soakkit.rotation.codec import (
     EXTENSIONS,
     VERIFY_ERRORS,
@@ -128,7 +129,7 @@ def _compress_source(job: CompressJob, codec: str, level: int) -> _Compressed:
         st = os.fstat(fd)
         times, mode = (st.st_atime_ns, st.st_mtime_ns), stat.S_IMODE(st.st_mode)
         if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or \
-                (st.st_ino, st.st_size, st.st_mtime_ns) != job.expect:
+                (st.st_ino, st.st_size, file_time_ns(st)) != job.expect:
             return "skipped:changed", None, "", 0, times, mode
         if st.st_size > STREAM_BYTES:
             return "stream", None, "", 0, times, mode
@@ -229,7 +230,7 @@ def _verify(f: _File, codec: str) -> None:
         now = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         now = None  # removed or renamed by another process meanwhile
-    if now is None or (now.st_ino, now.st_size, now.st_mtime_ns) != f.job.expect:
+    if now is None or (now.st_ino, now.st_size, file_time_ns(now)) != f.job.expect:
         f.finish("skipped:modified_during_compress")
         return
     if size >= f.length:

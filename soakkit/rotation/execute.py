@@ -17,7 +17,7 @@ from typing import Any
 
 from soakkit.artifacts.iterlog import append_entries, entry_line, file_id, read_log
 from soakkit.core.errors import JsonFormatError, RotationError
-from soakkit.core.io import loads_strict
+from soakkit.core.io import file_time_ns, loads_strict
 from soakkit.rotation.codec import (
     VERIFY_ERRORS,
     decompress_bytes,
@@ -80,7 +80,7 @@ class Executor:
         except FileNotFoundError:
             return False
         return (stat.S_ISREG(st.st_mode) and st.st_ino == d.ino and st.st_size == d.size
-                and st.st_mtime_ns == d.mtime_ns and st.st_nlink == 1)
+                and file_time_ns(st) == d.mtime_ns and st.st_nlink == 1)
 
     def recover(self, d: Decision) -> None:
         rel, name = self._split(d.path)
@@ -117,7 +117,7 @@ class Executor:
         csha = file_sha256(fd, compressed)
         self._manifested.add(key)
         append_manifest(self.rotation_dir, [{
-            "path": d.path, "size": length, "sha256": sha, "mtime_ns": st.st_mtime_ns,
+            "path": d.path, "size": length, "sha256": sha, "mtime_ns": file_time_ns(st),
             "compressed": key, "compressed_size": st.st_size, "compressed_sha256": csha,
             "codec": "gzip" if compressed.endswith(".gz") else "zstd"}])
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from soakkit.artifacts.layout import SWEEPS_DIR
 from soakkit.core.errors import UsageError
+from soakkit.core.inputs import choice_problem
+from soakkit.core.json_canonical import JsonRecord
 
 __all__ = [
     "FUTURE_TOLERANCE_S",
@@ -42,7 +45,7 @@ CODECS = ("gzip", "zstd")
 
 
 @dataclass(frozen=True)
-class RotationPolicy:
+class RotationPolicy(JsonRecord):
     """What one rotation does (mirrors ``soakkit rotate``'s flags)."""
 
     keep_latest: int = 100
@@ -86,7 +89,7 @@ class RotationPolicy:
         if self.delete_to_budget and self.max_size_mb is None:
             raise UsageError("--delete-to-budget needs --max-size-mb")
         if self.codec not in CODECS:
-            raise UsageError(f"--codec {self.codec!r}: expected one of {', '.join(CODECS)}")
+            raise UsageError(str(choice_problem("--codec", self.codec, CODECS)))
         if self.codec == "zstd":
             try:
                 import zstandard  # noqa: F401
@@ -97,11 +100,9 @@ class RotationPolicy:
             raise UsageError(f"--level {self.level}: out of range for {self.codec}")
         return self
 
-    def to_json(self) -> dict[str, object]:
-        return {"keep_latest": self.keep_latest, "ttl_days": self.ttl_days,
-                "max_size_mb": self.max_size_mb, "allow_delete_all": self.allow_delete_all,
-                "delete_to_budget": self.delete_to_budget, "codec": self.codec,
-                "level": self.codec_level}
+    def to_json(self) -> dict[str, Any]:
+        """Every field, with the codec level in effect (``level``: its default when unset)."""
+        return {**super().to_json(), "level": self.codec_level}
 
 
 def now_epoch(now: datetime) -> float:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from soakkit.artifacts.layout import RUNS_DIR
-from soakkit.core.errors import RotationError, os_reason
+from soakkit.core.errors import ExitCode, RotationError, os_reason
 from soakkit.core.locks import exclusive_lock
 from soakkit.rotation.codec import EXTENSIONS, codec_of, decompress_bytes
 from soakkit.rotation.compress import temp_name
@@ -39,7 +39,7 @@ class RestoreResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.errors else 0
+        return ExitCode.FAILED if self.errors else ExitCode.OK
 
 
 def _targets(root: Path, target: str, manifest: dict[str, dict[str, object]]) -> list[str]:
@@ -55,7 +55,7 @@ def _targets(root: Path, target: str, manifest: dict[str, dict[str, object]]) ->
     except ValueError:
         rel = path.as_posix()
     if rel.startswith("../") or rel == "..":
-        raise RotationError(f"{target}: outside --path {root}")
+        raise RotationError(f"{target}: outside --artifacts {root}")
     if rel in manifest:
         return [rel]
     matches = [k for k, v in manifest.items() if v.get("path") == rel]

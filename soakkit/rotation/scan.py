@@ -13,7 +13,7 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from soakkit.artifacts.layout import RUN_LOCK
 from soakkit.core.errors import RotationError, os_reason
+from soakkit.core.io import file_time_ns
 from soakkit.core.locks import is_locked
 from soakkit.rotation.plan import (
     FILE,
@@ -56,6 +57,16 @@ class _Job:
     protected: bool
 
 
+def _listing(entries: Iterator[os.DirEntry[str]], rel: str,
+             errors: list[str]) -> Iterator[os.DirEntry[str]]:
+    """``entries`` until the listing fails (some kernel folders refuse midway, /proc's with
+    EINVAL): the failure is one error line for the folder, the entries before it count."""
+    try:
+        yield from entries
+    except OSError as exc:
+        errors.append(f"{rel or '.'}: cannot list: {os_reason(exc)}")
+
+
 def _scan_one(root: str, job: _Job, root_dev: int) -> tuple[DirScan, list[_Job], list[str]]:
     """List one folder: entries with lstat fields, and the sub-folders to descend into."""
     path = os.path.join(root, job.rel) if job.rel else root
@@ -71,7 +82,7 @@ def _scan_one(root: str, job: _Job, root_dev: int) -> tuple[DirScan, list[_Job],
     has_lock = False
     try:
         with os.scandir(fd) as it:
-            for entry in it:
+            for entry in _listing(it, job.rel, errors):
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
@@ -95,7 +106,8 @@ def _scan_one(root: str, job: _Job, root_dev: int) -> tuple[DirScan, list[_Job],
                 else:
                     kind = OTHER
                 names.append(entry.name)
-                flat += (kind, st.st_size, st.st_blocks, st.st_mtime_ns, st.st_nlink, st.st_ino)
+                flat += (kind, st.st_size, st.st_blocks, file_time_ns(st), st.st_nlink,
+                         st.st_ino)
     finally:
         os.close(fd)
     active = job.active or (has_lock and is_locked(Path(path) / RUN_LOCK))
@@ -153,17 +165,17 @@ def open_dir(root_fd: int, rel: str, dev: int) -> int:
 
 
 def check_root(root: Path) -> os.stat_result:
-    """``--path`` must exist and be a real directory (not a file, not a symlink)."""
+    """``--artifacts`` must exist and be a real directory (not a file, not a symlink)."""
     try:
         st = os.lstat(root)
     except FileNotFoundError:
-        raise RotationError(f"--path {root}: no such directory") from None
+        raise RotationError(f"--artifacts {root}: no such directory") from None
     except OSError as exc:
-        raise RotationError(f"--path {root}: {os_reason(exc)}") from None
+        raise RotationError(f"--artifacts {root}: {os_reason(exc)}") from None
     if stat.S_ISLNK(st.st_mode):
-        raise RotationError(f"--path {root}: is a symlink; give the real directory")
+        raise RotationError(f"--artifacts {root}: is a symlink; give the real directory")
     if not stat.S_ISDIR(st.st_mode):
-        raise RotationError(f"--path {root}: not a directory")
+        raise RotationError(f"--artifacts {root}: not a directory")
     return st
 
 

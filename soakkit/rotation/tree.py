@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from soakkit.artifacts.layout import ITER_LOG_FILE
+from soakkit.core.json_canonical import JsonRecord
 from soakkit.rotation.actions import Action, action_entry, action_lines, human_bytes
 from soakkit.rotation.plan import (
     DELETE,
@@ -34,16 +35,12 @@ __all__ = ["Plan", "Sizes", "plan_rotation", "sizes_of"]
 
 
 @dataclass(frozen=True)
-class Sizes:
+class Sizes(JsonRecord):
     """Regular files under the root: count, apparent bytes (st_size), allocated (st_blocks)."""
 
     files: int
     apparent_bytes: int
     allocated_bytes: int
-
-    def to_json(self) -> dict[str, int]:
-        return {"files": self.files, "apparent_bytes": self.apparent_bytes,
-                "allocated_bytes": self.allocated_bytes}
 
 
 def sizes_of(dirs: tuple[DirPlan, ...]) -> Sizes:

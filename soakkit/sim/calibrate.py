@@ -19,9 +19,11 @@ constants of a regime are fitted on the minutes that carry its label:
   the share of exponential jumps the threshold misses.
 
 Rates are corrected for the bursts' extra activity. A regime the tape never shows keeps
-the default constants; ``fit`` records what was observed. Regime switching is fitted
-from minute-to-minute label transitions (the default matrix weighs in as a prior). The
-instrument (kind, contract size) is the tape's, and the venue's latency is measured
+the default constants; ``fit`` records what was observed, and ``fit.quoting`` what the
+model strategies start from on this market: the mid's volatility and the order-arrival
+intensity ``A·exp(−κδ)`` (:func:`soakkit.sim.intensity.fit_prior`). Regime switching is
+fitted from minute-to-minute label transitions (the default matrix weighs in as a prior).
+The instrument (kind, contract size) is the tape's, and the venue's latency is measured
 against the tape's own median message rate, with the load response and feed latency
 fitted where the tape has receive times (:mod:`soakkit.sim.feed`).
 """
@@ -39,6 +41,7 @@ from soakkit.core.errors import UsageError
 from soakkit.core.io import atomic_write_json
 from soakkit.core.json_strict import load_json_file
 from soakkit.sim.instrument import KINDS
+from soakkit.sim.intensity import fit_prior
 from soakkit.sim.regimes import (
     DEFAULT_MARKET,
     LABELS,
@@ -166,12 +169,14 @@ def calibrate(tape: RecordedTape, name: str) -> MarketProfile:
             deep_depth_usd=float(np.median(deep)) if deep.size else base.deep_depth_usd)
     load = tape.load
     latency = replace(tape.latency, feed_ms=load.base_ms) if load.base_ms else tape.latency
+    quoting = fit_prior(tape.trade_ns, tape.trade_side, tape.trade_px, tape.quote_ns,
+                        tape.bid_px, tape.ask_px, start, start + minutes * 60 * NS)
     return MarketProfile(
         name=name, regimes=regimes, transitions=_transitions(stats.labels), mid0=float(mid[0]),
         tick=tape.tick, lot=tape.lot, source=str(tape.path),
         fit={"minutes": minutes, "observed_minutes": observed,
              "orders": int(o_ns.size), "jumps": int(stats.jumps.sum()),
-             "load": load.to_json()},
+             "load": load.to_json(), **({"quoting": quoting} if quoting else {})},
         kind=tape.instrument.kind, contract_size=tape.instrument.contract_size,
         latency=latency)
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from soakkit.core.json_canonical import JsonRecord
+
 __all__ = ["KINDS", "Instrument", "binance_contract_size", "is_coinm_symbol"]
 
 #: Instrument kinds a tape can record (``tape.json`` ``kind``).
@@ -49,7 +51,7 @@ def is_coinm_symbol(symbol: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Instrument:
+class Instrument(JsonRecord):
     """The price grid, the quantity step and the contract terms of one instrument."""
 
     tick: float  #: price of one tick
@@ -109,8 +111,3 @@ class Instrument:
         """Settlement-currency ``amount`` in USD (inverse: the coin at ``mid``)."""
         a = np.asarray(amount, dtype=np.float64)
         return np.asarray(a * mid if self.inverse else a)
-
-    def to_json(self) -> dict[str, object]:
-        return {"tick": self.tick, "lot": self.lot, "kind": self.kind,
-                "contract_size": self.contract_size, "symbol": self.symbol,
-                "venue": self.venue}

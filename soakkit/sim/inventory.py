@@ -21,7 +21,7 @@ import numpy as np
 from soakkit.sim.regimes import MARKET
 from soakkit.sim.tape import MarketTape
 
-__all__ = ["Executions", "InventoryInputs", "run_inventory", "skewed_size"]
+__all__ = ["Executions", "InventoryInputs", "run_inventory", "skewed_size", "walk_book"]
 
 
 
@@ -69,9 +69,13 @@ class Executions:
     unload_latency_ms: np.ndarray
 
 
-def _walk_book(tape: MarketTape, at_ns: int, side: int, lots: int
-               ) -> list[tuple[int, int, int]]:
-    """Taker fills (price, lots, touch) of ``lots`` on ``side`` against the book at ``at_ns``."""
+def walk_book(tape: MarketTape, at_ns: int, side: int, lots: int
+              ) -> list[tuple[int, int, int]]:
+    """Taker fills (price, lots, touch) of ``lots`` on ``side`` against the book at ``at_ns``.
+
+    The best level shows its displayed depth; every deeper level is assumed to hold as
+    much (at least one lot), up to ``MARKET.max_taker_levels``, where the rest fills.
+    """
     q = max(int(np.searchsorted(tape.quote_ns, at_ns, side="right")) - 1, 0)
     touch = int(tape.ask_px[q]) if side > 0 else int(tape.bid_px[q])
     depth = max(1, int(tape.ask_qty[q] if side > 0 else tape.bid_qty[q]))
@@ -138,7 +142,7 @@ def run_inventory(tape: MarketTape, x: InventoryInputs, limit_usd: float, skew: 
             if exec_ns > end_ns:
                 pending_ack = never  # the window closes first; the unload never executes
                 continue
-            for price, take, touch in _walk_book(tape, exec_ns, side, size):
+            for price, take, touch in walk_book(tape, exec_ns, side, size):
                 taker.append((exec_ns, side, take, price, touch))
                 taker_ack.append(pending_ack)
 

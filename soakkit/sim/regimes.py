@@ -29,6 +29,7 @@ __all__ = [
     "MARKET",
     "MIXED_TRANSITIONS",
     "MODES",
+    "QUOTING_PRIOR",
     "RATE_LIMIT",
     "REGIMES",
     "REGIME_NAMES",
@@ -37,6 +38,7 @@ __all__ = [
     "LatencyConstants",
     "MarketConstants",
     "MarketProfile",
+    "QuotingPriorConstants",
     "RateLimitConstants",
     "RegimeSpec",
     "StrategyConstants",
@@ -198,7 +200,25 @@ class LabelConstants:
     transition_prior_minutes: float = 5.0
 
 
+@dataclass(frozen=True)
+class QuotingPriorConstants:
+    """What the model strategies (Avellaneda–Stoikov, GLFT) assume about the default market
+    until their own estimates fill in (``soakkit.sim.intensity``).
+
+    Reason: medians of :func:`soakkit.sim.intensity.fit_prior` over eight 60-minute
+    ``mixed`` tapes of the default market (seeds 1–8; ``tests/test_models.py`` re-fits and
+    checks them): sigma 1.8–5.1 bps/√s, kappa 0.26–1.42 per bp (spike minutes make the
+    tail fat), A 0.4–505 per s (A is the fit's extrapolation to the mid, so it moves with
+    kappa). A calibrated market (``soakkit calibrate``) carries its own.
+    """
+
+    sigma_bps: float = 3.1  #: mid volatility, bps per sqrt(s)
+    a_per_s: float = 33.6  #: intensity at the mid, per second and side
+    kappa_per_bps: float = 0.80  #: intensity decay per bp from the mid
+
+
 MARKET = MarketConstants()
+QUOTING_PRIOR = QuotingPriorConstants()
 LATENCY = LatencyConstants()
 RATE_LIMIT = RateLimitConstants()
 STRATEGY = StrategyConstants()

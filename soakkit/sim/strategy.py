@@ -10,17 +10,25 @@ How each parameter acts (constants in :mod:`soakkit.sim.regimes`; ``docs/SIMULAT
 * ``tail_age_ms`` – after this long without a requote the bot cancels and re-places both
   quotes (which also replenishes a side that filled);
 * quotes sit ``base_spread_bps + base_spread_bps_delta`` from the mid the bot saw, rounded
-  outward to the tick; a requote that leaves a side's price unchanged keeps that order
-  (and its queue priority); a new price goes to the back of the new level's queue;
-* quote size: ``impact_cap_ratio`` × the best levels' depth, capped at ``max_delta_ratio`` ×
-  ``position_limit_notional``, skewed against the known position; past the limit the bot
-  unloads with a taker order back to ``unload_target_ratio`` × the limit;
+  outward to the tick, or with ``quote_from_touch`` ``touch_offset_ticks`` from the best
+  price on their side (then a move of either desired price asks for the requote); a
+  requote that leaves a side's price unchanged keeps that order (and its queue priority);
+  a new price goes to the back of the new level's queue (:mod:`soakkit.sim.quotes`);
+* quote size: ``quote_lots``, or ``impact_cap_ratio`` × the best levels' depth, capped at
+  ``max_delta_ratio`` × ``position_limit_notional``, skewed against the known position;
+  past the limit the bot unloads with a taker order back to ``unload_target_ratio`` × the
+  limit;
 * requests pass the bot's gateway (``concurrency_limit``) and the venue's rate limit, which
   rejects what goes over it: a rejected requote leaves the old order in the book.
 
 Fills come from queue position (:mod:`soakkit.sim.matching`) and sizes from the inventory
 walk (:mod:`soakkit.sim.inventory`). Each iteration starts flat; its closing inventory is
 marked at the final mid.
+
+This is the vectorised form of the legacy quoter (every decision of an iteration at once:
+its prices do not depend on its fills). ``soakkit.strategy.legacy`` wraps it as the
+built-in ``legacy`` strategy, beside the same quoter written for the event-driven engine,
+and tests that both send the same orders and get the same fills.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from soakkit.config.params import Value
 from soakkit.sim.inventory import Executions, InventoryInputs, run_inventory, skewed_size
 from soakkit.sim.latency import gateway_wait_ns
 from soakkit.sim.matching import find_opportunities, side_timeline
+from soakkit.sim.quotes import base_lots, legacy_prices, param
 from soakkit.sim.regimes import STRATEGY
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.sim.venue import Venue, default_venue
@@ -96,10 +105,12 @@ class StrategyResult:
     market_share: float = 0.0  #: our maker lots / all traded lots on the tape
     queue_ahead_usd_p50: float | None = None  #: median queue ahead when joining a level
     orders: OrderLog | None = None  #: every request (for analysis; not in the KPIs)
+    end_position_lots: int = 0  #: the position when the window closed
+    #: orders resting when the window closed: (side, price ticks, lots left)
+    end_orders: tuple[tuple[int, int, int], ...] = ()
 
 
-def _param(params: Mapping[str, Value], name: str) -> float:
-    return float(params[name])
+_param = param
 
 
 @dataclass(frozen=True)
@@ -120,9 +131,13 @@ def _decisions(tape: MarketTape, params: Mapping[str, Value], venue: Venue,
     ticks = np.arange(int(np.ceil(tape.duration_s * NS / dt)), dtype=np.int64) * dt
     seen = tape.seen_index(ticks, venue.latency.draw("feed", tape.activity(ticks), rng))
     mid = tape.mid_px[seen]
-    grid = np.floor(np.log(mid / tape.mid_start) * 1e4 / STRATEGY.requote_threshold_bps)
     move = np.zeros(ticks.size, dtype=bool)
-    move[1:] = grid[1:] != grid[:-1]
+    if _param(params, "quote_from_touch") >= 1:  # the touch moved: a desired price changed
+        want = legacy_prices(mid, tape.bid_px[seen], tape.ask_px[seen], params, tape.tick)
+        move[1:] = (want[0][1:] != want[0][:-1]) | (want[1][1:] != want[1][:-1])
+    else:
+        grid = np.floor(np.log(mid / tape.mid_start) * 1e4 / STRATEGY.requote_threshold_bps)
+        move[1:] = grid[1:] != grid[:-1]
     # replace budget: keep the first cap(s) move requotes of each second s
     second = ticks // NS
     rate = _param(params, "replace_rate_per_min")
@@ -146,15 +161,8 @@ def _decisions(tape: MarketTape, params: Mapping[str, Value], venue: Venue,
 
     q = seen[slots]
     m = mid[slots]
-    half = (_param(params, "base_spread_bps") + _param(params, "base_spread_bps_delta")) / 1e4
-    bid = np.minimum(np.floor(m * (1.0 - half) / tape.tick).astype(np.int64), tape.ask_px[q] - 1)
-    ask = np.maximum(np.ceil(m * (1.0 + half) / tape.tick).astype(np.int64), tape.bid_px[q] + 1)
-    inst = tape.instrument
-    depth_usd = 0.5 * (tape.bid_qty[q] + tape.ask_qty[q]) * inst.lot_scale * inst.price_term(m)
-    limit = _param(params, "position_limit_notional")
-    base_usd = np.minimum(_param(params, "impact_cap_ratio") * depth_usd,
-                          _param(params, "max_delta_ratio") * limit)
-    base = np.maximum(np.floor(base_usd / (inst.price_term(m) * inst.lot_scale)), 1.0)
+    bid, ask = legacy_prices(m, tape.bid_px[q], tape.ask_px[q], params, tape.tick)
+    base = base_lots(m, tape.bid_qty[q], tape.ask_qty[q], params, tape.instrument)
     return _Decisions(ticks[slots], cause, bid, ask, base, m, int(move.sum() - kept.sum()))
 
 
@@ -265,14 +273,20 @@ def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.G
 def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Requests,
             end: np.ndarray, expired: np.ndarray, front0: np.ndarray, ex: Executions,
             limit: float) -> StrategyResult:
-    half = (_param(params, "base_spread_bps") + _param(params, "base_spread_bps_delta")) / 1e4
     position_lots = np.cumsum(ex.side * ex.lots)
-    before = tape.quote_index(ex.ns - 1)
-    mid = tape.mid_px[np.maximum(before, 0)]
+    before = np.maximum(tape.quote_index(ex.ns - 1), 0)
+    mid = tape.mid_px[before]
+    if _param(params, "quote_from_touch") >= 1:  # what the bot would quote at the fill
+        bid, ask = legacy_prices(mid, tape.bid_px[before], tape.ask_px[before], params,
+                                 tape.tick)
+        quote = np.where(ex.side > 0, bid, ask) * tape.tick
+    else:
+        half = (_param(params, "base_spread_bps") + _param(params, "base_spread_bps_delta")) / 1e4
+        quote = mid * (1.0 - ex.side * half)
     fills = Fills(
         t=ex.ns / NS, side=ex.side.astype(np.float64), qty=ex.lots * tape.lot,
         price=ex.price * tape.tick, mid=mid,
-        intended=np.where(ex.taker, ex.touch * tape.tick, mid * (1.0 - ex.side * half)),
+        intended=np.where(ex.taker, ex.touch * tape.tick, quote),
         taker=ex.taker, position=position_lots * tape.lot, lots=ex.lots, ticks=ex.price,
         position_lots=position_lots, order=ex.order, ns=ex.ns)
 
@@ -288,6 +302,7 @@ def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Re
     placed = r.accepted & ~expired & (end > r.arrive_ns) & ((size > 0) | (got > 0))
     cancelled = placed & (got < size) & (end < round(tape.duration_s * NS))
     joined = placed & np.isfinite(front0) & (front0 > 0)
+    resting = placed & (got < size) & (end >= round(tape.duration_s * NS))
     traded = float(tape.trade_qty.sum())
     return StrategyResult(
         fills=fills,
@@ -308,4 +323,7 @@ def _result(tape: MarketTape, params: Mapping[str, Value], d: _Decisions, r: _Re
                              if joined.any() else None),
         orders=OrderLog(r.decide_ns, r.side, r.price, r.arrive_ns, end, r.accepted, expired,
                         front0, size, got.astype(np.int64)),
+        end_position_lots=int(position_lots[-1]) if position_lots.size else 0,
+        end_orders=tuple(zip(r.side[resting].tolist(), r.price[resting].tolist(),
+                             (size - got)[resting].astype(np.int64).tolist(), strict=True)),
     )

@@ -2,9 +2,10 @@
 
 The helpers every tape table shares (``trades``, ``quotes``, ``depth``): finding the one
 file of a table, reading its columns as numbers (optional columns read when present),
-refusing the first bad row with the CSV line or the parquet row, and the price and
-quantity grids. A bad table raises :class:`~soakkit.core.errors.TapeError`; nothing is
-repaired silently.
+refusing the first bad row with the CSV line or the parquet row, times within the bounds
+of a tape (:func:`epoch_ns`, :mod:`soakkit.sim.tape_bounds`), and the price and quantity
+grids. A bad table raises :class:`~soakkit.core.errors.TapeError`; nothing is repaired
+silently.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from soakkit.core.errors import TapeError
+from soakkit.core.errors import READ_ERRORS, TapeError, unreadable_reason
+from soakkit.sim.tape_bounds import DAY_NS, MAX_NS, MAX_SPAN_DAYS, MAX_UNITS, MIN_NS, utc_text
 
 __all__ = [
     "INT_COLUMNS",
     "check_frame",
+    "epoch_ns",
     "find_table",
     "first_bad",
     "grid_step",
@@ -52,9 +55,10 @@ def find_table(folder: Path, name: str) -> Path:
     return found[0]
 
 
-def row_location(path: Path, row: int) -> str:
-    """How to point at data row ``row`` (0-based): the CSV line, or the parquet row."""
-    return f"{path}:{row + 2}" if path.suffix != ".parquet" else f"{path}: row {row + 1}"
+def row_location(path: Path, row: int, first_line: int = 2) -> str:
+    """How to point at data row ``row`` (0-based): the CSV line (``first_line`` is row 0's:
+    2 below a header), or the parquet row."""
+    return f"{path}:{row + first_line}" if path.suffix != ".parquet" else f"{path}: row {row + 1}"
 
 
 def _read_frame(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
@@ -67,7 +71,8 @@ def _read_frame(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] 
     except (OSError, pl.exceptions.PolarsError) as exc:
         if isinstance(exc, pl.exceptions.NoDataError):
             raise TapeError(f"{path}: empty file (no header, no rows)") from None
-        raise TapeError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+        kind = "parquet file" if path.suffix == ".parquet" else "CSV file"
+        raise TapeError(f"{path}: {unreadable_reason(exc, kind)}") from None
     missing = [c for c in columns if c not in have]
     if missing:
         raise TapeError(f"{path}: missing column(s) {', '.join(missing)} "
@@ -76,25 +81,78 @@ def _read_frame(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] 
     types = {c: pl.Int64 if c in INT_COLUMNS else pl.Float64 for c in columns}
     try:
         if path.suffix == ".parquet":
-            frame = pl.read_parquet(path, columns=list(columns))
-            return frame.with_columns([pl.col(c).cast(t) for c, t in types.items()])
-        return pl.read_csv(path, columns=list(columns), schema_overrides=types)
-    except (OSError, pl.exceptions.PolarsError):
-        raw = pl.read_csv(path, columns=list(columns), infer_schema=False)
-        for c, t in types.items():
-            bad = raw[c].is_not_null() & raw[c].cast(t, strict=False).is_null()
-            if bad.any():
-                row = int(bad.arg_max() or 0)
-                raise TapeError(f"{row_location(path, row)}: {c} {raw[c][row]!r} is not a number"
-                                ) from None
-        raise TapeError(f"{path}: cannot read the columns {', '.join(columns)}") from None
+            raw = pl.read_parquet(path, columns=list(columns))
+        else:
+            return pl.read_csv(path, columns=list(columns), schema_overrides=types)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        if path.suffix == ".parquet":
+            raise TapeError(f"{path}: {unreadable_reason(exc, 'parquet file')}") from None
+        try:
+            raw = pl.read_csv(path, columns=list(columns), infer_schema=False)
+        except (OSError, pl.exceptions.PolarsError) as again:
+            raise TapeError(_csv_problem(path, again)) from None
+    for c, t in types.items():
+        cast = raw[c].cast(t, strict=False)
+        bad = raw[c].is_not_null() & cast.is_null()
+        if bad.any():
+            row = int(bad.arg_max() or 0)
+            raise TapeError(f"{row_location(path, row)}: {c} {raw[c][row]!r} is not a number")
+        raw = raw.with_columns(cast.alias(c))
+    return raw
 
 
-def first_bad(path: Path, bad: np.ndarray, message: Callable[[int], str]) -> None:
+def _csv_problem(path: Path, exc: BaseException) -> str:
+    """Why polars cannot read a CSV, in soakkit's words: the first line whose number of
+    fields is not the header's (a ragged row), else what :func:`unreadable_reason` says."""
+    import gzip
+
+    try:
+        with (gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz")
+              else path.open(encoding="utf-8")) as fh:
+            width = None
+            for number, line in enumerate(fh, 1):
+                fields = line.rstrip("\r\n").count(",") + 1
+                width = fields if width is None else width
+                if fields != width and line.strip():
+                    return f"{path}:{number}: {fields} fields, the header has {width}"
+    except READ_ERRORS:
+        pass
+    return f"{path}: {unreadable_reason(exc, 'CSV file')}"
+
+
+def first_bad(path: Path, bad: np.ndarray, message: Callable[[int], str],
+              first_line: int = 2) -> None:
     """Raise for the first row where ``bad`` holds, with ``message(row)``."""
     if bad.any():
         row = int(np.argmax(bad))
-        raise TapeError(f"{row_location(path, row)}: {message(row)}")
+        raise TapeError(f"{row_location(path, row, first_line)}: {message(row)}")
+
+
+def epoch_ns(path: Path, values: np.ndarray, unit_ns: int | np.ndarray, name: str, *,
+             first_line: int = 2, hint: str = "") -> np.ndarray:
+    """Times counted in ``unit_ns`` (one unit, or one per row) as int64 ns since the epoch.
+
+    Each must lie in 1970..2261 (checked before the multiplication, which could overflow)
+    and within :data:`~soakkit.sim.tape_bounds.MAX_SPAN_DAYS` of its file's median time;
+    else :class:`TapeError` names the file, the line (``first_line``: row 0's), the value
+    and its date (a far row is often one in another unit: ``hint`` says the source's).
+    """
+    v = np.asarray(values, dtype=np.int64)
+    unit = np.broadcast_to(np.asarray(unit_ns, dtype=np.int64), v.shape)
+    first_bad(path, v < -(-MIN_NS // unit),
+              lambda row: f"{name} {v[row]} is before {utc_text(MIN_NS)[:10]}", first_line)
+    first_bad(path, v > MAX_NS // unit,
+              lambda row: f"{name} {v[row]} is after {utc_text(MAX_NS)}", first_line)
+    ns = v * unit
+    if ns.size == 0:
+        return ns
+    center = float(np.median(ns))
+    far = np.abs(ns - center) > MAX_SPAN_DAYS * DAY_NS
+    first_bad(path, far, lambda row: (
+        f"{name} {v[row]} ({utc_text(ns[row])}) is {abs(ns[row] - center) / DAY_NS:,.0f} "
+        f"days from the file's other rows ({utc_text(center)}); a tape spans at most "
+        f"{MAX_SPAN_DAYS} days" + (f" ({hint})" if hint else "")), first_line)
+    return ns
 
 
 def says(text: str) -> Callable[[int], str]:
@@ -128,13 +186,20 @@ def check_frame(path: Path, frame: pl.DataFrame) -> dict[str, np.ndarray]:
     first_bad(path, np.concatenate(([False], ts[1:] < ts[:-1])),
               lambda row: f"ts_ns {ts[row]} is earlier than the row before ({ts[row - 1]}); "
                           "a tape must be sorted by time")
+    for c in ("ts_ns", "local_ns"):
+        if c in cols:
+            epoch_ns(path, cols[c], 1, c)
     return cols
 
 
-def positive(path: Path, cols: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
+def positive(path: Path, cols: dict[str, np.ndarray], names: tuple[str, ...],
+             limit: float | None = None) -> None:
+    """Every value of ``names`` more than 0 and (``limit``) at most ``limit``."""
     for c in names:
         values = cols[c]
         first_bad(path, values <= 0, with_value(c, values, "must be > 0"))
+        if limit is not None:
+            first_bad(path, values > limit, with_value(c, values, f"is more than {limit:g}"))
 
 
 def grid_step(values: np.ndarray) -> float:
@@ -149,9 +214,14 @@ def grid_step(values: np.ndarray) -> float:
 
 
 def on_grid(path: Path, values: np.ndarray, step: float, name: str, what: str) -> np.ndarray:
+    """``values`` in ``what`` (ticks, lots) of ``step``: each a whole number of them, and at
+    most :data:`~soakkit.sim.tape_bounds.MAX_UNITS` (exact in a float and an int64)."""
     units = values / step
     first_bad(path, np.abs(units - np.round(units)) > 1e-6,
-           lambda row: f"{name} {values[row]:g} is not a multiple of the {what} {step:g}")
+              lambda row: f"{name} {values[row]:g} is not a multiple of the {what} {step:g}")
+    first_bad(path, np.abs(units) > MAX_UNITS,
+              lambda row: f"{name} {values[row]:g} is more than {MAX_UNITS:g} {what}s of "
+                          f"{step:g}")
     return units
 
 

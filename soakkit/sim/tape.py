@@ -12,6 +12,7 @@ with the feed latency the venue really had).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -140,6 +141,17 @@ class MarketTape:
         out[mask] = quotes
         return out
 
+    @cached_property
+    def message_times(self) -> list[int]:
+        """:attr:`_message_ns` as a list (the event-driven engine looks times up one by one)."""
+        return list(self._message_ns.tolist())
+
+    def message_rate_at(self, ns: int, window_ns: int = NS) -> float:
+        """:meth:`message_rate` at one time."""
+        times = self.message_times
+        count = bisect_right(times, ns) - bisect_right(times, ns - window_ns)
+        return float(count * (NS / window_ns))
+
     def message_rate(self, ns: np.ndarray, window_ns: int = NS) -> np.ndarray:
         """Market messages (trades + quote updates) per second in the window before each time."""
         both = self._message_ns
@@ -151,3 +163,7 @@ class MarketTape:
         """The message rate before each time over this market's usual rate (the latency
         models' load: 1 = an ordinary second for this instrument)."""
         return np.asarray(self.message_rate(ns) / self.latency.activity_ref_per_s)
+
+    def activity_at(self, ns: int) -> float:
+        """:meth:`activity` at one time."""
+        return self.message_rate_at(ns) / self.latency.activity_ref_per_s

@@ -17,6 +17,13 @@ tick, lot, contract size), symbol, venue and source; without it the tick and lot
 inferred from the decimals in the data and the instrument is linear. A bad tape raises
 :class:`~soakkit.core.errors.TapeError` naming the file and the row (the CSV line, header
 = line 1); nothing is repaired silently.
+
+**Bounds** (``soakkit tape --help``, :mod:`soakkit.sim.tape_bounds`): times from 1970 to
+2261, at most 7 days from the first row to the last (a row far from its file's others is
+named: often a row in another time unit); prices at most 1e12, quantities at most 1e15,
+each at most 1e15 ticks or lots, and trades and quotes a whole number of them. They are
+checked before anything allocates per minute or divides, and :func:`write_tape` checks a
+tape before writing it, whoever built it (:func:`~soakkit.sim.tape_checks.check_tape`).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from soakkit.core.errors import TapeError
 from soakkit.core.io import atomic_write_bytes, atomic_write_json
 from soakkit.sim.depth import DepthBook
 from soakkit.sim.depthfile import DEPTH_TABLE, depth_frame, read_depth
@@ -45,12 +53,13 @@ from soakkit.sim.tables import (
     on_grid,
     parquet_bytes,
     positive,
-    to_lots,
 )
+from soakkit.sim.tape_bounds import MAX_PRICE, MAX_QTY
+from soakkit.sim.tape_checks import check_span, check_tape
 from soakkit.sim.tapemeta import TAPE_META, meta_document, read_meta, resolve_instrument
 
-__all__ = ["QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape", "find_table",
-           "grid_step", "read_tape", "write_tape"]
+__all__ = ["QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape", "existing_tape_files",
+           "find_table", "grid_step", "read_tape", "write_tape"]
 
 TRADE_COLUMNS = ("ts_ns", "price", "qty", "side")
 QUOTE_COLUMNS = ("ts_ns", "bid_px", "bid_qty", "ask_px", "ask_qty")
@@ -161,12 +170,16 @@ def read_tape(folder: Path) -> RecordedTape:
     meta = read_meta(folder)
     t = load_table(trades_path, TRADE_COLUMNS, (LOCAL,))
     q = load_table(quotes_path, QUOTE_COLUMNS, (LOCAL,))
-    positive(trades_path, t, ("price", "qty"))
+    check_span(folder, [int(t["ts_ns"][0]), int(q["ts_ns"][0])],
+               [int(t["ts_ns"][-1]), int(q["ts_ns"][-1])])
+    positive(trades_path, t, ("price",), MAX_PRICE)
+    positive(trades_path, t, ("qty",), MAX_QTY)
     side = t["side"]
     first_bad(trades_path, (side != 1) & (side != -1),
               lambda row: f"side {side[row]} must be 1 (buyer aggressor) or -1 (seller "
                           "aggressor)")
-    positive(quotes_path, q, ("bid_px", "bid_qty", "ask_px", "ask_qty"))
+    positive(quotes_path, q, ("bid_px", "ask_px"), MAX_PRICE)
+    positive(quotes_path, q, ("bid_qty", "ask_qty"), MAX_QTY)
     bid, ask = q["bid_px"], q["ask_px"]
     first_bad(quotes_path, bid > ask, lambda row: f"crossed book: bid_px {bid[row]:g} > "
                                                   f"ask_px {ask[row]:g}")
@@ -180,24 +193,46 @@ def read_tape(folder: Path) -> RecordedTape:
     tick, lot = inst.tick, inst.lot
     px = {c: on_grid(p, v[c], tick, c, "tick") for p, v, c in (
         (trades_path, t, "price"), (quotes_path, q, "bid_px"), (quotes_path, q, "ask_px"))}
+    # trades and best quotes are whole lots (depth levels may hold a finer, older step)
+    lots = {c: np.round(on_grid(p, v[c], lot, c, "lot")) for p, v, c in (
+        (trades_path, t, "qty"), (quotes_path, q, "bid_qty"), (quotes_path, q, "ask_qty"))}
     depth = None
     if (folder / DEPTH_TABLE).is_file():
         depth = read_depth(folder / DEPTH_TABLE, inst, meta.get("levels"))
     return RecordedTape(
         path=folder, instrument=inst, source=str(meta.get("source", "")),
         trade_ns=t["ts_ns"].astype(np.int64), trade_side=t["side"].astype(np.int8),
-        trade_px=np.round(px["price"]).astype(np.int64), trade_qty=to_lots(t["qty"], lot),
+        trade_px=np.round(px["price"]).astype(np.int64), trade_qty=lots["qty"],
         quote_ns=q["ts_ns"].astype(np.int64), bid_px=np.round(px["bid_px"]).astype(np.int64),
-        bid_qty=to_lots(q["bid_qty"], lot), ask_px=np.round(px["ask_px"]).astype(np.int64),
-        ask_qty=to_lots(q["ask_qty"], lot), trade_local_ns=_local(trades_path, t),
+        bid_qty=lots["bid_qty"], ask_px=np.round(px["ask_px"]).astype(np.int64),
+        ask_qty=lots["ask_qty"], trade_local_ns=_local(trades_path, t),
         quote_local_ns=_local(quotes_path, q), depth=depth,
         provenance={k: v for k, v in meta.items() if k not in ("tick", "lot")})
 
 
-def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None) -> Path:
+def existing_tape_files(folder: Path) -> list[str]:
+    """The names of the tape files already in ``folder`` (tables and ``tape.json``)."""
+    names = [f"{table}{suffix}" for table in ("trades", "quotes")
+             for suffix in (".parquet", ".csv", ".csv.gz")]
+    return sorted(n for n in [*names, DEPTH_TABLE, TAPE_META] if (Path(folder) / n).exists())
+
+
+def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None,
+               replace: bool = False) -> Path:
     """Write ``tape`` as ``trades.parquet``, ``quotes.parquet``, ``depth.parquet`` (an L2
-    tape) and ``tape.json``."""
+    tape) and ``tape.json``.
+
+    The tape is checked first (:func:`~soakkit.sim.tape_checks.check_tape`). A folder that
+    already holds a tape is refused unless ``replace``; then the new tables are written
+    first and the old tape's other files (a ``trades.csv``, an L1 tape's missing
+    ``depth.parquet``) removed, so one consistent tape is left.
+    """
     folder = Path(folder)
+    check_tape(tape, folder)
+    existing = existing_tape_files(folder)
+    if existing and not replace:
+        raise TapeError(f"{folder}: already holds a tape ({', '.join(existing)}); --force "
+                        "replaces it")
     folder.mkdir(parents=True, exist_ok=True)
     digits = max(0, -math.floor(math.log10(tape.tick)) + 2)
     lot_digits = max(0, -math.floor(math.log10(tape.lot)) + 2)
@@ -221,6 +256,9 @@ def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None) 
         provenance["levels"] = tape.depth.levels
         atomic_write_bytes(folder / DEPTH_TABLE,
                            parquet_bytes(depth_frame(tape.depth, tape.instrument)), mtime=mtime)
+    for stale in existing:
+        if stale.endswith((".csv", ".csv.gz")) or (stale == DEPTH_TABLE and tape.depth is None):
+            (folder / stale).unlink(missing_ok=True)
     atomic_write_json(folder / TAPE_META, meta_document(tape.instrument, tape.source,
                                                         provenance), mtime=mtime)
     return folder

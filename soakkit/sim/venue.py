@@ -15,7 +15,7 @@ from soakkit.sim.latency import LatencyModel, VenueLatency
 from soakkit.sim.queue import QueueModel, queue_model
 from soakkit.sim.regimes import LATENCY, RATE_LIMIT, STRATEGY, LatencyConstants
 
-__all__ = ["FILL_MODELS", "RateLimit", "Venue", "default_venue"]
+__all__ = ["FILL_MODELS", "RateLimit", "RateLimitCounter", "Venue", "default_venue"]
 
 #: ``partial``: a fill takes what the market leaves beyond the queue ahead (any size);
 #: ``whole``: once anything is left, the whole order fills (hftbacktest NoPartialFillExchange).
@@ -43,6 +43,30 @@ class RateLimit:
         first = np.searchsorted(window, window, side="left")
         running = total - np.concatenate(([0], total))[first]
         return np.asarray(running <= self.requests)
+
+    def counter(self) -> RateLimitCounter:
+        """The same rule one request at a time (the event-driven engine)."""
+        return RateLimitCounter(self)
+
+
+class RateLimitCounter:
+    """:meth:`RateLimit.accept` one request at a time, in the order they are sent."""
+
+    def __init__(self, limit: RateLimit) -> None:
+        self.limit = limit
+        self.window_ns = round(limit.window_s * 1e9)
+        self._counts: dict[int, float] = {}
+
+    def admit(self, send_ns: int, weight: float) -> bool:
+        """Count the request in its window (rejected ones count too); whether it is accepted."""
+        window = send_ns // self.window_ns
+        count = self._counts.get(window, 0.0) + weight
+        self._counts[window] = count
+        return count <= self.limit.requests
+
+    def free(self, send_ns: int) -> float:
+        """Requests still allowed in the window of ``send_ns``."""
+        return self.limit.requests - self._counts.get(send_ns // self.window_ns, 0.0)
 
 
 @dataclass(frozen=True)

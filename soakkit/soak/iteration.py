@@ -20,7 +20,7 @@ from soakkit.config.layers import Layer, ResolvedConfig, resolve
 from soakkit.config.params import Value
 from soakkit.config.profiles import load_profile
 from soakkit.config.runtime import RuntimeOverrides
-from soakkit.core.errors import ConfigError, Problem
+from soakkit.core.errors import ConfigError, Problem, StrategyError
 from soakkit.core.io import Clock, format_utc
 from soakkit.core.json_canonical import round_floats
 from soakkit.gate import Verdict, judge_iteration, violation
@@ -28,9 +28,12 @@ from soakkit.kpi import compute_kpis, untuned_reference
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import REGIME_NAMES
 from soakkit.sim.replay import load_tape, replay_window
-from soakkit.sim.strategy import run_strategy
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.soak.options import SoakOptions, load_market
+from soakkit.strategy.api import QuotingPrior
+from soakkit.strategy.engine import simulate, where_in
+from soakkit.strategy.estimators import default_prior, prior_from_fit
+from soakkit.strategy.registry import StrategyRef, load_strategy
 from soakkit.tuning.canary import CanaryEvidence, CanaryGroup
 from soakkit.tuning.engine import Decision, HistoryEntry, decide
 from soakkit.tuning.guards import SUMMARY_COUNTERS, TunerState
@@ -50,6 +53,25 @@ class Session:
     profile_sha256: str  #: the profile the run started with (profiles are immutable)
     entries: list[dict[str, Any]] = field(default_factory=list)  #: TUNING_REPORT entries
     verdicts: list[tuple[int, Verdict]] = field(default_factory=list)
+    _strategy: StrategyRef | None = field(default=None, repr=False)
+    _prior: QuotingPrior | None = field(default=None, repr=False)
+
+    @property
+    def strategy(self) -> StrategyRef:
+        """The run's strategy (selected once: an external program describes itself once)."""
+        if self._strategy is None or self._strategy.name != self.options.strategy:
+            self._strategy = load_strategy(self.options.strategy, self.env)
+        return self._strategy
+
+    def prior(self) -> QuotingPrior:
+        """What the model strategies assume about the market before their own estimates:
+        a calibrated market profile's fit, else the default market's."""
+        o = self.options
+        if self._prior is None:
+            market = load_market(o.market, o.artifacts) if o.market_data is None else None
+            fitted = prior_from_fit(market.fit, f"market {o.market}") if market else None
+            self._prior = fitted or default_prior()
+        return self._prior
 
 
 @dataclass(frozen=True)
@@ -96,7 +118,7 @@ def _history(entries: Sequence[Mapping[str, Any]]) -> list[HistoryEntry]:
 
 def _resolve(session: Session, runtime: RuntimeOverrides) -> ResolvedConfig:
     o = session.options
-    profile = load_profile(o.profile, o.artifacts)
+    profile = load_profile(o.profile, o.artifacts, session.strategy.params)
     expected = session.profile_sha256
     if profile.sha256 != expected:
         raise ConfigError([Problem("profile", profile.source, None,
@@ -104,17 +126,20 @@ def _resolve(session: Session, runtime: RuntimeOverrides) -> ResolvedConfig:
                                    f"{profile.sha256[:12]}, run started with "
                                    f"{expected[:12]}); profiles are immutable")])
     return resolve(o.profile, artifacts=o.artifacts, sets=o.sets, env=session.env,
-                   runtime=runtime)
+                   runtime=runtime, params=session.strategy.params)
 
 
-def _measure(tape: MarketTape, values: Mapping[str, Value], seed: np.random.SeedSequence,
-             untuned: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The KPIs of ``values`` on ``tape``, latency draws from ``seed``, as written.
+def _measure(session: Session, tape: MarketTape, values: Mapping[str, Value],
+             seed: np.random.SeedSequence, untuned: Mapping[str, Any] | None = None
+             ) -> dict[str, Any]:
+    """The KPIs of the run's strategy with ``values`` on ``tape``, latency draws from
+    ``seed``, as written.
 
     ``untuned`` (the profile's KPIs on the same tape) adds ``volume_vs_untuned`` and
     ``untuned``; without it, ``values`` are the profile's own.
     """
-    outcome = run_strategy(tape, values, np.random.default_rng(seed))
+    outcome = simulate(session.strategy.factory(), tape, values, np.random.default_rng(seed),
+                       prior=session.prior())
     kpis = round_floats(compute_kpis(tape, outcome, values))
     return round_floats(untuned_reference(kpis, kpis if untuned is None else untuned))  # type: ignore[no-any-return]
 
@@ -177,8 +202,19 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     # the run's values, and the profile untuned on the same market (the activity floor's
     # reference: defaults < profile, without runtime overrides, env or CLI)
     baseline = cfg.baseline()
-    untuned = _measure(tape, baseline, strategy_seq)
-    kpis = untuned if baseline == dict(cfg.values) else _measure(tape, cfg.values,
+    try:
+        return _judged(session, n, store, cfg, tape, strategy_seq, baseline, started)
+    except StrategyError as exc:  # say which iteration (the step is in the message)
+        raise where_in(exc, n) from None
+
+
+def _judged(session: Session, n: int, store: RuntimeStore, cfg: ResolvedConfig,
+            tape: MarketTape, strategy_seq: np.random.SeedSequence, baseline: dict[str, Value],
+            started: datetime) -> IterationReport:
+    """Iteration ``n``'s KPIs on ``tape``, the gate's verdict and the tuner's decision."""
+    o = session.options
+    untuned = _measure(session, tape, baseline, strategy_seq)
+    kpis = untuned if baseline == dict(cfg.values) else _measure(session, tape, cfg.values,
                                                                  strategy_seq, untuned)
     verdict = judge_iteration(kpis, o.gate, n)
     production = judge_iteration(kpis, "production", n + 10**6)
@@ -188,8 +224,8 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     if pending:  # each rule's part of the last change, undone, on the same market
         evidence = CanaryEvidence(n - 1, kpis, tuple(
             CanaryGroup(g["name"], tuple(g["rules"]), dict(g["stable_values"]),
-                        _measure(tape, {**cfg.values, **g["stable_values"]}, strategy_seq,
-                                 untuned))
+                        _measure(session, tape, {**cfg.values, **g["stable_values"]},
+                                 strategy_seq, untuned))
             for g in pending))
     worse = violation(kpis, o.gate) > violation(untuned, o.gate)
     decision = decide(run_id=session.run_id, iteration=n, kpis=kpis,
@@ -206,8 +242,7 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     mix = tape.regime_mix()
     applied_ok = applied.applied and decision.changes
     tuning = {
-        "deltas": dict(decision.proposed),  # legacy name: the proposed deltas
-        "proposed_deltas": dict(decision.proposed),
+        "deltas": dict(decision.proposed),  # the proposed deltas, by their legacy name
         "applied_deltas": dict(decision.deltas) if applied_ok else {},
         "applied": applied_ok,
         "apply": applied.to_json(),
@@ -246,9 +281,9 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     }
     entry = {"iteration": n, "started_utc": doc["started_utc"], "net_bps": kpis["net_bps"],
              "risk_ratio": kpis["risk_ratio"], "kpi_verdict": verdict.verdict,
-             **{k: tuning[k] for k in ("proposed_deltas", "applied_deltas", "applied",
-                                       "skip_reason", "guards", "rationale", "signature",
-                                       "state", "canary")}}
+             "proposed_deltas": tuning["deltas"],
+             **{k: tuning[k] for k in ("applied_deltas", "applied", "skip_reason", "guards",
+                                       "rationale", "signature", "state", "canary")}}
     session.entries = [e for e in session.entries if e["iteration"] != n] + [entry]
     session.verdicts = [v for v in session.verdicts if v[0] != n] + [(n, verdict)]
     return IterationReport(n, o.iterations, verdict, kpis, decision, applied_ok, doc, entry)

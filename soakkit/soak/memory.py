@@ -16,6 +16,7 @@ from soakkit.core.errors import UsageError
 from soakkit.core.io import clock_from
 from soakkit.soak.iteration import IterationReport, Session, run_iteration
 from soakkit.soak.options import SoakOptions, validate_options
+from soakkit.strategy.registry import load_strategy
 from soakkit.tuning.store import MemoryRuntimeStore
 
 __all__ = ["run_in_memory"]
@@ -38,7 +39,8 @@ def run_in_memory(options: SoakOptions, env: Mapping[str, str] | None = None, *,
         raise UsageError(f"schedule of {len(schedule)} modes for {options.iterations} "
                          "iterations: expected one mode per iteration")
     env = {} if env is None else env
-    cfg = resolve(options.profile, sets=options.sets, env=env)
+    cfg = resolve(options.profile, sets=options.sets, env=env,
+                  params=load_strategy(options.strategy, env).params)
     session = Session(options, f"memory-{options.profile}-{options.mode}-{options.seed}",
                       clock_from(options.now or MEMORY_NOW, env), env, cfg.profile.sha256)
     store = MemoryRuntimeStore.new(cfg.profile.name, cfg.profile.sha256)

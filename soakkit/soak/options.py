@@ -9,23 +9,34 @@ the ``soak`` report's parameters) against it. Every problem is reported, one per
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from soakkit.artifacts.layout import market_profile_path, resolve_artifacts, resolve_run_dir
+from soakkit.config.params import DEFAULT_STRATEGY
 from soakkit.core.errors import SoakkitError, UsageError, fs_errors
-from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, parse_float, parse_int, show_value
-from soakkit.gate import RUN_GATES
+from soakkit.core.inputs import (
+    MAX_ITERATIONS,
+    MAX_SEED,
+    MAX_SIM_MINUTES,
+    MAX_WAIT_S,
+    choice_problem,
+    parse_float,
+    parse_int,
+    show_value,
+)
+from soakkit.gate import gate_problem
 from soakkit.sim.calibrate import read_market_profile
 from soakkit.sim.regimes import DEFAULT_MARKET, MODES, MarketProfile
 from soakkit.sim.replay import load_tape, windows_available
-from soakkit.sim.strategies import DEFAULT_STRATEGY, STRATEGIES
+from soakkit.strategy.registry import load_strategy
 
-__all__ = ["NUMBER_OPTIONS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV", "NumberOption",
-           "SoakOptions", "load_market", "option_problems", "options_from_text",
+__all__ = ["NUMBER_OPTIONS", "RECORDED_DEFAULTS", "REPLAY_MODE", "RESUME_KEEPS", "SLEEP_ENV",
+           "NumberOption", "SoakOptions", "load_market", "option_defaults", "option_problems",
+           "options_from_text",
            "resume_conflicts", "sleep_from_env",
-           "validate_options"]
+           "strategy_problems", "validate_options"]
 
 SLEEP_ENV = "SOAK_SLEEP_SECONDS"
 #: The ``mode`` of a run that replays a recorded tape (``--market-data``).
@@ -51,7 +62,7 @@ class SoakOptions:
     now: str | None = None  #: freeze the clock (ISO-8601); also SOAKKIT_NOW
     market: str = "default"  #: synthetic market profile: a name or a JSON file
     market_data: Path | None = None  #: replay this recorded tape instead of a synthetic market
-    #: the market-making strategy (:data:`soakkit.sim.strategies.STRATEGIES`)
+    #: the bot: a built-in name, module:Class, an entry point or exec:PROGRAM
     strategy: str = DEFAULT_STRATEGY
     #: the run this one is compared with (a run id under ``artifacts``), recorded in
     #: ``RUN.json``: the KPI and exploration reports compare with it by default
@@ -69,6 +80,11 @@ class SoakOptions:
                 "sets": list(self.sets), "tune": self.tune, "market": self.market,
                 "market_data": str(self.market_data) if self.market_data else None,
                 "strategy": self.strategy}
+
+
+def option_defaults() -> dict[str, Any]:
+    """Every option's default, as :class:`SoakOptions` declares it (``--help`` states them)."""
+    return {f.name: f.default for f in fields(SoakOptions) if f.default is not MISSING}
 
 
 def load_market(name: str, artifacts: Path) -> MarketProfile:
@@ -99,14 +115,20 @@ class NumberOption:
             return parse_int(text, lo=int(self.lo), hi=int(self.hi))
         return parse_float(text, lo=self.lo, hi=self.hi)
 
+    @property
+    def bounds(self) -> str:
+        """``1..1440``: the range as ``--help`` and the messages state it."""
+        if self.kind == "int":
+            return f"{int(self.lo)}..{int(self.hi)}"
+        return f"{self.lo:g}..{self.hi:g}"
+
     def problem(self, value: Any, label: str | None = None) -> str | None:
         """Why a typed value is not valid, or ``None`` (``label`` replaces the flag)."""
         ints = isinstance(value, int) and not isinstance(value, bool)
         number = ints or (self.kind == "float" and isinstance(value, float))
         if not number or not self.lo <= value <= self.hi:
             kind = "an integer" if self.kind == "int" else "a number"
-            return (f"{label or self.flag} {value!r}: expected {kind} in "
-                    f"{self.lo:g}..{self.hi:g}")
+            return f"{label or self.flag} {value!r}: expected {kind} in {self.bounds}"
         return None
 
 
@@ -114,14 +136,14 @@ class NumberOption:
 NUMBER_OPTIONS: Mapping[str, NumberOption] = {
     "iterations": NumberOption("--iterations", "int", 1, MAX_ITERATIONS),
     "seed": NumberOption("--seed", "int", 0, MAX_SEED),
-    "sim_minutes": NumberOption("--sim-minutes", "int", 1, 1440),
-    "sleep_seconds": NumberOption("--sleep-seconds", "float", 0, 86_400),
+    "sim_minutes": NumberOption("--sim-minutes", "int", 1, MAX_SIM_MINUTES),
+    "sleep_seconds": NumberOption("--sleep-seconds", "float", 0, MAX_WAIT_S),
 }
 #: Options a resumed run keeps from its ``RUN.json`` (asking for another value is refused).
 RESUME_KEEPS = ("profile", "iterations", "mode", "seed", "sim_minutes", "gate", "sets", "tune",
                 "market", "market_data", "strategy")
 #: What a ``RUN.json`` written before an option existed means by leaving it out.
-_RECORDED_DEFAULTS: Mapping[str, Any] = {"market": "default", "market_data": None,
+RECORDED_DEFAULTS: Mapping[str, Any] = {"market": "default", "market_data": None,
                                         "strategy": DEFAULT_STRATEGY}
 
 
@@ -165,21 +187,26 @@ def option_problems(options: SoakOptions, label: Callable[[str], str] | None = N
         value = getattr(options, name)
         if value is not None and (why := option.problem(value, name_of(name))):
             problems.append(why)
-    if options.mode not in MODES and options.market_data is None:
-        problems.append(f"{name_of('mode')} {options.mode!r}: expected one of "
-                        f"{', '.join(MODES)}")
-    if options.gate not in RUN_GATES:
-        problems.append(f"{name_of('gate')} {options.gate!r}: expected one of "
-                        f"{', '.join(RUN_GATES)}")
-    if options.strategy not in STRATEGIES:
-        problems.append(f"{name_of('strategy')} {options.strategy!r}: expected one of "
-                        f"{', '.join(STRATEGIES)}")
+    if options.market_data is None and (why := choice_problem(name_of("mode"), options.mode,
+                                                              MODES)):
+        problems.append(why)
+    if why := gate_problem(options.gate, name_of("gate")):
+        problems.append(why)
     if options.baseline is not None:
         try:
             resolve_run_dir(options.artifacts, options.baseline)
         except SoakkitError as exc:
             problems.append(f"{name_of('baseline')} {options.baseline}: {exc}")
     return problems + ([] if problems else _market_problems(options))
+
+
+def strategy_problems(options: SoakOptions, env: Mapping[str, str]) -> list[str]:
+    """Why ``options.strategy`` cannot be used (one line), or nothing."""
+    try:
+        load_strategy(options.strategy, env)
+    except SoakkitError as exc:
+        return str(exc).splitlines()
+    return []
 
 
 def _market_problems(options: SoakOptions) -> list[str]:
@@ -212,7 +239,7 @@ def resume_conflicts(run_id: str, recorded: Mapping[str, Any],
     """Options asked for on ``--resume`` that differ from the run's own, one line each."""
     out = []
     for name, asked in requested.items():
-        have = recorded.get(name, _RECORDED_DEFAULTS.get(name))
+        have = recorded.get(name, RECORDED_DEFAULTS.get(name))
         value = list(asked) if name == "sets" else asked
         if name == "sets":
             have = list(have or [])

@@ -23,9 +23,8 @@ from soakkit.config.runtime import RUNTIME_FILE
 from soakkit.core.errors import ArtifactError, UsageError
 from soakkit.core.io import Clock
 from soakkit.gate import Verdict
-from soakkit.sim.strategies import DEFAULT_STRATEGY
 from soakkit.soak.iteration import Session
-from soakkit.soak.options import SoakOptions, resume_conflicts
+from soakkit.soak.options import RECORDED_DEFAULTS, SoakOptions, resume_conflicts
 from soakkit.soak.rundir import RunFolder
 
 __all__ = ["reopen_run"]
@@ -68,7 +67,7 @@ def reopen_run(artifacts: Path, run_id: str, env: Mapping[str, str], clock: Cloc
                           sets=tuple(o["sets"]), artifacts=Path(artifacts), tune=o["tune"],
                           market=str(o.get("market", "default")),
                           market_data=Path(replayed) if replayed else None,
-                          strategy=str(o.get("strategy", DEFAULT_STRATEGY)),
+                          strategy=str(o.get("strategy", RECORDED_DEFAULTS["strategy"])),
                           baseline=meta.get("baseline") if isinstance(meta.get("baseline"),
                                                                        str) else None)
     report = read_json_maybe_gz(run_dir / TUNING_REPORT_FILE)

@@ -18,15 +18,23 @@ from typing import Any
 
 from soakkit.artifacts.layout import RUN_LOCK, update_latest
 from soakkit.config.layers import ResolvedConfig, resolve
-from soakkit.core.errors import ConfigError, ExitCode, SoakkitError, UsageError, filesystem_error
+from soakkit.core.errors import (
+    ConfigError,
+    ExitCode,
+    SoakkitError,
+    StrategyError,
+    UsageError,
+    filesystem_error,
+)
 from soakkit.core.io import Clock, clock_from, format_utc
 from soakkit.core.locks import exclusive_lock
 from soakkit.core.signals import deferred_signals, signal_name
 from soakkit.gate import RunVerdict, judge_run
 from soakkit.soak.iteration import IterationReport, run_iteration
-from soakkit.soak.options import SoakOptions, option_problems, sleep_from_env
+from soakkit.soak.options import SoakOptions, option_problems, sleep_from_env, strategy_problems
 from soakkit.soak.resume import reopen_run
 from soakkit.soak.rundir import RunFolder, start_run
+from soakkit.strategy.registry import load_strategy
 
 __all__ = ["SoakObserver", "SoakResult", "run_soak"]
 
@@ -84,9 +92,13 @@ def _gap_warnings(report: IterationReport) -> list[str]:
 def _checked_config(options: SoakOptions, env: Mapping[str, str]) -> ResolvedConfig:
     """The run's configuration; every bad option and configuration problem, together."""
     problems = option_problems(options)
+    unusable = strategy_problems(options, env)  # without a strategy, no parameters to check
+    problems += unusable
     cfg: ResolvedConfig | None = None
     try:
-        cfg = resolve(options.profile, artifacts=options.artifacts, sets=options.sets, env=env)
+        if not unusable:
+            cfg = resolve(options.profile, artifacts=options.artifacts, sets=options.sets,
+                          env=env, params=load_strategy(options.strategy, env).params)
     except ConfigError as exc:
         problems += [str(p) for p in exc.problems]
     if problems or cfg is None:
@@ -232,4 +244,6 @@ def _stopped(failure: BaseException, run_id: str, done: int) -> BaseException:
     action = f"run {run_id} stopped after iteration {done} (fix this, then --resume {run_id})"
     if isinstance(failure, OSError):
         return filesystem_error(failure, action=action)
+    if isinstance(failure, StrategyError):
+        return StrategyError(f"{failure}; {action}")
     return failure

@@ -1,21 +1,26 @@
 """Where a sweep runs: a Dask client for a given client, an existing cluster, or a local one.
 
 Order: a ``client`` passed to :func:`~soakkit.sweep.run_sweep`; ``--scheduler ADDRESS``;
-``--scheduler-file FILE``; ``DASK_SCHEDULER_ADDRESS``; else a
+``--scheduler-file FILE`` (read by Dask's client); Dask's ``scheduler-address`` setting
+(``DASK_SCHEDULER_ADDRESS``, or a Dask config file); else a
 :class:`distributed.LocalCluster` on 127.0.0.1 with one single-threaded worker process
 per core, whose numpy/BLAS/polars thread pools are pinned to one thread
 (:data:`WORKER_THREAD_ENV`, set by the nannies before the workers start); with one local
 worker (``--workers 1``, or a one-core machine), no cluster: the cells run in this process,
 one batch after another (:data:`IN_PROCESS`), which costs no scheduler, nanny or worker
 start-up and leaves no process behind. A scheduler that
-cannot be reached is a :class:`~soakkit.core.errors.UsageError` (exit code 2) raised before
-any work starts.
+cannot be reached, or does not complete Dask's handshake within the deadline
+(:func:`handshake_deadline` of ``--connect-timeout``), is a
+:class:`~soakkit.core.errors.UsageError` (exit code 2) raised before any work starts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import importlib.util
+import json
 import logging
 import os
 import signal
@@ -24,21 +29,26 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from soakkit.core.errors import UsageError
+from soakkit.core.errors import JsonFormatError, SoakkitError, UsageError
+from soakkit.core.json_strict import load_json_file
 from soakkit.sweep.spec import SweepSpec
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["IN_PROCESS", "SCHEDULER_ENV", "WORKER_THREAD_ENV", "Connection",
-           "close_local_cluster", "connect", "local_workers", "quiet_dask_logs",
-           "runs_in_process", "silence_dask_logs", "start_local_cluster"]
+__all__ = ["IN_PROCESS", "SCHEDULER_CONFIG", "SCHEDULER_ENV", "WORKER_THREAD_ENV",
+           "Connection", "SchedulerSource", "close_local_cluster", "connect",
+           "handshake_deadline", "local_workers", "quiet_dask_logs", "runs_in_process",
+           "scheduler_source", "silence_dask_logs", "start_local_cluster"]
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 #: Where a sweep with one local worker runs: in the client's process, cell after cell.
 IN_PROCESS = "local process, 1 worker (no Dask cluster)"
+#: Dask's setting for the address of an existing scheduler (the variable above sets it).
+SCHEDULER_CONFIG = "scheduler-address"
 _DASHBOARD_PROBE_S = 3.0
 #: Environment of every local worker: one thread for numpy's BLAS, OpenMP and polars.
 WORKER_THREAD_ENV: Mapping[str, str] = {
@@ -52,7 +62,7 @@ class Connection:
     the sweep runs in this process (one local worker)."""
 
     client: Client | None
-    where: str  #: "local cluster, 2 workers" / "scheduler tcp://…" / "this process"
+    where: str  #: "local cluster, 2 workers" / "scheduler tcp://…" / "local process"
     dashboard: str | None
 
     def threads(self) -> int:
@@ -103,31 +113,158 @@ def _dashboard(client: Client, *, local: bool = False) -> str | None:
         return None
 
 
-def _connect_remote(spec: SweepSpec, env: Mapping[str, str]) -> tuple[Client, str]:
+@dataclass(frozen=True)
+class SchedulerSource:
+    """The scheduler of an existing cluster: who named it, its address, and what Dask's
+    :class:`~distributed.Client` is given for it (``address`` or ``scheduler_file``)."""
+
+    named_by: str  #: "--scheduler", "--scheduler-file F", "DASK_SCHEDULER_ADDRESS", ...
+    address: str
+    client_kwargs: Mapping[str, str]
+
+    @property
+    def where(self) -> str:
+        """``--scheduler tcp://…``; ``--scheduler-file F (scheduler tcp://…)``."""
+        if "scheduler_file" in self.client_kwargs:
+            return f"{self.named_by} (scheduler {self.address})"
+        return f"{self.named_by} {self.address}"
+
+
+def _value_text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=repr)
+
+
+def _checked_address(named_by: str, address: str) -> str:
+    """``address`` if Dask can parse it as host and port (Dask's own parser), else one line."""
+    from distributed.comm.addressing import get_address_host_port
+
+    try:
+        _, port = get_address_host_port(address)
+    except ValueError as exc:
+        raise UsageError(f"{named_by} {address}: not a scheduler address such as "
+                         f"tcp://host:8786 ({exc})") from None
+    if not 0 < port < 65536:
+        raise UsageError(f"{named_by} {address}: port {port} is not 1..65535")
+    return address
+
+
+def _file_address(path: Path) -> str:
+    """The address in a scheduler file, which must be a JSON object with an ``"address"``.
+
+    Dask's own reader (the client's) reads the file again to connect; a file it cannot use
+    would make it retry and then fail inside the client, so the file is checked first.
+    """
+    flag = f"--scheduler-file {path}"
+    if not path.is_file():
+        raise UsageError(f"{flag}: no such file" if not path.exists() else f"{flag}: not a file")
+    try:
+        doc = load_json_file(path)
+    except JsonFormatError as exc:
+        raise UsageError(f"--scheduler-file {exc}") from None
+    except SoakkitError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+    if "address" not in doc:
+        raise UsageError(f'{flag}: no "address" (a Dask scheduler file holds the address its '
+                         "scheduler listens on)")
+    address = doc["address"]
+    if not isinstance(address, str) or not address.strip():
+        raise UsageError(f'{flag}: "address" must be a string such as tcp://host:8786, not '
+                         f"{_value_text(address)}")
+    return _checked_address(flag + ": address", address)
+
+
+def scheduler_source(spec: SweepSpec) -> SchedulerSource | None:
+    """The existing cluster ``spec`` names, by Dask's conventions; ``None``: start a local one.
+
+    ``--scheduler``, else ``--scheduler-file`` (read by Dask's client), else Dask's
+    ``scheduler-address`` setting (``DASK_SCHEDULER_ADDRESS``, or a Dask config file).
+    """
+    import dask
+
+    if spec.scheduler is not None:
+        if not spec.scheduler.strip():
+            raise UsageError("--scheduler is empty (give an address such as tcp://host:8786)")
+        address = _checked_address("--scheduler", spec.scheduler)
+        return SchedulerSource("--scheduler", address, {"address": address})
+    if spec.scheduler_file is not None:
+        return SchedulerSource(f"--scheduler-file {spec.scheduler_file}",
+                               _file_address(spec.scheduler_file),
+                               {"scheduler_file": str(spec.scheduler_file)})
+    address = dask.config.get(SCHEDULER_CONFIG, default=None)
+    if address is None:
+        return None
+    named_by = SCHEDULER_ENV if "scheduler_address" in dask.config.collect_env() else \
+        f"Dask config {SCHEDULER_CONFIG}"
+    if isinstance(address, str) and not address.strip():
+        raise UsageError(f"{named_by} is empty (unset it to start a local cluster, or give an "
+                         "address such as tcp://host:8786)")
+    if not isinstance(address, str):
+        raise UsageError(f"{named_by} {_value_text(address)}: not a scheduler address "
+                         "(expected text such as tcp://host:8786)")
+    return SchedulerSource(named_by, _checked_address(named_by, address), {"address": address})
+
+
+def handshake_deadline(connect_timeout_s: float) -> float:
+    """Seconds the whole start of a client may take: Dask's TCP connect gets
+    ``connect_timeout_s`` (and says so when nothing accepts); the handshake the rest."""
+    return connect_timeout_s * 1.1 + 1.0
+
+
+@functools.cache
+def _deadline_client() -> type[Client]:
+    """:class:`distributed.Client` whose whole start has a deadline.
+
+    Dask bounds the TCP connect by ``timeout`` but not the handshake that follows it, so a
+    port that accepts and never answers in Dask's protocol (a web server, a silent service)
+    would hang the client forever. Here reading the scheduler file, connecting, the
+    handshake, the scheduler's identity and the client's registration share one deadline,
+    :func:`handshake_deadline`. A client whose start fails is kept in ``failed`` for the
+    caller to close (its constructor raised, so nobody else holds it).
+    """
     from distributed import Client
 
-    timeout = f"{spec.connect_timeout_s}s"
-    if spec.scheduler is not None:
-        flag, address = "--scheduler", spec.scheduler
-    elif spec.scheduler_file is not None:
-        path = spec.scheduler_file
-        if not path.is_file():
-            raise UsageError(f"--scheduler-file {path}: no such file")
-        try:
-            client = Client(scheduler_file=str(path), timeout=timeout)
-        except (OSError, ValueError, TimeoutError) as exc:
-            raise UsageError(f"--scheduler-file {path}: cannot reach the Dask scheduler "
-                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
-                             ) from None
-        return client, f"scheduler {_address(client)} (from {path})"
-    else:
-        flag, address = SCHEDULER_ENV, env[SCHEDULER_ENV]
+    class DeadlineClient(Client):
+        failed: ClassVar[list[Client]] = []
+
+        async def _start(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await asyncio.wait_for(super()._start(*args, **kwargs),
+                                              handshake_deadline(float(self._timeout)))
+            except BaseException:
+                DeadlineClient.failed.append(self)
+                raise
+
+    return DeadlineClient
+
+
+def _close_failed(timeout_s: float) -> None:
+    """Close the clients whose start failed: their event-loop thread ends with them."""
+    failed = _deadline_client().failed  # type: ignore[attr-defined]
+    while failed:
+        client = failed.pop()
+        with contextlib.suppress(Exception), quiet_dask_logs():
+            client.close(timeout=handshake_deadline(timeout_s))
+        # a start Dask itself gave up on is closed already, and close() then leaves the
+        # client's event-loop thread running
+        with contextlib.suppress(Exception):
+            client._loop_runner.stop()
+
+
+def _open_client(source: SchedulerSource, timeout_s: float) -> Client:
+    """A client connected to ``source`` within the deadline, else one :class:`UsageError`."""
     try:
-        client = Client(address, timeout=timeout)
-    except (OSError, ValueError, TimeoutError, TypeError) as exc:
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"{flag} {address}: cannot reach the Dask scheduler ({why})") from None
-    return client, f"scheduler {address}"
+        return _deadline_client()(**source.client_kwargs, timeout=timeout_s)
+    except TimeoutError:  # the deadline: it accepted, but the handshake never completed
+        why = (f"no Dask scheduler answered within {timeout_s:g} s (something accepts "
+               "connections there, but did not complete Dask's handshake)")
+    except OSError as exc:  # refused, unreachable, or Dask's connect timeout
+        why = ("cannot reach the Dask scheduler "
+               f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
+    except Exception:  # it answered, but not in Dask's protocol (a banner, say)
+        why = "not a Dask scheduler (it answered with something that is not Dask's protocol)"
+    finally:
+        _close_failed(timeout_s)
+    raise UsageError(f"{source.where}: {why}")
 
 
 @contextlib.contextmanager
@@ -198,31 +335,39 @@ def close_local_cluster(client: Client, cluster: object) -> None:
         cluster.close()  # type: ignore[attr-defined]
 
 
-def runs_in_process(spec: SweepSpec, env: Mapping[str, str]) -> bool:
-    """True when ``spec`` runs without Dask: no scheduler given and one local worker."""
-    return not (spec.scheduler or spec.scheduler_file or env.get(SCHEDULER_ENV)) and \
-        (spec.workers or local_workers()) == 1
+def runs_in_process(spec: SweepSpec) -> bool:
+    """True when ``spec`` runs without Dask: one local worker and no scheduler named (by a
+    flag, ``DASK_SCHEDULER_ADDRESS`` or Dask's config)."""
+    return (spec.workers or local_workers()) == 1 and scheduler_source(spec) is None
 
 
 @contextlib.contextmanager
-def connect(spec: SweepSpec, client: Client | None = None,
-            env: Mapping[str, str] | None = None) -> Iterator[Connection]:
-    """A :class:`Connection` for ``spec``; closes what it started on exit."""
-    env = os.environ if env is None else env
+def connect(spec: SweepSpec, client: Client | None = None) -> Iterator[Connection]:
+    """A :class:`Connection` for ``spec``; closes what it started on exit.
+
+    Raises
+    ------
+    UsageError
+        The named scheduler is missing, unreachable or not a Dask scheduler (one line naming
+        the flag, file or setting and the address), within ``spec.connect_timeout_s``.
+    """
     if client is not None:
         yield Connection(client, f"scheduler {_address(client)}", _dashboard(client))
         return
-    if runs_in_process(spec, env):  # one worker process would only add a scheduler and a nanny
-        yield Connection(None, IN_PROCESS, None)
-        return
-    if spec.scheduler or spec.scheduler_file or env.get(SCHEDULER_ENV):
-        remote, where = _connect_remote(spec, env)
+    source = scheduler_source(spec)
+    if source is not None:
+        remote = _open_client(source, spec.connect_timeout_s)
+        where = f"scheduler {source.address}" + (
+            f" (from {spec.scheduler_file})" if spec.scheduler_file is not None else "")
         try:
             yield Connection(remote, where, _dashboard(remote))
         finally:
             remote.close()
         return
     workers = spec.workers or local_workers()
+    if workers == 1:  # one worker process would only add a scheduler and a nanny to it
+        yield Connection(None, IN_PROCESS, None)
+        return
     local, cluster = start_local_cluster(workers)
     try:
         yield Connection(local, f"local cluster, {workers} worker process(es)",

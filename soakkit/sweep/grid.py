@@ -7,8 +7,11 @@ whose cells are enumerated lazily, so a 100,000-cell grid costs no memory until 
 **Cell key.** A cell is keyed by everything that determines its result::
 
     config = signature({engine_version, profile, profile_sha256, mode, tune, sets,
-                        iterations, sim_minutes, gate})
+                        iterations, sim_minutes, gate[, strategy]})
     key    = sha256(f"{config}:{seed}")
+
+(``strategy`` only when it is not the default legacy quoter, so the keys of legacy cells
+stay those of earlier sweeps).
 
 (:func:`soakkit.core.digests.signature` is the sha256 of canonical JSON; ``sets`` are the typed
 ``--set`` values). A rerun finds a cell's stored result by its key.
@@ -24,14 +27,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from soakkit.config.params import PARAMS, Value, parse_text
+from soakkit.config.layers import unknown_parameter
+from soakkit.config.params import DEFAULT_STRATEGY, ParamSpec, Value, parse_text
 from soakkit.config.profiles import load_profile
 from soakkit.core.digests import sha256_bytes, signature
-from soakkit.core.errors import ConfigError, UsageError, did_you_mean
+from soakkit.core.errors import ConfigError, SoakkitError, UsageError, did_you_mean
 from soakkit.sim.regimes import MODES
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.options import SoakOptions, validate_options
-from soakkit.sweep.spec import SweepSpec, format_seeds
+from soakkit.strategy.registry import load_strategy, run_id_part
+from soakkit.sweep.spec import MAX_CELLS, SweepSpec, format_seeds
 
 __all__ = ["AXES", "SET_PREFIX", "Cell", "Grid", "ProfileRef", "build_grid", "check_sweep_name",
            "set_column"]
@@ -80,6 +85,7 @@ class Cell:
     sets: tuple[Value, ...]  #: values of the grid's ``--set`` axes, in axis order
     seed: int
     key: str
+    strategy: str = DEFAULT_STRATEGY
 
 
 @dataclass(frozen=True)
@@ -94,39 +100,45 @@ class Grid:
     @property
     def size(self) -> int:
         """Number of cells."""
-        return (len(self.spec.profiles) * len(self.spec.modes) * len(self.spec.tune)
-                * math.prod(len(v) for v in self.set_values) * len(self.spec.seeds))
+        return (len(self.spec.strategies) * len(self.spec.profiles) * len(self.spec.modes)
+                * len(self.spec.tune) * math.prod(len(v) for v in self.set_values)
+                * len(self.spec.seeds))
 
     @property
     def columns(self) -> tuple[str, ...]:
         """Axis columns of the results, in order."""
-        return ("profile", "mode", "tune", *map(set_column, self.set_names), "seed")
+        first = ("strategy",) if self.spec.strategy_axis else ()
+        return (*first, "profile", "mode", "tune", *map(set_column, self.set_names), "seed")
 
     def config_signature(self, profile: str, mode: str, tune: bool,
-                         sets: tuple[Value, ...]) -> str:
+                         sets: tuple[Value, ...], strategy: str = DEFAULT_STRATEGY) -> str:
         """Signature of everything that determines a cell's result except its seed."""
         s = self.spec
-        return signature({"engine_version": ENGINE_VERSION, "profile": profile,
-                          "profile_sha256": self.profiles[profile].sha256, "mode": mode,
-                          "tune": tune, "sets": dict(zip(self.set_names, sets, strict=True)),
-                          "iterations": s.iterations, "sim_minutes": s.sim_minutes,
-                          "gate": s.gate})
+        config: dict[str, Any] = {
+            "engine_version": ENGINE_VERSION, "profile": profile,
+            "profile_sha256": self.profiles[profile].sha256, "mode": mode, "tune": tune,
+            "sets": dict(zip(self.set_names, sets, strict=True)), "iterations": s.iterations,
+            "sim_minutes": s.sim_minutes, "gate": s.gate}
+        if strategy != DEFAULT_STRATEGY:
+            config["strategy"] = strategy
+        return signature(config)
 
     def cells(self) -> Iterator[Cell]:
-        """Every cell, in grid order (profile, mode, tune, sets, seed), computed lazily."""
+        """Every cell, in grid order (strategy, profile, mode, tune, sets, seed), lazily."""
         s = self.spec
         index = 0
-        for profile, mode, tune in itertools.product(s.profiles, s.modes, s.tune):
+        for strategy, profile, mode, tune in itertools.product(s.strategies, s.profiles,
+                                                               s.modes, s.tune):
             for values in itertools.product(*self.set_values):
-                yield from self._cells_of(profile, mode, tune, values, index)
+                yield from self._cells_of(profile, mode, tune, values, index, strategy)
                 index += len(s.seeds)
 
     def _cells_of(self, profile: str, mode: str, tune: bool, values: tuple[Value, ...],
-                  index: int) -> Iterator[Cell]:
-        prefix = self.config_signature(profile, mode, tune, values) + ":"
+                  index: int, strategy: str) -> Iterator[Cell]:
+        prefix = self.config_signature(profile, mode, tune, values, strategy) + ":"
         for offset, seed in enumerate(self.spec.seeds):
             key = hashlib.sha256(f"{prefix}{seed}".encode("ascii")).hexdigest()
-            yield Cell(index + offset, profile, mode, tune, values, seed, key)
+            yield Cell(index + offset, profile, mode, tune, values, seed, key, strategy)
 
     def identity(self) -> dict[str, Any]:
         """What makes two sweeps the same (``sweep.json``; the default id hashes it)."""
@@ -137,7 +149,8 @@ class Grid:
                      "seeds": format_seeds(s.seeds), "tune": list(s.tune),
                      "sets": {n: list(v) for n, v in zip(self.set_names, self.set_values,
                                                          strict=True)},
-                     "iterations": s.iterations, "sim_minutes": s.sim_minutes, "gate": s.gate},
+                     "iterations": s.iterations, "sim_minutes": s.sim_minutes, "gate": s.gate,
+                     **({"strategies": list(s.strategies)} if s.strategy_axis else {})},
             "profiles": {n: p.to_json() for n, p in sorted(self.profiles.items())},
         }
 
@@ -163,20 +176,34 @@ def _profile(name: str, spec: SweepSpec) -> ProfileRef:
     return ProfileRef(name, profile.sha256, data, profile.builtin)
 
 
-def _set_axis(name: str, texts: tuple[str, ...]) -> tuple[Value, ...]:
-    spec = PARAMS.get(name)
+def _set_axis(name: str, texts: tuple[str, ...], params: dict[str, dict[str, ParamSpec]],
+              problems: list[str]) -> tuple[Value, ...]:
+    """The typed values of ``--set name=texts`` for every swept strategy's parameters; every
+    bad value is one line in ``problems``."""
     shown = f"{name}={','.join(texts)}"
-    if spec is None:
-        raise UsageError(f"--set {shown}: unknown parameter {name!r}"
-                         + did_you_mean(name, list(PARAMS)))
+    if not params:  # no strategy loaded: that is the problem already listed
+        return ()
+    for strategy, specs in params.items():
+        if name in specs:
+            continue
+        if unknown_parameter(name, specs).startswith("unknown"):
+            problems.append(f"--set {shown}: unknown parameter {name!r}"
+                            + did_you_mean(name, list(specs)))
+        else:
+            problems.append(f"--set {shown}: {name!r} is not a parameter of strategy "
+                            f"{strategy}; sweep strategies with different parameters "
+                            "separately")
+        return ()
+    spec = next(iter(params.values()))[name]
     if not texts:
-        raise UsageError(f"--set {shown}: empty grid (give at least one value)")
+        problems.append(f"--set {shown}: empty grid (give at least one value)")
+        return ()
     values: dict[Value, None] = {}
     for text in texts:
         try:
             values[parse_text(spec, text)] = None
         except ValueError as exc:
-            raise UsageError(f"--set {shown}: {name}: {exc}") from None
+            problems.append(f"--set {shown}: {name}: {exc}")
     return tuple(values)
 
 
@@ -194,39 +221,81 @@ def _check_execution(spec: SweepSpec) -> None:
         raise UsageError(f"--connect-timeout {spec.connect_timeout_s}: expected seconds > 0")
 
 
+def _axes_problems(spec: SweepSpec) -> list[str]:
+    """Every problem with the fixed axes: empty, repeated, unknown modes, bad seeds."""
+    problems = []
+    for flag, axis in (("--profiles", spec.profiles), ("--modes", spec.modes),
+                       ("--seeds", spec.seeds), ("--tune", spec.tune)):
+        if len(axis) == 0:
+            problems.append(f"{flag}: empty grid (give at least one value)")
+        elif len(set(axis)) != len(axis):
+            problems.append(f"{flag}: a value is listed twice ({list(axis)!r})")
+    problems += [f"--modes {mode!r}: unknown mode; expected one of {', '.join(MODES)}"
+                 + did_you_mean(mode, MODES) for mode in spec.modes if mode not in MODES]
+    problems += [f"--seeds: {seed!r} is not an integer >= 0" for seed in spec.seeds
+                 if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0][:1]
+    if any(not isinstance(t, bool) for t in spec.tune):
+        problems.append(f"--tune: {spec.tune!r}: expected True (on) and/or False (off)")
+    return problems
+
+
+def _plural(noun: str) -> str:
+    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+
+
+def _size_problem(spec: SweepSpec, names: list[str],
+                  set_values: tuple[tuple[Value, ...], ...]) -> str | None:
+    """The grid's cell count against :data:`MAX_CELLS`, every factor named."""
+    factors = [*([(len(spec.strategies), "strategy")] if spec.strategy_axis else []),
+               (len(spec.profiles), "profile"), (len(spec.modes), "mode"),
+               (len(spec.tune), "tuner setting"),
+               *((len(v), f"{n} value") for n, v in zip(names, set_values, strict=True)),
+               (len(spec.seeds), "seed")]
+    cells = math.prod(n for n, _ in factors)
+    if cells <= MAX_CELLS:
+        return None
+    shown = " x ".join(f"{n:,} {what if n == 1 else _plural(what)}" for n, what in factors)
+    return f"the grid has {cells:,} cells ({shown}); at most {MAX_CELLS:,}"
+
+
 def build_grid(spec: SweepSpec) -> Grid:
     """Validate ``spec`` and return its grid; nothing is run or written.
 
     Raises
     ------
     UsageError
-        One line naming the flag and the value that is wrong (exit code 2).
+        One line for each flag and value that is wrong, all at once (exit code 2).
     """
     if spec.name is not None:
         check_sweep_name(spec.name)
     validate_options(SoakOptions(iterations=spec.iterations, sim_minutes=spec.sim_minutes,
-                                 gate=spec.gate))
-    for flag, axis in (("--profiles", spec.profiles), ("--modes", spec.modes),
-                       ("--seeds", spec.seeds), ("--tune", spec.tune)):
-        if len(axis) == 0:
-            raise UsageError(f"{flag}: empty grid (give at least one value)")
-        if len(set(axis)) != len(axis):
-            raise UsageError(f"{flag}: a value is listed twice ({list(axis)!r})")
-    for mode in spec.modes:
-        if mode not in MODES:
-            raise UsageError(f"--modes {mode!r}: unknown mode; expected one of "
-                             f"{', '.join(MODES)}" + did_you_mean(mode, MODES))
-    for seed in spec.seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise UsageError(f"--seeds: {seed!r} is not an integer >= 0")
-    if any(not isinstance(t, bool) for t in spec.tune):
-        raise UsageError(f"--tune: {spec.tune!r}: expected True (on) and/or False (off)")
+                                 gate=spec.gate, artifacts=spec.artifacts))
     _check_execution(spec)
+    problems = _axes_problems(spec)
     names = [name for name, _ in spec.sets]
-    for name in names:
-        if names.count(name) > 1:
-            raise UsageError(f"--set {name}: given twice; list every value in one --set "
-                             f"{name}=V1,V2")
-    set_values = tuple(_set_axis(name, tuple(texts)) for name, texts in spec.sets)
-    profiles = {name: _profile(name, spec) for name in dict.fromkeys(spec.profiles)}
+    problems += [f"--set {name}: given twice; list every value in one --set {name}=V1,V2"
+                 for name in dict.fromkeys(names) if names.count(name) > 1]
+    if not spec.strategies or len(set(spec.strategies)) != len(spec.strategies):
+        problems.append(f"--strategies: {list(spec.strategies)!r}: give each strategy once")
+    params: dict[str, dict[str, ParamSpec]] = {}
+    for name in dict.fromkeys(spec.strategies):
+        try:
+            params[name] = load_strategy(name).params
+        except SoakkitError as exc:
+            problems.append(str(exc))
+    run_parts = [run_id_part(name) for name in spec.strategies]
+    if len(set(run_parts)) != len(run_parts):  # pragma: no cover - names differ, parts too
+        problems.append(f"--strategies: {list(spec.strategies)!r}: two strategies share a name")
+    set_values = tuple(_set_axis(name, tuple(texts), params, problems)
+                       for name, texts in spec.sets)
+    profiles: dict[str, ProfileRef] = {}
+    for name in dict.fromkeys(spec.profiles):
+        try:
+            profiles[name] = _profile(name, spec)
+        except UsageError as exc:
+            problems.append(str(exc))
+    if not problems and (too_big := _size_problem(spec, names, set_values)):
+        problems.append(too_big)
+    if problems:
+        raise UsageError("\n".join(problems))
     return Grid(spec, profiles, tuple(names), set_values)

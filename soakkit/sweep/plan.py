@@ -77,5 +77,6 @@ def payload(grid: Grid, batch: Batch, now: str, runs_dir: str | None) -> BatchPa
         sim_minutes=grid.spec.sim_minutes, gate=grid.spec.gate, now=now,
         set_names=grid.set_names, set_columns=tuple(map(set_column, grid.set_names)),
         profiles={n: (grid.profiles[n].sha256, grid.profiles[n].data) for n in used},
-        cells=tuple((c.key, c.profile, c.mode, c.tune, c.sets, c.seed) for c in batch.cells),
-        runs_dir=runs_dir)
+        cells=tuple((c.key, c.profile, c.mode, c.tune, c.sets, c.seed, c.strategy)
+                    for c in batch.cells),
+        runs_dir=runs_dir, strategy_axis=grid.spec.strategy_axis)

@@ -46,7 +46,7 @@ class SweepResult:
         """0 every cell ran, 1 a cell failed, 130 interrupted (143 by SIGTERM)."""
         if self.status == "interrupted":
             return ExitCode.SIGTERM if self.interrupted_by == "SIGTERM" else ExitCode.SIGINT
-        return 1 if self.failed else 0
+        return ExitCode.FAILED if self.failed else ExitCode.OK
 
     def frame(self) -> pl.DataFrame:
         """Every cell × iteration (or failed cell) of the sweep, each cell once."""

@@ -15,8 +15,8 @@ from typing import Any
 from soakkit.kpi import KPIS
 from soakkit.soak.iteration import IterationReport
 
-__all__ = ["CELL_COLUMNS", "ITERATION_COLUMNS", "Columns", "add_cell", "kpi_columns",
-           "new_columns"]
+__all__ = ["CELL_COLUMNS", "ITERATION_COLUMNS", "Columns", "add_cell", "cell_identity",
+           "kpi_columns", "new_columns"]
 
 #: Identity of the cell every row starts with (``set_*`` axes follow ``tune``).
 CELL_COLUMNS = ("cell_key", "profile", "mode", "tune", "seed")
@@ -30,11 +30,20 @@ def kpi_columns() -> tuple[str, ...]:
     return tuple(KPIS)
 
 
-def new_columns(set_columns: Sequence[str]) -> Columns:
+def new_columns(set_columns: Sequence[str], strategy_axis: bool = False) -> Columns:
     """Empty columns of a batch, in the results' column order."""
-    names = ["cell_key", "profile", "mode", "tune", *set_columns, "seed",
-             *ITERATION_COLUMNS, *kpi_columns(), "error"]
+    names = ["cell_key", *(["strategy"] if strategy_axis else []), "profile", "mode", "tune",
+             *set_columns, "seed", *ITERATION_COLUMNS, *kpi_columns(), "error"]
     return {name: [] for name in names}
+
+
+def cell_identity(key: str, strategy: str | None, profile: str, mode: str, tune: bool,
+                  set_columns: Sequence[str], sets: Sequence[Any], seed: int
+                  ) -> dict[str, Any]:
+    """The identity columns of a cell's rows (``strategy`` None: no strategy axis)."""
+    return {"cell_key": key, **({"strategy": strategy} if strategy is not None else {}),
+            "profile": profile, "mode": mode, "tune": tune,
+            **dict(zip(set_columns, sets, strict=True)), "seed": seed}
 
 
 def _number(value: Any) -> float | None:

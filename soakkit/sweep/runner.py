@@ -28,7 +28,7 @@ from soakkit.sweep.grid import Grid, build_grid, set_column
 from soakkit.sweep.plan import Batch, batch_size, batches, payload, window_size
 from soakkit.sweep.progress import StartInfo, SweepProgress
 from soakkit.sweep.result import SweepResult
-from soakkit.sweep.rows import Columns, add_cell, new_columns
+from soakkit.sweep.rows import Columns, add_cell, cell_identity, new_columns
 from soakkit.sweep.spec import SweepSpec
 from soakkit.sweep.store import SweepStore, frame_of, sweeps_root
 from soakkit.sweep.task import run_batch
@@ -50,11 +50,12 @@ class _LostCluster(Exception):
 def _failed_batch(grid: Grid, batch: Batch, exc: BaseException) -> Columns:
     """Rows recording every cell of ``batch`` as failed with ``exc``."""
     set_columns = tuple(map(set_column, grid.set_names))
-    columns = new_columns(set_columns)
+    axis = grid.spec.strategy_axis
+    columns = new_columns(set_columns, axis)
     why = f"task failed: {type(exc).__name__}: {exc}".replace("\n", " ")[:600]
     for c in batch.cells:
-        identity = {"cell_key": c.key, "profile": c.profile, "mode": c.mode, "tune": c.tune,
-                    **dict(zip(set_columns, c.sets, strict=True)), "seed": c.seed}
+        identity = cell_identity(c.key, c.strategy if axis else None, c.profile, c.mode,
+                                 c.tune, set_columns, c.sets, c.seed)
         add_cell(columns, identity, [], None, why)
     return columns
 
@@ -170,7 +171,8 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, *,
     progress
         Receives progress (:class:`~soakkit.sweep.progress.ProgressPrinter` prints it).
     env
-        Environment (``DASK_SCHEDULER_ADDRESS``, ``SOAKKIT_NOW``); default ``os.environ``.
+        Environment (``SOAKKIT_NOW``, the overrides sweeps ignore); default ``os.environ``.
+        The scheduler address comes from Dask's configuration (``DASK_SCHEDULER_ADDRESS``).
 
     Returns
     -------
@@ -196,7 +198,7 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, *,
         return SweepResult(grid.sweep_id, Path(store.folder), Path(spec.artifacts), "finished",
                            grid.size, grid.size, 0, 0, grid.columns,
                            warnings=tuple(_ignored_env(env)))  # nothing to run: no cluster
-    with connect(spec, client, env) as conn, store.lock():
+    with connect(spec, client) as conn, store.lock():
         store.remove_temp_files()
         store.create(grid, format_utc(clock.now()), clock.now().timestamp())
         meta = store.read_meta() or {}

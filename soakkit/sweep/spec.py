@@ -1,7 +1,9 @@
 """What a sweep runs: :class:`SweepSpec`, and the text forms of its axes on the command line.
 
-The grid is the cartesian product of ``profiles × modes × tune × --set values × seeds``;
-each cell is one mini-soak. Fields below the ``execution`` marker choose *how* the grid
+The grid is the cartesian product of ``[strategies ×] profiles × modes × tune × --set values
+× seeds``; each cell is one mini-soak. ``strategies`` is an axis only when it names more
+than the default (legacy) strategy, so a sweep of the legacy quoter keeps its columns,
+labels and cell keys. Fields below the ``execution`` marker choose *how* the grid
 runs (which cluster, batch sizes, progress) and never change a cell's result.
 """
 
@@ -9,23 +11,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from soakkit.artifacts.layout import DEFAULT_ARTIFACTS
+from soakkit.artifacts.layout import resolve_artifacts
+from soakkit.config.params import DEFAULT_STRATEGY
 from soakkit.core.errors import UsageError
-from soakkit.core.inputs import MAX_SEED
+from soakkit.core.inputs import MAX_SEED, choice_problem
 
-__all__ = ["TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list", "parse_seeds",
-           "parse_set_axis", "parse_tune"]
+__all__ = ["MAX_CELLS", "MAX_SEEDS", "TUNE_CHOICES", "SweepSpec", "format_seeds", "parse_list",
+           "parse_seeds", "parse_set_axis", "parse_tune"]
 
 #: ``--tune`` values and the tuner settings each one sweeps.
 TUNE_CHOICES: dict[str, tuple[bool, ...]] = {"on": (True,), "off": (False,),
                                               "both": (True, False)}
 #: ``N`` or ``A-B``: canonical integers only (no sign, no leading zero; soakkit.core.inputs).
 _SEED_ITEM = re.compile(r"^(0|[1-9][0-9]{0,9})(?:-(0|[1-9][0-9]{0,9}))?$")
+#: The most cells one sweep may have (about 180 MB and 3 s of planning in the client; at a
+#: second per cell, eleven days of one core). ``soakkit sweep --help`` states it.
+MAX_CELLS = 1_000_000
 #: The most seeds one ``--seeds`` may name (a typo such as ``1-100000000`` is refused).
-MAX_SEEDS = 10_000_000
+MAX_SEEDS = MAX_CELLS
 
 
 @dataclass(frozen=True)
@@ -36,13 +42,16 @@ class SweepSpec:
     ----------
     profiles, modes, seeds, tune
         Grid axes: profile names, market modes, seeds, and tuner on (``True``) / off.
+    strategies
+        Strategies (``--strategy`` names); an axis unless it is the default alone.
     sets
         Parameter axes, ``(name, (value, ...))`` with values as text (``--set NAME=V1,V2``).
     iterations, sim_minutes, gate
         What every cell runs: iterations of ``sim_minutes`` simulated minutes, judged by
         ``gate``.
     artifacts
-        Artifacts root; results go to ``<artifacts>/sweeps/<sweep_id>/``.
+        Artifacts root; results go to ``<artifacts>/sweeps/<sweep_id>/`` (default:
+        :func:`soakkit.artifacts.layout.resolve_artifacts`, else ``./artifacts/soak``).
     name
         Sweep id; default ``sw-<hash of the grid>``, so the same command resumes.
     scheduler, scheduler_file
@@ -63,13 +72,13 @@ class SweepSpec:
 
     profiles: tuple[str, ...] = ("steady_safe",)
     modes: tuple[str, ...] = ("mixed",)
-    seeds: tuple[int, ...] = (1,)
-    tune: tuple[bool, ...] = (True,)
+    seeds: tuple[int, ...] = tuple(range(1, 21))
+    tune: tuple[bool, ...] = TUNE_CHOICES["both"]
     sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     iterations: int = 12
     sim_minutes: int = 10
     gate: str = "production"
-    artifacts: Path = DEFAULT_ARTIFACTS
+    artifacts: Path = field(default_factory=lambda: resolve_artifacts(create=True))
     name: str | None = None
     # execution: how the grid runs, never what a cell computes
     scheduler: str | None = None
@@ -80,20 +89,30 @@ class SweepSpec:
     write_runs: bool = False
     now: str | None = None
     connect_timeout_s: float = 10.0
+    strategies: tuple[str, ...] = (DEFAULT_STRATEGY,)
+
+    @property
+    def strategy_axis(self) -> bool:
+        """Whether the grid has a ``strategy`` axis (anything but the default alone)."""
+        return tuple(self.strategies) != (DEFAULT_STRATEGY,)
 
     @classmethod
     def from_text(cls, *, profiles: str, modes: str, seeds: str, tune: str = "on",
-                  sets: Sequence[str] = (), **options: object) -> SweepSpec:
-        """A spec from the command line's text forms (``"1-20"``, ``"both"``, ``"x=1,2"``)."""
+                  sets: Sequence[str] = (), strategies: str = DEFAULT_STRATEGY,
+                  **options: object) -> SweepSpec:
+        """A spec from the command line's text forms (``"1-20"``, ``"both"``, ``"x=1,2"``;
+        ``strategies`` separated by ``;`` when a name holds a comma, else by ``,``)."""
+        sep = ";" if ";" in strategies else ","
         return cls(profiles=parse_list(profiles, "--profiles"),
                    modes=parse_list(modes, "--modes"), seeds=parse_seeds(seeds),
                    tune=parse_tune(tune), sets=tuple(parse_set_axis(s) for s in sets),
+                   strategies=parse_list(strategies, "--strategies", sep),
                    **options)  # type: ignore[arg-type]
 
 
-def parse_list(text: str, flag: str) -> tuple[str, ...]:
+def parse_list(text: str, flag: str, sep: str = ",") -> tuple[str, ...]:
     """``"a,b"`` → ``("a", "b")``; empty items are errors, repeats are dropped."""
-    items = [item.strip() for item in text.split(",")]
+    items = [item.strip() for item in text.split(sep)]
     if text.strip() == "":
         raise UsageError(f"{flag} {text!r}: empty grid (give at least one value)")
     if any(item == "" for item in items):
@@ -148,7 +167,7 @@ def parse_tune(text: str) -> tuple[bool, ...]:
     """``on``, ``off`` or ``both``."""
     choice = TUNE_CHOICES.get(text.strip().lower())
     if choice is None:
-        raise UsageError(f"--tune {text!r}: expected one of {', '.join(TUNE_CHOICES)}")
+        raise UsageError(str(choice_problem("--tune", text, TUNE_CHOICES)))
     return choice
 
 

@@ -35,18 +35,18 @@ from soakkit.artifacts.layout import (
     sweep_part_name,
 )
 from soakkit.artifacts.runid import market_label
-from soakkit.config.params import PARAMS
-from soakkit.core.errors import ArtifactError, UsageError
+from soakkit.config.params import DEFAULT_STRATEGY, PARAMS
+from soakkit.core.errors import ArtifactError, UsageError, unreadable_reason
 from soakkit.core.io import atomic_write_bytes, atomic_write_json, fsync_dir
 from soakkit.core.json_strict import load_json_file
 from soakkit.core.locks import exclusive_lock
-from soakkit.sim.strategies import DEFAULT_STRATEGY
 from soakkit.sweep.grid import SET_PREFIX, Grid
 from soakkit.sweep.rows import CELL_COLUMNS, Columns
 
 __all__ = ["SweepStore", "load_results", "resolve_sweep_dir", "sweeps_root"]
 
-_STRING_COLUMNS = frozenset({"cell_key", "profile", "mode", "regime", "verdict", "run_verdict",
+_STRING_COLUMNS = frozenset({"cell_key", "strategy", "profile", "mode", "regime", "verdict",
+                             "run_verdict",
                              "error"})
 _INT_COLUMNS = frozenset({"seed", "iteration"})
 _BOOL_COLUMNS = frozenset({"tune", "tuning_applied"})
@@ -74,6 +74,12 @@ def frame_of(columns: Columns) -> pl.DataFrame:
     """A batch's columns as a typed frame (the parquet schema)."""
     return pl.DataFrame({name: pl.Series(name, values, dtype=_dtype(name), strict=False)
                          for name, values in columns.items()})
+
+
+def _unreadable_part(path: Path, exc: BaseException) -> ArtifactError:
+    """A batch file that cannot be read: what is wrong and what to do (its cells rerun)."""
+    return ArtifactError(f"{path}: {unreadable_reason(exc, 'parquet file')}; delete it and "
+                         "rerun the same sweep command: its cells run again")
 
 
 def _parts(folder: Path) -> list[Path]:
@@ -156,7 +162,7 @@ class SweepStore:
             try:
                 frame = pl.read_parquet(path, columns=["cell_key", "error"])
             except Exception as exc:  # polars raises several types
-                raise ArtifactError(f"{path}: unreadable parquet ({exc})") from None
+                raise _unreadable_part(path, exc) from None
             done.update(frame.filter(pl.col("error").is_null())["cell_key"].unique().to_list())
         return done
 
@@ -230,7 +236,7 @@ def load_results(artifacts: Path, sweep: str = LATEST) -> pl.DataFrame:
         try:
             frames.append(pl.read_parquet(path).with_columns(pl.lit(index).alias("_part")))
         except Exception as exc:  # polars raises several types
-            raise ArtifactError(f"{path}: unreadable parquet ({exc})") from None
+            raise _unreadable_part(path, exc) from None
     if not frames:
         return pl.DataFrame({"cell_key": [], "error": []},
                             schema={"cell_key": pl.String(), "error": pl.String()})

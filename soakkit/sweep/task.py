@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soakkit.artifacts.layout import runs_root
-from soakkit.config.params import Value
+from soakkit.config.params import DEFAULT_STRATEGY, Value
 from soakkit.config.profiles import user_profiles_dir
 from soakkit.core.digests import sha256_bytes
 from soakkit.core.errors import ArtifactError
@@ -31,13 +31,14 @@ from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.iteration import IterationReport, Session, run_iteration
 from soakkit.soak.options import SoakOptions
 from soakkit.soak.runner import run_soak
-from soakkit.sweep.rows import Columns, add_cell, new_columns
+from soakkit.strategy.registry import run_id_part
+from soakkit.sweep.rows import Columns, add_cell, cell_identity, new_columns
 from soakkit.tuning.store import MemoryRuntimeStore
 
 __all__ = ["BatchPayload", "CellSpec", "cell_run_id", "run_batch"]
 
-#: (key, profile, mode, tune, set values, seed): one cell, as plain data.
-CellSpec = tuple[str, str, str, bool, tuple[Value, ...], int]
+#: (key, profile, mode, tune, set values, seed, strategy): one cell, as plain data.
+CellSpec = tuple[str, str, str, bool, tuple[Value, ...], int, str]
 _ERROR_CHARS = 600
 
 
@@ -55,11 +56,15 @@ class BatchPayload:
     profiles: dict[str, tuple[str, bytes]]  #: name → (sha256, bytes)
     cells: tuple[CellSpec, ...]
     runs_dir: str | None = None  #: ``write_runs``: the sweep folder (shared file system)
+    strategy_axis: bool = False  #: the rows carry a ``strategy`` column
 
 
-def cell_run_id(profile: str, mode: str, tune: bool, seed: int, key: str) -> str:
-    """``steady_safe-mixed-s7-tuned-1a2b3c4d5e6f``: the run id of a cell."""
-    return f"{profile}-{mode}-s{seed}-{'tuned' if tune else 'untuned'}-{key[:12]}"
+def cell_run_id(profile: str, mode: str, tune: bool, seed: int, key: str,
+                strategy: str = DEFAULT_STRATEGY) -> str:
+    """``steady_safe-mixed-s7-tuned-1a2b3c4d5e6f``: the run id of a cell (a strategy other
+    than legacy goes first: ``glft-steady_safe-…``)."""
+    first = "" if strategy == DEFAULT_STRATEGY else f"{run_id_part(strategy)}-"
+    return f"{first}{profile}-{mode}-s{seed}-{'tuned' if tune else 'untuned'}-{key[:12]}"
 
 
 def _materialise(folder: Path, name: str, sha256: str, data: bytes) -> None:
@@ -112,12 +117,12 @@ def run_batch(payload: BatchPayload) -> Columns:
         raise RuntimeError(f"this worker's soakkit runs engine version {ENGINE_VERSION}, the "
                            f"sweep needs {payload.engine_version}: install the client's "
                            "soakkit on every worker")
-    columns = new_columns(payload.set_columns)
-    for key, profile, mode, tune, sets, seed in payload.cells:
-        identity = {"cell_key": key, "profile": profile, "mode": mode, "tune": tune,
-                    **dict(zip(payload.set_columns, sets, strict=True)), "seed": seed}
+    columns = new_columns(payload.set_columns, payload.strategy_axis)
+    for key, profile, mode, tune, sets, seed, strategy in payload.cells:
+        identity = cell_identity(key, strategy if payload.strategy_axis else None, profile,
+                                 mode, tune, payload.set_columns, sets, seed)
         sha256, data = payload.profiles[profile]
-        run_id = cell_run_id(profile, mode, tune, seed, key)
+        run_id = cell_run_id(profile, mode, tune, seed, key, strategy)
         try:
             root = Path(payload.runs_dir) if payload.runs_dir else _private_root(sha256)
             _materialise(root, profile, sha256, data)
@@ -125,7 +130,7 @@ def run_batch(payload: BatchPayload) -> Columns:
                 profile=profile, iterations=payload.iterations, mode=mode, seed=seed,
                 sim_minutes=payload.sim_minutes, gate=payload.gate, tune=tune,
                 sets=tuple(f"{n}={v!r}" for n, v in zip(payload.set_names, sets, strict=True)),
-                artifacts=root, sleep_seconds=0.0, now=payload.now)
+                artifacts=root, sleep_seconds=0.0, now=payload.now, strategy=strategy)
             reports, verdict = (_run_on_disk(options, run_id) if payload.runs_dir
                                 else _run_in_memory(options, run_id, sha256))
         except Exception as exc:  # a failing cell is a result, not the end of the batch

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from soakkit.config.params import TUNABLE, Value
 from soakkit.config.runtime import (
@@ -21,6 +21,7 @@ from soakkit.config.runtime import (
     read_runtime_overrides,
     write_runtime_overrides,
 )
+from soakkit.core.json_canonical import JsonRecord
 from soakkit.tuning.engine import Decision
 
 __all__ = ["ApplyOutcome", "apply_decision", "effective_values"]
@@ -29,7 +30,7 @@ ApplyStatus = Literal["applied", "already_applied", "nothing_to_apply", "skipped
 
 
 @dataclass(frozen=True)
-class ApplyOutcome:
+class ApplyOutcome(JsonRecord):
     """What happened when a decision met the file."""
 
     status: ApplyStatus
@@ -41,10 +42,6 @@ class ApplyOutcome:
     def applied(self) -> bool:
         """True when the decision's values are in effect because of this or an earlier write."""
         return self.status in ("applied", "already_applied") and self.verified
-
-    def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "verified": self.verified, "revision": self.revision,
-                "mismatches": list(self.mismatches)}
 
 
 def effective_values(runtime: RuntimeOverrides, baseline: Mapping[str, Value]

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from soakkit.config.params import Value
+from soakkit.core.json_canonical import JsonRecord
 from soakkit.gate import violation
 
 __all__ = ["OBJECTIVE", "CanaryEvidence", "CanaryGroup", "CanaryVerdict", "judge_canary"]
@@ -62,7 +63,7 @@ class CanaryEvidence:
 
 
 @dataclass(frozen=True)
-class CanaryVerdict:
+class CanaryVerdict(JsonRecord):
     """One group kept or rolled back, with the numbers that decided it."""
 
     group: str
@@ -79,15 +80,6 @@ class CanaryVerdict:
     @property
     def rolled_back(self) -> bool:
         return self.status == "rolled_back"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"group": self.group, "rules": list(self.rules), "status": self.status,
-                "reason": self.reason, "change_iteration": self.change_iteration,
-                "objective_candidate": self.objective_candidate,
-                "objective_stable": self.objective_stable,
-                "violation_candidate": self.violation_candidate,
-                "violation_stable": self.violation_stable,
-                "stable_values": dict(self.stable_values)}
 
 
 def _objective(kpis: Mapping[str, Any]) -> float | None:

@@ -53,21 +53,6 @@ class Decision:
         """Whether applying the decision changes any value."""
         return bool(self.deltas)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "proposed_deltas": dict(self.proposed),
-            "deltas": dict(self.deltas),
-            "values_before": dict(self.values_before),
-            "values_after": dict(self.values_after),
-            "guards": self.flags.to_json(),
-            "skip_reason": self.skip_reason,
-            "rationale": self.rationale,
-            "rules_fired": list(self.rules_fired),
-            "state": self.state.to_json(),
-            "signature": self.signature,
-            "canary": [v.to_json() for v in self.canary],
-        }
-
 
 def _delta(param: str, value: float) -> float:
     """A delta in the parameter's own type (ints stay ints in the records)."""

@@ -35,6 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from soakkit.core.json_canonical import JsonRecord
+
 __all__ = ["GUARDS", "GUARD_ORDER", "GuardConfig", "GuardFlags", "TunerState"]
 
 GUARD_ORDER: tuple[str, ...] = ("idempotency", "panic_revert", "canary", "freeze",
@@ -64,7 +66,7 @@ GUARDS = GuardConfig()
 
 
 @dataclass(frozen=True)
-class TunerState:
+class TunerState(JsonRecord):
     """Guard state after an iteration; stored in its TUNING_REPORT entry and ITER_SUMMARY."""
 
     frozen_until: int = 0
@@ -75,14 +77,6 @@ class TunerState:
     fail_streak: int = 0
     rule_cooldown_until: Mapping[str, int] = field(default_factory=dict)
     rule_rollbacks: Mapping[str, int] = field(default_factory=dict)  #: rollbacks per rule
-
-    def to_json(self) -> dict[str, Any]:
-        return {"frozen_until": self.frozen_until, "freeze_reason": self.freeze_reason,
-                "locked_until": dict(sorted(self.locked_until.items())),
-                "cooldown_until": dict(sorted(self.cooldown_until.items())),
-                "pass_streak": self.pass_streak, "fail_streak": self.fail_streak,
-                "rule_cooldown_until": dict(sorted(self.rule_cooldown_until.items())),
-                "rule_rollbacks": dict(sorted(self.rule_rollbacks.items()))}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> TunerState:
@@ -96,7 +90,7 @@ class TunerState:
 
 
 @dataclass(frozen=True)
-class GuardFlags:
+class GuardFlags(JsonRecord):
     """Which guards acted in one iteration (each is counted in TUNING_REPORT.summary)."""
 
     freeze: bool = False  #: tuning was frozen this iteration
@@ -110,14 +104,6 @@ class GuardFlags:
     no_op: tuple[str, ...] = ()  #: proposals that changed nothing
     idempotent_skip: bool = False  #: decision already applied (a re-run or restart)
     canary_rollback: bool = False  #: the previous change was rolled back by the canary
-
-    def to_json(self) -> dict[str, Any]:
-        return {"freeze": self.freeze, "freeze_triggered": self.freeze_triggered,
-                "panic_revert": self.panic_revert, "oscillation": list(self.oscillation),
-                "cooldown": list(self.cooldown), "velocity": list(self.velocity),
-                "clamped": list(self.clamped), "tuner_suppressed": list(self.tuner_suppressed),
-                "no_op": list(self.no_op), "idempotent_skip": self.idempotent_skip,
-                "canary_rollback": self.canary_rollback}
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> GuardFlags:

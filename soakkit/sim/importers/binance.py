@@ -54,6 +54,7 @@ from soakkit.sim.importers.csvfiles import (
     read_text_csv,
 )
 from soakkit.sim.instrument import binance_contract_size, is_coinm_symbol
+from soakkit.sim.tables import epoch_ns
 
 __all__ = ["VENUES", "binance_hint", "import_binance", "symbol_from_name"]
 
@@ -99,15 +100,17 @@ def _trade_layout(path: Path, data: bytes) -> tuple[list[str] | None, str, str, 
                     "or trades layout (spot: 8 or 7 columns, futures: 7 or 6)")
 
 
-def _to_ns(values: np.ndarray, path: Path) -> np.ndarray:
-    """Binance times: ms, or µs for spot files from 2025 on (larger than 1e14)."""
+def _to_ns(values: np.ndarray, path: Path, name: str, header: bool = True) -> np.ndarray:
+    """Binance times: ms, or µs for spot files from 2025 on (larger than 1e14), each within
+    a tape's bounds (``epoch_ns``)."""
     ints = values.astype(np.int64)
     micro = ints > 10**14
     if micro.any() and not micro.all():
         row = int(np.argmax(micro != micro[0]))
         raise TapeError(f"{path}: times mix milliseconds and microseconds (row {row + 1} "
                         "differs from the first)")
-    return np.asarray(ints * (1_000 if micro.all() else 1_000_000))
+    return epoch_ns(path, ints, 1_000 if micro.all() else 1_000_000, name,
+                    first_line=1 + header, hint="Binance times are ms, or µs from 2025 on")
 
 
 def binance_hint(family: str, symbol: str, kind: str | None, contract_size: float | None,
@@ -127,8 +130,9 @@ def binance_hint(family: str, symbol: str, kind: str | None, contract_size: floa
 
 def import_binance(trades: Path, quotes: Path, out: Path, *, tick: float | None = None,
                    lot: float | None = None, symbol: str = "", kind: str | None = None,
-                   contract_size: float | None = None) -> ImportReport:
-    """Convert Binance public ``aggTrades``/``trades`` and ``bookTicker`` files into a tape."""
+                   contract_size: float | None = None, replace: bool = False) -> ImportReport:
+    """Convert Binance public ``aggTrades``/``trades`` and ``bookTicker`` files into a tape
+    (``replace``: a tape already at ``out``; else it is refused)."""
     symbol = same_or_refuse("symbol", {"--symbol": symbol.upper(),
                                        trades.name: symbol_from_name(trades),
                                        quotes.name: symbol_from_name(quotes)})
@@ -151,10 +155,12 @@ def import_binance(trades: Path, quotes: Path, out: Path, *, tick: float | None 
                         "model's feed latency")
     return finish(
         report, out,
-        Trades(_to_ns(tn[time_col], trades), side, tn["price"], tn[qty_col]),
-        Quotes(_to_ns(qn["transaction_time"], quotes), qn["best_bid_price"],
-               qn["best_bid_qty"], qn["best_ask_price"], qn["best_ask_qty"]),
-        hint, f"binance: {trades.name} + {quotes.name}")
+        Trades(_to_ns(tn[time_col], trades, time_col, names is None), side, tn["price"],
+               tn[qty_col]),
+        Quotes(_to_ns(qn["transaction_time"], quotes, "transaction_time", q_header),
+               qn["best_bid_price"], qn["best_bid_qty"], qn["best_ask_price"],
+               qn["best_ask_qty"]),
+        hint, f"binance: {trades.name} + {quotes.name}", replace=replace)
 
 
 def _ticker_names(path: Path, data: bytes) -> list[str]:

@@ -242,9 +242,10 @@ def _depth(cap: Capture, report: ImportReport, levels: int, exchange: np.ndarray
 
 def import_binance_capture(captures: Sequence[Path], out: Path, *, tick: float | None = None,
                            lot: float | None = None, kind: str | None = None,
-                           contract_size: float | None = None, levels: int = 25
-                           ) -> ImportReport:
-    """Convert Binance websocket captures (hftbacktest's collector layout) into a tape."""
+                           contract_size: float | None = None, levels: int = 25,
+                           replace: bool = False) -> ImportReport:
+    """Convert Binance websocket captures (hftbacktest's collector layout) into a tape
+    (``replace``: a tape already at ``out``; else it is refused)."""
     cap = read_capture(captures)
     symbol = next(iter(cap.symbols), "")
     hint = binance_hint(cap.family or "spot", symbol, kind, contract_size, tick, lot)
@@ -287,7 +288,7 @@ def import_binance_capture(captures: Sequence[Path], out: Path, *, tick: float |
     return finish(report, out, Trades(venues[0], t[:, 2].astype(np.int64), t[:, 0], t[:, 1],
                                       fixed[0]), quotes, hint, f"binance-capture: {names}",
                   depth, {"clock": report.clock, "feed_latency_ms": report.feed,
-                          "estimated_quote_times": estimated})
+                          "estimated_quote_times": estimated}, replace)
 
 
 def _column(rows: Sequence[tuple[Any, ...]], i: int) -> np.ndarray:

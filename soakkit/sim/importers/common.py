@@ -31,6 +31,7 @@ import numpy as np
 from soakkit.core.errors import TapeError
 from soakkit.sim.depth import DepthBook
 from soakkit.sim.instrument import Instrument
+from soakkit.sim.tape_checks import check_values, in_units
 from soakkit.sim.tapefile import RecordedTape, grid_step, write_tape
 
 __all__ = ["DepthInput", "ImportReport", "InstrumentHint", "Quotes", "Trades", "finish",
@@ -198,8 +199,9 @@ def _one_market(t: Trades, q: Quotes, source: str) -> None:
 
 def finish(report: ImportReport, out: Path, trades: Trades, quotes: Quotes,
            hint: InstrumentHint, source: str, depth: DepthInput | None = None,
-           provenance: dict[str, Any] | None = None) -> ImportReport:
-    """Clean, check and write the tape (see the module docstring)."""
+           provenance: dict[str, Any] | None = None, replace: bool = False) -> ImportReport:
+    """Clean, check and write the tape (see the module docstring); ``replace``: a tape
+    already at ``out`` (else it is refused)."""
     t, q = trades, quotes
     keep_t = _keep(report, "trade", np.isin(t.side, (1, -1)) & (t.price > 0) & (t.qty > 0),
                    "trades without an aggressor side or with a zero price or size")
@@ -222,6 +224,11 @@ def finish(report: ImportReport, out: Path, trades: Trades, quotes: Quotes,
     report.dropped["trades before the first quote"] = int((~tin).sum())
     t = t.take(np.flatnonzero(tin))
     _one_market(t, q, source)
+    where = str(out)
+    deep = {} if depth is None else {"depth price": depth.prices}
+    check_values(where, {"price": t.price, "bid": q.bid, "ask": q.ask, **deep},
+                 {"qty": t.qty, "bid_qty": q.bid_qty, "ask_qty": q.ask_qty,
+                  **({} if depth is None else {"depth quantity": depth.sizes})})
     prices = [t.price, q.bid, q.ask] + ([depth.prices] if depth is not None else [])
     tick = hint.tick or grid_step(np.concatenate(prices))
     # the lot from what trades and the best quotes show: deep levels may hold quantities on
@@ -234,11 +241,14 @@ def finish(report: ImportReport, out: Path, trades: Trades, quotes: Quotes,
     tape = RecordedTape(
         path=out, instrument=inst, source=source,
         trade_ns=t.ns.astype(np.int64), trade_side=t.side.astype(np.int8),
-        trade_px=np.round(t.price / tick).astype(np.int64), trade_qty=t.qty / lot,
-        quote_ns=q.ns.astype(np.int64), bid_px=np.round(q.bid / tick).astype(np.int64),
-        bid_qty=q.bid_qty / lot, ask_px=np.round(q.ask / tick).astype(np.int64),
-        ask_qty=q.ask_qty / lot, trade_local_ns=t.local, quote_local_ns=q.local, depth=book,
+        trade_px=in_units(where, t.price, tick, "price", "tick").astype(np.int64),
+        trade_qty=in_units(where, t.qty, lot, "qty", "lot"), quote_ns=q.ns.astype(np.int64),
+        bid_px=in_units(where, q.bid, tick, "bid", "tick").astype(np.int64),
+        bid_qty=in_units(where, q.bid_qty, lot, "bid_qty", "lot"),
+        ask_px=in_units(where, q.ask, tick, "ask", "tick").astype(np.int64),
+        ask_qty=in_units(where, q.ask_qty, lot, "ask_qty", "lot"), trade_local_ns=t.local,
+        quote_local_ns=q.local, depth=book,
         provenance={**(provenance or {}), **({"notes": report.notes} if report.notes else {})})
-    write_tape(out, tape)
+    write_tape(out, tape, replace=replace)
     report.trades, report.quotes, report.instrument = int(t.ns.size), int(q.ns.size), inst
     return report

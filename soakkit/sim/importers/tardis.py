@@ -48,6 +48,7 @@ from soakkit.sim.importers.common import (
 )
 from soakkit.sim.importers.csvfiles import decompressed, numbers, read_text_csv
 from soakkit.sim.instrument import binance_contract_size
+from soakkit.sim.tables import epoch_ns
 
 __all__ = ["import_tardis"]
 
@@ -71,8 +72,11 @@ def _read(path: Path, want: str) -> pl.DataFrame:
 
 
 def _times(frame: pl.DataFrame, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Venue and receive times (µs) as ns, each within a tape's bounds (``epoch_ns``)."""
     n = numbers(frame, path, ["timestamp", "local_timestamp"], ("timestamp", "local_timestamp"))
-    return n["timestamp"] * _US, n["local_timestamp"] * _US
+    venue, local = (epoch_ns(path, n[c], _US, c, hint="Tardis times are µs: is this row in "
+                             "another unit?") for c in ("timestamp", "local_timestamp"))
+    return venue, local
 
 
 def _book_input(path: Path, frame: pl.DataFrame, levels: int, venue: np.ndarray,
@@ -135,8 +139,9 @@ def _book_input(path: Path, frame: pl.DataFrame, levels: int, venue: np.ndarray,
 def import_tardis(trades: Path, quotes: Path | None, out: Path, *, book: Path | None = None,
                   tick: float | None = None, lot: float | None = None,
                   kind: str | None = None, contract_size: float | None = None,
-                  levels: int = 25) -> ImportReport:
-    """Convert Tardis ``trades`` with ``quotes`` and/or a book dataset into a tape at ``out``."""
+                  levels: int = 25, replace: bool = False) -> ImportReport:
+    """Convert Tardis ``trades`` with ``quotes`` and/or a book dataset into a tape at ``out``
+    (``replace``: a tape already there; else it is refused)."""
     if quotes is None and book is None:
         raise TapeError("Tardis import needs --quotes, --book, or both")
     report = ImportReport(out)
@@ -199,7 +204,7 @@ def import_tardis(trades: Path, quotes: Path | None, out: Path, *, book: Path | 
     return finish(report, out, Trades(venue_ns["trades"], side, tn["price"], tn["amount"],
                                       fixed["trades"]), q, hint, f"tardis: {names}", depth,
                   {"clock": report.clock, "feed_latency_ms": report.feed,
-                   "estimated_quote_times": bool(estimated)})
+                   "estimated_quote_times": bool(estimated)}, replace)
 
 
 def _one(frame: pl.DataFrame, column: str, path: Path) -> str:

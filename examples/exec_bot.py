@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""An example market-making bot for ``soakkit soak --strategy exec:...``: plain Python, no soakkit.
+
+It speaks soakkit's JSON-lines protocol (docs/STRATEGIES.md) on stdin/stdout, one answer
+per message, and quotes both sides of the book ``bot_offset_ticks`` from the best prices
+(0 joins them), sized from the displayed depth and skewed against its position. It moves
+a quote when the touch moved, within a budget of ``replace_rate_per_min`` requotes (the
+venue rejects what goes over its rate limit), and past the position limit it unloads with
+a taker order. Between decisions it sleeps: its answers carry a ``wake`` (the touch it
+priced from, or the next second when its budget is spent), and soakkit calls it again when
+the touch moves, the second turns or the venue answers. Run it under soakkit:
+
+    soakkit soak --strategy 'exec:python3 examples/exec_bot.py' --iterations 2 --mode volatile
+    soakkit soak --strategy 'exec:python3 examples/exec_bot.py' --set bot_offset_ticks=1
+
+Anything it prints to stderr is kept aside; soakkit quotes the last line if the bot fails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+#: The bot's own parameters, with bounds: soakkit layers, records and sweeps them like its own.
+PARAMS = [
+    {"name": "bot_offset_ticks", "kind": "int", "unit": "ticks", "default": 0, "lo": -2,
+     "hi": 20, "max_step": 1, "tunable": True,
+     "description": "Distance from the best price on each side: 0 joins it, -1 improves by a "
+                    "tick, 1 stands a tick back."},
+    {"name": "bot_skew", "kind": "float", "unit": "ratio", "default": 0.5, "lo": 0.0,
+     "hi": 2.0, "max_step": 0.1, "tunable": True,
+     "description": "Quote sizes tilt by this x position / limit against the position."},
+]
+
+
+class Bot:
+    """What the bot knows: its parameters, instrument, orders and position."""
+
+    def __init__(self, start: dict) -> None:
+        self.params = start["params"]
+        self.tick = start["instrument"]["tick"]
+        self.lot = start["instrument"]["lot"]
+        self.next_id = 1  # soakkit numbers orders 1, 2, 3... in the order they are sent
+        self.sides: dict[int, int] = {}  # side of every order sent
+        self.side_order = {1: None, -1: None}  # id and price of the order on each side
+        self.taking = None  # id of a taker order in flight
+        self.position = start["start"]["position_lots"]
+        self.second = -1
+        self.budget = 0
+        self.started = {1: False, -1: False}
+
+    def _sent(self, side: int) -> int:
+        order_id = self.next_id
+        self.next_id += 1
+        self.sides[order_id] = side
+        return order_id
+
+    def hear(self, reports: list) -> None:
+        for kind, order_id, _ns, lots, _price, left in reports:
+            if kind == "fill":
+                self.position += self.sides[order_id] * lots
+                if left == 0:
+                    self._forget(order_id)
+            elif kind in ("expired", "rejected", "cancelled"):
+                self._forget(order_id)
+
+    def _forget(self, order_id: int) -> None:
+        for side, held in self.side_order.items():
+            if held and held[0] == order_id:
+                self.side_order[side] = None
+        if order_id == self.taking:
+            self.taking = None
+
+    def wake(self, msg: dict) -> dict:
+        """When to be called next (besides any venue answer): the touch moves, or, with the
+        budget spent, the next second."""
+        if self.budget <= 0:
+            return {"at": (msg["now"] // 1_000_000_000 + 1) * 1_000_000_000}
+        bid_px, _, ask_px, _ = msg["book"]
+        return {"bid": [bid_px, bid_px], "ask": [ask_px, ask_px]}
+
+    def step(self, msg: dict) -> list:
+        self.hear(msg["reports"])
+        bid_px, bid_qty, ask_px, ask_qty = msg["book"]
+        mid = (bid_px + ask_px) / 2 * self.tick
+        p = self.params
+        limit = p["position_limit_notional"]
+        actions: list = []
+        if self.taking is None and abs(self.position) * self.lot * mid > limit:
+            target = int(math.copysign(0.5 * limit / (mid * self.lot), self.position))
+            side = -1 if self.position > 0 else 1
+            actions.append(["take", side, abs(self.position - target)])
+            self.taking = self._sent(side)
+        second = msg["now"] // 1_000_000_000
+        if second != self.second:  # the requote budget of this second, as legacy's
+            rate = p["replace_rate_per_min"]
+            self.second = second
+            self.budget = math.floor(rate * (second + 1) / 60) - math.floor(rate * second / 60)
+        offset = p["bot_offset_ticks"]
+        bid = min(bid_px - offset, ask_px - 1)
+        ask = max(ask_px + offset, bid_px + 1)
+        if bid >= ask:  # improving both sides of a narrow spread: meet in the middle
+            bid = bid_px + (ask_px - bid_px - 1) // 2
+            ask = bid + 1
+        depth_usd = 0.5 * (bid_qty + ask_qty) * self.lot * mid
+        base = max(1, math.floor(min(p["impact_cap_ratio"] * depth_usd,
+                                     p["max_delta_ratio"] * limit) / (mid * self.lot)))
+        tilt = p["bot_skew"] * self.position * self.lot * mid / limit
+        for side, price in ((1, bid), (-1, ask)):
+            lots = max(0, math.floor(base * (1 - side * tilt)))
+            held = self.side_order[side]
+            if held is not None and held[1] == price:
+                continue  # same price: keep the order and its place in the queue
+            if held is not None or self.started[side]:
+                if self.budget <= 0:
+                    continue  # over budget: the old quote stays until the next second
+                self.budget -= 1
+            self.started[side] = True
+            actions.append(["quote", side, price, lots])
+            order_id = self._sent(side)
+            self.side_order[side] = (order_id, price) if lots > 0 else None
+        return actions
+
+
+def main() -> int:
+    bot = None
+    write = sys.stdout.write
+    for line in sys.stdin:
+        msg = json.loads(line)
+        kind = msg.get("type")
+        if kind == "step":
+            actions = bot.step(msg)
+            write(json.dumps({"actions": actions, "wake": bot.wake(msg)}) + "\n")
+        elif kind == "start":
+            bot = Bot(msg)
+            write('{"type": "ready"}\n')
+        elif kind == "describe":
+            write(json.dumps({"type": "describe", "name": "example-bot", "params": PARAMS}) + "\n")
+        elif kind == "end":
+            break
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""``exec:PROGRAM``: a strategy that is a separate program, spoken to in JSON lines, in lockstep.
+
+The engine starts ``PROGRAM`` (split like a shell command line) once per simulated window
+and writes one JSON object per line to its stdin; the program answers each with one JSON
+line on its stdout before the engine goes on, so a run is as deterministic as the program.
+Its stderr goes to a temporary file whose last line the engine quotes if the program fails.
+The protocol (``docs/STRATEGIES.md`` has it in full, with ``examples/exec_bot.py``):
+
+* ``{"type": "describe", "protocol": 1}`` → ``{"type": "describe", "name": ..., "params":
+  [spec, ...]}``: the program's own parameters (:func:`spec_from_json`); asked once when the
+  strategy is selected, in a process of its own;
+* ``{"type": "start", ...}`` (instrument, every parameter's value, window length, loop
+  period, prior, carried state) → ``{"type": "ready"}``;
+* ``{"type": "step", "now", "seen", "book", "trades", "updates", "reports", "position"}`` →
+  ``{"actions": [...]}`` with ``["quote", side, price, lots]``, ``["place", side, price,
+  lots]``, ``["cancel", order_id]``, ``["take", side, lots]``; order ids are 1, 2, 3, … in
+  the order the window's quote, place and take actions were sent; an optional ``"wake":
+  {"at": ns, "bid": [lo, hi], "ask": [lo, hi]}`` lets the program sleep until a venue
+  answer arrives, the time reaches ``at`` or the best bid or ask seen leaves its band (the
+  next step message then carries every trade and update since the last one);
+* ``{"type": "end"}``, after which the engine closes the program's stdin.
+
+A program that exits, does not answer within the deadline (``SOAKKIT_EXEC_TIMEOUT_S``,
+default :data:`DEFAULT_TIMEOUT_S` seconds) or writes anything but the expected JSON ends the
+run with one :class:`~soakkit.core.errors.StrategyError` line naming what it did and when.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+from soakkit.config.params import ParamSpec, spec_problems
+from soakkit.core.errors import StrategyError, UsageError
+from soakkit.core.inputs import parse_float
+from soakkit.sim.tape import NS
+from soakkit.strategy import engine
+from soakkit.strategy.api import (
+    Action,
+    Cancel,
+    Place,
+    Quote,
+    Step,
+    Strategy,
+    StrategyContext,
+    Take,
+)
+
+__all__ = ["DEFAULT_TIMEOUT_S", "PROTOCOL", "TIMEOUT_ENV", "ExternalStrategy", "describe",
+           "exec_timeout", "spec_from_json"]
+
+PROTOCOL = 1
+TIMEOUT_ENV = "SOAKKIT_EXEC_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = 10.0
+MAX_TIMEOUT_S = 3600.0
+_MAX_LINE = 64 * 1024 * 1024  #: longest answer read (a bigger one is junk)
+_SHOWN = 80
+
+
+def exec_timeout(env: Mapping[str, str]) -> float:
+    """The answer deadline in seconds: ``SOAKKIT_EXEC_TIMEOUT_S`` (0.05..3600), default 10."""
+    text = env.get(TIMEOUT_ENV)
+    if text is None:
+        return DEFAULT_TIMEOUT_S
+    try:
+        return parse_float(text, lo=0.05, hi=MAX_TIMEOUT_S)
+    except ValueError as exc:
+        raise UsageError(f"{TIMEOUT_ENV}={text!r}: {exc}") from None
+
+
+def _shown(data: bytes) -> str:
+    text = data.decode("utf-8", "replace").strip()
+    return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
+
+
+class _Watchdog(threading.Thread):
+    """Kills the program when an exchange with it outlasts the deadline.
+
+    The engine reads and writes with plain blocking pipes (a lockstep round trip costs
+    what the pipes cost: ``select`` before every read costs as much again); this thread
+    looks at the deadline the engine sets before each exchange, a few times per deadline.
+    """
+
+    def __init__(self, program: _Program) -> None:
+        super().__init__(name=f"soakkit-watchdog-{program.proc.pid}", daemon=True)
+        self.program = program
+        self.deadline: float | None = None  #: monotonic time the current exchange must end by
+        self.fired = False
+        self.stop = threading.Event()
+        self.poll_s = max(0.005, min(program.timeout / 10.0, 0.25))
+
+    def run(self) -> None:
+        while not self.stop.wait(self.poll_s):
+            deadline = self.deadline
+            if deadline is not None and time.monotonic() > deadline:
+                self.fired = True
+                _kill(self.program.proc)
+                return
+
+
+class _Program:
+    """A running program and its two pipes, read and written against a deadline."""
+
+    def __init__(self, argv: Sequence[str], label: str, timeout: float) -> None:
+        self.label = label
+        self.timeout = timeout
+        self.errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        try:
+            self.proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=self.errors,
+                                         start_new_session=True)
+        except OSError as exc:
+            self.errors.close()
+            raise StrategyError(f"strategy {label}: cannot start {argv[0]!r}: "
+                                f"{exc.strerror or exc}") from None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        self.where = "at start"
+        self.watchdog = _Watchdog(self)
+        self.watchdog.start()
+
+    def fail(self, what: str) -> StrategyError:
+        """Stop the program; the one line saying what it did."""
+        self.watchdog.stop.set()
+        if self.proc.poll() is None:
+            _kill(self.proc)
+        told = self._stderr()
+        self.close(kill=True)
+        return StrategyError(f"strategy {self.label} {what} {self.where}{told}")
+
+    def _stderr(self) -> str:
+        try:
+            self.errors.seek(0, os.SEEK_END)
+            self.errors.seek(max(0, self.errors.tell() - 4096))
+            lines = [x for x in self.errors.read().decode("utf-8", "replace").splitlines()
+                     if x.strip()]
+        except (OSError, ValueError):
+            return ""
+        return f"; its stderr ends: {lines[-1].strip()[:200]!r}" if lines else ""
+
+    def _dead(self, writing: bool) -> StrategyError:
+        code = self.proc.wait()
+        if self.watchdog.fired:
+            return self.fail(f"stopped reading its input for {self.timeout:g} s" if writing
+                             else f"did not answer within {self.timeout:g} s")
+        how = (f"was killed by signal {-code}" if code < 0 else f"exited with status {code}")
+        return self.fail(how)
+
+    def send(self, message: Mapping[str, Any] | str) -> None:
+        data = (message if isinstance(message, str) else
+                json.dumps(message, separators=(",", ":"))).encode() + b"\n"
+        self.watchdog.deadline = time.monotonic() + self.timeout
+        try:
+            self.stdin.write(data)
+            self.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise self._dead(writing=True) from None
+        finally:
+            self.watchdog.deadline = None
+
+    def receive(self) -> Any:
+        self.watchdog.deadline = time.monotonic() + self.timeout
+        try:
+            line = self.stdout.readline(_MAX_LINE + 1)
+        except (OSError, ValueError):
+            line = b""
+        finally:
+            self.watchdog.deadline = None
+        if not line.endswith(b"\n"):
+            if len(line) > _MAX_LINE:
+                raise self.fail(f"wrote a line longer than {_MAX_LINE} bytes")
+            raise self._dead(writing=False)
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise self.fail(f"wrote junk (not a JSON line: {_shown(line)})") from None
+
+    def close(self, kill: bool = False) -> None:
+        self.watchdog.stop.set()
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()  # type: ignore[union-attr]
+            if kill:
+                _kill(self.proc)
+            else:
+                try:
+                    self.proc.wait(timeout=min(self.timeout, 5.0))
+                except subprocess.TimeoutExpired:
+                    _kill(self.proc)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None and not stream.closed:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self.errors.close()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the program and whatever it started
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+
+
+def spec_from_json(item: Any, label: str) -> ParamSpec:
+    """One parameter a program declares: name, kind, unit, default, lo, hi, max_step,
+    tunable, description (``ParamSpec`` fields; numbers as JSON numbers)."""
+    if not isinstance(item, dict):
+        raise StrategyError(f"strategy {label}: describe: a parameter must be a JSON object, "
+                            f"got {item!r}"[:300])
+    try:
+        spec = ParamSpec(name=str(item["name"]), kind=item.get("kind", "float"),
+                         unit=str(item.get("unit", "")), default=item["default"],
+                         lo=item["lo"], hi=item["hi"], max_step=item.get("max_step", 1),
+                         tunable=bool(item.get("tunable", True)),
+                         description=str(item.get("description", "")))
+    except KeyError as exc:
+        raise StrategyError(f"strategy {label}: describe: parameter {item.get('name')!r} "
+                            f"has no {exc.args[0]!r}") from None
+    problems = spec_problems(spec)
+    if problems:
+        raise StrategyError(f"strategy {label}: describe: parameter {spec.name!r}: "
+                            + "; ".join(problems))
+    return spec
+
+
+def describe(argv: Sequence[str], label: str, timeout: float) -> tuple[ParamSpec, ...]:
+    """Ask a program for its own parameters (a process of its own, stopped after)."""
+    program = _Program(argv, label, timeout)
+    program.where = "when asked to describe itself"
+    try:
+        program.send({"type": "describe", "protocol": PROTOCOL})
+        answer = program.receive()
+        if not isinstance(answer, dict) or answer.get("type") != "describe" \
+                or not isinstance(answer.get("params", []), list):
+            raise program.fail(f"answered describe with {_shown(json.dumps(answer).encode())}"
+                               ", not {\"type\": \"describe\", \"params\": [...]}")
+        specs = tuple(spec_from_json(item, label) for item in answer.get("params", []))
+        program.send({"type": "end"})
+    finally:
+        program.close()
+    return specs
+
+
+def split_program(program: str) -> list[str]:
+    """``exec:PROGRAM``'s command line as arguments (shell-like quoting, no shell)."""
+    try:
+        argv = shlex.split(program)
+    except ValueError as exc:
+        raise UsageError(f"--strategy exec:{program}: {exc}") from None
+    if not argv:
+        raise UsageError("--strategy exec: names no program (exec:PROGRAM [ARGS])")
+    return argv
+
+
+_KINDS = {"quote": 4, "place": 4, "cancel": 2, "take": 3}
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _wake(wake: Any, program: _Program) -> tuple[int | None, list[int] | None,
+                                                  list[int] | None] | None:
+    """An answer's ``wake``: ``{"at": ns, "bid": [lo, hi], "ask": [lo, hi]}``, each optional."""
+    if wake is None:
+        return None
+    ok = isinstance(wake, dict) and set(wake) <= {"at", "bid", "ask"} \
+        and (wake.get("at") is None or _is_int(wake["at"])) \
+        and all(wake.get(k) is None or (isinstance(wake[k], list) and len(wake[k]) == 2
+                                        and all(_is_int(x) for x in wake[k]))
+                for k in ("bid", "ask"))
+    if not ok:
+        raise program.fail(f"wrote junk (a wake {_shown(json.dumps(wake).encode())}; expected "
+                           "{\"at\": ns, \"bid\": [lo, hi], \"ask\": [lo, hi]}, each optional)")
+    return wake.get("at"), wake.get("bid"), wake.get("ask")
+
+
+class ExternalStrategy(Strategy):
+    """One window of a program speaking the protocol (see the module doc)."""
+
+    def __init__(self, argv: Sequence[str], label: str, timeout: float) -> None:
+        self.argv = list(argv)
+        self.label = label
+        self.timeout = timeout
+        self.program: _Program | None = None
+        self.steps = 0
+        self.since: tuple[int, int] | None = None  #: where the rows last sent ended
+        self.messages = 0  #: step messages sent (a benchmark's count of round trips)
+        self.bytes_out = 0
+        self.wake: tuple[int | None, list[int] | None, list[int] | None] | None = None
+
+    def start(self, ctx: StrategyContext) -> None:
+        super().start(ctx)
+        self.program = _Program(self.argv, self.label, self.timeout)
+        i, p = ctx.instrument, ctx.prior
+        self.program.send({
+            "type": "start", "protocol": PROTOCOL,
+            "instrument": {"tick": i.tick, "lot": i.lot, "contract_size": i.contract_size,
+                           "kind": i.kind},
+            "params": dict(ctx.params), "duration_ns": ctx.duration_ns, "loop_ns": ctx.loop_ns,
+            "prior": {"sigma_bps": p.sigma_bps, "a_per_s": p.a_per_s,
+                      "kappa_per_bps": p.kappa_per_bps},
+            "start": {"position_lots": ctx.start.position_lots,
+                      "orders": [[o.side, o.price, o.lots] for o in ctx.start.orders]}})
+        answer = self.program.receive()
+        if not isinstance(answer, dict) or answer.get("type") != "ready":
+            raise self.program.fail(f"answered start with {_shown(json.dumps(answer).encode())}"
+                                    ", not {\"type\": \"ready\"}")
+
+    def _asleep(self, step: Step) -> bool:
+        """Whether the program asked not to be called now (its last answer's ``wake``)."""
+        wake = self.wake
+        if wake is None or step.reports:
+            return False
+        at, bid, ask = wake
+        book = step.book
+        return ((at is None or step.now_ns < at)
+                and (bid is None or bid[0] <= book.bid_px <= bid[1])
+                and (ask is None or ask[0] <= book.ask_px <= ask[1]))
+
+    def on_step(self, step: Step) -> Sequence[Action]:
+        program = self.program
+        assert program is not None
+        self.steps += 1
+        if self._asleep(step):
+            return []
+        program.where = f"at step {self.steps} (t={step.now_ns / NS:.3f} s {engine.WINDOW})"
+        b = step.book
+        trades, updates, self.since = step.rows_json(self.since)
+        reports = ",".join(f'["{r.kind}",{r.order_id},{r.ns},{r.lots},{r.price},{r.left}]'
+                           for r in step.reports)
+        message = (f'{{"type":"step","now":{step.now_ns},"seen":{step.seen_ns},"book":'
+                   f'[{b.bid_px},{b.bid_qty!r},{b.ask_px},{b.ask_qty!r}],"trades":{trades},'
+                   f'"updates":{updates},"reports":[{reports}],'
+                   f'"position":{step.position_lots}}}')
+        self.messages += 1
+        self.bytes_out += len(message) + 1
+        program.send(message)
+        answer = program.receive()
+        actions = answer.get("actions") if isinstance(answer, dict) else None
+        if not isinstance(actions, list):
+            raise program.fail(f"wrote junk (expected {{\"actions\": [...]}}, got "
+                               f"{_shown(json.dumps(answer).encode())})")
+        self.wake = _wake(answer.get("wake"), program)
+        return [self._action(item, program) for item in actions]
+
+    def _action(self, item: Any, program: _Program) -> Action:
+        kind = item[0] if isinstance(item, list) and item else None
+        if kind not in _KINDS or len(item) != _KINDS[kind]:
+            raise program.fail(f"wrote junk (an action {_shown(json.dumps(item).encode())}; "
+                               "expected [\"quote\"|\"place\", side, price, lots], "
+                               "[\"cancel\", id] or [\"take\", side, lots])")
+        if kind == "quote":
+            return Quote(item[1], item[2], item[3])
+        if kind == "place":
+            return Place(item[1], item[2], item[3])
+        if kind == "take":
+            return Take(item[1], item[2])
+        return Cancel(item[1])
+
+    def finish(self) -> None:
+        program, self.program = self.program, None
+        if program is None:
+            return
+        if program.proc.poll() is None:
+            try:
+                program.send({"type": "end"})
+            except StrategyError:
+                return
+        program.close()
