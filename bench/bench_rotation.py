@@ -206,7 +206,6 @@ def compression(count: int, reps: int) -> dict[str, Any]:
     from datetime import UTC, datetime
 
     from soakkit.rotation import RotationPolicy, rotate
-    from soakkit.rotation import compress as compress_module
     from soakkit.soak import SoakOptions, run_soak
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -224,8 +223,6 @@ def compression(count: int, reps: int) -> dict[str, Any]:
             os.utime(path, (old, old))
             total += len(docs[k % 12])
         cli_s, process_s, inproc_s, durable_s, inplace_s = [], [], [], [], []
-        fsync_each_s: list[float] = []
-        shipped_sync = compress_module.sync_filesystem
         for rep in range(reps):
             cli_dir = Path(tmp) / f"cli{rep}"
             shutil.copytree(template, cli_dir)
@@ -247,21 +244,13 @@ def compression(count: int, reps: int) -> dict[str, Any]:
             os.sync()
             inplace_s.append(timed([sys.executable, "-c", DURABLE_CHILD, str(sources),
                                     str(Path(tmp) / f"inplace{rep}"), "inplace"])[0])
-            # in-process, alternating: with one syncfs per batch (as shipped) and without
-            # (write-back started on every temp, then an fsync each: the design before it)
-            for syncfs in ((True, False) if rep % 2 == 0 else (False, True)):
-                in_root = Path(tmp) / f"inproc{rep}{'' if syncfs else '-fsync'}"
-                shutil.copytree(template.parent, in_root)
-                os.sync()
-                if not syncfs:
-                    compress_module.sync_filesystem = lambda fd: False
-                try:
-                    start = time.perf_counter()
-                    result = rotate(in_root, RotationPolicy(), now=datetime.now(UTC), jobs=2)
-                    (inproc_s if syncfs else fsync_each_s).append(time.perf_counter() - start)
-                finally:
-                    compress_module.sync_filesystem = shipped_sync
-                assert result.exit_code == 0, result.record["errors"]
+            in_root = Path(tmp) / f"inproc{rep}"
+            shutil.copytree(template.parent, in_root)
+            os.sync()
+            start = time.perf_counter()
+            result = rotate(in_root, RotationPolicy(), now=datetime.now(UTC), jobs=2)
+            inproc_s.append(time.perf_counter() - start)
+            assert result.exit_code == 0, result.record["errors"]
         split = inplace_floor_parts(template, Path(tmp) / "floor_parts")
         compressed = sum(p.stat().st_size for p in (Path(tmp) / "inproc0").rglob("*.gz"))
         cli, proc, inproc = min(cli_s), min(process_s), min(inproc_s)
@@ -271,9 +260,6 @@ def compression(count: int, reps: int) -> dict[str, Any]:
             "rotation_process_mb_s": total / 1e6 / proc,
             "process_throughput_vs_gzip_cli": cli / proc,
             "rotation_in_process_s": inproc, "rotation_in_process_mb_s": total / 1e6 / inproc,
-            "rotation_in_process_fsync_each_s": min(fsync_each_s),
-            "syncfs_speedup_in_process": min(fsync_each_s) / inproc,
-            "in_process_pairs_s": list(zip(inproc_s, fsync_each_s, strict=True)),
             "load_average": os.getloadavg()[0],
             "in_process_throughput_vs_gzip_cli": cli / inproc,
             "durable_floor_process_s": min(durable_s),
@@ -374,11 +360,6 @@ def _print_compression(c: dict[str, Any]) -> None:
           f"{c['process_throughput_vs_gzip_cli']:.2f}x gzip's throughput; in-process rotate() "
           f"{c['rotation_in_process_s']:.2f} s ({c['in_process_throughput_vs_gzip_cli']:.2f}x); "
           f"ratio {c['gzip6_ratio']:.2f}")
-    print(f"compression in-process, alternating (load {c['load_average']:.1f}): one syncfs per "
-          f"batch {c['rotation_in_process_s']:.2f} s vs an fsync per temp "
-          f"{c['rotation_in_process_fsync_each_s']:.2f} s -> "
-          f"{c['syncfs_speedup_in_process']:.2f}x; pairs (syncfs, fsync each): " + ", ".join(
-              f"({a:.2f}, {b:.2f})" for a, b in c["in_process_pairs_s"]))
     print(f"compression floor, whole process: gzip each file in memory, write it to a new file, "
           f"fsync each (write-back started first) and the folder per 256 files: "
           f"{c['durable_floor_process_s']:.2f} s ({c['durable_floor_vs_gzip_cli']:.2f}x gzip's "

@@ -106,60 +106,6 @@ def test_c5_fsync_failure_keeps_the_source(tmp_path: Path, monkeypatch: pytest.M
     assert path.exists() and sorted(os.listdir(path.parent)) == ["s.json"]
 
 
-def test_one_syncfs_per_batch_and_every_temp_still_fsynced(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch's temps are made durable by one ``syncfs``; each temp's fsync still follows
-    (the proof of durability, and what reports a file's own write-back error)."""
-    count = compress_module.BATCH_FILES + 44  # two batches
-    for k in range(count):
-        write(tmp_path / f"snapshots/s{k}.json", b'{"a": %d}' % k * 100, 30)
-    real_sync, real_fsync = compress_module.sync_filesystem, os.fsync
-    syncs: list[int] = []
-    synced_temps: list[str] = []
-
-    def counting_sync(fd: int) -> bool:
-        syncs.append(fd)
-        return real_sync(fd)
-
-    def counting_fsync(fd: int) -> None:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith(".soakkit-tmp"):
-            synced_temps.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    monkeypatch.setattr(compress_module, "sync_filesystem", counting_sync)
-    monkeypatch.setattr(compress_module.os, "fsync", counting_fsync)
-    result = rotate(tmp_path, POLICY, now=NOW)
-    assert [a["result"] for a in result.record["actions"]] == ["done"] * count
-    assert len(syncs) == 2 and len(synced_temps) == count
-
-
-def test_a_failed_syncfs_is_left_to_each_fsync(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """``syncfs`` failing says nothing about which file: the fsyncs that follow decide (here
-    one temp's fails: that file is kept, the others are compressed)."""
-    for name in ("a", "b", "c"):
-        write(tmp_path / f"snapshots/{name}.json", name.encode() * 3000, 30)
-    real_fsync = os.fsync
-
-    def failing_sync(fd: int) -> bool:
-        raise OSError(errno.EIO, "I/O error")
-
-    def failing_fsync(fd: int) -> None:
-        target = os.readlink(f"/proc/self/fd/{fd}")
-        if target.endswith(".soakkit-tmp") and \
-                target == str(tmp_path / "snapshots" / compress_module.temp_name("b.json.gz")):
-            raise OSError(errno.EIO, "I/O error")
-        real_fsync(fd)
-
-    monkeypatch.setattr(compress_module, "sync_filesystem", failing_sync)
-    monkeypatch.setattr(compress_module.os, "fsync", failing_fsync)
-    result = rotate(tmp_path, POLICY, now=NOW)
-    got = {a["path"]: a["result"] for a in result.record["actions"]}
-    assert got == {"snapshots/a.json": "done", "snapshots/b.json": "error:EIO",
-                   "snapshots/c.json": "done"}
-    assert sorted(os.listdir(tmp_path / "snapshots")) == ["a.json.gz", "b.json", "c.json.gz"]
-
-
 def test_c6_destination_already_exists(tmp_path: Path) -> None:
     same = tmp_path / "snapshots/same.json"
     other = tmp_path / "snapshots/other.json"

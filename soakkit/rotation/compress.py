@@ -9,10 +9,9 @@ file's folder:
    hashing the input (sha256) — in memory, half of a large batch in a forked second process
    (:mod:`soakkit.rotation.workers`), files over :data:`STREAM_BYTES` streamed — into its
    temp ``.<hash>.soakkit-tmp`` created with ``O_EXCL | O_NOFOLLOW``;
-2. **fsync every temp** (one ``syncfs`` first makes them all durable in one journal
-   commit, so each fsync then costs a cache flush, not a commit of its own) and **verify**
-   each: read it back, decompress it completely and compare sha256 and length; the source
-   must not have changed meanwhile (a fresh ``lstat``), else
+2. **fsync every temp** (write-back of all of them is started first, so one journal commit
+   covers most) and **verify** each: read it back, decompress it completely and compare
+   sha256 and length; the source must not have changed meanwhile (a fresh ``lstat``), else
    ``skipped:modified_during_compress``; a copy that is not smaller is dropped
    (``skipped:incompressible``); the temp gets the source's times;
 3. **rename** every temp to its final name with ``renameat2(RENAME_NOREPLACE)``, which
@@ -53,7 +52,7 @@ from soakkit.rotation.codec import (
     sha256_of_decompressed,
 )
 from soakkit.rotation.policy import TMP_SUFFIX
-from soakkit.rotation.syscalls import rename_noreplace, start_writeback, sync_filesystem
+from soakkit.rotation.syscalls import rename_noreplace, start_writeback
 from soakkit.rotation.workers import can_fork, fork_map
 
 __all__ = ["BATCH_BYTES", "BATCH_FILES", "CompressJob", "CompressOutcome", "batches",
@@ -261,24 +260,6 @@ def _link(f: _File) -> None:
     checkpoint("linked", f.job.name)
 
 
-def _sync_all(files: Sequence[_File]) -> None:
-    """Make the batch's temps durable at once: one ``syncfs`` (a scan never enters another
-    filesystem: one call covers the batch), else write-back started on every temp.
-
-    The ``fsync`` of each temp that follows stays the proof of durability: it then finds
-    nothing to write and no journal commit to wait for (a cache flush instead of a commit
-    each), and it still reports a write-back error of its own file (so a failed ``syncfs``
-    is left to them to attribute)."""
-    if not files:
-        return
-    try:
-        if sync_filesystem(files[0].job.dir_fd):
-            return
-    except OSError:
-        pass  # the fsyncs that follow report which file failed
-    start_writeback([f.fd for f in files if f.fd >= 0])
-
-
 def _fsync_dirs(files: Sequence[_File]) -> None:
     for fd in sorted({f.job.dir_fd for f in files}):
         os.fsync(fd)
@@ -319,8 +300,8 @@ def compress_batch(jobs: Sequence[CompressJob], *, codec: str, level: int,
             except OSError as exc:
                 f.finish(_errname(exc))
         live = [f for f in files if f.outcome is None]
-        _sync_all(live)
-        for f in live:  # after _sync_all, no data to write and no journal commit to wait for
+        start_writeback([f.fd for f in live])
+        for f in live:
             _guard(f, lambda f: os.fsync(f.fd))
             if f.outcome is None:
                 checkpoint("tmp_synced", f.job.name)

@@ -1,9 +1,7 @@
-"""Linux system calls Python's ``os`` lacks, through libc, each with a portable fallback.
+"""Two Linux system calls Python's ``os`` lacks, through libc, each with a portable fallback.
 
 * :func:`start_writeback` – ``sync_file_range(SYNC_FILE_RANGE_WRITE)`` on many files, so the
   ``fsync`` calls that follow mostly wait for one journal commit instead of one each;
-* :func:`sync_filesystem` – ``syncfs``: write back and commit everything dirty on one
-  filesystem at once (one journal commit for a whole batch of files);
 * :func:`rename_noreplace` – ``renameat2(RENAME_NOREPLACE)``: publish a temp file under its
   final name in one step, never clobbering (else ``link`` + ``unlink``: two steps).
 """
@@ -18,7 +16,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["rename_noreplace", "start_writeback", "sync_filesystem"]
+__all__ = ["rename_noreplace", "start_writeback"]
 
 _SYNC_FILE_RANGE_WRITE = 2
 _RENAME_NOREPLACE = 1
@@ -44,18 +42,6 @@ def start_writeback(fds: Sequence[int]) -> None:
         return
     for fd in fds:
         sync_range(fd, ctypes.c_longlong(0), ctypes.c_longlong(0), _SYNC_FILE_RANGE_WRITE)
-
-
-def sync_filesystem(fd: int) -> bool:
-    """``syncfs(fd)``: make everything written on ``fd``'s filesystem durable, in one journal
-    commit. False where the call is missing (nothing done); ``OSError`` when it fails."""
-    syncfs = _function("syncfs")
-    if syncfs is None:
-        return False
-    if syncfs(fd) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
-    return True
 
 
 _NOREPLACE_UNSUPPORTED = {errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP}
