@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +26,41 @@ def make_parser(doc: str | None) -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, help="write the measurements here as JSON")
     return p
+
+
+@dataclass(frozen=True)
+class Child:
+    """A finished child process as a user meets it: wall seconds, CPU seconds (user and
+    system, its waited-for descendants included: ``wait4`` reports both), peak RSS."""
+
+    wall_s: float
+    user_s: float
+    sys_s: float
+    max_rss_kib: int
+    stdout: str
+
+    @property
+    def cpu_s(self) -> float:
+        return self.user_s + self.sys_s
+
+
+def run_child(cmd: list[str], *, check: bool = True, **kw: Any) -> Child:
+    """Run ``cmd`` (stdout captured unless ``kw`` says where it goes) and measure it."""
+    kw.setdefault("stdout", subprocess.PIPE)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, **kw)
+    out = proc.stdout.read() if proc.stdout is not None else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.stdout is not None:
+        proc.stdout.close()
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]}... exited with {proc.returncode}")
+    return Child(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss,
+                 out.decode(errors="replace") if isinstance(out, bytes) else "")
+
+
+def load_average() -> float:
+    """The 1-minute load average (printed beside every figure: the machine is shared)."""
+    return os.getloadavg()[0]

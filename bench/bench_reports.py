@@ -1,28 +1,26 @@
-"""Catalog and report speed, each next to its baseline measured in the same run.
+"""The KPI report as a user meets it, next to papermill's floor measured in the same run.
 
-* catalog – ``load_catalog`` over ``--files`` iterations laid out as the soak runner writes
-  them (real documents from a mini-soak, renumbered, 1,000 per run; each run with its
-  iteration log and ``iterations.parquet``), then the same ITER_SUMMARY files alone (the
-  legacy layout): cold (no cache) and warm (cache present), next to a plain ``json.load``
-  loop over the same files, best of ``--reps``, both inside one process (in-process) and as
-  whole ``python`` processes (interpreter start and imports included);
-* floors – whole processes doing only what any catalog of the tree must: import polars and
-  read the cache (warm); that plus one ``lstat`` per file and every ``iterations.parquet``
-  (cold); that plus the consistency check, and plus writing the cache (cold_checked,
-  cold_checked_cached); read and parse every file with orjson (legacy), and also build
-  the rows in two processes (legacy_rows);
-* KPI report – ``soakkit.notebooks.runner.run("kpi", ...)`` on a 24-iteration run (papermill, a
-  fresh kernel, HTML rendering) next to papermill running an empty notebook (the kernel
-  start floor).
+A 24-iteration ``mixed`` soak at 10 simulated minutes; then, alternating, ``--reps`` times:
 
-    python bench/bench_reports.py --files 100000 --reps 3 --out bench/out/reports.json
+* whole processes: ``soakkit report kpi`` against ``papermill`` running a notebook with
+  one parameter cell (interpreter, imports, kernel start and shutdown: the floor), wall
+  seconds and CPU seconds (user + system of the process and its kernel, from ``wait4``);
+* in-process: ``soakkit.notebooks.run("kpi", ...)`` against
+  ``papermill.execute_notebook`` of the same empty notebook.
+
+Where a report's seconds go, as the runner records them in ``manifest.json``
+(:func:`soakkit.notebooks.outputs.seconds`): the kernel's start, the kernel's start and
+shutdown with papermill, the cells by what they do (imports and loading, figures, the
+rest), and the rendering of the figures and ``report.html``.
+
+    python bench/bench_reports.py --reps 5 --out bench/out/reports.json
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,311 +30,108 @@ from typing import Any
 
 import nbformat
 import papermill
-import polars as pl
-from _common import make_parser, save
+from _common import load_average, make_parser, run_child, save
 from nbformat.v4 import new_code_cell, new_notebook
 
-from soakkit.artifacts.iterlog import entry_line, file_id
-from soakkit.artifacts.iterlog_table import NARROW_SCHEMA, compact
-from soakkit.artifacts.layout import ITER_LOG_FILE, iter_summary_name
-from soakkit.catalog.load import cache_dir, load_catalog
-from soakkit.core.json_canonical import canonical_json
 from soakkit.notebooks.runner import run
 from soakkit.soak import SoakOptions, run_soak
 
 
-def make_catalog_tree(root: Path, files: int) -> None:
-    """``files`` iterations in runs of 1,000, laid out as the soak runner writes them.
-
-    Documents: the 12 of a real mini-soak, renumbered. Each run gets what the runner writes
-    (``soakkit.artifacts.iterlog``): ``ITER_SUMMARY_<n>.json`` (canonical JSON), its line in
-    ``iterations.jsonl`` and, at the end, ``iterations.parquet`` (``iterlog_table.compact``);
-    only the fsyncs are left out, to build the tree in seconds.
-    """
-    source = root / "source"
-    run = run_soak(SoakOptions(iterations=12, sim_minutes=5, mode="mixed", gate="production",
-                               artifacts=source, now="2026-01-01T00:00:00Z"), env={})
-    docs = [json.loads((run.run_dir / f"ITER_SUMMARY_{n}.json").read_text())
-            for n in range(1, 13)]
-    for start in range(0, files, 1000):
-        folder = root / "soak" / "runs" / f"run{start // 1000:04d}"
-        folder.mkdir(parents=True)
-        shutil.copy(run.run_dir / "RUN.json", folder / "RUN.json")
-        lines = []
-        for k in range(start, min(files, start + 1000)):
-            n = k % 1000 + 1
-            doc = dict(docs[k % len(docs)], iteration=n)
-            data = canonical_json(doc).encode()
-            path = folder / iter_summary_name(n)
-            path.write_bytes(data)
-            lines.append(entry_line(n, file_id(path.name, data, path.stat().st_mtime_ns), doc))
-        (folder / ITER_LOG_FILE).write_bytes(b"".join(lines))
-        compact(folder)
+def _empty_notebook(path: Path) -> None:
+    nb = new_notebook(cells=[new_code_cell("x: int = 1")])
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
 
 
-def _child_seconds(code: str, *args: str) -> tuple[float, float]:
-    """(wall seconds of the whole process, seconds it timed inside) of ``python -c code``."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          check=True)
-    return time.perf_counter() - start, float(done.stdout.split()[-1])
+def _where(output_dir: Path) -> dict[str, Any]:
+    """Where one report's seconds went, as its runner recorded them (``manifest.json``)."""
+    seconds: dict[str, Any] = json.loads((output_dir / "manifest.json").read_text())["seconds"]
+    return seconds
 
 
-_JSON_LOOP = """
-import json, sys, time, glob
-start = time.perf_counter()
-for path in sorted(glob.glob(sys.argv[1] + "/runs/*/ITER_SUMMARY_*.json")):
-    with open(path) as fh:
-        json.load(fh)
-print(time.perf_counter() - start)
-"""
-#: Floors, each a whole process: what any Python catalog of this tree must do at the least.
-#: warm: import polars and read the cached frame; cold: import polars, lstat every file
-#: and read every run's iterations.parquet; cold_checked: that, plus the consistency check
-#: the issue asks for (every file's name, size and mtime against its log's; with "cache" it
-#: also writes the frame durably, what the next, warm, load reads); legacy: read and parse
-#: every file with orjson, the fastest parser soakkit has, building nothing; legacy_rows:
-#: the least that also builds the rows: two forked processes (forked before polars starts
-#: its threads) that read, parse with orjson and pick the catalog's fields (NARROW_SCHEMA's
-#: leaves, by key path) into columns, one pickle back, one polars frame.
-_FLOORS = {
-    "warm": """
-import sys, time
-start = time.perf_counter()
-import polars as pl
-assert pl.read_parquet(sys.argv[1] + "/catalog.parquet").height > 0
-print(time.perf_counter() - start)
-""",
-    "cold": """
-import glob, os, sys, time
-start = time.perf_counter()
-import polars as pl
-for run in sorted(glob.glob(sys.argv[1] + "/runs/*")):
-    with os.scandir(run) as it:
-        for entry in it:
-            entry.stat(follow_symlinks=False)
-assert pl.read_parquet(sorted(glob.glob(sys.argv[1] + "/runs/*/iterations.parquet"))).height
-print(time.perf_counter() - start)
-""",
-    "cold_checked": """
-import glob, io, os, sys, time
-start = time.perf_counter()
-import polars as pl
-runs = sorted(glob.glob(sys.argv[1] + "/runs/*"))
-listed = []
-for run in runs:
-    with os.scandir(run) as it:
-        for entry in it:
-            st = entry.stat(follow_symlinks=False)
-            if entry.name.startswith("ITER_SUMMARY_"):
-                listed.append((run, entry.name, st.st_size, st.st_mtime_ns))
-frame = pl.read_parquet([run + "/iterations.parquet" for run in runs], include_file_paths="run")
-frame = frame.with_columns(pl.col("run").str.strip_suffix("/iterations.parquet"))
-key = ["run", "file_name", "file_size", "file_mtime_ns"]
-files = pl.DataFrame(listed, schema=key, orient="row").sort(key)
-assert frame.select(key).sort(key).equals(files), "the logs do not hold the files"
-if sys.argv[2:] == ["cache"]:
-    buf = io.BytesIO()
-    frame.write_parquet(buf, compression="lz4", statistics=False)
-    tmp = sys.argv[1] + "/../floor-cache.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.write(fd, buf.getvalue())
-    os.fsync(fd)
-    os.close(fd)
-    os.rename(tmp, sys.argv[1] + "/../floor-cache.parquet")
-print(time.perf_counter() - start)
-""",
-    "legacy_rows": """
-import gc, glob, json, os, pickle, sys, time
-start = time.perf_counter()
-gc.disable()  # millions of values held in lists: the collector would dominate
-import orjson
-paths = [tuple(p) for p in json.loads(sys.argv[2])]
-files = sorted(glob.glob(sys.argv[1] + "/runs/*/ITER_SUMMARY_*.json"))
-def columns(share):
-    cols = [[] for _ in paths]
-    for name in share:
-        with open(name, "rb") as fh:
-            doc = orjson.loads(fh.read())
-        for col, path in zip(cols, paths):
-            value = doc
-            for key in path:
-                value = value.get(key) if type(value) is dict else None
-            col.append(value)
-    return cols
-r, w = os.pipe()
-pid = os.fork()
-mine = columns(files[pid == 0::2])
-if pid == 0:
-    with os.fdopen(w, "wb") as out:
-        out.write(pickle.dumps(mine, protocol=pickle.HIGHEST_PROTOCOL))
-    os._exit(0)
-os.close(w)
-with os.fdopen(r, "rb") as pipe:
-    theirs = pickle.loads(pipe.read())
-os.waitpid(pid, 0)
-import polars as pl
-frame = pl.DataFrame({"/".join(p): a + b for p, a, b in zip(paths, mine, theirs)}, strict=False)
-assert frame.height == len(files)
-print(time.perf_counter() - start)
-""",
-    "legacy": """
-import glob, sys, time
-start = time.perf_counter()
-import orjson
-for path in sorted(glob.glob(sys.argv[1] + "/runs/*/ITER_SUMMARY_*.json")):
-    with open(path, "rb") as fh:
-        orjson.loads(fh.read())
-print(time.perf_counter() - start)
-""",
-}
-
-
-def _leaves(schema: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """The key path of every field the catalog reads from a document (NARROW_SCHEMA)."""
-    out: list[tuple[str, ...]] = []
-    for name, dtype in schema.items():
-        if isinstance(dtype, pl.Struct):
-            out += _leaves({f.name: f.dtype for f in dtype.fields}, (*prefix, name))
-        else:
-            out.append((*prefix, name))
-    return out
-
-
-_LEAVES = json.dumps(_leaves(NARROW_SCHEMA))
-_LOAD = """
-import sys, time
-start = time.perf_counter()
-from soakkit.catalog.load import load_catalog
-catalog = load_catalog(sys.argv[1], cache=sys.argv[2] == "cache")
-assert catalog.frame.height > 0
-print(time.perf_counter() - start)
-"""
-
-
-def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
-    """In-process and whole-process timings of one layout (cold without cache, warm)."""
-    soak = root / "soak"
-    paths = sorted(str(p) for p in (soak / "runs").glob("*/ITER_SUMMARY_*.json"))
-    base, cold, warm, base_p, cold_p, warm_p = [], [], [], [], [], []
-    logged = any((soak / "runs").glob(f"*/{ITER_LOG_FILE}"))
-    floors: dict[str, list[float]] = {}
-    for _ in range(reps):
-        start = time.perf_counter()
-        for path in paths:
-            with open(path) as fh:
-                json.load(fh)
-        base.append(time.perf_counter() - start)
-        shutil.rmtree(cache_dir(soak), ignore_errors=True)
-        start = time.perf_counter()
-        loaded = load_catalog(soak)
-        cold.append(time.perf_counter() - start)
-        assert loaded.frame.height == files, loaded.frame.height
-        start = time.perf_counter()
-        again = load_catalog(soak)
-        warm.append(time.perf_counter() - start)
-        assert again.cached_rows == files
-        base_p.append(_child_seconds(_JSON_LOOP, str(soak))[0])
-        shutil.rmtree(cache_dir(soak), ignore_errors=True)
-        cold_p.append(_child_seconds(_LOAD, str(soak), "nocache")[0])
-        _child_seconds(_LOAD, str(soak), "cache")
-        warm_p.append(_child_seconds(_LOAD, str(soak), "cache")[0])
-        for name, code in _FLOORS.items():
-            if not name.startswith("cold") or logged:
-                extra = [_LEAVES] if name == "legacy_rows" else []
-                floors.setdefault(name, []).append(_child_seconds(
-                    code, str(cache_dir(soak) if name == "warm" else soak), *extra)[0])
-        if logged:
-            floors.setdefault("cold_checked_cached", []).append(_child_seconds(
-                _FLOORS["cold_checked"], str(soak), "cache")[0])
-    b, c, w = min(base), min(cold), min(warm)
-    bp, cp, wp = min(base_p), min(cold_p), min(warm_p)
-    return {"files": files, "logged_rows": loaded.logged_rows,
-            "in_process": {"json_load_s": b, "cold_s": c, "warm_s": w,
-                           "cold_speedup": b / c, "warm_speedup": b / w},
-            "whole_process": {"json_load_s": bp, "cold_s": cp, "warm_s": wp,
-                              "cold_speedup": bp / cp, "warm_speedup": bp / wp},
-            "floors_whole_process": {f"{name}_s": min(v) for name, v in floors.items()}
-            | {f"{name}_speedup": bp / min(v) for name, v in floors.items()},
-            "json_load_files_per_s": files / b, "cold_files_per_s": files / c,
-            "warm_files_per_s": files / w, "cold_speedup": b / c, "warm_speedup": b / w}
-
-
-def catalog(files: int, reps: int) -> dict[str, Any]:
-    """The runner's layout (one iteration log per run), then the same files without logs."""
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        make_catalog_tree(root, files)
-        os.sync()
-        out = _layout(root, reps, files)
-        for path in (root / "soak" / "runs").glob("*/iterations.*"):
-            path.unlink()  # the legacy layout: ITER_SUMMARY files only
-        os.sync()
-        out["legacy"] = _layout(root, reps, files)
-        return out
-
-
-def report(reps: int) -> dict[str, Any]:
+def report(reps: int, baseline_src: Path | None = None) -> dict[str, Any]:
+    """Whole processes and in-process, alternating with the floor (module doc); with
+    ``baseline_src``, also that source tree's ``soakkit report kpi`` (``PYTHONPATH``)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         run_soak(SoakOptions(iterations=24, sim_minutes=10, mode="mixed", gate="production",
                              artifacts=root / "soak"), env={})
         empty = root / "empty.ipynb"
-        nb = new_notebook(cells=[new_code_cell("x: int = 1")])
-        nb.cells[0].metadata["tags"] = ["parameters"]
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                     "language": "python"}
-        nbformat.write(nb, empty)
-        floors, reports, phases = [], [], []
+        _empty_notebook(empty)
+        floor_cmd = [sys.executable, "-m", "papermill", "--no-progress-bar", str(empty),
+                     str(root / "floor.ipynb")]
+        kpi_cmd = [sys.executable, "-m", "soakkit", "report", "kpi", "-p", "artifacts",
+                   str(root / "soak"), "-p", "gate", "production", "--out",
+                   str(root / "reports")]
+        floors, kpis, floors_in, kpis_in, where, loads = [], [], [], [], [], []
+        bases = []
         for k in range(reps):
+            loads.append(load_average())
+            floors.append(run_child(floor_cmd, stderr=subprocess.DEVNULL))
+            if baseline_src is not None:
+                bases.append(run_child([*kpi_cmd[:-1], str(root / "baseline")],
+                                       stderr=subprocess.DEVNULL,
+                                       env={**os.environ, "PYTHONPATH": str(baseline_src)}))
+            kpis.append(run_child(kpi_cmd, stderr=subprocess.DEVNULL))
+            where.append(_where(root / "reports" / "latest" / "kpi"))
             start = time.perf_counter()
             papermill.execute_notebook(str(empty), str(root / f"out{k}.ipynb"),
                                        progress_bar=False, kernel_name="python3")
-            floors.append(time.perf_counter() - start)
+            floors_in.append(time.perf_counter() - start)
             start = time.perf_counter()
             result = run("kpi", {"artifacts": str(root / "soak"), "gate": "production"},
                          root / "reports")
-            reports.append(time.perf_counter() - start)
+            kpis_in.append(time.perf_counter() - start)
             assert result.exit_code == 0, result.evalue
-            # where the seconds went, as the runner recorded them (manifest.json "seconds")
-            manifest = json.loads((result.output_dir / "manifest.json").read_text())
-            cells = nbformat.read(result.notebook, as_version=4).cells
-            slowest = sorted(((c.metadata.get("papermill", {}).get("duration") or 0.0,
-                               c.source.splitlines()[0][:48]) for c in cells
-                              if c.cell_type == "code" and c.source), reverse=True)[:3]
-            phases.append({**manifest["seconds"], "slowest_cells": slowest})
-        f, r = min(floors), min(reports)
-        return {"iterations": 24, "empty_notebook_s": f, "kpi_report_s": r,
-                "above_floor_s": r - f, "phases": phases[reports.index(r)]}
+        best = min(range(reps), key=lambda i: kpis[i].wall_s)
+        floor_wall, kpi_wall = min(c.wall_s for c in floors), min(c.wall_s for c in kpis)
+        floor_cpu, kpi_cpu = min(c.cpu_s for c in floors), min(c.cpu_s for c in kpis)
+        return {
+            "iterations": 24, "load_average": [min(loads), max(loads)],
+            "whole_process": {"papermill_empty_s": floor_wall, "kpi_report_s": kpi_wall,
+                              "above_floor_s": kpi_wall - floor_wall,
+                              "papermill_empty_cpu_s": floor_cpu, "kpi_report_cpu_s": kpi_cpu,
+                              "above_floor_cpu_s": kpi_cpu - floor_cpu,
+                              "above_floor_cpu_median_s": statistics.median(
+                                  k.cpu_s - f.cpu_s for k, f in zip(kpis, floors,
+                                                                    strict=True))},
+            "in_process": {"empty_notebook_s": min(floors_in), "kpi_report_s": min(kpis_in),
+                           "above_floor_s": min(kpis_in) - min(floors_in)},
+            "above_floor_s": kpi_wall - floor_wall, "phases": where[best],
+            "baseline": {"source": str(baseline_src), "kpi_report_s": min(c.wall_s for c in bases),
+                         "above_floor_s": min(c.wall_s for c in bases) - floor_wall,
+                         "kpi_report_cpu_s": min(c.cpu_s for c in bases)} if bases else None}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser(__doc__)
-    parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--baseline-src", type=Path, default=None, metavar="DIR",
+                        help="also time this soakkit source tree's report, alternating "
+                             "(e.g. `git archive main | tar -x -C DIR`)")
     args = parser.parse_args(argv)
-    data = {"catalog": catalog(args.files, args.reps), "report": report(args.reps)}
-    c, r = data["catalog"], data["report"]
-    for label, layout in (("runner layout (iteration logs)", c), ("legacy layout (files)",
-                                                                    c["legacy"])):
-        i, w = layout["in_process"], layout["whole_process"]
-        print(f"catalog {c['files']} iterations, {label}: in-process json.load loop "
-              f"{i['json_load_s']:.2f} s, cold {i['cold_s']:.3f} s ({i['cold_speedup']:.1f}x), "
-              f"warm {i['warm_s']:.3f} s ({i['warm_speedup']:.0f}x); whole process: json.load "
-              f"loop {w['json_load_s']:.2f} s, cold {w['cold_s']:.3f} s "
-              f"({w['cold_speedup']:.1f}x), warm {w['warm_s']:.3f} s ({w['warm_speedup']:.0f}x)")
-        f = layout["floors_whole_process"]
-        print("  floors, whole processes: " + ", ".join(
-            f"{name} {f[name + '_s']:.3f} s ({f[name + '_speedup']:.1f}x the json.load loop)"
-            for name in ("cold", "cold_checked", "cold_checked_cached", "warm", "legacy",
-                         "legacy_rows") if name + "_s" in f))
-    print(f"KPI report, 24 iterations: {r['kpi_report_s']:.2f} s vs empty notebook "
-          f"{r['empty_notebook_s']:.2f} s -> {r['above_floor_s']:+.2f} s above the floor")
-    p = r["phases"]
-    print(f"  where: kernel start/stop and papermill {p['kernel_s']:.2f} s, cells "
-          f"{p['cells_s']:.2f} s, figures and report.html {p['render_s']:.2f} s; slowest "
-          "cells: " + "; ".join(f"{d:.2f} s {src!r}" for d, src in p["slowest_cells"]))
-    save(args.out, data)
+    r = report(args.reps, args.baseline_src)
+    w, i, p = r["whole_process"], r["in_process"], r["phases"]
+    print(f"KPI report, 24 iterations, whole processes (best of {args.reps}, load "
+          f"{r['load_average'][0]:.1f}-{r['load_average'][1]:.1f}): soakkit report kpi "
+          f"{w['kpi_report_s']:.2f} s vs papermill on an empty notebook "
+          f"{w['papermill_empty_s']:.2f} s -> {w['above_floor_s']:+.2f} s above the floor; "
+          f"CPU {w['kpi_report_cpu_s']:.2f} s vs {w['papermill_empty_cpu_s']:.2f} s -> "
+          f"{w['above_floor_cpu_s']:+.2f} s (median of the pairs "
+          f"{w['above_floor_cpu_median_s']:+.2f} s)")
+    print(f"in-process: run('kpi') {i['kpi_report_s']:.2f} s vs papermill.execute_notebook "
+          f"{i['empty_notebook_s']:.2f} s -> {i['above_floor_s']:+.2f} s")
+    print(f"where (the fastest whole-process report): kernel start {p['kernel_start_s']:.2f} s "
+          f"(start, shutdown and papermill {p['kernel_s']:.2f} s), cells {p['cells_s']:.2f} s "
+          f"(imports and loading {p['imports_s']:.2f} s, figures {p['charts_s']:.2f} s, the "
+          f"rest {p['work_s']:.2f} s), figures and report.html {p['render_s']:.2f} s")
+    if r["baseline"]:
+        b = r["baseline"]
+        print(f"baseline {b['source']}: soakkit report kpi {b['kpi_report_s']:.2f} s -> "
+              f"{b['above_floor_s']:+.2f} s above the floor; CPU {b['kpi_report_cpu_s']:.2f} s")
+    save(args.out, r)
     return 0
 
 

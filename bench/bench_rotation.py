@@ -1,9 +1,11 @@
 """Rotation speed, as a user meets it (whole processes) and inside the process (labelled).
 
-* planning – ``soakkit rotate --dry-run`` as a whole process against
-  ``find TREE -type f -mtime +7 > /dev/null`` on the same tree, best of ``--reps``,
-  alternating; plus the scan, plan and rendering alone timed inside a fresh process. Tree: 200 run
-  folders × 1,000 ``ITER_SUMMARY_<n>.json``, mtimes spread over 30 days (seeded);
+* planning – ``soakkit rotate --dry-run`` (the summary), ``--dry-run --list`` (every
+  action) and the legacy ``python -m soakkit.rotation --dry-run`` (both ways) as whole
+  processes against ``find TREE -type f -mtime +7 > /dev/null`` on the same tree, best of
+  ``--reps``, alternating; plus the scan, plan and rendering alone timed inside a fresh
+  process. Tree: 200 run folders × 1,000 ``ITER_SUMMARY_<n>.json``, mtimes spread over 30
+  days (seeded);
 * start-up – ``soakkit --help`` and ``soakkit rotate --dry-run`` on an empty tree next to
   ``python -c pass``, and the largest imports of the rotation path (``-X importtime``);
 * compression – ``soakkit rotate`` compressing ``--compress-files`` ITER_SUMMARY documents
@@ -39,12 +41,12 @@ from soakkit.rotation.apply import RotationResult, _exit_code, _summary
 from soakkit.cli.rotate import _render
 imported = time.perf_counter()
 plan = plan_rotation(Path(sys.argv[1]), RotationPolicy(), datetime.now(UTC), jobs=int(sys.argv[2]),
-                     render=True)  # as the CLI's dry run: each scan process renders its lines
+                     render=True)  # as `--dry-run --list`: each scan process renders its lines
 planned = time.perf_counter()
 summary = _summary(plan, True, plan.projected_after(), [], [])
 result = RotationResult(summary, _exit_code(summary), plan)
 recorded = time.perf_counter()
-text = _render(result, [])
+text = _render(result, [], True)
 with open(os.devnull, "w") as sink:
     sink.write(text)
 rendered = time.perf_counter()
@@ -102,9 +104,15 @@ def planning(files: int, reps: int) -> dict[str, Any]:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         dry = [sys.executable, "-m", "soakkit", "rotate", "--path", str(tree), "--dry-run",
                "--now", now]
+        # the legacy spelling has no --now: the same instant through SOAKKIT_NOW
+        legacy = [sys.executable, "-m", "soakkit.rotation", "--path", str(tree), "--dry-run"]
+        legacy_env = {**os.environ, "SOAKKIT_NOW": now}
         same = [sys.executable, "-c", SAME_OUTPUT_CHILD, str(tree), now]
         timed(find, stdout=subprocess.DEVNULL)  # warm the dentry cache for both
-        printed = subprocess.run(dry, capture_output=True, text=True, check=True).stdout
+        printed = subprocess.run([*dry, "--list"], capture_output=True, text=True,
+                                 check=True).stdout
+        summary_lines = subprocess.run(dry, capture_output=True, text=True,
+                                       check=True).stdout.count("\n")
         actions = "".join(line + "\n" for line in printed.splitlines()
                           if line.startswith("  would "))
         floor_printed = subprocess.run(same, capture_output=True, text=True, check=True).stdout
@@ -112,11 +120,16 @@ def planning(files: int, reps: int) -> dict[str, Any]:
             raise RuntimeError("the same-output floor printed other lines than the dry run")
         finds, drys, plans, plans1, rss, parts = [], [], [], [], [], []
         floor1, floor2, floor2p, floor_same = [], [], [], []
+        lists, legacies, legacy_lists = [], [], []
         for _ in range(reps):
             finds.append(timed(find, stdout=subprocess.DEVNULL)[0])
             wall, peak, _ = timed(dry, stdout=subprocess.DEVNULL)
             drys.append(wall)
             rss.append(peak)
+            lists.append(timed([*dry, "--list"], stdout=subprocess.DEVNULL)[0])
+            legacies.append(timed(legacy, stdout=subprocess.DEVNULL, env=legacy_env)[0])
+            legacy_lists.append(timed([*legacy, "--list"], stdout=subprocess.DEVNULL,
+                                      env=legacy_env)[0])
             child = [sys.executable, "-c", PLAN_CHILD, str(tree)]
             fields = [float(x) for x in timed([*child, "2"], stdout=subprocess.PIPE)[2].split()]
             plans.append(fields[0])
@@ -129,8 +142,18 @@ def planning(files: int, reps: int) -> dict[str, Any]:
                                  stdout=subprocess.DEVNULL)[0])
             floor_same.append(timed(same, stdout=subprocess.DEVNULL)[0])
         find_s, dry_s = min(finds), min(drys)
+        list_s, legacy_s, legacy_list_s = min(lists), min(legacies), min(legacy_lists)
         return {"files": files, "tree_creation_s": created, "find_s": find_s,
                 "dry_run_process_s": dry_s, "dry_run_over_find": dry_s / find_s,
+                "summary_lines": summary_lines, "listed_lines": printed.count("\n"),
+                "dry_run_list_process_s": list_s, "dry_run_list_over_find": list_s / find_s,
+                "legacy_dry_run_process_s": legacy_s,
+                "legacy_dry_run_over_find": legacy_s / find_s,
+                "legacy_dry_run_list_process_s": legacy_list_s,
+                "legacy_dry_run_list_over_find": legacy_list_s / find_s,
+                "finds_all": finds, "dry_runs_all": drys, "lists_all": lists,
+                "legacies_all": legacies, "legacy_lists_all": legacy_lists,
+                "load_average": os.getloadavg()[0],
                 "dry_run_peak_rss_mib": max(rss) / 1024,
                 "plan_in_process_s": min(plans), "plan_over_find": min(plans) / find_s,
                 "plan_one_process_in_process_s": min(plans1), "finds": finds,
@@ -237,6 +260,7 @@ def compression(count: int, reps: int) -> dict[str, Any]:
             "rotation_process_mb_s": total / 1e6 / proc,
             "process_throughput_vs_gzip_cli": cli / proc,
             "rotation_in_process_s": inproc, "rotation_in_process_mb_s": total / 1e6 / inproc,
+            "load_average": os.getloadavg()[0],
             "in_process_throughput_vs_gzip_cli": cli / inproc,
             "durable_floor_process_s": min(durable_s),
             "durable_floor_vs_gzip_cli": cli / min(durable_s),
@@ -296,9 +320,16 @@ def _print(report: dict[str, Any], reps: int) -> None:
 
 
 def _print_planning(p: dict[str, Any], reps: int) -> None:
-    print(f"planning {p['files']} files, whole processes (best of {reps}): soakkit rotate "
-          f"--dry-run {p['dry_run_process_s']:.3f} s vs find -mtime +7 {p['find_s']:.3f} s -> "
-          f"{p['dry_run_over_find']:.2f}x; peak RSS {p['dry_run_peak_rss_mib']:.0f} MiB")
+    print(f"planning {p['files']} files, whole processes (best of {reps}, load "
+          f"{p['load_average']:.1f}): find -mtime +7 {p['find_s']:.3f} s; soakkit rotate "
+          f"--dry-run (summary, {p['summary_lines']} lines) {p['dry_run_process_s']:.3f} s -> "
+          f"{p['dry_run_over_find']:.2f}x; peak RSS {p['dry_run_peak_rss_mib']:.0f} MiB; "
+          f"--list ({p['listed_lines']} lines) {p['dry_run_list_process_s']:.3f} s -> "
+          f"{p['dry_run_list_over_find']:.2f}x")
+    print(f"legacy spelling python -m soakkit.rotation --dry-run "
+          f"{p['legacy_dry_run_process_s']:.3f} s -> {p['legacy_dry_run_over_find']:.2f}x "
+          f"find; with --list {p['legacy_dry_run_list_process_s']:.3f} s -> "
+          f"{p['legacy_dry_run_list_over_find']:.2f}x")
     parts = ", ".join(f"{k.removesuffix('_s')} {v:.3f} s"
                       for k, v in p["dry_run_parts_in_process"].items())
     print("planning, in-process (scan + plan + rendering in the scan processes): "

@@ -5,7 +5,9 @@ Every figure is printed next to a baseline measured in the same run:
 * scaling – the same grid on a local cluster of 2 workers against 1 worker, in cells per
   second: in process (cluster already up: :func:`soakkit.sweep.run_sweep` with a client)
   and as whole processes (``soakkit sweep --workers N``, cluster start included);
-* overhead – the 1-worker sweep against a plain in-process loop over the same cells
+* overhead – the 1-worker sweep (on a 1-worker cluster, and with ``workers=1`` and no
+  client: no cluster, the cells in this process) against a plain in-process loop over the
+  same cells
   (``run_iteration`` with a ``MemoryRuntimeStore``: no Dask, no files), in process and as
   whole processes (``soakkit sweep --workers 1`` against ``python bench/bench_sweep.py
   --plain-loop``);
@@ -22,6 +24,7 @@ Every figure is printed next to a baseline measured in the same run:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -94,7 +97,7 @@ def scaling_and_overhead(args: Any, tmp: Path) -> tuple[dict[str, Any], dict[str
     cells = build_grid(grid_spec(args, tmp, "x")).size
     inproc: dict[int, list[float]] = {1: [], 2: []}
     whole: dict[int, list[float]] = {1: [], 2: []}
-    loops, loop_whole = [], []
+    loops, loop_whole, here = [], [], []
     clusters = {n: start_local_cluster(n) for n in (1, 2)}
     try:
         for rep in range(args.reps):
@@ -103,6 +106,10 @@ def scaling_and_overhead(args: Any, tmp: Path) -> tuple[dict[str, Any], dict[str
                 start = time.perf_counter()
                 run_sweep(spec, client)
                 inproc[workers].append(time.perf_counter() - start)
+            spec = grid_spec(args, tmp / f"here-{rep}", "s")
+            start = time.perf_counter()
+            run_sweep(dataclasses.replace(spec, workers=1))  # no client: no cluster
+            here.append(time.perf_counter() - start)
             spec = grid_spec(args, tmp / f"loop-{rep}", "s")
             start = time.perf_counter()
             plain_loop(spec)
@@ -124,7 +131,8 @@ def scaling_and_overhead(args: Any, tmp: Path) -> tuple[dict[str, Any], dict[str
                "two_workers_cells_s": cells / two, "speedup": one / two,
                "whole_process": {"one_worker_s": w1, "two_workers_s": w2, "speedup": w1 / w2}}
     overhead = {"cells": cells, "loop_s": loop, "sweep_one_worker_s": one,
-                "overhead": one / loop - 1,
+                "overhead": one / loop - 1, "sweep_in_process_s": statistics.median(here),
+                "in_process_overhead": statistics.median(here) / loop - 1,
                 "whole_process": {"loop_s": loop_w, "sweep_one_worker_s": w1,
                                   "overhead": w1 / loop_w - 1}}
     return scaling, overhead
@@ -304,8 +312,10 @@ def _print_scaling(args: Any, s: dict[str, Any], o: dict[str, Any]) -> None:
     w = s["whole_process"]
     print(f"scaling, whole process: 1 worker {w['one_worker_s']:.1f} s, 2 workers "
           f"{w['two_workers_s']:.1f} s: {w['speedup']:.2f}x")
-    print(f"overhead, in process:   loop {o['loop_s']:.2f} s, sweep on 1 worker "
-          f"{o['sweep_one_worker_s']:.2f} s: {100 * o['overhead']:+.1f} % (goal <= 10 %)")
+    print(f"overhead, in process:   loop {o['loop_s']:.2f} s, sweep on a 1-worker cluster "
+          f"{o['sweep_one_worker_s']:.2f} s: {100 * o['overhead']:+.1f} %; run_sweep with "
+          f"workers=1 (no cluster) {o['sweep_in_process_s']:.2f} s: "
+          f"{100 * o['in_process_overhead']:+.1f} % (goal <= 10 %)")
     w = o["whole_process"]
     print(f"overhead, whole process: loop {w['loop_s']:.2f} s, soakkit sweep --workers 1 "
           f"{w['sweep_one_worker_s']:.2f} s: {100 * w['overhead']:+.1f} %", flush=True)

@@ -99,6 +99,36 @@ def test_catalog_iterations_view_and_parquet(runs: tuple[Path, list[str]], tmp_p
     assert bad.code == 2 and "not allowed with" in bad.err
 
 
+def test_catalog_json_is_written_a_slice_at_a_time(runs: tuple[Path, list[str]], cli,  # type: ignore[no-untyped-def]
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    """`--json` turns a few rows at a time into text, and prints exactly the one JSON
+    array (same bytes) that dumping every row at once gave; `--parquet` writes through
+    a temp file, and a failed write leaves neither it nor a partial target."""
+    from soakkit.catalog.load import to_records
+    from soakkit.cli import catalog as catalog_cli
+
+    root, _ = runs
+    frame = load_catalog(root).frame
+    monkeypatch.setattr(catalog_cli, "JSON_ROWS_AT_A_TIME", 5)
+    assert frame.height > 2 * 5
+    out = cli("catalog", "--artifacts", str(root), "--json")
+    assert out.code == 0
+    assert out.out == json.dumps(to_records(frame), indent=1, default=str) + "\n"
+    target = tmp_path / "rows.parquet"
+    target.write_bytes(b"the previous export")
+
+    def failing(self: pl.DataFrame, file: object, **kwargs: object) -> None:
+        file.write(b"PAR1 half")  # type: ignore[attr-defined]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", failing)
+    full = cli("catalog", "--artifacts", str(root), "--parquet", str(target), "--force")
+    assert full.code == 2 and full.err.startswith(f"soakkit: error: {target}: cannot write")
+    assert target.read_bytes() == b"the previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.parquet"]
+
+
 def test_text_tables_clip_then_hide_and_never_wrap() -> None:
     frame = pl.DataFrame({"run": ["a-very-long-run-identifier-0001"], "profile": ["steady_safe"],
                           "note": ["x" * 40], "pnl_usd": [-12345.678]})

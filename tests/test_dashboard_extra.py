@@ -42,11 +42,11 @@ def test_a_local_sweep_runs_without_bokeh(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(script), "sweep", "--profiles", "steady_safe", "--modes", "calm",
          "--seeds", "1-2", "--tune", "on", "--iterations", "1", "--sim-minutes", "1",
-         "--workers", "1", "--artifacts", str(tmp_path / "art"), "--now",
+         "--workers", "2", "--artifacts", str(tmp_path / "art"), "--now",
          "2026-01-01T00:00:00Z"],
         capture_output=True, text=True, env=subprocess_env(), timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "2 cells: 0 done earlier, 2 run now, 0 failed, 0 missing" in proc.stdout
-    assert "local cluster, 1 worker process(es)" in proc.stderr
+    assert "local cluster, 2 worker process(es)" in proc.stderr  # one worker: no cluster
     assert "dashboard:" not in proc.stderr
     assert "bokeh imported: False" in proc.stderr

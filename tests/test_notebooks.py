@@ -112,8 +112,9 @@ def test_kpi_report_folder(soaked: Path, tmp_path: Path) -> None:
     assert folder.parent.name == "2026-11-24" or len(folder.parent.name) == 10
     assert folder.name.startswith("kpi-") and not folder.name.endswith(".partial")
     names = sorted(p.name for p in folder.iterdir())
+    kernel_said = (folder / "kernel.log").read_text() if "kernel.log" in names else ""
     assert names == ["kpi_trends.png", "kpis.json", "manifest.json", "param_trajectories.png",
-                     "report.html", "report.ipynb", "tuning_events.png"]
+                     "report.html", "report.ipynb", "tuning_events.png"], kernel_said
     assert all(p.read_bytes().startswith(PNG) for p in result.figures)
     kpis = json.loads((folder / "kpis.json").read_text())
     assert kpis["kpi"]["iterations"] == [1, 2, 3, 4] and kpis["kpi"]["verdict"] in (
@@ -122,6 +123,12 @@ def test_kpi_report_folder(soaked: Path, tmp_path: Path) -> None:
     assert manifest["status"] == "ok" and manifest["error"] is None
     assert manifest["parameters"]["artifacts"] == str(soaked)
     assert len(manifest["template"]["sha256"]) == 64 and "papermill" in manifest["versions"]
+    # where the seconds went: the cells split by what they do, the kernel's start apart
+    spent = manifest["seconds"]
+    assert spent["imports_s"] + spent["charts_s"] + spent["work_s"] == pytest.approx(
+        spent["cells_s"], abs=0.005)
+    assert spent["imports_s"] > 0 and spent["charts_s"] > 0 and spent["work_s"] > 0
+    assert spent["kernel_start_s"] > 0 and spent["execute_s"] >= spent["cells_s"]
     html = (folder / "report.html").read_text()
     assert "load_kpi_report(" not in html  # no code in the report
     assert 'src="http' not in html and "cdnjs" not in html  # no CDN assets: works offline
@@ -252,3 +259,30 @@ def test_nbval_really_compares_outputs(tmp_path: Path) -> None:
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     assert f"tampered.ipynb::Cell {code_cells.index(index)} " in tampered.stdout
     assert "1 failed" in tampered.stdout
+
+
+def test_jsonschema_is_imported_without_its_iri_parsers(tmp_path: Path) -> None:
+    """The report's processes import jsonschema without ``rfc3987_syntax`` (its ~35 Earley
+    parsers): altair still validates a chart, nbformat a notebook, and the module can still
+    be imported afterwards by whoever wants it."""
+    code = (
+        "import sys\n"
+        "from soakkit.core.jsonschema_import import import_jsonschema\n"
+        "import_jsonschema()\n"
+        "assert 'jsonschema' in sys.modules and 'rfc3987_syntax' not in sys.modules\n"
+        "import altair as alt, nbformat\n"
+        "from nbformat.v4 import new_notebook\n"
+        "alt.Chart(alt.Data(values=[{'x': 1}])).mark_point().encode(x='x:Q').to_dict()\n"
+        "nbformat.validate(new_notebook())\n"
+        "assert 'rfc3987_syntax' not in sys.modules\n"
+        "try:\n"
+        "    alt.Chart(alt.Data(values=[])).mark_point().encode(x='x:Q').properties(width='w')"
+        ".to_dict()\n"
+        "except Exception as exc:\n"
+        "    print('invalid chart refused:', type(exc).__name__)\n"
+        "import rfc3987_syntax\n"
+        "print('later import works')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "invalid chart refused:" in done.stdout and "later import works" in done.stdout

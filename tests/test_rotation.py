@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import threading
 import time
 from datetime import timedelta
@@ -558,3 +559,87 @@ def test_a_tree_planned_in_two_processes_is_the_tree_planned_in_one(tmp_path: Pa
         "print(len(one.actions()), sum('caf' in a['path'] for a in one.actions()))\n")
     actions, odd_actions = run_subprocess_code(code, tmp_path).split()
     assert int(actions) > 40 * 3 and int(odd_actions) == 1  # 3 deletions a run, and the odd name
+
+
+_SUMMARY_LINE = re.compile(r"^  would (\w+) +(\d+) files? +([\d.]+ (?:B|KiB|MiB|GiB|TiB))  (\S+/)  "
+                           r"(\S+)$")
+_LISTED_LINE = re.compile(r"^  would (\w+) +(\S+)  (\S+)$")
+
+
+def test_dry_run_prints_a_summary_and_list_prints_every_line(tmp_path: Path, cli, capsys,  # type: ignore[no-untyped-def]
+                                                             monkeypatch) -> None:
+    """`--dry-run` counts the actions per folder and reason (files and bytes, like
+    `restic forget --dry-run`); `--list` prints every one; both spellings take `--list`,
+    the rest of the output is the same, and the summary counts exactly what the list lists."""
+    from collections import Counter
+
+    from soakkit.cli.rotate import legacy_main
+    from soakkit.rotation.actions import human_bytes
+
+    make_tree(tmp_path)
+    before = snapshot(tmp_path)
+    args = ("rotate", "--path", str(tmp_path), "--dry-run", "--keep-latest", "5", "--now",
+            NOW_ISO)
+    summary, listed = cli(*args), cli(*args, "--list")
+    assert summary.code == listed.code == 0 and snapshot(tmp_path) == before
+    listed_lines = [line for line in listed.out.splitlines() if line.startswith("  would ")]
+    plan = plan_rotation(tmp_path, POLICY, NOW)
+    assert "".join(line + "\n" for line in listed_lines) == plan.dry_run_lines()
+    counted: Counter[tuple[str, str, str]] = Counter()
+    sizes: Counter[tuple[str, str, str]] = Counter()
+    for phase, verb, path, reason, size in plan.acting():
+        if phase != "history":
+            key = (verb, path.rsplit("/", 1)[0] + "/" if "/" in path else "./",
+                   reason.split("(")[0])
+            counted[key] += 1
+            sizes[key] += size
+    shown: dict[tuple[str, str, str], tuple[int, str]] = {}
+    for line in summary.out.splitlines():
+        if (m := _SUMMARY_LINE.match(line)) is not None:
+            shown[(m[1], m[4], m[5])] = (int(m[2]), m[3])
+        elif line.startswith("  would "):  # the iteration logs to complete, one per folder
+            m = _LISTED_LINE.match(line)
+            assert m and m[1] == "preserve" and line in listed_lines
+    assert shown == {key: (n, human_bytes(sizes[key])) for key, n in counted.items()}
+    assert ("delete", "runs/r1/", "delete:beyond_keep_latest") in shown
+    assert len(summary.out.splitlines()) < len(listed.out.splitlines())
+    assert "--list prints every file" in summary.out
+    rest = [line for line in summary.out.splitlines()
+            if not line.startswith(("  would ", "would: "))]
+    assert rest == [line for line in listed.out.splitlines() if not line.startswith("  would ")]
+    # the legacy spelling (no --now: the clock from SOAKKIT_NOW): the same flag, the same
+    # output, the same exit code
+    monkeypatch.setenv("SOAKKIT_NOW", NOW_ISO)
+    legacy_args = ["--path", str(tmp_path), "--dry-run", "--keep-latest", "5"]
+    assert legacy_main([*legacy_args, "--list"]) == 0
+    assert capsys.readouterr().out == listed.out
+    assert legacy_main(legacy_args) == 0
+    assert capsys.readouterr().out == summary.out
+    assert snapshot(tmp_path) == before
+
+
+def test_both_spellings_scan_in_two_processes(tmp_path: Path) -> None:
+    """`soakkit rotate` and `python -m soakkit.rotation` both fork the scan's second process
+    (the legacy spelling imports numpy before its main runs: OpenBLAS must stay at one
+    thread there too), seen through a `sitecustomize` that counts the forks."""
+    import subprocess
+    import sys
+
+    from .conftest import subprocess_env
+
+    make_tree(tmp_path / "tree", runs={f"runs/r{k}": 8 for k in range(40)})
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import atexit, os\nforks = []\nfork = os.fork\n"
+        "os.fork = lambda: forks.append(1) or fork()\n"
+        "atexit.register(lambda: print('forks', len(forks)))\n")
+    env = subprocess_env({"PYTHONPATH": str(hook), "SOAKKIT_NOW": NOW_ISO})
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    tree = str(tmp_path / "tree")
+    for argv in (["soakkit", "rotate", "--path", tree, "--dry-run", "--now", NOW_ISO],
+                 ["soakkit.rotation", "--path", tree, "--dry-run"]):
+        done = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True,
+                              check=False, env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[-1] == "forks 1", (argv[0], done.stdout[-300:])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+import time
 from pathlib import Path
 
 import polars as pl
@@ -359,3 +360,50 @@ def test_a_refusing_file_system_is_one_line_not_a_traceback(tmp_path: Path) -> N
     frame = frame_of(run_batch(payload(grid, next(batches(grid, set(), 10)), NOW_ISO, None)))
     with pytest.raises(ArtifactError, match=r"part-0001-000000.parquet: cannot write .*rerun"):
         store.write_batch(1, 0, frame, None)
+
+
+def _processes_in_session(session: int) -> list[str]:
+    """Command lines of the live processes of ``session`` (from /proc)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append((stat_file.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                         .decode(errors="replace"))
+    return found
+
+
+@pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=pytest.mark.slow)])
+def test_a_sweep_leaves_no_process_and_one_worker_runs_here(tmp_path: Path,
+                                                            workers: str) -> None:
+    """A finished sweep leaves nothing of its session alive (scheduler, nannies, workers:
+    a process still exiting as the client returns is given a moment, not a life);
+    one worker: no cluster, no Dask imported, the cells in the sweep's own process."""
+    import subprocess
+    import sys
+
+    from .conftest import subprocess_env
+
+    code = ("import sys\nfrom soakkit.cli import main\ncode = main(sys.argv[1:])\n"
+            "print('dask imported:', 'distributed' in sys.modules)\nsys.exit(code)\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "sweep", *BASE, "--workers", workers, "--artifacts",
+         str(tmp_path), "--now", NOW_ISO], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=subprocess_env(), start_new_session=True)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    # a worker still exiting when the client returns may outlive it briefly; none stays
+    deadline = time.monotonic() + 30
+    while _processes_in_session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_in_session(proc.pid) == []
+    if workers == "1":
+        assert "dask imported: False" in out and "local process, 1 worker" in err
+    else:
+        assert "local cluster, 2 worker process(es)" in err
+    frame = pl.read_parquet(sorted((tmp_path / "sweeps").glob("*/part-*.parquet")))
+    assert "4 cells: 0 done earlier, 4 run now, 0 failed" in out
+    assert frame["error"].null_count() == frame.height and frame["cell_key"].n_unique() == 4

@@ -116,6 +116,12 @@ def test_done_when_grid_runs_on_a_separate_scheduler_and_on_the_local_cluster(
     by_local = _assert_every_cell_once(tmp_path / "local", 160, 3)
     # same cells, same keys, same numbers, wherever they ran
     assert by_local.equals(by_remote)
+    here = run_subprocess("sweep", *DONE_WHEN, "--workers", "1",
+                          "--artifacts", str(tmp_path / "here"))
+    assert here.code == 0, here.err
+    assert "on the local process, 1 worker (no Dask cluster)" in here.err
+    assert "dashboard" not in here.err
+    assert _assert_every_cell_once(tmp_path / "here", 160, 3).equals(by_remote)
     assert _folder(tmp_path / "local").name == _folder(tmp_path / "remote").name
 
     again = run_subprocess("sweep", *DONE_WHEN, "--scheduler", two_workers.address,

@@ -92,7 +92,8 @@ def add_now(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> 
                         "(run ids have four-digit years, file times fit in int64 ns)")
 
 
-def add_dask_options(group: argparse._ArgumentGroup) -> None:
+def add_dask_options(group: argparse._ArgumentGroup,
+                     workers_help: str = "default: one per core") -> None:
     """Where a Dask command runs: ``--scheduler``, ``--scheduler-file``, ``--workers``
     (``sweep``, ``optimize``; :func:`soakkit.sweep.cluster.connect` reads them)."""
     group.add_argument("--scheduler", metavar="ADDRESS",
@@ -100,7 +101,7 @@ def add_dask_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--scheduler-file", type=path_arg, metavar="FILE",
                        help="the scheduler file of an existing Dask cluster")
     group.add_argument("--workers", type=int_arg(1, MAX_WORKERS), metavar="N",
-                       help="local cluster: worker processes (default: one per core)")
+                       help=f"local cluster: worker processes ({workers_help})")
 
 
 def add_wait_options(group: argparse._ArgumentGroup, connect_timeout_s: float) -> None:

@@ -8,6 +8,8 @@ import os
 import shutil
 import sys
 import textwrap
+from collections.abc import Callable
+from typing import Any
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
@@ -36,6 +38,24 @@ def _width(args: argparse.Namespace) -> int:
 
 
 
+#: Rows turned into JSON at a time by ``--json`` (bounds the dicts and text in memory).
+JSON_ROWS_AT_A_TIME = 5_000
+
+
+def _write_json(frame: Any, to_records: Callable[[Any], list[dict[str, Any]]]) -> None:
+    """Every row as one JSON array (``json.dumps(rows, indent=1)``'s bytes), written a
+    slice of rows at a time: 100,000 iterations never sit in memory as dicts or text."""
+    out = sys.stdout
+    first = True
+    out.write("[")
+    for rows in frame.iter_slices(JSON_ROWS_AT_A_TIME):
+        out.write("".join([("\n " if first and not k else ",\n ")
+                           + json.dumps(row, indent=1, default=str).replace("\n", "\n ")
+                           for k, row in enumerate(to_records(rows))]))
+        first = first and rows.height == 0
+    out.write("]\n" if first else "\n]\n")
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from soakkit.catalog.load import load_catalog, to_records
     from soakkit.core.errors import UsageError, fs_errors
@@ -61,16 +81,13 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
                                   if isinstance(t, pl.List))
         sys.stdout.write(flat.write_csv())
     elif args.json:
-        sys.stdout.write(json.dumps(to_records(frame), indent=1, default=str) + "\n")
+        _write_json(frame, to_records)
     elif args.parquet is not None:
-        import io
+        from soakkit.core.io import atomic_writer
 
-        from soakkit.core.io import atomic_write_bytes
-
-        buf = io.BytesIO()
-        frame.write_parquet(buf)
-        with fs_errors(args.parquet, "cannot write the Parquet file"):
-            atomic_write_bytes(args.parquet, buf.getvalue())
+        with fs_errors(args.parquet, "cannot write the Parquet file"), \
+                atomic_writer(args.parquet) as out:
+            frame.write_parquet(out)
         print(f"{frame.height} iteration row(s) of {frame['run_id'].n_unique()} run(s) "
               f"-> {args.parquet}" + (" (replaced)" if replacing else ""))
     else:

@@ -28,7 +28,7 @@ from soakkit.core.errors import (
 from soakkit.core.inputs import MAX_DAYS, MAX_WAIT_S, float_arg, int_arg, path_arg
 from soakkit.core.io import canonical_json, clock_from
 from soakkit.core.messages import error, warning
-from soakkit.rotation.actions import action_lines
+from soakkit.rotation.actions import action_lines, mib
 from soakkit.rotation.policy import CODECS, MAX_KEEP_LATEST
 from soakkit.rotation.policy import RotationPolicy as _Policy
 
@@ -76,7 +76,10 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
                    default=None, metavar="M",
                    help="disk budget in MiB of allocated blocks; exit 2 when over after rotation")
     p.add_argument("--dry-run", action="store_true",
-                   help="print exactly what a real run would do; change nothing")
+                   help="print what a real run would do, counted per folder and reason "
+                        "(files, bytes); change nothing")
+    p.add_argument("--list", action="store_true",
+                   help="with --dry-run: print every action, one line per file")
     if legacy:
         return
     p.add_argument("--explain", action="store_true",
@@ -98,10 +101,6 @@ def add_rotate_arguments(p: argparse.ArgumentParser, *, legacy: bool = False) ->
                    help="write Prometheus metrics to DIR/soakkit_rotation.prom")
 
 
-def _mib(n: int) -> str:
-    return f"{n / 1048576:.1f} MiB"
-
-
 def _policy_line(args: dict[str, Any]) -> str:
     budget = "no disk budget" if args["max_size_mb"] is None else \
         f"disk budget {args['max_size_mb']:g} MiB" + (
@@ -111,33 +110,34 @@ def _policy_line(args: dict[str, Any]) -> str:
             f"old, {budget}")
 
 
-def _action_lines(result: RotationResult) -> str:
-    """One line per action: ``would <verb>`` for a dry run, ``<verb> ... -> <outcome>`` after
-    a real one (from the plan's arrays: 200,000 actions print without a dict each)."""
+def _action_lines(result: RotationResult, listed: bool) -> str:
+    """One line per action: ``would <verb>`` for a dry run with ``--list`` (else counts per
+    folder and reason), ``<verb> ... -> <outcome>`` after a real one (from the plan's
+    arrays: 200,000 actions print without a dict each)."""
     if result.results is None:
-        return result.plan.dry_run_lines()
+        return result.plan.dry_run_lines() if listed else result.plan.dry_run_summary()
     return "".join([action_lines(verb, [path], [reason], [result.outcome(phase, path)])
                     for phase, verb, path, reason, _ in result.plan.acting()])
 
 
-def _render(result: RotationResult, explain_lines: list[str]) -> str:
+def _render(result: RotationResult, explain_lines: list[str], listed: bool) -> str:
     summary = result.summary
     dry = summary["dry_run"]
     out = [f"rotation at {summary['now']}" + (" (dry run: nothing changed)" if dry else ""),
            _policy_line(summary["args"])]
-    out.append(_action_lines(result).removesuffix("\n") or "  nothing to do")
+    out.append(_action_lines(result, listed).removesuffix("\n") or "  nothing to do")
     out += explain_lines
     if summary["kept"]:
         out.append("kept: " + ", ".join(f"{k} {v}" for k, v in summary["kept"].items()))
     b, a = summary["before"], summary["after"]
     proj = " (projected; compression savings not counted)" if summary["after_is_projection"] \
         else ""
-    out.append(f"size: {b['files']} files, apparent {_mib(b['apparent_bytes'])} -> "
-               f"{_mib(a['apparent_bytes'])}, allocated {_mib(b['allocated_bytes'])} -> "
-               f"{_mib(a['allocated_bytes'])}{proj}")
+    out.append(f"size: {b['files']} files, apparent {mib(b['apparent_bytes'])} -> "
+               f"{mib(a['apparent_bytes'])}, allocated {mib(b['allocated_bytes'])} -> "
+               f"{mib(a['allocated_bytes'])}{proj}")
     if summary["budget_bytes"] is not None:
         state = "OVER BUDGET" if summary["over_budget"] else "within budget"
-        out.append(f"budget: {_mib(summary['budget_bytes'])} allocated: {state}")
+        out.append(f"budget: {mib(summary['budget_bytes'])} allocated: {state}")
     return "\n".join(out) + "\n"
 
 
@@ -171,7 +171,8 @@ def run_rotate(args: argparse.Namespace) -> int:
         return _rotate_with_metrics(args, policy, now, jobs, metrics_dir)
     result = rotate(args.artifacts, policy, now=now, dry_run=args.dry_run,
                     wait_lock=getattr(args, "wait_lock", 0.0), jobs=jobs,
-                    render=args.dry_run and not getattr(args, "json", False))
+                    render=args.dry_run and getattr(args, "list", False)
+                    and not getattr(args, "json", False))
     return _report(args, result)
 
 
@@ -218,8 +219,8 @@ def _report(args: argparse.Namespace, result: RotationResult) -> int:
         explain += [f"  {d.reason:<44} {d.path}" for d in
                     result.plan.decisions(include_keep=True)]
     # a name that is not UTF-8 (or holds a control character) is shown escaped: \xff
-    sys.stdout.write("".join(printable(line) + "\n"
-                             for line in _render(result, explain).splitlines()))
+    sys.stdout.write("".join(printable(line) + "\n" for line in _render(
+        result, explain, getattr(args, "list", False)).splitlines()))
     _problems(result.summary)
     return result.exit_code
 
@@ -274,11 +275,12 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "rotate", help=COMMANDS["rotate"], formatter_class=formatter, epilog=EPILOG,
         description="Plan, then apply: one scan of --artifacts and one captured --now give "
-                    "every file a\ndecision with a reason; --dry-run prints exactly what a real "
-                    "run would do. An\nITER_SUMMARY file is deleted only once its run's "
-                    "iteration log (iterations.jsonl)\nholds its exact content; compression is "
-                    "crash-safe and recorded in\nrotation/MANIFEST.jsonl; every run appends one "
-                    "line to rotation/ROTATION_LOG.jsonl.\n\n"
+                    "every file a\ndecision with a reason; --dry-run counts what a real run "
+                    "would do per folder and\nreason (--list: every file). An ITER_SUMMARY file "
+                    "is deleted only once its run's\niteration log (iterations.jsonl) holds its "
+                    "exact content; compression is\ncrash-safe and recorded in "
+                    "rotation/MANIFEST.jsonl; every run appends one line to\n"
+                    "rotation/ROTATION_LOG.jsonl.\n\n"
                     "  soakkit rotate restore FILE|RUN_ID --artifacts DIR   "
                     "decompress back and prove the hash")
     rsub = p.add_subparsers(dest="rotate_command", metavar="restore", parser_class=Parser)

@@ -57,10 +57,7 @@ environment: DASK_SCHEDULER_ADDRESS (Dask's scheduler-address setting: an existi
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from soakkit.sweep import ProgressPrinter, SweepProgress, SweepSpec, run_sweep
-    from soakkit.sweep.cluster import silence_dask_logs
-
-    silence_dask_logs()  # for good: Dask logs a lost connection with a traceback; the sweep
-    # reports it in one line
+    from soakkit.sweep.cluster import runs_in_process, silence_dask_logs
 
     spec = SweepSpec.from_text(
         profiles=args.profiles, modes=args.modes, seeds=args.seeds, tune=args.tune,
@@ -70,6 +67,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         scheduler_file=args.scheduler_file, workers=args.workers, batch_size=args.batch_size,
         window=args.window, write_runs=args.write_runs, now=args.now,
         connect_timeout_s=args.connect_timeout)
+    if not runs_in_process(spec):  # no Dask to import otherwise
+        silence_dask_logs()  # for good: Dask logs a lost connection with a traceback; the
+        # sweep reports it in one line
     progress = SweepProgress() if args.quiet else \
         ProgressPrinter(sys.stderr, interval_s=args.progress_interval)
     result = run_sweep(spec, progress=progress)
@@ -134,7 +134,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                           "file system)")
     add_now(out, "freeze the clock (reproducible files)")
     run = p.add_argument_group("where and how it runs")
-    add_dask_options(run)
+    add_dask_options(run, "default: one per core; 1: no cluster, the cells run in this "
+                          "process")
     run.add_argument("--batch-size", type=int_arg(1, MAX_BATCH), metavar="N",
                      help="cells per task (default: about 2 s of work, at least 4 tasks "
                           "per worker)")

@@ -16,11 +16,11 @@ import itertools
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from soakkit.core.digests import sha256_bytes, sha256_file
 from soakkit.core.errors import UsageError
@@ -38,6 +38,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "atomic_writer",
     "canonical_json",
     "clock_from",
     "file_time_ns",
@@ -84,17 +85,20 @@ def _refuse_special(path: Path) -> None:
         raise OSError(errno.EEXIST, "not a regular file; refusing to replace it", str(path))
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644,
-                       tmp_name: str | None = None, mtime: float | None = None) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix.
+@contextlib.contextmanager
+def atomic_writer(path: Path, *, mode: int = 0o644, tmp_name: str | None = None,
+                  mtime: float | None = None) -> Iterator[BinaryIO]:
+    """A binary file to write ``path``'s new content into, published when the block ends
+    so readers see the old file or the new one, never a mix (:func:`atomic_write_bytes`
+    for content written piece by piece: a large export never sits in memory whole).
 
-    The bytes go to an exclusive temp file in the same folder (never following a
-    symlink), are fsynced, renamed over ``path`` and the folder is fsynced. On any
-    failure the temp file is removed and ``path`` is untouched; a ``path`` that is a device,
-    pipe or socket is refused (an :class:`OSError`). ``tmp_name`` lets a caller
-    that owns a lock use its own recognisable temp name (rotation cleans up its own).
-    ``mtime`` (epoch seconds) sets the file's modification time before the rename, so a
-    writer with an injected clock creates files whose age agrees with that clock.
+    The content goes to an exclusive temp file in the same folder (never following a
+    symlink), is fsynced, renamed over ``path`` and the folder is fsynced. On any failure
+    (the block's included) the temp file is removed and ``path`` is untouched; a ``path``
+    that is a device, pipe or socket is refused (an :class:`OSError`). ``tmp_name`` lets a
+    caller that owns a lock use its own recognisable temp name (rotation cleans up its
+    own). ``mtime`` (epoch seconds) sets the file's modification time before the rename,
+    so a writer with an injected clock creates files whose age agrees with that clock.
     """
     path = Path(path)
     _refuse_special(path)
@@ -107,7 +111,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644,
         raise
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             if mtime is not None:
                 os.utime(fh.fileno(), (mtime, mtime))
@@ -120,6 +124,14 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644,
             exc.filename = os.fspath(path)  # the user knows the file, not our temp name
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644,
+                       tmp_name: str | None = None, mtime: float | None = None) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix
+    (:func:`atomic_writer`: temp file, fsync, rename, folder fsync)."""
+    with atomic_writer(path, mode=mode, tmp_name=tmp_name, mtime=mtime) as fh:
+        fh.write(data)
 
 
 def atomic_write_text(path: Path, text: str, *, mtime: float | None = None) -> None:

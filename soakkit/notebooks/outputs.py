@@ -19,8 +19,9 @@ from typing import Any
 from soakkit import __version__
 from soakkit.core.digests import sha256_bytes
 from soakkit.core.io import atomic_write_bytes, format_utc
+from soakkit.core.jsonschema_import import import_jsonschema
 from soakkit.notebooks.kernel import CellError
-from soakkit.report.display import RECORD_MIME
+from soakkit.report.display import FIGURE_META, RECORD_MIME
 
 __all__ = ["collect", "failing_cell", "manifest", "render_html", "seconds"]
 
@@ -50,7 +51,7 @@ def collect(nb: Any, folder: Path) -> tuple[list[Path], dict[str, Any]]:
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            name = output.get("metadata", {}).get("soakkit_figure")
+            name = output.get("metadata", {}).get(FIGURE_META)
             if name and "image/png" in data:
                 path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png"
                 atomic_write_bytes(path, base64.b64decode(data["image/png"]))
@@ -70,9 +71,10 @@ def render_html(nb: Any) -> bytes:
     """
     import copy
 
+    import_jsonschema()  # before nbformat: without the unused IRI parsers
     from nbconvert import HTMLExporter
 
-    from soakkit.report.charts import VEGALITE_MIME, embed_html
+    from soakkit.report.vega import VEGALITE_MIME, embed_html
 
     nb = copy.deepcopy(nb)
     charts = 0
@@ -101,15 +103,51 @@ def render_html(nb: Any) -> bytes:
     return str(body).encode("utf-8")
 
 
+def _started(meta: Any) -> datetime | None:
+    """A papermill ``start_time`` (ISO 8601, naive UTC), or None."""
+    text = meta.get("papermill", {}).get("start_time") if hasattr(meta, "get") else None
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def _cell_kind(cell: Any) -> str:
+    """``charts`` (the cell shows a figure), ``imports`` (its first statement imports: in the
+    templates, soakkit.report's imports and then loading the data) or ``work``."""
+    if any(FIGURE_META in (o.get("metadata") or {}) for o in cell.get("outputs", [])):
+        return "charts"
+    first = next((line.strip() for line in str(cell.get("source", "")).splitlines()
+                  if line.strip() and not line.lstrip().startswith("#")), "")
+    return "imports" if first.startswith(("import ", "from ")) else "work"
+
+
 def seconds(nb: Any, executed: float, finished: float) -> dict[str, float]:
-    """Where a report's seconds went: ``execute_s`` (papermill: the kernel's start and
-    shutdown, and the cells), ``cells_s`` (the cells, as papermill timed them; the first
-    code cells import soakkit.report and load the data), ``kernel_s`` (the difference), and
-    ``render_s`` (reading the executed notebook, the figures, ``report.html``)."""
-    cells = sum(float(c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
-                for c in nb.cells)
-    return {"execute_s": round(executed, 3), "cells_s": round(cells, 3),
-            "kernel_s": round(max(executed - cells, 0.0), 3),
+    """Where a report's seconds went, recorded in ``manifest.json``.
+
+    ``execute_s`` (papermill: the kernel's start and shutdown, and the cells);
+    ``kernel_start_s`` (from papermill's start to the first cell's start: the kernel's
+    start); ``kernel_s`` (``execute_s`` less the cells: the kernel's start and shutdown and
+    papermill); ``cells_s`` (the cells, as papermill timed them), split into ``imports_s``
+    (the cells that start by importing: the templates' first cell, soakkit.report's imports
+    and loading the run), ``charts_s`` (the cells that show a figure: building it and its
+    PNG) and ``work_s`` (the other cells: tables, text, the verdict); ``render_s`` (reading
+    the executed notebook, the figures, ``report.html``).
+    """
+    by_kind = dict.fromkeys(("imports", "charts", "work"), 0.0)
+    first_start: datetime | None = None
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        meta = cell.get("metadata", {})
+        by_kind[_cell_kind(cell)] += float(meta.get("papermill", {}).get("duration") or 0.0)
+        first_start = first_start or _started(meta)
+    cells = sum(by_kind.values())
+    began = _started(nb.get("metadata", {}))
+    kernel_start = (first_start - began).total_seconds() if first_start and began else 0.0
+    return {"execute_s": round(executed, 3), "kernel_start_s": round(max(kernel_start, 0.0), 3),
+            "kernel_s": round(max(executed - cells, 0.0), 3), "cells_s": round(cells, 3),
+            **{f"{kind}_s": round(value, 3) for kind, value in by_kind.items()},
             "render_s": round(finished - executed, 3)}
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from soakkit.core.errors import NotebookRunError, closest
 from soakkit.core.inputs import parse_float, parse_int
+from soakkit.core.jsonschema_import import import_jsonschema
 
 __all__ = ["ParamSpec", "cast_parameters", "notebook_parameters"]
 
@@ -50,6 +51,7 @@ def _annotation_types(node: ast.expr, where: str) -> tuple[str, ...]:
 
 def notebook_parameters(path: Path) -> dict[str, ParamSpec]:
     """Parse the cell tagged ``parameters``: ``name: type = default  # help`` per line."""
+    import_jsonschema()  # before nbformat: without the unused IRI parsers
     import nbformat
 
     nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]

@@ -45,6 +45,7 @@ from soakkit.core.errors import (
 from soakkit.core.inputs import MAX_WAIT_S
 from soakkit.core.io import Clock, SystemClock, atomic_write_bytes, atomic_write_json, fsync_dir
 from soakkit.core.json_canonical import canonical_json
+from soakkit.core.jsonschema_import import import_jsonschema
 from soakkit.core.signals import deferred_signals, signal_name
 from soakkit.notebooks.checks import report_problems, resolve_report_artifacts
 from soakkit.notebooks.folders import (
@@ -220,6 +221,7 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
         Ctrl-C or SIGTERM (:class:`soakkit.core.signals.Terminated`): the report folder is kept
         as ``.failed`` (status ``interrupted``) and the kernel is shut down.
     """
+    import_jsonschema()  # before nbformat: without the unused IRI parsers
     import nbformat
 
     template = Path(template)

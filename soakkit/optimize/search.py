@@ -160,10 +160,12 @@ def _submit(conn: Connection, flight: Flight, queue: Any, futures: dict[str, Any
             name: str) -> None:
     from distributed.client import ClosedClientError
 
+    client = conn.client
+    assert client is not None  # run_tasks runs in process without one
     for i, batch in enumerate(flight.batches):
         key = f"soakkit-optimize-{name}-{flight.number}-{i}-{uuid.uuid4().hex[:8]}"
         try:
-            future = conn.client.submit(run_batch, batch, key=key, pure=False)
+            future = client.submit(run_batch, batch, key=key, pure=False)
         except ClosedClientError as exc:
             raise LostCluster(str(exc)) from None
         futures[key] = (future, flight, i)
@@ -186,14 +188,26 @@ def _receive(queue: Any, futures: dict[str, Any]) -> None:
 
 
 def _cancel(conn: Connection, futures: dict[str, Any]) -> None:
-    if futures:
+    if futures and conn.client is not None:
         with contextlib.suppress(Exception):  # the cluster may be gone already
             conn.client.cancel([f for f, _, _ in futures.values()])
 
 
 def run_tasks(conn: Connection, flights: list[Flight], name: str,
               on_ready: Callable[[Flight], None]) -> None:
-    """Run every flight not stored yet, calling ``on_ready`` as each one completes."""
+    """Run every flight not stored yet, calling ``on_ready`` as each one completes (in
+    this process, one after another, when the connection has no cluster: one worker)."""
+    if conn.client is None:
+        for flight in flights:
+            for i, batch in enumerate(flight.batches):
+                if flight.ready:
+                    break
+                try:
+                    flight.parts[i] = run_batch(batch)
+                except Exception as exc:  # as a worker's task dying: the configuration failed
+                    flight.error = _describe(exc)
+            on_ready(flight)
+        return
     from distributed import as_completed
 
     queue, futures = as_completed(), dict[str, Any]()

@@ -18,37 +18,37 @@ on the CPU), datasets named by a hash of their content.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import html
-import json
 import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from importlib import metadata
 from typing import Any, cast
 
-import altair as alt
-import polars as pl
+from soakkit.core.jsonschema_import import import_jsonschema
 
-from soakkit.catalog.cache import cache_root
-from soakkit.config.params import TUNABLE
-from soakkit.core.io import atomic_write_text
-from soakkit.report.figures import BAD, NEAR, REGIME_COLOURS, VERDICT_COLOURS, WARMUP
-from soakkit.report.kpi_report import GATED_KPIS, thresholds
+import_jsonschema()  # altair imports jsonschema: without its unused IRI parsers (1.5 s of CPU)
+
+import altair as alt  # noqa: E402
+import polars as pl  # noqa: E402
+
+from soakkit.config.params import TUNABLE  # noqa: E402
+from soakkit.report.figures import BAD, NEAR, REGIME_COLOURS, VERDICT_COLOURS, WARMUP  # noqa: E402
+from soakkit.report.kpi_report import GATED_KPIS, thresholds  # noqa: E402
+from soakkit.report.vega import (  # noqa: E402  (re-exported: the charts' public names)
+    CHART_META,
+    VEGALITE_MIME,
+    embed_html,
+    spec,
+    start_engine,
+    static_png,
+    vega_script,
+)
 
 __all__ = ["CHART_META", "VEGALITE_MIME", "embed_html", "kpi_trends_chart", "runs_chart",
            "spec", "static_png", "tuner_action", "vega_script"]
 
-#: MIME type of a chart in a notebook (the Vega-Lite major version JupyterLab renders).
-VEGALITE_MIME = "application/vnd.vegalite.v5+json"
-#: Output metadata key naming a chart (as ``soakkit_figure`` names a PNG figure).
-CHART_META = "soakkit_chart"
-#: Vega-Lite version of the bundle in the HTML reports (the one altair 5 writes).
-_VL_VERSION = "5.20"
+start_engine()  # a chart's PNG follows soon: vl-convert's engine starts meanwhile
+
 _WIDTH = 820
-_EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False,
-                                                 "compiled": False, "editor": False}}
 
 
 def _round(value: Any, digits: int = 4) -> Any:
@@ -237,60 +237,4 @@ def runs_chart(runs: pl.DataFrame) -> alt.Chart:
     return cast(alt.Chart, chart)
 
 
-def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    """The chart's Vega-Lite specification (validated by altair), as plain JSON data."""
-    result: dict[str, Any] = json.loads(json.dumps(chart.to_dict(), sort_keys=True))
-    return result
-
-
-def static_png(chart_spec: dict[str, Any]) -> bytes:
-    """The chart as a PNG, rendered from its Vega-Lite specification by vl-convert."""
-    import vl_convert
-
-    png: bytes = vl_convert.vegalite_to_png(chart_spec, vl_version=_VL_VERSION)
-    return png
-
-
-@functools.lru_cache(maxsize=1)
-def vega_script() -> str:
-    """``<script>`` with Vega, Vega-Lite and vega-embed (defines ``window.vegaEmbed``).
-
-    vl-convert bundles it in about 1.4 s; the bundle is kept in soakkit's cache folder
-    (:func:`soakkit.catalog.cache.cache_root`), one file per vl-convert and Vega-Lite
-    version, so only a machine's first report pays for it.
-    """
-    import vl_convert
-
-    version = metadata.version("vl-convert-python")
-    kept = cache_root() / f"vega-embed-{version}-vl{_VL_VERSION}.js"
-    try:
-        bundle = kept.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        # the stub says snippet is required; None (the default) exposes window.vegaEmbed
-        bundle = vl_convert.javascript_bundle(vl_version=_VL_VERSION)  # type: ignore[call-arg]
-        with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(kept, bundle)
-    bundle = bundle.replace("</script", "<\\/script")
-    return f'<script type="text/javascript">{bundle}</script>'
-
-
-def embed_html(spec: dict[str, Any], element_id: str, *, with_library: bool,
-               png: str | None = None) -> str:
-    """A chart as HTML: a container, its specification and the call to ``vegaEmbed``;
-    ``png`` (base64), the static image a printed page shows instead."""
-    payload = json.dumps(spec, sort_keys=True).replace("</", "<\\/")
-    options = json.dumps(_EMBED_OPTIONS, sort_keys=True)
-    ident = html.escape(element_id, quote=True)
-    library = (vega_script() + "<style>.soakkit-print{display:none}@media print{"
-               ".soakkit-chart{display:none}.soakkit-print{display:block}}</style>"
-               if with_library else "")
-    printed = (f'<img class="soakkit-print" alt="{ident}" src="data:image/png;base64,{png}">'
-               if png else "")
-    return (library + printed
-            + f'<div class="soakkit-chart" id="{ident}"></div>'
-            + f'<script type="application/json" id="{ident}-spec">{payload}</script>'
-            + "<script>(function(){var spec=JSON.parse(document.getElementById("
-            + f'"{ident}-spec").textContent);vegaEmbed("#{ident}",spec,{options})'
-            + ".catch(function(e){console.error(e);});})();</script>")
 

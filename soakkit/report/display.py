@@ -20,10 +20,12 @@ from typing import Any
 
 from soakkit.core.tables import BYTES_SUFFIX, table_html, text_table
 
-__all__ = ["BYTES_SUFFIX", "FIGURE_DPI", "RECORD_MIME", "notebook_setup", "record", "show",
-           "table", "table_html", "text_table", "use_table_style"]
+__all__ = ["BYTES_SUFFIX", "FIGURE_DPI", "FIGURE_META", "RECORD_MIME", "notebook_setup", "record",
+           "show", "table", "table_html", "text_table", "use_table_style"]
 
 RECORD_MIME = "application/vnd.soakkit.record+json"
+#: Output metadata key naming a figure (the runner saves it as ``<name>.png``).
+FIGURE_META = "soakkit_figure"
 FIGURE_DPI = 100
 
 
@@ -98,14 +100,14 @@ def show(figure: Any, name: str) -> None:
         print(figure)
         return
     if hasattr(figure, "to_dict"):  # an altair chart
-        from soakkit.report.charts import CHART_META, VEGALITE_MIME, spec, static_png
+        from soakkit.report.vega import CHART_META, VEGALITE_MIME, spec, static_png
 
         chart = spec(figure)
         text = f"<chart {name}: interactive in JupyterLab and report.html, PNG elsewhere>"
         display({VEGALITE_MIME: chart, "image/png": static_png(chart), "text/plain": text},
-                raw=True, metadata={CHART_META: name, "soakkit_figure": name})
+                raw=True, metadata={CHART_META: name, FIGURE_META: name})
         return
-    display(Image(data=png_bytes(figure), format="png"), metadata={"soakkit_figure": name})
+    display(Image(data=png_bytes(figure), format="png"), metadata={FIGURE_META: name})
 
 
 def record(name: str, value: Any) -> None:

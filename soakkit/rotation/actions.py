@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["Action", "action_entry", "action_lines"]
+__all__ = ["Action", "action_entry", "action_lines", "human_bytes", "mib"]
 
 #: (phase, verb, path, reason, bytes) of one action: what a log entry and a printed line hold.
 Action = tuple[str, str, str, str, int]
@@ -36,6 +36,22 @@ def action_lines(label: str, paths: list[str], reasons: list[str],
                         for path, reason in zip(paths, reasons, strict=True)])
     return "".join([f"{head}{path}  {reason}  -> {outcome}\n"
                     for path, reason, outcome in zip(paths, reasons, outcomes, strict=True)])
+
+
+def mib(n: int) -> str:
+    """Bytes as printed: ``2.1 MiB``."""
+    return f"{n / 1048576:.1f} MiB"
+
+
+def human_bytes(n: int) -> str:
+    """Bytes in the largest binary unit that keeps a digit before the point: ``812 B``,
+    ``12.3 KiB``, ``4.1 MiB`` (a dry run's summary, where sizes span many magnitudes)."""
+    size, unit = float(n), "B"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, bigger
+    return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
 
 
 def _add_b64(entry: dict[str, Any], path: str) -> None:

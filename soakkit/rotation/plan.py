@@ -245,6 +245,19 @@ class DirPlan:
                                 self._paths(rows), reasons, self.size[rows].tolist()))
                 for phase, verb, rows, reasons in self._by_phase()}
 
+    def tally(self) -> Iterator[tuple[str, str, str, int, int]]:
+        """(phase, verb, reason kind, files, bytes) of the rows that are not kept, by phase
+        and reason code (what a dry run's summary prints; no per-row text is made)."""
+        acting = self.verb != KEEP
+        if not acting.any():
+            return
+        codes = self.reason[acting]
+        sizes = self.size[acting]
+        for code in sorted(_distinct_codes(codes), key=lambda c: (_PHASE_OF[c], c)):
+            at = codes == code
+            yield (REASONS[code][0], VERBS[int(self.verb[acting][at][0])],
+                   REASONS[code][1].split("(")[0], int(at.sum()), int(sizes[at].sum()))
+
     def render_dry_run(self) -> dict[str, str]:
         """Phase → the dry-run lines of this folder's actions (:func:`action_lines`); made
         once (the scan's processes make them while they plan, see :func:`plan_directory`)

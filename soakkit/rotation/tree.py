@@ -16,7 +16,7 @@ import numpy as np
 
 from soakkit.artifacts.layout import ITER_LOG_FILE
 from soakkit.core.json_canonical import JsonRecord
-from soakkit.rotation.actions import Action, action_entry, action_lines
+from soakkit.rotation.actions import Action, action_entry, action_lines, human_bytes
 from soakkit.rotation.plan import (
     DELETE,
     FILE,
@@ -101,6 +101,35 @@ class Plan:
                           for h in self.history_decisions()]
             parts += [text.get(phase, "") for text in texts]
         return "".join(parts)
+
+    def dry_run_summary(self) -> str:
+        """The actions counted per folder and reason, in execution order, one line each:
+        ``  would delete     900 files    2.1 MiB  runs/r1/  delete:beyond_keep_latest``
+        (as ``restic forget --dry-run`` prints groups, not files; a folder's iteration log
+        to complete is one line, as listed), then one line of totals per verb.
+        :meth:`dry_run_lines` lists every action instead (``--list``)."""
+        rows: dict[str, list[tuple[str, str, int, int, str]]] = {p: [] for p in PHASES}
+        for d in self.walk.dirs:
+            folder = f"{d.rel}/" if d.rel else "./"
+            for phase, verb, kind, files, size in d.tally():
+                rows[phase].append((verb, folder, files, size, kind))
+        totals: dict[str, list[int]] = {}
+        lines: list[str] = []
+        for phase in PHASES:
+            if phase == "history":  # one line per folder already: listed as they are
+                lines += [action_lines(f"would {h.verb}", [h.path], [h.reason])
+                          for h in self.history_decisions()]
+            for verb, where, files, size, kind in rows[phase]:
+                lines.append(f"  would {verb:<9}{files:>8} {'file ' if files == 1 else 'files'}"
+                             f"{human_bytes(size):>11}  {where}  {kind}\n")
+                total = totals.setdefault(verb, [0, 0])
+                total[0] += files
+                total[1] += size
+        if totals:
+            lines.append("would: " + ", ".join(f"{verb} {n} files ({human_bytes(size)})"
+                                               for verb, (n, size) in totals.items())
+                         + "; --list prints every file\n")
+        return "".join(lines)
 
     def actions(self) -> list[dict[str, Any]]:
         """What :meth:`decisions` yields without the kept files, as log entries."""

@@ -5,7 +5,10 @@ Order: a ``client`` passed to :func:`~soakkit.sweep.run_sweep`; ``--scheduler AD
 (``DASK_SCHEDULER_ADDRESS``, or a Dask config file); else a
 :class:`distributed.LocalCluster` on 127.0.0.1 with one single-threaded worker process
 per core, whose numpy/BLAS/polars thread pools are pinned to one thread
-(:data:`WORKER_THREAD_ENV`, set by the nannies before the workers start). A scheduler that
+(:data:`WORKER_THREAD_ENV`, set by the nannies before the workers start); with one local
+worker (``--workers 1``, or a one-core machine), no cluster: the cells run in this process,
+one batch after another (:data:`IN_PROCESS`), which costs no scheduler, nanny or worker
+start-up and leaves no process behind. A scheduler that
 cannot be reached, or does not complete Dask's handshake within the deadline
 (:func:`handshake_deadline` of ``--connect-timeout``), is a
 :class:`~soakkit.core.errors.UsageError` (exit code 2) raised before any work starts.
@@ -36,12 +39,14 @@ from soakkit.sweep.spec import SweepSpec
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["SCHEDULER_CONFIG", "SCHEDULER_ENV", "WORKER_THREAD_ENV", "Connection",
-           "SchedulerSource", "close_local_cluster", "connect", "handshake_deadline",
-           "local_workers", "quiet_dask_logs", "scheduler_source", "silence_dask_logs",
-           "start_local_cluster"]
+__all__ = ["IN_PROCESS", "SCHEDULER_CONFIG", "SCHEDULER_ENV", "WORKER_THREAD_ENV",
+           "Connection", "SchedulerSource", "close_local_cluster", "connect",
+           "handshake_deadline", "local_workers", "quiet_dask_logs", "runs_in_process",
+           "scheduler_source", "silence_dask_logs", "start_local_cluster"]
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+#: Where a sweep with one local worker runs: in the client's process, cell after cell.
+IN_PROCESS = "local process, 1 worker (no Dask cluster)"
 #: Dask's setting for the address of an existing scheduler (the variable above sets it).
 SCHEDULER_CONFIG = "scheduler-address"
 _DASHBOARD_PROBE_S = 3.0
@@ -53,14 +58,17 @@ WORKER_THREAD_ENV: Mapping[str, str] = {
 
 @dataclass
 class Connection:
-    """A connected client, what it is connected to, and its dashboard (if any)."""
+    """A connected client, what it is connected to, and its dashboard (if any); no client:
+    the sweep runs in this process (one local worker)."""
 
-    client: Client
-    where: str  #: "local cluster, 2 workers" / "scheduler tcp://…"
+    client: Client | None
+    where: str  #: "local cluster, 2 workers" / "scheduler tcp://…" / "local process"
     dashboard: str | None
 
     def threads(self) -> int:
         """Worker threads the scheduler knows of now (0 while none has joined)."""
+        if self.client is None:
+            return 1
         try:
             return int(sum(self.client.nthreads().values()))
         except Exception:  # a transient scheduler hiccup must not end a sweep
@@ -327,6 +335,12 @@ def close_local_cluster(client: Client, cluster: object) -> None:
         cluster.close()  # type: ignore[attr-defined]
 
 
+def runs_in_process(spec: SweepSpec) -> bool:
+    """True when ``spec`` runs without Dask: one local worker and no scheduler named (by a
+    flag, ``DASK_SCHEDULER_ADDRESS`` or Dask's config)."""
+    return (spec.workers or local_workers()) == 1 and scheduler_source(spec) is None
+
+
 @contextlib.contextmanager
 def connect(spec: SweepSpec, client: Client | None = None) -> Iterator[Connection]:
     """A :class:`Connection` for ``spec``; closes what it started on exit.
@@ -351,6 +365,9 @@ def connect(spec: SweepSpec, client: Client | None = None) -> Iterator[Connectio
             remote.close()
         return
     workers = spec.workers or local_workers()
+    if workers == 1:  # one worker process would only add a scheduler and a nanny to it
+        yield Connection(None, IN_PROCESS, None)
+        return
     local, cluster = start_local_cluster(workers)
     try:
         yield Connection(local, f"local cluster, {workers} worker process(es)",

@@ -106,10 +106,22 @@ class _Execution:
         self.failed += failed
         self.progress.advance(len(batch.cells), failed)
 
+    def run_here(self, todo: Iterator[Batch]) -> None:
+        """No cluster (one local worker): every batch in this process, one after another."""
+        for batch in todo:
+            try:
+                columns = run_batch(payload(self.grid, batch, self.now, self.runs_dir))
+            except Exception as exc:  # as a worker's task dying: its cells failed
+                columns = _failed_batch(self.grid, batch, exc)
+            self._store(batch, columns)
+
     def run(self, todo: Iterator[Batch]) -> None:
+        client = self.conn.client
+        if client is None:
+            self.run_here(todo)
+            return
         from distributed import as_completed
 
-        client = self.conn.client
         queue = as_completed()
         threads_at = -_REFRESH_THREADS_S
         window = 1
