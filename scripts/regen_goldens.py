@@ -5,12 +5,14 @@
 Builds the deterministic artifacts (tests/golden_support.py) in a temporary folder,
 executes every template in notebooks/ with papermill in tests/golden (the folder nbval runs
 them in) with the pinned parameters of GOLDEN_PARAMS and, as nbval will, with the kernel
-finding its artifacts through SOAKKIT_ARTIFACTS; then drops papermill's timing metadata so a
-regenerated golden only differs where an output did. Review the diff before committing it.
+finding its artifacts through SOAKKIT_ARTIFACTS; then drops papermill's timing metadata and
+gives the injected-parameters cell an id made from its source (papermill draws a random one),
+so a regenerated golden only differs where an output did. Review the diff before committing it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -47,6 +49,8 @@ def main() -> int:
             for cell in nb.cells:
                 cell.metadata.pop("papermill", None)
                 cell.metadata.pop("execution", None)
+                if "injected-parameters" in cell.metadata.get("tags", []):
+                    cell.id = hashlib.sha256(cell.source.encode()).hexdigest()[:8]
             nbformat.write(nb, out)
             print(f"wrote {out.relative_to(REPO)}")
     return 0

@@ -156,12 +156,25 @@ class TrialDone:
     error: str | None
 
 
+def _run_here(flight: Flight) -> None:
+    """Every batch of ``flight`` in this process, one after another (no cluster)."""
+    for i, batch in enumerate(flight.batches):
+        if flight.ready:
+            return
+        try:
+            flight.parts[i] = run_batch(batch)
+        except Exception as exc:  # as a worker's task dying: the configuration failed
+            flight.error = _describe(exc)
+
+
 def _submit(conn: Connection, flight: Flight, queue: Any, futures: dict[str, Any],
             name: str) -> None:
     from distributed.client import ClosedClientError
 
     client = conn.client
-    assert client is not None  # run_tasks runs in process without one
+    if client is None:  # one worker, no cluster: the flight runs here, now
+        _run_here(flight)
+        return
     for i, batch in enumerate(flight.batches):
         key = f"soakkit-optimize-{name}-{flight.number}-{i}-{uuid.uuid4().hex[:8]}"
         try:
@@ -199,13 +212,7 @@ def run_tasks(conn: Connection, flights: list[Flight], name: str,
     this process, one after another, when the connection has no cluster: one worker)."""
     if conn.client is None:
         for flight in flights:
-            for i, batch in enumerate(flight.batches):
-                if flight.ready:
-                    break
-                try:
-                    flight.parts[i] = run_batch(batch)
-                except Exception as exc:  # as a worker's task dying: the configuration failed
-                    flight.error = _describe(exc)
+            _run_here(flight)
             on_ready(flight)
         return
     from distributed import as_completed
@@ -366,7 +373,8 @@ class Search:
         flights: OrderedDict[int, Flight] = OrderedDict(
             (t.number, self._resume(t)) for t in sorted(stale, key=lambda t: t.number))
         told = self.finished()
-        queue, futures = as_completed(), dict[str, Any]()
+        queue = as_completed() if self.conn.client is not None else None  # None: in process
+        futures = dict[str, Any]()
         name = self.store.folder.name
         try:
             for flight in flights.values():

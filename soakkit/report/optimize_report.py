@@ -69,7 +69,8 @@ class OptimizeReport:
             return None if x is None or not math.isfinite(x) else round(x, 4)
 
         beats = self.comparisons.filter((pl.col("market") != "all")
-                                        & ~pl.col("reference").str.contains("tuner"))
+                                        & ~pl.col("reference").str.contains("tuner")) \
+            if self.comparisons.height else self.comparisons  # no winner: nothing compared
         return {"study": self.study, "verdict": self.verdict,
                 "trials": self.trials.height,
                 "feasible": int(self.trials["feasible"].sum()) if self.trials.height else 0,
