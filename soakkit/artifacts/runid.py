@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from soakkit.config.params import DEFAULT_STRATEGY, strategy_id_part
+from soakkit.config.params import BUILTIN_STRATEGIES, DEFAULT_STRATEGY, strategy_id_part
 from soakkit.core.errors import UsageError
 from soakkit.core.io import MAX_UTC, MIN_UTC
 
@@ -122,8 +122,11 @@ def _made_run_id_re() -> re.Pattern[str]:
     from soakkit.sim.regimes import MODES  # numpy: not on the light commands' path
 
     modes = "|".join((*MODES, "replay"))
+    # the strategy part is strategy_id_part's: a built-in name (some hold a hyphen) or
+    # custom-<8 hex digits>
+    strategies = "|".join((*map(re.escape, BUILTIN_STRATEGIES), "custom-[0-9a-f]{8}"))
     return re.compile(rf"^\d{{8}}T\d{{6}}Z-(?P<profile>.+?)-(?P<mode>{modes})(?:\.[A-Za-z0-9_-]+)?"
-                      rf"-s\d+(?:-(?P<tuner>tuned|untuned))?(?:-[A-Za-z0-9_]+)?(?:-\d+)?$")
+                      rf"-s\d+(?:-(?P<tuner>tuned|untuned))?(?:-(?:{strategies}))?(?:-\d+)?$")
 
 
 def parse_run_id(run_id: str) -> RunIdParts | None:

@@ -47,8 +47,6 @@ __all__ = ["COMPONENTS", "ConstantLatency", "EventKeys", "Gateway", "LatencyMode
 #: What identifies each draw's event: the run's stream key and int64 arrays (time in ns,
 #: then whatever tells events of one time apart), one element per draw.
 EventKeys = tuple[int, tuple[np.ndarray, ...]]
-__all__ = ["COMPONENTS", "ConstantLatency", "Gateway", "LatencyModel", "Sampler", "VenueLatency",
-           "gateway_factor", "gateway_wait_ns"]
 
 
 class _Scalar:
