@@ -154,10 +154,11 @@ def _load_study(folder: Path):  # type: ignore[no-untyped-def]
     return open_study(StudyStore(folder), read_only=True)
 
 
-@pytest.mark.slow  # a LocalCluster and a 16-trial study
+@pytest.mark.slow  # a LocalCluster of 2 workers (1 runs in process) and a 16-trial study
 def test_a_small_study_on_the_local_cluster(tmp_path: Path) -> None:
     art = tmp_path / "a"
-    argv = ["optimize", *SMALL, "--trials", "16", "--workers", "1", "--name", "small",
+    argv = ["optimize", *SMALL, "--profile", "ultra_safe", "--trials", "16", "--workers", "2",
+            "--name", "small",
             "--write-profile", "always", "--artifacts", str(art)]
     first = run_subprocess(*argv)
     assert first.code in (0, 1), first.err
@@ -176,7 +177,7 @@ def test_a_small_study_on_the_local_cluster(tmp_path: Path) -> None:
     assert [t.number for t in trials] == list(range(16))
     assert all(t.state.name == "COMPLETE" for t in trials)
     from soakkit.config.layers import resolve
-    start = resolve("steady_safe", artifacts=art, env={}).values
+    start = resolve("ultra_safe", artifacts=art, env={}).values
     assert trials[0].params == {n: start[n] for n in ("base_spread_bps_delta",
                                                       "max_delta_ratio")}
     for t in trials:
