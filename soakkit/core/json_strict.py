@@ -16,8 +16,8 @@ from typing import Any
 from soakkit.core.errors import JsonFormatError, filesystem_error
 from soakkit.core.inputs import json_float, json_int
 
-__all__ = ["MAX_DOCUMENT_BYTES", "is_finite_number", "load_json_file", "loads_strict",
-           "read_limited"]
+__all__ = ["MAX_DOCUMENT_BYTES", "is_finite_number", "load_json_file", "load_json_if_present",
+           "loads_strict", "read_limited"]
 
 
 class _BadConstant(ValueError):
@@ -144,6 +144,15 @@ def load_json_file(path: Path, *, require_object: bool = True) -> Any:
     except IsADirectoryError:
         raise JsonFormatError(str(path), 0, 0, "is a directory, not a file") from None
     return loads_strict(data, str(path), require_object=require_object)
+
+
+def load_json_if_present(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or ``None`` when there is no such file (a store's
+    ``sweep.json``/``study.json`` before its first start)."""
+    if not path.exists():
+        return None
+    doc: dict[str, Any] = load_json_file(path)
+    return doc
 
 
 def read_limited(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> bytes:

@@ -42,7 +42,7 @@ from soakkit.artifacts.layout import (
 )
 from soakkit.core.errors import ArtifactError, UsageError
 from soakkit.core.io import atomic_write_bytes, atomic_write_json
-from soakkit.core.json_strict import load_json_file
+from soakkit.core.json_strict import load_json_file, load_json_if_present
 from soakkit.core.locks import exclusive_lock
 
 __all__ = ["StudyStore", "resolve_study_dir", "studies_root"]
@@ -87,10 +87,7 @@ class StudyStore:
 
     def read_meta(self) -> dict[str, Any] | None:
         """``study.json``, or ``None`` when the study was never started."""
-        if not self.meta_path.exists():
-            return None
-        doc: dict[str, Any] = load_json_file(self.meta_path)
-        return doc
+        return load_json_if_present(self.meta_path)
 
     def check_same(self, identity: dict[str, Any]) -> None:
         """Refuse to continue a study of the same name made with other inputs (exit code 2)."""

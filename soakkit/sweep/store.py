@@ -40,7 +40,7 @@ from soakkit.artifacts.runid import market_label
 from soakkit.config.params import DEFAULT_STRATEGY, PARAMS
 from soakkit.core.errors import ArtifactError, UsageError, unreadable_reason
 from soakkit.core.io import atomic_write_bytes, atomic_write_json
-from soakkit.core.json_strict import load_json_file
+from soakkit.core.json_strict import load_json_if_present
 from soakkit.core.locks import exclusive_lock
 from soakkit.sweep.grid import SET_PREFIX, Grid
 from soakkit.sweep.rows import CELL_COLUMNS, Columns
@@ -104,10 +104,7 @@ class SweepStore:
 
     def read_meta(self) -> dict[str, Any] | None:
         """``sweep.json``, or ``None`` when the sweep was never started."""
-        if not self.meta_path.exists():
-            return None
-        doc: dict[str, Any] = load_json_file(self.meta_path)
-        return doc
+        return load_json_if_present(self.meta_path)
 
     def check_same(self, grid: Grid) -> None:
         """Refuse to continue a sweep of the same id whose grid differs (exit code 2)."""
