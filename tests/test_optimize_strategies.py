@@ -9,7 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from .conftest import REPO, run_subprocess
+
+pytestmark = pytest.mark.slow  # each test runs whole studies: the full suite runs them
 
 NOW = "2026-01-01T00:00:00Z"
 BOT = f"exec:{sys.executable} {REPO / 'examples' / 'exec_bot.py'}"
