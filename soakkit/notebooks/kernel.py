@@ -19,7 +19,8 @@ from typing import Any
 from soakkit.core.errors import NotebookRunError
 from soakkit.core.jsonschema_import import import_jsonschema
 
-__all__ = ["KERNEL_LOG", "CellError", "check_kernel", "drop_if_empty", "execute"]
+__all__ = ["KERNEL_LOG", "CellError", "check_kernel", "drop_if_empty", "execute",
+           "load_papermill"]
 
 #: The kernel's own stdout/stderr, kept in the report folder (never on the terminal).
 KERNEL_LOG = "kernel.log"
@@ -118,6 +119,19 @@ def _register_engine() -> str:
 
     papermill_engines.register(_ENGINE, ThrottledEngine)
     return _ENGINE
+
+
+def load_papermill() -> None:
+    """Import what :func:`execute` runs: papermill, its engine, nbclient (once per process).
+
+    The runner calls it before anything imports in the background
+    (:func:`soakkit.notebooks.outputs.prepare_html_exporter`), so that the packages both
+    import (nbformat, nbclient, jupyter_client) are imported by one thread.
+    """
+    papermill_with_unions()
+    _register_engine()
+    import nbclient.exceptions  # noqa: F401
+    import papermill.exceptions  # noqa: F401
 
 
 class _DeadKernelTask(logging.Filter):

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import platform
 import re
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from importlib import metadata
@@ -23,7 +24,8 @@ from soakkit.core.jsonschema_import import import_jsonschema
 from soakkit.notebooks.kernel import CellError
 from soakkit.report.display import FIGURE_META, RECORD_MIME
 
-__all__ = ["collect", "failing_cell", "manifest", "render_html", "seconds"]
+__all__ = ["collect", "failing_cell", "manifest", "prepare_html_exporter", "render_html",
+           "seconds"]
 
 
 def _versions() -> dict[str, str]:
@@ -62,6 +64,46 @@ def collect(nb: Any, folder: Path) -> tuple[list[Path], dict[str, Any]]:
     return figures, records
 
 
+_EXPORTER: list[Any] = []  #: the HTML exporter, built once per process
+_EXPORTER_LOCK = threading.Lock()
+
+
+def _html_exporter() -> Any:
+    """nbconvert's HTML exporter, configured for the reports, with its templates loaded
+    (built once per process; the lock also keeps two reports from exporting at once)."""
+    with _EXPORTER_LOCK:
+        if not _EXPORTER:
+            import_jsonschema()  # before nbformat: without the unused IRI parsers
+            from nbconvert import HTMLExporter
+
+            exporter = HTMLExporter(template_name="lab")
+            exporter.exclude_input = True
+            exporter.exclude_input_prompt = True
+            exporter.exclude_output_prompt = True
+            for name in ("mathjax_url", "require_js_url", "jquery_url", "mermaid_js_url",
+                         "mermaid_layout_elk_js_url", "widget_renderer_url",
+                         "jupyter_widgets_base_url"):
+                if exporter.has_trait(name):
+                    setattr(exporter, name, "")
+            _ = exporter.template  # parse and compile the Jinja templates now
+            _EXPORTER.append(exporter)
+        return _EXPORTER[0]
+
+
+def prepare_html_exporter() -> threading.Thread:
+    """Import nbconvert and load its HTML templates in the background.
+
+    The runner calls it as the kernel starts: importing nbconvert (mistune's grammars,
+    Jinja, bleach) and compiling the lab template cost about 0.5 s of CPU that would
+    otherwise follow the notebook's last cell; meanwhile this process only waits for the
+    kernel's messages. :func:`render_html` then finds the exporter ready (or waits for it).
+    """
+    thread = threading.Thread(target=_html_exporter, name="soakkit-nbconvert-import",
+                              daemon=True)
+    thread.start()
+    return thread
+
+
 def render_html(nb: Any) -> bytes:
     """The executed notebook as HTML: no code, no prompts, no CDN assets (works offline).
 
@@ -70,9 +112,6 @@ def render_html(nb: Any) -> bytes:
     JavaScript library is inlined once.
     """
     import copy
-
-    import_jsonschema()  # before nbformat: without the unused IRI parsers
-    from nbconvert import HTMLExporter
 
     from soakkit.report.vega import VEGALITE_MIME, embed_html
 
@@ -91,15 +130,9 @@ def render_html(nb: Any) -> bytes:
                 output["data"] = {"text/html": embed_html(
                     spec, f"soakkit-chart-{charts}", with_library=charts == 1,
                     png=png if isinstance(png, str) else None)}
-    exporter = HTMLExporter(template_name="lab")
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    for name in ("mathjax_url", "require_js_url", "jquery_url", "mermaid_js_url",
-                 "mermaid_layout_elk_js_url", "widget_renderer_url", "jupyter_widgets_base_url"):
-        if exporter.has_trait(name):
-            setattr(exporter, name, "")
-    body, _ = exporter.from_notebook_node(nb)
+    exporter = _html_exporter()
+    with _EXPORTER_LOCK:
+        body, _ = exporter.from_notebook_node(nb)
     return str(body).encode("utf-8")
 
 

@@ -58,8 +58,21 @@ from soakkit.notebooks.folders import (
     update_latest,
 )
 from soakkit.notebooks.index import write_index
-from soakkit.notebooks.kernel import KERNEL_LOG, check_kernel, drop_if_empty, execute
-from soakkit.notebooks.outputs import collect, failing_cell, manifest, render_html, seconds
+from soakkit.notebooks.kernel import (
+    KERNEL_LOG,
+    check_kernel,
+    drop_if_empty,
+    execute,
+    load_papermill,
+)
+from soakkit.notebooks.outputs import (
+    collect,
+    failing_cell,
+    manifest,
+    prepare_html_exporter,
+    render_html,
+    seconds,
+)
 from soakkit.notebooks.parameters import ParamSpec, cast_parameters, notebook_parameters
 
 __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters",
@@ -253,6 +266,8 @@ def run_template(template: Path, name: str, params: Mapping[str, Any] | None = N
     if progress is None:
         progress = sys.stderr.isatty() and not os.environ.get("CI")
     t0 = time.monotonic()
+    load_papermill()
+    prepare_html_exporter()  # nbconvert imports while the kernel runs the notebook
     with create_partial(final) as partial:
         try:
             status, error = execute(template, partial, values, kernel, cwd, progress,

@@ -30,9 +30,16 @@ import_jsonschema()  # altair imports jsonschema: without its unused IRI parsers
 import altair as alt  # noqa: E402
 import polars as pl  # noqa: E402
 
-from soakkit.config.params import TUNABLE  # noqa: E402
-from soakkit.report.figures import BAD, NEAR, REGIME_COLOURS, VERDICT_COLOURS, WARMUP  # noqa: E402
+from soakkit.config.params import PARAMS, TUNABLE  # noqa: E402
 from soakkit.report.kpi_report import GATED_KPIS, thresholds  # noqa: E402
+from soakkit.report.palette import (  # noqa: E402
+    BAD,
+    GUARD_COLOURS,
+    NEAR,
+    REGIME_COLOURS,
+    VERDICT_COLOURS,
+    WARMUP,
+)
 from soakkit.report.vega import (  # noqa: E402  (re-exported: the charts' public names)
     CHART_META,
     VEGALITE_MIME,
@@ -43,8 +50,8 @@ from soakkit.report.vega import (  # noqa: E402  (re-exported: the charts' publi
     vega_script,
 )
 
-__all__ = ["CHART_META", "VEGALITE_MIME", "embed_html", "kpi_trends_chart", "runs_chart",
-           "spec", "static_png", "tuner_action", "vega_script"]
+__all__ = ["CHART_META", "VEGALITE_MIME", "embed_html", "kpi_trends_chart", "param_trajectories",
+           "runs_chart", "spec", "static_png", "tuner_action", "tuning_events", "vega_script"]
 
 start_engine()  # a chart's PNG follows soon: vl-convert's engine starts meanwhile
 
@@ -237,4 +244,110 @@ def runs_chart(runs: pl.DataFrame) -> alt.Chart:
     return cast(alt.Chart, chart)
 
 
+def _span(frame: pl.DataFrame) -> str:
+    numbers = frame["iteration"].to_list()
+    return f"iterations {min(numbers)}-{max(numbers)}" if numbers else "no iteration"
 
+
+def _iteration_scale(iterations: list[Any]) -> alt.Scale:
+    """An iteration axis drawing every iteration whole (from the first - 0.5 to the last + 0.5)."""
+    numbers = [n for n in iterations if n is not None] or [1]
+    return alt.Scale(domain=[min(numbers) - 0.5, max(numbers) + 0.5], nice=False, zero=False)
+
+
+def tuning_events(frame: pl.DataFrame) -> alt.LayerChart | str:
+    """Applied deltas per iteration, in units of each parameter's maximum step per
+    iteration (one bar per changed parameter), and the guards that acted (triangles above);
+    a sentence instead when the tuner changed nothing and no guard acted."""
+    iterations = frame["iteration"].to_list()
+    steps = [{"iteration": it, "parameter": name, "delta": _round(float(delta)),
+              "step": _round(float(delta) / float(PARAMS[name].max_step))}
+             for name in TUNABLE
+             for it, delta in zip(iterations, frame[f"delta_{name}"].to_list(), strict=True)
+             if delta]
+    guards = [{"iteration": it, "guard": label, "y": _round(1.35 + 0.12 * row)}
+              for row, (column, (label, _)) in enumerate(GUARD_COLOURS.items())
+              if column in frame.columns
+              for it, hit in zip(iterations, frame[column].to_list(), strict=True)
+              if hit is not None and hit > 0]
+    if not steps and not guards:
+        why = "the tuner was off" if frame.height and not frame["tune"].fill_null(True).any() \
+            else "the tuner changed no parameter and no guard acted"
+        return f"No tuning events in {_span(frame)}: {why}."
+    changed = [name for name in TUNABLE if any(row["parameter"] == name for row in steps)]
+    x_scale = _iteration_scale(iterations)
+    y_scale = alt.Scale(domain=[-1.3, 2.1], nice=False)
+    width = 0.8 / max(len(changed), 1)
+    offsets = {name: _round(-0.4 + (k + 0.5) * width) for k, name in enumerate(changed)}
+    bars = [{**row, "x0": _round(row["iteration"] + offsets[row["parameter"]] - width / 2),
+             "x1": _round(row["iteration"] + offsets[row["parameter"]] + width / 2)}
+            for row in steps]
+    x_axis = alt.Axis(tickMinStep=1, format="d")
+    layers: list[Any] = [
+        alt.Chart(alt.Data(values=[{"y": 0}])).mark_rule(color="black", strokeWidth=0.6)
+        .encode(y=alt.Y("y:Q", scale=y_scale)),
+        alt.Chart(alt.Data(name="deltas")).mark_rect(clip=True).encode(
+            x=alt.X("x0:Q", title="iteration", scale=x_scale, axis=x_axis), x2="x1:Q",
+            y=alt.Y("step:Q", title="applied delta / max step", scale=y_scale), y2=alt.datum(0),
+            color=alt.Color("parameter:N", title="parameter", sort=changed,
+                            scale=alt.Scale(domain=changed, scheme="tableau10")),
+            tooltip=[alt.Tooltip("iteration:Q"), alt.Tooltip("parameter:N"),
+                     alt.Tooltip("delta:Q", title="applied delta"),
+                     alt.Tooltip("step:Q", title="delta / max step")])]
+    if guards:
+        labels = [label for label, _ in GUARD_COLOURS.values()]
+        layers.append(alt.Chart(alt.Data(name="guards"))
+                      .mark_point(shape="triangle-down", filled=True, size=70, clip=True)
+                      .encode(x=alt.X("iteration:Q", scale=x_scale, title="iteration", axis=x_axis),
+                              y=alt.Y("y:Q", scale=y_scale),
+                              fill=alt.Fill("guard:N", title="guard", scale=alt.Scale(
+                                  domain=labels,
+                                  range=[colour for _, colour in GUARD_COLOURS.values()])),
+                              tooltip=[alt.Tooltip("iteration:Q"), alt.Tooltip("guard:N")]))
+    chart = alt.layer(*layers).resolve_scale(color="independent").properties(
+        datasets={"deltas": bars, "guards": guards}, width=_WIDTH, height=260,
+        name="tuning_events",
+        title="Tuning events (bars: applied delta / max step per iteration; triangles: "
+              "guards that acted; hover for values)")
+    return cast(alt.LayerChart, chart)
+
+
+#: Panels per row of :func:`param_trajectories`.
+_TRAJECTORY_COLUMNS = 4
+
+
+def param_trajectories(frame: pl.DataFrame) -> alt.VConcatChart:
+    """Every tunable parameter per iteration (steps), against its hard bounds (dotted)."""
+    iterations = frame["iteration"].to_list()
+    values = [{"iteration": it, "parameter": name, "value": _round(value)}
+              for name in TUNABLE
+              for it, value in zip(iterations, frame[f"param_{name}"].to_list(), strict=True)]
+    x_scale = _iteration_scale(iterations)
+    panels = []
+    for name in TUNABLE:
+        param = PARAMS[name]
+        pad = 0.05 * param.span
+        y_scale = alt.Scale(domain=[_round(float(param.lo) - pad),
+                                    _round(float(param.hi) + pad)], nice=False)
+        line = (alt.Chart(alt.Data(name="trajectories"))
+                .transform_filter(alt.datum.parameter == name)
+                .mark_line(interpolate="step", color="#2166ac", strokeWidth=1.5,
+                           point=alt.OverlayMarkDef(size=14, color="#2166ac"))
+                .encode(x=alt.X("iteration:Q", title="iteration", scale=x_scale,
+                                axis=alt.Axis(tickMinStep=1, format="d")),
+                        y=alt.Y("value:Q", title=None, scale=y_scale),
+                        tooltip=[alt.Tooltip("iteration:Q"), alt.Tooltip("parameter:N"),
+                                 alt.Tooltip("value:Q")]))
+        bounds = (alt.Chart(alt.Data(values=[{"bound": "lower", "value": _round(float(param.lo))},
+                                             {"bound": "upper", "value": _round(float(param.hi))}]))
+                  .mark_rule(color="#888888", strokeDash=[2, 2], strokeWidth=0.8)
+                  .encode(y=alt.Y("value:Q", scale=y_scale),
+                          tooltip=[alt.Tooltip("bound:N", title="hard bound"),
+                                   alt.Tooltip("value:Q")]))
+        panels.append(alt.layer(bounds, line).properties(
+            width=175, height=150, title=alt.TitleParams(f"{name} ({param.unit})", fontSize=11)))
+    rows = [alt.hconcat(*panels[i:i + _TRAJECTORY_COLUMNS], spacing=12)
+            for i in range(0, len(panels), _TRAJECTORY_COLUMNS)]
+    return alt.vconcat(*rows, spacing=12).properties(
+        datasets={"trajectories": values},
+        title="Parameter trajectories (dotted: hard bounds; hover a step for its value)")

@@ -2,8 +2,9 @@
 
 Each function returns a :class:`matplotlib.figure.Figure` of fixed size, or a sentence
 saying why there is nothing to draw (no empty plot); notebooks show either with
-:func:`soakkit.report.display.show`. The KPI trends and the runs overview are interactive
-charts (:mod:`soakkit.report.charts`). Times are UTC on a 24-hour clock.
+:func:`soakkit.report.display.show`. The KPI trends, the tuner's figures and the runs
+overview are interactive charts (:mod:`soakkit.report.charts`): a notebook that shows only
+those never imports matplotlib. Times are UTC on a 24-hour clock.
 """
 
 from __future__ import annotations
@@ -14,83 +15,10 @@ import numpy as np
 import polars as pl
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from soakkit.config.params import PARAMS, TUNABLE
+from soakkit.report.palette import VERDICT_COLOURS
 
-__all__ = ["BAD", "NEAR", "REGIME_COLOURS", "VERDICT_COLOURS", "WARMUP", "disk_growth",
-           "disk_usage", "param_trajectories", "profile_distributions", "tuning_events",
-           "verdict_timeline"]
-
-REGIME_COLOURS = {"calm": "#a6dba0", "volatile": "#fdb863", "spike": "#9e9ac8"}
-VERDICT_COLOURS = {"PASS": "#1b7837", "WARN": "#e08214", "FAIL": "#c51b7d"}
-BAD, NEAR, WARMUP = "#f4a6a6", "#fde0b2", "#e0e0e0"
-
-
-def param_trajectories(frame: pl.DataFrame) -> Figure:
-    """Every tunable parameter per iteration, against its hard bounds."""
-    fig = Figure(figsize=(11, 6.5), layout="constrained")
-    axes = fig.subplots(2, (len(TUNABLE) + 1) // 2, sharex=True).ravel()
-    x = frame["iteration"].to_list()
-    for ax, name in zip(axes, TUNABLE, strict=False):
-        spec = PARAMS[name]
-        ax.plot(x, frame[f"param_{name}"].to_list(), color="#2166ac", lw=1.5, drawstyle="steps-mid")
-        ax.axhline(spec.lo, color="#888888", lw=0.8, ls=":")
-        ax.axhline(spec.hi, color="#888888", lw=0.8, ls=":")
-        pad = 0.05 * spec.span
-        ax.set_ylim(float(spec.lo) - pad, float(spec.hi) + pad)
-        ax.set_title(f"{name} ({spec.unit})", fontsize=8)
-    for ax in axes[len(TUNABLE):]:
-        ax.set_visible(False)
-    for ax in axes:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle("Parameter trajectories (dotted: hard bounds)", fontsize=10)
-    return fig
-
-
-_GUARDS = {"guard_freeze": ("freeze", "#4393c3"),
-           "guard_panic_revert": ("panic revert", "#b2182b"),
-           "guard_oscillation": ("oscillation", "#762a83"),
-           "guard_cooldown": ("cooldown", "#5aae61"),
-           "guard_velocity": ("velocity", "#e08214")}
-
-
-def _span(frame: pl.DataFrame) -> str:
-    numbers = frame["iteration"].to_list()
-    return f"iterations {min(numbers)}-{max(numbers)}" if numbers else "no iteration"
-
-
-def tuning_events(frame: pl.DataFrame) -> Figure | str:
-    """Applied deltas per iteration (in units of each parameter's max step) and guard events;
-    a sentence instead when the tuner changed nothing and no guard acted."""
-    x = np.asarray(frame["iteration"].to_list(), dtype=float)
-    steps = {name: np.asarray([0.0 if v is None else v for v in frame[f"delta_{name}"].to_list()])
-             / float(PARAMS[name].max_step) for name in TUNABLE}
-    hits = {column: x[np.asarray(frame[column].to_list()) > 0]
-            for column in _GUARDS if column in frame.columns}
-    if not any(np.any(v) for v in steps.values()) and not any(h.size for h in hits.values()):
-        why = "the tuner was off" if frame.height and not frame["tune"].fill_null(True).any() \
-            else "the tuner changed no parameter and no guard acted"
-        return f"No tuning events in {_span(frame)}: {why}."
-    fig = Figure(figsize=(11, 3.8), layout="constrained")
-    ax = fig.subplots()
-    width = 0.8 / len(TUNABLE)
-    for k, name in enumerate(TUNABLE):
-        if np.any(steps[name]):
-            ax.bar(x - 0.4 + (k + 0.5) * width, steps[name], width=width, label=name)
-    for row, (column, (label, colour)) in enumerate(_GUARDS.items()):
-        found = hits.get(column)
-        if found is not None and found.size:
-            ax.scatter(found, np.full(len(found), 1.35 + 0.12 * row), marker="v",
-                       color=colour, label=f"guard: {label}", zorder=3)
-    ax.axhline(0, color="black", lw=0.6)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylim(-1.3, 2.1)
-    ax.set_ylabel("applied delta / max step")
-    ax.set_xlabel("iteration")
-    ax.legend(fontsize=7, ncols=4, loc="upper left", frameon=False)
-    ax.set_title("Tuning events", fontsize=10)
-    return fig
+__all__ = ["disk_growth", "disk_usage", "profile_distributions", "verdict_timeline"]
 
 
 def _unit(max_bytes: float) -> tuple[float, str]:
