@@ -3,6 +3,8 @@ and the HTML tables that Jupyter shows for the catalog and the report objects.""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import re
@@ -13,6 +15,7 @@ import polars as pl
 import pytest
 
 from soakkit.catalog.load import RUN_SUMMARY_SCHEMA, load_catalog
+from soakkit.cli import main
 from soakkit.core.tables import fit_text_table, table_html
 from soakkit.report.disk_report import load_disk_report
 from soakkit.report.explore import load_exploration
@@ -120,6 +123,10 @@ def test_catalog_json_is_written_a_slice_at_a_time(runs: tuple[Path, list[str]],
     finite = [{k: None if isinstance(v, float) and not math.isfinite(v) else v
                for k, v in row.items()} for row in to_records(frame)]
     assert json.loads(out.out) == finite
+    redirected = io.StringIO()  # a text stream with no bytes underneath gets the same text
+    with contextlib.redirect_stdout(redirected):
+        assert main(["catalog", "--artifacts", str(root), "--json"]) == 0
+    assert redirected.getvalue() == out.out
     target = tmp_path / "rows.parquet"
     target.write_bytes(b"the previous export")
 

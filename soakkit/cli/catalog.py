@@ -53,16 +53,24 @@ def _write_json(frame: Any) -> None:
 
     times = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
     frame = frame.with_columns(pl.col(c).dt.strftime(JSON_TIME_FORMAT) for c in times)
-    sys.stdout.flush()
-    out = sys.stdout.buffer
+    stdout = sys.stdout
+    stdout.flush()
+    binary = getattr(stdout, "buffer", None)  # a text stream without one (redirected): text
+
+    def write(data: bytes) -> None:
+        if binary is not None:
+            binary.write(data)
+        else:
+            stdout.write(data.decode("utf-8"))
+
     separator = b"["
     for rows in frame.iter_slices(JSON_ROWS_AT_A_TIME):
         text = io.BytesIO()
         rows.write_json(text)
-        out.write(separator + text.getvalue()[1:-1])  # the slice's objects, brackets off
+        write(separator + text.getvalue()[1:-1])  # the slice's objects, brackets off
         separator = b","
-    out.write(b"[]\n" if separator == b"[" else b"]\n")
-    out.flush()
+    write(b"[]\n" if separator == b"[" else b"]\n")
+    (binary or stdout).flush()
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
