@@ -6,9 +6,12 @@ per message, and quotes both sides of the book ``bot_offset_ticks`` from the bes
 (0 joins them), sized from the displayed depth and skewed against its position. It moves
 a quote when the touch moved, within a budget of ``replace_rate_per_min`` requotes (the
 venue rejects what goes over its rate limit), and past the position limit it unloads with
-a taker order. Between decisions it sleeps: its answers carry a ``wake`` (the touch it
-priced from, or the next second when its budget is spent), and soakkit calls it again when
-the touch moves, the second turns or the venue answers. Run it under soakkit:
+a taker order. It reads only the best bid and ask, its venue reports and its position, so
+its ``ready`` subscribes to no row stream (``"feed": []``): its step messages carry no
+trades or book updates to decode. Between decisions it sleeps: its answers carry a
+``wake`` (the touch it priced from, or the next second when its budget is spent), and
+soakkit calls it again when the touch moves, the second turns or the venue answers. Run
+it under soakkit:
 
     soakkit soak --strategy 'exec:python3 examples/exec_bot.py' --iterations 2 --mode volatile
     soakkit soak --strategy 'exec:python3 examples/exec_bot.py' --set bot_offset_ticks=1
@@ -73,12 +76,33 @@ class Bot:
             self.taking = None
 
     def wake(self, msg: dict) -> dict:
-        """When to be called next (besides any venue answer): the touch moves, or, with the
-        budget spent, the next second."""
+        """When to be called next: with the budget spent, the next second (or a venue
+        answer); else when the touch it priced from moves, one of its quotes or its taker
+        order ends, or a fill takes its position past the limit at this mid. The answers
+        it sleeps through (an old quote's cancel, an acceptance, a partial fill) come with
+        the next message: they would not have changed what it does. A side without a
+        quote (one of 0 lots) is requoted at any answer, so then every answer wakes it."""
         if self.budget <= 0:
             return {"at": (msg["now"] // 1_000_000_000 + 1) * 1_000_000_000}
         bid_px, _, ask_px, _ = msg["book"]
-        return {"bid": [bid_px, bid_px], "ask": [ask_px, ask_px]}
+        touch = {"bid": [bid_px, bid_px], "ask": [ask_px, ask_px]}
+        if None in self.side_order.values():
+            return touch  # a side without a quote (0 lots): it requotes at any answer
+        watched = [held[0] for held in self.side_order.values()]
+        if self.taking is not None:
+            watched.append(self.taking)
+        most = self.most_held((bid_px + ask_px) / 2 * self.tick)
+        return {**touch, "orders": watched, "position": [-most, most]}
+
+    def most_held(self, mid: float) -> int:
+        """The largest position (lots) that does not make :meth:`step` unload at ``mid``."""
+        limit = self.params["position_limit_notional"]
+        most = int(limit / (self.lot * mid))
+        while (most + 1) * self.lot * mid <= limit:
+            most += 1
+        while most > 0 and most * self.lot * mid > limit:
+            most -= 1
+        return most
 
     def step(self, msg: dict) -> list:
         self.hear(msg["reports"])
@@ -134,7 +158,7 @@ def main() -> int:
             write(json.dumps({"actions": actions, "wake": bot.wake(msg)}) + "\n")
         elif kind == "start":
             bot = Bot(msg)
-            write('{"type": "ready"}\n')
+            write('{"type": "ready", "feed": []}\n')  # the book is enough: no row arrays
         elif kind == "describe":
             write(json.dumps({"type": "describe", "name": "example-bot", "params": PARAMS}) + "\n")
         elif kind == "end":
