@@ -12,12 +12,12 @@ the three built-ins compared.
 * ``exec`` – external bots over the JSON-lines protocol on 10-minute volatile windows and on
   the 1-minute windows of the real BTCUSDT capture (``examples/tapes/binance-spot-btcusdt``):
   ``examples/exec_bot.py``, the same bot as a protocol-1 program that subscribes to every
-  row and is woken by every venue answer (``example_protocol1``: what it was before feed
-  subscriptions and ``wake``'s ``orders``; same fills), and a program that answers every
-  step with no action (the protocol's own cost), in events per second of wall time, with
-  the CPU seconds of the engine (this process) and of the bots, beside the same-run floor
-  of bare pipe round trips (as many exchanges, of the same mean size, between this
-  process and a child that echoes a fixed answer) and the load average;
+  row and is woken by every venue answer (``example_protocol1``, its ``--protocol-1``:
+  what it was before feed subscriptions and ``wake``'s ``orders``; the same fills), and a
+  program that answers every step with no action (the protocol's own cost), in events per
+  second of wall time, with the CPU seconds of the engine (this process) and of the bots,
+  beside the same-run floor of bare pipe round trips (as many exchanges, of the same mean
+  size, between this process and a child that echoes a fixed answer) and the load average;
 * ``compare`` – legacy, avellaneda-stoikov and glft in a sweep (synthetic modes, evaluation
   seeds, tuner off) judged by the sweep report (``load_sweep_report``, legacy as the
   baseline), and on every window of two replayed tapes (the synthetic sample, 2-minute
@@ -192,25 +192,14 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def protocol1_bot(source: str) -> str:
-    """``examples/exec_bot.py`` as a protocol-1 program: every row, every answer wakes it."""
-    subscribed = '{"type": "ready", "feed": []}'
-    watched = '{**touch, "orders": watched, "position": [-most, most]}'
-    if source.count(subscribed) != 1 or source.count(watched) != 1:
-        raise SystemExit("examples/exec_bot.py changed: update bench_strategies.protocol1_bot")
-    return source.replace(subscribed, '{"type": "ready"}').replace(watched, "touch")
-
-
 def exec_bots(windows: int, minutes: int) -> dict[str, Any]:
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         idle = Path(tmp) / "idle_bot.py"
         idle.write_text(_IDLE)
         example = REPO / "examples" / "exec_bot.py"
-        protocol1 = Path(tmp) / "exec_bot_protocol1.py"
-        protocol1.write_text(protocol1_bot(example.read_text()))
         bots = {"example": f"exec:{python} {example}",
-                "example_protocol1": f"exec:{python} {protocol1}",
+                "example_protocol1": f"exec:{python} {example} --protocol-1",
                 "idle": f"exec:{python} {idle}"}
         synthetic = [_iteration(100 + i, minutes)[0] for i in range(windows)]
         recorded = load_tape(CAPTURE)

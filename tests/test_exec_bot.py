@@ -235,9 +235,9 @@ _SUBSCRIBER = _program('''
 
 
 def _engine_run(tmp_path: Path, source: str, label: str, tape=None,  # type: ignore[no-untyped-def]
-                changes: dict[str, float] | None = None):
-    """Run a bot's source (``sys.argv[1]``: a log file beside it) on the engine in process,
-    with steady_safe's values (and ``changes``)."""
+                changes: dict[str, float] | None = None, args: str = ""):
+    """Run a bot's source (``sys.argv[1]``: a log file beside it, then ``args``) on the
+    engine in process, with steady_safe's values (and ``changes``)."""
     import numpy as np
 
     from soakkit.config.layers import resolve
@@ -247,7 +247,7 @@ def _engine_run(tmp_path: Path, source: str, label: str, tape=None,  # type: ign
 
     bot = tmp_path / f"{label}.py"
     bot.write_text(source)
-    ref = load_strategy(f"exec:{sys.executable} {bot} {tmp_path / f'{label}.log'}")
+    ref = load_strategy(f"exec:{sys.executable} {bot} {tmp_path / f'{label}.log'} {args}")
     values = {**resolve("steady_safe", env={}, params=ref.params).values, **(changes or {})}
     tape = tape if tape is not None else simulate_market("volatile", 1, np.random.default_rng(2))
     return run_engine(tape, ref.factory(), values, np.random.default_rng(0))
@@ -309,40 +309,34 @@ def test_a_junk_feed_is_one_line_from_the_cli(tmp_path: Path) -> None:
 
 def test_the_example_bot_fills_the_same_as_its_protocol_1_form(tmp_path: Path) -> None:
     """The example bot subscribes to no rows and sleeps through the answers that would not
-    change what it does (``wake``'s ``orders`` and ``position``); the same bot sent every
-    row, and the same bot woken by every answer (a protocol-1 bot, as it was before both),
-    place the same orders and get the same fills, on a synthetic market and on the real
-    BTCUSDT capture, with steady_safe's values (it unloads past its limit) and with a tight
-    limit and a strong skew (some of its quotes have 0 lots)."""
+    change what it does (``wake``'s ``orders`` and ``position``, and ``held``); as it was
+    first written for protocol 1 (``--protocol-1``: every row, woken by every answer) it
+    places the same orders and gets the same fills: on a
+    synthetic market and on the real BTCUSDT capture, with steady_safe's values (it
+    unloads past its limit) and with a tight limit and a strong skew (some of its quotes
+    have 0 lots)."""
     import numpy as np
 
     from soakkit.sim.market import simulate_market
     from soakkit.sim.replay import load_tape, replay_window
-
     source = (REPO / "examples" / "exec_bot.py").read_text()
-    subscribed = '{"type": "ready", "feed": []}'
-    watched = '{**touch, "orders": watched, "position": [-most, most]}'
-    assert source.count(subscribed) == 1 and source.count(watched) == 1
-    every_row = source.replace(subscribed, '{"type": "ready"}')
-    every_answer = every_row.replace(watched, "touch")
     capture = load_tape(REPO / "examples" / "tapes" / "binance-spot-btcusdt")
     markets = (simulate_market("volatile", 3, np.random.default_rng(4)),
                replay_window(capture, 2, 1))
     tight = {"bot_skew": 2.0, "position_limit_notional": 300.0}
     for tape, changes in itertools.product(markets, ({}, tight)):
-        results = [_engine_run(tmp_path, text, label, tape, changes) for label, text in
-                   (("shipped", source), ("rows", every_row), ("answers", every_answer))]
-        first = results[0]
-        assert first.orders is not None
+        results = [_engine_run(tmp_path, source, "bot", tape, changes, args)
+                   for args in ("", "--protocol-1")]
+        first, other = results
+        assert first.orders is not None and other.orders is not None
         assert first.orders.size.size > 20 and first.fills.ns.size > 5
-        for other in results[1:]:
-            assert other.orders is not None
-            for field in ("decide_ns", "side", "price", "size"):
-                assert getattr(first.orders, field).tolist() == getattr(other.orders,
-                                                                        field).tolist()
-            for field in ("ns", "side", "lots", "ticks"):
-                assert (getattr(first.fills, field).tolist()
-                        == getattr(other.fills, field).tolist())
+        for field in ("decide_ns", "side", "price", "size"):
+            assert getattr(first.orders, field).tolist() == getattr(other.orders,
+                                                                    field).tolist()
+        for field in ("ns", "side", "lots", "ticks"):
+            assert (getattr(first.fills, field).tolist()
+                    == getattr(other.fills, field).tolist())
+        assert first.unloads == other.unloads
 
 
 #: A bot that quotes both sides at its first step and every ``EVERY`` s after, and sleeps
@@ -354,8 +348,9 @@ _WATCHER = _program('''
 ''', '''
     print(json.dumps({"type": "ready", "feed": []}), flush=True)
 ''', '''
-    for report in msg["reports"]:
-        log.write(f"{msg['now']} {json.dumps(report)}\\n")
+    held = msg.get("held", 0)
+    for i, report in enumerate(msg["reports"]):
+        log.write(f"{msg['now']} {json.dumps(report)} {'held' if i < held else 'new'}\\n")
     log.write(f"{msg['now']} step {msg['position']}\\n")
     actions = []
     second = msg["now"] // 2_000_000_000
@@ -384,7 +379,7 @@ def test_a_bot_sleeps_through_the_answers_it_does_not_watch_and_gets_them_later(
     flat = run("flat", '{"orders": [], "position": [0, 0]}')
 
     def answers(log: list[list[str]]) -> list[str]:
-        return [what for _, what in log if not what.startswith("step")]
+        return [what.rsplit(" ", 1)[0] for _, what in log if not what.startswith("step")]
 
     def steps(log: list[list[str]]) -> list[int]:
         return [int(now) for now, what in log if what.startswith("step")]
@@ -392,15 +387,23 @@ def test_a_bot_sleeps_through_the_answers_it_does_not_watch_and_gets_them_later(
     assert len(answers(every)) > 40
     for log in (none, first, flat):  # the same answers in the same order: none lost, but
         got = answers(log)  # those that came after the program's last call
-        after = [what for now, what in every if not what.startswith("step")
-                 and int(now) > steps(log)[-1]]
+        after = [what.rsplit(" ", 1)[0] for now, what in every
+                 if not what.startswith("step") and int(now) > steps(log)[-1]]
         assert got + after == answers(every) and len(after) < 10
+        came = {what.rsplit(" ", 1)[0]: int(now) for now, what in every
+                if not what.startswith("step")}
+        for now, what in log:  # "held" counts exactly those that came at an earlier step
+            if not what.startswith("step"):
+                report, how = what.rsplit(" ", 1)
+                assert (came[report] < int(now)) == (how == "held")
+    assert all(what.endswith(" new") for _, what in every if not what.startswith("step"))
     assert [now // (2 * 10**9) for now in steps(none)] == list(range(30))  # time alone
     assert len(steps(none)) == 30 < len(steps(first)) < len(steps(every))
-    woken = {int(now) for now, what in first if what.startswith("[")
-             and json.loads(what)[1] == 1 and json.loads(what)[0] != "accepted"
-             and (json.loads(what)[0] != "fill" or json.loads(what)[5] == 0)}
-    assert woken and woken <= set(steps(first))  # order 1's end woke it when it came
+    first_answers = [(json.loads(what.rsplit(" ", 1)[0]), what.rsplit(" ", 1)[1])
+                     for _, what in first if what.startswith("[")]
+    ends = [how for (kind, order_id, _, _, _, left), how in first_answers
+            if order_id == 1 and kind != "accepted" and (kind != "fill" or left == 0)]
+    assert ends == ["new"]  # order 1's end woke it when it came
     moved = [int(now) for now, what in flat if what.startswith("step")
              and what != "step 0"]
     assert moved and set(steps(flat)) - set(steps(none))  # position left [0, 0]: woken

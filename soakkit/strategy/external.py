@@ -22,8 +22,9 @@ The protocol (``docs/STRATEGIES.md`` has it in full, with ``examples/exec_bot.py
   next step message then carries every trade and update since the last one); with
   ``"orders": [id, ...]`` only answers about those orders wake it, and not an
   ``accepted`` or a partial fill, or (with ``"position": [lo, hi]``) a known position
-  outside the band: the other answers come with the next message; a stream the program
-  did not subscribe to is left out of every step message;
+  outside the band: the other answers come first in the next message, whose ``"held":
+  n`` says how many of its reports are such (the key is absent when none are); a stream
+  the program did not subscribe to is left out of every step message;
 * ``{"type": "end"}``, after which the engine closes the program's stdin.
 
 A program that exits, does not answer within the deadline (``SOAKKIT_EXEC_TIMEOUT_S``,
@@ -415,8 +416,8 @@ class ExternalStrategy(Strategy):
             if step.reports:
                 self.held.extend(step.reports)
             return []
-        reports = step.reports
-        if self.held:
+        reports, held = step.reports, len(self.held)
+        if held:
             reports, self.held = (*self.held, *reports), []
         program.step_at = (self.steps, step.now_ns)
         b = step.book
@@ -426,11 +427,12 @@ class ExternalStrategy(Strategy):
                                                          "updates" in self.feed)
             rows = (("" if trades is None else f'"trades":{trades},')
                     + ("" if updates is None else f'"updates":{updates},'))
+        late = f'"held":{held},' if held else ""  # the first answers came at earlier steps
         answers = ",".join(f'["{r.kind}",{r.order_id},{r.ns},{r.lots},{r.price},{r.left}]'
                            for r in reports)
         message = (f'{{"type":"step","now":{step.now_ns},"seen":{step.seen_ns},"book":'
                    f'[{b.bid_px},{b.bid_qty!r},{b.ask_px},{b.ask_qty!r}],{rows}'
-                   f'"reports":[{answers}],'
+                   f'"reports":[{answers}],{late}'
                    f'"position":{step.position_lots}}}')
         self.messages += 1
         data = message.encode() + b"\n"
