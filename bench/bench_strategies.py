@@ -11,10 +11,13 @@ the three built-ins compared.
   commit before the interface); the legacy quoter's event-driven form beside them;
 * ``exec`` – external bots over the JSON-lines protocol on 10-minute volatile windows and on
   the 1-minute windows of the real BTCUSDT capture (``examples/tapes/binance-spot-btcusdt``):
-  ``examples/exec_bot.py`` and a program that answers every step with no action (the
-  protocol's own cost), in events per second, beside the same-run
-  floor of bare pipe round trips (as many exchanges, of the same mean size, between this
-  process and a child that echoes a fixed answer) and the load average;
+  ``examples/exec_bot.py``, the same bot as a protocol-1 program that subscribes to every
+  row and is woken by every venue answer (``example_protocol1``, its ``--protocol-1``:
+  what it was before feed subscriptions and ``wake``'s ``orders``; the same fills), and a
+  program that answers every step with no action (the protocol's own cost), in events per
+  second of wall time, with the CPU seconds of the engine (this process) and of the bots,
+  beside the same-run floor of bare pipe round trips (as many exchanges, of the same mean
+  size, between this process and a child that echoes a fixed answer) and the load average;
 * ``compare`` – legacy, avellaneda-stoikov and glft in a sweep (synthetic modes, evaluation
   seeds, tuner off) judged by the sweep report (``load_sweep_report``, legacy as the
   baseline), and on every window of two replayed tapes (the synthetic sample, 2-minute
@@ -27,6 +30,7 @@ the three built-ins compared.
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -163,20 +167,29 @@ def _exec_run(name: str, tapes: list[MarketTape]) -> dict[str, Any]:
     ref = load_strategy(name)
     values = dict(resolve("steady_safe", env={}, params=ref.params).values)
     events = messages = size = 0
-    seconds = 0.0
+    seconds = engine_cpu = 0.0
+    children = _children_cpu()
     for i, tape in enumerate(tapes):
         strategy = ref.factory()
         assert isinstance(strategy, ExternalStrategy)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         run_engine(tape, strategy, values, np.random.default_rng(i))
         seconds += time.perf_counter() - start
+        engine_cpu += time.process_time() - cpu
         events += tape.events
         messages += strategy.messages
         size += strategy.bytes_out
+    bot_cpu = _children_cpu() - children
     floor = _pipe_floor(messages, size // max(messages, 1))
     return {"events": events, "seconds": seconds, "events_per_s": events / seconds,
+            "engine_cpu_s": engine_cpu, "bot_cpu_s": bot_cpu,
             "messages": messages, "mean_message_bytes": size / max(messages, 1),
             "pipe_floor_s": floor, "over_pipe_floor": seconds / floor, "load": _load()}
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def exec_bots(windows: int, minutes: int) -> dict[str, Any]:
@@ -184,7 +197,9 @@ def exec_bots(windows: int, minutes: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         idle = Path(tmp) / "idle_bot.py"
         idle.write_text(_IDLE)
-        bots = {"example": f"exec:{python} {REPO / 'examples' / 'exec_bot.py'}",
+        example = REPO / "examples" / "exec_bot.py"
+        bots = {"example": f"exec:{python} {example}",
+                "example_protocol1": f"exec:{python} {example} --protocol-1",
                 "idle": f"exec:{python} {idle}"}
         synthetic = [_iteration(100 + i, minutes)[0] for i in range(windows)]
         recorded = load_tape(CAPTURE)
@@ -278,7 +293,8 @@ def _print(report: dict[str, Any]) -> None:
               f"through the interface {o['interface_events_per_s'] / 1e6:.2f} M events/s: "
               f"overhead {100 * o['overhead']:+.1f} % (load {o['load']:.1f})")
     for label, r in report.get("exec", {}).items():
-        print(f"exec {label:<18} {r['events_per_s'] / 1e3:7.1f} k events/s, {r['messages']} "
+        print(f"exec {label:<27} {r['events_per_s'] / 1e3:6.1f} k events/s (CPU: engine "
+              f"{r['engine_cpu_s']:.2f} s, bot {r['bot_cpu_s']:.2f} s), {r['messages']} "
               f"messages of {r['mean_message_bytes']:.0f} B, {r['over_pipe_floor']:.1f}x the "
               f"pipe floor ({r['pipe_floor_s']:.2f} s); load {r['load']:.1f}")
     if "compare" in report:

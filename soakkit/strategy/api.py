@@ -302,15 +302,18 @@ class Step:
         """:attr:`updates` as rows ``(ns, bid_px, bid_qty, ask_px, ask_qty)``."""
         return self._rows.updates(*self._q)
 
-    def rows_json(self, since: tuple[int, int] | None = None) -> tuple[str, str, tuple[int, int]]:
+    def rows_json(self, since: tuple[int, int] | None = None, trades: bool = True,
+                  updates: bool = True) -> tuple[str | None, str | None, tuple[int, int]]:
         """:meth:`trade_rows` and :meth:`update_rows` as JSON arrays, and where they end.
 
         ``since``: where an earlier step's rows ended, to send several steps' rows at once
-        (an external program that slept through them).
+        (an external program that slept through them); ``trades`` or ``updates`` false:
+        that array is not built (``None``), for a program that did not subscribe to it.
         """
         t0, q0 = since if since is not None else (self._t[0], self._q[0])
-        return (self._rows.trades_json(t0, self._t[1]), self._rows.updates_json(q0, self._q[1]),
-                (self._t[1], self._q[1]))
+        t1, q1 = self._t[1], self._q[1]
+        return (self._rows.trades_json(t0, t1) if trades else None,
+                self._rows.updates_json(q0, q1) if updates else None, (t1, q1))
 
 
 class Strategy:

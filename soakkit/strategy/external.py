@@ -10,14 +10,21 @@ The protocol (``docs/STRATEGIES.md`` has it in full, with ``examples/exec_bot.py
   [spec, ...]}``: the program's own parameters (:func:`spec_from_json`); asked once when the
   strategy is selected, in a process of its own;
 * ``{"type": "start", ...}`` (instrument, every parameter's value, window length, loop
-  period, prior, carried state) → ``{"type": "ready"}``;
+  period, prior, carried state) → ``{"type": "ready"}``, optionally with ``"feed": [...]``:
+  the row streams the program subscribes to, ``"trades"`` and/or ``"updates"`` (default
+  both; ``[]`` for a program that reads only the book, its reports and its position);
 * ``{"type": "step", "now", "seen", "book", "trades", "updates", "reports", "position"}`` →
   ``{"actions": [...]}`` with ``["quote", side, price, lots]``, ``["place", side, price,
   lots]``, ``["cancel", order_id]``, ``["take", side, lots]``; order ids are 1, 2, 3, … in
   the order the window's quote, place and take actions were sent; an optional ``"wake":
   {"at": ns, "bid": [lo, hi], "ask": [lo, hi]}`` lets the program sleep until a venue
   answer arrives, the time reaches ``at`` or the best bid or ask seen leaves its band (the
-  next step message then carries every trade and update since the last one);
+  next step message then carries every trade and update since the last one); with
+  ``"orders": [id, ...]`` only answers about those orders wake it, and not an
+  ``accepted`` or a partial fill, or (with ``"position": [lo, hi]``) a known position
+  outside the band: the other answers come first in the next message, whose ``"held":
+  n`` says how many of its reports are such (the key is absent when none are); a stream
+  the program did not subscribe to is left out of every step message;
 * ``{"type": "end"}``, after which the engine closes the program's stdin.
 
 A program that exits, does not answer within the deadline (``SOAKKIT_EXEC_TIMEOUT_S``,
@@ -49,14 +56,15 @@ from soakkit.strategy.api import (
     Cancel,
     Place,
     Quote,
+    Report,
     Step,
     Strategy,
     StrategyContext,
     Take,
 )
 
-__all__ = ["DEFAULT_TIMEOUT_S", "PROTOCOL", "TIMEOUT_ENV", "ExternalStrategy", "describe",
-           "exec_timeout", "spec_from_json"]
+__all__ = ["DEFAULT_TIMEOUT_S", "FEEDS", "PROTOCOL", "TIMEOUT_ENV", "ExternalStrategy",
+           "describe", "exec_timeout", "spec_from_json"]
 
 PROTOCOL = 1
 TIMEOUT_ENV = "SOAKKIT_EXEC_TIMEOUT_S"
@@ -64,6 +72,8 @@ DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 3600.0
 _MAX_LINE = 64 * 1024 * 1024  #: longest answer read (a bigger one is junk)
 _SHOWN = 80
+#: The row streams of a step message a program may subscribe to (``ready``'s ``feed``).
+FEEDS = ("trades", "updates")
 
 
 def exec_timeout(env: Mapping[str, str]) -> float:
@@ -125,6 +135,7 @@ class _Program:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self.where = "at start"
+        self.step_at: tuple[int, int] | None = None  #: (step, ns): where, built if it fails
         self.watchdog = _Watchdog(self)
         self.watchdog.start()
 
@@ -135,6 +146,9 @@ class _Program:
             _kill(self.proc)
         told = self._stderr()
         self.close(kill=True)
+        if self.step_at is not None:
+            step, ns = self.step_at
+            self.where = f"at step {step} (t={ns / NS:.3f} s {engine.WINDOW})"
         return StrategyError(f"strategy {self.label} {what} {self.where}{told}")
 
     def _stderr(self) -> str:
@@ -175,6 +189,28 @@ class _Program:
             line = b""
         finally:
             self.watchdog.deadline = None
+        return self._decode(line)
+
+    def exchange(self, data: bytes) -> Any:
+        """Send one message (a JSON line, newline included) and read the answer: one
+        deadline for both (a step's round trip)."""
+        watchdog = self.watchdog
+        watchdog.deadline = time.monotonic() + self.timeout
+        try:
+            self.stdin.write(data)
+            self.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            watchdog.deadline = None
+            raise self._dead(writing=True) from None
+        try:
+            line = self.stdout.readline(_MAX_LINE + 1)
+        except (OSError, ValueError):
+            line = b""
+        finally:
+            watchdog.deadline = None
+        return self._decode(line)
+
+    def _decode(self, line: bytes) -> Any:
         if not line.endswith(b"\n"):
             if len(line) > _MAX_LINE:
                 raise self.fail(f"wrote a line longer than {_MAX_LINE} bytes")
@@ -265,24 +301,65 @@ def split_program(program: str) -> list[str]:
 _KINDS = {"quote": 4, "place": 4, "cancel": 2, "take": 3}
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
+class _Wake:
+    """An answer's ``wake``: when the program asked to be called again."""
+
+    __slots__ = ("ask", "at", "bid", "orders", "position")
+
+    def __init__(self, at: int | None, bid: list[int] | None, ask: list[int] | None,
+                 orders: list[int] | None, position: list[int] | None) -> None:
+        self.at = at
+        self.bid = bid
+        self.ask = ask
+        self.orders = None if orders is None else frozenset(orders)
+        self.position = position
+
+    def woken_by(self, reports: Sequence[Report], position: int) -> bool:
+        """Whether venue answers wake the program: any, unless it named ``orders``; then
+        an answer about one of them other than ``accepted`` or a partial fill, or a known
+        position outside ``position``."""
+        orders = self.orders
+        if orders is None:
+            return True
+        band = self.position
+        return (any(r.order_id in orders and r.kind != "accepted"
+                    and (r.kind != "fill" or r.left == 0) for r in reports)
+                or (band is not None and not band[0] <= position <= band[1]))
 
 
-def _wake(wake: Any, program: _Program) -> tuple[int | None, list[int] | None,
-                                                  list[int] | None] | None:
-    """An answer's ``wake``: ``{"at": ns, "bid": [lo, hi], "ask": [lo, hi]}``, each optional."""
+_WAKE_KEYS = frozenset({"at", "bid", "ask", "orders", "position"})
+_WAKE_FORM = ("{\"at\": ns, \"bid\": [lo, hi], \"ask\": [lo, hi], \"orders\": [id, ...], "
+              "\"position\": [lo, hi]}, each optional")
+
+
+def _band(x: Any) -> bool:
+    return x is None or (type(x) is list and len(x) == 2 and type(x[0]) is int  # not bool
+                         and type(x[1]) is int)
+
+
+def _wake(wake: Any, program: _Program) -> _Wake | None:
+    """An answer's ``wake`` (see the module doc), checked."""
     if wake is None:
         return None
-    ok = isinstance(wake, dict) and set(wake) <= {"at", "bid", "ask"} \
-        and (wake.get("at") is None or _is_int(wake["at"])) \
-        and all(wake.get(k) is None or (isinstance(wake[k], list) and len(wake[k]) == 2
-                                        and all(_is_int(x) for x in wake[k]))
-                for k in ("bid", "ask"))
-    if not ok:
-        raise program.fail(f"wrote junk (a wake {_shown(json.dumps(wake).encode())}; expected "
-                           "{\"at\": ns, \"bid\": [lo, hi], \"ask\": [lo, hi]}, each optional)")
-    return wake.get("at"), wake.get("bid"), wake.get("ask")
+    if type(wake) is dict and wake.keys() <= _WAKE_KEYS:
+        at, bid, ask = wake.get("at"), wake.get("bid"), wake.get("ask")
+        orders, position = wake.get("orders"), wake.get("position")
+        if (at is None or type(at) is int) and _band(bid) and _band(ask) and _band(position) \
+                and (orders is None or (type(orders) is list
+                                        and all(type(x) is int for x in orders))):
+            return _Wake(at, bid, ask, orders, position)
+    raise program.fail(f"wrote junk (a wake {_shown(json.dumps(wake).encode())}; expected "
+                       f"{_WAKE_FORM})")
+
+
+def _feed(answer: dict[str, Any], program: _Program) -> frozenset[str]:
+    """A ``ready`` answer's ``feed``: the row streams the program wants (default: all)."""
+    feed = answer.get("feed", list(FEEDS))
+    if not isinstance(feed, list) or not all(isinstance(x, str) and x in FEEDS for x in feed):
+        raise program.fail(f"wrote junk (a feed {_shown(json.dumps(feed).encode())} in its "
+                           "ready answer; expected a list of \"trades\" and \"updates\", "
+                           "each optional)")
+    return frozenset(feed)
 
 
 class ExternalStrategy(Strategy):
@@ -297,7 +374,9 @@ class ExternalStrategy(Strategy):
         self.since: tuple[int, int] | None = None  #: where the rows last sent ended
         self.messages = 0  #: step messages sent (a benchmark's count of round trips)
         self.bytes_out = 0
-        self.wake: tuple[int | None, list[int] | None, list[int] | None] | None = None
+        self.wake: _Wake | None = None
+        self.held: list[Report] = []  #: answers that did not wake the program, to send next
+        self.feed = frozenset(FEEDS)  #: the row streams the program subscribed to
 
     def start(self, ctx: StrategyContext) -> None:
         super().start(ctx)
@@ -316,13 +395,14 @@ class ExternalStrategy(Strategy):
         if not isinstance(answer, dict) or answer.get("type") != "ready":
             raise self.program.fail(f"answered start with {_shown(json.dumps(answer).encode())}"
                                     ", not {\"type\": \"ready\"}")
+        self.feed = _feed(answer, self.program)
 
     def _asleep(self, step: Step) -> bool:
         """Whether the program asked not to be called now (its last answer's ``wake``)."""
         wake = self.wake
-        if wake is None or step.reports:
+        if wake is None or (step.reports and wake.woken_by(step.reports, step.position_lots)):
             return False
-        at, bid, ask = wake
+        at, bid, ask = wake.at, wake.bid, wake.ask
         book = step.book
         return ((at is None or step.now_ns < at)
                 and (bid is None or bid[0] <= book.bid_px <= bid[1])
@@ -333,20 +413,31 @@ class ExternalStrategy(Strategy):
         assert program is not None
         self.steps += 1
         if self._asleep(step):
+            if step.reports:
+                self.held.extend(step.reports)
             return []
-        program.where = f"at step {self.steps} (t={step.now_ns / NS:.3f} s {engine.WINDOW})"
+        reports, held = step.reports, len(self.held)
+        if held:
+            reports, self.held = (*self.held, *reports), []
+        program.step_at = (self.steps, step.now_ns)
         b = step.book
-        trades, updates, self.since = step.rows_json(self.since)
-        reports = ",".join(f'["{r.kind}",{r.order_id},{r.ns},{r.lots},{r.price},{r.left}]'
-                           for r in step.reports)
+        rows = ""
+        if self.feed:
+            trades, updates, self.since = step.rows_json(self.since, "trades" in self.feed,
+                                                         "updates" in self.feed)
+            rows = (("" if trades is None else f'"trades":{trades},')
+                    + ("" if updates is None else f'"updates":{updates},'))
+        late = f'"held":{held},' if held else ""  # the first answers came at earlier steps
+        answers = ",".join(f'["{r.kind}",{r.order_id},{r.ns},{r.lots},{r.price},{r.left}]'
+                           for r in reports)
         message = (f'{{"type":"step","now":{step.now_ns},"seen":{step.seen_ns},"book":'
-                   f'[{b.bid_px},{b.bid_qty!r},{b.ask_px},{b.ask_qty!r}],"trades":{trades},'
-                   f'"updates":{updates},"reports":[{reports}],'
+                   f'[{b.bid_px},{b.bid_qty!r},{b.ask_px},{b.ask_qty!r}],{rows}'
+                   f'"reports":[{answers}],{late}'
                    f'"position":{step.position_lots}}}')
         self.messages += 1
-        self.bytes_out += len(message) + 1
-        program.send(message)
-        answer = program.receive()
+        data = message.encode() + b"\n"
+        self.bytes_out += len(data)
+        answer = program.exchange(data)
         actions = answer.get("actions") if isinstance(answer, dict) else None
         if not isinstance(actions, list):
             raise program.fail(f"wrote junk (expected {{\"actions\": [...]}}, got "
