@@ -38,7 +38,7 @@ CASES = {
                         {"args": "seeds", "seeds": 1}),
     "bench_rotation.py": (["--files", "3000", "--compress-files", "60", "--reps", "1"],
                           {"planning": "dry_run_over_find", "startup": "help_s",
-                           "compression": "process_throughput_vs_gzip_cli"}),
+                           "compression": "process_throughput_vs_gzip_inplace"}),
     "bench_catalog.py": (["--files", "1200", "--reps", "1"], {"catalog": "legacy"}),
     "bench_reports.py": (["--reps", "1"],
                          {"whole_process": "above_floor_s", "phases": "charts_s"}),
