@@ -1,31 +1,52 @@
-"""`soakkit optimize`: scaling with workers, and the search against a fixed grid.
+"""`soakkit optimize`: scaling with workers, the search against a fixed grid, the cells
+goal on synthetic modes and a real capture's held-back windows, and memory at 10⁴ trials.
 
-Every figure is printed next to a baseline measured in the same run:
+Every figure is printed next to a baseline measured in the same run. ``--parts`` chooses:
 
-* scaling – the same TPE study on a local cluster of 2 workers against 1 worker (clusters
+* ``scaling`` – the same TPE study on a local cluster of 2 workers against 1 worker (clusters
   started before the clock starts; search and out-of-sample evaluation timed), and whether
   both give the same ``result.json`` evidence (they must: trials are asked in a fixed order);
-* search – the TPE study's winner against the best point of a grid of the same budget
+* ``search`` – the TPE study's winner against the best point of a grid of the same budget
   (``--sampler grid``: evenly spaced levels of each parameter; ``--trials 65`` with three
   parameters is trial 0 and a 4 × 4 × 4 grid, a smaller budget fills up with random
   points after the grid), in sample and on the held-back seeds, with each study's DSR,
   PBO, verdict, and how many shipped-profile × market cells its winner beats out of sample
-  with a 95 % interval above 0.
+  with a 95 % interval above 0;
+* ``cells`` – issue 26's first goal: one TPE study from ``steady_safe`` on ``--cell-modes``
+  (synthetic, calibration seeds 1..N, evaluation seeds 70001..) and the held-back windows
+  of ``--cell-tapes`` (walk-forward: the first ``--tape-split`` of a tape's windows
+  calibrate, the later ones evaluate), run with ``--workers`` (1: in this process); per
+  shipped profile (untuned) × market, whether the recommendation's risk-adjusted P&L beats
+  it with a 95 % interval above 0 and keeps its pass rate;
+* ``memory`` – the client's peak RSS (the trials run in its process: one worker) for a study
+  of each of ``--memory-trials`` trials, as small as a real study gets (one mode, one seed,
+  one iteration of one simulated minute, random sampler), then the report's loading of the
+  finished study, and a process that only reads the journal (what the trials themselves
+  need), beside the interpreter with the same imports; and CSCV's memory from block sums
+  at those numbers of configurations, against the split chunks it used before.
 
     python bench/bench_optimize.py --trials 65 --seeds 6 --iterations 4 --sim-minutes 3 \\
         --out bench/out/optimize.json
+    python bench/bench_optimize.py --parts cells --workers 1 --trials 100 --seeds 8 \\
+        --iterations 2 --sim-minutes 2 --out bench/out/optimize-cells.json
+    python bench/bench_optimize.py --parts memory --memory-trials 1000,10000 \\
+        --out bench/out/optimize-memory.json
 """
 
 from __future__ import annotations
 
+import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from _common import make_parser, save
+from _common import load_average, make_parser, run_child, save
 
 from soakkit.optimize import OptimizeSpec, run_optimize
 from soakkit.optimize.search import grid_points
@@ -33,16 +54,22 @@ from soakkit.optimize.space import default_params, search_params
 from soakkit.sweep.cluster import close_local_cluster, start_local_cluster
 
 NOW = "2026-01-01T00:00:00Z"
+REPO = Path(__file__).resolve().parent.parent
+SOAKKIT = str(Path(sys.executable).with_name("soakkit"))
+#: The shipped profiles of issue 26's goal (12 cells: these × 4 markets); others that ship
+#: now are reported beside them.
+GOAL_PROFILES = ("aggressive", "steady_safe", "ultra_safe")
+PARTS = ("scaling", "search", "cells", "memory")
 
 
-def _spec(args: Any, root: Path, name: str, sampler: str) -> OptimizeSpec:
-    return OptimizeSpec(modes=tuple(args.modes.split(",")),
-                        seeds=tuple(range(1, args.seeds + 1)),
-                        eval_seeds=tuple(range(70_001, 70_001 + args.seeds)),
-                        iterations=args.iterations, sim_minutes=args.sim_minutes,
-                        params=tuple(args.params.split(",")) if args.params else None,
-                        trials=args.trials, sampler=sampler, name=name, artifacts=root,
-                        now=NOW, write_profile="never")
+def _spec(args: Any, root: Path, name: str, sampler: str, **kw: Any) -> OptimizeSpec:
+    base: dict[str, Any] = dict(
+        modes=tuple(args.modes.split(",")), seeds=tuple(range(1, args.seeds + 1)),
+        eval_seeds=tuple(range(70_001, 70_001 + args.seeds)), iterations=args.iterations,
+        sim_minutes=args.sim_minutes,
+        params=tuple(args.params.split(",")) if args.params else None, trials=args.trials,
+        sampler=sampler, name=name, artifacts=root, now=NOW, write_profile="never")
+    return OptimizeSpec(**(base | kw))
 
 
 def _study(spec: OptimizeSpec, workers: int) -> tuple[float, dict[str, Any]]:
@@ -57,13 +84,18 @@ def _study(spec: OptimizeSpec, workers: int) -> tuple[float, dict[str, Any]]:
     return seconds, dict(result.result)
 
 
+def _untuned_cells(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The out-of-sample comparisons against each shipped profile (untuned), per market."""
+    return [c for c in (doc.get("evidence") or {}).get("out_of_sample", [])
+            if c["group"] != "all" and "+" not in c["reference"]]
+
+
 def _summary(doc: dict[str, Any]) -> dict[str, Any]:
     evidence = doc.get("evidence") or {}
     winner = evidence.get("winner") or {}
     oos = next((t["oos_objective"] for t in evidence.get("in_vs_out_of_sample", [])
                 if t["trial"] == winner.get("trial")), None)
-    cells = [c for c in evidence.get("out_of_sample", [])
-             if c["group"] != "all" and "+" not in c["reference"]]
+    cells = _untuned_cells(doc)
     overfit = evidence.get("overfitting") or {}
     return {"verdict": doc["verdict"], "feasible": doc["feasible"],
             "winner_trial": winner.get("trial"), "in_sample": winner.get("objective"),
@@ -73,8 +105,184 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
             "keeps_pass_rate": sum(c["keeps_pass_rate"] for c in cells)}
 
 
+def _scaling_and_search(args: Any, root: Path, out: dict[str, Any]) -> None:
+    parts = args.parts
+    two_s, two = _study(_spec(args, root / "w2", "tpe", "tpe"), 2)
+    if "scaling" in parts:
+        one_s, one = _study(_spec(args, root / "w1", "tpe", "tpe"), 1)
+        out["scaling"] = {"one_worker_s": round(one_s, 2), "two_workers_s": round(two_s, 2),
+                          "speedup": round(one_s / two_s, 3),
+                          "same_evidence": one.get("evidence_sha256")
+                          == two.get("evidence_sha256")}
+        print(f"scaling: 1 worker {one_s:.1f} s, 2 workers {two_s:.1f} s: "
+              f"{one_s / two_s:.2f}x; same evidence: {out['scaling']['same_evidence']} "
+              f"(load {out['load']:.1f})")
+    if "search" not in parts:
+        return
+    grid_s, grid = _study(_spec(args, root / "grid", "grid", "grid"), 2)
+    specs = search_params("legacy")
+    params = tuple(args.params.split(",")) if args.params else default_params(specs)
+    out["search"] = {"tpe": _summary(two), "grid": _summary(grid),
+                     "grid_points": len(grid_points(specs, params, args.trials - 1)),
+                     "tpe_s": round(two_s, 2), "grid_s": round(grid_s, 2)}
+    print(f"grid: {out['search']['grid_points']} grid points of {args.trials} trials")
+    for name in ("tpe", "grid"):
+        s = out["search"][name]
+        print(f"{name}: winner trial {s['winner_trial']}, in sample {s['in_sample']}, "
+              f"out of sample {s['out_of_sample']}, DSR {s['dsr']}, PBO {s['pbo']}, "
+              f"{s['verdict']}, beats {s['beats_cells']}/{s['cells']} profile cells")
+
+
+def _cells(args: Any, root: Path, out: dict[str, Any]) -> None:
+    """Issue 26's first goal, at the size the flags give (see the module docstring)."""
+    tapes = tuple(REPO / t if not Path(t).is_absolute() else Path(t)
+                  for t in args.cell_tapes.split(",") if t)
+    spec = _spec(args, root / "cells", "cells", "tpe",
+                 modes=tuple(m for m in args.cell_modes.split(",") if m), tapes=tapes,
+                 tape_minutes=1, tape_split=args.tape_split, workers=args.workers)
+    load_before = load_average()
+    cpu0, children0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    if args.workers == 1:
+        result = run_optimize(spec)
+    else:
+        client, cluster = start_local_cluster(args.workers)
+        try:
+            result = run_optimize(spec, client)
+        finally:
+            close_local_cluster(client, cluster)
+    wall = time.perf_counter() - start
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    doc = dict(result.result or {})
+    cells = _untuned_cells(doc)
+    table = [{"profile": c["reference"], "market": c["group"], "cells": c["cells"],
+              "diff": c["diff"], "ci95": c["ci95"], "beats": c["beats"],
+              "winner_pass_rate": c["winner_pass_rate"],
+              "other_pass_rate": c["other_pass_rate"],
+              "keeps_pass_rate": c["keeps_pass_rate"]} for c in cells]
+    goal = [c for c in table if c["profile"] in GOAL_PROFILES]
+    others = [c for c in table if c["profile"] not in GOAL_PROFILES]
+    out["cells"] = {
+        "summary": _summary(doc), "markets": [g["name"] for g in (doc.get("evidence") or {})
+                                              .get("data", {}).get("evaluation", [])],
+        "goal_cells": len(goal), "goal_beats": sum(c["beats"] for c in goal),
+        "goal_keeps_pass_rate": sum(c["keeps_pass_rate"] for c in goal),
+        "goal_beats_and_keeps": sum(c["beats"] and c["keeps_pass_rate"] for c in goal),
+        "other_cells": len(others), "other_beats": sum(c["beats"] for c in others),
+        "table": table, "wall_s": round(wall, 1),
+        "cpu_s": round(time.process_time() - cpu0 + children.ru_utime + children.ru_stime
+                       - children0.ru_utime - children0.ru_stime, 1),
+        "load_before": load_before, "load_after": load_average(), "workers": args.workers}
+    c = out["cells"]
+    print(f"cells: {c['goal_beats']}/{c['goal_cells']} shipped-profile x market cells "
+          f"beaten with a 95 % interval above 0 ({c['goal_beats_and_keeps']} also keeping "
+          f"the pass rate; goal 10 of 12); other profiles {c['other_beats']}/"
+          f"{c['other_cells']}; verdict {c['summary']['verdict']}, DSR "
+          f"{c['summary']['dsr']}, PBO {c['summary']['pbo']}; {wall:.0f} s wall, "
+          f"{c['cpu_s']:.0f} s CPU, load {load_before:.1f} -> {c['load_after']:.1f}")
+    for row in table:
+        lo, hi = row["ci95"]
+        print(f"  {row['profile']:>12} {row['market']:>28}: diff {_num(row['diff'])} "
+              f"[{_num(lo)}, {_num(hi)}] beats {row['beats']}, pass "
+              f"{_num(row['winner_pass_rate'], '.2f')} vs {_num(row['other_pass_rate'], '.2f')}")
+
+
+def _num(x: float | None, fmt: str = "+.5f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+# -- memory --------------------------------------------------------------------------------
+#: What a client imports before it runs a study (the baseline process imports the same).
+_IMPORTS = ("import optuna, polars, numpy, distributed; import soakkit.optimize.runner, "
+            "soakkit.report.optimize_report")
+_READ_JOURNAL = _IMPORTS + """
+import sys
+from pathlib import Path
+from soakkit.optimize.search import open_study
+from soakkit.optimize.store import StudyStore
+study = open_study(StudyStore(Path(sys.argv[1])), read_only=True)
+print(len(study.trials))
+"""
+_REPORT = _IMPORTS + """
+import sys
+from soakkit.report.optimize_report import load_optimize_report
+report = load_optimize_report(sys.argv[1], sys.argv[2])
+print(report.trials.height)
+"""
+
+
+def _kib_to_mib(kib: int) -> float:
+    return round(kib / 1024, 1)
+
+
+def _pbo_peak(configurations: int, *, chunk_cells: int | None) -> float:
+    """tracemalloc's peak (MiB) of CSCV over 16 blocks × ``configurations`` block sums
+    (``chunk_cells`` None: as now; a number: splits chunked as before, 256 at a time)."""
+    import numpy as np
+
+    from soakkit.evidence import overfit
+
+    rng = np.random.default_rng(0)
+    sums = rng.normal(size=(16, configurations))
+    squares = sums * sums + 1.0
+    edges = overfit.cscv_edges(16 * 64)
+    saved = overfit._CHUNK_CELLS
+    if chunk_cells is not None:
+        overfit._CHUNK_CELLS = chunk_cells
+    tracemalloc.start()
+    try:
+        overfit.pbo_from_blocks(sums, squares, edges, 16 * 64)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        overfit._CHUNK_CELLS = saved
+    return round(peak / 2**20, 1)
+
+
+def _memory(args: Any, root: Path, out: dict[str, Any]) -> None:
+    py = sys.executable
+    base = run_child([py, "-c", _IMPORTS])
+    rows = []
+    for n in (int(x) for x in args.memory_trials.split(",")):
+        art = root / f"mem{n}"
+        load_before = load_average()
+        study = run_child([SOAKKIT, "optimize", "--modes", "calm", "--seeds", "1",
+                           "--eval-seeds", "2", "--iterations", "1", "--sim-minutes", "1",
+                           "--params", args.params, "--sampler", "random", "--trials",
+                           str(n), "--oos-top", "1", "--workers", "1", "--write-profile",
+                           "never", "--now", NOW, "--name", f"mem{n}", "--artifacts",
+                           str(art)], check=False, stderr=subprocess.DEVNULL)
+        folder = art / "studies" / f"mem{n}"
+        result = json.loads((folder / "result.json").read_text())
+        journal = run_child([py, "-c", _READ_JOURNAL, str(folder)])
+        report = run_child([py, "-c", _REPORT, str(art), f"mem{n}"])
+        rows.append({
+            "trials": n, "verdict": result["verdict"], "complete": result["complete"],
+            "client_peak_mib": _kib_to_mib(study.max_rss_kib),
+            "study_wall_s": round(study.wall_s, 1), "study_cpu_s": round(study.cpu_s, 1),
+            "journal_peak_mib": _kib_to_mib(journal.max_rss_kib),
+            "report_peak_mib": _kib_to_mib(report.max_rss_kib),
+            "report_wall_s": round(report.wall_s, 1),
+            "journal_bytes": (folder / "journal.log").stat().st_size,
+            "trials_bytes": sum(p.stat().st_size for p in (folder / "trials").iterdir()),
+            "pbo_peak_mib": _pbo_peak(n, chunk_cells=None),
+            "pbo_peak_before_mib": _pbo_peak(n, chunk_cells=1 << 62),
+            "load_before": load_before, "load_after": load_average()})
+        r = rows[-1]
+        print(f"memory, {n} trials ({r['complete']} complete): client peak "
+              f"{r['client_peak_mib']} MiB ({r['study_wall_s']} s wall, {r['study_cpu_s']} s "
+              f"CPU), reading the journal {r['journal_peak_mib']} MiB, the report "
+              f"{r['report_peak_mib']} MiB, imports alone {_kib_to_mib(base.max_rss_kib)} "
+              f"MiB; journal {r['journal_bytes'] / 2**20:.1f} MiB on disk; CSCV "
+              f"{r['pbo_peak_mib']} MiB (split chunks as before: "
+              f"{r['pbo_peak_before_mib']} MiB); load {load_before:.1f}")
+    out["memory"] = {"imports_peak_mib": _kib_to_mib(base.max_rss_kib), "sizes": rows}
+
+
 def main() -> int:
     p = make_parser(__doc__)
+    p.add_argument("--parts", default="scaling,search",
+                   help=f"comma-separated, of {', '.join(PARTS)} (default scaling,search)")
     p.add_argument("--trials", type=int, default=65)
     p.add_argument("--no-scaling", action="store_true", help="skip the 1-worker study")
     p.add_argument("--seeds", type=int, default=6, help="calibration seeds 1..N; as many "
@@ -84,34 +292,31 @@ def main() -> int:
     p.add_argument("--sim-minutes", type=int, default=3)
     p.add_argument("--params", default="base_spread_bps_delta,max_delta_ratio,tail_age_ms",
                    help="parameters searched ('' for every tunable one)")
+    p.add_argument("--cell-modes", default="calm,volatile,mixed",
+                   help="cells: the synthetic markets")
+    p.add_argument("--cell-tapes", default="examples/tapes/binance-spot-btcusdt",
+                   help="cells: tapes whose later windows are held back")
+    p.add_argument("--tape-split", type=float, default=0.6)
+    p.add_argument("--workers", type=int, default=1, help="cells: workers (1: in process)")
+    p.add_argument("--memory-trials", default="1000,10000",
+                   help="memory: the study sizes measured")
     args = p.parse_args()
+    args.parts = tuple(x for x in args.parts.split(",") if x)
+    if args.no_scaling:
+        args.parts = tuple(x for x in args.parts if x != "scaling")
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        p.error(f"--parts: unknown {', '.join(sorted(unknown))}; expected {', '.join(PARTS)}")
     out: dict[str, Any] = {"args": vars(args) | {"out": str(args.out)},
                            "load": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="soakkit-bench-opt-") as tmp:
         root = Path(tmp)
-        two_s, two = _study(_spec(args, root / "w2", "tpe", "tpe"), 2)
-        if not args.no_scaling:
-            one_s, one = _study(_spec(args, root / "w1", "tpe", "tpe"), 1)
-            out["scaling"] = {"one_worker_s": round(one_s, 2),
-                              "two_workers_s": round(two_s, 2),
-                              "speedup": round(one_s / two_s, 3),
-                              "same_evidence": one.get("evidence_sha256")
-                              == two.get("evidence_sha256")}
-            print(f"scaling: 1 worker {one_s:.1f} s, 2 workers {two_s:.1f} s: "
-                  f"{one_s / two_s:.2f}x; same evidence: {out['scaling']['same_evidence']} "
-                  f"(load {out['load']:.1f})")
-        grid_s, grid = _study(_spec(args, root / "grid", "grid", "grid"), 2)
-        specs = search_params("legacy")
-        params = tuple(args.params.split(",")) if args.params else default_params(specs)
-        out["search"] = {"tpe": _summary(two), "grid": _summary(grid),
-                         "grid_points": len(grid_points(specs, params, args.trials - 1)),
-                         "tpe_s": round(two_s, 2), "grid_s": round(grid_s, 2)}
-        print(f"grid: {out['search']['grid_points']} grid points of {args.trials} trials")
-        for name in ("tpe", "grid"):
-            s = out["search"][name]
-            print(f"{name}: winner trial {s['winner_trial']}, in sample {s['in_sample']}, "
-                  f"out of sample {s['out_of_sample']}, DSR {s['dsr']}, PBO {s['pbo']}, "
-                  f"{s['verdict']}, beats {s['beats_cells']}/{s['cells']} profile cells")
+        if {"scaling", "search"} & set(args.parts):
+            _scaling_and_search(args, root, out)
+        if "cells" in args.parts:
+            _cells(args, root, out)
+        if "memory" in args.parts:
+            _memory(args, root, out)
     save(args.out, out)
     return 0
 

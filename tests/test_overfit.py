@@ -10,9 +10,12 @@ import pytest
 
 from soakkit.evidence.overfit import (
     MAX_BLOCKS,
+    block_sums,
+    cscv_edges,
     deflated_sharpe_ratio,
     expected_max_sharpe,
     pbo_cscv,
+    pbo_from_blocks,
     psr,
     sharpe_stats,
 )
@@ -122,6 +125,31 @@ def test_pbo_of_noise_is_about_a_half_and_of_skill_about_zero() -> None:
     skilled[:, 7] += 0.5
     assert pbo_cscv(skilled, blocks=16).pbo == 0.0
     assert pbo_cscv(skilled, blocks=16, metric="sharpe").pbo == 0.0
+
+
+def test_pbo_from_block_sums_reduced_one_configuration_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a study does: each configuration's rows reduced to 16 block sums on their own,
+    never the T x N matrix; the splits in small chunks give the same logits."""
+    rng = np.random.default_rng(5)
+    m = rng.normal(size=(203, 9)) + rng.normal(scale=0.3, size=9)
+    edges = cscv_edges(m.shape[0])
+    assert edges.size == MAX_BLOCKS + 1
+    columns = [block_sums(m[:, j], edges) for j in range(m.shape[1])]
+    sums = np.column_stack([c[0] for c in columns])
+    squares = np.column_stack([c[1] for c in columns])
+    whole = pbo_cscv(m)
+    for metric in ("mean", "sharpe"):
+        streamed = pbo_from_blocks(sums, squares, edges, m.shape[0], metric)
+        assert streamed.pbo == pytest.approx(pbo_cscv(m, metric=metric).pbo)
+    monkeypatch.setattr("soakkit.evidence.overfit._CHUNK_CELLS", 20)  # 2 splits a chunk
+    chunked = pbo_from_blocks(sums, squares, edges, m.shape[0])
+    assert chunked.splits == whole.splits == 12_870
+    assert np.allclose(chunked.logits, whole.logits) and chunked.pbo == whole.pbo
+    assert cscv_edges(1).size == 0 and math.isnan(pbo_from_blocks(
+        np.zeros((0, 3)), np.zeros((0, 3)), cscv_edges(1), 1).pbo)
+    with pytest.raises(ValueError, match="do not match"):
+        pbo_from_blocks(sums[:, :2], squares, edges, m.shape[0])
 
 
 def test_pbo_bounds_its_blocks() -> None:

@@ -30,7 +30,8 @@ from statistics import NormalDist
 import numpy as np
 
 __all__ = ["DSR_PASS", "EULER_GAMMA", "MAX_BLOCKS", "PBO_PASS", "Pbo", "SharpeStats",
-           "deflated_sharpe_ratio", "expected_max_sharpe", "pbo_cscv", "psr", "sharpe_stats"]
+           "block_sums", "cscv_edges", "deflated_sharpe_ratio", "expected_max_sharpe", "pbo_cscv",
+           "pbo_from_blocks", "psr", "sharpe_stats"]
 
 #: A recommendation needs at least this deflated Sharpe ratio (the paper's 95 % level).
 DSR_PASS = 0.95
@@ -41,6 +42,9 @@ EULER_GAMMA = 0.5772156649015329
 _NORMAL = NormalDist()
 #: In-sample / out-of-sample splits evaluated per block of the computation (bounded memory).
 _SPLIT_CHUNK = 256
+#: ... and at most this many split × configuration cells per block (each array of a block
+#: is then at most 2 MiB, whatever the number of configurations).
+_CHUNK_CELLS = 1 << 18
 #: The most row blocks CSCV cuts (``C(16, 8) = 12,870`` splits).
 MAX_BLOCKS = 16
 
@@ -162,6 +166,24 @@ def _performance(sums: np.ndarray, squares: np.ndarray, rows: np.ndarray,
         return np.asarray(np.where(variance > 0, mean / np.sqrt(variance), 0.0))
 
 
+def cscv_edges(n_obs: int, blocks: int = MAX_BLOCKS) -> np.ndarray:
+    """Row offsets (``S + 1`` of them) of the blocks CSCV cuts ``n_obs`` rows into:
+    ``blocks`` made even, at most ``n_obs`` and at most :data:`MAX_BLOCKS`; empty when
+    fewer than two blocks fit."""
+    s = min(int(blocks), int(n_obs), MAX_BLOCKS)
+    s -= s % 2
+    return _block_edges(n_obs, s) if s >= 2 else np.zeros(0, dtype=np.int64)
+
+
+def block_sums(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sums and sums of squares of ``values`` (``T`` rows, or ``T × N``) over each
+    block of ``edges`` (:func:`cscv_edges`): all CSCV needs of them, so a caller can
+    reduce one configuration at a time and never hold the ``T × N`` matrix."""
+    v = np.asarray(values, dtype=np.float64)
+    starts = edges[:-1]
+    return np.add.reduceat(v, starts, axis=0), np.add.reduceat(v * v, starts, axis=0)
+
+
 def pbo_cscv(matrix: np.ndarray, blocks: int = 16, metric: str = "mean") -> Pbo:
     """Probability of backtest overfitting of a ``T × N`` matrix (rows: observations in
     order, columns: configurations), by CSCV over ``blocks`` contiguous row blocks.
@@ -170,26 +192,43 @@ def pbo_cscv(matrix: np.ndarray, blocks: int = 16, metric: str = "mean") -> Pbo:
     16 blocks is ``C(16, 8) = 12,870`` splits). ``metric`` is each configuration's
     performance on a half: ``mean`` (the optimiser's objective) or ``sharpe`` (mean /
     standard deviation, the paper's). Needs at least two configurations and two rows;
-    otherwise PBO is NaN with no split.
+    otherwise PBO is NaN with no split. :func:`pbo_from_blocks` computes the same from
+    the blocks' sums alone.
     """
-    if metric not in ("mean", "sharpe"):
-        raise ValueError(f"pbo_cscv: metric {metric!r}: expected mean or sharpe")
     m = np.asarray(matrix, dtype=np.float64)
     if m.ndim != 2:
         raise ValueError(f"pbo_cscv: expected a T x N matrix, got shape {m.shape}")
-    n_obs, n_trials = m.shape
-    s = min(int(blocks), n_obs, MAX_BLOCKS)
-    s -= s % 2
+    edges = cscv_edges(m.shape[0], blocks)
+    if edges.size == 0:
+        empty = np.zeros((0, m.shape[1]))
+        return pbo_from_blocks(empty, empty, edges, m.shape[0], metric)
+    sums, squares = block_sums(m, edges)
+    return pbo_from_blocks(sums, squares, edges, m.shape[0], metric)
+
+
+def pbo_from_blocks(sums: np.ndarray, squares: np.ndarray, edges: np.ndarray, n_obs: int,
+                    metric: str = "mean") -> Pbo:
+    """:func:`pbo_cscv` from the ``S × N`` block sums and sums of squares
+    (:func:`block_sums` over :func:`cscv_edges`), in memory ``O(S × N)`` whatever the
+    number of observations; the splits are evaluated in chunks of at most
+    :data:`_CHUNK_CELLS` split × configuration cells."""
+    if metric not in ("mean", "sharpe"):
+        raise ValueError(f"pbo_cscv: metric {metric!r}: expected mean or sharpe")
+    sums = np.asarray(sums, dtype=np.float64)
+    squares = np.asarray(squares, dtype=np.float64)
+    n_trials = sums.shape[1] if sums.ndim == 2 else 0
+    s = max(int(edges.size) - 1, 0)
     if n_trials < 2 or s < 2:
         empty = np.zeros(0)
         return Pbo(math.nan, empty, empty, empty, s, 0, n_trials, n_obs)
-    starts = _block_edges(n_obs, s)[:-1]
-    sums = np.add.reduceat(m, starts, axis=0)  # (S, N)
-    squares = np.add.reduceat(m * m, starts, axis=0)
-    rows = np.diff(_block_edges(n_obs, s)).astype(np.float64)  # (S,)
+    if sums.shape != (s, n_trials) or squares.shape != sums.shape:
+        raise ValueError(f"pbo_from_blocks: sums {sums.shape} and squares {squares.shape} "
+                         f"do not match {s} blocks")
+    rows = np.diff(edges).astype(np.float64)  # (S,)
     logits, best_is, best_oos = [], [], []
     splits = combinations(range(s), s // 2)
-    while chunk := list(islice(splits, _SPLIT_CHUNK)):
+    per_chunk = max(1, min(_SPLIT_CHUNK, _CHUNK_CELLS // n_trials))
+    while chunk := list(islice(splits, per_chunk)):
         pick = np.zeros((len(chunk), s))
         for i, c in enumerate(chunk):
             pick[i, list(c)] = 1.0

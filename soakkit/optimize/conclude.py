@@ -172,7 +172,8 @@ def _maybe_profile(plan: Plan, store: StudyStore, winner: FrozenTrial, doc: dict
     description = (f"Recommended by soakkit optimize, study {store.folder.name}: trial "
                    f"{winner.number} of {doc['trials']}, searched from {plan.profile.name} "
                    f"({verdict}).")
-    start = load_profile(plan.profile.name, plan.spec.artifacts).params
+    start = load_profile(plan.profile.name, plan.spec.artifacts, plan.specs).params
     profile = profile_document(start, winner.user_attrs["values"], description, provenance)
-    path, sha = write_profile(plan.spec.artifacts, store.folder.name, profile, mtime())
+    path, sha = write_profile(plan.spec.artifacts, store.folder.name, profile, mtime(),
+                              plan.specs)
     return {"name": store.folder.name, "path": str(path), "sha256": sha}

@@ -7,7 +7,9 @@
   trials' Sharpe ratios vary (every complete trial counts: each was a try).
 * **PBO** (:func:`soakkit.evidence.overfit.pbo_cscv`): CSCV over the per-iteration
   objective of every distinct feasible configuration (the ones the winner was chosen from),
-  rows in the calibration set's order (group, seed, iteration), cut into 16 blocks.
+  rows in the calibration set's order (group, seed, iteration), cut into 16 blocks. Each
+  configuration's rows are read and reduced to its 16 block sums one at a time, so memory
+  is ``O(16 × configurations)``, never the iterations × configurations matrix.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from soakkit.core.errors import ArtifactError
 from soakkit.evidence.overfit import (
     DSR_PASS,
     PBO_PASS,
     Pbo,
     SharpeStats,
+    block_sums,
+    cscv_edges,
     deflated_sharpe_ratio,
     expected_max_sharpe,
-    pbo_cscv,
+    pbo_from_blocks,
     sharpe_stats,
 )
 from soakkit.optimize.scoring import OBJECTIVE
@@ -124,6 +129,21 @@ def measure_overfitting(study: optuna.Study, store: StudyStore, winner: FrozenTr
                                 mine.kurtosis) if math.isfinite(variance) else math.nan
     ranked, _, _ = ranked_trials(study)
     keys = list(dict.fromkeys(t.user_attrs["key"] for t in ranked))
-    columns = [_objective(store, k) for k in keys]
-    matrix = np.column_stack(columns) if len(columns) > 1 else np.zeros((0, len(columns)))
-    return Overfitting(len(complete), mine, variance, sr0, dsr, pbo_cscv(matrix, PBO_BLOCKS))
+    return Overfitting(len(complete), mine, variance, sr0, dsr, _pbo(store, keys, mine.n_obs))
+
+
+def _pbo(store: StudyStore, keys: list[str], n_obs: int) -> Pbo:
+    """CSCV over the configurations ``keys`` (each ``n_obs`` iterations), from their block
+    sums, reading one configuration's rows at a time."""
+    edges = cscv_edges(n_obs, PBO_BLOCKS) if len(keys) > 1 else np.zeros(0, dtype=np.int64)
+    blocks = max(edges.size - 1, 0)
+    sums = np.zeros((blocks, len(keys)))
+    squares = np.zeros((blocks, len(keys)))
+    if blocks:
+        for j, key in enumerate(keys):
+            values = _objective(store, key)
+            if values.size != n_obs:
+                raise ArtifactError(f"{store.folder}: configuration {key[:12]} has "
+                                    f"{values.size} calibration rows, the winner {n_obs}")
+            sums[:, j], squares[:, j] = block_sums(values, edges)
+    return pbo_from_blocks(sums, squares, edges, n_obs)

@@ -139,7 +139,7 @@ def build_plan(spec: OptimizeSpec) -> Plan:
     specs = search_params(spec.strategy)
     params = check_params(specs, spec.strategy, spec.params if spec.params is not None
                           else default_params(specs))
-    profile = load_profile_ref(spec.profile, spec.artifacts, "--profile")
+    profile = load_profile_ref(spec.profile, spec.artifacts, "--profile", specs)
     data = market_data(spec)
     from soakkit.config.layers import resolve
 

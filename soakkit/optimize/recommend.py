@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from soakkit.config.params import Value
+from soakkit.config.params import ParamSpec, Value
 from soakkit.config.profiles import PROFILE_SCHEMA_VERSION, load_profile, user_profiles_dir
 from soakkit.core.digests import sha256_bytes
 from soakkit.core.errors import ConfigError, UsageError
@@ -69,8 +69,10 @@ def profile_document(start: Mapping[str, Value], winner: Mapping[str, Value],
 
 
 def write_profile(artifacts: Path, study: str, doc: Mapping[str, Any],
-                  mtime: float | None) -> tuple[Path, str]:
+                  mtime: float | None, known: Mapping[str, ParamSpec] | None = None
+                  ) -> tuple[Path, str]:
     """Write the profile (unless the same bytes are there); returns its path and sha256.
+    ``known``: the study's strategy's parameters (the profile may carry its own).
 
     Raises
     ------
@@ -88,7 +90,7 @@ def write_profile(artifacts: Path, study: str, doc: Mapping[str, Any],
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data, mtime=mtime)
     try:
-        load_profile(study, artifacts)
+        load_profile(study, artifacts, known)
     except ConfigError as exc:  # pragma: no cover - the table bounds every value
         path.unlink()
         raise UsageError(f"{path}: the recommended profile does not load: {exc}") from None

@@ -161,10 +161,13 @@ class Grid:
         return self.spec.name or f"sw-{signature(self.identity())[:12]}"
 
 
-def load_profile_ref(name: str, artifacts: Path | None, flag: str = "--profiles") -> ProfileRef:
-    """Profile ``name`` as workers receive it (its bytes and sha256); errors name ``flag``."""
+def load_profile_ref(name: str, artifacts: Path | None, flag: str = "--profiles",
+                     known: Mapping[str, ParamSpec] | None = None) -> ProfileRef:
+    """Profile ``name`` as workers receive it (its bytes and sha256); errors name ``flag``.
+    ``known``: the parameters a strategy declares beyond the engine's (a profile may carry
+    them, as a study of that strategy recommends)."""
     try:
-        profile = load_profile(name, artifacts)
+        profile = load_profile(name, artifacts, known)
     except ConfigError as exc:
         reasons = "; ".join(p.message if p.key is None else f"{p.key}: {p.message}"
                             for p in exc.problems)
