@@ -9,8 +9,9 @@
 * start-up – ``soakkit --help`` and ``soakkit rotate --dry-run`` on an empty tree next to
   ``python -c pass``, and the largest imports of the rotation path (``-X importtime``);
 * compression – ``soakkit rotate`` compressing ``--compress-files`` ITER_SUMMARY documents
-  (group commit, two processes) as a whole process and in-process, against ``gzip -6 -k``
-  on copies of the same files.
+  (group commit, two processes) as a whole process and in-process, against ``gzip -6`` in
+  place and ``gzip -6 -k`` on copies of the same files, the floors and (``--baseline-src``)
+  an older source tree's ``soakkit rotate``.
 
     python bench/bench_rotation.py --files 200000 --reps 3 --out bench/out/rotation.json
 """
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import make_parser, save
+from _common import Child, make_parser, run_child, save
 from rotation_floors import DURABLE_CHILD, FLOOR_CHILD, SAME_OUTPUT_CHILD, inplace_floor_parts
 
 PLAN_CHILD = """
@@ -215,10 +217,13 @@ def startup(reps: int) -> dict[str, Any]:
 #: crash-safe protocol pays at least, without compressing, verifying or unlinking anything.
 
 
-def compression(count: int, reps: int) -> dict[str, Any]:
+def compression(count: int, reps: int, baseline_src: Path | None = None) -> dict[str, Any]:
     """``soakkit rotate`` compressing ``count`` ITER_SUMMARY-sized documents (real ones from
-    a mini-soak), as a whole process and timed inside (``rotate()``), against ``gzip -6 -k``
-    on copies of the same files (one process for all of them), best of ``reps``."""
+    a mini-soak), as a whole process and timed inside (``rotate()``), against ``gzip -6``
+    in place (it replaces each file by its ``.gz``, unlinking the sources, as rotate does)
+    and ``gzip -6 -k`` on copies of the same files (one process for all of them), the floors
+    (fsync per file or one syncfs per 256), and with ``baseline_src`` that source tree's
+    ``soakkit rotate`` (``PYTHONPATH``); best of ``reps``, interleaved, wall and CPU."""
     from datetime import UTC, datetime
 
     from soakkit.rotation import RotationPolicy, rotate
@@ -238,50 +243,73 @@ def compression(count: int, reps: int) -> dict[str, Any]:
             path.write_bytes(docs[k % 12])
             os.utime(path, (old, old))
             total += len(docs[k % 12])
-        cli_s, process_s, inproc_s, durable_s, inplace_s = [], [], [], [], []
+        walls: dict[str, list[float]] = {}
+        cpus: dict[str, list[float]] = {}
+
+        def note(key: str, child: Child) -> None:
+            walls.setdefault(key, []).append(child.wall_s)
+            cpus.setdefault(key, []).append(child.cpu_s)
+
+        def fresh(name: str, rep: int, tree: Path = template.parent) -> Path:
+            copy = Path(tmp) / f"{name}{rep}"
+            shutil.copytree(tree, copy)
+            os.sync()  # no write-back of the copy in flight while measuring
+            return copy
+
+        soakkit = [sys.executable, "-m", "soakkit", "rotate", "--path"]
         for rep in range(reps):
-            cli_dir = Path(tmp) / f"cli{rep}"
-            shutil.copytree(template, cli_dir)
-            files = sorted(str(p) for p in cli_dir.iterdir())
-            os.sync()
-            start = time.perf_counter()
-            subprocess.run(["gzip", "-6", "-k", *files], check=True)
-            cli_s.append(time.perf_counter() - start)
-            proc_root = Path(tmp) / f"proc{rep}"
-            shutil.copytree(template.parent, proc_root)
-            os.sync()
-            process_s.append(timed([sys.executable, "-m", "soakkit", "rotate", "--path",
-                                    str(proc_root)], stdout=subprocess.DEVNULL)[0])
+            kept = fresh("cli", rep, template)
+            note("gzip6_keep", run_child(["gzip", "-6", "-k", *sorted(
+                str(p) for p in kept.iterdir())], stdout=subprocess.DEVNULL))
+            inplace = fresh("gzip_inplace", rep, template)
+            note("gzip6_inplace", run_child(["gzip", "-6", *sorted(
+                str(p) for p in inplace.iterdir())], stdout=subprocess.DEVNULL))
+            assert not list(inplace.glob("*.json")), "gzip left sources"
+            proc_root = fresh("proc", rep)
+            note("rotate", run_child([*soakkit, str(proc_root)], stdout=subprocess.DEVNULL))
             assert not list(proc_root.glob("snapshots/*.json")), "not all compressed"
-            durable_s.append(timed([sys.executable, "-c", DURABLE_CHILD, str(template),
-                                    str(Path(tmp) / f"durable{rep}"), "copy"])[0])
-            sources = Path(tmp) / f"inplace_src{rep}"
-            shutil.copytree(template, sources)
-            os.sync()
-            inplace_s.append(timed([sys.executable, "-c", DURABLE_CHILD, str(sources),
-                                    str(Path(tmp) / f"inplace{rep}"), "inplace"])[0])
-            in_root = Path(tmp) / f"inproc{rep}"
-            shutil.copytree(template.parent, in_root)
-            os.sync()
+            if baseline_src is not None:
+                base_root = fresh("base", rep)
+                note("rotate_baseline_src", run_child(
+                    [*soakkit, str(base_root)], stdout=subprocess.DEVNULL,
+                    env={**os.environ, "PYTHONPATH": str(baseline_src)}))
+                assert not list(base_root.glob("snapshots/*.json")), "not all compressed"
+            note("durable_floor", run_child([sys.executable, "-c", DURABLE_CHILD,
+                                             str(template), str(Path(tmp) / f"durable{rep}"),
+                                             "copy"]))
+            for mode in ("inplace", "inplace_syncfs"):
+                sources = fresh(f"{mode}_src", rep, template)
+                note(f"{mode}_floor", run_child([sys.executable, "-c", DURABLE_CHILD,
+                                                 str(sources), str(Path(tmp) / f"{mode}{rep}"),
+                                                 mode]))
+            in_root = fresh("inproc", rep)
+            cpu0 = time.process_time()
+            children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             result = rotate(in_root, RotationPolicy(), now=datetime.now(UTC), jobs=2)
-            inproc_s.append(time.perf_counter() - start)
+            wall = time.perf_counter() - start
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            note("rotate_in_process", Child(
+                wall, time.process_time() - cpu0 + children.ru_utime - children0.ru_utime,
+                children.ru_stime - children0.ru_stime, 0, ""))
             assert result.exit_code == 0, result.record["errors"]
+        if baseline_src is not None:  # the same bytes as the baseline tree's rotate
+            def gz_files(root: Path) -> dict[str, bytes]:
+                return {p.name: p.read_bytes() for p in (root / "snapshots").glob("*.gz")}
+            assert gz_files(Path(tmp) / "proc0") == gz_files(Path(tmp) / "base0"), \
+                "rotate's .gz files differ from the baseline tree's"
         split = inplace_floor_parts(template, Path(tmp) / "floor_parts")
         compressed = sum(p.stat().st_size for p in (Path(tmp) / "inproc0").rglob("*.gz"))
-        cli, proc, inproc = min(cli_s), min(process_s), min(inproc_s)
+        best = {key: min(values) for key, values in walls.items()}
+        best_cpu = {key: min(values) for key, values in cpus.items()}
+        inplace_s, keep_s = best["gzip6_inplace"], best["gzip6_keep"]
         out: dict[str, Any] = {
-            "files": count, "input_mb": total / 1e6, "gzip6_cli_s": cli,
-            "gzip6_cli_mb_s": total / 1e6 / cli, "rotation_process_s": proc,
-            "rotation_process_mb_s": total / 1e6 / proc,
-            "process_throughput_vs_gzip_cli": cli / proc,
-            "rotation_in_process_s": inproc, "rotation_in_process_mb_s": total / 1e6 / inproc,
-            "load_average": os.getloadavg()[0],
-            "in_process_throughput_vs_gzip_cli": cli / inproc,
-            "durable_floor_process_s": min(durable_s),
-            "durable_floor_vs_gzip_cli": cli / min(durable_s),
-            "inplace_floor_process_s": min(inplace_s),
-            "inplace_floor_vs_gzip_cli": cli / min(inplace_s),
+            "files": count, "input_mb": total / 1e6, "load_average": os.getloadavg()[0],
+            "best_wall_s": best, "best_cpu_s": best_cpu, "walls_all": walls,
+            "throughput_vs_gzip6_inplace": {k: inplace_s / v for k, v in best.items()},
+            "throughput_vs_gzip6_keep": {k: keep_s / v for k, v in best.items()},
+            "process_throughput_vs_gzip_inplace": inplace_s / best["rotate"],
+            "process_throughput_vs_gzip_cli": keep_s / best["rotate"],  # gzip -6 -k
             "inplace_floor_parts_in_process_s": split,
             "gzip6_ratio": total / compressed}
         import gzip
@@ -307,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=200_000)
     parser.add_argument("--compress-files", type=int, default=5_000)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--baseline-src", type=Path, default=None, metavar="DIR",
+                        help="compression: also time this source tree's soakkit rotate "
+                             "(PYTHONPATH=DIR; e.g. a `git archive` of an older commit)")
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS,
                         help="which measurements (default: all)")
     args = parser.parse_args(argv)
@@ -316,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     if "startup" in args.parts:
         report["startup"] = startup(args.reps)
     if "compression" in args.parts:
-        report["compression"] = compression(args.compress_files, args.reps)
+        report["compression"] = compression(args.compress_files, args.reps,
+                                            args.baseline_src)
     _print(report, args.reps)
     save(args.out, report)
     return 0
@@ -377,17 +409,23 @@ def _print_startup(s: dict[str, Any]) -> None:
               f"{k} {v * 1000:.0f} ms" for k, v in s["rotate_imports_cumulative_s"].items()))
 
 
+_COMPRESSION_LABELS = {
+    "gzip6_inplace": "gzip -6 in place", "gzip6_keep": "gzip -6 -k",
+    "rotate": "soakkit rotate (process)", "rotate_baseline_src": "baseline tree's rotate",
+    "rotate_in_process": "rotate() in process", "durable_floor": "floor: copy, fsync each",
+    "inplace_floor": "floor in place, fsync each", "inplace_syncfs_floor":
+        "floor in place, syncfs per 256"}
+
+
 def _print_compression(c: dict[str, Any]) -> None:
-    print(f"compression {c['files']} files, {c['input_mb']:.1f} MB: soakkit rotate process "
-          f"{c['rotation_process_s']:.2f} s vs gzip -6 -k CLI {c['gzip6_cli_s']:.2f} s -> "
-          f"{c['process_throughput_vs_gzip_cli']:.2f}x gzip's throughput; in-process rotate() "
-          f"{c['rotation_in_process_s']:.2f} s ({c['in_process_throughput_vs_gzip_cli']:.2f}x); "
-          f"ratio {c['gzip6_ratio']:.2f}")
-    print(f"compression floor, whole process: gzip each file in memory, write it to a new file, "
-          f"fsync each (write-back started first) and the folder per 256 files: "
-          f"{c['durable_floor_process_s']:.2f} s ({c['durable_floor_vs_gzip_cli']:.2f}x gzip's "
-          f"throughput); in place (the sources unlinked too, folder fsynced per 256): "
-          f"{c['inplace_floor_process_s']:.2f} s ({c['inplace_floor_vs_gzip_cli']:.2f}x)")
+    print(f"compression {c['files']} files, {c['input_mb']:.1f} MB (load "
+          f"{c['load_average']:.1f}), best wall s / CPU s / throughput vs gzip -6 in place / "
+          f"vs gzip -6 -k; gzip ratio {c['gzip6_ratio']:.2f}")
+    for key, label in _COMPRESSION_LABELS.items():
+        if key in c["best_wall_s"]:
+            print(f"  {label:32s} {c['best_wall_s'][key]:6.2f} s {c['best_cpu_s'][key]:6.2f} s "
+                  f"{c['throughput_vs_gzip6_inplace'][key]:5.2f}x "
+                  f"{c['throughput_vs_gzip6_keep'][key]:5.2f}x")
     print("in-place floor's parts, in-process, one core: " + ", ".join(
         f"{k} {v:.3f} s" for k, v in c["inplace_floor_parts_in_process_s"].items()))
 

@@ -506,6 +506,35 @@ def test_light_commands_do_not_import_the_heavy_libraries(tmp_path: Path) -> Non
     assert masked == "False"
 
 
+def test_syncfs_is_trusted_only_where_it_reports_write_back_errors(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Linux reports write-back errors through ``syncfs`` since 5.8: older kernels, other
+    systems and a libc without it get an fsync per temp instead."""
+    import platform
+
+    from soakkit.rotation import syscalls
+
+    assert syscalls._kernel_release("6.18.44-fc-v1300") == (6, 18)
+    assert syscalls._kernel_release("5.8.0") >= syscalls.SYNCFS_ERRORS_SINCE
+    assert syscalls._kernel_release("5.7.19-generic") < syscalls.SYNCFS_ERRORS_SINCE
+    assert syscalls._kernel_release("weird") == (0, 0)
+    release = syscalls._kernel_release(platform.release())
+    assert syscalls.syncfs_reports_errors() == (
+        platform.system() == "Linux" and release >= syscalls.SYNCFS_ERRORS_SINCE)
+    fd = os.open(os.getcwd(), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if syscalls.syncfs_reports_errors():
+            syscalls.syncfs(fd)
+        syscalls.syncfs_reports_errors.cache_clear()
+        monkeypatch.setattr(syscalls, "_function", lambda name: None)
+        assert not syscalls.syncfs_reports_errors()
+        with pytest.raises(OSError):
+            syscalls.syncfs(fd)
+    finally:
+        os.close(fd)
+        syscalls.syncfs_reports_errors.cache_clear()
+
+
 @pytest.mark.parametrize("kernel_renames", [True, False])
 def test_publishing_a_temp_never_clobbers(tmp_path: Path, kernel_renames: bool,
                                           monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from soakkit.artifacts.iterlog import preserved_documents
-from soakkit.rotation import RotationPolicy, rotate
+from soakkit.rotation import RotationPolicy, rotate, syscalls
 from soakkit.rotation import compress as compress_module
 
 from .rotation_helpers import NOW, assert_nothing_lost, make_tree, sha, write
@@ -90,7 +90,11 @@ def test_c4_disk_full_while_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert path.with_name("s.json.gz").exists()
 
 
-def test_c5_fsync_failure_keeps_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("durable_by", ["syncfs_fails", "no_syncfs"])
+def test_c5_fsync_failure_keeps_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           durable_by: str) -> None:
+    """A temp that cannot be made durable: its file's error, the source kept, whether the
+    batch's ``syncfs`` failed first or the kernel has no syncfs that reports errors."""
     path = tmp_path / "snapshots/s.json"
     write(path, b"x" * 3000, 30)
     real_fsync = os.fsync
@@ -100,10 +104,53 @@ def test_c5_fsync_failure_keeps_the_source(tmp_path: Path, monkeypatch: pytest.M
             raise OSError(errno.EIO, "I/O error")
         real_fsync(fd)
 
+    def failing_syncfs(fd: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
     monkeypatch.setattr(compress_module.os, "fsync", failing)
+    if durable_by == "syncfs_fails":
+        monkeypatch.setattr(compress_module, "syncfs_reports_errors", lambda: True)
+        monkeypatch.setattr(compress_module, "syncfs", failing_syncfs)
+    else:
+        monkeypatch.setattr(compress_module, "syncfs_reports_errors", lambda: False)
+        monkeypatch.setattr(compress_module, "syncfs", None)  # never called
     result = rotate(tmp_path, POLICY, now=NOW)
     assert result.record["actions"][0]["result"] == "error:EIO"
     assert path.exists() and sorted(os.listdir(path.parent)) == ["s.json"]
+
+
+def test_c5_failed_syncfs_falls_back_to_an_fsync_per_temp(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``syncfs`` failing (another file's write-back, say) costs an fsync per temp, not the
+    batch: every temp whose own fsync succeeds is published; a working ``syncfs`` is the
+    only sync of the temps."""
+    for k in range(3):
+        write(tmp_path / f"snapshots/s{k}.json", b"x" * 3000, 30)
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def counting(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def failing_syncfs(fd: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(compress_module.os, "fsync", counting)
+    monkeypatch.setattr(compress_module, "syncfs_reports_errors", lambda: True)
+    monkeypatch.setattr(compress_module, "syncfs", failing_syncfs)
+    result = rotate(tmp_path, POLICY, now=NOW)
+    assert [a["result"] for a in result.record["actions"]] == ["done"] * 3
+    assert sum(name.endswith(".soakkit-tmp") for name in synced) == 3
+    monkeypatch.undo()
+    for k in range(3):
+        write(tmp_path / f"more/s{k}.json", b"y" * 3000, 30)
+    synced.clear()
+    monkeypatch.setattr(compress_module.os, "fsync", counting)
+    result = rotate(tmp_path, POLICY, now=NOW)
+    assert [a["result"] for a in result.record["actions"]] == ["done"] * 3
+    temps_synced = sum(name.endswith(".soakkit-tmp") for name in synced)
+    assert temps_synced == (0 if syscalls.syncfs_reports_errors() else 3)
 
 
 def test_c6_destination_already_exists(tmp_path: Path) -> None:
@@ -285,12 +332,12 @@ _LOOP_DRIVER = textwrap.dedent("""
 
     if stage in ("unlink", "fsync", "write"):
         wrap(stage)
-    elif stage == "link":  # publishing a temp: renameat2 (link + unlink where unsupported)
-        publish = compress.rename_noreplace
-        def killing_publish(*a, **k):
+    elif stage in ("link", "syncfs"):  # publishing a temp (renameat2), syncing the temps
+        real = getattr(compress, {"link": "rename_noreplace", "syncfs": "syncfs"}[stage])
+        def killing(*a, **k):
             hit()
-            return publish(*a, **k)
-        compress.rename_noreplace = killing_publish
+            return real(*a, **k)
+        setattr(compress, {"link": "rename_noreplace", "syncfs": "syncfs"}[stage], killing)
     elif stage != "time":
         compress.checkpoint = lambda s, name: hit() if s == stage else None
     now = datetime(2026, 11, 24, 12, tzinfo=UTC) + timedelta(days=day)
@@ -298,7 +345,7 @@ _LOOP_DRIVER = textwrap.dedent("""
     rotate(Path(root), RotationPolicy(keep_latest=5, ttl_days=7.0), now=now, jobs=2)
 """)
 _STAGES = ("time", "time", "time", "writing", "tmp_synced", "verified", "linked", "published",
-           "unlink", "fsync", "link", "write")
+           "unlink", "fsync", "link", "write", "syncfs")
 
 
 def _crash_tree(root: Path, per_day: int) -> dict[str, bytes]:

@@ -9,8 +9,10 @@ file's folder:
    hashing the input (sha256) — in memory, half of a large batch in a forked second process
    (:mod:`soakkit.rotation.workers`), files over :data:`STREAM_BYTES` streamed — into its
    temp ``.<hash>.soakkit-tmp`` created with ``O_EXCL | O_NOFOLLOW``;
-2. **fsync every temp** (write-back of all of them is started first, so one journal commit
-   covers most) and **verify** each: read it back, decompress it completely and compare
+2. **make every temp durable** with one ``syncfs`` of its filesystem (Linux ≥ 5.8, where
+   it reports write-back errors; :mod:`soakkit.rotation.syscalls`), else, or if it fails,
+   with an fsync per temp (write-back of all of them started first), so that a failure
+   names its file; then **verify** each: read it back, decompress it completely and compare
    sha256 and length; the source must not have changed meanwhile (a fresh ``lstat``), else
    ``skipped:modified_during_compress``; a copy that is not smaller is dropped
    (``skipped:incompressible``); the temp gets the source's times;
@@ -24,6 +26,11 @@ file's folder:
 
 The manifest comes before the unlinks (not after, as a first sketch had it): a crash then
 never leaves a compressed file the manifest does not know, which ``restore`` would refuse.
+
+Verification (zlib and hashlib release the GIL) and the unlinks (on a filesystem mounted
+with ``discard`` each waits for the disk) run in threads of this process
+(:func:`soakkit.rotation.workers.thread_each`), each step finished before the next starts,
+so the order above holds for every file.
 
 A crash leaves, per file, only a temp file (removed by the next run), or the source and
 its verified, durable compressed copy (the next run re-verifies it, adds a missing manifest
@@ -52,8 +59,13 @@ from soakkit.rotation.codec import (
     sha256_of_decompressed,
 )
 from soakkit.rotation.policy import TMP_SUFFIX
-from soakkit.rotation.syscalls import rename_noreplace, start_writeback
-from soakkit.rotation.workers import can_fork, fork_map
+from soakkit.rotation.syscalls import (
+    rename_noreplace,
+    start_writeback,
+    syncfs,
+    syncfs_reports_errors,
+)
+from soakkit.rotation.workers import CPU_THREADS, can_fork, fork_map, thread_each
 
 __all__ = ["BATCH_BYTES", "BATCH_FILES", "CompressJob", "CompressOutcome", "batches",
            "checkpoint", "compress_batch", "finish_interrupted", "temp_name"]
@@ -124,7 +136,7 @@ def _compress_source(job: CompressJob, codec: str, level: int) -> _Compressed:
         if exc.errno == errno.ELOOP:
             return "skipped:changed(now a symlink)", None, "", 0, (0, 0), 0
         return _errname(exc), None, "", 0, (0, 0), 0
-    with os.fdopen(fd, "rb") as src:
+    try:  # plain descriptors: a file object would cost an ioctl and two lseeks per file
         st = os.fstat(fd)
         times, mode = (st.st_atime_ns, st.st_mtime_ns), stat.S_IMODE(st.st_mode)
         if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or \
@@ -133,9 +145,11 @@ def _compress_source(job: CompressJob, codec: str, level: int) -> _Compressed:
         if st.st_size > STREAM_BYTES:
             return "stream", None, "", 0, times, mode
         try:
-            data = src.read()
+            data = b"".join(iter(lambda: os.read(fd, max(st.st_size + 1, _CHUNK)), b""))
         except OSError as exc:
             return _errname(exc), None, "", 0, times, mode
+    finally:
+        os.close(fd)
     out = io.BytesIO()
     writer = Writer(out, codec, level)
     writer.write(data)
@@ -191,12 +205,13 @@ def _write_temp(f: _File, blob: bytes | None, mode: int, codec: str, level: int)
     name, dir_fd = f.job.name, f.job.dir_fd
     f.fd = os.open(f.tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode,
                    dir_fd=dir_fd)
-    out = os.fdopen(os.dup(f.fd), "wb")
-    with out:
-        if blob is not None:
-            checkpoint("writing", name)
-            out.write(blob)
-            return
+    if blob is not None:
+        checkpoint("writing", name)
+        view = memoryview(blob)
+        while view:
+            view = view[os.write(f.fd, view):]
+        return
+    with os.fdopen(os.dup(f.fd), "wb") as out:
         digest, length = hashlib.sha256(), 0
         src_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
         with os.fdopen(src_fd, "rb") as src:
@@ -274,6 +289,52 @@ def _guard(f: _File, step: Callable[[_File], None]) -> None:
         f.finish("error:verify_failed")
 
 
+def _create_temp(f: _File, compressed: _Compressed, codec: str, level: int) -> None:
+    """Step 1's output for one file (or why it left the batch)."""
+    status, blob, sha, length, times, mode = compressed
+    if status not in ("ok", "stream"):
+        f.tmp = ""  # nothing of ours to remove
+        f.finish(status)
+        return
+    f.sha, f.length, f.times = sha, length, times
+    try:
+        _write_temp(f, blob, mode, codec, level)
+    except FileExistsError:
+        f.tmp = ""  # not ours: a concurrent writer's, or a leftover the next run removes
+        f.finish("skipped:temp_exists")
+    except OSError as exc:
+        f.finish(_errname(exc))
+
+
+def _make_durable(live: Sequence[_File]) -> None:
+    """Step 2's fsync: one ``syncfs`` per filesystem where it reports write-back errors;
+    where it does not, or it fails, an fsync per temp (write-back of all started first),
+    so that a failure names its file and leaves the others durable."""
+    if syncfs_reports_errors():
+        folders = {f.job.dir_fd for f in live}
+        devices = {os.fstat(fd).st_dev: fd for fd in sorted(folders)}
+        try:
+            for fd in devices.values():
+                syncfs(fd)
+        except OSError:
+            pass  # some write-back failed: find the files through their own fsyncs
+        else:
+            return
+    start_writeback([f.fd for f in live])
+    for f in live:
+        _guard(f, lambda f: os.fsync(f.fd))
+
+
+def _unlink_source(f: _File) -> None:
+    """Step 5 for one published file."""
+    try:
+        os.unlink(f.job.name, dir_fd=f.job.dir_fd)
+    except FileNotFoundError:
+        pass  # removed meanwhile: its compressed copy holds it
+    except OSError as exc:
+        f.outcome = CompressOutcome(f"{_errname(exc)}(kept both)")
+
+
 def compress_batch(jobs: Sequence[CompressJob], *, codec: str, level: int,
                    on_published: Callable[[list[tuple[CompressJob, CompressOutcome]]], None],
                    parallel: bool = False) -> list[CompressOutcome]:
@@ -285,29 +346,16 @@ def compress_batch(jobs: Sequence[CompressJob], *, codec: str, level: int,
     ext = EXTENSIONS[codec]
     files = [_File(job, job.name + ext, temp_name(job.name + ext)) for job in jobs]
     try:
-        for f, (status, blob, sha, length, times, mode) in zip(
-                files, _compress_all(jobs, codec, level, parallel), strict=True):
-            if status not in ("ok", "stream"):
-                f.tmp = ""  # nothing of ours to remove
-                f.finish(status)
-                continue
-            f.sha, f.length, f.times = sha, length, times
-            try:
-                _write_temp(f, blob, mode, codec, level)
-            except FileExistsError:
-                f.tmp = ""  # not ours: a concurrent writer's, or a leftover the next run removes
-                f.finish("skipped:temp_exists")
-            except OSError as exc:
-                f.finish(_errname(exc))
+        compressed = _compress_all(jobs, codec, level, parallel)
+        for f, one in zip(files, compressed, strict=True):
+            _create_temp(f, one, codec, level)  # threads gain nothing here (measured)
         live = [f for f in files if f.outcome is None]
-        start_writeback([f.fd for f in live])
+        _make_durable(live)
         for f in live:
-            _guard(f, lambda f: os.fsync(f.fd))
             if f.outcome is None:
                 checkpoint("tmp_synced", f.job.name)
-        for f in live:
-            if f.outcome is None:
-                _guard(f, lambda f: _verify(f, codec))
+        thread_each(lambda f: _guard(f, lambda f: _verify(f, codec)),
+                    [f for f in live if f.outcome is None], CPU_THREADS)
         ready = [f for f in live if f.ready]
         for f in ready:
             os.close(f.fd)
@@ -321,13 +369,7 @@ def compress_batch(jobs: Sequence[CompressJob], *, codec: str, level: int,
             on_published([(f.job, f.outcome) for f in ready if f.outcome is not None])
             for f in ready:
                 checkpoint("published", f.job.name)
-            for f in ready:
-                try:
-                    os.unlink(f.job.name, dir_fd=f.job.dir_fd)
-                except FileNotFoundError:
-                    pass  # removed meanwhile: its compressed copy holds it
-                except OSError as exc:
-                    f.outcome = CompressOutcome(f"{_errname(exc)}(kept both)")
+            thread_each(_unlink_source, ready)
             _fsync_dirs(ready)
     finally:
         for f in files:

@@ -1,5 +1,8 @@
-"""Two Linux system calls Python's ``os`` lacks, through libc, each with a portable fallback.
+"""Linux system calls Python's ``os`` lacks, through libc, each with a portable fallback.
 
+* :func:`syncfs` – ``syncfs(fd)``: make everything written to one filesystem durable with
+  one call (one cache flush) instead of an ``fsync`` per file; it reports write-back errors
+  only since Linux 5.8 (:func:`syncfs_reports_errors`), so elsewhere callers fsync each file;
 * :func:`start_writeback` – ``sync_file_range(SYNC_FILE_RANGE_WRITE)`` on many files, so the
   ``fsync`` calls that follow mostly wait for one journal commit instead of one each;
 * :func:`rename_noreplace` – ``renameat2(RENAME_NOREPLACE)``: publish a temp file under its
@@ -16,9 +19,12 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["rename_noreplace", "start_writeback"]
+__all__ = ["rename_noreplace", "start_writeback", "syncfs", "syncfs_reports_errors"]
 
 _SYNC_FILE_RANGE_WRITE = 2
+#: Linux reports write-back errors through ``syncfs`` since this release (errseq on the
+#: superblock; before it, ``syncfs`` returned 0 even when writing a file's data failed).
+SYNCFS_ERRORS_SINCE = (5, 8)
 _RENAME_NOREPLACE = 1
 
 
@@ -33,6 +39,34 @@ def _libc() -> Any:
 def _function(name: str) -> Any:
     libc = _libc()
     return getattr(libc, name, None) if libc is not None else None
+
+
+def _kernel_release(release: str) -> tuple[int, int]:
+    """``(major, minor)`` of a Linux release string such as ``6.18.44-fc``; (0, 0) if odd."""
+    fields = release.split(".")
+    try:
+        return int(fields[0]), int("".join(c for c in fields[1] if c.isdigit()) or "0")
+    except (IndexError, ValueError):
+        return 0, 0
+
+
+@functools.cache
+def syncfs_reports_errors() -> bool:
+    """True when :func:`syncfs` exists here and reports write-back errors (Linux ≥ 5.8)."""
+    uname = os.uname()
+    return (uname.sysname == "Linux" and _function("syncfs") is not None
+            and _kernel_release(uname.release) >= SYNCFS_ERRORS_SINCE)
+
+
+def syncfs(fd: int) -> None:
+    """Write the whole filesystem holding ``fd`` to stable storage; ``OSError`` if any
+    write-back on it failed since ``fd`` was opened or last passed here (Linux ≥ 5.8)."""
+    function = _function("syncfs")
+    if function is None:
+        raise OSError(errno.ENOSYS, "syncfs is not available")
+    if function(fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
 
 
 def start_writeback(fds: Sequence[int]) -> None:
