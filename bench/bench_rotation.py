@@ -70,8 +70,9 @@ def make_tree(root: Path, files: int, per_dir: int = 1000) -> None:
         os.utime(path, (t, t))
 
 
-def timed(cmd: list[str], **kw: Any) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB) and stdout of a child process."""
+def timed(cmd: list[str], **kw: Any) -> tuple[float, int, str, float]:
+    """Wall seconds, peak RSS (KiB), stdout and CPU seconds (user + system, waited-for
+    descendants included) of a child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, **kw)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -80,7 +81,7 @@ def timed(cmd: list[str], **kw: Any) -> tuple[float, int, str]:
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd} failed")
     out = proc.stdout.read().decode() if proc.stdout else ""
-    return wall, usage.ru_maxrss, out
+    return wall, usage.ru_maxrss, out, usage.ru_utime + usage.ru_stime
 
 
 def _best(cmd: list[str], reps: int, **kw: Any) -> float:
@@ -119,12 +120,17 @@ def planning(files: int, reps: int) -> dict[str, Any]:
         if floor_printed != actions:  # the floor prints the very same lines
             raise RuntimeError("the same-output floor printed other lines than the dry run")
         finds, drys, plans, plans1, rss, parts = [], [], [], [], [], []
-        floor1, floor2, floor2p, floor_same = [], [], [], []
+        floor1, floor2, floor2p, floor_same, floor2np = [], [], [], [], []
         lists, legacies, legacy_lists = [], [], []
+        cpu: dict[str, list[float]] = {"find": [], "dry_run": [], "floor_two_processes": [],
+                                       "floor_two_processes_numpy": []}
         for _ in range(reps):
-            finds.append(timed(find, stdout=subprocess.DEVNULL)[0])
-            wall, peak, _ = timed(dry, stdout=subprocess.DEVNULL)
+            wall, _, _, seconds = timed(find, stdout=subprocess.DEVNULL)
+            finds.append(wall)
+            cpu["find"].append(seconds)
+            wall, peak, _, seconds = timed(dry, stdout=subprocess.DEVNULL)
             drys.append(wall)
+            cpu["dry_run"].append(seconds)
             rss.append(peak)
             lists.append(timed([*dry, "--list"], stdout=subprocess.DEVNULL)[0])
             legacies.append(timed(legacy, stdout=subprocess.DEVNULL, env=legacy_env)[0])
@@ -137,7 +143,13 @@ def planning(files: int, reps: int) -> dict[str, Any]:
                           "record_s": fields[3], "render_s": fields[4]})
             plans1.append(float(timed([*child, "1"], stdout=subprocess.PIPE)[2].split()[0]))
             for jobs, out in (("1", floor1), ("2", floor2)):
-                out.append(timed([sys.executable, "-c", FLOOR_CHILD, str(tree), jobs])[0])
+                wall, _, _, seconds = timed([sys.executable, "-c", FLOOR_CHILD, str(tree), jobs])
+                out.append(wall)
+            cpu["floor_two_processes"].append(seconds)  # the last: two processes
+            wall, _, _, seconds = timed([sys.executable, "-c", FLOOR_CHILD, str(tree), "2",
+                                         "numpy"])
+            floor2np.append(wall)
+            cpu["floor_two_processes_numpy"].append(seconds)
             floor2p.append(timed([sys.executable, "-c", FLOOR_CHILD, str(tree), "2", "print"],
                                  stdout=subprocess.DEVNULL)[0])
             floor_same.append(timed(same, stdout=subprocess.DEVNULL)[0])
@@ -163,6 +175,10 @@ def planning(files: int, reps: int) -> dict[str, Any]:
                 "python_lstat_floor_two_processes_s": min(floor2),
                 "python_lstat_print_floor_two_processes_s": min(floor2p),
                 "python_lstat_print_floor_over_find": min(floor2p) / find_s,
+                "python_lstat_numpy_floor_two_processes_s": min(floor2np),
+                "python_lstat_numpy_floor_over_find": min(floor2np) / find_s,
+                "cpu_best_s": {k: min(v) for k, v in cpu.items()},
+                "dry_run_over_find_cpu": min(cpu["dry_run"]) / min(cpu["find"]),
                 "python_same_output_floor_s": min(floor_same),
                 "python_same_output_floor_over_find": min(floor_same) / find_s,
                 "dry_run_over_same_output_floor": dry_s / min(floor_same)}
@@ -340,7 +356,14 @@ def _print_planning(p: dict[str, Any], reps: int) -> None:
           f"{p['python_lstat_floor_one_process_s']:.3f} s, two processes "
           f"{p['python_lstat_floor_two_processes_s']:.3f} s; two processes that also print "
           f"a line per file {p['python_lstat_print_floor_two_processes_s']:.3f} s "
-          f"({p['python_lstat_print_floor_over_find']:.2f}x find)")
+          f"({p['python_lstat_print_floor_over_find']:.2f}x find); importing numpy first, two "
+          f"processes {p['python_lstat_numpy_floor_two_processes_s']:.3f} s "
+          f"({p['python_lstat_numpy_floor_over_find']:.2f}x find)")
+    c = p["cpu_best_s"]
+    print(f"CPU (user + system, best of {reps}): find {c['find']:.3f} s, soakkit rotate "
+          f"--dry-run {c['dry_run']:.3f} s ({p['dry_run_over_find_cpu']:.2f}x), floor in two "
+          f"processes {c['floor_two_processes']:.3f} s, with numpy "
+          f"{c['floor_two_processes_numpy']:.3f} s")
     print(f"floor, whole processes: the least python program printing the same action lines "
           f"(checked byte for byte) {p['python_same_output_floor_s']:.3f} s "
           f"({p['python_same_output_floor_over_find']:.2f}x find); soakkit is "

@@ -13,9 +13,12 @@ __all__ = ["DURABLE_CHILD", "FLOOR_CHILD", "SAME_OUTPUT_CHILD", "inplace_floor_p
 #: The floor of any Python process that lstat()s every file: os.scandir + DirEntry.stat,
 #: in one or two (forked) processes. With ``print`` it also writes one line per file, as
 #: long as a dry run's (``  would delete    <path>  <reason>``): the least a dry run does.
+#: With ``numpy`` it imports numpy first: the floor of a design that plans in arrays.
 FLOOR_CHILD = """
 import os, sys
-printing = sys.argv[3:] == ["print"]
+printing = "print" in sys.argv[3:]
+if "numpy" in sys.argv[3:]:
+    import numpy
 def walk(top, lines):
     stack = [top]
     while stack:

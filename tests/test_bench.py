@@ -39,6 +39,7 @@ CASES = {
     "bench_rotation.py": (["--files", "3000", "--compress-files", "60", "--reps", "1"],
                           {"planning": "dry_run_over_find", "startup": "help_s",
                            "compression": "process_throughput_vs_gzip_cli"}),
+    "bench_startup.py": (["--reps", "1"], {"startup": "soak_over_baseline_wall_best"}),
     "bench_catalog.py": (["--files", "1200", "--reps", "1"], {"catalog": "legacy"}),
     "bench_reports.py": (["--reps", "1"],
                          {"whole_process": "above_floor_s", "phases": "charts_s"}),

@@ -41,6 +41,7 @@ RECOVERED = {"order_rate_per_s": 0.08, "order_median_usd": 0.05, "order_size_sig
              "fade_rate_per_s": 0.2, "improve_rate_per_s": 0.1, "meta_len_alpha": 0.15}
 
 
+@pytest.mark.slow
 def test_calibration_recovers_the_constants_of_an_order_book_tape() -> None:
     tape = simulate_market("calm", 20, np.random.default_rng(11), BOOK_MARKET)
     profile = calibrate(record(tape, ORIGIN_NS), "fitted")
@@ -73,6 +74,7 @@ def test_the_jump_estimator_recovers_a_known_rate_and_size() -> None:
     assert fit.size_interval[0] <= 20.0 <= fit.size_interval[1]
 
 
+@pytest.mark.slow
 def test_calibration_recovers_the_jumps_of_a_generated_spike_tape() -> None:
     tape = simulate_market("spike", 60, np.random.default_rng(0))  # the classic market
     profile = calibrate(record(tape, ORIGIN_NS), "fitted")

@@ -7,9 +7,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import REPO, subprocess_env
 
 
+@pytest.mark.slow
 def test_the_fast_loop_deselects_every_golden_cell_and_browser_check() -> None:
     proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m",
                            "not slow", "tests/golden", "tests/test_browser.py"],

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from soakkit.sim.facts import FACTS
 from soakkit.sim.fidelity import FACT_TOLERANCE, FactRow, fidelity
@@ -39,6 +40,7 @@ def test_the_verdict_is_a_relative_band() -> None:
     assert not FactRow("x", "x", "", 10.0, 12.6, 9.0, 14.0).within
 
 
+@pytest.mark.slow
 def test_the_cli_on_the_shipped_real_sample(tmp_path: Path) -> None:
     sample = REPO / "examples" / "tapes" / "binance-spot-btcusdt"
     out = tmp_path / "facts.json"

@@ -134,6 +134,7 @@ def test_done_when_replay_runs_on_a_converted_public_format_file(tmp_path: Path)
     assert doc["summary"]["fill_count"] > 0
 
 
+@pytest.mark.slow
 def test_a_market_profile_round_trips_and_drives_synthetic_soaks(tmp_path: Path) -> None:
     m = _market(3, "calm", 4)
     folder = write_tape(tmp_path / "tape", record(m, ORIGIN_US * 1000))
@@ -182,6 +183,7 @@ def test_the_default_market_is_the_regimes_table() -> None:
     assert DEFAULT_MARKET.regimes is REGIMES
 
 
+@pytest.mark.slow
 def test_calibrating_on_a_real_l2_tape_fits_its_depth_instrument_and_load(
         tmp_path: Path) -> None:
     from .conftest import REPO

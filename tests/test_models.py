@@ -163,6 +163,7 @@ def test_the_models_soak_and_replay(tmp_path: Path, strategy: str) -> None:
     assert json.loads((again.run_dir / "ITER_SUMMARY_2.json").read_text())["summary"] == first
 
 
+@pytest.mark.slow
 def test_the_three_built_ins_sweep_side_by_side(tmp_path: Path) -> None:
     result = run_subprocess("sweep", "--strategies", "legacy,avellaneda-stoikov,glft",
                             "--modes", "calm", "--seeds", "1-2", "--tune", "both",

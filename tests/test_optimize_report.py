@@ -17,6 +17,8 @@ from soakkit.report.optimize_report import load_optimize_report, no_study_note
 from .conftest import run_subprocess
 from .golden_support import OPTIMIZE_ARGS
 
+pytestmark = pytest.mark.slow  # the module's fixture runs a whole study: the full suite runs these
+
 SEARCHED = ["base_spread_bps_delta", "max_delta_ratio"]
 
 

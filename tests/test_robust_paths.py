@@ -73,6 +73,7 @@ def test_a_clock_outside_the_window_is_refused_before_a_run_exists(tmp_path: Pat
     assert "1970-01-01..2261-12-31" in " ".join(cli("soak", "--help").out.split())
 
 
+@pytest.mark.slow
 def test_a_run_from_year_9999_is_skipped_not_a_traceback(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     art = tmp_path / "art"
     good = _run(art, 1)
@@ -125,6 +126,7 @@ def test_a_path_that_is_not_utf8_from_a_real_command_line(tmp_path: Path) -> Non
                                          "(see --help)\n")
 
 
+@pytest.mark.slow
 def test_names_that_are_not_utf8_inside_the_artifacts_are_listed_escaped(tmp_path: Path,
                                                                         cli) -> None:  # type: ignore[no-untyped-def]
     art = tmp_path / "art"
@@ -211,6 +213,7 @@ def test_catalog_parquet_is_never_overwritten_without_force(tmp_path: Path, cli)
     assert forced.code == 0 and "(replaced)" in forced.out and out.read_bytes() != b"mine"
 
 
+@pytest.mark.slow
 def test_damaged_gzip_data_is_a_skipped_file_in_plain_words(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     run_dir = _run(tmp_path, 1)
     for name in ("iterations.parquet", "iterations.jsonl"):

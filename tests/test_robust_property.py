@@ -236,6 +236,7 @@ def _bounded(argv: list[str]) -> list[str]:
 
 @PROPERTY
 @given(argv=argv_strategy())
+@pytest.mark.slow
 def test_random_command_lines_never_crash(argv: list[str]) -> None:
     with _sandbox() as root:
         before = _outside(root)
@@ -289,6 +290,7 @@ ENV_VARS = ["SOAKKIT_OVERRIDES_JSON", "MM_RUNTIME_OVERRIDES_JSON"]
 @PROPERTY
 @given(where=st.sampled_from(sorted(FILES)), document=DOCUMENT, pick=st.integers(0, 2),
        env_doc=st.none() | JSON.map(json.dumps), env_var=st.sampled_from(ENV_VARS))
+@pytest.mark.slow
 def test_random_documents_never_crash(where: str, document: bytes, pick: int,
                                       env_doc: str | None, env_var: str) -> None:
     with _sandbox() as root:
@@ -444,6 +446,7 @@ def _no_numpy_warnings() -> contextlib.AbstractContextManager[None]:
 
 @TAPE_PROPERTY
 @given(files=tape_folder(), pick=st.integers(0, len(TAPE_COMMANDS) - 1))
+@pytest.mark.slow
 def test_random_tapes_never_crash(files: dict[str, bytes], pick: int) -> None:
     with _sandbox() as root:
         folder = root / "target" / "tape"
@@ -462,6 +465,7 @@ def test_random_tapes_never_crash(files: dict[str, bytes], pick: int) -> None:
 @TAPE_PROPERTY
 @given(public=public_files(), extra=st.sampled_from([[], ["--lot", "1"], ["--tick", "0.5"],
                                                      ["--force"]]))
+@pytest.mark.slow
 def test_random_public_files_never_crash(public: tuple[str, dict[str, tuple[str, bytes]]],
                                          extra: list[str]) -> None:
     source, files = public
@@ -550,6 +554,7 @@ SWEEP = ["sweep", "--seeds", "1", "--tune", "off", "--iterations", "1", "--sim-m
 @SCHEDULER_PROPERTY
 @given(address=scheduler_address(), how=st.sampled_from(["flag", "file", "config"]),
        document=st.none() | DOCUMENT)
+@pytest.mark.slow
 def test_random_scheduler_addresses_and_files_never_crash(address: Any, how: str,
                                                           document: bytes | None) -> None:
     import dask

@@ -23,6 +23,8 @@ import pytest
 
 from .conftest import CliResult, assert_one_line_error, subprocess_env
 
+pytestmark = pytest.mark.slow  # each test starts whole processes: the full suite runs them
+
 SMALL = ["sweep", "--profiles", "steady_safe", "--modes", "calm", "--seeds", "1", "--tune",
          "off", "--iterations", "1", "--sim-minutes", "1", "--quiet"]
 #: A hang guard for the whole command, far above any deadline these tests set.

@@ -57,6 +57,7 @@ def test_a_sweep_with_one_configuration_has_a_report(tune_off: Path) -> None:
     assert report.record()["better_with_confidence"] == []
 
 
+@pytest.mark.slow
 def test_soakkit_report_sweep_on_a_tune_off_sweep(tune_off: Path, tmp_path: Path) -> None:
     result = run_subprocess("report", "sweep", "-p", "artifacts", str(tune_off), "-p",
                             "resamples", "200", "--out", str(tmp_path / "reports"),

@@ -105,6 +105,7 @@ def test_tape_import_refuses_an_existing_tape_and_force_leaves_one_tape(tmp_path
     assert cli("tape", "check", str(out)).code == 0
 
 
+@pytest.mark.slow
 def test_calibrate_refuses_to_replace_a_market_profile(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     tape = tmp_path / "tape"
     assert cli("tape", "sample", str(tape), "--minutes", "3").code == 0

@@ -59,6 +59,7 @@ def test_built_in_names_and_their_parameters() -> None:
     assert "as_gamma" not in load_strategy("legacy").params
 
 
+@pytest.mark.slow
 def test_a_module_class_strategy_brings_its_parameters(plugin_path: Path, artifacts: Path
                                                        ) -> None:
     env = {"PYTHONPATH": str(plugin_path)}

@@ -156,6 +156,7 @@ def test_per_mode_pairs_within_each_mode(small: Path) -> None:
     ("colour=red", "'colour=red' is not AXIS=VALUE"),
     ("mode=mixed,profile=steady_safe,base_spread_bps_delta=0.14", "'mode=mixed' is not AXIS"),
 ])
+@pytest.mark.slow
 def test_a_bad_baseline_is_one_clear_error(small: Path, baseline: str, fragment: str) -> None:
     with pytest.raises(UsageError) as info:
         load_sweep_report(small, baseline=baseline, resamples=200)
@@ -173,6 +174,7 @@ def test_failed_cells_are_listed_and_left_out(tmp_path: Path) -> None:
     assert report.record()["failed_cells"] == 6
 
 
+@pytest.mark.slow
 def test_pnl_is_the_primary_metric_when_risk_adjusted_pnl_is_missing(
         small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a sweep stored by an older soakkit: its rows do not carry risk_adjusted_pnl

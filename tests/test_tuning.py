@@ -260,6 +260,7 @@ def test_panic_revert_fires_when_the_tuned_values_do_worse_than_the_profile(
     assert _assert_report_matches_flags(result.run_dir)["panic_reverts"] >= 1
 
 
+@pytest.mark.slow
 def test_no_panic_revert_while_the_tuner_beats_the_profile(tmp_path: Path) -> None:
     """Spike FAILs production whatever the settings; the tuner's lower limit still loses less
     than the profile on the same markets, so FAILs alone do not undo it."""
@@ -287,6 +288,7 @@ def test_calm_run_reaches_freeze(tmp_path: Path) -> None:
     assert summary["freeze_triggered"] >= 1 and summary["frozen"] >= GUARDS.freeze_iterations
 
 
+@pytest.mark.slow
 def test_spike_run_fires_cooldown_velocity_suppression_and_rollback(tmp_path: Path) -> None:
     """aggressive in a spike: the busy venue keeps latency above the trigger, so the replace
     rate moves in large steps until cooldown and velocity hold it; risk_high's limit cut is
@@ -302,6 +304,7 @@ def test_spike_run_fires_cooldown_velocity_suppression_and_rollback(tmp_path: Pa
     assert all(d["params"]["position_limit_notional"]["value"] == 8000.0 for d in docs)
 
 
+@pytest.mark.slow
 def test_engineered_oscillation_in_a_real_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two rules that pull one parameter in opposite directions around the run's median net."""
     up = Rule("wider", (Condition("net_bps", "<", 3.1),), (("base_spread_bps_delta", 0.1),), "")
@@ -319,6 +322,7 @@ def test_engineered_oscillation_in_a_real_soak(tmp_path: Path, monkeypatch: pyte
     assert first["tuning"]["state"]["locked_until"]["base_spread_bps_delta"] >= first["iteration"]
 
 
+@pytest.mark.slow
 def test_crash_between_write_and_verify_is_consistent_after_restart(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     class Crash(BaseException):

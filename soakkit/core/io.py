@@ -28,6 +28,7 @@ from soakkit.core.json_canonical import FLOAT_DIGITS, canonical_json, round_floa
 from soakkit.core.json_strict import load_json_file, loads_strict, read_limited
 
 __all__ = [
+    "FILE_TIME_NS_RANGE",
     "FLOAT_DIGITS",
     "MAX_UTC",
     "MIN_UTC",
@@ -182,14 +183,14 @@ MAX_UTC = datetime(2261, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 #: File times soakkit stores are int64 nanoseconds (1677..2262); a file the operating
 #: system dates outside (a hand-set or restored time, such as 2446) counts as the nearest.
-_FILE_TIME_NS = (-(2**63), 2**63 - 1)
+FILE_TIME_NS_RANGE = (-(2**63), 2**63 - 1)
 
 
 def file_time_ns(st: os.stat_result | int) -> int:
     """``st.st_mtime_ns`` (or a file time read back from a log) within int64 (see
-    ``_FILE_TIME_NS``): the one way soakkit puts a file's time in a table, key or log."""
+    ``FILE_TIME_NS_RANGE``): the one way soakkit puts a file's time in a table, key or log."""
     ns = st if isinstance(st, int) else st.st_mtime_ns
-    return min(max(ns, _FILE_TIME_NS[0]), _FILE_TIME_NS[1])
+    return min(max(ns, FILE_TIME_NS_RANGE[0]), FILE_TIME_NS_RANGE[1])
 
 
 _UTC_RE = re.compile(

@@ -10,10 +10,12 @@ was split.
 from __future__ import annotations
 
 import errno
+import itertools
+import operator
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import numpy as np
 
 from soakkit.artifacts.layout import RUN_LOCK
 from soakkit.core.errors import RotationError, os_reason
-from soakkit.core.io import file_time_ns
+from soakkit.core.io import FILE_TIME_NS_RANGE, file_time_ns
 from soakkit.core.locks import is_locked
 from soakkit.rotation.plan import (
     FILE,
@@ -57,66 +59,83 @@ class _Job:
     protected: bool
 
 
-def _listing(entries: Iterator[os.DirEntry[str]], rel: str,
-             errors: list[str]) -> Iterator[os.DirEntry[str]]:
-    """``entries`` until the listing fails (some kernel folders refuse midway, /proc's with
-    EINVAL): the failure is one error line for the folder, the entries before it count."""
+#: The lstat fields the planner keeps, read per entry in C (``map``) once a folder is listed
+#: (``st_dev`` only for folders: they are few).
+_FIELDS = operator.attrgetter("st_mode", "st_size", "st_blocks", "st_mtime_ns", "st_nlink",
+                              "st_ino")
+_MODE, _SIZE, _BLOCKS, _MTIME, _NLINK, _INO = range(6)
+
+
+def _stat_table(stats: list[os.stat_result]) -> np.ndarray:
+    """The entries' :data:`_FIELDS` as an int64 table, one row per entry; file times
+    within soakkit's range (:func:`~soakkit.core.io.file_time_ns`)."""
     try:
-        yield from entries
-    except OSError as exc:
-        errors.append(f"{rel or '.'}: cannot list: {os_reason(exc)}")
+        table = np.fromiter(itertools.chain.from_iterable(map(_FIELDS, stats)),
+                            dtype=np.int64, count=6 * len(stats)).reshape(-1, 6)
+    except OverflowError:  # a time beyond int64 (other fields cannot be): clamped per row
+        table = np.array([(*fields[:_MTIME], file_time_ns(st), *fields[_MTIME + 1:])
+                          for st, fields in zip(stats, map(_FIELDS, stats), strict=True)],
+                         dtype=np.int64).reshape(-1, 6)
+    np.clip(table[:, _MTIME], *FILE_TIME_NS_RANGE, out=table[:, _MTIME])
+    return table
 
 
 def _scan_one(root: str, job: _Job, root_dev: int) -> tuple[DirScan, list[_Job], list[str]]:
-    """List one folder: entries with lstat fields, and the sub-folders to descend into."""
+    """List one folder: entries with lstat fields, and the sub-folders to descend into.
+
+    The loop per entry only lists and stats (what any scan must do); kinds, fields and the
+    sub-folders are read from the folder's stats afterwards, in bulk."""
     path = os.path.join(root, job.rel) if job.rel else root
     names: list[str] = []
-    flat: list[int] = []  # per entry: kind size blocks mtime_ns nlink ino
-    subdirs: list[_Job] = []
+    stats: list[os.stat_result] = []
     errors: list[str] = []
     try:  # listed through a descriptor: each stat is then one lookup, not a whole path's
         fd = os.open(path, DIR_FLAGS)
     except OSError as exc:
         errors.append(f"{job.rel or '.'}: cannot list: {os_reason(exc)}")
         return _empty_scan(job.rel), [], errors
-    has_lock = False
     try:
         with os.scandir(fd) as it:
-            for entry in _listing(it, job.rel, errors):
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue  # vanished between listing and stat
-                fmt = st.st_mode & _S_IFMT  # inline S_ISREG/S_ISDIR: this loop runs per file
-                if fmt == _S_IFREG:
-                    kind = FILE
-                    if entry.name == RUN_LOCK:
-                        has_lock = True
-                elif fmt == _S_IFDIR:
-                    if not job.rel and entry.name == ROTATION_DIR:
-                        continue  # rotation's own log, manifest and lock: never scanned or counted
-                    if st.st_dev == root_dev:
-                        rel = f"{job.rel}/{entry.name}" if job.rel else entry.name
-                        protected = job.protected or (not job.rel and entry.name in PROTECTED_DIRS)
-                        subdirs.append(_Job(rel, job.active, protected))
-                        continue
-                    kind = OTHER_DEVICE
-                elif fmt == _S_IFLNK:
-                    kind = SYMLINK
-                else:
-                    kind = OTHER
-                names.append(entry.name)
-                flat += (kind, st.st_size, st.st_blocks, file_time_ns(st), st.st_nlink,
-                         st.st_ino)
+            try:
+                for entry in it:
+                    try:
+                        stats.append(entry.stat(follow_symlinks=False))
+                    except OSError:
+                        continue  # vanished between listing and stat
+                    names.append(entry.name)
+            except OSError as exc:  # some kernel folders refuse midway (/proc's: EINVAL):
+                # one error line for the folder, the entries before it count
+                errors.append(f"{job.rel or '.'}: cannot list: {os_reason(exc)}")
     finally:
         os.close(fd)
+    table = _stat_table(stats)
+    fmt = table[:, _MODE] & _S_IFMT
+    kind = np.full(len(names), OTHER, dtype=np.int8)
+    kind[fmt == _S_IFREG] = FILE
+    kind[fmt == _S_IFLNK] = SYMLINK
+    subdirs: list[_Job] = []
+    dropped: list[int] = []  # folders descended into, and rotation's own: not entries here
+    for i in np.flatnonzero(fmt == _S_IFDIR).tolist():
+        name = names[i]
+        if not job.rel and name == ROTATION_DIR:
+            dropped.append(i)  # rotation's own log, manifest and lock: never scanned or counted
+        elif stats[i].st_dev == root_dev:
+            rel = f"{job.rel}/{name}" if job.rel else name
+            protected = job.protected or (not job.rel and name in PROTECTED_DIRS)
+            subdirs.append(_Job(rel, job.active, protected))
+            dropped.append(i)
+        else:
+            kind[i] = OTHER_DEVICE
+    if dropped:
+        rows = np.delete(np.arange(len(names)), dropped)
+        names = [names[i] for i in rows.tolist()]
+        table, kind = table[rows], kind[rows]
+    has_lock = RUN_LOCK in names and kind[names.index(RUN_LOCK)] == FILE
     active = job.active or (has_lock and is_locked(Path(path) / RUN_LOCK))
     if active and not job.active:  # the run is live: so is everything below it
         subdirs = [_Job(j.rel, True, j.protected) for j in subdirs]
-    table = np.array(flat, dtype=np.int64).reshape(-1, 6)
-    scan = DirScan(job.rel, names, table[:, 0].astype(np.int8), table[:, 1], table[:, 2],
-                   table[:, 3], table[:, 4], table[:, 5], active=active,
-                   protected=job.protected)
+    scan = DirScan(job.rel, names, kind, table[:, _SIZE], table[:, _BLOCKS], table[:, _MTIME],
+                   table[:, _NLINK], table[:, _INO], active=active, protected=job.protected)
     return scan, subdirs, errors
 
 

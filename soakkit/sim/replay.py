@@ -14,14 +14,17 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from soakkit.core.errors import UsageError
-from soakkit.sim.depthfile import DEPTH_TABLE
 from soakkit.sim.regimes import LABELS, MARKET, REGIME_NAMES
 from soakkit.sim.tape import NS, MarketTape
-from soakkit.sim.tapefile import TAPE_META, RecordedTape, find_table, read_tape
+
+if TYPE_CHECKING:  # the tape files' modules (and polars) load with the first tape read:
+    # a synthetic soak labels its minutes here and reads none
+    from soakkit.sim.tapefile import RecordedTape
 
 __all__ = ["MinuteStats", "label_minutes", "load_tape", "record", "replay_span",
            "replay_window", "windows_available"]
@@ -74,6 +77,9 @@ def label_minutes(quote_ns: np.ndarray, mid: np.ndarray, start_ns: int, minutes:
 
 
 def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    from soakkit.sim.depthfile import DEPTH_TABLE
+    from soakkit.sim.tapefile import TAPE_META, find_table
+
     files = [find_table(folder, "trades"), find_table(folder, "quotes")]
     files += [p for p in (folder / TAPE_META, folder / DEPTH_TABLE) if p.is_file()]
     return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
@@ -81,6 +87,8 @@ def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
 
 @functools.lru_cache(maxsize=4)
 def _cached(folder: Path, signature: tuple[tuple[str, int, int], ...]) -> RecordedTape:
+    from soakkit.sim.tapefile import read_tape
+
     return read_tape(folder)
 
 
@@ -146,6 +154,8 @@ def replay_span(tape: RecordedTape, start: int, end: int) -> MarketTape:
 def record(tape: MarketTape, origin_ns: int, symbol: str = "", source: str = "",
            venue: str = "") -> RecordedTape:
     """A (synthetic) window as a recorded tape starting at ``origin_ns`` (to write or replay)."""
+    from soakkit.sim.tapefile import RecordedTape
+
     inst = replace(tape.instrument, symbol=symbol, venue=venue)
     local = None if tape.quote_local_ns is None else tape.quote_local_ns + origin_ns
     depth = None

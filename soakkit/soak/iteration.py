@@ -37,7 +37,6 @@ from soakkit.kpi import compute_kpis, with_reference
 from soakkit.sim.carry import FLAT, BookState
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import REGIME_NAMES
-from soakkit.sim.replay import load_tape, replay_window
 from soakkit.sim.schedule import trade_schedule
 from soakkit.sim.strategy import StrategyResult
 from soakkit.sim.tape import NS, MarketTape
@@ -213,6 +212,8 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     earlier = [e for e in session.entries if e["iteration"] < n]
     carried = _carried(earlier, n)
     if o.market_data is not None:
+        from soakkit.sim.replay import load_tape, replay_window  # a replay's modules only
+
         tape = replay_window(load_tape(o.market_data), n, o.sim_minutes)
     else:
         tape = simulate_market(o.mode, o.sim_minutes, np.random.default_rng(market_seq),

@@ -27,9 +27,7 @@ from soakkit.core.inputs import (
     show_value,
 )
 from soakkit.gate import gate_problem
-from soakkit.sim.calibrate import read_market_profile
 from soakkit.sim.regimes import DEFAULT_MARKET, MODES, MarketProfile
-from soakkit.sim.replay import load_tape, windows_available
 from soakkit.strategy.registry import load_strategy
 
 __all__ = ["MARKET_MODE", "NUMBER_OPTIONS", "RECORDED_DEFAULTS", "REPLAY_MODE",
@@ -118,6 +116,8 @@ def load_market(name: str, artifacts: Path) -> MarketProfile:
     if not path.is_file():
         raise UsageError(f"--market {name}: no market profile at {path} (write one with "
                          f"`soakkit calibrate TAPE --name {name}`)")
+    from soakkit.sim.calibrate import read_market_profile  # a named market's runs only
+
     return read_market_profile(path)
 
 
@@ -236,6 +236,8 @@ def _market_problems(options: SoakOptions) -> list[str]:
         if options.market_data is None:
             load_market(options.market, options.artifacts)
             return []
+        from soakkit.sim.replay import load_tape, windows_available  # replays only
+
         with fs_errors(options.market_data, "cannot read the tape"):
             tape = load_tape(options.market_data)  # a bad tape: TapeError naming file and row
     except SoakkitError as exc:
