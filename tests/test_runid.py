@@ -28,3 +28,21 @@ def test_every_strategy_s_run_id_reads_back(strategy: str, tune: bool) -> None:
 def test_an_id_made_elsewhere_is_not_read_as_one_of_ours() -> None:
     assert parse_run_id("my-own-run") is None
     assert parse_run_id("20260101T000000Z-steady_safe-mixed-s7-tuned-some-other-thing") is None
+
+
+@pytest.mark.parametrize("strategy", ["legacy", "glft", "avellaneda-stoikov", "mymodule:MyBot"])
+def test_a_sweep_cell_s_run_id_says_what_the_run_is_in_a_soak_run_id_s_order(strategy: str
+                                                                             ) -> None:
+    """One body for both: a soak run's id is a start time and the body, a sweep cell's the
+    body and its key; the strategy comes after the tuner in both."""
+    from soakkit.artifacts.runid import run_id_body
+    from soakkit.sweep.task import cell_run_id
+
+    key = "1a2b3c4d5e6f" + "0" * 52
+    body = run_id_body("steady_safe", "volatile", 7, tune=False, strategy=strategy)
+    soak = make_run_id(STARTED, "steady_safe", "volatile", 7, tune=False, strategy=strategy)
+    cell = cell_run_id("steady_safe", "volatile", False, 7, key, strategy)
+    assert soak == f"20260101T000000Z-{body}"
+    assert cell == f"{body}-1a2b3c4d5e6f"
+    assert body.startswith("steady_safe-volatile-s7-untuned")
+    assert parse_run_id(soak) == RunIdParts("steady_safe", "volatile", False)

@@ -270,24 +270,24 @@ def test_every_minute_is_traded_once_by_the_values_in_force(
 def test_a_harmful_change_is_rolled_back_from_what_was_traded(
         monkeypatch: pytest.MonkeyPatch) -> None:
     _wider(monkeypatch)
-    docs = [r.doc for r in run_in_memory(SoakOptions(iterations=9, mode="calm", seed=1,
+    # seed 22: a market where the wider quotes earn less per USD of inventory at risk (a
+    # 0.25-bp step on a 1-bp tick is often noise: on other seeds the trial keeps it)
+    docs = [r.doc for r in run_in_memory(SoakOptions(iterations=8, mode="calm", seed=22,
                                                      gate="production"))]
     assert docs[0]["tuning"]["trial"]["pending"]["stable_values"] == {
         "base_spread_bps_delta": BASE["base_spread_bps_delta"]}
-    assert docs[1]["tuning"]["trial"]["verdict"]["status"] == "running"  # not yet sure
-    assert docs[1]["tuning"]["applied_deltas"] == {}  # nothing else moves meanwhile
-    back = docs[2]["tuning"]  # the second trial iteration decides
+    back = docs[1]["tuning"]  # the trial iteration decides
     verdict = back["trial"]["verdict"]
     assert verdict["status"] == "rolled_back" and verdict["change_iteration"] == 1
-    assert verdict["pairs"] > 5  # the pairs of both trial iterations
+    assert verdict["pairs"] >= 4  # regime-matched pairs of windows it traded
     assert verdict["objective_change"][2] < 0  # worse with confidence, on traded windows
     assert {w["arm"] for w in back["trial"]["windows"]} == {"stable", "candidate"}
     assert back["guards"]["canary_rollback"]
     assert back["values_after"]["base_spread_bps_delta"] == BASE["base_spread_bps_delta"]
-    assert docs[3]["params"]["base_spread_bps_delta"]["value"] == BASE["base_spread_bps_delta"]
-    assert docs[3]["tuning"]["trial"]["windows"] == []  # a rollback is not put under trial
+    assert docs[2]["params"]["base_spread_bps_delta"]["value"] == BASE["base_spread_bps_delta"]
+    assert docs[2]["tuning"]["trial"]["windows"] == []  # a rollback is not put under trial
     cool = back["state"]["rule_cooldown_until"]["wider"]
-    assert cool == 3 + GUARDS.rule_cooldown_iterations
-    for d in docs[3:cool]:
+    assert cool == 2 + GUARDS.rule_cooldown_iterations
+    for d in docs[2:cool]:
         assert "wider" not in d["tuning"]["rules_fired"]
     assert "wider" in docs[cool]["tuning"]["rules_fired"]  # tried again after the cool-down

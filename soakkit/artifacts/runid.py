@@ -7,6 +7,8 @@ The market part is the synthetic market's mode (``calm``, ``volatile``, ``spike`
 market (``mixed.my-venue``, written by ``soakkit calibrate``), or ``replay.<tape>`` for a
 recorded tape. A strategy other than :data:`~soakkit.config.params.DEFAULT_STRATEGY`
 comes after the tuner (``-tuned-<strategy>``). A second run with the same id gets ``-2``.
+A sweep cell's run id is the same body (:func:`run_id_body`) followed by the cell's key
+instead of preceded by a start time (``steady_safe-mixed-s7-tuned-glft-1a2b3c4d5e6f``).
 
 Run tables (the catalog, :func:`soakkit.catalog.load.run_summary`, the reports, the sweep
 results) carry the same facts as columns: ``tune`` (bool), ``strategy`` and ``market``
@@ -29,7 +31,7 @@ from soakkit.core.errors import UsageError
 from soakkit.core.io import MAX_UTC, MIN_UTC
 
 __all__ = ["DEFAULT_MARKET_NAME", "RunIdParts", "make_run_id", "market_label", "market_tag",
-           "parse_run_id", "run_facts", "tuner_label"]
+           "parse_run_id", "run_facts", "run_id_body", "tuner_label"]
 
 #: The synthetic market a run uses when it names none (``soakkit soak --market``).
 DEFAULT_MARKET_NAME = "default"
@@ -93,19 +95,32 @@ def run_facts(options: Mapping[str, Any]) -> dict[str, Any]:
                                    data if isinstance(data, str) else None)}
 
 
+def run_id_body(profile: str, market: str, seed: int, *, tune: bool,
+                strategy: str = DEFAULT_STRATEGY) -> str:
+    """``steady_safe-volatile-s7-tuned``: what a run is, in the one order every id says it.
+
+    Profile, market, seed, tuner, then a strategy other than the default
+    (``-tuned-glft``). A soak run's id puts its start time before it
+    (:func:`make_run_id`), a sweep cell's its key after it
+    (:func:`soakkit.sweep.task.cell_run_id`).
+    """
+    body = f"{profile}-{market}-s{seed}-{tuner_label(tune)}"
+    return body if strategy == DEFAULT_STRATEGY else f"{body}-{strategy_id_part(strategy)}"
+
+
 def make_run_id(started: datetime, profile: str, market: str, seed: int, *, tune: bool,
                 strategy: str = DEFAULT_STRATEGY) -> str:
     """``20261124T042913Z-steady_safe-volatile-s7-tuned``: sortable by start time, readable.
 
-    ``market`` is :func:`market_tag`'s; a strategy other than the default is appended.
+    ``market`` is :func:`market_tag`'s; the rest is :func:`run_id_body`.
     ``started`` must lie in :data:`~soakkit.core.io.MIN_UTC`..``MAX_UTC`` (a four-digit
     year; ``--now`` is checked against the same window), else :class:`UsageError`.
     """
     if not MIN_UTC <= started <= MAX_UTC:
         raise UsageError(f"the clock says {started.isoformat()}, outside "
                          f"{MIN_UTC:%Y-%m-%d}..{MAX_UTC:%Y-%m-%d}: no run id can be made")
-    run_id = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{market}-s{seed}-{tuner_label(tune)}"
-    return run_id if strategy == DEFAULT_STRATEGY else f"{run_id}-{strategy_id_part(strategy)}"
+    body = run_id_body(profile, market, seed, tune=tune, strategy=strategy)
+    return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{body}"
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,8 @@ def _merge(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def simulate_classic(mode: str, minutes: int, rng: np.random.Generator,
                      market: MarketProfile, start_mid: float | None = None) -> MarketTape:
     """Simulate ``minutes`` minutes of ``market`` in ``mode`` (a regime name or ``mixed``),
-    the mid opening at ``start_mid`` (the profile's ``mid0`` when ``None``)."""
+    the mid opening at ``start_mid`` (the profile's ``mid0`` when ``None``); USD sizes are
+    converted to lots at the opening mid (spreads are relative to the mid already)."""
     if minutes < 1:
         raise ValueError("minutes must be >= 1")
     regimes = regime_schedule(mode, minutes, rng, np.asarray(market.transitions))
@@ -135,7 +136,8 @@ def simulate_classic(mode: str, minutes: int, rng: np.random.Generator,
     order_t = _with_bursts(col("order_rate_per_s")[regimes], boost, starts, lengths, rng)
     book_t = _with_bursts(2.0 * col("book_rate_per_s")[regimes], boost, starts, lengths, rng)
     instrument = Instrument(market.tick, market.lot, market.kind, market.contract_size)
-    usd_per_lot = float(instrument.usd_per_lot(market.mid0))
+    opening = market.mid0 if start_mid is None else start_mid
+    usd_per_lot = float(instrument.usd_per_lot(opening))  # USD sizes in lots where it opens
     last = minutes - 1
 
     # market orders: aggressor side (bursts tilt it) and size
@@ -173,7 +175,6 @@ def simulate_classic(mode: str, minutes: int, rng: np.random.Generator,
         np.add.at(shock, at[inside], jump_size[inside])
     shock[at_order] += o_side * col("impact_bps_per_10k")[o_reg] * np.sqrt(
         o_qty * (usd_per_lot / 10_000.0))
-    opening = market.mid0 if start_mid is None else start_mid
     mid = opening * np.exp(np.concatenate(([0.0], np.cumsum(shock))) / 1e4)
     # the market's spread breathes: a lognormal factor, redrawn at Poisson epochs
     epochs = np.cumsum(rng.exponential(MARKET.spread_epoch_s,

@@ -86,7 +86,8 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
 
     ``start_mid``: where the mid opens (the previous iteration's closing mid, so a run's
     market is one continuous path); the profile's ``mid0`` when ``None``. Sizes stay in
-    the profile's USD terms.
+    the profile's USD terms and spreads, gaps and jumps in its bps: both are converted to
+    lots and ticks at the opening mid, not at ``mid0``.
     """
     if minutes < 1:
         raise ValueError("minutes must be >= 1")
@@ -95,8 +96,10 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
     regimes = regime_schedule(mode, minutes, rng, np.asarray(market.transitions), market.seen)
     col = market.column
     inst = Instrument(market.tick, market.lot, market.kind, market.contract_size)
-    usd_per_lot = float(inst.usd_per_lot(market.mid0))
-    bps_ticks = market.mid0 * 1e-4 / market.tick  # ticks per bp at the opening price
+    opening = market.mid0 if start_mid is None else start_mid
+    # USD sizes and bps converted at the window's opening price, where it trades
+    usd_per_lot = float(inst.usd_per_lot(opening))
+    bps_ticks = opening * 1e-4 / market.tick  # ticks per bp at the opening price
 
     def lots(usd: np.ndarray) -> np.ndarray:
         return np.asarray(np.maximum(1, np.round(usd / usd_per_lot)), dtype=np.int64)
@@ -138,7 +141,7 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
     walk_reg = regimes[rng.integers(0, minutes, walks)]
     walk_depth = lots(_law_draw(market, "walk", walk_reg, rng))
     walk_gap = _gaps(col("walk_gap_bps")[walk_reg] * bps_ticks, rng)
-    mid_ticks = (market.mid0 if start_mid is None else start_mid) / market.tick
+    mid_ticks = opening / market.tick
     book = run_book(BookInputs(
         kind=np.concatenate(([JUMP], kind)).astype(np.int8),
         side=np.concatenate(([1], side)).astype(np.int8),

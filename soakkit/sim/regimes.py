@@ -110,7 +110,7 @@ MIXED_TRANSITIONS = np.array([
 class MarketConstants:
     """Venue constants shared by all regimes."""
 
-    mid0: float = 50_000.0  #: mid price at the start of every iteration
+    mid0: float = 50_000.0  #: mid price at a run's start (later iterations open where it is)
     tick: float = 5.0  #: price tick, USD (1 bp of mid0: a mid-cap perpetual's grid)
     lot: float = 0.0001  #: quantity step, base units (5 USD at mid0)
     maker_rebate_bps: float = 0.25  #: rebate received on maker volume (a VIP maker tier)

@@ -51,7 +51,7 @@ from soakkit.sim.regimes import STRATEGY
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.sim.venue import Venue, default_venue
 
-__all__ = ["Fills", "OrderLog", "StrategyResult", "run_strategy"]
+__all__ = ["Fills", "OrderLog", "StrategyResult", "order_keys", "run_strategy"]
 
 _MS = 1_000_000
 
@@ -130,6 +130,16 @@ class _Decisions:
 def _keys(stream: int | None, *parts: np.ndarray) -> EventKeys | None:
     """The event keys of latency draws (None: draws in array order, :mod:`soakkit.sim.keyed`)."""
     return None if stream is None else (stream, tuple(np.asarray(p, np.int64) for p in parts))
+
+
+def order_keys(decide_ns: np.ndarray, carried: np.ndarray) -> np.ndarray:
+    """Each order's identity in the keys of its events' draws: its decision time, or for
+    an order carried in (never decided in this window) ``-1 - k``, its index among the
+    carried ones: a negative time, which no decision has, so a carried order never shares
+    a draw with the requote the window's first tick sends on its side."""
+    keys = np.asarray(decide_ns, np.int64).copy()
+    keys[carried] = -1 - np.arange(int(np.count_nonzero(carried)), dtype=np.int64)
+    return keys
 
 
 def _decisions(tape: MarketTape, params: Mapping[str, Value], venue: Venue,
@@ -214,7 +224,10 @@ def _requests(tape: MarketTape, d: _Decisions, params: Mapping[str, Value], venu
     j = np.concatenate([p[1] for p in parts])[order]
     side = np.concatenate([np.full(p[1].size, p[2], np.int64) for p in parts])[order]
     price = np.concatenate([p[3] for p in parts])[order]
-    weight = np.where(d.cause[j] == 0, 1.0, 2.0)
+    # a new order is one request; a replace (cancel + new, of an order this window sent or
+    # of one carried in) is a batch of two: the venue's rate-limit rule (docs/SIMULATOR.md)
+    replaces = np.isin(side, [o.side for o in start.orders])
+    weight = np.where((d.cause[j] == 0) & ~replaces, 1.0, 2.0)
     decide = d.ns[j]
     wait = gateway_wait_ns(decide, weight, _param(params, "concurrency_limit"),
                            venue.latency.round_trip_ms())
@@ -298,11 +311,12 @@ def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.G
     free = (np.maximum(venue.rate_limit.requests - used, 0.0) if venue.rate_limit
             else np.full(int(tape.duration_s * NS // window_ns) + 2, 1e18))
     limit = _param(params, "position_limit_notional")
+    ids = order_keys(r.decide_ns, r.carried)  # a fill's ack: its time, order and side
     ex = run_inventory(tape, InventoryInputs(
         decide_ns=r.decide_ns, side=r.side, price=r.price, base=r.base, mid=r.mid, ptr=ptr,
         opp_ns=o_ns, opp_avail=np.concatenate(opp_avail)[by_owner],
         opp_ack_ns=venue.latency.draw("ack", activity, rng,
-                                      _keys(stream, o_ns, r.decide_ns[owner], r.side[owner])),
+                                      _keys(stream, o_ns, ids[owner], r.side[owner])),
         tick_ns=round(_param(params, "min_interval_ms") * _MS),
         unload_entry_ns=venue.latency.draw("entry", pool_activity, rng, pool_keys),
         unload_ack_ns=venue.latency.draw("ack", pool_activity, rng, pool_keys),

@@ -225,13 +225,14 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
 
     def run(piece: MarketTape, values: Mapping[str, Value], rng: np.random.Generator,
             start: BookState) -> StrategyResult:
-        """One stretch of the market, traded by the run's strategy from ``start``."""
-        return simulate(strategy.factory(), piece, values, rng, start=start, prior=prior)
+        """One stretch of the market, traded by the run's strategy from ``start``; an
+        error names the iteration and the time from its start (the step is the window's)."""
+        try:
+            return simulate(strategy.factory(), piece, values, rng, start=start, prior=prior)
+        except StrategyError as exc:
+            raise where_in(exc, n, piece.origin_ns - tape.origin_ns) from None
 
-    try:
-        traded = trade_schedule(tape, plan, np.random.default_rng(strategy_seq), carried, run)
-    except StrategyError as exc:  # say which iteration (the step is in the message)
-        raise where_in(exc, n) from None
+    traded = trade_schedule(tape, plan, np.random.default_rng(strategy_seq), carried, run)
     reference_run, reference = run_reference(tape, np.random.default_rng(strategy_seq))
     kpis = round_floats(with_reference(round_floats(compute_kpis(tape, traded.result,
                                                                   cfg.values)),

@@ -27,6 +27,7 @@ is what :func:`soakkit.sim.schedule.trade_schedule` hands to the next stretch.
 from __future__ import annotations
 
 import heapq
+import re
 import traceback
 from collections.abc import Mapping
 from itertools import count
@@ -68,9 +69,28 @@ _MS = 1_000_000
 WINDOW = "of the window"
 
 
-def where_in(error: StrategyError, iteration: int) -> StrategyError:
-    """``error`` naming the iteration whose window it happened in."""
-    return StrategyError(str(error).replace(WINDOW, f"of iteration {iteration}", 1))
+_WHEN = re.compile(rf"at step (\d+) \(t=(\d+(?:\.\d+)?) s {WINDOW}\)")
+
+
+def where_in(error: StrategyError, iteration: int, offset_ns: int = 0) -> StrategyError:
+    """``error`` naming the iteration whose window it happened in, at the iteration's time.
+
+    A window that starts ``offset_ns`` into the iteration (a trial's window,
+    :func:`soakkit.soak.trading.plan_windows`) counts its steps and time from its own
+    start; the message gives the time from the iteration's start (what its
+    ``ITER_SUMMARY`` and the market's minutes count from) and says where the window began.
+    """
+    text = str(error)
+
+    def at(m: re.Match[str]) -> str:
+        t = float(m.group(2)) + offset_ns / NS
+        window = f" in the window from {offset_ns / NS:.3f} s" if offset_ns else ""
+        return f"at step {m.group(1)}{window} (t={t:.3f} s of iteration {iteration})"
+
+    text, found = _WHEN.subn(at, text, count=1)
+    if not found:
+        text = text.replace(WINDOW, f"of iteration {iteration}", 1)
+    return StrategyError(text)
 
 
 class ProtocolError(Exception):

@@ -114,6 +114,10 @@ class LegacyQuoter(Strategy):
             for side, price in ((1, prices[0]), (-1, prices[1])):
                 if cause == "move" and self.sent.get(side) == price:
                     continue  # the same price keeps its order and queue place
+                carried = self.ctx.start.order(side) if cause == "initial" else None
+                if carried is not None and carried.price == price:
+                    self.sent[side] = price  # a carried order at the price: it stays
+                    continue
                 self.sent[side] = price
                 factor = (1.0 - side * STRATEGY.skew_strength * known * inst.lot_scale * term
                           / self.limit)

@@ -199,16 +199,20 @@ def _set_axis(name: str, texts: tuple[str, ...], params: dict[str, dict[str, Par
                             f"{strategy}; sweep strategies with different parameters "
                             "separately")
         return ()
-    spec = next(iter(params.values()))[name]
     if not texts:
         problems.append(f"--set {shown}: empty grid (give at least one value)")
         return ()
     values: dict[Value, None] = {}
-    for text in texts:
-        try:
-            values[parse_text(spec, text)] = None
-        except ValueError as exc:
-            problems.append(f"--set {shown}: {name}: {exc}")
+    for text in texts:  # every cell's value against its own strategy's bounds
+        typed: list[Value] = []
+        for strategy, specs in params.items():
+            whose = f"strategy {strategy}: " if len(params) > 1 else ""
+            try:
+                typed.append(parse_text(specs[name], text))
+            except ValueError as exc:
+                problems.append(f"--set {shown}: {whose}{name}: {exc}")
+        if len(typed) == len(params):
+            values[typed[0]] = None
     return tuple(values)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soakkit.artifacts.layout import market_profile_path, runs_root
+from soakkit.artifacts.runid import run_id_body
 from soakkit.config.params import DEFAULT_STRATEGY, Value
 from soakkit.config.profiles import user_profiles_dir
 from soakkit.core.digests import sha256_bytes
@@ -34,7 +35,6 @@ from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.iteration import IterationReport, Session, run_iteration
 from soakkit.soak.options import SoakOptions
 from soakkit.soak.runner import run_soak
-from soakkit.strategy.registry import run_id_part
 from soakkit.sweep.rows import Columns, add_cell, cell_identity, new_columns
 from soakkit.tuning.store import MemoryRuntimeStore
 
@@ -68,10 +68,10 @@ class BatchPayload:
 
 def cell_run_id(profile: str, mode: str, tune: bool, seed: int, key: str,
                 strategy: str = DEFAULT_STRATEGY) -> str:
-    """``steady_safe-mixed-s7-tuned-1a2b3c4d5e6f``: the run id of a cell (a strategy other
-    than legacy goes first: ``glft-steady_safe-…``)."""
-    first = "" if strategy == DEFAULT_STRATEGY else f"{run_id_part(strategy)}-"
-    return f"{first}{profile}-{mode}-s{seed}-{'tuned' if tune else 'untuned'}-{key[:12]}"
+    """``steady_safe-mixed-s7-tuned-1a2b3c4d5e6f``: the run id of a cell, a soak run's id
+    (:func:`~soakkit.artifacts.runid.run_id_body`, a strategy other than legacy after the
+    tuner: ``…-tuned-glft-1a2b…``) with the cell's key instead of a start time."""
+    return f"{run_id_body(profile, mode, seed, tune=tune, strategy=strategy)}-{key[:12]}"
 
 
 def _materialise(path: Path, name: str, sha256: str, data: bytes) -> None:
