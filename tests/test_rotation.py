@@ -535,6 +535,32 @@ def test_syncfs_is_trusted_only_where_it_reports_write_back_errors(
         syscalls.syncfs_reports_errors.cache_clear()
 
 
+def test_syncfs_is_trusted_only_on_filesystems_whose_syncfs_writes_the_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FUSE server without FUSE_SYNCFS (sshfs) answers ``syncfs`` with 0 and writes
+    nothing, and network filesystems are no better: only the local filesystems of
+    ``SYNCFS_FILESYSTEMS`` skip the fsync per temp."""
+    from soakkit.rotation import syscalls
+
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        magic = syscalls.filesystem_magic(fd)
+        assert magic is not None and magic > 0  # this machine's fstatfs answers
+        assert syscalls.syncfs_covers(fd) == (syscalls.syncfs_reports_errors()
+                                             and magic in syscalls.SYNCFS_FILESYSTEMS)
+        proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            assert syscalls.filesystem_magic(proc) == 0x9FA0  # procfs: known, not trusted
+            assert not syscalls.syncfs_covers(proc)
+        finally:
+            os.close(proc)
+        for fuse_or_nfs in (0x65735546, 0x6969):
+            monkeypatch.setattr(syscalls, "filesystem_magic", lambda fd, m=fuse_or_nfs: m)
+            assert not syscalls.syncfs_covers(fd)
+    finally:
+        os.close(fd)
+
+
 @pytest.mark.parametrize("kernel_renames", [True, False])
 def test_publishing_a_temp_never_clobbers(tmp_path: Path, kernel_renames: bool,
                                           monkeypatch: pytest.MonkeyPatch) -> None:

@@ -109,10 +109,10 @@ def test_c5_fsync_failure_keeps_the_source(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(compress_module.os, "fsync", failing)
     if durable_by == "syncfs_fails":
-        monkeypatch.setattr(compress_module, "syncfs_reports_errors", lambda: True)
+        monkeypatch.setattr(compress_module, "syncfs_covers", lambda fd: True)
         monkeypatch.setattr(compress_module, "syncfs", failing_syncfs)
     else:
-        monkeypatch.setattr(compress_module, "syncfs_reports_errors", lambda: False)
+        monkeypatch.setattr(compress_module, "syncfs_covers", lambda fd: False)
         monkeypatch.setattr(compress_module, "syncfs", None)  # never called
     result = rotate(tmp_path, POLICY, now=NOW)
     assert result.record["actions"][0]["result"] == "error:EIO"
@@ -137,7 +137,7 @@ def test_c5_failed_syncfs_falls_back_to_an_fsync_per_temp(
         raise OSError(errno.EIO, "I/O error")
 
     monkeypatch.setattr(compress_module.os, "fsync", counting)
-    monkeypatch.setattr(compress_module, "syncfs_reports_errors", lambda: True)
+    monkeypatch.setattr(compress_module, "syncfs_covers", lambda fd: True)
     monkeypatch.setattr(compress_module, "syncfs", failing_syncfs)
     result = rotate(tmp_path, POLICY, now=NOW)
     assert [a["result"] for a in result.record["actions"]] == ["done"] * 3
@@ -150,7 +150,12 @@ def test_c5_failed_syncfs_falls_back_to_an_fsync_per_temp(
     result = rotate(tmp_path, POLICY, now=NOW)
     assert [a["result"] for a in result.record["actions"]] == ["done"] * 3
     temps_synced = sum(name.endswith(".soakkit-tmp") for name in synced)
-    assert temps_synced == (0 if syscalls.syncfs_reports_errors() else 3)
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        covered = syscalls.syncfs_covers(fd)
+    finally:
+        os.close(fd)
+    assert temps_synced == (0 if covered else 3)
 
 
 def test_c6_destination_already_exists(tmp_path: Path) -> None:

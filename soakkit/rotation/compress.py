@@ -10,7 +10,8 @@ file's folder:
    (:mod:`soakkit.rotation.workers`), files over :data:`STREAM_BYTES` streamed — into its
    temp ``.<hash>.soakkit-tmp`` created with ``O_EXCL | O_NOFOLLOW``;
 2. **make every temp durable** with one ``syncfs`` of its filesystem (Linux ≥ 5.8, where
-   it reports write-back errors; :mod:`soakkit.rotation.syscalls`), else, or if it fails,
+   it reports write-back errors, on a local filesystem whose ``syncfs`` writes every file's
+   data: :func:`~soakkit.rotation.syscalls.syncfs_covers`), else, or if it fails,
    with an fsync per temp (write-back of all of them started first), so that a failure
    names its file; then **verify** each: read it back, decompress it completely and compare
    sha256 and length; the source must not have changed meanwhile (a fresh ``lstat``), else
@@ -63,7 +64,7 @@ from soakkit.rotation.syscalls import (
     rename_noreplace,
     start_writeback,
     syncfs,
-    syncfs_reports_errors,
+    syncfs_covers,
 )
 from soakkit.rotation.workers import CPU_THREADS, can_fork, fork_map, thread_each
 
@@ -307,12 +308,13 @@ def _create_temp(f: _File, compressed: _Compressed, codec: str, level: int) -> N
 
 
 def _make_durable(live: Sequence[_File]) -> None:
-    """Step 2's fsync: one ``syncfs`` per filesystem where it reports write-back errors;
-    where it does not, or it fails, an fsync per temp (write-back of all started first),
-    so that a failure names its file and leaves the others durable."""
-    if syncfs_reports_errors():
-        folders = {f.job.dir_fd for f in live}
-        devices = {os.fstat(fd).st_dev: fd for fd in sorted(folders)}
+    """Step 2's fsync: one ``syncfs`` per filesystem where it covers the temps and reports
+    their write-back errors (:func:`syncfs_covers`); elsewhere, or if it fails, an fsync
+    per temp (write-back of all started first), so that a failure names its file and
+    leaves the others durable."""
+    folders = {f.job.dir_fd for f in live}
+    devices = {os.fstat(fd).st_dev: fd for fd in sorted(folders)}
+    if all(syncfs_covers(fd) for fd in devices.values()):
         try:
             for fd in devices.values():
                 syncfs(fd)

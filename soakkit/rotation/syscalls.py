@@ -19,13 +19,20 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["rename_noreplace", "start_writeback", "syncfs", "syncfs_reports_errors"]
+__all__ = ["SYNCFS_FILESYSTEMS", "filesystem_magic", "rename_noreplace", "start_writeback",
+           "syncfs", "syncfs_covers", "syncfs_reports_errors"]
 
 _SYNC_FILE_RANGE_WRITE = 2
 #: Linux reports write-back errors through ``syncfs`` since this release (errseq on the
 #: superblock; before it, ``syncfs`` returned 0 even when writing a file's data failed).
 SYNCFS_ERRORS_SINCE = (5, 8)
 _RENAME_NOREPLACE = 1
+#: Filesystems (``statfs`` ``f_type``, linux/magic.h) whose ``syncfs`` writes every file's
+#: data to their own device: ext2/3/4, XFS, Btrfs, F2FS, tmpfs. Elsewhere (FUSE, NFS, CIFS,
+#: overlays...) ``syncfs`` may return 0 without the data reaching storage (a FUSE server
+#: without FUSE_SYNCFS), while an ``fsync`` does reach it: those get an fsync per file.
+SYNCFS_FILESYSTEMS = frozenset({0xEF53, 0x58465342, 0x9123683E, 0xF2F52010, 0x01021994})
+_STATFS_BYTES = 256  #: larger than any ``struct statfs``; ``f_type`` is its first word
 
 
 @functools.cache
@@ -56,6 +63,24 @@ def syncfs_reports_errors() -> bool:
     uname = os.uname()
     return (uname.sysname == "Linux" and _function("syncfs") is not None
             and _kernel_release(uname.release) >= SYNCFS_ERRORS_SINCE)
+
+
+def filesystem_magic(fd: int) -> int | None:
+    """The ``f_type`` of the filesystem holding ``fd`` (``fstatfs``); None if unknown."""
+    fstatfs = _function("fstatfs")
+    if fstatfs is None:
+        return None
+    buffer = ctypes.create_string_buffer(_STATFS_BYTES)
+    if fstatfs(fd, buffer) != 0:
+        return None
+    return ctypes.c_long.from_buffer(buffer).value
+
+
+def syncfs_covers(fd: int) -> bool:
+    """True when one :func:`syncfs` makes every file written on ``fd``'s filesystem durable
+    and reports their write-back errors: Linux ≥ 5.8 and a filesystem of
+    :data:`SYNCFS_FILESYSTEMS`."""
+    return syncfs_reports_errors() and filesystem_magic(fd) in SYNCFS_FILESYSTEMS
 
 
 def syncfs(fd: int) -> None:

@@ -27,7 +27,6 @@ from soakkit.config.params import (
     BUILTIN_STRATEGIES,
     DEFAULT_STRATEGY,
     ParamSpec,
-    strategy_id_part,
     strategy_params,
 )
 from soakkit.core.errors import StrategyError, UsageError, did_you_mean
@@ -36,7 +35,7 @@ from soakkit.strategy.external import ExternalStrategy, describe, exec_timeout, 
 from soakkit.strategy.legacy import LegacyQuoter
 from soakkit.strategy.models import AvellanedaStoikov, Glft
 
-__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "StrategyRef", "load_strategy", "run_id_part"]
+__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "StrategyRef", "load_strategy"]
 
 #: The built-in strategies by name (their parameters: :data:`soakkit.config.params.PARAMS`).
 BUILTIN: Mapping[str, type[Strategy]] = {"legacy": LegacyQuoter,
@@ -138,8 +137,3 @@ def load_strategy(name: str = DEFAULT_STRATEGY, env: Mapping[str, str] | None = 
     raise UsageError(f"--strategy {name!r}: unknown strategy; expected one of "
                      f"{', '.join([*BUILTIN, *_entry_points()])}, module:Class or "
                      "exec:PROGRAM" + did_you_mean(name, [*BUILTIN, *_entry_points()]))
-
-
-def run_id_part(name: str) -> str:
-    """``name`` as a piece of a run id (:func:`soakkit.config.params.strategy_id_part`)."""
-    return strategy_id_part(name)

@@ -29,14 +29,20 @@ from pathlib import Path
 from typing import Any
 
 from soakkit.config.layers import unknown_parameter
-from soakkit.config.params import DEFAULT_STRATEGY, ParamSpec, Value, parse_text
+from soakkit.config.params import (
+    DEFAULT_STRATEGY,
+    ParamSpec,
+    Value,
+    parse_text,
+    strategy_id_part,
+)
 from soakkit.config.profiles import load_profile
 from soakkit.core.digests import sha256_bytes, signature
 from soakkit.core.errors import ConfigError, SoakkitError, UsageError, did_you_mean
 from soakkit.sim.regimes import MODES
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.options import SoakOptions, validate_options
-from soakkit.strategy.registry import load_strategy, run_id_part
+from soakkit.strategy.registry import load_strategy
 from soakkit.sweep.spec import MAX_CELLS, SweepSpec, format_seeds
 
 __all__ = ["AXES", "SET_PREFIX", "Cell", "Grid", "ProfileRef", "build_grid", "check_execution",
@@ -293,7 +299,7 @@ def build_grid(spec: SweepSpec) -> Grid:
             params[name] = load_strategy(name).params
         except SoakkitError as exc:
             problems.append(str(exc))
-    run_parts = [run_id_part(name) for name in spec.strategies]
+    run_parts = [strategy_id_part(name) for name in spec.strategies]
     if len(set(run_parts)) != len(run_parts):  # pragma: no cover - names differ, parts too
         problems.append(f"--strategies: {list(spec.strategies)!r}: two strategies share a name")
     set_values = tuple(_set_axis(name, tuple(texts), params, problems)
