@@ -44,7 +44,8 @@ JSON_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 
 def _write_json(frame: Any) -> None:
     """Every row as one compact JSON array of objects, written by polars a slice of rows at
-    a time (100,000 iterations never sit in memory as text; no row becomes a Python dict).
+    a time (100,000 iterations never sit in memory as text; no row becomes a Python dict;
+    the bytes of ``write_json``, made from its faster ``write_ndjson``).
 
     Times are ISO-8601 UTC strings; a NaN or infinite number is ``null`` (JSON has none)."""
     import io
@@ -65,9 +66,12 @@ def _write_json(frame: Any) -> None:
 
     separator = b"["
     for rows in frame.iter_slices(JSON_ROWS_AT_A_TIME):
+        # polars writes the same objects as NDJSON in half the time of write_json (whose
+        # array it would otherwise be); a raw newline only ever ends an object (JSON
+        # escapes the ones inside strings), so commas in their place give the array's text
         text = io.BytesIO()
-        rows.write_json(text)
-        write(separator + text.getvalue()[1:-1])  # the slice's objects, brackets off
+        rows.write_ndjson(text)
+        write(separator + text.getvalue().rstrip(b"\n").replace(b"\n", b","))
         separator = b","
     write(b"[]\n" if separator == b"[" else b"]\n")
     (binary or stdout).flush()
