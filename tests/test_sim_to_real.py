@@ -141,3 +141,26 @@ def test_the_table_on_the_shipped_real_sample(tmp_path: Path) -> None:
         assert verdicts[k].endswith("agrees" if agrees else "disagrees")
     assert f"{table['agree']} of 2 profiles agree" in done.out
     assert len(doc["facts"]) == 12
+
+
+def test_the_report_checks_its_parameters_before_a_kernel_starts(book_tape: Path,
+                                                                 tmp_path: Path) -> None:
+    """``soakkit report fidelity``: no tape, a tape too short, an unknown profile or market
+    are one line each, exit 2, before any kernel runs."""
+    from soakkit.notebooks.checks import report_problems
+
+    good = {"tape": str(book_tape), "minutes": None, "seeds": 2, "seed": 0,
+            "profiles": "steady_safe", "market": None}
+    assert report_problems("fidelity", good, tmp_path) == []
+    assert report_problems("fidelity", {**good, "profiles": "none"}, tmp_path) == []
+    problems = report_problems("fidelity", {**good, "tape": None}, tmp_path)
+    assert problems == ["-p tape: give the tape folder to compare with"]
+    problems = report_problems("fidelity", {**good, "minutes": 5, "profiles": "nope",
+                                            "market": "gone"}, tmp_path)
+    assert [p.split(":")[0] for p in problems] == ["-p tape", "-p profiles", "-p market"]
+    assert "--minutes 5: the tape has 2 whole minute(s)" in problems[0]
+    done = run_subprocess("report", "fidelity", "-p", "tape", str(book_tape), "-p", "seeds",
+                          "0", "--out", str(tmp_path / "reports"), "--artifacts", str(tmp_path))
+    assert done.code == 2
+    assert_one_line_error(done, "-p seeds 0")
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
