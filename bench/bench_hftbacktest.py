@@ -191,6 +191,9 @@ IN_FLIGHT = ("the requote's cancel left before the bot had the order's response 
              "[+ response] delay > loop interval): hftbacktest refuses it "
              "(OrderRequestInProcess) and the order stays; soakkit ends it when the cancel "
              "arrives")
+FIFO = ("an earlier tick's request was still on its way (a heavy delay): hftbacktest's "
+        "order bus is first in, first out, so this order (or its cancel) reached the venue "
+        "only after it; soakkit's requests overtake")
 PARTIAL_SIZE = "partial fills: same order, time and price, another size"
 PARTIAL_THROUGH = ("partial fills: a trade went through the order's price; hftbacktest fills "
                    "all that is left, soakkit the trade's quantity")
@@ -206,6 +209,32 @@ def _behind(tape: MarketTape, side: np.ndarray, price: np.ndarray, arrive: np.nd
     """Orders whose price was behind their side's best when they arrived."""
     q = np.maximum(tape.quote_index(arrive), 0)
     return np.asarray(np.where(side > 0, price < tape.bid_px[q], price > tape.ask_px[q]))
+
+
+def _queued_behind(log: Any) -> np.ndarray:
+    """Orders whose new-order request, or the cancel that ends them, arrives in soakkit before
+    a request sent at an earlier tick (hftbacktest's first-in-first-out bus would hold it)."""
+    prev_on_side: dict[int, int] = {}
+    cancel_of = np.full(log.side.size, -1, np.int64)  # the request whose cancel ends order i
+    for i in range(log.side.size):
+        p = prev_on_side.get(int(log.side[i]))
+        if p is not None:
+            cancel_of[p] = i
+        prev_on_side[int(log.side[i])] = i
+    arrive = log.arrive_ns
+    cancel_arrive = np.full(log.side.size, -1, np.int64)
+    for p in np.flatnonzero(cancel_of >= 0):
+        cancel_arrive[cancel_of[p]] = log.end_ns[p]
+    latest = np.maximum(arrive, cancel_arrive)
+    ticks, start = np.unique(log.decide_ns, return_index=True)
+    tick_max = np.maximum.reduceat(latest, start)
+    before = np.concatenate(([np.iinfo(np.int64).min], np.maximum.accumulate(tick_max)[:-1]))
+    earlier = before[np.searchsorted(ticks, log.decide_ns)]  # latest arrival of earlier ticks
+    blocked = (arrive < earlier) | ((cancel_arrive >= 0) & (cancel_arrive < earlier))
+    out = blocked.copy()  # an order is affected by its own request or by its cancel
+    has = cancel_of >= 0
+    out[has] |= blocked[cancel_of[has]] & (cancel_arrive[cancel_of[has]] >= 0)
+    return out
 
 
 def _orders_identical(log: Any, sent: np.ndarray) -> int:
@@ -248,6 +277,7 @@ def compare(tape: MarketTape, res: StrategyResult, hbt: np.ndarray, sent: np.nda
         return int(k[0]) if partial else int(k)
 
     examples: list[dict[str, Any]] = []
+    queued = _queued_behind(log)
     in_flight = np.zeros(log.side.size, dtype=bool)  # cancelled before hftbacktest's bot had
     for side in (1, -1):  # the order's response (at its arrival + response_ns)
         idx = np.flatnonzero(log.side == side)
@@ -279,6 +309,8 @@ def compare(tape: MarketTape, res: StrategyResult, hbt: np.ndarray, sent: np.nda
             key = PARTIAL_AFTER
         elif in_flight[o]:
             key = IN_FLIGHT
+        elif queued[o]:
+            key = FIFO
         elif both and ours[k][:3] == theirs[k][:3]:
             key = PARTIAL_SIZE if partial else SIZE
         elif both and sooner == "hftbacktest" and theirs[k][0] in depth_ns \
