@@ -24,6 +24,14 @@ levels shown is left as it was: the data no longer says). Receive times: ``local
 columns when the tape has them and the config asks for them (``recorded_feed``), else
 venue time + ``feed_ns``.
 
+Conventions matched to soakkit's (docs/SIMULATOR.md, "Agreement with hftbacktest"): on an
+L1 tape the prices behind the best show an unknown size (``unknown_levels``); the response
+delay is ``hbt_ack_ns`` (0: an order in flight can be cancelled at the next tick); with a
+``latency_rows`` table, IntpOrderLatency gives each request the venue time soakkit's engine
+drew for it, and the bot sends each tick's requests in the table's order, 1 ns apart (the
+order bus is first in, first out). ``fill_model`` partial: PartialFillExchange, orders a
+millionth of a lot short (see SHORT_LOTS), every response read as it arrives.
+
     python bench/hbt_side.py --tape DIR --config cfg.json --out fills.csv
 """
 
@@ -51,7 +59,12 @@ from hftbacktest.data import FuseMarketDepth, correct_event_order, validate_even
 from hftbacktest.types import DEPTH_BBO_EVENT, DEPTH_EVENT, event_dtype
 from numba import njit
 
-FILLED = 3
+#: PartialFillExchange (2.4.4) leaves an order in its book, status Filled, when one
+#: execution equals its leaves_qty exactly (``>`` where ``>=`` is meant, issue #312); the
+#: next trade at that price then stops the backtest with InvalidOrderStatus (14, #301).
+#: Orders lack this fraction of a lot, so an execution (whole lots) that uses up the order
+#: always exceeds leaves_qty; every size is read back rounded to lots.
+SHORT_LOTS = 1e-6
 
 
 @njit
@@ -90,6 +103,91 @@ def depth_events(rows: np.ndarray, levels: int, local: np.ndarray) -> np.ndarray
     return ev
 
 
+def _traded(trades: np.ndarray, k: int, px: float, t0: float, t1: float) -> float:
+    """Quantity traded at ``px`` against side ``k`` (0 bids: sells; 1 asks: buys) in (t0, t1]."""
+    lo, hi = np.searchsorted(trades[:, 0], [t0, t1], side="right")
+    window = trades[lo:hi]
+    hit = (window[:, 1] == px) & (window[:, 3] == (-1 if k == 0 else 1))
+    return float(window[hit, 2].sum())
+
+
+#: hftbacktest's OrderLatencyRow (IntpOrderLatency's table)
+LATENCY_ROW = np.dtype([("req_ts", "i8"), ("exch_ts", "i8"), ("resp_ts", "i8"),
+                        ("_padding", "i8")])
+
+
+#: the quantity an "unknown" level behind the best shows (lots): more than any queue, and
+#: so much more that the probabilistic models' arithmetic on it leaves fronts exact to lots
+UNKNOWN_LOTS = 1e12
+
+
+def unknown_behind(quotes: np.ndarray, local: np.ndarray, trades: np.ndarray, tick: float,
+                   lot: float, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """DEPTH events that give hftbacktest soakkit's L1 convention behind the best.
+
+    soakkit: an order that arrives behind the best has everything ahead of it (unknown)
+    until its level shows as best, when the BBO's quantity caps its queue; an order at the
+    best keeps its queue when the best moves away from it, and its queue model starts from
+    the level's last best size when the level is best again. hftbacktest's fused book
+    keeps that last size (or nothing) for every order. So: the ``levels`` prices behind
+    each best show an unknown (huge) quantity, an order arriving there takes it all as
+    its queue, one resting there keeps its own (the size grew); when such a price is best
+    again and its new size is no larger than its last best size less the trades there
+    meanwhile (the sweep that brought it back), that size comes back first, before those
+    trades (both models then move the queue from it, trades netted, as soakkit's do; a
+    larger size caps every queue at the new size, in both). Returns the events to put
+    before the trades of their time (not fused: the BBO that follows overwrites the
+    level), and the events to fuse after the same row's BBO.
+    """
+    before: list[tuple[int, float, float, float, float]] = []
+    after: list[tuple[int, float, float, float, float]] = []
+    best: list[int | None] = [None, None]
+    size = [0.0, 0.0]
+    last_size: list[dict[int, float]] = [{}, {}]  # a former best's size, now unknown
+    since: list[dict[int, float]] = [{}, {}]  # when it was stepped over
+    unknown = UNKNOWN_LOTS * lot
+    for r in range(len(quotes)):
+        ts, lc = quotes[r, 0], local[r]
+        for k, (col, sign, flag) in enumerate(((1, 1, BUY_EVENT), (3, -1, SELL_EVENT))):
+            b = round(quotes[r, col] / tick) * sign  # bid-like ticks
+            qty = quotes[r, col + 1]
+            old = best[k]
+            if old is None:
+                new = range(b - levels, b)
+            elif b > old:  # stepped over: the old best joins the unknown
+                new = range(max(b - levels, old), b)
+                if _traded(trades, k, old * sign * tick, ts - 1, ts) > 0:
+                    # traded at this very time: the next depth event there would net those
+                    # trades out of nothing; it keeps its size (an order arriving there
+                    # meanwhile takes that size as its queue, soakkit everything)
+                    new = range(max(b - levels, old + 1), b)
+                else:
+                    last_size[k][old] = size[k]
+                    since[k][old] = ts
+            elif b < old:  # backed off: the fused book deletes (b, old]
+                for t in range(b + 1, old + 1):
+                    last_size[k].pop(t, None)
+                    since[k].pop(t, None)
+                former = last_size[k].pop(b, None)
+                if former is not None and qty <= former - _traded(trades, k, b * sign * tick,
+                                                                  since[k].pop(b), ts):
+                    before.append((DEPTH_EVENT | flag, ts, lc, b * sign * tick, former))
+                new = range(b - levels, min(b, old - levels))
+            else:
+                new = range(0)
+            after.extend((DEPTH_EVENT | flag, ts, lc, t * sign * tick, unknown) for t in new)
+            best[k], size[k] = b, qty
+
+    def table(rows: list[tuple[int, float, float, float, float]]) -> np.ndarray:
+        ev = np.zeros(len(rows), event_dtype)
+        if rows:
+            arr = np.array(rows)
+            ev["ev"] = arr[:, 0].astype(np.uint64)
+            ev["exch_ts"], ev["local_ts"], ev["px"], ev["qty"] = arr[:, 1:].T
+        return ev
+    return table(before), table(after)
+
+
 def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray | None = None
            ) -> np.ndarray:
     """hftbacktest events of the tape: trades, then fused BBO (and L2) depth, merged by time."""
@@ -106,6 +204,7 @@ def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray 
     bbo["local_ts"][:2] = quotes[0, 0]  # the opening book is known when the window opens
     bbo["px"][0::2], bbo["qty"][0::2] = quotes[:, 3], quotes[:, 4]
     bbo["px"][1::2], bbo["qty"][1::2] = quotes[:, 1], quotes[:, 2]
+    l2, pre = None, np.zeros(0, event_dtype)
     if depth is not None:
         levels = int(cfg["levels"])
         d_local = depth[:, -1] if recorded else depth[:, 0] + feed
@@ -113,6 +212,10 @@ def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray 
         if depth[0, 0] == quotes[0, 0]:
             d_local[0] = depth[0, 0]  # the opening book is known at once
         l2 = depth_events(depth[:, :-1] if recorded else depth, levels, d_local)
+    elif int(cfg.get("unknown_levels", 0)) > 0:
+        pre, l2 = unknown_behind(quotes, bbo["local_ts"][0::2], trades, cfg["tick"],
+                                 cfg["lot"], int(cfg["unknown_levels"]))
+    if l2 is not None:
         both = np.concatenate((bbo, l2))
         order = np.lexsort((np.arange(len(both)),
                             np.concatenate((np.zeros(len(bbo)), np.ones(len(l2)))),
@@ -124,8 +227,9 @@ def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray 
     tr["exch_ts"] = trades[:, 0]
     tr["local_ts"] = trades[:, 0] + feed
     tr["px"], tr["qty"] = trades[:, 1], trades[:, 2]
-    both = np.concatenate((tr, depth_ev))
-    first = np.concatenate((np.zeros(len(tr), np.int64), np.ones(len(depth_ev), np.int64)))
+    both = np.concatenate((pre, tr, depth_ev))
+    first = np.concatenate((np.full(len(pre), -1, np.int64), np.zeros(len(tr), np.int64),
+                            np.ones(len(depth_ev), np.int64)))
     order = np.lexsort((np.arange(len(both)), first, both["exch_ts"]))
     out = both[order]
     if recorded:  # receive order differs from venue order: hftbacktest splits such events
@@ -138,24 +242,60 @@ def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray 
 
 
 @njit
-def _record(hbt, seen, fills, n):  # type: ignore[no-untyped-def]
+def _record(hbt, done, fills, n):  # type: ignore[no-untyped-def]
+    """Append each order's new executions since the last call: what its cumulative filled
+    quantity (qty - leaves_qty) grew by, at its last response's exchange time."""
+    lot = hbt.depth(0).lot_size
     values = hbt.orders(0).values()
     while values.has_next():
         o = values.get()
-        if o.status == FILLED and seen[o.order_id] == 0:
-            seen[o.order_id] = 1
+        got = round((o.qty - o.leaves_qty) / lot)
+        if got > done[o.order_id] and n < fills.shape[0]:
             fills[n, 0] = o.exch_timestamp
             fills[n, 1] = o.side
             fills[n, 2] = round(o.price / hbt.depth(0).tick_size)
-            fills[n, 3] = round(o.qty / hbt.depth(0).lot_size)
+            fills[n, 3] = got - done[o.order_id]
             fills[n, 4] = o.order_id
+            done[o.order_id] = got
             n += 1
     return n
 
 
 @njit
+def _advance(hbt, dt, every_response, done, fills, n):  # type: ignore[no-untyped-def]
+    """Elapse ``dt``; with ``every_response``, stop at every feed event and order response
+    on the way and record the executions (partial fills overwrite each other's exec_qty
+    and time in the local order copy, so each is read as it arrives). Returns (n, status)."""
+    if not every_response:
+        return n, hbt.elapse(dt)
+    target = hbt.current_timestamp + dt
+    while hbt.current_timestamp < target:
+        status = hbt.wait_next_feed(True, target - hbt.current_timestamp)
+        n = _record(hbt, done, fills, n)
+        if status == 1 or status > 3:
+            return n, status
+    return n, 0
+
+
+@njit
+def _request(hbt, side, kind, go, old, want, base, tick, lot, short_lots, info):  # type: ignore[no-untyped-def]
+    """Side ``side``'s request ``kind``: 0 cancel its old order, 1 send its new one."""
+    if go[side] == 0:
+        return
+    if kind == 0:
+        if old[side] > 0 and hbt.cancel(0, old[side], False) != 0:
+            info[3] += 1  # refused: in flight (no response yet), or already filled
+    elif side == 0:
+        hbt.submit_buy_order(0, go[side], want[side] * tick, (base - short_lots) * lot, GTX,
+                             LIMIT, False)
+    else:
+        hbt.submit_sell_order(0, go[side], want[side] * tick, (base - short_lots) * lot, GTX,
+                              LIMIT, False)
+
+
+@njit
 def quote_loop(hbt, t_end, dt, h, threshold, mid_start, rate, age_ticks, icr, cap_usd,  # type: ignore[no-untyped-def]
-               seen, fills, sent, info):
+               seen, fills, sent, info, every_response, short_lots, plan):
     hbt.elapse(0)
     t0 = hbt.current_timestamp
     tick = hbt.depth(0).tick_size
@@ -167,6 +307,8 @@ def quote_loop(hbt, t_end, dt, h, threshold, mid_start, rate, age_ticks, icr, ca
     sec = -1
     moves = 0
     des = np.full(2, -1, np.int64)  # last desired price per side: bid, ask
+    stagger = len(plan) > 0
+    pp = 0
     live = np.zeros(2, np.int64)
     next_oid = 1
     while t0 + k * dt < t_end:
@@ -199,25 +341,43 @@ def quote_loop(hbt, t_end, dt, h, threshold, mid_start, rate, age_ticks, icr, ca
             base = max(math.floor(min(icr * depth_usd, cap_usd) / (mid * lot)), 1.0)
             want = (min(math.floor(mid * (1.0 - h) / tick), ba - 1),
                     max(math.ceil(mid * (1.0 + h) / tick), bb + 1))
+            go = np.zeros(2, np.int64)  # the new order's id per side (0: side kept)
+            old = live.copy()
             for side in range(2):
                 if cause == 1 and want[side] == des[side]:
                     continue
                 des[side] = want[side]
-                if live[side] > 0:
-                    hbt.cancel(0, live[side], False)
-                px = want[side] * tick
+                go[side] = next_oid
                 sent[next_oid, 0] = t0 + k * dt
                 sent[next_oid, 1] = 1 - 2 * side
                 sent[next_oid, 2] = want[side]
                 sent[next_oid, 3] = base
-                if side == 0:
-                    hbt.submit_buy_order(0, next_oid, px, base * lot, GTX, LIMIT, False)
-                else:
-                    hbt.submit_sell_order(0, next_oid, px, base * lot, GTX, LIMIT, False)
                 live[side] = next_oid
                 next_oid += 1
+            # requests: per side the cancel of the old order, then the new one; with a plan,
+            # each at its own ns in the plan's order (its own row of the latency table)
+            m = 0
+            seq = np.zeros((4, 2), np.int64)
+            if stagger:
+                while pp < len(plan) and plan[pp, 0] < t0 + k * dt + 4:
+                    seq[m, 0], seq[m, 1] = plan[pp, 1], plan[pp, 2]
+                    n, status = _advance(hbt, plan[pp, 0] - hbt.current_timestamp,
+                                         every_response, seen, fills, n)
+                    _request(hbt, seq[m, 0], seq[m, 1], go, old, want, base, tick, lot,
+                             short_lots, info)
+                    m += 1
+                    pp += 1
+            else:
+                for side in range(2):
+                    if go[side] > 0:
+                        for kind in range(2):
+                            _request(hbt, side, kind, go, old, want, base, tick, lot,
+                                     short_lots, info)
         k += 1
-        if hbt.elapse(dt) != 0:
+        n, status = _advance(hbt, t0 + k * dt - hbt.current_timestamp, every_response, seen,
+                             fills, n)
+        if status != 0:
+            info[2] = status
             break
     n = _record(hbt, seen, fills, n)
     info[0] = n
@@ -239,25 +399,37 @@ def main(argv: list[str] | None = None) -> int:
     depth = (np.loadtxt(depth_path, delimiter=",", skiprows=1, ndmin=2)
              if depth_path.is_file() else None)
     ev = events(trades, quotes, cfg, depth)
-    asset = (BacktestAsset().data(ev).linear_asset(1.0)
-             .constant_order_latency(int(cfg["entry_ns"]), int(cfg["ack_ns"])))
+    asset = BacktestAsset().data(ev).linear_asset(1.0)
+    rows = cfg.get("latency_rows")
+    plan = np.zeros((0, 3), np.int64)
+    if rows:  # one row per request: (request, venue, response) times, then side and kind
+        table = np.loadtxt(rows, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
+        latency = np.zeros(len(table), LATENCY_ROW)
+        latency["req_ts"], latency["exch_ts"], latency["resp_ts"] = table[:, :3].T
+        asset = asset.intp_order_latency(latency)
+        plan = np.ascontiguousarray(table[:, [0, 3, 4]])
+    else:
+        asset = asset.constant_order_latency(int(cfg["entry_ns"]),
+                                             int(cfg.get("hbt_ack_ns", cfg["ack_ns"])))
     if cfg["queue"] == "risk_averse":
         asset = asset.risk_adverse_queue_model()  # (sic)
     else:
         asset = asset.power_prob_queue_model(float(cfg["queue"].split(":")[1]))
-    asset = (asset.no_partial_fill_exchange().tick_size(cfg["tick"]).lot_size(cfg["lot"])
+    partial = cfg.get("fill_model") == "partial"
+    asset = asset.partial_fill_exchange() if partial else asset.no_partial_fill_exchange()
+    asset = (asset.tick_size(cfg["tick"]).lot_size(cfg["lot"])
              .trading_value_fee_model(-cfg["maker_rebate_bps"] / 1e4, cfg["taker_fee_bps"] / 1e4)
              .last_trades_capacity(0))
     hbt = HashMapMarketDepthBacktest([asset])
     max_orders = int(cfg["max_orders"])
     seen = np.zeros(max_orders + 2, np.int64)
-    fills = np.zeros((max_orders + 2, 5), np.int64)
-    info = np.zeros(2, np.int64)
+    fills = np.zeros(((64 if partial else 1) * (max_orders + 2), 5), np.int64)
+    info = np.zeros(4, np.int64)
     sent = np.zeros((max_orders + 2, 4), np.int64)
     quote_loop(hbt, int(cfg["end_ns"]), int(cfg["interval_ns"]), float(cfg["half"]),
                float(cfg["threshold_bps"]), float(cfg["mid_start"]), float(cfg["rate_per_min"]),
                int(cfg["age_ticks"]), float(cfg["icr"]), float(cfg["cap_usd"]), seen, fills,
-               sent, info)
+               sent, info, partial, SHORT_LOTS if partial else 0.0, plan)
     sv = hbt.state_values(0)
     state = {"position": sv.position, "balance": sv.balance, "fee": sv.fee,
              "num_trades": int(sv.num_trades)}
@@ -270,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     import hftbacktest
     with open(args.out + ".json", "w") as fh:
         json.dump({"fills": n, "orders": int(info[1]), "state": state,
+                   "stopped_with_status": int(info[2]), "cancels_refused": int(info[3]),
                    "versions": {"hftbacktest": hftbacktest.__version__,
                                 "numpy": np.__version__}}, fh, indent=2)
     return 0
