@@ -186,15 +186,19 @@ def with_value(name: str, values: np.ndarray, text: str) -> Callable[[int], str]
 
 def load_table(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = (),
                rows: tuple[int, int] | None = None, before: int | None = None,
-               center: float | None = None) -> dict[str, np.ndarray]:
+               center: float | None = None, check: bool = True) -> dict[str, np.ndarray]:
     """``columns`` (and those of ``optional`` the file has) as numbers, every cell present
     and finite, ``ts_ns`` non-decreasing.
 
     ``rows`` (a parquet file): only ``(first, count)`` rows, a block of a streamed tape,
     checked within :func:`rows_from` ``(first)``; ``before`` is the time of the row before
-    it and ``center`` the file's median time (:func:`check_frame`).
+    it and ``center`` the file's median time (:func:`check_frame`); ``check=False``: a
+    block read again after it was checked, its cells only.
     """
-    return check_frame(path, _read_frame(path, columns, optional, rows), before, center)
+    frame = _read_frame(path, columns, optional, rows)
+    if not check:
+        return {c: frame[c].to_numpy() for c in frame.columns}
+    return check_frame(path, frame, before, center)
 
 
 def check_frame(path: Path, frame: pl.DataFrame, before: int | None = None,

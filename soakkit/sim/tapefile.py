@@ -216,12 +216,13 @@ def _fields(kind: str, cols: dict[str, np.ndarray], ticks: dict[str, np.ndarray]
             "quote_local_ns": local}
 
 
-def table_fields(kind: str, path: Path, cols: dict[str, np.ndarray], instrument: Instrument
-                 ) -> dict[str, Any]:
+def table_fields(kind: str, path: Path, cols: dict[str, np.ndarray], instrument: Instrument,
+                 check: bool = True) -> dict[str, Any]:
     """A ``trades`` or ``quotes`` table (or a block of one, read by :func:`load_table`)
-    checked as :func:`read_tape` checks it, as :class:`RecordedTape` fields in ticks and
-    lots."""
-    _check_values(kind, path, cols)
+    checked as :func:`read_tape` checks it (``check=False``: a block checked before, its
+    values only converted), as :class:`RecordedTape` fields in ticks and lots."""
+    if check:
+        _check_values(kind, path, cols)
     ticks, lots = _ticks(path, cols, instrument.tick), _lots(path, cols, instrument.lot)
     return _fields(kind, cols, ticks, lots, _local(path, cols))
 

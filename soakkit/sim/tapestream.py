@@ -81,7 +81,7 @@ class _Table:
     """One table of a streamed tape: its blocks, decoded (and checked) on demand."""
 
     def __init__(self, path: Path, rows: int, block_rows: int,
-                 decode: Callable[[int, int, int | None, float | None], Fields],
+                 decode: Callable[[int, int, int | None, float | None, bool], Fields],
                  time_key: str) -> None:
         self.path, self.rows, self.block_rows = path, rows, block_rows
         self.blocks = -(-rows // block_rows)
@@ -99,7 +99,7 @@ class _Table:
         for k in range(self.blocks):
             first = k * self.block_rows
             fields = self._decode(first, min(self.block_rows, self.rows - first), before,
-                                  center)
+                                  center, True)
             ns = fields[self._time]
             self.first_ns.append(int(ns[0]))
             self.last_ns.append(int(ns[-1]))
@@ -123,7 +123,9 @@ class _Table:
             return self._held[k]
         first = k * self.block_rows
         before = self.last_ns[k - 1] if k else None
-        fields = self._decode(first, min(self.block_rows, self.rows - first), before, None)
+        # checked when the tape was opened: read again, the cells are only converted
+        fields = self._decode(first, min(self.block_rows, self.rows - first), before, None,
+                              False)
         self._hold(k, fields, keep)
         return fields
 
@@ -182,21 +184,22 @@ class TapeStream:
         path = find_table(self.path, name)
         inst = self.instrument
 
-        def decode(first: int, count: int, before: int | None, center: float | None
-                   ) -> Fields:
+        def decode(first: int, count: int, before: int | None, center: float | None,
+                   check: bool) -> Fields:
             with rows_from(first):
-                cols = load_table(path, columns, (LOCAL,), (first, count), before, center)
-                return table_fields(name, path, cols, inst)
+                cols = load_table(path, columns, (LOCAL,), (first, count), before, center,
+                                  check)
+                return table_fields(name, path, cols, inst, check)
 
         return _Table(path, _parquet_rows(path), block_rows, decode,
                       "trade_ns" if name == "trades" else "quote_ns")
 
-    def _depth_decoder(self, path: Path) -> Callable[[int, int, int | None, float | None],
-                                                     Fields]:
+    def _depth_decoder(self, path: Path
+                       ) -> Callable[[int, int, int | None, float | None, bool], Fields]:
         declared = self._meta.get("levels")
 
-        def decode(first: int, count: int, before: int | None, center: float | None
-                   ) -> Fields:
+        def decode(first: int, count: int, before: int | None, center: float | None,
+                   check: bool) -> Fields:  # depth rows are checked as they convert
             with rows_from(first):
                 book = read_depth(path, self.instrument, declared, (first, count), before,
                                   center)
