@@ -33,6 +33,15 @@ order bus is first in, first out). ``fill_model`` partial: PartialFillExchange, 
 millionth of a lot short (see SHORT_LOTS), every response read as it arrives.
 
     python bench/hbt_side.py --tape DIR --config cfg.json --out fills.csv
+
+A tape folder of parquet tables (``trades.parquet``, ``quotes.parquet``: a tape as soakkit
+writes it, read with polars; times made relative to the first quote) works too. Split in
+two, as hftbacktest users run it (``bench/bench_replay_day.py``): ``--events-out E.npz``
+only converts the tape into hftbacktest's event array (``np.savez_compressed``, hftbacktest's
+own data utilities' format); ``--events E.npz`` backtests from it without the tape.
+
+    python bench/hbt_side.py --tape DIR --config cfg.json --events-out day.npz
+    python bench/hbt_side.py --events day.npz --config cfg.json --out fills.csv
 """
 
 from __future__ import annotations
@@ -384,22 +393,53 @@ def quote_loop(hbt, t_end, dt, h, threshold, mid_start, rate, age_ticks, icr, ca
     info[1] = next_oid - 1
 
 
+def _parquet_tape(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """trades and quotes of a parquet tape as the CSV reader's arrays, times from the first
+    quote (exact in float64 for a tape shorter than 104 days)."""
+    import polars as pl
+
+    quotes = pl.read_parquet(folder / "quotes.parquet",
+                             columns=["ts_ns", "bid_px", "bid_qty", "ask_px", "ask_qty"])
+    start = int(quotes["ts_ns"][0])
+    quotes = quotes.with_columns(pl.col("ts_ns") - start).to_numpy().astype(np.float64)
+    trades = (pl.read_parquet(folder / "trades.parquet", columns=["ts_ns", "price", "qty", "side"])
+              .filter(pl.col("ts_ns") >= start).with_columns(pl.col("ts_ns") - start)
+              .to_numpy().astype(np.float64))
+    return trades, quotes
+
+
+def _tape_events(tape: Path, cfg: dict) -> np.ndarray:
+    if (tape / "quotes.parquet").is_file():
+        if (tape / "depth.parquet").is_file():
+            raise SystemExit(f"{tape}: an L2 parquet tape: write it as CSV (bench_hftbacktest)")
+        trades, quotes = _parquet_tape(tape)
+        return events(trades, quotes, cfg)
+    trades = np.loadtxt(tape / "trades.csv", delimiter=",", skiprows=1, ndmin=2)
+    quotes = np.loadtxt(tape / "quotes.csv", delimiter=",", skiprows=1, ndmin=2)
+    depth_path = tape / "depth.csv"
+    depth = (np.loadtxt(depth_path, delimiter=",", skiprows=1, ndmin=2)
+             if depth_path.is_file() else None)
+    return events(trades, quotes, cfg, depth)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tape", required=True)
+    p.add_argument("--tape", type=Path, help="a tape folder (CSV or parquet tables)")
+    p.add_argument("--events", help="backtest from this .npz (written by --events-out)")
     p.add_argument("--config", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", help="fills CSV (with .orders and .json beside it)")
+    p.add_argument("--events-out", help="only convert --tape into this .npz")
     args = p.parse_args(argv)
     with open(args.config) as fh:
         cfg = json.load(fh)
-    trades = np.loadtxt(f"{args.tape}/trades.csv", delimiter=",", skiprows=1, ndmin=2)
-    quotes = np.loadtxt(f"{args.tape}/quotes.csv", delimiter=",", skiprows=1, ndmin=2)
-    depth_path = Path(args.tape) / "depth.csv"
-    depth = (np.loadtxt(depth_path, delimiter=",", skiprows=1, ndmin=2)
-             if depth_path.is_file() else None)
-    ev = events(trades, quotes, cfg, depth)
-    asset = BacktestAsset().data(ev).linear_asset(1.0)
+    if args.events_out:
+        np.savez_compressed(args.events_out, data=_tape_events(args.tape, cfg))
+        return 0
+    if not args.out or (args.tape is None) == (args.events is None):
+        p.error("--out and one of --tape, --events (or --tape and --events-out)")
+    ev = args.events if args.events else _tape_events(args.tape, cfg)
+    asset = BacktestAsset().data([ev] if isinstance(ev, str) else ev).linear_asset(1.0)
     rows = cfg.get("latency_rows")
     plan = np.zeros((0, 3), np.int64)
     if rows:  # one row per request: (request, venue, response) times, then side and kind

@@ -67,8 +67,11 @@ def _levels_in(path: Path) -> int:
     return levels
 
 
-def read_depth(path: Path, instrument: Instrument, declared: int | None = None) -> DepthBook:
-    """Read and check ``depth.parquet`` against the tape's ``instrument`` grid."""
+def read_depth(path: Path, instrument: Instrument, declared: int | None = None,
+               rows: tuple[int, int] | None = None, before: int | None = None,
+               center: float | None = None) -> DepthBook:
+    """Read and check ``depth.parquet`` against the tape's ``instrument`` grid (``rows``,
+    ``before``, ``center``: a block of it, as :func:`~soakkit.sim.tables.load_table`)."""
     levels = _levels_in(path)
     if declared is not None and declared != levels:
         raise TapeError(f"{path}: {levels} levels per side, tape.json says {declared}")
@@ -76,14 +79,15 @@ def read_depth(path: Path, instrument: Instrument, declared: int | None = None) 
     wanted = ["ts_ns", *(["local_ns"] if "local_ns" in pl.read_parquet_schema(path) else []),
               *names]
     try:
-        frame = pl.read_parquet(path, columns=wanted)
+        frame = (pl.read_parquet(path, columns=wanted) if rows is None else
+                 pl.scan_parquet(path).select(wanted).slice(*rows).collect())
         frame = frame.with_columns(
             [pl.col(c).cast(pl.Int64) for c in wanted if c.endswith("_ns")]
             + [pl.col(c).cast(pl.Float64).fill_null(0.0) for c in names])  # empty level: 0
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise TapeError(f"{path}: cannot read the columns {', '.join(wanted[:3])}...: "
                         f"{str(exc).splitlines()[0]}") from None
-    cols = check_frame(path, frame)
+    cols = check_frame(path, frame, before, center)
     px = {s: np.column_stack([cols[f"{s}_px_{i}"] for i in range(levels)]) for s in
           ("bid", "ask")}
     qty = {s: np.column_stack([cols[f"{s}_qty_{i}"] for i in range(levels)]) for s in

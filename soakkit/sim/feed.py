@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ClockFit", "LoadFit", "estimate_exchange_ns", "feed_latency_ms", "fit_clock",
-           "fit_load"]
+           "fit_load", "fit_rates", "load_seconds", "second_counts", "second_latencies"]
 
 NS = 1_000_000_000
 _WINDOW_NS = 30 * NS  #: the lower envelope's window
@@ -137,19 +137,18 @@ class LoadFit:
                 "seconds": self.seconds}
 
 
-def fit_load(message_ns: np.ndarray, start_ns: int, end_ns: int,
-             timed_ns: np.ndarray | None = None, latency_ns: np.ndarray | None = None
-             ) -> LoadFit:
-    """Messages per second over ``[start_ns, end_ns)`` and, given the latency of the
-    messages stamped with a venue time (``timed_ns``, ``latency_ns``), its load response."""
-    seconds = max(int((end_ns - start_ns) // NS), 1)
+def second_counts(message_ns: np.ndarray, start_ns: int, seconds: int) -> np.ndarray:
+    """Messages in each of ``seconds`` seconds from ``start_ns`` (int64; the others left out)."""
     sec = (np.asarray(message_ns, dtype=np.int64) - start_ns) // NS
     inside = (sec >= 0) & (sec < seconds)
-    rate = np.bincount(sec[inside], minlength=seconds).astype(np.float64)
-    ref = max(float(np.median(rate)), 1.0)
-    p95 = float(np.percentile(rate, 95))
-    if timed_ns is None or latency_ns is None or timed_ns.size == 0:
-        return LoadFit(ref, p95, float(rate.max()), None, None, seconds)
+    return np.bincount(sec[inside], minlength=seconds)
+
+
+def second_latencies(timed_ns: np.ndarray, latency_ns: np.ndarray, start_ns: int,
+                     seconds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seconds (from ``start_ns``) in which timed messages arrived, how many, and their
+    median feed latency (ms; the lower middle one). Every message of a second must be in
+    the arrays (a streamed tape passes whole seconds at a time)."""
     s = (np.asarray(timed_ns, dtype=np.int64) - start_ns) // NS
     keep = (s >= 0) & (s < seconds)
     s, lat = s[keep], np.asarray(latency_ns, dtype=np.float64)[keep] / 1e6
@@ -157,9 +156,40 @@ def fit_load(message_ns: np.ndarray, start_ns: int, end_ns: int,
     s, lat = s[order], lat[order]
     starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1]))) if s.size else s
     counts = np.diff(np.append(starts, s.size))
-    busy = counts >= _MIN_SECOND_MESSAGES
-    median = lat[starts + (counts - 1) // 2][busy]
-    activity = rate[s[starts]][busy] / ref
+    return s[starts], counts, lat[starts + (counts - 1) // 2]
+
+
+def fit_load(message_ns: np.ndarray, start_ns: int, end_ns: int,
+             timed_ns: np.ndarray | None = None, latency_ns: np.ndarray | None = None
+             ) -> LoadFit:
+    """Messages per second over ``[start_ns, end_ns)`` and, given the latency of the
+    messages stamped with a venue time (``timed_ns``, ``latency_ns``), its load response."""
+    seconds = load_seconds(start_ns, end_ns)
+    counts = second_counts(message_ns, start_ns, seconds)
+    if timed_ns is None or latency_ns is None or timed_ns.size == 0:
+        return fit_rates(counts, None)
+    return fit_rates(counts, second_latencies(timed_ns, latency_ns, start_ns, seconds))
+
+
+def load_seconds(start_ns: int, end_ns: int) -> int:
+    """The whole seconds :func:`fit_load` counts messages in."""
+    return max(int((end_ns - start_ns) // NS), 1)
+
+
+def fit_rates(counts: np.ndarray, latencies: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+              ) -> LoadFit:
+    """:func:`fit_load` from the messages of each second (:func:`second_counts`) and the
+    median latency of each second with timed messages (:func:`second_latencies`)."""
+    rate = np.asarray(counts).astype(np.float64)
+    seconds = int(rate.size)
+    ref = max(float(np.median(rate)), 1.0)
+    p95 = float(np.percentile(rate, 95))
+    if latencies is None:
+        return LoadFit(ref, p95, float(rate.max()), None, None, seconds)
+    keys, counts_, medians = latencies
+    busy = counts_ >= _MIN_SECOND_MESSAGES
+    median = medians[busy]
+    activity = rate[keys][busy] / ref
     calm = activity <= 1.0
     if not calm.any() or calm.all():
         return LoadFit(ref, p95, float(rate.max()), 0.0, float(np.median(median))

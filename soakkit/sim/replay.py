@@ -20,14 +20,15 @@ import numpy as np
 
 from soakkit.core.errors import UsageError
 from soakkit.sim.regimes import LABELS, MARKET, REGIME_NAMES
-from soakkit.sim.tape import NS, MarketTape
+from soakkit.sim.tape import NS, MarketTape, merge_times
 
 if TYPE_CHECKING:  # the tape files' modules (and polars) load with the first tape read:
     # a synthetic soak labels its minutes here and reads none
     from soakkit.sim.tapefile import RecordedTape
+    from soakkit.sim.tapestream import TapeStream
 
 __all__ = ["MinuteStats", "label_minutes", "load_tape", "record", "replay_span",
-           "replay_window", "windows_available"]
+           "replay_window", "stream_tape", "windows_available"]
 
 _CALM, _VOLATILE, _SPIKE = (REGIME_NAMES.index(r) for r in ("calm", "volatile", "spike"))
 
@@ -98,14 +99,33 @@ def load_tape(path: Path) -> RecordedTape:
     return _cached(folder, _signature(folder))
 
 
-def windows_available(tape: RecordedTape, minutes: int) -> int:
+@functools.lru_cache(maxsize=4)
+def _opened(folder: Path, signature: tuple[tuple[str, int, int], ...], block_rows: int
+            ) -> RecordedTape | TapeStream:
+    from soakkit.sim.tapestream import open_tape
+
+    return open_tape(folder, block_rows)
+
+
+def stream_tape(path: Path) -> RecordedTape | TapeStream:
+    """Open and check a tape folder for replay (once per process while the files do not
+    change): read whole when it is short, else streamed, a block of
+    :data:`~soakkit.sim.tapestream.BLOCK_ROWS` rows at a time
+    (:mod:`soakkit.sim.tapestream`), so a day-long tape costs a block's memory."""
+    from soakkit.sim import tapestream
+
+    folder = Path(path).resolve()
+    return _opened(folder, _signature(folder), tapestream.BLOCK_ROWS)
+
+
+def windows_available(tape: RecordedTape | TapeStream, minutes: int) -> int:
     """How many whole ``minutes``-minute windows the tape holds (a last window may end in
     a silence shorter than a reportable gap)."""
     span = tape.end_ns - tape.start_ns + round(MARKET.gap_report_s * NS)
     return int(span // (minutes * 60 * NS))
 
 
-def replay_window(tape: RecordedTape, n: int, minutes: int) -> MarketTape:
+def replay_window(tape: RecordedTape | TapeStream, n: int, minutes: int) -> MarketTape:
     """The market of iteration ``n`` (from 1): window ``n`` of ``minutes`` minutes."""
     if n < 1 or n > windows_available(tape, minutes):
         raise UsageError(
@@ -116,11 +136,15 @@ def replay_window(tape: RecordedTape, n: int, minutes: int) -> MarketTape:
     return replay_span(tape, start, start + minutes * 60 * NS)
 
 
-def replay_span(tape: RecordedTape, start: int, end: int) -> MarketTape:
+def replay_span(tape: RecordedTape | TapeStream, start: int, end: int) -> MarketTape:
     """The market of ``[start, end)`` (absolute ns, ``start`` at or after the first quote);
     its regimes are labelled by whole minutes (a last partial minute as far as it goes)."""
     if start < tape.start_ns or end <= start:
         raise ValueError(f"span {start}..{end} is not inside the tape (from {tape.start_ns})")
+    from soakkit.sim.tapefile import RecordedTape  # loaded with the tape
+
+    if not isinstance(tape, RecordedTape):
+        tape = tape.piece(start, end)  # a streamed tape: the rows of the span
     minutes = -(-(end - start) // (60 * NS))
     q0 = int(np.searchsorted(tape.quote_ns, start, side="right")) - 1
     q1 = int(np.searchsorted(tape.quote_ns, end, side="left"))
@@ -130,7 +154,7 @@ def replay_span(tape: RecordedTape, start: int, end: int) -> MarketTape:
     rows = slice(q0, q1)
     mid = (tape.bid_px[rows] + tape.ask_px[rows]) * (0.5 * tape.tick)
     stats = label_minutes(quote_ns, mid, 0, minutes)
-    messages = np.sort(np.concatenate((tape.trade_ns[t0:t1] - start, quote_ns[1:])))
+    messages = merge_times(tape.trade_ns[t0:t1] - start, quote_ns[1:])
     edges = np.concatenate(([0], messages, [end - start]))
     silent = np.diff(edges)
     long = np.flatnonzero(silent > MARKET.gap_report_s * NS)

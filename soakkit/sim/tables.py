@@ -11,7 +11,9 @@ silently.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,7 @@ __all__ = [
     "parquet_bytes",
     "positive",
     "row_location",
+    "rows_from",
     "says",
     "to_lots",
     "with_value",
@@ -40,6 +43,19 @@ __all__ = [
 _SUFFIXES = (".parquet", ".csv", ".csv.gz")
 #: columns read as exact integers; every other column is a float
 INT_COLUMNS = ("ts_ns", "side", "local_ns")
+#: the file row of the first row being checked (a streamed tape checks a block at a time)
+_ROW0: ContextVar[int] = ContextVar("row0", default=0)
+
+
+@contextmanager
+def rows_from(row0: int) -> Iterator[None]:
+    """Within the block, the rows checked are the file's rows from ``row0`` (0-based): the
+    errors raised name the file's row, not the block's."""
+    token = _ROW0.set(row0)
+    try:
+        yield
+    finally:
+        _ROW0.reset(token)
 
 
 def find_table(folder: Path, name: str) -> Path:
@@ -57,12 +73,13 @@ def find_table(folder: Path, name: str) -> Path:
 
 def row_location(path: Path, row: int, first_line: int = 2) -> str:
     """How to point at data row ``row`` (0-based): the CSV line (``first_line`` is row 0's:
-    2 below a header), or the parquet row."""
+    2 below a header), or the parquet row (of the block :func:`rows_from` is checking)."""
+    row += _ROW0.get()
     return f"{path}:{row + first_line}" if path.suffix != ".parquet" else f"{path}: row {row + 1}"
 
 
-def _read_frame(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
-                ) -> pl.DataFrame:
+def _read_frame(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = (),
+                rows: tuple[int, int] | None = None) -> pl.DataFrame:
     try:
         if path.suffix == ".parquet":
             have = list(pl.read_parquet_schema(path))
@@ -80,7 +97,9 @@ def _read_frame(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] 
     columns = columns + tuple(c for c in optional if c in have)
     types = {c: pl.Int64 if c in INT_COLUMNS else pl.Float64 for c in columns}
     try:
-        if path.suffix == ".parquet":
+        if path.suffix == ".parquet" and rows is not None:
+            raw = pl.scan_parquet(path).select(columns).slice(rows[0], rows[1]).collect()
+        elif path.suffix == ".parquet":
             raw = pl.read_parquet(path, columns=list(columns))
         else:
             return pl.read_csv(path, columns=list(columns), schema_overrides=types)
@@ -129,11 +148,13 @@ def first_bad(path: Path, bad: np.ndarray, message: Callable[[int], str],
 
 
 def epoch_ns(path: Path, values: np.ndarray, unit_ns: int | np.ndarray, name: str, *,
-             first_line: int = 2, hint: str = "") -> np.ndarray:
+             first_line: int = 2, hint: str = "", center: float | None = None
+             ) -> np.ndarray:
     """Times counted in ``unit_ns`` (one unit, or one per row) as int64 ns since the epoch.
 
     Each must lie in 1970..2261 (checked before the multiplication, which could overflow)
-    and within :data:`~soakkit.sim.tape_bounds.MAX_SPAN_DAYS` of its file's median time;
+    and within :data:`~soakkit.sim.tape_bounds.MAX_SPAN_DAYS` of its file's median time
+    (``center``: a block's file's, else these values');
     else :class:`TapeError` names the file, the line (``first_line``: row 0's), the value
     and its date (a far row is often one in another unit: ``hint`` says the source's).
     """
@@ -146,7 +167,7 @@ def epoch_ns(path: Path, values: np.ndarray, unit_ns: int | np.ndarray, name: st
     ns = v * unit
     if ns.size == 0:
         return ns
-    center = float(np.median(ns))
+    center = float(np.median(ns)) if center is None else center
     far = np.abs(ns - center) > MAX_SPAN_DAYS * DAY_NS
     first_bad(path, far, lambda row: (
         f"{name} {v[row]} ({utc_text(ns[row])}) is {abs(ns[row] - center) / DAY_NS:,.0f} "
@@ -163,16 +184,28 @@ def with_value(name: str, values: np.ndarray, text: str) -> Callable[[int], str]
     return lambda row: f"{name} {values[row]:g} {text}"
 
 
-def load_table(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
-               ) -> dict[str, np.ndarray]:
+def load_table(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = (),
+               rows: tuple[int, int] | None = None, before: int | None = None,
+               center: float | None = None, check: bool = True) -> dict[str, np.ndarray]:
     """``columns`` (and those of ``optional`` the file has) as numbers, every cell present
-    and finite, ``ts_ns`` non-decreasing."""
-    return check_frame(path, _read_frame(path, columns, optional))
+    and finite, ``ts_ns`` non-decreasing.
+
+    ``rows`` (a parquet file): only ``(first, count)`` rows, a block of a streamed tape,
+    checked within :func:`rows_from` ``(first)``; ``before`` is the time of the row before
+    it and ``center`` the file's median time (:func:`check_frame`); ``check=False``: a
+    block read again after it was checked, its cells only.
+    """
+    frame = _read_frame(path, columns, optional, rows)
+    if not check:
+        return {c: frame[c].to_numpy() for c in frame.columns}
+    return check_frame(path, frame, before, center)
 
 
-def check_frame(path: Path, frame: pl.DataFrame) -> dict[str, np.ndarray]:
+def check_frame(path: Path, frame: pl.DataFrame, before: int | None = None,
+                center: float | None = None) -> dict[str, np.ndarray]:
     """Every column of ``frame`` (read from ``path``) as numbers: no empty or non-finite
-    cell, ``ts_ns`` non-decreasing."""
+    cell, ``ts_ns`` non-decreasing (from ``before``, the time of the row before a block),
+    times within a tape's span of ``center`` (default: the frame's median time)."""
     columns = tuple(frame.columns)
     if frame.height == 0:
         raise TapeError(f"{path}: no rows (only a header)")
@@ -183,12 +216,13 @@ def check_frame(path: Path, frame: pl.DataFrame) -> dict[str, np.ndarray]:
             nulls |= ~np.isfinite(np.where(nulls, 0.0, cols[c]))
         first_bad(path, nulls, says(f"{c} is empty or not finite"))
     ts = cols["ts_ns"]
-    first_bad(path, np.concatenate(([False], ts[1:] < ts[:-1])),
-              lambda row: f"ts_ns {ts[row]} is earlier than the row before ({ts[row - 1]}); "
+    prior = np.concatenate(([ts[0] if before is None else before], ts[:-1]))
+    first_bad(path, ts < prior,
+              lambda row: f"ts_ns {ts[row]} is earlier than the row before ({prior[row]}); "
                           "a tape must be sorted by time")
     for c in ("ts_ns", "local_ns"):
         if c in cols:
-            epoch_ns(path, cols[c], 1, c)
+            epoch_ns(path, cols[c], 1, c, center=center)
     return cols
 
 

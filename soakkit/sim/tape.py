@@ -22,9 +22,20 @@ from soakkit.sim.depth import DepthBook
 from soakkit.sim.instrument import Instrument
 from soakkit.sim.regimes import LATENCY, REGIME_NAMES, LatencyConstants
 
-__all__ = ["NS", "MarketTape"]
+__all__ = ["NS", "MarketTape", "merge_times"]
 
 NS = 1_000_000_000  #: nanoseconds per second
+
+
+def merge_times(trade_ns: np.ndarray, quote_ns: np.ndarray) -> np.ndarray:
+    """Two sorted int64 time arrays as one sorted array (a merge: linear, not a sort)."""
+    at = np.arange(trade_ns.size) + np.searchsorted(quote_ns, trade_ns, side="left")
+    out = np.empty(trade_ns.size + quote_ns.size, dtype=np.int64)
+    mask = np.ones(out.size, dtype=bool)
+    mask[at] = False
+    out[at] = trade_ns
+    out[mask] = quote_ns
+    return out
 
 
 @dataclass(frozen=True)
@@ -160,14 +171,7 @@ class MarketTape:
     @cached_property
     def _message_ns(self) -> np.ndarray:
         """Times of every market message (trades and quote updates), sorted."""
-        quotes = self.quote_ns[1:]
-        at = np.arange(self.trade_ns.size) + np.searchsorted(quotes, self.trade_ns, side="left")
-        out = np.empty(self.trade_ns.size + quotes.size, dtype=np.int64)
-        mask = np.ones(out.size, dtype=bool)
-        mask[at] = False
-        out[at] = self.trade_ns
-        out[mask] = quotes
-        return out
+        return merge_times(self.trade_ns, self.quote_ns[1:])
 
     @cached_property
     def message_times(self) -> list[int]:

@@ -29,7 +29,7 @@ tape before writing it, whoever built it (:func:`~soakkit.sim.tape_checks.check_
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -58,8 +58,9 @@ from soakkit.sim.tape_bounds import MAX_PRICE, MAX_QTY
 from soakkit.sim.tape_checks import check_span, check_tape
 from soakkit.sim.tapemeta import TAPE_META, meta_document, read_meta, resolve_instrument
 
-__all__ = ["QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape", "existing_tape_files",
-           "find_table", "grid_step", "read_tape", "write_tape"]
+__all__ = ["LOCAL", "QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape",
+           "existing_tape_files", "find_table", "grid_step", "read_tape", "table_fields",
+           "venue_latency", "write_tape"]
 
 TRADE_COLUMNS = ("ts_ns", "price", "qty", "side")
 QUOTE_COLUMNS = ("ts_ns", "bid_px", "bid_qty", "ask_px", "ask_qty")
@@ -126,17 +127,8 @@ class RecordedTape:
 
     @cached_property
     def latency(self) -> LatencyConstants:
-        """The venue's latency constants for this instrument: ``tape.json`` ``latency``
-        where it states them (a synthetic tape's own), else activity measured against the
-        instrument's median message rate and the load response fitted where receive times
-        say it."""
-        stated = self.provenance.get("latency")
-        if isinstance(stated, Mapping):
-            values: dict[str, Any] = {k: float(v) for k, v in stated.items()}
-            return replace(LATENCY, **values)
-        fit = self.load
-        gain = LATENCY.activity_gain if fit.gain is None else fit.gain
-        return replace(LATENCY, activity_ref_per_s=fit.ref_per_s, activity_gain=gain)
+        """The venue's latency constants for this instrument (:func:`venue_latency`)."""
+        return venue_latency(self.provenance, lambda: self.load)
 
     @property
     def start_ns(self) -> int:
@@ -153,6 +145,20 @@ class RecordedTape:
         return (self.end_ns - self.start_ns) / 1e9
 
 
+def venue_latency(provenance: Mapping[str, Any], load: Callable[[], LoadFit]
+                  ) -> LatencyConstants:
+    """A tape's latency constants: ``tape.json`` ``latency`` where it states them (a
+    synthetic tape's own), else activity measured against the instrument's median message
+    rate and the load response fitted where receive times say it (``load()``)."""
+    stated = provenance.get("latency")
+    if isinstance(stated, Mapping):
+        values: dict[str, Any] = {k: float(v) for k, v in stated.items()}
+        return replace(LATENCY, **values)
+    fit = load()
+    gain = LATENCY.activity_gain if fit.gain is None else fit.gain
+    return replace(LATENCY, activity_ref_per_s=fit.ref_per_s, activity_gain=gain)
+
+
 def _local(path: Path, cols: dict[str, np.ndarray]) -> np.ndarray | None:
     """The ``local_ns`` column, checked: a message cannot arrive before it happened."""
     local = cols.get(LOCAL)
@@ -164,6 +170,63 @@ def _local(path: Path, cols: dict[str, np.ndarray]) -> np.ndarray | None:
     return np.asarray(local, dtype=np.int64)
 
 
+def _check_values(kind: str, path: Path, cols: dict[str, np.ndarray]) -> None:
+    """A trades or quotes table's values: positive, bounded, sides ±1, books not crossed."""
+    if kind == "trades":
+        positive(path, cols, ("price",), MAX_PRICE)
+        positive(path, cols, ("qty",), MAX_QTY)
+        side = cols["side"]
+        first_bad(path, (side != 1) & (side != -1),
+                  lambda row: f"side {side[row]} must be 1 (buyer aggressor) or -1 (seller "
+                              "aggressor)")
+        return
+    positive(path, cols, ("bid_px", "ask_px"), MAX_PRICE)
+    positive(path, cols, ("bid_qty", "ask_qty"), MAX_QTY)
+    bid, ask = cols["bid_px"], cols["ask_px"]
+    first_bad(path, bid > ask, lambda row: f"crossed book: bid_px {bid[row]:g} > "
+                                           f"ask_px {ask[row]:g}")
+    first_bad(path, bid == ask, lambda row: f"locked book: bid_px = ask_px = {bid[row]:g}")
+
+
+def _ticks(path: Path, cols: dict[str, np.ndarray], tick: float) -> dict[str, np.ndarray]:
+    """A table's prices in whole ticks (int64)."""
+    return {c: np.round(on_grid(path, cols[c], tick, c, "tick")).astype(np.int64)
+            for c in _PRICES if c in cols}
+
+
+def _lots(path: Path, cols: dict[str, np.ndarray], lot: float) -> dict[str, np.ndarray]:
+    """A table's sizes in whole lots (trades and best quotes are whole lots; depth levels
+    may hold a finer, older step)."""
+    return {c: np.round(on_grid(path, cols[c], lot, c, "lot")) for c in _SIZES if c in cols}
+
+
+_PRICES = ("price", "bid_px", "ask_px")
+_SIZES = ("qty", "bid_qty", "ask_qty")
+
+
+def _fields(kind: str, cols: dict[str, np.ndarray], ticks: dict[str, np.ndarray],
+            lots: dict[str, np.ndarray], local: np.ndarray | None) -> dict[str, Any]:
+    """A checked table's columns as :class:`RecordedTape` fields."""
+    if kind == "trades":
+        return {"trade_ns": cols["ts_ns"].astype(np.int64),
+                "trade_side": cols["side"].astype(np.int8), "trade_px": ticks["price"],
+                "trade_qty": lots["qty"], "trade_local_ns": local}
+    return {"quote_ns": cols["ts_ns"].astype(np.int64), "bid_px": ticks["bid_px"],
+            "bid_qty": lots["bid_qty"], "ask_px": ticks["ask_px"], "ask_qty": lots["ask_qty"],
+            "quote_local_ns": local}
+
+
+def table_fields(kind: str, path: Path, cols: dict[str, np.ndarray], instrument: Instrument,
+                 check: bool = True) -> dict[str, Any]:
+    """A ``trades`` or ``quotes`` table (or a block of one, read by :func:`load_table`)
+    checked as :func:`read_tape` checks it (``check=False``: a block checked before, its
+    values only converted), as :class:`RecordedTape` fields in ticks and lots."""
+    if check:
+        _check_values(kind, path, cols)
+    ticks, lots = _ticks(path, cols, instrument.tick), _lots(path, cols, instrument.lot)
+    return _fields(kind, cols, ticks, lots, _local(path, cols))
+
+
 def read_tape(folder: Path) -> RecordedTape:
     """Read and check a tape folder; see the module docstring for the format."""
     folder = Path(folder)
@@ -173,42 +236,23 @@ def read_tape(folder: Path) -> RecordedTape:
     q = load_table(quotes_path, QUOTE_COLUMNS, (LOCAL,))
     check_span(folder, [int(t["ts_ns"][0]), int(q["ts_ns"][0])],
                [int(t["ts_ns"][-1]), int(q["ts_ns"][-1])])
-    positive(trades_path, t, ("price",), MAX_PRICE)
-    positive(trades_path, t, ("qty",), MAX_QTY)
-    side = t["side"]
-    first_bad(trades_path, (side != 1) & (side != -1),
-              lambda row: f"side {side[row]} must be 1 (buyer aggressor) or -1 (seller "
-                          "aggressor)")
-    positive(quotes_path, q, ("bid_px", "ask_px"), MAX_PRICE)
-    positive(quotes_path, q, ("bid_qty", "ask_qty"), MAX_QTY)
-    bid, ask = q["bid_px"], q["ask_px"]
-    first_bad(quotes_path, bid > ask, lambda row: f"crossed book: bid_px {bid[row]:g} > "
-                                                  f"ask_px {ask[row]:g}")
-    first_bad(quotes_path, bid == ask, lambda row: f"locked book: bid_px = ask_px = "
-                                                   f"{bid[row]:g}")
+    _check_values("trades", trades_path, t)
+    _check_values("quotes", quotes_path, q)
     needs_grid = not (meta.get("tick") and meta.get("lot"))
     prices = np.concatenate((t["price"], q["bid_px"], q["ask_px"])) if needs_grid else None
     sizes = np.concatenate((t["qty"], q["bid_qty"], q["ask_qty"])) if needs_grid else None
     inst = resolve_instrument(folder, meta, grid_step(prices) if prices is not None else 0.0,
                               grid_step(sizes) if sizes is not None else 0.0)
-    tick, lot = inst.tick, inst.lot
-    px = {c: on_grid(p, v[c], tick, c, "tick") for p, v, c in (
-        (trades_path, t, "price"), (quotes_path, q, "bid_px"), (quotes_path, q, "ask_px"))}
-    # trades and best quotes are whole lots (depth levels may hold a finer, older step)
-    lots = {c: np.round(on_grid(p, v[c], lot, c, "lot")) for p, v, c in (
-        (trades_path, t, "qty"), (quotes_path, q, "bid_qty"), (quotes_path, q, "ask_qty"))}
+    t_ticks, q_ticks = _ticks(trades_path, t, inst.tick), _ticks(quotes_path, q, inst.tick)
+    t_lots, q_lots = _lots(trades_path, t, inst.lot), _lots(quotes_path, q, inst.lot)
     depth = None
     if (folder / DEPTH_TABLE).is_file():
         depth = read_depth(folder / DEPTH_TABLE, inst, meta.get("levels"))
+    trades = _fields("trades", t, t_ticks, t_lots, _local(trades_path, t))
+    quotes = _fields("quotes", q, q_ticks, q_lots, _local(quotes_path, q))
     return RecordedTape(
-        path=folder, instrument=inst, source=str(meta.get("source", "")),
-        trade_ns=t["ts_ns"].astype(np.int64), trade_side=t["side"].astype(np.int8),
-        trade_px=np.round(px["price"]).astype(np.int64), trade_qty=lots["qty"],
-        quote_ns=q["ts_ns"].astype(np.int64), bid_px=np.round(px["bid_px"]).astype(np.int64),
-        bid_qty=lots["bid_qty"], ask_px=np.round(px["ask_px"]).astype(np.int64),
-        ask_qty=lots["ask_qty"], trade_local_ns=_local(trades_path, t),
-        quote_local_ns=_local(quotes_path, q), depth=depth,
-        provenance={k: v for k, v in meta.items() if k not in ("tick", "lot")})
+        path=folder, instrument=inst, source=str(meta.get("source", "")), **trades, **quotes,
+        depth=depth, provenance={k: v for k, v in meta.items() if k not in ("tick", "lot")})
 
 
 def existing_tape_files(folder: Path) -> list[str]:

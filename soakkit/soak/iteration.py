@@ -212,9 +212,9 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     earlier = [e for e in session.entries if e["iteration"] < n]
     carried = _carried(earlier, n)
     if o.market_data is not None:
-        from soakkit.sim.replay import load_tape, replay_window  # a replay's modules only
+        from soakkit.sim.replay import replay_window, stream_tape  # a replay's modules only
 
-        tape = replay_window(load_tape(o.market_data), n, o.sim_minutes)
+        tape = replay_window(stream_tape(o.market_data), n, o.sim_minutes)
     else:
         tape = simulate_market(o.mode, o.sim_minutes, np.random.default_rng(market_seq),
                                load_market(o.market, o.artifacts), start_mid=carried.mid)

@@ -236,10 +236,10 @@ def _market_problems(options: SoakOptions) -> list[str]:
         if options.market_data is None:
             load_market(options.market, options.artifacts)
             return []
-        from soakkit.sim.replay import load_tape, windows_available  # replays only
+        from soakkit.sim.replay import stream_tape, windows_available  # replays only
 
         with fs_errors(options.market_data, "cannot read the tape"):
-            tape = load_tape(options.market_data)  # a bad tape: TapeError naming file and row
+            tape = stream_tape(options.market_data)  # a bad tape: TapeError naming file and row
     except SoakkitError as exc:
         return str(exc).splitlines()
     have = windows_available(tape, options.sim_minutes)
