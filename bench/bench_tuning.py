@@ -1,7 +1,11 @@
 """Does the tuner earn its keep? Tuned vs untuned vs the best fixed setting, out of sample.
 
-Cells: profiles × market modes. For each cell and seed an in-memory mini-soak runs with the
-tuner and one without (``--no-tune``); both see the same simulated markets. Per run:
+Cells: profiles × markets: synthetic modes (``--modes``), calibrated markets
+(``--markets FILE``, run in the regime mix they were fitted on) and recorded tapes
+(``--tapes DIR``, replayed one window per iteration; the seed then varies only the venue's
+and the bot's random draws, so the intervals are conditional on that one tape). For each
+cell and seed an in-memory mini-soak runs with the tuner and one without (``--no-tune``);
+both see the same markets. Per run:
 production pass rate (share of iterations holding the steady production gate, floors
 included) and the means of pnl_usd, risk_adjusted_pnl, volume_usd and net_bps. Differences
 are paired by seed: mean and 95 % percentile bootstrap interval (10,000 resamples, fixed seed).
@@ -39,6 +43,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -50,11 +55,15 @@ from _common import make_parser, save
 
 from soakkit.config.layers import resolve
 from soakkit.config.profiles import list_profiles
+from soakkit.core.digests import sha256_file
 from soakkit.core.io import atomic_write_json, atomic_write_text
 from soakkit.evidence.study import (
     CALIBRATION_SEEDS,
     EVALUATION_SEEDS,
+    MARKET_PREFIX,
+    TAPE_PREFIX,
     PairedDiff,
+    market_label,
     paired_ci,
     run_metrics,
     static_kpis,
@@ -80,8 +89,20 @@ def job_key(job: Job) -> str:
     profile, mode, seed, sets, tune, iterations, minutes = job
     tuner = [repr(GUARDS), repr(RULES), repr(RELAX)] if tune else []
     values = sorted(resolve(profile, sets=sets, env={}).values.items())
-    text = json.dumps([mode, seed, tune, iterations, minutes, ENGINE_VERSION, values, tuner])
+    text = json.dumps([mode, seed, tune, iterations, minutes, ENGINE_VERSION, values, tuner,
+                       market_digest(mode)])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def market_digest(mode: str) -> list[str]:
+    """The content digests of the market file or tape folder ``mode`` names (a recalibrated
+    market or a re-imported tape makes new runs); ``[]`` for a synthetic mode."""
+    if mode.startswith(MARKET_PREFIX):
+        return [sha256_file(Path(mode[len(MARKET_PREFIX):]))]
+    if mode.startswith(TAPE_PREFIX):
+        folder = Path(mode[len(TAPE_PREFIX):])
+        return [f"{f.name}:{sha256_file(f)}" for f in sorted(folder.iterdir()) if f.is_file()]
+    return []
 
 
 def _run(job: Job) -> tuple[Job, dict[str, float]]:
@@ -101,8 +122,9 @@ def run_all(jobs: Sequence[Job], workers: int, store: Path) -> dict[Job, dict[st
     todo: list[Job] = []
     for job in dict.fromkeys(jobs):
         path = _path(store, job)
-        if path.is_file():
-            out[job] = json.loads(path.read_text())["metrics"]
+        if path.is_file():  # an undefined metric (net_bps without fills) is stored as null
+            out[job] = {k: math.nan if v is None else v
+                        for k, v in json.loads(path.read_text())["metrics"].items()}
         else:
             todo.append(job)
     started, total = time.perf_counter(), len(todo)
@@ -113,7 +135,8 @@ def run_all(jobs: Sequence[Job], workers: int, store: Path) -> dict[Job, dict[st
         path = _path(store, job)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(path, {"job": list(job), "engine_version": ENGINE_VERSION,
-                                 "metrics": metrics})
+                                 "metrics": {k: v if math.isfinite(v) else None
+                                             for k, v in metrics.items()}})
         out[job] = metrics
         if done % 25 == 0 or done == total:
             rate = done / max(time.perf_counter() - started, 1e-9)
@@ -212,8 +235,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=12)
     parser.add_argument("--sim-minutes", type=int, default=10)
     parser.add_argument("--profiles", nargs="+", default=[p.name for p in list_profiles(None)])
-    parser.add_argument("--modes", nargs="+", default=["volatile", "mixed", "calm", "spike"],
-                        help="market modes; a>b: a regime change half-way through the run")
+    parser.add_argument("--modes", nargs="*", default=["volatile", "mixed", "calm", "spike"],
+                        help="synthetic market modes (none: only --markets/--tapes); a>b: "
+                             "a regime change half-way through the run")
+    parser.add_argument("--markets", nargs="+", type=Path, default=[], metavar="FILE",
+                        help="calibrated market files (soakkit calibrate), each a cell run "
+                             "in the regime mix it was fitted on")
+    parser.add_argument("--tapes", nargs="+", type=Path, default=[], metavar="DIR",
+                        help="recorded tapes, each a cell replayed one window per iteration "
+                             "(--iterations x --sim-minutes must fit the tape)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--markdown", type=Path, help="also write the evidence tables here")
     args = parser.parse_args(argv)
@@ -222,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     pool = EVALUATION_SEEDS if args.seed_set == "evaluation" else CALIBRATION_SEEDS
     seeds = pool[:args.seeds]
     grid_seeds = CALIBRATION_SEEDS[:args.grid_seeds]
-    cells = [(p, m) for p in args.profiles for m in args.modes]
+    modes = list(args.modes) + [f"{MARKET_PREFIX}{f.resolve()}" for f in args.markets] \
+        + [f"{TAPE_PREFIX}{d.resolve()}" for d in args.tapes]
+    cells = [(p, m) for p in args.profiles for m in modes]
     it, mins = args.iterations, args.sim_minutes
     grids = {p: static_grid(p, args.grid) if args.grid != "none" else [] for p in args.profiles}
 
@@ -249,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
                             for sets in f for s in seeds], args.jobs, args.store))
 
     report: dict[str, Any] = {
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "args": {k: (str(v) if isinstance(v, Path) else
+                     [str(x) for x in v] if isinstance(v, list) else v)
+                 for k, v in vars(args).items()},
         "engine_version": ENGINE_VERSION,
         "seeds": {"reported": list(seeds), "set": args.seed_set,
                   "grid_calibration": list(grid_seeds)},
@@ -264,13 +298,14 @@ def main(argv: list[str] | None = None) -> int:
             vs = _versus(tuned, rows)
             statics.append({"sets": list(sets), "best": sets == best[(p, m)],
                             "calibration": calibration[(p, m)][sets],
-                            "evaluation": {k: _mean(rows, k) for k in COMPARED},
+                            "evaluation": {k: None if math.isnan(v := _mean(rows, k)) else v
+                                           for k in COMPARED},
                             "tuned_minus_static": {k: d.to_json() for k, d in vs.items()},
                             "relation": compare_with_best(vs)})
         goals = {f"{k}_not_lowered": diffs[k].hi >= -EPS for k in NOT_LOWER}
         goals["not_dominated"] = not any(st["relation"] == "dominated" for st in statics)
         top = next((st for st in statics if st["best"]), None)
-        report["cells"][f"{p}/{m}"] = {
+        report["cells"][f"{p}/{market_label(m)}"] = {
             "tuned_minus_untuned": {k: d.to_json() for k, d in diffs.items()},
             "static_frontier": statics,
             "versus_best_fixed": None if top is None else top["relation"],
@@ -288,7 +323,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _ci(d: dict[str, Any], digits: int) -> str:
     lo, hi = d["ci95"]
+    if d["diff"] is None:
+        return "n/a (no seed with both defined)"
     return f"{d['diff']:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
+def _value(x: float | None, digits: int) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
 
 
 def _setting(sets: Sequence[str]) -> str:
@@ -335,7 +376,8 @@ def _print(report: dict[str, Any]) -> None:
     for cell, data in report["cells"].items():
         print(f"\n{cell}: tuned − untuned (difference [95 % CI])")
         for k, d in data["tuned_minus_untuned"].items():
-            print(f"  {k:<18} {d['mean_b']:.{digits[k]}f} → {d['mean_a']:.{digits[k]}f} "
+            print(f"  {k:<18} {_value(d['mean_b'], digits[k])} → "
+                  f"{_value(d['mean_a'], digits[k])} "
                   f"({_ci(d, digits[k])})")
         for st in data["static_frontier"]:
             mt = st["tuned_minus_static"]

@@ -13,8 +13,10 @@ evidence in ``docs/TUNING.md`` and the tests measure the same things the same wa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,12 +27,13 @@ from soakkit.evidence.stats import bootstrap_mean_ci
 from soakkit.gate import judge_iteration
 from soakkit.soak.iteration import IterationReport
 from soakkit.soak.memory import run_in_memory
-from soakkit.soak.options import SoakOptions
+from soakkit.soak.options import MARKET_MODE, SoakOptions
 from soakkit.tuning.rules import RELAX, RULES, evaluate_rules
 
 __all__ = ["CALIBRATION_SEEDS", "EVALUATION_SEEDS", "LEVER_CASES", "RUN_METRICS", "LeverCase",
-           "PairedDiff", "kpi_mean", "lever_effects", "paired_ci", "production_pass",
-           "rule_deltas", "run_metrics", "schedule_of", "shifted_sets", "static_kpis"]
+           "PairedDiff", "kpi_mean", "lever_effects", "market_label", "paired_ci",
+           "production_pass", "rule_deltas", "run_metrics", "schedule_of", "shifted_sets",
+           "static_kpis"]
 
 #: Seeds the rules, guards, rollback constants and static grids are calibrated on.
 CALIBRATION_SEEDS: tuple[int, ...] = tuple(range(1, 31))
@@ -73,6 +76,28 @@ def schedule_of(mode: str, iterations: int) -> tuple[str, ...]:
 
 #: Separates the modes of a regime change within a run (``calm>volatile``).
 SHIFT = ">"
+#: A ``mode`` naming a calibrated market file (run in the regime mix it was fitted on) …
+MARKET_PREFIX = "market="
+#: … or a recorded tape replayed window by window.
+TAPE_PREFIX = "tape="
+
+
+def market_label(mode: str) -> str:
+    """A short name of ``mode`` for tables: ``market:NAME`` and ``tape:NAME`` (the file's
+    or folder's stem) for calibrated markets and tapes, else the mode itself."""
+    for prefix, kind in ((MARKET_PREFIX, "market"), (TAPE_PREFIX, "tape")):
+        if mode.startswith(prefix):
+            return f"{kind}:{Path(mode[len(prefix):]).stem}"
+    return mode
+
+
+def _market_options(mode: str) -> dict[str, Any]:
+    """The :class:`SoakOptions` fields that select the market ``mode`` names."""
+    if mode.startswith(MARKET_PREFIX):
+        return {"market": mode[len(MARKET_PREFIX):], "mode": MARKET_MODE}
+    if mode.startswith(TAPE_PREFIX):
+        return {"market_data": Path(mode[len(TAPE_PREFIX):])}
+    return {"mode": mode}
 
 
 def static_kpis(profile: str, mode: str, seed: int, *, iterations: int, sim_minutes: int,
@@ -80,13 +105,15 @@ def static_kpis(profile: str, mode: str, seed: int, *, iterations: int, sim_minu
     """Every iteration's KPIs of one in-memory soak (``sets`` are ``key=value``).
 
     ``mode`` may be a regime change within the run, such as ``calm>volatile``
-    (:func:`schedule_of`).
+    (:func:`schedule_of`), a calibrated market file (``market=FILE``, its fitted regime mix)
+    or a recorded tape (``tape=DIR``, replayed one window per iteration).
     """
-    schedule = schedule_of(mode, iterations)
+    plain = not mode.startswith((MARKET_PREFIX, TAPE_PREFIX))
+    schedule = schedule_of(mode, iterations) if plain else ()
+    market = _market_options(schedule[0] if schedule else mode)
     reports: list[IterationReport] = run_in_memory(SoakOptions(
-        profile=profile, iterations=iterations, mode=schedule[0] if schedule else mode,
-        seed=seed, sim_minutes=sim_minutes, gate="production", sets=tuple(sets), tune=tune),
-        schedule=schedule)
+        profile=profile, iterations=iterations, seed=seed, sim_minutes=sim_minutes,
+        gate="production", sets=tuple(sets), tune=tune, **market), schedule=schedule)
     return [dict(r.kpis) for r in reports]
 
 
@@ -103,16 +130,29 @@ class PairedDiff:
     down: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"mean_a": self.mean_a, "mean_b": self.mean_b, "diff": self.diff,
-                "ci95": [self.lo, self.hi], "seeds_up": self.up, "seeds_down": self.down}
+        """The difference as JSON; an undefined figure (no seed with both values) is null."""
+        def defined(x: float) -> float | None:
+            return x if np.isfinite(x) else None
+
+        return {"mean_a": defined(self.mean_a), "mean_b": defined(self.mean_b),
+                "diff": defined(self.diff), "ci95": [defined(self.lo), defined(self.hi)],
+                "seeds_up": self.up, "seeds_down": self.down}
 
 
 def paired_ci(a: Sequence[float], b: Sequence[float], *, seed: int = 20261124,
               resamples: int = 10_000) -> PairedDiff:
-    """Paired mean difference ``a − b`` with a 95 % percentile bootstrap over seeds."""
+    """Paired mean difference ``a − b`` with a 95 % percentile bootstrap over seeds.
+
+    Only seeds where both values are defined count (``net_bps`` of a run without a fill is
+    NaN); with none, every figure is NaN.
+    """
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    both = np.isfinite(x) & np.isfinite(y)
+    x, y = x[both], y[both]
     d = x - y
     lo, hi = bootstrap_mean_ci(d, np.random.default_rng(seed), resamples=resamples)
+    if not d.size:
+        return PairedDiff(math.nan, math.nan, math.nan, lo, hi, 0, 0)
     return PairedDiff(float(x.mean()), float(y.mean()), float(d.mean()), float(lo), float(hi),
                       int((d > 0).sum()), int((d < 0).sum()))
 
