@@ -8,7 +8,8 @@
   iteration log and ``iterations.parquet``), then the same ITER_SUMMARY files alone (the
   legacy layout): cold (no cache) and warm (cache present), next to a plain ``json.load``
   loop over the same files, best of ``--reps``, both inside one process (in-process) and as
-  whole ``python`` processes (interpreter start and imports included);
+  whole ``python`` processes (interpreter start and imports included); and ``soakkit
+  catalog`` warm (the per-run view, read ready without polars) as a whole process;
 * floors – whole processes doing only what any catalog of the tree must: import polars and
   read the cache (warm); that plus one ``lstat`` per file and every ``iterations.parquet``
   (cold); that plus the consistency check, and plus writing the cache (cold_checked,
@@ -214,7 +215,8 @@ def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
     """In-process and whole-process timings of one layout (cold without cache, warm)."""
     soak = root / "soak"
     paths = sorted(str(p) for p in (soak / "runs").glob("*/ITER_SUMMARY_*.json"))
-    base, cold, warm, base_p, cold_p, warm_p = [], [], [], [], [], []
+    base, cold, warm, base_p, cold_p, warm_p, view_p = [], [], [], [], [], [], []
+    view = [sys.executable, "-m", "soakkit", "catalog", "--artifacts", str(soak)]
     logged = any((soak / "runs").glob(f"*/{ITER_LOG_FILE}"))
     floors: dict[str, list[float]] = {}
     for _ in range(reps):
@@ -237,6 +239,10 @@ def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
         cold_p.append(_child_seconds(_LOAD, str(soak), "nocache")[0])
         _child_seconds(_LOAD, str(soak), "cache")
         warm_p.append(_child_seconds(_LOAD, str(soak), "cache")[0])
+        subprocess.run(view, check=True, capture_output=True)  # keeps the per-run view
+        start = time.perf_counter()
+        subprocess.run(view, check=True, capture_output=True)
+        view_p.append(time.perf_counter() - start)
         for name, code in _FLOORS.items():
             if not name.startswith("cold") or logged:
                 extra = [_LEAVES] if name == "legacy_rows" else []
@@ -246,12 +252,13 @@ def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
             floors.setdefault("cold_checked_cached", []).append(_child_seconds(
                 _FLOORS["cold_checked"], str(soak), "cache")[0])
     b, c, w = min(base), min(cold), min(warm)
-    bp, cp, wp = min(base_p), min(cold_p), min(warm_p)
+    bp, cp, wp, vp = min(base_p), min(cold_p), min(warm_p), min(view_p)
     return {"files": files, "logged_rows": loaded.logged_rows,
             "in_process": {"json_load_s": b, "cold_s": c, "warm_s": w,
                            "cold_speedup": b / c, "warm_speedup": b / w},
             "whole_process": {"json_load_s": bp, "cold_s": cp, "warm_s": wp,
-                              "cold_speedup": bp / cp, "warm_speedup": bp / wp},
+                              "cold_speedup": bp / cp, "warm_speedup": bp / wp,
+                              "view_warm_s": vp, "view_warm_speedup": bp / vp},
             "floors_whole_process": {f"{name}_s": min(v) for name, v in floors.items()}
             | {f"{name}_speedup": bp / min(v) for name, v in floors.items()},
             "json_load_files_per_s": files / b, "cold_files_per_s": files / c,
@@ -366,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{i['json_load_s']:.2f} s, cold {i['cold_s']:.3f} s ({i['cold_speedup']:.1f}x), "
               f"warm {i['warm_s']:.3f} s ({i['warm_speedup']:.0f}x); whole process: json.load "
               f"loop {w['json_load_s']:.2f} s, cold {w['cold_s']:.3f} s "
-              f"({w['cold_speedup']:.1f}x), warm {w['warm_s']:.3f} s ({w['warm_speedup']:.0f}x)")
+              f"({w['cold_speedup']:.1f}x), warm {w['warm_s']:.3f} s ({w['warm_speedup']:.0f}x), "
+              f"`soakkit catalog` warm {w['view_warm_s']:.3f} s ({w['view_warm_speedup']:.0f}x)")
         f = layout["floors_whole_process"]
         print("  floors, whole processes: " + ", ".join(
             f"{name} {f[name + '_s']:.3f} s ({f[name + '_speedup']:.1f}x the json.load loop)"

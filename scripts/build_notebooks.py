@@ -389,9 +389,66 @@ table(report.in_vs_out)''')),
 record("optimize", report.record())''')),
 ])
 
+FIDELITY_REPORT = notebook([
+    md("# Fidelity report\n\nDoes the synthetic market pass for the real one? A recorded tape "
+       "(`soakkit tape import`) against its synthetic market: by default the tape calibrated "
+       "on the window compared (`soakkit calibrate`), in `mixed` mode, the regime mix it was "
+       "fitted on. First the twelve **stylized facts**, measured the same way on the tape and "
+       "on one synthetic window per seed; then the **sim-to-real table**: each profile "
+       "replayed on the tape and run on the synthetic market, so a verdict reached on the "
+       "synthetic market can be checked against the real one. `soakkit fidelity TAPE` prints "
+       "the same tables (docs/SIMULATOR.md, \"Fidelity\")."),
+    code(f'''tape: str | None = None  # the tape folder to compare with (required; soakkit tape)
+market: str | None = None  # market profile, as soak --market; None: calibrate the tape
+{ARTIFACTS}; where a named market and user profiles are looked up
+minutes: int | None = None  # the first M whole minutes (1..120); None: all, at most 120
+seeds: int = 8  # synthetic windows, and mini-soaks per profile and side (1..64)
+seed: int = 0  # the first seed
+profiles: str = "steady_safe,aggressive,ultra_safe"  # sim-to-real profiles; "none": none''',
+         "parameters"),
+    code(SETUP_CHARTS.replace("import charts", "import fidelity_charts")
+         + '''\nfrom soakkit.report.fidelity_report import load_fidelity_report, no_tape_note
+
+missing = no_tape_note(tape)  # no tape given: said here, nothing shown below
+report = None if missing else load_fidelity_report(
+    tape, market=market, artifacts=artifacts, minutes=minutes, seeds=seeds, seed=seed,
+    profiles=profiles)
+if report is None:
+    print(missing)
+else:
+    table(report.header)'''),
+    md("## Stylized facts\n\nEach fact on the tape (`real`), and over the synthetic windows: "
+       "the median (`synthetic`) and the 5-95 % interval (`p5`, `p95`). *Within*: the median "
+       "is within 25 % of the real value (`synthetic_vs_real` between 0.75 and 1.25)."),
+    code(if_report("table(report.facts)")),
+    md("## The facts at a glance\n\nEvery fact relative to its real value (the black line): "
+       "the dot is the synthetic median, the grey line its 5-95 % interval, the green band "
+       "the +/-25 % a fact must fall in. Hover a dot for its figures."),
+    code(if_report('show(fidelity_charts.facts_chart(report.normalised), "facts")')),
+    md("## Sim-to-real\n\nEach profile, untuned, **replayed** on the tape (one-minute "
+       "iterations over the window compared) and **run on the synthetic market** (as many "
+       "one-minute iterations), once per seed on each side. Means per iteration over every "
+       "seed: fills (`fill_count`), P&L in USD (`pnl_usd`), adverse selection "
+       "(`adverse_bps`, docs/KPIS.md) and the share of iterations the production gate "
+       "passes."),
+    code(if_report('''if report.sim_to_real is None:
+    print("No sim-to-real table: profiles is none.")
+else:
+    print(report.note)
+    table(report.sim_to_real)''')),
+    md("## Fills, synthetic against replay\n\nEach profile's synthetic fills per iteration "
+       "relative to the replay's; the green band is the 0.5-2x a profile must fall in, the "
+       "shape says whether the two P&Ls have the same sign."),
+    code(if_report('show(fidelity_charts.fills_chart(report.sim_to_real), "fills")')),
+    md("## Verdict"),
+    code(if_report('''print(report.verdict)
+record("fidelity", report.record())''')),
+])
+
 TEMPLATES = {"mini_soak.ipynb": MINI_SOAK, "kpi_report.ipynb": KPI_REPORT,
              "disk_report.ipynb": DISK_REPORT, "explore_runs.ipynb": EXPLORE_RUNS,
-             "sweep_report.ipynb": SWEEP_REPORT, "optimize_report.ipynb": OPTIMIZE_REPORT}
+             "sweep_report.ipynb": SWEEP_REPORT, "optimize_report.ipynb": OPTIMIZE_REPORT,
+             "fidelity_report.ipynb": FIDELITY_REPORT}
 
 
 def main(argv: list[str] | None = None) -> int:

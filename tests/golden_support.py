@@ -48,6 +48,10 @@ GOLDEN_PARAMS: dict[str, dict[str, Any]] = {
                      "baseline": "profile=steady_safe,base_spread_bps_delta=0.14,"
                                  "min_interval_ms=65"},
     "optimize_report": {"study": "golden"},
+    # the shipped real sample (relative to tests/golden, where the goldens run): its first
+    # minute, 2 synthetic windows and 2 seeds per profile and side, so the golden is quick
+    "fidelity_report": {"tape": "../../examples/tapes/binance-spot-btcusdt", "minutes": 1,
+                        "seeds": 2},
 }
 
 #: Golden name → the folder under the base its kernel reads (``SOAKKIT_ARTIFACTS``).

@@ -123,6 +123,10 @@ def test_catalog_json_is_written_a_slice_at_a_time(runs: tuple[Path, list[str]],
     finite = [{k: None if isinstance(v, float) and not math.isfinite(v) else v
                for k, v in row.items()} for row in to_records(frame)]
     assert json.loads(out.out) == finite
+    times = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
+    whole = frame.with_columns(pl.col(c).dt.strftime(catalog_cli.JSON_TIME_FORMAT)
+                               for c in times).write_json()
+    assert out.out == whole + "\n"  # polars' write_json's bytes, made slice by slice
     redirected = io.StringIO()  # a text stream with no bytes underneath gets the same text
     with contextlib.redirect_stdout(redirected):
         assert main(["catalog", "--artifacts", str(root), "--json"]) == 0
@@ -139,6 +143,21 @@ def test_catalog_json_is_written_a_slice_at_a_time(runs: tuple[Path, list[str]],
     assert full.code == 2 and full.err.startswith(f"soakkit: error: {target}: cannot write")
     assert target.read_bytes() == b"the previous export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.parquet"]
+
+
+def test_json_slices_are_write_jsons_bytes_with_newlines_in_strings(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--json` joins NDJSON slices with commas: a newline inside a string stays escaped."""
+    from soakkit.cli import catalog as catalog_cli
+
+    frame = pl.DataFrame({"text": ["a\nb", "c\r\nd", "", None, "\\n"] * 3,
+                          "x": [1.5, float("nan"), None, float("inf"), -0.0] * 3,
+                          "tags": [["p\nq"], [], None, ["r"], ["\n"]] * 3})
+    monkeypatch.setattr(catalog_cli, "JSON_ROWS_AT_A_TIME", 4)
+    catalog_cli._write_json(frame)
+    assert capsys.readouterr().out == frame.write_json() + "\n"
+    catalog_cli._write_json(frame.head(0))
+    assert capsys.readouterr().out == "[]\n"
 
 
 def test_text_tables_clip_then_hide_and_never_wrap() -> None:

@@ -122,6 +122,8 @@ def test_after_the_demo_every_notebook_shows_its_run_with_its_defaults(
         assert {"disk_usage", "disk_growth"} <= set(figures)  # the demo's rotation is logged
     if template == "sweep_report.ipynb":
         assert "No sweep under" in text and figures == {}
+    if template == "fidelity_report.ipynb":  # no tape by default: said in words
+        assert "No tape given" in text and figures == {}
 
 
 def test_the_sweep_notebook_shows_a_sweep_with_its_defaults(

@@ -3,9 +3,28 @@
 * :mod:`soakkit.catalog.load` – :func:`load_catalog` and :class:`Catalog`;
 * :mod:`soakkit.catalog.parse` – files to rows (polars, schema screen, tolerant path);
 * :mod:`soakkit.catalog.log` – rows from the runs' iteration logs;
-* :mod:`soakkit.catalog.cache` – the warm cache under the user's cache directory.
+* :mod:`soakkit.catalog.cache` – the warm cache under the user's cache directory;
+* :mod:`soakkit.catalog.runs_view` – the per-run view kept ready (read without polars);
+* :mod:`soakkit.catalog.folders`, :mod:`soakkit.catalog.cache_paths` – the folders read
+  and where caches go (no polars).
+
+``load_catalog`` and ``Catalog`` are imported on first use, so that the modules without
+polars start without it.
 """
 
-from soakkit.catalog.load import Catalog, load_catalog
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from soakkit.catalog.load import Catalog, load_catalog
 
 __all__ = ["Catalog", "load_catalog"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from soakkit.catalog import load
+
+        return getattr(load, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

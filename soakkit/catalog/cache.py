@@ -9,7 +9,6 @@ one is a cold load, an unwritable one only costs speed.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,48 +16,21 @@ from pathlib import Path
 import polars as pl
 
 from soakkit import __version__
+from soakkit.catalog.cache_paths import CACHE_ENV, cache_dir, cache_root
 from soakkit.catalog.log import KEY_SCHEMA
 from soakkit.catalog.parse import CATALOG_SCHEMA
-from soakkit.core.errors import SoakkitError, UsageError
-from soakkit.core.inputs import check_user_path, show_value
+from soakkit.core.errors import SoakkitError
 from soakkit.core.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
 
 __all__ = ["CACHE_ENV", "CatalogCache", "cache_dir", "cache_root", "read_cache", "write_cache"]
 
 _CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
-#: Where caches go instead of ``$XDG_CACHE_HOME/soakkit``.
-CACHE_ENV = "SOAKKIT_CACHE_DIR"
 #: The columns a cache file must have: the catalog's and the key of each row's source.
 _FRAME_SCHEMA = pl.Schema({**CATALOG_SCHEMA, **KEY_SCHEMA})
 
 _SCHEMA_ID = sha256_bytes(canonical_json(
     {"version": __version__, "columns": {k: str(v) for k, v in CATALOG_SCHEMA.items()}},
     compact=True).encode())
-
-
-def cache_root() -> Path:
-    """soakkit's cache folder: ``$SOAKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/soakkit``, else
-    ``~/.cache/soakkit`` (never inside the artifacts).
-
-    Raises
-    ------
-    UsageError
-        ``SOAKKIT_CACHE_DIR`` is set but empty or not a usable path (an empty value would
-        mean the working folder).
-    """
-    root = os.environ.get(CACHE_ENV)
-    if root is not None and (why := check_user_path(root)):
-        raise UsageError(f"{CACHE_ENV}={show_value(root)}: {why}; unset it or name a folder")
-    if root is None:
-        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        root = str(Path(xdg) / "soakkit")
-    return Path(root)
-
-
-def cache_dir(artifacts: Path) -> Path:
-    """Where the catalog cache of ``artifacts`` lives (one folder per artifacts path)."""
-    key = sha256_bytes(os.fsencode(os.path.realpath(artifacts)))[:16]
-    return cache_root() / f"catalog-{key}"
 
 
 @dataclass(frozen=True)

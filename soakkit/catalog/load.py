@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,13 +38,12 @@ from soakkit.artifacts.layout import (
     HISTORY_FILE,
     ITER_LOG_FILE,
     ITER_RE,
-    LATEST,
     RUN_FILE,
-    list_runs,
     read_json_maybe_gz,
     resolve_artifacts,
 )
 from soakkit.catalog.cache import CatalogCache, cache_dir, read_cache, write_cache
+from soakkit.catalog.folders import LEGACY_RUN_ID, CatalogFolder, folder_mtimes
 from soakkit.catalog.log import KEY_SCHEMA, LogFolder, Source, rows_from_logs, with_keys
 from soakkit.catalog.parse import (
     CATALOG_SCHEMA,
@@ -62,9 +61,6 @@ from soakkit.gate import RUN_WINDOW, Verdict, judge_run
 __all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "RunTable",
            "cache_dir", "load_catalog", "run_summary", "to_records"]
 
-LEGACY_RUN_ID = "legacy-latest"
-
-
 @dataclass(frozen=True)
 class Catalog:
     """The catalog table, the problems met while loading it, and how it was loaded."""
@@ -76,6 +72,9 @@ class Catalog:
     notes: tuple[str, ...] = ()  #: where a run's iteration log could not be used, and why
     logged_rows: int = 0  #: rows read from iteration logs (not from ITER_SUMMARY files)
     root: Path = Path()  #: the artifacts root it was loaded from (resolved once)
+    #: the mtime (ns) of each folder read, by its key (``runs/<id>``, ``latest``), taken
+    #: before any of its files was: what a cache of this catalog is valid for
+    dirs: dict[str, int] = field(default_factory=dict)
 
     def runs(self) -> RunTable:
         """One row per run (:func:`run_summary`), shown in Jupyter as the reports' table."""
@@ -159,22 +158,6 @@ def run_summary(frame: pl.DataFrame) -> RunTable:
                     .sort(["started_utc", "run_id"], nulls_last=True))
 
 
-@dataclass(frozen=True)
-class _Folder:
-    path: Path
-    rel: str
-    run_id: str
-    layout: str
-
-
-def _folders(artifacts: Path) -> list[_Folder]:
-    out = [_Folder(p, f"runs/{p.name}", p.name, "runs") for p in list_runs(artifacts)]
-    legacy = artifacts / LATEST
-    if legacy.is_dir() and not legacy.is_symlink():
-        out.append(_Folder(legacy, LATEST, LEGACY_RUN_ID, "legacy"))
-    return out
-
-
 @functools.lru_cache(maxsize=1 << 16)
 def _kind(name: str) -> tuple[str, int | None] | None:
     """What a file name is to the catalog (memoised: the same names recur in every run)."""
@@ -207,7 +190,7 @@ def _sources(folder: Path) -> list[Source]:
         os.close(fd)
 
 
-def _options(folder: _Folder, problems: list[str]) -> dict[str, Any]:
+def _options(folder: CatalogFolder, problems: list[str]) -> dict[str, Any]:
     if folder.layout != "runs":
         return {}
     try:
@@ -265,19 +248,14 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     artifacts = resolve_artifacts(artifacts)
     if not artifacts.is_dir():
         raise ArtifactError(f"{artifacts}: artifacts folder not found")
-    folders: list[tuple[_Folder, int]] = []
-    for folder in _folders(artifacts):
-        try:
-            folders.append((folder, file_time_ns(os.stat(folder.path))))
-        except OSError:
-            continue
+    folders = folder_mtimes(artifacts)
     dirs = {folder.rel: mtime for folder, mtime in folders}
     cached = read_cache(artifacts) if cache and not refresh else None
     if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
         seen = {rel: list(lines) for rel, lines in cached.problems.items()}
         frame = _within_dates(cached.frame, seen)  # a cache an older soakkit wrote
         return Catalog(_public(frame), _flat(seen), 0, frame.height, _flat(cached.notes),
-                       root=artifacts)
+                       root=artifacts, dirs=dirs)
     by_dir: dict[str, pl.DataFrame] = {} if cached is None else {
         str(key[0]): part for key, part in cached.frame.partition_by(
             "_dir", as_dict=True, maintain_order=True).items()}
@@ -363,7 +341,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
         write_cache(artifacts, CatalogCache(everything, dirs, problems, notes))
     return Catalog(_public(everything), _flat(problems), len(tasks) + len(histories),
                    sum(f.height for f in keep), _flat(notes), from_logs.frame.height,
-                   artifacts)
+                   artifacts, dirs)
 
 
 def _within_dates(frame: pl.DataFrame, problems: dict[str, list[str]]) -> pl.DataFrame:

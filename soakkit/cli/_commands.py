@@ -21,5 +21,5 @@ COMMANDS: dict[str, str] = {
     "config": "show, explain and migrate configuration",
     "tape": "import, check or generate a market tape for replay",
     "calibrate": "fit the synthetic market to a recorded tape (a market profile)",
-    "fidelity": "stylized facts of a tape against its synthetic market, with intervals",
+    "fidelity": "stylized facts and profile verdicts of a tape against its synthetic market",
 }

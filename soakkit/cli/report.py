@@ -64,12 +64,14 @@ def _bounds() -> str:
     """The ``bounds:`` paragraph: every size a report parameter may ask for."""
     from soakkit.evidence.stats import MAX_RESAMPLES, MIN_RESAMPLES
     from soakkit.rotation.policy import MAX_KEEP_LATEST
+    from soakkit.sim.fidelity import MAX_FIDELITY_MINUTES, MAX_FIDELITY_SEEDS
 
     return (f"bounds: -p iterations 1..{MAX_ITERATIONS}, -p sim_minutes 1..1440, -p seed "
             f"0..{MAX_SEED},\n  -p last_n 0..{MAX_ITERATIONS}, -p days and -p ttl_days "
             f"0..36500, -p keep_latest 0..{MAX_KEEP_LATEST},\n  -p budget_mb more than 0, "
             f"-p resamples {MIN_RESAMPLES}..{MAX_RESAMPLES}, -p alpha more than 0 and less "
-            "than 1.\n\n")
+            f"than 1,\n  -p minutes 1..{MAX_FIDELITY_MINUTES} and -p seeds "
+            f"1..{MAX_FIDELITY_SEEDS} (fidelity).\n\n")
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -91,7 +93,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         epilog="examples:\n  soakkit report kpi -p run latest -p gate production\n"
                "  soakkit report disk --artifacts artifacts/soak -p budget_mb 900\n"
                "  soakkit report soak -p iterations 6 -p mode volatile\n"
-               "  soakkit report explore -p days 30\n\n"
+               "  soakkit report explore -p days 30\n"
+               "  soakkit report fidelity -p tape examples/tapes/binance-spot-btcusdt\n\n"
                "artifacts: --artifacts DIR (or -p artifacts DIR), else $SOAKKIT_ARTIFACTS, else "
                "the nearest\nartifacts/soak above the working directory; the report records "
                "the folder it used.\n\n"

@@ -16,12 +16,12 @@ columns as money, ``*_bytes`` columns as byte counts, times to the minute.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-__all__ = ["BYTES_SUFFIX", "TABLE_CSS", "USD_SUFFIX", "cell", "fit_text_table", "table_html",
-           "text_table"]
+__all__ = ["BYTES_SUFFIX", "TABLE_CSS", "USD_SUFFIX", "cell", "fit_text_rows", "fit_text_table",
+           "table_html", "text_table"]
 
 #: Columns whose name ends with this hold byte counts. Their cells carry the CSS class
 #: ``bytes`` and a fixed text width, so nbval can mask them (tests/golden/nbval_sanitize.cfg):
@@ -62,10 +62,9 @@ def cell(value: Any, column: str = "") -> tuple[str, str]:
     return str(value), "text"
 
 
-def _cells(frame: Any) -> list[list[tuple[str, str]]]:
-    columns = list(frame.columns)
+def _cells(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[list[tuple[str, str]]]:
     return [[cell(value, column) for column, value in zip(columns, row, strict=True)]
-            for row in frame.iter_rows()]
+            for row in rows]
 
 
 def table_html(frame: Any, *, caption: str | None = None) -> str:
@@ -76,7 +75,7 @@ def table_html(frame: Any, *, caption: str | None = None) -> str:
     """
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
-    for row in _cells(frame):
+    for row in _cells(list(frame.columns), frame.iter_rows()):
         cells = "".join(f'<td class="{cls}">{html.escape(text)}</td>' for text, cls in row)
         rows.append(f"<tr>{cells}</tr>")
     title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
@@ -96,8 +95,17 @@ def fit_text_table(frame: Any, width: int | None = None, *, whole: Sequence[str]
     columns named in ``whole``); if the table is still too wide, the ``optional`` columns
     are hidden in the order given. Numbers are right-aligned and never clipped.
     """
-    columns = [str(c) for c in frame.columns]
-    rows = _cells(frame)
+    return fit_text_rows(list(frame.columns), frame.iter_rows(), width, whole=whole,
+                         optional=optional)
+
+
+def fit_text_rows(names: Sequence[str], values: Iterable[Sequence[Any]],
+                  width: int | None = None, *, whole: Sequence[str] = (),
+                  optional: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """:func:`fit_text_table` of rows of Python values (``names``: the column headers),
+    for callers that have no frame."""
+    columns = [str(c) for c in names]
+    rows = _cells(columns, values)
     numeric = [bool(rows) and all(row[i][1].startswith("num") or row[i][1] == "none"
                                   for row in rows) for i in range(len(columns))]
     natural = [max([len(name)] + [len(row[i][0]) for row in rows]) for i, name in

@@ -29,8 +29,8 @@ from soakkit.soak.options import SoakOptions
 from soakkit.tuning.rules import RELAX, RULES, evaluate_rules
 
 __all__ = ["CALIBRATION_SEEDS", "EVALUATION_SEEDS", "LEVER_CASES", "RUN_METRICS", "LeverCase",
-           "PairedDiff", "lever_effects", "paired_ci", "production_pass", "rule_deltas",
-           "run_metrics", "schedule_of", "shifted_sets", "static_kpis"]
+           "PairedDiff", "kpi_mean", "lever_effects", "paired_ci", "production_pass",
+           "rule_deltas", "run_metrics", "schedule_of", "shifted_sets", "static_kpis"]
 
 #: Seeds the rules, guards, rollback constants and static grids are calibrated on.
 CALIBRATION_SEEDS: tuple[int, ...] = tuple(range(1, 31))
@@ -47,7 +47,8 @@ def production_pass(kpis: Mapping[str, Any]) -> bool:
     return judge_iteration(kpis, "production", 10**6).verdict != "FAIL"
 
 
-def _mean(values: Iterable[Any]) -> float:
+def kpi_mean(values: Iterable[Any]) -> float:
+    """The mean of a KPI's values, ``None`` (no value) left out; NaN when none has one."""
     arr = np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64)
     return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
 
@@ -56,7 +57,7 @@ def run_metrics(kpis: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """:data:`RUN_METRICS` of one run: the mean of each KPI, and the production pass rate."""
     out = {"pass_rate": float(np.mean([production_pass(k) for k in kpis]))}
     for name in RUN_METRICS[1:]:
-        out[name] = _mean(k.get(name) for k in kpis)
+        out[name] = kpi_mean(k.get(name) for k in kpis)
     return out
 
 
@@ -143,7 +144,7 @@ def lever_effects(profile: str, mode: str, start: Mapping[str, float],
         b = static_kpis(profile, mode, seed, iterations=iterations, sim_minutes=sim_minutes,
                         sets=sets_b)
         for k in kpis:
-            out[k].append(_mean((None if y.get(k) is None or x.get(k) is None
+            out[k].append(kpi_mean((None if y.get(k) is None or x.get(k) is None
                                  else float(y[k]) - float(x[k])) for x, y in zip(a, b,
                                                                                  strict=True)))
     return out

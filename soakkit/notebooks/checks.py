@@ -39,8 +39,9 @@ __all__ = ["CREATES_ARTIFACTS", "REPORT_CHECKS", "report_problems", "resolve_rep
 
 Checker = Callable[[Mapping[str, Any], Path | None], list[str]]
 
-#: Reports that write runs: without an artifacts folder they start ``./artifacts/soak``.
-CREATES_ARTIFACTS = frozenset({"soak"})
+#: Reports that write runs, or read only what they may find there (``fidelity``: a named
+#: market, user profiles): without an artifacts folder they take ``./artifacts/soak``.
+CREATES_ARTIFACTS = frozenset({"soak", "fidelity"})
 
 
 def _label(name: str) -> str:
@@ -176,10 +177,49 @@ def check_sweep(values: Mapping[str, Any], root: Path | None) -> list[str]:
     return []
 
 
+def check_fidelity(values: Mapping[str, Any], root: Path | None) -> list[str]:
+    """The ``fidelity`` report: a tape that reads and holds the minutes asked for, the
+    number of seeds, the profiles and the market."""
+    from soakkit.evidence.sim_to_real import check_profiles
+    from soakkit.report.fidelity_report import parse_profiles
+    from soakkit.sim.fidelity import MAX_FIDELITY_MINUTES, MAX_FIDELITY_SEEDS, fidelity_span
+    from soakkit.sim.replay import load_tape
+    from soakkit.soak.options import load_market
+
+    problems = (_bounded(values, "minutes", 1, MAX_FIDELITY_MINUTES)
+                + _bounded(values, "seeds", 1, MAX_FIDELITY_SEEDS)
+                + _bounded(values, "seed", 0, MAX_SEED))
+    tape = values.get("tape")
+    if tape is None:
+        problems.append(f"{_label('tape')}: give the tape folder to compare with")
+    elif why := check_user_path(str(tape)):
+        problems.append(f"{_label('tape')}: {why}")
+    if problems or root is None:
+        return problems
+    def read_tape() -> None:
+        fidelity_span(load_tape(Path(str(tape))), values.get("minutes"))
+
+    def read_profiles() -> None:
+        if str(values["profiles"]).strip() != "none":
+            check_profiles(parse_profiles(str(values["profiles"])), root)
+
+    def read_market() -> None:
+        if values.get("market") is not None:
+            load_market(str(values["market"]), root)
+
+    for name, check in (("tape", read_tape), ("profiles", read_profiles),
+                        ("market", read_market)):
+        try:
+            check()
+        except SoakkitError as exc:
+            problems.append(f"{_label(name)}: {exc}")
+    return problems
+
+
 #: Report name → its check (reports without one are checked by type only).
 REPORT_CHECKS: Mapping[str, Checker] = {"soak": check_soak, "kpi": check_kpi,
                                         "disk": check_disk, "explore": check_explore,
-                                        "sweep": check_sweep}
+                                        "sweep": check_sweep, "fidelity": check_fidelity}
 
 
 def _environment() -> list[str]:

@@ -82,7 +82,8 @@ __all__ = ["EXIT_CODES", "NOTEBOOKS", "ParamSpec", "RunResult", "cast_parameters
 NOTEBOOKS: Mapping[str, str] = {"soak": "mini_soak.ipynb", "kpi": "kpi_report.ipynb",
                                 "disk": "disk_report.ipynb", "explore": "explore_runs.ipynb",
                                 "sweep": "sweep_report.ipynb",
-                                "optimize": "optimize_report.ipynb"}
+                                "optimize": "optimize_report.ipynb",
+                                "fidelity": "fidelity_report.ipynb"}
 #: A run's status → its exit code (:data:`soakkit.core.errors.REPORT_STATUS_CODES`).
 EXIT_CODES: Mapping[str, int] = REPORT_STATUS_CODES
 #: Longest --cell-timeout (and kernel start timeout), in whole seconds: a day.

@@ -50,8 +50,9 @@ from soakkit.report.vega import (  # noqa: E402  (re-exported: the charts' publi
     vega_script,
 )
 
-__all__ = ["CHART_META", "VEGALITE_MIME", "embed_html", "kpi_trends_chart", "param_trajectories",
-           "runs_chart", "spec", "static_png", "tuner_action", "tuning_events", "vega_script"]
+__all__ = ["CHART_META", "VEGALITE_MIME", "chart_records", "embed_html", "kpi_trends_chart",
+           "param_trajectories", "runs_chart", "spec", "static_png", "tuner_action",
+           "tuning_events", "vega_script"]
 
 start_engine()  # a chart's PNG follows soon: vl-convert's engine starts meanwhile
 
@@ -71,7 +72,9 @@ def _round(value: Any, digits: int = 4) -> Any:
     return value
 
 
-def _records(frame: pl.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
+def chart_records(frame: pl.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
+    """The rows of ``frame``'s ``columns`` as a chart's data: floats to the 4 significant
+    digits the tables show (NaN as null), times as UTC text."""
     return [{k: _round(v) for k, v in row.items()}
             for row in frame.select(list(columns)).iter_rows(named=True)]
 
@@ -142,7 +145,7 @@ def kpi_trends_chart(frame: pl.DataFrame, gate: str) -> alt.VConcatChart:
     actions = [tuner_action(row) for row in frame.iter_rows(named=True)]
     data = frame.with_columns(verdicts.alias("verdict"), pl.Series("tuner", actions))
     fields = ["iteration", "regime", "phase", "verdict", *GATED_KPIS, "pnl_usd", "tuner"]
-    values = _records(data, fields)
+    values = chart_records(data, fields)
     limits = thresholds(gate)
     warmup = [{"x0": row["iteration"] - 0.5, "x1": row["iteration"] + 0.5, "band": "warm-up"}
               for row in values if row["phase"] == "warmup"] if gate == "production" else []
@@ -216,7 +219,7 @@ def runs_chart(runs: pl.DataFrame) -> alt.Chart:
         pl.col("started_utc").dt.strftime("%Y-%m-%d %H:%M:%S UTC").alias("start"))
     fields = ["run_id", "started_utc", "start", "profile", "tuner", "strategy", "market",
               "mode", "iterations", "verdict", "pnl_usd", "risk_ratio_max", "duration_s"]
-    values = _records(data, fields)
+    values = chart_records(data, fields)
     zoom = alt.selection_interval(name="zoom", bind="scales")
     hollow = alt.condition("datum.tuner === 'off'", alt.value(0.0), alt.value(0.9))
     chart = (alt.Chart(alt.Data(values=values))

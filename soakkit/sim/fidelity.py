@@ -25,7 +25,7 @@ from soakkit.sim.tape import NS
 from soakkit.sim.tapefile import RecordedTape
 
 __all__ = ["FACT_TOLERANCE", "MAX_FIDELITY_MINUTES", "MAX_FIDELITY_SEEDS", "FactRow",
-           "FidelityReport", "fidelity"]
+           "FidelityReport", "fidelity", "fidelity_span", "finite_or_none"]
 
 FACT_TOLERANCE = 0.25  #: a fact is reproduced when the synthetic median is this close (rel.)
 MAX_FIDELITY_SEEDS = 64  #: bound of ``--seeds``
@@ -51,12 +51,13 @@ class FactRow:
 
     def to_json(self) -> dict[str, object]:
         return {"fact": self.key, "label": self.label, "unit": self.unit,
-                "real": _finite(self.real), "synthetic": _finite(self.synthetic),
-                "interval_5_95": [_finite(self.low), _finite(self.high)],
+                "real": finite_or_none(self.real), "synthetic": finite_or_none(self.synthetic),
+                "interval_5_95": [finite_or_none(self.low), finite_or_none(self.high)],
                 "within": self.within}
 
 
-def _finite(x: float) -> float | None:
+def finite_or_none(x: float) -> float | None:
+    """``x`` rounded to 6 decimals for JSON, or ``None`` when it is not finite."""
     return round(float(x), 6) if np.isfinite(x) else None
 
 
@@ -81,17 +82,24 @@ class FidelityReport:
                 "within": self.within, "facts": [row.to_json() for row in self.rows]}
 
 
+def fidelity_span(tape: RecordedTape, minutes: int | None = None) -> int:
+    """The whole minutes compared: ``minutes``, by default all of the tape's (at most
+    :data:`MAX_FIDELITY_MINUTES`); one line naming ``--minutes`` when the tape is shorter."""
+    whole = int((tape.end_ns - tape.start_ns) // (60 * NS))
+    span = min(whole, MAX_FIDELITY_MINUTES) if minutes is None else minutes
+    if not 1 <= span <= min(whole, MAX_FIDELITY_MINUTES):
+        raise UsageError(f"{tape.path}: --minutes {span}: the tape has {whole} whole "
+                         f"minute(s); expected 1 to {min(whole, MAX_FIDELITY_MINUTES)}")
+    return span
+
+
 def fidelity(tape: RecordedTape, market: MarketProfile | None = None, *,
              minutes: int | None = None, seeds: int = 8, seed: int = 0,
              progress: Callable[[int, int], None] | None = None) -> FidelityReport:
     """The facts of ``tape``'s first ``minutes`` whole minutes (default: all, at most
     :data:`MAX_FIDELITY_MINUTES`) against ``seeds`` windows of ``market`` (default: the
     tape calibrated on that window); ``progress(done, total)`` after each step."""
-    whole = int((tape.end_ns - tape.start_ns) // (60 * NS))
-    span = min(whole, MAX_FIDELITY_MINUTES) if minutes is None else minutes
-    if not 1 <= span <= min(whole, MAX_FIDELITY_MINUTES):
-        raise UsageError(f"{tape.path}: --minutes {span}: the tape has {whole} whole "
-                         f"minute(s); expected 1 to {min(whole, MAX_FIDELITY_MINUTES)}")
+    span = fidelity_span(tape, minutes)
     if not 1 <= seeds <= MAX_FIDELITY_SEEDS:
         raise UsageError(f"--seeds {seeds}: expected 1 to {MAX_FIDELITY_SEEDS}")
     total = seeds + (market is None)

@@ -1,0 +1,44 @@
+"""Where soakkit keeps its caches (no polars: the ready per-run view reads them quickly).
+
+One folder per artifacts path under the user's cache directory (``$SOAKKIT_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/soakkit``, else ``~/.cache/soakkit``); never inside the artifacts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from soakkit.core.digests import sha256_bytes
+from soakkit.core.errors import UsageError
+from soakkit.core.inputs import check_user_path, show_value
+
+__all__ = ["CACHE_ENV", "cache_dir", "cache_root"]
+
+#: Where caches go instead of ``$XDG_CACHE_HOME/soakkit``.
+CACHE_ENV = "SOAKKIT_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """soakkit's cache folder: ``$SOAKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/soakkit``, else
+    ``~/.cache/soakkit`` (never inside the artifacts).
+
+    Raises
+    ------
+    UsageError
+        ``SOAKKIT_CACHE_DIR`` is set but empty or not a usable path (an empty value would
+        mean the working folder).
+    """
+    root = os.environ.get(CACHE_ENV)
+    if root is not None and (why := check_user_path(root)):
+        raise UsageError(f"{CACHE_ENV}={show_value(root)}: {why}; unset it or name a folder")
+    if root is None:
+        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        root = str(Path(xdg) / "soakkit")
+    return Path(root)
+
+
+def cache_dir(artifacts: Path) -> Path:
+    """Where the catalog cache of ``artifacts`` lives (one folder per artifacts path)."""
+    key = sha256_bytes(os.fsencode(os.path.realpath(artifacts)))[:16]
+    return cache_root() / f"catalog-{key}"
