@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,28 @@ def save(path: Path | None, data: dict[str, Any]) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(path, data)
+
+
+@contextlib.contextmanager
+def bytecode_cache() -> Iterator[Path]:
+    """Inside the block, child processes run soakkit as an installed package runs: from
+    bytecode, cached in a temporary ``PYTHONPYCACHEPREFIX`` (the first run of a command
+    fills it: time a warm-up first; the source tree stays clean).
+
+    numpy and polars load the bytecode pip compiled when it installed them. soakkit, an
+    editable install without ``__pycache__``, would otherwise be compiled from source in
+    every process where ``PYTHONDONTWRITEBYTECODE=1`` is set (as on the machine of
+    docs/PERFORMANCE.md): about 0.1 s of a soak's start-up, 0.02 s of a dry run's, which
+    no user's install pays."""
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="soakkit-bench-pyc-") as cache:
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = cache
+        try:
+            yield Path(cache)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 def make_parser(doc: str | None) -> argparse.ArgumentParser:

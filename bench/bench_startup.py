@@ -3,6 +3,12 @@
 arrays and the run's ``iterations.parquet``), interleaved, best and median of ``--reps``,
 wall and CPU time (user + system, from ``wait4``).
 
+Both run as an installed package does: from bytecode (``_common.bytecode_cache``; the
+warm-up run fills it). Without it, an editable install in an environment with
+``PYTHONDONTWRITEBYTECODE=1`` (this machine's) compiles soakkit's modules from source in
+every process, about 0.1 s that no user's install pays; that figure is printed too
+(``soak_no_bytecode``).
+
 Also timed: the same soak with ``--sim-minutes 1`` (what is start-up and what is the
 default 10 simulated minutes), and the split inside one fresh process (``PARTS_CHILD``):
 the imports of ``soakkit`` and of the ``soak`` command, then the command itself.
@@ -12,13 +18,14 @@ the imports of ``soakkit`` and of the ``soak`` command, then the command itself.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import Child, load_average, make_parser, run_child, save
+from _common import Child, bytecode_cache, load_average, make_parser, run_child, save
 
 #: One fresh process: CPU seconds of the imports (``soakkit.cli`` and the ``soak`` command's
 #: modules), then of the command (``main``), printed as two numbers on the last line.
@@ -45,17 +52,21 @@ def _stats(children: list[Child]) -> dict[str, float]:
 def startup(reps: int) -> dict[str, Any]:
     """The soak and its baseline, alternating, ``reps`` times each; then the split."""
     baseline = [sys.executable, "-c", "import numpy, polars"]
-    runs: dict[str, list[Child]] = {"baseline": [], "soak": [], "soak_1min": []}
+    runs: dict[str, list[Child]] = {"baseline": [], "soak": [], "soak_1min": [],
+                                    "soak_no_bytecode": []}
     parts: list[tuple[float, float]] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, bytecode_cache():
+        source = {k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"}
+        source["PYTHONDONTWRITEBYTECODE"] = "1"
         soak = [sys.executable, "-m", "soakkit", "soak", "--iterations", "1", "--artifacts",
                 str(Path(tmp) / "a")]
-        run_child(soak)  # warm the file cache for both
+        run_child(soak)  # compile and cache the modules, warm the file cache
         run_child(baseline)
         for _ in range(reps):
             runs["baseline"].append(run_child(baseline))
             runs["soak"].append(run_child(soak))
             runs["soak_1min"].append(run_child([*soak, "--sim-minutes", "1"]))
+            runs["soak_no_bytecode"].append(run_child(soak, env=source))
             out = run_child([sys.executable, "-c", PARTS_CHILD, str(Path(tmp) / "p")]).stdout
             imports_s, command_s = (float(x) for x in out.splitlines()[-1].split())
             parts.append((imports_s, command_s))
@@ -75,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = {"startup": startup(args.reps)}
     s = report["startup"]
-    b, k, one = s["baseline"], s["soak"], s["soak_1min"]
+    b, k, one, src = s["baseline"], s["soak"], s["soak_1min"], s["soak_no_bytecode"]
     print(f"start-up (load {s['load_average']:.1f}, {args.reps} alternating runs each; best / "
           f"median): python -c 'import numpy, polars' wall {b['wall_best_s']:.3f} / "
           f"{b['wall_median_s']:.3f} s, CPU {b['cpu_best_s']:.3f} / {b['cpu_median_s']:.3f} s")
@@ -87,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{one['cpu_best_s']:.3f} s; in one process, CPU: imports "
           f"{s['in_process_cpu_s']['imports']:.3f} s, the command "
           f"{s['in_process_cpu_s']['command']:.3f} s")
+    print(f"the soak compiling soakkit from source (PYTHONDONTWRITEBYTECODE=1, no cache): "
+          f"wall {src['wall_best_s']:.3f} / {src['wall_median_s']:.3f} s "
+          f"({src['wall_best_s'] / b['wall_best_s']:.2f}x / "
+          f"{src['wall_median_s'] / b['wall_median_s']:.2f}x), CPU {src['cpu_best_s']:.3f} s")
     save(args.out, report)
     return 0
 

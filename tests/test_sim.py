@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import MARKET, MODES, REGIME_NAMES, regime_schedule
+from soakkit.sim.strategy import median
 
 from .simhelp import kpi_mean, simulate
 
@@ -154,3 +155,15 @@ def test_tail_age_refreshes_old_orders() -> None:
     long = simulate("calm", 1, tail_age_ms=1500)
     assert short[1].requotes["refresh"] > long[1].requotes["refresh"]
     assert short[2]["order_age_p95_ms"] < long[2]["order_age_p95_ms"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False), min_size=1,
+                max_size=40))
+def test_median_is_numpys_bit_for_bit(values: list[float]) -> None:
+    assert median(np.array(values)) == float(np.median(values))
+    assert median(values) == float(np.median(values))
+
+
+def test_median_of_a_sample_with_nan_is_nan() -> None:
+    assert np.isnan(median(np.array([1.0, np.nan, 2.0])))

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from soakkit import __version__
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import Parser, formatter, resolve_artifacts_arg
+from soakkit.core import collector
 from soakkit.core.errors import (
     ExitCode,
     SoakkitError,
@@ -64,6 +65,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _run(argv: list[str]) -> int:
+    with collector.paused():  # imports and parsing make no garbage cycles
+        args = _parsed(argv)
+    return int(args.func(args))
+
+
+def _parsed(argv: list[str]) -> argparse.Namespace:
+    """Import the command, parse ``argv`` and check it (every problem at once)."""
     parser = build_parser(next((a for a in argv if a in COMMANDS), ""))
     args, extras = parser.parse_known_args(argv)
     problems = [f"soakkit {args.command}: unrecognized arguments: {' '.join(extras)}"] \
@@ -79,7 +87,7 @@ def _run(argv: list[str]) -> int:
         problems += check(args)
     if problems:
         raise UsageError("\n".join(problems))
-    return int(args.func(args))
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:

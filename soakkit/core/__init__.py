@@ -8,6 +8,7 @@
 * :mod:`soakkit.core.json_strict` – strict JSON reading (no NaN, no duplicate keys);
 * :mod:`soakkit.core.digests` – sha256 digests;
 * :mod:`soakkit.core.locks` – file locks;
+* :mod:`soakkit.core.collector` – pausing the garbage collector where nothing makes cycles;
 * :mod:`soakkit.core.signals` – Ctrl-C/SIGTERM and the one error path of every command;
 * :mod:`soakkit.core.tables` – the one table style (HTML and terminal);
 * :mod:`soakkit.core.schema` – the compiled JSON Schema check for documents read in bulk.

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from soakkit.artifacts.layout import RUN_LOCK
+from soakkit.core import collector
 from soakkit.core.errors import RotationError, os_reason
 from soakkit.core.io import FILE_TIME_NS_RANGE, file_time_ns
 from soakkit.core.locks import is_locked
@@ -202,6 +203,11 @@ def walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int = 1,
          render: bool = False) -> Walk:
     """Scan and plan the whole tree under ``root`` with up to ``jobs`` processes (with
     ``render``, each also renders its folders' dry-run lines: the second core's share)."""
+    with collector.paused():  # a stat result and a name per file, and not one cycle
+        return _walk(root, policy, now_s, jobs, render)
+
+
+def _walk(root: Path, policy: RotationPolicy, now_s: float, jobs: int, render: bool) -> Walk:
     root_st = check_root(root)
     root_s = os.fspath(root)
     dev = root_st.st_dev

@@ -21,7 +21,7 @@ import numpy as np
 
 from soakkit.config.params import Value
 from soakkit.sim.carry import FLAT, BookState
-from soakkit.sim.strategy import Fills, OrderLog, StrategyResult, run_strategy
+from soakkit.sim.strategy import Fills, OrderLog, StrategyResult, median, run_strategy
 from soakkit.sim.tape import NS, MarketTape
 
 __all__ = ["Runner", "Segment", "Traded", "merge_results", "trade_schedule"]
@@ -138,5 +138,5 @@ def merge_results(tape: MarketTape, parts: Sequence[StrategyResult],
         orders_placed=sum(p.orders_placed for p in parts),
         orders_filled=sum(p.orders_filled for p in parts),
         market_share=maker_lots / traded if traded > 0 else 0.0,
-        queue_ahead_usd_p50=float(np.median(queue)) if queue else None,
+        queue_ahead_usd_p50=median(queue) if queue else None,
         orders=orders, start=parts[0].start, end=parts[-1].end)

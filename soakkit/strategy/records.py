@@ -13,7 +13,7 @@ import numpy as np
 
 from soakkit.sim.carry import FLAT, BookState, RestingOrder
 from soakkit.sim.live import LiveOrder
-from soakkit.sim.strategy import Fills, OrderLog, StrategyResult
+from soakkit.sim.strategy import Fills, OrderLog, StrategyResult, queue_ahead_p50
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.strategy.api import Book, Strategy
 
@@ -148,8 +148,7 @@ def build_result(tape: MarketTape, ledger: Ledger, strategy: Strategy,
         orders_placed=int(placed.sum()),
         orders_filled=int((placed & (got > 0)).sum()),
         market_share=maker_lots / traded if traded > 0 else 0.0,
-        queue_ahead_usd_p50=(float(np.median(tape.instrument.notional_usd(
-            front0[joined], mid[joined]))) * tape.lot if joined.any() else None),
+        queue_ahead_usd_p50=queue_ahead_p50(tape, front0, mid, joined),
         orders=OrderLog(column("decide_ns", np.int64), column("side", np.int64),
                         column("price", np.int64), arrive, end, accepted, expired, front0,
                         size, got),
