@@ -118,3 +118,21 @@ def test_the_command_prints_the_same_from_the_ready_view(root: Path) -> None:
     narrow = [run_subprocess("catalog", "--artifacts", str(root), "--width", "60")
               for _ in range(2)]  # the ready view is fitted to each width
     assert narrow[0] == narrow[1] and narrow[0].out != warm.out and narrow[0].code == 5
+
+
+def test_a_rewritten_cache_drops_the_ready_view(root: Path) -> None:
+    """A file edited in place keeps its folder's mtime; the documented remedy, a refreshed
+    catalog from any entry point, must also reach the default view."""
+    runs_view(root)
+    assert (cache_dir(root) / RUNS_VIEW_FILE).is_file()
+    load_catalog(root, refresh=True)  # e.g. a notebook after an edit in place
+    assert not (cache_dir(root) / RUNS_VIEW_FILE).exists()
+    assert read_runs_view(root) is None
+
+
+def test_a_view_without_a_needed_column_is_not_used(root: Path) -> None:
+    first = runs_view(root)
+    assert read_runs_view(root, need=("run_id", "tune")) == first
+    assert read_runs_view(root, need=("run_id", "no_such_column")) is None
+    # the command rebuilds such a view instead of failing on it
+    assert runs_view(root, need=("run_id", "tune")) == first

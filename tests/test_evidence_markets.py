@@ -38,7 +38,7 @@ def test_paired_differences_skip_seeds_without_a_defined_value() -> None:
     no seed defines is reported as undefined, never as a number."""
     nan = float("nan")
     d = paired_ci([1.0, nan, 3.0], [0.0, 5.0, 1.0])
-    assert (d.mean_a, d.mean_b, d.diff, d.up, d.down) == (2.0, 0.5, 1.5, 2, 0)
+    assert (d.mean_a, d.mean_b, d.diff, d.up, d.down, d.n) == (2.0, 0.5, 1.5, 2, 0, 2)
     assert 1.0 <= d.lo <= d.hi <= 2.0
     none = paired_ci([nan, nan], [1.0, 2.0])
     assert none.to_json()["diff"] is None and none.to_json()["ci95"] == [None, None]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import MARKET, MODES, REGIME_NAMES, regime_schedule
-from soakkit.sim.strategy import median
+from soakkit.sim.stats import median
 
 from .simhelp import kpi_mean, simulate
 

@@ -146,3 +146,20 @@ def test_a_bad_row_in_a_later_block_names_the_file_row(
         open_tape(folder, BLOCK)
     assert str(streamed.value) == str(whole.value)  # the same one line
     assert re.search(rf"{table}\.parquet: row {row + 1}: .*{message}", str(streamed.value))
+
+
+def test_an_empty_table_beside_a_long_one_is_the_whole_reads_one_line(
+        long_tape: Path, tmp_path: Path) -> None:
+    """A table with a header and no rows stops the open, as the whole read does, however
+    long the other table is."""
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    for f in long_tape.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    trades = folder / "trades.parquet"
+    pl.read_parquet(trades).head(0).write_parquet(trades)
+    with pytest.raises(TapeError) as whole:
+        read_tape(folder)
+    with pytest.raises(TapeError) as streamed:
+        open_tape(folder, BLOCK)
+    assert str(streamed.value) == str(whole.value) == f"{trades}: no rows (only a header)"

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from soakkit import __version__
-from soakkit.catalog.cache_paths import CACHE_ENV, cache_dir, cache_root
+from soakkit.catalog.cache_paths import CACHE_ENV, RUNS_VIEW_FILE, cache_dir, cache_root
 from soakkit.catalog.log import KEY_SCHEMA
 from soakkit.catalog.parse import CATALOG_SCHEMA
 from soakkit.core.errors import SoakkitError
@@ -74,6 +74,8 @@ def write_cache(artifacts: Path, cache: CatalogCache) -> None:
     """Write the cache of ``artifacts`` atomically (rows first, then the keys naming them)."""
     folder = cache_dir(artifacts)
     try:
+        # the ready per-run view was derived from the rows being replaced: never outlive them
+        (folder / RUNS_VIEW_FILE).unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         # lz4: the fastest to read back; no statistics: nothing filters on them

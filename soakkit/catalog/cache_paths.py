@@ -13,10 +13,13 @@ from soakkit.core.digests import sha256_bytes
 from soakkit.core.errors import UsageError
 from soakkit.core.inputs import check_user_path, show_value
 
-__all__ = ["CACHE_ENV", "cache_dir", "cache_root"]
+__all__ = ["CACHE_ENV", "RUNS_VIEW_FILE", "cache_dir", "cache_root"]
 
 #: Where caches go instead of ``$XDG_CACHE_HOME/soakkit``.
 CACHE_ENV = "SOAKKIT_CACHE_DIR"
+#: The ready per-run view's file in an artifacts path's cache folder
+#: (:mod:`soakkit.catalog.runs_view`); removed whenever the cached rows are rewritten.
+RUNS_VIEW_FILE = "runs-view.json"
 
 
 def cache_root() -> Path:

@@ -14,6 +14,7 @@ change its files; ``refresh=True`` ignores the view as it ignores the rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,14 +22,12 @@ from typing import Any
 
 from soakkit import __version__
 from soakkit.artifacts.layout import resolve_artifacts
-from soakkit.catalog.cache_paths import cache_dir
+from soakkit.catalog.cache_paths import RUNS_VIEW_FILE, cache_dir
 from soakkit.catalog.folders import folder_mtimes
 from soakkit.core.io import atomic_write_bytes, canonical_json
 
 __all__ = ["RUNS_VIEW_FILE", "RunsView", "read_runs_view", "runs_view", "write_runs_view"]
 
-#: The ready view's file in the catalog's cache folder.
-RUNS_VIEW_FILE = "runs-view.json"
 _FORMAT = 1
 
 
@@ -47,9 +46,10 @@ def _dirs(artifacts: Path) -> dict[str, int]:
     return {folder.rel: mtime for folder, mtime in folder_mtimes(artifacts)}
 
 
-def read_runs_view(artifacts: Path) -> RunsView | None:
+def read_runs_view(artifacts: Path, need: Collection[str] = ()) -> RunsView | None:
     """The ready view of ``artifacts``, or None when it is missing, unreadable, written by
-    another soakkit, or any folder changed since (then the catalog must be loaded)."""
+    another soakkit, lacks a column of ``need``, or any folder changed since (then the
+    catalog must be loaded)."""
     try:
         data = json.loads((cache_dir(artifacts) / RUNS_VIEW_FILE).read_bytes())
     except (OSError, ValueError):
@@ -71,7 +71,8 @@ def read_runs_view(artifacts: Path) -> RunsView | None:
         problems, notes = tuple(data["problems"]), tuple(data["notes"])
     except (KeyError, TypeError, ValueError):
         return None  # damaged or written by something else: the catalog rebuilds it
-    if not all(isinstance(x, str) for x in (*columns, *problems, *notes)):
+    if not all(isinstance(x, str) for x in (*columns, *problems, *notes)) \
+            or not set(need) <= set(columns):
         return None
     return RunsView(columns, rows, problems, notes)
 
@@ -96,11 +97,12 @@ def write_runs_view(artifacts: Path, dirs: dict[str, int], view: RunsView) -> No
 
 
 def runs_view(artifacts: Path | str | None = None, *, cache: bool = True,
-              refresh: bool = False) -> RunsView:
+              refresh: bool = False, need: Collection[str] = ()) -> RunsView:
     """One row per run of the catalog under ``artifacts``, read ready when nothing changed.
 
     Parameters are those of :func:`~soakkit.catalog.load.load_catalog`; with ``cache`` the
-    view is also kept for the next call.
+    view is also kept for the next call. A ready view without every column of ``need`` (one
+    written by an older soakkit of the same version) is not used.
 
     Raises
     ------
@@ -108,7 +110,7 @@ def runs_view(artifacts: Path | str | None = None, *, cache: bool = True,
         As :func:`~soakkit.catalog.load.load_catalog`.
     """
     root = resolve_artifacts(artifacts)
-    if cache and not refresh and root.is_dir() and (ready := read_runs_view(root)):
+    if cache and not refresh and root.is_dir() and (ready := read_runs_view(root, need)):
         return ready
     from soakkit.catalog.load import load_catalog  # polars: only when the view is not ready
 

@@ -111,7 +111,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     (no polars import then: :mod:`soakkit.catalog.runs_view`)."""
     from soakkit.catalog.runs_view import runs_view
 
-    view = runs_view(args.artifacts, cache=not args.no_cache, refresh=args.refresh)
+    view = runs_view(args.artifacts, cache=not args.no_cache, refresh=args.refresh,
+                     need=(*RUN_VIEW, "tune"))
     code = _report(view.problems, view.notes)
     at = [view.columns.index(c) for c in RUN_VIEW]
     tune = view.columns.index("tune")

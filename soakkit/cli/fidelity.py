@@ -17,13 +17,6 @@ if TYPE_CHECKING:
     from soakkit.sim.fidelity import FidelityReport
 
 
-def _profiles(text: str) -> tuple[str, ...]:
-    """``--profiles A,B`` (``none``: the facts only)."""
-    from soakkit.sweep.spec import parse_list
-
-    return () if text.strip() == "none" else parse_list(text, "--profiles")
-
-
 def _print_facts(report: FidelityReport) -> None:
     from soakkit.sim.fidelity import FACT_TOLERANCE
 
@@ -62,6 +55,7 @@ def _print_table(table: SimToRealReport) -> None:
 def _cmd_fidelity(args: argparse.Namespace) -> int:
     from soakkit.core.io import atomic_write_json
     from soakkit.evidence.sim_to_real import fidelity_study
+    from soakkit.report.fidelity_report import parse_profiles
 
     if args.out is not None and args.out.exists():
         raise UsageError(f"--out {args.out}: the file exists; choose another path")
@@ -74,7 +68,7 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
 
     study = fidelity_study(args.tape, market=args.market, artifacts=args.artifacts,
                            minutes=args.minutes, seeds=args.seeds, seed=args.seed,
-                           profiles=_profiles(args.profiles), progress=progress)
+                           profiles=parse_profiles(args.profiles), progress=progress)
     _print_facts(study.facts)
     if study.table is not None:
         _print_table(study.table)

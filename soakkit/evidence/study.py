@@ -128,6 +128,7 @@ class PairedDiff:
     hi: float
     up: int
     down: int
+    n: int = 0  #: seeds in the pair (those where both values are defined)
 
     def to_json(self) -> dict[str, Any]:
         """The difference as JSON; an undefined figure (no seed with both values) is null."""
@@ -136,7 +137,7 @@ class PairedDiff:
 
         return {"mean_a": defined(self.mean_a), "mean_b": defined(self.mean_b),
                 "diff": defined(self.diff), "ci95": [defined(self.lo), defined(self.hi)],
-                "seeds_up": self.up, "seeds_down": self.down}
+                "seeds_up": self.up, "seeds_down": self.down, "seeds": self.n}
 
 
 def paired_ci(a: Sequence[float], b: Sequence[float], *, seed: int = 20261124,
@@ -152,9 +153,9 @@ def paired_ci(a: Sequence[float], b: Sequence[float], *, seed: int = 20261124,
     d = x - y
     lo, hi = bootstrap_mean_ci(d, np.random.default_rng(seed), resamples=resamples)
     if not d.size:
-        return PairedDiff(math.nan, math.nan, math.nan, lo, hi, 0, 0)
+        return PairedDiff(math.nan, math.nan, math.nan, lo, hi, 0, 0, 0)
     return PairedDiff(float(x.mean()), float(y.mean()), float(d.mean()), float(lo), float(hi),
-                      int((d > 0).sum()), int((d < 0).sum()))
+                      int((d > 0).sum()), int((d < 0).sum()), int(d.size))
 
 
 def shifted_sets(profile: str, start: Mapping[str, float], deltas: Mapping[str, float]

@@ -201,7 +201,7 @@ def check_fidelity(values: Mapping[str, Any], root: Path | None) -> list[str]:
 
     def read_profiles() -> None:
         if str(values["profiles"]).strip() != "none":
-            check_profiles(parse_profiles(str(values["profiles"])), root)
+            check_profiles(parse_profiles(str(values["profiles"]), "-p profiles"), root)
 
     def read_market() -> None:
         if values.get("market") is not None:
@@ -224,7 +224,7 @@ REPORT_CHECKS: Mapping[str, Checker] = {"soak": check_soak, "kpi": check_kpi,
 
 def _environment() -> list[str]:
     """What every report's kernel inherits: a catalog cache folder that can be used."""
-    from soakkit.catalog.cache import cache_dir
+    from soakkit.catalog.cache_paths import cache_dir  # no polars in the parent
 
     try:
         cache_dir(Path("."))

@@ -30,11 +30,12 @@ from soakkit.sim.fidelity import FACT_TOLERANCE
 __all__ = ["FidelityView", "load_fidelity_report", "no_tape_note", "parse_profiles"]
 
 
-def parse_profiles(text: str) -> tuple[str, ...]:
-    """``"A,B"`` → the profiles of the sim-to-real table; ``"none"``: no table."""
+def parse_profiles(text: str, where: str = "--profiles") -> tuple[str, ...]:
+    """``"A,B"`` → the profiles of the sim-to-real table; ``"none"``: no table. ``where``
+    names the flag or parameter in an error (``--profiles``, ``-p profiles``)."""
     from soakkit.sweep.spec import parse_list
 
-    return () if text.strip() == "none" else parse_list(text, "--profiles")
+    return () if text.strip() == "none" else parse_list(text, where)
 
 
 def no_tape_note(tape: str | None) -> str | None:

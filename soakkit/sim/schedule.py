@@ -21,7 +21,8 @@ import numpy as np
 
 from soakkit.config.params import Value
 from soakkit.sim.carry import FLAT, BookState
-from soakkit.sim.strategy import Fills, OrderLog, StrategyResult, median, run_strategy
+from soakkit.sim.stats import median
+from soakkit.sim.strategy import Fills, OrderLog, StrategyResult, run_strategy
 from soakkit.sim.tape import NS, MarketTape
 
 __all__ = ["Runner", "Segment", "Traded", "merge_results", "trade_schedule"]

@@ -48,27 +48,14 @@ from soakkit.sim.latency import EventKeys, gateway_wait_ns
 from soakkit.sim.matching import find_opportunities, side_timeline
 from soakkit.sim.quotes import base_lots, legacy_prices, param
 from soakkit.sim.regimes import STRATEGY
+from soakkit.sim.stats import median
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.sim.venue import Venue, default_venue
 
-__all__ = ["Fills", "OrderLog", "StrategyResult", "median", "order_keys", "queue_ahead_p50",
+__all__ = ["Fills", "OrderLog", "StrategyResult", "order_keys", "queue_ahead_p50",
            "run_strategy"]
 
 _MS = 1_000_000
-
-
-def median(values: np.ndarray | list[float]) -> float:
-    """``float(np.median(values))`` of a non-empty 1-D float sample, bit for bit (the mean
-    of the two middle values of an even count is ``(a + b) / 2``, as numpy's), without the
-    import of ``numpy.ma`` that ``np.median`` makes on its first call (~10 ms of a one-
-    iteration soak's start-up)."""
-    ordered = np.sort(np.asarray(values, dtype=np.float64), axis=None)
-    mid = ordered.size // 2
-    if ordered.size == 0 or np.isnan(ordered[-1]):  # numpy sorts NaN last
-        return float("nan")
-    if ordered.size % 2:
-        return float(ordered[mid])
-    return (float(ordered[mid - 1]) + float(ordered[mid])) / 2
 
 
 def queue_ahead_p50(tape: MarketTape, front0: np.ndarray, mid: np.ndarray,

@@ -30,6 +30,7 @@ __all__ = [
     "first_bad",
     "grid_step",
     "load_table",
+    "no_rows",
     "on_grid",
     "parquet_bytes",
     "positive",
@@ -201,6 +202,11 @@ def load_table(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] =
     return check_frame(path, frame, before, center)
 
 
+def no_rows(path: Path) -> TapeError:
+    """The error of a table with a header and no rows."""
+    return TapeError(f"{path}: no rows (only a header)")
+
+
 def check_frame(path: Path, frame: pl.DataFrame, before: int | None = None,
                 center: float | None = None) -> dict[str, np.ndarray]:
     """Every column of ``frame`` (read from ``path``) as numbers: no empty or non-finite
@@ -208,7 +214,7 @@ def check_frame(path: Path, frame: pl.DataFrame, before: int | None = None,
     times within a tape's span of ``center`` (default: the frame's median time)."""
     columns = tuple(frame.columns)
     if frame.height == 0:
-        raise TapeError(f"{path}: no rows (only a header)")
+        raise no_rows(path)
     cols = {c: frame[c].to_numpy() for c in columns}
     for c in columns:
         nulls = frame[c].is_null().to_numpy()

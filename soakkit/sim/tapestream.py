@@ -38,7 +38,7 @@ from soakkit.sim.feed import (
 )
 from soakkit.sim.instrument import Instrument
 from soakkit.sim.regimes import LatencyConstants
-from soakkit.sim.tables import find_table, load_table, rows_from
+from soakkit.sim.tables import find_table, load_table, no_rows, rows_from
 from soakkit.sim.tape_checks import check_span
 from soakkit.sim.tapefile import (
     LOCAL,
@@ -83,6 +83,8 @@ class _Table:
     def __init__(self, path: Path, rows: int, block_rows: int,
                  decode: Callable[[int, int, int | None, float | None, bool], Fields],
                  time_key: str) -> None:
+        if rows == 0:  # the whole-tape reader's check: a table needs a row
+            raise no_rows(path)
         self.path, self.rows, self.block_rows = path, rows, block_rows
         self.blocks = -(-rows // block_rows)
         self._decode, self._time = decode, time_key
