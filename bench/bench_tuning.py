@@ -40,6 +40,7 @@ stderr. The full evidence of docs/TUNING.md::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -90,19 +91,22 @@ def job_key(job: Job) -> str:
     tuner = [repr(GUARDS), repr(RULES), repr(RELAX)] if tune else []
     values = sorted(resolve(profile, sets=sets, env={}).values.items())
     text = json.dumps([mode, seed, tune, iterations, minutes, ENGINE_VERSION, values, tuner,
-                       market_digest(mode)])
+                       list(market_digest(mode))])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def market_digest(mode: str) -> list[str]:
+@functools.cache
+def market_digest(mode: str) -> tuple[str, ...]:
     """The content digests of the market file or tape folder ``mode`` names (a recalibrated
-    market or a re-imported tape makes new runs); ``[]`` for a synthetic mode."""
+    market or a re-imported tape makes new runs); empty for a synthetic mode. Read once per
+    process: every job of a cell keys on it."""
     if mode.startswith(MARKET_PREFIX):
-        return [sha256_file(Path(mode[len(MARKET_PREFIX):]))]
+        return (sha256_file(Path(mode[len(MARKET_PREFIX):])),)
     if mode.startswith(TAPE_PREFIX):
         folder = Path(mode[len(TAPE_PREFIX):])
-        return [f"{f.name}:{sha256_file(f)}" for f in sorted(folder.iterdir()) if f.is_file()]
-    return []
+        return tuple(f"{f.name}:{sha256_file(f)}" for f in sorted(folder.iterdir())
+                     if f.is_file())
+    return ()
 
 
 def _run(job: Job) -> tuple[Job, dict[str, float]]:

@@ -34,6 +34,7 @@ import numpy as np
 
 from soakkit.sim.instrument import Instrument
 from soakkit.sim.regimes import MARKET, MarketProfile, regime_schedule
+from soakkit.sim.stats import merge_sorted
 from soakkit.sim.tape import NS, MarketTape
 
 __all__ = ["segmented_cummin", "simulate_classic"]
@@ -108,18 +109,7 @@ def _with_bursts(rate_per_s: np.ndarray, boost: np.ndarray, starts: np.ndarray,
     count = rng.poisson(rate_per_s[minute] * (boost[minute] - 1.0) * lengths)
     extra = np.repeat(starts, count) + rng.random(int(count.sum())) * np.repeat(lengths, count)
     extra = np.sort(extra[extra < rate_per_s.size * 60.0])
-    return _merge(base, extra)[0]
-
-
-def _merge(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two sorted arrays merged (``a`` first on ties), and where ``a``'s elements went."""
-    at_a = np.arange(a.size) + np.searchsorted(b, a, side="left")
-    out = np.empty(a.size + b.size, dtype=a.dtype)
-    from_b = np.ones(out.size, dtype=bool)
-    from_b[at_a] = False
-    out[at_a] = a
-    out[from_b] = b
-    return out, at_a
+    return merge_sorted(base, extra)[0]
 
 
 def simulate_classic(mode: str, minutes: int, rng: np.random.Generator,
@@ -158,7 +148,7 @@ def simulate_classic(mode: str, minutes: int, rng: np.random.Generator,
     b_signed = np.where(rng.random(book_t.size) < 0.5, b_qty, -b_qty)
 
     # one merged event stream; quote row k + 1 is the book after event k
-    t, at_order = _merge(order_t, book_t)
+    t, at_order = merge_sorted(order_t, book_t)
     n = t.size
     is_trade = np.zeros(n, dtype=bool)
     is_trade[at_order] = True

@@ -20,7 +20,8 @@ import numpy as np
 
 from soakkit.core.errors import UsageError
 from soakkit.sim.regimes import LABELS, MARKET, REGIME_NAMES
-from soakkit.sim.tape import NS, MarketTape, merge_times
+from soakkit.sim.stats import merge_sorted
+from soakkit.sim.tape import NS, MarketTape
 
 if TYPE_CHECKING:  # the tape files' modules (and polars) load with the first tape read:
     # a synthetic soak labels its minutes here and reads none
@@ -154,7 +155,7 @@ def replay_span(tape: RecordedTape | TapeStream, start: int, end: int) -> Market
     rows = slice(q0, q1)
     mid = (tape.bid_px[rows] + tape.ask_px[rows]) * (0.5 * tape.tick)
     stats = label_minutes(quote_ns, mid, 0, minutes)
-    messages = merge_times(tape.trade_ns[t0:t1] - start, quote_ns[1:])
+    messages = merge_sorted(tape.trade_ns[t0:t1] - start, quote_ns[1:])[0]
     edges = np.concatenate(([0], messages, [end - start]))
     silent = np.diff(edges)
     long = np.flatnonzero(silent > MARKET.gap_report_s * NS)

@@ -21,21 +21,11 @@ import numpy as np
 from soakkit.sim.depth import DepthBook
 from soakkit.sim.instrument import Instrument
 from soakkit.sim.regimes import LATENCY, REGIME_NAMES, LatencyConstants
+from soakkit.sim.stats import merge_sorted
 
-__all__ = ["NS", "MarketTape", "merge_times"]
+__all__ = ["NS", "MarketTape"]
 
 NS = 1_000_000_000  #: nanoseconds per second
-
-
-def merge_times(trade_ns: np.ndarray, quote_ns: np.ndarray) -> np.ndarray:
-    """Two sorted int64 time arrays as one sorted array (a merge: linear, not a sort)."""
-    at = np.arange(trade_ns.size) + np.searchsorted(quote_ns, trade_ns, side="left")
-    out = np.empty(trade_ns.size + quote_ns.size, dtype=np.int64)
-    mask = np.ones(out.size, dtype=bool)
-    mask[at] = False
-    out[at] = trade_ns
-    out[mask] = quote_ns
-    return out
 
 
 @dataclass(frozen=True)
@@ -171,7 +161,7 @@ class MarketTape:
     @cached_property
     def _message_ns(self) -> np.ndarray:
         """Times of every market message (trades and quote updates), sorted."""
-        return merge_times(self.trade_ns, self.quote_ns[1:])
+        return merge_sorted(self.trade_ns, self.quote_ns[1:])[0]
 
     @cached_property
     def message_times(self) -> list[int]:
