@@ -12,12 +12,16 @@ Every figure is printed next to a baseline measured in the same run. ``--parts``
   points after the grid), in sample and on the held-back seeds, with each study's DSR,
   PBO, verdict, and how many shipped-profile × market cells its winner beats out of sample
   with a 95 % interval above 0;
-* ``cells`` – issue 26's first goal: one TPE study from ``steady_safe`` on ``--cell-modes``
-  (synthetic, calibration seeds 1..N, evaluation seeds 70001..) and the held-back windows
-  of ``--cell-tapes`` (walk-forward: the first ``--tape-split`` of a tape's windows
-  calibrate, the later ones evaluate), run with ``--workers`` (1: in this process); per
-  shipped profile (untuned) × market, whether the recommendation's risk-adjusted P&L beats
-  it with a 95 % interval above 0 and keeps its pass rate;
+* ``cells`` – issue 26's first goal (``optimize_cells.py``): one TPE study from
+  ``steady_safe`` on ``--cell-modes`` (synthetic, calibration seeds 1..N, evaluation seeds
+  70001..) and the held-back windows of ``--cell-tapes`` (tape folders, or Binance capture
+  files imported first with ``--capture-levels`` depth levels; walk-forward: the first
+  ``--tape-split`` of a tape's windows calibrate, the later ones evaluate), run with
+  ``--workers`` (1: in this process); per shipped profile (untuned) × market, whether the
+  recommendation's risk-adjusted P&L beats it with a 95 % interval above 0 and keeps its
+  pass rate. The real market is the tape, or with several the tapes pooled (``tapes``: the
+  interval resamples held-back windows, the sampling unit of a replay), with per-window
+  diagnostics; ``--check-tapes`` also judges the recommendation on other tapes;
 * ``memory`` – the client's peak RSS (the trials run in its process: one worker) for a study
   of each of ``--memory-trials`` trials, as small as a real study gets (one mode, one seed,
   one iteration of one simulated minute, random sampler), then the report's loading of the
@@ -28,7 +32,10 @@ Every figure is printed next to a baseline measured in the same run. ``--parts``
     python bench/bench_optimize.py --trials 65 --seeds 6 --iterations 4 --sim-minutes 3 \\
         --out bench/out/optimize.json
     python bench/bench_optimize.py --parts cells --workers 1 --trials 100 --seeds 8 \\
-        --iterations 2 --sim-minutes 2 --out bench/out/optimize-cells.json
+        --iterations 2 --sim-minutes 2 --params '' --cell-tapes \\
+        /work/data/hbt/spot/btcusdt_20240809.gz,/work/data/hbt/usdm/ethusdt_20240808.gz,\\
+        /work/data/hbt/cm/ethusd_perp_20240809.gz --out bench/out/optimize-cells.json
+    python bench/bench_optimize.py --parts cells ... --check-tapes CAPTURES  (default tape)
     python bench/bench_optimize.py --parts memory --memory-trials 1000,10000 \\
         --out bench/out/optimize-memory.json
 """
@@ -37,7 +44,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -47,29 +53,14 @@ from pathlib import Path
 from typing import Any
 
 from _common import load_average, make_parser, run_child, save
+from optimize_cells import NOW, SOAKKIT, run_cells, study_spec, summary
 
 from soakkit.optimize import OptimizeSpec, run_optimize
 from soakkit.optimize.search import grid_points
 from soakkit.optimize.space import default_params, search_params
 from soakkit.sweep.cluster import close_local_cluster, start_local_cluster
 
-NOW = "2026-01-01T00:00:00Z"
-REPO = Path(__file__).resolve().parent.parent
-SOAKKIT = str(Path(sys.executable).with_name("soakkit"))
-#: The shipped profiles of issue 26's goal (12 cells: these × 4 markets); others that ship
-#: now are reported beside them.
-GOAL_PROFILES = ("aggressive", "steady_safe", "ultra_safe")
 PARTS = ("scaling", "search", "cells", "memory")
-
-
-def _spec(args: Any, root: Path, name: str, sampler: str, **kw: Any) -> OptimizeSpec:
-    base: dict[str, Any] = dict(
-        modes=tuple(args.modes.split(",")), seeds=tuple(range(1, args.seeds + 1)),
-        eval_seeds=tuple(range(70_001, 70_001 + args.seeds)), iterations=args.iterations,
-        sim_minutes=args.sim_minutes,
-        params=tuple(args.params.split(",")) if args.params else None, trials=args.trials,
-        sampler=sampler, name=name, artifacts=root, now=NOW, write_profile="never")
-    return OptimizeSpec(**(base | kw))
 
 
 def _study(spec: OptimizeSpec, workers: int) -> tuple[float, dict[str, Any]]:
@@ -84,32 +75,11 @@ def _study(spec: OptimizeSpec, workers: int) -> tuple[float, dict[str, Any]]:
     return seconds, dict(result.result)
 
 
-def _untuned_cells(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The out-of-sample comparisons against each shipped profile (untuned), per market."""
-    return [c for c in (doc.get("evidence") or {}).get("out_of_sample", [])
-            if c["group"] != "all" and "+" not in c["reference"]]
-
-
-def _summary(doc: dict[str, Any]) -> dict[str, Any]:
-    evidence = doc.get("evidence") or {}
-    winner = evidence.get("winner") or {}
-    oos = next((t["oos_objective"] for t in evidence.get("in_vs_out_of_sample", [])
-                if t["trial"] == winner.get("trial")), None)
-    cells = _untuned_cells(doc)
-    overfit = evidence.get("overfitting") or {}
-    return {"verdict": doc["verdict"], "feasible": doc["feasible"],
-            "winner_trial": winner.get("trial"), "in_sample": winner.get("objective"),
-            "out_of_sample": oos, "dsr": overfit.get("dsr"),
-            "pbo": (overfit.get("pbo") or {}).get("pbo"),
-            "beats_cells": sum(c["beats"] for c in cells), "cells": len(cells),
-            "keeps_pass_rate": sum(c["keeps_pass_rate"] for c in cells)}
-
-
 def _scaling_and_search(args: Any, root: Path, out: dict[str, Any]) -> None:
     parts = args.parts
-    two_s, two = _study(_spec(args, root / "w2", "tpe", "tpe"), 2)
+    two_s, two = _study(study_spec(args, root / "w2", "tpe", "tpe"), 2)
     if "scaling" in parts:
-        one_s, one = _study(_spec(args, root / "w1", "tpe", "tpe"), 1)
+        one_s, one = _study(study_spec(args, root / "w1", "tpe", "tpe"), 1)
         out["scaling"] = {"one_worker_s": round(one_s, 2), "two_workers_s": round(two_s, 2),
                           "speedup": round(one_s / two_s, 3),
                           "same_evidence": one.get("evidence_sha256")
@@ -119,10 +89,10 @@ def _scaling_and_search(args: Any, root: Path, out: dict[str, Any]) -> None:
               f"(load {out['load']:.1f})")
     if "search" not in parts:
         return
-    grid_s, grid = _study(_spec(args, root / "grid", "grid", "grid"), 2)
+    grid_s, grid = _study(study_spec(args, root / "grid", "grid", "grid"), 2)
     specs = search_params("legacy")
     params = tuple(args.params.split(",")) if args.params else default_params(specs)
-    out["search"] = {"tpe": _summary(two), "grid": _summary(grid),
+    out["search"] = {"tpe": summary(two), "grid": summary(grid),
                      "grid_points": len(grid_points(specs, params, args.trials - 1)),
                      "tpe_s": round(two_s, 2), "grid_s": round(grid_s, 2)}
     print(f"grid: {out['search']['grid_points']} grid points of {args.trials} trials")
@@ -131,64 +101,6 @@ def _scaling_and_search(args: Any, root: Path, out: dict[str, Any]) -> None:
         print(f"{name}: winner trial {s['winner_trial']}, in sample {s['in_sample']}, "
               f"out of sample {s['out_of_sample']}, DSR {s['dsr']}, PBO {s['pbo']}, "
               f"{s['verdict']}, beats {s['beats_cells']}/{s['cells']} profile cells")
-
-
-def _cells(args: Any, root: Path, out: dict[str, Any]) -> None:
-    """Issue 26's first goal, at the size the flags give (see the module docstring)."""
-    tapes = tuple(REPO / t if not Path(t).is_absolute() else Path(t)
-                  for t in args.cell_tapes.split(",") if t)
-    spec = _spec(args, root / "cells", "cells", "tpe",
-                 modes=tuple(m for m in args.cell_modes.split(",") if m), tapes=tapes,
-                 tape_minutes=1, tape_split=args.tape_split, workers=args.workers)
-    load_before = load_average()
-    cpu0, children0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    if args.workers == 1:
-        result = run_optimize(spec)
-    else:
-        client, cluster = start_local_cluster(args.workers)
-        try:
-            result = run_optimize(spec, client)
-        finally:
-            close_local_cluster(client, cluster)
-    wall = time.perf_counter() - start
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    doc = dict(result.result or {})
-    cells = _untuned_cells(doc)
-    table = [{"profile": c["reference"], "market": c["group"], "cells": c["cells"],
-              "diff": c["diff"], "ci95": c["ci95"], "beats": c["beats"],
-              "winner_pass_rate": c["winner_pass_rate"],
-              "other_pass_rate": c["other_pass_rate"],
-              "keeps_pass_rate": c["keeps_pass_rate"]} for c in cells]
-    goal = [c for c in table if c["profile"] in GOAL_PROFILES]
-    others = [c for c in table if c["profile"] not in GOAL_PROFILES]
-    out["cells"] = {
-        "summary": _summary(doc), "markets": [g["name"] for g in (doc.get("evidence") or {})
-                                              .get("data", {}).get("evaluation", [])],
-        "goal_cells": len(goal), "goal_beats": sum(c["beats"] for c in goal),
-        "goal_keeps_pass_rate": sum(c["keeps_pass_rate"] for c in goal),
-        "goal_beats_and_keeps": sum(c["beats"] and c["keeps_pass_rate"] for c in goal),
-        "other_cells": len(others), "other_beats": sum(c["beats"] for c in others),
-        "table": table, "wall_s": round(wall, 1),
-        "cpu_s": round(time.process_time() - cpu0 + children.ru_utime + children.ru_stime
-                       - children0.ru_utime - children0.ru_stime, 1),
-        "load_before": load_before, "load_after": load_average(), "workers": args.workers}
-    c = out["cells"]
-    print(f"cells: {c['goal_beats']}/{c['goal_cells']} shipped-profile x market cells "
-          f"beaten with a 95 % interval above 0 ({c['goal_beats_and_keeps']} also keeping "
-          f"the pass rate; goal 10 of 12); other profiles {c['other_beats']}/"
-          f"{c['other_cells']}; verdict {c['summary']['verdict']}, DSR "
-          f"{c['summary']['dsr']}, PBO {c['summary']['pbo']}; {wall:.0f} s wall, "
-          f"{c['cpu_s']:.0f} s CPU, load {load_before:.1f} -> {c['load_after']:.1f}")
-    for row in table:
-        lo, hi = row["ci95"]
-        print(f"  {row['profile']:>12} {row['market']:>28}: diff {_num(row['diff'])} "
-              f"[{_num(lo)}, {_num(hi)}] beats {row['beats']}, pass "
-              f"{_num(row['winner_pass_rate'], '.2f')} vs {_num(row['other_pass_rate'], '.2f')}")
-
-
-def _num(x: float | None, fmt: str = "+.5f") -> str:
-    return "n/a" if x is None else format(x, fmt)
 
 
 # -- memory --------------------------------------------------------------------------------
@@ -295,7 +207,13 @@ def main() -> int:
     p.add_argument("--cell-modes", default="calm,volatile,mixed",
                    help="cells: the synthetic markets")
     p.add_argument("--cell-tapes", default="examples/tapes/binance-spot-btcusdt",
-                   help="cells: tapes whose later windows are held back")
+                   help="cells: tapes whose later windows are held back (comma-separated "
+                        "folders, or Binance capture files imported first)")
+    p.add_argument("--check-tapes", default="",
+                   help="cells: tapes (or captures) the recommendation is also judged on, "
+                        "held-back windows only (a one-trial study starting from it)")
+    p.add_argument("--capture-levels", type=int, default=10,
+                   help="cells: depth levels kept when importing a capture")
     p.add_argument("--tape-split", type=float, default=0.6)
     p.add_argument("--workers", type=int, default=1, help="cells: workers (1: in process)")
     p.add_argument("--memory-trials", default="1000,10000",
@@ -314,7 +232,7 @@ def main() -> int:
         if {"scaling", "search"} & set(args.parts):
             _scaling_and_search(args, root, out)
         if "cells" in args.parts:
-            _cells(args, root, out)
+            run_cells(args, root, out)
         if "memory" in args.parts:
             _memory(args, root, out)
     save(args.out, out)

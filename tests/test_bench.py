@@ -59,12 +59,19 @@ CASES = {
     "bench_optimize.py": (["--trials", "4", "--seeds", "2", "--iterations", "1",
                            "--sim-minutes", "1", "--modes", "calm"],
                           {"scaling": "speedup", "search": "grid"}),
+    # the cells goal with two tapes: their held-back windows pooled into the real market
+    "bench_optimize.py cells": (["--parts", "cells", "--trials", "2", "--seeds", "1",
+                                 "--iterations", "1", "--sim-minutes", "1", "--cell-modes",
+                                 "calm", "--params", "tail_age_ms", "--cell-tapes",
+                                 "examples/tapes/sample,examples/tapes/binance-spot-btcusdt"],
+                                {"cells": "tapes"}),
 }
 
 
 @pytest.mark.parametrize("script", sorted(CASES))
 def test_benchmark_runs_and_records_its_figures(script: str, tmp_path: Path) -> None:
     args, expected = CASES[script]
+    script = script.partition(" ")[0]  # "bench_x.py part": another case of one script
     out = tmp_path / "out.json"
     # benchmarks age their trees against the real clock on purpose: no clock guard there
     env = {k: v for k, v in os.environ.items() if k != SESSION_START_ENV}

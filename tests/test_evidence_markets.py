@@ -42,3 +42,30 @@ def test_paired_differences_skip_seeds_without_a_defined_value() -> None:
     assert 1.0 <= d.lo <= d.hi <= 2.0
     none = paired_ci([nan, nan], [1.0, 2.0])
     assert none.to_json()["diff"] is None and none.to_json()["ci95"] == [None, None]
+
+
+def test_pairs_of_one_sampling_unit_count_once() -> None:
+    """On a replay the seeds share the recorded window: telling paired_ci the window averages
+    its seeds into one unit, so more seeds never narrow the interval (as independent
+    markets would)."""
+    windows = [0.4, -0.1, 0.3, 0.05]  # a's edge over b in each held-back window
+    seeds = 25  # latency draws per window: tiny noise around the window's value
+    a = [w + 1e-4 * ((s * 7919) % 11 - 5) for w in windows for s in range(seeds)]
+    b = [0.0] * len(a)
+    units = [("tape:x", n) for n in range(len(windows)) for _ in range(seeds)]
+    by_window = paired_ci(a, b, units=units)
+    assert (by_window.n, by_window.up, by_window.down) == (4, 3, 1)
+    assert by_window.diff == pytest.approx(sum(windows) / 4, abs=1e-4)
+    same = paired_ci([sum(a[k * seeds:(k + 1) * seeds]) / seeds for k in range(4)], [0.0] * 4)
+    assert (by_window.lo, by_window.hi) == pytest.approx((same.lo, same.hi))
+    assert by_window.lo < 0 < by_window.hi  # four windows, one against: not separated
+    as_seeds = paired_ci(a, b)  # every draw taken for an independent market
+    assert as_seeds.n == 100 and as_seeds.lo > 0  # the interval a replay must not claim
+    # one pair per unit is the plain per-seed interval, bit for bit
+    assert paired_ci(a, b, units=list(range(len(a)))) == as_seeds
+    # a pair without a defined value drops out of its unit only
+    nan = float("nan")
+    some = paired_ci([1.0, nan, 3.0, 5.0], [0.0, 0.0, 1.0, 1.0], units=["w1", "w1", "w2", "w2"])
+    assert (some.n, some.diff) == (2, 2.0)  # w1: 1 (one defined pair), w2: (2 + 4) / 2
+    with pytest.raises(ValueError, match="3 units for 2 pairs"):
+        paired_ci([1.0, 2.0], [0.0, 0.0], units=["w1", "w1", "w2"])

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import optuna
+import polars as pl
 import pytest
 
 from soakkit.config.params import PARAMS, TUNABLE
@@ -28,9 +29,10 @@ from soakkit.optimize.search import grid_levels, grid_points, open_study
 from soakkit.optimize.space import default_params, distributions, search_params
 from soakkit.optimize.store import StudyStore, studies_root
 
-from .conftest import CliResult, assert_one_line_error, run_subprocess
+from .conftest import REPO, CliResult, assert_one_line_error, run_subprocess
 
 NOW = "2026-01-01T00:00:00Z"
+TAPES = REPO / "examples" / "tapes"
 #: A small study: one mode, three seeds each side, four short iterations, two parameters.
 SMALL = ["--modes", "calm", "--seeds", "1-3", "--eval-seeds", "101-103", "--iterations", "4",
          "--sim-minutes", "1", "--params", "base_spread_bps_delta,max_delta_ratio",
@@ -61,6 +63,10 @@ def _spec(art: Path, **kw: object) -> OptimizeSpec:
     (["--profile", "no_such_profile"], ["--profile 'no_such_profile'"]),
     (["--eval-seeds", "9-3"], ["--eval-seeds", "descending"]),
     (["--tapes", "/nonexistent/tape"], ["--tapes /nonexistent/tape"]),
+    (["--tapes", f"{TAPES / 'sample'},{TAPES / 'sample'}/"], ["a tape named 'sample' is "
+                                                            "listed twice"]),
+    (["--tapes", f"{TAPES / 'sample'},{TAPES / 'binance-spot-btcusdt'}", "--tape-split",
+      "0.1"], [f"--tapes {TAPES / 'binance-spot-btcusdt'}: 5 window(s)", "cannot be split"]),
     (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], ["--workers"]),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -284,3 +290,48 @@ def test_a_strategy_brings_its_own_parameters_into_the_space(tmp_path: Path) -> 
         {}, False, plan.data.calibration)  # the strategy is part of a configuration
     with pytest.raises(UsageError, match="not a parameter of strategy 'legacy'"):
         build_plan(_spec(tmp_path, params=tuple(own)))
+
+
+def _eval_rows(edge: dict[tuple[str, int], float]) -> pl.DataFrame:
+    """Evaluation rows: a synthetic mode (seeds 1-3, iterations 1-2) and two tapes (held-back
+    windows 4-5, latency seeds 1-3); ``edge`` adds to the objective per (group, seed or
+    window)."""
+    rows = []
+    for group, mode, iterations in (("calm", "calm", (1, 2)), ("tape:a", "replay", (4, 5)),
+                                    ("tape:b", "replay", (4, 5))):
+        for seed in (1, 2, 3):
+            for n in iterations:
+                unit = n if mode == "replay" else seed
+                rows.append({"group": group, "mode": mode, "seed": seed, "iteration": n,
+                             "risk_adjusted_pnl": 0.01 * n + 0.001 * seed
+                             + edge.get((group, unit), 0.0),
+                             "verdict": "PASS", "pnl_usd": 1.0, "risk_ratio": 0.1})
+    return pl.DataFrame(rows)
+
+
+def test_a_tape_is_compared_per_held_back_window_and_tapes_pool() -> None:
+    """The sampling unit of a replay is its window (seeds only redraw latency): a tape's
+    comparison pairs per window, several tapes pool into ``tapes``, a mode pairs per seed."""
+    from soakkit.evidence.study import paired_ci
+    from soakkit.optimize.evaluate import ALL, ALL_TAPES, cell_means, compare
+
+    edge = {("calm", 1): 0.2, ("calm", 2): 0.1, ("calm", 3): 0.3, ("tape:a", 4): 0.05,
+            ("tape:a", 5): -0.01, ("tape:b", 4): 0.02, ("tape:b", 5): 0.04}
+    winner, other = cell_means(_eval_rows(edge)), cell_means(_eval_rows({}))
+    assert winner.height == 3 + 2 * 6  # calm: a cell per seed; a tape: per (seed, window)
+    groups = ["calm", "tape:a", "tape:b"]
+    found = {c.group: c for c in compare(winner, {"x": other}, groups, ["tape:a", "tape:b"])}
+    assert list(found) == [*groups, ALL_TAPES, ALL]
+    assert {g: c.cells for g, c in found.items()} == {
+        "calm": 3, "tape:a": 2, "tape:b": 2, ALL_TAPES: 4, ALL: 7}
+    pooled = paired_ci([0.05, -0.01, 0.02, 0.04], [0.0] * 4)  # one difference per window
+    assert (found[ALL_TAPES].diff, found[ALL_TAPES].lo, found[ALL_TAPES].hi) == \
+        pytest.approx((pooled.diff, pooled.lo, pooled.hi))
+    per_seed = paired_ci([0.2, 0.1, 0.3], [0.0] * 3)
+    assert (found["calm"].lo, found["calm"].hi) == pytest.approx((per_seed.lo, per_seed.hi))
+    # one tape: no pooled tapes comparison (the tape's own is the real market); tapes only:
+    # every group pooled is the tapes pooled, said once
+    assert [c.group for c in compare(winner, {"x": other}, groups, ["tape:a"])] == [*groups, ALL]
+    tapes = ["tape:a", "tape:b"]
+    only = compare(winner.filter(pl.col("group") != "calm"), {"x": other}, tapes, tapes)
+    assert [(c.group, c.cells) for c in only] == [("tape:a", 2), ("tape:b", 2), (ALL, 4)]

@@ -29,6 +29,8 @@ _EXAMPLES = """examples:
   soakkit optimize --params base_spread_bps_delta,tail_age_ms --trials 60 --name two-knobs
   soakkit optimize --modes "" --tapes examples/tapes/binance-spot-btcusdt --tape-minutes 1 \\
                    --seeds 1-8 --eval-seeds 101-108 --trials 40 --name btc-tape
+  soakkit optimize --modes calm,volatile --tapes spot-btc/,usdm-eth/,coinm-eth/ ...
+                   (several captures, from `soakkit tape import --from binance-capture`)
   soakkit optimize ... --scheduler tcp://scheduler:8786      (an existing Dask cluster)
   soakkit report optimize -p study calm-volatile             (the report)
 
@@ -38,9 +40,11 @@ the mean risk_adjusted_pnl per iteration on the calibration markets (--seeds, an
 fall below the starting profile's and every gated KPI must hold its threshold on average (or
 be no worse than the profile's). Trial 0 is the profile itself. Then the best trials, every
 shipped profile and the tuner run on the held-back markets (--eval-seeds, the later
-windows), and the winner's deflated Sharpe ratio and PBO (CSCV) are measured. A supported
-recommendation (DSR >= 0.95, PBO <= 0.2) is written to <artifacts>/profiles/<NAME>.json
-with its provenance (`soakkit config show --profile NAME`).
+windows), and the winner's deflated Sharpe ratio and PBO (CSCV) are measured. The 95 %
+intervals resample the seeds of a synthetic mode but the held-back windows of a tape (its
+seeds only redraw latency over the same recording). A supported recommendation (DSR >=
+0.95, PBO <= 0.2) is written to <artifacts>/profiles/<NAME>.json with its provenance
+(`soakkit config show --profile NAME`).
 
 Rerun the same command after a crash, kill or Ctrl-C: the study continues from its journal;
 rerun it with more --trials to extend it. Results: <artifacts>/studies/<NAME>/ (study.json,
@@ -184,7 +188,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mk.add_argument("--sim-minutes", type=int_arg(1, MAX_SIM_MINUTES),
                     default=default.sim_minutes, metavar="M",
                     help="simulated minutes per iteration (default: %(default)s)")
-    mk.add_argument("--tapes", metavar="DIR,DIR", help="recorded tapes to replay too")
+    mk.add_argument("--tapes", metavar="DIR,DIR",
+                    help="recorded tapes to replay too, each split walk-forward; with "
+                         "several, their held-back windows are also compared pooled "
+                         "('tapes')")
     mk.add_argument("--tape-minutes", type=int_arg(1, MAX_SIM_MINUTES),
                     default=default.tape_minutes, metavar="M",
                     help="minutes per replayed window (default: %(default)s)")

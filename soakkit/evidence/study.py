@@ -8,13 +8,14 @@ evidence in ``docs/TUNING.md`` and the tests measure the same things the same wa
   evidence is reported on the evaluation seeds, which nothing was tuned on.
 * Two configurations compared on one seed see the same markets (the simulated market does
   not depend on the bot's parameters), so differences are paired per seed.
-* :func:`paired_ci` is a percentile bootstrap of the mean paired difference over seeds.
+* :func:`paired_ci` is a percentile bootstrap of the mean paired difference over seeds, or
+  over the sampling units it is told (a replayed tape's windows: its seeds share a market).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,16 +141,34 @@ class PairedDiff:
                 "seeds_up": self.up, "seeds_down": self.down, "seeds": self.n}
 
 
-def paired_ci(a: Sequence[float], b: Sequence[float], *, seed: int = 20261124,
+def paired_ci(a: Sequence[float], b: Sequence[float], *,
+              units: Sequence[Hashable] | None = None, seed: int = 20261124,
               resamples: int = 10_000) -> PairedDiff:
-    """Paired mean difference ``a − b`` with a 95 % percentile bootstrap over seeds.
+    """Paired mean difference ``a − b`` with a 95 % percentile bootstrap over sampling units.
 
-    Only seeds where both values are defined count (``net_bps`` of a run without a fill is
+    Without ``units`` every pair is its own unit (a seed of a synthetic market: each seed
+    draws another market). ``units`` names each pair's sampling unit where pairs are not
+    independent: on a replayed tape the unit is the window (and the tape), since a seed only
+    changes the latency draws over the same recorded market. The pairs of one unit are
+    averaged into one before the bootstrap resamples units, so the interval is as wide as the
+    number of windows warrants, not the number of seeds; ``n``, ``up`` and ``down`` count
+    units (in the order they first appear).
+
+    Only pairs where both values are defined count (``net_bps`` of a run without a fill is
     NaN); with none, every figure is NaN.
     """
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     both = np.isfinite(x) & np.isfinite(y)
     x, y = x[both], y[both]
+    if units is not None:
+        if len(units) != both.size:
+            raise ValueError(f"paired_ci: {len(units)} units for {both.size} pairs")
+        index: dict[Hashable, int] = {}
+        codes = np.asarray([index.setdefault(u, len(index))
+                            for u, ok in zip(units, both, strict=True) if ok], dtype=np.intp)
+        counts = np.bincount(codes, minlength=len(index))
+        x = np.bincount(codes, weights=x, minlength=len(index)) / counts
+        y = np.bincount(codes, weights=y, minlength=len(index)) / counts
     d = x - y
     lo, hi = bootstrap_mean_ci(d, np.random.default_rng(seed), resamples=resamples)
     if not d.size:

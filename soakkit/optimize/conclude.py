@@ -19,7 +19,7 @@ import polars as pl
 from soakkit.artifacts.layout import STUDIES_DIR
 from soakkit.config.profiles import load_profile
 from soakkit.core.digests import signature
-from soakkit.optimize.evaluate import RECOMMENDED, cell_means, compare, reference_configs
+from soakkit.optimize.evaluate import POOLED, RECOMMENDED, cell_means, compare, reference_configs
 from soakkit.optimize.overfitting import measure_overfitting, ranked_trials
 from soakkit.optimize.plan import Plan
 from soakkit.optimize.recommend import TOOL, profile_document, write_profile
@@ -121,8 +121,9 @@ def conclude(plan: Plan, study: optuna.Study, store: StudyStore, conn: Connectio
     cells = _evaluate(plan, store, conn, now, mtime, configs)
     eval_errors = cells.pop("__errors__", None)
     groups = [g.name for g in plan.data.evaluation.groups]
+    tapes = [g.name for g in plan.data.evaluation.groups if g.tape]
     references = {c.label: cells[c.label] for c in reference_configs(plan) if c.label in cells}
-    comparisons = compare(cells[RECOMMENDED], references, groups) \
+    comparisons = compare(cells[RECOMMENDED], references, groups, tapes) \
         if RECOMMENDED in cells else []
     overfit = measure_overfitting(study, store, winner)
     in_vs_out = [{**_trial_json(t), "oos_objective": _oos_objective(
@@ -154,7 +155,7 @@ def _maybe_profile(plan: Plan, store: StudyStore, winner: FrozenTrial, doc: dict
                                                      and verdict != SUPPORTED):
         return None
     overfit = doc["evidence"]["overfitting"]
-    beats = [c for c in doc["evidence"]["out_of_sample"] if c["group"] != "all"
+    beats = [c for c in doc["evidence"]["out_of_sample"] if c["group"] not in POOLED
              and "+" not in c["reference"]]
     provenance = {
         "tool": TOOL, "study": store.folder.name,

@@ -22,6 +22,7 @@ from soakkit.core.errors import ArtifactError
 from soakkit.evidence.overfit import DSR_PASS, PBO_PASS
 from soakkit.evidence.stats import pareto_front
 from soakkit.optimize.conclude import SUPPORTED
+from soakkit.optimize.evaluate import POOLED
 from soakkit.optimize.overfitting import Overfitting, feasible, measure_overfitting
 from soakkit.optimize.search import open_study
 from soakkit.optimize.store import StudyStore, resolve_study_dir
@@ -68,7 +69,7 @@ class OptimizeReport:
         def r(x: float | None) -> float | None:
             return None if x is None or not math.isfinite(x) else round(x, 4)
 
-        beats = self.comparisons.filter((pl.col("market") != "all")
+        beats = self.comparisons.filter(~pl.col("market").is_in(POOLED)
                                         & ~pl.col("reference").str.contains("tuner")) \
             if self.comparisons.height else self.comparisons  # no winner: nothing compared
         return {"study": self.study, "verdict": self.verdict,
