@@ -33,7 +33,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     for k, (profile, mode) in enumerate([("steady_safe", "mixed"), ("aggressive", "volatile"),
                                          ("ultra_safe", "calm")]):
         result = run_soak(SoakOptions(profile=profile, mode=mode, iterations=3 + k, seed=k,
-                                      sim_minutes=1, gate="production", artifacts=root,
+                                      sim_minutes=4, gate="production", artifacts=root,
                                       tune=k < 2, now=f"2026-03-0{k + 1}T00:00:00Z"), env={})
         ids.append(result.run_id)
     return root, ids

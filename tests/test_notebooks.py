@@ -35,8 +35,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def soaked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An artifacts folder with one short finished run."""
     root = tmp_path_factory.mktemp("art") / "soak"
-    run_soak(SoakOptions(iterations=4, sim_minutes=2, mode="volatile", gate="production",
-                         artifacts=root, now="2026-02-01T00:00:00Z"), env={})
+    run_soak(SoakOptions(iterations=4, sim_minutes=4, mode="volatile", seed=5,
+                         gate="production", artifacts=root, now="2026-02-01T00:00:00Z"),
+             env={})  # the tuner acts from 4-minute iterations; on seed 5 in iteration 1
     return root
 
 

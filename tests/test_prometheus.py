@@ -46,8 +46,8 @@ DASHBOARD = REPO / "examples" / "grafana" / "soakkit.json"
 #: soakkit unit -> factor to the exported base unit (the Prometheus naming conventions).
 TO_BASE = {"bps": 1e-4, "ms": 1e-3, "ratio": 1.0, "1/min": 1 / 60, "USD": 1.0,
            "USD/h": 1 / 3600}
-SOAK = ["soak", "--profile", "steady_safe", "--mode", "mixed", "--seed", "9",
-        "--sim-minutes", "2", "--gate", "production", "--quiet"]
+SOAK = ["soak", "--profile", "steady_safe", "--mode", "mixed", "--seed", "3",
+        "--sim-minutes", "4", "--gate", "production", "--quiet"]  # the tuner acts (4 min+)
 ITERATIONS = 3
 
 

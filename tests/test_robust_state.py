@@ -17,7 +17,8 @@ from .conftest import assert_one_line_error
 NOW = "2026-11-24T12:00:00Z"
 
 
-def _interrupted_run(root: Path, iterations: int = 6, stop_after: int = 3, seed: int = 1) -> str:
+def _interrupted_run(root: Path, iterations: int = 6, stop_after: int = 3, seed: int = 1,
+                     sim_minutes: int = 1) -> str:
     """A run that stopped (as after Ctrl-C) after ``stop_after`` of ``iterations``."""
     seen = []
 
@@ -26,7 +27,7 @@ def _interrupted_run(root: Path, iterations: int = 6, stop_after: int = 3, seed:
         if report.iteration == stop_after:
             raise KeyboardInterrupt
 
-    result = run_soak(SoakOptions(iterations=iterations, sim_minutes=1, mode="volatile",
+    result = run_soak(SoakOptions(iterations=iterations, sim_minutes=sim_minutes, mode="volatile",
                                   seed=seed, gate="production", artifacts=root, now=NOW),
                       env={}, progress=stop)
     assert result.status == "interrupted" and result.iterations_done == stop_after
@@ -80,7 +81,8 @@ def test_a_run_resumed_with_another_profiles_runtime_file_is_refused(tmp_path: P
 
 
 def test_a_revision_that_went_backwards_is_refused_on_resume(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    run_id = _interrupted_run(tmp_path, seed=3)  # a seed on which the tuner applies early
+    # a seed on which the tuner applies early (it judges changes on iterations of 4 minutes+)
+    run_id = _interrupted_run(tmp_path, seed=5, sim_minutes=4)
     run_dir = tmp_path / "runs" / run_id
     current = read_runtime_overrides(run_dir / "runtime_overrides.json")
     assert current.revision >= 1, "the tuner applied something in 3 volatile iterations"

@@ -61,7 +61,8 @@ def _judge(pairs: tuple[tuple[WindowObservation, WindowObservation], ...],
                              pairs, arm_kpis([b for _, b in pairs]), seed=7)
     return judge_trial(evidence, max_iterations=GUARDS.trial_max_iterations,
                        resamples=GUARDS.trial_resamples,
-                       violation_eps=GUARDS.trial_violation_eps).status
+                       violation_eps=GUARDS.trial_violation_eps,
+                       min_pairs=GUARDS.trial_min_pairs).status
 
 
 def test_feasibility_decides_first() -> None:
@@ -85,6 +86,17 @@ def test_at_equal_feasibility_the_objective_decides_with_confidence() -> None:
     assert _judge(noisy, iterations=GUARDS.trial_max_iterations) == "kept"
 
 
+def test_too_few_pairs_decide_nothing() -> None:
+    # pairs whose violation falls by far, but fewer than the bootstrap needs
+    one = _pairs(GUARDS.trial_min_pairs - 1, {"inventory": 5600.0, "pnl": 30.0},
+                 {"inventory": 4200.0, "pnl": 18.0})
+    assert _judge(one) == "running"
+    assert _judge(one, iterations=GUARDS.trial_max_iterations) == "rolled_back"
+    harmful = _pairs(GUARDS.trial_min_pairs, {"inventory": 4200.0, "pnl": 20.0},
+                     {"inventory": 5600.0, "pnl": 40.0})
+    assert _judge(harmful) == "rolled_back"
+
+
 def test_only_regime_matched_pairs_count() -> None:
     windows = [_window("stable"), _window("candidate", regime="spike"),
                _window("candidate"), _window("stable"),
@@ -93,14 +105,16 @@ def test_only_regime_matched_pairs_count() -> None:
     assert [(a.arm, b.arm, a.regime) for a, b in pairs] == [("stable", "candidate", "calm"),
                                                              ("stable", "candidate", "volatile")]
     assert _judge(()) == "running"
-    assert _judge((), iterations=GUARDS.trial_max_iterations) == "kept"
+    assert _judge((), iterations=GUARDS.trial_max_iterations) == "rolled_back"
 
 
 def test_a_verdict_is_reproducible() -> None:
     noisy = _pairs(5, {"pnl": 20.0}, {"pnl": 19.0}, noise=8.0, seed=3)
     evidence = TrialEvidence(4, ("r",), {}, 1, noisy, {}, seed=11)
-    a = judge_trial(evidence, max_iterations=2, resamples=500, violation_eps=0.25)
-    b = judge_trial(evidence, max_iterations=2, resamples=500, violation_eps=0.25)
+    a = judge_trial(evidence, max_iterations=2, resamples=500, violation_eps=0.25,
+                    min_pairs=4)
+    b = judge_trial(evidence, max_iterations=2, resamples=500, violation_eps=0.25,
+                    min_pairs=4)
     assert a == b and a.objective_change is not None
 
 
@@ -291,3 +305,44 @@ def test_a_harmful_change_is_rolled_back_from_what_was_traded(
     for d in docs[2:cool]:
         assert "wider" not in d["tuning"]["rules_fired"]
     assert "wider" in docs[cool]["tuning"]["rules_fired"]  # tried again after the cool-down
+
+
+def test_a_real_soak_of_short_iterations_holds_every_proposal_and_says_why() -> None:
+    """Two-minute iterations give a trial one window pair each: whatever the rules propose
+    waits, with the reason recorded, and no parameter moves."""
+    reports = run_in_memory(SoakOptions(iterations=4, sim_minutes=2, mode="volatile", seed=5,
+                                        gate="production"))
+    held = [r.decision for r in reports if r.decision.proposed]
+    assert held, "the rules proposed something in 4 volatile iterations"
+    assert all(d.skip_reason is not None and d.skip_reason.startswith("an iteration this short")
+               for d in held)
+    assert not any(r.decision.deltas for r in reports)
+
+
+def test_comparable_pairs_count_the_windows_a_trial_forms(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On every trial iteration of a real soak, the window pairs the trial traded in one
+    regime are exactly those ``comparable_pairs`` foresaw from the same market."""
+    from soakkit.soak import iteration as iteration_module
+
+    seen: dict[int, dict[str, Any]] = {}
+    foresee, observe = iteration_module.comparable_pairs, iteration_module.observe_windows
+
+    def spy_foresee(tape):  # type: ignore[no-untyped-def]
+        seen.setdefault(id(tape), {"tape": tape})["foreseen"] = foresee(tape)
+        return seen[id(tape)]["foreseen"]
+
+    def spy_observe(tape, traded, reference):  # type: ignore[no-untyped-def]
+        out = observe(tape, traded, reference)
+        seen.setdefault(id(tape), {"tape": tape})["observed"] = (
+            sum(a.regime == b.regime for a, b in zip(out[0::2], out[1::2], strict=True)),
+            len(out) // 2)
+        return out
+
+    monkeypatch.setattr(iteration_module, "comparable_pairs", spy_foresee)
+    monkeypatch.setattr(iteration_module, "observe_windows", spy_observe)
+    run_in_memory(SoakOptions(iterations=6, sim_minutes=10, mode="mixed", seed=1,
+                              gate="production"))
+    trials = [v for v in seen.values() if "observed" in v]
+    assert trials, "a change went on trial in 6 mixed iterations"
+    assert all(v["observed"] == v["foreseen"] and v["foreseen"][1] == 5 for v in trials)

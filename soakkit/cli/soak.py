@@ -202,7 +202,8 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--seed", metavar="S", help=f"default: {default['seed']}")
     p.add_argument("--sim-minutes", metavar="M",
                    help=f"simulated market minutes per iteration (default: "
-                        f"{default['sim_minutes']})")
+                        f"{default['sim_minutes']}; the tuner judges a change on 4 window "
+                        f"pairs of minutes, so it changes nothing below 4)")
     p.add_argument("--sleep-seconds", metavar="X",
                    help="pause between iterations (default: $SOAK_SLEEP_SECONDS or 0)")
     p.add_argument("--gate", metavar="{" + ",".join(RUN_GATES) + "}",

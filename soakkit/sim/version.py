@@ -16,10 +16,12 @@ from __future__ import annotations
 __all__ = ["ENGINE_VERSION"]
 
 #: Version of the mini-soak engine (sim, strategy, KPIs, gate, tuner, iteration loop).
+#: 7: the tuner's edge_thin needs a positive edge, few-fill iterations propose nothing, a
+#: trial needs 4 regime-matched pairs to decide (issue 25's real-market evidence).
 #: 6: a carried order's replace weighs 2 against the rate limit, carried orders' latency
 #: draws keyed apart, synthetic windows convert bps and USD at their opening mid (issue 25's
 #: review). 5: carried inventory and orders, the gate anchored outside the run, A/B trials, re-tuned
 #: profiles (issue 25). 4: replays measure load against the instrument's own message rate,
 #: use recorded feed latency and L2 depth; inverse contracts (issue 23). 3: money KPIs, gate
 #: floors (issue 10).
-ENGINE_VERSION = 6
+ENGINE_VERSION = 7

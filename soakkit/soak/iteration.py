@@ -42,6 +42,7 @@ from soakkit.sim.strategy import StrategyResult
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.soak.options import SoakOptions, load_market
 from soakkit.soak.trading import (
+    comparable_pairs,
     observe_windows,
     observed_regime,
     plan_windows,
@@ -257,7 +258,8 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
                       failed=verdict.verdict == "FAIL",
                       production_pass=production.verdict != "FAIL", values=cfg.values,
                       baseline=cfg.baseline(), pinned=cfg.pinned, history=_history(earlier),
-                      enabled=o.tune, trial=evidence, regime=observed_regime(tape))
+                      enabled=o.tune, trial=evidence, regime=observed_regime(tape),
+                      comparable_pairs=comparable_pairs(tape))
     applied = store.apply(decision, store.read(), cfg.baseline(), cfg.pinned)
     flags = decision.flags
     if applied.status == "already_applied":

@@ -3,6 +3,8 @@
 * :func:`plan_windows` – the whole iteration with the values in force or, while a change is
   under trial (:mod:`soakkit.tuning.trial`), windows alternating between the stable values
   and the candidate, in pairs ordered A B, B A, …; every minute is traded once;
+* :func:`comparable_pairs` – how many of a trial's window pairs the iteration's market would
+  have let it compare (both windows in one observed regime);
 * :func:`observe_windows` – what the bot saw of each window: its own P&L, volume, inventory
   and latency, the regime labelled from the quotes, and the reference's volume there;
 * :func:`reference_values` and :func:`run_reference` – the gate's reference profile
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -29,8 +32,8 @@ from soakkit.sim.strategy import StrategyResult, run_strategy
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.tuning.trial import ARMS, SAMPLE_S, WindowObservation
 
-__all__ = ["observe_windows", "observed_regime", "plan_windows", "reference_values",
-           "run_reference", "window_records"]
+__all__ = ["comparable_pairs", "observe_windows", "observed_regime", "plan_windows",
+           "reference_values", "run_reference", "window_records"]
 
 
 def reference_values() -> dict[str, Value]:
@@ -59,8 +62,8 @@ def plan_windows(duration_s: float, values: Mapping[str, Value],
     end = round(duration_s * NS)
     if stable is None:
         return [Segment(0, end, dict(values), "current")]
-    count = 2 * max(1, int(duration_s // 120))
-    edges = [end * i // count for i in range(count + 1)]
+    edges = _window_edges(duration_s)
+    count = len(edges) - 1
     arms = {ARMS[0]: dict(stable), ARMS[1]: dict(values)}
     out = []
     for i in range(count):
@@ -68,6 +71,29 @@ def plan_windows(duration_s: float, values: Mapping[str, Value],
         arm = first if i % 2 == 0 else ARMS[1 - ARMS.index(first)]
         out.append(Segment(edges[i], edges[i + 1], arms[arm], arm))
     return out
+
+
+def _window_edges(duration_s: float) -> list[int]:
+    """The nanosecond edges of a trial iteration's ``2·max(1, ⌊minutes / 2⌋)`` windows."""
+    end = round(duration_s * NS)
+    count = 2 * max(1, int(duration_s // 120))
+    return [end * i // count for i in range(count + 1)]
+
+
+def _window_minute(start_ns: int, end_ns: int, minutes: int) -> int:
+    """The minute whose label is a window's regime: the one holding its middle."""
+    return min(int((start_ns / NS + end_ns / NS) / 2.0 // 60.0), minutes - 1)
+
+
+def comparable_pairs(tape: MarketTape) -> tuple[int, int]:
+    """How many of a trial's window pairs this iteration's market would have let it compare
+    (both windows in one regime, labelled from the quotes), and how many a trial iteration
+    of its length has."""
+    labels = _labels(tape)
+    edges = _window_edges(tape.duration_s)
+    regimes = [labels[_window_minute(a, b, labels.size)] for a, b in pairwise(edges)]
+    pairs = list(zip(regimes[0::2], regimes[1::2], strict=True))
+    return sum(int(a == b) for a, b in pairs), len(pairs)
 
 
 def _labels(tape: MarketTape) -> np.ndarray:
@@ -92,7 +118,7 @@ def observe_windows(tape: MarketTape, traded: Traded, reference: StrategyResult
     for seg, piece, part in zip(traded.segments, traded.tapes, traded.parts, strict=True):
         k = compute_kpis(piece, part, seg.params)
         t0, t1 = seg.start_ns / NS, seg.end_ns / NS
-        minute = min(int((t0 + t1) / 2.0 // 60.0), labels.size - 1)
+        minute = _window_minute(seg.start_ns, seg.end_ns, labels.size)
         inside = (ref_t >= t0) & (ref_t < t1)
         exposure = inventory_path(piece, part, SAMPLE_S)[2]
         out.append(WindowObservation(

@@ -99,6 +99,7 @@ def decide(
     guards: GuardConfig | None = None,
     trial: TrialEvidence | None = None,
     regime: str = "",
+    comparable_pairs: tuple[int, int] | None = None,
 ) -> Decision:
     """Decide this iteration's parameter changes.
 
@@ -128,6 +129,10 @@ def decide(
     regime
         The regime observed this iteration (labelled from the quotes): the panic revert
         compares with what the profile's values did in the same regime.
+    comparable_pairs
+        How many of a trial's window pairs this iteration's market would have let it compare
+        (both windows in one observed regime), and how many a trial iteration of its length
+        has; ``None`` when unknown.
     """
     guards = GUARDS if guards is None else guards
     prev = history[-1].state if history else TunerState()
@@ -173,7 +178,8 @@ def decide(
     if trial is not None:
         verdict = judge_trial(trial, max_iterations=guards.trial_max_iterations,
                               resamples=guards.trial_resamples,
-                              violation_eps=guards.trial_violation_eps)
+                              violation_eps=guards.trial_violation_eps,
+                              min_pairs=guards.trial_min_pairs)
         if verdict.rolled_back:
             return _rollback(run_id, iteration, before, pinned, verdict, base_state, guards)
         if verdict.status == "running":
@@ -198,6 +204,11 @@ def decide(
                        f"frozen until iteration {until} ({why})", "", (), state, verdict)
 
     proposal = evaluate_rules(kpis, values, baseline, cooling=frozenset(rule_cooling))
+    held = _held_back(kpis, comparable_pairs, guards) if proposal.deltas else None
+    if held is not None:  # 3b, 3c: the proposal is recorded, nothing changes
+        return _finish(run_id, iteration, proposal.deltas, before, dict(before), GuardFlags(),
+                       held, proposal.rationale, proposal.fired, base_state, verdict,
+                       proposal.owners)
     locked = dict(prev.locked_until)
     cooling = dict(prev.cooldown_until)
     after = dict(before)
@@ -255,6 +266,28 @@ def decide(
         reason = "every proposal was blocked by a guard or changed nothing"
     return _finish(run_id, iteration, proposal.deltas, before, after, guard_flags, reason,
                    proposal.rationale, proposal.fired, state, verdict, proposal.owners)
+
+
+def _held_back(kpis: Mapping[str, Any], comparable: tuple[int, int] | None,
+               guards: GuardConfig) -> str | None:
+    """Why a proposal must wait (3b few fills, 3c no trial could judge it), or ``None``."""
+    fills = kpis.get("fill_count")
+    if fills is not None and float(fills) < guards.min_fills_to_tune:
+        return (f"too few fills to read the KPIs: {int(fills)} < {guards.min_fills_to_tune} "
+                "(min_fills_to_tune)")
+    if comparable is None:
+        return None
+    matched, possible = comparable
+    needed, looks = guards.trial_min_pairs, guards.trial_max_iterations
+    if possible * looks < needed:
+        return (f"an iteration this short has {possible} trial window pair(s) and a trial "
+                f"needs {needed} in {looks} iterations: tune with iterations of at least "
+                f"{2 * -(-needed // looks)} minutes")
+    if matched * looks < needed:
+        return (f"the regime changed too often to judge a change: {matched} of this "
+                f"iteration's {possible} window pairs kept one regime, a trial needs "
+                f"{needed} in {looks} iterations")
+    return None
 
 
 def _rollback(run_id: str, iteration: int, before: dict[str, Value], pinned: frozenset[str],

@@ -17,6 +17,11 @@ Evaluation order (:data:`GUARD_ORDER`, applied by :func:`soakkit.tuning.engine.d
    trial runs, nothing else changes;
 3. ``freeze``       – after ``freeze_after_passes`` consecutive iterations that pass the
    production gate, tuning is frozen for ``freeze_iterations`` (this one included);
+3b. ``few_fills``   – an iteration with fewer than ``min_fills_to_tune`` fills proposes
+   nothing: its KPIs are a few fills' worth (panic revert and trials still act);
+3c. ``unjudgeable`` – nor does one whose market would have given a trial fewer than
+   ``trial_min_pairs`` regime-matched window pairs in ``trial_max_iterations`` iterations:
+   a change nobody can judge is not made;
 4. ``tuner_suppressed`` – parameters pinned by env or CLI are never changed;
 5. ``oscillation``  – a proposal that reverses the parameter's last change made within
    ``oscillation_window`` iterations (A→B→A) is blocked and the parameter is locked for
@@ -40,8 +45,8 @@ from soakkit.core.json_canonical import JsonRecord
 __all__ = ["GUARDS", "GUARD_ORDER", "GuardConfig", "GuardFlags", "TunerState"]
 
 GUARD_ORDER: tuple[str, ...] = ("idempotency", "panic_revert", "trial", "freeze",
-                                "tuner_suppressed", "oscillation", "cooldown", "velocity",
-                                "bounds")
+                                "few_fills", "unjudgeable", "tuner_suppressed",
+                                "oscillation", "cooldown", "velocity", "bounds")
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,9 @@ class GuardConfig:
     trial_max_iterations: int = 2
     trial_resamples: int = 2000
     trial_violation_eps: float = 0.25
+    trial_min_pairs: int = 4
     rule_cooldown_iterations: int = 3
+    min_fills_to_tune: int = 50
 
 
 GUARDS = GuardConfig()

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from soakkit.config.params import PARAMS, TUNABLE, Value
-from soakkit.gate import COMPARISONS
+from soakkit.gate import COMPARISONS, GATES
 
-__all__ = ["RELAX", "RULES", "Condition", "Rule", "evaluate_rules"]
+__all__ = ["EDGE_WORTH_SCALING_BPS", "RELAX", "RULES", "Condition", "Rule", "evaluate_rules"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,13 @@ def _c(kpi: str, op: str, value: float) -> Condition:
     return Condition(kpi, op, value)
 
 
+#: The production gate's net edge bar, which ``edge_thin`` works towards.
+_NET_BPS_BAR = next(t.value for t in GATES["production"].thresholds if t.kpi == "net_bps")
+#: ``edge_thin`` scales an edge, so it needs one: at least a quarter of the gate's bar.
+#: Below it (on markets calibrated on the real captures, −0.1 to +0.04 bps) larger quotes
+#: scale a loss or an edge worth cents, and the trial that follows costs dollars.
+EDGE_WORTH_SCALING_BPS = 0.25 * _NET_BPS_BAR
+
 #: The rules, in evaluation order.
 RULES: tuple[Rule, ...] = (
     Rule("risk_high", (_c("risk_ratio", ">", 0.5),),
@@ -69,13 +76,15 @@ RULES: tuple[Rule, ...] = (
          "the venue is slow in a busy market: fewer requotes per minute put less load on it "
          "(a slower loop does not help: its requotes come in bursts)",
          "p95_latency_ms", "lower"),
-    Rule("edge_thin", (_c("net_bps", "<", 2.0), _c("risk_ratio", "<=", 0.5),
-                       _c("maker_taker_ratio", ">=", 0.93)),
+    Rule("edge_thin", (_c("net_bps", ">=", EDGE_WORTH_SCALING_BPS),
+                       _c("net_bps", "<", _NET_BPS_BAR),
+                       _c("risk_ratio", "<=", 0.5), _c("maker_taker_ratio", ">=", 0.93)),
          (("impact_cap_ratio", 0.01), ("max_delta_ratio", 0.02)),
-         "net edge below the gate while risk and the maker share have room: larger quotes "
-         "keep their queue place and earn the spread on more of the flow (a wider spread "
-         "does not: it only trades less; near the limit, larger quotes only force more taker "
-         "unloads, which eat the maker share the gate wants)",
+         "net edge worth scaling but below the gate while risk and the maker share have room: "
+         "larger quotes keep their queue place and earn the spread on more of the flow (a "
+         "wider spread does not: it only trades less; near the limit, larger quotes only "
+         "force more taker unloads, which eat the maker share the gate wants; at a negative "
+         "edge they only scale the loss)",
          "net_bps", "higher"),
 )
 

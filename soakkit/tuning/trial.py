@@ -12,6 +12,9 @@ gets), so a calm minute is never compared with a spike, and only when the market
 something to trade in both windows (the gate's reference profile traded there).
 
 After each trial iteration :func:`judge_trial` looks at all the regime-matched pairs so far.
+With fewer than ``trial_min_pairs`` of them it decides nothing yet (the bootstrap of one or
+two pairs is a point, not an interval), and if the trial ends so, the change is **rolled
+back**: a change the bot could not observe both ways in comparable minutes is not kept.
 For the two arms it computes the production gate's KPIs over their windows (sums for money
 and volume; the inventory's 95th percentile over the arm's pooled samples, taken every
 :data:`SAMPLE_S` seconds; the mean of the windows' p95 latencies) and the objective,
@@ -25,12 +28,12 @@ reproducible):
 2. *then the objective*: rolled back when the 90 % interval of its change lies below 0,
    kept when it lies above 0;
 3. otherwise the trial goes on, and after ``trial_max_iterations`` the change is kept: nothing
-   observed says it hurts.
+   observed (in at least ``trial_min_pairs`` pairs) says it hurts.
 
 The burden of proof is on the rules (every rule's lever is tested on paired calibration
 seeds, ``tests/test_levers.py``); the trial is there to catch a change that hurts where the
-rule's assumptions do not hold. With two looks at 90 % intervals, a change that does nothing
-is rolled back about one time in ten.
+rule's assumptions do not hold. With two looks at 90 % intervals (on at least
+``trial_min_pairs`` pairs), a change that does nothing is rolled back about one time in ten.
 """
 
 from __future__ import annotations
@@ -220,7 +223,7 @@ def _interval(x: np.ndarray) -> tuple[float, float, float]:
 
 
 def judge_trial(evidence: TrialEvidence, *, max_iterations: int, resamples: int,
-                violation_eps: float) -> TrialVerdict:
+                violation_eps: float, min_pairs: int) -> TrialVerdict:
     """Keep, roll back or continue the change in ``evidence`` (module docstring)."""
     pairs = evidence.pairs
     last = evidence.iterations >= max_iterations
@@ -232,11 +235,13 @@ def judge_trial(evidence: TrialEvidence, *, max_iterations: int, resamples: int,
         return TrialVerdict(status, reason, evidence.change_iteration, evidence.rules,
                             len(pairs), j[0], j[1], dv, dj, dict(evidence.stable_values))
 
-    if not pairs:
-        if last:
-            return verdict("kept", "no regime-matched pair of windows: nothing observed "
-                                   "against the change")
-        return verdict("running", "no regime-matched pair of windows yet")
+    if len(pairs) < min_pairs:  # a bootstrap over so few pairs is not an interval
+        seen = (f"only {len(pairs)} of the trial's window pairs could be compared (one "
+                f"regime, the reference trading in both), fewer than {min_pairs}")
+        if last:  # a change the bot could not observe both ways is not kept
+            return verdict("rolled_back", f"{seen} after {evidence.iterations} trial "
+                                          "iterations: too little observed to keep the change")
+        return verdict("running", f"{seen} so far")
     a = _table([p[0] for p in pairs])
     b = _table([p[1] for p in pairs])
     n = len(pairs)
