@@ -53,7 +53,7 @@ class BookSpec:
     cancel_frac_sigma_lo: float  #: ... lognormal sigma of -log(1 - share) below its median
     cancel_frac_sigma_hi: float  #: ... and above it
     gap_bps: float  #: mean distance to the level revealed when the best goes (exponential)
-    walk_depth_usd: float  #: depth of a level a sweeping taker order walks through: median
+    walk_depth_usd: float  #: depth of the first level a sweeping taker order walks: median
     walk_sigma_lo: float  #: ... lognormal sigma below the median
     walk_sigma_hi: float  #: ... and above it
     walk_gap_bps: float  #: mean distance between the levels a sweep walks (exponential)
@@ -63,6 +63,7 @@ class BookSpec:
     follow_share: float  #: share of closing improvements that follow the move
     jump_rate_per_min: float  #: price jumps per minute (each starts a metaorder its way)
     jump_bps: float  #: mean absolute jump size (exponential)
+    walk_growth: float = 0.0  #: the k-th level a sweep walks holds walk depth × k^this
 
 
 #: The order-book generator's regimes, by name, at the built-in market's scale (a liquid

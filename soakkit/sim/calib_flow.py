@@ -14,7 +14,9 @@
   both with the sigma of complete maker orders alone: real resting orders range from a
   few lots to thousands).
 * **Sweeps**: the levels an order printed at strictly between its first and last price
-  were walked through whole: their depth law, and the mean spacing of an order's prices.
+  were walked through whole: the depth law of the first of them (the levels behind it
+  hold more, ``walk_growth``, fitted with the book), and the mean spacing of an order's
+  prices; how far the large orders reached (:func:`large_order_reach`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from soakkit.sim.prints import split_prints
 from soakkit.sim.sizes import SizeLaw, fit_size_law
 from soakkit.sim.tape import MarketTape
 
-__all__ = ["FlowFit", "fit_flow", "sign_acf"]
+__all__ = ["FlowFit", "fit_flow", "large_order_reach", "side_burst", "sign_acf"]
 
 ACF_LAGS = (1, 2, 3, 5, 10)
 _ALPHAS = (1.2, 1.35, 1.5, 1.7, 2.0, 2.5, 3.5)
@@ -59,10 +61,51 @@ class FlowFit:
     walk_gap_bps: float | None  #: mean ticks between their consecutive prices, in bps
     orders: int
     sign_acf: tuple[float, ...]  #: what the metaorder fit matched (lags ACF_LAGS)
+    burst: float  #: ... and its burst moment (:func:`side_burst`)
+    large_reach_ticks: float  #: how far the large orders reach (:func:`large_order_reach`)
+    large_usd: float  #: ... their median size (USD)
 
 
-def _meta_fit(rate: float, target: np.ndarray) -> tuple[float, float]:
-    """The (alpha, gap) of the grid whose simulated sign autocorrelation is closest."""
+BURST_QUANTILE = 99.0  #: the burst moment: this percentile of one side's orders per second
+_BURST_WEIGHT = 0.1  #: weight of its squared log ratio against the autocorrelations'
+
+
+def side_burst(t_s: np.ndarray, side: np.ndarray) -> float:
+    """The :data:`BURST_QUANTILE` percentile, over whole seconds, of the larger of the
+    buy and sell order counts in the second (how many orders one side sends at once)."""
+    if t_s.size == 0:
+        return float("nan")
+    sec = np.floor(t_s - t_s.min()).astype(np.int64)
+    buys = np.bincount(sec, weights=(side > 0).astype(np.float64))
+    sells = np.bincount(sec, weights=(side < 0).astype(np.float64))
+    return float(np.percentile(np.maximum(buys, sells), BURST_QUANTILE))
+
+
+LARGE_ORDER_QUANTILE = 95.0  #: the large orders: at or above this percentile of size
+
+
+def large_order_reach(group: np.ndarray, px: np.ndarray, size: np.ndarray
+                      ) -> tuple[float, float]:
+    """How far the large orders (:data:`LARGE_ORDER_QUANTILE`) reach: the root mean square
+    of the distance, in ticks, from an order's first print price to its last (the far
+    reaches weigh most: a reach to a quote's distance fills it), and their median size (``group``:
+    each print's order, in order; ``px`` in ticks; ``size`` per print). nan with fewer
+    than 20 large orders."""
+    if group.size == 0:
+        return float("nan"), float("nan")
+    first = np.flatnonzero(np.diff(group, prepend=-1) != 0)
+    last = np.append(first[1:] - 1, group.size - 1)
+    reach = np.abs(px[last] - px[first]).astype(np.float64)
+    total = np.add.reduceat(size.astype(np.float64), first)
+    large = total >= np.percentile(total, LARGE_ORDER_QUANTILE)
+    if large.sum() < 20:
+        return float("nan"), float("nan")
+    return float(np.sqrt((reach[large] ** 2).mean())), float(np.median(total[large]))
+
+
+def _meta_fit(rate: float, target: np.ndarray, burst: float) -> tuple[float, float]:
+    """The (alpha, gap) of the grid whose simulated sign autocorrelation and burst moment
+    (:func:`side_burst`) are closest."""
     ok = np.isfinite(target)
     if not ok.any() or rate <= 0:
         return 2.0, 1.0
@@ -81,6 +124,9 @@ def _meta_fit(rate: float, target: np.ndarray) -> tuple[float, float]:
             flow = taker_flow(regimes, column, law,
                               np.random.default_rng(_FIT_SEED), np.zeros(0), np.zeros(0))
             err = float(np.sum((sign_acf(flow.side)[ok] - target[ok]) ** 2))
+            if burst > 0:
+                err += _BURST_WEIGHT * float(np.log(max(side_burst(flow.t, flow.side), 0.5)
+                                                    / burst)) ** 2
             if err < best_err:
                 best, best_err = (alpha, gap), err
     return best
@@ -138,8 +184,10 @@ def fit_flow(tape: MarketTape, prints: np.ndarray, seconds: float, usd_per_lot: 
     o_side = side[first].astype(np.int8)
     rate = n / max(seconds, 1e-9)
     target = sign_acf(o_side)
-    alpha, gap = _meta_fit(rate, target)
+    burst = side_burst(ns[first] / 1e9, o_side)
+    alpha, gap = _meta_fit(rate, target, burst)
 
+    reach, large_lots = large_order_reach(group, px, lots)
     # each order's levels: (order, price) runs, in print order
     new_level = np.ones(group.size, dtype=bool)
     new_level[1:] = (group[1:] != group[:-1]) | (px[1:] != px[:-1])
@@ -151,7 +199,7 @@ def fit_flow(tape: MarketTape, prints: np.ndarray, seconds: float, usd_per_lot: 
     # the levels sweeping orders walked through: those strictly between their first and last
     per_order = np.bincount(lv_owner, minlength=n)
     at = np.arange(lv_owner.size) - np.searchsorted(lv_owner, lv_owner)
-    inner_level = (at > 0) & (at < per_order[lv_owner] - 1)
+    inner_level = (at == 1) & (per_order[lv_owner] > 2)  # the first one: deeper ones grow
     steps = np.abs(np.diff(lv_px))[lv_owner[1:] == lv_owner[:-1]]
     walk = (fit_size_law(lv_lots[inner_level] * usd_per_lot, tail=False)
             if inner_level.sum() >= 20 else None)
@@ -161,4 +209,5 @@ def fit_flow(tape: MarketTape, prints: np.ndarray, seconds: float, usd_per_lot: 
                    maker_size_sigma=max(sigma, 0.0), walk=walk,
                    walk_gap_bps=(float(steps.mean()) * tick_bps if steps.size >= 20 else None),
                    orders=n,
-                   sign_acf=tuple(float(x) for x in target))
+                   sign_acf=tuple(float(x) for x in target), burst=burst,
+                   large_reach_ticks=reach, large_usd=large_lots * usd_per_lot)

@@ -40,8 +40,9 @@ from soakkit.core.io import atomic_write_json
 from soakkit.core.json_strict import load_json_file
 from soakkit.sim.bookspec import BOOK_REGIMES, BookSpec
 from soakkit.sim.calib_book import BookFit, fit_book
-from soakkit.sim.calib_flow import FlowFit, fit_flow
+from soakkit.sim.calib_flow import FlowFit, fit_flow, large_order_reach
 from soakkit.sim.calib_jumps import JumpFit, fit_jumps, fit_transitions
+from soakkit.sim.facts import order_groups
 from soakkit.sim.feed import fit_load
 from soakkit.sim.instrument import KINDS, Instrument
 from soakkit.sim.intensity import fit_prior
@@ -61,9 +62,13 @@ __all__ = ["PROFILE_SCHEMA", "calibrate", "read_market_profile", "write_market_p
 #: market profile format written: 2, order-book regimes (:class:`BookSpec`); schema 1
 #: (classic :class:`RegimeSpec` regimes, the generator before the order book) is still read
 PROFILE_SCHEMA = 2
-_FADE_MINUTES = 6  #: simulated minutes per step
-_LEVEL_ROUNDS = 4  #: rounds of the levels' simulated-moments fit
+_FADE_MINUTES = 12  #: simulated minutes per step
+_LEVEL_ROUNDS = 8  #: rounds of the levels' simulated-moments fit
+_GROWTH_FROM = 3  #: the round from which it fits walk_growth (the rest has settled)
 _FADE_SEED = 20_240_808
+_MAX_GROWTH = 4.0  #: bound of the fitted growth of depth with a sweep's distance
+_MAX_STEP = 0.15  #: largest change of 1 / (1 + walk_growth) in one round
+_DAMP = 0.5  #: share of each step the levels' fit takes (its moments move together)
 
 
 def _spec(flow: FlowFit, book: BookFit, jumps: JumpFit | None, fade: float) -> BookSpec:
@@ -100,15 +105,20 @@ def _losses_per_side(tape: MarketTape) -> float:
 
 
 def _fit_levels(spec: BookSpec, regime: str, book: BookFit, flow: FlowFit,
-                base: MarketProfile) -> tuple[BookSpec, dict[str, float]]:
+                base: MarketProfile) -> tuple[BookSpec, dict[str, float | None]]:
     """How levels go, by simulated moments (common random numbers, ``_LEVEL_ROUNDS`` rounds).
 
     Three constants, three of the tape's measures: the rate of **fades** (levels pulled
     whole) for the rate at which levels went; the share of taker orders **after which**
     their level is pulled (makers withdrawing behind a trade) for the share of levels that
-    went with a trade at their price, beyond what the market's own sweeps give; the scale
-    of the **depth of the levels a sweep walks** (measured only where a sweep stopped
-    short of a deep one) for how far a sweep moved the price. Returns the spec and what it reached.
+    went with a trade at their price, beyond what the market's own sweeps give; and how
+    the depth of the levels a sweep walks **grows with distance** (``walk_growth``: the
+    k-th holds k^growth times the first one's depth, measured on the tape) for how far the
+    large orders reach (:func:`~soakkit.sim.calib_flow.large_order_reach`: about (size /
+    depth)^(1/(1 + growth)) levels). That moment is the noisiest (a few of the largest
+    orders weigh most): the growth is fitted from round ``_GROWTH_FROM`` on, when the rest
+    has settled, and the round that came closest wins. Returns the spec and what it
+    reached.
     """
     from soakkit.sim.market import simulate_market
 
@@ -116,11 +126,14 @@ def _fit_levels(spec: BookSpec, regime: str, book: BookFit, flow: FlowFit,
                     .usd_per_lot(base.mid0))
     takers_per_side = max(flow.order_rate_per_s / 2.0, 1e-9)
     fade = book.losses_per_s * (1.0 - book.sweep_share)
-    pulled, scale = 0.0, 1.0
+    pulled, growth = 0.0, 0.0
     got: BookFit | None = None
-    for _ in range(_LEVEL_ROUNDS):
+    last: tuple[float, float] | None = None  # the previous (1 / (1 + growth), miss)
+    best = (np.inf, 0.0, float("nan"))  # the round closest to the tape's reach: |miss|,
+    # its growth, its reach
+    for round_no in range(_LEVEL_ROUNDS):
         trial = replace(spec, fade_rate_per_s=fade, trade_fade_share=pulled,
-                        walk_depth_usd=spec.walk_depth_usd * scale)
+                        walk_growth=growth)
         regimes = {r: trial if r == regime else BOOK_REGIMES[r] for r in REGIME_NAMES}
         market = replace(base, regimes=regimes, seen=(regime,))
         tape = simulate_market(regime, _FADE_MINUTES, np.random.default_rng(_FADE_SEED),
@@ -129,18 +142,42 @@ def _fit_levels(spec: BookSpec, regime: str, book: BookFit, flow: FlowFit,
                        base.mid0, usd_lot)
         want_traded = book.losses_per_s * book.sweep_share
         have_traded = got.losses_per_s * got.sweep_share
-        pulled = float(np.clip(pulled + (want_traded - have_traded) / takers_per_side, 0, 1))
-        fade = max(0.0, fade + book.losses_per_s * (1.0 - book.sweep_share)
-                   - got.losses_per_s * (1.0 - got.sweep_share))
-        if got.sweep_jump_bps > 0 and book.sweep_jump_bps > 0:
-            scale *= float(np.clip(got.sweep_jump_bps / book.sweep_jump_bps, 0.25, 4.0))
+        pulled = float(np.clip(pulled + _DAMP * (want_traded - have_traded) / takers_per_side,
+                               0, 1))
+        fade = max(0.0, fade + _DAMP * (book.losses_per_s * (1.0 - book.sweep_share)
+                                        - got.losses_per_s * (1.0 - got.sweep_share)))
+        reach = large_order_reach(order_groups(tape.trade_ns, tape.trade_side),
+                                  tape.trade_px, tape.trade_qty)[0]
+        if round_no >= _GROWTH_FROM and reach > 0 and flow.large_reach_ticks > 0:
+            miss = float(np.log(reach / flow.large_reach_ticks))
+            best = min(best, (abs(miss), growth, reach))
+            growth, last = _next_growth(growth, miss, last, flow.large_usd
+                                        / spec.walk_depth_usd)
     reached = {} if got is None else {
         "levels_gone_per_s": round(got.losses_per_s, 4),
         "levels_gone_traded_out": round(got.sweep_share, 4),
         "sweep_jump_bps": round(got.sweep_jump_bps, 6),
-        "best_depth_usd": round(got.best_depth_usd, 2)}
+        "best_depth_usd": round(got.best_depth_usd, 2),
+        "large_reach_ticks": round(best[2], 4) if np.isfinite(best[2]) else None}
     return replace(spec, fade_rate_per_s=fade, trade_fade_share=pulled,
-                   walk_depth_usd=spec.walk_depth_usd * scale), reached
+                   walk_growth=best[1]), reached
+
+
+def _next_growth(growth: float, miss: float, last: tuple[float, float] | None,
+                 levels: float) -> tuple[float, tuple[float, float]]:
+    """The next ``walk_growth`` of the levels' fit, and the point it was reached from.
+
+    Works on ``x = 1 / (1 + growth)`` (a reach of about levels^x): a secant step from the
+    previous round's ``(x, miss)`` where the two rounds' misses (log of the reach over the
+    tape's) differ the right way, else a first step ``−miss / log(levels)``; at most
+    ``_MAX_STEP`` either way (a reach of a few large orders is noisy)."""
+    x = 1.0 / (1.0 + growth)
+    step = -miss / np.log(max(levels, np.e))
+    if last is not None and x != last[0] and (miss - last[1]) / (x - last[0]) > 0:
+        step = -miss * (x - last[0]) / (miss - last[1])
+    low = 1.0 / (1.0 + _MAX_GROWTH)
+    nxt = float(np.clip(x + np.clip(step, -_MAX_STEP, _MAX_STEP), low, 1.0))
+    return 1.0 / nxt - 1.0, (x, miss)
 
 
 def _derived(spec: BookSpec, source: str, target: str) -> BookSpec:
@@ -201,6 +238,9 @@ def calibrate(tape: RecordedTape, name: str, window: tuple[int, int] | None = No
         regimes[regime], reached = _fit_levels(spec, regime, book, flow, base)
         diagnostics[regime] = {
             "orders": flow.orders, "order_sign_acf": [round(x, 4) for x in flow.sign_acf],
+            "order_burst_p99": round(flow.burst, 4),
+            "large_reach_ticks": round(flow.large_reach_ticks, 4)
+            if np.isfinite(flow.large_reach_ticks) else None,
             "levels_gone_per_s": round(book.losses_per_s, 4),
             "levels_gone_traded_out": round(book.sweep_share, 4),
             "sweep_jump_bps": round(book.sweep_jump_bps, 6),
@@ -251,8 +291,11 @@ def _window_load(tape: RecordedTape, start: int, end: int) -> Any:
 
 #: the regime constants of each schema (1: classic, 2: order book)
 _SPECS: Mapping[int, type[RegimeSpec] | type[BookSpec]] = {1: RegimeSpec, 2: BookSpec}
-#: schema 1 profiles written before L2 tapes lack it
-_OPTIONAL_FIELDS = ("deep_depth_usd",)
+#: fields a profile may lack, by schema: schema 1 profiles written before L2 tapes lack
+#: ``deep_depth_usd``, schema 2 profiles written before the depth profile of sweeps lack
+#: ``walk_growth`` (the spec's default, every walked level alike, is what they ran)
+_OPTIONAL_FIELDS: Mapping[int, tuple[str, ...]] = {1: ("deep_depth_usd",),
+                                                   2: ("walk_growth",)}
 #: the latency constants a calibrated profile carries (the rest are the venue's defaults)
 _LATENCY_FITTED = ("activity_ref_per_s", "activity_gain", "feed_ms")
 
@@ -301,7 +344,7 @@ def read_market_profile(path: Path) -> MarketProfile:
             raise UsageError(f"{path}: regimes.{r}: expected an object")
         specs[r] = spec_type(**{f.name: _number(regimes[r], f.name, path, f"regimes.{r}.")
                                 for f in fields(spec_type)
-                                if schema != 1 or f.name not in _OPTIONAL_FIELDS
+                                if f.name not in _OPTIONAL_FIELDS[schema]
                                 or f.name in regimes[r]})
     rows = doc.get("transitions")
     numbers = isinstance(rows, list) and all(

@@ -7,8 +7,10 @@ runs out** — taken by takers, or faded — and never otherwise: a price moves 
 only after the queue at that level is gone, as on a venue (Cont & de Larrard 2013, with
 gaps). When a level goes, the next one shows: a gap of ticks further (exponential, the
 regime's mean) with its own quantity (the level-behind-the-best depth law); a taker order
-larger than the level walks on, level after level. The spread is then wider than usual;
-the next improvement (a maker posting inside the spread) closes it — by the other side
+larger than the level walks on, level after level, the k-th holding k^``walk_growth`` times
+a draw of the walk depth law (real books thicken away from the touch: a large order moves
+the price less than in proportion to its size). The spread is then wider than usual; the
+next improvement (a maker posting inside the spread) closes it — by the other side
 **following** the move (``follow_share`` of the time) or by the same side coming back. A
 jump shifts both sides; the start of every minute re-centres the book on the minute's
 regime (a jump of 0).
@@ -47,6 +49,7 @@ class BookInputs:
     follow: np.ndarray  #: bool: an improvement at this event follows the last move
     walk_depth: list[int]  #: depths of the levels a sweep walks through (used in turn)
     walk_gap: list[int]  #: their gaps (ticks)
+    walk_growth: np.ndarray  #: float per event: the k-th walked level holds depth × k^this
     bid0: int  #: the opening best bid (ticks)
 
 
@@ -82,7 +85,7 @@ def run_book(x: BookInputs) -> Book:
     after = np.searchsorted(special, np.arange(n), side="right")  # next special > i
     next_special = np.append(special, n)[after].tolist()
     kind, lots, base = x.kind.tolist(), x.lots.tolist(), x.base.tolist()
-    gap, follow = x.gap.tolist(), x.follow.tolist()
+    gap, follow, growth = x.gap.tolist(), x.follow.tolist(), x.walk_growth.tolist()
     walk_d, walk_g = x.walk_depth, x.walk_gap
     walked = 0
 
@@ -128,8 +131,11 @@ def run_book(x: BookInputs) -> Book:
                 left = lots[e] - shown
                 touch = bid if s == 1 else ask
                 levels = [(touch, shown)]
+                grow = growth[e]
                 while left > 0 and len(levels) <= 50:
                     depth = walk_d[walked % len(walk_d)]
+                    if grow:  # deeper levels hold more (0: every level alike)
+                        depth = max(1, round(depth * len(levels) ** grow))
                     if left < depth:
                         break
                     levels.append((touch - s * moved, depth))

@@ -149,6 +149,7 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
         base=base[reg], gap=gap_ticks,
         revealed=revealed, fresh=fresh, follow=follow,
         walk_depth=walk_depth.tolist(), walk_gap=walk_gap.tolist(),
+        walk_growth=col("walk_growth")[reg],
         bid0=int(np.floor(mid_ticks - base[regimes[0]] / 2.0))))
 
     # prints: each taker order against the maker conveyor of the side it takes from

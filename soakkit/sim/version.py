@@ -16,6 +16,8 @@ from __future__ import annotations
 __all__ = ["ENGINE_VERSION"]
 
 #: Version of the mini-soak engine (sim, strategy, KPIs, gate, tuner, iteration loop).
+#: 8: calibrated order-book markets: walked levels deepen with distance (walk_growth),
+#: bursts fitted, the levels' fit damped (issue 24); the built-in market is unchanged.
 #: 7: the tuner's edge_thin needs a positive edge, few-fill iterations propose nothing, a
 #: trial needs 4 regime-matched pairs to decide (issue 25's real-market evidence).
 #: 6: a carried order's replace weighs 2 against the rate limit, carried orders' latency
@@ -24,4 +26,4 @@ __all__ = ["ENGINE_VERSION"]
 #: profiles (issue 25). 4: replays measure load against the instrument's own message rate,
 #: use recorded feed latency and L2 depth; inverse contracts (issue 23). 3: money KPIs, gate
 #: floors (issue 10).
-ENGINE_VERSION = 7
+ENGINE_VERSION = 8
