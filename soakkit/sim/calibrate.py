@@ -28,6 +28,7 @@ from on this market: the mid's volatility and the order-arrival intensity ``A·e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
@@ -172,7 +173,7 @@ def _next_growth(growth: float, miss: float, last: tuple[float, float] | None,
     tape's) differ the right way, else a first step ``−miss / log(levels)``; at most
     ``_MAX_STEP`` either way (a reach of a few large orders is noisy)."""
     x = 1.0 / (1.0 + growth)
-    step = -miss / np.log(max(levels, np.e))
+    step = -miss / np.log(max(levels, math.e))
     if last is not None and x != last[0] and (miss - last[1]) / (x - last[0]) > 0:
         step = -miss * (x - last[0]) / (miss - last[1])
     low = 1.0 / (1.0 + _MAX_GROWTH)
