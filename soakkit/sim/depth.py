@@ -22,7 +22,9 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["DepthBook", "LevelEvents"]
+__all__ = ["MAX_LEVELS", "DepthBook", "LevelEvents"]
+
+MAX_LEVELS = 100  #: the most levels per side a tape may carry
 
 
 @dataclass(frozen=True)

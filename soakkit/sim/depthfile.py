@@ -18,14 +18,13 @@ import numpy as np
 import polars as pl
 
 from soakkit.core.errors import TapeError
-from soakkit.sim.depth import DepthBook
+from soakkit.sim.depth import MAX_LEVELS, DepthBook
 from soakkit.sim.instrument import Instrument
 from soakkit.sim.tables import check_frame, first_bad, on_grid, says, to_lots
 
 __all__ = ["DEPTH_TABLE", "MAX_LEVELS", "depth_frame", "level_columns", "read_depth"]
 
 DEPTH_TABLE = "depth.parquet"
-MAX_LEVELS = 100  #: the most levels per side a tape may carry
 
 
 def level_columns(levels: int) -> list[str]:

@@ -1,0 +1,146 @@
+"""The order-book market writes depth rows when asked: a generated L2 tape.
+
+``simulate_market(..., levels=N)`` and ``soakkit tape sample --market M --levels N``: the
+trades and quotes are those of the same seed without depth, every quote row has a depth
+row whose best level is its touch, the levels behind it are sorted and hold lots, the
+level a move away from the spread reveals was shown before, and the tape passes the tape
+checks, replays with depth and is the same bytes for the same seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soakkit.sim.bookspec import BOOK_REGIMES
+from soakkit.sim.calibrate import write_market_profile
+from soakkit.sim.depthfile import DEPTH_TABLE
+from soakkit.sim.market import simulate_market
+from soakkit.sim.regimes import DEFAULT_MARKET
+from soakkit.sim.replay import load_tape, replay_window
+from soakkit.sim.strategy import run_strategy
+from soakkit.sim.tape import MarketTape
+from soakkit.sim.tapefile import read_tape
+
+from .conftest import assert_one_line_error, run_subprocess
+from .simhelp import params
+
+BOOK_MARKET = dataclasses.replace(DEFAULT_MARKET, name="book", tick=0.5,
+                                  regimes=dict(BOOK_REGIMES))
+FIELDS = ("trade_ns", "trade_side", "trade_px", "trade_qty", "quote_ns", "bid_px", "bid_qty",
+          "ask_px", "ask_qty", "regime_by_minute")
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[MarketTape, MarketTape]:
+    """The same seed without and with 8 levels of depth."""
+    return (simulate_market("mixed", 4, np.random.default_rng(5), BOOK_MARKET),
+            simulate_market("mixed", 4, np.random.default_rng(5), BOOK_MARKET, levels=8))
+
+
+def test_depth_leaves_the_trades_and_quotes_as_they_were(pair: tuple[MarketTape, MarketTape]
+                                                         ) -> None:
+    plain, deep = pair
+    assert plain.depth is None and deep.depth is not None
+    for name in FIELDS:
+        assert np.array_equal(getattr(plain, name), getattr(deep, name)), name
+    assert deep.events == plain.events + deep.depth.rows - 1
+
+
+def test_depth_rows_agree_with_the_quotes(pair: tuple[MarketTape, MarketTape]) -> None:
+    _, tape = pair
+    d = tape.depth
+    assert d is not None and d.levels == 8 and d.rows == tape.quote_ns.size
+    assert np.array_equal(d.ns, tape.quote_ns)
+    # the best level of every row is the quote row's touch
+    assert np.array_equal(d.bid_px[:, 0], tape.bid_px)
+    assert np.array_equal(d.ask_px[:, 0], tape.ask_px)
+    assert np.array_equal(d.bid_qty[:, 0], tape.bid_qty)
+    assert np.array_equal(d.ask_qty[:, 0], tape.ask_qty)
+    # every level present holds whole lots; bids fall and asks rise from the best
+    assert (d.bid_qty > 0).all() and (d.ask_qty > 0).all()
+    assert np.array_equal(d.bid_qty, np.round(d.bid_qty))
+    assert (np.diff(d.bid_px, axis=1) < 0).all() and (np.diff(d.ask_px, axis=1) > 0).all()
+
+
+def test_a_move_away_shows_the_level_the_depth_showed(pair: tuple[MarketTape, MarketTape]
+                                                      ) -> None:
+    """When the best bid goes, the new best was the depth's price behind it, and it held
+    what the new best shows plus what traded there at that moment (a sweep's last level)."""
+    _, tape = pair
+    d = tape.depth
+    assert d is not None
+    for px, qty, sign, side in ((d.bid_px, d.bid_qty, 1, -1), (d.ask_px, d.ask_qty, -1, 1)):
+        moves = np.flatnonzero(sign * np.diff(px[:, 0]) < 0) + 1
+        jumps = 0
+        assert moves.size > 20
+        for row in moves.tolist():
+            shown = qty[row - 1][px[row - 1] == px[row, 0]]
+            if shown.size == 0:
+                jumps += 1  # a jump (or a minute's re-centring) moves the book anywhere
+                continue
+            at = tape.quote_ns[row]
+            traded = tape.trade_qty[(tape.trade_ns == at) & (tape.trade_px == px[row, 0])
+                                    & (tape.trade_side == side)].sum()
+            assert shown[0] == pytest.approx(qty[row, 0] + traded)
+        assert jumps <= tape.jumps + tape.regime_by_minute.size
+
+
+def test_levels_are_bounded_and_need_an_order_book() -> None:
+    rng = np.random.default_rng(1)
+    with pytest.raises(ValueError, match=r"levels must be 0\.\.100"):
+        simulate_market("calm", 1, rng, BOOK_MARKET, levels=101)
+    with pytest.raises(ValueError, match="not an order book"):
+        simulate_market("calm", 1, rng, DEFAULT_MARKET, levels=5)
+
+
+def test_tape_sample_levels_writes_an_l2_tape_that_checks_and_replays(tmp_path: Path) -> None:
+    market = tmp_path / "book.json"
+    write_market_profile(market, BOOK_MARKET)
+    written = []
+    for name in ("one", "two"):
+        done = run_subprocess("tape", "sample", str(tmp_path / name), "--market", str(market),
+                              "--minutes", "3", "--seed", "4", "--levels", "6")
+        assert done.code == 0, done.err
+        assert "depth rows of 6 levels" in done.out
+        written.append(tmp_path / name)
+    checked = run_subprocess("tape", "check", str(written[0]))
+    assert checked.code == 0, checked.err
+    assert "(6 levels: an L2 tape)" in checked.out
+    # same seed, same bytes
+    for name in ("trades.parquet", "quotes.parquet", DEPTH_TABLE, "tape.json"):
+        assert (written[0] / name).read_bytes() == (written[1] / name).read_bytes(), name
+    tape = read_tape(written[0])
+    assert tape.depth is not None and tape.depth.levels == 6
+    assert np.array_equal(tape.depth.bid_px[:, 0], tape.bid_px)
+    # it replays with its depth: the queue model reads the depth ahead of a resting quote
+    window = replay_window(load_tape(written[0]), 1, 3)
+    assert window.depth is not None and window.events > window.messages
+    wide = params(base_spread_bps=10)  # quotes behind the best (this book's spread: 6 bps)
+    result = run_strategy(window, wide, np.random.default_rng(2))
+    assert result.orders is not None and result.orders.side.size > 0
+    blind = run_strategy(dataclasses.replace(window, depth=None), wide,
+                         np.random.default_rng(2))
+    # with depth the queue ahead of a quote behind the best is the level shown there, not
+    # everything (unknown, as on an L1 tape): more fills
+    assert result.fills.ns.size > blind.fills.ns.size
+    # an L1 sample of the same seed: the same trades and quotes, no depth table
+    plain = run_subprocess("tape", "sample", str(tmp_path / "l1"), "--market", str(market),
+                           "--minutes", "3", "--seed", "4")
+    assert plain.code == 0, plain.err
+    assert not (tmp_path / "l1" / DEPTH_TABLE).exists()
+    for name in ("trades.parquet", "quotes.parquet"):
+        assert (tmp_path / "l1" / name).read_bytes() == (written[0] / name).read_bytes()
+
+
+def test_tape_sample_levels_refuses_a_market_without_a_book(tmp_path: Path) -> None:
+    done = run_subprocess("tape", "sample", str(tmp_path / "s"), "--levels", "5")
+    assert done.code == 2
+    assert_one_line_error(done, "--levels", "no order book")
+    assert not (tmp_path / "s").exists()
+    over = run_subprocess("tape", "sample", str(tmp_path / "s"), "--levels", "101")
+    assert over.code == 2
+    assert_one_line_error(over, "--levels", "1..100")
