@@ -17,7 +17,8 @@ import pytest
 
 from soakkit.sim.bookspec import BOOK_REGIMES
 from soakkit.sim.calibrate import write_market_profile
-from soakkit.sim.depthfile import DEPTH_TABLE
+from soakkit.sim.depth import DepthBook
+from soakkit.sim.depthfile import DEPTH_TABLE, read_depth
 from soakkit.sim.market import simulate_market
 from soakkit.sim.regimes import DEFAULT_MARKET
 from soakkit.sim.replay import load_tape, replay_window
@@ -25,11 +26,12 @@ from soakkit.sim.strategy import run_strategy
 from soakkit.sim.tape import MarketTape
 from soakkit.sim.tapefile import read_tape
 
-from .conftest import assert_one_line_error, run_subprocess
+from .conftest import REPO, assert_one_line_error, run_subprocess
 from .simhelp import params
 
 BOOK_MARKET = dataclasses.replace(DEFAULT_MARKET, name="book", tick=0.5,
                                   regimes=dict(BOOK_REGIMES))
+TAPES = REPO / "examples" / "tapes"
 FIELDS = ("trade_ns", "trade_side", "trade_px", "trade_qty", "quote_ns", "bid_px", "bid_qty",
           "ask_px", "ask_qty", "regime_by_minute")
 
@@ -144,3 +146,53 @@ def test_tape_sample_levels_refuses_a_market_without_a_book(tmp_path: Path) -> N
     over = run_subprocess("tape", "sample", str(tmp_path / "s"), "--levels", "101")
     assert over.code == 2
     assert_one_line_error(over, "--levels", "1..100")
+
+
+def _reference_events(book: DepthBook, side: int) -> list[tuple[int, int, float, bool]]:
+    """Level events row by row, as sim/depth.py documents them (no vectorising)."""
+    px, qty = book.side(side)
+    out = []
+    for k in range(1, book.rows):
+        rows = []
+        for r in (k - 1, k):
+            shown = {int(p): float(q) for p, q in zip(px[r], qty[r], strict=True) if q > 0}
+            worst = int(px[r, -1]) if qty[r, -1] > 0 else None  # a full row knows no further
+            rows.append((shown, worst))
+        (before, worst_before), (now, worst_now) = rows
+        for p, q in now.items():
+            old = before.get(p, 0.0) if worst_before is None or p >= worst_before else None
+            if old is None or old != q:
+                out.append((k, p, q, old is None))
+        for p in before:
+            if p not in now and (worst_now is None or p >= worst_now):
+                out.append((k, p, 0.0, False))
+    out.sort(key=lambda e: (e[0], -e[1]))
+    return [(int(book.ns[k]), p, q, fresh) for k, p, q, fresh in out]
+
+
+@pytest.mark.parametrize("source", ["generated", "binance-spot-btcusdt"])
+def test_level_events_follow_their_definition(source: str, pair: tuple[MarketTape, MarketTape]
+                                              ) -> None:
+    """Rows that keep the prices of the row before (most of a generated tape's) and rows
+    that move them (most of a capture's) give the events the definition gives."""
+    book = pair[1].depth if source == "generated" else read_tape(TAPES / source).depth
+    assert book is not None
+    book = DepthBook(book.ns[:3000], book.bid_px[:3000], book.bid_qty[:3000],
+                     book.ask_px[:3000], book.ask_qty[:3000])
+    for side in (1, -1):
+        ev = book.level_events(side)
+        got = list(zip(ev.ns.tolist(), ev.px.tolist(), ev.qty.tolist(), ev.fresh.tolist(),
+                       strict=True))
+        assert got == _reference_events(book, side)
+
+
+def test_a_checked_depth_block_reads_again_to_the_same_book() -> None:
+    """``read_depth(check=False)`` (a streamed block read again) converts as the check does."""
+    folder = TAPES / "binance-spot-btcusdt"
+    tape = read_tape(folder)
+    for rows in (None, (100, 700)):
+        checked = read_depth(folder / DEPTH_TABLE, tape.instrument, rows=rows)
+        again = read_depth(folder / DEPTH_TABLE, tape.instrument, rows=rows, check=False)
+        for name in ("ns", "local_ns", "bid_px", "bid_qty", "ask_px", "ask_qty"):
+            a, b = getattr(checked, name), getattr(again, name)
+            assert a.dtype == b.dtype and np.array_equal(a, b), name

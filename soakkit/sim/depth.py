@@ -165,19 +165,29 @@ class DepthBook:
             return LevelEvents(z, z, np.zeros(0), np.zeros(0, bool))
         present = qty > 0
         row = np.broadcast_to(np.arange(self.rows, dtype=np.int64)[:, None], px.shape)
-        # levels shown in row k (k >= 1), against row k - 1
-        a_row, a_px = row[1:][present[1:]], px[1:][present[1:]]
-        a_new, a_old = qty[1:][present[1:]], self.level_qty(side, a_row - 1, a_px)
+        # rows showing the prices of the row before (often most of them): a level's change
+        # is its quantity's, level by level, with no lookup
+        same = (px[1:] == px[:-1]).all(axis=1) & (present[1:] == present[:-1]).all(axis=1)
+        moved = ~same[:, None]
+        f_mask = same[:, None] & present[1:] & (qty[1:] != qty[:-1])
+        # the other rows, against row k - 1: levels shown in row k (k >= 1)
+        a_mask = moved & present[1:]
+        a_row, a_px = row[1:][a_mask], px[1:][a_mask]
+        a_new, a_old = qty[1:][a_mask], self.level_qty(side, a_row - 1, a_px)
         # levels shown in row k - 1 but not in row k: emptied (0) or out of view (NaN)
-        b_row, b_px = row[:-1][present[:-1]] + 1, px[:-1][present[:-1]]
-        b_old, b_new = qty[:-1][present[:-1]], self.level_qty(side, b_row, b_px)
+        b_mask = moved & present[:-1]
+        b_row, b_px = row[:-1][b_mask] + 1, px[:-1][b_mask]
+        b_old, b_new = qty[:-1][b_mask], self.level_qty(side, b_row, b_px)
         gone = ~(b_new > 0)
         rows = np.concatenate((a_row, b_row[gone]))
         prices = np.concatenate((a_px, b_px[gone]))
         new = np.concatenate((a_new, b_new[gone]))
         old = np.concatenate((a_old, b_old[gone]))
         keep = ~np.isnan(new) & (np.isnan(old) | (old != new))
-        order = np.lexsort((-prices[keep], rows[keep]))
-        rows, prices, new, old = rows[keep][order], prices[keep][order], new[keep][order], \
-            old[keep][order]
-        return LevelEvents(self.ns[rows], prices.astype(np.int64), new, np.isnan(old))
+        rows = np.concatenate((row[1:][f_mask], rows[keep]))
+        prices = np.concatenate((px[1:][f_mask], prices[keep]))
+        new = np.concatenate((qty[1:][f_mask], new[keep]))
+        fresh = np.concatenate((np.zeros(int(f_mask.sum()), bool), np.isnan(old[keep])))
+        order = np.lexsort((-prices, rows))
+        return LevelEvents(self.ns[rows[order]], prices[order].astype(np.int64), new[order],
+                           fresh[order])

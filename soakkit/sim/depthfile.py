@@ -68,9 +68,10 @@ def _levels_in(path: Path) -> int:
 
 def read_depth(path: Path, instrument: Instrument, declared: int | None = None,
                rows: tuple[int, int] | None = None, before: int | None = None,
-               center: float | None = None) -> DepthBook:
+               center: float | None = None, check: bool = True) -> DepthBook:
     """Read and check ``depth.parquet`` against the tape's ``instrument`` grid (``rows``,
-    ``before``, ``center``: a block of it, as :func:`~soakkit.sim.tables.load_table`)."""
+    ``before``, ``center``: a block of it, as :func:`~soakkit.sim.tables.load_table`;
+    ``check=False``: a block read again after it was checked, its cells only converted)."""
     levels = _levels_in(path)
     if declared is not None and declared != levels:
         raise TapeError(f"{path}: {levels} levels per side, tape.json says {declared}")
@@ -86,6 +87,8 @@ def read_depth(path: Path, instrument: Instrument, declared: int | None = None,
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise TapeError(f"{path}: cannot read the columns {', '.join(wanted[:3])}...: "
                         f"{str(exc).splitlines()[0]}") from None
+    if not check:
+        return _converted(frame, levels, instrument)
     cols = check_frame(path, frame, before, center)
     px = {s: np.column_stack([cols[f"{s}_px_{i}"] for i in range(levels)]) for s in
           ("bid", "ask")}
@@ -113,3 +116,16 @@ def read_depth(path: Path, instrument: Instrument, declared: int | None = None,
     return DepthBook(cols["ts_ns"].astype(np.int64), out["bid_px"], out["bid_qty"],
                      out["ask_px"], out["ask_qty"],
                      None if local is None else local.astype(np.int64))
+
+
+def _converted(frame: pl.DataFrame, levels: int, instrument: Instrument) -> DepthBook:
+    """A checked block's cells in ticks and lots (what :func:`read_depth` returns)."""
+    out: dict[str, np.ndarray] = {}
+    for side in ("bid", "ask"):
+        px = frame.select([f"{side}_px_{i}" for i in range(levels)]).to_numpy()
+        qty = frame.select([f"{side}_qty_{i}" for i in range(levels)]).to_numpy()
+        out[f"{side}_px"] = np.where(qty > 0, np.round(px / instrument.tick), 0).astype(np.int64)
+        out[f"{side}_qty"] = to_lots(qty, instrument.lot)
+    local = frame["local_ns"].to_numpy() if "local_ns" in frame.columns else None
+    return DepthBook(frame["ts_ns"].to_numpy(), out["bid_px"], out["bid_qty"], out["ask_px"],
+                     out["ask_qty"], local)
