@@ -89,11 +89,14 @@ def read_depth(path: Path, instrument: Instrument, declared: int | None = None,
                         f"{str(exc).splitlines()[0]}") from None
     if not check:
         return _converted(frame, levels, instrument)
-    cols = check_frame(path, frame, before, center)
-    px = {s: np.column_stack([cols[f"{s}_px_{i}"] for i in range(levels)]) for s in
-          ("bid", "ask")}
-    qty = {s: np.column_stack([cols[f"{s}_qty_{i}"] for i in range(levels)]) for s in
-           ("bid", "ask")}
+    cols = check_frame(path, frame.select(wanted[:len(wanted) - len(names)]), before, center)
+    grid = frame.select(names).to_numpy()  # the level columns, as ``names`` orders them
+    bad = ~np.isfinite(grid)
+    if bad.any():
+        column = int(np.argmax(bad.any(axis=0)))
+        first_bad(path, bad[:, column], says(f"{names[column]} is empty or not finite"))
+    px = {"bid": grid[:, 0::4], "ask": grid[:, 2::4]}
+    qty = {"bid": grid[:, 1::4], "ask": grid[:, 3::4]}
     out: dict[str, np.ndarray] = {}
     for side, sign in (("bid", 1), ("ask", -1)):
         present = qty[side] > 0
