@@ -79,12 +79,34 @@ SHORT_LOTS = 1e-6
 
 
 @njit
-def _fuse(bbo: np.ndarray, tick: float, lot: float) -> np.ndarray:
+def _fuse_merged(first: np.ndarray, then: np.ndarray, tick: float, lot: float) -> np.ndarray:
+    """FuseMarketDepth over two time-ordered event arrays merged by exchange time (at one
+    time ``first``'s events before ``then``'s)."""
     fuse = FuseMarketDepth(tick, lot)
-    for i in range(len(bbo)):
-        fuse.process_event(bbo, i, True)
+    i = j = 0
+    while i < len(first) or j < len(then):
+        if j >= len(then) or (i < len(first) and first[i]["exch_ts"] <= then[j]["exch_ts"]):
+            fuse.process_event(first, i, True)
+            i += 1
+        else:
+            fuse.process_event(then, j, True)
+            j += 1
     out = fuse.fused_events.copy()
     fuse.close()
+    return out
+
+
+def _merged(first: np.ndarray, then: np.ndarray) -> np.ndarray:
+    """Two time-ordered event arrays as one, by exchange time (``first``'s before ``then``'s
+    at one time): a stable merge, placed without sorting."""
+    for ev in (first, then):
+        if (np.diff(ev["exch_ts"]) < 0).any():
+            raise ValueError("events out of time order")
+    out = np.empty(len(first) + len(then), event_dtype)
+    out[np.searchsorted(then["exch_ts"], first["exch_ts"], side="left")
+        + np.arange(len(first))] = first
+    out[np.searchsorted(first["exch_ts"], then["exch_ts"], side="right")
+        + np.arange(len(then))] = then
     return out
 
 
@@ -288,28 +310,21 @@ def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray 
     elif l2 is None and int(cfg.get("unknown_levels", 0)) > 0:
         pre, l2 = unknown_behind(quotes, bbo["local_ts"][0::2], trades, cfg["tick"],
                                  cfg["lot"], int(cfg["unknown_levels"]))
-    if l2 is not None:
-        both = np.concatenate((bbo, l2))
-        n_bbo = len(bbo)
-        del bbo, l2
-        order = np.lexsort((np.arange(len(both)),
-                            np.concatenate((np.zeros(n_bbo, np.int8),
-                                            np.ones(len(both) - n_bbo, np.int8))),
-                            both["exch_ts"]))  # at one time: the BBO first, as in soakkit
-        bbo = both[order]
-        del both, order
-    depth_ev = _fuse(bbo, cfg["tick"], cfg["lot"])
-    del bbo
+    del l2_events
+    # at one time: the BBO first, as in soakkit (both streams are in time order: fused as
+    # they merge, without a merged copy; a day of L2 would hold several)
+    empty = np.zeros(0, event_dtype)
+    depth_ev = _fuse_merged(bbo, empty if l2 is None else l2, cfg["tick"], cfg["lot"])
+    del bbo, l2
     tr = np.zeros(len(trades), event_dtype)
     tr["ev"] = np.where(trades[:, 3] > 0, TRADE_EVENT | BUY_EVENT, TRADE_EVENT | SELL_EVENT)
     tr["exch_ts"] = trades[:, 0]
     tr["local_ts"] = trades[:, 0] + feed
     tr["px"], tr["qty"] = trades[:, 1], trades[:, 2]
-    both = np.concatenate((pre, tr, depth_ev))
-    first = np.concatenate((np.full(len(pre), -1, np.int64), np.zeros(len(tr), np.int64),
-                            np.ones(len(depth_ev), np.int64)))
-    order = np.lexsort((np.arange(len(both)), first, both["exch_ts"]))
-    out = both[order]
+    if len(pre):
+        tr = _merged(pre, tr)
+    out = _merged(tr, depth_ev)  # at one time: trades before depth
+    del tr, depth_ev
     if recorded:  # receive order differs from venue order: hftbacktest splits such events
         out = correct_event_order(out, np.arange(len(out)),
                                   np.argsort(out["local_ts"], kind="stable"))
