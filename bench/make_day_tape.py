@@ -4,8 +4,9 @@
 as Binance's ETHUSDT perpetual (about 12,000 messages a minute) that held more than 17 GB
 before it was stopped. This generates the same market the way a soak does, one piece at a
 time, each opening at the mid the one before closed (``start_mid``), with the market's
-depth rows (``--levels N``, the N best levels of each side after every quote row:
-:mod:`soakkit.sim.bookdepth`; ``--levels 0``: an L1 tape). Each piece is checked
+depth rows (``--levels N``, the N best levels of each side after every quote row, or at
+most one row per ``--conflate-ms``: :mod:`soakkit.sim.bookdepth`; ``--levels 0``: an L1
+tape). Each piece is checked
 (``check_tape``) and written as parquet parts as it comes, then the parts are streamed into
 one tape (``trades.parquet``, ``quotes.parquet``, ``depth.parquet`` in ``write_tape``'s
 columns and compression, ``tape.json`` with the market's latency constants), so memory is
@@ -33,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from soakkit.core.io import atomic_write_json
-from soakkit.sim.depth import MAX_LEVELS
+from soakkit.sim.depth import MAX_CONFLATE_MS, MAX_LEVELS
 from soakkit.sim.instrument import Instrument
 from soakkit.sim.market import simulate_market
 from soakkit.sim.replay import record
@@ -47,9 +48,10 @@ ORIGIN_NS = 1_700_000_000 * NS  #: the origin `tape sample` uses
 
 
 def _piece(market_name: str, artifacts: Path | None, mode: str, minutes: int, levels: int,
-           seq: np.random.SeedSequence) -> MarketTape:
+           conflate_ms: int, seq: np.random.SeedSequence) -> MarketTape:
     market = load_market(market_name, artifacts)  # type: ignore[arg-type]
-    return simulate_market(mode, minutes, np.random.default_rng(seq), market, levels=levels)
+    return simulate_market(mode, minutes, np.random.default_rng(seq), market, levels=levels,
+                           conflate_ms=conflate_ms)
 
 
 def _moved(piece: MarketTape, mid: float) -> MarketTape:
@@ -97,14 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="processes (1..8; default 1)")
     p.add_argument("--levels", type=int, default=10,
                    help=f"depth levels per side (0..{MAX_LEVELS}; default 10; 0: an L1 tape)")
+    p.add_argument("--conflate-ms", type=int, default=0,
+                   help=f"at most one depth row per this many ms (0..{MAX_CONFLATE_MS}; "
+                   "default 0: one with every quote row; soakkit tape sample --conflate-ms)")
     p.add_argument("--distinct", type=int, help="simulate only this many pieces, played in "
                    "turn (default: every piece its own)")
     args = p.parse_args(argv)
     if not (1 <= args.minutes <= 1440 and 1 <= args.piece_minutes <= 1440
             and 1 <= args.jobs <= 8):
         p.error("--minutes and --piece-minutes must be 1..1440, --jobs 1..8")
-    if not 0 <= args.levels <= MAX_LEVELS:
-        p.error(f"--levels must be 0..{MAX_LEVELS}")
+    if not (0 <= args.levels <= MAX_LEVELS and 0 <= args.conflate_ms <= MAX_CONFLATE_MS):
+        p.error(f"--levels must be 0..{MAX_LEVELS}, --conflate-ms 0..{MAX_CONFLATE_MS}")
     if existing_tape_files(args.out):
         p.error(f"{args.out} already holds a tape")
     market = load_market(args.market, args.artifacts)
@@ -121,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parts.mkdir(exist_ok=True)
     pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 or distinct < count else None
     futures: list[Future[MarketTape] | None] = [
-        pool.submit(_piece, args.market, args.artifacts, mode, lengths[k], args.levels, seq)
+        pool.submit(_piece, args.market, args.artifacts, mode, lengths[k], args.levels,
+                    args.conflate_ms, seq)
         for k, seq in enumerate(seeds)] if pool else []
     mid: float | None = None
     done = trades = quotes = depth_rows = 0
@@ -130,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     for k in range(count):
         if pool is None:
             piece = simulate_market(mode, lengths[k], np.random.default_rng(seeds[k]), market,
-                                    start_mid=mid, levels=args.levels)
+                                    start_mid=mid, levels=args.levels,
+                                    conflate_ms=args.conflate_ms)
         else:
             future = futures[k % distinct]
             assert future is not None
@@ -157,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(parts)
     source = (f"bench/make_day_tape.py --market {args.market} --minutes {args.minutes} "
               f"--piece-minutes {args.piece_minutes} --seed {args.seed} --jobs {args.jobs} "
-              f"--levels {args.levels}" + (f" --distinct {distinct}" if distinct < count else ""))
+              f"--levels {args.levels} --conflate-ms {args.conflate_ms}"
+              + (f" --distinct {distinct}" if distinct < count else ""))
     assert meta is not None
     instrument, provenance, levels = meta
     if levels:

@@ -105,7 +105,8 @@ def test_tape_sample_levels_writes_an_l2_tape_that_checks_and_replays(tmp_path: 
     written = []
     for name in ("one", "two"):
         done = run_subprocess("tape", "sample", str(tmp_path / name), "--market", str(market),
-                              "--minutes", "3", "--seed", "4", "--levels", "6")
+                              "--minutes", "3", "--seed", "4", "--levels", "6",
+                              "--conflate-ms", "20")
         assert done.code == 0, done.err
         assert "depth rows of 6 levels" in done.out
         written.append(tmp_path / name)
@@ -117,7 +118,10 @@ def test_tape_sample_levels_writes_an_l2_tape_that_checks_and_replays(tmp_path: 
         assert (written[0] / name).read_bytes() == (written[1] / name).read_bytes(), name
     tape = read_tape(written[0])
     assert tape.depth is not None and tape.depth.levels == 6
-    assert np.array_equal(tape.depth.bid_px[:, 0], tape.bid_px)
+    at = np.searchsorted(tape.quote_ns, tape.depth.ns, side="right") - 1  # conflated: a
+    assert np.array_equal(tape.quote_ns[at], tape.depth.ns)  # row at a quote row's time
+    assert np.array_equal(tape.depth.bid_px[:, 0], tape.bid_px[at])
+    assert np.array_equal(tape.depth.ask_qty[:, 0], tape.ask_qty[at])
     # it replays with its depth: the queue model reads the depth ahead of a resting quote
     window = replay_window(load_tape(written[0]), 1, 3)
     assert window.depth is not None and window.events > window.messages
@@ -146,6 +150,9 @@ def test_tape_sample_levels_refuses_a_market_without_a_book(tmp_path: Path) -> N
     over = run_subprocess("tape", "sample", str(tmp_path / "s"), "--levels", "101")
     assert over.code == 2
     assert_one_line_error(over, "--levels", "1..100")
+    alone = run_subprocess("tape", "sample", str(tmp_path / "s"), "--conflate-ms", "50")
+    assert alone.code == 2
+    assert_one_line_error(alone, "--conflate-ms", "only with --levels")
 
 
 def _reference_events(book: DepthBook, side: int) -> list[tuple[int, int, float, bool]]:
@@ -196,3 +203,27 @@ def test_a_checked_depth_block_reads_again_to_the_same_book() -> None:
         for name in ("ns", "local_ns", "bid_px", "bid_qty", "ask_px", "ask_qty"):
             a, b = getattr(checked, name), getattr(again, name)
             assert a.dtype == b.dtype and np.array_equal(a, b), name
+
+
+def test_a_conflated_depth_is_the_book_at_the_last_quote_row_of_each_stretch(
+        pair: tuple[MarketTape, MarketTape]) -> None:
+    _, every = pair
+    tape = simulate_market("mixed", 4, np.random.default_rng(5), BOOK_MARKET, levels=8,
+                           conflate_ms=50)
+    d, full = tape.depth, every.depth
+    assert d is not None and full is not None
+    for name in FIELDS:  # the trades and quotes stay those of the seed
+        assert np.array_equal(getattr(tape, name), getattr(every, name)), name
+    bucket = d.ns // 50_000_000
+    assert d.ns[0] == 0 and (np.diff(bucket[1:]) > 0).all()  # one row per 50 ms at most
+    assert 0 < d.rows < full.rows / 3
+    # each row is the last quote row of its 50 ms, and the book every-row depth shows then
+    at = np.searchsorted(full.ns, d.ns, side="right") - 1
+    assert np.array_equal(full.ns[at], d.ns)
+    last = np.searchsorted(tape.quote_ns, (bucket[1:] + 1) * 50_000_000, side="left") - 1
+    assert np.array_equal(tape.quote_ns[last], d.ns[1:])
+    for name in ("bid_px", "bid_qty", "ask_px", "ask_qty"):
+        assert np.array_equal(getattr(full, name)[at], getattr(d, name)), name
+    with pytest.raises(ValueError, match="conflate_ms must be"):
+        simulate_market("calm", 1, np.random.default_rng(1), BOOK_MARKET, levels=2,
+                        conflate_ms=60_001)

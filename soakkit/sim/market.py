@@ -31,9 +31,9 @@ from dataclasses import replace
 import numpy as np
 
 from soakkit.sim import flow, lob
-from soakkit.sim.bookdepth import book_depth
+from soakkit.sim.bookdepth import book_depth, conflated
 from soakkit.sim.classic import simulate_classic
-from soakkit.sim.depth import MAX_LEVELS
+from soakkit.sim.depth import MAX_CONFLATE_MS, MAX_LEVELS
 from soakkit.sim.flow import maker_flow, poisson_times, taker_flow
 from soakkit.sim.instrument import Instrument
 from soakkit.sim.lob import JUMP, TAKER, BookInputs, run_book
@@ -83,7 +83,8 @@ def _gaps(mean_ticks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
                     market: MarketProfile = DEFAULT_MARKET,
-                    start_mid: float | None = None, levels: int = 0) -> MarketTape:
+                    start_mid: float | None = None, levels: int = 0,
+                    conflate_ms: int = 0) -> MarketTape:
     """Simulate ``minutes`` minutes of ``market`` in ``mode`` (a regime name or ``mixed``).
 
     ``start_mid``: where the mid opens (the previous iteration's closing mid, so a run's
@@ -94,12 +95,17 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
     ``levels``: with ``N`` in 1..:data:`~soakkit.sim.depth.MAX_LEVELS`, an order-book
     market also writes its depth, the ``N`` best levels of each side after every quote row
     (:mod:`soakkit.sim.bookdepth`), drawn after everything else, so the trades and quotes
-    are those of the same seed without depth; 0 (the default): an L1 tape.
+    are those of the same seed without depth; 0 (the default): an L1 tape. ``conflate_ms``
+    (1..:data:`~soakkit.sim.depth.MAX_CONFLATE_MS`): at most one depth row per that many
+    milliseconds, the book at the last quote row of each, as venues conflate their depth
+    streams; 0: a depth row with every quote row.
     """
     if minutes < 1:
         raise ValueError("minutes must be >= 1")
     if not 0 <= levels <= MAX_LEVELS:
         raise ValueError(f"levels must be 0..{MAX_LEVELS}")
+    if not 0 <= conflate_ms <= MAX_CONFLATE_MS:
+        raise ValueError(f"conflate_ms must be 0..{MAX_CONFLATE_MS}")
     if levels and not market.order_book:
         raise ValueError(f"market {market.name!r} is not an order book: it has no depth "
                          "to write (a calibrated market has)")
@@ -199,7 +205,8 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
     depth = None
     if levels:
         depth = book_depth(
-            book, np.concatenate(([JUMP], kind)), reg, np.flatnonzero(changed), ns, levels,
+            book, np.concatenate(([JUMP], kind)), reg,
+            conflated(np.flatnonzero(changed), ns, conflate_ms), ns, levels,
             col("walk_growth"), lambda r: lots(_law_draw(market, "walk", r, rng)),
             lambda r: _gaps(col("walk_gap_bps")[r] * bps_ticks, rng))
     return MarketTape(
