@@ -52,6 +52,8 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -282,10 +284,10 @@ def unknown_behind(quotes: np.ndarray, local: np.ndarray, trades: np.ndarray, ti
 
 
 def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray | None = None,
-           l2_events: np.ndarray | None = None) -> np.ndarray:
+           l2_events: Callable[[], np.ndarray] | None = None) -> np.ndarray:
     """hftbacktest events of the tape: trades, then fused BBO (and L2) depth, merged by time
-    (``l2_events``: the depth's DEPTH events, already made from a depth table read in
-    chunks, instead of ``depth``)."""
+    (``l2_events``: makes the depth's DEPTH events from a depth table read in chunks,
+    instead of ``depth``; called here so that nothing else holds them once fused)."""
     feed = int(cfg["feed_ns"])
     recorded = bool(cfg.get("recorded_feed"))
     n = len(quotes)
@@ -299,7 +301,7 @@ def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray 
     bbo["local_ts"][:2] = quotes[0, 0]  # the opening book is known when the window opens
     bbo["px"][0::2], bbo["qty"][0::2] = quotes[:, 3], quotes[:, 4]
     bbo["px"][1::2], bbo["qty"][1::2] = quotes[:, 1], quotes[:, 2]
-    l2, pre = l2_events, np.zeros(0, event_dtype)
+    l2, pre = None if l2_events is None else l2_events(), np.zeros(0, event_dtype)
     if depth is not None:
         levels = int(cfg["levels"])
         d_local = depth[:, -1] if recorded else depth[:, 0] + feed
@@ -310,7 +312,6 @@ def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray 
     elif l2 is None and int(cfg.get("unknown_levels", 0)) > 0:
         pre, l2 = unknown_behind(quotes, bbo["local_ts"][0::2], trades, cfg["tick"],
                                  cfg["lot"], int(cfg["unknown_levels"]))
-    del l2_events
     # at one time: the BBO first, as in soakkit (both streams are in time order: fused as
     # they merge, without a merged copy; a day of L2 would hold several)
     empty = np.zeros(0, event_dtype)
@@ -531,7 +532,7 @@ def _tape_events(tape: Path, cfg: dict) -> np.ndarray:
             import polars as pl
 
             start = int(pl.scan_parquet(tape / "quotes.parquet").head(1).collect()["ts_ns"][0])
-            l2 = _parquet_depth(tape, start, cfg)
+            l2 = partial(_parquet_depth, tape, start, cfg)
         return events(trades, quotes, cfg, l2_events=l2)
     trades = np.loadtxt(tape / "trades.csv", delimiter=",", skiprows=1, ndmin=2)
     quotes = np.loadtxt(tape / "quotes.csv", delimiter=",", skiprows=1, ndmin=2)
