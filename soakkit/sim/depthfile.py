@@ -21,6 +21,7 @@ from soakkit.core.errors import TapeError
 from soakkit.sim.depth import MAX_LEVELS, DepthBook
 from soakkit.sim.instrument import Instrument
 from soakkit.sim.tables import check_frame, first_bad, on_grid, says, to_lots
+from soakkit.sim.tape_bounds import MAX_UNITS
 
 __all__ = ["DEPTH_TABLE", "MAX_LEVELS", "depth_frame", "level_columns", "read_depth"]
 
@@ -108,9 +109,13 @@ def read_depth(path: Path, instrument: Instrument, declared: int | None = None,
         step = np.diff(px[side], axis=1) * sign
         first_bad(path, np.asarray((present[:, 1:] & (step >= 0)).any(axis=1)),
                   says(f"{side} levels must {falls} strictly from the best"))
-        ticks = on_grid(path, np.where(present, px[side], 0.0).ravel(), instrument.tick,
-                        f"{side}_px", "tick").reshape(present.shape)
-        out[f"{side}_px"] = np.where(present, np.round(ticks), 0).astype(np.int64)
+        units = px[side] / instrument.tick
+        whole = np.rint(units)
+        if ((np.abs(units - whole) > 1e-6) & present).any() or \
+                (np.abs(whole) > MAX_UNITS).any():  # off the grid: on_grid names the row
+            on_grid(path, np.where(present, px[side], 0.0).ravel(), instrument.tick,
+                    f"{side}_px", "tick")
+        out[f"{side}_px"] = np.where(present, whole, 0).astype(np.int64)
         out[f"{side}_qty"] = to_lots(qty[side], instrument.lot)
     both = (out["bid_qty"][:, 0] > 0) & (out["ask_qty"][:, 0] > 0)
     first_bad(path, both & (out["bid_px"][:, 0] >= out["ask_px"][:, 0]),
@@ -127,7 +132,7 @@ def _converted(frame: pl.DataFrame, levels: int, instrument: Instrument) -> Dept
     for side in ("bid", "ask"):
         px = frame.select([f"{side}_px_{i}" for i in range(levels)]).to_numpy()
         qty = frame.select([f"{side}_qty_{i}" for i in range(levels)]).to_numpy()
-        out[f"{side}_px"] = np.where(qty > 0, np.round(px / instrument.tick), 0).astype(np.int64)
+        out[f"{side}_px"] = np.where(qty > 0, np.rint(px / instrument.tick), 0).astype(np.int64)
         out[f"{side}_qty"] = to_lots(qty, instrument.lot)
     local = frame["local_ns"].to_numpy() if "local_ns" in frame.columns else None
     return DepthBook(frame["ts_ns"].to_numpy(), out["bid_px"], out["bid_qty"], out["ask_px"],
