@@ -40,8 +40,8 @@ Draw = Callable[[np.ndarray], np.ndarray]
 
 
 def conflated(rows: np.ndarray, ns: np.ndarray, conflate_ms: int) -> np.ndarray:
-    """Of the quote rows ``rows`` (indices into ``ns``), the first and the last of each
-    ``conflate_ms`` milliseconds (all of them when 0)."""
+    """Of the quote rows ``rows`` (indices into ``ns``), the first (the opening book) and
+    the last of each ``conflate_ms`` milliseconds that has one (all of them when 0)."""
     if conflate_ms <= 0 or rows.size == 0:
         return rows
     bucket = ns[rows] // (conflate_ms * 1_000_000)
