@@ -27,12 +27,17 @@ baseline), best of ``--reps``, with CPU seconds (``wait4``: children included) a
   against the catalog's narrow schema, building nothing else; ``legacy_orjson_two_frames``
   – two such processes parsing with orjson and picking the catalog's fields into columns,
   each making its own frame (the child's sent back as Arrow IPC);
+  ``legacy_msgspec_one`` / ``legacy_msgspec_two`` – msgspec's typed decoder against the
+  narrow schema, the Structs transposed into columns, soakkit's screen and flattening: the
+  same rows as ``load_catalog`` (``catalog_msgspec_design.py``; timed only when msgspec is
+  installed, ``pip install msgspec``), in one process and in two;
 
     python bench/bench_catalog_designs.py --files 100000 --reps 3 --out bench/out/designs.json
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -142,7 +147,7 @@ def blobs(share):
         for name in os.listdir(run):
             if name.startswith("ITER_SUMMARY_"):
                 fd = os.open(run + "/" + name, os.O_RDONLY)
-                out.append(os.read(fd, 1 << 20).replace(b"\\n", b" "))
+                out.append(os.read(fd, os.fstat(fd).st_size + 1).replace(b"\\n", b" "))
                 os.close(fd)
     return out
 mine = blobs(runs[pid == 0::2])
@@ -177,7 +182,7 @@ for run in runs[pid == 0::2]:
     for name in os.listdir(run):
         if name.startswith("ITER_SUMMARY_"):
             fd = os.open(run + "/" + name, os.O_RDONLY)
-            doc = orjson.loads(os.read(fd, 1 << 20))
+            doc = orjson.loads(os.read(fd, os.fstat(fd).st_size + 1))
             os.close(fd)
             for col, path in zip(cols, paths):
                 value = doc
@@ -250,6 +255,13 @@ def designs(tree: Path, files: int, reps: int, baseline_src: Path | None = None,
         "legacy_orjson_two_frames": ([py, "-c", _LEGACY_ORJSON_TWO, str(legacy), str(files),
                                       _LEAVES], False),
     }
+    if importlib.util.find_spec("msgspec") is None:
+        print("msgspec is not installed: legacy_msgspec_one and _two are not timed")
+    else:
+        for how in ("one", "two"):
+            commands[f"legacy_msgspec_{how}"] = (
+                [py, str(Path(__file__).with_name("catalog_msgspec_design.py")), str(legacy),
+                 str(files), how], False)
     if only:
         commands = {k: v for k, v in commands.items() if k == "discard_loop" or k in only}
     envs = dict.fromkeys(commands, env)

@@ -11,7 +11,8 @@ and its children, peak RSS: ``wait4``, what ``/usr/bin/time -v`` reports):
   latency, whole fills;
 * **hftbacktest**, the same logic (``bench/hbt_side.py``) backtested from its event file
   (``.npz``), as its users run it; the conversion of the tape into that file (fusing the
-  quote rows into depth events) is timed on its own, as input preparation;
+  quote rows and, on an L2 tape, the depth rows' level changes into depth events) is timed
+  on its own, as input preparation;
 * **soakkit soak**, the user command ``soakkit soak --market-data TAPE --iterations N
   --sim-minutes M`` (``--soak-minutes``, default 60): the whole job (its strategy, venue,
   KPIs, gate, tuner and artifacts per iteration), for scale.
@@ -97,7 +98,8 @@ def _config(tape_dir: Path, queue: str, minutes: int) -> dict[str, Any]:
             "age_ticks": int(np.ceil(float(values["tail_age_ms"]) * _MS / interval)),
             "icr": float(values["impact_cap_ratio"]), "cap_usd": 1e30,
             "maker_rebate_bps": MARKET.maker_rebate_bps, "taker_fee_bps": MARKET.taker_fee_bps,
-            "max_orders": 2 * (minutes * 60 * 10**9 // interval) + 16, "levels": 0,
+            "max_orders": 2 * (minutes * 60 * 10**9 // interval) + 16,
+            "levels": int(meta.get("levels") or 0),  # an L2 tape: its depth events too
             "recorded_feed": False}
 
 
@@ -133,7 +135,8 @@ def _line(name: str, f: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser(__doc__)
-    parser.add_argument("--tape", type=Path, required=True, help="a parquet L1 tape folder")
+    parser.add_argument("--tape", type=Path, required=True,
+                        help="a parquet tape folder (L1, or L2 with depth.parquet)")
     parser.add_argument("--minutes", type=int, help="replay this many minutes (default: "
                         "every whole --window-minutes window of the tape; 1..1440)")
     parser.add_argument("--window-minutes", type=int, default=60,

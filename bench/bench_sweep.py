@@ -11,6 +11,10 @@ Every figure is printed next to a baseline measured in the same run:
   (``run_iteration`` with a ``MemoryRuntimeStore``: no Dask, no files), in process and as
   whole processes (``soakkit sweep --workers 1`` against ``python bench/bench_sweep.py
   --plain-loop``);
+* tail – the grid on a 2-worker cluster with batches of a fixed size (what the planner chose
+  before guided batches) and with guided batches, in turns: Dask's task stream gives each
+  side's busy worker-seconds and how long one worker sat idle at the end (the wall time
+  moves with the machine's load, the idle tail much less);
 * memory – a separately started ``dask scheduler`` with two workers; ``soakkit sweep``
   plans and starts a grid of ``--big-cells`` (default 100,000) one-iteration cells and
   runs for ``--big-seconds``; peak RSS (VmHWM) of the client and of the scheduler, against
@@ -37,12 +41,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from _common import make_parser, save
 
 from soakkit.core.io import FixedClock, parse_utc
 from soakkit.sweep import SweepSpec, build_grid, run_sweep
 from soakkit.sweep.cluster import WORKER_THREAD_ENV, close_local_cluster, start_local_cluster
-from soakkit.sweep.plan import batches, payload
+from soakkit.sweep.plan import batch_size, batches, payload
 from soakkit.sweep.spec import format_seeds
 
 NOW = "2026-01-01T00:00:00Z"
@@ -199,6 +204,47 @@ def big_grid(cells: int, root: Path) -> SweepSpec:
                      sim_minutes=1, artifacts=root, name="big", now=NOW)
 
 
+def tail(args: Any, tmp: Path) -> dict[str, Any]:
+    """Idle worker time at the end of a sweep: fixed batches against guided ones."""
+    from distributed import get_task_stream
+
+    cells = build_grid(grid_spec(args, tmp / "t", "x")).size
+    fixed = batch_size(build_grid(grid_spec(args, tmp / "t", "x")), cells, 2)
+    out: dict[str, Any] = {"cells": cells, "fixed_batch": fixed, "runs": []}
+    client, cluster = start_local_cluster(2)
+    try:
+        for rep in range(args.reps):
+            for how in ("fixed", "guided"):
+                spec = grid_spec(args, tmp / f"tail-{how}-{rep}", "s")
+                if how == "fixed":
+                    spec = dataclasses.replace(spec, batch_size=fixed)
+                load = os.getloadavg()[0]
+                with get_task_stream(client) as stream:
+                    start = time.perf_counter()
+                    run_sweep(spec, client)
+                    wall = time.perf_counter() - start
+                spans = [(s["start"], s["stop"], task["worker"]) for task in stream.data
+                         for s in task["startstops"] if s["action"] == "compute"]
+                ends: dict[str, float] = {}
+                for _, stop, worker in spans:
+                    ends[worker] = max(ends.get(worker, 0.0), stop)
+                last = max(ends.values())
+                out["runs"].append({
+                    "how": how, "wall_s": wall, "tasks": len(spans), "load": load,
+                    "busy_worker_s": sum(stop - begin for begin, stop, _ in spans),
+                    "idle_at_end_s": last - min(ends.values())})
+    finally:
+        close_local_cluster(client, cluster)
+    return out
+
+
+def _cells_stored(folder: Path) -> int:
+    """Cells in the sweep's finished parts (each part is written whole, atomically)."""
+
+    parts = sorted(folder.glob("part-*.parquet"))
+    return sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in parts)
+
+
 def memory(cells: int, seconds: float, tmp: Path) -> dict[str, Any]:
     spec = big_grid(cells, tmp / "big")
     out: dict[str, Any] = {"cells": build_grid(spec).size}
@@ -210,14 +256,18 @@ def memory(cells: int, seconds: float, tmp: Path) -> dict[str, Any]:
         folder = spec.artifacts / "sweeps" / "big"
         _wait(lambda: list(folder.glob("part-*.parquet")), "the first batch")
         first = time.perf_counter() - start
+        cells_at_first = _cells_stored(folder)
         time.sleep(seconds)
         client_peak = _peak_mib(proc.pid)
         scheduler_peak = _peak_mib(cluster.scheduler_pid)
         done = len(list(folder.glob("part-*.parquet")))
+        stored = _cells_stored(folder)
+        rate = (stored - cells_at_first) / (time.perf_counter() - start - first)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)
         out["sweep"] = {"client_peak_mib": client_peak, "scheduler_peak_mib": scheduler_peak,
                         "first_batch_s": first, "batches_written": done,
+                        "cells_stored": stored, "cells_per_s_after_first_batch": rate,
                         "ran_for_s": time.perf_counter() - start}
     finally:
         cluster.stop()
@@ -274,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-cells", type=int, default=100_000)
     parser.add_argument("--big-seconds", type=float, default=20.0)
     parser.add_argument("--only", type=lambda t: t.split(","), default=["scaling", "memory"],
-                        help="which parts to run: scaling (with overhead), memory")
+                        help="which parts to run: scaling (with overhead), tail, memory")
     parser.add_argument("--plain-loop", action="store_true", help=argparse_hidden())
     parser.add_argument("--one-future-per-cell", nargs=4, help=argparse_hidden())
     args = parser.parse_args(argv)
@@ -296,6 +346,13 @@ def main(argv: list[str] | None = None) -> int:
         if "scaling" in args.only:
             report["scaling"], report["overhead"] = scaling_and_overhead(args, Path(tmp))
             _print_scaling(args, report["scaling"], report["overhead"])
+            save(args.out, report)
+        if "tail" in args.only:
+            report["tail"] = tail(args, Path(tmp))
+            for run in report["tail"]["runs"]:
+                print(f"tail, {run['how']:6s}: {run['tasks']} tasks, {run['wall_s']:.2f} s, "
+                      f"busy {run['busy_worker_s']:.2f} worker-s, one worker idle at the end "
+                      f"{run['idle_at_end_s']:.2f} s (load {run['load']:.2f})", flush=True)
             save(args.out, report)
         if "memory" in args.only:
             report["big"] = memory(args.big_cells, args.big_seconds, Path(tmp))
@@ -324,7 +381,9 @@ def _print_scaling(args: Any, s: dict[str, Any], o: dict[str, Any]) -> None:
 def _print_memory(b: dict[str, Any]) -> None:
     sw, nv = b["sweep"], b["one_future_per_cell"]
     print(f"{b['cells']} cells: soakkit sweep client {sw['client_peak_mib']:.0f} MiB, scheduler "
-          f"{sw['scheduler_peak_mib']:.0f} MiB, first batch after {sw['first_batch_s']:.1f} s; "
+          f"{sw['scheduler_peak_mib']:.0f} MiB, first batch after {sw['first_batch_s']:.1f} s, "
+          f"then {sw['cells_per_s_after_first_batch']:.1f} cells/s ({sw['cells_stored']} "
+          f"stored); "
           f"one future per cell: client {nv['client_peak_mib']:.0f} MiB, scheduler "
           f"{nv['scheduler_peak_mib']:.0f} MiB after {nv['submit_s']:.1f} s of submitting",
           flush=True)

@@ -34,8 +34,10 @@ millionth of a lot short (see SHORT_LOTS), every response read as it arrives.
 
     python bench/hbt_side.py --tape DIR --config cfg.json --out fills.csv
 
-A tape folder of parquet tables (``trades.parquet``, ``quotes.parquet``: a tape as soakkit
-writes it, read with polars; times made relative to the first quote) works too. Split in
+A tape folder of parquet tables (``trades.parquet``, ``quotes.parquet`` and, an L2 tape,
+``depth.parquet``: a tape as soakkit writes it, read with polars, the depth a million rows
+at a time; times made relative to the first quote; receive times venue time + ``feed_ns``)
+works too. Split in
 two, as hftbacktest users run it (``bench/bench_replay_day.py``): ``--events-out E.npz``
 only converts the tape into hftbacktest's event array (``np.savez_compressed``, hftbacktest's
 own data utilities' format); ``--events E.npz`` backtests from it without the tape.
@@ -50,6 +52,8 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -77,39 +81,121 @@ SHORT_LOTS = 1e-6
 
 
 @njit
-def _fuse(bbo: np.ndarray, tick: float, lot: float) -> np.ndarray:
+def _fuse_merged(first: np.ndarray, then: np.ndarray, tick: float, lot: float) -> np.ndarray:
+    """FuseMarketDepth over two time-ordered event arrays merged by exchange time (at one
+    time ``first``'s events before ``then``'s)."""
     fuse = FuseMarketDepth(tick, lot)
-    for i in range(len(bbo)):
-        fuse.process_event(bbo, i, True)
+    i = j = 0
+    while i < len(first) or j < len(then):
+        if j >= len(then) or (i < len(first) and first[i]["exch_ts"] <= then[j]["exch_ts"]):
+            fuse.process_event(first, i, True)
+            i += 1
+        else:
+            fuse.process_event(then, j, True)
+            j += 1
     out = fuse.fused_events.copy()
     fuse.close()
     return out
 
 
+def _merged(first: np.ndarray, then: np.ndarray) -> np.ndarray:
+    """Two time-ordered event arrays as one, by exchange time (``first``'s before ``then``'s
+    at one time): a stable merge, placed without sorting."""
+    for ev in (first, then):
+        if (np.diff(ev["exch_ts"]) < 0).any():
+            raise ValueError("events out of time order")
+    out = np.empty(len(first) + len(then), event_dtype)
+    out[np.searchsorted(then["exch_ts"], first["exch_ts"], side="left")
+        + np.arange(len(first))] = first
+    out[np.searchsorted(first["exch_ts"], then["exch_ts"], side="right")
+        + np.arange(len(then))] = then
+    return out
+
+
+@njit
+def _depth_diff(rows, levels, local, prev_px, prev_qty, prev_n, fill, ev, ts_out, lc_out,
+                px_out, qty_out):  # type: ignore[no-untyped-def]
+    """DEPTH events of ``rows`` against the previous row's levels (``prev_*``, per side:
+    updated in place); with ``fill``, written to the ``*_out`` arrays. Returns the count."""
+    m = 0
+    now_px = np.empty(levels)
+    now_qty = np.empty(levels)
+    for r in range(rows.shape[0]):
+        for k in range(2):
+            flag = BUY_EVENT if k == 0 else SELL_EVENT
+            sign = 1.0 if k == 0 else -1.0
+            n = 0
+            for i in range(levels):
+                q = rows[r, 2 + 2 * k + 4 * i]
+                if q > 0:
+                    now_px[n] = rows[r, 1 + 2 * k + 4 * i]
+                    now_qty[n] = q
+                    n += 1
+            worst = -np.inf
+            if n == levels:
+                worst = now_px[0] * sign
+                for i in range(n):
+                    worst = min(worst, now_px[i] * sign)
+            for i in range(n):  # levels shown whose quantity is new
+                same = False
+                for j in range(prev_n[k]):
+                    if prev_px[k, j] == now_px[i]:
+                        same = prev_qty[k, j] == now_qty[i]
+                        break
+                if not same:
+                    if fill:
+                        ev[m] = DEPTH_EVENT | flag
+                        ts_out[m], lc_out[m] = rows[r, 0], local[r]
+                        px_out[m], qty_out[m] = now_px[i], now_qty[i]
+                    m += 1
+            for j in range(prev_n[k]):  # levels gone from the range still shown
+                p = prev_px[k, j]
+                shown = False
+                for i in range(n):
+                    if now_px[i] == p:
+                        shown = True
+                        break
+                if not shown and p * sign >= worst:
+                    if fill:
+                        ev[m] = DEPTH_EVENT | flag
+                        ts_out[m], lc_out[m] = rows[r, 0], local[r]
+                        px_out[m], qty_out[m] = p, 0.0
+                    m += 1
+            for i in range(n):
+                prev_px[k, i] = now_px[i]
+                prev_qty[k, i] = now_qty[i]
+            prev_n[k] = n
+    return m
+
+
+class DepthDiffer:
+    """DEPTH events of a depth table read in chunks (see the module docstring): the
+    previous row's levels carry from one chunk to the next."""
+
+    def __init__(self, levels: int) -> None:
+        self.levels = levels
+        self.px = np.zeros((2, levels))
+        self.qty = np.zeros((2, levels))
+        self.n = np.zeros(2, np.int64)
+
+    def events(self, rows: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """``rows``: ts, then per level bid px, bid qty, ask px, ask qty (0: no level)."""
+        rows = np.ascontiguousarray(rows, dtype=np.float64)
+        local = np.ascontiguousarray(local, dtype=np.int64)
+        state = (self.px.copy(), self.qty.copy(), self.n.copy())
+        z_u, z_i, z_f = np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0)
+        count = _depth_diff(rows, self.levels, local, *state, False, z_u, z_i, z_i, z_f, z_f)
+        ev = np.zeros(count, event_dtype)
+        cols = (np.zeros(count, np.uint64), np.zeros(count, np.int64),
+                np.zeros(count, np.int64), np.zeros(count), np.zeros(count))
+        _depth_diff(rows, self.levels, local, self.px, self.qty, self.n, True, *cols)
+        ev["ev"], ev["exch_ts"], ev["local_ts"], ev["px"], ev["qty"] = cols
+        return ev
+
+
 def depth_events(rows: np.ndarray, levels: int, local: np.ndarray) -> np.ndarray:
     """DEPTH events of the depth table's rows (see the module docstring)."""
-    out = []
-    prev: tuple[dict[float, float], dict[float, float]] = ({}, {})
-    for r in range(len(rows)):
-        ts = int(rows[r, 0])
-        for k, (side_flag, sign) in enumerate(((BUY_EVENT, 1), (SELL_EVENT, -1))):
-            px = rows[r, 1 + 2 * k::4][:levels]
-            qty = rows[r, 2 + 2 * k::4][:levels]
-            now = {float(p): float(q) for p, q in zip(px, qty, strict=True) if q > 0}
-            full = len(now) == levels
-            worst = min(p * sign for p in now) if full else -np.inf
-            for p, q in now.items():
-                if prev[k].get(p) != q:
-                    out.append((DEPTH_EVENT | side_flag, ts, int(local[r]), p, q))
-            for p in prev[k]:
-                if p not in now and p * sign >= worst:
-                    out.append((DEPTH_EVENT | side_flag, ts, int(local[r]), p, 0.0))
-            prev = (now, prev[1]) if k == 0 else (prev[0], now)
-    ev = np.zeros(len(out), event_dtype)
-    for i, (e, ts, lc, p, q) in enumerate(out):
-        ev[i]["ev"], ev[i]["exch_ts"], ev[i]["local_ts"], ev[i]["px"], ev[i]["qty"] = \
-            e, ts, lc, p, q
-    return ev
+    return DepthDiffer(levels).events(rows, local)
 
 
 def _traded(trades: np.ndarray, k: int, px: float, t0: float, t1: float) -> float:
@@ -197,9 +283,11 @@ def unknown_behind(quotes: np.ndarray, local: np.ndarray, trades: np.ndarray, ti
     return table(before), table(after)
 
 
-def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray | None = None
-           ) -> np.ndarray:
-    """hftbacktest events of the tape: trades, then fused BBO (and L2) depth, merged by time."""
+def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray | None = None,
+           l2_events: Callable[[], np.ndarray] | None = None) -> np.ndarray:
+    """hftbacktest events of the tape: trades, then fused BBO (and L2) depth, merged by time
+    (``l2_events``: makes the depth's DEPTH events from a depth table read in chunks,
+    instead of ``depth``; called here so that nothing else holds them once fused)."""
     feed = int(cfg["feed_ns"])
     recorded = bool(cfg.get("recorded_feed"))
     n = len(quotes)
@@ -213,7 +301,7 @@ def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray 
     bbo["local_ts"][:2] = quotes[0, 0]  # the opening book is known when the window opens
     bbo["px"][0::2], bbo["qty"][0::2] = quotes[:, 3], quotes[:, 4]
     bbo["px"][1::2], bbo["qty"][1::2] = quotes[:, 1], quotes[:, 2]
-    l2, pre = None, np.zeros(0, event_dtype)
+    l2, pre = None if l2_events is None else l2_events(), np.zeros(0, event_dtype)
     if depth is not None:
         levels = int(cfg["levels"])
         d_local = depth[:, -1] if recorded else depth[:, 0] + feed
@@ -221,26 +309,23 @@ def events(trades: np.ndarray, quotes: np.ndarray, cfg: dict, depth: np.ndarray 
         if depth[0, 0] == quotes[0, 0]:
             d_local[0] = depth[0, 0]  # the opening book is known at once
         l2 = depth_events(depth[:, :-1] if recorded else depth, levels, d_local)
-    elif int(cfg.get("unknown_levels", 0)) > 0:
+    elif l2 is None and int(cfg.get("unknown_levels", 0)) > 0:
         pre, l2 = unknown_behind(quotes, bbo["local_ts"][0::2], trades, cfg["tick"],
                                  cfg["lot"], int(cfg["unknown_levels"]))
-    if l2 is not None:
-        both = np.concatenate((bbo, l2))
-        order = np.lexsort((np.arange(len(both)),
-                            np.concatenate((np.zeros(len(bbo)), np.ones(len(l2)))),
-                            both["exch_ts"]))  # at one time: the BBO first, as in soakkit
-        bbo = both[order]
-    depth_ev = _fuse(bbo, cfg["tick"], cfg["lot"])
+    # at one time: the BBO first, as in soakkit (both streams are in time order: fused as
+    # they merge, without a merged copy; a day of L2 would hold several)
+    empty = np.zeros(0, event_dtype)
+    depth_ev = _fuse_merged(bbo, empty if l2 is None else l2, cfg["tick"], cfg["lot"])
+    del bbo, l2
     tr = np.zeros(len(trades), event_dtype)
     tr["ev"] = np.where(trades[:, 3] > 0, TRADE_EVENT | BUY_EVENT, TRADE_EVENT | SELL_EVENT)
     tr["exch_ts"] = trades[:, 0]
     tr["local_ts"] = trades[:, 0] + feed
     tr["px"], tr["qty"] = trades[:, 1], trades[:, 2]
-    both = np.concatenate((pre, tr, depth_ev))
-    first = np.concatenate((np.full(len(pre), -1, np.int64), np.zeros(len(tr), np.int64),
-                            np.ones(len(depth_ev), np.int64)))
-    order = np.lexsort((np.arange(len(both)), first, both["exch_ts"]))
-    out = both[order]
+    if len(pre):
+        tr = _merged(pre, tr)
+    out = _merged(tr, depth_ev)  # at one time: trades before depth
+    del tr, depth_ev
     if recorded:  # receive order differs from venue order: hftbacktest splits such events
         out = correct_event_order(out, np.arange(len(out)),
                                   np.argsort(out["local_ts"], kind="stable"))
@@ -408,12 +493,47 @@ def _parquet_tape(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return trades, quotes
 
 
+#: depth rows read and turned into events at a time (a day's table does not fit whole)
+DEPTH_CHUNK = 1 << 20
+
+
+def _parquet_depth(folder: Path, start: int, cfg: dict) -> np.ndarray:
+    """The DEPTH events of a parquet tape's ``depth.parquet`` (times from ``start``; receive
+    times venue time + ``feed_ns``, the opening row known at once), read in chunks."""
+    import polars as pl
+
+    path = folder / "depth.parquet"
+    levels = int(cfg["levels"])
+    names = ["ts_ns"] + [f"{side}_{what}_{i}" for i in range(levels) for side in ("bid", "ask")
+                         for what in ("px", "qty")]
+    total = pl.scan_parquet(path).select(pl.len()).collect().item()
+    differ = DepthDiffer(levels)
+    out = []
+    for first in range(0, total, DEPTH_CHUNK):
+        chunk = (pl.scan_parquet(path).select(names).slice(first, DEPTH_CHUNK)
+                 .with_columns(pl.col("ts_ns") - start).fill_null(0.0).collect()
+                 .to_numpy().astype(np.float64))
+        local = chunk[:, 0].astype(np.int64) + int(cfg["feed_ns"])
+        if first == 0 and chunk[0, 0] == 0:
+            local[0] = 0  # the opening book is known at once
+        out.append(differ.events(chunk, local))
+        del chunk
+    return np.concatenate(out)
+
+
 def _tape_events(tape: Path, cfg: dict) -> np.ndarray:
     if (tape / "quotes.parquet").is_file():
-        if (tape / "depth.parquet").is_file():
-            raise SystemExit(f"{tape}: an L2 parquet tape: write it as CSV (bench_hftbacktest)")
+        if (tape / "depth.parquet").is_file() and cfg.get("recorded_feed"):
+            raise SystemExit(f"{tape}: receive times of an L2 parquet tape: write it as CSV "
+                             "(bench_hftbacktest)")
         trades, quotes = _parquet_tape(tape)
-        return events(trades, quotes, cfg)
+        l2 = None
+        if (tape / "depth.parquet").is_file():
+            import polars as pl
+
+            start = int(pl.scan_parquet(tape / "quotes.parquet").head(1).collect()["ts_ns"][0])
+            l2 = partial(_parquet_depth, tape, start, cfg)
+        return events(trades, quotes, cfg, l2_events=l2)
     trades = np.loadtxt(tape / "trades.csv", delimiter=",", skiprows=1, ndmin=2)
     quotes = np.loadtxt(tape / "quotes.csv", delimiter=",", skiprows=1, ndmin=2)
     depth_path = tape / "depth.csv"

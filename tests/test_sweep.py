@@ -20,7 +20,7 @@ from soakkit.rotation import RotationPolicy, rotate
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak import SoakOptions, run_soak
 from soakkit.sweep import SweepSpec, build_grid, load_results
-from soakkit.sweep.plan import batch_size, batches, payload, window_size
+from soakkit.sweep.plan import GUIDED_SHARE, batch_size, batches, payload, window_size
 from soakkit.sweep.progress import ProgressPrinter, StartInfo
 from soakkit.sweep.spec import format_seeds, parse_seeds
 from soakkit.sweep.store import SweepStore, frame_of
@@ -199,6 +199,24 @@ def test_batches_skip_done_cells_and_are_generated_lazily(tmp_path: Path) -> Non
     assert [b.index for b in planned] == [0, 1]
 
 
+def test_guided_batches_shrink_to_one_cell_and_cover_every_cell_once(tmp_path: Path) -> None:
+    grid = build_grid(_spec(tmp_path, seeds=tuple(range(100))))
+    done = {c.key for c in grid.cells() if c.seed % 10 == 0}
+    todo = grid.size - len(done)
+    planned = list(batches(grid, done, 24, guided=(todo, 2)))
+    sizes = [len(b.cells) for b in planned]
+    assert sizes == sorted(sizes, reverse=True) and max(sizes) <= 24 and sizes[-1] == 1
+    # each batch takes at most a GUIDED_SHARE x threads share of what was left
+    left = todo
+    for size in sizes:
+        assert size <= max(1, -(-left // (GUIDED_SHARE * 2)))
+        left -= size
+    cells = [c.key for b in planned for c in b.cells]
+    assert cells == [c.key for c in grid.cells() if c.key not in done]
+    assert [b.index for b in planned] == list(range(len(planned)))
+    assert [len(b.cells) for b in batches(grid, done, 24)][:-1] == [24] * (todo // 24)
+
+
 def test_batch_size_and_window(tmp_path: Path) -> None:
     big = build_grid(_spec(tmp_path, iterations=1, sim_minutes=1))
     assert batch_size(big, 100_000, 2) == int(2.0 / (3.5e-3 + 1.1e-3))  # ~2 s per task
@@ -323,7 +341,7 @@ def test_progress_on_a_terminal_is_a_bar_with_rate_and_eta() -> None:
     clock.t += 4.0
     printer.advance(40, 1)
     text = out.getvalue()
-    assert text.startswith("sweep sw-1: 100 cells, 20 done earlier, 80 to run in batches of "
+    assert text.startswith("sweep sw-1: 100 cells, 20 done earlier, 80 to run in batches of up to "
                            "10 on the local cluster, 2 worker process(es)\n"
                            "dashboard: http://127.0.0.1:8787/status\n")
     bar = "#" * 17 + "." * 11  # 60 % of 28

@@ -123,8 +123,10 @@ def test_an_iteration_with_few_fills_proposes_nothing_and_says_why() -> None:
     assert not few.deltas and few.rules_fired == ("risk_high",)
     assert few.skip_reason is not None and few.skip_reason.startswith("too few fills")
     assert str(GUARDS.min_fills_to_tune) in few.skip_reason
+    assert few.flags.held_back == tuple(few.proposed) and few.flags.held_back  # counted
     enough = _decide(dict(risky, fill_count=GUARDS.min_fills_to_tune), [])
     assert enough.deltas and "risk_high" in enough.rules_fired
+    assert enough.flags.held_back == ()
 
 
 def test_a_change_no_trial_could_judge_is_not_proposed() -> None:
@@ -132,6 +134,7 @@ def test_a_change_no_trial_could_judge_is_not_proposed() -> None:
     needed = -(-GUARDS.trial_min_pairs // GUARDS.trial_max_iterations)  # per iteration
     flips = _decide(risky, [], comparable_pairs=(needed - 1, 5))
     assert not flips.deltas and "risk_high" in flips.rules_fired and flips.proposed
+    assert flips.flags.held_back == tuple(flips.proposed)
     assert flips.skip_reason is not None
     assert flips.skip_reason.startswith("the regime changed too often to judge a change")
     assert _decide(risky, [], comparable_pairs=(needed, 5)).deltas
@@ -140,8 +143,9 @@ def test_a_change_no_trial_could_judge_is_not_proposed() -> None:
     assert short.skip_reason.startswith("an iteration this short")
     assert f"at least {2 * needed} minutes" in short.skip_reason
     # nothing to hold back: the reason says so, whatever the market
-    assert _decide(GOOD, [], comparable_pairs=(0, 1)).skip_reason == (
-        "no rule fired: KPIs need no change")
+    quiet = _decide(GOOD, [], comparable_pairs=(0, 1))
+    assert quiet.skip_reason == "no rule fired: KPIs need no change"
+    assert quiet.flags.held_back == ()
 
 
 def test_freeze_after_k_production_passes_for_f_iterations() -> None:
@@ -327,6 +331,26 @@ def test_calm_run_reaches_freeze(tmp_path: Path) -> None:
     assert frozen[:GUARDS.freeze_iterations] == list(range(start, start + GUARDS.freeze_iterations))
     summary = _assert_report_matches_flags(result.run_dir)
     assert summary["freeze_triggered"] >= 1 and summary["frozen"] >= GUARDS.freeze_iterations
+
+
+def test_proposals_held_for_evidence_are_counted_in_the_report_and_catalog(
+        tmp_path: Path) -> None:
+    """Iterations under 4 minutes never tune: what the rules propose is held back, and the
+    flag, TUNING_REPORT's counter and the catalog's column all say so."""
+    from soakkit.catalog import load_catalog
+
+    result = _soak(tmp_path, profile="aggressive", mode="volatile", seed=3, iterations=4,
+                   sim_minutes=1)
+    docs = _docs(result.run_dir)
+    proposing = [d for d in docs if d["tuning"]["deltas"]]  # what the rules proposed
+    assert proposing, "no rule fired: the test needs a proposal to hold"
+    assert all(sorted(d["tuning"]["guards"]["held_back"]) == sorted(d["tuning"]["deltas"])
+               and not d["tuning"]["applied"] for d in proposing)
+    summary = _assert_report_matches_flags(result.run_dir)
+    assert summary["held_back"] == len(proposing)
+    frame = load_catalog(tmp_path, cache=False).frame.sort("iteration")
+    assert frame["guard_held_back"].to_list() == [
+        len(d["tuning"]["guards"]["held_back"]) for d in docs]
 
 
 @pytest.mark.slow

@@ -137,8 +137,9 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_dask_options(run, "default: one per core; 1: no cluster, the cells run in this "
                           "process")
     run.add_argument("--batch-size", type=int_arg(1, MAX_BATCH), metavar="N",
-                     help="cells per task (default: about 2 s of work, at least 4 tasks "
-                          "per worker)")
+                     help="cells per task, fixed (default: about 2 s of work, at least 4 "
+                          "tasks per worker, shrinking to 1 cell towards the end on a "
+                          "cluster)")
     run.add_argument("--window", type=int_arg(1, MAX_BATCH), metavar="N",
                      help="tasks in flight (default: 2 per worker thread + 1)")
     add_wait_options(run, default.connect_timeout_s)

@@ -37,6 +37,7 @@ examples:
   soakkit tape check tape/
   soakkit tape sample my-sample/ --minutes 20 --mode mixed --seed 7
   soakkit tape sample venue-sample/ --market my-venue --minutes 10   (a calibrated market)
+  soakkit tape sample l2-sample/ --market my-venue --minutes 10 --levels 10   (with depth)
   soakkit soak --market-data tape/ --iterations 3 --sim-minutes 10
 
 sources (--from): binance-capture: hftbacktest collector files (<local ns> <JSON>), trades,
@@ -46,8 +47,10 @@ sources (--from): binance-capture: hftbacktest collector files (<local ns> <JSON
   or .zip, header or not). Inputs of different symbols, markets or periods are refused.
 
 """ + bounds_help([f"sample --minutes 1..{MAX_SIM_MINUTES}", f"--seed 0..{MAX_SEED}"],
-                  "--tick, --lot and --contract-size more than 0; --levels 1..100 (default "
-                  "25); " + BOUNDS_HELP + ".") + """
+                  "--tick, --lot and --contract-size more than 0; import --levels 1..100 "
+                  "(default 25), sample --levels 1..100 (default: none), --conflate-ms "
+                  "0..60000; "
+                  + BOUNDS_HELP + ".") + """
 
 An existing tape folder is never overwritten: import --out and sample refuse one unless
 --force, which replaces its tape files (and says which) and leaves one consistent tape.
@@ -159,23 +162,34 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     profile = DEFAULT_MARKET if args.market is None else load_market(args.market,
                                                                      args.artifacts)
     mode = args.mode or (default_mode(args.market) if args.market else "mixed")
+    if args.levels and not profile.order_book:
+        raise UsageError(f"tape sample --levels: market {profile.name!r} has no order book "
+                         "to write depth from (use --market with a calibrated market)")
     replaced = _replacing(args.path, args.force)
-    market = simulate_market(mode, args.minutes, np.random.default_rng(args.seed), profile)
+    if args.conflate_ms and not args.levels:
+        raise UsageError("tape sample --conflate-ms: only with --levels (a depth stream)")
+    market = simulate_market(mode, args.minutes, np.random.default_rng(args.seed), profile,
+                             levels=args.levels or 0, conflate_ms=args.conflate_ms)
     origin = 1_700_000_000 * 10**9  # 2023-11-14T22:13:20Z: any fixed origin will do
     tape = record(market, origin, "SYNTH-PERP",
                   f"soakkit tape sample --minutes {args.minutes} --mode {mode} "
                   f"--seed {args.seed}"
-                  + (f" --market {args.market}" if args.market else ""), venue="synthetic")
+                  + (f" --market {args.market}" if args.market else "")
+                  + (f" --levels {args.levels}" if args.levels else "")
+                  + (f" --conflate-ms {args.conflate_ms}" if args.conflate_ms else ""),
+                  venue="synthetic")
     write_tape(args.path, tape, mtime=origin / 1e9, replace=args.force)
     print(f"wrote {args.path}: {args.minutes} minutes of {mode} market"
           + (f" {profile.name!r}" if args.market else "") + ", "
           f"{tape.trade_ns.size} trades, {tape.quote_ns.size} quotes"
+          + (f", {tape.depth.rows} depth rows of {tape.depth.levels} levels"
+             if tape.depth is not None else "")
           + (f"; replaced {', '.join(replaced)}" if replaced else ""))
     return 0
 
 
 def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from soakkit.sim.depthfile import MAX_LEVELS
+    from soakkit.sim.depth import MAX_CONFLATE_MS, MAX_LEVELS
     from soakkit.sim.importers import FORMATS
     from soakkit.sim.instrument import KINDS
     from soakkit.sim.regimes import MODES
@@ -232,6 +246,16 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_artifacts(sample, "where --market NAME is looked up (DIR/markets/NAME.json)",
                   create=True)
     sample.add_argument("--seed", type=int_arg(0, MAX_SEED), default=7)
+    sample.add_argument("--levels", type=int_arg(1, MAX_LEVELS), metavar="N",
+                        help=f"also write depth (an L2 tape): the N best levels of each side "
+                             f"after every quote row (1..{MAX_LEVELS}; a calibrated --market "
+                             "only; default: none, an L1 tape)")
+    sample.add_argument("--conflate-ms", type=int_arg(0, MAX_CONFLATE_MS), default=0,
+                        metavar="MS",
+                        help="with --levels: at most one depth row per MS milliseconds (the "
+                             "book at the last quote row of each), as venues conflate depth "
+                             "streams (Binance USD-M: about 50); 0 (default): a depth row "
+                             f"with every quote row (0..{MAX_CONFLATE_MS})")
     sample.add_argument("--force", action="store_true",
                         help="replace the tape already in DIR (its trades, quotes, depth and "
                              "tape.json files)")

@@ -22,7 +22,10 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["DepthBook", "LevelEvents"]
+__all__ = ["MAX_CONFLATE_MS", "MAX_LEVELS", "DepthBook", "LevelEvents"]
+
+MAX_LEVELS = 100  #: the most levels per side a tape may carry
+MAX_CONFLATE_MS = 60_000  #: the longest a generated depth stream waits between rows (ms)
 
 
 @dataclass(frozen=True)
@@ -162,13 +165,23 @@ class DepthBook:
             z = np.zeros(0, np.int64)
             return LevelEvents(z, z, np.zeros(0), np.zeros(0, bool))
         present = qty > 0
-        row = np.broadcast_to(np.arange(self.rows, dtype=np.int64)[:, None], px.shape)
-        # levels shown in row k (k >= 1), against row k - 1
-        a_row, a_px = row[1:][present[1:]], px[1:][present[1:]]
-        a_new, a_old = qty[1:][present[1:]], self.level_qty(side, a_row - 1, a_px)
-        # levels shown in row k - 1 but not in row k: emptied (0) or out of view (NaN)
-        b_row, b_px = row[:-1][present[:-1]] + 1, px[:-1][present[:-1]]
-        b_old, b_new = qty[:-1][present[:-1]], self.level_qty(side, b_row, b_px)
+        # rows showing the prices of the row before (often most of them): a level's change
+        # is its quantity's, level by level, with no lookup; they come in (row, best
+        # first) order, which is the events' order
+        same = (px[1:] == px[:-1]).all(axis=1) & (present[1:] == present[:-1]).all(axis=1)
+        f_mask = same[:, None] & present[1:] & (qty[1:] != qty[:-1])
+        f_row, f_col = np.nonzero(f_mask)
+        f_row += 1
+        # the other rows k, against row k - 1: the levels shown in row k, and those shown
+        # in row k - 1 but not in row k (emptied: 0, or out of view: NaN)
+        k = np.flatnonzero(~same) + 1
+        a_row, a_col = np.nonzero(present[k])
+        a_row, a_px = k[a_row], px[k[a_row], a_col]
+        a_new, a_old = qty[a_row, a_col], self.level_qty(side, a_row - 1, a_px)
+        b_row, b_col = np.nonzero(present[k - 1])
+        b_row = k[b_row]
+        b_px, b_old = px[b_row - 1, b_col], qty[b_row - 1, b_col]
+        b_new = self.level_qty(side, b_row, b_px)
         gone = ~(b_new > 0)
         rows = np.concatenate((a_row, b_row[gone]))
         prices = np.concatenate((a_px, b_px[gone]))
@@ -176,6 +189,19 @@ class DepthBook:
         old = np.concatenate((a_old, b_old[gone]))
         keep = ~np.isnan(new) & (np.isnan(old) | (old != new))
         order = np.lexsort((-prices[keep], rows[keep]))
-        rows, prices, new, old = rows[keep][order], prices[keep][order], new[keep][order], \
-            old[keep][order]
-        return LevelEvents(self.ns[rows], prices.astype(np.int64), new, np.isnan(old))
+        rows, prices = rows[keep][order], prices[keep][order]
+        new, fresh = new[keep][order], np.isnan(old[keep][order])
+        # the two sets of rows are apart: placed by row
+        n_fast = f_row.size
+        at_fast = np.searchsorted(rows, f_row) + np.arange(n_fast)
+        at_slow = np.searchsorted(f_row, rows) + np.arange(rows.size)
+        total = n_fast + rows.size
+        out_row = np.empty(total, np.int64)
+        out_px = np.empty(total, np.int64)
+        out_qty = np.empty(total)
+        out_fresh = np.zeros(total, bool)
+        out_row[at_fast], out_px[at_fast], out_qty[at_fast] = f_row, px[f_row, f_col], \
+            qty[f_row, f_col]
+        out_row[at_slow], out_px[at_slow], out_qty[at_slow] = rows, prices, new
+        out_fresh[at_slow] = fresh
+        return LevelEvents(self.ns[out_row], out_px, out_qty, out_fresh)

@@ -18,14 +18,14 @@ import numpy as np
 import polars as pl
 
 from soakkit.core.errors import TapeError
-from soakkit.sim.depth import DepthBook
+from soakkit.sim.depth import MAX_LEVELS, DepthBook
 from soakkit.sim.instrument import Instrument
 from soakkit.sim.tables import check_frame, first_bad, on_grid, says, to_lots
+from soakkit.sim.tape_bounds import MAX_UNITS
 
 __all__ = ["DEPTH_TABLE", "MAX_LEVELS", "depth_frame", "level_columns", "read_depth"]
 
 DEPTH_TABLE = "depth.parquet"
-MAX_LEVELS = 100  #: the most levels per side a tape may carry
 
 
 def level_columns(levels: int) -> list[str]:
@@ -69,9 +69,10 @@ def _levels_in(path: Path) -> int:
 
 def read_depth(path: Path, instrument: Instrument, declared: int | None = None,
                rows: tuple[int, int] | None = None, before: int | None = None,
-               center: float | None = None) -> DepthBook:
+               center: float | None = None, check: bool = True) -> DepthBook:
     """Read and check ``depth.parquet`` against the tape's ``instrument`` grid (``rows``,
-    ``before``, ``center``: a block of it, as :func:`~soakkit.sim.tables.load_table`)."""
+    ``before``, ``center``: a block of it, as :func:`~soakkit.sim.tables.load_table`;
+    ``check=False``: a block read again after it was checked, its cells only converted)."""
     levels = _levels_in(path)
     if declared is not None and declared != levels:
         raise TapeError(f"{path}: {levels} levels per side, tape.json says {declared}")
@@ -87,11 +88,16 @@ def read_depth(path: Path, instrument: Instrument, declared: int | None = None,
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise TapeError(f"{path}: cannot read the columns {', '.join(wanted[:3])}...: "
                         f"{str(exc).splitlines()[0]}") from None
-    cols = check_frame(path, frame, before, center)
-    px = {s: np.column_stack([cols[f"{s}_px_{i}"] for i in range(levels)]) for s in
-          ("bid", "ask")}
-    qty = {s: np.column_stack([cols[f"{s}_qty_{i}"] for i in range(levels)]) for s in
-           ("bid", "ask")}
+    if not check:
+        return _converted(frame, levels, instrument)
+    cols = check_frame(path, frame.select(wanted[:len(wanted) - len(names)]), before, center)
+    grid = frame.select(names).to_numpy()  # the level columns, as ``names`` orders them
+    bad = ~np.isfinite(grid)
+    if bad.any():
+        column = int(np.argmax(bad.any(axis=0)))
+        first_bad(path, bad[:, column], says(f"{names[column]} is empty or not finite"))
+    px = {"bid": grid[:, 0::4], "ask": grid[:, 2::4]}
+    qty = {"bid": grid[:, 1::4], "ask": grid[:, 3::4]}
     out: dict[str, np.ndarray] = {}
     for side, sign in (("bid", 1), ("ask", -1)):
         present = qty[side] > 0
@@ -103,9 +109,13 @@ def read_depth(path: Path, instrument: Instrument, declared: int | None = None,
         step = np.diff(px[side], axis=1) * sign
         first_bad(path, np.asarray((present[:, 1:] & (step >= 0)).any(axis=1)),
                   says(f"{side} levels must {falls} strictly from the best"))
-        ticks = on_grid(path, np.where(present, px[side], 0.0).ravel(), instrument.tick,
-                        f"{side}_px", "tick").reshape(present.shape)
-        out[f"{side}_px"] = np.where(present, np.round(ticks), 0).astype(np.int64)
+        units = px[side] / instrument.tick
+        whole = np.rint(units)
+        if ((np.abs(units - whole) > 1e-6) & present).any() or \
+                (np.abs(whole) > MAX_UNITS).any():  # off the grid: on_grid names the row
+            on_grid(path, np.where(present, px[side], 0.0).ravel(), instrument.tick,
+                    f"{side}_px", "tick")
+        out[f"{side}_px"] = np.where(present, whole, 0).astype(np.int64)
         out[f"{side}_qty"] = to_lots(qty[side], instrument.lot)
     both = (out["bid_qty"][:, 0] > 0) & (out["ask_qty"][:, 0] > 0)
     first_bad(path, both & (out["bid_px"][:, 0] >= out["ask_px"][:, 0]),
@@ -114,3 +124,16 @@ def read_depth(path: Path, instrument: Instrument, declared: int | None = None,
     return DepthBook(cols["ts_ns"].astype(np.int64), out["bid_px"], out["bid_qty"],
                      out["ask_px"], out["ask_qty"],
                      None if local is None else local.astype(np.int64))
+
+
+def _converted(frame: pl.DataFrame, levels: int, instrument: Instrument) -> DepthBook:
+    """A checked block's cells in ticks and lots (what :func:`read_depth` returns)."""
+    out: dict[str, np.ndarray] = {}
+    for side in ("bid", "ask"):
+        px = frame.select([f"{side}_px_{i}" for i in range(levels)]).to_numpy()
+        qty = frame.select([f"{side}_qty_{i}" for i in range(levels)]).to_numpy()
+        out[f"{side}_px"] = np.where(qty > 0, np.rint(px / instrument.tick), 0).astype(np.int64)
+        out[f"{side}_qty"] = to_lots(qty, instrument.lot)
+    local = frame["local_ns"].to_numpy() if "local_ns" in frame.columns else None
+    return DepthBook(frame["ts_ns"].to_numpy(), out["bid_px"], out["bid_qty"], out["ask_px"],
+                     out["ask_qty"], local)

@@ -31,7 +31,9 @@ from dataclasses import replace
 import numpy as np
 
 from soakkit.sim import flow, lob
+from soakkit.sim.bookdepth import book_depth, conflated
 from soakkit.sim.classic import simulate_classic
+from soakkit.sim.depth import MAX_CONFLATE_MS, MAX_LEVELS
 from soakkit.sim.flow import maker_flow, poisson_times, taker_flow
 from soakkit.sim.instrument import Instrument
 from soakkit.sim.lob import JUMP, TAKER, BookInputs, run_book
@@ -81,16 +83,32 @@ def _gaps(mean_ticks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
                     market: MarketProfile = DEFAULT_MARKET,
-                    start_mid: float | None = None) -> MarketTape:
+                    start_mid: float | None = None, levels: int = 0,
+                    conflate_ms: int = 0) -> MarketTape:
     """Simulate ``minutes`` minutes of ``market`` in ``mode`` (a regime name or ``mixed``).
 
     ``start_mid``: where the mid opens (the previous iteration's closing mid, so a run's
     market is one continuous path); the profile's ``mid0`` when ``None``. Sizes stay in
     the profile's USD terms and spreads, gaps and jumps in its bps: both are converted to
     lots and ticks at the opening mid, not at ``mid0``.
+
+    ``levels``: with ``N`` in 1..:data:`~soakkit.sim.depth.MAX_LEVELS`, an order-book
+    market also writes its depth, the ``N`` best levels of each side after every quote row
+    (:mod:`soakkit.sim.bookdepth`), drawn after everything else, so the trades and quotes
+    are those of the same seed without depth; 0 (the default): an L1 tape. ``conflate_ms``
+    (1..:data:`~soakkit.sim.depth.MAX_CONFLATE_MS`): at most one depth row per that many
+    milliseconds, the book at the last quote row of each, as venues conflate their depth
+    streams; 0: a depth row with every quote row.
     """
     if minutes < 1:
         raise ValueError("minutes must be >= 1")
+    if not 0 <= levels <= MAX_LEVELS:
+        raise ValueError(f"levels must be 0..{MAX_LEVELS}")
+    if not 0 <= conflate_ms <= MAX_CONFLATE_MS:
+        raise ValueError(f"conflate_ms must be 0..{MAX_CONFLATE_MS}")
+    if levels and not market.order_book:
+        raise ValueError(f"market {market.name!r} is not an order book: it has no depth "
+                         "to write (a calibrated market has)")
     if not market.order_book:
         return simulate_classic(mode, minutes, rng, market, start_mid)
     regimes = regime_schedule(mode, minutes, rng, np.asarray(market.transitions), market.seen)
@@ -163,10 +181,10 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
         keep = ~swept
         owner, px, qty = [owner[0][keep]], [touch[keep]], [o_lots[keep]]
         for o in np.flatnonzero(swept).tolist():
-            levels = book.sweeps[int(taker_at[o])]
-            owner.append(np.full(len(levels), o))
-            px.append(np.array([p for p, _ in levels], dtype=np.int64))
-            qty.append(np.array([q for _, q in levels], dtype=np.int64))
+            walked = book.sweeps[int(taker_at[o])]
+            owner.append(np.full(len(walked), o))
+            px.append(np.array([p for p, _ in walked], dtype=np.int64))
+            qty.append(np.array([q for _, q in walked], dtype=np.int64))
     level_owner = np.concatenate(owner)
     by_order = np.argsort(level_owner, kind="stable")
     maker_law_reg = reg[taker_at]
@@ -184,6 +202,13 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
     changed[1:] = ((book.bid_px[1:] != book.bid_px[:-1]) | (book.ask_px[1:] != book.ask_px[:-1])
                    | (book.bid_qty[1:] != book.bid_qty[:-1])
                    | (book.ask_qty[1:] != book.ask_qty[:-1]))
+    depth = None
+    if levels:
+        depth = book_depth(
+            book, np.concatenate(([JUMP], kind)), reg,
+            conflated(np.flatnonzero(changed), ns, conflate_ms), ns, levels,
+            col("walk_growth"), lambda r: lots(_law_draw(market, "walk", r, rng)),
+            lambda r: _gaps(col("walk_gap_bps")[r] * bps_ticks, rng))
     return MarketTape(
         duration_s=minutes * 60.0, tick=market.tick, lot=market.lot,
         regime_by_minute=regimes,
@@ -195,4 +220,5 @@ def simulate_market(mode: str, minutes: int, rng: np.random.Generator,
         ask_qty=book.ask_qty[changed].astype(np.float64),
         bursts=int(takers.meta.max(initial=-1) + 1), jumps=int(jump_t.size),
         kind=market.kind, contract_size=market.contract_size,
-        latency=replace(market.latency, keyed=True))  # latency draws keyed by event
+        latency=replace(market.latency, keyed=True),  # latency draws keyed by event
+        depth=depth)

@@ -60,7 +60,7 @@ from soakkit.sim.tapemeta import TAPE_META, meta_document, read_meta, resolve_in
 
 __all__ = ["LOCAL", "QUOTE_COLUMNS", "TAPE_META", "TRADE_COLUMNS", "RecordedTape",
            "existing_tape_files", "find_table", "grid_step", "read_tape", "table_fields",
-           "venue_latency", "write_tape"]
+           "tape_frames", "venue_latency", "write_tape"]
 
 TRADE_COLUMNS = ("ts_ns", "price", "qty", "side")
 QUOTE_COLUMNS = ("ts_ns", "bid_px", "bid_qty", "ask_px", "ask_qty")
@@ -262,6 +262,30 @@ def existing_tape_files(folder: Path) -> list[str]:
     return sorted(n for n in [*names, DEPTH_TABLE, TAPE_META] if (Path(folder) / n).exists())
 
 
+def tape_frames(tape: RecordedTape) -> dict[str, pl.DataFrame]:
+    """``tape``'s tables as :func:`write_tape` writes them, by file name (``trades.parquet``,
+    ``quotes.parquet`` and, for an L2 tape, ``depth.parquet``)."""
+    digits = max(0, -math.floor(math.log10(tape.tick)) + 2)
+    lot_digits = max(0, -math.floor(math.log10(tape.lot)) + 2)
+    trades = pl.DataFrame({
+        "ts_ns": tape.trade_ns, "price": np.round(tape.trade_px * tape.tick, digits),
+        "qty": np.round(tape.trade_qty * tape.lot, lot_digits),
+        "side": tape.trade_side.astype(np.int8)})
+    quotes = pl.DataFrame({
+        "ts_ns": tape.quote_ns, "bid_px": np.round(tape.bid_px * tape.tick, digits),
+        "bid_qty": np.round(tape.bid_qty * tape.lot, lot_digits),
+        "ask_px": np.round(tape.ask_px * tape.tick, digits),
+        "ask_qty": np.round(tape.ask_qty * tape.lot, lot_digits)})
+    if tape.trade_local_ns is not None:
+        trades = trades.with_columns(pl.Series(LOCAL, tape.trade_local_ns))
+    if tape.quote_local_ns is not None:
+        quotes = quotes.with_columns(pl.Series(LOCAL, tape.quote_local_ns))
+    frames = {"trades.parquet": trades, "quotes.parquet": quotes}
+    if tape.depth is not None:
+        frames[DEPTH_TABLE] = depth_frame(tape.depth, tape.instrument)
+    return frames
+
+
 def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None,
                replace: bool = False) -> Path:
     """Write ``tape`` as ``trades.parquet``, ``quotes.parquet``, ``depth.parquet`` (an L2
@@ -279,28 +303,11 @@ def write_tape(folder: Path, tape: RecordedTape, *, mtime: float | None = None,
         raise TapeError(f"{folder}: already holds a tape ({', '.join(existing)}); --force "
                         "replaces it")
     folder.mkdir(parents=True, exist_ok=True)
-    digits = max(0, -math.floor(math.log10(tape.tick)) + 2)
-    lot_digits = max(0, -math.floor(math.log10(tape.lot)) + 2)
-    trades = pl.DataFrame({
-        "ts_ns": tape.trade_ns, "price": np.round(tape.trade_px * tape.tick, digits),
-        "qty": np.round(tape.trade_qty * tape.lot, lot_digits),
-        "side": tape.trade_side.astype(np.int8)})
-    quotes = pl.DataFrame({
-        "ts_ns": tape.quote_ns, "bid_px": np.round(tape.bid_px * tape.tick, digits),
-        "bid_qty": np.round(tape.bid_qty * tape.lot, lot_digits),
-        "ask_px": np.round(tape.ask_px * tape.tick, digits),
-        "ask_qty": np.round(tape.ask_qty * tape.lot, lot_digits)})
-    if tape.trade_local_ns is not None:
-        trades = trades.with_columns(pl.Series(LOCAL, tape.trade_local_ns))
-    if tape.quote_local_ns is not None:
-        quotes = quotes.with_columns(pl.Series(LOCAL, tape.quote_local_ns))
     provenance = dict(tape.provenance)
-    atomic_write_bytes(folder / "trades.parquet", parquet_bytes(trades), mtime=mtime)
-    atomic_write_bytes(folder / "quotes.parquet", parquet_bytes(quotes), mtime=mtime)
+    for name, frame in tape_frames(tape).items():
+        atomic_write_bytes(folder / name, parquet_bytes(frame), mtime=mtime)
     if tape.depth is not None:
         provenance["levels"] = tape.depth.levels
-        atomic_write_bytes(folder / DEPTH_TABLE,
-                           parquet_bytes(depth_frame(tape.depth, tape.instrument)), mtime=mtime)
     for stale in existing:
         if stale.endswith((".csv", ".csv.gz")) or (stale == DEPTH_TABLE and tape.depth is None):
             (folder / stale).unlink(missing_ok=True)

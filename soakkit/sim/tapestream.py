@@ -204,7 +204,7 @@ class TapeStream:
                    check: bool) -> Fields:  # depth rows are checked as they convert
             with rows_from(first):
                 book = read_depth(path, self.instrument, declared, (first, count), before,
-                                  center)
+                                  center, check)
             return {"ns": book.ns, "bid_px": book.bid_px, "bid_qty": book.bid_qty,
                     "ask_px": book.ask_px, "ask_qty": book.ask_qty, "local_ns": book.local_ns}
 

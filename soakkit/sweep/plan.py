@@ -3,7 +3,10 @@
 Batches are generated lazily from the grid (cells whose key is done are skipped), so the
 client holds one window of batches at a time, never the whole grid. A batch is sized so
 that a task runs for about :data:`TARGET_TASK_SECONDS` (few, larger tasks keep the
-scheduler's bookkeeping small) but every worker thread still gets several tasks.
+scheduler's bookkeeping small) but every worker thread still gets several tasks. Towards
+the end batches shrink (guided scheduling: each new batch takes at most
+1 / (:data:`GUIDED_SHARE` × worker threads) of the cells left, down to one cell), so the
+workers finish together instead of one idling while another runs a last large batch.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from soakkit.sim.version import ENGINE_VERSION
 from soakkit.sweep.grid import Cell, Grid, set_column
 from soakkit.sweep.task import BatchPayload
 
-__all__ = ["TARGET_TASK_SECONDS", "Batch", "batch_size", "batches", "payload", "window_size"]
+__all__ = ["GUIDED_SHARE", "TARGET_TASK_SECONDS", "Batch", "batch_size", "batches", "payload",
+           "window_size"]
 
 #: Aim for tasks of about this many seconds.
 TARGET_TASK_SECONDS = 2.0
@@ -24,6 +28,8 @@ TARGET_TASK_SECONDS = 2.0
 #: process on the 2-core development machine); only used to size batches.
 _ITERATION_S, _SIM_MINUTE_S = 3.5e-3, 1.1e-3
 _TASKS_PER_THREAD = 4
+#: A new batch takes at most 1 / (GUIDED_SHARE × threads) of the cells not yet submitted.
+GUIDED_SHARE = 2
 MAX_BATCH = 5000
 MAX_WINDOW = 512
 
@@ -53,18 +59,33 @@ def window_size(grid: Grid, threads: int) -> int:
     return min(2 * max(threads, 1) + 1, MAX_WINDOW)
 
 
-def batches(grid: Grid, done: Container[str], size: int) -> Iterator[Batch]:
-    """The cells not in ``done``, ``size`` at a time, in grid order."""
+def batches(grid: Grid, done: Container[str], size: int,
+            guided: tuple[int, int] | None = None) -> Iterator[Batch]:
+    """The cells not in ``done``, ``size`` at a time, in grid order.
+
+    ``guided``: ``(cells to run, worker threads)``; batches then shrink towards the end
+    (at most ``left / (GUIDED_SHARE × threads)`` cells each, at least one).
+    """
+    left, threads = guided if guided is not None else (0, 0)
+
+    def wanted() -> int:
+        if guided is None:
+            return size
+        return max(1, min(size, math.ceil(left / (GUIDED_SHARE * max(threads, 1)))))
+
     chunk: list[Cell] = []
     index = 0
+    target = wanted()
     for cell in grid.cells():
         if cell.key in done:
             continue
         chunk.append(cell)
-        if len(chunk) == size:
+        if len(chunk) == target:
             yield Batch(index, tuple(chunk))
             index += 1
+            left -= len(chunk)
             chunk = []
+            target = wanted()
     if chunk:
         yield Batch(index, tuple(chunk))
 

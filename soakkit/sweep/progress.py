@@ -85,7 +85,7 @@ class ProgressPrinter(SweepProgress):
         todo = info.total - info.done_before
         earlier = f", {info.done_before} done earlier" if info.done_before else ""
         self._write(f"sweep {info.sweep_id}: {info.total} cells{earlier}, {todo} to run in "
-                    f"batches of {info.batch_size} on the {info.where}\n")
+                    f"batches of up to {info.batch_size} on the {info.where}\n")
         if info.dashboard:
             self._write(f"dashboard: {info.dashboard}\n")
         self._write(f"results: {info.folder}\n")

@@ -212,7 +212,10 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, *,
                                  conn.dashboard, str(store.folder)))
         status, stopped_by = "finished", None
         try:
-            execution.run(batches(grid, done, size))
+            # a cluster's workers finish together on shrinking batches (not one local worker)
+            guided = None if spec.batch_size is not None or conn.client is None \
+                else (todo, conn.threads())
+            execution.run(batches(grid, done, size, guided))
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (soakkit.core.signals.Terminated)
             status, stopped_by = "interrupted", signal_name(exc)
         except (_LostCluster, OSError, TimeoutError) as exc:  # the scheduler went away

@@ -206,9 +206,9 @@ def decide(
     proposal = evaluate_rules(kpis, values, baseline, cooling=frozenset(rule_cooling))
     held = _held_back(kpis, comparable_pairs, guards) if proposal.deltas else None
     if held is not None:  # 3b, 3c: the proposal is recorded, nothing changes
-        return _finish(run_id, iteration, proposal.deltas, before, dict(before), GuardFlags(),
-                       held, proposal.rationale, proposal.fired, base_state, verdict,
-                       proposal.owners)
+        return _finish(run_id, iteration, proposal.deltas, before, dict(before),
+                       GuardFlags(held_back=tuple(proposal.deltas)), held, proposal.rationale,
+                       proposal.fired, base_state, verdict, proposal.owners)
     locked = dict(prev.locked_until)
     cooling = dict(prev.cooldown_until)
     after = dict(before)

@@ -116,6 +116,9 @@ class GuardFlags(JsonRecord):
     no_op: tuple[str, ...] = ()  #: proposals that changed nothing
     idempotent_skip: bool = False  #: decision already applied (a re-run or restart)
     canary_rollback: bool = False  #: the change under trial was rolled back
+    #: parameters a proposal would change, held for lack of evidence (too few fills, or no
+    #: trial could judge it; ``skip_reason`` says which)
+    held_back: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> GuardFlags:
@@ -126,7 +129,7 @@ class GuardFlags(JsonRecord):
                    bool(doc.get("panic_revert")), names("oscillation"), names("cooldown"),
                    names("velocity"), names("clamped"), names("tuner_suppressed"),
                    names("no_op"), bool(doc.get("idempotent_skip")),
-                   bool(doc.get("canary_rollback")))
+                   bool(doc.get("canary_rollback")), names("held_back"))
 
 
 #: TUNING_REPORT.summary counter → how it is read from one iteration's flags.
@@ -142,4 +145,5 @@ SUMMARY_COUNTERS: Mapping[str, str] = {
     "no_op": "no_op",
     "idempotent_skips": "idempotent_skip",
     "canary_rollbacks": "canary_rollback",
+    "held_back": "held_back",
 }
