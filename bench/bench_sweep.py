@@ -208,8 +208,9 @@ def tail(args: Any, tmp: Path) -> dict[str, Any]:
     """Idle worker time at the end of a sweep: fixed batches against guided ones."""
     from distributed import get_task_stream
 
-    cells = build_grid(grid_spec(args, tmp / "t", "x")).size
-    fixed = batch_size(build_grid(grid_spec(args, tmp / "t", "x")), cells, 2)
+    grid = build_grid(grid_spec(args, tmp / "t", "x"))
+    cells = grid.size
+    fixed = batch_size(grid, cells, 2)
     out: dict[str, Any] = {"cells": cells, "fixed_batch": fixed, "runs": []}
     client, cluster = start_local_cluster(2)
     try:
