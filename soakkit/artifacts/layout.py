@@ -42,9 +42,8 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from soakkit.core.errors import (
     READ_ERRORS,
@@ -345,8 +344,7 @@ def read_json_maybe_gz(path: Path) -> Any:
     return loads_strict(raw, str(path))
 
 
-@dataclass(frozen=True)
-class IterationFile:
+class IterationFile(NamedTuple):
     """An ITER_SUMMARY file found in a folder."""
 
     iteration: int

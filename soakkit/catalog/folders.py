@@ -10,8 +10,8 @@ are checked against :func:`folder_mtimes`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from soakkit.artifacts.layout import LATEST, list_runs
 from soakkit.core.io import file_time_ns
@@ -22,8 +22,7 @@ __all__ = ["LEGACY_RUN_ID", "CatalogFolder", "catalog_folders", "folder_mtimes"]
 LEGACY_RUN_ID = "legacy-latest"
 
 
-@dataclass(frozen=True)
-class CatalogFolder:
+class CatalogFolder(NamedTuple):
     """A folder the catalog reads: a run folder (layout ``runs``) or ``latest/``."""
 
     path: Path

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from soakkit import __version__
 from soakkit.artifacts.layout import resolve_artifacts
@@ -31,8 +30,7 @@ __all__ = ["RUNS_VIEW_FILE", "RunsView", "read_runs_view", "runs_view", "write_r
 _FORMAT = 1
 
 
-@dataclass(frozen=True)
-class RunsView:
+class RunsView(NamedTuple):
     """One row per run as Python values (``columns``: those of
     :data:`~soakkit.catalog.load.RUN_SUMMARY_SCHEMA`), with the catalog's problems and notes."""
 

@@ -60,7 +60,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only in (None, name):
             importlib.import_module(f"soakkit.cli.{name}").build(sub)
         else:
-            sub.add_parser(name, help=summary)
+            sub.add_parser(name, help=summary, formatter_class=formatter)
     return parser
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import textwrap
 from typing import Any
 
 from soakkit.cli._commands import COMMANDS
-from soakkit.cli._common import add_artifacts, formatter, int_arg, path_arg
+from soakkit.cli._common import (
+    add_artifacts,
+    formatter,
+    int_arg,
+    path_arg,
+    terminal_columns,
+)
 from soakkit.core.errors import ExitCode, exit_codes_help
 from soakkit.core.messages import note, warning
 
@@ -32,7 +36,7 @@ HIDE_ORDER = {"runs": ("started", "strategy", "market", "profile", "mode", "time
 
 def _width(args: argparse.Namespace) -> int:
     """``--width``, else the terminal's (``$COLUMNS``; 80 when stdout is not a terminal)."""
-    return args.width if args.width is not None else shutil.get_terminal_size((80, 24)).columns
+    return int(args.width) if args.width is not None else terminal_columns()
 
 
 
@@ -98,7 +102,11 @@ def _print_table(names: list[str], rows: Any, args: argparse.Namespace, kind: st
     if hidden:
         footer += (f"; hidden at {width} columns: {', '.join(hidden)} (--width N, --json, "
                    "--csv or --parquet show everything)")
-    print(textwrap.fill(footer, max(width, 20)))
+    if len(footer) > max(width, 20):
+        import textwrap  # only for a footer that needs wrapping
+
+        footer = textwrap.fill(footer, max(width, 20))
+    print(footer)
 
 
 def _tuner(value: bool | None) -> str | None:

@@ -20,9 +20,9 @@ import gzip
 import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = [
     "EXIT_CODE_MEANINGS",
@@ -149,8 +149,7 @@ class UsageError(SoakkitError):
     """A command-line argument or API argument is invalid."""
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One configuration problem: where it is (layer and source), which key, what is wrong."""
 
     layer: str

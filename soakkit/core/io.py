@@ -17,10 +17,9 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from soakkit.core.digests import sha256_bytes, sha256_file
 from soakkit.core.errors import UsageError
@@ -157,16 +156,14 @@ class Clock(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class SystemClock:
+class SystemClock(NamedTuple):
     """The machine's clock, in UTC."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class FixedClock:
+class FixedClock(NamedTuple):
     """A frozen clock: every call returns the same instant (``--now`` / ``SOAKKIT_NOW``)."""
 
     instant: datetime

@@ -15,7 +15,6 @@ columns as money, ``*_bytes`` columns as byte counts, times to the minute.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -73,6 +72,8 @@ def table_html(frame: Any, *, caption: str | None = None) -> str:
     This is the one table style of soakkit's reports and of the ``_repr_html_`` of its
     result objects (catalog, KPI report, sweep results).
     """
+    import html  # here, not at the top: the text tables of the command line never need it
+
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
     for row in _cells(list(frame.columns), frame.iter_rows()):
