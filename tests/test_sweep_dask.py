@@ -8,6 +8,7 @@ temp folders) is started once for the module and stopped at the end. Cells are s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -261,6 +262,28 @@ def test_local_clusters_close_without_log_noise(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["2048"]
     assert done.stderr == ""
+
+
+def test_local_workers_run_quieter_dask_settings_the_user_can_override(tmp_path: Path) -> None:
+    """A local cluster's workers get LOCAL_CLUSTER_CONFIG (no profiler, a 2-s system
+    monitor, a 1-s tick), except where the user set a value: here the tick, through a
+    ``DASK_`` variable, stays theirs."""
+    code = ("import json\n"
+            "from soakkit.sweep.cluster import close_local_cluster, start_local_cluster\n"
+            "def settings():\n"
+            "    import dask\n"
+            "    return [dask.config.get(k) for k in ('distributed.worker.profile.enabled',\n"
+            "            'distributed.admin.system-monitor.interval',\n"
+            "            'distributed.admin.tick.interval')]\n"
+            "if __name__ == '__main__':\n"
+            "    client, cluster = start_local_cluster(1)\n"
+            "    print(json.dumps(list(client.run(settings).values())))\n"
+            "    close_local_cluster(client, cluster)\n")
+    env = {**_env(), "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "40ms"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == [[False, "2s", "40ms"]]
 
 
 def test_ctrl_c_on_the_terminal_stops_a_local_sweep_cleanly_and_the_rerun_finishes(
