@@ -99,6 +99,14 @@ def test_clock_injection() -> None:
     assert isinstance(clock_from(None, {}), SystemClock)
 
 
+def test_every_clock_is_truthy_so_clock_or_default_keeps_it() -> None:
+    """``clock = clock or default`` is how optional clocks are filled in: a clock given must
+    survive it (an empty record type would be falsy)."""
+    system, fixed = SystemClock(), FixedClock(datetime(2026, 1, 2, tzinfo=UTC))
+    assert (system or None) is system and (fixed or None) is fixed
+    assert system == SystemClock() and hash(system) == hash(SystemClock())
+
+
 @pytest.mark.parametrize("bad", ["2026-01-02T03:04:05", "yesterday", "2026-13-02T00:00:00Z"])
 def test_parse_utc_refuses_naive_or_invalid(bad: str) -> None:
     with pytest.raises(UsageError):
