@@ -169,10 +169,10 @@ class SystemClock:
         return "SystemClock()"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is SystemClock
+        return True if type(other) is type(self) else NotImplemented
 
     def __hash__(self) -> int:
-        return hash(SystemClock)
+        return hash(type(self))
 
 
 class FixedClock(NamedTuple):
