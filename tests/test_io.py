@@ -99,7 +99,29 @@ def test_clock_injection() -> None:
     assert isinstance(clock_from(None, {}), SystemClock)
 
 
+def test_every_clock_is_truthy_so_clock_or_default_keeps_it() -> None:
+    """``clock = clock or default`` is how optional clocks are filled in: a clock given must
+    survive it (an empty record type would be falsy)."""
+    system, fixed = SystemClock(), FixedClock(datetime(2026, 1, 2, tzinfo=UTC))
+    assert (system or None) is system and (fixed or None) is fixed
+    assert system == SystemClock() and hash(system) == hash(SystemClock())
+    assert system != fixed and SystemClock().__eq__(object()) is NotImplemented
+
+
 @pytest.mark.parametrize("bad", ["2026-01-02T03:04:05", "yesterday", "2026-13-02T00:00:00Z"])
 def test_parse_utc_refuses_naive_or_invalid(bad: str) -> None:
     with pytest.raises(UsageError):
         parse_utc(bad, "--now")
+
+
+def test_a_config_error_survives_pickling_with_its_problems() -> None:
+    """Errors cross process boundaries (Dask workers, papermill); a ConfigError comes back
+    with the same problems, not its message split into characters."""
+    import pickle
+
+    from soakkit.core.errors import ConfigError, Problem
+
+    error = ConfigError([Problem("cli", "--set", "spread", "not a number"),
+                         Problem("env", "SOAK_X", None, "unknown")])
+    back = pickle.loads(pickle.dumps(error))
+    assert (type(back), back.problems, str(back)) == (ConfigError, error.problems, str(error))

@@ -299,3 +299,38 @@ def test_every_command_help_lists_its_exit_codes(cli) -> None:  # type: ignore[n
     for name in commands.choices:
         out = cli(name, "--help").out
         assert "exit codes:" in out and "130 " in out and "143 " in out, name
+
+
+def test_a_command_started_with_stdout_closed_ends_without_a_traceback(tmp_path: Path) -> None:
+    """``soakkit … >&-``: Python starts with ``sys.stdout`` None; the command's output is
+    dropped, as Python's own ``print`` drops it, and nothing else fails."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(["sh", "-c", f'exec "{sys.executable}" -m soakkit config '
+                           "list-profiles >&-"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_the_terminal_width_falls_back_like_shutil(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host that replaced ``sys.__stdout__`` with an object without ``isatty`` (or one
+    that raises) gets shutil's fallback of 80 columns, not an error while parsers build."""
+    import sys
+
+    from soakkit.cli._common import terminal_columns
+
+    class NoIsatty:
+        pass
+
+    class Raises:
+        def isatty(self) -> bool:
+            raise OSError("bad")
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    for stream in (NoIsatty(), Raises(), None):
+        monkeypatch.setattr(sys, "__stdout__", stream)
+        assert terminal_columns() == 80
+        assert "usage: soakkit" in build_parser().format_help()
+    monkeypatch.setenv("COLUMNS", "123")
+    assert terminal_columns() == 123

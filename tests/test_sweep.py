@@ -20,7 +20,15 @@ from soakkit.rotation import RotationPolicy, rotate
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak import SoakOptions, run_soak
 from soakkit.sweep import SweepSpec, build_grid, load_results
-from soakkit.sweep.plan import GUIDED_SHARE, batch_size, batches, payload, window_size
+from soakkit.sweep.plan import (
+    GUIDED_SHARE,
+    TARGET_TASK_SECONDS,
+    batch_size,
+    batches,
+    cell_seconds,
+    payload,
+    window_size,
+)
 from soakkit.sweep.progress import ProgressPrinter, StartInfo
 from soakkit.sweep.spec import format_seeds, parse_seeds
 from soakkit.sweep.store import SweepStore, frame_of
@@ -219,7 +227,8 @@ def test_guided_batches_shrink_to_one_cell_and_cover_every_cell_once(tmp_path: P
 
 def test_batch_size_and_window(tmp_path: Path) -> None:
     big = build_grid(_spec(tmp_path, iterations=1, sim_minutes=1))
-    assert batch_size(big, 100_000, 2) == int(2.0 / (3.5e-3 + 1.1e-3))  # ~2 s per task
+    size = batch_size(big, 100_000, 2)  # about TARGET_TASK_SECONDS of work per task
+    assert size * cell_seconds(big) <= TARGET_TASK_SECONDS < (size + 1) * cell_seconds(big)
     assert batch_size(big, 40, 2) == 5  # at least four tasks per worker thread
     assert batch_size(build_grid(_spec(tmp_path, iterations=12, sim_minutes=1440)), 10**5, 2) == 1
     assert batch_size(build_grid(_spec(tmp_path, batch_size=7)), 10, 2) == 7

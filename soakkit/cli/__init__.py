@@ -30,7 +30,7 @@ from soakkit.core.errors import (
     rotate_exit_code,
 )
 from soakkit.core.signals import run_command
-from soakkit.core.streams import standard_output
+from soakkit.core.streams import null_for_closed_streams, standard_output
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -97,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # so `rotate` may fork scan workers safely (numpy is imported lazily, after this)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     legacy = bool(argv) and argv[0] == "rotate"  # rotate keeps the legacy tool's codes
+    null_for_closed_streams()
     with standard_output():
         return run_command(lambda: _run(argv), codes=rotate_exit_code if legacy else None)
 

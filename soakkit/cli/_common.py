@@ -52,7 +52,7 @@ def terminal_columns() -> int:
         try:
             if sys.__stdout__ is None or not sys.__stdout__.isatty():
                 return 80
-        except ValueError:  # closed
+        except (AttributeError, ValueError, OSError):  # replaced, closed: as shutil falls back
             return 80
     import shutil
 

@@ -169,6 +169,10 @@ class ConfigError(SoakkitError):
         self.problems: tuple[Problem, ...] = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[tuple[Problem, ...]]]:
+        """Pickled with its problems (by default an exception is rebuilt from its message)."""
+        return type(self), (self.problems,)
+
 
 class JsonFormatError(SoakkitError):
     """A JSON document could not be parsed strictly."""

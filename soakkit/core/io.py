@@ -156,11 +156,23 @@ class Clock(Protocol):
         ...
 
 
-class SystemClock(NamedTuple):
-    """The machine's clock, in UTC."""
+class SystemClock:
+    """The machine's clock, in UTC (a plain class: an empty NamedTuple would be falsy, and
+    ``clock or default`` would replace it)."""
+
+    __slots__ = ()
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+    def __eq__(self, other: object) -> bool:
+        return True if type(other) is type(self) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(type(self))
 
 
 class FixedClock(NamedTuple):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from collections.abc import Iterator
 
-__all__ = ["STDOUT_NAME", "standard_output"]
+__all__ = ["STDOUT_NAME", "null_for_closed_streams", "standard_output"]
 
 #: How errors name the standard output.
 STDOUT_NAME = "standard output"
@@ -28,6 +29,21 @@ class _NamedOutput(io.FileIO):
         except OSError as exc:
             exc.filename = STDOUT_NAME
             raise
+
+
+def null_for_closed_streams() -> None:
+    """Give a process started with stdout or stderr closed (``soakkit … >&-``) /dev/null
+    there: what it prints is dropped, as Python's ``print`` drops it, and the descriptor is
+    not free for the next file soakkit opens (a child process would write into that file)."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        setattr(sys, name, open(fd, "w", encoding="utf-8", errors="surrogateescape",  # noqa: SIM115
+                                closefd=False))
 
 
 @contextlib.contextmanager

@@ -55,7 +55,8 @@ WORKER_THREAD_ENV: Mapping[str, str] = {
     "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1", "POLARS_MAX_THREADS": "1"}
 #: Dask settings of a local cluster, each applied only where the user left Dask's own default
-#: (their Dask config file, ``DASK_…`` variables and ``dask.config.set`` win): the scheduler's
+#: (a Dask config file, a ``DASK_…`` variable, or ``dask.config.set`` to another value win; a
+#: ``dask.config.set`` to Dask's own default value cannot be told from none): the scheduler's
 #: and nannies' event-loop check every second instead of every 20 ms, the workers' profiler
 #: off (it samples every thread every 10 ms; the dashboard's profile page stays empty) and
 #: the system monitor every 2 s instead of 0.5 s. Together they cost a two-worker sweep on
@@ -309,7 +310,8 @@ def start_local_cluster(workers: int) -> tuple[Client, object]:
 
 def _unchanged_by_user(settings: Mapping[str, object]) -> dict[str, object]:
     """The items of ``settings`` the user did not set: not in a Dask config file or a
-    ``DASK_…`` variable, and still at the value Dask ships (no ``dask.config.set``)."""
+    ``DASK_…`` variable, and still at the value Dask ships (a ``dask.config.set`` to that
+    same value looks like none)."""
     import dask
 
     user = dask.config.collect()  # the config files and DASK_ variables, not the defaults

@@ -19,14 +19,16 @@ from soakkit.sim.version import ENGINE_VERSION
 from soakkit.sweep.grid import Cell, Grid, set_column
 from soakkit.sweep.task import BatchPayload
 
-__all__ = ["GUIDED_SHARE", "TARGET_TASK_SECONDS", "Batch", "batch_size", "batches", "payload",
-           "window_size"]
+__all__ = ["GUIDED_SHARE", "ITERATION_COST_S", "SIM_MINUTE_COST_S", "TARGET_TASK_SECONDS",
+           "Batch", "batch_size", "batches", "cell_seconds", "payload", "window_size"]
 
 #: Aim for tasks of about this many seconds.
 TARGET_TASK_SECONDS = 2.0
-#: Rough cost of one iteration: a fixed part plus a part per simulated minute (measured in
-#: process on the 2-core development machine); only used to size batches.
-_ITERATION_S, _SIM_MINUTE_S = 3.5e-3, 1.1e-3
+#: Rough CPU cost of one iteration, a fixed part plus a part per simulated minute; only used
+#: to size batches. Measured in process on the 2-core development machine (2026-12-07,
+#: `run_iteration` over cells of 1 × 1, 1 × 10, 3 × 5 and 1 × 30 minutes, a line fitted:
+#: 9.4 ms + 4.5 ms a minute; the earlier 3.5 ms + 1.1 ms made tasks ~4× the target).
+ITERATION_COST_S, SIM_MINUTE_COST_S = 9.4e-3, 4.5e-3
 _TASKS_PER_THREAD = 4
 #: A new batch takes at most 1 / (GUIDED_SHARE × threads) of the cells not yet submitted.
 GUIDED_SHARE = 2
@@ -46,10 +48,14 @@ def batch_size(grid: Grid, todo: int, threads: int) -> int:
     """Cells per task: ``--batch-size``, else about :data:`TARGET_TASK_SECONDS` of work."""
     if grid.spec.batch_size is not None:
         return grid.spec.batch_size
-    cell_s = grid.spec.iterations * (_ITERATION_S + _SIM_MINUTE_S * grid.spec.sim_minutes)
-    by_time = max(1, int(TARGET_TASK_SECONDS / cell_s))
+    by_time = max(1, int(TARGET_TASK_SECONDS / cell_seconds(grid)))
     by_balance = max(1, math.ceil(todo / (_TASKS_PER_THREAD * max(threads, 1))))
     return min(by_time, by_balance, MAX_BATCH)
+
+
+def cell_seconds(grid: Grid) -> float:
+    """The estimated CPU seconds of one cell of ``grid`` (what batches are sized by)."""
+    return grid.spec.iterations * (ITERATION_COST_S + SIM_MINUTE_COST_S * grid.spec.sim_minutes)
 
 
 def window_size(grid: Grid, threads: int) -> int:
