@@ -65,6 +65,10 @@ CASES = {
                                  "calm", "--params", "tail_age_ms", "--cell-tapes",
                                  "examples/tapes/sample,examples/tapes/binance-spot-btcusdt"],
                                 {"cells": "tapes"}),
+    # issue 24's fill anatomy: the shipped real sample against the built-in market
+    "fill_anatomy.py": ([str(REPO / "examples" / "tapes" / "binance-spot-btcusdt"), "--market",
+                         "default", "--seeds", "1", "--minutes", "1"],
+                        {"profiles": "steady_safe"}),
 }
 
 
