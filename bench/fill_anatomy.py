@@ -57,7 +57,7 @@ from fill_anatomy_measure import (
     fill_rows,
     reach_rows,
 )
-from fill_anatomy_tables import OUTCOMES, json_ready, num, summary, tables
+from fill_anatomy_tables import OUTCOMES, nan_as_null, num, summary, tables
 
 from soakkit.core.errors import SoakkitError
 from soakkit.core.inputs import MAX_SEED
@@ -263,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SoakkitError as exc:
         print(f"fill_anatomy: error: {exc}", file=sys.stderr)
         return 2
-    save(args.out, json_ready(out))
+    save(args.out, nan_as_null(out))
     return 0
 
 

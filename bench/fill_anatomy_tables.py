@@ -12,10 +12,10 @@ from soakkit.sim.fidelity import finite_or_none
 OUTCOMES = ("filled", "moved away", "short", "queue", "no quote", "through, no fill")
 
 
-def json_ready(value: Any) -> Any:
+def nan_as_null(value: Any) -> Any:
     """``value`` with every non-finite float as None (canonical JSON has no NaN)."""
     if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
+        return {k: nan_as_null(v) for k, v in value.items()}
     if isinstance(value, float):
         return finite_or_none(value)
     return value
