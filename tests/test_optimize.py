@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -20,7 +22,7 @@ from soakkit.config.profiles import list_profiles
 from soakkit.core.digests import signature
 from soakkit.core.errors import UsageError
 from soakkit.gate import GATES
-from soakkit.optimize import OptimizeSpec
+from soakkit.optimize import OptimizeSpec, run_optimize
 from soakkit.optimize.conclude import VERDICTS, conclude
 from soakkit.optimize.plan import build_plan
 from soakkit.optimize.recommend import check_profile_free, profile_path, write_profile
@@ -270,6 +272,61 @@ def test_a_journal_line_cut_by_a_kill_is_dropped_on_resume(tmp_path: Path) -> No
     assert not list(store.folder.glob("*.tmp"))
     again = open_study(store, read_only=True)
     assert [(t.number, t.value) for t in again.trials] == [(0, 1.0)]
+
+
+class _Killed(BaseException):
+    """The client dies here (nothing of it runs after, as with SIGKILL)."""
+
+
+def _mid_ask(log: dict[str, object], seen: list[object]) -> bool:
+    """Before trial 2's second parameter (trial 2 is a random, start-up trial)."""
+    return log.get("trial_id") == 2 and log.get("param_name") == "max_delta_ratio"
+
+
+def _mid_tell(log: dict[str, object], seen: list[object]) -> bool:
+    """After trial 1's first constraint, before its second."""
+    if log.get("trial_id") == 1 and "constraints:" in str(log.get("system_attr")):
+        seen.append(log)
+    return len(seen) == 2
+
+
+@pytest.mark.parametrize("cut", [_mid_ask, _mid_tell])
+def test_a_client_killed_mid_write_resumes_to_the_uninterrupted_study(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        cut: Callable[[dict[str, object], list[object]], bool]) -> None:
+    from optuna.storages.journal import JournalFileBackend
+
+    def spec(art: Path) -> OptimizeSpec:
+        return _spec(art, params=("base_spread_bps_delta", "max_delta_ratio"), trials=4,
+                     seeds=(1,), eval_seeds=(3,), workers=1, write_profile="never")
+
+    run_optimize(spec(tmp_path / "ref"))
+    append, seen = JournalFileBackend.append_logs, list[object]()
+
+    def dies_at_the_cut(self: JournalFileBackend, logs: list[dict[str, object]]) -> None:
+        if any(cut(log, seen) for log in logs):
+            raise _Killed
+        append(self, logs)
+
+    monkeypatch.setattr(JournalFileBackend, "append_logs", dies_at_the_cut)
+    with pytest.raises(_Killed):
+        run_optimize(spec(tmp_path / "cut"))
+    monkeypatch.setattr(JournalFileBackend, "append_logs", append)
+    folder = studies_root(tmp_path / "cut") / "unit"
+    assert "RUNNING" in [t.state.name for t in open_study(StudyStore(folder),
+                                                         read_only=True).trials]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing written twice (Optuna warns then)
+        run_optimize(spec(tmp_path / "cut"))
+    ref_folder = studies_root(tmp_path / "ref") / "unit"
+    got, ref = (open_study(StudyStore(f), read_only=True).trials for f in (folder, ref_folder))
+    assert [t.params for t in got] == [t.params for t in ref]  # the draws the ask made
+    assert [t.constraints for t in got] == [t.constraints for t in ref]
+    assert [t.state.name for t in got] == ["COMPLETE"] * 4
+    results = [json.loads((f / "result.json").read_text()) for f in (folder, ref_folder)]
+    assert [{k: v for k, v in r.items() if k != "profile"} for r in results] == [
+        {k: v for k, v in results[1].items() if k != "profile"}] * 2
 
 
 def test_a_strategy_brings_its_own_parameters_into_the_space(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@
 backend (``journal.log``, append-only, fsynced): a killed or interrupted client leaves every
 told trial in it, and the rerun continues. Trials still running when the client died are
 run again under their own numbers with their own parameters (their rows, when they were
-stored, are read back instead).
+stored, are read back instead; a trial cut off while it was being asked gets the draws that
+ask made, :func:`~soakkit.optimize.sampling.drawn_at_ask`).
 
 **Determinism.** Trials are told in number order, and trial ``k`` is asked right after
 trial ``k − window`` is told (before any later trial is told), with a sampler seeded from
@@ -23,7 +24,6 @@ budget allows, enqueued after the baseline (the fixed grid a search must beat).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import math
 import time
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from soakkit.config.params import ParamSpec, Value
 from soakkit.core.errors import ArtifactError, ClusterError
 from soakkit.optimize.plan import Plan
+from soakkit.optimize.sampling import drawn_at_ask, replaying, sampler_for
 from soakkit.optimize.scoring import Score, constraints, score_rows
 from soakkit.optimize.space import distributions, values_of
 from soakkit.optimize.store import StudyStore
@@ -54,8 +55,6 @@ __all__ = ["BASELINE_TRIAL", "DEFAULT_WINDOW", "Flight", "LostCluster", "Search"
 DEFAULT_WINDOW = 4
 #: The first trial: the starting profile's own values, enqueued when the study is created.
 BASELINE_TRIAL = 0
-#: Random trials before TPE models the history (Optuna's default).
-STARTUP_TRIALS = 10
 _POLL_S = 0.02
 _ERROR_CHARS = 600
 
@@ -102,21 +101,6 @@ def grid_points(specs: Mapping[str, ParamSpec], params: tuple[str, ...], budget:
     levels = grid_levels(specs, params, budget)
     return [dict(zip(params, point, strict=True))
             for point in itertools.product(*(levels[n] for n in params))]
-
-
-def _seed(study_seed: int, number: int) -> int:
-    digest = hashlib.sha256(f"{study_seed}:{number}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
-
-
-def _sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
-    """``random`` (and ``grid``, whose points are enqueued, then random), else TPE."""
-    import optuna
-
-    if kind in ("random", "grid"):
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS,
-                                      multivariate=True, constant_liar=True)
 
 
 def _describe(exc: BaseException) -> str:
@@ -267,8 +251,7 @@ class Search:
 
         asked = len(self.study.get_trials(deepcopy=False, states=(
             TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)))
-        self.study.sampler = _sampler(self.plan.spec.sampler,
-                                      _seed(self.plan.spec.seed, asked))
+        self.study.sampler = sampler_for(self.plan.spec.sampler, self.plan.spec.seed, asked)
         trial = self.study.ask(self.space)
         values = values_of(self.plan.specs, trial.params)
         trial.set_user_attr("values", values)
@@ -280,16 +263,18 @@ class Search:
 
         trial = optuna.trial.Trial(self.study, frozen._trial_id)  # the handle tell needs
         missing = [n for n in self.plan.params if n not in frozen.params]
-        if missing:  # killed while it was being asked: sample the rest now
-            self.study.sampler = _sampler(self.plan.spec.sampler,
-                                          _seed(self.plan.spec.seed, frozen.number))
+        if missing:  # killed while it was being asked: what that ask drew, not a new draw
+            drawn = drawn_at_ask(self.study, frozen, self.space, self.plan.spec.sampler,
+                                 self.plan.spec.seed)
+            self.study.sampler = replaying(drawn)
             for name in missing:
                 dist = self.space[name]
                 if isinstance(dist, optuna.distributions.IntDistribution):
-                    trial.suggest_int(name, dist.low, dist.high)
+                    trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
                 else:
                     assert isinstance(dist, optuna.distributions.FloatDistribution)
-                    trial.suggest_float(name, dist.low, dist.high)
+                    trial.suggest_float(name, dist.low, dist.high, step=dist.step,
+                                        log=dist.log)
         values = values_of(self.plan.specs, {n: trial.params[n] for n in self.plan.params})
         trial.set_user_attr("values", values)
         return self._flight(trial, frozen.number, values)
@@ -326,8 +311,10 @@ class Search:
             self.baseline = score
         base = self.baseline or self._baseline_score()
         limits = constraints(score, base, self.plan.spec.gate)
+        already = trial.constraints  # those a killed client's tell wrote (the same values)
         for name, value in limits.items():
-            trial.set_constraint(name, value)
+            if name not in already:
+                trial.set_constraint(name, value)
         trial.set_user_attr("score", score.attrs())
         self.study.tell(trial, score.objective)
         self.ran += 1
