@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from soakkit.core.errors import UsageError
-from soakkit.core.inputs import MAX_WAIT_S, float_arg, int_arg, path_arg
+from soakkit.core.inputs import MAX_WAIT_S, MAX_WORKERS, float_arg, int_arg, path_arg
 from soakkit.core.io import MAX_UTC, MIN_UTC
 
 __all__ = ["ARTIFACTS_HELP", "MAX_WORKERS", "STRATEGY_HELP", "Parser", "add_artifacts",
@@ -17,8 +17,6 @@ __all__ = ["ARTIFACTS_HELP", "MAX_WORKERS", "STRATEGY_HELP", "Parser", "add_arti
            "bounds_help", "float_arg", "formatter", "int_arg", "path_arg",
            "resolve_artifacts_arg", "terminal_columns"]
 
-#: The most worker processes of a local Dask cluster (``--workers``).
-MAX_WORKERS = 1024
 #: How ``--artifacts`` defaults (soakkit.artifacts.layout.resolve_artifacts).
 ARTIFACTS_HELP = "default: $SOAKKIT_ARTIFACTS, else the nearest artifacts/soak above here"
 #: What ``--strategy`` takes (soakkit.strategy.registry; docs/STRATEGIES.md).

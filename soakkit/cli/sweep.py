@@ -22,9 +22,6 @@ from soakkit.core.inputs import MAX_ITERATIONS, MAX_SEED, MAX_SIM_MINUTES, MAX_W
 from soakkit.core.messages import warning
 from soakkit.sweep.spec import MAX_CELLS
 
-#: Bound of the flags that size a sweep's tasks.
-MAX_BATCH = 1_000_000
-
 _EXAMPLES = """examples:
   soakkit sweep --profiles steady_safe,ultra_safe --modes volatile,mixed --seeds 1-20 \\
                 --tune both --iterations 12 --sim-minutes 10 --gate production
@@ -44,7 +41,7 @@ environment: DASK_SCHEDULER_ADDRESS (Dask's scheduler-address setting: an existi
 """ + bounds_help([f"--iterations 1..{MAX_ITERATIONS}", f"--sim-minutes 1..{MAX_SIM_MINUTES}",
                   f"seeds 0..{MAX_SEED}", f"at most {MAX_CELLS:,} cells (profiles x modes x "
                   "tuner settings x --set values x seeds)", f"--workers 1..{MAX_WORKERS}",
-                  f"--batch-size and --window 1..{MAX_BATCH}",
+                  f"--batch-size and --window 1..{MAX_CELLS:,}",
                   "--connect-timeout and --progress-interval more than 0 and at most "
                   f"{MAX_WAIT_S} seconds"]) + """
 
@@ -136,11 +133,11 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run = p.add_argument_group("where and how it runs")
     add_dask_options(run, "default: one per core; 1: no cluster, the cells run in this "
                           "process")
-    run.add_argument("--batch-size", type=int_arg(1, MAX_BATCH), metavar="N",
+    run.add_argument("--batch-size", type=int_arg(1, MAX_CELLS), metavar="N",
                      help="cells per task, fixed (default: about 2 s of work, at least 4 "
                           "tasks per worker, shrinking to 1 cell towards the end on a "
                           "cluster)")
-    run.add_argument("--window", type=int_arg(1, MAX_BATCH), metavar="N",
+    run.add_argument("--window", type=int_arg(1, MAX_CELLS), metavar="N",
                      help="tasks in flight (default: 2 per worker thread + 1)")
     add_wait_options(run, default.connect_timeout_s)
     p.set_defaults(func=_cmd_sweep)

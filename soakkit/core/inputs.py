@@ -61,6 +61,8 @@ MAX_SIM_MINUTES = 1_440
 MAX_WAIT_S = 86_400
 #: Longest age a user may name, in days (TTLs, report windows): a century.
 MAX_DAYS = 36_500
+#: The most worker processes of a local Dask cluster (``--workers`` of sweep and optimize).
+MAX_WORKERS = 1024
 #: Linux limits: a whole path (``PATH_MAX`` less the final NUL) and one name (``NAME_MAX``).
 MAX_PATH_BYTES = 4095
 MAX_NAME_BYTES = 255

@@ -39,6 +39,7 @@ from soakkit.config.params import (
 from soakkit.config.profiles import load_profile
 from soakkit.core.digests import sha256_bytes, signature
 from soakkit.core.errors import ConfigError, SoakkitError, UsageError, did_you_mean
+from soakkit.core.inputs import MAX_WORKERS
 from soakkit.sim.regimes import MODES
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.options import SoakOptions, validate_options
@@ -224,10 +225,11 @@ def _set_axis(name: str, texts: tuple[str, ...], params: dict[str, dict[str, Par
 
 def check_execution(spec: SweepSpec) -> None:
     """Raise :class:`UsageError` for bad execution options (workers, scheduler, timeouts)."""
-    for flag, value in (("--workers", spec.workers), ("--batch-size", spec.batch_size),
-                        ("--window", spec.window)):
-        if value is not None and (isinstance(value, bool) or value < 1):
-            raise UsageError(f"{flag} {value}: expected an integer >= 1")
+    for flag, value, most in (("--workers", spec.workers, MAX_WORKERS),
+                              ("--batch-size", spec.batch_size, MAX_CELLS),
+                              ("--window", spec.window, MAX_CELLS)):
+        if value is not None and (isinstance(value, bool) or not 1 <= value <= most):
+            raise UsageError(f"{flag} {value}: expected an integer 1..{most}")
     if spec.scheduler is not None and spec.scheduler_file is not None:
         raise UsageError("--scheduler and --scheduler-file: give one of them")
     if spec.workers is not None and (spec.scheduler or spec.scheduler_file):

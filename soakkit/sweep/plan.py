@@ -32,8 +32,9 @@ ITERATION_COST_S, SIM_MINUTE_COST_S = 9.4e-3, 4.5e-3
 _TASKS_PER_THREAD = 4
 #: A new batch takes at most 1 / (GUIDED_SHARE × threads) of the cells not yet submitted.
 GUIDED_SHARE = 2
-MAX_BATCH = 5000
-MAX_WINDOW = 512
+#: The largest batch and window the planner picks by itself (the user's own go to MAX_CELLS).
+AUTO_BATCH_CAP = 5000
+AUTO_WINDOW_CAP = 512
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def batch_size(grid: Grid, todo: int, threads: int) -> int:
         return grid.spec.batch_size
     by_time = max(1, int(TARGET_TASK_SECONDS / cell_seconds(grid)))
     by_balance = max(1, math.ceil(todo / (_TASKS_PER_THREAD * max(threads, 1))))
-    return min(by_time, by_balance, MAX_BATCH)
+    return min(by_time, by_balance, AUTO_BATCH_CAP)
 
 
 def cell_seconds(grid: Grid) -> float:
@@ -62,7 +63,7 @@ def window_size(grid: Grid, threads: int) -> int:
     """Tasks in flight: ``--window``, else two per worker thread plus one."""
     if grid.spec.window is not None:
         return grid.spec.window
-    return min(2 * max(threads, 1) + 1, MAX_WINDOW)
+    return min(2 * max(threads, 1) + 1, AUTO_WINDOW_CAP)
 
 
 def batches(grid: Grid, done: Container[str], size: int,
