@@ -322,19 +322,21 @@ def test_a_real_soak_of_short_iterations_holds_every_proposal_and_says_why() -> 
 def test_comparable_pairs_count_the_windows_a_trial_forms(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """On every trial iteration of a real soak, the window pairs the trial traded in one
-    regime are exactly those ``comparable_pairs`` foresaw from the same market."""
+    regime, and those it could compare (the reference trading in both windows), are exactly
+    those ``comparable_pairs`` foresaw from the same market."""
     from soakkit.soak import iteration as iteration_module
 
     seen: dict[int, dict[str, Any]] = {}
     foresee, observe = iteration_module.comparable_pairs, iteration_module.observe_windows
 
-    def spy_foresee(tape):  # type: ignore[no-untyped-def]
-        seen.setdefault(id(tape), {"tape": tape})["foreseen"] = foresee(tape)
+    def spy_foresee(tape, reference):  # type: ignore[no-untyped-def]
+        seen.setdefault(id(tape), {"tape": tape})["foreseen"] = foresee(tape, reference)
         return seen[id(tape)]["foreseen"]
 
     def spy_observe(tape, traded, reference):  # type: ignore[no-untyped-def]
         out = observe(tape, traded, reference)
         seen.setdefault(id(tape), {"tape": tape})["observed"] = (
+            len(pair_windows(out)),
             sum(a.regime == b.regime for a, b in zip(out[0::2], out[1::2], strict=True)),
             len(out) // 2)
         return out
@@ -345,4 +347,5 @@ def test_comparable_pairs_count_the_windows_a_trial_forms(
                               gate="production"))
     trials = [v for v in seen.values() if "observed" in v]
     assert trials, "a change went on trial in 6 mixed iterations"
-    assert all(v["observed"] == v["foreseen"] and v["foreseen"][1] == 5 for v in trials)
+    assert all(v["observed"] == tuple(v["foreseen"]) and v["foreseen"].possible == 5
+               for v in trials)

@@ -26,6 +26,7 @@ from soakkit.tuning.rules import (
     Rule,
     evaluate_rules,
 )
+from soakkit.tuning.trial import ForeseenPairs
 
 NOW = "2026-11-24T12:00:00Z"
 BASE = dict(resolve("steady_safe", env={}).values)
@@ -132,18 +133,25 @@ def test_an_iteration_with_few_fills_proposes_nothing_and_says_why() -> None:
 def test_a_change_no_trial_could_judge_is_not_proposed() -> None:
     risky = dict(GOOD, risk_ratio=0.9)
     needed = -(-GUARDS.trial_min_pairs // GUARDS.trial_max_iterations)  # per iteration
-    flips = _decide(risky, [], comparable_pairs=(needed - 1, 5))
+    flips = _decide(risky, [], comparable_pairs=ForeseenPairs(needed - 1, needed - 1, 5))
     assert not flips.deltas and "risk_high" in flips.rules_fired and flips.proposed
     assert flips.flags.held_back == tuple(flips.proposed)
     assert flips.skip_reason is not None
     assert flips.skip_reason.startswith("the regime changed too often to judge a change")
-    assert _decide(risky, [], comparable_pairs=(needed, 5)).deltas
-    short = _decide(risky, [], comparable_pairs=(needed - 1, needed - 1))
+    assert _decide(risky, [], comparable_pairs=ForeseenPairs(needed, needed, 5)).deltas
+    # one regime throughout, but the market gave the reference nothing to trade in most
+    idle = _decide(risky, [], comparable_pairs=ForeseenPairs(needed - 1, 5, 5))
+    assert not idle.deltas and idle.flags.held_back == tuple(idle.proposed)
+    assert idle.skip_reason is not None
+    assert idle.skip_reason.startswith("the market gave too little to trade to judge a change")
+    assert f"{needed - 1} of this iteration's 5 one-regime window pairs" in idle.skip_reason
+    short = _decide(risky, [], comparable_pairs=ForeseenPairs(needed - 1, needed - 1,
+                                                              needed - 1))
     assert not short.deltas and short.skip_reason is not None
     assert short.skip_reason.startswith("an iteration this short")
     assert f"at least {2 * needed} minutes" in short.skip_reason
     # nothing to hold back: the reason says so, whatever the market
-    quiet = _decide(GOOD, [], comparable_pairs=(0, 1))
+    quiet = _decide(GOOD, [], comparable_pairs=ForeseenPairs(0, 0, 1))
     assert quiet.skip_reason == "no rule fired: KPIs need no change"
     assert quiet.flags.held_back == ()
 

@@ -259,7 +259,7 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
                       production_pass=production.verdict != "FAIL", values=cfg.values,
                       baseline=cfg.baseline(), pinned=cfg.pinned, history=_history(earlier),
                       enabled=o.tune, trial=evidence, regime=observed_regime(tape),
-                      comparable_pairs=comparable_pairs(tape))
+                      comparable_pairs=comparable_pairs(tape, reference_run))
     applied = store.apply(decision, store.read(), cfg.baseline(), cfg.pinned)
     flags = decision.flags
     if applied.status == "already_applied":

@@ -4,7 +4,7 @@
   under trial (:mod:`soakkit.tuning.trial`), windows alternating between the stable values
   and the candidate, in pairs ordered A B, B A, …; every minute is traded once;
 * :func:`comparable_pairs` – how many of a trial's window pairs the iteration's market would
-  have let it compare (both windows in one observed regime);
+  have let it compare (both windows in one observed regime, the reference trading in both);
 * :func:`observe_windows` – what the bot saw of each window: its own P&L, volume, inventory
   and latency, the regime labelled from the quotes, and the reference's volume there;
 * :func:`reference_values` and :func:`run_reference` – the gate's reference profile
@@ -30,7 +30,7 @@ from soakkit.sim.replay import label_minutes
 from soakkit.sim.schedule import Segment, Traded
 from soakkit.sim.strategy import StrategyResult, run_strategy
 from soakkit.sim.tape import NS, MarketTape
-from soakkit.tuning.trial import ARMS, SAMPLE_S, WindowObservation
+from soakkit.tuning.trial import ARMS, SAMPLE_S, ForeseenPairs, WindowObservation
 
 __all__ = ["comparable_pairs", "observe_windows", "observed_regime", "plan_windows",
            "reference_values", "run_reference", "window_records"]
@@ -85,15 +85,25 @@ def _window_minute(start_ns: int, end_ns: int, minutes: int) -> int:
     return min(int((start_ns / NS + end_ns / NS) / 2.0 // 60.0), minutes - 1)
 
 
-def comparable_pairs(tape: MarketTape) -> tuple[int, int]:
+def comparable_pairs(tape: MarketTape, reference: StrategyResult) -> ForeseenPairs:
     """How many of a trial's window pairs this iteration's market would have let it compare
-    (both windows in one regime, labelled from the quotes), and how many a trial iteration
-    of its length has."""
+    (both windows in one regime, labelled from the quotes, and the gate's reference profile
+    trading in both: what :func:`~soakkit.tuning.trial.pair_windows` keeps), and how many a
+    trial iteration of its length has."""
     labels = _labels(tape)
     edges = _window_edges(tape.duration_s)
     regimes = [labels[_window_minute(a, b, labels.size)] for a, b in pairwise(edges)]
+    traded = [bool(_inside(reference.fills.t, a, b).any()) for a, b in pairwise(edges)]
     pairs = list(zip(regimes[0::2], regimes[1::2], strict=True))
-    return sum(int(a == b) for a, b in pairs), len(pairs)
+    both = [bool(a and b) for a, b in zip(traded[0::2], traded[1::2], strict=True)]
+    same = [a == b for a, b in pairs]
+    return ForeseenPairs(sum(s and t for s, t in zip(same, both, strict=True)), sum(same),
+                         len(pairs))
+
+
+def _inside(t: np.ndarray, start_ns: int, end_ns: int) -> np.ndarray:
+    """Which of the times ``t`` (seconds) fall in a window ``[start, end)``."""
+    return np.asarray((t >= start_ns / NS) & (t < end_ns / NS))
 
 
 def _labels(tape: MarketTape) -> np.ndarray:
@@ -119,7 +129,7 @@ def observe_windows(tape: MarketTape, traded: Traded, reference: StrategyResult
         k = compute_kpis(piece, part, seg.params)
         t0, t1 = seg.start_ns / NS, seg.end_ns / NS
         minute = _window_minute(seg.start_ns, seg.end_ns, labels.size)
-        inside = (ref_t >= t0) & (ref_t < t1)
+        inside = _inside(ref_t, seg.start_ns, seg.end_ns)
         exposure = inventory_path(piece, part, SAMPLE_S)[2]
         out.append(WindowObservation(
             seg.arm, REGIME_NAMES[int(labels[minute])], round(t1 - t0, 9),

@@ -4,6 +4,7 @@ from soakkit.tuning.apply import ApplyOutcome, apply_decision
 from soakkit.tuning.engine import Decision, HistoryEntry, decide
 from soakkit.tuning.guards import GUARD_ORDER, GUARDS, GuardConfig, GuardFlags, TunerState
 from soakkit.tuning.rules import RELAX, RULES, Rule, evaluate_rules
+from soakkit.tuning.trial import ForeseenPairs
 
 __all__ = [
     "GUARDS",
@@ -12,6 +13,7 @@ __all__ = [
     "RULES",
     "ApplyOutcome",
     "Decision",
+    "ForeseenPairs",
     "GuardConfig",
     "GuardFlags",
     "HistoryEntry",

@@ -21,7 +21,13 @@ from soakkit.core.digests import signature
 from soakkit.gate import violation
 from soakkit.tuning.guards import GUARDS, GuardConfig, GuardFlags, TunerState
 from soakkit.tuning.rules import evaluate_rules
-from soakkit.tuning.trial import CONSTRAINT_GATE, TrialEvidence, TrialVerdict, judge_trial
+from soakkit.tuning.trial import (
+    CONSTRAINT_GATE,
+    ForeseenPairs,
+    TrialEvidence,
+    TrialVerdict,
+    judge_trial,
+)
 
 __all__ = ["Decision", "HistoryEntry", "decide"]
 
@@ -99,7 +105,7 @@ def decide(
     guards: GuardConfig | None = None,
     trial: TrialEvidence | None = None,
     regime: str = "",
-    comparable_pairs: tuple[int, int] | None = None,
+    comparable_pairs: ForeseenPairs | None = None,
 ) -> Decision:
     """Decide this iteration's parameter changes.
 
@@ -131,8 +137,8 @@ def decide(
         compares with what the profile's values did in the same regime.
     comparable_pairs
         How many of a trial's window pairs this iteration's market would have let it compare
-        (both windows in one observed regime), and how many a trial iteration of its length
-        has; ``None`` when unknown.
+        (both windows in one observed regime, the gate's reference trading in both), and how
+        many a trial iteration of its length has; ``None`` when unknown.
     """
     guards = GUARDS if guards is None else guards
     prev = history[-1].state if history else TunerState()
@@ -268,7 +274,7 @@ def decide(
                    proposal.rationale, proposal.fired, state, verdict, proposal.owners)
 
 
-def _held_back(kpis: Mapping[str, Any], comparable: tuple[int, int] | None,
+def _held_back(kpis: Mapping[str, Any], comparable: ForeseenPairs | None,
                guards: GuardConfig) -> str | None:
     """Why a proposal must wait (3b few fills, 3c no trial could judge it), or ``None``."""
     fills = kpis.get("fill_count")
@@ -277,7 +283,7 @@ def _held_back(kpis: Mapping[str, Any], comparable: tuple[int, int] | None,
                 "(min_fills_to_tune)")
     if comparable is None:
         return None
-    matched, possible = comparable
+    judgeable, matched, possible = comparable
     needed, looks = guards.trial_min_pairs, guards.trial_max_iterations
     if possible * looks < needed:
         return (f"an iteration this short has {possible} trial window pair(s) and a trial "
@@ -287,6 +293,11 @@ def _held_back(kpis: Mapping[str, Any], comparable: tuple[int, int] | None,
         return (f"the regime changed too often to judge a change: {matched} of this "
                 f"iteration's {possible} window pairs kept one regime, a trial needs "
                 f"{needed} in {looks} iterations")
+    if judgeable * looks < needed:
+        return (f"the market gave too little to trade to judge a change: the gate's "
+                f"reference traded in both windows of {judgeable} of this iteration's "
+                f"{matched} one-regime window pairs, a trial needs {needed} in {looks} "
+                "iterations")
     return None
 
 

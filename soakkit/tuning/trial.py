@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -48,8 +48,8 @@ from soakkit.config.params import Value
 from soakkit.gate import violations
 from soakkit.kpi import PERCENTILE_METHOD
 
-__all__ = ["ARMS", "CONSTRAINT_GATE", "OBJECTIVE", "TrialEvidence", "TrialVerdict",
-           "WindowObservation", "arm_kpis", "judge_trial", "pair_windows"]
+__all__ = ["ARMS", "CONSTRAINT_GATE", "OBJECTIVE", "ForeseenPairs", "TrialEvidence",
+           "TrialVerdict", "WindowObservation", "arm_kpis", "judge_trial", "pair_windows"]
 
 #: The KPI the tuner maximises, subject to the production gate.
 OBJECTIVE = "risk_adjusted_pnl"
@@ -59,6 +59,15 @@ CONSTRAINT_GATE = "production"
 ARMS: tuple[str, str] = ("stable", "candidate")
 #: A window's inventory at risk is sampled every this many seconds.
 SAMPLE_S = 5.0
+
+
+class ForeseenPairs(NamedTuple):
+    """A trial iteration's window pairs as this iteration's market would have formed them
+    (:func:`soakkit.soak.trading.comparable_pairs`): what 3c of the guards reads."""
+
+    judgeable: int  #: one regime and the reference traded in both windows (:func:`pair_windows`)
+    same_regime: int  #: both windows in one observed regime
+    possible: int  #: pairs a trial iteration of this length has
 
 
 @dataclass(frozen=True)
