@@ -283,6 +283,19 @@ def _mid_ask(log: dict[str, object], seen: list[object]) -> bool:
     return log.get("trial_id") == 2 and log.get("param_name") == "max_delta_ratio"
 
 
+def _mid_tpe_ask(log: dict[str, object], seen: list[object]) -> bool:
+    """Before trial 5's second parameter: with two start-up trials, trial 5 (asked once
+    trials 0 and 1 are told) is drawn by TPE's relative sampling."""
+    return log.get("trial_id") == 5 and log.get("param_name") == "max_delta_ratio"
+
+
+def _after_tpe_draw(log: dict[str, object], seen: list[object]) -> bool:
+    """Right after trial 5's relative draw is written, before its first parameter."""
+    if log.get("trial_id") == 5 and "tpe:relative_params" in str(log.get("system_attr")):
+        seen.append(log)
+    return bool(seen) and log.get("trial_id") == 5 and "param_name" in log
+
+
 def _mid_tell(log: dict[str, object], seen: list[object]) -> bool:
     """After trial 1's first constraint, before its second."""
     if log.get("trial_id") == 1 and "constraints:" in str(log.get("system_attr")):
@@ -290,15 +303,30 @@ def _mid_tell(log: dict[str, object], seen: list[object]) -> bool:
     return len(seen) == 2
 
 
-@pytest.mark.parametrize("cut", [_mid_ask, _mid_tell])
+def _mid_enqueue(log: dict[str, object], seen: list[object]) -> bool:
+    """Between the grid's enqueued points: before the second one is created."""
+    if int(str(log.get("op_code", -1))) == 4:  # CREATE_TRIAL
+        seen.append(log)
+    return len(seen) == 3
+
+
+@pytest.mark.parametrize(("cut", "sampler", "trials"), [
+    (_mid_ask, "tpe", 4), (_mid_tpe_ask, "tpe", 6), (_after_tpe_draw, "tpe", 6),
+    (_mid_tell, "tpe", 4), (_mid_enqueue, "grid", 4)])
 def test_a_client_killed_mid_write_resumes_to_the_uninterrupted_study(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        cut: Callable[[dict[str, object], list[object]], bool]) -> None:
+        cut: Callable[[dict[str, object], list[object]], bool], sampler: str,
+        trials: int) -> None:
     from optuna.storages.journal import JournalFileBackend
 
+    from soakkit.optimize import sampling
+
+    monkeypatch.setattr(sampling, "STARTUP_TRIALS", 2)  # TPE draws from trial 5 on
+
     def spec(art: Path) -> OptimizeSpec:
-        return _spec(art, params=("base_spread_bps_delta", "max_delta_ratio"), trials=4,
-                     seeds=(1,), eval_seeds=(3,), workers=1, write_profile="never")
+        return _spec(art, params=("base_spread_bps_delta", "max_delta_ratio"), trials=trials,
+                     seeds=(1,), eval_seeds=(3,), workers=1, write_profile="never",
+                     sampler=sampler)
 
     run_optimize(spec(tmp_path / "ref"))
     append, seen = JournalFileBackend.append_logs, list[object]()
@@ -313,8 +341,8 @@ def test_a_client_killed_mid_write_resumes_to_the_uninterrupted_study(
         run_optimize(spec(tmp_path / "cut"))
     monkeypatch.setattr(JournalFileBackend, "append_logs", append)
     folder = studies_root(tmp_path / "cut") / "unit"
-    assert "RUNNING" in [t.state.name for t in open_study(StudyStore(folder),
-                                                         read_only=True).trials]
+    assert {"RUNNING", "WAITING"} & {t.state.name for t in open_study(
+        StudyStore(folder), read_only=True).trials}
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing written twice (Optuna warns then)
@@ -323,7 +351,8 @@ def test_a_client_killed_mid_write_resumes_to_the_uninterrupted_study(
     got, ref = (open_study(StudyStore(f), read_only=True).trials for f in (folder, ref_folder))
     assert [t.params for t in got] == [t.params for t in ref]  # the draws the ask made
     assert [t.constraints for t in got] == [t.constraints for t in ref]
-    assert [t.state.name for t in got] == ["COMPLETE"] * 4
+    assert [t.state.name for t in got] == [t.state.name for t in ref]
+    assert [t.state.name for t in got][:trials] == ["COMPLETE"] * trials
     results = [json.loads((f / "result.json").read_text()) for f in (folder, ref_folder)]
     assert [{k: v for k, v in r.items() if k != "profile"} for r in results] == [
         {k: v for k, v in results[1].items() if k != "profile"}] * 2

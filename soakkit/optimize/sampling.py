@@ -59,16 +59,21 @@ def drawn_at_ask(study: optuna.Study, frozen: FrozenTrial,
     from optuna.trial import FrozenTrial, TrialState
 
     sampler = sampler_for(kind, study_seed, frozen.number)
+    fixed = dict(frozen.system_attrs.get("fixed_params") or {})  # an enqueued trial's
     blank = FrozenTrial(number=frozen.number, state=TrialState.RUNNING, value=None,
                         datetime_start=frozen.datetime_start, datetime_complete=None,
-                        params={}, distributions={}, user_attrs={}, system_attrs={},
+                        params={}, distributions={}, user_attrs={},
+                        system_attrs={"fixed_params": fixed} if fixed else {},
                         intermediate_values={}, trial_id=frozen._trial_id)
-    # Trial._suggest's order: the relative draw once, then each parameter in turn
+    # Trial._suggest's order: the relative draw once, then each parameter in turn, a fixed
+    # one (enqueued) without the sampler
     relative_space = sampler.infer_relative_search_space(study, blank)
     relative = sampler.sample_relative(study, blank, relative_space)
     drawn: dict[str, Any] = {}
     for name, dist in space.items():
-        if dist.single():
+        if name in fixed:
+            drawn[name] = fixed[name]
+        elif dist.single():
             drawn[name] = optuna.distributions._get_single_value(dist)
         elif name in relative:
             drawn[name] = relative[name]

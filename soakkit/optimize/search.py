@@ -341,17 +341,26 @@ class Search:
         return len(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
                                                                  TrialState.FAIL)))
 
+    def _enqueue_fixed(self) -> None:
+        """Enqueue the baseline (and the grid's points) when the study starts, or the rest of
+        them when a killed client enqueued only some (nothing was asked yet: all waiting)."""
+        from optuna.trial import TrialState
+
+        fixed: list[Mapping[str, Value]] = [dict(self.plan.profile_values)]
+        if self.plan.spec.sampler == "grid":
+            fixed += grid_points(self.plan.specs, self.plan.params, self.plan.spec.trials - 1)
+        trials = self.study.get_trials(deepcopy=False)
+        if any(t.state != TrialState.WAITING for t in trials):
+            return
+        for point in fixed[len(trials):]:
+            self.study.enqueue_trial(dict(point))
+
     def run(self, target: int) -> None:
         """Ask, run and tell until ``target`` trials are told (or the baseline failed)."""
         from distributed import as_completed
         from optuna.trial import TrialState
 
-        if not self.study.trials:
-            self.study.enqueue_trial(dict(self.plan.profile_values))
-            if self.plan.spec.sampler == "grid":
-                for point in grid_points(self.plan.specs, self.plan.params,
-                                         self.plan.spec.trials - 1):
-                    self.study.enqueue_trial(point)
+        self._enqueue_fixed()
         if self.study.trials[BASELINE_TRIAL].state == TrialState.FAIL:
             self.stopped = "the starting profile failed on the calibration markets: " + \
                 str(self.study.trials[BASELINE_TRIAL].user_attrs.get("error"))
