@@ -120,11 +120,12 @@ def test_bad_input_is_one_line_and_exit_2_before_any_work(cli, tmp_path: Path,  
 @pytest.mark.parametrize(("option", "value", "flag", "most"), [
     ("workers", 0, "--workers", "1024"), ("workers", 1025, "--workers", "1024"),
     ("batch_size", 1_000_001, "--batch-size", "1000000"),
-    ("window", 1_000_001, "--window", "1000000"), ("window", True, "--window", "1000000")])
+    ("window", 1_000_001, "--window", "1000000"), ("window", True, "--window", "1000000"),
+    ("workers", "4", "--workers", "1024"), ("window", 1.5, "--window", "1000000")])
 def test_the_python_api_bounds_the_execution_options_as_the_cli_does(
         tmp_path: Path, option: str, value: object, flag: str, most: str) -> None:
     spec = SweepSpec(seeds=(1,), artifacts=tmp_path, **{option: value})  # type: ignore[arg-type]
-    with pytest.raises(UsageError, match=f"^{flag} {value}: expected an integer 1..{most}$"):
+    with pytest.raises(UsageError, match=f"^{flag} {value!r}: expected an integer in 1..{most}$"):
         build_grid(spec)
 
 

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from soakkit.core.errors import printable
+from soakkit.core.errors import UsageError, printable
 
 __all__ = [
     "MAX_DAYS",
@@ -36,7 +36,9 @@ __all__ = [
     "MAX_SEED",
     "MAX_SIM_MINUTES",
     "MAX_WAIT_S",
+    "MAX_WORKERS",
     "check_bounds",
+    "check_int_option",
     "check_user_path",
     "choice_problem",
     "float_arg",
@@ -112,6 +114,14 @@ def check_bounds(value: int | float, lo: float | None, hi: float | None,
         else:
             wanted = f"<= {_num(hi or 0)}"
         raise ValueError(f"expected a value {wanted}")
+
+
+def check_int_option(name: str, value: object, lo: int, hi: int) -> None:
+    """Raise :class:`UsageError` (``--trials 0: expected an integer in 1..10000``) unless
+    ``value``, an option given through the Python API, is an integer (not a bool) within
+    ``[lo, hi]``; the command line's :func:`int_arg` checks the same bounds."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise UsageError(f"{name} {value!r}: expected an integer in {lo}..{hi}")
 
 
 def show_value(text: str) -> str:

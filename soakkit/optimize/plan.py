@@ -22,7 +22,7 @@ from soakkit.config.params import ParamSpec, Value
 from soakkit.config.profiles import BUILTIN_DIR, check_profile_name
 from soakkit.core.digests import signature
 from soakkit.core.errors import UsageError
-from soakkit.core.inputs import MAX_SEED, MAX_SIM_MINUTES
+from soakkit.core.inputs import MAX_SEED, MAX_SIM_MINUTES, check_int_option
 from soakkit.gate import check_gate_name
 from soakkit.optimize.markets import MarketData, MarketSet, market_data
 from soakkit.optimize.space import check_params, default_params, search_params
@@ -112,8 +112,7 @@ def _check_numbers(spec: OptimizeSpec) -> None:
                                 ("--tape-minutes", spec.tape_minutes, 1, MAX_SIM_MINUTES),
                                 ("--seed", spec.seed, 0, MAX_SEED),
                                 ("--window", spec.window or 1, 1, MAX_WINDOW)):
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise UsageError(f"{flag} {value!r}: expected an integer in {lo}..{hi}")
+        check_int_option(flag, value, lo, hi)
     check_execution(execution_spec(spec))
     if spec.sampler not in SAMPLERS:
         raise UsageError(f"--sampler {spec.sampler!r}: expected one of {', '.join(SAMPLERS)}")

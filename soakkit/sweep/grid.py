@@ -39,7 +39,7 @@ from soakkit.config.params import (
 from soakkit.config.profiles import load_profile
 from soakkit.core.digests import sha256_bytes, signature
 from soakkit.core.errors import ConfigError, SoakkitError, UsageError, did_you_mean
-from soakkit.core.inputs import MAX_WORKERS
+from soakkit.core.inputs import MAX_WORKERS, check_int_option
 from soakkit.sim.regimes import MODES
 from soakkit.sim.version import ENGINE_VERSION
 from soakkit.soak.options import SoakOptions, validate_options
@@ -228,8 +228,8 @@ def check_execution(spec: SweepSpec) -> None:
     for flag, value, most in (("--workers", spec.workers, MAX_WORKERS),
                               ("--batch-size", spec.batch_size, MAX_CELLS),
                               ("--window", spec.window, MAX_CELLS)):
-        if value is not None and (isinstance(value, bool) or not 1 <= value <= most):
-            raise UsageError(f"{flag} {value}: expected an integer 1..{most}")
+        if value is not None:
+            check_int_option(flag, value, 1, most)
     if spec.scheduler is not None and spec.scheduler_file is not None:
         raise UsageError("--scheduler and --scheduler-file: give one of them")
     if spec.workers is not None and (spec.scheduler or spec.scheduler_file):
