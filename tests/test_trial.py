@@ -23,6 +23,7 @@ from soakkit.tuning.engine import HistoryEntry, decide
 from soakkit.tuning.guards import GUARDS, TunerState
 from soakkit.tuning.rules import Condition, Rule
 from soakkit.tuning.trial import (
+    ForeseenPairs,
     TrialEvidence,
     WindowObservation,
     arm_kpis,
@@ -317,6 +318,37 @@ def test_a_real_soak_of_short_iterations_holds_every_proposal_and_says_why() -> 
     assert all(d.skip_reason is not None and d.skip_reason.startswith("an iteration this short")
                for d in held)
     assert not any(r.decision.deltas for r in reports)
+
+
+def test_comparable_pairs_count_only_pairs_the_reference_traded_in_both_windows() -> None:
+    """A pair in one regime counts as judgeable only when the gate's reference filled in
+    both its windows, on the half-open window ``[start, end)`` that ``observe_windows``
+    uses: a fill exactly on an edge belongs to the later window."""
+    from types import SimpleNamespace
+
+    from soakkit.sim.market import simulate_market
+    from soakkit.soak.trading import comparable_pairs
+
+    tape = simulate_market("calm", 10, np.random.default_rng(3))  # 5 pairs of 1-min windows
+    everywhere = comparable_pairs(tape, SimpleNamespace(  # type: ignore[arg-type]
+        fills=SimpleNamespace(t=np.arange(10) * 60.0 + 30.0)))
+    assert everywhere.possible == 5 and everywhere.judgeable == everywhere.same_regime
+    # fills in windows 0, 1 (pair 0), 2 (pair 1 half), and at 240.0 s: window 4 (pair 2 half)
+    some = comparable_pairs(tape, SimpleNamespace(  # type: ignore[arg-type]
+        fills=SimpleNamespace(t=np.array([10.0, 70.0, 130.0, 240.0]))))
+    same = [a == b for a, b in zip(*(iter(_window_regimes(tape)),) * 2, strict=True)]
+    assert same[:2] == [True, True]  # so the edge fill decides pair 1 (it must not count)
+    assert some == ForeseenPairs(1, sum(same), 5)
+    assert type(some.judgeable) is int and type(some.same_regime) is int
+    none = comparable_pairs(tape, SimpleNamespace(  # type: ignore[arg-type]
+        fills=SimpleNamespace(t=np.array([]))))
+    assert none == ForeseenPairs(0, everywhere.same_regime, 5)
+
+
+def _window_regimes(tape: Any) -> list[int]:
+    from soakkit.sim.replay import label_minutes
+
+    return list(label_minutes(tape.quote_ns, tape.mid_px, 0, 10).labels)
 
 
 def test_comparable_pairs_count_the_windows_a_trial_forms(

@@ -97,8 +97,8 @@ def comparable_pairs(tape: MarketTape, reference: StrategyResult) -> ForeseenPai
     pairs = list(zip(regimes[0::2], regimes[1::2], strict=True))
     both = [bool(a and b) for a, b in zip(traded[0::2], traded[1::2], strict=True)]
     same = [a == b for a, b in pairs]
-    return ForeseenPairs(sum(s and t for s, t in zip(same, both, strict=True)), sum(same),
-                         len(pairs))
+    return ForeseenPairs(sum(bool(s and t) for s, t in zip(same, both, strict=True)),
+                         sum(bool(s) for s in same), len(pairs))
 
 
 def _inside(t: np.ndarray, start_ns: int, end_ns: int) -> np.ndarray:
