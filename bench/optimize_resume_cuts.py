@@ -3,7 +3,8 @@
 `soakkit optimize` promises that a study killed at any moment and rerun concludes as the
 uninterrupted study does (docs/OPTIMIZE.md, "Deterministic"). A SIGKILL lands between two
 of the study's writes: the records Optuna appends to its journal (one per trial created,
-parameter, attribute, constraint, tell) and the rows soakkit stores per configuration.
+parameter, attribute, constraint, tell), the rows soakkit stores per configuration and the
+study's ``result.json``.
 This runs one small study in this process (one worker: no cluster) counting those writes,
 then for each cut ``k`` runs it again dying just before write ``k`` (an exception nothing
 catches, the in-process stand-in for SIGKILL: no later write happens), reruns it to the end
@@ -11,6 +12,7 @@ and compares the trials and ``result.json`` (the profile's path aside) with the 
 
     python bench/optimize_resume_cuts.py --trials 20 --cuts all --out cuts.json
     python bench/optimize_resume_cuts.py --cuts 9,13,17     # the cuts that diverged before e1609fb
+    python bench/optimize_resume_cuts.py --cuts 1-80,81-342/3   # ranges, every third
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class Killed(BaseException):
 
 
 class Writes:
-    """Counts the study's writes and dies before write ``cut`` (None: never)."""
+    """Counts the study's writes and dies before write ``cut`` and every later one (None:
+    never), so nothing a dying client's clean-up would write reaches the study."""
 
     def __init__(self) -> None:
         self.count, self.cut, self.what = 0, None, ""
@@ -50,12 +53,26 @@ class Writes:
     def wrap(self, write: Callable[..., Any], kind: str) -> Callable[..., Any]:
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.count += 1
-            if self.count == self.cut:
-                op = args[1][0].get("op_code") if kind == "journal" else None
-                self.what = getattr(op, "name", kind).lower()
+            if self.cut is not None and self.count >= self.cut:
+                if self.count == self.cut:
+                    op = args[1][0].get("op_code") if kind == "journal" else None
+                    self.what = getattr(op, "name", kind).lower()
                 raise Killed
             return write(*args, **kwargs)
         return counted
+
+
+def parse_cuts(text: str, total: int) -> list[int]:
+    """``all``, or comma-separated cuts: ``9``, ``1-80`` (a range), ``81-342/3`` (every
+    third); those above ``total`` are dropped."""
+    if text == "all":
+        return list(range(1, total + 1))
+    cuts: list[int] = []
+    for item in text.split(","):
+        span, _, step = item.partition("/")
+        first, _, last = span.partition("-")
+        cuts += range(int(first), int(last or first) + 1, int(step or 1))
+    return sorted({c for c in cuts if 1 <= c <= total})
 
 
 def _spec(art: Path, trials: int) -> OptimizeSpec:
@@ -77,20 +94,21 @@ def _outcome(art: Path) -> tuple[list[Any], dict[str, Any]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=20)
-    ap.add_argument("--cuts", default="all", help="all, or cut numbers: 9,13,17")
+    ap.add_argument("--cuts", default="all", help="all, or cuts: 9,13,17 or 1-80,81-342/3")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     writes = Writes()
     JournalFileBackend.append_logs = writes.wrap(  # type: ignore[method-assign]
         JournalFileBackend.append_logs, "journal")
     StudyStore.write_rows = writes.wrap(StudyStore.write_rows, "rows")  # type: ignore[method-assign]
+    StudyStore.write_result = writes.wrap(  # type: ignore[method-assign]
+        StudyStore.write_result, "result")
     root = Path(tempfile.mkdtemp(prefix="soakkit-cuts-"))
     try:
         started, load = time.perf_counter(), load_average()
         run_optimize(_spec(root / "ref", args.trials))
         reference, total = _outcome(root / "ref"), writes.count
-        cuts = range(1, total + 1) if args.cuts == "all" else [
-            int(c) for c in args.cuts.split(",")]
+        cuts = parse_cuts(args.cuts, total)
         diverged: list[dict[str, Any]] = []
         for cut in cuts:
             art = root / f"cut{cut}"
