@@ -53,6 +53,20 @@ def make_parser(doc: str | None) -> argparse.ArgumentParser:
     return p
 
 
+def tape_market_parser(doc: str | None) -> argparse.ArgumentParser:
+    """:func:`make_parser` for a benchmark that compares a real TAPE with its calibrated
+    market (``--market``, ``--artifacts``) over ``--seeds`` synthetic windows of
+    ``--minutes``."""
+    p = make_parser(doc)
+    p.add_argument("tape", type=Path, help="a tape folder (soakkit tape import ...)")
+    p.add_argument("--market", required=True, help="the calibrated market's name")
+    p.add_argument("--artifacts", type=Path, required=True,
+                   help="where the market is (DIR/markets/NAME.json)")
+    p.add_argument("--seeds", type=int, default=8, help="synthetic windows (seeds 0..N-1)")
+    p.add_argument("--minutes", type=int, default=5, help="minutes per synthetic window")
+    return p
+
+
 @dataclass(frozen=True)
 class Child:
     """A finished child process as a user meets it: wall seconds, CPU seconds (user and

@@ -17,7 +17,6 @@ and compares the trials and ``result.json`` (the profile's path aside) with the 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import shutil
@@ -28,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import load_average, save
+from _common import load_average, make_parser, save
 from optuna.storages.journal import JournalFileBackend
 
 from soakkit.optimize import OptimizeSpec, run_optimize
@@ -92,10 +91,9 @@ def _outcome(art: Path) -> tuple[list[Any], dict[str, Any]]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = make_parser(__doc__)
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--cuts", default="all", help="all, or cuts: 9,13,17 or 1-80,81-342/3")
-    ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     writes = Writes()
     JournalFileBackend.append_logs = writes.wrap(  # type: ignore[method-assign]

@@ -20,7 +20,6 @@ Real: the tape (``soakkit tape import``); synthetic: the calibrated market
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import tape_market_parser
 
 from soakkit.sim.market import simulate_market
 from soakkit.sim.replay import load_tape
@@ -142,14 +142,7 @@ def synthetic(market_name: str, artifacts: Path, seeds: Sequence[int], minutes: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("tape", type=Path)
-    p.add_argument("--market", required=True)
-    p.add_argument("--artifacts", type=Path, required=True)
-    p.add_argument("--seeds", type=int, default=8)
-    p.add_argument("--minutes", type=int, default=5)
-    p.add_argument("--out", type=Path)
-    a = p.parse_args(argv)
+    a = tape_market_parser(__doc__).parse_args(argv)
     res = {"real": real(a.tape),
            "synthetic": synthetic(a.market, a.artifacts, range(a.seeds), a.minutes)}
     text = json.dumps(res, indent=1, allow_nan=True)

@@ -24,15 +24,14 @@ so); issue 24, docs/SIMULATOR.md "What takes out a stopping level".
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
+from _common import tape_market_parser
 
 import soakkit.sim.market as M
 from soakkit.sim import flow, lob
@@ -274,21 +273,12 @@ def summarize(recs, n_stop, usd_per_lot, synth):
 
 
 def usd_lot(tp, px_ticks):
-    """USD of one lot at ``px_ticks`` (an inverse instrument's lot is a contract)."""
-    if getattr(tp, "kind", "linear") == "inverse":
-        return float(tp.contract_size)
-    return float(tp.lot * px_ticks * tp.tick)
+    """USD of one lot at ``px_ticks`` (the instrument's own conversion)."""
+    return float(tp.instrument.usd_per_lot(px_ticks * tp.tick))
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("tape", type=Path)
-    p.add_argument("--market", required=True)
-    p.add_argument("--artifacts", type=Path, required=True)
-    p.add_argument("--seeds", type=int, default=8)
-    p.add_argument("--minutes", type=int, default=5)
-    p.add_argument("--out", type=Path)
-    a = p.parse_args(argv)
+    a = tape_market_parser(__doc__).parse_args(argv)
     c0, w0 = time.process_time(), time.time()
     tape = load_tape(a.tape)
     recs, n = all_stops(tape)

@@ -19,7 +19,6 @@ whole-process one (docs/PERFORMANCE.md, "Sweeps"):
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import shutil
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import bytecode_cache, load_average, save
+from _common import bytecode_cache, load_average, make_parser, save
 
 NOW = "2026-01-01T00:00:00Z"
 SMALL = ["--profiles", "steady_safe", "--modes", "calm", "--seeds", "1-4", "--tune", "off",
@@ -106,11 +105,10 @@ def cells(reps: int, seeds: int) -> dict[str, Any]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = make_parser(__doc__)
     ap.add_argument("--parts", default="startup,cells")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seeds", type=int, default=32, help="cells part: seeds per mode")
-    ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     data: dict[str, Any] = {"load_before": load_average()}
     with bytecode_cache():
