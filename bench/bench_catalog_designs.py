@@ -107,7 +107,8 @@ runs = sorted(e.path for e in os.scandir(root + "/runs") if e.is_dir())
 r, w = os.pipe()
 pid = os.fork()
 from pathlib import Path
-from soakkit.catalog.load import _sources, _options, CatalogFolder
+from soakkit.catalog.load import _options, CatalogFolder
+from soakkit.catalog.scan import folder_sources as _sources
 from soakkit.catalog.parse import frame_from_files
 def frame(share):
     tasks, problems = [], []

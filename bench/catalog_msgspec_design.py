@@ -45,7 +45,7 @@ import polars as pl
 from msgspec.structs import astuple
 
 from soakkit.artifacts.iterlog_table import NARROW_SCHEMA
-from soakkit.catalog.load import CatalogFolder, _options, _sources
+from soakkit.catalog.load import CatalogFolder, _options
 from soakkit.catalog.parse import (
     _SCREEN_SCHEMA,
     META_SCHEMA,
@@ -53,6 +53,7 @@ from soakkit.catalog.parse import (
     flatten_narrow,
     meta_columns,
 )
+from soakkit.catalog.scan import folder_sources as _sources
 
 SCHEMA = {**NARROW_SCHEMA, **_SCREEN_SCHEMA}
 PYTHON_TYPE = {pl.Float64: float, pl.Int64: int, pl.String: str, pl.Boolean: bool}

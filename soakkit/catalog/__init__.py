@@ -3,6 +3,7 @@
 * :mod:`soakkit.catalog.load` – :func:`load_catalog` and :class:`Catalog`;
 * :mod:`soakkit.catalog.parse` – files to rows (polars, schema screen, tolerant path);
 * :mod:`soakkit.catalog.log` – rows from the runs' iteration logs;
+* :mod:`soakkit.catalog.scan` – the folders' files, listed while the logs are read;
 * :mod:`soakkit.catalog.cache` – the warm cache under the user's cache directory;
 * :mod:`soakkit.catalog.runs_view` – the per-run view kept ready (read without polars);
 * :mod:`soakkit.catalog.folders`, :mod:`soakkit.catalog.cache_paths` – the folders read

@@ -20,13 +20,12 @@ key of its source file (path, inode, size, mtime). A folder whose mtime is uncha
 without touching its files: soakkit writes every file by rename, and rotation adds and removes
 files, all of which change the folder's mtime. Changed folders are checked file by file and only
 new or changed files are parsed. ``refresh=True`` ignores the cache (for files edited in place
-by other tools). Cold loads parse through polars (:mod:`soakkit.catalog.parse`).
+by other tools). Cold loads parse through polars (:mod:`soakkit.catalog.parse`), and list the
+folders' files while they read the logs (:mod:`soakkit.catalog.scan`).
 """
 
 from __future__ import annotations
 
-import functools
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,16 +34,13 @@ from typing import Any
 import polars as pl
 
 from soakkit.artifacts.layout import (
-    HISTORY_FILE,
-    ITER_LOG_FILE,
-    ITER_RE,
     RUN_FILE,
     read_json_maybe_gz,
     resolve_artifacts,
 )
 from soakkit.catalog.cache import CatalogCache, cache_dir, read_cache, write_cache
 from soakkit.catalog.folders import LEGACY_RUN_ID, CatalogFolder, folder_mtimes
-from soakkit.catalog.log import KEY_SCHEMA, LogFolder, Source, rows_from_logs, with_keys
+from soakkit.catalog.log import KEY_SCHEMA, LogFolder, read_tables, rows_from_logs, with_keys
 from soakkit.catalog.parse import (
     CATALOG_SCHEMA,
     RUN_COLUMNS,
@@ -53,8 +49,9 @@ from soakkit.catalog.parse import (
     parse_history,
     rows_to_frame,
 )
+from soakkit.catalog.scan import SOURCE_SCHEMA, FolderScan, Source, log_source
 from soakkit.core.errors import ArtifactError, SoakkitError
-from soakkit.core.io import MAX_UTC, MIN_UTC, file_time_ns
+from soakkit.core.io import MAX_UTC, MIN_UTC
 from soakkit.core.tables import table_html
 from soakkit.gate import RUN_WINDOW, Verdict, judge_run
 
@@ -158,38 +155,6 @@ def run_summary(frame: pl.DataFrame) -> RunTable:
                     .sort(["started_utc", "run_id"], nulls_last=True))
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _kind(name: str) -> tuple[str, int | None] | None:
-    """What a file name is to the catalog (memoised: the same names recur in every run)."""
-    if name == HISTORY_FILE:
-        return "history", None
-    if name == ITER_LOG_FILE:
-        return "log", None
-    if name.startswith("ITER_SUMMARY_") and (m := ITER_RE.match(name)):
-        return ("gz" if name.endswith(".gz") else "file"), int(m.group(1))
-    return None
-
-
-def _sources(folder: Path) -> list[Source]:
-    """(path, kind, iteration, inode, size, mtime_ns, name) of ITER_SUMMARY files, the
-    iteration log and a legacy history (listed through a descriptor: one lookup per
-    ``lstat``, not a whole path's)."""
-    prefix = f"{folder}/"
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        with os.scandir(fd) as it:
-            found = [(entry, what) for entry in it if (what := _kind(entry.name)) is not None]
-        out = []
-        for entry, (kind, number) in found:
-            st = entry.stat(follow_symlinks=False)
-            if st.st_mode & 0o170000 == 0o100000:  # a regular file, never a symlink's target
-                out.append((prefix + entry.name, kind, number, st.st_ino, st.st_size,
-                            file_time_ns(st), entry.name))
-        return out
-    finally:
-        os.close(fd)
-
-
 def _options(folder: CatalogFolder, problems: list[str]) -> dict[str, Any]:
     if folder.layout != "runs":
         return {}
@@ -281,47 +246,62 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
         else:
             tasks.append((path, run_id, layout, kind, options, n))
 
-    for folder, mtime in folders:
-        mine = by_dir.get(folder.rel)
+    changed = [(folder, by_dir.get(folder.rel)) for folder, mtime in folders
+               if cached is None or cached.dirs.get(folder.rel) != mtime]
+    for folder, mtime in folders:  # unchanged: the cached rows stand, no file is touched
         if cached is not None and cached.dirs.get(folder.rel) == mtime:
-            if mine is not None:
+            if (mine := by_dir.get(folder.rel)) is not None:
                 keep.append(mine)
             problems[folder.rel] = list(cached.problems.get(folder.rel, []))
             notes[folder.rel] = list(cached.notes.get(folder.rel, []))
-            continue
-        mine_problems = problems.setdefault(folder.rel, [])
-        options = options_of[folder.rel] = _options(folder, mine_problems)
-        known = set() if mine is None else set(mine.select("_src", "_ino", "_size", "_mtime")
-                                               .iter_rows())
-        reuse: list[str] = []
-        sources = _sources(folder.path)
-        log = next((s for s in sources if s[1] == "log"), None)
-        if log is not None and (not known or any(
-                (path, ino, size, mtime_ns) not in known
-                for path, _, _, ino, size, mtime_ns, _ in sources)):
-            # one file for the whole run (its files are read below only where it lacks them)
-            logged.append(LogFolder(folder.path, folder.rel, folder.run_id, folder.layout,
-                                    options, sources, log))
-            continue
-        for source in sources:
-            path, kind, _, ino, size, mtime_ns, _ = source
-            if kind == "log":
+    runs = sum(folder.layout == "runs" for folder, _ in folders)
+    with FolderScan([folder.path for folder, _ in changed], siblings=runs) as scan:
+        # while the files are listed: each run's options and log, and the tables of the
+        # logs that will be read whatever the listing shows (a folder without cached rows)
+        logs: dict[str, Source | None] = {}
+        for folder, _ in changed:
+            options_of[folder.rel] = _options(folder, problems.setdefault(folder.rel, []))
+            logs[folder.rel] = log_source(folder.path)
+        tables = read_tables([(folder.path, log[4]) for folder, mine in changed
+                              if mine is None and (log := logs[folder.rel]) is not None])
+        for folder, mine in changed:
+            options, log = options_of[folder.rel], logs[folder.rel]
+            files = scan.files(folder.path)
+            if log is not None and mine is None:
+                # one file for the whole run (its files are read below only where it lacks
+                # them)
+                logged.append(LogFolder(folder.path, folder.rel, folder.run_id, folder.layout,
+                                        options, files, log))
                 continue
-            if (path, ino, size, mtime_ns) in known:
-                reuse.append(path)
-            else:
-                read(folder.rel, folder.run_id, folder.layout, options, source)
-        if mine is not None and reuse:
-            keep.append(mine.filter(pl.col("_src").is_in(reuse)))
-    from_logs = rows_from_logs(logged)
+            sources: list[Source] = files.rows()
+            known = set() if mine is None else set(
+                mine.select("_src", "_ino", "_size", "_mtime").iter_rows())
+            if log is not None and any((path, ino, size, mtime_ns) not in known
+                                       for path, _, _, ino, size, mtime_ns, _
+                                       in [*sources, log]):
+                logged.append(LogFolder(folder.path, folder.rel, folder.run_id, folder.layout,
+                                        options, files, log))
+                continue
+            reuse: list[str] = []
+            for source in sources:
+                path = source[0]
+                if (path, *source[3:6]) in known:
+                    reuse.append(path)
+                else:
+                    read(folder.rel, folder.run_id, folder.layout, options, source)
+            if mine is not None and reuse:
+                keep.append(mine.filter(pl.col("_src").is_in(reuse)))
+    from_logs = rows_from_logs(logged, tables)
     for f in logged:
         problems[f.rel] += from_logs.problems.get(f.rel, [])
         notes[f.rel] = from_logs.notes.get(f.rel, [])
-        # the files read outside the log (its rows carry their own keys): those it does not
-        # match, and a legacy history
-        for source in f.sources:
-            if source[1] == "history" or source[0] in from_logs.unmatched:
-                read(f.rel, f.run_id, f.layout, f.options, source)
+    # the files read outside the logs (their rows carry their own keys): those a log does
+    # not match, and a legacy history
+    outside = pl.concat([pl.DataFrame(schema=SOURCE_SCHEMA), *(f.files for f in logged)])
+    for source in outside.filter((pl.col("_source") == "history") | pl.col("_path").is_in(
+            list(from_logs.unmatched))).rows():
+        folder = by_path[str(Path(source[0]).parent)]
+        read(folder.rel, folder.run_id, folder.layout, options_of[folder.rel], source)
     for path in histories:  # legacy: iterations rotated before the iteration log existed
         folder = by_path[str(Path(path).parent)]
         rows, bad_lines = parse_history(path, folder.run_id, folder.layout,

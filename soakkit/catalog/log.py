@@ -12,6 +12,7 @@ why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,11 @@ from soakkit.catalog.parse import (
     run_meta,
     with_meta,
 )
+from soakkit.catalog.scan import Source
 
-__all__ = ["KEY_SCHEMA", "LogFolder", "LogRows", "Source", "rows_from_logs", "with_keys"]
+__all__ = ["KEY_SCHEMA", "LogFolder", "LogRows", "LogTables", "read_tables", "rows_from_logs",
+           "with_keys"]
 
-#: (path, kind, iteration, inode, size, mtime_ns, name) of a file of a run folder
-Source = tuple[str, str, int | None, int, int, int, str]
 _TABLE, _ROW = "_table", "_row"
 
 
@@ -47,8 +48,8 @@ class LogFolder:
     run_id: str
     layout: str
     options: dict[str, Any]
-    sources: list[Source]
-    log: Source  #: the iteration log's entry of ``sources``
+    files: pl.DataFrame  #: its files but the log (:data:`soakkit.catalog.scan.SOURCE_SCHEMA`)
+    log: Source  #: the iteration log, as it was when its table was read
 
 
 @dataclass
@@ -62,25 +63,34 @@ class LogRows:
     notes: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _tables(folders: list[LogFolder]) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Every folder's table in one frame (column ``_table``: the folder's path); the folders
-    whose log only the line-by-line parser reads map to their entries instead."""
+@dataclass(frozen=True)
+class LogTables:
+    """The tables of some folders' logs (:func:`read_tables`)."""
+
+    frame: pl.DataFrame  #: every table in one frame (column ``_table``: the folder's path)
+    tolerant: dict[str, Any]  #: folders whose log only the line-by-line parser reads
+    folders: frozenset[str]  #: the folders read (paths)
+
+
+def read_tables(logs: Sequence[tuple[Path, int]]) -> LogTables:
+    """The tables of the folders ``logs`` names, each with its log's size: the folder's
+    ``iterations.parquet`` where it was made from a log of that size, else the log parsed
+    by polars, else (a log polars rejects) its entries from the line-by-line parser."""
     parquets: list[str] = []
     frames: list[pl.DataFrame] = []
     tolerant: dict[str, Any] = {}
-    for f in folders:
-        log_size = f.log[4]
-        if table_meta(f.path) == str(log_size):
-            parquets.append(str(f.path / "iterations.parquet"))
+    for path, log_size in logs:
+        if table_meta(path) == str(log_size):
+            parquets.append(str(path / "iterations.parquet"))
             continue
         try:
-            read = read_log_frame(f.path)
+            read = read_log_frame(path)
         except pl.exceptions.PolarsError:
             read = None
         if read is None:
-            tolerant[str(f.path)] = read_log(f.path)
+            tolerant[str(path)] = read_log(path)
         else:
-            frames.append(flat_table(read[0]).with_columns(pl.lit(str(f.path)).alias(_TABLE)))
+            frames.append(flat_table(read[0]).with_columns(pl.lit(str(path)).alias(_TABLE)))
     empty = flat_table(pl.DataFrame(schema=LOG_SCHEMA)).with_columns(
         pl.lit(None, pl.String).alias(_TABLE))
     if parquets:  # tables of other soakkit versions may lack a parameter's column, or have one
@@ -88,7 +98,20 @@ def _tables(folders: list[LogFolder]) -> tuple[pl.DataFrame, dict[str, Any]]:
         big = pl.scan_parquet(parquets, schema=expected, missing_columns="insert",
                               extra_columns="ignore", include_file_paths=_TABLE).collect()
         frames.append(big.with_columns(pl.col(_TABLE).str.strip_suffix("/iterations.parquet")))
-    return pl.concat([empty, *frames], how="vertical_relaxed"), tolerant
+    return LogTables(pl.concat([empty, *frames], how="vertical_relaxed"), tolerant,
+                     frozenset(str(path) for path, _ in logs))
+
+
+def _tables(folders: list[LogFolder], read: LogTables | None
+            ) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The tables of ``folders``: those ``read`` holds (read beforehand from the same log
+    sizes), then the others."""
+    done = read or LogTables(pl.DataFrame(), {}, frozenset())
+    rest = read_tables([(f.path, f.log[4]) for f in folders if str(f.path) not in done.folders])
+    if not done.folders:
+        return rest.frame, rest.tolerant
+    return (pl.concat([done.frame, rest.frame], how="vertical_relaxed"),
+            {**done.tolerant, **rest.tolerant})
 
 
 _IDENT: dict[str, Any] = {_TABLE: pl.String, "iteration": pl.Int64, "file_name": pl.String,
@@ -104,18 +127,10 @@ _FILE_KEYS = ("_ino", "_size", "_mtime")
 
 
 def _files(folders: list[LogFolder]) -> pl.DataFrame:
-    """Every ITER_SUMMARY file of the folders, as columns (built a folder at a time)."""
-    cols: dict[str, list[Any]] = {k: [] for k in _FILES}
-    for f in folders:
-        files = [s for s in f.sources if s[2] is not None]
-        if not files:
-            continue
-        path, kind, n, ino, size, mtime, name = zip(*files, strict=True)
-        for key, values in ((_TABLE, [str(f.path)] * len(files)), ("iteration", n),
-                            ("_path", path), ("_source", kind), ("_ino", ino), ("_size", size),
-                            ("_mtime", mtime), ("_name", name)):
-            cols[key] += values
-    return pl.DataFrame(cols, schema=_FILES)
+    """Every ITER_SUMMARY file of the folders, with its folder (``_table``)."""
+    parts = [f.files.filter(pl.col("iteration").is_not_null()).select(
+        pl.lit(str(f.path)).alias(_TABLE), *list(_FILES)[1:]) for f in folders]
+    return pl.concat([pl.DataFrame(schema=_FILES), *parts])
 
 
 def _choose(files: pl.DataFrame, idents: pl.DataFrame, logs: pl.DataFrame
@@ -139,9 +154,10 @@ def _choose(files: pl.DataFrame, idents: pl.DataFrame, logs: pl.DataFrame
             joined.filter(~pl.col("_same")).select(_TABLE, "_name", "_path"))
 
 
-def rows_from_logs(folders: list[LogFolder]) -> LogRows:
-    """Rows of every folder the logs hold (see the module's docstring)."""
-    table, tolerant = _tables(folders)
+def rows_from_logs(folders: list[LogFolder], tables: LogTables | None = None) -> LogRows:
+    """Rows of every folder the logs hold (see the module's docstring); ``tables``: those of
+    some of them, read beforehand (:func:`read_tables`) from the sizes their ``log`` has."""
+    table, tolerant = _tables(folders, tables)
     table = table.with_row_index(_ROW)
     idents = [table.select(*_IDENT, _ROW)]
     for where, (entries, _) in tolerant.items():

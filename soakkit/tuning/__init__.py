@@ -1,10 +1,31 @@
-"""The live-apply tuner: one rule engine, additive clamped deltas, guards that fire."""
+"""The live-apply tuner: one rule engine, additive clamped deltas, guards that fire.
 
-from soakkit.tuning.apply import ApplyOutcome, apply_decision
-from soakkit.tuning.engine import Decision, HistoryEntry, decide
-from soakkit.tuning.guards import GUARD_ORDER, GUARDS, GuardConfig, GuardFlags, TunerState
-from soakkit.tuning.rules import RELAX, RULES, Rule, evaluate_rules
-from soakkit.tuning.trial import ForeseenPairs
+The names below are imported from their modules on first use, so that a module needing
+only the guards' table (the catalog, reading ``tuning.guards``) does not import the engine
+and numpy with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from soakkit.tuning.apply import ApplyOutcome, apply_decision
+    from soakkit.tuning.engine import Decision, HistoryEntry, decide
+    from soakkit.tuning.guards import GUARD_ORDER, GUARDS, GuardConfig, GuardFlags, TunerState
+    from soakkit.tuning.rules import RELAX, RULES, Rule, evaluate_rules
+    from soakkit.tuning.trial import ForeseenPairs
+
+#: Where each public name lives.
+_HOMES = {
+    "ApplyOutcome": "apply", "apply_decision": "apply",
+    "Decision": "engine", "HistoryEntry": "engine", "decide": "engine",
+    "GUARD_ORDER": "guards", "GUARDS": "guards", "GuardConfig": "guards",
+    "GuardFlags": "guards", "TunerState": "guards",
+    "RELAX": "rules", "RULES": "rules", "Rule": "rules", "evaluate_rules": "rules",
+    "ForeseenPairs": "trial",
+}
 
 __all__ = [
     "GUARDS",
@@ -23,3 +44,14 @@ __all__ = [
     "decide",
     "evaluate_rules",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"soakkit.tuning.{home}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

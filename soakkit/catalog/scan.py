@@ -1,0 +1,212 @@
+"""The files of the catalog's folders, listed beside the rest of a load.
+
+A load that reads a folder checks each ITER_SUMMARY file against its iteration log (name,
+size and mtime: :mod:`soakkit.catalog.log`), so it ``lstat``\\ s every file: 100,000 calls
+for 100,000 iterations, a third of a cold load. :class:`FolderScan` makes them while the
+caller reads what needs no listing (each run's ``RUN.json`` and its iteration tables):
+
+* many run folders (a cold load): one GNU ``find`` process lists them all, on the other
+  core, and polars parses its output into columns — no Python object per file;
+* otherwise, or where ``find`` fails or prints what it should not (no GNU find, a name
+  with a newline, a time outside int64 nanoseconds): :func:`folder_sources` in a thread.
+
+Both give each folder's files as the same frame (:data:`SOURCE_SCHEMA`; a test holds them
+to it).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import polars as pl
+
+from soakkit.artifacts.layout import HISTORY_FILE, ITER_LOG_FILE, ITER_RE
+from soakkit.core.io import file_time_ns
+
+__all__ = ["SOURCE_SCHEMA", "FolderScan", "Source", "folder_sources", "log_source"]
+
+#: (path, kind, iteration, inode, size, mtime_ns, name) of a file of a catalog folder; kind:
+#: ``file`` / ``gz`` (an ITER_SUMMARY), ``log`` (the iteration log), ``history``
+Source = tuple[str, str, int | None, int, int, int, str]
+#: :data:`Source` as columns, in its order
+SOURCE_SCHEMA: dict[str, pl.DataType] = {
+    "_path": pl.String(), "_source": pl.String(), "iteration": pl.Int64(), "_ino": pl.Int64(),
+    "_size": pl.Int64(), "_mtime": pl.Int64(), "_name": pl.String()}
+#: The fewest folders listed by ``find`` (below, a thread costs less than a process).
+FIND_MIN_FOLDERS = 8
+_FIND_FIELDS = {"_folder": pl.String(), "_name": pl.String(), "_ino": pl.String(),
+                "_size": pl.String(), "_t": pl.String()}
+#: ``find -printf``'s time: seconds, a point, ten digits (nanoseconds and a zero)
+_FIND_TIME = r"^[0-9]{1,10}\.[0-9]{10}$"
+_MAX_SECONDS = (2**63 - 1) // 10**9 - 1  # beyond, nanoseconds leave int64: file_time_ns
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _kind(name: str) -> tuple[str, int | None] | None:
+    """What a file name is to the catalog (memoised: the same names recur in every run)."""
+    if name == HISTORY_FILE:
+        return "history", None
+    if name == ITER_LOG_FILE:
+        return "log", None
+    if name.startswith("ITER_SUMMARY_") and (m := ITER_RE.match(name)):
+        return ("gz" if name.endswith(".gz") else "file"), int(m.group(1))
+    return None
+
+
+def _regular(st: os.stat_result) -> bool:
+    return st.st_mode & 0o170000 == 0o100000  # a regular file, never a symlink's target
+
+
+def folder_sources(folder: Path) -> list[Source]:
+    """The ITER_SUMMARY files, the iteration log and a legacy history of ``folder``
+    (listed through a descriptor: one lookup per ``lstat``, not a whole path's)."""
+    prefix = f"{folder}/"
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with os.scandir(fd) as it:
+            found = [(entry, what) for entry in it if (what := _kind(entry.name)) is not None]
+        out = []
+        for entry, (kind, number) in found:
+            st = entry.stat(follow_symlinks=False)
+            if _regular(st):
+                out.append((prefix + entry.name, kind, number, st.st_ino, st.st_size,
+                            file_time_ns(st), entry.name))
+        return out
+    finally:
+        os.close(fd)
+
+
+def log_source(folder: Path) -> Source | None:
+    """The iteration log of ``folder`` as :func:`folder_sources` lists it, or None."""
+    path = folder / ITER_LOG_FILE
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not _regular(st):
+        return None
+    return (str(path), "log", None, st.st_ino, st.st_size, file_time_ns(st), ITER_LOG_FILE)
+
+
+def _files(folder: Path) -> pl.DataFrame:
+    """:func:`folder_sources` of ``folder`` but its log, as :data:`SOURCE_SCHEMA`."""
+    return pl.DataFrame([s for s in folder_sources(folder) if s[1] != "log"],
+                        schema=SOURCE_SCHEMA, orient="row")
+
+
+def _run_find(parent: Path) -> bytes | None:
+    """Every regular file two levels under ``parent``: ``folder NUL name NUL inode NUL size
+    NUL mtime`` lines from GNU find, or None where find is missing or fails."""
+    try:
+        done = subprocess.run(
+            ["find", "-H", str(parent), "-mindepth", "2", "-maxdepth", "2", "-type", "f",
+             "-printf", "%h\\0%f\\0%i\\0%s\\0%T@\\n"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env={**os.environ, "LC_ALL": "C"}, check=False)
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _parse_find(out: bytes, folders: Sequence[Path]) -> dict[str, pl.DataFrame] | None:
+    """``find``'s lines as each folder's :data:`SOURCE_SCHEMA` frame, or None when any
+    line is not what it should be."""
+    try:
+        raw = pl.read_csv(out, has_header=False, separator="\x00", quote_char=None,
+                          schema=_FIND_FIELDS, encoding="utf8-lossy")
+    except pl.exceptions.PolarsError:
+        return None
+    if raw.null_count().sum_horizontal().item() or not raw.get_column("_t").str.contains(
+            _FIND_TIME).all():
+        return None  # a name with a newline, a time find printed otherwise
+    if raw.select((pl.col("_t").str.head(-11).cast(pl.Int64) > _MAX_SECONDS).any()).item():
+        return None
+    name = pl.col("_name")
+    number = name.str.extract(ITER_RE.pattern, 1).cast(pl.Int64)
+    kind = (pl.when(name == HISTORY_FILE).then(pl.lit("history"))
+            .when(number.is_not_null() & name.str.ends_with(".gz")).then(pl.lit("gz"))
+            .when(number.is_not_null()).then(pl.lit("file")))
+    files = raw.lazy().select(
+        "_folder", pl.concat_str("_folder", pl.lit("/"), name).alias("_path"),
+        kind.alias("_source"), number.alias("iteration"), pl.col("_ino").cast(pl.Int64),
+        pl.col("_size").cast(pl.Int64),
+        (pl.col("_t").str.head(-11).cast(pl.Int64) * 10**9
+         + pl.col("_t").str.slice(-10, 9).cast(pl.Int64)).alias("_mtime"),
+        name).filter(pl.col("_source").is_not_null()).collect()
+    wanted = {str(folder) for folder in folders}
+    parts = {str(key[0]): part for key, part in
+             files.filter(pl.col("_folder").is_in(wanted)).partition_by(
+                 "_folder", as_dict=True, maintain_order=True, include_key=False).items()}
+    empty = pl.DataFrame(schema=SOURCE_SCHEMA)
+    return {folder: parts.get(folder, empty) for folder in wanted}
+
+
+def _find_files(folders: Sequence[Path]) -> dict[str, pl.DataFrame] | None:
+    """Each folder's files as ``find`` lists them (all of one parent), or None."""
+    out = _run_find(folders[0].parent)
+    return None if out is None else _parse_find(out, folders)
+
+
+def _findable(folders: Sequence[Path], siblings: int) -> bool:
+    """Many folders of one parent, most of the ``siblings`` it holds (find lists them all),
+    with paths find prints as they are."""
+    if len(folders) < max(FIND_MIN_FOLDERS, siblings / 2):
+        return False
+    try:
+        return not any("\n" in (text := os.fsencode(f).decode("utf-8")) or "\x00" in text
+                       for f in folders)
+    except UnicodeDecodeError:
+        return False
+
+
+class FolderScan:
+    """The files of ``folders`` but their logs (each as :data:`SOURCE_SCHEMA`; the log is
+    :func:`log_source`'s), listed in the background.
+
+    ``siblings``: how many folders the parent of most of them holds (``find`` lists them
+    all, so it is used only when most are asked for). Use as a context manager;
+    :meth:`files` waits for a folder's (and raises what listing it raised); leaving the
+    block early drops the folders not listed yet.
+    """
+
+    def __init__(self, folders: Sequence[Path], siblings: int = 0) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soakkit-scan")
+        self._found: Future[dict[str, pl.DataFrame] | None] | None = None
+        self._parts: dict[str, pl.DataFrame] = {}
+        self._listed: dict[Path, Future[pl.DataFrame]] = {}
+        by_parent: dict[Path, list[Path]] = {}
+        for folder in folders:
+            by_parent.setdefault(folder.parent, []).append(folder)
+        group = max(by_parent.values(), key=len, default=[])
+        self._group = group if _findable(group, siblings) else []
+        if self._group:
+            self._found = self._pool.submit(_find_files, self._group)
+        self._list([f for f in folders if f.parent != group[0].parent] if self._group
+                   else folders)
+
+    def _list(self, folders: Sequence[Path]) -> None:
+        self._listed.update({f: self._pool.submit(_files, f) for f in folders})
+
+    def files(self, folder: Path) -> pl.DataFrame:
+        """The files of ``folder`` (one of those given) but its log."""
+        if self._found is not None:
+            found = self._found.result()
+            self._found = None
+            if found is None:
+                self._list(self._group)
+            else:
+                self._parts = found
+        if (part := self._parts.get(str(folder))) is not None:
+            return part
+        return self._listed[folder].result()
+
+    def __enter__(self) -> FolderScan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

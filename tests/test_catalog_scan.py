@@ -1,0 +1,140 @@
+"""The catalog's listing: GNU find and Python's scandir give the same files, and every
+case find cannot print as it should falls back to the Python listing."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from soakkit.catalog import scan
+from soakkit.catalog.load import load_catalog
+from soakkit.catalog.scan import FIND_MIN_FOLDERS, FolderScan
+from soakkit.soak import SoakOptions, run_soak
+
+from .conftest import subprocess_env
+
+NS = 1_767_225_600_123_456_789  # 2026-01-01 00:00:00.123456789 UTC
+
+
+def _write(path: Path, data: bytes, ns: int = NS) -> None:
+    path.write_bytes(data)
+    os.utime(path, ns=(ns, ns), follow_symlinks=False)
+
+
+def _folders(runs: Path, count: int = FIND_MIN_FOLDERS + 1) -> list[Path]:
+    """Run folders with every kind of entry the listing meets."""
+    out = []
+    for k in range(count):
+        folder = runs / f"run{k:02d}"
+        folder.mkdir(parents=True)
+        _write(folder / "ITER_SUMMARY_1.json", b"{}", NS + k)
+        _write(folder / "ITER_SUMMARY_2.json.gz", gzip.compress(b"{}", mtime=0), NS - 7)
+        _write(folder / "ITER_SUMMARY_01.json", b"{}")  # not an iteration's name
+        _write(folder / "iterations.jsonl", b"")  # the log: listed apart
+        _write(folder / "iterations.jsonl.gz", b"")  # a legacy history
+        _write(folder / "RUN.json", b"{}")
+        (folder / "ITER_SUMMARY_3.json").symlink_to(folder / "ITER_SUMMARY_1.json")
+        (folder / "ITER_SUMMARY_4.json").mkdir()
+        out.append(folder)
+    return out
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort("_path")
+
+
+def _same(listed: dict[str, pl.DataFrame], folders: list[Path]) -> bool:
+    """``listed`` is, folder by folder, what Python's scandir lists."""
+    return listed.keys() == {str(f) for f in folders} and all(
+        _sorted(listed[str(f)]).equals(_sorted(scan._files(f))) for f in folders)
+
+
+def test_find_lists_what_python_lists(tmp_path: Path) -> None:
+    folders = _folders(tmp_path / "runs")
+    found = scan._find_files(folders)
+    assert found is not None, "GNU find (findutils) is on every Debian system"
+    assert _same(found, folders)
+    first = found[str(folders[0])]
+    assert sorted(first["_name"]) == ["ITER_SUMMARY_1.json", "ITER_SUMMARY_2.json.gz",
+                                      "iterations.jsonl.gz"]
+    assert first.filter(pl.col("_name") == "ITER_SUMMARY_1.json")["_mtime"].item() == NS
+
+
+def test_a_linked_runs_folder_is_listed_through_the_link(tmp_path: Path) -> None:
+    _folders(tmp_path / "real")
+    (tmp_path / "runs").symlink_to(tmp_path / "real")
+    folders = sorted((tmp_path / "runs").iterdir())
+    found = scan._find_files(folders)
+    assert found is not None
+    assert _same(found, folders)
+    assert all(part.height == 3 for part in found.values())
+
+
+@pytest.mark.parametrize("odd", ["newline", "before_1970", "after_2262"])
+def test_what_find_cannot_print_falls_back_to_python(tmp_path: Path, odd: str) -> None:
+    folders = _folders(tmp_path / "runs")
+    if odd == "newline":
+        _write(folders[3] / "ITER_SUMMARY_5.json\n", b"{}")
+    else:
+        ns = -1_500_000_000 if odd == "before_1970" else 15_000_000_000 * 10**9
+        path = folders[3] / "ITER_SUMMARY_5.json"
+        path.write_bytes(b"{}")
+        try:
+            os.utime(path, ns=(ns, ns))
+        except (OSError, OverflowError):
+            pytest.skip("this file system cannot date a file there")
+    assert scan._find_files(folders) is None
+    with FolderScan(folders, siblings=len(folders)) as listing:
+        assert _same({str(f): listing.files(f) for f in folders}, folders)
+
+
+def test_without_find_the_catalog_is_the_same(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "soak"
+    run = run_soak(SoakOptions(iterations=3, sim_minutes=1, seed=1, mode="mixed",
+                               gate="production", artifacts=root,
+                               now="2026-03-01T00:00:00Z"), env={})
+    for k in range(FIND_MIN_FOLDERS):  # copies keep their files' times: the log matches them
+        shutil.copytree(run.run_dir, root / "runs" / f"{run.run_id}-{k}", symlinks=True)
+    edited = root / "runs" / f"{run.run_id}-2" / "ITER_SUMMARY_2.json"
+    _write(edited, edited.read_bytes() + b"\n")  # the log no longer matches this file
+    (root / "latest").unlink()  # the runner's link, made the legacy layout's folder:
+    (root / "latest").mkdir()  # listed by Python beside find
+    _write(root / "latest" / "ITER_SUMMARY_1.json", (run.run_dir / "ITER_SUMMARY_1.json")
+           .read_bytes())
+    finds: list[int] = []
+    find_files = scan._find_files
+
+    def counted(folders: list[Path]) -> dict[str, pl.DataFrame] | None:
+        finds.append(len(folders))
+        return find_files(folders)
+
+    monkeypatch.setattr(scan, "_find_files", counted)
+    with_find = load_catalog(root, cache=False)
+    assert finds == [FIND_MIN_FOLDERS + 1]
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert scan._find_files(sorted((root / "runs").iterdir())) is None
+    without = load_catalog(root, cache=False)
+    assert_frame_equal(with_find.frame, without.frame)
+    assert (with_find.problems, with_find.notes) == (without.problems, without.notes)
+    assert with_find.frame.height == 3 * (FIND_MIN_FOLDERS + 1) + 1
+    assert len(with_find.notes) == 1 and "ITER_SUMMARY_2.json" in with_find.notes[0]
+
+
+def test_a_cold_load_imports_neither_numpy_nor_the_tuner(tmp_path: Path) -> None:
+    _folders(tmp_path / "runs")
+    code = ("import sys; from soakkit.catalog.load import load_catalog; "
+            f"load_catalog({str(tmp_path)!r}, cache=False); "
+            "print(sorted(m for m in ('numpy', 'soakkit.tuning.engine') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=subprocess_env(), check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
