@@ -361,12 +361,13 @@ def test_comparable_pairs_count_the_windows_a_trial_forms(
     seen: dict[int, dict[str, Any]] = {}
     foresee, observe = iteration_module.comparable_pairs, iteration_module.observe_windows
 
-    def spy_foresee(tape, reference):  # type: ignore[no-untyped-def]
-        seen.setdefault(id(tape), {"tape": tape})["foreseen"] = foresee(tape, reference)
+    def spy_foresee(tape, reference, **labels):  # type: ignore[no-untyped-def]
+        seen.setdefault(id(tape), {"tape": tape})["foreseen"] = foresee(tape, reference,
+                                                                        **labels)
         return seen[id(tape)]["foreseen"]
 
-    def spy_observe(tape, traded, reference):  # type: ignore[no-untyped-def]
-        out = observe(tape, traded, reference)
+    def spy_observe(tape, traded, reference, **labels):  # type: ignore[no-untyped-def]
+        out = observe(tape, traded, reference, **labels)
         seen.setdefault(id(tape), {"tape": tape})["observed"] = (
             len(pair_windows(out)),
             sum(a.regime == b.regime for a, b in zip(out[0::2], out[1::2], strict=True)),

@@ -43,6 +43,7 @@ from soakkit.sim.tape import NS, MarketTape
 from soakkit.soak.options import SoakOptions, load_market
 from soakkit.soak.trading import (
     comparable_pairs,
+    minute_labels,
     observe_windows,
     observed_regime,
     plan_windows,
@@ -241,8 +242,9 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
     verdict = judge_iteration(kpis, o.gate, n)
     production = judge_iteration(kpis, "production", n + 10**6)
     evidence, pairs, windows = None, [], []
+    labels = minute_labels(tape)  # the minutes' regimes, as the bot observed them
     if pending is not None:
-        observed = observe_windows(tape, traded, reference_run)
+        observed = observe_windows(tape, traded, reference_run, labels=labels)
         windows = round_floats(window_records(observed, traded))
         pairs = [*pending["pairs"], *([a.to_json(), b.to_json()]
                                        for a, b in pair_windows(observed))]
@@ -258,8 +260,8 @@ def run_iteration(session: Session, n: int, store: RuntimeStore) -> IterationRep
                       failed=verdict.verdict == "FAIL",
                       production_pass=production.verdict != "FAIL", values=cfg.values,
                       baseline=cfg.baseline(), pinned=cfg.pinned, history=_history(earlier),
-                      enabled=o.tune, trial=evidence, regime=observed_regime(tape),
-                      comparable_pairs=comparable_pairs(tape, reference_run))
+                      enabled=o.tune, trial=evidence, regime=observed_regime(tape, labels=labels),
+                      comparable_pairs=comparable_pairs(tape, reference_run, labels=labels))
     applied = store.apply(decision, store.read(), cfg.baseline(), cfg.pinned)
     flags = decision.flags
     if applied.status == "already_applied":

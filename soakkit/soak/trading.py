@@ -32,8 +32,8 @@ from soakkit.sim.strategy import StrategyResult, run_strategy
 from soakkit.sim.tape import NS, MarketTape
 from soakkit.tuning.trial import ARMS, SAMPLE_S, ForeseenPairs, WindowObservation
 
-__all__ = ["comparable_pairs", "observe_windows", "observed_regime", "plan_windows",
-           "reference_values", "run_reference", "window_records"]
+__all__ = ["comparable_pairs", "minute_labels", "observe_windows", "observed_regime",
+           "plan_windows", "reference_values", "run_reference", "window_records"]
 
 
 def reference_values() -> dict[str, Value]:
@@ -85,12 +85,14 @@ def _window_minute(start_ns: int, end_ns: int, minutes: int) -> int:
     return min(int((start_ns / NS + end_ns / NS) / 2.0 // 60.0), minutes - 1)
 
 
-def comparable_pairs(tape: MarketTape, reference: StrategyResult) -> ForeseenPairs:
+def comparable_pairs(tape: MarketTape, reference: StrategyResult, *,
+                     labels: np.ndarray | None = None) -> ForeseenPairs:
     """How many of a trial's window pairs this iteration's market would have let it compare
     (both windows in one regime, labelled from the quotes, and the gate's reference profile
     trading in both: what :func:`~soakkit.tuning.trial.pair_windows` keeps), and how many a
-    trial iteration of its length has."""
-    labels = _labels(tape)
+    trial iteration of its length has. ``labels``: :func:`minute_labels` of ``tape``, when
+    the caller has them."""
+    labels = minute_labels(tape) if labels is None else labels
     edges = _window_edges(tape.duration_s)
     regimes = [labels[_window_minute(a, b, labels.size)] for a, b in pairwise(edges)]
     traded = [bool(_inside(reference.fills.t, a, b).any()) for a, b in pairwise(edges)]
@@ -106,22 +108,23 @@ def _inside(t: np.ndarray, start_ns: int, end_ns: int) -> np.ndarray:
     return np.asarray((t >= start_ns / NS) & (t < end_ns / NS))
 
 
-def _labels(tape: MarketTape) -> np.ndarray:
+def minute_labels(tape: MarketTape) -> np.ndarray:
     """The regime of every minute, labelled from the quotes (what a live bot can see)."""
     minutes = max(1, round(tape.duration_s / 60.0))
     return label_minutes(tape.quote_ns, tape.mid_px, 0, minutes).labels
 
 
-def observed_regime(tape: MarketTape) -> str:
+def observed_regime(tape: MarketTape, *, labels: np.ndarray | None = None) -> str:
     """The iteration's most common observed regime (ties: the calmer one)."""
-    counts = np.bincount(_labels(tape), minlength=len(REGIME_NAMES))
+    labels = minute_labels(tape) if labels is None else labels
+    counts = np.bincount(labels, minlength=len(REGIME_NAMES))
     return REGIME_NAMES[int(np.argmax(counts))]
 
 
-def observe_windows(tape: MarketTape, traded: Traded, reference: StrategyResult
-                    ) -> list[WindowObservation]:
+def observe_windows(tape: MarketTape, traded: Traded, reference: StrategyResult, *,
+                    labels: np.ndarray | None = None) -> list[WindowObservation]:
     """What the bot observed in each window of ``traded`` (in order)."""
-    labels = _labels(tape)
+    labels = minute_labels(tape) if labels is None else labels
     ref_t = reference.fills.t
     ref_notional = tape.instrument.notional_usd(reference.fills.qty, reference.fills.price)
     out = []
