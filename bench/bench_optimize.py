@@ -212,6 +212,10 @@ def main() -> int:
     p.add_argument("--check-tapes", default="",
                    help="cells: tapes (or captures) the recommendation is also judged on, "
                         "held-back windows only (a one-trial study starting from it)")
+    p.add_argument("--check-split", type=float, default=None,
+                   help="cells: the check study's --tape-split (default --tape-split): the "
+                        "recommendation is fixed before the check, so every window after "
+                        "the split is out of sample")
     p.add_argument("--capture-levels", type=int, default=10,
                    help="cells: depth levels kept when importing a capture")
     p.add_argument("--tape-split", type=float, default=0.6)

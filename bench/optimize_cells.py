@@ -9,7 +9,8 @@ tapes, per held-back window: every configuration's fills and risk-adjusted P&L, 
 recommendation's differences against each profile with their exact sign-flip p-value and
 the windows their spread would need, the interval as it was when latency seeds counted as
 markets, and which constraints the trials broke; ``--check-tapes`` judges the
-recommendation on other tapes' held-back windows.
+recommendation on other tapes' held-back windows (those after ``--check-split`` of each:
+the recommendation is fixed before that check runs).
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def _check_on_tapes(args: Any, root: Path, doc: dict[str, Any]) -> dict[str, Any
     args_check = type(args)(**{**vars(args), "cell_tapes": args.check_tapes})
     spec = study_spec(args, art, "check", "tpe", modes=(), tapes=_cell_tapes(args_check, root),
                  trials=1, profile="recommended", tape_minutes=1,
-                 tape_split=args.tape_split, params=("tail_age_ms",))
+                 tape_split=args.check_split or args.tape_split, params=("tail_age_ms",))
     result = dict(run_optimize(spec).result or {})
     table = [{"profile": c["reference"], "market": c["group"], "cells": c["cells"],
               "diff": c["diff"], "ci95": c["ci95"], "beats": c["beats"],

@@ -70,6 +70,10 @@ def _spec(art: Path, **kw: object) -> OptimizeSpec:
     (["--tapes", f"{TAPES / 'sample'},{TAPES / 'binance-spot-btcusdt'}", "--tape-split",
       "0.1"], [f"--tapes {TAPES / 'binance-spot-btcusdt'}: 5 window(s)", "cannot be split"]),
     (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], ["--workers"]),
+    (["--eval-tapes", "/nonexistent/tape"], ["--eval-tapes /nonexistent/tape"]),
+    (["--tapes", str(TAPES / "sample"), "--eval-tapes", f"{TAPES / 'sample'}/"],
+     [f"--eval-tapes {TAPES / 'sample'}: a tape named 'sample' is listed twice",
+      "cannot also be held back"]),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
         cli, tmp_path: Path, argv: list[str], fragments: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -256,6 +260,42 @@ def test_a_tape_calibrates_on_its_early_windows_and_is_judged_on_the_later_ones(
     assert plan.data.identity()["tapes"][str(tape)]  # its digest is part of the study
     with pytest.raises(UsageError, match="cannot be split"):
         build_plan(_spec(tmp_path, modes=(), tapes=(tape,), tape_split=0.01))
+
+
+def test_a_held_back_tape_is_judged_whole_and_never_calibrates(tmp_path: Path) -> None:
+    from soakkit.sim.replay import load_tape, windows_available
+
+    seen, held = TAPES / "binance-spot-btcusdt", TAPES / "sample"
+    plan = build_plan(_spec(tmp_path, modes=("calm",), tapes=(seen,), eval_tapes=(held,)))
+    assert [g.name for g in plan.data.calibration.groups] == ["calm",
+                                                              "tape:binance-spot-btcusdt"]
+    ev = {g.name: g for g in plan.data.evaluation.groups}
+    assert list(ev) == ["calm", "tape:binance-spot-btcusdt", "tape:sample"]
+    whole = ev["tape:sample"]
+    assert (whole.first, whole.last) == (1, windows_available(load_tape(held), 1))
+    assert whole.seeds == (3, 4)  # the evaluation seeds
+    assert plan.data.identity()["tapes"][str(held)]  # its digest is part of the study
+    with pytest.raises(UsageError, match="give at least one market mode or --tapes"):
+        build_plan(_spec(tmp_path, modes=(), eval_tapes=(held,)))
+
+
+@pytest.mark.slow
+def test_a_study_judges_the_winner_on_a_held_back_tape_whole(
+        cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    art = tmp_path / "a"
+    result = cli("optimize", "--artifacts", str(art), "--modes", "calm", "--tapes",
+                 str(TAPES / "binance-spot-btcusdt"), "--eval-tapes", str(TAPES / "sample"),
+                 "--seeds", "1-2", "--eval-seeds", "101-102", "--trials", "2",
+                 "--iterations", "1", "--sim-minutes", "1", "--oos-top", "1",
+                 "--params", "tail_age_ms", "--workers", "1", "--name", "held",
+                 "--write-profile", "never", "--now", NOW)
+    assert result.code in (0, 1), result
+    doc = json.loads((art / "studies" / "held" / "result.json").read_text())
+    compared = {c["group"]: c for c in doc["evidence"]["out_of_sample"]
+                if c["reference"] == "aggressive"}
+    assert {"calm", "tape:binance-spot-btcusdt", "tape:sample", "tapes", "all"} <= set(compared)
+    assert compared["tape:sample"]["cells"] == 20  # every one-minute window, none calibrated
+    assert compared["tapes"]["cells"] == 20 + 2  # beside the split tape's held-back windows
 
 
 def test_a_journal_line_cut_by_a_kill_is_dropped_on_resume(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ _EXAMPLES = """examples:
                    --seeds 1-8 --eval-seeds 101-108 --trials 40 --name btc-tape
   soakkit optimize --modes calm,volatile --tapes spot-btc/,usdm-eth/,coinm-eth/ ...
                    (several captures, from `soakkit tape import --from binance-capture`)
+  soakkit optimize ... --tapes spot-btc/ --eval-tapes spot-btc-next-day/
+                   (a capture the search never sees, judged whole)
   soakkit optimize ... --scheduler tcp://scheduler:8786      (an existing Dask cluster)
   soakkit report optimize -p study calm-volatile             (the report)
 
@@ -40,11 +42,12 @@ the mean risk_adjusted_pnl per iteration on the calibration markets (--seeds, an
 fall below the starting profile's and every gated KPI must hold its threshold on average (or
 be no worse than the profile's). Trial 0 is the profile itself. Then the best trials, every
 shipped profile and the tuner run on the held-back markets (--eval-seeds, the later
-windows), and the winner's deflated Sharpe ratio and PBO (CSCV) are measured. The 95 %
-intervals resample the seeds of a synthetic mode but the held-back windows of a tape (its
-seeds only redraw latency over the same recording). A supported recommendation (DSR >=
-0.95, PBO <= 0.2) is written to <artifacts>/profiles/<NAME>.json with its provenance
-(`soakkit config show --profile NAME`).
+windows, every window of --eval-tapes), and the winner's deflated Sharpe ratio and PBO
+(CSCV) are measured. The 95 % intervals resample the seeds of a synthetic mode but the
+held-back windows of a tape (its seeds only redraw latency over the same recording). A
+supported recommendation (DSR >= 0.95, PBO <= 0.2) is written to
+<artifacts>/profiles/<NAME>.json with its provenance (`soakkit config show --profile
+NAME`).
 
 Rerun the same command after a crash, kill or Ctrl-C: the study continues from its journal;
 rerun it with more --trials to extend it. Results: <artifacts>/studies/<NAME>/ (study.json,
@@ -125,7 +128,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     silence_dask_logs()  # for good: Dask logs a lost connection with a traceback
     spec = OptimizeSpec.from_text(
         modes=args.modes, seeds=args.seeds, eval_seeds=args.eval_seeds, params=args.params,
-        tapes=args.tapes, profile=args.profile, strategy=args.strategy, market=args.market,
+        tapes=args.tapes, eval_tapes=args.eval_tapes, profile=args.profile,
+        strategy=args.strategy, market=args.market,
         tape_minutes=args.tape_minutes, tape_split=args.tape_split,
         iterations=args.iterations, sim_minutes=args.sim_minutes, gate=args.gate,
         sampler=args.sampler, seed=args.seed, oos_top=args.oos_top, trials=args.trials,
@@ -192,6 +196,10 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     help="recorded tapes to replay too, each split walk-forward; with "
                          "several, their held-back windows are also compared pooled "
                          "('tapes')")
+    mk.add_argument("--eval-tapes", metavar="DIR,DIR",
+                    help="recorded tapes held back whole: every window evaluates, none "
+                         "calibrates (other captures of the market, for the out-of-sample "
+                         "comparisons; pooled with --tapes' held-back windows in 'tapes')")
     mk.add_argument("--tape-minutes", type=int_arg(1, MAX_SIM_MINUTES),
                     default=default.tape_minutes, metavar="M",
                     help="minutes per replayed window (default: %(default)s)")

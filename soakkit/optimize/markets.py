@@ -8,7 +8,9 @@ a recorded tape. Its *cells* are mini-soaks, one per seed:
   markets);
 * a tape: windows of ``--tape-minutes``; the calibration set replays the first
   ``--tape-split`` of its windows, the evaluation set the later ones (walk-forward: the
-  evaluation never looks back), each with the seeds of its set (the latency draws).
+  evaluation never looks back), each with the seeds of its set (the latency draws);
+* a held-back tape (``--eval-tapes``): every window in the evaluation set, none in the
+  calibration set.
 
 Groups are the unit of the constraints (the gate holds per market) and of the report's
 comparisons.
@@ -27,7 +29,7 @@ from soakkit.core.errors import SoakkitError, UsageError, did_you_mean
 from soakkit.optimize.spec import OptimizeSpec
 from soakkit.sim.regimes import MODES
 from soakkit.sim.replay import load_tape, windows_available
-from soakkit.sim.tapefile import TAPE_META
+from soakkit.sim.tapefile import TAPE_META, RecordedTape
 from soakkit.soak.options import REPLAY_MODE, load_market, market_file
 from soakkit.sweep.spec import format_seeds
 
@@ -141,26 +143,41 @@ def _check_seeds(spec: OptimizeSpec) -> None:
                          f"{shared[0]}): calibration and evaluation must be disjoint")
 
 
+def _load(flag: str, given: Path) -> RecordedTape:
+    """The tape at ``given``, or the one line that says why not."""
+    try:
+        return load_tape(Path(given).resolve())
+    except SoakkitError as exc:
+        raise UsageError(f"{flag} {given}: {str(exc).splitlines()[0]}") from None
+    except OSError as exc:
+        raise UsageError(f"{flag} {given}: cannot read the tape ({exc.strerror or exc})"
+                         ) from None
+
+
 def _tape_groups(spec: OptimizeSpec) -> tuple[list[Group], list[Group], dict[str, str]]:
     if not 0.0 < spec.tape_split < 1.0 or not math.isfinite(spec.tape_split):
         raise UsageError(f"--tape-split {spec.tape_split}: expected a share between 0 and 1 "
                          "(exclusive)")
     cal, ev, digests = [], [], {}
-    names: set[str] = set()
-    for given in spec.tapes:
+    flags: dict[str, str] = {}  # tape label -> the flag that named it
+    for flag, given in [*(("--tapes", t) for t in spec.tapes),
+                        *(("--eval-tapes", t) for t in spec.eval_tapes)]:
         folder = Path(given).resolve()
         label = tape_label(folder)
-        if label in names:
-            raise UsageError(f"--tapes {given}: a tape named {folder.name!r} is listed twice")
-        names.add(label)
-        try:
-            tape = load_tape(folder)
-        except SoakkitError as exc:
-            raise UsageError(f"--tapes {given}: {str(exc).splitlines()[0]}") from None
-        except OSError as exc:
-            raise UsageError(f"--tapes {given}: cannot read the tape ({exc.strerror or exc})"
-                             ) from None
-        windows = windows_available(tape, spec.tape_minutes)
+        if label in flags:
+            raise UsageError(f"{flag} {given}: a tape named {folder.name!r} is listed twice"
+                             + (" (a tape the search sees cannot also be held back)"
+                                if flags[label] != flag else ""))
+        flags[label] = flag
+        windows = windows_available(_load(flag, given), spec.tape_minutes)
+        if flag == "--eval-tapes":
+            if windows < 1:
+                raise UsageError(f"--eval-tapes {given}: shorter than one window of "
+                                 f"--tape-minutes {spec.tape_minutes}")
+            ev.append(Group(label, REPLAY_MODE, str(folder), 1, windows, spec.tape_minutes,
+                            spec.eval_seeds))
+            digests[str(folder)] = _tape_digest(folder)
+            continue
         split = math.floor(windows * spec.tape_split)
         if split < 1 or split >= windows:
             raise UsageError(f"--tapes {given}: {windows} window(s) of --tape-minutes "

@@ -51,6 +51,9 @@ class OptimizeSpec:
     tapes, tape_minutes, tape_split
         Recorded tapes replayed in windows of ``tape_minutes``; the first ``tape_split`` of
         each tape's windows calibrate, the rest evaluate (walk-forward: never earlier).
+    eval_tapes
+        Recorded tapes held back whole: every window evaluates, none calibrates (other
+        captures of the market the search never sees).
     seeds, eval_seeds
         Calibration and evaluation seeds: disjoint (the evidence's named seed sets by
         default).
@@ -71,6 +74,7 @@ class OptimizeSpec:
     modes: tuple[str, ...] = ("mixed",)
     market: str = "default"
     tapes: tuple[Path, ...] = ()
+    eval_tapes: tuple[Path, ...] = ()
     tape_minutes: int = 1
     tape_split: float = DEFAULT_TAPE_SPLIT
     seeds: tuple[int, ...] = CALIBRATION_SEEDS
@@ -95,7 +99,8 @@ class OptimizeSpec:
 
     @classmethod
     def from_text(cls, *, modes: str, seeds: str, eval_seeds: str, params: str | None = None,
-                  tapes: str | None = None, **options: object) -> OptimizeSpec:
+                  tapes: str | None = None, eval_tapes: str | None = None,
+                  **options: object) -> OptimizeSpec:
         """A spec from the command line's text forms (``"1-20"``, ``"calm,volatile"``)."""
         if modes.strip() == "" and not tapes:
             raise UsageError('--modes "": give at least one market mode, or --tapes')
@@ -103,7 +108,9 @@ class OptimizeSpec:
                    seeds=parse_seeds(seeds, "--seeds"),
                    eval_seeds=parse_seeds(eval_seeds, "--eval-seeds"),
                    params=None if params is None else parse_params(params),
-                   tapes=parse_tapes(tapes), **options)  # type: ignore[arg-type]
+                   tapes=parse_tapes(tapes),
+                   eval_tapes=parse_tapes(eval_tapes, "--eval-tapes"),
+                   **options)  # type: ignore[arg-type]
 
 
 def parse_params(text: str) -> tuple[str, ...]:
@@ -111,8 +118,8 @@ def parse_params(text: str) -> tuple[str, ...]:
     return parse_list(text, "--params")
 
 
-def parse_tapes(text: str | None) -> tuple[Path, ...]:
+def parse_tapes(text: str | None, flag: str = "--tapes") -> tuple[Path, ...]:
     """``"dir1,dir2"`` → tape folders (checked with the spec)."""
     if text is None:
         return ()
-    return tuple(Path(p) for p in parse_list(text, "--tapes"))
+    return tuple(Path(p) for p in parse_list(text, flag))
