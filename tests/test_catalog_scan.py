@@ -3,17 +3,20 @@ case find cannot print as it should falls back to the Python listing."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from soakkit.catalog import load as load_module
 from soakkit.catalog import scan
 from soakkit.catalog.load import load_catalog
 from soakkit.catalog.scan import FIND_MIN_FOLDERS, FolderScan
@@ -110,16 +113,17 @@ def test_without_find_the_catalog_is_the_same(tmp_path: Path,
     (root / "latest").mkdir()  # listed by Python beside find
     _write(root / "latest" / "ITER_SUMMARY_1.json", (run.run_dir / "ITER_SUMMARY_1.json")
            .read_bytes())
-    finds: list[int] = []
+    finds: list[tuple[int, bool]] = []
     find_files = scan._find_files
 
     def counted(folders: list[Path]) -> dict[str, pl.DataFrame] | None:
-        finds.append(len(folders))
-        return find_files(folders)
+        found = find_files(folders)
+        finds.append((len(folders), found is not None))  # listed by find, not Python
+        return found
 
     monkeypatch.setattr(scan, "_find_files", counted)
     with_find = load_catalog(root, cache=False)
-    assert finds == [FIND_MIN_FOLDERS + 1]
+    assert finds == [(FIND_MIN_FOLDERS + 1, True)]
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     assert scan._find_files(sorted((root / "runs").iterdir())) is None
     without = load_catalog(root, cache=False)
@@ -138,3 +142,59 @@ def test_a_cold_load_imports_neither_numpy_nor_the_tuner(tmp_path: Path) -> None
                           env=subprocess_env(), check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_name_ending_in_a_carriage_return_falls_back_to_python(tmp_path: Path) -> None:
+    """polars drops a carriage return that ends a field: find's listing would name a file
+    ``ITER_SUMMARY_5.json`` that does not exist."""
+    folders = _folders(tmp_path / "runs")
+    _write(folders[3] / "ITER_SUMMARY_5.json\r", b"{}")
+    assert scan._find_files(folders) is None
+    with FolderScan(folders, siblings=len(folders)) as listing:
+        assert _same({str(f): listing.files(f) for f in folders}, folders)
+        assert "ITER_SUMMARY_5.json" not in listing.files(folders[3])["_name"].to_list()
+
+
+def test_a_file_removed_while_listed_is_left_out(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rotation may delete a file between the folder's listing and its lstat."""
+    (folder,) = _folders(tmp_path / "runs", count=1)
+    scandir = os.scandir
+
+    def then_rotate(fd: int) -> Any:
+        with scandir(fd) as it:
+            entries = list(it)
+        (folder / "ITER_SUMMARY_1.json").unlink()
+        return contextlib.nullcontext(iter(entries))
+
+    monkeypatch.setattr(scan.os, "scandir", then_rotate)
+    names = sorted(s[6] for s in scan.folder_sources(folder))
+    assert names == ["ITER_SUMMARY_2.json.gz", "iterations.jsonl", "iterations.jsonl.gz"]
+
+
+@pytest.mark.parametrize("count", [2, FIND_MIN_FOLDERS + 1])
+def test_a_folder_removed_during_a_load_is_left_out_either_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """find leaves a folder removed since the folders were listed out; so does Python."""
+    for k in range(count):
+        folder = tmp_path / "runs" / f"run{k:02d}"
+        folder.mkdir(parents=True)
+        _write(folder / "RUN.json", b"{}")
+    folder_mtimes = load_module.folder_mtimes
+
+    def then_remove(artifacts: Path) -> Any:
+        out = folder_mtimes(artifacts)
+        shutil.rmtree(out[0][0].path)
+        return out
+
+    monkeypatch.setattr(load_module, "folder_mtimes", then_remove)
+    loaded = load_catalog(tmp_path, cache=False)
+    assert loaded.frame.height == 0
+
+
+def test_a_time_find_printed_from_a_double_falls_back(tmp_path: Path) -> None:
+    """``%T@`` is nanoseconds and a zero; a tenth digit that is not a zero is not them."""
+    line = "\x00".join([f"{tmp_path}/run00", "ITER_SUMMARY_1.json", "1", "2",
+                         "1767225600.123456789"])
+    assert scan._parse_find(f"{line}0\n".encode(), [tmp_path / "run00"]) is not None
+    assert scan._parse_find(f"{line}7\n".encode(), [tmp_path / "run00"]) is None

@@ -42,7 +42,7 @@ FIND_MIN_FOLDERS = 8
 _FIND_FIELDS = {"_folder": pl.String(), "_name": pl.String(), "_ino": pl.String(),
                 "_size": pl.String(), "_t": pl.String()}
 #: ``find -printf``'s time: seconds, a point, ten digits (nanoseconds and a zero)
-_FIND_TIME = r"^[0-9]{1,10}\.[0-9]{10}$"
+_FIND_TIME = r"^[0-9]{1,10}\.[0-9]{9}0$"
 _MAX_SECONDS = (2**63 - 1) // 10**9 - 1  # beyond, nanoseconds leave int64: file_time_ns
 
 
@@ -66,13 +66,19 @@ def folder_sources(folder: Path) -> list[Source]:
     """The ITER_SUMMARY files, the iteration log and a legacy history of ``folder``
     (listed through a descriptor: one lookup per ``lstat``, not a whole path's)."""
     prefix = f"{folder}/"
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:  # removed since it was listed: as find leaves it out
+        return []
     try:
         with os.scandir(fd) as it:
             found = [(entry, what) for entry in it if (what := _kind(entry.name)) is not None]
         out = []
         for entry, (kind, number) in found:
-            st = entry.stat(follow_symlinks=False)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # rotated or renamed away since it was listed
+                continue
             if _regular(st):
                 out.append((prefix + entry.name, kind, number, st.st_ino, st.st_size,
                             file_time_ns(st), entry.name))
@@ -104,7 +110,8 @@ def _run_find(parent: Path) -> bytes | None:
     NUL mtime`` lines from GNU find, or None where find is missing or fails."""
     try:
         done = subprocess.run(
-            ["find", "-H", str(parent), "-mindepth", "2", "-maxdepth", "2", "-type", "f",
+            ["find", "-H", str(parent), "-ignore_readdir_race", "-mindepth", "2",
+             "-maxdepth", "2", "-type", "f",
              "-printf", "%h\\0%f\\0%i\\0%s\\0%T@\\n"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={**os.environ, "LC_ALL": "C"}, check=False)
@@ -116,6 +123,8 @@ def _run_find(parent: Path) -> bytes | None:
 def _parse_find(out: bytes, folders: Sequence[Path]) -> dict[str, pl.DataFrame] | None:
     """``find``'s lines as each folder's :data:`SOURCE_SCHEMA` frame, or None when any
     line is not what it should be."""
+    if b"\r" in out:
+        return None  # polars drops a carriage return that ends a field: a name would lose it
     try:
         raw = pl.read_csv(out, has_header=False, separator="\x00", quote_char=None,
                           schema=_FIND_FIELDS, encoding="utf8-lossy")
