@@ -46,11 +46,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"soakkit.tuning.{home}"), name)
+if not TYPE_CHECKING:  # to mypy, a module __getattr__ makes every missing name Any
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"soakkit.tuning.{home}"), name)
 
 
 def __dir__() -> list[str]:
