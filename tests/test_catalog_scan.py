@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,39 @@ def test_a_time_find_printed_from_a_double_falls_back(tmp_path: Path) -> None:
                          "1767225600.123456789"])
     assert scan._parse_find(f"{line}0\n".encode(), [tmp_path / "run00"]) is not None
     assert scan._parse_find(f"{line}7\n".encode(), [tmp_path / "run00"]) is None
+
+
+def test_a_log_appended_while_the_files_are_listed_is_read_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run renames ITER_SUMMARY_3 into place, then appends its line to the log. A load
+    that reads the log between the two and lists the files after must not say the file is
+    missing from the log (and keep saying it from the cache: the folder did not change)."""
+    root = tmp_path / "soak"
+    run = run_soak(SoakOptions(iterations=3, sim_minutes=1, seed=1, mode="mixed",
+                               gate="production", artifacts=root,
+                               now="2026-03-01T00:00:00Z"), env={})
+    (run.run_dir / "iterations.parquet").unlink(missing_ok=True)
+    log = run.run_dir / "iterations.jsonl"
+    full = log.read_bytes()
+    cut = full.rstrip(b"\n").rfind(b"\n") + 1
+    log.write_bytes(full[:cut])  # iteration 3 not logged yet
+    read = threading.Event()
+    read_tables, files = load_module.read_tables, scan._files
+
+    def tables(*args: Any) -> Any:
+        out = read_tables(*args)
+        read.set()
+        return out
+
+    def append_then_list(folder: Path) -> pl.DataFrame:
+        assert read.wait(timeout=60)
+        with log.open("ab") as f:  # the run appends meanwhile
+            f.write(full[cut:])
+        return files(folder)
+
+    monkeypatch.setattr(load_module, "read_tables", tables)
+    monkeypatch.setattr(scan, "_files", append_then_list)
+    first = load_catalog(root)
+    again = load_catalog(root)
+    assert first.frame.height == again.frame.height == 3
+    assert first.notes == again.notes == ()

@@ -264,9 +264,16 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
             logs[folder.rel] = log_source(folder.path)
         tables = read_tables([(folder.path, log[4]) for folder, mine in changed
                               if mine is None and (log := logs[folder.rel]) is not None])
+        grown: set[str] = set()
         for folder, mine in changed:
             options, log = options_of[folder.rel], logs[folder.rel]
             files = scan.files(folder.path)
+            if log is not None and mine is None and (now := log_source(folder.path)) not in (
+                    None, log):
+                # the log changed while the files were listed (a run appending): its table,
+                # read before, could lack a file the listing has; read it again after
+                log = now
+                grown.add(str(folder.path))
             if log is not None and mine is None:
                 # one file for the whole run (its files are read below only where it lacks
                 # them)
@@ -291,7 +298,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
                     read(folder.rel, folder.run_id, folder.layout, options, source)
             if mine is not None and reuse:
                 keep.append(mine.filter(pl.col("_src").is_in(reuse)))
-    from_logs = rows_from_logs(logged, tables)
+    from_logs = rows_from_logs(logged, tables.without(grown))
     for f in logged:
         problems[f.rel] += from_logs.problems.get(f.rel, [])
         notes[f.rel] = from_logs.notes.get(f.rel, [])

@@ -71,6 +71,15 @@ class LogTables:
     tolerant: dict[str, Any]  #: folders whose log only the line-by-line parser reads
     folders: frozenset[str]  #: the folders read (paths)
 
+    def without(self, folders: set[str]) -> LogTables:
+        """These tables but those of ``folders`` (paths): read again by
+        :func:`rows_from_logs`."""
+        if not folders & self.folders:
+            return self
+        return LogTables(self.frame.filter(~pl.col(_TABLE).is_in(list(folders))),
+                         {k: v for k, v in self.tolerant.items() if k not in folders},
+                         self.folders - folders)
+
 
 def read_tables(logs: Sequence[tuple[Path, int]]) -> LogTables:
     """The tables of the folders ``logs`` names, each with its log's size: the folder's
