@@ -296,6 +296,11 @@ def test_a_study_judges_the_winner_on_a_held_back_tape_whole(
     assert {"calm", "tape:binance-spot-btcusdt", "tape:sample", "tapes", "all"} <= set(compared)
     assert compared["tape:sample"]["cells"] == 20  # every one-minute window, none calibrated
     assert compared["tapes"]["cells"] == 20 + 2  # beside the split tape's held-back windows
+    pooled = [c for c in doc["evidence"]["out_of_sample"]
+              if c["group"] == "tapes" and "+" not in c["reference"]]  # untuned profiles
+    shown = [line for line in result.out.splitlines() if "on the recorded markets" in line]
+    assert shown == [f"  on the recorded markets (tapes, 22 held-back windows): beats "
+                     f"{sum(c['beats'] for c in pooled)} of {len(pooled)} shipped profiles"]
 
 
 def test_a_journal_line_cut_by_a_kill_is_dropped_on_resume(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from soakkit.cli._commands import COMMANDS
 from soakkit.cli._common import (
@@ -110,6 +111,7 @@ def _print_result(result: object) -> None:
         print(f"  out of sample: beats {sum(c['beats'] for c in cells)} of {len(cells)} "
               "shipped profile x market cells with a 95 % interval above 0, pass rate kept "
               f"in {sum(c['keeps_pass_rate'] for c in cells)}")
+    _print_recorded(cells)
     if doc["verdict"] == "supported":
         print("  verdict: the evidence supports the recommendation")
     else:
@@ -119,6 +121,25 @@ def _print_result(result: object) -> None:
     profile = doc.get("profile")
     print(f"  profile: {profile['path']}" if profile else "  profile: none written")
     print(f"results: {result.folder}")
+
+
+def _print_recorded(cells: list[dict[str, Any]]) -> None:
+    """The real market's share of the comparisons, when the study replayed tapes: the tapes
+    pooled (or the one tape), against each shipped profile untuned."""
+    from soakkit.optimize.evaluate import ALL_TAPES
+
+    tapes = sorted({c["group"] for c in cells if c["group"].startswith("tape:")})
+    group = ALL_TAPES if len(tapes) > 1 else tapes[0] if tapes else None
+    recorded = [c for c in cells if c["group"] == group]
+    if not recorded:
+        return
+    print(f"  on the recorded markets ({group}, {recorded[0]['cells']} held-back windows): "
+          f"beats {sum(c['beats'] for c in recorded)} of {len(recorded)} shipped profiles")
+    for c in recorded:
+        lo, hi = c["ci95"]
+        if not c["beats"] and None not in (c["diff"], lo, hi):
+            print(f"    - not shown better than {c['reference']}: {c['diff']:+.4g} "
+                  f"[{lo:+.4g}, {hi:+.4g}]")
 
 
 def _cmd_optimize(args: argparse.Namespace) -> int:
