@@ -72,6 +72,23 @@ def test_find_lists_what_python_lists(tmp_path: Path) -> None:
     assert first.filter(pl.col("_name") == "ITER_SUMMARY_1.json")["_mtime"].item() == NS
 
 
+def test_folders_beyond_one_command_line_take_several_finds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = _folders(tmp_path / "runs")
+    runs: list[int] = []
+    run = subprocess.run
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        runs.append(1)
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(scan, "FIND_ARG_BYTES", len(str(folders[0])) * 2 + 2)
+    monkeypatch.setattr(scan.subprocess, "run", counted)
+    found = scan._find_files(folders)
+    assert found is not None and _same(found, folders)
+    assert len(runs) == (len(folders) + 1) // 2  # two folders a command
+
+
 def test_a_linked_runs_folder_is_listed_through_the_link(tmp_path: Path) -> None:
     _folders(tmp_path / "real")
     (tmp_path / "runs").symlink_to(tmp_path / "real")
@@ -96,7 +113,7 @@ def test_what_find_cannot_print_falls_back_to_python(tmp_path: Path, odd: str) -
         except (OSError, OverflowError):
             pytest.skip("this file system cannot date a file there")
     assert scan._find_files(folders) is None
-    with FolderScan(folders, siblings=len(folders)) as listing:
+    with FolderScan(folders) as listing:
         assert _same({str(f): listing.files(f) for f in folders}, folders)
 
 
@@ -110,8 +127,8 @@ def test_without_find_the_catalog_is_the_same(tmp_path: Path,
         shutil.copytree(run.run_dir, root / "runs" / f"{run.run_id}-{k}", symlinks=True)
     edited = root / "runs" / f"{run.run_id}-2" / "ITER_SUMMARY_2.json"
     _write(edited, edited.read_bytes() + b"\n")  # the log no longer matches this file
-    (root / "latest").unlink()  # the runner's link, made the legacy layout's folder:
-    (root / "latest").mkdir()  # listed by Python beside find
+    (root / "latest").unlink()  # the runner's link, made the legacy layout's folder
+    (root / "latest").mkdir()
     _write(root / "latest" / "ITER_SUMMARY_1.json", (run.run_dir / "ITER_SUMMARY_1.json")
            .read_bytes())
     finds: list[tuple[int, bool]] = []
@@ -124,7 +141,7 @@ def test_without_find_the_catalog_is_the_same(tmp_path: Path,
 
     monkeypatch.setattr(scan, "_find_files", counted)
     with_find = load_catalog(root, cache=False)
-    assert finds == [(FIND_MIN_FOLDERS + 1, True)]
+    assert finds == [(FIND_MIN_FOLDERS + 2, True)]  # the run folders and latest/
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     assert scan._find_files(sorted((root / "runs").iterdir())) is None
     without = load_catalog(root, cache=False)
@@ -151,7 +168,7 @@ def test_a_name_ending_in_a_carriage_return_falls_back_to_python(tmp_path: Path)
     folders = _folders(tmp_path / "runs")
     _write(folders[3] / "ITER_SUMMARY_5.json\r", b"{}")
     assert scan._find_files(folders) is None
-    with FolderScan(folders, siblings=len(folders)) as listing:
+    with FolderScan(folders) as listing:
         assert _same({str(f): listing.files(f) for f in folders}, folders)
         assert "ITER_SUMMARY_5.json" not in listing.files(folders[3])["_name"].to_list()
 

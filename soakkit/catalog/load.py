@@ -254,8 +254,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
                 keep.append(mine)
             problems[folder.rel] = list(cached.problems.get(folder.rel, []))
             notes[folder.rel] = list(cached.notes.get(folder.rel, []))
-    runs = sum(folder.layout == "runs" for folder, _ in folders)
-    with FolderScan([folder.path for folder, _ in changed], siblings=runs) as scan:
+    with FolderScan([folder.path for folder, _ in changed]) as scan:
         # while the files are listed: each run's options and log, and the tables of the
         # logs that will be read whatever the listing shows (a folder without cached rows)
         logs: dict[str, Source | None] = {}

@@ -5,10 +5,12 @@ size and mtime: :mod:`soakkit.catalog.log`), so it ``lstat``\\ s every file: 100
 for 100,000 iterations, a third of a cold load. :class:`FolderScan` makes them while the
 caller reads what needs no listing (each run's ``RUN.json`` and its iteration tables):
 
-* many run folders (a cold load): one GNU ``find`` process lists them all, on the other
-  core, and polars parses its output into columns — no Python object per file;
+* many folders (a cold load): GNU ``find``, started at those folders, lists them in a
+  process of its own, and polars parses its output into columns — no Python object per
+  file;
 * otherwise, or where ``find`` fails or prints what it should not (no GNU find, a name
-  with a newline, a time outside int64 nanoseconds): :func:`folder_sources` in a thread.
+  with a newline or a carriage return, a time before 1970 or outside int64 nanoseconds):
+  :func:`folder_sources` in a thread.
 
 Both give each folder's files as the same frame (:data:`SOURCE_SCHEMA`; a test holds them
 to it).
@@ -39,6 +41,8 @@ SOURCE_SCHEMA: dict[str, pl.DataType] = {
     "_size": pl.Int64(), "_mtime": pl.Int64(), "_name": pl.String()}
 #: The fewest folders listed by ``find`` (below, a thread costs less than a process).
 FIND_MIN_FOLDERS = 8
+#: The most bytes of folder paths one ``find`` command line takes (more: more commands).
+FIND_ARG_BYTES = 64 * 1024
 _FIND_FIELDS = {"_folder": pl.String(), "_name": pl.String(), "_ino": pl.String(),
                 "_size": pl.String(), "_t": pl.String()}
 #: ``find -printf``'s time: seconds, a point, ten digits (nanoseconds and a zero)
@@ -105,19 +109,37 @@ def _files(folder: Path) -> pl.DataFrame:
                         schema=SOURCE_SCHEMA, orient="row")
 
 
-def _run_find(parent: Path) -> bytes | None:
-    """Every regular file two levels under ``parent``: ``folder NUL name NUL inode NUL size
-    NUL mtime`` lines from GNU find, or None where find is missing or fails."""
-    try:
-        done = subprocess.run(
-            ["find", "-H", str(parent), "-ignore_readdir_race", "-mindepth", "2",
-             "-maxdepth", "2", "-type", "f",
-             "-printf", "%h\\0%f\\0%i\\0%s\\0%T@\\n"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={**os.environ, "LC_ALL": "C"}, check=False)
-    except OSError:
-        return None
-    return done.stdout if done.returncode == 0 else None
+def _command_lines(folders: Sequence[Path]) -> list[list[str]]:
+    """The folders in groups of at most :data:`FIND_ARG_BYTES` of paths (a command line's
+    length is bounded)."""
+    out: list[list[str]] = [[]]
+    size = 0
+    for folder in map(str, folders):
+        if out[-1] and size + len(folder) + 1 > FIND_ARG_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(folder)
+        size += len(folder) + 1
+    return out
+
+
+def _run_find(folders: Sequence[Path]) -> bytes | None:
+    """Every regular file directly in ``folders``: ``folder NUL name NUL inode NUL size NUL
+    mtime`` lines from GNU find, or None where find is missing or fails."""
+    out = []
+    for paths in _command_lines(folders):
+        try:
+            done = subprocess.run(
+                ["find", "-H", *paths, "-ignore_readdir_race", "-mindepth", "1",
+                 "-maxdepth", "1", "-type", "f", "-printf", "%h\\0%f\\0%i\\0%s\\0%T@\\n"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env={**os.environ, "LC_ALL": "C"}, check=False)
+        except OSError:
+            return None
+        if done.returncode != 0:
+            return None
+        out.append(done.stdout)
+    return b"".join(out)
 
 
 def _parse_find(out: bytes, folders: Sequence[Path]) -> dict[str, pl.DataFrame] | None:
@@ -156,19 +178,18 @@ def _parse_find(out: bytes, folders: Sequence[Path]) -> dict[str, pl.DataFrame] 
 
 
 def _find_files(folders: Sequence[Path]) -> dict[str, pl.DataFrame] | None:
-    """Each folder's files as ``find`` lists them (all of one parent), or None."""
-    out = _run_find(folders[0].parent)
+    """Each folder's files as ``find`` lists them, or None."""
+    out = _run_find(folders)
     return None if out is None else _parse_find(out, folders)
 
 
-def _findable(folders: Sequence[Path], siblings: int) -> bool:
-    """Many folders of one parent, most of the ``siblings`` it holds (find lists them all),
-    with paths find prints as they are."""
-    if len(folders) < max(FIND_MIN_FOLDERS, siblings / 2):
+def _findable(folders: Sequence[Path]) -> bool:
+    """Many folders, with paths find takes and prints as they are."""
+    if len(folders) < FIND_MIN_FOLDERS:
         return False
     try:
-        return not any("\n" in (text := os.fsencode(f).decode("utf-8")) or "\x00" in text
-                       for f in folders)
+        return not any(text.startswith("-") or any(c in text for c in "\n\r\x00")
+                       for text in (os.fsencode(f).decode("utf-8") for f in folders))
     except UnicodeDecodeError:
         return False
 
@@ -177,29 +198,23 @@ class FolderScan:
     """The files of ``folders`` but their logs (each as :data:`SOURCE_SCHEMA`; the log is
     :func:`log_source`'s), listed in the background.
 
-    ``siblings``: how many folders the parent of most of them holds (``find`` lists them
-    all, so it is used only when most are asked for). Use as a context manager;
-    :meth:`files` waits for a folder's (and raises what listing it raised); leaving the
-    block early drops the folders not listed yet.
+    Use as a context manager; :meth:`files` waits for a folder's (and raises what listing it
+    raised); leaving the block early drops the folders not listed yet.
     """
 
-    def __init__(self, folders: Sequence[Path], siblings: int = 0) -> None:
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self._folders = list(folders)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soakkit-scan")
         self._found: Future[dict[str, pl.DataFrame] | None] | None = None
         self._parts: dict[str, pl.DataFrame] = {}
         self._listed: dict[Path, Future[pl.DataFrame]] = {}
-        by_parent: dict[Path, list[Path]] = {}
-        for folder in folders:
-            by_parent.setdefault(folder.parent, []).append(folder)
-        group = max(by_parent.values(), key=len, default=[])
-        self._group = group if _findable(group, siblings) else []
-        if self._group:
-            self._found = self._pool.submit(_find_files, self._group)
-        self._list([f for f in folders if f.parent != group[0].parent] if self._group
-                   else folders)
+        if _findable(self._folders):
+            self._found = self._pool.submit(_find_files, self._folders)
+        else:
+            self._list()
 
-    def _list(self, folders: Sequence[Path]) -> None:
-        self._listed.update({f: self._pool.submit(_files, f) for f in folders})
+    def _list(self) -> None:
+        self._listed = {f: self._pool.submit(_files, f) for f in self._folders}
 
     def files(self, folder: Path) -> pl.DataFrame:
         """The files of ``folder`` (one of those given) but its log."""
@@ -207,7 +222,7 @@ class FolderScan:
             found = self._found.result()
             self._found = None
             if found is None:
-                self._list(self._group)
+                self._list()
             else:
                 self._parts = found
         if (part := self._parts.get(str(folder))) is not None:
