@@ -162,6 +162,14 @@ def test_a_cold_load_imports_neither_numpy_nor_the_tuner(tmp_path: Path) -> None
     assert done.stdout.strip() == "[]"
 
 
+def test_a_name_ending_in_a_newline_is_no_iterations_file(tmp_path: Path) -> None:
+    """A regular expression's ``$`` matches before a final newline: the names are matched
+    whole."""
+    (folder,) = _folders(tmp_path / "runs", count=1)
+    _write(folder / "ITER_SUMMARY_6.json\n", b"{}")
+    assert "ITER_SUMMARY_6.json\n" not in scan._files(folder)["_name"].to_list()
+
+
 def test_a_name_ending_in_a_carriage_return_falls_back_to_python(tmp_path: Path) -> None:
     """polars drops a carriage return that ends a field: find's listing would name a file
     ``ITER_SUMMARY_5.json`` that does not exist."""

@@ -61,6 +61,7 @@ def _spec(art: Path, **kw: object) -> OptimizeSpec:
     (["--modes", "sideways"], ["--modes 'sideways'"]),
     (["--modes", ""], ["--modes", "--tapes"]),
     (["--name", "latest"], ["--name 'latest'"]),
+    (["--name", "small\n"], ["--name 'small\\n'"]),  # $ would match before the newline
     (["--name", "steady_safe"], ["--name 'steady_safe'", "built-in profile"]),
     (["--profile", "no_such_profile"], ["--profile 'no_such_profile'"]),
     (["--eval-seeds", "9-3"], ["--eval-seeds", "descending"]),

@@ -150,7 +150,7 @@ def iter_summary_name(n: int) -> str:
 
 def parse_iteration(name: str) -> int | None:
     """Iteration number of a canonical ITER_SUMMARY name (plain or .gz), else ``None``."""
-    m = ITER_RE.match(name)
+    m = ITER_RE.fullmatch(name)
     return int(m.group(1)) if m else None
 
 
@@ -217,7 +217,7 @@ def market_profile_path(artifacts: Path, name: str) -> Path:
     ``name`` is a plain name (never a path that leaves ``markets/``); anything else is a
     :class:`UsageError`.
     """
-    if not _MARKET_NAME_RE.match(name):
+    if not _MARKET_NAME_RE.fullmatch(name):
         raise UsageError(f"market name {name!r}: use 1-64 characters from A-Z, a-z, 0-9, '_', "
                          "'.' and '-', starting with a letter or digit")
     return Path(artifacts) / MARKETS_DIR / f"{name}.json"
@@ -235,7 +235,7 @@ def list_runs(artifacts: Path) -> list[Path]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)
-            and _RUN_ID_RE.match(e.name)]
+            and _RUN_ID_RE.fullmatch(e.name)]
 
 
 def resolve_run_dir(artifacts: Path, run: str) -> Path:
@@ -251,7 +251,7 @@ def resolve_run_dir(artifacts: Path, run: str) -> Path:
         if not runs:
             raise ArtifactError(f"no runs under {runs_root(artifacts)}")
         return runs[-1]
-    if not _RUN_ID_RE.match(run):
+    if not _RUN_ID_RE.fullmatch(run):
         raise ArtifactError(f"invalid run id {run!r}")
     path = runs_root(artifacts) / run
     if not (path / RUN_FILE).is_file():

@@ -57,7 +57,7 @@ def _kind(name: str) -> tuple[str, int | None] | None:
         return "history", None
     if name == ITER_LOG_FILE:
         return "log", None
-    if name.startswith("ITER_SUMMARY_") and (m := ITER_RE.match(name)):
+    if name.startswith("ITER_SUMMARY_") and (m := ITER_RE.fullmatch(name)):
         return ("gz" if name.endswith(".gz") else "file"), int(m.group(1))
     return None
 

@@ -309,7 +309,7 @@ def plan_migration(root: Path, *, base_profile: str = "steady_safe") -> Migratio
     if applied.is_file() and (doc := _load(applied, errors)) is not None:
         notes = []
         raw_name = str(doc.get("profile") or doc.get("name") or "applied").lower()
-        name = raw_name if PROFILE_NAME_RE.match(raw_name) else "applied"
+        name = raw_name if PROFILE_NAME_RE.fullmatch(raw_name) else "applied"
         if name != raw_name:
             notes.append(f"profile name {raw_name!r} is not valid; using 'applied'")
         params = _extract_params(doc, tunable_only=False, notes=notes, errors=errors,
@@ -319,7 +319,7 @@ def plan_migration(root: Path, *, base_profile: str = "steady_safe") -> Migratio
                                    remove_source=True))
     folder = user_profiles_dir(root)
     for entry in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        if entry.is_symlink() or not PROFILE_NAME_RE.match(entry.stem):
+        if entry.is_symlink() or not PROFILE_NAME_RE.fullmatch(entry.stem):
             continue
         doc = _load(entry, errors, current=PROFILE_SCHEMA_VERSION)
         if doc is None or doc.get("schema_version") == PROFILE_SCHEMA_VERSION:
@@ -337,7 +337,7 @@ def plan_migration(root: Path, *, base_profile: str = "steady_safe") -> Migratio
         notes = []
         values = _extract_params(doc, tunable_only=True, notes=notes, errors=errors,
                                  where=RUNTIME_FILE)
-        base = _builtin_params(base_profile) if PROFILE_NAME_RE.match(base_profile) else None
+        base = _builtin_params(base_profile) if PROFILE_NAME_RE.fullmatch(base_profile) else None
         written = next((st.new_text for st in steps if st.profile == base_profile
                         and st.new_text is not None and st.target is not None), None)
         if base is None:

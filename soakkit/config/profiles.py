@@ -83,7 +83,7 @@ def user_profiles_dir(artifacts: Path) -> Path:
 
 def check_profile_name(name: str) -> str | None:
     """Why ``name`` is not a valid profile name, or ``None``; checked before any file access."""
-    if not PROFILE_NAME_RE.match(name):
+    if not PROFILE_NAME_RE.fullmatch(name):
         shown = name if len(name) <= 40 else name[:37] + "..."
         return (f"invalid profile name {shown!r}: use 1-64 characters from a-z, 0-9, '_' "
                 "and '-', starting with a letter or digit")
@@ -97,7 +97,7 @@ def _names_in(folder: Path) -> list[str]:
         return []
     names = []
     for entry in entries:
-        if entry.endswith(".json") and PROFILE_NAME_RE.match(entry[:-5]):
+        if entry.endswith(".json") and PROFILE_NAME_RE.fullmatch(entry[:-5]):
             names.append(entry[:-5])
     return names
 

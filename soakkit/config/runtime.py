@@ -118,7 +118,7 @@ def _parse(doc: dict[str, Any], path: Path) -> RuntimeOverrides:
         problems.append(f"base_profile: expected a profile name, got {base!r}")
         base = ""
     sha = doc.get("base_profile_sha256")
-    if not isinstance(sha, str) or not _SHA_RE.match(sha):
+    if not isinstance(sha, str) or not _SHA_RE.fullmatch(sha):
         problems.append("base_profile_sha256: expected 64 lower-case hex digits")
         sha = ""
     values, value_problems = validate_runtime_values(doc.get("values"), "values")

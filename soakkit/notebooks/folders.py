@@ -54,7 +54,7 @@ def create_partial(final: Path) -> Iterator[Path]:
 
 def _day_folders(out: Path) -> list[Path]:
     try:
-        return sorted(p for p in Path(out).iterdir() if p.is_dir() and _DAY_RE.match(p.name))
+        return sorted(p for p in Path(out).iterdir() if p.is_dir() and _DAY_RE.fullmatch(p.name))
     except OSError:
         return []
 

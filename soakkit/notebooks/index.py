@@ -103,7 +103,7 @@ def list_reports(root: Path) -> list[ReportEntry]:
     """Every report folder under ``root`` (``<day>/<name>-<id>[.failed]``), newest first."""
     root = Path(root)
     entries = []
-    for day in sorted(p for p in root.iterdir() if p.is_dir() and _DAY_RE.match(p.name)):
+    for day in sorted(p for p in root.iterdir() if p.is_dir() and _DAY_RE.fullmatch(p.name)):
         for folder in sorted(p for p in day.iterdir() if p.is_dir() and not p.is_symlink()):
             entries.append(_entry(root, folder))
     return sorted(entries, key=lambda e: (e.when, e.folder), reverse=True)

@@ -322,7 +322,7 @@ def _classify(name: str) -> int:
     """
     number = -1
     if name.startswith("ITER_SUMMARY_"):
-        m = ITER_RE.match(name)
+        m = ITER_RE.fullmatch(name)
         if m:
             number = int(m.group(1))  # at most 17 digits: fits in 58 bits
     hidden = name.startswith(".")

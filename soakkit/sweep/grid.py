@@ -64,7 +64,7 @@ def set_column(name: str) -> str:
 
 def check_sweep_name(name: str) -> None:
     """Raise :class:`UsageError` unless ``name`` is a valid sweep id."""
-    if not _NAME_RE.match(name) or name in _RESERVED:
+    if not _NAME_RE.fullmatch(name) or name in _RESERVED:
         raise UsageError(f"--name {name!r}: use 1-64 characters from A-Z, a-z, 0-9, '_', '.' "
                          "and '-', starting with a letter or digit (not 'latest')")
 

@@ -89,7 +89,7 @@ def _parts(folder: Path) -> list[Path]:
         names = os.listdir(folder)
     except FileNotFoundError:
         return []
-    return [folder / n for n in sorted(names) if SWEEP_PART_RE.match(n)]
+    return [folder / n for n in sorted(names) if SWEEP_PART_RE.fullmatch(n)]
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class SweepStore:
     def next_session(self) -> int:
         """The number of this run of the sweep (1 for the first)."""
         sessions = [int(m.group(1)) for p in _parts(self.folder)
-                    if (m := SWEEP_PART_RE.match(p.name))]
+                    if (m := SWEEP_PART_RE.fullmatch(p.name))]
         return max(sessions, default=0) + 1
 
     def write_batch(self, session: int, batch: int, frame: pl.DataFrame,
