@@ -119,7 +119,7 @@ def test_what_find_cannot_print_falls_back_to_python(tmp_path: Path, odd: str) -
 
 def test_without_find_the_catalog_is_the_same(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    root = tmp_path / "soak"
+    root = tmp_path / "söak"  # a path of more bytes than characters
     run = run_soak(SoakOptions(iterations=3, sim_minutes=1, seed=1, mode="mixed",
                                gate="production", artifacts=root,
                                now="2026-03-01T00:00:00Z"), env={})

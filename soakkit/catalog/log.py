@@ -116,7 +116,10 @@ def _tables(folders: list[LogFolder], read: LogTables | None
     """The tables of ``folders``: those ``read`` holds (read beforehand from the same log
     sizes), then the others."""
     done = read or LogTables(pl.DataFrame(), {}, frozenset())
-    rest = read_tables([(f.path, f.log[4]) for f in folders if str(f.path) not in done.folders])
+    missing = [(f.path, f.log[4]) for f in folders if str(f.path) not in done.folders]
+    if done.folders and not missing:
+        return done.frame, done.tolerant
+    rest = read_tables(missing)
     if not done.folders:
         return rest.frame, rest.tolerant
     return (pl.concat([done.frame, rest.frame], how="vertical_relaxed"),
@@ -137,9 +140,13 @@ _FILE_KEYS = ("_ino", "_size", "_mtime")
 
 def _files(folders: list[LogFolder]) -> pl.DataFrame:
     """Every ITER_SUMMARY file of the folders, with its folder (``_table``)."""
-    parts = [f.files.filter(pl.col("iteration").is_not_null()).select(
-        pl.lit(str(f.path)).alias(_TABLE), *list(_FILES)[1:]) for f in folders]
-    return pl.concat([pl.DataFrame(schema=_FILES), *parts])
+    files = pl.concat([f.files for f in folders], rechunk=False) if folders else None
+    if files is None or files.height == 0:
+        return pl.DataFrame(schema=_FILES)
+    path, name = pl.col("_path"), pl.col("_name")
+    folder = path.str.slice(0, path.str.len_chars() - name.str.len_chars() - 1)  # path/name
+    return files.filter(pl.col("iteration").is_not_null()).select(
+        folder.alias(_TABLE), *list(_FILES)[1:])
 
 
 def _choose(files: pl.DataFrame, idents: pl.DataFrame, logs: pl.DataFrame
