@@ -151,11 +151,12 @@ def test_without_find_the_catalog_is_the_same(tmp_path: Path,
     assert len(with_find.notes) == 1 and "ITER_SUMMARY_2.json" in with_find.notes[0]
 
 
-def test_a_cold_load_imports_neither_numpy_nor_the_tuner(tmp_path: Path) -> None:
+def test_a_cold_load_imports_neither_numpy_nor_the_tuner_nor_argparse(tmp_path: Path) -> None:
     _folders(tmp_path / "runs")
     code = ("import sys; from soakkit.catalog.load import load_catalog; "
             f"load_catalog({str(tmp_path)!r}, cache=False); "
-            "print(sorted(m for m in ('numpy', 'soakkit.tuning.engine') if m in sys.modules))")
+            "print(sorted(m for m in ('numpy', 'soakkit.tuning.engine', 'argparse') "
+            "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=subprocess_env(), check=False)
     assert done.returncode == 0, done.stderr

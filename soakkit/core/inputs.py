@@ -19,7 +19,6 @@ than the operating system allows (a clean message instead of ``ENAMETOOLONG``).
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -206,12 +205,20 @@ def check_user_path(text: str) -> str | None:
     return None
 
 
+def _arg_error(why: str) -> Exception:
+    """argparse's error for a flag's value (argparse is imported here, where a command line
+    is being read: a library caller of this module never pays for it)."""
+    import argparse
+
+    return argparse.ArgumentTypeError(why)
+
+
 # argparse types: every flag of every command reads its value through these
 def path_arg(text: str) -> Path:
     """argparse type of every path flag: an empty path is an error, never the current folder."""
     why = check_user_path(text)
     if why:
-        raise argparse.ArgumentTypeError(why)
+        raise _arg_error(why)
     return Path(text)
 
 
@@ -221,7 +228,7 @@ def int_arg(lo: int | None = None, hi: int | None = None) -> Callable[[str], int
         try:
             return parse_int(text, lo=lo, hi=hi)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{show_value(text)}: {exc}") from None
+            raise _arg_error(f"{show_value(text)}: {exc}") from None
     parse.__name__ = "integer"
     return parse
 
@@ -233,7 +240,7 @@ def float_arg(lo: float | None = None, hi: float | None = None, *,
         try:
             return parse_float(text, lo=lo, hi=hi, lo_open=lo_open)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{show_value(text)}: {exc}") from None
+            raise _arg_error(f"{show_value(text)}: {exc}") from None
     parse.__name__ = "number"
     return parse
 
