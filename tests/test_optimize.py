@@ -280,6 +280,21 @@ def test_a_held_back_tape_is_judged_whole_and_never_calibrates(tmp_path: Path) -
         build_plan(_spec(tmp_path, modes=(), eval_tapes=(held,)))
 
 
+def test_a_copy_or_a_namesake_of_a_searched_tape_is_not_held_back(tmp_path: Path) -> None:
+    import shutil
+
+    seen = TAPES / "sample"
+    shutil.copytree(seen, tmp_path / "copy")
+    shutil.copytree(seen, tmp_path / "next-day" / "sample")
+    with pytest.raises(UsageError, match=r"--eval-tapes .*copy: the same recording as "
+                                         r"--tapes .*sample \(a tape the search sees"):
+        build_plan(_spec(tmp_path, modes=("calm",), tapes=(seen,),
+                         eval_tapes=(tmp_path / "copy",)))
+    with pytest.raises(UsageError, match="the same folder name, which names a tape's market"):
+        build_plan(_spec(tmp_path, modes=("calm",), tapes=(seen,),
+                         eval_tapes=(tmp_path / "next-day" / "sample",)))
+
+
 @pytest.mark.slow
 def test_a_study_judges_the_winner_on_a_held_back_tape_whole(
         cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

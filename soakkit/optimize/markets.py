@@ -159,24 +159,37 @@ def _tape_groups(spec: OptimizeSpec) -> tuple[list[Group], list[Group], dict[str
         raise UsageError(f"--tape-split {spec.tape_split}: expected a share between 0 and 1 "
                          "(exclusive)")
     cal, ev, digests = [], [], {}
-    flags: dict[str, str] = {}  # tape label -> the flag that named it
+    named: dict[str, tuple[str, Path]] = {}  # tape label -> the flag and folder that named it
+    seen: dict[str, tuple[str, Path]] = {}  # a tape's digest -> the flag and folder
     for flag, given in [*(("--tapes", t) for t in spec.tapes),
                         *(("--eval-tapes", t) for t in spec.eval_tapes)]:
         folder = Path(given).resolve()
         label = tape_label(folder)
-        if label in flags:
+        if label in named:
+            first_flag, first = named[label]
+            if first != folder:  # another folder of the same name (another day's capture)
+                raise UsageError(f"{flag} {given}: {first_flag} {first} has the same folder "
+                                 "name, which names a tape's market: rename one")
             raise UsageError(f"{flag} {given}: a tape named {folder.name!r} is listed twice"
                              + (" (a tape the search sees cannot also be held back)"
-                                if flags[label] != flag else ""))
-        flags[label] = flag
+                                if first_flag != flag else ""))
+        named[label] = (flag, folder)
         windows = windows_available(_load(flag, given), spec.tape_minutes)
         if flag == "--eval-tapes":
             if windows < 1:
                 raise UsageError(f"--eval-tapes {given}: shorter than one window of "
                                  f"--tape-minutes {spec.tape_minutes}")
+            digest = _tape_digest(folder)
+            if digest in seen:  # a copy of a tape the search sees is not held back
+                first_flag, first = seen[digest]
+                raise UsageError(f"--eval-tapes {given}: the same recording as {first_flag} "
+                                 f"{first} (" + ("a tape the search sees cannot also be held "
+                                 "back)" if first_flag == "--tapes" else "its windows would "
+                                 "count twice)"))
+            seen[digest] = (flag, folder)
             ev.append(Group(label, REPLAY_MODE, str(folder), 1, windows, spec.tape_minutes,
                             spec.eval_seeds))
-            digests[str(folder)] = _tape_digest(folder)
+            digests[str(folder)] = digest
             continue
         split = math.floor(windows * spec.tape_split)
         if split < 1 or split >= windows:
@@ -189,6 +202,7 @@ def _tape_groups(spec: OptimizeSpec) -> tuple[list[Group], list[Group], dict[str
         ev.append(Group(label, REPLAY_MODE, str(folder), split + 1, windows, spec.tape_minutes,
                         spec.eval_seeds))
         digests[str(folder)] = _tape_digest(folder)
+        seen[digests[str(folder)]] = (flag, folder)
     return cal, ev, digests
 
 
