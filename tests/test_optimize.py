@@ -295,6 +295,30 @@ def test_a_copy_or_a_namesake_of_a_searched_tape_is_not_held_back(tmp_path: Path
                          eval_tapes=(tmp_path / "next-day" / "sample",)))
 
 
+def _comparison(group: str, reference: str, beats: bool, diff: float | None = -0.5
+                ) -> dict[str, object]:
+    lo = None if diff is None else (0.1 if beats else -0.7)
+    return {"group": group, "reference": reference, "cells": 12, "diff": diff,
+            "ci95": [lo, None if diff is None else 0.9], "beats": beats}
+
+
+def test_the_recorded_markets_line_of_a_study_of_tapes_alone(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from soakkit.cli.optimize import _print_recorded
+
+    tapes_only = [_comparison(g, ref, beats=ref == "ultra_safe", diff=None
+                              if (g, ref) == ("all", "steady_safe") else -0.5)
+                  for ref in ("aggressive", "steady_safe", "ultra_safe")
+                  for g in ("tape:a", "tape:b", "all")]
+    _print_recorded(tapes_only)  # no synthetic mode: the tapes are pooled in 'all'
+    assert capsys.readouterr().out.splitlines() == [
+        "  on the recorded markets (all, 12 held-back windows): beats 1 of 3 shipped profiles",
+        "    - not shown better than aggressive: -0.5 [-0.7, +0.9]",
+        "    - not shown better than steady_safe: no interval"]
+    _print_recorded([_comparison(g, "aggressive", False) for g in ("calm", "all")])
+    assert capsys.readouterr().out == ""  # no tape: no line
+
+
 @pytest.mark.slow
 def test_a_study_judges_the_winner_on_a_held_back_tape_whole(
         cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

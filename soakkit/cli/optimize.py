@@ -111,7 +111,8 @@ def _print_result(result: object) -> None:
         print(f"  out of sample: beats {sum(c['beats'] for c in cells)} of {len(cells)} "
               "shipped profile x market cells with a 95 % interval above 0, pass rate kept "
               f"in {sum(c['keeps_pass_rate'] for c in cells)}")
-    _print_recorded(cells)
+    _print_recorded([c for c in (doc.get("evidence") or {}).get("out_of_sample", [])
+                     if "+" not in c["reference"]])
     if doc["verdict"] == "supported":
         print("  verdict: the evidence supports the recommendation")
     else:
@@ -125,11 +126,15 @@ def _print_result(result: object) -> None:
 
 def _print_recorded(cells: list[dict[str, Any]]) -> None:
     """The real market's share of the comparisons, when the study replayed tapes: the tapes
-    pooled (or the one tape), against each shipped profile untuned."""
-    from soakkit.optimize.evaluate import ALL_TAPES
+    pooled (or the one tape), against each shipped profile untuned. ``cells``: every
+    comparison of the untuned profiles, the pooled ones too (a study of tapes alone pools
+    them in ``all``, not ``tapes``)."""
+    from soakkit.optimize.evaluate import ALL, ALL_TAPES, POOLED
 
-    tapes = sorted({c["group"] for c in cells if c["group"].startswith("tape:")})
-    group = ALL_TAPES if len(tapes) > 1 else tapes[0] if tapes else None
+    markets = {c["group"] for c in cells if c["group"] not in POOLED}
+    tapes = sorted(g for g in markets if g.startswith("tape:"))
+    group = (tapes[0] if len(tapes) == 1 else None if not tapes
+             else ALL if len(tapes) == len(markets) else ALL_TAPES)
     recorded = [c for c in cells if c["group"] == group]
     if not recorded:
         return
@@ -137,7 +142,11 @@ def _print_recorded(cells: list[dict[str, Any]]) -> None:
           f"beats {sum(c['beats'] for c in recorded)} of {len(recorded)} shipped profiles")
     for c in recorded:
         lo, hi = c["ci95"]
-        if not c["beats"] and None not in (c["diff"], lo, hi):
+        if c["beats"]:
+            continue
+        if None in (c["diff"], lo, hi):  # no paired window, or no interval over them
+            print(f"    - not shown better than {c['reference']}: no interval")
+        else:
             print(f"    - not shown better than {c['reference']}: {c['diff']:+.4g} "
                   f"[{lo:+.4g}, {hi:+.4g}]")
 
