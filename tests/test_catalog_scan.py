@@ -89,6 +89,22 @@ def test_folders_beyond_one_command_line_take_several_finds(
     assert len(runs) == (len(folders) + 1) // 2  # two folders a command
 
 
+def test_a_folder_given_twice_is_listed_once(tmp_path: Path) -> None:
+    folders = _folders(tmp_path / "runs")
+    found = scan._find_files([*folders, folders[0]])
+    assert found is not None and _same(found, folders)
+    with FolderScan([folders[0], *folders]) as listing:
+        assert _same({str(f): listing.files(f) for f in folders}, folders)
+
+
+def test_command_lines_count_bytes_and_start_no_find_without_folders(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert scan._command_lines([]) == []  # find without a path would list "."
+    monkeypatch.setattr(scan, "FIND_ARG_BYTES", 8)
+    wide = Path("\u00e9\u00e9\u00e9")  # 3 characters, 6 bytes
+    assert scan._command_lines([wide, Path("ab")]) == [[str(wide)], ["ab"]]
+
+
 def test_a_linked_runs_folder_is_listed_through_the_link(tmp_path: Path) -> None:
     _folders(tmp_path / "real")
     (tmp_path / "runs").symlink_to(tmp_path / "real")

@@ -110,16 +110,18 @@ def _files(folder: Path) -> pl.DataFrame:
 
 
 def _command_lines(folders: Sequence[Path]) -> list[list[str]]:
-    """The folders in groups of at most :data:`FIND_ARG_BYTES` of paths (a command line's
-    length is bounded)."""
-    out: list[list[str]] = [[]]
+    """The folders, each once, in groups of at most :data:`FIND_ARG_BYTES` of paths (a
+    command line's length is bounded; a folder given twice would list its files twice), none
+    for no folder (find without a path lists the working directory)."""
+    out: list[list[str]] = []
     size = 0
-    for folder in map(str, folders):
-        if out[-1] and size + len(folder) + 1 > FIND_ARG_BYTES:
+    for folder in dict.fromkeys(map(str, folders)):
+        length = len(os.fsencode(folder)) + 1  # the kernel counts bytes, with the NUL
+        if not out or size + length > FIND_ARG_BYTES:
             out.append([])
             size = 0
         out[-1].append(folder)
-        size += len(folder) + 1
+        size += length
     return out
 
 
