@@ -208,7 +208,8 @@ def _check_on_tapes(args: Any, root: Path, doc: dict[str, Any]) -> dict[str, Any
     args_check = type(args)(**{**vars(args), "cell_tapes": args.check_tapes})
     spec = study_spec(args, art, "check", "tpe", modes=(), tapes=_cell_tapes(args_check, root),
                  trials=1, profile="recommended", tape_minutes=1,
-                 tape_split=args.check_split or args.tape_split, params=("tail_age_ms",))
+                 tape_split=args.tape_split if args.check_split is None
+                 else args.check_split, params=("tail_age_ms",))
     result = dict(run_optimize(spec).result or {})
     table = [{"profile": c["reference"], "market": c["group"], "cells": c["cells"],
               "diff": c["diff"], "ci95": c["ci95"], "beats": c["beats"],
