@@ -348,8 +348,8 @@ for note in [missing] if report is None else report.notes:
     md("## Verdict"),
     code(if_report("print(report.conclusion())")),
     md("## Study\n\nWhat was searched, from which profile, on which markets. The calibration "
-       "and evaluation markets are disjoint: other seeds, and for a recorded tape only its "
-       "later windows."),
+       "and evaluation markets are disjoint: other seeds, the later windows of a tape the "
+       "search saw, and every window of a tape held back whole (`--eval-tapes`)."),
     code(if_report("table(report.header)")),
     md("## The recommendation\n\nEvery searched parameter: its bounds (the parameter table), "
        "the starting profile's value and the winner's."),

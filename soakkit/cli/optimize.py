@@ -229,7 +229,7 @@ def build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mk.add_argument("--eval-tapes", metavar="DIR,DIR",
                     help="recorded tapes held back whole: every window evaluates, none "
                          "calibrates (other captures of the market, for the out-of-sample "
-                         "comparisons; pooled with --tapes' held-back windows in 'tapes')")
+                         "comparisons; pooled with the other tapes' held-back windows)")
     mk.add_argument("--tape-minutes", type=int_arg(1, MAX_SIM_MINUTES),
                     default=default.tape_minutes, metavar="M",
                     help="minutes per replayed window (default: %(default)s)")
