@@ -84,6 +84,7 @@ def _epilog() -> str:
 
 def _print_result(result: object) -> None:
     from soakkit.optimize import OptimizeResult
+    from soakkit.optimize.evaluate import POOLED
 
     assert isinstance(result, OptimizeResult)
     print(f"study {result.name}: {result.status}, {result.trials} trials: "
@@ -105,14 +106,14 @@ def _print_result(result: object) -> None:
         dsr, pbo = overfit.get("dsr"), overfit["pbo"].get("pbo")
         print(f"  deflated Sharpe ratio {'n/a' if dsr is None else f'{dsr:.3f}'}, PBO "
               f"{'n/a' if pbo is None else f'{pbo:.3f}'} over {overfit['trials']} trials")
-    cells = [c for c in (doc.get("evidence") or {}).get("out_of_sample", [])
-             if c["group"] != "all" and "+" not in c["reference"]]
+    untuned = [c for c in (doc.get("evidence") or {}).get("out_of_sample", [])
+               if "+" not in c["reference"]]
+    cells = [c for c in untuned if c["group"] not in POOLED]  # as the profile's provenance
     if cells:
         print(f"  out of sample: beats {sum(c['beats'] for c in cells)} of {len(cells)} "
               "shipped profile x market cells with a 95 % interval above 0, pass rate kept "
               f"in {sum(c['keeps_pass_rate'] for c in cells)}")
-    _print_recorded([c for c in (doc.get("evidence") or {}).get("out_of_sample", [])
-                     if "+" not in c["reference"]])
+    _print_recorded(untuned)
     if doc["verdict"] == "supported":
         print("  verdict: the evidence supports the recommendation")
     else:
