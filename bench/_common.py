@@ -45,6 +45,13 @@ def bytecode_cache() -> Iterator[Path]:
             os.environ.update(saved)
 
 
+#: The environment a baseline source tree runs with (``PYTHONPATH=DIR``) also needs: with
+#: ``python -c`` and ``-m`` the working folder comes first on ``sys.path``, so run from the
+#: repository the repository's ``soakkit`` would be imported instead of the baseline's
+#: (Python 3.11's ``PYTHONSAFEPATH`` leaves it out).
+SAFE_PATH = {"PYTHONSAFEPATH": "1"}
+
+
 def make_parser(doc: str | None) -> argparse.ArgumentParser:
     """A command line described by the benchmark's docstring, with ``--out FILE``."""
     p = argparse.ArgumentParser(description=doc,

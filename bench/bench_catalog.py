@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from _common import Child, load_average, make_parser, run_child, save
+from _common import SAFE_PATH, Child, load_average, make_parser, run_child, save
 
 from soakkit.artifacts.iterlog import entry_line, file_id
 from soakkit.artifacts.iterlog_table import NARROW_SCHEMA, compact
@@ -71,11 +71,13 @@ def make_catalog_tree(root: Path, files: int) -> None:
         compact(folder)
 
 
-def _child_seconds(code: str, *args: str) -> tuple[float, float]:
-    """(wall seconds of the whole process, seconds it timed inside) of ``python -c code``."""
+def _child_seconds(code: str, *args: str, src: Path | None = None) -> tuple[float, float]:
+    """(wall seconds of the whole process, seconds it timed inside) of ``python -c code``
+    (with ``src``: that source tree's soakkit)."""
+    env = None if src is None else {**os.environ, "PYTHONPATH": str(src), **SAFE_PATH}
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          check=True)
+                          check=True, env=env)
     return time.perf_counter() - start, float(done.stdout.split()[-1])
 
 
@@ -211,8 +213,10 @@ print(time.perf_counter() - start)
 """
 
 
-def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
-    """In-process and whole-process timings of one layout (cold without cache, warm)."""
+def _layout(root: Path, reps: int, files: int, baseline_src: Path | None = None
+            ) -> dict[str, Any]:
+    """In-process and whole-process timings of one layout (cold without cache, warm); with
+    ``baseline_src``, that source tree's cold load too, as a whole process."""
     soak = root / "soak"
     paths = sorted(str(p) for p in (soak / "runs").glob("*/ITER_SUMMARY_*.json"))
     base, cold, warm, base_p, cold_p, warm_p, view_p = [], [], [], [], [], [], []
@@ -237,6 +241,9 @@ def _layout(root: Path, reps: int, files: int) -> dict[str, Any]:
         base_p.append(_child_seconds(_JSON_LOOP, str(soak))[0])
         shutil.rmtree(cache_dir(soak), ignore_errors=True)
         cold_p.append(_child_seconds(_LOAD, str(soak), "nocache")[0])
+        if baseline_src is not None:
+            floors.setdefault("baseline_cold", []).append(_child_seconds(
+                _LOAD, str(soak), "nocache", src=baseline_src)[0])
         _child_seconds(_LOAD, str(soak), "cache")
         warm_p.append(_child_seconds(_LOAD, str(soak), "cache")[0])
         subprocess.run(view, check=True, capture_output=True)  # keeps the per-run view
@@ -288,7 +295,7 @@ def exports(root: Path, reps: int, baseline_src: Path | None) -> dict[str, Any]:
                 "parquet": [*cli, "--parquet", str(root / "export.parquet")]}
     envs: dict[str, dict[str, str] | None] = dict.fromkeys(commands)
     if baseline_src is not None:
-        baseline_env = {**os.environ, "PYTHONPATH": str(baseline_src)}
+        baseline_env = {**os.environ, "PYTHONPATH": str(baseline_src), **SAFE_PATH}
         for name in ("json", "parquet"):
             commands[f"baseline_{name}"] = commands[name]
             envs[f"baseline_{name}"] = baseline_env
@@ -332,11 +339,11 @@ def catalog(files: int, reps: int, parts: tuple[str, ...] = ("load", "exports"),
             out["exports"] = exports(root, reps, baseline_src)
         if "load" not in parts:
             return out
-        out |= _layout(root, reps, files)
+        out |= _layout(root, reps, files, baseline_src)
         for path in (root / "soak" / "runs").glob("*/iterations.*"):
             path.unlink()  # the legacy layout: ITER_SUMMARY files only
         os.sync()
-        out["legacy"] = _layout(root, reps, files)
+        out["legacy"] = _layout(root, reps, files, baseline_src)
         return out
 
 
@@ -347,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", nargs="+", default=["load", "exports"],
                         choices=["load", "exports"], help="which measurements (default: all)")
     parser.add_argument("--baseline-src", type=Path, default=None, metavar="DIR",
-                        help="exports: also time this soakkit source tree's commands "
+                        help="also time this soakkit source tree's exports and cold load "
                              "(e.g. `git archive main | tar -x -C DIR`)")
     args = parser.parse_args(argv)
     data = {"catalog": catalog(args.files, args.reps, tuple(args.parts), args.baseline_src)}
@@ -379,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  floors, whole processes: " + ", ".join(
             f"{name} {f[name + '_s']:.3f} s ({f[name + '_speedup']:.1f}x the json.load loop)"
             for name in ("cold", "cold_checked", "cold_checked_cached", "warm", "legacy",
-                         "legacy_rows") if name + "_s" in f))
+                         "legacy_rows", "baseline_cold") if name + "_s" in f))
     save(args.out, data)
     return 0
 

@@ -46,7 +46,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import load_average, make_parser, run_child, save
+from _common import SAFE_PATH, load_average, make_parser, run_child, save
 from bench_catalog import _FLOORS, _JSON_LOOP, _LEAVES, make_catalog_tree
 
 #: The scan forked before polars is imported; the parent imports polars meanwhile.
@@ -271,7 +271,7 @@ def designs(tree: Path, files: int, reps: int, baseline_src: Path | None = None,
             if name not in commands:
                 continue
             commands[f"baseline_{name}"] = commands[name]
-            envs[f"baseline_{name}"] = {**env, "PYTHONPATH": str(baseline_src)}
+            envs[f"baseline_{name}"] = {**env, "PYTHONPATH": str(baseline_src), **SAFE_PATH}
         subprocess.run([py, "-m", "compileall", "-q", str(baseline_src)], check=True, env=env,
                        stdout=subprocess.DEVNULL)
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}

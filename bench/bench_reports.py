@@ -30,7 +30,7 @@ from typing import Any
 
 import nbformat
 import papermill
-from _common import load_average, make_parser, run_child, save
+from _common import SAFE_PATH, load_average, make_parser, run_child, save
 from nbformat.v4 import new_code_cell, new_notebook
 
 from soakkit.notebooks.runner import run
@@ -73,7 +73,8 @@ def report(reps: int, baseline_src: Path | None = None) -> dict[str, Any]:
             if baseline_src is not None:
                 bases.append(run_child([*kpi_cmd[:-1], str(root / "baseline")],
                                        stderr=subprocess.DEVNULL,
-                                       env={**os.environ, "PYTHONPATH": str(baseline_src)}))
+                                       env={**os.environ, **SAFE_PATH,
+                                            "PYTHONPATH": str(baseline_src)}))
             kpis.append(run_child(kpi_cmd, stderr=subprocess.DEVNULL))
             where.append(_where(root / "reports" / "latest" / "kpi"))
             start = time.perf_counter()

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import Child, bytecode_cache, make_parser, run_child, save
+from _common import SAFE_PATH, Child, bytecode_cache, make_parser, run_child, save
 from rotation_floors import DURABLE_CHILD, FLOOR_CHILD, SAME_OUTPUT_CHILD, inplace_floor_parts
 
 PLAN_CHILD = """
@@ -276,7 +276,7 @@ def compression(count: int, reps: int, baseline_src: Path | None = None) -> dict
                 base_root = fresh("base", rep)
                 note("rotate_baseline_src", run_child(
                     [*soakkit, str(base_root)], stdout=subprocess.DEVNULL,
-                    env={**os.environ, "PYTHONPATH": str(baseline_src)}))
+                    env={**os.environ, "PYTHONPATH": str(baseline_src), **SAFE_PATH}))
                 assert not list(base_root.glob("snapshots/*.json")), "not all compressed"
             note("durable_floor", run_child([sys.executable, "-c", DURABLE_CHILD,
                                              str(template), str(Path(tmp) / f"durable{rep}"),

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import make_parser, save
+from _common import SAFE_PATH, make_parser, save
 
 from soakkit.config.layers import resolve
 from soakkit.evidence.stats import bootstrap_mean_ci, holm, paired_sign_flip_p
@@ -132,7 +132,7 @@ def against_tree(tree: Path, reps: int, minutes: int, rounds: int = 3) -> dict[s
         code = (_TREE_RUN.replace("VIA", via).replace("REPS", str(reps))
                 .replace("MINUTES", str(minutes)))
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": pythonpath}, check=True)
+                              env={**os.environ, "PYTHONPATH": pythonpath, **SAFE_PATH}, check=True)
         return float(done.stdout.strip())
 
     before, now = [], []
