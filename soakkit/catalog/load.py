@@ -273,23 +273,19 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
                 # read before, could lack a file the listing has; read it again after
                 log = now
                 grown.add(str(folder.path))
-            if log is not None and mine is None:
+            known = set() if mine is None else set(
+                mine.select("_src", "_ino", "_size", "_mtime").iter_rows())
+            if log is not None and (not known or any(
+                    (path, ino, size, mtime_ns) not in known
+                    for path, _, _, ino, size, mtime_ns, _ in [*files.rows(), log])):
                 # one file for the whole run (its files are read below only where it lacks
                 # them)
                 logged.append(LogFolder(folder.path, folder.rel, folder.run_id, folder.layout,
                                         options, files, log))
                 continue
-            sources: list[Source] = files.rows()
-            known = set() if mine is None else set(
-                mine.select("_src", "_ino", "_size", "_mtime").iter_rows())
-            if log is not None and any((path, ino, size, mtime_ns) not in known
-                                       for path, _, _, ino, size, mtime_ns, _
-                                       in [*sources, log]):
-                logged.append(LogFolder(folder.path, folder.rel, folder.run_id, folder.layout,
-                                        options, files, log))
-                continue
             reuse: list[str] = []
-            for source in sources:
+            source: Source
+            for source in files.rows():
                 path = source[0]
                 if (path, *source[3:6]) in known:
                     reuse.append(path)

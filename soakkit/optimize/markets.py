@@ -175,11 +175,11 @@ def _tape_groups(spec: OptimizeSpec) -> tuple[list[Group], list[Group], dict[str
                                 if first_flag != flag else ""))
         named[label] = (flag, folder)
         windows = windows_available(_load(flag, given), spec.tape_minutes)
+        digest = digests[str(folder)] = _tape_digest(folder)
         if flag == "--eval-tapes":
             if windows < 1:
                 raise UsageError(f"--eval-tapes {given}: shorter than one window of "
                                  f"--tape-minutes {spec.tape_minutes}")
-            digest = _tape_digest(folder)
             if digest in seen:  # a copy of a tape the search sees is not held back
                 first_flag, first = seen[digest]
                 raise UsageError(f"--eval-tapes {given}: the same recording as {first_flag} "
@@ -189,7 +189,6 @@ def _tape_groups(spec: OptimizeSpec) -> tuple[list[Group], list[Group], dict[str
             seen[digest] = (flag, folder)
             ev.append(Group(label, REPLAY_MODE, str(folder), 1, windows, spec.tape_minutes,
                             spec.eval_seeds))
-            digests[str(folder)] = digest
             continue
         split = math.floor(windows * spec.tape_split)
         if split < 1 or split >= windows:
@@ -201,8 +200,7 @@ def _tape_groups(spec: OptimizeSpec) -> tuple[list[Group], list[Group], dict[str
                          spec.seeds))
         ev.append(Group(label, REPLAY_MODE, str(folder), split + 1, windows, spec.tape_minutes,
                         spec.eval_seeds))
-        digests[str(folder)] = _tape_digest(folder)
-        seen[digests[str(folder)]] = (flag, folder)
+        seen[digest] = (flag, folder)
     return cal, ev, digests
 
 
