@@ -37,7 +37,8 @@ from _common import SAFE_PATH, Child, load_average, make_parser, run_child, save
 from soakkit.artifacts.iterlog import entry_line, file_id
 from soakkit.artifacts.iterlog_table import NARROW_SCHEMA, compact
 from soakkit.artifacts.layout import ITER_LOG_FILE, iter_summary_name
-from soakkit.catalog.load import cache_dir, load_catalog
+from soakkit.catalog import load_catalog
+from soakkit.catalog.load import cache_dir
 from soakkit.core.json_canonical import canonical_json
 from soakkit.soak import SoakOptions, run_soak
 
@@ -206,7 +207,7 @@ _LEAVES = json.dumps(_leaves(NARROW_SCHEMA))
 _LOAD = """
 import sys, time
 start = time.perf_counter()
-from soakkit.catalog.load import load_catalog
+from soakkit.catalog import load_catalog
 catalog = load_catalog(sys.argv[1], cache=sys.argv[2] == "cache")
 assert catalog.frame.height > 0
 print(time.perf_counter() - start)

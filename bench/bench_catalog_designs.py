@@ -207,7 +207,7 @@ print(time.perf_counter() - start)
 
 _LOAD = """
 import sys
-from soakkit.catalog.load import load_catalog
+from soakkit.catalog import load_catalog
 assert load_catalog(sys.argv[1], cache=sys.argv[2] == "cache").frame.height > 0
 """
 

@@ -163,7 +163,7 @@ def main() -> None:
         mine = pl.concat([mine, theirs])
     assert mine.height == FILES, mine.height
     if len(sys.argv) > 4:  # the same rows as soakkit's own load
-        from soakkit.catalog.load import load_catalog
+        from soakkit.catalog import load_catalog
         ref = load_catalog(ROOT_DIR, cache=False).frame
         same = mine.sort("run_id", "iteration").select(ref.columns).equals(
             ref.sort("run_id", "iteration"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from soakkit.artifacts.layout import ARTIFACTS_ENV, resolve_artifacts
-from soakkit.catalog.load import load_catalog
+from soakkit.catalog import load_catalog
 from soakkit.core.errors import ArtifactError
 from soakkit.soak import SoakOptions, run_soak
 

@@ -11,7 +11,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from soakkit.artifacts.iterlog import read_log
-from soakkit.catalog.load import load_catalog
+from soakkit.catalog import load_catalog
 from soakkit.catalog.parse import frame_from_files, parse_files, rows_to_frame
 from soakkit.rotation import RotationPolicy, rotate
 from soakkit.soak import SoakOptions, run_soak

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from soakkit.catalog import load_catalog
 from soakkit.catalog.cache_paths import cache_dir
-from soakkit.catalog.load import load_catalog
 from soakkit.catalog.runs_view import RUNS_VIEW_FILE, RunsView, read_runs_view, runs_view
 from soakkit.soak import SoakOptions, run_soak
 

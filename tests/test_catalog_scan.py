@@ -17,10 +17,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from soakkit.catalog import entry, find, load_catalog, scan
 from soakkit.catalog import load as load_module
-from soakkit.catalog import scan
-from soakkit.catalog.load import load_catalog
-from soakkit.catalog.scan import FIND_MIN_FOLDERS, FolderScan
+from soakkit.catalog.find import FIND_MIN_FOLDERS, FindListing
+from soakkit.catalog.scan import FolderScan
 from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import subprocess_env
@@ -76,14 +76,14 @@ def test_folders_beyond_one_command_line_take_several_finds(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folders = _folders(tmp_path / "runs")
     runs: list[int] = []
-    run = subprocess.run
+    popen = subprocess.Popen
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         runs.append(1)
-        return run(*args, **kwargs)
+        return popen(*args, **kwargs)
 
-    monkeypatch.setattr(scan, "FIND_ARG_BYTES", len(str(folders[0])) * 2 + 2)
-    monkeypatch.setattr(scan.subprocess, "run", counted)
+    monkeypatch.setattr(find, "FIND_ARG_BYTES", len(str(folders[0])) * 2 + 2)
+    monkeypatch.setattr(find.subprocess, "Popen", counted)
     found = scan._find_files(folders)
     assert found is not None and _same(found, folders)
     assert len(runs) == (len(folders) + 1) // 2  # two folders a command
@@ -99,10 +99,10 @@ def test_a_folder_given_twice_is_listed_once(tmp_path: Path) -> None:
 
 def test_command_lines_count_bytes_and_start_no_find_without_folders(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    assert scan._command_lines([]) == []  # find without a path would list "."
-    monkeypatch.setattr(scan, "FIND_ARG_BYTES", 8)
+    assert find._command_lines([]) == []  # find without a path would list "."
+    monkeypatch.setattr(find, "FIND_ARG_BYTES", 8)
     wide = Path("\u00e9\u00e9\u00e9")  # 3 characters, 6 bytes
-    assert scan._command_lines([wide, Path("ab")]) == [[str(wide)], ["ab"]]
+    assert find._command_lines([wide, Path("ab")]) == [[str(wide)], ["ab"]]
 
 
 def test_a_linked_runs_folder_is_listed_through_the_link(tmp_path: Path) -> None:
@@ -147,17 +147,19 @@ def test_without_find_the_catalog_is_the_same(tmp_path: Path,
     (root / "latest").mkdir()
     _write(root / "latest" / "ITER_SUMMARY_1.json", (run.run_dir / "ITER_SUMMARY_1.json")
            .read_bytes())
-    finds: list[tuple[int, bool]] = []
+    finds: list[tuple[int, bool, bool]] = []
     find_files = scan._find_files
 
-    def counted(folders: list[Path]) -> dict[str, pl.DataFrame] | None:
-        found = find_files(folders)
-        finds.append((len(folders), found is not None))  # listed by find, not Python
+    def counted(folders: list[Path], listing: FindListing | None = None
+                ) -> dict[str, pl.DataFrame] | None:
+        started = listing is not None
+        found = find_files(folders, listing)
+        finds.append((len(folders), found is not None, started))  # listed by find
         return found
 
     monkeypatch.setattr(scan, "_find_files", counted)
     with_find = load_catalog(root, cache=False)
-    assert finds == [(FIND_MIN_FOLDERS + 2, True)]  # the run folders and latest/
+    assert finds == [(FIND_MIN_FOLDERS + 2, True, True)]  # the run folders and latest/
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     assert scan._find_files(sorted((root / "runs").iterdir())) is None
     without = load_catalog(root, cache=False)
@@ -169,7 +171,7 @@ def test_without_find_the_catalog_is_the_same(tmp_path: Path,
 
 def test_a_cold_load_imports_neither_numpy_nor_the_tuner_nor_argparse(tmp_path: Path) -> None:
     _folders(tmp_path / "runs")
-    code = ("import sys; from soakkit.catalog.load import load_catalog; "
+    code = ("import sys; from soakkit.catalog import load_catalog; "
             f"load_catalog({str(tmp_path)!r}, cache=False); "
             "print(sorted(m for m in ('numpy', 'soakkit.tuning.engine', 'argparse') "
             "if m in sys.modules))")
@@ -223,14 +225,14 @@ def test_a_folder_removed_during_a_load_is_left_out_either_way(
         folder = tmp_path / "runs" / f"run{k:02d}"
         folder.mkdir(parents=True)
         _write(folder / "RUN.json", b"{}")
-    folder_mtimes = load_module.folder_mtimes
+    folder_mtimes = entry.folder_mtimes
 
     def then_remove(artifacts: Path) -> Any:
         out = folder_mtimes(artifacts)
         shutil.rmtree(out[0][0].path)
         return out
 
-    monkeypatch.setattr(load_module, "folder_mtimes", then_remove)
+    monkeypatch.setattr(entry, "folder_mtimes", then_remove)
     loaded = load_catalog(tmp_path, cache=False)
     assert loaded.frame.height == 0
 
@@ -277,3 +279,53 @@ def test_a_log_appended_while_the_files_are_listed_is_read_again(
     again = load_catalog(root)
     assert first.frame.height == again.frame.height == 3
     assert first.notes == again.notes == ()
+
+
+def test_a_cold_load_starts_find_before_polars_and_a_warm_one_none(tmp_path: Path) -> None:
+    """What a load reads is known from folder mtimes and the cache's keys: ``find`` lists it
+    on the other core while the interpreter imports polars; nothing changed: no find."""
+    _folders(tmp_path / "runs")
+    code = ("import sys\n"
+            "finds = []\n"
+            "def hook(event, args):\n"
+            "    if event == 'subprocess.Popen' and args[1][0] == 'find':\n"
+            "        finds.append('polars' in sys.modules)\n"
+            "sys.addaudithook(hook)\n"
+            "from soakkit.catalog import load_catalog\n"
+            f"for _ in range(2): load_catalog({str(tmp_path)!r})\n"
+            "print(finds)")
+    env = {**subprocess_env(), "SOAKKIT_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[False]"  # one find, before polars; the warm load none
+
+
+def test_a_listing_started_for_other_folders_is_stopped_and_not_used(tmp_path: Path) -> None:
+    folders = _folders(tmp_path / "runs", count=2 * FIND_MIN_FOLDERS)
+    other = FindListing(folders[1:])  # the cache said one folder was unchanged; it is not
+    with FolderScan(folders, other) as listing:
+        assert _same({str(f): listing.files(f) for f in folders}, folders)
+    assert other._running is None
+
+
+def test_closing_a_listing_stops_its_find(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = _folders(tmp_path / "runs")
+    monkeypatch.setattr(find, "FIND_ARG_BYTES", len(str(folders[0])) + 1)  # one a command
+    started: list[subprocess.Popen[bytes]] = []
+    popen = subprocess.Popen
+
+    def kept(*args: Any, **kwargs: Any) -> Any:
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(find.subprocess, "Popen", kept)
+    with FindListing(folders) as listing:
+        assert len(started) == 1  # the next command line starts when this one ends
+    assert started[0].returncode is not None  # waited for: no process left behind
+    assert listing.output() is None  # stopped before it was complete
+    with FindListing(folders) as listing:
+        out = listing.output()
+    assert out is not None and len(started) == 1 + len(folders)
+    assert listing.output() is out  # kept

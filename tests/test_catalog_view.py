@@ -14,7 +14,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from soakkit.catalog.load import RUN_SUMMARY_SCHEMA, load_catalog
+from soakkit.catalog import load_catalog
+from soakkit.catalog.load import RUN_SUMMARY_SCHEMA
 from soakkit.cli import main
 from soakkit.core.tables import fit_text_table, table_html
 from soakkit.report.disk_report import load_disk_report

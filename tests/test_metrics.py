@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from soakkit.catalog.load import load_catalog
+from soakkit.catalog import load_catalog
 from soakkit.core.errors import UsageError
 from soakkit.core.io import FixedClock, parse_utc
 from soakkit.metrics import SoakMetrics, check_metrics_dir, export_catalog

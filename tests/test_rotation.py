@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from soakkit.catalog.load import load_catalog
+from soakkit.catalog import load_catalog
 from soakkit.core.errors import LockedError, RotationError
 from soakkit.core.io import canonical_json
 from soakkit.core.locks import exclusive_lock

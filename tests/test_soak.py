@@ -11,7 +11,8 @@ import pytest
 from soakkit.artifacts.iterlog import file_id, read_log
 from soakkit.artifacts.iterlog_table import table_is_current
 from soakkit.artifacts.layout import ITER_SUMMARY_SCHEMA, iter_summary_name
-from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog
+from soakkit.catalog import load_catalog
+from soakkit.catalog.load import LEGACY_RUN_ID
 from soakkit.soak import SoakOptions, run_soak
 
 from .conftest import assert_one_line_error, run_subprocess

@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from soakkit.artifacts.layout import SWEEP_PART_RE
-from soakkit.catalog.load import load_catalog
+from soakkit.catalog import load_catalog
 from soakkit.sweep import SweepSpec, build_grid, load_results, run_sweep
 from soakkit.sweep.task import cell_run_id
 

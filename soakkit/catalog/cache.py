@@ -12,19 +12,27 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from soakkit import __version__
-from soakkit.catalog.cache_paths import CACHE_ENV, RUNS_VIEW_FILE, cache_dir, cache_root
+from soakkit.catalog.cache_paths import (
+    CACHE_ENV,
+    CACHE_FILE,
+    CACHE_META_FILE,
+    RUNS_VIEW_FILE,
+    cache_dir,
+    cache_meta,
+    cache_root,
+    meta_dirs,
+)
 from soakkit.catalog.log import KEY_SCHEMA
 from soakkit.catalog.parse import CATALOG_SCHEMA
-from soakkit.core.errors import SoakkitError
-from soakkit.core.io import atomic_write_bytes, canonical_json, loads_strict, sha256_bytes
+from soakkit.core.io import atomic_write_bytes, canonical_json, sha256_bytes
 
 __all__ = ["CACHE_ENV", "CatalogCache", "cache_dir", "cache_root", "read_cache", "write_cache"]
 
-_CACHE_FILE, _CACHE_META = "catalog.parquet", "catalog.json"
 #: The columns a cache file must have: the catalog's and the key of each row's source.
 _FRAME_SCHEMA = pl.Schema({**CATALOG_SCHEMA, **KEY_SCHEMA})
 
@@ -45,17 +53,17 @@ class CatalogCache:
 
 def read_cache(artifacts: Path) -> CatalogCache | None:
     """The cache of ``artifacts``, or None if it is missing, unreadable or of another schema."""
-    folder = cache_dir(artifacts)
-    try:
-        meta = loads_strict((folder / _CACHE_META).read_bytes(), str(folder / _CACHE_META))
-        if meta.get("schema") != _SCHEMA_ID:
-            return None
-        frame = pl.read_parquet(folder / _CACHE_FILE)
-    except (OSError, SoakkitError, pl.exceptions.PolarsError):
+    meta = cache_meta(artifacts)
+    if meta is None or meta.get("schema") != _SCHEMA_ID:
         return None
-    dirs, problems, notes = meta.get("dirs"), meta.get("problems"), meta.get("notes", {})
-    if not (_mapping_of(dirs, lambda v: type(v) is int) and _mapping_of(problems, _lines)
-            and _mapping_of(notes, _lines)) or frame.schema != _FRAME_SCHEMA:
+    try:
+        frame = pl.read_parquet(cache_dir(artifacts) / CACHE_FILE)
+    except (OSError, pl.exceptions.PolarsError):
+        return None
+    problems: Any = meta.get("problems")
+    dirs, notes = meta_dirs(meta), meta.get("notes", {})
+    if dirs is None or not (_mapping_of(problems, _lines) and _mapping_of(notes, _lines)) \
+            or frame.schema != _FRAME_SCHEMA:
         return None  # written by something else, or damaged: a cold load rebuilds it
     return CatalogCache(frame, dirs, problems, notes)
 
@@ -80,8 +88,8 @@ def write_cache(artifacts: Path, cache: CatalogCache) -> None:
         buf = io.BytesIO()
         # lz4: the fastest to read back; no statistics: nothing filters on them
         cache.frame.write_parquet(buf, compression="lz4", statistics=False)
-        atomic_write_bytes(folder / _CACHE_FILE, buf.getvalue())
-        atomic_write_bytes(folder / _CACHE_META, canonical_json(
+        atomic_write_bytes(folder / CACHE_FILE, buf.getvalue())
+        atomic_write_bytes(folder / CACHE_META_FILE, canonical_json(
             {"schema": _SCHEMA_ID, "dirs": cache.dirs, "problems": cache.problems,
              "notes": cache.notes}).encode())
     except OSError:

@@ -33,13 +33,10 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.artifacts.layout import (
-    RUN_FILE,
-    read_json_maybe_gz,
-    resolve_artifacts,
-)
+from soakkit.artifacts.layout import RUN_FILE, read_json_maybe_gz
 from soakkit.catalog.cache import CatalogCache, cache_dir, read_cache, write_cache
-from soakkit.catalog.folders import LEGACY_RUN_ID, CatalogFolder, folder_mtimes
+from soakkit.catalog.find import FindListing
+from soakkit.catalog.folders import LEGACY_RUN_ID, CatalogFolder
 from soakkit.catalog.log import KEY_SCHEMA, LogFolder, read_tables, rows_from_logs, with_keys
 from soakkit.catalog.parse import (
     CATALOG_SCHEMA,
@@ -50,13 +47,13 @@ from soakkit.catalog.parse import (
     rows_to_frame,
 )
 from soakkit.catalog.scan import SOURCE_SCHEMA, FolderScan, Source, log_source
-from soakkit.core.errors import ArtifactError, SoakkitError
+from soakkit.core.errors import SoakkitError
 from soakkit.core.io import MAX_UTC, MIN_UTC
 from soakkit.core.tables import table_html
 from soakkit.gate import RUN_WINDOW, Verdict, judge_run
 
 __all__ = ["CATALOG_SCHEMA", "LEGACY_RUN_ID", "RUN_SUMMARY_SCHEMA", "Catalog", "RunTable",
-           "cache_dir", "load_catalog", "run_summary", "to_records"]
+           "cache_dir", "load_folders", "run_summary", "to_records"]
 
 @dataclass(frozen=True)
 class Catalog:
@@ -191,29 +188,11 @@ def _one_row_per_iteration(frame: pl.DataFrame) -> pl.DataFrame:
     return frame if order.len() == frame.height and order.is_sorted() else frame[order]
 
 
-def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
-                 refresh: bool = False) -> Catalog:
-    """Load every run × iteration under ``artifacts`` into one DataFrame.
-
-    Parameters
-    ----------
-    artifacts
-        The artifacts root; ``None``: ``$SOAKKIT_ARTIFACTS``, else the nearest
-        ``artifacts/soak`` (:func:`soakkit.artifacts.layout.resolve_artifacts`).
-    cache
-        Read and update the cache in :func:`cache_dir` (incremental loads).
-    refresh
-        Ignore the cached rows and re-read every file (the cache is rewritten).
-
-    Raises
-    ------
-    ArtifactError
-        ``artifacts`` is not a folder, or none was given and none is found.
-    """
-    artifacts = resolve_artifacts(artifacts)
-    if not artifacts.is_dir():
-        raise ArtifactError(f"{artifacts}: artifacts folder not found")
-    folders = folder_mtimes(artifacts)
+def load_folders(artifacts: Path, folders: list[tuple[CatalogFolder, int]], *, cache: bool,
+                 refresh: bool, listing: FindListing | None = None) -> Catalog:
+    """The catalog of ``folders`` (:func:`~soakkit.catalog.folders.folder_mtimes` of the
+    artifacts root ``artifacts``): :func:`soakkit.catalog.load_catalog` once polars is
+    imported; ``listing``: ``find`` started on the folders it expects to be read."""
     dirs = {folder.rel: mtime for folder, mtime in folders}
     cached = read_cache(artifacts) if cache and not refresh else None
     if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
@@ -254,7 +233,7 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
                 keep.append(mine)
             problems[folder.rel] = list(cached.problems.get(folder.rel, []))
             notes[folder.rel] = list(cached.notes.get(folder.rel, []))
-    with FolderScan([folder.path for folder, _ in changed]) as scan:
+    with FolderScan([folder.path for folder, _ in changed], listing) as scan:
         # while the files are listed: each run's options and log, and the tables of the
         # logs that will be read whatever the listing shows (a folder without cached rows)
         logs: dict[str, Source | None] = {}

@@ -98,19 +98,19 @@ def runs_view(artifacts: Path | str | None = None, *, cache: bool = True,
               refresh: bool = False, need: Collection[str] = ()) -> RunsView:
     """One row per run of the catalog under ``artifacts``, read ready when nothing changed.
 
-    Parameters are those of :func:`~soakkit.catalog.load.load_catalog`; with ``cache`` the
+    Parameters are those of :func:`~soakkit.catalog.load_catalog`; with ``cache`` the
     view is also kept for the next call. A ready view without every column of ``need`` (one
     written by an older soakkit of the same version) is not used.
 
     Raises
     ------
     ArtifactError
-        As :func:`~soakkit.catalog.load.load_catalog`.
+        As :func:`~soakkit.catalog.load_catalog`.
     """
     root = resolve_artifacts(artifacts)
     if cache and not refresh and root.is_dir() and (ready := read_runs_view(root, need)):
         return ready
-    from soakkit.catalog.load import load_catalog  # polars: only when the view is not ready
+    from soakkit.catalog.entry import load_catalog  # polars: only when the view is not ready
 
     catalog = load_catalog(root, cache=cache, refresh=refresh)
     summary = catalog.runs()

@@ -5,9 +5,10 @@ size and mtime: :mod:`soakkit.catalog.log`), so it ``lstat``\\ s every file: 100
 for 100,000 iterations, a third of a cold load. :class:`FolderScan` makes them while the
 caller reads what needs no listing (each run's ``RUN.json`` and its iteration tables):
 
-* many folders (a cold load): GNU ``find``, started at those folders, lists them in a
-  process of its own, and polars parses its output into columns — no Python object per
-  file;
+* many folders (a cold load): GNU ``find`` (:mod:`soakkit.catalog.find`), started at
+  those folders, lists them in a process of its own (from before polars was imported, where
+  :func:`soakkit.catalog.load_catalog` started it), and polars parses its output into
+  columns — no Python object per file;
 * otherwise, or where ``find`` fails or prints what it should not (no GNU find, a name
   with a newline or a carriage return, a time before 1970 or outside int64 nanoseconds):
   :func:`folder_sources` in a thread.
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from soakkit.artifacts.layout import HISTORY_FILE, ITER_LOG_FILE, ITER_RE
+from soakkit.catalog.find import FindListing, findable
 from soakkit.core.io import file_time_ns
 
 __all__ = ["SOURCE_SCHEMA", "FolderScan", "Source", "folder_sources", "log_source"]
@@ -39,10 +40,6 @@ Source = tuple[str, str, int | None, int, int, int, str]
 SOURCE_SCHEMA: dict[str, pl.DataType] = {
     "_path": pl.String(), "_source": pl.String(), "iteration": pl.Int64(), "_ino": pl.Int64(),
     "_size": pl.Int64(), "_mtime": pl.Int64(), "_name": pl.String()}
-#: The fewest folders listed by ``find`` (below, a thread costs less than a process).
-FIND_MIN_FOLDERS = 8
-#: The most bytes of folder paths one ``find`` command line takes (more: more commands).
-FIND_ARG_BYTES = 64 * 1024
 _FIND_FIELDS = {"_folder": pl.String(), "_name": pl.String(), "_ino": pl.String(),
                 "_size": pl.String(), "_t": pl.String()}
 #: ``find -printf``'s time: seconds, a point, ten digits (nanoseconds and a zero)
@@ -109,41 +106,6 @@ def _files(folder: Path) -> pl.DataFrame:
                         schema=SOURCE_SCHEMA, orient="row")
 
 
-def _command_lines(folders: Sequence[Path]) -> list[list[str]]:
-    """The folders, each once, in groups of at most :data:`FIND_ARG_BYTES` of paths (a
-    command line's length is bounded; a folder given twice would list its files twice), none
-    for no folder (find without a path lists the working directory)."""
-    out: list[list[str]] = []
-    size = 0
-    for folder in dict.fromkeys(map(str, folders)):
-        length = len(os.fsencode(folder)) + 1  # the kernel counts bytes, with the NUL
-        if not out or size + length > FIND_ARG_BYTES:
-            out.append([])
-            size = 0
-        out[-1].append(folder)
-        size += length
-    return out
-
-
-def _run_find(folders: Sequence[Path]) -> bytes | None:
-    """Every regular file directly in ``folders``: ``folder NUL name NUL inode NUL size NUL
-    mtime`` lines from GNU find, or None where find is missing or fails."""
-    out = []
-    for paths in _command_lines(folders):
-        try:
-            done = subprocess.run(
-                ["find", "-H", *paths, "-ignore_readdir_race", "-mindepth", "1",
-                 "-maxdepth", "1", "-type", "f", "-printf", "%h\\0%f\\0%i\\0%s\\0%T@\\n"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env={**os.environ, "LC_ALL": "C"}, check=False)
-        except OSError:
-            return None
-        if done.returncode != 0:
-            return None
-        out.append(done.stdout)
-    return b"".join(out)
-
-
 def _parse_find(out: bytes, folders: Sequence[Path]) -> dict[str, pl.DataFrame] | None:
     """``find``'s lines as each folder's :data:`SOURCE_SCHEMA` frame, or None when any
     line is not what it should be."""
@@ -179,39 +141,38 @@ def _parse_find(out: bytes, folders: Sequence[Path]) -> dict[str, pl.DataFrame] 
     return {folder: parts.get(folder, empty) for folder in wanted}
 
 
-def _find_files(folders: Sequence[Path]) -> dict[str, pl.DataFrame] | None:
-    """Each folder's files as ``find`` lists them, or None."""
-    out = _run_find(folders)
+def _find_files(folders: Sequence[Path], listing: FindListing | None = None
+                ) -> dict[str, pl.DataFrame] | None:
+    """Each folder's files as ``find`` lists them (``listing``, started for these folders,
+    else a listing started now), or None."""
+    with listing or FindListing(folders) as running:
+        out = running.output()
     return None if out is None else _parse_find(out, folders)
-
-
-def _findable(folders: Sequence[Path]) -> bool:
-    """Many folders, with paths find takes and prints as they are."""
-    if len(folders) < FIND_MIN_FOLDERS:
-        return False
-    try:
-        return not any(text.startswith("-") or any(c in text for c in "\n\r\x00")
-                       for text in (os.fsencode(f).decode("utf-8") for f in folders))
-    except UnicodeDecodeError:
-        return False
 
 
 class FolderScan:
     """The files of ``folders`` but their logs (each as :data:`SOURCE_SCHEMA`; the log is
-    :func:`log_source`'s), listed in the background.
+    :func:`log_source`'s), listed in the background (by ``listing`` where it was started
+    for these folders; it is then the scan's to close).
 
     Use as a context manager; :meth:`files` waits for a folder's (and raises what listing it
     raised); leaving the block early drops the folders not listed yet.
     """
 
-    def __init__(self, folders: Sequence[Path]) -> None:
+    def __init__(self, folders: Sequence[Path], listing: FindListing | None = None) -> None:
         self._folders = list(folders)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soakkit-scan")
         self._found: Future[dict[str, pl.DataFrame] | None] | None = None
         self._parts: dict[str, pl.DataFrame] = {}
         self._listed: dict[Path, Future[pl.DataFrame]] = {}
-        if _findable(self._folders):
-            self._found = self._pool.submit(_find_files, self._folders)
+        if listing is not None and (not findable(self._folders) or listing.folders != [
+                str(f) for f in dict.fromkeys(self._folders)]):
+            listing.close()  # started for other folders (the cache changed meanwhile)
+            listing = None
+        self._listing = listing
+        if findable(self._folders):
+            self._listing = listing or FindListing(self._folders)
+            self._found = self._pool.submit(_find_files, self._folders, self._listing)
         else:
             self._list()
 
@@ -236,3 +197,5 @@ class FolderScan:
 
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._listing is not None:
+            self._listing.close()  # a find never waited for stops here

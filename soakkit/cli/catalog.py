@@ -161,12 +161,13 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     if not (args.csv or args.json or args.iterations or args.parquet is not None):
         return _cmd_runs(args)
 
-    import polars as pl
-
-    from soakkit.catalog.load import load_catalog
+    from soakkit.catalog.entry import load_catalog
     from soakkit.core.errors import fs_errors
 
+    # polars after the load has started listing the files (soakkit.catalog.entry)
     catalog = load_catalog(args.artifacts, cache=not args.no_cache, refresh=args.refresh)
+    import polars as pl
+
     code = _report(catalog.problems, catalog.notes)
     frame = catalog.frame
     if args.csv:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from soakkit.catalog.load import load_catalog
+from soakkit.catalog.entry import load_catalog
 from soakkit.core.io import Clock, clock_from
 from soakkit.metrics import names as N
 from soakkit.metrics.textfile import Exposition, write_textfile

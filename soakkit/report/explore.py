@@ -15,7 +15,9 @@ from typing import Any
 
 import polars as pl
 
-from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog, run_summary
+from soakkit.catalog.entry import load_catalog
+from soakkit.catalog.folders import LEGACY_RUN_ID
+from soakkit.catalog.load import run_summary
 from soakkit.core.errors import ArtifactError, UsageError
 from soakkit.core.tables import table_html
 

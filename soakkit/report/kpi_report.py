@@ -15,7 +15,8 @@ import polars as pl
 
 from soakkit.artifacts.layout import RUN_FILE, list_runs, read_json_maybe_gz, resolve_run_dir
 from soakkit.artifacts.runid import run_facts
-from soakkit.catalog.load import LEGACY_RUN_ID, load_catalog
+from soakkit.catalog.entry import load_catalog
+from soakkit.catalog.folders import LEGACY_RUN_ID
 from soakkit.config.params import PARAMS, TUNABLE
 from soakkit.core.errors import ArtifactError, SoakkitError, UsageError
 from soakkit.core.tables import table_html
