@@ -329,3 +329,13 @@ def test_closing_a_listing_stops_its_find(tmp_path: Path,
         out = listing.output()
     assert out is not None and len(started) == 1 + len(folders)
     assert listing.output() is out  # kept
+
+
+def test_an_inode_past_int64_is_listed_and_cached_whole(tmp_path: Path) -> None:
+    """Inodes are unsigned 64-bit numbers; some file systems give ones of 2**63 or more."""
+    line = "\x00".join([f"{tmp_path}/run00", "ITER_SUMMARY_1.json", str(2**64 - 1), "2",
+                         "1767225600.1234567890"])
+    found = scan._parse_find(f"{line}\n".encode(), [tmp_path / "run00"])
+    assert found is not None
+    assert found[f"{tmp_path}/run00"]["_ino"].to_list() == [2**64 - 1]
+    assert scan.SOURCE_SCHEMA["_ino"] == load_module.KEY_SCHEMA["_ino"] == pl.UInt64()

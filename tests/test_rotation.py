@@ -698,3 +698,25 @@ def test_both_spellings_scan_in_two_processes(tmp_path: Path) -> None:
                               check=False, env=env, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines()[-1] == "forks 1", (argv[0], done.stdout[-300:])
+
+
+def test_an_inode_of_2_63_or_more_is_planned_and_reported_as_it_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inodes are unsigned 64-bit numbers (some file systems give ones past int64): the scan
+    keeps them in its int64 table and reads them back whole."""
+    folder = tmp_path / "runs" / "r"
+    folder.mkdir(parents=True)
+    for n in (1, 2, 3):
+        write(folder / f"ITER_SUMMARY_{n}.json", b'{"iteration": 1}', 40)
+    fields = scan_module._FIELDS
+
+    def far_inodes(st: os.stat_result) -> tuple[int, ...]:
+        *rest, ino = fields(st)
+        return (*rest, 2**64 - ino)  # as large as an inode gets
+
+    monkeypatch.setattr(scan_module, "_FIELDS", far_inodes)
+    plan = plan_rotation(tmp_path, RotationPolicy(keep_latest=1, ttl_days=30.0), NOW)
+    deleted = {d.path: d.ino for d in plan.decisions() if d.phase == "delete"}
+    assert deleted == {f"runs/r/ITER_SUMMARY_{n}.json":
+                       2**64 - (folder / f"ITER_SUMMARY_{n}.json").stat().st_ino
+                       for n in (1, 2)}

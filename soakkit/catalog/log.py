@@ -31,7 +31,7 @@ from soakkit.catalog.parse import (
     run_meta,
     with_meta,
 )
-from soakkit.catalog.scan import Source
+from soakkit.catalog.scan import SOURCE_SCHEMA, Source
 
 __all__ = ["KEY_SCHEMA", "LogFolder", "LogRows", "LogTables", "read_tables", "rows_from_logs",
            "with_keys"]
@@ -128,14 +128,12 @@ def _tables(folders: list[LogFolder], read: LogTables | None
 
 _IDENT: dict[str, Any] = {_TABLE: pl.String, "iteration": pl.Int64, "file_name": pl.String,
                           "file_size": pl.Int64, "file_mtime_ns": pl.Int64}
-_FILES: dict[str, Any] = {_TABLE: pl.String, "iteration": pl.Int64, "_path": pl.String,
-                          "_source": pl.String, "_ino": pl.Int64, "_size": pl.Int64,
-                          "_mtime": pl.Int64, "_name": pl.String}
+_FILES: dict[str, Any] = {_TABLE: pl.String(), **SOURCE_SCHEMA}
+_FILE_KEYS = ("_ino", "_size", "_mtime")
 #: The cache key of a row's source file, next to every row (:mod:`soakkit.catalog.load`): the
 #: folder (``runs/<id>``), the file's path, inode, size and mtime.
-KEY_SCHEMA: dict[str, Any] = {"_dir": pl.String(), "_src": pl.String(), "_ino": pl.Int64(),
-                              "_size": pl.Int64(), "_mtime": pl.Int64()}
-_FILE_KEYS = ("_ino", "_size", "_mtime")
+KEY_SCHEMA: dict[str, Any] = {"_dir": pl.String(), "_src": pl.String(),
+                              **{k: SOURCE_SCHEMA[k] for k in _FILE_KEYS}}
 
 
 def _files(folders: list[LogFolder]) -> pl.DataFrame:
@@ -182,7 +180,7 @@ def rows_from_logs(folders: list[LogFolder], tables: LogTables | None = None) ->
              for n, e in entries.items()],
             schema={**_IDENT, _ROW: pl.UInt32}, orient="row"))
     logs = pl.DataFrame([(str(f.path), *f.log[3:6]) for f in folders],
-                        schema={_TABLE: pl.String, **{k: pl.Int64 for k in _FILE_KEYS}},
+                        schema={_TABLE: pl.String, **{k: SOURCE_SCHEMA[k] for k in _FILE_KEYS}},
                         orient="row")
     chosen, stale = _choose(_files(folders), pl.concat(idents), logs)
     out = LogRows(rows_to_frame([]), unmatched=set(stale["_path"].to_list()))

@@ -38,7 +38,7 @@ __all__ = ["SOURCE_SCHEMA", "FolderScan", "Source", "folder_sources", "log_sourc
 Source = tuple[str, str, int | None, int, int, int, str]
 #: :data:`Source` as columns, in its order
 SOURCE_SCHEMA: dict[str, pl.DataType] = {
-    "_path": pl.String(), "_source": pl.String(), "iteration": pl.Int64(), "_ino": pl.Int64(),
+    "_path": pl.String(), "_source": pl.String(), "iteration": pl.Int64(), "_ino": pl.UInt64(),
     "_size": pl.Int64(), "_mtime": pl.Int64(), "_name": pl.String()}
 _FIND_FIELDS = {"_folder": pl.String(), "_name": pl.String(), "_ino": pl.String(),
                 "_size": pl.String(), "_t": pl.String()}
@@ -128,7 +128,7 @@ def _parse_find(out: bytes, folders: Sequence[Path]) -> dict[str, pl.DataFrame] 
             .when(number.is_not_null()).then(pl.lit("file")))
     files = raw.lazy().select(
         "_folder", pl.concat_str("_folder", pl.lit("/"), name).alias("_path"),
-        kind.alias("_source"), number.alias("iteration"), pl.col("_ino").cast(pl.Int64),
+        kind.alias("_source"), number.alias("iteration"), pl.col("_ino").cast(pl.UInt64),
         pl.col("_size").cast(pl.Int64),
         (pl.col("_t").str.head(-11).cast(pl.Int64) * 10**9
          + pl.col("_t").str.slice(-10, 9).cast(pl.Int64)).alias("_mtime"),

@@ -50,8 +50,11 @@ from soakkit.rotation.policy import (
     RotationPolicy,
 )
 
-__all__ = ["PHASES", "Decision", "DirPlan", "DirScan", "plan_directory"]
+__all__ = ["INODES", "PHASES", "Decision", "DirPlan", "DirScan", "inode", "plan_directory"]
 
+#: Inodes are unsigned 64-bit numbers: the scan keeps one of 2**63 or more in its int64
+#: table as its two's complement (:func:`inode` reads it back; some file systems number so).
+INODES = 2**64
 # entry kinds
 FILE, DIR, SYMLINK, OTHER, OTHER_DEVICE = 0, 1, 2, 3, 4
 # verbs
@@ -127,6 +130,11 @@ class Decision:
     def to_json(self) -> dict[str, Any]:
         return action_entry(self.phase, self.verb, self.path, self.reason, self.size)
 
+
+
+def inode(value: int | np.integer[Any]) -> int:
+    """The inode a value of a scan's ``ino`` column stands for (:data:`INODES`)."""
+    return int(value) % INODES
 
 def _reason(code: int, rank: int, keep: int, age_s: float, nlink: int) -> str:
     """The readable reason of a row (:data:`REASONS` with the row's numbers)."""
@@ -213,7 +221,7 @@ class DirPlan:
                          int(self.nlink[i]))
         return Decision(REASONS[code][0], VERBS[int(self.verb[i])], self.path(i), reason,
                         int(self.size[i]), int(self.blocks[i]), int(self.mtime_ns[i]),
-                        int(self.ino[i]), n if n >= 0 else None)
+                        inode(self.ino[i]), n if n >= 0 else None)
 
     def _by_phase(self) -> Iterator[tuple[str, str, np.ndarray, list[str]]]:
         """(phase, verb, rows, reasons) of the rows that are not kept, phase by phase, each

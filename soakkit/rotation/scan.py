@@ -28,6 +28,7 @@ from soakkit.core.io import FILE_TIME_NS_RANGE, file_time_ns
 from soakkit.core.locks import is_locked
 from soakkit.rotation.plan import (
     FILE,
+    INODES,
     OTHER,
     OTHER_DEVICE,
     SYMLINK,
@@ -69,12 +70,15 @@ _MODE, _SIZE, _BLOCKS, _MTIME, _NLINK, _INO = range(6)
 
 def _stat_table(stats: list[os.stat_result]) -> np.ndarray:
     """The entries' :data:`_FIELDS` as an int64 table, one row per entry; file times
-    within soakkit's range (:func:`~soakkit.core.io.file_time_ns`)."""
+    within soakkit's range (:func:`~soakkit.core.io.file_time_ns`), inodes of 2**63 or more
+    as their two's complement (some file systems number them so)."""
     try:
         table = np.fromiter(itertools.chain.from_iterable(map(_FIELDS, stats)),
                             dtype=np.int64, count=6 * len(stats)).reshape(-1, 6)
-    except OverflowError:  # a time beyond int64 (other fields cannot be): clamped per row
-        table = np.array([(*fields[:_MTIME], file_time_ns(st), *fields[_MTIME + 1:])
+    except OverflowError:  # a time beyond int64 or such an inode: those rows field by field
+        table = np.array([(*fields[:_MTIME], file_time_ns(st), fields[_NLINK],
+                           fields[_INO] - INODES if fields[_INO] >= INODES // 2
+                           else fields[_INO])
                           for st, fields in zip(stats, map(_FIELDS, stats), strict=True)],
                          dtype=np.int64).reshape(-1, 6)
     np.clip(table[:, _MTIME], *FILE_TIME_NS_RANGE, out=table[:, _MTIME])
