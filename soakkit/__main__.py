@@ -1,5 +1,5 @@
 """``python -m soakkit`` runs the command line."""
 
-from soakkit.cli import main
+from soakkit.cli import console
 
-raise SystemExit(main())
+console()

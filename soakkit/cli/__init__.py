@@ -13,10 +13,12 @@ problem is one line ``soakkit: error: ...`` on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from soakkit import __version__
 from soakkit.cli._commands import COMMANDS
@@ -32,7 +34,7 @@ from soakkit.core.errors import (
 from soakkit.core.signals import run_command
 from soakkit.core.streams import null_for_closed_streams, standard_output
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "console", "main"]
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -102,5 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_command(lambda: _run(argv), codes=rotate_exit_code if legacy else None)
 
 
+def console() -> NoReturn:
+    """The ``soakkit`` program (and ``python -m soakkit``): :func:`main`, then an exit without
+    the interpreter's last garbage collection, which would visit every object left (most of
+    them polars' and Dask's modules) only for the process to free its memory whole: 0.04 s
+    of every command that imports polars. ``atexit`` handlers and finalizers still run."""
+    code = main()
+    gc.freeze()  # the objects left are out of the last collection's reach
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    console()
