@@ -339,3 +339,42 @@ def test_an_inode_past_int64_is_listed_and_cached_whole(tmp_path: Path) -> None:
     assert found is not None
     assert found[f"{tmp_path}/run00"]["_ino"].to_list() == [2**64 - 1]
     assert scan.SOURCE_SCHEMA["_ino"] == load_module.KEY_SCHEMA["_ino"] == pl.UInt64()
+
+
+def test_no_memory_file_for_find_falls_back_to_python(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = _folders(tmp_path / "runs")
+
+    def no_descriptors() -> Any:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(find, "_memory_file", no_descriptors)
+    assert FindListing(folders).output() is None
+    with FolderScan(folders) as listing:
+        assert _same({str(f): listing.files(f) for f in folders}, folders)
+
+
+def test_an_error_during_a_load_stops_find_at_once(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C or an error while the files are listed: the scan does not wait for find."""
+    folders = _folders(tmp_path / "runs")
+    slow = tmp_path / "bin" / "find"
+    slow.parent.mkdir()
+    slow.write_text("#!/bin/sh\nexec sleep 600\n")
+    slow.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{slow.parent}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(KeyboardInterrupt), FolderScan(folders) as listing:
+        running = listing._listing._running  # type: ignore[union-attr]
+        assert running is not None
+        raise KeyboardInterrupt
+    assert running[0].returncode == -9  # killed, not waited for
+
+
+def test_a_file_removed_since_it_was_listed_is_no_problem(tmp_path: Path) -> None:
+    """Rotation or a run removed between the listing and the read: the file is left out,
+    as one removed before the listing is."""
+    from soakkit.catalog.parse import frame_from_files
+
+    gone = str(tmp_path / "runs" / "r" / "ITER_SUMMARY_1.json")
+    frame, problems = frame_from_files([(gone, "r", "runs", "file", {}, 1)])
+    assert frame.height == 0 and problems == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
@@ -63,7 +64,8 @@ def _memory_file() -> IO[bytes]:
 
 class FindListing:
     """``find`` listing ``folders`` (one command line at a time, the first one started
-    now): :meth:`output` waits for its lines, :meth:`close` stops what still runs.
+    now): :meth:`output` waits for its lines, :meth:`close` (from any thread) stops what
+    still runs.
 
     Use as a context manager (or call :meth:`close`): no ``find`` outlives it.
     """
@@ -71,20 +73,25 @@ class FindListing:
     def __init__(self, folders: Sequence[Path]) -> None:
         self.folders = [str(f) for f in dict.fromkeys(folders)]
         self._lines = _command_lines(folders)
+        self._lock = threading.Lock()
         self._running: tuple[subprocess.Popen[bytes], IO[bytes]] | None = None
-        self._failed = False
+        self._failed = self._closed = False
         self._output: bytes | None = None
         self._next = 0
         self._start()
 
     def _start(self) -> None:
         """Start the next command line, if any (a failure to start: :meth:`output` is
-        None)."""
-        if self._next >= len(self._lines):
+        None, and the caller lists the files another way)."""
+        if self._closed or self._next >= len(self._lines):
             return
         paths = self._lines[self._next]
         self._next += 1
-        out = _memory_file()
+        try:
+            out = _memory_file()
+        except OSError:  # out of descriptors or memory
+            self._failed = True
+            return
         try:
             proc = subprocess.Popen(
                 ["find", "-H", *paths, "-ignore_readdir_race", "-mindepth", "1",
@@ -99,38 +106,45 @@ class FindListing:
 
     def output(self) -> bytes | None:
         """Every regular file directly in the folders as ``find`` printed it, or None where
-        find is missing or fails (the caller lists them another way)."""
-        if self._output is not None:
-            return self._output
-        chunks = []
-        while self._running is not None and not self._failed:
-            proc, out = self._running
-            code = proc.wait()
-            self._running = None
-            with out:
-                out.seek(0)
-                chunks.append(out.read())
-            if code != 0:
-                self._failed = True
-                break
-            self._start()
-        if not self._failed:
-            self._output = b"".join(chunks)
-        return self._output
+        find is missing or fails, or the listing was closed before it was complete."""
+        chunks: list[bytes] = []
+        while True:
+            with self._lock:
+                if self._ended():
+                    return self._output
+                if self._running is None:
+                    self._output = b"".join(chunks)
+                    return self._output
+                proc, out = self._running
+            code = proc.wait()  # without the lock: close() may stop it meanwhile
+            with self._lock:
+                if self._closed:  # close() took it, and closed its output
+                    return None
+                self._running = None
+                with out:
+                    out.seek(0)
+                    chunks.append(out.read())
+                if code != 0:
+                    self._failed = True
+                    return None
+                self._start()
+
+    def _ended(self) -> bool:
+        """Complete, failed or closed (read with the lock held)."""
+        return self._output is not None or self._failed or self._closed
 
     def close(self) -> None:
         """Stop a ``find`` still running and free its output (:meth:`output` is then None
         unless it was complete)."""
-        if self._output is None:
-            self._failed = True
-        if self._running is not None:
-            proc, out = self._running
-            self._running = None
+        with self._lock:
+            self._closed = True
+            running, self._running = self._running, None
+        if running is not None:
+            proc, out = running
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
             out.close()
-        self._next = len(self._lines)
 
     def __enter__(self) -> FindListing:
         return self

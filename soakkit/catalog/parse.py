@@ -351,8 +351,11 @@ def frame_from_files(tasks: Sequence[Task]) -> tuple[pl.DataFrame, list[FileProb
     for batch in _chunks(tasks, _BATCH):
         blobs = _read_chunk(batch)
         good = [(t, b) for t, b in zip(batch, blobs, strict=True) if isinstance(b, bytes)]
+        # a file removed since its folder was listed (rotation, a run removed) is left out,
+        # as the listing leaves out one removed before it: no problem
         problems += [(t[0], f"{t[0]}: {unreadable_reason(b)}; skipped")
-                     for t, b in zip(batch, blobs, strict=True) if not isinstance(b, bytes)]
+                     for t, b in zip(batch, blobs, strict=True)
+                     if not isinstance(b, bytes | FileNotFoundError)]
         if not good:
             continue
         try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -170,11 +171,15 @@ class FolderScan:
             listing.close()  # started for other folders (the cache changed meanwhile)
             listing = None
         self._listing = listing
-        if findable(self._folders):
-            self._listing = listing or FindListing(self._folders)
-            self._found = self._pool.submit(_find_files, self._folders, self._listing)
-        else:
-            self._list()
+        try:
+            if findable(self._folders):
+                self._listing = listing or FindListing(self._folders)
+                self._found = self._pool.submit(_find_files, self._folders, self._listing)
+            else:
+                self._list()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
 
     def _list(self) -> None:
         self._listed = {f: self._pool.submit(_files, f) for f in self._folders}
@@ -195,7 +200,9 @@ class FolderScan:
     def __enter__(self) -> FolderScan:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None and self._listing is not None:
+            self._listing.close()  # left on an error or Ctrl-C: find stops now
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._listing is not None:
             self._listing.close()  # a find never waited for stops here

@@ -131,10 +131,10 @@ class Decision:
         return action_entry(self.phase, self.verb, self.path, self.reason, self.size)
 
 
-
 def inode(value: int | np.integer[Any]) -> int:
     """The inode a value of a scan's ``ino`` column stands for (:data:`INODES`)."""
     return int(value) % INODES
+
 
 def _reason(code: int, rank: int, keep: int, age_s: float, nlink: int) -> str:
     """The readable reason of a row (:data:`REASONS` with the row's numbers)."""
