@@ -31,7 +31,8 @@ from soakkit.catalog.log import KEY_SCHEMA
 from soakkit.catalog.parse import CATALOG_SCHEMA
 from soakkit.core.io import atomic_write_bytes, canonical_json, sha256_bytes
 
-__all__ = ["CACHE_ENV", "CatalogCache", "cache_dir", "cache_root", "read_cache", "write_cache"]
+__all__ = ["CACHE_ENV", "CatalogCache", "cache_dir", "cache_meta", "cache_root", "read_cache",
+           "write_cache"]
 
 #: The columns a cache file must have: the catalog's and the key of each row's source.
 _FRAME_SCHEMA = pl.Schema({**CATALOG_SCHEMA, **KEY_SCHEMA})
@@ -51,9 +52,9 @@ class CatalogCache:
     notes: dict[str, list[str]]
 
 
-def read_cache(artifacts: Path) -> CatalogCache | None:
-    """The cache of ``artifacts``, or None if it is missing, unreadable or of another schema."""
-    meta = cache_meta(artifacts)
+def read_cache(artifacts: Path, meta: dict[str, Any] | None) -> CatalogCache | None:
+    """The cache of ``artifacts`` whose keys are ``meta`` (:func:`cache_meta`, read once by
+    the load's entry), or None if it is missing, unreadable or of another schema."""
     if meta is None or meta.get("schema") != _SCHEMA_ID:
         return None
     try:

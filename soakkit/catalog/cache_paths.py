@@ -16,7 +16,7 @@ from soakkit.core.inputs import check_user_path, show_value
 from soakkit.core.json_strict import loads_strict
 
 __all__ = ["CACHE_ENV", "CACHE_FILE", "CACHE_META_FILE", "RUNS_VIEW_FILE", "cache_dir",
-           "cache_meta", "cache_root", "cached_dirs", "meta_dirs"]
+           "cache_meta", "cache_root", "meta_dirs"]
 
 #: Where caches go instead of ``$XDG_CACHE_HOME/soakkit``.
 CACHE_ENV = "SOAKKIT_CACHE_DIR"
@@ -55,7 +55,7 @@ def cache_dir(artifacts: Path) -> Path:
 
 def cache_meta(artifacts: Path) -> dict[str, Any] | None:
     """The keys of the cached rows of ``artifacts`` (a JSON object), or None when missing or
-    unreadable."""
+    unreadable (no polars: what a load will read is known before polars is imported)."""
     path = cache_dir(artifacts) / CACHE_META_FILE
     try:
         meta = loads_strict(path.read_bytes(), str(path))
@@ -73,9 +73,3 @@ def meta_dirs(meta: dict[str, Any]) -> dict[str, int] | None:
         return None
     return dirs
 
-
-def cached_dirs(artifacts: Path) -> dict[str, int] | None:
-    """The folder mtimes the cached rows of ``artifacts`` are valid for (no polars: what a
-    load will read is known before polars is imported), or None."""
-    meta = cache_meta(artifacts)
-    return None if meta is None else meta_dirs(meta)

@@ -3,8 +3,8 @@ before polars is imported (no polars here).
 
 A cold load ``lstat``\\ s every ITER_SUMMARY file it reads (:mod:`soakkit.catalog.scan`).
 Which folders it reads is known from their mtimes and the cache's keys alone
-(:func:`~soakkit.catalog.cache_paths.cached_dirs`), so ``find`` starts on them first and
-lists them on the other core while the interpreter imports polars
+(:func:`~soakkit.catalog.cache_paths.cache_meta`, read once), so ``find`` starts on them
+first and lists them on the other core while the interpreter imports polars
 (:mod:`soakkit.catalog.find`); the load itself is :func:`soakkit.catalog.load.load_folders`.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soakkit.artifacts.layout import resolve_artifacts
-from soakkit.catalog.cache_paths import cached_dirs
+from soakkit.catalog.cache_paths import cache_meta, meta_dirs
 from soakkit.catalog.find import FindListing, findable
 from soakkit.catalog.folders import folder_mtimes
 from soakkit.core.errors import ArtifactError
@@ -55,14 +55,15 @@ def load_catalog(artifacts: Path | str | None = None, *, cache: bool = True,
     if not root.is_dir():
         raise ArtifactError(f"{root}: artifacts folder not found")
     folders = folder_mtimes(root)
-    dirs = cached_dirs(root) if cache and not refresh else None
+    meta = cache_meta(root) if cache and not refresh else None
+    dirs = None if meta is None else meta_dirs(meta)
     reading = [folder.path for folder, mtime in folders
                if dirs is None or dirs.get(folder.rel) != mtime]
     listing = FindListing(reading) if findable(reading) else None
     try:
         from soakkit.catalog.load import load_folders  # polars: after find has started
 
-        return load_folders(root, folders, cache=cache, refresh=refresh, listing=listing)
+        return load_folders(root, folders, cache=cache, meta=meta, listing=listing)
     finally:
         if listing is not None:
             listing.close()

@@ -37,13 +37,18 @@ def findable(folders: Sequence[Path]) -> bool:
         return False
 
 
+def _distinct(folders: Sequence[Path]) -> list[str]:
+    """The folders as text, each once, in their order."""
+    return list(dict.fromkeys(map(str, folders)))
+
+
 def _command_lines(folders: Sequence[Path]) -> list[list[str]]:
     """The folders, each once, in groups of at most :data:`FIND_ARG_BYTES` of paths (a
     command line's length is bounded; a folder given twice would list its files twice), none
     for no folder (find without a path lists the working directory)."""
     out: list[list[str]] = []
     size = 0
-    for folder in dict.fromkeys(map(str, folders)):
+    for folder in _distinct(folders):
         length = len(os.fsencode(folder)) + 1  # the kernel counts bytes, with the NUL
         if not out or size + length > FIND_ARG_BYTES:
             out.append([])
@@ -71,7 +76,7 @@ class FindListing:
     """
 
     def __init__(self, folders: Sequence[Path]) -> None:
-        self.folders = [str(f) for f in dict.fromkeys(folders)]
+        self._folders = _distinct(folders)
         self._lines = _command_lines(folders)
         self._lock = threading.Lock()
         self._running: tuple[subprocess.Popen[bytes], IO[bytes]] | None = None
@@ -128,6 +133,10 @@ class FindListing:
                     self._failed = True
                     return None
                 self._start()
+
+    def lists(self, folders: Sequence[Path]) -> bool:
+        """Started for exactly ``folders`` (in their order, each once)."""
+        return self._folders == _distinct(folders)
 
     def _ended(self) -> bool:
         """Complete, failed or closed (read with the lock held)."""

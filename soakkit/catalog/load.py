@@ -189,12 +189,14 @@ def _one_row_per_iteration(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def load_folders(artifacts: Path, folders: list[tuple[CatalogFolder, int]], *, cache: bool,
-                 refresh: bool, listing: FindListing | None = None) -> Catalog:
+                 meta: dict[str, Any] | None, listing: FindListing | None = None) -> Catalog:
     """The catalog of ``folders`` (:func:`~soakkit.catalog.folders.folder_mtimes` of the
     artifacts root ``artifacts``): :func:`soakkit.catalog.load_catalog` once polars is
-    imported; ``listing``: ``find`` started on the folders it expects to be read."""
+    imported. ``meta``: the keys of the cached rows to start from (None: none, a refresh);
+    ``cache``: write the cache; ``listing``: ``find`` started on the folders it expects to
+    be read."""
     dirs = {folder.rel: mtime for folder, mtime in folders}
-    cached = read_cache(artifacts) if cache and not refresh else None
+    cached = read_cache(artifacts, meta)
     if cached is not None and cached.dirs == dirs:  # nothing changed: no file is touched
         seen = {rel: list(lines) for rel, lines in cached.problems.items()}
         frame = _within_dates(cached.frame, seen)  # a cache an older soakkit wrote

@@ -166,8 +166,8 @@ class FolderScan:
         self._found: Future[dict[str, pl.DataFrame] | None] | None = None
         self._parts: dict[str, pl.DataFrame] = {}
         self._listed: dict[Path, Future[pl.DataFrame]] = {}
-        if listing is not None and (not findable(self._folders) or listing.folders != [
-                str(f) for f in dict.fromkeys(self._folders)]):
+        if listing is not None and not (findable(self._folders)
+                                        and listing.lists(self._folders)):
             listing.close()  # started for other folders (the cache changed meanwhile)
             listing = None
         self._listing = listing

@@ -50,7 +50,8 @@ from soakkit.rotation.policy import (
     RotationPolicy,
 )
 
-__all__ = ["INODES", "PHASES", "Decision", "DirPlan", "DirScan", "inode", "plan_directory"]
+__all__ = ["INODES", "PHASES", "Decision", "DirPlan", "DirScan", "inode", "plan_directory",
+           "stored_inode"]
 
 #: Inodes are unsigned 64-bit numbers: the scan keeps one of 2**63 or more in its int64
 #: table as its two's complement (:func:`inode` reads it back; some file systems number so).
@@ -131,8 +132,13 @@ class Decision:
         return action_entry(self.phase, self.verb, self.path, self.reason, self.size)
 
 
+def stored_inode(ino: int) -> int:
+    """``ino`` as a scan's int64 ``ino`` column keeps it (:data:`INODES`)."""
+    return ino - INODES if ino >= INODES // 2 else ino
+
+
 def inode(value: int | np.integer[Any]) -> int:
-    """The inode a value of a scan's ``ino`` column stands for (:data:`INODES`)."""
+    """The inode a value of a scan's ``ino`` column stands for (:func:`stored_inode`)."""
     return int(value) % INODES
 
 

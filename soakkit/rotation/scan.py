@@ -28,13 +28,13 @@ from soakkit.core.io import FILE_TIME_NS_RANGE, file_time_ns
 from soakkit.core.locks import is_locked
 from soakkit.rotation.plan import (
     FILE,
-    INODES,
     OTHER,
     OTHER_DEVICE,
     SYMLINK,
     DirPlan,
     DirScan,
     plan_directory,
+    stored_inode,
 )
 from soakkit.rotation.policy import PROTECTED_DIRS, ROTATION_DIR, RotationPolicy
 from soakkit.rotation.workers import can_fork, fork_map
@@ -77,8 +77,7 @@ def _stat_table(stats: list[os.stat_result]) -> np.ndarray:
                             dtype=np.int64, count=6 * len(stats)).reshape(-1, 6)
     except OverflowError:  # a time beyond int64 or such an inode: those rows field by field
         table = np.array([(*fields[:_MTIME], file_time_ns(st), fields[_NLINK],
-                           fields[_INO] - INODES if fields[_INO] >= INODES // 2
-                           else fields[_INO])
+                           stored_inode(fields[_INO]))
                           for st, fields in zip(stats, map(_FIELDS, stats), strict=True)],
                          dtype=np.int64).reshape(-1, 6)
     np.clip(table[:, _MTIME], *FILE_TIME_NS_RANGE, out=table[:, _MTIME])
