@@ -7,7 +7,9 @@ import contextlib
 import io
 import json
 import math
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +107,10 @@ def test_catalog_iterations_view_and_parquet(runs: tuple[Path, list[str]], tmp_p
     assert bad.code == 2 and "not allowed with" in bad.err
 
 
-def test_catalog_json_is_written_a_slice_at_a_time(runs: tuple[Path, list[str]], cli,  # type: ignore[no-untyped-def]
+def test_catalog_json_is_written_a_chunk_at_a_time(runs: tuple[Path, list[str]], cli,  # type: ignore[no-untyped-def]
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    tmp_path: Path) -> None:
-    """`--json` turns a few rows at a time into text and prints one JSON array on one line,
+    """`--json` copies a few bytes of text at a time and prints one JSON array on one line,
     every row as :func:`to_records` gives it (non-finite numbers as null); `--parquet`
     writes through a temp file, and a failed write leaves neither it nor a partial target."""
     from soakkit.catalog.load import to_records
@@ -116,8 +118,8 @@ def test_catalog_json_is_written_a_slice_at_a_time(runs: tuple[Path, list[str]],
 
     root, _ = runs
     frame = load_catalog(root).frame
-    monkeypatch.setattr(catalog_cli, "JSON_ROWS_AT_A_TIME", 5)
-    assert frame.height > 2 * 5
+    monkeypatch.setattr(catalog_cli, "JSON_CHUNK_BYTES", 7)
+    assert frame.height > 2
     out = cli("catalog", "--artifacts", str(root), "--json")
     assert out.code == 0
     assert out.out.endswith("]\n") and out.out.count("\n") == 1
@@ -127,7 +129,7 @@ def test_catalog_json_is_written_a_slice_at_a_time(runs: tuple[Path, list[str]],
     times = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
     whole = frame.with_columns(pl.col(c).dt.strftime(catalog_cli.JSON_TIME_FORMAT)
                                for c in times).write_json()
-    assert out.out == whole + "\n"  # polars' write_json's bytes, made slice by slice
+    assert out.out == whole + "\n"  # polars' write_json's bytes, copied chunk by chunk
     redirected = io.StringIO()  # a text stream with no bytes underneath gets the same text
     with contextlib.redirect_stdout(redirected):
         assert main(["catalog", "--artifacts", str(root), "--json"]) == 0
@@ -146,19 +148,66 @@ def test_catalog_json_is_written_a_slice_at_a_time(runs: tuple[Path, list[str]],
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.parquet"]
 
 
-def test_json_slices_are_write_jsons_bytes_with_newlines_in_strings(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """`--json` joins NDJSON slices with commas: a newline inside a string stays escaped."""
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 20])
+def test_json_chunks_are_write_jsons_bytes_with_newlines_in_strings(
+        chunk: int, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`--json` turns NDJSON's newlines into commas: a newline inside a string stays
+    escaped, and a character split between two chunks reaches a text stream whole."""
     from soakkit.cli import catalog as catalog_cli
 
-    frame = pl.DataFrame({"text": ["a\nb", "c\r\nd", "", None, "\\n"] * 3,
-                          "x": [1.5, float("nan"), None, float("inf"), -0.0] * 3,
-                          "tags": [["p\nq"], [], None, ["r"], ["\n"]] * 3})
-    monkeypatch.setattr(catalog_cli, "JSON_ROWS_AT_A_TIME", 4)
+    frame = pl.DataFrame({"text": ["a\nb", "c\r\nd", "", None, "\\n", "Ⓢ€ü"] * 3,
+                          "x": [1.5, float("nan"), None, float("inf"), -0.0, 2.0] * 3,
+                          "tags": [["p\nq"], [], None, ["r"], ["\n"], ["µ"]] * 3})
+    monkeypatch.setattr(catalog_cli, "JSON_CHUNK_BYTES", chunk)
     catalog_cli._write_json(frame)
     assert capsys.readouterr().out == frame.write_json() + "\n"
     catalog_cli._write_json(frame.head(0))
     assert capsys.readouterr().out == "[]\n"
+    redirected = io.StringIO()
+    with contextlib.redirect_stdout(redirected):
+        catalog_cli._write_json(frame)
+    assert redirected.getvalue() == frame.write_json() + "\n"
+
+
+def test_json_stops_polars_when_stdout_goes_and_raises_its_errors(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader gone (`| head`) stops polars' writer at once, and an error of the writer's
+    reaches the caller; neither leaves a thread or a file descriptor behind."""
+    import threading
+
+    from soakkit.cli import catalog as catalog_cli
+
+    frame = pl.DataFrame({"x": list(range(200_000)), "text": ["row"] * 200_000})
+    fds = len(os.listdir("/proc/self/fd"))
+
+    class GoneAfterOneWrite(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: object) -> int:
+            if getattr(self, "wrote", False):
+                raise BrokenPipeError(32, "Broken pipe")
+            self.wrote = True
+            return len(data)  # type: ignore[arg-type]
+
+    gone = io.TextIOWrapper(GoneAfterOneWrite(), write_through=True)  # type: ignore[arg-type]
+    monkeypatch.setattr(catalog_cli, "JSON_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(sys, "stdout", gone)
+    with pytest.raises(BrokenPipeError):
+        catalog_cli._write_json(frame)
+    monkeypatch.undo()
+
+    def half_then_full(self: pl.DataFrame, file: str) -> None:
+        with open(file, "wb") as out:
+            out.write(b'{"x":1}\n{"x"')
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_ndjson", half_then_full)
+    with pytest.raises(OSError, match="No space left"):
+        catalog_cli._write_json(frame)
+    assert not [t for t in threading.enumerate() if t.name == "soakkit-json"]
+    assert len(os.listdir("/proc/self/fd")) == fds
 
 
 def test_text_tables_clip_then_hide_and_never_wrap() -> None:
