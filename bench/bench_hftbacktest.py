@@ -6,7 +6,8 @@ is written as CSV;
 soakkit's engine runs the ``steady_safe`` quoting logic on it with a venue matched to
 hftbacktest's (constant feed, entry and response latency, cancels at the entry latency,
 or with ``--latency model`` the engine's own latency model per request; no rate limit;
-whole fills = NoPartialFillExchange, or ``--fills partial``; the same queue model) and no
+whole fills = NoPartialFillExchange, or ``--fills partial_through`` against its
+PartialFillExchange, whose rule it is; the same queue model) and no
 inventory feedback (no skew, no unloads); ``bench/hbt_side.py`` runs the same logic in
 hftbacktest (``--hbt-python``: a Python with hftbacktest 2.4, e.g. a venv made with
 ``pip install "hftbacktest==2.4.*"``; CI does not need it). Where the two differ by a
@@ -197,6 +198,8 @@ FIFO = ("an earlier tick's request was still on its way (a heavy delay): hftback
 PARTIAL_SIZE = "partial fills: same order, time and price, another size"
 PARTIAL_THROUGH = ("partial fills: a trade went through the order's price; hftbacktest fills "
                    "all that is left, soakkit the trade's quantity")
+PARTIAL_THROUGH_LEFT = ("partial fills: a trade went through the order's price and both filled "
+                        "what was left, which earlier executions had left different")
 PARTIAL_AFTER = ("partial fills: a later execution of an order hftbacktest had already "
                  "filled in full on a trade through its price")
 PARTIAL_LATER = "partial fills: same first fill, later executions of the order differ"
@@ -260,8 +263,10 @@ def _by_key(rows: Any, partial: bool) -> dict[Any, tuple[int, int, int, int]]:
 
 
 def compare(tape: MarketTape, res: StrategyResult, hbt: np.ndarray, sent: np.ndarray,
-            partial: bool = False, response_ns: int = 0) -> dict[str, Any]:
-    """Orders and fills of the two runs, matched; unmatched fills with their cause."""
+            partial: bool = False, response_ns: int = 0, through_fills_all: bool = False
+            ) -> dict[str, Any]:
+    """Orders and fills of the two runs, matched; unmatched fills with their cause
+    (``through_fills_all``: soakkit ran hftbacktest's partial-fill rule, ``partial_through``)."""
     log = res.orders
     assert log is not None
     f = res.fills
@@ -304,7 +309,7 @@ def compare(tape: MarketTape, res: StrategyResult, hbt: np.ndarray, sent: np.nda
         both = k in ours and k in theirs
         if partial and k in theirs and (int(log.side[o]), int(theirs[k][0])) in through.get(
                 int(log.price[o]), set()):
-            key = PARTIAL_THROUGH
+            key = PARTIAL_THROUGH_LEFT if through_fills_all else PARTIAL_THROUGH
         elif partial and k in ours and o in through_fill and through_fill[o] < ours[k][0]:
             key = PARTIAL_AFTER
         elif in_flight[o]:
@@ -389,9 +394,12 @@ def main(argv: list[str] | None = None) -> int:
                         "(hftbacktest's response latency 0); after-ack: hftbacktest's own "
                         "convention (response --ack-ms; a cancel before the ack is refused)")
     parser.add_argument("--fills", choices=FILL_MODELS, default="whole",
-                        help="whole: NoPartialFillExchange; partial: PartialFillExchange "
-                        "(2.4.4's bugs #312/#301 are worked around, #299/#316 do not matter "
-                        "here: fills are read from the order responses)")
+                        help="whole: NoPartialFillExchange; partial_through: "
+                        "PartialFillExchange, soakkit with its rule (a trade through the "
+                        "price fills what is left); partial: soakkit's own rule (the trade's "
+                        "quantity) against it. 2.4.4's bugs #312/#301 are worked around, "
+                        "#299/#316 do not matter here: fills are read from the order "
+                        "responses")
     parser.add_argument("--behind-best", choices=("unknown", "fused"), default="unknown",
                         help="L1 tapes: unknown: hftbacktest's book shows the levels behind "
                         "the best as unknown (huge), as soakkit assumes; fused: its "
@@ -460,8 +468,9 @@ def main(argv: list[str] | None = None) -> int:
             hbt = np.loadtxt(out, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
             sent = np.loadtxt(str(out) + ".orders", delimiter=",", skiprows=1,
                               dtype=np.int64, ndmin=2)
-            report["queues"][q] = {**compare(tape, res, hbt, sent, args.fills == "partial",
-                                             config["hbt_ack_ns"]),
+            report["queues"][q] = {**compare(tape, res, hbt, sent, args.fills != "whole",
+                                             config["hbt_ack_ns"],
+                                             args.fills == "partial_through"),
                                    "hftbacktest": json.loads(
                 Path(str(out) + ".json").read_text())}
     for q, r in report["queues"].items():

@@ -575,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         asset = asset.risk_adverse_queue_model()  # (sic)
     else:
         asset = asset.power_prob_queue_model(float(cfg["queue"].split(":")[1]))
-    partial = cfg.get("fill_model") == "partial"
+    partial = cfg.get("fill_model") in ("partial", "partial_through")
     asset = asset.partial_fill_exchange() if partial else asset.no_partial_fill_exchange()
     asset = (asset.tick_size(cfg["tick"]).lot_size(cfg["lot"])
              .trading_value_fee_model(-cfg["maker_rebate_bps"] / 1e4, cfg["taker_fee_bps"] / 1e4)

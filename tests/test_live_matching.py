@@ -36,18 +36,21 @@ def _random_orders(tape, side: int, n: int, rng: np.random.Generator):  # type: 
 
 
 @pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("whole", [False, True])
-def test_one_order_at_a_time_finds_the_same_opportunities(model: str, whole: bool) -> None:
+@pytest.mark.parametrize(("whole", "through_fills_all"), [(False, False), (False, True),
+                                                          (True, True)])
+def test_one_order_at_a_time_finds_the_same_opportunities(model: str, whole: bool,
+                                                          through_fills_all: bool) -> None:
     rng = np.random.default_rng(17)
     tape = simulate_market("volatile", 3, np.random.default_rng(5))
     queue = queue_model(model)
     for side in (1, -1):
         price, arrive, end = _random_orders(tape, side, 150, rng)
         opp = find_opportunities(tape, side_timeline(tape, side), side, price, arrive, end,
-                                 queue, whole)
+                                 queue, whole, through_fills_all=through_fills_all)
         events = SideEvents(tape, side)
         for i in range(price.size):
-            live = LiveOrder(events, int(price[i]), int(arrive[i]), queue, whole)
+            live = LiveOrder(events, int(price[i]), int(arrive[i]), queue, whole,
+                             through_fills_all=through_fills_all)
             got: list[tuple[int, float]] = []
             t = int(arrive[i])
             while t < end[i]:  # advance in uneven steps, as loop ticks would

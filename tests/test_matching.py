@@ -7,9 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from soakkit.sim.latency import VenueLatency
 from soakkit.sim.matching import find_opportunities, side_timeline
 from soakkit.sim.queue import ProbQueue, QueueModel, RiskAverseQueue, queue_model
 from soakkit.sim.tape import MarketTape
+from soakkit.sim.venue import Venue
 
 MS = 1_000_000
 
@@ -28,12 +30,13 @@ def tape(quotes: Sequence[tuple[int, int, float, int, float]],
 
 
 def avail(tp: MarketTape, side: int, price: int, arrive_ms: int, end_ms: int = 10_000,
-          queue: QueueModel | None = None, whole: bool = False
+          queue: QueueModel | None = None, whole: bool = False, through_fills_all: bool = False
           ) -> tuple[list[tuple[int, float]], float, bool]:
     """(ms, cumulative available lots) of one order's opportunities, front at arrival, expired."""
     opp = find_opportunities(tp, side_timeline(tp, side), side, np.array([price]),
                              np.array([arrive_ms * MS]), np.array([end_ms * MS]),
-                             queue or RiskAverseQueue(), whole)
+                             queue or RiskAverseQueue(), whole,
+                             through_fills_all=through_fills_all)
     pairs = [(int(n // MS), float(a)) for n, a in zip(opp.ns.tolist(), opp.avail.tolist(),
                                                       strict=True)]
     return pairs, float(opp.front0[0]), bool(opp.expired[0])
@@ -57,6 +60,19 @@ def test_improving_the_touch_puts_us_first_and_trades_through_fill_us() -> None:
     assert pairs == [(10, 2.0), (20, 5.0)]  # partial fills: each trade's size
     pairs, _, _ = avail(tp, +1, 101, arrive_ms=1, whole=True)
     assert pairs == [(10, float("inf"))]  # hftbacktest NoPartialFill: the whole order
+
+
+def test_a_trade_through_fills_what_is_left_under_hftbacktests_partial_rule() -> None:
+    """``partial_through``: partial fills at the order's price, and a trade through it fills
+    everything left (hftbacktest's PartialFillExchange); ``partial`` adds its quantity."""
+    tp = tape([BOOK], [(10, -1, 100, 3), (20, -1, 100, 4), (30, -1, 99, 1), (40, -1, 100, 9)])
+    assert avail(tp, +1, 100, arrive_ms=1)[0] == [(20, 2.0), (30, 3.0), (40, 12.0)]
+    assert avail(tp, +1, 100, arrive_ms=1, through_fills_all=True)[0] == [
+        (20, 2.0), (30, float("inf"))]
+    venue = Venue(RiskAverseQueue(), VenueLatency(), None, "partial_through")
+    assert venue.through_fills_all and not venue.fills_whole
+    assert Venue(RiskAverseQueue(), VenueLatency(), None, "whole").through_fills_all
+    assert not Venue(RiskAverseQueue(), VenueLatency(), None).through_fills_all
 
 
 def test_a_post_only_order_that_would_lock_or_cross_expires() -> None:

@@ -65,11 +65,11 @@ class LiveOrder:
     """
 
     __slots__ = ("_cursor", "_done", "_events", "_front", "_last_q", "_p", "_prev_kind",
-                 "_queue", "_rounded", "_seen", "_through", "_traded", "_whole", "expired",
-                 "front0")
+                 "_queue", "_rounded", "_seen", "_through", "_through_all", "_traded", "_whole",
+                 "expired", "front0")
 
     def __init__(self, events: SideEvents, price: int, arrive_ns: int, queue: QueueModel,
-                 whole: bool) -> None:
+                 whole: bool, *, through_fills_all: bool = False) -> None:
         self._events = events
         self._p = p = price * events.side  # bid-like
         q0 = max(bisect_right(events.quote_ns, arrive_ns) - 1, 0)
@@ -91,6 +91,7 @@ class LiveOrder:
         self._cursor = len(events.ns) if self.expired else bisect_right(events.ns, arrive_ns)
         self._queue = queue
         self._whole = whole
+        self._through_all = whole or through_fills_all
         self._traded = self._seen = self._through = 0.0
         self._rounded = 0.0
         self._done = self.expired
@@ -135,7 +136,7 @@ class LiveOrder:
                 self._traded += qty[e]
             elif kind == _THROUGH:
                 self._through += qty[e]
-                if self._whole:
+                if self._through_all:
                     self._done = True
             elif kind == _CROSS:
                 self._done = True

@@ -16,7 +16,8 @@ Then, for a bid (asks mirror it), over the events of its life:
 * a sell trade at ``P`` takes ``front`` down by its quantity; what goes beyond ``front``
   is available to us (``available = −front``);
 * a sell trade below ``P`` went *through* our price: partial fills add the trade's
-  quantity to what is available (we were ahead of everything it took); whole fills fill us;
+  quantity to what is available (we were ahead of everything it took); with
+  ``through_fills_all`` (whole fills, hftbacktest's partial fills) it fills us;
 * a depth update of the best bid at ``P`` moves ``front`` by the queue model; the best bid
   falling below ``P`` means our level emptied: ``front = min(front, 0)``;
 * on an L2 tape, a change of the depth at ``P`` while ``P`` is behind the best bid moves
@@ -156,9 +157,12 @@ def _classify(tl: SideTimeline, ev: np.ndarray, price: np.ndarray) -> np.ndarray
 
 def find_opportunities(tape: MarketTape, tl: SideTimeline, side: int, price: np.ndarray,
                        arrive_ns: np.ndarray, end_ns: np.ndarray, queue: QueueModel,
-                       whole: bool, front_hint: np.ndarray | None = None) -> Opportunities:
+                       whole: bool, front_hint: np.ndarray | None = None, *,
+                       through_fills_all: bool = False) -> Opportunities:
     """Fill opportunities of orders on one ``side`` (+1 bid, -1 ask) at ``price`` ticks.
 
+    ``whole``: the first chance fills the whole order; ``through_fills_all``: a trade
+    through the price fills everything left (both: :class:`soakkit.sim.venue.Venue`).
     ``front_hint`` (NaN: none) is the queue ahead of a carried order, which keeps its place.
     """
     n = price.size
@@ -193,7 +197,8 @@ def find_opportunities(tape: MarketTape, tl: SideTimeline, side: int, price: np.
     repeat = np.zeros(owner.size, dtype=bool)  # a level already gone stays gone
     repeat[1:] = (kind[1:] == _GONE) & (kind[:-1] == _GONE) & (owner[1:] == owner[:-1])
     owner, ev, kind = owner[~repeat], ev[~repeat], kind[~repeat]
-    avail, front_k = _advance(owner, ev, kind, tl, n, front0, last_q0, queue, whole)
+    avail, front_k = _advance(owner, ev, kind, tl, n, front0, last_q0, queue,
+                              whole or through_fills_all)
     front_end = front0.astype(np.float64).copy()
     if owner.size:
         last = np.ones(owner.size, dtype=bool)
@@ -226,8 +231,8 @@ def _segment_cumsum(values: np.ndarray, first: np.ndarray) -> np.ndarray:
 
 
 def _advance(owner: np.ndarray, ev: np.ndarray, kind: np.ndarray, tl: SideTimeline, n: int,
-             front0: np.ndarray, last_q0: np.ndarray, queue: QueueModel, whole: bool
-             ) -> tuple[np.ndarray, np.ndarray]:
+             front0: np.ndarray, last_q0: np.ndarray, queue: QueueModel,
+             through_fills_all: bool) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative available lots after each (order, event) pair, and the front there.
 
     Trades at our price move ``front`` linearly, so they are running sums; only depth
@@ -242,7 +247,7 @@ def _advance(owner: np.ndarray, ev: np.ndarray, kind: np.ndarray, tl: SideTimeli
     first[1:] = owner[1:] != owner[:-1]
     traded = _segment_cumsum(np.where(kind == _LEVEL, qty, 0.0), first)
     through = _segment_cumsum(np.where(kind == _THROUGH, qty, 0.0), first)
-    stop = (kind == _CROSS) | ((kind == _THROUGH) & whole)
+    stop = (kind == _CROSS) | ((kind == _THROUGH) & through_fills_all)
     done = _segment_cumsum(stop.astype(np.float64), first) > 0
 
     at = np.flatnonzero((kind == _DEPTH) | (kind == _GONE))

@@ -302,7 +302,8 @@ def run_strategy(tape: MarketTape, params: Mapping[str, Value], rng: np.random.G
         idx = live[r.side[live] == side]
         opp = find_opportunities(tape, side_timeline(tape, side), side, r.price[idx],
                                  r.arrive_ns[idx], end[idx], venue.queue,
-                                 venue.fill_model == "whole", r.front_hint[idx])
+                                 venue.fills_whole, r.front_hint[idx],
+                                 through_fills_all=venue.through_fills_all)
         expired[idx] = opp.expired
         front0[idx] = opp.front0
         front_end[idx] = opp.front_end

@@ -17,9 +17,12 @@ from soakkit.sim.regimes import LATENCY, RATE_LIMIT, STRATEGY, LatencyConstants
 
 __all__ = ["FILL_MODELS", "RateLimit", "RateLimitCounter", "Venue", "default_venue"]
 
-#: ``partial``: a fill takes what the market leaves beyond the queue ahead (any size);
-#: ``whole``: once anything is left, the whole order fills (hftbacktest NoPartialFillExchange).
-FILL_MODELS = ("partial", "whole")
+#: ``partial``: a fill takes what the market leaves beyond the queue ahead (any size), and a
+#: trade through the order's price adds its quantity (we were ahead of all it took);
+#: ``partial_through``: the same, but a trade through the price fills everything left
+#: (hftbacktest's PartialFillExchange); ``whole``: once anything is left, the whole order
+#: fills (hftbacktest's NoPartialFillExchange).
+FILL_MODELS = ("partial", "partial_through", "whole")
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,16 @@ class Venue:
         if self.fill_model not in FILL_MODELS:
             raise ValueError(f"unknown fill model {self.fill_model!r}; expected one of "
                              f"{', '.join(FILL_MODELS)}")
+
+    @property
+    def fills_whole(self) -> bool:
+        """The first chance to fill fills the whole order."""
+        return self.fill_model == "whole"
+
+    @property
+    def through_fills_all(self) -> bool:
+        """A trade through the order's price fills everything left."""
+        return self.fill_model != "partial"
 
 
 def default_venue(latency: LatencyConstants = LATENCY) -> Venue:

@@ -110,7 +110,6 @@ class _Venue:
                                venue.latency.round_trip_ms())
         self.limiter = venue.rate_limit.counter() if venue.rate_limit else None
         self.events = {1: SideEvents(tape, 1), -1: SideEvents(tape, -1)}
-        self.whole = venue.fill_model == "whole"
         self.end_ns = round(tape.duration_s * NS)
         self.arrivals: list[tuple[int, int, EngineOrder]] = []
         self.takers: list[tuple[int, int, EngineOrder]] = []
@@ -130,7 +129,8 @@ class _Venue:
         while self.arrivals and self.arrivals[0][0] <= until:
             o = heapq.heappop(self.arrivals)[2]
             o.live = LiveOrder(self.events[o.side], o.price, o.arrive_ns, self.venue.queue,
-                               self.whole)
+                               self.venue.fills_whole,
+                               through_fills_all=self.venue.through_fills_all)
             o.expired, o.front0 = o.live.expired, o.live.front0
             if o.expired:
                 o.closed = True
