@@ -18,6 +18,7 @@ import pytest
 
 from soakkit.catalog import load_catalog
 from soakkit.catalog.load import RUN_SUMMARY_SCHEMA
+from soakkit.cli import _stream as stream
 from soakkit.cli import main
 from soakkit.core.tables import fit_text_table, table_html
 from soakkit.report.disk_report import load_disk_report
@@ -118,7 +119,7 @@ def test_catalog_json_is_written_a_chunk_at_a_time(runs: tuple[Path, list[str]],
 
     root, _ = runs
     frame = load_catalog(root).frame
-    monkeypatch.setattr(catalog_cli, "JSON_CHUNK_BYTES", 7)
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 7)
     assert frame.height > 2
     out = cli("catalog", "--artifacts", str(root), "--json")
     assert out.code == 0
@@ -149,17 +150,18 @@ def test_catalog_json_is_written_a_chunk_at_a_time(runs: tuple[Path, list[str]],
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 1 << 20])
-def test_json_chunks_are_write_jsons_bytes_with_newlines_in_strings(
+def test_json_and_csv_chunks_are_polars_bytes_with_newlines_in_strings(
         chunk: int, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     """`--json` turns NDJSON's newlines into commas: a newline inside a string stays
-    escaped, and a character split between two chunks reaches a text stream whole."""
+    escaped, and a character split between two chunks reaches a text stream whole;
+    `--csv` streams polars' CSV the same way."""
     from soakkit.cli import catalog as catalog_cli
 
     frame = pl.DataFrame({"text": ["a\nb", "c\r\nd", "", None, "\\n", "Ⓢ€ü"] * 3,
                           "x": [1.5, float("nan"), None, float("inf"), -0.0, 2.0] * 3,
                           "tags": [["p\nq"], [], None, ["r"], ["\n"], ["µ"]] * 3})
-    monkeypatch.setattr(catalog_cli, "JSON_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(stream, "CHUNK_BYTES", chunk)
     catalog_cli._write_json(frame)
     assert capsys.readouterr().out == frame.write_json() + "\n"
     catalog_cli._write_json(frame.head(0))
@@ -168,6 +170,12 @@ def test_json_chunks_are_write_jsons_bytes_with_newlines_in_strings(
     with contextlib.redirect_stdout(redirected):
         catalog_cli._write_json(frame)
     assert redirected.getvalue() == frame.write_json() + "\n"
+    flat = frame.with_columns(pl.col("tags").list.join(";"))
+    catalog_cli._write_csv(frame)  # --csv: polars' CSV, list columns joined by ";"
+    assert capsys.readouterr().out == flat.write_csv()
+    with contextlib.redirect_stdout(redirected := io.StringIO()):
+        catalog_cli._write_csv(frame)
+    assert redirected.getvalue() == flat.write_csv()
 
 
 def test_json_stops_polars_when_stdout_goes_and_raises_its_errors(
@@ -192,7 +200,7 @@ def test_json_stops_polars_when_stdout_goes_and_raises_its_errors(
             return len(data)  # type: ignore[arg-type]
 
     gone = io.TextIOWrapper(GoneAfterOneWrite(), write_through=True)  # type: ignore[arg-type]
-    monkeypatch.setattr(catalog_cli, "JSON_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 4096)
     monkeypatch.setattr(sys, "stdout", gone)
     with pytest.raises(BrokenPipeError):
         catalog_cli._write_json(frame)

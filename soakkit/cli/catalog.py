@@ -40,75 +40,50 @@ def _width(args: argparse.Namespace) -> int:
 
 
 
-#: Bytes of ``--json``'s text copied at a time, and the size asked of the pipe it comes
-#: through (fewer system calls than the default 64 KiB; the text in memory stays bounded).
-JSON_CHUNK_BYTES = 1 << 20
 #: ``--json``'s times: ISO-8601 UTC, fractions of a second only where there are some.
 JSON_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
-
-
-def _json_writer() -> Any:
-    """A function writing bytes to stdout, or, to a text stream with no bytes underneath
-    (redirected), their text: decoded incrementally, so a character split between two
-    chunks is whole."""
-    import codecs
-
-    stdout = sys.stdout
-    stdout.flush()
-    binary = getattr(stdout, "buffer", None)
-    if binary is not None:
-        return binary.write
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    return lambda data: stdout.write(decoder.decode(data))
 
 
 def _write_json(frame: Any) -> None:
     """Every row as one compact JSON array of objects, the bytes of polars' ``write_json``.
 
-    polars writes the rows as NDJSON on its own threads into a pipe (about half the CPU of
-    ``write_json``, and no interpreter lock), while this thread copies the text to stdout
-    with each object's newline turned into the comma between two objects: a raw newline
-    only ever ends an object (JSON escapes the ones inside strings). The text never sits
-    in memory whole and no row becomes a Python dict.
+    polars writes the rows as NDJSON (about half the CPU of ``write_json``), streamed
+    (:func:`soakkit.cli._stream.piped`) with each object's newline turned into the comma
+    between two objects: a raw newline only ever ends an object (JSON escapes the ones
+    inside strings). No row becomes a Python dict.
 
     Times are ISO-8601 UTC strings; a NaN or infinite number is ``null`` (JSON has none)."""
-    import contextlib
-    import fcntl
-    import threading
-
     import polars as pl
+
+    from soakkit.cli._stream import piped, stdout_writer
 
     times = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
     frame = frame.with_columns(pl.col(c).dt.strftime(JSON_TIME_FORMAT) for c in times)
-    write = _json_writer()
-    read_end, write_end = os.pipe()
-    with contextlib.suppress(OSError, AttributeError):  # Linux ≥ 2.6.35; else the default
-        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, JSON_CHUNK_BYTES)
-    failed: list[BaseException] = []
-
-    def encode() -> None:
-        try:
-            frame.write_ndjson(f"/dev/fd/{write_end}")
-        except BaseException as exc:  # raised again in the main thread, after the join
-            failed.append(exc)
-        finally:
-            os.close(write_end)
-
-    encoder = threading.Thread(target=encode, name="soakkit-json", daemon=True)
-    encoder.start()
-    try:
-        held = b"["  # written before the next text: "[" first, then the comma a newline became
-        while chunk := os.read(read_end, JSON_CHUNK_BYTES):
+    write = stdout_writer()
+    held = b"["  # written before the next text: "[" first, then the comma a newline became
+    with piped(frame.write_ndjson, "soakkit-json") as chunks:
+        for chunk in chunks:
             text = memoryview(chunk.replace(b"\n", b","))
             write(held)
             write(text[:-1])
             held = bytes(text[-1:])
-    finally:
-        os.close(read_end)  # a reader gone (a broken pipe, Ctrl-C) stops polars at once
-        encoder.join()
-    if failed:
-        raise failed[0]
     write(b"[]\n" if held == b"[" else b"]\n")  # the last object's comma is dropped
+    sys.stdout.flush()
+
+
+def _write_csv(frame: Any) -> None:
+    """Every row as CSV with a header, list columns joined by ``;``, streamed
+    (:func:`soakkit.cli._stream.piped`)."""
+    import polars as pl
+
+    from soakkit.cli._stream import piped, stdout_writer
+
+    flat = frame.with_columns(pl.col(c).list.join(";") for c, t in frame.schema.items()
+                              if isinstance(t, pl.List))
+    write = stdout_writer()
+    with piped(flat.write_csv, "soakkit-csv") as chunks:
+        for chunk in chunks:
+            write(chunk)
     sys.stdout.flush()
 
 
@@ -175,16 +150,12 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     from soakkit.catalog.entry import load_catalog
     from soakkit.core.errors import fs_errors
 
-    # polars after the load has started listing the files (soakkit.catalog.entry)
+    # polars is imported once the load has started listing the files (soakkit.catalog.entry)
     catalog = load_catalog(args.artifacts, cache=not args.no_cache, refresh=args.refresh)
-    import polars as pl
-
     code = _report(catalog.problems, catalog.notes)
     frame = catalog.frame
     if args.csv:
-        flat = frame.with_columns(pl.col(c).list.join(";") for c, t in frame.schema.items()
-                                  if isinstance(t, pl.List))
-        sys.stdout.write(flat.write_csv())
+        _write_csv(frame)
     elif args.json:
         _write_json(frame)
     elif args.parquet is not None:
