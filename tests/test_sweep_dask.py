@@ -8,6 +8,7 @@ temp folders) is started once for the module and stopped at the end. Cells are s
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -266,24 +267,35 @@ def test_local_clusters_close_without_log_noise(tmp_path: Path) -> None:
 
 def test_local_workers_run_quieter_dask_settings_the_user_can_override(tmp_path: Path) -> None:
     """A local cluster's workers get LOCAL_CLUSTER_CONFIG (no profiler, a 2-s system
-    monitor, a 1-s tick), except where the user set a value: here the tick, through a
-    ``DASK_`` variable, stays theirs."""
-    code = ("import json\n"
+    monitor, a 1-s tick) and go without Dask's MALLOC_TRIM_THRESHOLD_, except where the user
+    set a value: the tick through a ``DASK_`` variable and the trim threshold in a Dask
+    config file stay theirs."""
+    code = ("import json, os\n"
             "from soakkit.sweep.cluster import close_local_cluster, start_local_cluster\n"
             "def settings():\n"
             "    import dask\n"
             "    return [dask.config.get(k) for k in ('distributed.worker.profile.enabled',\n"
             "            'distributed.admin.system-monitor.interval',\n"
-            "            'distributed.admin.tick.interval')]\n"
+            "            'distributed.admin.tick.interval')] + [\n"
+            "            os.environ.get('MALLOC_TRIM_THRESHOLD_'),\n"
+            "            os.environ.get('POLARS_MAX_THREADS')]\n"
             "if __name__ == '__main__':\n"
             "    client, cluster = start_local_cluster(1)\n"
             "    print(json.dumps(list(client.run(settings).values())))\n"
             "    close_local_cluster(client, cluster)\n")
-    env = {**_env(), "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "40ms"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=600, check=False)
+    run = functools.partial(subprocess.run, [sys.executable, "-c", code], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=600, check=False)
+    done = run(env=_env())
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout) == [[False, "2s", "40ms"]]
+    assert json.loads(done.stdout) == [[False, "2s", "1s", None, "1"]]
+    config = tmp_path / "dask"
+    config.mkdir()
+    (config / "mine.yaml").write_text("distributed:\n  nanny:\n    pre-spawn-environ:\n"
+                                      "      MALLOC_TRIM_THRESHOLD_: 65536\n")
+    done = run(env={**_env(), "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "40ms",
+                    "DASK_CONFIG": str(config)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == [[False, "2s", "40ms", "65536", "1"]]
 
 
 def test_ctrl_c_on_the_terminal_stops_a_local_sweep_cleanly_and_the_rerun_finishes(

@@ -39,10 +39,11 @@ from soakkit.sweep.spec import SweepSpec
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["IN_PROCESS", "LOCAL_CLUSTER_CONFIG", "SCHEDULER_CONFIG", "SCHEDULER_ENV",
-           "WORKER_THREAD_ENV", "Connection", "SchedulerSource", "close_local_cluster", "connect",
-           "handshake_deadline", "local_workers", "quiet_dask_logs", "runs_in_process",
-           "scheduler_source", "silence_dask_logs", "start_local_cluster"]
+__all__ = ["DROPPED_WORKER_ENV", "IN_PROCESS", "LOCAL_CLUSTER_CONFIG", "SCHEDULER_CONFIG",
+           "SCHEDULER_ENV", "WORKER_THREAD_ENV", "Connection", "SchedulerSource",
+           "close_local_cluster", "connect", "handshake_deadline", "local_workers",
+           "quiet_dask_logs", "runs_in_process", "scheduler_source", "silence_dask_logs",
+           "start_local_cluster"]
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 #: Where a sweep with one local worker runs: in the client's process, cell after cell.
@@ -54,6 +55,11 @@ _DASHBOARD_PROBE_S = 3.0
 WORKER_THREAD_ENV: Mapping[str, str] = {
     "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1", "POLARS_MAX_THREADS": "1"}
+#: Variables of Dask's worker environment a local sweep's workers go without, where the user
+#: left Dask's value: glibc's trim threshold, once set, also pins its mmap threshold at
+#: 128 KiB, so every numpy array above that is mapped and faulted in anew (a plain loop of
+#: cells with it: +4–6 % time and 3–6× the page faults; docs/PERFORMANCE.md, "Sweeps").
+DROPPED_WORKER_ENV = ("MALLOC_TRIM_THRESHOLD_",)
 #: Dask settings of a local cluster, each applied only where the user left Dask's own default
 #: (a Dask config file, a ``DASK_…`` variable, or ``dask.config.set`` to another value win; a
 #: ``dask.config.set`` to Dask's own default value cannot be told from none): the scheduler's
@@ -298,6 +304,9 @@ def start_local_cluster(workers: int) -> tuple[Client, object]:
     from distributed import Client, LocalCluster
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}))
+    prefix = "distributed.nanny.pre-spawn-environ."
+    for key in _unchanged_by_user({prefix + name: None for name in DROPPED_WORKER_ENV}):
+        environ.pop(key.removeprefix(prefix), None)
     environ.update(WORKER_THREAD_ENV)
     settings = {**_unchanged_by_user(LOCAL_CLUSTER_CONFIG),
                 "distributed.nanny.pre-spawn-environ": environ}
