@@ -13,8 +13,9 @@ hftbacktest (``--hbt-python``: a Python with hftbacktest 2.4, e.g. a venv made w
 ``pip install "hftbacktest==2.4.*"``; CI does not need it). Where the two differ by a
 convention (a cancel for an order in flight, the queue behind the best on an L1 tape, the
 order requests reach the venue in) hftbacktest gets soakkit's; ``--in-flight-cancel
-after-ack`` and ``--behind-best fused`` show its own. The orders both send are matched
-one to one (same decision time, side, price and size), then their fills.
+after-ack`` (with ``--latency model``: every request sent at its decision, the order bus
+first in, first out) and ``--behind-best fused`` show its own. The orders both send are
+matched one to one (same decision time, side, price and size), then their fills.
 
 Reported per queue model: orders and fills in each, fills matched exactly (same order,
 time, price and size), the position path's largest difference, and P&L (cash + position
@@ -75,38 +76,59 @@ class OrderLatencyModel(LatencyModel):
         return self.venue.round_trip_ms()
 
 
-def latency_rows(log: Any) -> np.ndarray:
+def latency_rows(log: Any, hold: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """hftbacktest's IntpOrderLatency table for soakkit's requests, with the plan its bot
-    follows: columns request time, venue time, response time, side (0 bid, 1 ask), kind (0
-    the cancel of the side's previous order, 1 the new order). hftbacktest's order bus is
-    first in, first out (a request never reaches the venue before one sent earlier), the
-    engine's delays are drawn per request; so the bot sends each tick's requests in the
-    order soakkit's engine has them arrive, one nanosecond apart from the tick on, and
-    each row gives its request the venue time the engine drew (the new order's arrival;
-    the cancel's, which ends the previous order), with the response at once (the ``send``
-    convention: soakkit's ack delay only feeds the inventory feedback)."""
+    follows: columns request time, venue time, response time (the venue time: the ``send``
+    convention, soakkit's ack delay only feeds the inventory feedback), order (hftbacktest's
+    id, soakkit's index + 1) and kind (0 the cancel of the order its side had before, 1 the
+    order). Also, with ``hold``, per order whether its request or the cancel that ends it
+    reaches hftbacktest's venue at another time than soakkit's.
+
+    Each row gives its request the venue time the engine drew (the new order's arrival; the
+    cancel's, which ends the previous order), and the bot sends it at the row's request
+    time. hftbacktest's order bus is first in, first out (a request never reaches the venue
+    before one sent earlier) and its local processor refuses a cancel before the order's
+    response; soakkit's requests may overtake and cancel an order in flight. With ``hold``
+    the bot sends the requests in the order they reach soakkit's venue, each as soon as it
+    is decided and every request that reaches the venue before it has been sent (1 ns
+    apart), a cancel not before the order's response (its arrival): a request held that
+    way gets the shorter delay its row says. A cancel that soakkit's venue had before the
+    order reaches hftbacktest's 1 ns after it. Without ``hold`` (hftbacktest's own
+    conventions) every request leaves at its decision, each tick's in the order they
+    arrive, 1 ns apart, and the bus holds back what overtakes."""
+    n = log.side.size
+    prev = np.full(n, -1, np.int64)  # the order each one replaces on its side
+    last: dict[int, int] = {}
+    for i in range(n):
+        prev[i] = last.get(int(log.side[i]), -1)
+        last[int(log.side[i])] = i
+    # (venue time, sequence, order, kind) of every request: soakkit's times
+    reqs = sorted((int(log.end_ns[prev[i]]) if kind == 0 else int(log.arrive_ns[i]),
+                   2 * i + kind, i, kind) for i in range(n) for kind in (0, 1)
+                  if kind == 1 or prev[i] >= 0)
     rows: list[tuple[int, int, int, int, int]] = []
-    prev: dict[int, int] = {}
-    tick: list[tuple[int, int, int]] = []  # (venue time, side, kind) of the current tick
-
-    def flush(t: int) -> None:
-        for off, (arrive, side, kind) in enumerate(sorted(tick)):
-            rows.append((t + off, arrive, arrive, side, kind))
-        tick.clear()
-
-    for i in range(log.side.size):
-        k = 0 if log.side[i] > 0 else 1
-        t = int(log.decide_ns[i])
-        if tick and t != int(log.decide_ns[i - 1]):
-            flush(int(log.decide_ns[i - 1]))
-        p = prev.get(k)
-        if p is not None:
-            tick.append((int(log.end_ns[p]), k, 0))
-        tick.append((int(log.arrive_ns[i]), k, 1))
-        prev[k] = i
-    if tick:
-        flush(int(log.decide_ns[-1]))
-    return np.array(rows, dtype=np.int64).reshape(-1, 5)
+    if not hold:
+        ticks: dict[int, list[tuple[int, int, int, int]]] = {}
+        for req in reqs:
+            ticks.setdefault(int(log.decide_ns[req[2]]), []).append(req)
+        for t in sorted(ticks):
+            rows += [(t + off, v, v, i + 1, kind)
+                     for off, (v, _, i, kind) in enumerate(ticks[t])]
+        return np.array(rows, dtype=np.int64).reshape(-1, 5), None
+    moved = np.zeros(n, dtype=bool)
+    arrive = log.arrive_ns.astype(np.int64).copy()  # the orders' arrivals at hftbacktest's
+    sent = np.iinfo(np.int64).min
+    for v, _, i, kind in sorted((max(v, int(log.arrive_ns[prev[i]]) + 1) if kind == 0 else v,
+                                 s, i, kind) for v, s, i, kind in reqs):
+        early = int(log.decide_ns[i]) if kind else max(int(log.decide_ns[i]), arrive[prev[i]])
+        sent = max(early, sent + 1)
+        at = max(v, sent + 1)  # a request takes at least 1 ns
+        if kind:
+            arrive[i] = at
+        moved[i if kind else prev[i]] |= at != (log.arrive_ns[i] if kind
+                                                else log.end_ns[prev[i]])
+        rows.append((sent, at, at, i + 1, kind))
+    return np.array(rows, dtype=np.int64).reshape(-1, 5), moved
 
 
 def _write_csv(tape: MarketTape, folder: Path) -> None:
@@ -195,6 +217,14 @@ IN_FLIGHT = ("the requote's cancel left before the bot had the order's response 
 FIFO = ("an earlier tick's request was still on its way (a heavy delay): hftbacktest's "
         "order bus is first in, first out, so this order (or its cancel) reached the venue "
         "only after it; soakkit's requests overtake")
+MOVED = ("hftbacktest's venue had this order (or the cancel that ends it) a few ns after "
+         "soakkit's: the cancel reached soakkit's venue before the order (hftbacktest's "
+         "comes 1 ns after it), or requests reaching the venue within ns of each other "
+         "were spread 1 ns apart")
+TRADED_BEHIND = ("a trade printed at the order's price while its level was behind the best "
+                 "(a sweep past a thinner best, spike tape): the probabilistic queue models "
+                 "take it differently (hftbacktest nets it out of the level's next depth "
+                 "change); not investigated further")
 PARTIAL_SIZE = "partial fills: same order, time and price, another size"
 PARTIAL_THROUGH = ("partial fills: a trade went through the order's price; hftbacktest fills "
                    "all that is left, soakkit the trade's quantity")
@@ -240,6 +270,18 @@ def _queued_behind(log: Any) -> np.ndarray:
     return out
 
 
+def _traded_behind(tape: MarketTape, side: int, price: int, t0: int, t1: int) -> bool:
+    """Whether a trade at ``price`` against an order on ``side`` printed in (t0, t1] while
+    that side's best was better than ``price``."""
+    lo, hi = np.searchsorted(tape.trade_ns, [t0, t1], side="right")
+    at = np.flatnonzero((tape.trade_px[lo:hi] == price) & (tape.trade_side[lo:hi] == -side)) + lo
+    if not at.size:
+        return False
+    q = np.maximum(tape.quote_index(tape.trade_ns[at] - 1), 0)
+    best = tape.bid_px[q] if side > 0 else tape.ask_px[q]
+    return bool(((best - price) * side > 0).any())
+
+
 def _orders_identical(log: Any, sent: np.ndarray) -> int:
     """How many of the orders both sent are the same (decision time, side, price, size),
     position by position (hftbacktest's times are on its own clock: relative to its first)."""
@@ -263,10 +305,13 @@ def _by_key(rows: Any, partial: bool) -> dict[Any, tuple[int, int, int, int]]:
 
 
 def compare(tape: MarketTape, res: StrategyResult, hbt: np.ndarray, sent: np.ndarray,
-            partial: bool = False, response_ns: int = 0, through_fills_all: bool = False
-            ) -> dict[str, Any]:
-    """Orders and fills of the two runs, matched; unmatched fills with their cause
-    (``through_fills_all``: soakkit ran hftbacktest's partial-fill rule, ``partial_through``)."""
+            partial: bool = False, response_ns: int = 0, moved: np.ndarray | None = None,
+            through_fills_all: bool = False) -> dict[str, Any]:
+    """Orders and fills of the two runs, matched; unmatched fills with their cause.
+    ``moved``: hftbacktest's bot sent the requests as :func:`latency_rows` plans them with
+    ``hold`` (no cancel refused in flight, no request held back by an earlier one), and
+    which orders it had at its venue at other times than soakkit's. ``through_fills_all``:
+    soakkit ran hftbacktest's partial-fill rule (``--fills partial_through``)."""
     log = res.orders
     assert log is not None
     f = res.fills
@@ -287,6 +332,9 @@ def compare(tape: MarketTape, res: StrategyResult, hbt: np.ndarray, sent: np.nda
     for side in (1, -1):  # the order's response (at its arrival + response_ns)
         idx = np.flatnonzero(log.side == side)
         in_flight[idx[:-1]] = log.arrive_ns[idx[:-1]] + response_ns > log.decide_ns[idx[1:]]
+    refused = in_flight if moved is None else np.zeros_like(in_flight)  # held instead
+    if moved is not None:
+        queued = np.zeros_like(queued)
     through: dict[int, set[tuple[int, int]]] = {}  # price -> {(order side, time)} gone through
     through_fill: dict[int, int] = {}  # order -> time hftbacktest filled it on such a trade
     if partial:
@@ -312,8 +360,10 @@ def compare(tape: MarketTape, res: StrategyResult, hbt: np.ndarray, sent: np.nda
             key = PARTIAL_THROUGH_LEFT if through_fills_all else PARTIAL_THROUGH
         elif partial and k in ours and o in through_fill and through_fill[o] < ours[k][0]:
             key = PARTIAL_AFTER
-        elif in_flight[o]:
+        elif refused[o]:
             key = IN_FLIGHT
+        elif moved is not None and moved[o]:
+            key = MOVED
         elif queued[o]:
             key = FIFO
         elif both and ours[k][:3] == theirs[k][:3]:
@@ -326,6 +376,10 @@ def compare(tape: MarketTape, res: StrategyResult, hbt: np.ndarray, sent: np.nda
             key = f"{why}; {sooner} filled sooner"
         elif partial and first[0].get(o) == first[1].get(o):
             key = PARTIAL_LATER
+        elif o < log.side.size and _traded_behind(
+                tape, int(log.side[o]), int(log.price[o]), int(log.arrive_ns[o]),
+                max(first[0].get(o, -1), first[1].get(o, -1))):
+            key = TRADED_BEHIND
         else:
             key = "other (unexplained)"
         causes[key] = causes.get(key, 0) + (k in ours) + (k in theirs)
@@ -354,6 +408,8 @@ def compare(tape: MarketTape, res: StrategyResult, hbt: np.ndarray, sent: np.nda
     volume = float(sum((a[:, 2] * a[:, 3]).sum() for a in paths)) * tape.tick * tape.lot / 2
     return {"orders": int(log.side.size), "orders_hftbacktest": len(sent),
             "orders_cancelled_in_flight": int(in_flight.sum()),
+            "cancels_held_until_response": None if moved is None else int(in_flight.sum()),
+            "orders_moved_at_venue": None if moved is None else int(moved.sum()),
             "orders_identical": _orders_identical(log, sent),
             "orders_resting_behind_best": int((~np.isfinite(log.front0)).sum()),
             "fills_soakkit": len(ours), "fills_hftbacktest": len(theirs),
@@ -391,8 +447,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="drop an L2 tape's depth: compare on its L1 quotes only")
     parser.add_argument("--in-flight-cancel", choices=("send", "after-ack"), default="send",
                         help="send: the bot cancels an order in flight, as soakkit's does "
-                        "(hftbacktest's response latency 0); after-ack: hftbacktest's own "
-                        "convention (response --ack-ms; a cancel before the ack is refused)")
+                        "(hftbacktest's response latency 0; with --latency model the cancel "
+                        "is held until the order's response, and requests are sent in the "
+                        "order they reach soakkit's venue); after-ack: hftbacktest's own "
+                        "convention (response --ack-ms; a cancel before the ack is refused; "
+                        "with --latency model every request leaves at its decision)")
     parser.add_argument("--fills", choices=FILL_MODELS, default="whole",
                         help="whole: NoPartialFillExchange; partial_through: "
                         "PartialFillExchange, soakkit with its rule (a trade through the "
@@ -454,12 +513,14 @@ def main(argv: list[str] | None = None) -> int:
                                        "fills_soakkit": int(res.fills.ns.size)}
                 continue
             cfg = Path(tmp) / f"{q.replace(':', '_')}.json"
+            moved = None
             config = _config(tape, values, q, lat, res.orders.side.size, args.in_flight_cancel,
                              args.fills, args.behind_best)
             if args.latency == "model":
                 rows = Path(tmp) / f"{q.replace(':', '_')}.latency.csv"
-                np.savetxt(rows, latency_rows(res.orders), fmt="%d", delimiter=",",
-                           header="req_ts,exch_ts,resp_ts,side,kind", comments="")
+                table, moved = latency_rows(res.orders, args.in_flight_cancel == "send")
+                np.savetxt(rows, table, fmt="%d", delimiter=",",
+                           header="req_ts,exch_ts,resp_ts,order,kind", comments="")
                 config["latency_rows"] = str(rows)
             cfg.write_text(json.dumps(config))
             out = Path(tmp) / f"{q.replace(':', '_')}.csv"
@@ -469,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
             sent = np.loadtxt(str(out) + ".orders", delimiter=",", skiprows=1,
                               dtype=np.int64, ndmin=2)
             report["queues"][q] = {**compare(tape, res, hbt, sent, args.fills != "whole",
-                                             config["hbt_ack_ns"],
+                                             config["hbt_ack_ns"], moved,
                                              args.fills == "partial_through"),
                                    "hftbacktest": json.loads(
                 Path(str(out) + ".json").read_text())}

@@ -27,8 +27,10 @@ venue time + ``feed_ns``.
 Conventions matched to soakkit's (docs/SIMULATOR.md, "Agreement with hftbacktest"): on an
 L1 tape the prices behind the best show an unknown size (``unknown_levels``); the response
 delay is ``hbt_ack_ns`` (0: an order in flight can be cancelled at the next tick); with a
-``latency_rows`` table, IntpOrderLatency gives each request the venue time soakkit's engine
-drew for it, and the bot sends each tick's requests in the table's order, 1 ns apart (the
+``latency_rows`` table (bench_hftbacktest's ``latency_rows``), IntpOrderLatency gives each
+request the venue time soakkit's engine drew for it, and the bot decides each order at its
+tick and sends its requests at the table's request times (a cancel held until the order's
+response is back, a request held until those that reach the venue before it are sent: the
 order bus is first in, first out). ``fill_model`` partial: PartialFillExchange, orders a
 millionth of a lot short (see SHORT_LOTS), every response read as it arrives.
 
@@ -60,6 +62,7 @@ import numpy as np
 from hftbacktest import (
     BUY_EVENT,
     EXCH_EVENT,
+    FILLED,
     GTX,
     LIMIT,
     LOCAL_EVENT,
@@ -372,19 +375,25 @@ def _advance(hbt, dt, every_response, done, fills, n):  # type: ignore[no-untype
 
 
 @njit
-def _request(hbt, side, kind, go, old, want, base, tick, lot, short_lots, info):  # type: ignore[no-untyped-def]
-    """Side ``side``'s request ``kind``: 0 cancel its old order, 1 send its new one."""
-    if go[side] == 0:
-        return
+def _request(hbt, oid, kind, sent, prev, tick, lot, short_lots, info):  # type: ignore[no-untyped-def]
+    """Order ``oid``'s request ``kind``: 0 cancel the order it replaces, 1 send it."""
     if kind == 0:
-        if old[side] > 0 and hbt.cancel(0, old[side], False) != 0:
-            info[3] += 1  # refused: in flight (no response yet), or already filled
-    elif side == 0:
-        hbt.submit_buy_order(0, go[side], want[side] * tick, (base - short_lots) * lot, GTX,
-                             LIMIT, False)
+        if prev[oid] == 0:
+            return
+        # not for an order the bot knows is done: 2.4.4's exchange rejects a cancel for a
+        # filled order with the order as the bot sent it (status filled), and the local
+        # processor books that fill a second time
+        order = hbt.orders(0).get(prev[oid])
+        if order is None or order.status == FILLED:
+            info[5] += 1  # filled, or filled / expired and cleared at a tick
+        elif hbt.cancel(0, prev[oid], False) != 0:
+            info[3] += 1  # refused: in flight (no response yet)
+    elif sent[oid, 1] > 0:
+        hbt.submit_buy_order(0, oid, sent[oid, 2] * tick, (sent[oid, 3] - short_lots) * lot,
+                             GTX, LIMIT, False)
     else:
-        hbt.submit_sell_order(0, go[side], want[side] * tick, (base - short_lots) * lot, GTX,
-                              LIMIT, False)
+        hbt.submit_sell_order(0, oid, sent[oid, 2] * tick, (sent[oid, 3] - short_lots) * lot,
+                              GTX, LIMIT, False)
 
 
 @njit
@@ -401,9 +410,11 @@ def quote_loop(hbt, t_end, dt, h, threshold, mid_start, rate, age_ticks, icr, ca
     sec = -1
     moves = 0
     des = np.full(2, -1, np.int64)  # last desired price per side: bid, ask
-    stagger = len(plan) > 0
+    planned = len(plan) > 0
     pp = 0
+    status = 0
     live = np.zeros(2, np.int64)
+    prev = np.zeros(sent.shape[0], np.int64)  # the order each one replaces (0: none)
     next_oid = 1
     while t0 + k * dt < t_end:
         n = _record(hbt, seen, fills, n)
@@ -436,7 +447,6 @@ def quote_loop(hbt, t_end, dt, h, threshold, mid_start, rate, age_ticks, icr, ca
             want = (min(math.floor(mid * (1.0 - h) / tick), ba - 1),
                     max(math.ceil(mid * (1.0 + h) / tick), bb + 1))
             go = np.zeros(2, np.int64)  # the new order's id per side (0: side kept)
-            old = live.copy()
             for side in range(2):
                 if cause == 1 and want[side] == des[side]:
                     continue
@@ -446,30 +456,29 @@ def quote_loop(hbt, t_end, dt, h, threshold, mid_start, rate, age_ticks, icr, ca
                 sent[next_oid, 1] = 1 - 2 * side
                 sent[next_oid, 2] = want[side]
                 sent[next_oid, 3] = base
+                prev[next_oid] = live[side]
                 live[side] = next_oid
                 next_oid += 1
-            # requests: per side the cancel of the old order, then the new one; with a plan,
-            # each at its own ns in the plan's order (its own row of the latency table)
-            m = 0
-            seq = np.zeros((4, 2), np.int64)
-            if stagger:
-                while pp < len(plan) and plan[pp, 0] < t0 + k * dt + 4:
-                    seq[m, 0], seq[m, 1] = plan[pp, 1], plan[pp, 2]
-                    n, status = _advance(hbt, plan[pp, 0] - hbt.current_timestamp,
-                                         every_response, seen, fills, n)
-                    _request(hbt, seq[m, 0], seq[m, 1], go, old, want, base, tick, lot,
-                             short_lots, info)
-                    m += 1
-                    pp += 1
-            else:
+            if not planned:  # per side the cancel of the old order, then the new one
                 for side in range(2):
                     if go[side] > 0:
                         for kind in range(2):
-                            _request(hbt, side, kind, go, old, want, base, tick, lot,
-                                     short_lots, info)
+                            _request(hbt, go[side], kind, sent, prev, tick, lot, short_lots,
+                                     info)
         k += 1
-        n, status = _advance(hbt, t0 + k * dt - hbt.current_timestamp, every_response, seen,
-                             fills, n)
+        # with a plan, each request at its own time (its own row of the latency table)
+        while status == 0 and pp < len(plan) and plan[pp, 0] < t0 + k * dt:
+            n, status = _advance(hbt, plan[pp, 0] - hbt.current_timestamp, every_response,
+                                 seen, fills, n)
+            if plan[pp, 1] < next_oid:
+                _request(hbt, plan[pp, 1], plan[pp, 2], sent, prev, tick, lot, short_lots,
+                         info)
+            else:
+                info[4] += 1  # the bot has not decided this order (the runs differ)
+            pp += 1
+        if status == 0:
+            n, status = _advance(hbt, t0 + k * dt - hbt.current_timestamp, every_response,
+                                 seen, fills, n)
         if status != 0:
             info[2] = status
             break
@@ -562,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     asset = BacktestAsset().data([ev] if isinstance(ev, str) else ev).linear_asset(1.0)
     rows = cfg.get("latency_rows")
     plan = np.zeros((0, 3), np.int64)
-    if rows:  # one row per request: (request, venue, response) times, then side and kind
+    if rows:  # one row per request: (request, venue, response) times, then order and kind
         table = np.loadtxt(rows, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
         latency = np.zeros(len(table), LATENCY_ROW)
         latency["req_ts"], latency["exch_ts"], latency["resp_ts"] = table[:, :3].T
@@ -584,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     max_orders = int(cfg["max_orders"])
     seen = np.zeros(max_orders + 2, np.int64)
     fills = np.zeros(((64 if partial else 1) * (max_orders + 2), 5), np.int64)
-    info = np.zeros(4, np.int64)
+    info = np.zeros(6, np.int64)
     sent = np.zeros((max_orders + 2, 4), np.int64)
     quote_loop(hbt, int(cfg["end_ns"]), int(cfg["interval_ns"]), float(cfg["half"]),
                float(cfg["threshold_bps"]), float(cfg["mid_start"]), float(cfg["rate_per_min"]),
@@ -603,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.out + ".json", "w") as fh:
         json.dump({"fills": n, "orders": int(info[1]), "state": state,
                    "stopped_with_status": int(info[2]), "cancels_refused": int(info[3]),
+                   "cancels_skipped_order_done": int(info[5]),
+                   "planned_requests_undecided": int(info[4]),
                    "versions": {"hftbacktest": hftbacktest.__version__,
                                 "numpy": np.__version__}}, fh, indent=2)
     return 0
