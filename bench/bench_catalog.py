@@ -1,6 +1,6 @@
 """Catalog speed, next to its baseline measured in the same run.
 
-* exports – ``soakkit catalog --json`` and ``--parquet`` (cold, ``--no-cache``) as whole
+* exports – ``soakkit catalog --json``, ``--csv`` and ``--parquet`` (cold, ``--no-cache``) as whole
   processes with their peak RSS, next to the ``json.load`` loop discarding each document
   and the one keeping them all;
 * catalog – ``load_catalog`` over ``--files`` iterations laid out as the soak runner writes
@@ -293,11 +293,12 @@ def exports(root: Path, reps: int, baseline_src: Path | None) -> dict[str, Any]:
     commands = {"discard_loop": [sys.executable, "-c", _JSON_LOOP, soak],
                 "keep_loop": [sys.executable, "-c", _KEEP_LOOP, soak],
                 "json": [*cli, "--json"],
+                "csv": [*cli, "--csv"],
                 "parquet": [*cli, "--parquet", str(root / "export.parquet")]}
     envs: dict[str, dict[str, str] | None] = dict.fromkeys(commands)
     if baseline_src is not None:
         baseline_env = {**os.environ, "PYTHONPATH": str(baseline_src), **SAFE_PATH}
-        for name in ("json", "parquet"):
+        for name in ("json", "csv", "parquet"):
             commands[f"baseline_{name}"] = commands[name]
             envs[f"baseline_{name}"] = baseline_env
     runs: dict[str, list[Child]] = {name: [] for name in commands}
@@ -369,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{name} {e[name + '_s']:.2f} s, {e[name + '_peak_rss_mib']:.0f} MiB "
                   f"({e[name + '_vs_discard']:.1f}x the discard loop, "
                   f"{e[name + '_vs_keep']:.1f}x the keeping loop)"
-                  for name in ("json", "parquet", "baseline_json", "baseline_parquet")
+                  for name in ("json", "csv", "parquet", "baseline_json", "baseline_csv",
+                               "baseline_parquet")
                   if name + "_s" in e))
     if "legacy" not in c:
         save(args.out, data)

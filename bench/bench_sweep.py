@@ -11,6 +11,9 @@ Every figure is printed next to a baseline measured in the same run:
   (``run_iteration`` with a ``MemoryRuntimeStore``: no Dask, no files), in process and as
   whole processes (``soakkit sweep --workers 1`` against ``python bench/bench_sweep.py
   --plain-loop``);
+* whole – the scaling goal as a user meets it, alone: ``soakkit sweep --workers 1`` (no
+  cluster) and ``--workers 2`` as whole processes, in turns, with no cluster of this
+  benchmark up meanwhile (the scaling part keeps its two in-process clusters up);
 * tail – the grid on a 2-worker cluster with batches of a fixed size (what the planner chose
   before guided batches) and with guided batches, in turns: Dask's task stream gives each
   side's busy worker-seconds and how long one worker sat idle at the end (the wall time
@@ -325,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-cells", type=int, default=100_000)
     parser.add_argument("--big-seconds", type=float, default=20.0)
     parser.add_argument("--only", type=lambda t: t.split(","), default=["scaling", "memory"],
-                        help="which parts to run: scaling (with overhead), tail, memory")
+                        help="which parts to run: scaling (with overhead), whole, tail, "
+                        "memory")
     parser.add_argument("--plain-loop", action="store_true", help=argparse_hidden())
     parser.add_argument("--one-future-per-cell", nargs=4, help=argparse_hidden())
     args = parser.parse_args(argv)
@@ -348,6 +352,14 @@ def main(argv: list[str] | None = None) -> int:
             report["scaling"], report["overhead"] = scaling_and_overhead(args, Path(tmp))
             _print_scaling(args, report["scaling"], report["overhead"])
             save(args.out, report)
+        if "whole" in args.only:
+            w = report["whole"] = whole_scaling(args, Path(tmp))
+            print(f"scaling alone, whole processes, {w['cells']} cells (load "
+                  f"{w['load_average'][0]:.2f}-{w['load_average'][1]:.2f}): soakkit sweep "
+                  f"--workers 1 {', '.join(f'{t:.1f}' for t in w['one_worker_s'])} s, "
+                  f"--workers 2 {', '.join(f'{t:.1f}' for t in w['two_workers_s'])} s: "
+                  f"{w['speedup']:.2f}x (medians; goal >= 1.8x)", flush=True)
+            save(args.out, report)
         if "tail" in args.only:
             report["tail"] = tail(args, Path(tmp))
             for run in report["tail"]["runs"]:
@@ -360,6 +372,23 @@ def main(argv: list[str] | None = None) -> int:
             _print_memory(report["big"])
     save(args.out, report)
     return 0
+
+
+def whole_scaling(args: Any, tmp: Path) -> dict[str, Any]:
+    """``soakkit sweep --workers 1`` and ``--workers 2`` as whole processes, in turns (the
+    order swapped every repetition), nothing else of this benchmark running."""
+    cells = build_grid(grid_spec(args, tmp, "x")).size
+    runs: dict[int, list[float]] = {1: [], 2: []}
+    loads = []
+    for rep in range(args.reps):
+        for workers in (1, 2) if rep % 2 == 0 else (2, 1):
+            loads.append(os.getloadavg()[0])
+            spec = grid_spec(args, tmp / f"whole-{workers}-{rep}", "s")
+            runs[workers].append(_timed([sys.executable, "-m", "soakkit", "sweep",
+                                         *cli_args(spec), "--workers", str(workers)]))
+    one, two = statistics.median(runs[1]), statistics.median(runs[2])
+    return {"cells": cells, "one_worker_s": runs[1], "two_workers_s": runs[2],
+            "speedup": one / two, "load_average": [min(loads), max(loads)]}
 
 
 def _print_scaling(args: Any, s: dict[str, Any], o: dict[str, Any]) -> None:

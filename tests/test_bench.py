@@ -50,8 +50,10 @@ CASES = {
                             {"overhead": "overhead", "exec": "idle_btcusdt",
                              "compare": "btcusdt"}),
     "bench_sweep.py": (["--seeds", "1", "--iterations", "1", "--sim-minutes", "1", "--reps", "1",
-                        "--big-cells", "500", "--big-seconds", "1"],
-                       {"scaling": "speedup", "overhead": "overhead", "big": "scheduler_ratio"}),
+                        "--big-cells", "500", "--big-seconds", "1",
+                        "--only", "scaling,whole,memory"],
+                       {"scaling": "speedup", "overhead": "overhead", "whole": "speedup",
+                        "big": "scheduler_ratio"}),
     # fastjsonschema comes with nbformat; without it soakkit's side and the baseline run
     "bench_schema.py": (["--docs", "40", "--files", "20", "--reps", "1"],
                         {"timing": "soakkit_over_parse", "bulk": "tolerant_soakkit_over_fast_path"}),
