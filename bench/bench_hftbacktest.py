@@ -6,7 +6,7 @@ is written as CSV;
 soakkit's engine runs the ``steady_safe`` quoting logic on it with a venue matched to
 hftbacktest's (constant feed, entry and response latency, cancels at the entry latency,
 or with ``--latency model`` the engine's own latency model per request; no rate limit;
-whole fills = NoPartialFillExchange, or ``--fills partial_through`` against its
+whole fills = NoPartialFillExchange, or ``--fills partial_through_all`` against its
 PartialFillExchange, whose rule it is; the same queue model) and no
 inventory feedback (no skew, no unloads); ``bench/hbt_side.py`` runs the same logic in
 hftbacktest (``--hbt-python``: a Python with hftbacktest 2.4, e.g. a venv made with
@@ -311,7 +311,7 @@ def compare(tape: MarketTape, res: StrategyResult, hbt: np.ndarray, sent: np.nda
     ``moved``: hftbacktest's bot sent the requests as :func:`latency_rows` plans them with
     ``hold`` (no cancel refused in flight, no request held back by an earlier one), and
     which orders it had at its venue at other times than soakkit's. ``through_fills_all``:
-    soakkit ran hftbacktest's partial-fill rule (``--fills partial_through``)."""
+    soakkit ran hftbacktest's partial-fill rule (``--fills partial_through_all``)."""
     log = res.orders
     assert log is not None
     f = res.fills
@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
                         "convention (response --ack-ms; a cancel before the ack is refused; "
                         "with --latency model every request leaves at its decision)")
     parser.add_argument("--fills", choices=FILL_MODELS, default="whole",
-                        help="whole: NoPartialFillExchange; partial_through: "
+                        help="whole: NoPartialFillExchange; partial_through_all: "
                         "PartialFillExchange, soakkit with its rule (a trade through the "
                         "price fills what is left); partial: soakkit's own rule (the trade's "
                         "quantity) against it. 2.4.4's bugs #312/#301 are worked around, "
@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
                               dtype=np.int64, ndmin=2)
             report["queues"][q] = {**compare(tape, res, hbt, sent, args.fills != "whole",
                                              config["hbt_ack_ns"], moved,
-                                             args.fills == "partial_through"),
+                                             args.fills == "partial_through_all"),
                                    "hftbacktest": json.loads(
                 Path(str(out) + ".json").read_text())}
     for q, r in report["queues"].items():

@@ -31,8 +31,9 @@ delay is ``hbt_ack_ns`` (0: an order in flight can be cancelled at the next tick
 request the venue time soakkit's engine drew for it, and the bot decides each order at its
 tick and sends its requests at the table's request times (a cancel held until the order's
 response is back, a request held until those that reach the venue before it are sent: the
-order bus is first in, first out). ``fill_model`` partial: PartialFillExchange, orders a
-millionth of a lot short (see SHORT_LOTS), every response read as it arrives.
+order bus is first in, first out). ``fill_model`` partial or partial_through_all:
+PartialFillExchange, orders a millionth of a lot short (see SHORT_LOTS), every response
+read as it arrives.
 
     python bench/hbt_side.py --tape DIR --config cfg.json --out fills.csv
 
@@ -584,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         asset = asset.risk_adverse_queue_model()  # (sic)
     else:
         asset = asset.power_prob_queue_model(float(cfg["queue"].split(":")[1]))
-    partial = cfg.get("fill_model") in ("partial", "partial_through")
+    partial = cfg.get("fill_model") in ("partial", "partial_through_all")
     asset = asset.partial_fill_exchange() if partial else asset.no_partial_fill_exchange()
     asset = (asset.tick_size(cfg["tick"]).lot_size(cfg["lot"])
              .trading_value_fee_model(-cfg["maker_rebate_bps"] / 1e4, cfg["taker_fee_bps"] / 1e4)

@@ -217,6 +217,23 @@ def test_json_stops_polars_when_stdout_goes_and_raises_its_errors(
     assert not [t for t in threading.enumerate() if t.name == "soakkit-json"]
     assert len(os.listdir("/proc/self/fd")) == fds
 
+    def no_last_newline(self: pl.DataFrame, file: str) -> None:
+        with open(file, "wb") as out:
+            out.write(b'{"x":1}\n{"x":2}')
+
+    monkeypatch.setattr(pl.DataFrame, "write_ndjson", no_last_newline)
+    with contextlib.redirect_stdout(text := io.StringIO()):
+        catalog_cli._write_json(frame)
+    assert text.getvalue() == '[{"x":1},{"x":2}]\n'  # the last byte is never lost
+
+    def cannot_start(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", cannot_start)
+    with pytest.raises(RuntimeError, match="can't start"):
+        catalog_cli._write_json(frame)
+    assert len(os.listdir("/proc/self/fd")) == fds  # both ends of the pipe closed
+
 
 def test_text_tables_clip_then_hide_and_never_wrap() -> None:
     frame = pl.DataFrame({"run": ["a-very-long-run-identifier-0001"], "profile": ["steady_safe"],

@@ -51,10 +51,12 @@ def _same(a, b) -> None:  # type: ignore[no-untyped-def]
     ("steady_safe", "calm", 1), ("steady_safe", "volatile", 2), ("aggressive", "spike", 3),
     ("ultra_safe", "mixed", 4)])
 @pytest.mark.parametrize("queue", ["power:2", "risk_averse"])
+@pytest.mark.parametrize("fill", ["partial", "partial_through_all"])
 def test_both_forms_send_the_same_orders_and_get_the_same_fills(profile: str, mode: str,
-                                                                 seed: int, queue: str) -> None:
+                                                                 seed: int, queue: str,
+                                                                 fill: str) -> None:
     tape = simulate_market(mode, 4, np.random.default_rng(seed))
-    venue = Venue(queue_model(queue), FIXED, RateLimit(), "partial")
+    venue = Venue(queue_model(queue), FIXED, RateLimit(), fill)
     values = _values(profile)
     vectorised = LegacyQuoter().vectorised(tape, values, np.random.default_rng(0), venue)
     assert vectorised is not None

@@ -63,13 +63,13 @@ def test_improving_the_touch_puts_us_first_and_trades_through_fill_us() -> None:
 
 
 def test_a_trade_through_fills_what_is_left_under_hftbacktests_partial_rule() -> None:
-    """``partial_through``: partial fills at the order's price, and a trade through it fills
+    """``partial_through_all``: partial fills at the order's price, and a trade through it fills
     everything left (hftbacktest's PartialFillExchange); ``partial`` adds its quantity."""
     tp = tape([BOOK], [(10, -1, 100, 3), (20, -1, 100, 4), (30, -1, 99, 1), (40, -1, 100, 9)])
     assert avail(tp, +1, 100, arrive_ms=1)[0] == [(20, 2.0), (30, 3.0), (40, 12.0)]
     assert avail(tp, +1, 100, arrive_ms=1, through_fills_all=True)[0] == [
         (20, 2.0), (30, float("inf"))]
-    venue = Venue(RiskAverseQueue(), VenueLatency(), None, "partial_through")
+    venue = Venue(RiskAverseQueue(), VenueLatency(), None, "partial_through_all")
     assert venue.through_fills_all and not venue.fills_whole
     assert Venue(RiskAverseQueue(), VenueLatency(), None, "whole").through_fills_all
     assert not Venue(RiskAverseQueue(), VenueLatency(), None).through_fills_all

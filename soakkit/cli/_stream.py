@@ -39,13 +39,14 @@ def piped(write_to: Callable[[str], object], name: str) -> Iterator[Iterator[byt
     """The chunks ``write_to(path)`` writes, read while it runs in a thread called ``name``.
 
     Leaving the block early (an error, a reader gone) closes the pipe, which stops the
-    writer, and waits for it; the writer's own error is raised once its text is read."""
+    writer, and waits for it; the writer's own error is raised once its text is read.
+    ``write_to`` must not hold the interpreter lock while it writes (polars ≥ 1.25.2 does
+    not; pyproject.toml's floor): a full pipe would otherwise block both threads."""
     import fcntl
 
     read_end, write_end = os.pipe()
-    with contextlib.suppress(OSError, AttributeError):  # Linux ≥ 2.6.35; else the default
-        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, CHUNK_BYTES)
     failed: list[BaseException] = []
+    writer: threading.Thread | None = None
 
     def write() -> None:
         try:
@@ -58,14 +59,20 @@ def piped(write_to: Callable[[str], object], name: str) -> Iterator[Iterator[byt
     def chunks() -> Iterator[bytes]:
         while chunk := os.read(read_end, CHUNK_BYTES):
             yield chunk
+        assert writer is not None
         writer.join()
         if failed:
             raise failed[0]
 
-    writer = threading.Thread(target=write, name=name, daemon=True)
-    writer.start()
     try:
+        with contextlib.suppress(OSError, AttributeError):  # Linux ≥ 2.6.35; else 64 KiB
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, CHUNK_BYTES)
+        writer = threading.Thread(target=write, name=name, daemon=True)
+        writer.start()
         yield chunks()
     finally:
         os.close(read_end)  # a writer still writing gets EPIPE and stops
-        writer.join()
+        if writer is not None and writer.ident is not None:
+            writer.join()
+        else:  # never started: its end of the pipe is still ours to close
+            os.close(write_end)

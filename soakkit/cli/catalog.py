@@ -67,6 +67,8 @@ def _write_json(frame: Any) -> None:
             write(held)
             write(text[:-1])
             held = bytes(text[-1:])
+    if held not in (b"[", b","):  # polars ends every object with a newline; if not, keep it
+        write(held)
     write(b"[]\n" if held == b"[" else b"]\n")  # the last object's comma is dropped
     sys.stdout.flush()
 

@@ -190,7 +190,7 @@ class StrategyConstants:
     unload_target_ratio: float = 0.5  #: a taker unload brings |position| back to this × limit
     risk_sample_s: float = 1.0  #: risk_ratio samples the position on this grid
     queue_model: str = "power:2"  #: sim/queue.py: risk_averse, power[2|3]:<n>, log, log2
-    fill_model: str = "partial"  #: sim/venue.py FILL_MODELS: partial, partial_through, whole
+    fill_model: str = "partial"  #: sim/venue.py FILL_MODELS: partial, partial_through_all, whole
 
 
 @dataclass(frozen=True)

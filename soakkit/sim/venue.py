@@ -19,10 +19,10 @@ __all__ = ["FILL_MODELS", "RateLimit", "RateLimitCounter", "Venue", "default_ven
 
 #: ``partial``: a fill takes what the market leaves beyond the queue ahead (any size), and a
 #: trade through the order's price adds its quantity (we were ahead of all it took);
-#: ``partial_through``: the same, but a trade through the price fills everything left
+#: ``partial_through_all``: the same, but a trade through the price fills everything left
 #: (hftbacktest's PartialFillExchange); ``whole``: once anything is left, the whole order
 #: fills (hftbacktest's NoPartialFillExchange).
-FILL_MODELS = ("partial", "partial_through", "whole")
+FILL_MODELS = ("partial", "partial_through_all", "whole")
 
 
 @dataclass(frozen=True)
